@@ -1,0 +1,157 @@
+/**
+ * The registry API, defined once: the server implements it (`HttpApiBuilder`), the client is
+ * derived from it (`HttpApiClient`), and the OpenAPI document is generated from it.
+ * Everything lives under `/api/v1/registry`, as FlowMason's tools expect.
+ * @since 0.1.0
+ */
+import {
+  HttpApi,
+  HttpApiEndpoint,
+  HttpApiGroup,
+  HttpApiMiddleware,
+  HttpApiSchema,
+  HttpApiSecurity,
+  Multipart,
+  OpenApi
+} from "@effect/platform"
+import { Context, Schema } from "effect"
+import { BadRequest, Conflict, Forbidden, InvalidParameter, NotFound, PayloadTooLarge, Unauthorized, Unavailable } from "./ApiErrors.js"
+import {
+  ChangeResponse,
+  HealthResponse,
+  PackageInfo,
+  SearchParams,
+  SearchResponse,
+  StatsResponse,
+  VersionsResponse,
+  YankRequest
+} from "./Models.js"
+
+/** The path every registry endpoint lives under. @since 0.1.0 */
+export const API_PREFIX = "/api/v1/registry"
+
+/**
+ * Token scopes, from least to most: `read` < `publish` < `admin`; a scope includes those below it.
+ * @since 0.1.0
+ * @category models
+ */
+export const TokenScope = Schema.Literal("read", "publish", "admin")
+
+/** A token scope. @since 0.1.0 */
+export type TokenScope = typeof TokenScope.Type
+
+/**
+ * Who is calling: the token presented (if any) and its scope. Provided by {@link Authentication}.
+ * @since 0.1.0
+ * @category context
+ */
+export class Principal extends Context.Tag("fm/api/Principal")<Principal, {
+  /** The token's name, or `undefined` for an anonymous caller. */
+  readonly tokenName: string | undefined
+  /** The token's scope, or `undefined` for an anonymous caller. */
+  readonly scope: TokenScope | undefined
+}>() {}
+
+/**
+ * Bearer-token authentication. A missing token gives an anonymous {@link Principal}; a token that
+ * is unknown, revoked or expired fails with 401. Endpoints check the scope they need.
+ * @since 0.1.0
+ * @category middleware
+ */
+export class Authentication extends HttpApiMiddleware.Tag<Authentication>()("fm/api/Authentication", {
+  provides: Principal,
+  failure: Unauthorized.Wire,
+  security: { bearer: HttpApiSecurity.bearer }
+}) {}
+
+const name = HttpApiSchema.param("name", Schema.String)
+const version = HttpApiSchema.param("version", Schema.String)
+
+/**
+ * The upload: multipart part `file` (the `.fmpkg`) and an optional form field `checksum`
+ * (SHA-256 hex). Streamed: the server never holds the archive in memory.
+ * @since 0.1.0
+ * @category models
+ */
+export const UploadPayload = HttpApiSchema.MultipartStream(
+  Schema.Struct({ file: Multipart.SingleFileSchema, checksum: Schema.optional(Schema.String) })
+)
+
+/**
+ * `GET health`: open even on a private registry.
+ * @since 0.1.0
+ * @category groups
+ */
+export class HealthGroup extends HttpApiGroup.make("health")
+  .add(HttpApiEndpoint.get("health", "/health").addSuccess(HealthResponse).addError(Unavailable.Wire))
+{}
+
+/**
+ * The read endpoints: search, package info, versions, download, categories and stats.
+ * @since 0.1.0
+ * @category groups
+ */
+export class PackagesGroup extends HttpApiGroup.make("packages")
+  .add(
+    HttpApiEndpoint.get("search", "/packages/search")
+      .setUrlParams(SearchParams)
+      .addSuccess(SearchResponse)
+      .addError(InvalidParameter.Wire)
+  )
+  .add(HttpApiEndpoint.get("categories", "/categories").addSuccess(Schema.Array(Schema.String)))
+  .add(HttpApiEndpoint.get("stats", "/stats").addSuccess(StatsResponse))
+  .add(HttpApiEndpoint.get("info")`/packages/${name}`.addSuccess(PackageInfo).addError(NotFound.Wire))
+  .add(HttpApiEndpoint.get("versions")`/packages/${name}/versions`.addSuccess(VersionsResponse).addError(NotFound.Wire))
+  .add(HttpApiEndpoint.get("version")`/packages/${name}/${version}`.addSuccess(PackageInfo).addError(NotFound.Wire))
+  .add(
+    HttpApiEndpoint.get("download")`/packages/${name}/${version}/download`
+      .addSuccess(HttpApiSchema.Uint8Array())
+      .addError(NotFound.Wire)
+  )
+  .addError(Forbidden.Wire)
+  .addError(Unavailable.Wire)
+  .middleware(Authentication)
+{}
+
+/**
+ * The write endpoints: upload (publish scope), yank and unyank (publish scope), delete (admin).
+ * @since 0.1.0
+ * @category groups
+ */
+export class PublishGroup extends HttpApiGroup.make("publish")
+  .add(
+    HttpApiEndpoint.post("upload", "/packages/upload")
+      .setPayload(UploadPayload)
+      .addSuccess(PackageInfo, { status: 201 })
+      .addError(BadRequest.Wire)
+      .addError(Conflict.Wire)
+      .addError(PayloadTooLarge.Wire)
+  )
+  .add(HttpApiEndpoint.del("delete")`/packages/${name}/${version}`.addSuccess(ChangeResponse).addError(NotFound.Wire))
+  .add(
+    HttpApiEndpoint.post("yank")`/packages/${name}/${version}/yank`
+      .setPayload(YankRequest)
+      .addSuccess(ChangeResponse)
+      .addError(NotFound.Wire)
+  )
+  .add(
+    HttpApiEndpoint.post("unyank")`/packages/${name}/${version}/unyank`.addSuccess(ChangeResponse).addError(NotFound.Wire)
+  )
+  .addError(Forbidden.Wire)
+  .addError(Unavailable.Wire)
+  .middleware(Authentication)
+{}
+
+/**
+ * The whole registry API under {@link API_PREFIX}.
+ * @since 0.1.0
+ * @category api
+ */
+export class RegistryApi extends HttpApi.make("fm-registry")
+  .add(HealthGroup)
+  .add(PackagesGroup)
+  .add(PublishGroup)
+  .prefix(API_PREFIX)
+  .annotate(OpenApi.Title, "fm registry")
+  .annotate(OpenApi.Description, "The FlowMason package registry API")
+{}
