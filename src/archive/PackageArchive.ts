@@ -1,0 +1,167 @@
+/**
+ * `.fmpkg` archives (ZIP, or gzip tar): open, read the manifest, list, extract safely, and pack
+ * deterministically. Formats are told apart by their first bytes, never by the file name.
+ * @since 0.1.0
+ */
+import { Data, Effect, Layer } from "effect"
+import type { Manifest, ManifestError } from "../domain/Manifest.js"
+import { Checksum } from "../shared/Checksum.js"
+
+/**
+ * An archive was refused or could not be read or written. Names the archive file and, when the
+ * problem is one entry, that entry.
+ * @since 0.1.0
+ * @category errors
+ */
+export class ArchiveError extends Data.TaggedError("ArchiveError")<{
+  /** The archive (or, for `pack`, the directory or output) involved. */
+  readonly file: string
+  /** The offending entry inside the archive, when there is one. */
+  readonly entry?: string | undefined
+  /** What is wrong, and where useful what to do. */
+  readonly reason: string
+}> {
+  override get message(): string {
+    return this.entry === undefined
+      ? `${this.file}: ${this.reason}`
+      : `${this.file}: entry '${this.entry}': ${this.reason}`
+  }
+}
+
+/**
+ * Safety limits applied to every archive read.
+ * @since 0.1.0
+ * @category models
+ */
+export interface ArchiveLimits {
+  /** Most entries (files and directories) an archive may hold. Default 10,000. */
+  readonly maxEntries: number
+  /** Most bytes all files may unpack to, in total. Default 1 GiB. */
+  readonly maxUnpackedBytes: number
+  /**
+   * Highest compression ratio accepted: unpacked bytes over archive bytes, for the whole archive
+   * and (ZIP) for any entry of 1 MiB or more. Default 200.
+   */
+  readonly maxCompressionRatio: number
+}
+
+/**
+ * The default limits: 10,000 entries, 1 GiB unpacked, ratio 200:1.
+ * @since 0.1.0
+ */
+export const defaultLimits: ArchiveLimits = {
+  maxEntries: 10_000,
+  maxUnpackedBytes: 1024 * 1024 * 1024,
+  maxCompressionRatio: 200
+}
+
+/**
+ * One entry of an archive. `path` is normalised (forward slashes, no leading `./`, no trailing
+ * slash). For tar entries `compressedSize` equals `size` (tar has no per-entry compression).
+ * @since 0.1.0
+ * @category models
+ */
+export interface ArchiveEntry {
+  readonly path: string
+  readonly type: "file" | "directory"
+  readonly size: number
+  readonly compressedSize: number
+}
+
+/**
+ * A validated archive: every entry checked, the manifest decoded.
+ * @since 0.1.0
+ * @category models
+ */
+export interface OpenedArchive {
+  readonly file: string
+  readonly format: "zip" | "tar"
+  readonly entries: ReadonlyArray<ArchiveEntry>
+  readonly manifest: Manifest
+  /** Size of the archive file in bytes. */
+  readonly size: number
+}
+
+/**
+ * The outcome of packing a directory.
+ * @since 0.1.0
+ * @category models
+ */
+export interface PackResult {
+  /** Absolute path of the written archive. */
+  readonly file: string
+  readonly format: "zip" | "tar"
+  readonly manifest: Manifest
+  /** SHA-256 of the written archive, lowercase hex. */
+  readonly sha256: string
+  /** Size of the written archive in bytes. */
+  readonly size: number
+}
+
+/**
+ * Options of {@link PackageArchive} `pack`.
+ * @since 0.1.0
+ * @category models
+ */
+export interface PackOptions {
+  /** Where to write; default `<cwd>/<name>-<version>.fmpkg`. */
+  readonly output?: string | undefined
+  /** Archive format; default `zip` (what FlowMason tools read). */
+  readonly format?: "zip" | "tar" | undefined
+}
+
+const notYet = (file: string) => Effect.fail(new ArchiveError({ file, reason: "not implemented yet" }))
+
+const make = (limits: ArchiveLimits) =>
+  Effect.gen(function*() {
+    const checksum = yield* Checksum
+    void checksum
+    void limits
+    return {
+      /** Validates every entry and decodes the manifest; extracts nothing. */
+      open: Effect.fn("PackageArchive.open")(function*(file: string) {
+        return yield* notYet(file) as Effect.Effect<OpenedArchive, ArchiveError | ManifestError>
+      }),
+      /** Reads and decodes only the manifest entry(ies). */
+      readManifest: Effect.fn("PackageArchive.readManifest")(function*(file: string) {
+        return yield* notYet(file) as Effect.Effect<Manifest, ArchiveError | ManifestError>
+      }),
+      /** Lists the entries (validated: paths, types, duplicates, limits). */
+      list: Effect.fn("PackageArchive.list")(function*(file: string) {
+        return yield* notYet(file) as Effect.Effect<ReadonlyArray<ArchiveEntry>, ArchiveError>
+      }),
+      /**
+       * Extracts into `targetDir` (which must not exist, or be an empty directory): staged in a
+       * temporary directory beside it, then renamed into place.
+       */
+      extract: Effect.fn("PackageArchive.extract")(function*(file: string, targetDir: string) {
+        void targetDir
+        return yield* notYet(file) as Effect.Effect<OpenedArchive, ArchiveError | ManifestError>
+      }),
+      /** Packs a directory (with its manifest at the root) into a deterministic `.fmpkg`. */
+      pack: Effect.fn("PackageArchive.pack")(function*(dir: string, options?: PackOptions) {
+        void options
+        return yield* notYet(dir) as Effect.Effect<PackResult, ArchiveError | ManifestError>
+      })
+    }
+  })
+
+/**
+ * Opens, lists, extracts and packs `.fmpkg` archives within {@link ArchiveLimits}.
+ * @since 0.1.0
+ * @category services
+ */
+export class PackageArchive extends Effect.Service<PackageArchive>()("fm/PackageArchive", {
+  effect: make(defaultLimits),
+  dependencies: [Checksum.Default]
+}) {}
+
+/**
+ * A {@link PackageArchive} layer with some limits overridden (the rest keep their defaults).
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerWithLimits = (limits: Partial<ArchiveLimits>): Layer.Layer<PackageArchive> =>
+  Layer.effect(PackageArchive, Effect.map(make({ ...defaultLimits, ...limits }), PackageArchive.make)).pipe(
+    Layer.provide(Checksum.Default)
+  )
