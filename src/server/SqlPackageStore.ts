@@ -1,0 +1,411 @@
+/**
+ * The backend-neutral part of the SQL metadata store: every query except the DDL and the
+ * full-text search, in portable SQL that runs on SQLite ≥ 3.35 and PostgreSQL
+ * (`INSERT ... ON CONFLICT`, `RETURNING`, booleans as 0/1 INTEGER, JSON as TEXT, times as
+ * ISO-8601 TEXT, `count(*)`/`sum(...)` read back through `Number(...)` since PG returns int8 as
+ * text).
+ *
+ * A dialect supplies the rest ({@link SqlDialect}): its migrations create the tables below (same
+ * names and columns) plus its own search index, `reindex` keeps that index in step inside write
+ * transactions, and `search` answers non-empty queries.
+ *
+ * Tables (every dialect creates them, see `SqlitePackageStore.migrations` for the SQLite DDL):
+ * - `packages(id PK, name_norm UNIQUE, name, latest_release_id NULL, latest_version NULL,
+ *   versions_json TEXT, downloads INTEGER, created_at TEXT, updated_at TEXT)`
+ * - `releases(id PK, package_id, name, name_norm, version, description, author, author_email,
+ *   license, category, homepage, repository, tags_json, components_json, component_count,
+ *   python_requirements_json, deps_json, flowmason_version, kind, checksum, size_bytes, downloads,
+ *   published_at, yanked INTEGER 0/1, yank_reason, UNIQUE(name_norm, version))`
+ * - `release_deps(release_id, dep_name, dep_range, PK(release_id, dep_name))`
+ * - `release_keys(name_norm, version, published_at, deleted_at NULL, PK(name_norm, version))`:
+ *   the ledger of every `name@version` ever published; rows are never deleted (tombstones).
+ * - `tokens(id PK, name, prefix, hash UNIQUE, scope, created_at, expires_at NULL, revoked_at NULL)`
+ * @since 0.1.0
+ */
+import { SqlClient } from "@effect/sql"
+import type { SqlError } from "@effect/sql/SqlError"
+import { Effect, Option } from "effect"
+import type { TokenScope } from "../api/RegistryApi.js"
+import { normalizeName } from "../domain/PackageName.js"
+import { pickLatest, sortVersions } from "../domain/Version.js"
+import type {
+  NewRelease,
+  NewToken,
+  PackageRow,
+  PackageStoreService,
+  ReleaseRow,
+  SearchQuery,
+  SearchResult,
+  StoreStats,
+  TokenRow
+} from "./PackageStore.js"
+import { ReleaseNotFound, StoreError, TokenNotFound, VersionExists } from "./PackageStore.js"
+
+/**
+ * The dialect-specific pieces of a SQL store.
+ * @since 0.1.0
+ * @category models
+ */
+export interface SqlDialect {
+  /** `sqlite` or `pg`. */
+  readonly backend: string
+  /**
+   * Refresh the search index entry of package `packageId` from its latest release (or remove it
+   * when the package has no release left). Runs inside the write transaction.
+   */
+  readonly reindex: (packageId: number) => Effect.Effect<void, SqlError>
+  /**
+   * Ranked ids (`packages.id`) of the packages matching a NON-empty `q` (exact normalized name
+   * first, then relevance, then `packages.downloads`), for the requested page, and the total count.
+   * Filter on `category` (the latest release's, exact) when given.
+   */
+  readonly search: (query: SearchQuery) => Effect.Effect<{ readonly ids: ReadonlyArray<number>; readonly total: number }, SqlError>
+}
+
+type Row = Record<string, unknown>
+
+const str = (u: unknown): string => (u === null || u === undefined ? "" : String(u))
+const nstr = (u: unknown): string | null => (u === null || u === undefined ? null : String(u))
+const num = (u: unknown): number => (u === null || u === undefined ? 0 : Number(u))
+const jsonArray = (u: unknown): ReadonlyArray<string> => {
+  if (typeof u !== "string" || u === "") return []
+  const parsed: unknown = JSON.parse(u)
+  return Array.isArray(parsed) ? parsed.map(String) : []
+}
+const jsonRecord = (u: unknown): Readonly<Record<string, string>> => {
+  if (typeof u !== "string" || u === "") return {}
+  const parsed: unknown = JSON.parse(u)
+  if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) return {}
+  const out: Record<string, string> = {}
+  for (const [k, v] of Object.entries(parsed)) out[k] = String(v)
+  return out
+}
+
+/**
+ * Turns a `releases` row into a {@link ReleaseRow}.
+ * @since 0.1.0
+ * @category utils
+ */
+export const toRelease = (r: Row): ReleaseRow => ({
+  id: num(r.id),
+  name: str(r.name),
+  nameNorm: str(r.name_norm),
+  version: str(r.version),
+  description: str(r.description),
+  author: nstr(r.author),
+  authorEmail: nstr(r.author_email),
+  license: nstr(r.license),
+  category: nstr(r.category),
+  homepage: nstr(r.homepage),
+  repository: nstr(r.repository),
+  tags: jsonArray(r.tags_json),
+  components: jsonArray(r.components_json),
+  pythonRequirements: jsonArray(r.python_requirements_json),
+  flowmasonVersion: nstr(r.flowmason_version),
+  kind: nstr(r.kind),
+  dependencies: jsonRecord(r.deps_json),
+  checksum: str(r.checksum),
+  sizeBytes: num(r.size_bytes),
+  downloads: num(r.downloads),
+  publishedAt: str(r.published_at),
+  yanked: num(r.yanked) !== 0,
+  yankReason: nstr(r.yank_reason)
+})
+
+const toToken = (r: Row): TokenRow => ({
+  id: num(r.id),
+  name: str(r.name),
+  prefix: str(r.prefix),
+  hash: str(r.hash),
+  scope: str(r.scope) as TokenScope,
+  createdAt: str(r.created_at),
+  expiresAt: nstr(r.expires_at),
+  revokedAt: nstr(r.revoked_at)
+})
+
+const toPackage = (r: Row): PackageRow => ({
+  name: str(r.p_name),
+  nameNorm: str(r.name_norm),
+  latest: toRelease(r),
+  versions: jsonArray(r.p_versions_json),
+  downloads: num(r.p_downloads)
+})
+
+/**
+ * The latest version by the registry rule: the highest non-yanked one (releases before
+ * prereleases), else the highest yanked one.
+ * @since 0.1.0
+ * @category utils
+ */
+export const latestOf = (releases: ReadonlyArray<{ readonly version: string; readonly yanked: boolean }>): string | undefined =>
+  pickLatest(releases.filter((r) => !r.yanked).map((r) => r.version)) ?? pickLatest(releases.map((r) => r.version))
+
+/**
+ * Builds the store over the `SqlClient` in context, with the given dialect. Tables must exist
+ * (run the dialect's migrations first).
+ * @since 0.1.0
+ * @category constructors
+ */
+export const makeSql = (dialect: SqlDialect): Effect.Effect<PackageStoreService, never, SqlClient.SqlClient> =>
+  Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    const fail = (operation: string) => (cause: SqlError) => new StoreError({ operation, cause })
+    const now = () => new Date().toISOString()
+
+    const PACKAGE_SELECT = sql`SELECT r.*, p.name AS p_name, p.versions_json AS p_versions_json, p.downloads AS p_downloads
+      FROM packages p JOIN releases r ON r.id = p.latest_release_id`
+
+    /** Recomputes latest/versions of a package after a write, and its search entry. */
+    const refreshPackage = (packageId: number) =>
+      Effect.gen(function*() {
+        const rows = yield* sql<Row>`SELECT id, version, yanked FROM releases WHERE package_id = ${packageId}`
+        if (rows.length === 0) {
+          yield* sql`UPDATE packages SET latest_release_id = NULL, latest_version = NULL, versions_json = '[]' WHERE id = ${packageId}`
+        } else {
+          const releases = rows.map((r) => ({ id: num(r.id), version: str(r.version), yanked: num(r.yanked) !== 0 }))
+          const latest = latestOf(releases)
+          const latestId = releases.find((r) => r.version === latest)?.id ?? releases[0]!.id
+          const versions = JSON.stringify(sortVersions(releases.map((r) => r.version)))
+          yield* sql`UPDATE packages SET latest_release_id = ${latestId}, latest_version = ${latest ?? null}, versions_json = ${versions} WHERE id = ${packageId}`
+        }
+        yield* dialect.reindex(packageId)
+      })
+
+    const publish = Effect.fn("PackageStore.publish")(function*(release: NewRelease) {
+      const nameNorm = normalizeName(release.name)
+      const at = now()
+      return yield* sql.withTransaction(
+        Effect.gen(function*() {
+          const claimed = yield* sql<Row>`INSERT INTO release_keys (name_norm, version, published_at)
+            VALUES (${nameNorm}, ${release.version}, ${at}) ON CONFLICT DO NOTHING RETURNING name_norm`
+          if (claimed.length === 0) {
+            const prior = yield* sql<Row>`SELECT deleted_at FROM release_keys WHERE name_norm = ${nameNorm} AND version = ${release.version}`
+            return yield* new VersionExists({
+              name: release.name,
+              version: release.version,
+              deleted: prior.length > 0 && prior[0]!.deleted_at !== null
+            })
+          }
+          const pkg = yield* sql<Row>`INSERT INTO packages (name_norm, name, versions_json, downloads, created_at, updated_at)
+            VALUES (${nameNorm}, ${release.name}, '[]', 0, ${at}, ${at})
+            ON CONFLICT (name_norm) DO UPDATE SET updated_at = excluded.updated_at RETURNING id`
+          const packageId = num(pkg[0]!.id)
+          const inserted = yield* sql<Row>`INSERT INTO releases ${
+            sql.insert({
+              package_id: packageId,
+              name: release.name,
+              name_norm: nameNorm,
+              version: release.version,
+              description: release.description,
+              author: release.author,
+              author_email: release.authorEmail,
+              license: release.license,
+              category: release.category,
+              homepage: release.homepage,
+              repository: release.repository,
+              tags_json: JSON.stringify(release.tags),
+              components_json: JSON.stringify(release.components),
+              component_count: release.components.length,
+              python_requirements_json: JSON.stringify(release.pythonRequirements),
+              deps_json: JSON.stringify(release.dependencies),
+              flowmason_version: release.flowmasonVersion,
+              kind: release.kind,
+              checksum: release.checksum,
+              size_bytes: release.sizeBytes,
+              downloads: 0,
+              published_at: at,
+              yanked: 0,
+              yank_reason: null
+            })
+          } RETURNING *`
+          const row = inserted[0]!
+          const deps = Object.entries(release.dependencies)
+          if (deps.length > 0) {
+            yield* sql`INSERT INTO release_deps ${
+              sql.insert(deps.map(([dep_name, dep_range]) => ({ release_id: num(row.id), dep_name, dep_range })))
+            }`
+          }
+          yield* refreshPackage(packageId)
+          return toRelease(row)
+        })
+      ).pipe(Effect.catchTag("SqlError", (e) => Effect.fail(fail(`publish ${release.name}@${release.version}`)(e))))
+    })
+
+    const getPackage = Effect.fn("PackageStore.getPackage")(function*(name: string) {
+      const rows = yield* sql<Row>`${PACKAGE_SELECT} WHERE p.name_norm = ${normalizeName(name)}`.pipe(
+        Effect.mapError(fail(`read package ${name}`))
+      )
+      return rows.length === 0 ? Option.none() : Option.some(toPackage(rows[0]!))
+    })
+
+    const listReleases = Effect.fn("PackageStore.listReleases")(function*(name: string) {
+      const rows = yield* sql<Row>`SELECT * FROM releases WHERE name_norm = ${normalizeName(name)}`.pipe(
+        Effect.mapError(fail(`list versions of ${name}`))
+      )
+      const releases = rows.map(toRelease)
+      const order = sortVersions(releases.map((r) => r.version))
+      return order.map((v) => releases.find((r) => r.version === v)!)
+    })
+
+    const getRelease = Effect.fn("PackageStore.getRelease")(function*(name: string, version: string) {
+      const rows = yield* sql<Row>`SELECT * FROM releases WHERE name_norm = ${normalizeName(name)} AND version = ${version}`.pipe(
+        Effect.mapError(fail(`read ${name}@${version}`))
+      )
+      return rows.length === 0 ? Option.none() : Option.some(toRelease(rows[0]!))
+    })
+
+    const packagesByIds = (ids: ReadonlyArray<number>) =>
+      ids.length === 0
+        ? Effect.succeed<ReadonlyArray<PackageRow>>([])
+        : sql<Row>`${PACKAGE_SELECT} WHERE p.id IN ${sql.in(ids)}`.pipe(
+          Effect.map((rows) => {
+            const byId = new Map(rows.map((r) => [num(r.package_id), toPackage(r)]))
+            return ids.flatMap((id) => {
+              const p = byId.get(id)
+              return p === undefined ? [] : [p]
+            })
+          })
+        )
+
+    const search = Effect.fn("PackageStore.search")(function*(query: SearchQuery) {
+      const offset = (query.page - 1) * query.pageSize
+      const page = query.q.trim() === ""
+        ? yield* Effect.gen(function*() {
+          const where = query.category === undefined ? sql`` : sql`WHERE r.category = ${query.category}`
+          const ids = yield* sql<Row>`SELECT p.id FROM packages p JOIN releases r ON r.id = p.latest_release_id ${where}
+            ORDER BY p.updated_at DESC, p.id DESC LIMIT ${query.pageSize} OFFSET ${offset}`
+          const total = yield* sql<Row>`SELECT count(*) AS n FROM packages p JOIN releases r ON r.id = p.latest_release_id ${where}`
+          return { ids: ids.map((r) => num(r.id)), total: num(total[0]?.n) }
+        })
+        : yield* dialect.search(query)
+      const rows = yield* packagesByIds(page.ids)
+      return { rows, total: page.total } satisfies SearchResult
+    }, (effect, query) => Effect.mapError(effect, fail(`search '${query.q}'`)))
+
+    const stats = Effect.gen(function*() {
+      const p = yield* sql<Row>`SELECT count(*) AS packages, sum(r.component_count) AS components
+        FROM packages p JOIN releases r ON r.id = p.latest_release_id`
+      const r = yield* sql<Row>`SELECT count(*) AS versions, sum(size_bytes) AS size, sum(downloads) AS downloads FROM releases`
+      const c = yield* sql<Row>`SELECT r.category AS name, count(*) AS n FROM packages p JOIN releases r ON r.id = p.latest_release_id
+        WHERE r.category IS NOT NULL AND r.category <> '' GROUP BY r.category ORDER BY count(*) DESC, r.category`
+      return {
+        packages: num(p[0]?.packages),
+        versions: num(r[0]?.versions),
+        components: num(p[0]?.components),
+        totalSizeBytes: num(r[0]?.size),
+        totalDownloads: num(r[0]?.downloads),
+        categories: c.map((row) => ({ name: str(row.name), count: num(row.n) }))
+      } satisfies StoreStats
+    }).pipe(Effect.mapError(fail("read stats")), Effect.withSpan("PackageStore.stats"))
+
+    const recordDownload = Effect.fn("PackageStore.recordDownload")(function*(name: string, version: string) {
+      const nameNorm = normalizeName(name)
+      yield* sql.withTransaction(
+        Effect.gen(function*() {
+          const rows = yield* sql<Row>`UPDATE releases SET downloads = downloads + 1
+            WHERE name_norm = ${nameNorm} AND version = ${version} RETURNING package_id`
+          if (rows.length > 0) {
+            yield* sql`UPDATE packages SET downloads = downloads + 1 WHERE id = ${num(rows[0]!.package_id)}`
+          }
+        })
+      ).pipe(Effect.mapError(fail(`count a download of ${name}@${version}`)))
+    })
+
+    const setYank = (name: string, version: string, yanked: boolean, reason: string | null) =>
+      sql.withTransaction(
+        Effect.gen(function*() {
+          const rows = yield* sql<Row>`UPDATE releases SET yanked = ${yanked ? 1 : 0}, yank_reason = ${reason}
+            WHERE name_norm = ${normalizeName(name)} AND version = ${version} RETURNING *`
+          if (rows.length === 0) return yield* new ReleaseNotFound({ name, version })
+          yield* refreshPackage(num(rows[0]!.package_id))
+          return toRelease(rows[0]!)
+        })
+      ).pipe(Effect.catchTag("SqlError", (e) => Effect.fail(fail(`${yanked ? "yank" : "unyank"} ${name}@${version}`)(e))))
+
+    const yank = Effect.fn("PackageStore.yank")(function*(name: string, version: string, reason: string) {
+      return yield* setYank(name, version, true, reason)
+    })
+    const unyank = Effect.fn("PackageStore.unyank")(function*(name: string, version: string) {
+      return yield* setYank(name, version, false, null)
+    })
+
+    const del = Effect.fn("PackageStore.delete")(function*(name: string, version: string) {
+      const nameNorm = normalizeName(name)
+      return yield* sql.withTransaction(
+        Effect.gen(function*() {
+          const rows = yield* sql<Row>`SELECT * FROM releases WHERE name_norm = ${nameNorm} AND version = ${version}`
+          if (rows.length === 0) return yield* new ReleaseNotFound({ name, version })
+          const row = rows[0]!
+          const packageId = num(row.package_id)
+          yield* sql`UPDATE packages SET latest_release_id = NULL WHERE id = ${packageId} AND latest_release_id = ${num(row.id)}`
+          yield* sql`DELETE FROM release_deps WHERE release_id = ${num(row.id)}`
+          yield* sql`DELETE FROM releases WHERE id = ${num(row.id)}`
+          yield* sql`UPDATE release_keys SET deleted_at = ${now()} WHERE name_norm = ${nameNorm} AND version = ${version}`
+          yield* refreshPackage(packageId)
+          const left = yield* sql<Row>`SELECT count(*) AS n FROM releases WHERE package_id = ${packageId}`
+          if (num(left[0]?.n) === 0) yield* sql`DELETE FROM packages WHERE id = ${packageId}`
+          return toRelease(row)
+        })
+      ).pipe(Effect.catchTag("SqlError", (e) => Effect.fail(fail(`delete ${name}@${version}`)(e))))
+    })
+
+    const checksums = sql<Row>`SELECT DISTINCT checksum FROM releases`.pipe(
+      Effect.map((rows) => new Set(rows.map((r) => str(r.checksum))) as ReadonlySet<string>),
+      Effect.mapError(fail("list checksums"))
+    )
+
+    const createToken = Effect.fn("PackageStore.createToken")(function*(token: NewToken) {
+      const rows = yield* sql<Row>`INSERT INTO tokens ${
+        sql.insert({
+          name: token.name,
+          prefix: token.prefix,
+          hash: token.hash,
+          scope: token.scope,
+          created_at: now(),
+          expires_at: token.expiresAt,
+          revoked_at: null
+        })
+      } RETURNING *`.pipe(Effect.mapError(fail(`create token ${token.name}`)))
+      return toToken(rows[0]!)
+    })
+
+    const findTokenByHash = Effect.fn("PackageStore.findTokenByHash")(function*(hash: string) {
+      const rows = yield* sql<Row>`SELECT * FROM tokens WHERE hash = ${hash}`.pipe(Effect.mapError(fail("look up a token")))
+      return rows.length === 0 ? Option.none() : Option.some(toToken(rows[0]!))
+    })
+
+    const listTokens = sql<Row>`SELECT * FROM tokens ORDER BY id`.pipe(
+      Effect.map((rows) => rows.map(toToken)),
+      Effect.mapError(fail("list tokens"))
+    )
+
+    const revokeToken = Effect.fn("PackageStore.revokeToken")(function*(idOrName: string) {
+      const at = now()
+      const rows = yield* (/^\d+$/.test(idOrName)
+        ? sql<Row>`UPDATE tokens SET revoked_at = coalesce(revoked_at, ${at}) WHERE id = ${Number(idOrName)} RETURNING *`
+        : sql<Row>`UPDATE tokens SET revoked_at = coalesce(revoked_at, ${at}) WHERE name = ${idOrName} RETURNING *`).pipe(
+          Effect.mapError(fail(`revoke token ${idOrName}`))
+        )
+      if (rows.length === 0) return yield* new TokenNotFound({ token: idOrName })
+      return toToken(rows[0]!)
+    })
+
+    return {
+      backend: dialect.backend,
+      publish,
+      getPackage,
+      listReleases,
+      getRelease,
+      search,
+      stats,
+      recordDownload,
+      yank,
+      unyank,
+      delete: del,
+      checksums,
+      createToken,
+      findTokenByHash,
+      listTokens,
+      revokeToken
+    } satisfies PackageStoreService
+  })

@@ -1,0 +1,180 @@
+/**
+ * The SQLite metadata store (the embedded default): `@effect/sql-sqlite-node` on one file in WAL
+ * mode with a busy timeout, the DDL as `Migrator.fromRecord` migrations (they survive bundling),
+ * and search over an FTS5 table.
+ *
+ * SQLite-specific here (a PostgreSQL store supplies its own): the DDL in {@link migrations}
+ * (`INTEGER PRIMARY KEY AUTOINCREMENT`, the `packages_fts` FTS5 virtual table), {@link dialect}
+ * (`reindex` writes `packages_fts`, `search` uses `MATCH` and `bm25`), and the PRAGMAs. Everything
+ * else is the shared `SqlPackageStore.makeSql`.
+ * @since 0.1.0
+ */
+import { NodeContext } from "@effect/platform-node"
+import { SqlClient } from "@effect/sql"
+import { SqliteClient, SqliteMigrator } from "@effect/sql-sqlite-node"
+import { Effect, Layer } from "effect"
+import { normalizeName } from "../domain/PackageName.js"
+import type { SearchQuery } from "./PackageStore.js"
+import { PackageStore, StoreError } from "./PackageStore.js"
+import type { SqlDialect } from "./SqlPackageStore.js"
+import { makeSql } from "./SqlPackageStore.js"
+
+/**
+ * The SQLite schema, as migrations keyed `<id>_<name>`.
+ * @since 0.1.0
+ * @category migrations
+ */
+export const migrations = {
+  "0001_create_registry": Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    yield* sql`CREATE TABLE packages (
+      id INTEGER PRIMARY KEY AUTOINCREMENT,
+      name_norm TEXT NOT NULL UNIQUE,
+      name TEXT NOT NULL,
+      latest_release_id INTEGER,
+      latest_version TEXT,
+      versions_json TEXT NOT NULL DEFAULT '[]',
+      downloads INTEGER NOT NULL DEFAULT 0,
+      created_at TEXT NOT NULL,
+      updated_at TEXT NOT NULL
+    )`
+    yield* sql`CREATE INDEX packages_updated ON packages (updated_at)`
+    yield* sql`CREATE TABLE releases (
+      id INTEGER PRIMARY KEY AUTOINCREMENT,
+      package_id INTEGER NOT NULL,
+      name TEXT NOT NULL,
+      name_norm TEXT NOT NULL,
+      version TEXT NOT NULL,
+      description TEXT NOT NULL DEFAULT '',
+      author TEXT, author_email TEXT, license TEXT, category TEXT, homepage TEXT, repository TEXT,
+      tags_json TEXT NOT NULL DEFAULT '[]',
+      components_json TEXT NOT NULL DEFAULT '[]',
+      component_count INTEGER NOT NULL DEFAULT 0,
+      python_requirements_json TEXT NOT NULL DEFAULT '[]',
+      deps_json TEXT NOT NULL DEFAULT '{}',
+      flowmason_version TEXT, kind TEXT,
+      checksum TEXT NOT NULL,
+      size_bytes INTEGER NOT NULL,
+      downloads INTEGER NOT NULL DEFAULT 0,
+      published_at TEXT NOT NULL,
+      yanked INTEGER NOT NULL DEFAULT 0,
+      yank_reason TEXT,
+      UNIQUE (name_norm, version)
+    )`
+    yield* sql`CREATE INDEX releases_package ON releases (package_id)`
+    yield* sql`CREATE INDEX releases_category ON releases (category)`
+    yield* sql`CREATE TABLE release_deps (
+      release_id INTEGER NOT NULL,
+      dep_name TEXT NOT NULL,
+      dep_range TEXT NOT NULL,
+      PRIMARY KEY (release_id, dep_name)
+    )`
+    yield* sql`CREATE INDEX release_deps_name ON release_deps (dep_name)`
+    yield* sql`CREATE TABLE release_keys (
+      name_norm TEXT NOT NULL,
+      version TEXT NOT NULL,
+      published_at TEXT NOT NULL,
+      deleted_at TEXT,
+      PRIMARY KEY (name_norm, version)
+    )`
+    yield* sql`CREATE TABLE tokens (
+      id INTEGER PRIMARY KEY AUTOINCREMENT,
+      name TEXT NOT NULL,
+      prefix TEXT NOT NULL,
+      hash TEXT NOT NULL UNIQUE,
+      scope TEXT NOT NULL,
+      created_at TEXT NOT NULL,
+      expires_at TEXT,
+      revoked_at TEXT
+    )`
+    yield* sql`CREATE VIRTUAL TABLE packages_fts USING fts5(
+      name, description, tags, components, tokenize = 'unicode61', prefix = '2 3'
+    )`
+  })
+}
+
+/** Turns user text into an FTS5 query: every word must match, each as a prefix. */
+const ftsQuery = (q: string): string =>
+  q.toLowerCase()
+    .split(/[^\p{L}\p{N}]+/u)
+    .filter((w) => w !== "")
+    .map((w) => `"${w}"*`)
+    .join(" ")
+
+/**
+ * The SQLite pieces of the SQL store: FTS5 indexing and ranked search.
+ * @since 0.1.0
+ * @category dialect
+ */
+export const dialect: Effect.Effect<SqlDialect, never, SqlClient.SqlClient> = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  const reindex = (packageId: number) =>
+    Effect.gen(function*() {
+      yield* sql`DELETE FROM packages_fts WHERE rowid = ${packageId}`
+      yield* sql`INSERT INTO packages_fts (rowid, name, description, tags, components)
+        SELECT p.id, p.name_norm, r.description, r.tags_json, r.components_json
+        FROM packages p JOIN releases r ON r.id = p.latest_release_id WHERE p.id = ${packageId}`
+    })
+  const search = (query: SearchQuery) =>
+    Effect.gen(function*() {
+      const match = ftsQuery(query.q)
+      if (match === "") return { ids: [], total: 0 }
+      const exact = normalizeName(query.q.trim())
+      const where = query.category === undefined ? sql`` : sql`AND r.category = ${query.category}`
+      const offset = (query.page - 1) * query.pageSize
+      const rows = yield* sql<{ id: number }>`SELECT p.id AS id
+        FROM packages_fts f JOIN packages p ON p.id = f.rowid JOIN releases r ON r.id = p.latest_release_id
+        WHERE packages_fts MATCH ${match} ${where}
+        ORDER BY (p.name_norm = ${exact}) DESC, bm25(packages_fts, 10.0, 1.0, 3.0, 2.0), p.downloads DESC, p.name_norm
+        LIMIT ${query.pageSize} OFFSET ${offset}`
+      const total = yield* sql<{ n: number }>`SELECT count(*) AS n
+        FROM packages_fts f JOIN packages p ON p.id = f.rowid JOIN releases r ON r.id = p.latest_release_id
+        WHERE packages_fts MATCH ${match} ${where}`
+      return { ids: rows.map((r) => Number(r.id)), total: Number(total[0]?.n ?? 0) }
+    })
+  return { backend: "sqlite", reindex, search }
+})
+
+/**
+ * The SQLite client for a database file: WAL mode, a 5 s busy timeout.
+ * @since 0.1.0
+ * @category layers
+ */
+export const clientLayer = (filename: string): Layer.Layer<SqliteClient.SqliteClient | SqlClient.SqlClient, StoreError> =>
+  Layer.effectDiscard(
+    Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      yield* sql`PRAGMA busy_timeout = 5000`
+      yield* sql`PRAGMA synchronous = FULL`
+    })
+  ).pipe(
+    Layer.provideMerge(SqliteClient.layer({ filename })),
+    Layer.mapError((cause) => new StoreError({ operation: `open ${filename}`, cause }))
+  )
+
+/**
+ * Runs the migrations on the SQLite client in context.
+ * @since 0.1.0
+ * @category layers
+ */
+export const migratorLayer: Layer.Layer<never, StoreError, SqliteClient.SqliteClient | SqlClient.SqlClient> =
+  SqliteMigrator.layer({ loader: SqliteMigrator.fromRecord(migrations) }).pipe(
+    Layer.provide(NodeContext.layer),
+    Layer.mapError((cause) => new StoreError({ operation: "migrate the registry database", cause }))
+  )
+
+/**
+ * The store on the SQLite client in context (migrated first).
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerFromClient: Layer.Layer<PackageStore, StoreError, SqliteClient.SqliteClient | SqlClient.SqlClient> =
+  Layer.effect(PackageStore, Effect.flatMap(dialect, makeSql)).pipe(Layer.provide(migratorLayer))
+
+/**
+ * The SQLite store on the database file `filename` (created and migrated when missing).
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer = (filename: string): Layer.Layer<PackageStore, StoreError> =>
+  layerFromClient.pipe(Layer.provide(clientLayer(filename)))
