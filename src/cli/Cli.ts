@@ -1,0 +1,31 @@
+/**
+ * The `fm` command tree. Each feature adds its subcommand to the list in `fm` below (one import
+ * line and one list entry).
+ * @since 0.1.0
+ */
+import { Command } from "@effect/cli"
+import { FM_VERSION } from "../shared/Version.js"
+import { pack } from "./commands/pack.js"
+import { registry } from "./commands/registry.js"
+
+/**
+ * The root command: `fm <subcommand> ...`.
+ * @since 0.1.0
+ * @category commands
+ */
+export const fm = Command.make("fm").pipe(
+  Command.withDescription(
+    "fm: the FlowMason package manager and registry. Registries are configured in " +
+      "~/.flowmason/registries.json ($FLOWMASON_HOME moves ~/.flowmason)."
+  ),
+  Command.withSubcommands([
+    registry,
+    pack
+  ])
+)
+
+/**
+ * Runs `fm` on a full `process.argv` (node and script path first).
+ * @since 0.1.0
+ */
+export const run = Command.run(fm, { name: "fm", version: FM_VERSION })

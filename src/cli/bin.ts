@@ -1,0 +1,69 @@
+#!/usr/bin/env node
+/**
+ * The `fm` executable: runs the command tree with Node's file system, HTTP client and the
+ * FlowMason home, prints failures as `error: ...` (and `hint: ...`) on stderr, and exits with
+ * 0 (success), 1 (failure) or 2 (usage error).
+ * @since 0.1.0
+ */
+import { ValidationError } from "@effect/cli"
+import { NodeContext, NodeHttpClient, NodeRuntime } from "@effect/platform-node"
+import { Cause, Console, Effect, Exit, Layer } from "effect"
+import { FlowmasonHome } from "../shared/FlowmasonHome.js"
+import { run } from "./Cli.js"
+
+/** The text after `error:` for any failure value. */
+const messageOf = (e: unknown): string => {
+  if (e instanceof Error && e.message !== "") return e.message
+  if (typeof e === "object" && e !== null) {
+    const tag = (e as { _tag?: unknown })._tag
+    const msg = (e as { message?: unknown }).message
+    if (typeof msg === "string" && msg !== "") return msg
+    if (typeof tag === "string") return tag
+  }
+  return String(e)
+}
+
+const hintOf = (e: unknown): string | undefined => {
+  if (typeof e === "object" && e !== null && "hint" in e) {
+    const hint = (e as { hint?: unknown }).hint
+    if (typeof hint === "string" && hint !== "") return hint
+  }
+  return undefined
+}
+
+/** Prints a failure and gives the exit code for it. */
+const report = (e: unknown): Effect.Effect<number> => {
+  if (ValidationError.isValidationError(e)) {
+    // @effect/cli has already printed what was wrong (and --help was handled); usage error
+    return Effect.succeed(ValidationError.isHelpRequested(e) ? 0 : 2)
+  }
+  if (typeof e === "object" && e !== null && (e as { _tag?: unknown })._tag === "QuitException") {
+    return Effect.as(Console.error("Cancelled."), 130)
+  }
+  const hint = hintOf(e)
+  const usage = typeof e === "object" && e !== null && (e as { _tag?: unknown })._tag === "UsageError"
+  return Effect.zipRight(
+    Effect.zipRight(
+      Console.error(`error: ${messageOf(e)}`),
+      hint === undefined ? Effect.void : Console.error(`hint: ${hint}`)
+    ),
+    Effect.succeed(usage ? 2 : 1)
+  )
+}
+
+const argv = process.argv.length <= 2 ? [...process.argv, "--help"] : process.argv
+
+const MainLayer = Layer.mergeAll(NodeContext.layer, NodeHttpClient.layerUndici, FlowmasonHome.Default)
+
+run(argv).pipe(
+  Effect.as(0),
+  Effect.catchAll(report),
+  Effect.catchAllDefect((defect) =>
+    Effect.as(Console.error(`error: internal error (a bug in fm): ${Cause.pretty(Cause.die(defect))}`), 1)
+  ),
+  Effect.provide(MainLayer),
+  NodeRuntime.runMain({
+    disableErrorReporting: true,
+    teardown: (exit, onExit) => onExit(Exit.isSuccess(exit) && typeof exit.value === "number" ? exit.value : 1)
+  })
+)

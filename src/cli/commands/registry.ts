@@ -1,0 +1,346 @@
+/**
+ * `fm registry ...`: list, add, remove, set-default, enable, disable, and the download cache.
+ * @since 0.1.0
+ */
+import { Args, Command, Options, Prompt } from "@effect/cli"
+import { HttpClient, HttpClientRequest } from "@effect/platform"
+import { Console, Duration, Effect, Layer, Option, Redacted } from "effect"
+import { PackageCache } from "../../client/PackageCache.js"
+import {
+  checkRegistryName,
+  checkRegistryUrl,
+  type RegistryEntry,
+  RegistryConfig,
+  RegistryEntry as Entry,
+  type TokenSource
+} from "../../client/RegistryConfig.js"
+import { USER_AGENT } from "../../shared/Version.js"
+import { formatBytes, isInteractive, json, printJson, printTable, UsageError, warn, yesNo } from "../Output.js"
+
+/** The JSON shape of a registry in `--json` output (snake_case like the file; never the token). */
+const entryJson = (e: RegistryEntry, token: TokenSource) => ({
+  name: e.name,
+  url: e.url,
+  priority: e.priority,
+  enabled: e.enabled,
+  is_default: e.isDefault,
+  can_publish: e.canPublish,
+  requires_auth: e.requiresAuth,
+  description: e.description ?? null,
+  token
+})
+
+const nameArg = Args.text({ name: "name" }).pipe(Args.withDescription("The registry's name"))
+
+// ---------------------------------------------------------------------------------------------
+// list
+
+const listCommand = Command.make(
+  "list",
+  {
+    all: Options.boolean("all").pipe(
+      Options.withAlias("a"),
+      Options.withDescription("Also show disabled registries")
+    ),
+    json
+  },
+  ({ all, json }) =>
+    Effect.gen(function*() {
+      const config = yield* RegistryConfig
+      const entries = yield* (all ? config.list : config.enabled)
+      if (json) {
+        return yield* printJson(entries.map((e) => entryJson(e, config.tokenSource(e))))
+      }
+      if (entries.length === 0) {
+        return yield* Console.log(
+          all
+            ? `No registries configured in ${config.file}. Add one with \`fm registry add NAME URL\`.`
+            : "No enabled registries. Show all with `fm registry list --all`; enable one with `fm registry enable NAME`."
+        )
+      }
+      yield* printTable(
+        ["NAME", "URL", "PRIORITY", "ENABLED", "DEFAULT", "PUBLISH", "AUTH", "TOKEN"],
+        entries.map((e) => [
+          e.name,
+          e.url,
+          String(e.priority),
+          yesNo(e.enabled),
+          e.isDefault ? "*" : "",
+          yesNo(e.canPublish),
+          e.requiresAuth ? "required" : "no",
+          config.tokenSource(e)
+        ])
+      )
+    })
+).pipe(Command.withDescription(
+  "List the configured registries in the order they are consulted (lower priority number first). " +
+    "TOKEN says where a registry's token comes from (config, env = FLOWMASON_REGISTRY_TOKEN, none); " +
+    "tokens are never printed."
+))
+
+// ---------------------------------------------------------------------------------------------
+// add
+
+/** What a health check found. */
+interface Health {
+  readonly ok: boolean
+  readonly status?: string
+  readonly registry_name?: string
+  readonly packages_count?: number
+  readonly error?: string
+}
+
+/** A short reason for a failed request: the OS error code when there is one. */
+const describeFailure = (e: unknown): string => {
+  let cur: unknown = e
+  for (let i = 0; i < 6 && cur !== undefined && cur !== null; i++) {
+    if (typeof cur === "object") {
+      const code = (cur as { code?: unknown }).code
+      if (typeof code === "string" && /^E[A-Z_]+$/.test(code)) {
+        return code === "ECONNREFUSED"
+          ? "connection refused (ECONNREFUSED)"
+          : code === "ENOTFOUND"
+          ? "host not found (ENOTFOUND)"
+          : code
+      }
+      cur = (cur as { cause?: unknown }).cause
+    } else break
+  }
+  return e instanceof Error ? e.message : String(e)
+}
+
+/** GET <url>/api/v1/registry/health with a 5 s timeout. Never fails. */
+const checkHealth = (url: string, token: Option.Option<string>) =>
+  Effect.gen(function*() {
+    const client = yield* HttpClient.HttpClient
+    const healthUrl = `${url.replace(/\/+$/, "")}/api/v1/registry/health`
+    let request = HttpClientRequest.get(healthUrl).pipe(
+      HttpClientRequest.setHeaders({ "user-agent": USER_AGENT, accept: "application/json" })
+    )
+    if (Option.isSome(token)) request = HttpClientRequest.bearerToken(request, token.value)
+    const response = yield* client.execute(request).pipe(Effect.timeout(Duration.seconds(5)))
+    if (response.status < 200 || response.status >= 300) {
+      return { ok: false, error: `HTTP ${response.status} from ${healthUrl}` } satisfies Health
+    }
+    const body = yield* response.json.pipe(Effect.timeout(Duration.seconds(5)))
+    const rec = typeof body === "object" && body !== null ? (body as Record<string, unknown>) : {}
+    return {
+      ok: true,
+      ...(typeof rec["status"] === "string" ? { status: rec["status"] } : {}),
+      ...(typeof rec["registry_name"] === "string" ? { registry_name: rec["registry_name"] } : {}),
+      ...(typeof rec["packages_count"] === "number" ? { packages_count: rec["packages_count"] } : {})
+    } satisfies Health
+  }).pipe(
+    Effect.catchAll((e) =>
+      Effect.succeed<Health>({
+        ok: false,
+        error: e._tag === "TimeoutException" ? "no answer within 5 seconds" : describeFailure(e)
+      })
+    )
+  )
+
+const addCommand = Command.make(
+  "add",
+  {
+    name: nameArg,
+    url: Args.text({ name: "url" }).pipe(Args.withDescription("Base URL, e.g. https://registry.example.com")),
+    token: Options.text("token").pipe(
+      Options.withAlias("t"),
+      Options.withDescription("Token sent as `Authorization: Bearer` (stored in registries.json, mode 0600)"),
+      Options.optional
+    ),
+    priority: Options.integer("priority").pipe(
+      Options.withAlias("p"),
+      Options.withDescription("Lower numbers are consulted first"),
+      Options.withDefault(100)
+    ),
+    isDefault: Options.boolean("default").pipe(Options.withDescription("Make it the default registry")),
+    publish: Options.boolean("publish", { negationNames: ["no-publish"] }).pipe(
+      Options.withDescription("Allow `fm publish` to this registry (default: --no-publish)")
+    ),
+    requiresAuth: Options.boolean("requires-auth").pipe(
+      Options.withDescription("The registry needs a token for every request")
+    ),
+    description: Options.text("description").pipe(Options.withDescription("A note shown in lists"), Options.optional),
+    json
+  },
+  (args) =>
+    Effect.gen(function*() {
+      const config = yield* RegistryConfig
+      const badName = checkRegistryName(args.name)
+      if (Option.isSome(badName)) {
+        return yield* new UsageError({ reason: `invalid registry name '${args.name}': ${badName.value}` })
+      }
+      const badUrl = checkRegistryUrl(args.url)
+      if (Option.isSome(badUrl)) {
+        return yield* new UsageError({ reason: `invalid URL for registry '${args.name}': ${badUrl.value}` })
+      }
+      const entry = new Entry({
+        name: args.name,
+        url: args.url.replace(/\/+$/, ""),
+        priority: args.priority,
+        enabled: true,
+        isDefault: args.isDefault,
+        canPublish: args.publish,
+        requiresAuth: args.requiresAuth,
+        ...(Option.isSome(args.token) ? { authToken: args.token.value } : {}),
+        ...(Option.isSome(args.description) ? { description: args.description.value } : {})
+      })
+      // fail fast on a duplicate before the network round trip
+      const existing = yield* config.list
+      if (existing.some((e) => e.name === entry.name)) {
+        yield* config.add(entry) // fails with RegistryExists
+      }
+      const health = yield* checkHealth(entry.url, Option.map(config.token(entry), Redacted.value))
+      yield* config.add(entry)
+      if (args.json) {
+        return yield* printJson({ ...entryJson(entry, config.tokenSource(entry)), health, saved: true })
+      }
+      yield* Console.log(`Added registry '${entry.name}' (${entry.url}), priority ${entry.priority}` +
+        `${entry.isDefault ? ", default" : ""}${entry.canPublish ? ", publishing allowed" : ""}.`)
+      if (health.ok) {
+        const what = health.status ?? "answered"
+        const extra = [
+          health.registry_name !== undefined ? `name ${health.registry_name}` : undefined,
+          health.packages_count !== undefined ? `${health.packages_count} packages` : undefined
+        ].filter((s) => s !== undefined)
+        yield* Console.log(`Health check: ${what}${extra.length > 0 ? ` (${extra.join(", ")})` : ""}.`)
+      } else {
+        yield* warn(
+          `registry '${entry.name}' did not answer its health check (${health.error}). It was saved ENABLED ` +
+            `anyway; check the URL, or run \`fm registry disable ${entry.name}\` until it is reachable.`
+        )
+      }
+    })
+).pipe(Command.withDescription(
+  "Add a registry. Checks GET <url>/api/v1/registry/health (5 s timeout) and saves the registry " +
+    "either way, enabled; an unreachable registry only gives a warning."
+))
+
+// ---------------------------------------------------------------------------------------------
+// remove, set-default, enable, disable
+
+const removeCommand = Command.make(
+  "remove",
+  {
+    name: nameArg,
+    yes: Options.boolean("yes").pipe(Options.withAlias("y"), Options.withDescription("Do not ask for confirmation")),
+    json
+  },
+  ({ name, yes, json }) =>
+    Effect.gen(function*() {
+      const config = yield* RegistryConfig
+      const entry = yield* config.get(name)
+      if (!yes) {
+        if (!isInteractive()) {
+          return yield* new UsageError({
+            reason: `not removing registry '${name}' without confirmation`,
+            hint: `pass --yes to remove it non-interactively: fm registry remove ${name} --yes`
+          })
+        }
+        const ok = yield* Prompt.confirm({ message: `Remove registry '${name}' (${entry.url})?`, initial: false })
+        if (!ok) return yield* Console.log("Nothing removed.")
+      }
+      yield* config.remove(name)
+      if (json) return yield* printJson({ removed: name })
+      yield* Console.log(`Removed registry '${name}' (${entry.url}).`)
+      if (entry.isDefault) {
+        const next = yield* config.defaultRegistry.pipe(Effect.option)
+        yield* Console.log(
+          Option.match(next, {
+            onNone: () => "It was the default; no enabled registry is left.",
+            onSome: (n) => `It was the default; '${n.name}' is used by default now (change with \`fm registry set-default NAME\`).`
+          })
+        )
+      }
+    })
+).pipe(Command.withDescription("Remove a registry (asks first on a terminal; pass --yes in scripts)"))
+
+const setDefaultCommand = Command.make("set-default", { name: nameArg, json }, ({ name, json }) =>
+  Effect.gen(function*() {
+    const config = yield* RegistryConfig
+    yield* config.setDefault(name)
+    const entry = yield* config.get(name)
+    if (json) return yield* printJson(entryJson(entry, config.tokenSource(entry)))
+    yield* Console.log(`'${name}' is now the default registry.`)
+    if (!entry.enabled) yield* warn(`registry '${name}' is disabled; enable it with \`fm registry enable ${name}\``)
+  })).pipe(Command.withDescription("Make a registry the default (used by publish and when no --registry is given)"))
+
+const toggle = (on: boolean) =>
+  Command.make(on ? "enable" : "disable", { name: nameArg, json }, ({ name, json }) =>
+    Effect.gen(function*() {
+      const config = yield* RegistryConfig
+      yield* config.setEnabled(name, on)
+      const entry = yield* config.get(name)
+      if (json) return yield* printJson(entryJson(entry, config.tokenSource(entry)))
+      yield* Console.log(`Registry '${name}' is now ${on ? "enabled" : "disabled"}.`)
+    })).pipe(Command.withDescription(
+      on ? "Enable a registry (consult it again)" : "Disable a registry (keep it, but do not consult it)"
+    ))
+
+// ---------------------------------------------------------------------------------------------
+// cache
+
+const cacheCommand = Command.make(
+  "cache",
+  {
+    clear: Options.boolean("clear").pipe(Options.withDescription("Remove cached packages")),
+    olderThan: Options.integer("older-than").pipe(
+      Options.withDescription("With --clear: only those not used for DAYS days"),
+      Options.withPseudoName("DAYS"),
+      Options.optional
+    ),
+    json
+  },
+  ({ clear, olderThan, json }) =>
+    Effect.gen(function*() {
+      const cache = yield* PackageCache
+      if (Option.isSome(olderThan) && !clear) {
+        return yield* new UsageError({
+          reason: "--older-than only makes sense with --clear",
+          hint: `fm registry cache --clear --older-than ${olderThan.value}`
+        })
+      }
+      if (Option.isSome(olderThan) && olderThan.value < 0) {
+        return yield* new UsageError({ reason: `--older-than must be 0 or more days (got ${olderThan.value})` })
+      }
+      if (clear) {
+        const result = yield* cache.clear(Option.getOrUndefined(olderThan))
+        if (json) return yield* printJson({ ...result, cache_dir: cache.dir })
+        const scope = Option.match(olderThan, { onNone: () => "", onSome: (d) => ` not used for ${d} days` })
+        return yield* Console.log(
+          `Removed ${result.removed} cached package version(s)${scope}; freed ${formatBytes(result.freed_bytes)}.`
+        )
+      }
+      const stats = yield* cache.stats
+      if (json) return yield* printJson(stats)
+      yield* printTable(["CACHE", "PACKAGES", "SIZE"], [[
+        stats.cache_dir,
+        String(stats.packages),
+        formatBytes(stats.total_size_bytes)
+      ]])
+    })
+).pipe(Command.withDescription("Show download-cache statistics, or clear it (--clear [--older-than DAYS])"))
+
+// ---------------------------------------------------------------------------------------------
+
+const RegistryLayers = Layer.mergeAll(RegistryConfig.Default, PackageCache.Default)
+
+/**
+ * `fm registry`: manage the configured registries and the download cache.
+ * @since 0.1.0
+ * @category commands
+ */
+export const registry = Command.make("registry").pipe(
+  Command.withDescription("Manage registries (~/.flowmason/registries.json) and the download cache"),
+  Command.withSubcommands([
+    listCommand,
+    addCommand,
+    removeCommand,
+    setDefaultCommand,
+    toggle(true),
+    toggle(false),
+    cacheCommand
+  ]),
+  Command.provide(RegistryLayers)
+)

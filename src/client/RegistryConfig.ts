@@ -1,0 +1,479 @@
+/**
+ * The configured registries: `registries.json` in the FlowMason home (`~/.flowmason`, or
+ * `$FLOWMASON_HOME`). Same file format as the existing FlowMason tools (snake_case keys), read
+ * strictly (a corrupt file is an error naming the file and position, never silently replaced) and
+ * written atomically (temp file, fsync, rename, mode 0600) keeping keys we do not know.
+ * @since 0.1.0
+ */
+import { FileSystem } from "@effect/platform"
+import { NodeContext } from "@effect/platform-node"
+import { Config, Data, Effect, Option, ParseResult, Redacted, Schema } from "effect"
+import * as path from "node:path"
+import { FlowmasonHome } from "../shared/FlowmasonHome.js"
+
+/**
+ * One configured registry. Field names are camelCase here and snake_case in the file
+ * (`auth_token`, `is_default`, `can_publish`, `requires_auth`).
+ * @since 0.1.0
+ * @category models
+ */
+export class RegistryEntry extends Schema.Class<RegistryEntry>("RegistryEntry")({
+  name: Schema.String,
+  url: Schema.String,
+  authToken: Schema.optionalWith(Schema.String, { nullable: true }).pipe(Schema.fromKey("auth_token")),
+  priority: Schema.optionalWith(Schema.Number, { default: () => 100, nullable: true }),
+  enabled: Schema.optionalWith(Schema.Boolean, { default: () => true, nullable: true }),
+  isDefault: Schema.optionalWith(Schema.Boolean, { default: () => false, nullable: true }).pipe(
+    Schema.fromKey("is_default")
+  ),
+  canPublish: Schema.optionalWith(Schema.Boolean, { default: () => false, nullable: true }).pipe(
+    Schema.fromKey("can_publish")
+  ),
+  requiresAuth: Schema.optionalWith(Schema.Boolean, { default: () => false, nullable: true }).pipe(
+    Schema.fromKey("requires_auth")
+  ),
+  description: Schema.optionalWith(Schema.String, { nullable: true })
+}) {}
+
+/** The keys {@link RegistryEntry} owns in the file (everything else is kept as is). */
+const KNOWN_KEYS = [
+  "name",
+  "url",
+  "auth_token",
+  "priority",
+  "enabled",
+  "is_default",
+  "can_publish",
+  "requires_auth",
+  "description"
+] as const
+
+/**
+ * The registry assumed when there is no `registries.json`: FlowMason Studio on this machine.
+ * @since 0.1.0
+ */
+export const implicitLocal: RegistryEntry = new RegistryEntry({
+  name: "local",
+  url: "http://localhost:8999",
+  priority: 50,
+  enabled: true,
+  isDefault: true,
+  canPublish: true,
+  requiresAuth: false,
+  description: "Local FlowMason Studio"
+})
+
+/**
+ * `registries.json` cannot be read, parsed or written. Names the file and, for syntax errors,
+ * the line and column (1-based). The file is never replaced because of this error.
+ * @since 0.1.0
+ * @category errors
+ */
+export class ConfigError extends Data.TaggedError("ConfigError")<{
+  readonly file: string
+  readonly reason: string
+  readonly line?: number
+  readonly column?: number
+}> {
+  /** `<file>:<line>:<column>: <reason>`, plus what to do. */
+  override get message(): string {
+    const at = this.line !== undefined ? `:${this.line}${this.column !== undefined ? `:${this.column}` : ""}` : ""
+    return `${this.file}${at}: ${this.reason}`
+  }
+  /** What the user can do about it. */
+  get hint(): string {
+    return `fix or move ${this.file} by hand; fm will not overwrite it while it is unreadable`
+  }
+}
+
+/**
+ * No registry of that name is configured.
+ * @since 0.1.0
+ * @category errors
+ */
+export class UnknownRegistry extends Data.TaggedError("UnknownRegistry")<{
+  readonly name: string
+  readonly known: ReadonlyArray<string>
+}> {
+  /** Names the registry and lists the known ones. */
+  override get message(): string {
+    const known = this.known.length === 0 ? "none are configured" : `known: ${this.known.join(", ")}`
+    return `no registry named '${this.name}' (${known})`
+  }
+  /** What the user can do about it. */
+  get hint(): string {
+    return "run `fm registry list --all` to see the configured registries, or `fm registry add NAME URL`"
+  }
+}
+
+/**
+ * A registry of that name already exists.
+ * @since 0.1.0
+ * @category errors
+ */
+export class RegistryExists extends Data.TaggedError("RegistryExists")<{
+  readonly name: string
+  readonly url: string
+}> {
+  /** Names the registry and its URL. */
+  override get message(): string {
+    return `a registry named '${this.name}' already exists (${this.url})`
+  }
+  /** What the user can do about it. */
+  get hint(): string {
+    return `remove it first with \`fm registry remove ${this.name}\`, or pick another name`
+  }
+}
+
+/**
+ * A registry name or URL that cannot be saved.
+ * @since 0.1.0
+ * @category errors
+ */
+export class InvalidRegistry extends Data.TaggedError("InvalidRegistry")<{
+  readonly name: string
+  readonly reason: string
+}> {
+  /** Names the registry and the problem. */
+  override get message(): string {
+    return `registry '${this.name}': ${this.reason}`
+  }
+}
+
+const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/
+
+/**
+ * Why a registry name is not acceptable, if it is not (letters, digits, `.`, `_`, `-`, at most 64
+ * characters, starting with a letter or digit).
+ * @since 0.1.0
+ */
+export const checkRegistryName = (name: string): Option.Option<string> =>
+  NAME_RE.test(name)
+    ? Option.none()
+    : Option.some("a registry name uses letters, digits, '.', '_' and '-' (at most 64), starting with a letter or digit")
+
+/**
+ * Why a registry URL is not acceptable, if it is not (an absolute `http:` or `https:` URL without
+ * query or fragment).
+ * @since 0.1.0
+ */
+export const checkRegistryUrl = (url: string): Option.Option<string> => {
+  let parsed: URL
+  try {
+    parsed = new URL(url)
+  } catch {
+    return Option.some(`'${url}' is not a URL; use an absolute URL such as https://registry.example.com`)
+  }
+  if (parsed.protocol !== "http:" && parsed.protocol !== "https:") {
+    return Option.some(`'${url}' must use http:// or https://`)
+  }
+  if (parsed.search !== "" || parsed.hash !== "") {
+    return Option.some(`'${url}' must not have a query or fragment`)
+  }
+  if (parsed.username !== "" || parsed.password !== "") {
+    return Option.some(`'${url}' must not embed credentials; use --token`)
+  }
+  return Option.none()
+}
+
+/**
+ * Changes for {@link RegistryConfig.update}. `null` removes an optional field.
+ * @since 0.1.0
+ * @category models
+ */
+export interface RegistryPatch {
+  readonly url?: string
+  readonly authToken?: string | null
+  readonly priority?: number
+  readonly enabled?: boolean
+  readonly isDefault?: boolean
+  readonly canPublish?: boolean
+  readonly requiresAuth?: boolean
+  readonly description?: string | null
+}
+
+/**
+ * Where a registry's token comes from: its `auth_token`, `FLOWMASON_REGISTRY_TOKEN`, or nowhere.
+ * @since 0.1.0
+ * @category models
+ */
+export type TokenSource = "config" | "env" | "none"
+
+/** The parsed file: the raw top-level object, and each entry with its raw object. */
+interface Loaded {
+  readonly exists: boolean
+  readonly top: Record<string, unknown>
+  readonly entries: ReadonlyArray<{ readonly raw: Record<string, unknown>; readonly entry: RegistryEntry }>
+}
+
+const isRecord = (u: unknown): u is Record<string, unknown> =>
+  typeof u === "object" && u !== null && !Array.isArray(u)
+
+/** Line and column (1-based) of a character offset. */
+const lineColumn = (text: string, offset: number): { line: number; column: number } => {
+  const before = text.slice(0, Math.max(0, Math.min(offset, text.length)))
+  const lines = before.split("\n")
+  return { line: lines.length, column: (lines[lines.length - 1]?.length ?? 0) + 1 }
+}
+
+/**
+ * Parses JSON, reporting syntax errors with line and column.
+ * @internal
+ */
+export const parseJsonAt = (
+  file: string,
+  text: string
+): Effect.Effect<unknown, ConfigError> =>
+  Effect.try({
+    try: () => JSON.parse(text) as unknown,
+    catch: (e) => {
+      const msg = e instanceof Error ? e.message : String(e)
+      const lc = /line (\d+) column (\d+)/.exec(msg)
+      const pos = /position (\d+)/.exec(msg)
+      const where = lc
+        ? { line: Number(lc[1]), column: Number(lc[2]) }
+        : pos
+        ? lineColumn(text, Number(pos[1]))
+        : lineColumn(text, text.length)
+      const reason = `invalid JSON: ${msg.replace(/\s*\(line \d+ column \d+\)/, "").replace(/ in JSON at position \d+/, "")}`
+      return new ConfigError({ file, reason, ...where })
+    }
+  })
+
+const decodeEntry = Schema.decodeUnknownEither(RegistryEntry)
+const encodeEntry = Schema.encodeSync(RegistryEntry)
+
+/**
+ * The configured registries, read from and written to `registries.json`.
+ * Every method reads the file afresh (other `fm` processes may change it) and every change is
+ * one atomic rewrite.
+ * @since 0.1.0
+ * @category services
+ */
+export class RegistryConfig extends Effect.Service<RegistryConfig>()("fm/RegistryConfig", {
+  effect: Effect.gen(function*() {
+    const fs = yield* FileSystem.FileSystem
+    const home = yield* FlowmasonHome
+    const file = home.registriesFile
+    const envToken = yield* Config.redacted("FLOWMASON_REGISTRY_TOKEN").pipe(
+      Config.option,
+      Effect.map(Option.filter((t) => Redacted.value(t) !== "")),
+      Effect.orElseSucceed(() => Option.none<Redacted.Redacted<string>>())
+    )
+
+    const fail = (reason: string) => new ConfigError({ file, reason })
+
+    const load: Effect.Effect<Loaded, ConfigError> = Effect.gen(function*() {
+      const exists = yield* fs.exists(file).pipe(Effect.mapError((e) => fail(`cannot read: ${e.message}`)))
+      if (!exists) return { exists: false, top: {}, entries: [] }
+      const text = yield* fs.readFileString(file).pipe(Effect.mapError((e) => fail(`cannot read: ${e.message}`)))
+      const json = yield* parseJsonAt(file, text)
+      if (!isRecord(json)) return yield* fail("expected a JSON object with a \"registries\" array")
+      const list = json["registries"] ?? []
+      if (!Array.isArray(list)) return yield* fail("\"registries\" must be an array")
+      const entries: Array<Loaded["entries"][number]> = []
+      for (let i = 0; i < list.length; i++) {
+        const raw: unknown = list[i]
+        if (!isRecord(raw)) return yield* fail(`registries[${i}] must be an object`)
+        const decoded = decodeEntry(raw)
+        if (decoded._tag === "Left") {
+          const label = typeof raw["name"] === "string" ? ` ('${raw["name"]}')` : ""
+          return yield* fail(
+            `registries[${i}]${label}: ${ParseResult.TreeFormatter.formatErrorSync(decoded.left)}`
+          )
+        }
+        entries.push({ raw, entry: decoded.right })
+      }
+      return { exists: true, top: json, entries }
+    })
+
+    /** The entries as used: the file's, or the implicit `local` when there is no file. */
+    const effective = (loaded: Loaded): ReadonlyArray<Loaded["entries"][number]> =>
+      loaded.exists ? loaded.entries : [{ raw: {}, entry: implicitLocal }]
+
+    const sorted = (entries: ReadonlyArray<RegistryEntry>): ReadonlyArray<RegistryEntry> =>
+      entries
+        .map((entry, index) => ({ entry, index }))
+        .sort((a, b) => a.entry.priority - b.entry.priority || a.index - b.index)
+        .map((x) => x.entry)
+
+    /** Writes the file atomically: temp file in the same directory, fsync, rename; mode 0600. */
+    const save = (loaded: Loaded, entries: ReadonlyArray<Loaded["entries"][number]>) =>
+      Effect.gen(function*() {
+        const registries = entries.map(({ entry, raw }) => {
+          const encoded = encodeEntry(entry) as Record<string, unknown>
+          const out: Record<string, unknown> = { ...raw }
+          for (const key of KNOWN_KEYS) {
+            if (key in encoded) out[key] = encoded[key]
+            else delete out[key]
+          }
+          return out
+        })
+        const text = JSON.stringify({ ...loaded.top, registries }, null, 2) + "\n"
+        const dir = path.dirname(file)
+        yield* fs.makeDirectory(dir, { recursive: true, mode: 0o700 })
+        const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}.tmp`)
+        yield* Effect.scoped(Effect.gen(function*() {
+          const handle = yield* fs.open(tmp, { flag: "wx", mode: 0o600 })
+          yield* handle.writeAll(new TextEncoder().encode(text))
+          yield* handle.sync
+        })).pipe(
+          Effect.zipRight(fs.chmod(tmp, 0o600)),
+          Effect.zipRight(fs.rename(tmp, file)),
+          Effect.tapError(() => fs.remove(tmp).pipe(Effect.ignore))
+        )
+      }).pipe(Effect.mapError((e) => fail(`cannot write: ${e.message}`)))
+
+    const known = (entries: ReadonlyArray<Loaded["entries"][number]>) => entries.map((e) => e.entry.name)
+
+    /** Loads, applies `f` to the effective entries, saves. */
+    const modify = <E>(
+      f: (
+        entries: ReadonlyArray<Loaded["entries"][number]>
+      ) => Effect.Effect<ReadonlyArray<Loaded["entries"][number]>, E>
+    ) =>
+      Effect.gen(function*() {
+        const loaded = yield* load
+        const next = yield* f(effective(loaded))
+        yield* save(loaded, next)
+      })
+
+    const findIndex = (entries: ReadonlyArray<Loaded["entries"][number]>, name: string) => {
+      const i = entries.findIndex((e) => e.entry.name === name)
+      return i < 0
+        ? Effect.fail(new UnknownRegistry({ name, known: known(entries) }))
+        : Effect.succeed(i)
+    }
+
+    const replaceAt = (
+      entries: ReadonlyArray<Loaded["entries"][number]>,
+      i: number,
+      entry: RegistryEntry
+    ) => entries.map((e, j) => (j === i ? { raw: e.raw, entry } : e))
+
+    const withFields = (entry: RegistryEntry, patch: RegistryPatch): RegistryEntry => {
+      const { authToken, description, ...rest } = patch
+      const base: Record<string, unknown> = { ...entry }
+      for (const [k, v] of Object.entries(rest)) if (v !== undefined) base[k] = v
+      if (authToken === null) delete base["authToken"]
+      else if (authToken !== undefined) base["authToken"] = authToken
+      if (description === null) delete base["description"]
+      else if (description !== undefined) base["description"] = description
+      return new RegistryEntry(base as ConstructorParameters<typeof RegistryEntry>[0])
+    }
+
+    const list: Effect.Effect<ReadonlyArray<RegistryEntry>, ConfigError> = load.pipe(
+      Effect.map((loaded) => sorted(effective(loaded).map((e) => e.entry))),
+      Effect.withSpan("RegistryConfig.list")
+    )
+
+    const enabled: Effect.Effect<ReadonlyArray<RegistryEntry>, ConfigError> = list.pipe(
+      Effect.map((all) => all.filter((e) => e.enabled))
+    )
+
+    const get = Effect.fn("RegistryConfig.get")(function*(name: string) {
+      const all = yield* list
+      const found = all.find((e) => e.name === name)
+      if (found === undefined) return yield* new UnknownRegistry({ name, known: all.map((e) => e.name) })
+      return found
+    })
+
+    const defaultRegistry: Effect.Effect<RegistryEntry, ConfigError | UnknownRegistry> = Effect.gen(function*() {
+      const all = yield* list
+      const on = all.filter((e) => e.enabled)
+      const chosen = on.find((e) => e.isDefault) ?? on[0]
+      if (chosen === undefined) {
+        return yield* new UnknownRegistry({ name: "(default)", known: all.map((e) => e.name) })
+      }
+      return chosen
+    }).pipe(Effect.withSpan("RegistryConfig.defaultRegistry"))
+
+    const clearDefaults = (entries: ReadonlyArray<Loaded["entries"][number]>) =>
+      entries.map((e) => (e.entry.isDefault ? { raw: e.raw, entry: withFields(e.entry, { isDefault: false }) } : e))
+
+    const add = Effect.fn("RegistryConfig.add")(function*(entry: RegistryEntry) {
+      const badName = checkRegistryName(entry.name)
+      if (Option.isSome(badName)) return yield* new InvalidRegistry({ name: entry.name, reason: badName.value })
+      const badUrl = checkRegistryUrl(entry.url)
+      if (Option.isSome(badUrl)) return yield* new InvalidRegistry({ name: entry.name, reason: badUrl.value })
+      yield* modify((entries) => {
+        const existing = entries.find((e) => e.entry.name === entry.name)
+        if (existing !== undefined) {
+          return Effect.fail(new RegistryExists({ name: entry.name, url: existing.entry.url }))
+        }
+        const base = entry.isDefault ? clearDefaults(entries) : entries
+        return Effect.succeed([...base, { raw: {}, entry }])
+      })
+    })
+
+    const remove = Effect.fn("RegistryConfig.remove")(function*(name: string) {
+      yield* modify((entries) =>
+        Effect.map(findIndex(entries, name), (i) => entries.filter((_, j) => j !== i))
+      )
+    })
+
+    const setDefault = Effect.fn("RegistryConfig.setDefault")(function*(name: string) {
+      yield* modify((entries) =>
+        Effect.map(findIndex(entries, name), (i) => {
+          const cleared = clearDefaults(entries)
+          return replaceAt(cleared, i, withFields(cleared[i]!.entry, { isDefault: true }))
+        })
+      )
+    })
+
+    const update = Effect.fn("RegistryConfig.update")(function*(name: string, patch: RegistryPatch) {
+      if (patch.url !== undefined) {
+        const badUrl = checkRegistryUrl(patch.url)
+        if (Option.isSome(badUrl)) return yield* new InvalidRegistry({ name, reason: badUrl.value })
+      }
+      yield* modify((entries) =>
+        Effect.map(findIndex(entries, name), (i) => {
+          const base = patch.isDefault === true ? clearDefaults(entries) : entries
+          return replaceAt(base, i, withFields(base[i]!.entry, patch))
+        })
+      )
+    })
+
+    const setEnabled = (name: string, on: boolean): Effect.Effect<void, ConfigError | UnknownRegistry> =>
+      update(name, { enabled: on }).pipe(
+        Effect.catchTag("InvalidRegistry", (e) => Effect.die(e)),
+        Effect.withSpan("RegistryConfig.setEnabled")
+      )
+
+    const token = (entry: RegistryEntry): Option.Option<Redacted.Redacted<string>> =>
+      entry.authToken !== undefined && entry.authToken !== ""
+        ? Option.some(Redacted.make(entry.authToken))
+        : envToken
+
+    const tokenSource = (entry: RegistryEntry): TokenSource =>
+      entry.authToken !== undefined && entry.authToken !== "" ? "config" : Option.isSome(envToken) ? "env" : "none"
+
+    return {
+      /** The path of `registries.json`. */
+      file,
+      /** All registries, lower priority number first, ties in file order (implicit `local` with no file). */
+      list,
+      /** The enabled registries, in the same order. */
+      enabled,
+      /** One registry by exact name. */
+      get,
+      /** The enabled registry marked default, else the first enabled one. */
+      defaultRegistry,
+      /** Adds a registry; `isDefault` clears the others' default mark. */
+      add,
+      /** Removes a registry. */
+      remove,
+      /** Marks one registry as the default (and no other). */
+      setDefault,
+      /** Enables or disables a registry. */
+      setEnabled,
+      /** Changes fields of a registry. */
+      update,
+      /** The token to send to a registry: its own, else `FLOWMASON_REGISTRY_TOKEN`. */
+      token,
+      /** Where {@link token} comes from. */
+      tokenSource
+    } as const
+  }),
+  dependencies: [NodeContext.layer]
+}) {}
