@@ -1,0 +1,110 @@
+/**
+ * Runs the BUILT `fm` (`node dist/fm.js ...`) as a child process with its own FLOWMASON_HOME and
+ * environment, capturing stdout, stderr and the exit code. Build first with `npm run build`
+ * (`npm test` does).
+ */
+import { type ChildProcess, spawn } from "node:child_process"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { fileURLToPath } from "node:url"
+
+/** Absolute path of the bundled CLI. */
+export const FM_BIN = fileURLToPath(new URL("../../dist/fm.js", import.meta.url))
+
+/** What a finished `fm` run produced. */
+export interface FmResult {
+  readonly stdout: string
+  readonly stderr: string
+  /** Exit code, or null when killed by a signal (e.g. the timeout). */
+  readonly code: number | null
+  readonly signal: NodeJS.Signals | null
+  readonly ms: number
+}
+
+/** Options of {@link runFm} / {@link spawnFm}. */
+export interface FmOptions {
+  /** FLOWMASON_HOME for the child (required: tests never touch the real ~/.flowmason). */
+  readonly home: string
+  /** Extra environment (a value of `undefined` removes a variable). */
+  readonly env?: Readonly<Record<string, string | undefined>>
+  readonly cwd?: string
+  /** Written to stdin, which is then closed (stdin is never a TTY here). */
+  readonly input?: string
+  /** Kill the child (SIGKILL, by pid) after this many ms. Default 30 s. */
+  readonly timeoutMs?: number
+}
+
+/** Fails clearly when dist/fm.js has not been built. */
+export const assertBuilt = (): void => {
+  if (!fs.existsSync(FM_BIN)) {
+    throw new Error(`${FM_BIN} does not exist: run \`npm run build\` before the CLI tests`)
+  }
+}
+
+/**
+ * The child's environment: PATH and a throwaway HOME, FLOWMASON_HOME, NO_COLOR, plus `env`.
+ * Nothing else leaks in (no FLOWMASON_REGISTRY_TOKEN from the parent, for instance).
+ */
+export const fmEnv = (options: FmOptions): NodeJS.ProcessEnv => {
+  const env: NodeJS.ProcessEnv = {
+    PATH: process.env.PATH ?? "/usr/bin:/bin",
+    HOME: path.join(options.home, ".fake-home"),
+    FLOWMASON_HOME: options.home,
+    NO_COLOR: "1",
+    LANG: "C.UTF-8"
+  }
+  for (const [k, v] of Object.entries(options.env ?? {})) {
+    if (v === undefined) delete env[k]
+    else env[k] = v
+  }
+  return env
+}
+
+/** Starts `node dist/fm.js ...args` and returns the child (for long-running commands). */
+export const spawnFm = (args: ReadonlyArray<string>, options: FmOptions): ChildProcess => {
+  assertBuilt()
+  return spawn(process.execPath, [FM_BIN, ...args], {
+    cwd: options.cwd ?? options.home,
+    env: fmEnv(options),
+    stdio: ["pipe", "pipe", "pipe"]
+  })
+}
+
+/** Runs `node dist/fm.js ...args` to completion. */
+export const runFm = (args: ReadonlyArray<string>, options: FmOptions): Promise<FmResult> =>
+  new Promise((resolve, reject) => {
+    const started = performance.now()
+    const child = spawnFm(args, options)
+    let stdout = ""
+    let stderr = ""
+    child.stdout!.setEncoding("utf8").on("data", (d: string) => (stdout += d))
+    child.stderr!.setEncoding("utf8").on("data", (d: string) => (stderr += d))
+    const timer = setTimeout(() => {
+      if (child.pid !== undefined) process.kill(child.pid, "SIGKILL")
+    }, options.timeoutMs ?? 30_000)
+    child.on("error", (e) => {
+      clearTimeout(timer)
+      reject(e)
+    })
+    child.on("close", (code, signal) => {
+      clearTimeout(timer)
+      resolve({ stdout, stderr, code, signal, ms: performance.now() - started })
+    })
+    child.stdin!.end(options.input ?? "")
+  })
+
+/** Parses stdout as JSON, failing with the whole output when it is not. */
+export const parseJsonOut = <A = unknown>(result: FmResult): A => {
+  try {
+    return JSON.parse(result.stdout) as A
+  } catch (e) {
+    throw new Error(`stdout is not JSON (${String(e)}):\n${result.stdout}\nstderr:\n${result.stderr}`)
+  }
+}
+
+/** A fresh temp directory (remove it with {@link removeDir}). */
+export const makeTempDir = (prefix = "fm-test-"): string => fs.mkdtempSync(path.join(os.tmpdir(), prefix))
+
+/** Removes a directory tree. */
+export const removeDir = (dir: string): void => fs.rmSync(dir, { recursive: true, force: true })
