@@ -1,0 +1,169 @@
+/**
+ * PostgreSQL for tests: the real server at 127.0.0.1:5432 (user `postgres`, trust auth; override
+ * with `FM_TEST_PG_URL`). Each test file creates its own uniquely named database and drops it after
+ * (terminating leftover connections first).
+ *
+ * Skipping: a PostgreSQL test may skip only when no PostgreSQL is reachable AND
+ * `FM_REQUIRE_POSTGRES` is unset. CI sets `FM_REQUIRE_POSTGRES=1`; then an unreachable server
+ * is a failure, never a skip.
+ */
+import * as Reactivity from "@effect/experimental/Reactivity"
+import { PgClient } from "@effect/sql-pg"
+import { Duration, Effect, Redacted } from "effect"
+import * as crypto from "node:crypto"
+import { afterAll, beforeAll } from "vitest"
+
+/** The maintenance database URL tests connect to for CREATE/DROP DATABASE. */
+export const PG_ADMIN_URL = process.env["FM_TEST_PG_URL"] ?? "postgres://postgres@127.0.0.1:5432/postgres"
+
+/** Whether CI demands PostgreSQL (then "unreachable" fails instead of skipping). */
+export const pgRequired = (): boolean => {
+  const v = process.env["FM_REQUIRE_POSTGRES"]
+  return v !== undefined && v !== "" && v !== "0" && v.toLowerCase() !== "false"
+}
+
+/** A database URL with its database name replaced. */
+export const pgUrlFor = (database: string, base: string = PG_ADMIN_URL): string => {
+  const u = new URL(base)
+  u.pathname = `/${database}`
+  return u.toString()
+}
+
+/** Runs `f` with a short-lived single-connection client on `url`. */
+export const withPg = <A, E>(
+  url: string,
+  f: (sql: PgClient.PgClient) => Effect.Effect<A, E>
+): Promise<A> =>
+  Effect.runPromise(
+    Effect.scoped(
+      Effect.flatMap(
+        PgClient.make({
+          url: Redacted.make(url),
+          maxConnections: 1,
+          connectTimeout: Duration.seconds(3),
+          applicationName: "fm-test-admin"
+        }),
+        f
+      )
+    ).pipe(Effect.provide(Reactivity.layer))
+  )
+
+let availability: Promise<boolean> | undefined
+
+/** Whether PostgreSQL answers at {@link PG_ADMIN_URL} (checked once per process). */
+export const pgAvailable = (): Promise<boolean> => {
+  availability ??= withPg(PG_ADMIN_URL, (sql) => sql`SELECT 1`).then(() => true, () => false)
+  return availability
+}
+
+/**
+ * Whether PostgreSQL tests run in this process. Throws when `FM_REQUIRE_POSTGRES` is set and the
+ * server is unreachable, so CI fails loudly instead of skipping.
+ */
+export const pgEnabled = async (): Promise<boolean> => {
+  const up = await pgAvailable()
+  if (!up && pgRequired()) {
+    throw new Error(
+      `FM_REQUIRE_POSTGRES is set but PostgreSQL is not reachable at ${PG_ADMIN_URL}; ` +
+        "start it (pg_ctlcluster 15 main start) or unset FM_REQUIRE_POSTGRES to skip PostgreSQL tests"
+    )
+  }
+  return up
+}
+
+/** The storage backends the server tests run against: always SQLite, plus PostgreSQL when enabled. */
+export type TestBackend = "sqlite" | "postgres"
+
+/** The backends to parametrize server tests with (`describe.each(await testBackends())`). */
+export const testBackends = async (): Promise<ReadonlyArray<TestBackend>> =>
+  (await pgEnabled()) ? ["sqlite", "postgres"] : ["sqlite"]
+
+const quoteIdent = (s: string): string => `"${s.replace(/"/g, "\"\"")}"`
+
+/** Drops a database, first terminating every connection still open to it. */
+export const dropDatabase = (name: string): Promise<void> =>
+  withPg(PG_ADMIN_URL, (sql) =>
+    Effect.gen(function*() {
+      yield* sql`SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+                 WHERE datname = ${name} AND pid <> pg_backend_pid()`
+      yield* sql.unsafe(`DROP DATABASE IF EXISTS ${quoteIdent(name)}`)
+    }))
+
+/** A database created for one test file. */
+export interface TestDatabase {
+  readonly name: string
+  readonly url: string
+  readonly drop: () => Promise<void>
+}
+
+/**
+ * Creates an empty, uniquely named database (`fm_test_<pid>_<random>`). Before that it drops
+ * databases left behind by test processes of this machine that no longer run.
+ */
+export const createTestDatabase = async (label = "t"): Promise<TestDatabase> => {
+  await dropOrphans()
+  const safe = label.toLowerCase().replace(/[^a-z0-9]/g, "").slice(0, 12) || "t"
+  const name = `fm_test_${process.pid}_${safe}_${crypto.randomBytes(4).toString("hex")}`
+  await withPg(PG_ADMIN_URL, (sql) => sql.unsafe(`CREATE DATABASE ${quoteIdent(name)}`))
+  return { name, url: pgUrlFor(name), drop: () => dropDatabase(name) }
+}
+
+const pidAlive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "EPERM"
+  }
+}
+
+/** Drops `fm_test_<pid>_*` databases whose process is gone (a crashed or killed earlier run). */
+const dropOrphans = async (): Promise<void> => {
+  const rows = await withPg(
+    PG_ADMIN_URL,
+    (sql) => sql<{ datname: string }>`SELECT datname FROM pg_database WHERE datname LIKE 'fm_test_%'`
+  )
+  for (const { datname } of rows) {
+    const pid = Number(/^fm_test_(\d+)_/.exec(datname)?.[1] ?? NaN)
+    if (Number.isFinite(pid) && pid !== process.pid && !pidAlive(pid)) {
+      await dropDatabase(datname).catch(() => undefined)
+    }
+  }
+}
+
+/**
+ * Registers `beforeAll`/`afterAll` hooks that create a fresh database for the enclosing
+ * `describe` (or file) and drop it after. Read `db()` inside tests or later hooks.
+ */
+export const usePgDatabase = (label?: string): { readonly db: () => TestDatabase } => {
+  let current: TestDatabase | undefined
+  beforeAll(async () => {
+    current = await createTestDatabase(label)
+  })
+  afterAll(async () => {
+    if (current !== undefined) await current.drop()
+  })
+  return {
+    db: () => {
+      if (current === undefined) throw new Error("usePgDatabase: the database is created in beforeAll")
+      return current
+    }
+  }
+}
+
+/** Every backend pid connected to `database` (other than the caller's). */
+export const backendPids = (database: string): Promise<ReadonlyArray<number>> =>
+  withPg(PG_ADMIN_URL, (sql) =>
+    Effect.map(
+      sql<{ pid: number }>`SELECT pid FROM pg_stat_activity WHERE datname = ${database} AND pid <> pg_backend_pid()`,
+      (rows) => rows.map((r) => Number(r.pid))
+    ))
+
+/** Kills every connection to `database` with `pg_terminate_backend`; returns how many. */
+export const terminateConnections = (database: string): Promise<number> =>
+  withPg(PG_ADMIN_URL, (sql) =>
+    Effect.map(
+      sql<{ n: string }>`SELECT count(pg_terminate_backend(pid))::text AS n FROM pg_stat_activity
+                         WHERE datname = ${database} AND pid <> pg_backend_pid()`,
+      (rows) => Number(rows[0]?.n ?? 0)
+    ))
