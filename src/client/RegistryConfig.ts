@@ -98,11 +98,8 @@ export class UnknownRegistry extends Data.TaggedError("UnknownRegistry")<{
   /** Names the registry and lists the known ones. */
   override get message(): string {
     const known = this.known.length === 0 ? "none are configured" : `known: ${this.known.join(", ")}`
-    return `no registry named '${this.name}' (${known})`
-  }
-  /** What the user can do about it. */
-  get hint(): string {
-    return "run `fm registry list --all` to see the configured registries, or `fm registry add NAME URL`"
+    const what = this.name === "(default)" ? "no enabled registry to use as the default" : `no registry named '${this.name}'`
+    return `${what} (${known}); see \`fm registry list --all\`, or add one with \`fm registry add NAME URL\``
   }
 }
 
