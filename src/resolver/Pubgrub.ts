@@ -74,7 +74,13 @@ export type SolveResult = Solved | NoSolution
 // ---------------------------------------------------------------------------------------------
 // Bitsets
 
-type Bits = Uint32Array
+type Bits = Array<number>
+
+const zeros = (n: number): Bits => {
+  const r: Bits = new Array<number>(n)
+  for (let i = 0; i < n; i++) r[i] = 0
+  return r
+}
 
 const popcount32 = (x: number): number => {
   x = x - ((x >>> 1) & 0x55555555)
@@ -82,17 +88,17 @@ const popcount32 = (x: number): number => {
   return (((x + (x >>> 4)) & 0x0f0f0f0f) * 0x01010101) >>> 24
 }
 const bitsAnd = (a: Bits, b: Bits): Bits => {
-  const r = new Uint32Array(a.length)
+  const r: Bits = new Array<number>(a.length)
   for (let i = 0; i < a.length; i++) r[i] = a[i]! & b[i]!
   return r
 }
 const bitsOr = (a: Bits, b: Bits): Bits => {
-  const r = new Uint32Array(a.length)
+  const r: Bits = new Array<number>(a.length)
   for (let i = 0; i < a.length; i++) r[i] = a[i]! | b[i]!
   return r
 }
 const bitsAndNot = (a: Bits, b: Bits): Bits => {
-  const r = new Uint32Array(a.length)
+  const r: Bits = new Array<number>(a.length)
   for (let i = 0; i < a.length; i++) r[i] = a[i]! & ~b[i]!
   return r
 }
@@ -242,8 +248,12 @@ class Solver {
   }
 
   makePkg(name: string, versions: ReadonlyArray<string>): Pkg {
-    const valid = versions.filter((v) => semver.valid(v) !== null)
-    const parsed = valid.map((v) => new semver.SemVer(v)).sort((a, b) => a.compare(b))
+    const parsed: Array<semver.SemVer> = []
+    for (const v of versions) {
+      const sv = semver.parse(v)
+      if (sv !== null && sv.version === v) parsed.push(sv)
+    }
+    parsed.sort((a, b) => a.compare(b))
     const sorted = parsed.map((p) => p.version)
     const words = Math.max(1, (sorted.length + 31) >>> 5)
     const pkg: Pkg = {
@@ -252,12 +262,12 @@ class Solver {
       versions: sorted,
       parsed,
       words,
-      any: { pos: false, bits: new Uint32Array(words) },
+      any: { pos: false, bits: zeros(words) },
       ranges: new Map(),
       deps: new Array(sorted.length),
       incompats: [],
       assignments: [],
-      acc: { pos: false, bits: new Uint32Array(words) },
+      acc: { pos: false, bits: zeros(words) },
       decided: false
     }
     this.pkgs.push(pkg)
@@ -274,7 +284,7 @@ class Solver {
   rangeBits(p: Pkg, range: string): Bits {
     const hit = p.ranges.get(range)
     if (hit !== undefined) return hit
-    const bits = new Uint32Array(p.words)
+    const bits = zeros(p.words)
     let r: semver.Range | undefined
     try {
       r = new semver.Range(range)
@@ -289,7 +299,7 @@ class Solver {
   }
 
   single(p: Pkg, i: number): Bits {
-    const bits = new Uint32Array(p.words)
+    const bits = zeros(p.words)
     bitsSet(bits, i)
     return bits
   }
@@ -534,7 +544,7 @@ class Solver {
       const key = `${p.id}\u0000${depName}\u0000${lo}\u0000${hi}`
       if (this.depKeys.has(key)) continue
       this.depKeys.add(key)
-      const lhs = new Uint32Array(p.words)
+      const lhs = zeros(p.words)
       for (let i = lo; i <= hi; i++) bitsSet(lhs, i)
       const terms: Array<PkgTerm> = [{ pkg: p.id, term: { pos: true, bits: lhs } }]
       if (!bitsIsEmpty(depBits)) terms.push({ pkg: dep.id, term: { pos: false, bits: depBits } })
