@@ -1,0 +1,221 @@
+/**
+ * `fm install`: a package by name from the registries (picked version, verified download into the
+ * cache, then `<name>-<version>.fmpkg` placed atomically in the target directory and optionally
+ * unpacked), or a local `.fmpkg` file (validated, then copied in).
+ * @since 0.1.0
+ */
+import { FileSystem } from "@effect/platform"
+import { NodeContext } from "@effect/platform-node"
+import { Data, Effect } from "effect"
+import * as crypto from "node:crypto"
+import * as nodeFs from "node:fs"
+import * as path from "node:path"
+import { isPackageName } from "../domain/PackageName.js"
+import { isVersion } from "../domain/Version.js"
+import { PackageArchive } from "../archive/PackageArchive.js"
+import { Checksum } from "../shared/Checksum.js"
+import { fileError } from "../shared/FileError.js"
+import { FlowmasonHome } from "../shared/FlowmasonHome.js"
+import { type FetchOptions, type Fetched, Registries } from "./Registries.js"
+
+/**
+ * `--offline` with a version that is not exact (a range, or none): the cache alone cannot pick one.
+ * @since 0.1.0
+ * @category errors
+ */
+export class OfflineNeedsVersion extends Data.TaggedError("OfflineNeedsVersion")<{
+  readonly name: string
+  readonly version?: string | undefined
+}> {
+  /** Names the package and what to do. */
+  override get message(): string {
+    return `cannot install ${this.name}${this.version === undefined ? "" : `@${this.version}`} offline: ` +
+      `--offline needs an exact --version (such as 1.2.0) that is already in the cache`
+  }
+}
+
+/**
+ * A package name that is not valid (checked before any request or path is built).
+ * @since 0.1.0
+ * @category errors
+ */
+export class InvalidPackageName extends Data.TaggedError("InvalidPackageName")<{
+  readonly name: string
+}> {
+  /** Names the bad name and the rules. */
+  override get message(): string {
+    return `'${this.name}' is not a valid package name (lowercase letters, digits, '-', '_' and '.'); ` +
+      `to install a local archive, give its path (e.g. ./${this.name}.fmpkg)`
+  }
+}
+
+/**
+ * Options of {@link Installer} `install`.
+ * @since 0.1.0
+ * @category models
+ */
+export interface InstallOptions extends FetchOptions {
+  /** Target directory; default `~/.flowmason/packages`. */
+  readonly dir?: string | undefined
+  /** Also unpack into `<dir>/<name>/<version>/`. */
+  readonly extract?: boolean | undefined
+  /** Use only the cache (exact version required). */
+  readonly offline?: boolean | undefined
+}
+
+/**
+ * What was installed.
+ * @since 0.1.0
+ * @category models
+ */
+export interface InstallResult {
+  readonly name: string
+  readonly version: string
+  /** The registry it came from, or `null` for a local file. */
+  readonly registry: string | null
+  /** The installed `<dir>/<name>-<version>.fmpkg`. */
+  readonly path: string
+  /** `<dir>/<name>/<version>` when extracted. */
+  readonly extractedTo: string | null
+  readonly sha256: string
+  readonly size: number
+  /** Whether the archive came from the cache (no download). */
+  readonly fromCache: boolean
+}
+
+/**
+ * Whether an install argument is a path to a local archive rather than a package name: an
+ * existing file, a `.fmpkg` suffix, or a path separator.
+ * @since 0.1.0
+ */
+export const looksLikePath = (arg: string): boolean =>
+  arg.endsWith(".fmpkg") || arg.includes("/") || arg.includes(path.sep) || isExistingFile(arg)
+
+const isExistingFile = (p: string): boolean => {
+  try {
+    return nodeFs.statSync(p).isFile()
+  } catch {
+    return false
+  }
+}
+
+const unique = () => `${process.pid}-${crypto.randomBytes(6).toString("hex")}`
+
+/**
+ * Installs packages into a directory.
+ * @since 0.1.0
+ * @category services
+ */
+export class Installer extends Effect.Service<Installer>()("fm/Installer", {
+  effect: Effect.gen(function*() {
+    const registries = yield* Registries
+    const archive = yield* PackageArchive
+    const checksum = yield* Checksum
+    const fs = yield* FileSystem.FileSystem
+    const home = yield* FlowmasonHome
+
+    const fail = (file: string, operation: string) => (e: { readonly message: string }) =>
+      fileError(file, operation, e.message)
+
+    /** Copies `src` to `<dir>/<file>` via a temp file in `dir`, fsync, rename. */
+    const placeAtomically = (src: string, dir: string, file: string) =>
+      Effect.gen(function*() {
+        const target = path.join(dir, file)
+        const tmp = path.join(dir, `.${file}.${unique()}.tmp`)
+        yield* fs.makeDirectory(dir, { recursive: true }).pipe(Effect.mapError(fail(dir, "create directory")))
+        yield* Effect.gen(function*() {
+          yield* fs.copyFile(src, tmp).pipe(Effect.mapError(fail(tmp, "copy to")))
+          yield* Effect.scoped(
+            Effect.flatMap(fs.open(tmp, { flag: "r+" }), (h) => h.sync).pipe(Effect.mapError(fail(tmp, "fsync")))
+          )
+          yield* fs.rename(tmp, target).pipe(Effect.mapError(fail(target, "rename into")))
+        }).pipe(Effect.tapError(() => fs.remove(tmp, { force: true }).pipe(Effect.ignore)))
+        return target
+      })
+
+    /** Unpacks into `<dir>/<name>/<version>` (replacing a previous copy only once the new one is complete). */
+    const extractTo = (file: string, dir: string, name: string, version: string) =>
+      Effect.gen(function*() {
+        const parent = path.join(dir, name)
+        const target = path.join(parent, version)
+        const staging = path.join(parent, `.${version}.${unique()}.new`)
+        yield* fs.makeDirectory(parent, { recursive: true }).pipe(Effect.mapError(fail(parent, "create directory")))
+        yield* archive.extract(file, staging).pipe(
+          Effect.tapError(() => fs.remove(staging, { recursive: true, force: true }).pipe(Effect.ignore))
+        )
+        const exists = yield* fs.exists(target).pipe(Effect.orElseSucceed(() => false))
+        const old = path.join(parent, `.${version}.${unique()}.old`)
+        if (exists) yield* fs.rename(target, old).pipe(Effect.mapError(fail(target, "move aside")))
+        yield* fs.rename(staging, target).pipe(
+          Effect.mapError(fail(target, "rename into")),
+          Effect.tapError(() => (exists ? fs.rename(old, target).pipe(Effect.ignore) : Effect.void))
+        )
+        if (exists) yield* fs.remove(old, { recursive: true, force: true }).pipe(Effect.ignore)
+        return target
+      })
+
+    const finish = (
+      src: string,
+      fetched: { name: string; version: string; registry: string | null; sha256: string; size: number; fromCache: boolean },
+      options: InstallOptions
+    ) =>
+      Effect.gen(function*() {
+        const dir = path.resolve(options.dir ?? home.packagesDir)
+        const installed = yield* placeAtomically(src, dir, `${fetched.name}-${fetched.version}.fmpkg`)
+        const extractedTo = options.extract === true
+          ? yield* extractTo(installed, dir, fetched.name, fetched.version)
+          : null
+        return { ...fetched, path: installed, extractedTo } satisfies InstallResult
+      })
+
+    const installName = Effect.fn("Installer.installName")(function*(name: string, options: InstallOptions = {}) {
+      if (!isPackageName(name)) return yield* new InvalidPackageName({ name })
+      let fetched: Fetched
+      if (options.offline === true) {
+        if (options.version === undefined || !isVersion(options.version)) {
+          return yield* new OfflineNeedsVersion({ name, version: options.version })
+        }
+        fetched = yield* registries.fetchCached(name, options.version)
+      } else {
+        fetched = yield* registries.fetch(name, options)
+      }
+      return yield* finish(fetched.cached.path, {
+        name: fetched.cached.name,
+        version: fetched.cached.version,
+        registry: fetched.registry,
+        sha256: fetched.cached.sha256,
+        size: fetched.cached.size,
+        fromCache: fetched.fromCache
+      }, options)
+    })
+
+    const installFile = Effect.fn("Installer.installFile")(function*(file: string, options: InstallOptions = {}) {
+      const abs = path.resolve(file)
+      const opened = yield* archive.open(abs)
+      const sha256 = yield* checksum.hashFile(abs)
+      return yield* finish(abs, {
+        name: opened.manifest.name,
+        version: opened.manifest.version,
+        registry: null,
+        sha256,
+        size: opened.size,
+        fromCache: false
+      }, options)
+    })
+
+    /** A name or a path (see {@link looksLikePath}). */
+    const install = (target: string, options: InstallOptions = {}) =>
+      looksLikePath(target) ? installFile(target, options) : installName(target, options)
+
+    return {
+      /** Installs a package by name, or a local archive by path. */
+      install,
+      /** Installs a package by name from the registries. */
+      installName,
+      /** Installs a local `.fmpkg` (validated first). */
+      installFile
+    } as const
+  }),
+  dependencies: [Registries.Default, PackageArchive.Default, Checksum.Default, NodeContext.layer]
+}) {}
+

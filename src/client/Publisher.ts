@@ -1,0 +1,111 @@
+/**
+ * `fm publish`: checks a `.fmpkg` locally (manifest, name, version), picks the registry
+ * (`--registry`, else the default), honours its `can_publish` and `requires_auth` settings before
+ * sending anything, then uploads it (multipart `file` + `checksum`, streamed from disk).
+ * @since 0.1.0
+ */
+import { HttpClient } from "@effect/platform"
+import { Data, Effect, Option } from "effect"
+import * as path from "node:path"
+import type { PackageInfo } from "../api/Models.js"
+import { PackageArchive } from "../archive/PackageArchive.js"
+import { Checksum } from "../shared/Checksum.js"
+import { RegistryConfig } from "./RegistryConfig.js"
+import * as RemoteRegistry from "./RemoteRegistry.js"
+
+/**
+ * The registry is not marked publishable in the config; nothing was sent.
+ * @since 0.1.0
+ * @category errors
+ */
+export class PublishNotAllowed extends Data.TaggedError("PublishNotAllowed")<{
+  readonly registry: string
+  readonly url: string
+  readonly package: string
+}> {
+  /** Names the registry and the package. */
+  override get message(): string {
+    return `registry ${this.registry} is not marked for publishing; ${this.package} was not sent. ${this.hint}`
+  }
+  /** What to do. */
+  get hint(): string {
+    return `Mark it publishable with \`fm registry remove ${this.registry}\` then ` +
+      `\`fm registry add ${this.registry} ${this.url} --publish\` (or set "can_publish": true in registries.json), ` +
+      `or pick another registry with --registry`
+  }
+}
+
+/**
+ * The registry requires authentication and no token is configured; nothing was sent.
+ * @since 0.1.0
+ * @category errors
+ */
+export class TokenMissing extends Data.TaggedError("TokenMissing")<{
+  readonly registry: string
+  readonly url: string
+  readonly package: string
+}> {
+  /** Names the registry and how to set a token. */
+  override get message(): string {
+    return `registry ${this.registry} requires authentication and no token is set; ${this.package} was not sent. ${this.hint}`
+  }
+  /** What to do. */
+  get hint(): string {
+    return `Set one with \`fm registry add ${this.registry} ${this.url} --token TOKEN\` (after \`fm registry remove ${this.registry}\`) ` +
+      `or export FLOWMASON_REGISTRY_TOKEN=TOKEN`
+  }
+}
+
+/**
+ * What was published where.
+ * @since 0.1.0
+ * @category models
+ */
+export interface Published {
+  readonly registry: string
+  readonly info: PackageInfo
+  readonly sha256: string
+  readonly file: string
+}
+
+/**
+ * Publishes archives to a registry.
+ * @since 0.1.0
+ * @category services
+ */
+export class Publisher extends Effect.Service<Publisher>()("fm/Publisher", {
+  effect: Effect.gen(function*() {
+    const config = yield* RegistryConfig
+    const archive = yield* PackageArchive
+    const checksum = yield* Checksum
+    const http = yield* HttpClient.HttpClient
+
+    const publish = Effect.fn("Publisher.publish")(function*(
+      file: string,
+      options: { readonly registry?: string | undefined } = {}
+    ) {
+      const abs = path.resolve(file)
+      const opened = yield* archive.open(abs)
+      const { name, version } = opened.manifest
+      const pkg = `${name}@${version}`
+      const entry = options.registry === undefined ? yield* config.defaultRegistry : yield* config.get(options.registry)
+      if (!entry.canPublish) {
+        return yield* new PublishNotAllowed({ registry: entry.name, url: entry.url, package: pkg })
+      }
+      const token = config.token(entry)
+      if (entry.requiresAuth && Option.isNone(token)) {
+        return yield* new TokenMissing({ registry: entry.name, url: entry.url, package: pkg })
+      }
+      const sha256 = yield* checksum.hashFile(abs)
+      const remote = yield* RemoteRegistry.make(entry, { token }).pipe(Effect.provideService(HttpClient.HttpClient, http))
+      const info = yield* remote.publish(abs, { name, version, checksum: sha256 })
+      return { registry: entry.name, info, sha256, file: abs } satisfies Published
+    })
+
+    return {
+      /** Checks, then uploads an archive to `registry` (default: the default registry). */
+      publish
+    } as const
+  }),
+  dependencies: [RegistryConfig.Default, PackageArchive.Default, Checksum.Default]
+}) {}

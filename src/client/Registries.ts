@@ -1,0 +1,381 @@
+/**
+ * The enabled registries as package sources, in priority order (lower number first, ties in
+ * config order). Getting and fetching a package is a typed fallback: only `PackageNotFound` and
+ * `RegistryUnavailable` move on to the next registry; a checksum mismatch, an authentication
+ * failure or a malformed answer stops and is reported, never hidden by trying the next one.
+ * Search asks every enabled registry at once and merges the answers.
+ * @since 0.1.0
+ */
+import { HttpClient } from "@effect/platform"
+import { Config, Data, Effect, Option, Schedule, Stream } from "effect"
+import { PackageInfo } from "../api/Models.js"
+import { isPackageName, normalizeName } from "../domain/PackageName.js"
+import { isVersion } from "../domain/Version.js"
+import type { ChecksumMismatch } from "../shared/Checksum.js"
+import type { CachedPackage, CacheError } from "./PackageCache.js"
+import { PackageCache } from "./PackageCache.js"
+import type { ConfigError, RegistryEntry, UnknownRegistry } from "./RegistryConfig.js"
+import { RegistryConfig } from "./RegistryConfig.js"
+import * as RemoteRegistry from "./RemoteRegistry.js"
+import {
+  type AuthenticationFailed,
+  MalformedResponse,
+  type PackageNotFound,
+  type RegistryUnavailable,
+  type VersionList
+} from "./RemoteRegistry.js"
+import semver from "semver"
+
+/**
+ * Every registry tried failed with "not found" or "unavailable". Lists each registry's outcome.
+ * @since 0.1.0
+ * @category errors
+ */
+export class RegistriesExhausted extends Data.TaggedError("RegistriesExhausted")<{
+  readonly name: string
+  readonly version?: string | undefined
+  readonly attempts: ReadonlyArray<PackageNotFound | RegistryUnavailable>
+}> {
+  /** Names the package and each registry's outcome. */
+  override get message(): string {
+    const v = this.version === undefined ? "" : `@${this.version}`
+    if (this.attempts.length === 0) {
+      return `package ${this.name}${v}: no registry is enabled; add one with \`fm registry add NAME URL\``
+    }
+    const lines = this.attempts.map((a) =>
+      a._tag === "PackageNotFound" ? `  - ${a.registry}: not found` : `  - ${a.registry}: unavailable (${a.reason})`
+    )
+    return `package ${this.name}${v} could not be found in any registry:\n${lines.join("\n")}`
+  }
+  /** Whether every registry was unreachable (rather than some answering "not found"). */
+  get allUnavailable(): boolean {
+    return this.attempts.length > 0 && this.attempts.every((a) => a._tag === "RegistryUnavailable")
+  }
+}
+
+/**
+ * A registry's metadata answer stops the fallback: the errors that must never be hidden.
+ * @since 0.1.0
+ * @category errors
+ */
+export type LookupError =
+  | RegistriesExhausted
+  | AuthenticationFailed
+  | MalformedResponse
+  | UnknownRegistry
+  | ConfigError
+
+/**
+ * What fetching an archive can fail with.
+ * @since 0.1.0
+ * @category errors
+ */
+export type FetchError = LookupError | ChecksumMismatch | CacheError
+
+/**
+ * A package version found in a registry.
+ * @since 0.1.0
+ * @category models
+ */
+export interface Found {
+  readonly registry: string
+  readonly info: PackageInfo
+}
+
+/**
+ * A package version fetched into the cache.
+ * @since 0.1.0
+ * @category models
+ */
+export interface Fetched extends Found {
+  readonly cached: CachedPackage
+  /** Whether the archive was already in the cache (nothing was downloaded). */
+  readonly fromCache: boolean
+}
+
+/**
+ * One search hit, tagged with the registry it came from.
+ * @since 0.1.0
+ * @category models
+ */
+export interface SearchHit {
+  readonly registry: string
+  readonly package: PackageInfo
+}
+
+/**
+ * Merged search results, and the registries that failed to answer.
+ * @since 0.1.0
+ * @category models
+ */
+export interface SearchResult {
+  readonly packages: ReadonlyArray<SearchHit>
+  readonly totalCount: number
+  readonly errors: ReadonlyArray<{ readonly registry: string; readonly error: RemoteRegistry.RemoteError }>
+}
+
+/**
+ * Options of a lookup: the version (exact or a semver range; default latest) and a registry to
+ * use alone.
+ * @since 0.1.0
+ * @category models
+ */
+export interface LookupOptions {
+  readonly version?: string | undefined
+  readonly registry?: string | undefined
+}
+
+/**
+ * Options of a fetch.
+ * @since 0.1.0
+ * @category models
+ */
+export interface FetchOptions extends LookupOptions {
+  /** Verify the SHA-256 (default true). `false` stores the bytes unchecked (with a warning). */
+  readonly verify?: boolean | undefined
+  /** Called as bytes arrive: (received, total or undefined). */
+  readonly onProgress?: ((received: number, total: number | undefined) => void) | undefined
+}
+
+/**
+ * Search options.
+ * @since 0.1.0
+ * @category models
+ */
+export interface SearchOptions {
+  readonly registry?: string | undefined
+  readonly category?: string | undefined
+  readonly page?: number | undefined
+  readonly pageSize?: number | undefined
+}
+
+/**
+ * The configured registries as package sources.
+ * @since 0.1.0
+ * @category services
+ */
+export class Registries extends Effect.Service<Registries>()("fm/Registries", {
+  effect: Effect.gen(function*() {
+    const config = yield* RegistryConfig
+    const cache = yield* PackageCache
+    const http = yield* HttpClient.HttpClient
+    const timeoutSeconds = yield* Config.number("FLOWMASON_HTTP_TIMEOUT").pipe(Config.withDefault(30))
+    const retries = yield* Config.integer("FLOWMASON_HTTP_RETRIES").pipe(Config.withDefault(3))
+    const retryDelayMs = yield* Config.integer("FLOWMASON_HTTP_RETRY_DELAY_MS").pipe(Config.withDefault(200))
+
+    const connect = (entry: RegistryEntry) =>
+      RemoteRegistry.make(entry, {
+        token: config.token(entry),
+        timeout: `${timeoutSeconds} seconds`,
+        retries,
+        retryDelay: `${retryDelayMs} millis`
+      }).pipe(Effect.provideService(HttpClient.HttpClient, http))
+
+    /** The sources to use: one named registry (even if disabled), else all enabled ones in order. */
+    const sources = Effect.fn("Registries.sources")(function*(registry?: string | undefined) {
+      const entries = registry === undefined ? yield* config.enabled : [yield* config.get(registry)]
+      return yield* Effect.forEach(entries, connect)
+    })
+
+    /**
+     * Runs `f` on each source in order until one succeeds. The allow-list: ONLY `PackageNotFound`
+     * and `RegistryUnavailable` move on to the next source; any other error stops the fold.
+     */
+    const fold = <A, E>(
+      name: string,
+      version: string | undefined,
+      list: ReadonlyArray<RemoteRegistry.RemoteRegistry>,
+      f: (source: RemoteRegistry.RemoteRegistry) => Effect.Effect<A, E>
+    ): Effect.Effect<A, Exclude<E, PackageNotFound | RegistryUnavailable> | RegistriesExhausted> =>
+      Effect.gen(function*() {
+        const attempts: Array<PackageNotFound | RegistryUnavailable> = []
+        for (const source of list) {
+          const hit = yield* f(source).pipe(
+            Effect.map(Option.some),
+            Effect.catchAll((e: E) =>
+              isFallback(e)
+                ? Effect.as(Effect.sync(() => attempts.push(e)), Option.none<A>())
+                : Effect.fail(e as Exclude<E, PackageNotFound | RegistryUnavailable>)
+            )
+          )
+          if (Option.isSome(hit)) return hit.value
+        }
+        return yield* new RegistriesExhausted({ name, version, attempts })
+      })
+
+    /** Checks a registry's answer before any path is built from it. */
+    const checkSafe = (source: RemoteRegistry.RemoteRegistry, info: PackageInfo) =>
+      isPackageName(info.name) && isVersion(info.version)
+        ? Effect.succeed(info)
+        : Effect.fail(
+          new MalformedResponse({
+            registry: source.name,
+            url: source.url,
+            reason: `package name '${info.name}' or version '${info.version}' is not valid`
+          })
+        )
+
+    const getPackage = Effect.fn("Registries.getPackage")(function*(name: string, options: LookupOptions = {}) {
+      const list = yield* sources(options.registry)
+      return yield* fold(name, options.version, list, (source) =>
+        source.resolve(name, options.version).pipe(
+          Effect.flatMap((info) => checkSafe(source, info)),
+          Effect.map((info): Found => ({ registry: source.name, info }))
+        ))
+    })
+
+    const listVersions = Effect.fn("Registries.listVersions")(function*(
+      name: string,
+      options: { readonly registry?: string | undefined } = {}
+    ) {
+      const list = yield* sources(options.registry)
+      return yield* fold(name, undefined, list, (source): Effect.Effect<VersionList, RemoteRegistry.RemoteError | PackageNotFound> =>
+        source.versions(name))
+    })
+
+    const search = Effect.fn("Registries.search")(function*(query: string, options: SearchOptions = {}) {
+      const list = yield* sources(options.registry)
+      const answers = yield* Effect.forEach(
+        list,
+        (source) =>
+          source.search({ query, category: options.category, page: options.page, pageSize: options.pageSize }).pipe(
+            Effect.either,
+            Effect.map((result) => ({ source, result }))
+          ),
+        { concurrency: "unbounded" }
+      )
+      const seen = new Set<string>()
+      const packages: Array<SearchHit> = []
+      const errors: Array<{ registry: string; error: RemoteRegistry.RemoteError }> = []
+      let total = 0
+      for (const { result, source } of answers) { // in priority order: the first registry wins a duplicate
+        if (result._tag === "Left") {
+          errors.push({ registry: source.name, error: result.left })
+          continue
+        }
+        total += result.right.total_count
+        for (const pkg of result.right.packages) {
+          const key = `${normalizeName(pkg.name)}@${pkg.version}`
+          if (seen.has(key)) {
+            total -= 1
+            continue
+          }
+          seen.add(key)
+          packages.push({ registry: source.name, package: pkg })
+        }
+      }
+      return { packages, totalCount: Math.max(total, packages.length), errors } satisfies SearchResult
+    })
+
+    /** Downloads one resolved version from one source into the cache (retrying a broken transfer). */
+    const download = (
+      source: RemoteRegistry.RemoteRegistry,
+      info: PackageInfo,
+      options: FetchOptions
+    ) =>
+      Effect.gen(function*() {
+        const verify = options.verify ?? true
+        if (verify && info.checksum === "") {
+          return yield* new MalformedResponse({
+            registry: source.name,
+            url: info.download_url,
+            reason: `no checksum for ${info.name}@${info.version}; cannot verify it (use verify: false to skip)`
+          })
+        }
+        const key = { registry: source.name, name: info.name, version: info.version }
+        const hit = yield* cache.lookup(key)
+        if (Option.isSome(hit) && (info.checksum === "" || hit.value.sha256 === info.checksum.toLowerCase())) {
+          return { registry: source.name, info, cached: hit.value, fromCache: true } satisfies Fetched
+        }
+        const onProgress = options.onProgress
+        const total = info.size_bytes > 0 ? info.size_bytes : undefined
+        const bytes = Stream.suspend(() => {
+          let received = 0
+          const s = source.download(info)
+          return onProgress === undefined ? s : s.pipe(
+            Stream.tap((chunk) =>
+              Effect.sync(() => {
+                received += chunk.length
+                onProgress(received, total)
+              })
+            )
+          )
+        })
+        const cached = yield* cache.store(key, verify ? info.checksum : undefined, bytes).pipe(
+          // an interrupted transfer leaves nothing behind (the cache's temp file is removed): retry it
+          Effect.retry({
+            times: 2,
+            schedule: Schedule.exponential("200 millis"),
+            while: (e) => e._tag === "RegistryUnavailable"
+          })
+        )
+        if (!verify) {
+          yield* Effect.logWarning(
+            `${info.name}@${info.version} from registry ${source.name} was stored WITHOUT checksum verification`
+          )
+        }
+        return { registry: source.name, info, cached, fromCache: false } satisfies Fetched
+      })
+
+    const fetch = Effect.fn("Registries.fetch")(function*(name: string, options: FetchOptions = {}) {
+      const list = yield* sources(options.registry)
+      const exact = options.version !== undefined && semver.valid(options.version) === options.version
+      return yield* fold(name, options.version, list, (source) =>
+        source.resolve(name, options.version).pipe(
+          Effect.flatMap((info) => checkSafe(source, info)),
+          Effect.flatMap((info) => download(source, info, options))
+        )).pipe(
+          // every registry down: an exact version already in the cache still installs
+          Effect.catchTag("RegistriesExhausted", (e) =>
+            exact && e.allUnavailable && isPackageName(name)
+              ? Effect.flatMap(cache.lookupAnyRegistry(name, options.version!), (hit) =>
+                Option.match(hit, {
+                  onNone: () => Effect.fail(e),
+                  onSome: (cached) =>
+                    Effect.logWarning(
+                      `every registry is unavailable; using ${name}@${options.version} from the cache (from ${cached.registry})`
+                    ).pipe(Effect.as(fromCacheOnly(cached)))
+                }))
+              : Effect.fail(e))
+        )
+    })
+
+    /** A cached archive only (offline): exact version required. */
+    const fetchCached = Effect.fn("Registries.fetchCached")(function*(name: string, version: string) {
+      const hit = yield* cache.lookupAnyRegistry(name, version)
+      if (Option.isNone(hit)) {
+        return yield* new RegistriesExhausted({ name, version, attempts: [] })
+      }
+      return fromCacheOnly(hit.value)
+    })
+
+    return {
+      /** The registry clients to use (one named registry, else every enabled one, in priority order). */
+      sources,
+      /** A package version's info from the first registry that has it. */
+      getPackage,
+      /** A package's versions from the first registry that has it. */
+      listVersions,
+      /** Asks every enabled registry at once; merges by normalized name@version (highest priority wins). */
+      search,
+      /** Resolves and downloads a version into the cache (verified), from the first registry that has it. */
+      fetch,
+      /** A version already in the cache, from any registry (no network). */
+      fetchCached
+    } as const
+  }),
+  dependencies: [RegistryConfig.Default, PackageCache.Default]
+}) {}
+
+/** The tags that let a lookup move on to the next registry (and nothing else does). */
+const FALLBACK_TAGS: ReadonlySet<string> = new Set(["PackageNotFound", "RegistryUnavailable"])
+
+const isFallback = (e: unknown): e is PackageNotFound | RegistryUnavailable =>
+  typeof e === "object" && e !== null && "_tag" in e && typeof e._tag === "string" && FALLBACK_TAGS.has(e._tag)
+
+const fromCacheOnly = (cached: CachedPackage): Fetched => ({
+  registry: cached.registry,
+  info: new PackageInfo({ name: cached.name, version: cached.version, checksum: cached.sha256, size_bytes: cached.size }),
+  cached,
+  fromCache: true
+})

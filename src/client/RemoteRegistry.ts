@@ -1,0 +1,569 @@
+/**
+ * A client for ONE registry, derived from the shared `RegistryApi` definition
+ * (`HttpApiClient.make`), over @effect/platform's `HttpClient`: a per-attempt timeout, retries with
+ * backoff for transient failures only, `User-Agent: fm/<version>`, the registry's token sent only
+ * to the registry's own origin, and percent-encoded paths. It also survives the quirks of the
+ * existing FlowMason server (relative `download_url`, a `/versions` endpoint that always answers
+ * 404, "latest" by filename order, dates without a timezone, `components: [""]`).
+ * Every failure is a typed error whose message names the package and the registry.
+ * @since 0.1.0
+ */
+import { HttpApiClient, HttpClient, HttpClientError, HttpClientRequest, HttpClientResponse } from "@effect/platform"
+import { Data, Duration, Effect, Option, Redacted, Schedule, Stream } from "effect"
+import * as fs from "node:fs"
+import { API_PREFIX, RegistryApi } from "../api/RegistryApi.js"
+import type { HealthResponse, SearchResponse } from "../api/Models.js"
+import { PackageInfo, ReleaseInfo } from "../api/Models.js"
+import { sameName } from "../domain/PackageName.js"
+import { maxSatisfying, pickLatest } from "../domain/Version.js"
+import { USER_AGENT } from "../shared/Version.js"
+import semver from "semver"
+
+/**
+ * No such package (or no such version, or no version matching a range) in a registry.
+ * Moves on to the next registry during a fallback.
+ * @since 0.1.0
+ * @category errors
+ */
+export class PackageNotFound extends Data.TaggedError("PackageNotFound")<{
+  readonly name: string
+  readonly version?: string | undefined
+  readonly registry: string
+}> {
+  /** Names the package, the version asked for and the registry. */
+  override get message(): string {
+    const v = this.version === undefined ? "" : `@${this.version}`
+    return `package ${this.name}${v} not found in registry ${this.registry}`
+  }
+}
+
+/**
+ * A registry cannot be reached or keeps failing: connection refused, timeout, or a 5xx answer
+ * after the retries. Moves on to the next registry during a fallback.
+ * @since 0.1.0
+ * @category errors
+ */
+export class RegistryUnavailable extends Data.TaggedError("RegistryUnavailable")<{
+  readonly registry: string
+  readonly url: string
+  readonly reason: string
+  /** The package being fetched, when there is one. */
+  readonly package?: string | undefined
+}> {
+  /** Names the registry, its URL, the package (when known) and the reason. */
+  override get message(): string {
+    const pkg = this.package === undefined ? "" : ` while fetching ${this.package}`
+    return `registry ${this.registry} (${this.url}) is unavailable${pkg}: ${this.reason}`
+  }
+}
+
+/**
+ * A registry refused our credentials (401) or their scope (403). Never hidden by trying the
+ * next registry.
+ * @since 0.1.0
+ * @category errors
+ */
+export class AuthenticationFailed extends Data.TaggedError("AuthenticationFailed")<{
+  readonly registry: string
+  readonly status: number
+  readonly detail: string
+  readonly hint: string
+  readonly package?: string | undefined
+}> {
+  /** Names the registry, the status, the server's detail and what to do. */
+  override get message(): string {
+    const what = this.status === 403 ? "refused access (403)" : "rejected the credentials (401)"
+    const pkg = this.package === undefined ? "" : ` for ${this.package}`
+    return `registry ${this.registry} ${what}${pkg}: ${this.detail}. ${this.hint}`
+  }
+}
+
+/**
+ * A registry answered something we cannot use: not JSON, the wrong shape, or a package other than
+ * the one asked for. Never hidden by trying the next registry.
+ * @since 0.1.0
+ * @category errors
+ */
+export class MalformedResponse extends Data.TaggedError("MalformedResponse")<{
+  readonly registry: string
+  readonly url: string
+  readonly reason: string
+}> {
+  /** Names the registry, the URL and what was wrong. */
+  override get message(): string {
+    return `registry ${this.registry} sent a malformed answer for ${this.url}: ${this.reason}`
+  }
+}
+
+/**
+ * A registry refused an upload: 400 (bad archive / checksum), 409 (version exists), 413 (too large).
+ * @since 0.1.0
+ * @category errors
+ */
+export class PublishRejected extends Data.TaggedError("PublishRejected")<{
+  readonly registry: string
+  readonly package: string
+  readonly status: number
+  readonly detail: string
+  readonly hint: string
+}> {
+  /** Names the package, the registry, the server's detail and what to do. */
+  override get message(): string {
+    return `registry ${this.registry} rejected ${this.package} (${this.status}): ${this.detail}. ${this.hint}`
+  }
+}
+
+/**
+ * The errors any call to a registry can fail with (besides {@link PackageNotFound}).
+ * @since 0.1.0
+ * @category errors
+ */
+export type RemoteError = RegistryUnavailable | AuthenticationFailed | MalformedResponse
+
+/**
+ * The versions of a package in one registry, with `supported: false` when the registry has no
+ * working versions endpoint (the list then comes from the package info, without yank marks).
+ * @since 0.1.0
+ * @category models
+ */
+export interface VersionList {
+  readonly name: string
+  readonly registry: string
+  /** Ascending by semver. */
+  readonly releases: ReadonlyArray<ReleaseInfo>
+  /** Whether the registry's `/versions` endpoint answered (yank marks and dates are known). */
+  readonly supported: boolean
+}
+
+/**
+ * Search parameters.
+ * @since 0.1.0
+ * @category models
+ */
+export interface SearchQuery {
+  readonly query: string
+  readonly category?: string | undefined
+  readonly page?: number | undefined
+  readonly pageSize?: number | undefined
+}
+
+/**
+ * The registry being talked to (what a `RegistryEntry` of the config provides).
+ * @since 0.1.0
+ * @category models
+ */
+export interface RegistryTarget {
+  readonly name: string
+  readonly url: string
+}
+
+/**
+ * Transport settings: per-attempt timeout, retries of transient failures and their first delay.
+ * @since 0.1.0
+ * @category models
+ */
+export interface RemoteRegistryOptions {
+  /** Token for `Authorization: Bearer` (sent only to the registry's origin). */
+  readonly token?: Option.Option<Redacted.Redacted<string>> | undefined
+  /** Per-attempt timeout of JSON calls and of a download's first byte; default 30 s. */
+  readonly timeout?: Duration.DurationInput | undefined
+  /** Timeout of an upload; default 10 minutes. */
+  readonly uploadTimeout?: Duration.DurationInput | undefined
+  /** Retries of transient failures (connection errors, timeouts, 408/429/500/502/503/504); default 3. */
+  readonly retries?: number | undefined
+  /** First backoff delay (doubling, jittered); default 200 ms. */
+  readonly retryDelay?: Duration.DurationInput | undefined
+}
+
+/**
+ * A client for one registry. Methods have no requirements.
+ * @since 0.1.0
+ * @category models
+ */
+export interface RemoteRegistry {
+  /** The registry's configured name. */
+  readonly name: string
+  /** The base URL (no trailing slash; a path prefix is kept). */
+  readonly url: string
+  /** `GET health`. */
+  readonly health: Effect.Effect<HealthResponse, RemoteError>
+  /** `GET packages/search`. */
+  readonly search: (query: SearchQuery) => Effect.Effect<SearchResponse, RemoteError>
+  /** All versions of a package (falls back to the package info when `/versions` is broken). */
+  readonly versions: (name: string) => Effect.Effect<VersionList, PackageNotFound | RemoteError>
+  /**
+   * The package object of one version: exact (`1.2.0`), the highest matching a range (`^1.2`), or
+   * — when `spec` is undefined — the latest: the highest non-yanked release, computed here.
+   * The answer's name and version are checked; `download_url` is made absolute.
+   */
+  readonly resolve: (name: string, spec?: string | undefined) => Effect.Effect<PackageInfo, PackageNotFound | RemoteError>
+  /**
+   * The bytes of a version (from its `download_url`). The token is sent only when the URL is on
+   * the registry's own origin. Not verified here (the cache verifies while storing).
+   */
+  readonly download: (info: PackageInfo) => Stream.Stream<Uint8Array, PackageNotFound | RemoteError>
+  /** Uploads an archive (multipart `file` + `checksum`), streamed from disk. */
+  readonly publish: (
+    file: string,
+    upload: { readonly name: string; readonly version: string; readonly checksum: string }
+  ) => Effect.Effect<PackageInfo, PublishRejected | RemoteError>
+}
+
+const isTransientStatus = (status: number) =>
+  status === 408 || status === 429 || status === 500 || status === 502 || status === 503 || status === 504
+
+/**
+ * Resolves a registry's `download_url` (absolute, relative, or empty) against its base URL.
+ * A root-relative path is appended to the base so that a path prefix is kept.
+ * @since 0.1.0
+ */
+export const resolveDownloadUrl = (base: string, name: string, version: string, downloadUrl: string): string => {
+  const trimmed = base.replace(/\/+$/, "")
+  if (downloadUrl === "") {
+    return `${trimmed}${API_PREFIX}/packages/${encodeURIComponent(name)}/${encodeURIComponent(version)}/download`
+  }
+  if (/^[a-z][a-z0-9+.-]*:/i.test(downloadUrl)) return downloadUrl
+  if (downloadUrl.startsWith("//")) return new URL(downloadUrl, trimmed).toString()
+  if (downloadUrl.startsWith("/")) {
+    const prefix = new URL(trimmed).pathname.replace(/\/+$/, "")
+    if (prefix !== "" && downloadUrl.startsWith(`${prefix}/`)) return new URL(downloadUrl, trimmed).toString()
+    return `${trimmed}${downloadUrl}`
+  }
+  return new URL(downloadUrl, `${trimmed}/`).toString()
+}
+
+/**
+ * A `published_at` as a Date; a timestamp without timezone (FlowMason's server) is read as UTC.
+ * @since 0.1.0
+ */
+export const parsePublishedAt = (s: string | null | undefined): Date | undefined => {
+  if (s === null || s === undefined || s === "") return undefined
+  const hasZone = /(Z|[+-]\d{2}:?\d{2})$/i.test(s)
+  const d = new Date(hasZone ? s : `${s}Z`)
+  return Number.isNaN(d.getTime()) ? undefined : d
+}
+
+const originOf = (url: string): string | undefined => {
+  try {
+    return new URL(url).origin
+  } catch {
+    return undefined
+  }
+}
+
+interface Ctx {
+  readonly name?: string | undefined
+  readonly version?: string | undefined
+  readonly url: string
+}
+
+/**
+ * Builds the client of one registry. Requires an `HttpClient` once, at construction.
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = (
+  target: RegistryTarget,
+  options: RemoteRegistryOptions = {}
+): Effect.Effect<RemoteRegistry, never, HttpClient.HttpClient> =>
+  Effect.gen(function*() {
+    const registry = target.name
+    const base = target.url.replace(/\/+$/, "")
+    const origin = originOf(base)
+    const token = options.token ?? Option.none()
+    const timeout = Duration.decode(options.timeout ?? "30 seconds")
+    const uploadTimeout = Duration.decode(options.uploadTimeout ?? "10 minutes")
+    const retries = options.retries ?? 3
+    const schedule = Schedule.exponential(options.retryDelay ?? "200 millis").pipe(Schedule.jittered)
+
+    const raw = yield* HttpClient.HttpClient
+
+    /** Headers for every request; the token only to the registry's own origin. */
+    const withHeaders = (c: HttpClient.HttpClient): HttpClient.HttpClient =>
+      HttpClient.mapRequest(c, (req) => {
+      const r = HttpClientRequest.setHeader(req, "user-agent", USER_AGENT)
+      if (Option.isSome(token) && originOf(req.url) === origin && origin !== undefined) {
+        return HttpClientRequest.bearerToken(r, Redacted.value(token.value))
+      }
+      return r
+      })
+
+    const withTimeout = (d: Duration.Duration) => (c: HttpClient.HttpClient): HttpClient.HttpClient =>
+      HttpClient.transform(c, (effect, request) =>
+        Effect.timeoutFail(effect, {
+          duration: d,
+          onTimeout: () =>
+            new HttpClientError.RequestError({
+              request,
+              reason: "Transport",
+              description: `no answer within ${Duration.format(d)}`
+            })
+        })
+      )
+
+    /** JSON calls and downloads: per-attempt timeout inside transient retries. */
+    const client = raw.pipe(
+      withHeaders,
+      withTimeout(timeout),
+      HttpClient.retryTransient({ schedule, times: retries })
+    )
+    /** Uploads: no retries (a repeated POST could answer 409 for our own first attempt). */
+    const uploadClient = raw.pipe(withHeaders, withTimeout(uploadTimeout))
+
+    const api = yield* HttpApiClient.make(RegistryApi, { baseUrl: base, transformClient: () => client })
+    const uploadApi = yield* HttpApiClient.make(RegistryApi, { baseUrl: base, transformClient: () => uploadClient })
+
+    const label = (ctx: Ctx) =>
+      ctx.name === undefined ? undefined : ctx.version === undefined ? ctx.name : `${ctx.name}@${ctx.version}`
+
+    const authHint = (status: number) =>
+      status === 403
+        ? `the token for ${registry} lacks the needed scope; ask its administrator for one that allows this`
+        : Option.isSome(token)
+        ? `check the token: \`fm registry remove ${registry}\` then \`fm registry add ${registry} ${base} --token TOKEN\`, or set FLOWMASON_REGISTRY_TOKEN`
+        : `this registry needs a token: \`fm registry add ${registry} ${base} --token TOKEN\` (after removing it), or set FLOWMASON_REGISTRY_TOKEN`
+
+    const fromStatus = (status: number, detail: string, ctx: Ctx): PackageNotFound | RemoteError => {
+      if (status === 404 && ctx.name !== undefined) {
+        return new PackageNotFound({ name: ctx.name, version: ctx.version, registry })
+      }
+      if (status === 401 || status === 403) {
+        return new AuthenticationFailed({ registry, status, detail, hint: authHint(status), package: label(ctx) })
+      }
+      if (status >= 500 || isTransientStatus(status)) {
+        return new RegistryUnavailable({
+          registry,
+          url: ctx.url,
+          reason: `HTTP ${status}${detail === "" ? "" : `: ${detail}`}`,
+          package: label(ctx)
+        })
+      }
+      return new MalformedResponse({ registry, url: ctx.url, reason: `unexpected HTTP ${status}${detail === "" ? "" : `: ${detail}`}` })
+    }
+
+    const detailOf = (e: unknown): string =>
+      typeof e === "object" && e !== null && "detail" in e && typeof e.detail === "string" ? e.detail : ""
+
+    /** Maps anything the typed client can fail with into our errors. */
+    const mapError = (ctx: Ctx) => (e: { readonly _tag: string }): PackageNotFound | RemoteError => {
+      switch (e._tag) {
+        case "NotFound":
+          return fromStatus(404, detailOf(e), ctx)
+        case "Unauthorized":
+          return fromStatus(401, detailOf(e), ctx)
+        case "Forbidden":
+          return fromStatus(403, detailOf(e), ctx)
+        case "Unavailable":
+          return fromStatus(503, detailOf(e), ctx)
+        case "RequestError": {
+          const re = e as HttpClientError.RequestError
+          return new RegistryUnavailable({
+            registry,
+            url: ctx.url,
+            reason: re.description ?? (re.cause instanceof Error ? describeTransport(re.cause) : re.reason),
+            package: label(ctx)
+          })
+        }
+        case "ResponseError": {
+          const re = e as HttpClientError.ResponseError
+          const status = re.response.status
+          if (status >= 200 && status < 300) {
+            return new MalformedResponse({ registry, url: ctx.url, reason: re.description ?? "the body could not be read" })
+          }
+          return fromStatus(status, re.description ?? "", ctx)
+        }
+        case "ParseError":
+          return new MalformedResponse({ registry, url: ctx.url, reason: String((e as { message?: unknown }).message ?? e._tag) })
+        default:
+          return new MalformedResponse({
+            registry,
+            url: ctx.url,
+            reason: `${e._tag}: ${String((e as { message?: unknown }).message ?? "")}`
+          })
+      }
+    }
+
+    const call = <A, E extends { readonly _tag: string }>(
+      effect: Effect.Effect<A, E>,
+      ctx: Ctx
+    ): Effect.Effect<A, PackageNotFound | RemoteError> => Effect.mapError(effect, mapError(ctx))
+
+    const endpoint = (path: string) => `${base}${API_PREFIX}${path}`
+    const seg = (s: string) => encodeURIComponent(s)
+
+    /** Normalizes FlowMason's quirks; checks name (and version when exact). */
+    const checkInfo = (info: PackageInfo, name: string, version: string | undefined, url: string) => {
+      if (!sameName(info.name, name)) {
+        return Effect.fail(
+          new MalformedResponse({ registry, url, reason: `asked for package ${name} but got ${info.name}` })
+        )
+      }
+      if (version !== undefined && info.version !== version) {
+        return Effect.fail(
+          new MalformedResponse({ registry, url, reason: `asked for ${name}@${version} but got version ${info.version}` })
+        )
+      }
+      return Effect.succeed(
+        new PackageInfo({
+          ...info,
+          components: info.components.filter((c) => c.trim() !== ""),
+          download_url: resolveDownloadUrl(base, info.name, info.version, info.download_url)
+        })
+      )
+    }
+
+    const health = call(api.health.health(), { url: endpoint("/health") }).pipe(
+      Effect.catchTag("PackageNotFound", (e) => Effect.die(e)),
+      Effect.withSpan("RemoteRegistry.health", { attributes: { registry } })
+    )
+
+    const search = Effect.fn("RemoteRegistry.search")(function*(q: SearchQuery) {
+      const urlParams = {
+        q: q.query,
+        ...(q.category === undefined ? {} : { category: q.category }),
+        ...(q.page === undefined ? {} : { page: String(q.page) }),
+        ...(q.pageSize === undefined ? {} : { page_size: String(q.pageSize) })
+      }
+      return yield* call(api.packages.search({ urlParams }), { url: endpoint("/packages/search") }).pipe(
+        Effect.catchTags({
+          PackageNotFound: () =>
+            Effect.fail(new MalformedResponse({ registry, url: endpoint("/packages/search"), reason: "search answered 404" }))
+        })
+      )
+    })
+
+    const infoRaw = (name: string, version: string | undefined) => {
+      const url = version === undefined
+        ? endpoint(`/packages/${seg(name)}`)
+        : endpoint(`/packages/${seg(name)}/${seg(version)}`)
+      const req = version === undefined
+        ? api.packages.info({ path: { name: seg(name) } })
+        : api.packages.version({ path: { name: seg(name), version: seg(version) } })
+      return call(req, { name, version, url }).pipe(Effect.flatMap((info) => checkInfo(info, name, version, url)))
+    }
+
+    const versions = Effect.fn("RemoteRegistry.versions")(function*(name: string) {
+      const url = endpoint(`/packages/${seg(name)}/versions`)
+      const answer = yield* call(api.packages.versions({ path: { name: seg(name) } }), { name, url }).pipe(
+        Effect.map(Option.some),
+        // FlowMason's server always answers 404 here (`Package 'x@versions' not found`): treat a
+        // 404 as "not supported" and ask for the package itself (which 404s if it is missing).
+        Effect.catchTag("PackageNotFound", () => Effect.succeed(Option.none()))
+      )
+      if (Option.isSome(answer)) {
+        const v = answer.value
+        if (v.name !== "" && !sameName(v.name, name)) {
+          return yield* new MalformedResponse({ registry, url, reason: `asked for ${name} but got ${v.name}` })
+        }
+        const byVersion = new Map(v.releases.map((r) => [r.version, r]))
+        const all = new Set([...v.versions, ...byVersion.keys()])
+        const releases = [...all]
+          .filter((x) => semver.valid(x) !== null)
+          .sort(semver.compare)
+          .map((x) => byVersion.get(x) ?? new ReleaseInfo({ version: x }))
+        return { name: v.name === "" ? name : v.name, registry, releases, supported: true } satisfies VersionList
+      }
+      const info = yield* infoRaw(name, undefined)
+      const all = new Set([...info.available_versions, info.version])
+      const releases = [...all]
+        .filter((x) => semver.valid(x) !== null)
+        .sort(semver.compare)
+        .map((x) =>
+          x === info.version
+            ? new ReleaseInfo({
+              version: x,
+              yanked: info.yanked,
+              published_at: info.published_at,
+              checksum: info.checksum,
+              size_bytes: info.size_bytes,
+              download_url: info.download_url
+            })
+            : new ReleaseInfo({ version: x })
+        )
+      return { name: info.name, registry, releases, supported: false } satisfies VersionList
+    })
+
+    const resolve = Effect.fn("RemoteRegistry.resolve")(function*(name: string, spec?: string | undefined) {
+      const exact = spec !== undefined && semver.valid(spec) === spec
+      if (exact) return yield* infoRaw(name, spec)
+      if (spec !== undefined && semver.validRange(spec) === null) {
+        return yield* new PackageNotFound({ name, version: spec, registry })
+      }
+      const list = yield* versions(name)
+      const candidates = list.releases.filter((r) => !r.yanked).map((r) => r.version)
+      const chosen = spec === undefined ? pickLatest(candidates) : maxSatisfying(candidates, spec)
+      if (chosen === undefined) return yield* new PackageNotFound({ name, version: spec ?? "latest", registry })
+      return yield* infoRaw(name, chosen)
+    })
+
+    const download = (info: PackageInfo): Stream.Stream<Uint8Array, PackageNotFound | RemoteError> => {
+      const url = resolveDownloadUrl(base, info.name, info.version, info.download_url)
+      const ctx: Ctx = { name: info.name, version: info.version, url }
+      return HttpClientResponse.stream(
+        client.get(url).pipe(
+          Effect.flatMap((res) =>
+            res.status >= 200 && res.status < 300
+              ? Effect.succeed(res)
+              : Effect.flatMap(
+                res.json.pipe(Effect.map(detailOf), Effect.orElseSucceed(() => "")),
+                (detail) => Effect.fail(fromStatus(res.status, detail, ctx))
+              )
+          )
+        )
+      ).pipe(
+        Stream.mapError((e) =>
+          e._tag === "PackageNotFound" || e._tag === "RegistryUnavailable" || e._tag === "AuthenticationFailed" ||
+            e._tag === "MalformedResponse"
+            ? e
+            : e._tag === "ResponseError"
+            ? new RegistryUnavailable({ registry, url, reason: `the download broke off: ${e.description ?? e.reason}`, package: label(ctx) })
+            : mapError(ctx)(e)
+        )
+      )
+    }
+
+    const publish = Effect.fn("RemoteRegistry.publish")(function*(
+      file: string,
+      upload: { readonly name: string; readonly version: string; readonly checksum: string }
+    ) {
+      const url = endpoint("/packages/upload")
+      const pkg = `${upload.name}@${upload.version}`
+      const blob = yield* Effect.tryPromise({
+        try: () => fs.openAsBlob(file, { type: "application/octet-stream" }),
+        catch: (cause) =>
+          new MalformedResponse({ registry, url: file, reason: `cannot read ${file}: ${String(cause)}` })
+      })
+      const form = new FormData()
+      form.append("file", blob, `${upload.name}-${upload.version}.fmpkg`)
+      form.append("checksum", upload.checksum)
+      const reject = (status: number, detail: string, hint: string) =>
+        Effect.fail(new PublishRejected({ registry, package: pkg, status, detail, hint }))
+      const info = yield* uploadApi.publish.upload({ payload: form as never }).pipe(
+        Effect.catchTags({
+          BadRequest: (e) =>
+            reject(400, e.detail, "check the archive with `fm pack` (manifest, name, version) and publish it again"),
+          Conflict: (e) =>
+            reject(409, e.detail, `versions are immutable: bump the version in the manifest, pack again and publish ${upload.name} with the new version`),
+          PayloadTooLarge: (e) =>
+            reject(413, e.detail, `the archive is over ${registry}'s size limit: leave large files out of the package`)
+        }),
+        Effect.mapError((e) => (e._tag === "PublishRejected" ? e : mapError({ name: pkg, url })(e))),
+        Effect.catchTag("PackageNotFound", () =>
+          Effect.fail(
+            new MalformedResponse({ registry, url, reason: "the upload endpoint answered 404: is this a FlowMason registry?" })
+          ))
+      )
+      return yield* checkInfo(info, upload.name, upload.version, url)
+    })
+
+    return { name: registry, url: base, health, search, versions, resolve, download, publish } satisfies RemoteRegistry
+  })
+
+const describeTransport = (cause: Error): string => {
+  const code = (cause as NodeJS.ErrnoException).code ??
+    ((cause as { cause?: { code?: string } }).cause?.code)
+  const inner = (cause as { cause?: unknown }).cause
+  const text = inner instanceof Error ? inner.message : cause.message
+  return code !== undefined && !text.includes(code) ? `${code}: ${text}` : text
+}
+
