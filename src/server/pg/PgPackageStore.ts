@@ -1,0 +1,162 @@
+/**
+ * The PostgreSQL metadata store: the shared `SqlPackageStore.makeSql` queries over an
+ * `@effect/sql-pg` pool, with PostgreSQL's own search and index maintenance. Several registry
+ * replicas can share one database: every rule that must hold across them is settled by the
+ * database, never by a lock or cache inside one process.
+ *
+ * - Publish race: `release_keys (name_norm, version)` is a primary key, claimed with
+ *   `INSERT ... ON CONFLICT DO NOTHING` inside the publish transaction; of N concurrent uploads of
+ *   one `name@version` on any number of replicas exactly one commits, the others get
+ *   `VersionExists` (409).
+ * - Downloads are `downloads = downloads + 1` in the database: exact under concurrency.
+ * - Tokens, yanks and deletes are read from the database on every request (no per-process cache).
+ * - `reindex` recomputes the package row (latest, versions) while holding its row lock, so two
+ *   replicas writing different versions of one package at once cannot leave a stale latest.
+ *
+ * Search: a weighted `tsvector` per package (`packages_search`: name A, tags B, components C,
+ * description D; GIN index; `simple` configuration, no stemming, as SQLite's `unicode61`) matched
+ * word by word as prefixes, plus trigram matching on names (`pg_trgm`, `%`), ranked like the
+ * SQLite store: exact normalized name first, then relevance (`ts_rank` + name `similarity`), then
+ * downloads, then name.
+ * @since 0.1.0
+ */
+import { SqlClient } from "@effect/sql"
+import { Effect, Layer } from "effect"
+import { normalizeName } from "../../domain/PackageName.js"
+import { sortVersions } from "../../domain/Version.js"
+import type { PackageStoreService, SearchQuery } from "../PackageStore.js"
+import { PackageStore, StoreError } from "../PackageStore.js"
+import type { SqlDialect } from "../SqlPackageStore.js"
+import { latestOf, makeSql } from "../SqlPackageStore.js"
+import type { PgDatabaseOptions } from "./PgDatabase.js"
+import { layer as databaseLayer, migratorLayer, pgStoreError } from "./PgDatabase.js"
+
+/**
+ * Turns user text into a `to_tsquery('simple', ...)` input: every word must match, each as a
+ * prefix (`json:* & transform:*`). Words are letters and digits only, so nothing needs quoting.
+ * Empty when the text has no word.
+ * @since 0.1.0
+ */
+export const tsQuery = (q: string): string =>
+  q.toLowerCase()
+    .split(/[^\p{L}\p{N}]+/u)
+    .filter((w) => w !== "")
+    .map((w) => `${w}:*`)
+    .join(" & ")
+
+/** ts_rank weights in the order {D, C, B, A}: description, components, tags, name. */
+const WEIGHTS = "{0.1,0.2,0.3,1.0}"
+
+/**
+ * The PostgreSQL pieces of the SQL store: `tsvector` indexing and ranked full-text plus trigram
+ * search.
+ * @since 0.1.0
+ * @category dialect
+ */
+export const dialect: Effect.Effect<SqlDialect, never, SqlClient.SqlClient> = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+
+  const reindex = (packageId: number) =>
+    Effect.gen(function*() {
+      // Recompute latest/versions now that this transaction holds the package row's lock: a
+      // concurrent writer on another replica may have committed a version since our caller read.
+      const rows = yield* sql<{ id: unknown; version: string; yanked: unknown }>`SELECT id, version, yanked
+        FROM releases WHERE package_id = ${packageId}`
+      if (rows.length > 0) {
+        const releases = rows.map((r) => ({ id: Number(r.id), version: String(r.version), yanked: Number(r.yanked) !== 0 }))
+        const latest = latestOf(releases)
+        const latestId = releases.find((r) => r.version === latest)?.id ?? releases[0]!.id
+        const versions = JSON.stringify(sortVersions(releases.map((r) => r.version)))
+        yield* sql`UPDATE packages SET latest_release_id = ${latestId}, latest_version = ${latest ?? null},
+          versions_json = ${versions} WHERE id = ${packageId}`
+      }
+      yield* sql`DELETE FROM packages_search WHERE package_id = ${packageId}`
+      yield* sql`INSERT INTO packages_search (package_id, document)
+        SELECT p.id,
+          setweight(to_tsvector('simple', p.name_norm), 'A') ||
+          setweight(to_tsvector('simple', r.tags_json), 'B') ||
+          setweight(to_tsvector('simple', r.components_json), 'C') ||
+          setweight(to_tsvector('simple', r.description), 'D')
+        FROM packages p JOIN releases r ON r.id = p.latest_release_id WHERE p.id = ${packageId}`
+    })
+
+  const search = (query: SearchQuery) =>
+    Effect.gen(function*() {
+      const text = tsQuery(query.q)
+      const exact = normalizeName(query.q.trim())
+      if (text === "" && exact === "") return { ids: [], total: 0 }
+      const category = query.category === undefined ? sql`` : sql`AND r.category = ${query.category}`
+      const offset = (query.page - 1) * query.pageSize
+      // Candidates come from two indexes (GIN tsvector, GIN trigram), united by id.
+      const hits = text === ""
+        ? sql`SELECT id FROM packages WHERE name_norm % ${exact}`
+        : sql`SELECT package_id AS id FROM packages_search WHERE document @@ to_tsquery('simple', ${text})
+          UNION SELECT id FROM packages WHERE name_norm % ${exact}`
+      const tsq = text === "" ? sql`NULL::tsquery` : sql`to_tsquery('simple', ${text})`
+      const rows = yield* sql<{ id: unknown }>`WITH hits AS (${hits})
+        SELECT p.id AS id
+        FROM hits h JOIN packages p ON p.id = h.id JOIN releases r ON r.id = p.latest_release_id
+        LEFT JOIN packages_search s ON s.package_id = p.id
+        WHERE TRUE ${category}
+        ORDER BY (p.name_norm = ${exact}) DESC,
+          round((coalesce(ts_rank(${WEIGHTS}::float4[], s.document, ${tsq}), 0)
+            + similarity(p.name_norm, ${exact}))::numeric, 6) DESC,
+          p.downloads DESC, p.name_norm
+        LIMIT ${query.pageSize} OFFSET ${offset}`
+      const total = yield* sql<{ n: unknown }>`WITH hits AS (${hits})
+        SELECT count(*) AS n FROM hits h JOIN packages p ON p.id = h.id JOIN releases r ON r.id = p.latest_release_id
+        WHERE TRUE ${category}`
+      return { ids: rows.map((r) => Number(r.id)), total: Number(total[0]?.n ?? 0) }
+    })
+
+  return { backend: "pg", reindex, search } satisfies SqlDialect
+})
+
+/** Re-wraps a store failure so its message carries the driver's own words (not just "Failed to execute statement"). */
+const enrich = <A, E>(effect: Effect.Effect<A, E | StoreError>): Effect.Effect<A, E | StoreError> =>
+  Effect.mapError(effect, (e) => (e instanceof StoreError ? pgStoreError(e.operation, e.cause) : e))
+
+/**
+ * The store over the PostgreSQL client in context (tables must exist: see `PgDatabase.layer`).
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make: Effect.Effect<PackageStoreService, never, SqlClient.SqlClient> = Effect.gen(function*() {
+  const store = yield* Effect.flatMap(dialect, makeSql)
+  return {
+    backend: store.backend,
+    publish: (release) => enrich(store.publish(release)),
+    getPackage: (name) => enrich(store.getPackage(name)),
+    listReleases: (name) => enrich(store.listReleases(name)),
+    getRelease: (name, version) => enrich(store.getRelease(name, version)),
+    search: (query) => enrich(store.search(query)),
+    stats: enrich(store.stats),
+    recordDownload: (name, version) => enrich(store.recordDownload(name, version)),
+    yank: (name, version, reason) => enrich(store.yank(name, version, reason)),
+    unyank: (name, version) => enrich(store.unyank(name, version)),
+    delete: (name, version) => enrich(store.delete(name, version)),
+    checksums: enrich(store.checksums),
+    createToken: (token) => enrich(store.createToken(token)),
+    findTokenByHash: (hash) => enrich(store.findTokenByHash(hash)),
+    listTokens: enrich(store.listTokens),
+    revokeToken: (idOrName) => enrich(store.revokeToken(idOrName))
+  } satisfies PackageStoreService
+})
+
+/**
+ * The store on the PostgreSQL client in context, migrated first.
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerFromClient: Layer.Layer<PackageStore, StoreError, SqlClient.SqlClient> = Layer.effect(
+  PackageStore,
+  make
+).pipe(Layer.provide(migratorLayer))
+
+/**
+ * The store on its own pool to `options.url` (connected and migrated when built).
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer = (options: PgDatabaseOptions): Layer.Layer<PackageStore, StoreError> =>
+  Layer.effect(PackageStore, make).pipe(Layer.provide(databaseLayer(options)))

@@ -1,0 +1,130 @@
+import type { Layer } from "effect"
+import { Effect, Exit, ManagedRuntime, Option } from "effect"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import type { NewRelease } from "../../src/server/PackageStore.js"
+import { PackageStore } from "../../src/server/PackageStore.js"
+import * as PgPackageStore from "../../src/server/pg/PgPackageStore.js"
+import { pgEnabled, usePgDatabase } from "../helpers/pg.js"
+
+const enabled = await pgEnabled()
+
+const release = (name: string, version: string, extra: Partial<NewRelease> = {}): NewRelease => ({
+  name,
+  version,
+  description: "",
+  author: null,
+  authorEmail: null,
+  license: null,
+  category: null,
+  homepage: null,
+  repository: null,
+  tags: [],
+  components: [],
+  pythonRequirements: [],
+  flowmasonVersion: null,
+  kind: "project",
+  dependencies: {},
+  checksum: "0".repeat(64),
+  sizeBytes: 10,
+  ...extra
+})
+
+describe("tsQuery", () => {
+  it("makes every word a prefix term, dropping punctuation", () => {
+    expect(PgPackageStore.tsQuery("JSON-transform")).toBe("json:* & transform:*")
+    expect(PgPackageStore.tsQuery("  ")).toBe("")
+    expect(PgPackageStore.tsQuery("a'b & c|d")).toBe("a:* & b:* & c:* & d:*")
+  })
+})
+
+describe.skipIf(!enabled)("PgPackageStore on PostgreSQL", () => {
+  const { db } = usePgDatabase("store")
+  // Two runtimes = two replicas with separate pools on one database.
+  let replicas: Array<ManagedRuntime.ManagedRuntime<PackageStore, unknown>> = []
+  const on = <A, E>(i: number, f: (s: PackageStore["Type"]) => Effect.Effect<A, E>) =>
+    replicas[i]!.runPromise(Effect.flatMap(PackageStore, f))
+
+  beforeAll(async () => {
+    const make = (): Layer.Layer<PackageStore, unknown> => PgPackageStore.layer({ url: db().url, maxConnections: 8 })
+    replicas = [ManagedRuntime.make(make()), ManagedRuntime.make(make())]
+    await Promise.all(replicas.map((r) => r.runPromise(Effect.void)))
+  })
+  afterAll(async () => {
+    await Promise.all(replicas.map((r) => r.dispose()))
+  })
+
+  it("publishes, reads back from the other replica, and counts downloads exactly", async () => {
+    const row = await on(0, (s) => s.publish(release("json_transform", "1.0.0", { description: "Transforms JSON", tags: ["json", "data"], dependencies: { "flowmason-http": "^1.0.0" } })))
+    expect(row.nameNorm).toBe("json-transform")
+    const pkg = await on(1, (s) => s.getPackage("json-transform"))
+    expect(Option.getOrThrow(pkg).latest.dependencies).toEqual({ "flowmason-http": "^1.0.0" })
+    expect(Option.getOrThrow(pkg).latest.tags).toEqual(["json", "data"])
+    await Promise.all(Array.from({ length: 40 }, (_, i) => on(i % 2, (s) => s.recordDownload("json-transform", "1.0.0"))))
+    const after = Option.getOrThrow(await on(1, (s) => s.getRelease("json-transform", "1.0.0")))
+    expect(after.downloads).toBe(40)
+    expect(Option.getOrThrow(await on(0, (s) => s.getPackage("json-transform"))).downloads).toBe(40)
+    const stats = await on(0, (s) => s.stats)
+    expect(stats.totalDownloads).toBe(40)
+    expect(stats.packages).toBe(1)
+  })
+
+  it("lets exactly one of 30 concurrent publishes of one name@version win", async () => {
+    const exits = await Promise.all(Array.from({ length: 30 }, (_, i) =>
+      replicas[i % 2]!.runPromiseExit(Effect.flatMap(PackageStore, (s) =>
+        s.publish(release("race-pkg", "1.0.0", { checksum: String(i % 10).repeat(64) }))))))
+    const ok = exits.filter(Exit.isSuccess)
+    expect(ok.length).toBe(1)
+    for (const e of exits.filter(Exit.isFailure)) {
+      expect(JSON.stringify(e.cause)).toContain("VersionExists")
+    }
+    expect(Option.getOrThrow(await on(1, (s) => s.getPackage("race-pkg"))).versions).toEqual(["1.0.0"])
+  })
+
+  it("keeps latest/versions right when replicas publish versions of one package at once, and yanks are seen everywhere", async () => {
+    const versions = ["1.0.0", "1.1.0", "1.2.0", "2.0.0", "2.1.0", "0.9.0", "3.0.0-rc.1", "2.2.0"]
+    await Promise.all(versions.map((v, i) => on(i % 2, (s) => s.publish(release("multi", v)))))
+    const pkg = Option.getOrThrow(await on(0, (s) => s.getPackage("multi")))
+    expect(pkg.versions).toEqual(["0.9.0", "1.0.0", "1.1.0", "1.2.0", "2.0.0", "2.1.0", "2.2.0", "3.0.0-rc.1"])
+    expect(pkg.latest.version).toBe("2.2.0")
+    await on(0, (s) => s.yank("multi", "2.2.0", "broken"))
+    expect(Option.getOrThrow(await on(1, (s) => s.getPackage("multi"))).latest.version).toBe("2.1.0")
+    await on(1, (s) => s.delete("multi", "2.1.0"))
+    expect(Option.getOrThrow(await on(0, (s) => s.getPackage("multi"))).latest.version).toBe("2.0.0")
+    const again = await replicas[0]!.runPromiseExit(Effect.flatMap(PackageStore, (s) => s.publish(release("multi", "2.1.0"))))
+    expect(JSON.stringify(Exit.isFailure(again) ? again.cause : "")).toContain("\"deleted\":true")
+  })
+
+  it("sees a token revoked on one replica as revoked on the other at once", async () => {
+    await on(0, (s) => s.createToken({ name: "ci", prefix: "fmr_ab", hash: "f".repeat(64), scope: "publish", expiresAt: null }))
+    expect(Option.getOrThrow(await on(1, (s) => s.findTokenByHash("f".repeat(64)))).revokedAt).toBeNull()
+    await on(1, (s) => s.revokeToken("ci"))
+    expect(Option.getOrThrow(await on(0, (s) => s.findTokenByHash("f".repeat(64)))).revokedAt).not.toBeNull()
+  })
+
+  it("searches with full text and trigram on names: exact name first, then relevance, then downloads", async () => {
+    await on(0, (s) => s.publish(release("csv-tools", "1.0.0", { description: "Read and write CSV files", tags: ["csv"], category: "io" })))
+    await on(0, (s) => s.publish(release("csv", "1.0.0", { description: "Minimal reader", category: "io" })))
+    await on(0, (s) => s.publish(release("table-kit", "1.0.0", { description: "Tables from csv and json", category: "data" })))
+    await on(0, (s) => s.publish(release("summarizer", "1.0.0", { description: "Summarizes text with an LLM", components: ["Summarize"], category: "ai" })))
+    await on(0, (s) => s.publish(release("text-summary", "1.0.0", { description: "Short texts", tags: ["summarizer"], category: "ai" })))
+    const names = async (q: string, category?: string, page = 1, pageSize = 20) => {
+      const r = await on(1, (s) => s.search({ q, category, page, pageSize }))
+      return { names: r.rows.map((p) => p.name), total: r.total }
+    }
+    expect(await names("csv")).toEqual({ names: ["csv", "csv-tools", "table-kit"], total: 3 })
+    expect(await names("csv", "data")).toEqual({ names: ["table-kit"], total: 1 })
+    expect(await names("csv", undefined, 2, 2)).toEqual({ names: ["table-kit"], total: 3 })
+    // prefix matching
+    expect((await names("summ")).names).toEqual(["summarizer", "text-summary"])
+    // a typo in a name still finds it (trigram), no full-text hit needed
+    expect((await names("sumarizer")).names[0]).toBe("summarizer")
+    expect(await names("zzzqqq")).toEqual({ names: [], total: 0 })
+    // downloads break ties between equally relevant packages
+    await on(0, (s) => s.publish(release("alpha-util", "1.0.0", { description: "parser helpers" })))
+    await on(0, (s) => s.publish(release("beta-util", "1.0.0", { description: "parser helpers" })))
+    await on(0, (s) => s.recordDownload("beta-util", "1.0.0"))
+    expect((await names("parser")).names).toEqual(["beta-util", "alpha-util"])
+    // empty q lists newest first
+    expect((await names("")).names.slice(0, 2)).toEqual(["beta-util", "alpha-util"])
+  })
+})
