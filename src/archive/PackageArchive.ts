@@ -4,8 +4,11 @@
  * @since 0.1.0
  */
 import { Data, Effect, Layer } from "effect"
-import type { Manifest, ManifestError } from "../domain/Manifest.js"
+import { type Manifest, ManifestError } from "../domain/Manifest.js"
 import { Checksum } from "../shared/Checksum.js"
+import { describeCause } from "../shared/FileError.js"
+import { extractArchive, listArchive, openArchive, packDirectory, readArchiveManifest } from "./internal/operations.js"
+import { ArchiveFailure } from "./internal/paths.js"
 
 /**
  * An archive was refused or could not be read or written. Names the archive file and, when the
@@ -110,38 +113,72 @@ export interface PackOptions {
   readonly format?: "zip" | "tar" | undefined
 }
 
-const notYet = (file: string) => Effect.fail(new ArchiveError({ file, reason: "not implemented yet" }))
+const toArchiveError = (file: string, cause: unknown): ArchiveError =>
+  cause instanceof ArchiveFailure
+    ? new ArchiveError({ file, entry: cause.entry, reason: cause.reason })
+    : cause instanceof ManifestError
+    ? new ArchiveError({ file, reason: cause.message })
+    : new ArchiveError({
+      file,
+      reason: (cause as NodeJS.ErrnoException | undefined)?.code === "ENOENT" && !String(cause).includes(file)
+        ? `not found (${describeCause(cause)})`
+        : describeCause(cause)
+    })
+
+const toError = (file: string, cause: unknown): ArchiveError | ManifestError =>
+  cause instanceof ManifestError ? cause : toArchiveError(file, cause)
 
 const make = (limits: ArchiveLimits) =>
   Effect.gen(function*() {
     const checksum = yield* Checksum
-    void checksum
-    void limits
     return {
-      /** Validates every entry and decodes the manifest; extracts nothing. */
+      /** Validates every entry (inflating and CRC-checking ZIP data) and decodes the manifest; extracts nothing. */
       open: Effect.fn("PackageArchive.open")(function*(file: string) {
-        return yield* notYet(file) as Effect.Effect<OpenedArchive, ArchiveError | ManifestError>
+        return yield* Effect.tryPromise({
+          try: (signal): Promise<OpenedArchive> => openArchive(file, limits, signal),
+          catch: (e) => toError(file, e)
+        })
       }),
-      /** Reads and decodes only the manifest entry(ies). */
+      /** Reads and decodes only the manifest entry(ies) (a tar is streamed through once). */
       readManifest: Effect.fn("PackageArchive.readManifest")(function*(file: string) {
-        return yield* notYet(file) as Effect.Effect<Manifest, ArchiveError | ManifestError>
+        return yield* Effect.tryPromise({
+          try: (signal) => readArchiveManifest(file, limits, signal),
+          catch: (e) => toError(file, e)
+        })
       }),
-      /** Lists the entries (validated: paths, types, duplicates, limits). */
+      /** Lists the entries (validated: paths, types, duplicates, limits); reads no file data of a ZIP. */
       list: Effect.fn("PackageArchive.list")(function*(file: string) {
-        return yield* notYet(file) as Effect.Effect<ReadonlyArray<ArchiveEntry>, ArchiveError>
+        return yield* Effect.tryPromise({
+          try: (signal): Promise<ReadonlyArray<ArchiveEntry>> => listArchive(file, limits, signal),
+          catch: (e) => toArchiveError(file, e)
+        })
       }),
       /**
-       * Extracts into `targetDir` (which must not exist, or be an empty directory): staged in a
-       * temporary directory beside it, then renamed into place.
+       * Extracts into `targetDir`, which must not exist or be an empty directory. Everything is
+       * written to a temporary directory beside it, checked, then renamed into place; on any
+       * failure the temporary directory is removed and the target is left as it was.
        */
       extract: Effect.fn("PackageArchive.extract")(function*(file: string, targetDir: string) {
-        void targetDir
-        return yield* notYet(file) as Effect.Effect<OpenedArchive, ArchiveError | ManifestError>
+        return yield* Effect.tryPromise({
+          try: (signal): Promise<OpenedArchive> => extractArchive(file, targetDir, limits, signal),
+          catch: (e) => toError(file, e)
+        })
       }),
-      /** Packs a directory (with its manifest at the root) into a deterministic `.fmpkg`. */
+      /**
+       * Packs a directory (manifest at its root) into a deterministic `.fmpkg`: sorted entries,
+       * fixed timestamps and modes. Hidden files, `__pycache__`, `*.pyc` and `*.fmpkg` are left out;
+       * links and special files are refused. Written to a temp file, fsynced, renamed.
+       */
       pack: Effect.fn("PackageArchive.pack")(function*(dir: string, options?: PackOptions) {
-        void options
-        return yield* notYet(dir) as Effect.Effect<PackResult, ArchiveError | ManifestError>
+        const packed = yield* Effect.tryPromise({
+          try: (signal) => packDirectory(dir, options ?? {}, limits, signal),
+          catch: (e) => toError(dir, e)
+        })
+        const sha256 = yield* checksum.hashFile(packed.file).pipe(
+          Effect.mapError((e) => new ArchiveError({ file: packed.file, reason: e.message }))
+        )
+        const result: PackResult = { ...packed, sha256 }
+        return result
       })
     }
   })

@@ -1,0 +1,331 @@
+/**
+ * The archive operations as plain async functions; `PackageArchive` wraps them in Effects.
+ * @internal
+ */
+import * as crypto from "node:crypto"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { Either } from "effect"
+import { decodeManifest, type Manifest, ManifestError, type ManifestFile } from "../../domain/Manifest.js"
+import type { ArchiveLimits } from "../PackageArchive.js"
+import { ArchiveFailure, formatBytes, MANIFEST_NAMES, MAX_MANIFEST_BYTES, NameRegistry, normalizeEntryPath } from "./paths.js"
+import { scanTar, writeTarGz } from "./tar.js"
+import type { ScannedEntry, ScanOptions, ScanResult, Sink } from "./types.js"
+import { type PackFile, RATIO_ENTRY_THRESHOLD, scanZip, writeZip } from "./zip.js"
+
+/** Tells ZIP from gzip by the first bytes. */
+export const detectFormat = async (file: string): Promise<"zip" | "tar"> => {
+  const fh = await fs.promises.open(file, "r")
+  try {
+    const head = Buffer.alloc(4)
+    const { bytesRead } = await fh.read(head, 0, 4, 0)
+    if (bytesRead === 0) throw new ArchiveFailure("is empty, not a .fmpkg archive")
+    if (bytesRead >= 4 && head[0] === 0x50 && head[1] === 0x4b && (head[2] === 3 || head[2] === 5)) return "zip"
+    if (bytesRead >= 2 && head[0] === 0x1f && head[1] === 0x8b) return "tar"
+    throw new ArchiveFailure(
+      `is neither a ZIP nor a gzip tar archive (starts with ${head.subarray(0, bytesRead).toString("hex")})`
+    )
+  } finally {
+    await fh.close()
+  }
+}
+
+const scan = async (file: string, options: ScanOptions): Promise<ScanResult> =>
+  (await detectFormat(file)) === "zip" ? scanZip(file, options) : scanTar(file, options)
+
+const isManifestEntry = (entry: ScannedEntry): boolean =>
+  entry.type === "file" && (MANIFEST_NAMES as ReadonlyArray<string>).includes(entry.path)
+
+/** Collects the root manifest entries' bytes. */
+class ManifestCollector {
+  readonly found = new Map<string, Array<Buffer>>()
+  sink(entry: ScannedEntry): Sink | undefined {
+    if (!isManifestEntry(entry)) return undefined
+    if (entry.size > MAX_MANIFEST_BYTES) {
+      throw new ArchiveFailure(`manifest is larger than ${formatBytes(MAX_MANIFEST_BYTES)}`, entry.path)
+    }
+    const chunks: Array<Buffer> = []
+    this.found.set(entry.path, chunks)
+    return { write: (chunk) => void chunks.push(Buffer.from(chunk)), close: () => undefined }
+  }
+  decode(file: string, entries: ReadonlyArray<ScannedEntry>): Manifest {
+    const text = (name: string): ManifestFile | undefined => {
+      const chunks = this.found.get(name)
+      if (chunks === undefined) return undefined
+      const where = `${file}!/${name}`
+      let value: string
+      try {
+        value = new TextDecoder("utf-8", { fatal: true }).decode(Buffer.concat(chunks))
+      } catch {
+        throw new ManifestError({ file: where, field: "", reason: "is not valid UTF-8" })
+      }
+      return { file: where, text: value.replace(/^\uFEFF/, "") }
+    }
+    const project = text("manifest.json")
+    const component = text("flowmason-package.json")
+    if (project === undefined && component === undefined) {
+      const wrapped = entries.find((e) => /^[^/]+\/(manifest|flowmason-package)\.json$/.test(e.path))
+      throw new ManifestError({
+        file,
+        field: "",
+        reason: wrapped === undefined
+          ? "missing manifest: a .fmpkg needs manifest.json or flowmason-package.json at its root"
+          : `missing manifest at the archive root (found '${wrapped.path}'; pack the folder's contents, not the folder)`
+      })
+    }
+    return Either.getOrThrowWith(decodeManifest({ project, component }), (e) => e)
+  }
+}
+
+const publicEntries = (entries: ReadonlyArray<ScannedEntry>) =>
+  entries.map(({ compressedSize, path, size, type }) => ({ path, type, size, compressedSize }))
+
+/** `open`: validates every entry (ZIP: inflates and CRC-checks all) and decodes the manifest. */
+export const openArchive = async (file: string, limits: ArchiveLimits, signal: AbortSignal) => {
+  const manifests = new ManifestCollector()
+  const result = await scan(file, { limits, signal, verifyAll: true, sinkFor: (e) => manifests.sink(e) })
+  const manifest = manifests.decode(file, result.entries)
+  const { size } = await fs.promises.stat(file)
+  return { file, format: result.format, entries: publicEntries(result.entries), manifest, size }
+}
+
+/** `readManifest`: reads only the manifest entries (a tar is still streamed through once). */
+export const readArchiveManifest = async (file: string, limits: ArchiveLimits, signal: AbortSignal) => {
+  const manifests = new ManifestCollector()
+  const result = await scan(file, { limits, signal, verifyAll: false, sinkFor: (e) => manifests.sink(e) })
+  return manifests.decode(file, result.entries)
+}
+
+/** `list`: the validated entries. */
+export const listArchive = async (file: string, limits: ArchiveLimits, signal: AbortSignal) =>
+  publicEntries((await scan(file, { limits, signal, verifyAll: false })).entries)
+
+const resolveInside = (root: string, entryPath: string): string => {
+  const full = path.join(root, ...entryPath.split("/"))
+  const relative = path.relative(root, full)
+  if (relative === "" || relative.startsWith("..") || path.isAbsolute(relative)) {
+    throw new ArchiveFailure("resolves outside the target directory", entryPath)
+  }
+  return full
+}
+
+const syncDirectory = async (dir: string): Promise<void> => {
+  try {
+    const fh = await fs.promises.open(dir, "r")
+    try {
+      await fh.sync()
+    } finally {
+      await fh.close()
+    }
+  } catch {
+    // some platforms cannot fsync a directory; the rename itself is still atomic
+  }
+}
+
+/** Whether `target` is absent (false) or an empty directory (true); throws otherwise. */
+const checkTarget = async (target: string): Promise<boolean> => {
+  let stat: fs.Stats
+  try {
+    stat = await fs.promises.lstat(target)
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") return false
+    throw e
+  }
+  if (!stat.isDirectory()) throw new ArchiveFailure(`target ${target} exists and is not a directory`)
+  if ((await fs.promises.readdir(target)).length > 0) {
+    throw new ArchiveFailure(`target directory ${target} is not empty; remove it or choose another directory`)
+  }
+  return true
+}
+
+/**
+ * `extract`: streams every entry into a fresh staging directory beside the target (CRC and
+ * sizes checked), decodes the manifest, then renames the staging directory onto the target.
+ */
+export const extractArchive = async (
+  file: string,
+  targetDir: string,
+  limits: ArchiveLimits,
+  signal: AbortSignal
+) => {
+  const target = path.resolve(targetDir)
+  const parent = path.dirname(target)
+  await detectFormat(file)
+  const targetExists = await checkTarget(target)
+  await fs.promises.mkdir(parent, { recursive: true })
+  const staging = await fs.promises.mkdtemp(path.join(parent, `.${path.basename(target)}.extract-`))
+  const handles = new Set<fs.promises.FileHandle>()
+  try {
+    const manifests = new ManifestCollector()
+    const result = await scan(file, {
+      limits,
+      signal,
+      verifyAll: true,
+      onDirectory: async (entry) => {
+        await fs.promises.mkdir(resolveInside(staging, entry.path), { recursive: true })
+      },
+      sinkFor: async (entry) => {
+        const collect = manifests.sink(entry)
+        const dest = resolveInside(staging, entry.path)
+        await fs.promises.mkdir(path.dirname(dest), { recursive: true })
+        const fh = await fs.promises.open(dest, "wx", entry.executable ? 0o755 : 0o644)
+        handles.add(fh)
+        return {
+          write: async (chunk) => {
+            if (collect !== undefined) await collect.write(chunk)
+            await fh.write(chunk, 0, chunk.length)
+          },
+          close: async () => {
+            await fh.datasync()
+            handles.delete(fh)
+            await fh.close()
+          }
+        }
+      }
+    })
+    const manifest = manifests.decode(file, result.entries)
+    await fs.promises.chmod(staging, 0o755)
+    if (targetExists) await fs.promises.rmdir(target)
+    await fs.promises.rename(staging, target)
+    await syncDirectory(parent)
+    const { size } = await fs.promises.stat(file)
+    return { file, format: result.format, entries: publicEntries(result.entries), manifest, size }
+  } catch (e) {
+    await Promise.all([...handles].map((fh) => fh.close().catch(() => undefined)))
+    await fs.promises.rm(staging, { recursive: true, force: true })
+    throw e
+  }
+}
+
+/** Files and directories never packed: hidden names (`.git`, `.env`, ...), caches, packages. */
+const excluded = (name: string, isDirectory: boolean): boolean =>
+  name.startsWith(".") || (isDirectory ? name === "__pycache__" : name.endsWith(".pyc") || name.endsWith(".fmpkg"))
+
+const readDirManifests = async (root: string): Promise<Manifest> => {
+  const read = async (name: string): Promise<ManifestFile | undefined> => {
+    const file = path.join(root, name)
+    let stat: fs.Stats
+    try {
+      stat = await fs.promises.lstat(file)
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === "ENOENT") return undefined
+      throw e
+    }
+    if (!stat.isFile()) throw new ArchiveFailure("is not a regular file", name)
+    if (stat.size > MAX_MANIFEST_BYTES) throw new ArchiveFailure(`manifest is larger than ${formatBytes(MAX_MANIFEST_BYTES)}`, name)
+    return { file, text: (await fs.promises.readFile(file, "utf8")).replace(/^\uFEFF/, "") }
+  }
+  const project = await read("manifest.json")
+  const component = await read("flowmason-package.json")
+  if (project === undefined && component === undefined) {
+    throw new ManifestError({
+      file: root,
+      field: "",
+      reason: "missing manifest: put manifest.json or flowmason-package.json at the root of the directory"
+    })
+  }
+  return Either.getOrThrowWith(decodeManifest({ project, component }), (e) => e)
+}
+
+/** Lists what `pack` would put in the archive, sorted, validated against the limits. */
+export const collectFiles = async (
+  root: string,
+  output: string,
+  limits: ArchiveLimits,
+  signal: AbortSignal
+): Promise<Array<PackFile>> => {
+  const files: Array<PackFile> = []
+  let total = 0
+  const walk = async (relative: string): Promise<void> => {
+    const dir = path.join(root, relative)
+    const items = await fs.promises.readdir(dir, { withFileTypes: true })
+    for (const item of items) {
+      if (signal.aborted) throw new ArchiveFailure("interrupted")
+      const rel = relative === "" ? item.name : `${relative}/${item.name}`
+      const abs = path.join(dir, item.name)
+      if (item.isSymbolicLink()) {
+        throw new ArchiveFailure("is a symbolic link; packages cannot contain links (copy the file in instead)", rel)
+      }
+      if (excluded(item.name, item.isDirectory())) continue
+      if (item.isDirectory()) {
+        await walk(rel)
+      } else if (item.isFile()) {
+        if (path.resolve(abs) === output) continue
+        const stat = await fs.promises.lstat(abs)
+        total += stat.size
+        files.push({ path: rel, source: abs, executable: (stat.mode & 0o111) !== 0 })
+        if (files.length > limits.maxEntries) {
+          throw new ArchiveFailure(`has more than ${limits.maxEntries} files (the entry limit)`)
+        }
+        if (total > limits.maxUnpackedBytes) {
+          throw new ArchiveFailure(`holds more than ${formatBytes(limits.maxUnpackedBytes)} (the unpacked-size limit)`)
+        }
+      } else {
+        throw new ArchiveFailure("is not a regular file or directory (device, FIFO or socket)", rel)
+      }
+    }
+  }
+  await walk("")
+  files.sort((a, b) => Buffer.compare(Buffer.from(a.path), Buffer.from(b.path)))
+  const names = new NameRegistry()
+  for (const f of files) {
+    const normalized = normalizeEntryPath(f.path, false)
+    if (normalized !== f.path) throw new ArchiveFailure("is not a portable file name", f.path)
+    names.add(f.path, "file")
+  }
+  return files
+}
+
+/** `pack`: writes a deterministic archive of `dir` to a temp file beside the output, then renames. */
+export const packDirectory = async (
+  dir: string,
+  options: { readonly output?: string | undefined; readonly format?: "zip" | "tar" | undefined },
+  limits: ArchiveLimits,
+  signal: AbortSignal
+) => {
+  const root = path.resolve(dir)
+  const stat = await fs.promises.stat(root)
+  if (!stat.isDirectory()) throw new ArchiveFailure("is not a directory")
+  const manifest = await readDirManifests(root)
+  const format = options.format ?? "zip"
+  const output = options.output === undefined
+    ? path.resolve(`${manifest.name}-${manifest.version}.fmpkg`)
+    : path.resolve(options.output)
+  const files = await collectFiles(root, output, limits, signal)
+  await fs.promises.mkdir(path.dirname(output), { recursive: true })
+  const temp = path.join(path.dirname(output), `.${path.basename(output)}.${crypto.randomBytes(6).toString("hex")}.tmp`)
+  const fh = await fs.promises.open(temp, "wx", 0o644)
+  let closed = false
+  try {
+    const written = format === "zip" ? await writeZip(fh, files, signal) : await writeTarGz(fh, files, signal)
+    await fh.sync()
+    const { size } = await fh.stat()
+    closed = true
+    await fh.close()
+    const unpacked = written.reduce((n, w) => n + w.size, 0)
+    if (unpacked / Math.max(size, 1) > limits.maxCompressionRatio) {
+      throw new ArchiveFailure(
+        `compresses ${Math.round(unpacked / size)}:1, over the ratio limit of ${limits.maxCompressionRatio}:1; ` +
+          `readers would refuse the archive`
+      )
+    }
+    if (format === "zip") {
+      const tooDense = written.find((w) =>
+        w.size >= RATIO_ENTRY_THRESHOLD && w.size / Math.max(w.compressedSize, 1) > limits.maxCompressionRatio
+      )
+      if (tooDense !== undefined) {
+        throw new ArchiveFailure(
+          `compresses over the ratio limit of ${limits.maxCompressionRatio}:1; readers would refuse the archive`,
+          tooDense.path
+        )
+      }
+    }
+    await fs.promises.rename(temp, output)
+    await syncDirectory(path.dirname(output))
+    return { file: output, format, manifest, size }
+  } catch (e) {
+    if (!closed) await fh.close().catch(() => undefined)
+    await fs.promises.rm(temp, { force: true })
+    throw e
+  }
+}
