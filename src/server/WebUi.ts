@@ -63,6 +63,11 @@ const CONTENT_TYPES: Record<string, string> = {
   ".woff2": "font/woff2"
 }
 
+const STATIC_EXTENSIONS = new Set([
+  ...Object.keys(CONTENT_TYPES).filter((e) => e !== ".html"),
+  ".jpg", ".jpeg", ".gif", ".webp", ".xml", ".webmanifest", ".woff", ".ttf", ".php", ".env"
+])
+
 const COMPRESSIBLE = new Set([".html", ".js", ".mjs", ".css", ".json", ".map", ".svg", ".txt"])
 
 /** The Content-Security-Policy of the UI page: only its own scripts, styles and API. */
@@ -229,8 +234,10 @@ export const make = Effect.fn("WebUi.make")(function*(options?: WebUiOptions) {
       if (!assets || !index) return notBuilt(shownDir)
       const asset = path === "/" ? index : assets.get(path)
       if (asset) return send(asset, request, 200)
-      const last = path.slice(path.lastIndexOf("/") + 1)
-      if (path.startsWith("/assets/") || (last.includes(".") && !last.endsWith(".html"))) {
+      // A missing asset or well-known file is a 404; any other path (versions contain dots) is
+      // a client-side route.
+      const ext = extname(path).toLowerCase()
+      if (path.startsWith("/assets/") || (!path.startsWith("/packages/") && STATIC_EXTENSIONS.has(ext))) {
         return HttpServerResponse.text(`Not found: ${path}`, { status: 404, headers: { "x-content-type-options": "nosniff" } })
       }
       // A client-side route (/packages/x, /categories, ...): the app renders it.
