@@ -22,6 +22,20 @@ export interface PackageSource {
   readonly versions: (name: string) => ReadonlyArray<string>
   /** The dependencies (name -> semver range) of one version. */
   readonly dependencies: (name: string, version: string) => Readonly<Record<string, string>>
+  /**
+   * Versions that only an exact pin (`1.2.3` or `=1.2.3`) may select, e.g. yanked releases: they
+   * are listed by `versions` but left out of every wider range.
+   */
+  readonly pinOnly?: ((name: string) => ReadonlySet<string> | undefined) | undefined
+}
+
+/**
+ * The version an exact pin such as `1.2.3` or `=1.2.3` names, or `undefined` for any other range.
+ * @since 0.1.0
+ */
+export const exactPin = (range: string): string | undefined => {
+  const v = range.trim().replace(/^=\s*/, "")
+  return semver.valid(v) === v ? v : undefined
 }
 
 /**
@@ -292,7 +306,12 @@ class Solver {
       r = undefined
     }
     if (r !== undefined) {
-      for (let i = 0; i < p.parsed.length; i++) if (r.test(p.parsed[i]!)) bitsSet(bits, i)
+      const pinOnly = exactPin(range) === undefined ? this.source.pinOnly?.(p.name) : undefined
+      for (let i = 0; i < p.parsed.length; i++) {
+        if (!r.test(p.parsed[i]!)) continue
+        if (pinOnly !== undefined && pinOnly.has(p.versions[i]!)) continue
+        bitsSet(bits, i)
+      }
     }
     p.ranges.set(range, bits)
     return bits

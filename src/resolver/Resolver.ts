@@ -1,0 +1,217 @@
+/**
+ * The resolver service: fetches the metadata of every package reachable from the root
+ * concurrently (bounded, each name asked once per run), then runs the pure PubGrub core.
+ * Yanked versions are left out unless pinned exactly or locked (then used with a warning).
+ * @since 0.1.0
+ */
+import { Data, Effect } from "effect"
+import type { ReleaseInfo } from "../api/Models.js"
+import { normalizeName } from "../domain/PackageName.js"
+import { MetadataSource, type PackageMetadata, type RegistryRef, type ResolveError } from "./MetadataSource.js"
+import { exactPin, type PackageSource, solve } from "./Pubgrub.js"
+
+/**
+ * One package of a resolution, with everything needed to download and verify it.
+ * @since 0.1.0
+ * @category models
+ */
+export interface ResolvedPackage {
+  /** The name as the registry spells it. */
+  readonly name: string
+  readonly version: string
+  readonly registry: RegistryRef
+  /** Lowercase hex SHA-256 of the archive. */
+  readonly checksum: string
+  readonly sizeBytes: number
+  readonly downloadUrl: string
+  readonly dependencies: Readonly<Record<string, string>>
+  readonly yanked: boolean
+  readonly yankReason: string | null
+}
+
+/**
+ * The outcome of a resolution: the packages (sorted by name) and warnings to show the user.
+ * @since 0.1.0
+ * @category models
+ */
+export interface Resolution {
+  readonly packages: ReadonlyArray<ResolvedPackage>
+  readonly warnings: ReadonlyArray<string>
+  /** Names fetched, decisions and conflicts (for diagnostics and benchmarks). */
+  readonly stats: { readonly fetched: number; readonly decisions: number; readonly conflicts: number }
+}
+
+/**
+ * What to resolve.
+ * @since 0.1.0
+ * @category models
+ */
+export interface ResolveRequest {
+  /** The root's dependencies: name -> semver range. */
+  readonly dependencies: Readonly<Record<string, string>>
+  /** How the root is called in explanations (default `the project`). */
+  readonly rootName?: string | undefined
+  /** Locked versions (name -> version): preferred when allowed, and usable even when yanked. */
+  readonly locked?: ReadonlyMap<string, string> | undefined
+  /** Metadata fetch concurrency (default 8). */
+  readonly concurrency?: number | undefined
+}
+
+/**
+ * No set of versions satisfies the root: `lines` explain why in plain English.
+ * @since 0.1.0
+ * @category errors
+ */
+export class ResolutionConflict extends Data.TaggedError("ResolutionConflict")<{
+  readonly root: string
+  readonly lines: ReadonlyArray<string>
+}> {
+  override get message(): string {
+    return `cannot resolve the dependencies of ${this.root}:\n${this.lines.map((l) => `  ${l}`).join("\n")}`
+  }
+}
+
+const yankWarning = (p: ResolvedPackage, why: string): string =>
+  `${p.name} ${p.version} from registry '${p.registry.name}' is yanked${
+    p.yankReason !== null && p.yankReason !== "" ? ` (${p.yankReason})` : ""
+  }; installing it because it is ${why}`
+
+/**
+ * Turns fetched metadata into the synchronous source of the PubGrub core and runs it.
+ * Exported for benchmarks and tests that already hold the metadata.
+ * @since 0.1.0
+ */
+export const resolveWith = (
+  metadata: ReadonlyMap<string, PackageMetadata | undefined>,
+  request: ResolveRequest
+): { readonly _tag: "Right"; readonly resolution: Resolution } | { readonly _tag: "Left"; readonly error: ResolutionConflict } => {
+  const rootName = request.rootName ?? "the project"
+  const locked = new Map<string, string>()
+  for (const [n, v] of request.locked ?? []) locked.set(normalizeName(n), v)
+  // exact pins anywhere in the graph make a yanked version usable (only by that pin)
+  const pins = new Map<string, Set<string>>()
+  const notePins = (deps: Readonly<Record<string, string>>) => {
+    for (const [n, r] of Object.entries(deps)) {
+      const v = exactPin(r)
+      if (v === undefined) continue
+      const k = normalizeName(n)
+      const s = pins.get(k) ?? new Set<string>()
+      s.add(v)
+      pins.set(k, s)
+    }
+  }
+  notePins(request.dependencies)
+  const index = new Map<string, { meta: PackageMetadata; byVersion: Map<string, ReleaseInfo>; pinOnly: Set<string> }>()
+  for (const [k, meta] of metadata) {
+    if (meta === undefined) continue
+    const byVersion = new Map<string, ReleaseInfo>()
+    const pinOnly = new Set<string>()
+    for (const r of meta.releases) {
+      byVersion.set(r.version, r)
+      notePins(r.dependencies)
+      if (r.yanked && locked.get(k) !== r.version) pinOnly.add(r.version)
+    }
+    index.set(k, { meta, byVersion, pinOnly })
+  }
+  const source: PackageSource = {
+    versions: (name) => {
+      const e = index.get(name)
+      if (e === undefined) return []
+      const pinned = pins.get(name)
+      const out: Array<string> = []
+      for (const r of e.meta.releases) {
+        if (!r.yanked || locked.get(name) === r.version || pinned?.has(r.version) === true) out.push(r.version)
+      }
+      return out
+    },
+    dependencies: (name, version) => index.get(name)?.byVersion.get(version)?.dependencies ?? {},
+    pinOnly: (name) => index.get(name)?.pinOnly
+  }
+  const result = solve(request.dependencies, source, { rootName, preferred: locked })
+  if (result._tag === "NoSolution") {
+    const missing = [...metadata].filter(([, m]) => m === undefined).map(([k]) => k)
+    const hints = missing
+      .filter((k) => result.lines.some((l) => l.includes(`versions of ${k} are available`)))
+      .map((k) => `(${k} was not found in any configured registry)`)
+    return { _tag: "Left", error: new ResolutionConflict({ root: rootName, lines: [...result.lines, ...hints] }) }
+  }
+  const packages: Array<ResolvedPackage> = []
+  const warnings: Array<string> = []
+  for (const [k, version] of result.solution) {
+    const e = index.get(k)!
+    const r = e.byVersion.get(version)!
+    const p: ResolvedPackage = {
+      name: e.meta.name,
+      version,
+      registry: e.meta.registry,
+      checksum: r.checksum,
+      sizeBytes: r.size_bytes,
+      downloadUrl: r.download_url,
+      dependencies: r.dependencies,
+      yanked: r.yanked,
+      yankReason: r.yank_reason
+    }
+    packages.push(p)
+    if (r.yanked) warnings.push(yankWarning(p, locked.get(k) === version ? "locked in fm.lock.json" : "pinned exactly"))
+    for (const s of e.meta.shadows ?? []) {
+      warnings.push(
+        `${p.name} is also published by registry '${s.name}' (${s.url}); using '${p.registry.name}', which has higher priority. ` +
+          `If '${s.name}' is the one you mean, pin it in the project file: "registries": { "${p.name}": "${s.name}" }`
+      )
+    }
+  }
+  packages.sort((a, b) => (normalizeName(a.name) < normalizeName(b.name) ? -1 : 1))
+  return {
+    _tag: "Right",
+    resolution: { packages, warnings, stats: { fetched: metadata.size, decisions: result.decisions, conflicts: result.conflicts } }
+  }
+}
+
+/**
+ * The resolver: `fetchAll` gathers metadata for every reachable name (each asked once, bounded
+ * concurrency), `resolve` fetches and solves.
+ * @since 0.1.0
+ * @category services
+ */
+export class Resolver extends Effect.Service<Resolver>()("fm/Resolver", {
+  effect: Effect.gen(function*() {
+    const source = yield* MetadataSource
+
+    const fetchAll = Effect.fn("Resolver.fetchAll")(function*(roots: Iterable<string>, concurrency: number = 8) {
+      const sem = yield* Effect.makeSemaphore(Math.max(1, concurrency))
+      const seen = new Map<string, PackageMetadata | undefined>()
+      const visiting = new Set<string>()
+      const visit = (name: string): Effect.Effect<void, ResolveError> =>
+        Effect.suspend(() => {
+          const key = normalizeName(name)
+          if (visiting.has(key)) return Effect.void
+          visiting.add(key)
+          return sem.withPermits(1)(source.releases(name)).pipe(
+            Effect.flatMap((meta) => {
+              seen.set(key, meta)
+              if (meta === undefined) return Effect.void
+              const next = new Map<string, string>()
+              for (const r of meta.releases) {
+                for (const d of Object.keys(r.dependencies)) {
+                  const k = normalizeName(d)
+                  if (!visiting.has(k) && !next.has(k)) next.set(k, d)
+                }
+              }
+              return Effect.forEach(next.values(), visit, { concurrency: "unbounded", discard: true })
+            })
+          )
+        })
+      yield* Effect.forEach(roots, visit, { concurrency: "unbounded", discard: true })
+      return seen as ReadonlyMap<string, PackageMetadata | undefined>
+    })
+
+    const resolve = Effect.fn("Resolver.resolve")(function*(request: ResolveRequest) {
+      const metadata = yield* fetchAll(Object.keys(request.dependencies), request.concurrency ?? 8)
+      const out = resolveWith(metadata, request)
+      if (out._tag === "Left") return yield* Effect.fail(out.error)
+      return out.resolution
+    })
+
+    return { fetchAll, resolve } as const
+  })
+}) {}
