@@ -5,9 +5,9 @@
  * 0 (success), 1 (failure) or 2 (usage error).
  * @since 0.1.0
  */
-import { ValidationError } from "@effect/cli"
+import { CliConfig, ValidationError } from "@effect/cli"
 import { NodeContext, NodeHttpClient, NodeRuntime } from "@effect/platform-node"
-import { Cause, Console, Effect, Exit, Layer } from "effect"
+import { Cause, Console, Effect, Exit, Layer, Logger } from "effect"
 import { FlowmasonHome } from "../shared/FlowmasonHome.js"
 import { run } from "./Cli.js"
 
@@ -53,9 +53,51 @@ const report = (e: unknown): Effect.Effect<number> => {
 
 const argv = process.argv.length <= 2 ? [...process.argv, "--help"] : process.argv
 
-const MainLayer = Layer.mergeAll(NodeContext.layer, NodeHttpClient.layerUndici, FlowmasonHome.Default)
+const ANSI = /\u001b\[[0-9;]*m/g
+const strip = (args: ReadonlyArray<unknown>) => args.map((a) => (typeof a === "string" ? a.replace(ANSI, "") : a))
+
+/** @effect/cli colours its help and messages unconditionally: drop the colours off a terminal. */
+const plainConsole = (c: Console.Console, outTty: boolean, errTty: boolean): Console.Console => ({
+  ...c,
+  log: (...args) => c.log(...(outTty ? args : strip(args))),
+  error: (...args) => c.error(...(errTty ? args : strip(args))),
+  unsafe: {
+    ...c.unsafe,
+    log: (...args) => c.unsafe.log(...(outTty ? args : strip(args))),
+    error: (...args) => c.unsafe.error(...(errTty ? args : strip(args)))
+  }
+})
+
+const noColor = process.env.NO_COLOR !== undefined && process.env.NO_COLOR !== ""
+const withPlainConsole = <A, E, R>(self: Effect.Effect<A, E, R>) =>
+  Console.consoleWith((c) =>
+    Console.withConsole(
+      self,
+      plainConsole(c, process.stdout.isTTY === true && !noColor, process.stderr.isTTY === true && !noColor)
+    )
+  )
+
+/** Log lines go to stderr (stdout is for results and --json), as `warning: ...` etc. */
+const StderrLogger = Logger.replace(
+  Logger.defaultLogger,
+  Logger.make(({ logLevel, message }) => {
+    const text = (Array.isArray(message) ? message : [message]).map((m) => (typeof m === "string" ? m : JSON.stringify(m)))
+      .join(" ")
+    const label = logLevel._tag === "Warning" ? "warning" : logLevel.label.toLowerCase()
+    process.stderr.write(`${label}: ${text}\n`)
+  })
+)
+
+const MainLayer = Layer.mergeAll(
+  NodeContext.layer,
+  NodeHttpClient.layerUndici,
+  FlowmasonHome.Default,
+  StderrLogger,
+  CliConfig.layer({ showBuiltIns: false })
+)
 
 run(argv).pipe(
+  withPlainConsole,
   Effect.as(0),
   Effect.catchAll(report),
   Effect.catchAllDefect((defect) =>

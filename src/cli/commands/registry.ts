@@ -73,9 +73,7 @@ const listCommand = Command.make(
       )
     })
 ).pipe(Command.withDescription(
-  "List the configured registries in the order they are consulted (lower priority number first). " +
-    "TOKEN says where a registry's token comes from (config, env = FLOWMASON_REGISTRY_TOKEN, none); " +
-    "tokens are never printed."
+  "List registries in the order they are consulted (TOKEN: config, env or none; never the token)"
 ))
 
 // ---------------------------------------------------------------------------------------------
@@ -213,8 +211,7 @@ const addCommand = Command.make(
       }
     })
 ).pipe(Command.withDescription(
-  "Add a registry. Checks GET <url>/api/v1/registry/health (5 s timeout) and saves the registry " +
-    "either way, enabled; an unreachable registry only gives a warning."
+  "Add a registry (health-checked; saved enabled even when unreachable, with a warning)"
 ))
 
 // ---------------------------------------------------------------------------------------------
@@ -254,7 +251,7 @@ const removeCommand = Command.make(
         )
       }
     })
-).pipe(Command.withDescription("Remove a registry (asks first on a terminal; pass --yes in scripts)"))
+).pipe(Command.withDescription("Remove a registry (asks on a terminal; --yes in scripts)"))
 
 const setDefaultCommand = Command.make("set-default", { name: nameArg, json }, ({ name, json }) =>
   Effect.gen(function*() {
@@ -264,7 +261,7 @@ const setDefaultCommand = Command.make("set-default", { name: nameArg, json }, (
     if (json) return yield* printJson(entryJson(entry, config.tokenSource(entry)))
     yield* Console.log(`'${name}' is now the default registry.`)
     if (!entry.enabled) yield* warn(`registry '${name}' is disabled; enable it with \`fm registry enable ${name}\``)
-  })).pipe(Command.withDescription("Make a registry the default (used by publish and when no --registry is given)"))
+  })).pipe(Command.withDescription("Make a registry the default (for publish and commands without --registry)"))
 
 const toggle = (on: boolean) =>
   Command.make(on ? "enable" : "disable", { name: nameArg, json }, ({ name, json }) =>
@@ -320,7 +317,7 @@ const cacheCommand = Command.make(
         formatBytes(stats.total_size_bytes)
       ]])
     })
-).pipe(Command.withDescription("Show download-cache statistics, or clear it (--clear [--older-than DAYS])"))
+).pipe(Command.withDescription("Show download-cache statistics, or clear it"))
 
 // ---------------------------------------------------------------------------------------------
 
