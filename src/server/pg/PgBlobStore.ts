@@ -1,0 +1,225 @@
+/**
+ * Archives stored in PostgreSQL, for registry replicas that share nothing but the database.
+ *
+ * An archive is one `blobs` row (keyed by its SHA-256) plus `blob_chunks` rows of at most
+ * {@link CHUNK_SIZE} bytes. Uploads still stream into a local temp file first (the server must
+ * open the archive to read its manifest); `commit` then copies that file into the database chunk
+ * by chunk inside ONE transaction, so other replicas see the whole archive or nothing. Reads stream
+ * chunk by chunk (one query per chunk): an archive is never held whole in memory, on either side.
+ *
+ * Removal is guarded by the database: a blob still referenced by a release is never deleted, and
+ * the start-up sweep only removes unreferenced blobs (and local temp files) older than
+ * {@link SWEEP_MIN_AGE}, so a replica starting never deletes an archive another replica is
+ * publishing right now.
+ * @since 0.1.0
+ */
+import { SqlClient } from "@effect/sql"
+import type { Scope } from "effect"
+import { Duration, Effect, Layer, Option, Stream } from "effect"
+import * as Fs from "node:fs"
+import * as Path from "node:path"
+import type { BlobStoreService, BlobTooLarge, TempBlob } from "../BlobStore.js"
+import { BlobError, BlobStore, make as makeLocalBlobStore } from "../BlobStore.js"
+import { describeCause } from "./PgDatabase.js"
+
+/**
+ * Size of one stored chunk: 256 KiB.
+ * @since 0.1.0
+ */
+export const CHUNK_SIZE = 256 * 1024
+
+/**
+ * How old an unreferenced blob or temp file must be before the start-up sweep removes it: older
+ * than any upload still in flight on another replica.
+ * @since 0.1.0
+ */
+export const SWEEP_MIN_AGE = Duration.hours(1)
+
+const SHA = /^[0-9a-f]{64}$/
+
+const blobError = (file: string, operation: string) => (cause: unknown) =>
+  new BlobError({ file, operation, cause: new Error(describeCause(cause), { cause }) })
+
+/**
+ * Removes the files in `dir` older than `minAge` (temp uploads abandoned by a crash); returns how
+ * many. Recent files may belong to uploads in flight on another replica sharing the directory.
+ * @since 0.1.0
+ */
+export const sweepOldFiles = (dir: string, minAge: Duration.Duration): Effect.Effect<number, BlobError> =>
+  Effect.tryPromise({
+    try: async () => {
+      const cutoff = Date.now() - Duration.toMillis(minAge)
+      let removed = 0
+      const entries = await Fs.promises.readdir(dir).catch((e: NodeJS.ErrnoException) => {
+        if (e.code === "ENOENT") return [] as Array<string>
+        throw e
+      })
+      for (const f of entries) {
+        const p = Path.join(dir, f)
+        const st = await Fs.promises.stat(p).catch(() => undefined)
+        if (st !== undefined && st.mtimeMs < cutoff) {
+          await Fs.promises.rm(p, { force: true, recursive: true })
+          removed++
+        }
+      }
+      return removed
+    },
+    catch: (cause) => new BlobError({ file: dir, operation: "sweep", cause })
+  })
+
+/**
+ * Builds the PostgreSQL blob store over the client in context. `tempDir` is a local directory for
+ * uploads in progress (its `tmp/` subdirectory is used).
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = (tempDir: string): Effect.Effect<BlobStoreService, BlobError, SqlClient.SqlClient> =>
+  Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    const local = yield* makeLocalBlobStore(tempDir)
+
+    const pathOf = (sha256: string): string => {
+      if (!SHA.test(sha256)) throw new Error(`not a SHA-256: ${sha256}`)
+      return `postgres:blobs/${sha256}`
+    }
+
+    const commit = Effect.fn("PgBlobStore.commit")(function*(temp: TempBlob) {
+      const target = pathOf(temp.sha256)
+      yield* Effect.acquireUseRelease(
+        Effect.tryPromise({
+          try: () => Fs.promises.open(temp.path, "r"),
+          catch: (cause) => new BlobError({ file: temp.path, operation: "open", cause })
+        }),
+        (handle) =>
+          sql.withTransaction(
+            Effect.gen(function*() {
+              const chunkCount = Math.ceil(temp.size / CHUNK_SIZE)
+              const claimed = yield* sql<{ id: unknown }>`INSERT INTO blobs (sha256, size_bytes, chunk_size, chunk_count)
+                VALUES (${temp.sha256}, ${temp.size}, ${CHUNK_SIZE}, ${chunkCount})
+                ON CONFLICT (sha256) DO NOTHING RETURNING id`
+              // Same content stored already (by us or another replica): nothing to write.
+              if (claimed.length === 0) return
+              const id = Number(claimed[0]!.id)
+              const buffer = Buffer.allocUnsafe(CHUNK_SIZE)
+              for (let seq = 0; seq < chunkCount; seq++) {
+                const want = Math.min(CHUNK_SIZE, temp.size - seq * CHUNK_SIZE)
+                let got = 0
+                while (got < want) {
+                  const { bytesRead } = yield* Effect.tryPromise({
+                    try: () => handle.read(buffer, got, want - got, seq * CHUNK_SIZE + got),
+                    catch: (cause) => new BlobError({ file: temp.path, operation: "read", cause })
+                  })
+                  if (bytesRead === 0) {
+                    return yield* new BlobError({
+                      file: temp.path,
+                      operation: "read",
+                      cause: new Error(`the temp file is shorter than the ${temp.size} bytes uploaded`)
+                    })
+                  }
+                  got += bytesRead
+                }
+                yield* sql`INSERT INTO blob_chunks (blob_id, seq, data) VALUES (${id}, ${seq}, ${buffer.subarray(0, want)})`
+              }
+            })
+          ).pipe(Effect.catchTag("SqlError", (e) => Effect.fail(blobError(temp.sha256, "store in PostgreSQL")(e)))),
+        (handle) => Effect.promise(() => handle.close().catch(() => undefined))
+      )
+      yield* Effect.promise(() => Fs.promises.rm(temp.path, { force: true }).catch(() => undefined))
+      return target
+    })
+
+    const meta = (sha256: string) =>
+      sql<{ id: unknown; size_bytes: unknown; chunk_size: unknown; chunk_count: unknown }>`SELECT id, size_bytes,
+        chunk_size, chunk_count FROM blobs WHERE sha256 = ${sha256}`.pipe(
+        Effect.map((rows) =>
+          rows.length === 0 ? Option.none() : Option.some({
+            id: Number(rows[0]!.id),
+            size: Number(rows[0]!.size_bytes),
+            chunkSize: Number(rows[0]!.chunk_size),
+            chunkCount: Number(rows[0]!.chunk_count)
+          })
+        ),
+        Effect.mapError(blobError(sha256, "look up in PostgreSQL"))
+      )
+
+    const stat = (sha256: string) => Effect.map(meta(sha256), Option.map((m) => ({ size: m.size })))
+
+    const stream = (sha256: string, range?: { readonly start: number; readonly end: number }) =>
+      Stream.unwrap(
+        Effect.gen(function*() {
+          const found = yield* meta(sha256)
+          if (Option.isNone(found)) {
+            return Stream.fail(new BlobError({ file: sha256, operation: "read", cause: new Error("no such archive in PostgreSQL") }))
+          }
+          const m = found.value
+          if (m.size === 0) return Stream.empty
+          const start = range?.start ?? 0
+          const end = Math.min(range?.end ?? m.size - 1, m.size - 1)
+          if (end < start) return Stream.empty
+          const first = Math.floor(start / m.chunkSize)
+          const last = Math.floor(end / m.chunkSize)
+          return Stream.range(first, last).pipe(
+            Stream.mapEffect((seq) =>
+              sql<{ data: Uint8Array }>`SELECT data FROM blob_chunks WHERE blob_id = ${m.id} AND seq = ${seq}`.pipe(
+                Effect.mapError(blobError(sha256, "read from PostgreSQL")),
+                Effect.flatMap((rows) =>
+                  rows.length === 0
+                    ? Effect.fail(new BlobError({ file: sha256, operation: "read", cause: new Error(`chunk ${seq} is missing`) }))
+                    : Effect.succeed(rows[0]!.data)
+                ),
+                Effect.map((data) => {
+                  const offset = seq * m.chunkSize
+                  const from = seq === first ? start - offset : 0
+                  const to = seq === last ? end - offset + 1 : data.byteLength
+                  return from === 0 && to === data.byteLength ? data : data.subarray(from, to)
+                })
+              )
+            )
+          )
+        })
+      )
+
+    const remove = (sha256: string) =>
+      sql`DELETE FROM blobs WHERE sha256 = ${sha256}
+        AND NOT EXISTS (SELECT 1 FROM releases WHERE checksum = ${sha256})`.pipe(
+        Effect.asVoid,
+        Effect.mapError(blobError(sha256, "remove from PostgreSQL"))
+      )
+
+    const sweep = (_known: ReadonlySet<string>) =>
+      Effect.gen(function*() {
+        const temps = yield* sweepOldFiles(Path.join(local.root, "tmp"), SWEEP_MIN_AGE)
+        const removed = yield* sql<{ sha256: string }>`DELETE FROM blobs b
+          WHERE b.created_at < now() - make_interval(secs => ${Duration.toSeconds(SWEEP_MIN_AGE)})
+          AND NOT EXISTS (SELECT 1 FROM releases r WHERE r.checksum = b.sha256)
+          RETURNING b.sha256`.pipe(Effect.mapError(blobError("blobs", "sweep in PostgreSQL")))
+        return { blobs: removed.length, temps }
+      })
+
+    const writeTemp = <E>(
+      bytes: Stream.Stream<Uint8Array, E>,
+      limit: number
+    ): Effect.Effect<TempBlob, E | BlobError | BlobTooLarge, Scope.Scope> =>
+      local.writeTemp(bytes, limit)
+
+    return {
+      root: local.root,
+      writeTemp,
+      commit,
+      put: (bytes, limit) => Effect.scoped(Effect.tap(writeTemp(bytes, limit), commit)),
+      pathOf,
+      stat,
+      stream,
+      remove,
+      sweep
+    } satisfies BlobStoreService
+  })
+
+/**
+ * The PostgreSQL blob store over the client in context (its tables come with the PostgreSQL
+ * migrations); temp uploads go to `<tempDir>/tmp`.
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerFromClient = (tempDir: string): Layer.Layer<BlobStore, BlobError, SqlClient.SqlClient> =>
+  Layer.effect(BlobStore, make(tempDir))
