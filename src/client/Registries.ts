@@ -159,9 +159,10 @@ export class Registries extends Effect.Service<Registries>()("fm/Registries", {
     const config = yield* RegistryConfig
     const cache = yield* PackageCache
     const http = yield* HttpClient.HttpClient
-    const timeoutSeconds = yield* Config.number("FLOWMASON_HTTP_TIMEOUT").pipe(Config.withDefault(30))
-    const retries = yield* Config.integer("FLOWMASON_HTTP_RETRIES").pipe(Config.withDefault(3))
-    const retryDelayMs = yield* Config.integer("FLOWMASON_HTTP_RETRY_DELAY_MS").pipe(Config.withDefault(200))
+    // transport tuning from the environment; a malformed value is a startup defect naming the variable
+    const timeoutSeconds = yield* Config.number("FLOWMASON_HTTP_TIMEOUT").pipe(Config.withDefault(30), Effect.orDie)
+    const retries = yield* Config.integer("FLOWMASON_HTTP_RETRIES").pipe(Config.withDefault(3), Effect.orDie)
+    const retryDelayMs = yield* Config.integer("FLOWMASON_HTTP_RETRY_DELAY_MS").pipe(Config.withDefault(200), Effect.orDie)
 
     const connect = (entry: RegistryEntry) =>
       RemoteRegistry.make(entry, {
