@@ -301,17 +301,27 @@ export const make = (
         })
       )
 
-    /** JSON calls and downloads: per-attempt timeout inside transient retries. */
+    /** Downloads: per-attempt timeout (until the headers) inside transient retries. */
     const client = raw.pipe(
       withHeaders,
       withTimeout(timeout),
       HttpClient.retryTransient({ schedule, times: retries })
     )
+    // The base URL is prepended BEFORE the headers are set (so that the origin check sees the
+    // full URL); HttpApiClient's own `baseUrl` would be applied after our request mapping.
+    const prepend = (c: HttpClient.HttpClient): HttpClient.HttpClient =>
+      HttpClient.mapRequest(c, HttpClientRequest.prependUrl(base))
+    const apiClient = raw.pipe(
+      prepend,
+      withHeaders,
+      withTimeout(timeout),
+      HttpClient.retryTransient({ schedule, times: retries })
+    )
     /** Uploads: no retries (a repeated POST could answer 409 for our own first attempt). */
-    const uploadClient = raw.pipe(withHeaders, withTimeout(uploadTimeout))
+    const uploadClient = raw.pipe(prepend, withHeaders, withTimeout(uploadTimeout))
 
-    const api = yield* HttpApiClient.make(RegistryApi, { baseUrl: base, transformClient: () => client })
-    const uploadApi = yield* HttpApiClient.make(RegistryApi, { baseUrl: base, transformClient: () => uploadClient })
+    const api = yield* HttpApiClient.make(RegistryApi, { transformClient: () => apiClient })
+    const uploadApi = yield* HttpApiClient.make(RegistryApi, { transformClient: () => uploadClient })
 
     const label = (ctx: Ctx) =>
       ctx.name === undefined ? undefined : ctx.version === undefined ? ctx.name : `${ctx.name}@${ctx.version}`
