@@ -180,7 +180,7 @@ export class Installer extends Effect.Service<Installer>()("fm/Installer", {
         fetched = yield* registries.fetch(name, options)
       }
       return yield* finish(fetched.cached.path, {
-        name: fetched.cached.name,
+        name: fetched.info.name, // the registry's spelling (the cache keys are normalized)
         version: fetched.cached.version,
         registry: fetched.registry,
         sha256: fetched.cached.sha256,
