@@ -109,6 +109,8 @@ document.addEventListener("click", (e) => {
   if (!a || a.hasAttribute("download") || (a.target && a.target !== "_self")) return
   const url = new URL(a.href, location.href)
   if (url.origin !== location.origin || url.pathname.startsWith("/api/")) return
+  // In-page anchors (the skip link) keep the browser's own behaviour.
+  if (url.hash && url.pathname === location.pathname && url.search === location.search) return
   e.preventDefault()
   navigate(url.href)
 })
@@ -119,7 +121,7 @@ api.health().then(
   (hl) =>
     replace(
       footerInfo,
-      `${hl.registry_name || "fm registry"} · server ${hl.version || "?"} · ${formatCount(hl.packages_count)} packages · `,
+      `${hl.registry_name || "fm registry"} · server ${hl.version || "?"} · ${formatCount(hl.packages_count)} ${hl.packages_count === 1 ? "package" : "packages"} · `,
       h("a", { href: "/api/v1/registry/health" }, "API health")
     ),
   () => replace(footerInfo, "Registry health unavailable.")

@@ -1,0 +1,170 @@
+/**
+ * End-to-end harness for the web UI: a real registry server (`RegistryServer.serve`, SQLite +
+ * blobs in a temp data dir) with the UI mounted through `WebUi.layer`, tokens created in its
+ * store, packages published through the real upload endpoint, and Debian's Chromium driven by
+ * playwright-core.
+ */
+import { HttpApiBuilder, HttpServer } from "@effect/platform"
+import { NodeHttpServer } from "@effect/platform-node"
+import { Context, Effect, Exit, Layer, Scope } from "effect"
+import * as crypto from "node:crypto"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { createServer } from "node:http"
+import { fileURLToPath } from "node:url"
+import { type Browser, chromium } from "playwright-core"
+import { RegistryApi } from "../../src/api/RegistryApi.js"
+import { PackageArchive } from "../../src/archive/PackageArchive.js"
+import { Auth, AuthenticationLive } from "../../src/server/Auth.js"
+import { HandlersLive } from "../../src/server/Handlers.js"
+import * as ServerConfig from "../../src/server/ServerConfig.js"
+import * as RegistryServer from "../../src/server/RegistryServer.js"
+import * as WebUi from "../../src/server/WebUi.js"
+import { buildUi } from "../../src/ui/bundle.mjs"
+import { buildZip, projectManifest } from "../helpers/archives.js"
+
+/** Repository root. */
+export const ROOT = fileURLToPath(new URL("../../", import.meta.url))
+
+/** Where the e2e run saves its screenshots (gitignored). */
+export const SCREENSHOTS = path.join(ROOT, "screenshots")
+
+/** A running registry with the UI. */
+export interface UiServer {
+  readonly url: string
+  readonly dataDir: string
+  readonly adminToken: string
+  readonly readToken: string
+  readonly stop: () => Promise<void>
+}
+
+/** Builds the UI once per test file into a temp dir; returns that dir. */
+export const buildUiTemp = async (): Promise<string> => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "fm-ui-build-"))
+  await buildUi({ outDir: path.join(dir, "ui") })
+  return path.join(dir, "ui")
+}
+
+/** Starts a registry (public or private) on 127.0.0.1:0 serving the UI built in `uiDir`. */
+export const startUiServer = async (options: { readonly uiDir: string; readonly private: boolean }): Promise<UiServer> => {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "fm-ui-data-"))
+  // Tokens go into the server's own store before it starts.
+  const tokens = await Effect.runPromise(
+    Effect.gen(function*() {
+      const auth = yield* Auth
+      const admin = yield* auth.create({ name: "e2e-admin", scope: "admin" })
+      const read = yield* auth.create({ name: "e2e-read", scope: "read" })
+      return { admin: admin.token, read: read.token }
+    }).pipe(Effect.provide(Auth.Default.pipe(Layer.provide(RegistryServer.storageLayer(dataDir)))), Effect.scoped)
+  )
+  const scope = Effect.runSync(Scope.make())
+  try {
+    const ctx = await Effect.runPromise(Layer.buildWithScope(serverLayer(dataDir, options), scope))
+    const url = RegistryServer.listeningUrl(Context.get(ctx, HttpServer.HttpServer))
+    return {
+      url,
+      dataDir,
+      adminToken: tokens.admin,
+      readToken: tokens.read,
+      stop: async () => {
+        await Effect.runPromise(Scope.close(scope, Exit.void))
+        fs.rmSync(dataDir, { recursive: true, force: true })
+      }
+    }
+  } catch (e) {
+    await Effect.runPromise(Scope.close(scope, Exit.void))
+    fs.rmSync(dataDir, { recursive: true, force: true })
+    throw e
+  }
+}
+
+/**
+ * The server as `fm studio start` composes it: the registry API (SERVER's handlers, auth, SQLite
+ * storage) under `HttpApiBuilder.serve` with SERVER's middleware, plus `WebUi.layer`.
+ */
+const serverLayer = (dataDir: string, options: { readonly uiDir: string; readonly private: boolean }) => {
+  const config = {
+    ...ServerConfig.defaults(dataDir),
+    port: 0,
+    private: options.private,
+    logRequests: false,
+    registryName: "e2e"
+  }
+  const storage = RegistryServer.storageLayer(dataDir)
+  const handlers = HandlersLive.pipe(
+    Layer.provide(AuthenticationLive),
+    Layer.provide(Auth.Default),
+    Layer.provide(PackageArchive.Default),
+    Layer.provide(ServerConfig.layer(config)),
+    Layer.provide(storage)
+  )
+  return HttpApiBuilder.serve(RegistryServer.middleware(config)).pipe(
+    Layer.provide(WebUi.layer(WebUi.WebUi.layerAt(options.uiDir))),
+    Layer.provide(HttpApiBuilder.api(RegistryApi).pipe(Layer.provide(handlers))),
+    Layer.provideMerge(NodeHttpServer.layer(createServer, { port: 0, host: "127.0.0.1" }))
+  )
+}
+
+/** What to put in a fixture package's manifest.json. */
+export interface FixtureSpec {
+  readonly name: string
+  readonly version: string
+  readonly manifest?: Record<string, unknown>
+  readonly components?: ReadonlyArray<string>
+}
+
+/** Builds a real `.fmpkg` (ZIP) for `spec`. */
+export const fixtureArchive = (spec: FixtureSpec): Buffer => {
+  const components = spec.components ?? []
+  return buildZip([
+    { name: "manifest.json", data: projectManifest(spec.name, spec.version, { ...spec.manifest, components: components.map((c) => `components/${c}.py`) }) },
+    ...components.map((c) => ({ name: `components/${c}.py`, data: `# ${c} of ${spec.name} ${spec.version}\n` })),
+    { name: "pipelines/main.pipeline.json", data: JSON.stringify({ stages: [], v: spec.version }) }
+  ])
+}
+
+/** Publishes through `POST /api/v1/registry/packages/upload` (multipart) and returns the checksum. */
+export const publish = async (server: UiServer, spec: FixtureSpec): Promise<string> => {
+  const bytes = fixtureArchive(spec)
+  const checksum = crypto.createHash("sha256").update(bytes).digest("hex")
+  const form = new FormData()
+  form.append("file", new Blob([bytes], { type: "application/octet-stream" }), `${spec.name}-${spec.version}.fmpkg`)
+  form.append("checksum", checksum)
+  const res = await fetch(`${server.url}/api/v1/registry/packages/upload`, {
+    method: "POST",
+    body: form,
+    headers: { Authorization: `Bearer ${server.adminToken}` }
+  })
+  if (res.status !== 201) throw new Error(`publishing ${spec.name}@${spec.version} failed: ${res.status} ${await res.text()}`)
+  return checksum
+}
+
+/** Yanks a release through the API. */
+export const yank = async (server: UiServer, name: string, version: string, reason: string): Promise<void> => {
+  const res = await fetch(`${server.url}/api/v1/registry/packages/${name}/${version}/yank`, {
+    method: "POST",
+    body: JSON.stringify({ reason }),
+    headers: { Authorization: `Bearer ${server.adminToken}`, "Content-Type": "application/json" }
+  })
+  if (!res.ok) throw new Error(`yanking ${name}@${version} failed: ${res.status} ${await res.text()}`)
+}
+
+/** Launches Debian's Chromium headless (never downloads a browser). */
+export const launchChromium = (): Promise<Browser> =>
+  chromium.launch({
+    executablePath: process.env["FM_CHROMIUM"] ?? "/usr/bin/chromium",
+    args: [
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+      "--disable-quic",
+      "--no-first-run"
+    ]
+  })
+
+/** SHA-256 hex of a file. */
+export const sha256File = (file: string): string => crypto.createHash("sha256").update(fs.readFileSync(file)).digest("hex")
