@@ -167,3 +167,103 @@ export const terminateConnections = (database: string): Promise<number> =>
                          WHERE datname = ${database} AND pid <> pg_backend_pid()`,
       (rows) => Number(rows[0]?.n ?? 0)
     ))
+
+/** Blocks new connections to `database` (and kills the open ones): PostgreSQL is "down" for it. */
+export const blockConnections = (database: string): Promise<number> =>
+  withPg(PG_ADMIN_URL, (sql) => sql.unsafe(`ALTER DATABASE ${quoteIdent(database)} WITH ALLOW_CONNECTIONS false`)).then(
+    () => terminateConnections(database)
+  )
+
+/** Lets connections to `database` in again after {@link blockConnections}. */
+export const allowConnections = (database: string): Promise<void> =>
+  withPg(PG_ADMIN_URL, (sql) => sql.unsafe(`ALTER DATABASE ${quoteIdent(database)} WITH ALLOW_CONNECTIONS true`)).then(
+    () => undefined
+  )
+
+// ---------------------------------------------------------------------------------------------
+// Registry replicas as real processes
+
+/** A registry server process started by {@link startReplica}. */
+export interface Replica {
+  /** `http://127.0.0.1:<port>` */
+  readonly url: string
+  readonly pid: number
+  /** Everything the process wrote so far (stdout + stderr). */
+  readonly output: () => string
+  /** SIGTERM, then SIGKILL after 5 s; resolves once the process has exited. */
+  readonly stop: () => Promise<void>
+}
+
+/** Options of {@link startReplica}. */
+export interface ReplicaOptions {
+  /** `postgres://...` (passed as `--database-url`), or undefined for SQLite in `dataDir`. */
+  readonly databaseUrl?: string | undefined
+  /** Local data directory of this replica. */
+  readonly dataDir: string
+  /** Shared archive directory (`--blob-dir`). */
+  readonly blobDir?: string | undefined
+  /** Admin token to bootstrap (`FM_ADMIN_TOKEN`). */
+  readonly adminToken: string
+  /** Extra CLI arguments for `fm studio start`. */
+  readonly args?: ReadonlyArray<string>
+}
+
+const ROOT = new URL("../../", import.meta.url).pathname
+
+/**
+ * Starts `fm studio start --port 0` as its own Node process (through `src/server/main.ts`) and
+ * waits until it listens. The process is killed by pid in `stop()`.
+ */
+export const startReplica = async (options: ReplicaOptions): Promise<Replica> => {
+  const { spawn } = await import("node:child_process")
+  const args = [
+    "--import",
+    "tsx",
+    "src/server/main.ts",
+    "start",
+    "--port",
+    "0",
+    "--quiet",
+    "--data-dir",
+    options.dataDir,
+    ...(options.databaseUrl === undefined ? [] : ["--database-url", options.databaseUrl]),
+    ...(options.blobDir === undefined ? [] : ["--blob-dir", options.blobDir]),
+    ...(options.args ?? [])
+  ]
+  const child = spawn(process.execPath, args, {
+    cwd: ROOT,
+    env: { ...process.env, FM_ADMIN_TOKEN: options.adminToken, FM_DATABASE_URL: "", FLOWMASON_HOME: options.dataDir },
+    stdio: ["ignore", "pipe", "pipe"]
+  })
+  let out = ""
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()))
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`replica did not start within 60 s:\n${out}`)), 60_000)
+    const onData = (d: Buffer) => {
+      out += d.toString()
+      const m = /listening on (http:\/\/[^\s()]+)/.exec(out)
+      if (m !== null) {
+        clearTimeout(timer)
+        resolve(m[1]!)
+      }
+    }
+    child.stdout.on("data", onData)
+    child.stderr.on("data", onData)
+    child.once("exit", (code) => {
+      clearTimeout(timer)
+      reject(new Error(`replica exited with code ${code} before listening:\n${out}`))
+    })
+  })
+  return {
+    url,
+    pid: child.pid!,
+    output: () => out,
+    stop: async () => {
+      if (child.exitCode !== null || child.signalCode !== null) return
+      child.kill("SIGTERM")
+      const timer = setTimeout(() => child.kill("SIGKILL"), 5_000)
+      await exited
+      clearTimeout(timer)
+    }
+  }
+}

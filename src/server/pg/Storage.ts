@@ -1,0 +1,118 @@
+/**
+ * Storage selection at start-up, for one server or several replicas:
+ *
+ * | options                         | metadata                         | archives                          |
+ * |---------------------------------|----------------------------------|-----------------------------------|
+ * | (none)                          | SQLite `<data-dir>/registry.db`  | `<data-dir>/blobs`                |
+ * | `databaseUrl`                   | PostgreSQL                       | PostgreSQL (`blobs`/`blob_chunks`)|
+ * | `databaseUrl` + `blobDir`       | PostgreSQL                       | shared directory `blobDir`        |
+ * | `blobDir` (no `databaseUrl`)    | SQLite `<data-dir>/registry.db`  | directory `blobDir`               |
+ *
+ * `databaseUrl` comes from `--database-url` or the `FM_DATABASE_URL` environment variable and
+ * must be a `postgres://` / `postgresql://` URL. PostgreSQL is migrated when the layer is built
+ * (safe with several replicas starting together). Stray blobs are swept at start, replica-safely.
+ * @since 0.1.0
+ */
+import { Effect, Layer } from "effect"
+import * as Path from "node:path"
+import type { BlobError } from "../BlobStore.js"
+import { BlobStore } from "../BlobStore.js"
+import * as BlobStoreFs from "../BlobStore.js"
+import { PackageStore, StoreError } from "../PackageStore.js"
+import * as SqlitePackageStore from "../SqlitePackageStore.js"
+import * as PgBlobStore from "./PgBlobStore.js"
+import * as PgDatabase from "./PgDatabase.js"
+import * as PgPackageStore from "./PgPackageStore.js"
+import * as SharedDirBlobStore from "./SharedDirBlobStore.js"
+
+/**
+ * Where a registry keeps its metadata and archives.
+ * @since 0.1.0
+ * @category models
+ */
+export interface StorageOptions {
+  /** Local data directory: the SQLite database and temp uploads (and archives without `blobDir`/PostgreSQL). */
+  readonly dataDir: string
+  /** `postgres://...`: keep metadata (and, without `blobDir`, archives) in PostgreSQL. */
+  readonly databaseUrl?: string | undefined
+  /** Keep archives in this (possibly shared) directory. */
+  readonly blobDir?: string | undefined
+  /** PostgreSQL pool size per replica (default 10). */
+  readonly maxConnections?: number | undefined
+}
+
+/**
+ * The environment variable read when no `--database-url` is given.
+ * @since 0.1.0
+ */
+export const DATABASE_URL_ENV = "FM_DATABASE_URL"
+
+/**
+ * `flag`, else `$FM_DATABASE_URL`, else `undefined` (SQLite). Empty strings count as unset.
+ * @since 0.1.0
+ */
+export const databaseUrlFrom = (flag: string | undefined, env: NodeJS.ProcessEnv = process.env): string | undefined => {
+  const v = flag !== undefined && flag.trim() !== "" ? flag.trim() : env[DATABASE_URL_ENV]?.trim()
+  return v === undefined || v === "" ? undefined : v
+}
+
+/**
+ * Which backends a set of options selects, for start-up logs and `--json` output.
+ * @since 0.1.0
+ */
+export const describe = (options: StorageOptions): { readonly database: string; readonly blobs: string } => ({
+  database: options.databaseUrl === undefined
+    ? `sqlite:${sqliteFile(options.dataDir)}`
+    : PgDatabase.redactUrl(options.databaseUrl),
+  blobs: options.blobDir !== undefined
+    ? Path.resolve(options.blobDir)
+    : options.databaseUrl !== undefined
+    ? "postgres"
+    : Path.join(Path.resolve(options.dataDir), "blobs")
+})
+
+/** The SQLite database of a data directory (as `RegistryServer.databaseFile`). */
+const sqliteFile = (dataDir: string): string => Path.join(dataDir, "registry.db")
+
+/** Removes temp uploads and unreferenced blobs (each blob store decides what is safe to remove). */
+const sweepLayer: Layer.Layer<never, StoreError | BlobError, PackageStore | BlobStore> = Layer.effectDiscard(
+  Effect.gen(function*() {
+    const store = yield* PackageStore
+    const blobs = yield* BlobStore
+    const swept = yield* blobs.sweep(yield* store.checksums)
+    if (swept.blobs + swept.temps > 0) {
+      yield* Effect.logInfo(`swept ${swept.temps} temp file(s) and ${swept.blobs} stray blob(s) from ${blobs.root}`)
+    }
+  })
+)
+
+const withSweep = <E, R>(storage: Layer.Layer<PackageStore | BlobStore, E, R>) =>
+  Layer.merge(storage, sweepLayer.pipe(Layer.provide(storage)))
+
+/**
+ * The storage the options select (see the module table), swept at start.
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer = (options: StorageOptions): Layer.Layer<PackageStore | BlobStore, StoreError | BlobError> => {
+  const { blobDir, dataDir, databaseUrl } = options
+  if (databaseUrl === undefined) {
+    const store = SqlitePackageStore.layer(sqliteFile(dataDir))
+    const blobs = blobDir === undefined ? BlobStoreFs.layer(dataDir) : SharedDirBlobStore.layer(blobDir)
+    return withSweep(Layer.merge(store, blobs))
+  }
+  if (!PgDatabase.isPostgresUrl(databaseUrl)) {
+    return Layer.fail(
+      new StoreError({
+        operation: "open the registry database",
+        cause: new Error(
+          `'${PgDatabase.redactUrl(databaseUrl)}' is not a PostgreSQL URL; use postgres://user:password@host:5432/database`
+        )
+      })
+    )
+  }
+  const client = PgDatabase.layer({ url: databaseUrl, maxConnections: options.maxConnections })
+  const store = Layer.effect(PackageStore, PgPackageStore.make)
+  const blobs = blobDir === undefined ? PgBlobStore.layerFromClient(dataDir) : SharedDirBlobStore.layer(blobDir)
+  return withSweep(Layer.merge(store, blobs).pipe(Layer.provide(client)))
+}
