@@ -122,6 +122,26 @@ const syncDirectory = async (dir: string): Promise<void> => {
   }
 }
 
+/**
+ * fsyncs files (by reopening them) with bounded concurrency, so the journal can group the
+ * commits; done once everything was written and checked, just before the rename.
+ */
+const syncFiles = async (files: ReadonlyArray<string>, signal: AbortSignal): Promise<void> => {
+  let next = 0
+  const worker = async (): Promise<void> => {
+    while (next < files.length) {
+      if (signal.aborted) throw new ArchiveFailure("interrupted")
+      const fh = await fs.promises.open(files[next++]!, "r")
+      try {
+        await fh.datasync()
+      } finally {
+        await fh.close()
+      }
+    }
+  }
+  await Promise.all(Array.from({ length: Math.min(32, files.length) }, worker))
+}
+
 /** Whether `target` is absent (false) or an empty directory (true); throws otherwise. */
 const checkTarget = async (target: string): Promise<boolean> => {
   let stat: fs.Stats
@@ -155,6 +175,7 @@ export const extractArchive = async (
   await fs.promises.mkdir(parent, { recursive: true })
   const staging = await fs.promises.mkdtemp(path.join(parent, `.${path.basename(target)}.extract-`))
   const handles = new Set<fs.promises.FileHandle>()
+  const written: Array<string> = []
   try {
     const manifests = new ManifestCollector()
     const result = await scan(file, {
@@ -176,14 +197,15 @@ export const extractArchive = async (
             await fh.write(chunk, 0, chunk.length)
           },
           close: async () => {
-            await fh.datasync()
             handles.delete(fh)
             await fh.close()
+            written.push(dest)
           }
         }
       }
     })
     const manifest = manifests.decode(file, result.entries)
+    await syncFiles(written, signal)
     await fs.promises.chmod(staging, 0o755)
     if (targetExists) await fs.promises.rmdir(target)
     await fs.promises.rename(staging, target)

@@ -259,13 +259,16 @@ export const scanTar = async (file: string, options: ScanOptions): Promise<ScanR
     }
     await reader.drain(MAX_TRAILING)
   }
+  // pipeline() can reject before the last stage settles; wait for it so no write is still running
+  let parsing: Promise<void> | undefined
   try {
     await pipeline(
       fs.createReadStream(file, { highWaterMark: 256 * 1024 }),
       zlib.createGunzip({ chunkSize: 64 * 1024 }),
-      parse
+      (source: AsyncIterable<Buffer>) => (parsing = parse(source))
     )
   } catch (e) {
+    await parsing?.catch(() => undefined)
     if (e instanceof ArchiveFailure) throw e
     const code = (e as NodeJS.ErrnoException).code
     if (code === "Z_BUF_ERROR" || code === "Z_DATA_ERROR") {

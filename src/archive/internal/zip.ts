@@ -308,10 +308,14 @@ const readEntryData = async (
     }
   }
   const source = readRange(fh, entry.dataStart, entry.compressedSize, signal)
+  // pipeline() can reject before the last stage settles; wait for it so no write is still running
+  let checking: Promise<void> | undefined
+  const last = (s: AsyncIterable<Buffer>) => (checking = check(s))
   try {
-    if (entry.method === 8) await pipeline(source, zlib.createInflateRaw({ chunkSize: 64 * 1024 }), check)
-    else await pipeline(source, check)
+    if (entry.method === 8) await pipeline(source, zlib.createInflateRaw({ chunkSize: 64 * 1024 }), last)
+    else await pipeline(source, last)
   } catch (e) {
+    await checking?.catch(() => undefined)
     if (e instanceof ArchiveFailure) throw e
     const code = (e as NodeJS.ErrnoException).code ?? ""
     throw new ArchiveFailure(`corrupt compressed data (${code || String(e)})`, entry.path)
