@@ -4,7 +4,7 @@
  * Yanked versions are left out unless pinned exactly or locked (then used with a warning).
  * @since 0.1.0
  */
-import { Data, Effect } from "effect"
+import { type Context, Data, Effect } from "effect"
 import type { ReleaseInfo } from "../api/Models.js"
 import { normalizeName } from "../domain/PackageName.js"
 import { MetadataSource, type PackageMetadata, type RegistryRef, type ResolveError } from "./MetadataSource.js"
@@ -168,50 +168,71 @@ export const resolveWith = (
 }
 
 /**
- * The resolver: `fetchAll` gathers metadata for every reachable name (each asked once, bounded
- * concurrency), `resolve` fetches and solves.
+ * Gathers the metadata of every name reachable from `roots` (through any release's
+ * dependencies), asking the source once per name with at most `concurrency` requests at a time.
+ * @since 0.1.0
+ */
+export const fetchAllFrom = (
+  source: Context.Tag.Service<MetadataSource>,
+  roots: Iterable<string>,
+  concurrency: number = 8
+): Effect.Effect<ReadonlyMap<string, PackageMetadata | undefined>, ResolveError> =>
+  Effect.gen(function*() {
+    const sem = yield* Effect.makeSemaphore(Math.max(1, concurrency))
+    const seen = new Map<string, PackageMetadata | undefined>()
+    const visiting = new Set<string>()
+    const visit = (name: string): Effect.Effect<void, ResolveError> =>
+      Effect.suspend(() => {
+        const key = normalizeName(name)
+        if (visiting.has(key)) return Effect.void
+        visiting.add(key)
+        return sem.withPermits(1)(source.releases(name)).pipe(
+          Effect.flatMap((meta) => {
+            seen.set(key, meta)
+            if (meta === undefined) return Effect.void
+            const next = new Map<string, string>()
+            for (const r of meta.releases) {
+              for (const d of Object.keys(r.dependencies)) {
+                const k = normalizeName(d)
+                if (!visiting.has(k) && !next.has(k)) next.set(k, d)
+              }
+            }
+            return Effect.forEach(next.values(), visit, { concurrency: "unbounded", discard: true })
+          })
+        )
+      })
+    yield* Effect.forEach(roots, visit, { concurrency: "unbounded", discard: true })
+    return seen
+  })
+
+/**
+ * Fetches (see {@link fetchAllFrom}) and solves (see {@link resolveWith}) against one source.
+ * @since 0.1.0
+ */
+export const resolveFrom = (
+  source: Context.Tag.Service<MetadataSource>,
+  request: ResolveRequest
+): Effect.Effect<Resolution, ResolveError | ResolutionConflict> =>
+  Effect.flatMap(fetchAllFrom(source, Object.keys(request.dependencies), request.concurrency ?? 8), (metadata) => {
+    const out = resolveWith(metadata, request)
+    return out._tag === "Left" ? Effect.fail(out.error) : Effect.succeed(out.resolution)
+  })
+
+/**
+ * The resolver over the {@link MetadataSource} in context: `fetchAll` gathers metadata for every
+ * reachable name (each asked once, bounded concurrency), `resolve` fetches and solves.
  * @since 0.1.0
  * @category services
  */
 export class Resolver extends Effect.Service<Resolver>()("fm/Resolver", {
   effect: Effect.gen(function*() {
     const source = yield* MetadataSource
-
     const fetchAll = Effect.fn("Resolver.fetchAll")(function*(roots: Iterable<string>, concurrency: number = 8) {
-      const sem = yield* Effect.makeSemaphore(Math.max(1, concurrency))
-      const seen = new Map<string, PackageMetadata | undefined>()
-      const visiting = new Set<string>()
-      const visit = (name: string): Effect.Effect<void, ResolveError> =>
-        Effect.suspend(() => {
-          const key = normalizeName(name)
-          if (visiting.has(key)) return Effect.void
-          visiting.add(key)
-          return sem.withPermits(1)(source.releases(name)).pipe(
-            Effect.flatMap((meta) => {
-              seen.set(key, meta)
-              if (meta === undefined) return Effect.void
-              const next = new Map<string, string>()
-              for (const r of meta.releases) {
-                for (const d of Object.keys(r.dependencies)) {
-                  const k = normalizeName(d)
-                  if (!visiting.has(k) && !next.has(k)) next.set(k, d)
-                }
-              }
-              return Effect.forEach(next.values(), visit, { concurrency: "unbounded", discard: true })
-            })
-          )
-        })
-      yield* Effect.forEach(roots, visit, { concurrency: "unbounded", discard: true })
-      return seen as ReadonlyMap<string, PackageMetadata | undefined>
+      return yield* fetchAllFrom(source, roots, concurrency)
     })
-
     const resolve = Effect.fn("Resolver.resolve")(function*(request: ResolveRequest) {
-      const metadata = yield* fetchAll(Object.keys(request.dependencies), request.concurrency ?? 8)
-      const out = resolveWith(metadata, request)
-      if (out._tag === "Left") return yield* Effect.fail(out.error)
-      return out.resolution
+      return yield* resolveFrom(source, request)
     })
-
     return { fetchAll, resolve } as const
   })
 }) {}

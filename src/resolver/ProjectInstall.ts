@@ -1,0 +1,453 @@
+/**
+ * Project installs: `fm install` with no argument (resolve or follow `fm.lock.json`, then
+ * install everything all or nothing), `fm install NAME[@RANGE]` inside a project (add the
+ * dependency), `fm update [NAME...]`, `fm tree` and `fm outdated`.
+ *
+ * With a lockfile that satisfies the project file, nothing is resolved and cached archives are
+ * used without any network request; `--frozen` fails when the lock does not satisfy the project.
+ * Downloads run concurrently (default 8), each verified against the lock's SHA-256; one failure
+ * stops the rest and leaves the install directory as it was (everything is staged in a sibling
+ * directory, then swapped in).
+ * @since 0.1.0
+ */
+import { FileSystem } from "@effect/platform"
+import { Data, Effect, Option } from "effect"
+import * as path from "node:path"
+import semver from "semver"
+import { normalizeName } from "../domain/PackageName.js"
+import { pickLatest } from "../domain/Version.js"
+import { PackageCache } from "../client/PackageCache.js"
+import { Registries } from "../client/Registries.js"
+import { type Resolution, resolveFrom } from "./Resolver.js"
+import { makeRegistryMetadata } from "./RegistryMetadata.js"
+import {
+  LOCKFILE,
+  type LockedPackage,
+  type Lockfile,
+  lockProblems,
+  PROJECT_FILES,
+  type Project,
+  ProjectError,
+  reachable,
+  readLock,
+  readProject,
+  writeLock,
+  writeProjectDependencies
+} from "./ProjectFile.js"
+
+/** The directory (inside the project) that `fm install` fills. @since 0.1.0 */
+export const INSTALL_DIR = "fm_packages"
+
+/**
+ * No project file in the directory.
+ * @since 0.1.0
+ * @category errors
+ */
+export class NoProject extends Data.TaggedError("NoProject")<{ readonly dir: string }> {
+  override get message(): string {
+    return `no project file in ${this.dir}: create ${PROJECT_FILES[0]} with {"name": ..., "dependencies": {}} ` +
+      `or run fm install NAME to install a single package`
+  }
+}
+
+/**
+ * `--frozen` and the lockfile does not satisfy the project file (or there is no lockfile).
+ * @since 0.1.0
+ * @category errors
+ */
+export class LockOutOfDate extends Data.TaggedError("LockOutOfDate")<{
+  readonly file: string
+  readonly problems: ReadonlyArray<string>
+}> {
+  override get message(): string {
+    return `${this.file} does not satisfy the project file (--frozen):\n${this.problems.map((p) => `  - ${p}`).join("\n")}\n` +
+      `run fm install without --frozen (or fm update) to update it`
+  }
+}
+
+/**
+ * A package could not be installed (download failed, checksum differs from the lock, registry
+ * missing or moved). Nothing was changed in the install directory.
+ * @since 0.1.0
+ * @category errors
+ */
+export class InstallFailed extends Data.TaggedError("InstallFailed")<{
+  readonly package: string
+  readonly version: string
+  readonly registry: string
+  readonly reason: string
+}> {
+  override get message(): string {
+    return `cannot install ${this.package}@${this.version} from registry '${this.registry}': ${this.reason} ` +
+      `(nothing was changed in ${INSTALL_DIR}/)`
+  }
+}
+
+/**
+ * Options shared by the project operations.
+ * @since 0.1.0
+ * @category models
+ */
+export interface ProjectOptions {
+  /** The project directory (default: the current directory). */
+  readonly dir?: string | undefined
+  /** Fail instead of resolving when the lockfile does not satisfy the project file. */
+  readonly frozen?: boolean | undefined
+  /** Parallel downloads and metadata requests (default 8). */
+  readonly concurrency?: number | undefined
+  /** Where to install (default `<project>/fm_packages`). */
+  readonly installDir?: string | undefined
+}
+
+/**
+ * One installed package.
+ * @since 0.1.0
+ * @category models
+ */
+export interface InstalledPackage {
+  readonly name: string
+  readonly version: string
+  readonly registry: string
+  readonly sha256: string
+  readonly size: number
+  /** Whether it came from the cache (no download). */
+  readonly fromCache: boolean
+}
+
+/**
+ * What a project install did.
+ * @since 0.1.0
+ * @category models
+ */
+export interface ProjectInstallResult {
+  readonly project: string
+  readonly installDir: string
+  readonly packages: ReadonlyArray<InstalledPackage>
+  /** Whether the dependencies were resolved (false: the lockfile was followed as is). */
+  readonly resolved: boolean
+  readonly lockfile: string
+  readonly warnings: ReadonlyArray<string>
+}
+
+/**
+ * One node of the resolved graph (`fm tree`).
+ * @since 0.1.0
+ * @category models
+ */
+export interface TreeNode {
+  readonly name: string
+  readonly version: string
+  readonly registry: string
+  /** name -> the range asked for and the version it resolved to. */
+  readonly dependencies: ReadonlyArray<{ readonly name: string; readonly range: string; readonly version: string | null }>
+}
+
+/**
+ * The resolved graph of a project.
+ * @since 0.1.0
+ * @category models
+ */
+export interface ProjectTree {
+  readonly project: string
+  readonly dependencies: ReadonlyArray<{ readonly name: string; readonly range: string; readonly version: string | null }>
+  readonly packages: ReadonlyArray<TreeNode>
+  /** Whether the graph comes from the lockfile (else it was resolved just now). */
+  readonly fromLock: boolean
+}
+
+/**
+ * One row of `fm outdated`.
+ * @since 0.1.0
+ * @category models
+ */
+export interface OutdatedRow {
+  readonly name: string
+  readonly current: string
+  /** The newest version the project's range allows (direct dependencies), else `null`. */
+  readonly wanted: string | null
+  /** The newest non-yanked release in the package's registry. */
+  readonly latest: string
+  readonly registry: string
+  readonly direct: boolean
+}
+
+const toLocked = (r: Resolution): Array<LockedPackage> =>
+  r.packages.map((p) => ({
+    name: p.name,
+    version: p.version,
+    registry: p.registry,
+    sha256: p.checksum.toLowerCase(),
+    size: p.sizeBytes,
+    dependencies: p.dependencies
+  }))
+
+/**
+ * The project operations behind `fm install` (no argument, or NAME inside a project),
+ * `fm update`, `fm tree` and `fm outdated`.
+ * @since 0.1.0
+ * @category services
+ */
+export class ProjectInstall extends Effect.Service<ProjectInstall>()("fm/ProjectInstall", {
+  effect: Effect.gen(function*() {
+    const registries = yield* Registries
+    const cache = yield* PackageCache
+    const fs = yield* FileSystem.FileSystem
+
+    const provideFs = <A, E>(self: Effect.Effect<A, E, FileSystem.FileSystem>) =>
+      Effect.provideService(self, FileSystem.FileSystem, fs)
+
+    const load = (options: ProjectOptions) =>
+      Effect.gen(function*() {
+        const dir = path.resolve(options.dir ?? ".")
+        const project = yield* provideFs(readProject(dir))
+        if (project === undefined) return yield* new NoProject({ dir })
+        const lock = yield* provideFs(readLock(project.dir))
+        return { project, lock }
+      })
+
+    /** Resolves the project; `keep` names (normalized) stay on their locked version and registry. */
+    const resolveProject = (project: Project, lock: Lockfile | undefined, keep: (name: string) => boolean, concurrency: number) =>
+      Effect.gen(function*() {
+        const pins: Record<string, string> = {}
+        const locked = new Map<string, string>()
+        for (const [k, p] of lock?.packages ?? []) {
+          if (!keep(k)) continue
+          pins[k] = p.registry.name
+          locked.set(k, p.version)
+        }
+        for (const [n, r] of Object.entries(project.registries)) pins[normalizeName(n)] = r
+        const source = makeRegistryMetadata(registries, { pins, detectShadows: true })
+        const resolution = yield* resolveFrom(source, {
+          dependencies: project.dependencies,
+          rootName: project.name,
+          locked,
+          concurrency
+        })
+        const warnings = [...resolution.warnings]
+        for (const p of resolution.packages) {
+          const before = lock?.packages.get(normalizeName(p.name))
+          if (before !== undefined && before.registry.name !== p.registry.name) {
+            warnings.push(
+              `${p.name} now resolves from registry '${p.registry.name}' (${p.registry.url}); ${LOCKFILE} had it from '${before.registry.name}' (${before.registry.url})`
+            )
+          }
+        }
+        return { resolution, warnings }
+      })
+
+    /** Gets one locked package into the cache (no network when it is there), verified against the lock. */
+    const fetchOne = (p: LockedPackage) =>
+      Effect.gen(function*() {
+        const fail = (reason: string) =>
+          new InstallFailed({ package: p.name, version: p.version, registry: p.registry.name, reason })
+        const key = { registry: p.registry.name, name: normalizeName(p.name), version: p.version }
+        const hit = yield* cache.lookup(key).pipe(Effect.mapError((e) => fail(e.message)))
+        if (Option.isSome(hit) && hit.value.sha256 === p.sha256) return { path: hit.value.path, fromCache: true }
+        const sources = yield* registries.sources(p.registry.name).pipe(
+          Effect.mapError((e) => fail(`${e.message}; ${LOCKFILE} records it at ${p.registry.url}: add it with fm registry add ${p.registry.name} ${p.registry.url}`))
+        )
+        const source = sources[0]
+        if (source !== undefined && source.url.replace(/\/+$/, "") !== p.registry.url.replace(/\/+$/, "")) {
+          return yield* fail(`the registry now points to ${source.url}, but ${LOCKFILE} was made against ${p.registry.url}; run fm update to re-resolve`)
+        }
+        const fetched = yield* registries.fetch(p.name, { version: p.version, registry: p.registry.name }).pipe(
+          Effect.mapError((e) => fail(e.message))
+        )
+        if (fetched.cached.sha256 !== p.sha256) {
+          return yield* fail(`its SHA-256 is ${fetched.cached.sha256}, but ${LOCKFILE} records ${p.sha256}; the registry's copy changed — refusing to install it`)
+        }
+        return { path: fetched.cached.path, fromCache: fetched.fromCache }
+      })
+
+    /** Fetches every package (concurrently), stages the install dir, then swaps it in. */
+    const materialize = (packages: ReadonlyArray<LockedPackage>, installDir: string, concurrency: number) =>
+      Effect.gen(function*() {
+        const parent = path.dirname(installDir)
+        const ioFail = (file: string, what: string) => (e: { readonly message: string }) =>
+          new ProjectError({ file, reason: `cannot ${what} (${e.message})` })
+        yield* fs.makeDirectory(parent, { recursive: true }).pipe(Effect.mapError(ioFail(parent, "create the directory")))
+        const staging = yield* fs.makeTempDirectory({ directory: parent, prefix: `.${path.basename(installDir)}.staging-` }).pipe(
+          Effect.mapError(ioFail(parent, "create a staging directory in"))
+        )
+        const installed = yield* Effect.forEach(
+          packages,
+          (p) =>
+            Effect.flatMap(fetchOne(p), (got) => {
+              const target = path.join(staging, `${normalizeName(p.name)}-${p.version}.fmpkg`)
+              return fs.copyFile(got.path, target).pipe(
+                Effect.mapError(ioFail(target, "copy the package into the staging directory")),
+                Effect.as({
+                  name: p.name,
+                  version: p.version,
+                  registry: p.registry.name,
+                  sha256: p.sha256,
+                  size: p.size,
+                  fromCache: got.fromCache
+                } satisfies InstalledPackage)
+              )
+            }),
+          { concurrency }
+        ).pipe(Effect.onError(() => fs.remove(staging, { recursive: true, force: true }).pipe(Effect.ignore)))
+        // swap: old dir aside, staged dir in, old dir removed; on failure the old dir comes back
+        const exists = yield* fs.exists(installDir).pipe(Effect.orElseSucceed(() => false))
+        const old = `${staging}.old`
+        if (exists) {
+          yield* fs.rename(installDir, old).pipe(
+            Effect.mapError(ioFail(installDir, "move the previous install aside")),
+            Effect.tapError(() => fs.remove(staging, { recursive: true, force: true }).pipe(Effect.ignore))
+          )
+        }
+        yield* fs.rename(staging, installDir).pipe(
+          Effect.mapError(ioFail(installDir, "move the new install into place")),
+          Effect.tapError(() =>
+            Effect.zipRight(
+              exists ? fs.rename(old, installDir).pipe(Effect.ignore) : Effect.void,
+              fs.remove(staging, { recursive: true, force: true }).pipe(Effect.ignore)
+            )
+          )
+        )
+        if (exists) yield* fs.remove(old, { recursive: true, force: true }).pipe(Effect.ignore)
+        return installed
+      })
+
+    const run = (project: Project, lock: Lockfile | undefined, options: ProjectOptions, keep: ((k: string) => boolean) | undefined) =>
+      Effect.gen(function*() {
+        const concurrency = options.concurrency ?? 8
+        const installDir = path.resolve(project.dir, options.installDir ?? INSTALL_DIR)
+        const lockfile = path.join(project.dir, LOCKFILE)
+        const problems = lock === undefined ? [`there is no ${LOCKFILE}`] : lockProblems(project, lock)
+        let packages: Array<LockedPackage>
+        let warnings: Array<string> = []
+        let resolved = false
+        if (keep === undefined && problems.length === 0 && lock !== undefined) {
+          packages = reachable(project.dependencies, lock.packages)
+        } else {
+          if (options.frozen === true) return yield* new LockOutOfDate({ file: lockfile, problems })
+          const out = yield* resolveProject(project, lock, keep ?? (() => true), concurrency)
+          packages = toLocked(out.resolution)
+          warnings = out.warnings
+          resolved = true
+        }
+        const installed = yield* materialize(packages, installDir, concurrency)
+        if (resolved) {
+          // a registry without checksums in its index: record what was downloaded and verified
+          const bySha = new Map(installed.map((i) => [normalizeName(i.name), i]))
+          const final = packages.map((p) => (p.sha256 === "" ? { ...p, sha256: bySha.get(normalizeName(p.name))?.sha256 ?? "" } : p))
+          yield* provideFs(writeLock(project.dir, final))
+        }
+        return { project: project.file, installDir, packages: installed, resolved, lockfile, warnings } satisfies ProjectInstallResult
+      })
+
+    const install = Effect.fn("ProjectInstall.install")(function*(options: ProjectOptions = {}) {
+      const { lock, project } = yield* load(options)
+      return yield* run(project, lock, options, undefined)
+    })
+
+    const add = Effect.fn("ProjectInstall.add")(function*(spec: string, options: ProjectOptions = {}) {
+      const at = spec.lastIndexOf("@")
+      const name = at > 0 ? spec.slice(0, at) : spec
+      const range = at > 0 ? spec.slice(at + 1) : undefined
+      if (range !== undefined && semver.validRange(range) === null) {
+        return yield* new ProjectError({ file: spec, reason: `'${range}' is not a semver range (such as ^1.2.0)` })
+      }
+      const { lock, project } = yield* load(options)
+      const key = normalizeName(name)
+      const deps = Object.fromEntries(Object.entries(project.dependencies).filter(([n]) => normalizeName(n) !== key))
+      const tentative: Project = { ...project, dependencies: { ...deps, [name]: range ?? "*" } }
+      const result = yield* run(tentative, lock, options, (k) => k !== key)
+      const got = result.packages.find((p) => normalizeName(p.name) === key)
+      const finalRange = range ?? (got !== undefined ? `^${got.version}` : "*")
+      yield* provideFs(writeProjectDependencies(project, { ...deps, [name]: finalRange }))
+      return { ...result, added: { name, range: finalRange } }
+    })
+
+    const update = Effect.fn("ProjectInstall.update")(function*(names: ReadonlyArray<string>, options: ProjectOptions = {}) {
+      const { lock, project } = yield* load(options)
+      const wanted = new Set(names.map(normalizeName))
+      if (lock !== undefined) {
+        for (const n of wanted) {
+          if (!lock.packages.has(n) && !Object.keys(project.dependencies).some((d) => normalizeName(d) === n)) {
+            return yield* new ProjectError({ file: path.join(project.dir, LOCKFILE), reason: `'${n}' is not a dependency of ${project.name}` })
+          }
+        }
+      }
+      const before = new Map([...(lock?.packages ?? [])].map(([k, p]) => [k, p.version]))
+      const result = yield* run(project, lock, options, wanted.size === 0 ? () => false : (k) => !wanted.has(k))
+      const changes = result.packages
+        .map((p) => ({ name: p.name, from: before.get(normalizeName(p.name)) ?? null, to: p.version }))
+        .filter((c) => c.from !== c.to)
+      return { ...result, changes }
+    })
+
+    const tree = Effect.fn("ProjectInstall.tree")(function*(options: ProjectOptions = {}) {
+      const { lock, project } = yield* load(options)
+      let packages: Array<LockedPackage>
+      let fromLock = true
+      if (lock !== undefined && lockProblems(project, lock).length === 0) {
+        packages = reachable(project.dependencies, lock.packages)
+      } else {
+        const out = yield* resolveProject(project, lock, () => true, options.concurrency ?? 8)
+        packages = toLocked(out.resolution)
+        fromLock = false
+      }
+      const byName = new Map(packages.map((p) => [normalizeName(p.name), p]))
+      const edges = (deps: Readonly<Record<string, string>>) =>
+        Object.entries(deps).map(([n, r]) => ({ name: byName.get(normalizeName(n))?.name ?? n, range: r, version: byName.get(normalizeName(n))?.version ?? null }))
+      return {
+        project: project.name,
+        dependencies: edges(project.dependencies),
+        packages: packages.map((p) => ({ name: p.name, version: p.version, registry: p.registry.name, dependencies: edges(p.dependencies) })),
+        fromLock
+      } satisfies ProjectTree
+    })
+
+    const outdated = Effect.fn("ProjectInstall.outdated")(function*(options: ProjectOptions = {}) {
+      const { lock, project } = yield* load(options)
+      const packages = lock !== undefined
+        ? reachable(project.dependencies, lock.packages)
+        : toLocked((yield* resolveProject(project, undefined, () => true, options.concurrency ?? 8)).resolution)
+      const direct = new Map(Object.entries(project.dependencies).map(([n, r]) => [normalizeName(n), r]))
+      const rows = yield* Effect.forEach(packages, (p) =>
+        Effect.gen(function*() {
+          const sources = yield* registries.sources(p.registry.name)
+          const list = yield* sources[0]!.versions(p.name)
+          const usable = list.releases.filter((r) => !r.yanked).map((r) => r.version)
+          const latest = pickLatest(usable) ?? p.version
+          const range = direct.get(normalizeName(p.name))
+          const wanted = range === undefined ? null : semver.maxSatisfying(usable, range)
+          return {
+            name: p.name,
+            current: p.version,
+            wanted,
+            latest,
+            registry: p.registry.name,
+            direct: range !== undefined
+          } satisfies OutdatedRow
+        }), { concurrency: options.concurrency ?? 8 })
+      return rows
+        .filter((r) => semver.gt(r.latest, r.current) || (r.wanted !== null && semver.gt(r.wanted, r.current)))
+        .sort((a, b) => (normalizeName(a.name) < normalizeName(b.name) ? -1 : 1))
+    })
+
+    /** Whether `dir` holds a project file (so `fm install NAME` should add to it). */
+    const findProject = Effect.fn("ProjectInstall.findProject")(function*(dir: string = ".") {
+      return yield* provideFs(readProject(path.resolve(dir)))
+    })
+
+    return {
+      /** `fm install` with no argument: follow the lock, or resolve and write it; install all or nothing. */
+      install,
+      /** `fm install NAME[@RANGE]` in a project: add the dependency, resolve, install, update the files. */
+      add,
+      /** `fm update [NAME...]`: re-resolve the named packages (all when none), install, rewrite the lock. */
+      update,
+      /** `fm tree`: the resolved graph (from the lock when it satisfies the project). */
+      tree,
+      /** `fm outdated`: locked packages with newer versions in their registry. */
+      outdated,
+      /** The project in a directory, if any. */
+      findProject
+    } as const
+  }),
+  dependencies: [Registries.Default, PackageCache.Default]
+}) {}
