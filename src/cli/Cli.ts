@@ -7,6 +7,7 @@ import { Command } from "@effect/cli"
 import { FM_VERSION } from "../shared/Version.js"
 import { pack } from "./commands/pack.js"
 import { registry } from "./commands/registry.js"
+import { studio } from "./commands/studio.js"
 
 /**
  * The root command: `fm <subcommand> ...`.
@@ -20,7 +21,8 @@ export const fm = Command.make("fm").pipe(
   ),
   Command.withSubcommands([
     registry,
-    pack
+    pack,
+    studio
   ])
 )
 

@@ -1,0 +1,262 @@
+/**
+ * `fm studio ...`: run the registry server (`start`) and manage its API tokens (`token create`,
+ * `token list`, `token revoke`, operating on the data directory directly).
+ * @since 0.1.0
+ */
+import { Args, Command, Options } from "@effect/cli"
+import { HttpServer } from "@effect/platform"
+import { Console, Context, Effect, Layer, Option } from "effect"
+import * as Fs from "node:fs"
+import * as Path from "node:path"
+import type { TokenScope } from "../../api/RegistryApi.js"
+import { Auth, parseExpiresIn } from "../../server/Auth.js"
+import type { TokenRow } from "../../server/PackageStore.js"
+import { PackageStore } from "../../server/PackageStore.js"
+import * as RegistryServer from "../../server/RegistryServer.js"
+import * as SqlitePackageStore from "../../server/SqlitePackageStore.js"
+import { FlowmasonHome } from "../../shared/FlowmasonHome.js"
+import { json, printJson, printTable, UsageError } from "../Output.js"
+
+const dataDirOption = Options.directory("data-dir").pipe(
+  Options.withDescription(
+    "Registry data directory (database, archives). Default: $FM_REGISTRY_DATA_DIR, else ~/.flowmason/registry"
+  ),
+  Options.optional
+)
+
+/** The data directory: `--data-dir`, else FM_REGISTRY_DATA_DIR, else `<FlowMason home>/registry`. */
+const resolveDataDir = (flag: Option.Option<string>) =>
+  Effect.gen(function*() {
+    if (Option.isSome(flag)) return Path.resolve(flag.value)
+    const env = process.env.FM_REGISTRY_DATA_DIR
+    if (env !== undefined && env !== "") return Path.resolve(env)
+    const home = yield* FlowmasonHome
+    return home.registryDir
+  })
+
+/**
+ * Parses a size such as `100MiB`, `50MB`, `512KiB`, `1GiB` or a plain byte count.
+ * @since 0.1.0
+ * @category utils
+ */
+export const parseSize = (text: string): number | undefined => {
+  const m = /^(\d+(?:\.\d+)?)\s*(b|k|kb|kib|m|mb|mib|g|gb|gib)?$/i.exec(text.trim())
+  if (m === null) return undefined
+  const unit = (m[2] ?? "b").toLowerCase()
+  const mult = unit === "b"
+    ? 1
+    : unit.startsWith("k")
+    ? 1024
+    : unit.startsWith("m")
+    ? 1024 * 1024
+    : 1024 * 1024 * 1024
+  const n = Math.floor(Number(m[1]) * mult)
+  return n > 0 ? n : undefined
+}
+
+// ---------------------------------------------------------------------------------------------
+// start
+
+const startCommand = Command.make(
+  "start",
+  {
+    host: Options.text("host").pipe(
+      Options.withDescription("Interface to listen on (keep 127.0.0.1 unless a proxy or firewall protects it)"),
+      Options.withDefault("127.0.0.1")
+    ),
+    port: Options.integer("port").pipe(
+      Options.withAlias("p"),
+      Options.withDescription("Port to listen on (0 picks a free one)"),
+      Options.withDefault(8999)
+    ),
+    dataDir: dataDirOption,
+    private: Options.boolean("private").pipe(
+      Options.withDescription("Require a token with scope 'read' for everything except health")
+    ),
+    publicUrl: Options.text("public-url").pipe(
+      Options.withDescription("Base URL clients reach the server at, used in download_url (e.g. https://registry.example.com)"),
+      Options.optional
+    ),
+    maxUploadSize: Options.text("max-upload-size").pipe(
+      Options.withDescription("Largest accepted archive: bytes or 50MiB, 1GiB, ... (default 100MiB)"),
+      Options.withDefault("100MiB")
+    ),
+    trustProxy: Options.boolean("trust-proxy").pipe(
+      Options.withDescription("Trust X-Forwarded-Proto/X-Forwarded-Host from a reverse proxy when building URLs")
+    ),
+    quiet: Options.boolean("quiet").pipe(Options.withDescription("Do not log one line per request"))
+  },
+  (opts) =>
+    Effect.gen(function*() {
+      const dataDir = yield* resolveDataDir(opts.dataDir)
+      const maxUploadSize = parseSize(opts.maxUploadSize)
+      if (maxUploadSize === undefined) {
+        return yield* new UsageError({
+          reason: `--max-upload-size: '${opts.maxUploadSize}' is not a size`,
+          hint: "use a byte count or a unit: 512KiB, 50MiB, 1GiB"
+        })
+      }
+      if (opts.port < 0 || opts.port > 65535) {
+        return yield* new UsageError({ reason: `--port: ${opts.port} is not a port (0-65535)` })
+      }
+      const publicUrl = Option.getOrUndefined(opts.publicUrl)
+      if (publicUrl !== undefined && !/^https?:\/\/[^/]/.test(publicUrl)) {
+        return yield* new UsageError({ reason: `--public-url: '${publicUrl}' must start with http:// or https://` })
+      }
+      yield* Effect.try({
+        try: () => Fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 }),
+        catch: (cause) => new UsageError({ reason: `cannot create the data directory ${dataDir}: ${String(cause)}` })
+      })
+      const options: RegistryServer.RegistryServerOptions = {
+        dataDir,
+        host: opts.host,
+        port: opts.port,
+        private: opts.private,
+        publicUrl,
+        trustProxy: opts.trustProxy,
+        maxUploadSize,
+        logRequests: !opts.quiet
+      }
+      yield* Effect.scoped(
+        Effect.gen(function*() {
+          const ctx = yield* Layer.build(RegistryServer.serve(options))
+          const server = Context.get(ctx, HttpServer.HttpServer)
+          const store = Context.get(ctx, PackageStore)
+          const auth = yield* Effect.provide(Auth, Auth.Default.pipe(Layer.provide(Layer.succeed(PackageStore, store))))
+          const generated = yield* auth.bootstrap(process.env.FM_ADMIN_TOKEN)
+          const url = RegistryServer.listeningUrl(server)
+          yield* Console.log(`fm registry listening on ${url} (data: ${dataDir}${opts.private ? ", private" : ""})`)
+          if (Option.isSome(generated)) {
+            yield* Console.log(`Admin token (shown once; store it safely): ${generated.value}`)
+          }
+          return yield* Effect.never
+        })
+      )
+    })
+).pipe(
+  Command.withDescription(
+    "Run the registry server (API under /api/v1/registry, docs at /api/v1/registry/docs). " +
+      "Reads are open and writes need a token, unless --private. SIGINT/SIGTERM stop it gracefully."
+  )
+)
+
+// ---------------------------------------------------------------------------------------------
+// token
+
+/** Runs `f` with the token service on the data directory's database. */
+const withAuth = <A, E>(flag: Option.Option<string>, f: (auth: Auth) => Effect.Effect<A, E>) =>
+  Effect.gen(function*() {
+    const dataDir = yield* resolveDataDir(flag)
+    yield* Effect.try({
+      try: () => Fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 }),
+      catch: (cause) => new UsageError({ reason: `cannot create the data directory ${dataDir}: ${String(cause)}` })
+    })
+    return yield* Effect.flatMap(Auth, f).pipe(
+      Effect.provide(Auth.Default.pipe(Layer.provide(SqlitePackageStore.layer(RegistryServer.databaseFile(dataDir)))))
+    )
+  })
+
+const tokenJson = (t: TokenRow) => ({
+  id: t.id,
+  name: t.name,
+  prefix: t.prefix,
+  scope: t.scope,
+  created_at: t.createdAt,
+  expires_at: t.expiresAt,
+  revoked_at: t.revokedAt
+})
+
+const tokenState = (t: TokenRow): string =>
+  t.revokedAt !== null
+    ? "revoked"
+    : t.expiresAt !== null && Date.parse(t.expiresAt) <= Date.now()
+    ? "expired"
+    : "active"
+
+const tokenCreate = Command.make(
+  "create",
+  {
+    scope: Options.choice("scope", ["read", "publish", "admin"]).pipe(
+      Options.withDescription("What the token may do: read < publish < admin (each includes the ones before)")
+    ),
+    name: Options.text("name").pipe(Options.withDescription("A label to recognise the token by"), Options.optional),
+    expiresIn: Options.text("expires-in").pipe(
+      Options.withDescription("Lifetime such as 30d, 12h, 2w, 1y (default: never expires)"),
+      Options.optional
+    ),
+    dataDir: dataDirOption,
+    json
+  },
+  (opts) =>
+    Effect.gen(function*() {
+      let expiresInMs: number | undefined
+      if (Option.isSome(opts.expiresIn)) {
+        expiresInMs = parseExpiresIn(opts.expiresIn.value)
+        if (expiresInMs === undefined) {
+          return yield* new UsageError({
+            reason: `--expires-in: '${opts.expiresIn.value}' is not a duration`,
+            hint: "use a number and a unit: 30d, 12h, 45m, 2w, 1y"
+          })
+        }
+      }
+      const scope = opts.scope as TokenScope
+      const name = Option.getOrElse(opts.name, () => `${scope}-${new Date().toISOString().slice(0, 10)}`)
+      const created = yield* withAuth(opts.dataDir, (auth) => auth.create({ name, scope, expiresInMs }))
+      if (opts.json) return yield* printJson({ token: created.token, ...tokenJson(created.row) })
+      yield* Console.log(created.token)
+      yield* Console.error(
+        `Created token '${created.row.name}' (id ${created.row.id}, scope ${scope}` +
+          `${created.row.expiresAt === null ? "" : `, expires ${created.row.expiresAt}`}). ` +
+          "It is shown only this once."
+      )
+    })
+).pipe(Command.withDescription("Create an API token; prints it once (only its hash is stored)"))
+
+const tokenList = Command.make("list", { dataDir: dataDirOption, json }, (opts) =>
+  Effect.gen(function*() {
+    const tokens = yield* withAuth(opts.dataDir, (auth) => auth.list)
+    if (opts.json) return yield* printJson(tokens.map((t) => ({ ...tokenJson(t), state: tokenState(t) })))
+    if (tokens.length === 0) return yield* Console.log("No tokens.")
+    yield* printTable(
+      ["ID", "NAME", "PREFIX", "SCOPE", "STATE", "CREATED", "EXPIRES"],
+      tokens.map((t) => [
+        String(t.id),
+        t.name,
+        `${t.prefix}…`,
+        t.scope,
+        tokenState(t),
+        t.createdAt.slice(0, 19),
+        t.expiresAt?.slice(0, 19) ?? "never"
+      ])
+    )
+  })).pipe(Command.withDescription("List API tokens (never their secrets)"))
+
+const tokenRevoke = Command.make(
+  "revoke",
+  {
+    token: Args.text({ name: "id-or-name" }).pipe(Args.withDescription("The token's id or name (see 'fm studio token list')")),
+    dataDir: dataDirOption,
+    json
+  },
+  (opts) =>
+    Effect.gen(function*() {
+      const row = yield* withAuth(opts.dataDir, (auth) => auth.revoke(opts.token))
+      if (opts.json) return yield* printJson(tokenJson(row))
+      yield* Console.log(`Revoked token '${row.name}' (id ${row.id}).`)
+    })
+).pipe(Command.withDescription("Revoke an API token; requests with it get 401 from now on"))
+
+const tokenCommand = Command.make("token").pipe(
+  Command.withDescription("Manage the registry's API tokens (works on the data directory; the server may be running)"),
+  Command.withSubcommands([tokenCreate, tokenList, tokenRevoke])
+)
+
+/**
+ * `fm studio`: the registry server and its tokens.
+ * @since 0.1.0
+ * @category commands
+ */
+export const studio = Command.make("studio").pipe(
+  Command.withDescription("Run a FlowMason package registry and manage its tokens"),
+  Command.withSubcommands([startCommand, tokenCommand])
+)

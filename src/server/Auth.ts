@@ -1,0 +1,163 @@
+/**
+ * API tokens and access rules. A token is `fmr_` + 43 base64url characters (32 random bytes);
+ * only its SHA-256 is stored, so it is shown once, at creation. Scopes nest:
+ * `admin` ⊇ `publish` ⊇ `read`. Tokens may expire and may be revoked.
+ *
+ * Access: reads are open unless the server is private (then they need `read`); uploads, yanks and
+ * unyanks need `publish`; deletes need `admin`. A missing or bad token answers 401, a too-small
+ * scope 403.
+ * @since 0.1.0
+ */
+import { Effect, Layer, Option, Redacted } from "effect"
+import { createHash, randomBytes } from "node:crypto"
+import { Forbidden, Unauthorized, Unavailable } from "../api/ApiErrors.js"
+import type { TokenScope } from "../api/RegistryApi.js"
+import { Authentication, Principal } from "../api/RegistryApi.js"
+import type { TokenRow } from "./PackageStore.js"
+import { PackageStore } from "./PackageStore.js"
+
+/** The prefix of every token. @since 0.1.0 */
+export const TOKEN_PREFIX = "fmr_"
+
+/**
+ * A fresh random token (`fmr_` + 32 random bytes, base64url).
+ * @since 0.1.0
+ * @category utils
+ */
+export const generateToken = (): string => TOKEN_PREFIX + randomBytes(32).toString("base64url")
+
+/**
+ * The stored form of a token: lowercase hex SHA-256.
+ * @since 0.1.0
+ * @category utils
+ */
+export const hashToken = (token: string): string => createHash("sha256").update(token, "utf8").digest("hex")
+
+const rank: Record<TokenScope, number> = { read: 1, publish: 2, admin: 3 }
+
+/**
+ * Whether a token of scope `has` may do what needs scope `needs`.
+ * @since 0.1.0
+ * @category utils
+ */
+export const scopeIncludes = (has: TokenScope, needs: TokenScope): boolean => rank[has] >= rank[needs]
+
+/**
+ * Parses a duration such as `30d`, `12h`, `45m`, `2w` or `1y` into milliseconds, or `undefined`.
+ * @since 0.1.0
+ * @category utils
+ */
+export const parseExpiresIn = (text: string): number | undefined => {
+  const m = /^(\d+)\s*([smhdwy])$/.exec(text.trim())
+  if (m === null) return undefined
+  const unit = { s: 1e3, m: 60e3, h: 3600e3, d: 86400e3, w: 7 * 86400e3, y: 365 * 86400e3 }[m[2] as "s"]
+  const ms = Number(m[1]) * unit
+  return ms > 0 ? ms : undefined
+}
+
+/**
+ * A token just created: the secret (shown once) and its stored row.
+ * @since 0.1.0
+ * @category models
+ */
+export interface CreatedToken {
+  readonly token: string
+  readonly row: TokenRow
+}
+
+/**
+ * Token management and verification over the {@link PackageStore}.
+ * @since 0.1.0
+ * @category services
+ */
+export class Auth extends Effect.Service<Auth>()("fm/server/Auth", {
+  effect: Effect.gen(function*() {
+    const store = yield* PackageStore
+
+    const create = Effect.fn("Auth.create")(function*(options: {
+      readonly name: string
+      readonly scope: TokenScope
+      readonly expiresInMs?: number | undefined
+      /** Use this secret instead of a random one (for FM_ADMIN_TOKEN). */
+      readonly token?: string | undefined
+    }) {
+      const token = options.token ?? generateToken()
+      const row = yield* store.createToken({
+        name: options.name,
+        prefix: token.slice(0, TOKEN_PREFIX.length + 4),
+        hash: hashToken(token),
+        scope: options.scope,
+        expiresAt: options.expiresInMs === undefined ? null : new Date(Date.now() + options.expiresInMs).toISOString()
+      })
+      return { token, row } satisfies CreatedToken
+    })
+
+    /** Checks a presented token: known, not revoked, not expired. */
+    const verify = Effect.fn("Auth.verify")(function*(token: string) {
+      const found = yield* store.findTokenByHash(hashToken(token)).pipe(
+        Effect.mapError((e) => new Unavailable({ detail: e.message }))
+      )
+      if (Option.isNone(found)) return yield* new Unauthorized({ detail: "Invalid token" })
+      const row = found.value
+      if (row.revokedAt !== null) return yield* new Unauthorized({ detail: `Token '${row.name}' has been revoked` })
+      if (row.expiresAt !== null && Date.parse(row.expiresAt) <= Date.now()) {
+        return yield* new Unauthorized({ detail: `Token '${row.name}' expired at ${row.expiresAt}` })
+      }
+      return row
+    })
+
+    /**
+     * Makes sure an admin token exists. With `envToken` (FM_ADMIN_TOKEN) registers that one when
+     * unknown; else, when the store has no token at all, creates one and returns its secret (to
+     * print once). Returns none when nothing new was generated.
+     */
+    const bootstrap = Effect.fn("Auth.bootstrap")(function*(envToken: string | undefined) {
+      if (envToken !== undefined && envToken !== "") {
+        const known = yield* store.findTokenByHash(hashToken(envToken))
+        if (Option.isNone(known)) yield* create({ name: "admin (FM_ADMIN_TOKEN)", scope: "admin", token: envToken })
+        return Option.none<string>()
+      }
+      const all = yield* store.listTokens
+      if (all.length > 0) return Option.none<string>()
+      const created = yield* create({ name: "admin", scope: "admin" })
+      return Option.some(created.token)
+    })
+
+    return { create, verify, bootstrap, list: store.listTokens, revoke: store.revokeToken }
+  })
+}) {}
+
+/**
+ * The {@link Authentication} middleware: no token gives an anonymous principal; a bad token 401.
+ * @since 0.1.0
+ * @category layers
+ */
+export const AuthenticationLive: Layer.Layer<Authentication, never, Auth> = Layer.effect(
+  Authentication,
+  Effect.gen(function*() {
+    const auth = yield* Auth
+    return {
+      bearer: (redacted) => {
+        const token = Redacted.value(redacted).trim()
+        if (token === "") return Effect.succeed({ tokenName: undefined, scope: undefined })
+        return auth.verify(token).pipe(
+          Effect.map((row) => ({ tokenName: row.name, scope: row.scope })),
+          Effect.catchTag("Unavailable", (e) => Effect.fail(new Unauthorized({ detail: e.detail })))
+        )
+      }
+    }
+  })
+)
+
+/**
+ * Fails unless the caller's token has at least `scope`: 401 without a token, 403 when too small.
+ * @since 0.1.0
+ * @category utils
+ */
+export const requireScope = (scope: TokenScope): Effect.Effect<void, Unauthorized | Forbidden, Principal> =>
+  Effect.flatMap(Principal, (p): Effect.Effect<void, Unauthorized | Forbidden> =>
+    p.scope === undefined
+      ? Effect.fail(new Unauthorized({ detail: `Authentication required: send 'Authorization: Bearer <token>' with a token of scope '${scope}'` }))
+      : scopeIncludes(p.scope, scope)
+      ? Effect.void
+      : Effect.fail(new Forbidden({ detail: `Token '${p.tokenName}' has scope '${p.scope}'; this needs scope '${scope}'` })))

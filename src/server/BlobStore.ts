@@ -1,0 +1,226 @@
+/**
+ * Archive storage, content-addressed by SHA-256: `<data-dir>/blobs/<aa>/<sha256>` where `aa` is
+ * the first two hex digits. Writes stream into a temp file in `<data-dir>/tmp` while hashing and
+ * counting, are fsynced, and are renamed into place only when committed; whatever a crash leaves
+ * behind (temp files, blobs no release refers to) is removed by `sweep` at start.
+ * @since 0.1.0
+ */
+import { Context, Data, Effect, Layer, Option, Stream } from "effect"
+import type { Scope } from "effect"
+import { createHash } from "node:crypto"
+import * as Fs from "node:fs"
+import * as Path from "node:path"
+import { randomBytes } from "node:crypto"
+
+/**
+ * A file-system failure in the blob store, naming the file.
+ * @since 0.1.0
+ * @category errors
+ */
+export class BlobError extends Data.TaggedError("BlobError")<{
+  readonly file: string
+  readonly operation: string
+  readonly cause: unknown
+}> {
+  override get message(): string {
+    const cause = this.cause instanceof Error ? this.cause.message : String(this.cause)
+    return `blob store: ${this.operation} ${this.file}: ${cause}`
+  }
+}
+
+/**
+ * More bytes arrived than the limit allows.
+ * @since 0.1.0
+ * @category errors
+ */
+export class BlobTooLarge extends Data.TaggedError("BlobTooLarge")<{ readonly limit: number }> {
+  override get message(): string {
+    return `the upload is larger than the limit of ${this.limit} bytes`
+  }
+}
+
+/**
+ * A written but not yet committed blob: a temp file with its hash and size.
+ * @since 0.1.0
+ * @category models
+ */
+export interface TempBlob {
+  /** Path of the temp file (in `<data-dir>/tmp`). */
+  readonly path: string
+  /** Lowercase hex SHA-256 of its bytes. */
+  readonly sha256: string
+  readonly size: number
+}
+
+/**
+ * The blob store's operations.
+ * @since 0.1.0
+ * @category models
+ */
+export interface BlobStoreService {
+  /** The data directory (`blobs/` and `tmp/` live under it). */
+  readonly root: string
+  /**
+   * Streams `bytes` into a temp file while hashing and counting (failing with `BlobTooLarge`
+   * beyond `limit`), fsynced. The temp file is removed when the scope closes (a committed one has
+   * been renamed away by then).
+   */
+  readonly writeTemp: <E>(
+    bytes: Stream.Stream<Uint8Array, E>,
+    limit: number
+  ) => Effect.Effect<TempBlob, E | BlobError | BlobTooLarge, Scope.Scope>
+  /** Moves a temp blob to its content address (atomic rename, directory fsynced). */
+  readonly commit: (temp: TempBlob) => Effect.Effect<string, BlobError>
+  /** `writeTemp` then `commit`. */
+  readonly put: <E>(
+    bytes: Stream.Stream<Uint8Array, E>,
+    limit: number
+  ) => Effect.Effect<TempBlob, E | BlobError | BlobTooLarge>
+  /** The path a blob lives at (whether or not it exists). */
+  readonly pathOf: (sha256: string) => string
+  /** Size of a stored blob, or none. */
+  readonly stat: (sha256: string) => Effect.Effect<Option.Option<{ readonly size: number }>, BlobError>
+  /** The bytes of a stored blob (optionally a byte range, `end` inclusive). */
+  readonly stream: (
+    sha256: string,
+    range?: { readonly start: number; readonly end: number }
+  ) => Stream.Stream<Uint8Array, BlobError>
+  /** Removes a blob (no error when missing). */
+  readonly remove: (sha256: string) => Effect.Effect<void, BlobError>
+  /** Removes every temp file and every blob whose hash is not in `known`; returns what it removed. */
+  readonly sweep: (known: ReadonlySet<string>) => Effect.Effect<{ readonly blobs: number; readonly temps: number }, BlobError>
+}
+
+/**
+ * The archive blob store.
+ * @since 0.1.0
+ * @category tags
+ */
+export class BlobStore extends Context.Tag("fm/server/BlobStore")<BlobStore, BlobStoreService>() {}
+
+const SHA = /^[0-9a-f]{64}$/
+
+const attempt = <A>(file: string, operation: string, f: () => Promise<A>) =>
+  Effect.tryPromise({ try: f, catch: (cause) => new BlobError({ file, operation, cause }) })
+
+const fsyncDir = (dir: string) =>
+  attempt(dir, "fsync", async () => {
+    const h = await Fs.promises.open(dir, "r")
+    try {
+      await h.sync()
+    } finally {
+      await h.close()
+    }
+  })
+
+/**
+ * Builds a blob store rooted at `dataDir` (creates `blobs/` and `tmp/`).
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = (dataDir: string): Effect.Effect<BlobStoreService, BlobError> =>
+  Effect.gen(function*() {
+    const root = Path.resolve(dataDir)
+    const blobs = Path.join(root, "blobs")
+    const tmp = Path.join(root, "tmp")
+    yield* attempt(blobs, "create", () => Fs.promises.mkdir(blobs, { recursive: true }))
+    yield* attempt(tmp, "create", () => Fs.promises.mkdir(tmp, { recursive: true }))
+
+    const pathOf = (sha256: string): string => {
+      if (!SHA.test(sha256)) throw new Error(`not a SHA-256: ${sha256}`)
+      return Path.join(blobs, sha256.slice(0, 2), sha256)
+    }
+
+    const writeTemp = <E>(
+      bytes: Stream.Stream<Uint8Array, E>,
+      limit: number
+    ): Effect.Effect<TempBlob, E | BlobError | BlobTooLarge, Scope.Scope> =>
+      Effect.gen(function*() {
+        const path = Path.join(tmp, `upload-${Date.now()}-${randomBytes(6).toString("hex")}.part`)
+        const handle = yield* Effect.acquireRelease(
+          attempt(path, "create", () => Fs.promises.open(path, "wx", 0o644)),
+          (h) => Effect.promise(() => h.close().catch(() => undefined))
+        )
+        yield* Effect.addFinalizer(() => Effect.promise(() => Fs.promises.rm(path, { force: true }).catch(() => undefined)))
+        const hash = createHash("sha256")
+        let size = 0
+        yield* Stream.runForEach(bytes, (chunk): Effect.Effect<void, BlobError | BlobTooLarge> => {
+          size += chunk.byteLength
+          if (size > limit) return Effect.fail(new BlobTooLarge({ limit }))
+          hash.update(chunk)
+          return attempt(path, "write", () => handle.write(chunk))
+        })
+        yield* attempt(path, "fsync", () => handle.sync())
+        return { path, sha256: hash.digest("hex"), size } satisfies TempBlob
+      })
+
+    const commit = (temp: TempBlob) =>
+      Effect.gen(function*() {
+        const target = pathOf(temp.sha256)
+        const dir = Path.dirname(target)
+        yield* attempt(dir, "create", () => Fs.promises.mkdir(dir, { recursive: true }))
+        yield* attempt(target, "rename into", () => Fs.promises.rename(temp.path, target))
+        yield* fsyncDir(dir)
+        return target
+      })
+
+    const stat = (sha256: string) =>
+      attempt(sha256, "stat", async () => {
+        try {
+          const s = await Fs.promises.stat(pathOf(sha256))
+          return Option.some({ size: s.size })
+        } catch (e) {
+          if ((e as NodeJS.ErrnoException).code === "ENOENT") return Option.none()
+          throw e
+        }
+      })
+
+    const stream = (sha256: string, range?: { readonly start: number; readonly end: number }) =>
+      Stream.fromAsyncIterable(
+        Fs.createReadStream(pathOf(sha256), range === undefined ? { highWaterMark: 256 * 1024 } : { ...range, highWaterMark: 256 * 1024 }),
+        (cause) => new BlobError({ file: sha256, operation: "read", cause })
+      ).pipe(Stream.map((b) => b as Uint8Array))
+
+    const remove = (sha256: string) => attempt(sha256, "remove", () => Fs.promises.rm(pathOf(sha256), { force: true }))
+
+    const sweep = (known: ReadonlySet<string>) =>
+      attempt(root, "sweep", async () => {
+        let temps = 0
+        let removed = 0
+        for (const f of await Fs.promises.readdir(tmp)) {
+          await Fs.promises.rm(Path.join(tmp, f), { force: true, recursive: true })
+          temps++
+        }
+        for (const d of await Fs.promises.readdir(blobs)) {
+          const dir = Path.join(blobs, d)
+          const st = await Fs.promises.stat(dir)
+          if (!st.isDirectory()) continue
+          for (const f of await Fs.promises.readdir(dir)) {
+            if (!known.has(f)) {
+              await Fs.promises.rm(Path.join(dir, f), { force: true })
+              removed++
+            }
+          }
+        }
+        return { blobs: removed, temps }
+      })
+
+    return {
+      root,
+      writeTemp,
+      commit,
+      put: (bytes, limit) => Effect.scoped(Effect.tap(writeTemp(bytes, limit), commit)),
+      pathOf,
+      stat,
+      stream,
+      remove,
+      sweep
+    } satisfies BlobStoreService
+  })
+
+/**
+ * The blob store on the file system under `dataDir`.
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer = (dataDir: string): Layer.Layer<BlobStore, BlobError> => Layer.effect(BlobStore, make(dataDir))

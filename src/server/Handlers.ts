@@ -1,0 +1,419 @@
+/**
+ * The registry API's handlers: one `HttpApiBuilder.group` layer per group of `RegistryApi`, over
+ * the {@link PackageStore}, the {@link BlobStore}, {@link PackageArchive} and {@link ServerConfig}.
+ * @since 0.1.0
+ */
+import { HttpApiBuilder, HttpServerRequest, HttpServerResponse, Multipart } from "@effect/platform"
+import { Effect, Layer, Option, Stream } from "effect"
+import * as Fs from "node:fs"
+import {
+  BadRequest,
+  Conflict,
+  InvalidParameter,
+  NotFound,
+  PayloadTooLarge,
+  Unavailable
+} from "../api/ApiErrors.js"
+import { ChangeResponse, HealthResponse, PackageInfo, ReleaseInfo, SearchResponse, StatsResponse, VersionsResponse } from "../api/Models.js"
+import { API_PREFIX, RegistryApi } from "../api/RegistryApi.js"
+import { PackageArchive } from "../archive/PackageArchive.js"
+import { FM_VERSION } from "../shared/Version.js"
+import { requireScope } from "./Auth.js"
+import { BlobStore } from "./BlobStore.js"
+import type { TempBlob } from "./BlobStore.js"
+import type { ReleaseNotFound, ReleaseRow, StoreError } from "./PackageStore.js"
+import { PackageStore } from "./PackageStore.js"
+import { ServerConfig } from "./ServerConfig.js"
+
+/** Room for multipart boundaries and form fields on top of the archive size limit. */
+const MULTIPART_SLACK = 64 * 1024
+
+const unavailable = (e: StoreError) => new Unavailable({ detail: e.message })
+
+/**
+ * The absolute base URL of this server as the client sees it: `--public-url`, else the request's
+ * `Host` (and, only with `--trust-proxy`, `X-Forwarded-Proto`/`X-Forwarded-Host`).
+ * @since 0.1.0
+ * @category utils
+ */
+export const baseUrlOf = (
+  request: HttpServerRequest.HttpServerRequest,
+  options: { readonly publicUrl: string | undefined; readonly trustProxy: boolean }
+): string => {
+  if (options.publicUrl !== undefined && options.publicUrl !== "") return options.publicUrl.replace(/\/+$/, "")
+  const h = request.headers
+  const first = (v: string | undefined) => (v === undefined ? undefined : v.split(",")[0]!.trim())
+  const proto = (options.trustProxy ? first(h["x-forwarded-proto"]) : undefined) ?? "http"
+  const host = (options.trustProxy ? first(h["x-forwarded-host"]) : undefined) ?? h.host ?? "localhost"
+  return `${proto === "https" ? "https" : "http"}://${host}`
+}
+
+/**
+ * The absolute download URL of a release.
+ * @since 0.1.0
+ * @category utils
+ */
+export const downloadUrl = (base: string, name: string, version: string): string =>
+  `${base}${API_PREFIX}/packages/${encodeURIComponent(name)}/${encodeURIComponent(version)}/download`
+
+/**
+ * A release as the wire's package object.
+ * @since 0.1.0
+ * @category utils
+ */
+export const toPackageInfo = (
+  r: ReleaseRow,
+  base: string,
+  extra: { readonly versions: ReadonlyArray<string>; readonly latest: string | null; readonly downloads?: number }
+): PackageInfo =>
+  new PackageInfo({
+    name: r.name,
+    version: r.version,
+    description: r.description,
+    author: r.author,
+    author_email: r.authorEmail,
+    download_url: downloadUrl(base, r.name, r.version),
+    checksum: r.checksum,
+    size_bytes: r.sizeBytes,
+    components: [...r.components],
+    component_count: r.components.length,
+    tags: [...r.tags],
+    category: r.category,
+    license: r.license,
+    homepage: r.homepage,
+    repository: r.repository,
+    published_at: r.publishedAt,
+    downloads: extra.downloads ?? r.downloads,
+    available_versions: [...extra.versions],
+    latest_version: extra.latest,
+    dependencies: { ...r.dependencies },
+    python_requirements: [...r.pythonRequirements],
+    flowmason_version: r.flowmasonVersion,
+    kind: r.kind,
+    yanked: r.yanked,
+    yank_reason: r.yankReason
+  })
+
+const toReleaseInfo = (r: ReleaseRow, base: string): ReleaseInfo =>
+  new ReleaseInfo({
+    version: r.version,
+    yanked: r.yanked,
+    yank_reason: r.yankReason,
+    published_at: r.publishedAt,
+    checksum: r.checksum,
+    size_bytes: r.sizeBytes,
+    downloads: r.downloads,
+    download_url: downloadUrl(base, r.name, r.version),
+    dependencies: { ...r.dependencies }
+  })
+
+const intParam = (name: string, raw: string | undefined, fallback: number, min: number, max: number) => {
+  if (raw === undefined || raw === "") return Effect.succeed(fallback)
+  const n = Number(raw)
+  return Number.isInteger(n) && n >= min && n <= max
+    ? Effect.succeed(n)
+    : Effect.fail(new InvalidParameter({ detail: `query parameter '${name}' must be an integer from ${min} to ${max}, got '${raw}'` }))
+}
+
+/**
+ * `health`: counts and the database state; 503 when the database is unreachable.
+ * @since 0.1.0
+ * @category layers
+ */
+export const HealthLive = HttpApiBuilder.group(RegistryApi, "health", (handlers) =>
+  Effect.gen(function*() {
+    const store = yield* PackageStore
+    const config = yield* ServerConfig
+    return handlers.handle("health", () =>
+      store.stats.pipe(
+        Effect.map((s) =>
+          new HealthResponse({
+            status: "healthy",
+            registry_name: config.registryName,
+            version: FM_VERSION,
+            packages_count: s.packages,
+            components_count: s.components,
+            database: store.backend
+          })
+        ),
+        Effect.mapError(unavailable)
+      ))
+  }))
+
+/** Parses a `Range: bytes=a-b` header against a size: the range, "none" or "unsatisfiable". */
+const parseRange = (header: string | undefined, size: number): { start: number; end: number } | "none" | "unsatisfiable" => {
+  if (header === undefined) return "none"
+  const m = /^bytes=(\d*)-(\d*)$/.exec(header.trim())
+  if (m === null || (m[1] === "" && m[2] === "")) return "none"
+  if (m[1] === "") {
+    const suffix = Number(m[2])
+    if (suffix === 0 || size === 0) return "unsatisfiable"
+    return { start: Math.max(0, size - suffix), end: size - 1 }
+  }
+  const start = Number(m[1])
+  const end = m[2] === "" ? size - 1 : Math.min(Number(m[2]), size - 1)
+  if (start >= size || end < start) return "unsatisfiable"
+  return { start, end }
+}
+
+/**
+ * The read endpoints: search, categories, stats, info, versions, version and download.
+ * @since 0.1.0
+ * @category layers
+ */
+export const PackagesLive = HttpApiBuilder.group(RegistryApi, "packages", (handlers) =>
+  Effect.gen(function*() {
+    const store = yield* PackageStore
+    const blobs = yield* BlobStore
+    const config = yield* ServerConfig
+    const access = config.private ? requireScope("read") : Effect.void
+    const base = Effect.map(HttpServerRequest.HttpServerRequest, (r) => baseUrlOf(r, config))
+
+    return handlers
+      .handle("search", ({ urlParams }) =>
+        Effect.gen(function*() {
+          yield* access
+          const page = yield* intParam("page", urlParams.page, 1, 1, 1_000_000)
+          const pageSize = yield* intParam("page_size", urlParams.page_size, 20, 1, 100)
+          const q = urlParams.q ?? ""
+          const category = urlParams.category === undefined || urlParams.category === "" ? undefined : urlParams.category
+          const result = yield* store.search({ q, category, page, pageSize }).pipe(Effect.mapError(unavailable))
+          const b = yield* base
+          return new SearchResponse({
+            packages: result.rows.map((p) =>
+              toPackageInfo(p.latest, b, { versions: p.versions, latest: p.latest.version, downloads: p.downloads })
+            ),
+            total_count: result.total,
+            page,
+            page_size: pageSize,
+            query: q
+          })
+        }))
+      .handle("categories", () =>
+        Effect.gen(function*() {
+          yield* access
+          const s = yield* store.stats.pipe(Effect.mapError(unavailable))
+          return s.categories.map((c) => c.name)
+        }))
+      .handle("stats", () =>
+        Effect.gen(function*() {
+          yield* access
+          const s = yield* store.stats.pipe(Effect.mapError(unavailable))
+          return new StatsResponse({
+            packages: s.packages,
+            versions: s.versions,
+            components: s.components,
+            total_size_bytes: s.totalSizeBytes,
+            total_downloads: s.totalDownloads,
+            categories: s.categories.map((c) => ({ name: c.name, count: c.count }))
+          })
+        }))
+      .handle("info", ({ path }) =>
+        Effect.gen(function*() {
+          yield* access
+          const found = yield* store.getPackage(path.name).pipe(Effect.mapError(unavailable))
+          if (Option.isNone(found)) return yield* new NotFound({ detail: `Package '${path.name}' not found` })
+          const p = found.value
+          return toPackageInfo(p.latest, yield* base, { versions: p.versions, latest: p.latest.version, downloads: p.downloads })
+        }))
+      .handle("versions", ({ path }) =>
+        Effect.gen(function*() {
+          yield* access
+          const releases = yield* store.listReleases(path.name).pipe(Effect.mapError(unavailable))
+          if (releases.length === 0) return yield* new NotFound({ detail: `Package '${path.name}' not found` })
+          const found = yield* store.getPackage(path.name).pipe(Effect.mapError(unavailable))
+          const b = yield* base
+          return new VersionsResponse({
+            name: Option.match(found, { onNone: () => releases[0]!.name, onSome: (p) => p.name }),
+            versions: releases.map((r) => r.version),
+            latest_version: Option.match(found, { onNone: () => null, onSome: (p) => p.latest.version }),
+            releases: releases.map((r) => toReleaseInfo(r, b))
+          })
+        }))
+      .handle("version", ({ path }) =>
+        Effect.gen(function*() {
+          yield* access
+          const release = yield* store.getRelease(path.name, path.version).pipe(Effect.mapError(unavailable))
+          if (Option.isNone(release)) {
+            return yield* new NotFound({ detail: `Package '${path.name}@${path.version}' not found` })
+          }
+          const pkg = yield* store.getPackage(path.name).pipe(Effect.mapError(unavailable))
+          return toPackageInfo(release.value, yield* base, {
+            versions: Option.match(pkg, { onNone: () => [release.value.version], onSome: (p) => p.versions }),
+            latest: Option.match(pkg, { onNone: () => null, onSome: (p) => p.latest.version })
+          })
+        }))
+      .handle("download", ({ path }) =>
+        Effect.gen(function*() {
+          yield* access
+          const request = yield* HttpServerRequest.HttpServerRequest
+          const found = yield* store.getRelease(path.name, path.version).pipe(Effect.mapError(unavailable))
+          if (Option.isNone(found)) {
+            return yield* new NotFound({ detail: `Package '${path.name}@${path.version}' not found` })
+          }
+          const r = found.value
+          const etag = `"${r.checksum}"`
+          const file = blobs.pathOf(r.checksum)
+          const headers: Record<string, string> = {
+            "etag": etag,
+            "accept-ranges": "bytes",
+            "cache-control": "public, max-age=31536000, immutable",
+            "content-disposition": `attachment; filename="${r.name}-${r.version}.fmpkg"`
+          }
+          const inm = request.headers["if-none-match"]
+          if (inm !== undefined && inm.split(",").some((t) => t.trim() === etag || t.trim() === "*")) {
+            return HttpServerResponse.empty({ status: 304, headers })
+          }
+          const range = parseRange(request.headers["range"], r.sizeBytes)
+          if (range === "unsatisfiable") {
+            return HttpServerResponse.empty({ status: 416, headers: { ...headers, "content-range": `bytes */${r.sizeBytes}` } })
+          }
+          const stat = yield* blobs.stat(r.checksum).pipe(Effect.mapError((e) => new Unavailable({ detail: e.message })))
+          if (Option.isNone(stat)) {
+            return yield* new Unavailable({ detail: `the archive of ${r.name}@${r.version} is missing from the registry's storage` })
+          }
+          const isHead = request.method === "HEAD"
+          if (range === "none") {
+            if (!isHead) yield* store.recordDownload(r.name, r.version).pipe(Effect.mapError(unavailable))
+            return HttpServerResponse.raw(isHead ? "" : Fs.createReadStream(file, { highWaterMark: 256 * 1024 }), {
+              status: 200,
+              headers: { ...headers, "content-type": "application/octet-stream", "content-length": String(r.sizeBytes) }
+            })
+          }
+          return HttpServerResponse.raw(isHead ? "" : Fs.createReadStream(file, { start: range.start, end: range.end }), {
+            status: 206,
+            headers: {
+              ...headers,
+              "content-type": "application/octet-stream",
+              "content-length": String(range.end - range.start + 1),
+              "content-range": `bytes ${range.start}-${range.end}/${r.sizeBytes}`
+            }
+          })
+        }))
+  }))
+
+/**
+ * The write endpoints: upload (publish scope), delete (admin), yank and unyank (publish scope).
+ * @since 0.1.0
+ * @category layers
+ */
+export const PublishLive = HttpApiBuilder.group(RegistryApi, "publish", (handlers) =>
+  Effect.gen(function*() {
+    const store = yield* PackageStore
+    const blobs = yield* BlobStore
+    const archive = yield* PackageArchive
+    const config = yield* ServerConfig
+    const limit = config.maxUploadSize
+    const tooLarge = () => new PayloadTooLarge({ detail: `Upload too large: the limit is ${limit} bytes` })
+
+    const upload = (payload: Stream.Stream<Multipart.Part, Multipart.MultipartError>) =>
+      Effect.gen(function*() {
+        yield* requireScope("publish")
+        const request = yield* HttpServerRequest.HttpServerRequest
+        const length = Number(request.headers["content-length"] ?? NaN)
+        if (Number.isFinite(length) && length > limit + MULTIPART_SLACK) return yield* tooLarge()
+
+        let temp: TempBlob | undefined
+        let checksum: string | undefined
+        yield* Stream.runForEach(payload, (part) => {
+          if (Multipart.isFile(part)) {
+            if (part.key !== "file" || temp !== undefined) return Stream.runDrain(part.content)
+            return Effect.map(blobs.writeTemp(part.content, limit), (t) => {
+              temp = t
+            })
+          }
+          if (part.key === "checksum") checksum = part.value.trim().toLowerCase()
+          return Effect.void
+        }).pipe(
+          Effect.catchTags({
+            MultipartError: (e) =>
+              e.reason === "FileTooLarge" || e.reason === "BodyTooLarge"
+                ? Effect.fail(tooLarge())
+                : Effect.fail(new BadRequest({ detail: `Bad multipart body: ${e.message}` })),
+            BlobTooLarge: () => Effect.fail(tooLarge()),
+            BlobError: (e) => Effect.fail(new Unavailable({ detail: e.message }))
+          })
+        )
+        if (temp === undefined) return yield* new BadRequest({ detail: "Missing multipart file part 'file' (the .fmpkg archive)" })
+        const t = temp
+        if (checksum !== undefined && checksum !== "" && checksum !== t.sha256) {
+          return yield* new BadRequest({ detail: `Checksum mismatch: the form says ${checksum}, the uploaded bytes hash to ${t.sha256}` })
+        }
+        const opened = yield* archive.open(t.path).pipe(
+          Effect.mapError((e) => new BadRequest({ detail: `Invalid package archive: ${e.message.split(t.path).join("upload")}` }))
+        )
+        const m = opened.manifest
+        yield* blobs.commit(t).pipe(Effect.mapError((e) => new Unavailable({ detail: e.message })))
+        const row = yield* store.publish({
+          name: m.name,
+          version: m.version,
+          description: m.description,
+          author: m.author?.name ?? null,
+          authorEmail: m.author?.email ?? null,
+          license: m.license ?? null,
+          category: m.category ?? null,
+          homepage: m.homepage ?? null,
+          repository: m.repository ?? null,
+          tags: m.tags,
+          components: m.components,
+          pythonRequirements: m.pythonRequirements,
+          flowmasonVersion: m.flowmasonVersion ?? null,
+          kind: m.kind,
+          dependencies: m.dependencies,
+          checksum: t.sha256,
+          sizeBytes: t.size
+        }).pipe(
+          Effect.catchTags({
+            VersionExists: (e) =>
+              // Keep the blob only when the existing release is these very bytes.
+              store.getRelease(m.name, m.version).pipe(
+                Effect.flatMap((existing) =>
+                  Option.isSome(existing) && existing.value.checksum === t.sha256 ? Effect.void : blobs.remove(t.sha256)
+                ),
+                Effect.ignore,
+                Effect.zipRight(Effect.fail(new Conflict({ detail: e.message })))
+              ),
+            StoreError: (e) => Effect.fail(unavailable(e))
+          })
+        )
+        const pkg = yield* store.getPackage(m.name).pipe(Effect.mapError(unavailable))
+        return toPackageInfo(row, baseUrlOf(request, config), {
+          versions: Option.match(pkg, { onNone: () => [row.version], onSome: (p) => p.versions }),
+          latest: Option.match(pkg, { onNone: () => row.version, onSome: (p) => p.latest.version })
+        })
+      }).pipe(Effect.scoped)
+
+    const change = (status: "deleted" | "yanked" | "unyanked", r: ReleaseRow) =>
+      new ChangeResponse({ name: r.name, version: r.version, status, reason: status === "yanked" ? r.yankReason : null })
+    const notFoundOr = <A>(e: Effect.Effect<A, StoreError | ReleaseNotFound>): Effect.Effect<A, NotFound | Unavailable> =>
+      Effect.mapError(e, (err): NotFound | Unavailable =>
+        err._tag === "ReleaseNotFound" ? new NotFound({ detail: err.message }) : new Unavailable({ detail: err.message }))
+
+    return handlers
+      .handle("upload", ({ payload }) => upload(payload))
+      .handle("delete", ({ path }) =>
+        Effect.gen(function*() {
+          yield* requireScope("admin")
+          const r = yield* notFoundOr(store.delete(path.name, path.version))
+          return change("deleted", r)
+        }))
+      .handle("yank", ({ path, payload }) =>
+        Effect.gen(function*() {
+          yield* requireScope("publish")
+          const r = yield* notFoundOr(store.yank(path.name, path.version, payload.reason))
+          return change("yanked", r)
+        }))
+      .handle("unyank", ({ path }) =>
+        Effect.gen(function*() {
+          yield* requireScope("publish")
+          const r = yield* notFoundOr(store.unyank(path.name, path.version))
+          return change("unyanked", r)
+        }))
+  }))
+
+/**
+ * All handler groups (they need the stores, `PackageArchive`, `ServerConfig` and `Auth`).
+ * @since 0.1.0
+ * @category layers
+ */
+export const HandlersLive = Layer.mergeAll(HealthLive, PackagesLive, PublishLive)

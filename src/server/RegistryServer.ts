@@ -1,0 +1,253 @@
+/**
+ * The registry server as layers:
+ * - {@link storageLayer}: the SQLite {@link PackageStore} at `<data-dir>/registry.db` and the
+ *   {@link BlobStore} under `<data-dir>`, with the stray-blob sweep run at start.
+ * - {@link handlersLayer}: the `RegistryApi` handler groups with authentication, for mounting in
+ *   an app that has its own router (`HttpLayerRouter.addHttpApi(RegistryApi)`).
+ * - {@link layer}: the whole API (`HttpApi.Api`) plus OpenAPI at `/api/v1/registry/openapi.json`
+ *   and docs at `/api/v1/registry/docs`, for `HttpApiBuilder.serve()` — other routes can be added
+ *   next to it with `HttpApiBuilder.Router.use(...)` (the web UI is mounted that way).
+ * - {@link serve}: `layer` served by Node on `host:port` with request logging and `{detail}` errors.
+ * @since 0.1.0
+ */
+import {
+  HttpApiBuilder,
+  HttpApiSwagger,
+  HttpApp,
+  HttpServerError,
+  HttpServerRequest,
+  HttpServerResponse
+} from "@effect/platform"
+import type { HttpApi, HttpServer } from "@effect/platform"
+import { NodeHttpServer } from "@effect/platform-node"
+import { Cause, Effect, Layer, Option } from "effect"
+import { createServer } from "node:http"
+import * as Path from "node:path"
+import { API_PREFIX, RegistryApi } from "../api/RegistryApi.js"
+import { PackageArchive } from "../archive/PackageArchive.js"
+import { Auth, AuthenticationLive } from "./Auth.js"
+import { BlobStore } from "./BlobStore.js"
+import * as BlobStoreFs from "./BlobStore.js"
+import { HandlersLive } from "./Handlers.js"
+import type { StoreError } from "./PackageStore.js"
+import { PackageStore } from "./PackageStore.js"
+import type { ServerOptions } from "./ServerConfig.js"
+import * as ServerConfigLayer from "./ServerConfig.js"
+import * as SqlitePackageStore from "./SqlitePackageStore.js"
+import type { BlobError } from "./BlobStore.js"
+
+/**
+ * Options accepted by the layers: `dataDir` is required, the rest default
+ * (see `ServerConfig.defaults`).
+ * @since 0.1.0
+ * @category models
+ */
+export type RegistryServerOptions = Partial<ServerOptions> & { readonly dataDir: string }
+
+/**
+ * The SQLite database file inside a data directory.
+ * @since 0.1.0
+ */
+export const databaseFile = (dataDir: string): string => Path.join(dataDir, "registry.db")
+
+/**
+ * Removes temp files and blobs no release refers to (what a crash mid-upload leaves behind).
+ * @since 0.1.0
+ * @category layers
+ */
+export const sweepLayer: Layer.Layer<never, StoreError | BlobError, PackageStore | BlobStore> = Layer.effectDiscard(
+  Effect.gen(function*() {
+    const store = yield* PackageStore
+    const blobs = yield* BlobStore
+    const known = yield* store.checksums
+    const swept = yield* blobs.sweep(known)
+    if (swept.blobs + swept.temps > 0) {
+      yield* Effect.logInfo(`swept ${swept.temps} temp file(s) and ${swept.blobs} stray blob(s) from ${blobs.root}`)
+    }
+  })
+)
+
+/**
+ * The default storage of a data directory: SQLite metadata + file-system blobs, swept at start.
+ * Give your own `PackageStore` layer (e.g. PostgreSQL) with {@link storageLayerWith}.
+ * @since 0.1.0
+ * @category layers
+ */
+export const storageLayer = (dataDir: string): Layer.Layer<PackageStore | BlobStore, StoreError | BlobError> =>
+  storageLayerWith(dataDir, SqlitePackageStore.layer(databaseFile(dataDir)))
+
+/**
+ * Storage with a given metadata store and file-system blobs under `dataDir`, swept at start.
+ * @since 0.1.0
+ * @category layers
+ */
+export const storageLayerWith = <E, R>(
+  dataDir: string,
+  store: Layer.Layer<PackageStore, E, R>
+): Layer.Layer<PackageStore | BlobStore, E | StoreError | BlobError, R> => {
+  const both = Layer.merge(store, BlobStoreFs.layer(dataDir))
+  return Layer.merge(both, sweepLayer.pipe(Layer.provide(both)))
+}
+
+/**
+ * The handler groups of `RegistryApi` with authentication, over the storage in context. Mount
+ * them with `HttpLayerRouter.addHttpApi(RegistryApi)` or `HttpApiBuilder.api(RegistryApi)`.
+ * @since 0.1.0
+ * @category layers
+ */
+export const handlersLayerFrom = (options: RegistryServerOptions) =>
+  HandlersLive.pipe(
+    Layer.provideMerge(AuthenticationLive),
+    Layer.provideMerge(Auth.Default),
+    Layer.provide(PackageArchive.Default),
+    Layer.provide(ServerConfigLayer.layer(options))
+  )
+
+/**
+ * {@link handlersLayerFrom} with the default storage of `options.dataDir`.
+ * @since 0.1.0
+ * @category layers
+ */
+export const handlersLayer = (options: RegistryServerOptions) =>
+  handlersLayerFrom(options).pipe(Layer.provide(storageLayer(options.dataDir)))
+
+/**
+ * OpenAPI at `/api/v1/registry/openapi.json` and interactive docs at `/api/v1/registry/docs`.
+ * @since 0.1.0
+ * @category layers
+ */
+export const docsLayer: Layer.Layer<never, never, HttpApi.Api> = Layer.mergeAll(
+  HttpApiBuilder.middlewareOpenApi({ path: `${API_PREFIX}/openapi.json` }),
+  HttpApiSwagger.layer({ path: `${API_PREFIX}/docs` })
+)
+
+/**
+ * The registry API (`HttpApi.Api`) with docs, over the storage in context.
+ * @since 0.1.0
+ * @category layers
+ */
+export const apiLayerFrom = (options: RegistryServerOptions) =>
+  Layer.provideMerge(docsLayer, HttpApiBuilder.api(RegistryApi).pipe(Layer.provide(handlersLayerFrom(options))))
+
+/**
+ * The registry API (`HttpApi.Api`) with docs and the default storage of `options.dataDir`: give
+ * it to `HttpApiBuilder.serve()` in any @effect/platform app; add your own routes next to it with
+ * `HttpApiBuilder.Router.use(...)`.
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer = (options: RegistryServerOptions) =>
+  apiLayerFrom(options).pipe(Layer.provide(storageLayer(options.dataDir)))
+
+const decodeErrorToDetail = (response: HttpServerResponse.HttpServerResponse): HttpServerResponse.HttpServerResponse => {
+  if (response.status !== 400 || response.body._tag !== "Uint8Array") return response
+  try {
+    const body: unknown = JSON.parse(new TextDecoder().decode(response.body.body))
+    if (typeof body !== "object" || body === null || (body as { _tag?: unknown })._tag !== "HttpApiDecodeError") {
+      return response
+    }
+    const issues = (body as { issues?: ReadonlyArray<{ path?: ReadonlyArray<unknown>; message?: string }> }).issues ?? []
+    const parts = issues.map((i) => {
+      const where = (i.path ?? []).map(String).join(".")
+      return where === "" ? String(i.message ?? "") : `'${where}': ${String(i.message ?? "")}`
+    })
+    const detail = parts.length > 0 ? `Invalid request: ${parts.join("; ")}` : `Invalid request: ${String((body as { message?: unknown }).message ?? "")}`
+    return HttpServerResponse.unsafeJson({ detail }, { status: 400 })
+  } catch {
+    return response
+  }
+}
+
+const reasons: Record<number, string> = {
+  400: "Bad Request",
+  401: "Unauthorized",
+  403: "Forbidden",
+  404: "Not Found",
+  405: "Method Not Allowed",
+  413: "Payload Too Large",
+  500: "Internal Server Error"
+}
+
+/** Gives an error response without a body the `{detail}` body clients expect. */
+const withDetail = (response: HttpServerResponse.HttpServerResponse): HttpServerResponse.HttpServerResponse =>
+  response.status >= 400 && response.body._tag === "Empty"
+    ? HttpServerResponse.unsafeJson({ detail: reasons[response.status] ?? `HTTP ${response.status}` }, {
+      status: response.status,
+      headers: response.headers
+    })
+    : response
+
+/**
+ * The HTTP middleware of the server: unknown routes answer 404 `{"detail":"Not Found"}`,
+ * unexpected failures 500 `{detail}`, HttpApi decode errors 400 `{detail}` naming the field, and
+ * (when `logRequests`) one line per request: method, path (no query string), status, ms.
+ * @since 0.1.0
+ * @category middleware
+ */
+export const middleware = (options: { readonly logRequests: boolean }) =>
+(app: HttpApp.Default): HttpApp.Default =>
+  Effect.gen(function*() {
+    const request = yield* HttpServerRequest.HttpServerRequest
+    const started = performance.now()
+    const response = yield* app.pipe(
+      Effect.map(decodeErrorToDetail),
+      Effect.catchAllCause((cause) => {
+        if (Cause.isInterruptedOnly(cause)) return Effect.failCause(cause)
+        const failure: Option.Option<unknown> = Cause.failureOption(cause)
+        if (Option.isSome(failure)) {
+          const e = failure.value
+          if (e instanceof HttpServerError.RouteNotFound) {
+            return Effect.succeed(HttpServerResponse.unsafeJson({ detail: "Not Found" }, { status: 404 }))
+          }
+          if (e instanceof HttpServerError.RequestError) {
+            const why = e.cause instanceof Error ? e.cause.message : e.message
+            return Effect.succeed(HttpServerResponse.unsafeJson({ detail: `Invalid request body: ${why}` }, { status: 400 }))
+          }
+          if (HttpServerResponse.isServerResponse(e) && e.status < 500) return Effect.succeed(withDetail(e))
+        }
+        return Effect.logError("request failed", cause).pipe(
+          Effect.as(HttpServerResponse.unsafeJson({ detail: "Internal Server Error" }, { status: 500 }))
+        )
+      }),
+      Effect.map(withDetail)
+    )
+    if (options.logRequests) {
+      const path = request.url.split("?")[0]!
+      const ms = (performance.now() - started).toFixed(1)
+      process.stdout.write(`${new Date().toISOString()} ${request.method} ${path} ${response.status} ${ms}ms\n`)
+    }
+    return response
+  })
+
+/**
+ * Serves the registry API (plus any `extra` route layers, e.g. the web UI, added with
+ * `HttpApiBuilder.Router.use`) with Node on `options.host:options.port`, over the default storage
+ * of `options.dataDir`. The `HttpServer` (bound address), `PackageStore` and `BlobStore` stay in
+ * the layer's output so the caller can read the address and bootstrap tokens.
+ * @since 0.1.0
+ * @category layers
+ */
+export const serve = <E = never, R = never>(
+  options: RegistryServerOptions,
+  extra: Layer.Layer<never, E, R | HttpApi.Api> = Layer.empty as Layer.Layer<never, E, R | HttpApi.Api>
+) => {
+  const config = { ...ServerConfigLayer.defaults(options.dataDir), ...options }
+  return HttpApiBuilder.serve(middleware(config)).pipe(
+    Layer.provide(extra),
+    Layer.provide(apiLayerFrom(config)),
+    Layer.provideMerge(storageLayer(config.dataDir)),
+    Layer.provideMerge(NodeHttpServer.layer(createServer, { port: config.port, host: config.host }))
+  )
+}
+
+/**
+ * The URL a running server listens on (`http://host:port`).
+ * @since 0.1.0
+ * @category utils
+ */
+export const listeningUrl = (server: HttpServer.HttpServer): string => {
+  const a = server.address
+  if (a._tag === "UnixAddress") return `unix:${a.path}`
+  const host = a.hostname.includes(":") ? `[${a.hostname}]` : a.hostname
+  return `http://${host}:${a.port}`
+}

@@ -1,0 +1,21 @@
+/**
+ * A stand-alone entry for the registry server: the `fm studio` command tree on its own
+ * (`node --import tsx src/server/main.ts start --port 0 ...`). Tests and benchmarks start real
+ * servers through it without building the whole CLI bundle.
+ * @since 0.1.0
+ */
+import { Command } from "@effect/cli"
+import { NodeContext, NodeRuntime } from "@effect/platform-node"
+import { Console, Effect, Layer } from "effect"
+import { studio } from "../cli/commands/studio.js"
+import { FlowmasonHome } from "../shared/FlowmasonHome.js"
+import { FM_VERSION } from "../shared/Version.js"
+
+const run = Command.run(studio, { name: "fm studio", version: FM_VERSION })
+
+const main: Effect.Effect<void, unknown> = run(process.argv).pipe(
+  Effect.tapError((e) => Console.error(`error: ${e instanceof Error ? e.message : String(e)}`)),
+  Effect.provide(Layer.mergeAll(NodeContext.layer, FlowmasonHome.Default))
+)
+
+NodeRuntime.runMain(main, { disableErrorReporting: true })
