@@ -29,7 +29,7 @@ const sha = (b: Uint8Array) => crypto.createHash("sha256").update(b).digest("hex
 
 const upload = async (base: string, data: Uint8Array, token = ADMIN) => {
   const form = new FormData()
-  form.append("file", new Blob([data], { type: "application/octet-stream" }), "pkg.fmpkg")
+  form.append("file", new Blob([new Uint8Array(data)], { type: "application/octet-stream" }), "pkg.fmpkg")
   form.append("checksum", sha(data))
   const res = await fetch(`${base}${API}/packages/upload`, {
     method: "POST",
