@@ -31,10 +31,17 @@ const shot = async (page: Page, name: string, fullPage = true): Promise<void> =>
   await page.screenshot({ path: path.join(SCREENSHOTS, `${name}.png`), fullPage })
 }
 
-const newPage = async (options: { viewport?: { width: number; height: number }; isMobile?: boolean } = {}): Promise<Page> => {
-  const context = await browser.newContext({ viewport: options.viewport ?? { width: 1200, height: 900 }, isMobile: options.isMobile ?? false })
+const newPage = async (
+  options: { viewport?: { width: number; height: number }; isMobile?: boolean; colorScheme?: "light" | "dark" } = {}
+): Promise<Page> => {
+  const context = await browser.newContext({
+    viewport: options.viewport ?? { width: 1200, height: 900 },
+    isMobile: options.isMobile ?? false,
+    colorScheme: options.colorScheme ?? "light"
+  })
   contexts.push(context)
   const page = await context.newPage()
+  page.setDefaultTimeout(15_000)
   page.on("pageerror", (e) => {
     throw new Error(`page error: ${e.message}`)
   })
@@ -383,8 +390,8 @@ describe("web UI in Chromium", () => {
     assert.strictEqual((await active()).tag, "H1")
   })
 
-  it("has landmarks, labelled controls, a live results region and readable contrast", async () => {
-    const page = await newPage()
+  it.each(["light", "dark"] as const)("has landmarks, labelled controls, a live results region and readable contrast (%s)", async (scheme) => {
+    const page = await newPage({ colorScheme: scheme })
     await page.goto(pub.url + "/")
     await page.waitForSelector("ol.results li")
     const report = await page.evaluate(() => {
@@ -431,6 +438,7 @@ describe("web UI in Chromium", () => {
     assert.strictEqual(report.unlabelled, 0)
     assert.strictEqual(report.live, "polite")
     for (const [what, r] of Object.entries(report.contrast)) assert.isAtLeast(r, 4.5, `${what} contrast ${r.toFixed(2)}`)
+    if (scheme === "dark") await shot(page, "search-dark")
   })
 
   it("shows a not-found page for an unknown package and an unknown route", async () => {

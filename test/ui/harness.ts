@@ -129,7 +129,7 @@ export const publish = async (server: UiServer, spec: FixtureSpec): Promise<stri
   const bytes = fixtureArchive(spec)
   const checksum = crypto.createHash("sha256").update(bytes).digest("hex")
   const form = new FormData()
-  form.append("file", new Blob([bytes], { type: "application/octet-stream" }), `${spec.name}-${spec.version}.fmpkg`)
+  form.append("file", new Blob([new Uint8Array(bytes)], { type: "application/octet-stream" }), `${spec.name}-${spec.version}.fmpkg`)
   form.append("checksum", checksum)
   const res = await fetch(`${server.url}/api/v1/registry/packages/upload`, {
     method: "POST",
