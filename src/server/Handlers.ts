@@ -14,7 +14,7 @@ import {
   PayloadTooLarge,
   Unavailable
 } from "../api/ApiErrors.js"
-import { ChangeResponse, HealthResponse, PackageInfo, ReleaseInfo, SearchResponse, StatsResponse, VersionsResponse } from "../api/Models.js"
+import { CategoryCount, ChangeResponse, HealthResponse, PackageInfo, ReleaseInfo, SearchResponse, StatsResponse, VersionsResponse } from "../api/Models.js"
 import { API_PREFIX, RegistryApi } from "../api/RegistryApi.js"
 import { PackageArchive } from "../archive/PackageArchive.js"
 import { FM_VERSION } from "../shared/Version.js"
@@ -205,7 +205,7 @@ export const PackagesLive = HttpApiBuilder.group(RegistryApi, "packages", (handl
             components: s.components,
             total_size_bytes: s.totalSizeBytes,
             total_downloads: s.totalDownloads,
-            categories: s.categories.map((c) => ({ name: c.name, count: c.count }))
+            categories: s.categories.map((c) => new CategoryCount({ name: c.name, count: c.count }))
           })
         }))
       .handle("info", ({ path }) =>

@@ -1,0 +1,229 @@
+/**
+ * Real registry servers for tests: `startServer` runs `fm studio start` on 127.0.0.1, port 0, with
+ * a real SQLite file in a temp data dir, either as a child process (default; the same command
+ * tree as `fm studio`, from a bundle of src/server/main.ts built once per test process) or
+ * in-process (`inProcess: true`, faster, no pid). `publishFixture` packs a package and uploads it.
+ *
+ * Signature kept stable for other areas (client, resolver, ui, pg).
+ */
+import { HttpServer } from "@effect/platform"
+import { Context, Effect, Exit, Layer, Scope } from "effect"
+import { spawn } from "node:child_process"
+import * as crypto from "node:crypto"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { fileURLToPath } from "node:url"
+import * as RegistryServer from "../../src/server/RegistryServer.js"
+import { Auth } from "../../src/server/Auth.js"
+import { PackageStore } from "../../src/server/PackageStore.js"
+import { buildZip, projectManifest } from "./archives.js"
+
+const ROOT = fileURLToPath(new URL("../..", import.meta.url))
+
+/** Options of {@link startServer}. */
+export interface StartServerOptions {
+  /** Data directory to use (kept on stop); default a fresh temp dir (removed on stop). */
+  readonly dataDir?: string
+  readonly private?: boolean
+  readonly publicUrl?: string
+  readonly trustProxy?: boolean
+  /** Bytes. */
+  readonly maxUploadSize?: number
+  /** Admin token to register (FM_ADMIN_TOKEN); default a random one. */
+  readonly adminToken?: string
+  /** Run inside the test process instead of a child process. */
+  readonly inProcess?: boolean
+  /** Extra environment for the child process. */
+  readonly env?: Record<string, string>
+  /** Log one line per request (child: captured in `output()`); default false. */
+  readonly logRequests?: boolean
+}
+
+/** A running registry server. */
+export interface RunningServer {
+  /** `http://127.0.0.1:<port>` (no trailing slash). */
+  readonly url: string
+  readonly dataDir: string
+  /** A token with scope `admin`. */
+  readonly adminToken: string
+  /** The child's pid (child-process mode only). */
+  readonly pid?: number
+  /** Everything the child printed so far (stdout + stderr). */
+  readonly output: () => string
+  /** Stops the server (SIGTERM, then SIGKILL after 5 s) and removes a temp data dir. */
+  readonly stop: () => Promise<void>
+}
+
+let bundlePromise: Promise<string> | undefined
+
+/** Bundles src/server/main.ts once per test process (fast start-up for child servers). */
+export const serverBundle = (): Promise<string> => {
+  if (bundlePromise === undefined) {
+    bundlePromise = (async () => {
+      const esbuild = await import("esbuild")
+      const dir = path.join(ROOT, ".tmp")
+      fs.mkdirSync(dir, { recursive: true })
+      const out = path.join(dir, `fm-studio-${process.pid}-${crypto.randomBytes(4).toString("hex")}.mjs`)
+      await esbuild.build({
+        entryPoints: [path.join(ROOT, "src/server/main.ts")],
+        outfile: out,
+        bundle: true,
+        format: "esm",
+        platform: "node",
+        target: "node20",
+        external: ["better-sqlite3", "@parcel/watcher", "pg-native", "playwright-core", "autocannon", "pg"],
+        banner: {
+          js: "import { createRequire as __fmCreateRequire } from 'node:module'; const require = __fmCreateRequire(import.meta.url);"
+        },
+        logLevel: "error"
+      })
+      process.on("exit", () => fs.rmSync(out, { force: true }))
+      return out
+    })()
+  }
+  return bundlePromise
+}
+
+const makeToken = () => `fmr_test${crypto.randomBytes(24).toString("base64url")}`
+
+/** Starts a real registry server on 127.0.0.1 (random port). */
+export const startServer = async (options: StartServerOptions = {}): Promise<RunningServer> => {
+  const ownDir = options.dataDir === undefined
+  const dataDir = options.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), "fm-registry-"))
+  const adminToken = options.adminToken ?? makeToken()
+  const cleanup = () => {
+    if (ownDir) fs.rmSync(dataDir, { recursive: true, force: true })
+  }
+  if (options.inProcess === true) return startInProcess(options, dataDir, adminToken, cleanup)
+
+  const bundle = await serverBundle()
+  const args = [bundle, "start", "--port", "0", "--host", "127.0.0.1", "--data-dir", dataDir]
+  if (options.private === true) args.push("--private")
+  if (options.trustProxy === true) args.push("--trust-proxy")
+  if (options.publicUrl !== undefined) args.push("--public-url", options.publicUrl)
+  if (options.maxUploadSize !== undefined) args.push("--max-upload-size", String(options.maxUploadSize))
+  if (options.logRequests !== true) args.push("--quiet")
+  const child = spawn(process.execPath, args, {
+    cwd: ROOT,
+    env: { ...process.env, FM_ADMIN_TOKEN: adminToken, NO_COLOR: "1", ...options.env },
+    stdio: ["ignore", "pipe", "pipe"]
+  })
+  let out = ""
+  child.stdout.on("data", (d: Buffer) => (out += d.toString()))
+  child.stderr.on("data", (d: Buffer) => (out += d.toString()))
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()))
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`registry server did not start in 60 s:\n${out}`)), 60_000)
+    const onData = () => {
+      const m = /listening on (http:\/\/[^\s]+)/.exec(out)
+      if (m !== null) {
+        clearTimeout(timer)
+        resolve(m[1]!)
+      }
+    }
+    child.stdout.on("data", onData)
+    child.once("exit", (code) => {
+      clearTimeout(timer)
+      reject(new Error(`registry server exited with ${code}:\n${out}`))
+    })
+  })
+  const stop = async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill("SIGTERM")
+      const timer = setTimeout(() => child.kill("SIGKILL"), 5_000)
+      await exited
+      clearTimeout(timer)
+    }
+    cleanup()
+  }
+  return { url, dataDir, adminToken, pid: child.pid!, output: () => out, stop }
+}
+
+const startInProcess = async (
+  options: StartServerOptions,
+  dataDir: string,
+  adminToken: string,
+  cleanup: () => void
+): Promise<RunningServer> => {
+  const scope = Effect.runSync(Scope.make())
+  const url = await Effect.runPromise(
+    Effect.gen(function*() {
+      const ctx = yield* Layer.buildWithScope(
+        RegistryServer.serve({
+          dataDir,
+          port: 0,
+          host: "127.0.0.1",
+          private: options.private ?? false,
+          publicUrl: options.publicUrl,
+          trustProxy: options.trustProxy ?? false,
+          ...(options.maxUploadSize === undefined ? {} : { maxUploadSize: options.maxUploadSize }),
+          logRequests: options.logRequests ?? false
+        }),
+        scope
+      )
+      const store = Context.get(ctx, PackageStore)
+      const auth = yield* Effect.provide(Auth, Auth.Default.pipe(Layer.provide(Layer.succeed(PackageStore, store))))
+      yield* auth.bootstrap(adminToken)
+      return RegistryServer.listeningUrl(Context.get(ctx, HttpServer.HttpServer))
+    })
+  )
+  const stop = async () => {
+    await Effect.runPromise(Scope.close(scope, Exit.void))
+    cleanup()
+  }
+  return { url, dataDir, adminToken, output: () => "", stop }
+}
+
+/** What {@link publishFixture} packs. */
+export interface FixtureSpec {
+  readonly name: string
+  readonly version: string
+  /** Registry dependencies: name -> range. */
+  readonly deps?: Record<string, string>
+  /** Extra files (path -> content) besides the manifest. */
+  readonly files?: Record<string, string | Uint8Array>
+  /** Extra manifest fields (description, tags, category, ...). */
+  readonly manifest?: Record<string, unknown>
+}
+
+/** Packs a ZIP `.fmpkg` (project dialect, manifest.json) in memory. */
+export const fixtureArchive = (spec: FixtureSpec): Buffer =>
+  buildZip([
+    {
+      name: "manifest.json",
+      data: projectManifest(spec.name, spec.version, { dependencies: spec.deps ?? {}, ...spec.manifest })
+    },
+    ...Object.entries(spec.files ?? { "README.md": `# ${spec.name}\n` }).map(([name, data]) => ({ name, data }))
+  ])
+
+/** Uploads archive bytes as FlowMason's client does (multipart `file` + `checksum`). */
+export const uploadArchive = async (
+  url: string,
+  token: string | undefined,
+  archive: Uint8Array,
+  filename = "package.fmpkg",
+  checksum: string | undefined = crypto.createHash("sha256").update(archive).digest("hex")
+): Promise<Response> => {
+  const form = new FormData()
+  form.append("file", new Blob([Buffer.from(archive)], { type: "application/octet-stream" }), filename)
+  if (checksum !== undefined) form.append("checksum", checksum)
+  return fetch(`${url}/api/v1/registry/packages/upload`, {
+    method: "POST",
+    headers: token === undefined ? {} : { authorization: `Bearer ${token}` },
+    body: form
+  })
+}
+
+/** Packs and uploads a package; resolves to the server's package object (throws on non-2xx). */
+export const publishFixture = async (
+  url: string,
+  token: string,
+  spec: FixtureSpec
+): Promise<Record<string, unknown>> => {
+  const archive = fixtureArchive(spec)
+  const res = await uploadArchive(url, token, archive, `${spec.name}-${spec.version}.fmpkg`)
+  const body = await res.text()
+  if (!res.ok) throw new Error(`publish ${spec.name}@${spec.version}: ${res.status} ${body}`)
+  return JSON.parse(body) as Record<string, unknown>
+}
