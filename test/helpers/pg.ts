@@ -11,7 +11,6 @@ import * as Reactivity from "@effect/experimental/Reactivity"
 import { PgClient } from "@effect/sql-pg"
 import { Duration, Effect, Redacted } from "effect"
 import * as crypto from "node:crypto"
-import { afterAll, beforeAll } from "vitest"
 
 /** The maintenance database URL tests connect to for CREATE/DROP DATABASE. */
 export const PG_ADMIN_URL = process.env["FM_TEST_PG_URL"] ?? "postgres://postgres@127.0.0.1:5432/postgres"
@@ -131,16 +130,23 @@ const dropOrphans = async (): Promise<void> => {
   }
 }
 
+/** The hooks {@link usePgDatabase} registers with (pass vitest's `beforeAll`/`afterAll`). */
+export interface Hooks {
+  readonly beforeAll: (f: () => Promise<void>) => void
+  readonly afterAll: (f: () => Promise<void>) => void
+}
+
 /**
- * Registers `beforeAll`/`afterAll` hooks that create a fresh database for the enclosing
- * `describe` (or file) and drop it after. Read `db()` inside tests or later hooks.
+ * Registers hooks that create a fresh database for the enclosing `describe` (or file) and drop it
+ * after. Read `db()` inside tests or later hooks. (Vitest's hooks are passed in so that this module
+ * can also be imported outside vitest, e.g. by `bench/scale.ts`.)
  */
-export const usePgDatabase = (label?: string): { readonly db: () => TestDatabase } => {
+export const usePgDatabase = (hooks: Hooks, label?: string): { readonly db: () => TestDatabase } => {
   let current: TestDatabase | undefined
-  beforeAll(async () => {
+  hooks.beforeAll(async () => {
     current = await createTestDatabase(label)
   })
-  afterAll(async () => {
+  hooks.afterAll(async () => {
     if (current !== undefined) await current.drop()
   })
   return {

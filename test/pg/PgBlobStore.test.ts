@@ -25,7 +25,7 @@ const pieces = (data: Uint8Array): Stream.Stream<Uint8Array> => {
 const sha = (b: Uint8Array) => crypto.createHash("sha256").update(b).digest("hex")
 
 describe.skipIf(!enabled)("PgBlobStore on PostgreSQL", () => {
-  const { db } = usePgDatabase("blobs")
+  const { db } = usePgDatabase({ beforeAll, afterAll }, "blobs")
   let tmp = ""
   let replicas: Array<ManagedRuntime.ManagedRuntime<BlobStore, unknown>> = []
   const on = <A, E>(i: number, f: (s: BlobStore["Type"]) => Effect.Effect<A, E>) =>

@@ -1,5 +1,5 @@
 import { Effect, Layer } from "effect"
-import { describe, expect, it } from "vitest"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import * as PgDatabase from "../../src/server/pg/PgDatabase.js"
 import { pgEnabled, usePgDatabase, withPg } from "../helpers/pg.js"
 
@@ -26,7 +26,7 @@ describe("PgDatabase: helpers without a server", () => {
 })
 
 describe.skipIf(!enabled)("PgDatabase on PostgreSQL", () => {
-  const { db } = usePgDatabase("migr")
+  const { db } = usePgDatabase({ beforeAll, afterAll }, "migr")
 
   it("three replicas migrating at once apply each migration exactly once", async () => {
     const runs = await Promise.all(

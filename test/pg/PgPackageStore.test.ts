@@ -38,7 +38,7 @@ describe("tsQuery", () => {
 })
 
 describe.skipIf(!enabled)("PgPackageStore on PostgreSQL", () => {
-  const { db } = usePgDatabase("store")
+  const { db } = usePgDatabase({ beforeAll, afterAll }, "store")
   // Two runtimes = two replicas with separate pools on one database.
   let replicas: Array<ManagedRuntime.ManagedRuntime<PackageStore, unknown>> = []
   const on = <A, E>(i: number, f: (s: PackageStore["Type"]) => Effect.Effect<A, E>) =>
