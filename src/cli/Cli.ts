@@ -8,6 +8,14 @@ import { FM_VERSION } from "../shared/Version.js"
 import { pack } from "./commands/pack.js"
 import { registry } from "./commands/registry.js"
 import { studio } from "./commands/studio.js"
+import { info } from "./commands/info.js"
+import { install } from "./commands/install.js"
+import { publish } from "./commands/publish.js"
+import { search } from "./commands/search.js"
+import { versions } from "./commands/versions.js"
+import { outdated } from "./commands/outdated.js"
+import { tree } from "./commands/tree.js"
+import { update } from "./commands/update.js"
 
 /**
  * The root command: `fm <subcommand> ...`.
@@ -22,7 +30,15 @@ export const fm = Command.make("fm").pipe(
   Command.withSubcommands([
     registry,
     pack,
-    studio
+    studio,
+    tree,
+    outdated,
+    update,
+    search,
+    info,
+    versions,
+    install,
+    publish
   ])
 )
 

@@ -109,6 +109,8 @@ export interface SearchHit {
  * @category models
  */
 export interface SearchResult {
+  /** The registries asked, in priority order. */
+  readonly registries: ReadonlyArray<string>
   readonly packages: ReadonlyArray<SearchHit>
   readonly totalCount: number
   readonly errors: ReadonlyArray<{ readonly registry: string; readonly error: RemoteRegistry.RemoteError }>
@@ -265,7 +267,12 @@ export class Registries extends Effect.Service<Registries>()("fm/Registries", {
           packages.push({ registry: source.name, package: pkg })
         }
       }
-      return { packages, totalCount: Math.max(total, packages.length), errors } satisfies SearchResult
+      return {
+        registries: list.map((s) => s.name),
+        packages,
+        totalCount: Math.max(total, packages.length),
+        errors
+      } satisfies SearchResult
     })
 
     /** Downloads one resolved version from one source into the cache (retrying a broken transfer). */

@@ -1,0 +1,78 @@
+/**
+ * A transfer progress bar on stderr (bytes, total, rate), only for transfers over 1 MiB, only
+ * when stderr is a terminal, and never with `--json`.
+ * @since 0.1.0
+ */
+import { formatBytes } from "./Output.js"
+
+/** Transfers at or below this size get no bar. @since 0.1.0 */
+export const PROGRESS_THRESHOLD = 1024 * 1024
+
+/**
+ * A progress reporter: `update(received, total)` as bytes arrive, `done()` at the end.
+ * @since 0.1.0
+ * @category models
+ */
+export interface Progress {
+  readonly update: (received: number, total: number | undefined) => void
+  readonly done: () => void
+}
+
+const noop: Progress = { update: () => {}, done: () => {} }
+
+/**
+ * Whether a bar may be drawn: stderr is a TTY, `--json` is off, `NO_COLOR`/`CI` do not matter.
+ * @since 0.1.0
+ */
+export const progressEnabled = (json: boolean): boolean => !json && process.stderr.isTTY === true
+
+/**
+ * Renders one line of the bar (exported for tests).
+ * @since 0.1.0
+ */
+export const renderProgress = (label: string, received: number, total: number | undefined, elapsedMs: number): string => {
+  const rate = elapsedMs > 0 ? received / (elapsedMs / 1000) : 0
+  const width = 24
+  const bar = total !== undefined && total > 0
+    ? `[${"#".repeat(Math.min(width, Math.floor((received / total) * width))).padEnd(width, ".")}] `
+    : ""
+  const of = total !== undefined && total > 0 ? ` / ${formatBytes(total)}` : ""
+  return `${label} ${bar}${formatBytes(received)}${of}  ${formatBytes(Math.round(rate))}/s`
+}
+
+/**
+ * A progress bar for one transfer labelled `label`, or a no-op when {@link progressEnabled} is
+ * false. Redraws at most 10 times a second; the bar appears only once more than 1 MiB is
+ * expected (or has arrived).
+ * @since 0.1.0
+ * @category constructors
+ */
+export const makeProgress = (label: string, options: { readonly json: boolean }): Progress => {
+  if (!progressEnabled(options.json)) return noop
+  const started = Date.now()
+  let last = 0
+  let drawn = false
+  const draw = (received: number, total: number | undefined) => {
+    process.stderr.write(`\r\u001b[2K${renderProgress(label, received, total, Date.now() - started)}`)
+    drawn = true
+  }
+  let lastReceived = 0
+  let lastTotal: number | undefined
+  return {
+    update: (received, total) => {
+      lastReceived = received
+      lastTotal = total
+      if ((total ?? received) <= PROGRESS_THRESHOLD) return
+      const now = Date.now()
+      if (now - last < 100) return
+      last = now
+      draw(received, total)
+    },
+    done: () => {
+      if (drawn) {
+        draw(lastReceived, lastTotal)
+        process.stderr.write("\n")
+      }
+    }
+  }
+}

@@ -1,0 +1,70 @@
+/**
+ * `fm info NAME[@VERSION] [--registry R] [--json]`.
+ * @since 0.1.0
+ */
+import { Args, Command, Options } from "@effect/cli"
+import { Console, Effect, Option } from "effect"
+import { ClientServicesLive } from "../../client/ClientLayers.js"
+import { Registries } from "../../client/Registries.js"
+import { parsePublishedAt } from "../../client/RemoteRegistry.js"
+import { formatBytes, json, printJson } from "../Output.js"
+
+/**
+ * Splits `name@version` (a leading `@` is part of no valid name, so the last `@` separates).
+ * @since 0.1.0
+ */
+export const splitSpec = (spec: string): { readonly name: string; readonly version: string | undefined } => {
+  const at = spec.lastIndexOf("@")
+  return at > 0 ? { name: spec.slice(0, at), version: spec.slice(at + 1) } : { name: spec, version: undefined }
+}
+
+/**
+ * The `info` command.
+ * @since 0.1.0
+ * @category commands
+ */
+export const info = Command.make(
+  "info",
+  {
+    spec: Args.text({ name: "package" }).pipe(
+      Args.withDescription("NAME or NAME@VERSION (a version or a range; default: the latest release)")
+    ),
+    registry: Options.text("registry").pipe(
+      Options.withAlias("r"),
+      Options.withDescription("Ask only this registry"),
+      Options.optional
+    ),
+    json
+  },
+  (args) =>
+    Effect.gen(function*() {
+      const { name, version } = splitSpec(args.spec)
+      const registries = yield* Registries
+      const found = yield* registries.getPackage(name, { version, registry: Option.getOrUndefined(args.registry) })
+      const p = found.info
+      if (args.json) return yield* printJson({ registry: found.registry, ...p })
+      const published = parsePublishedAt(p.published_at)
+      const lines: Array<[string, string]> = [
+        ["name", p.name],
+        ["version", p.version + (p.yanked ? " (yanked)" : "")],
+        ["registry", found.registry],
+        ["description", p.description],
+        ["author", p.author ?? ""],
+        ["license", p.license ?? ""],
+        ["category", p.category ?? ""],
+        ["tags", p.tags.join(", ")],
+        ["components", p.components.join(", ")],
+        ["dependencies", Object.entries(p.dependencies).map(([k, v]) => `${k} ${v}`).join(", ")],
+        ["published", published?.toISOString() ?? ""],
+        ["size", p.size_bytes > 0 ? formatBytes(p.size_bytes) : ""],
+        ["sha256", p.checksum],
+        ["versions", p.available_versions.join(", ")],
+        ["homepage", p.homepage ?? ""],
+        ["download", p.download_url]
+      ]
+      for (const [k, v] of lines) if (v !== "") yield* Console.log(`${k.padEnd(13)}${v}`)
+    })
+).pipe(
+  Command.withDescription("Show a package version's details, from the first registry (in priority order) that has it."),
+  Command.provide(ClientServicesLive)
+)

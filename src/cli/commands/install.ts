@@ -1,0 +1,92 @@
+/**
+ * `fm install NAME [--version V|RANGE] [--registry R] [--dir D] [--extract] [--offline] [--json]`
+ * and `fm install ./file.fmpkg`.
+ * @since 0.1.0
+ */
+import { Args, Command, Options } from "@effect/cli"
+import { Console, Effect, Option } from "effect"
+import { ClientServicesLive } from "../../client/ClientLayers.js"
+import { type InstallResult, Installer } from "../../client/Installer.js"
+import { formatBytes, json, printJson, UsageError } from "../Output.js"
+import { makeProgress } from "../Progress.js"
+
+/** The JSON shape of an install (snake_case like the wire). */
+const installJson = (r: InstallResult) => ({
+  name: r.name,
+  version: r.version,
+  registry: r.registry,
+  path: r.path,
+  extracted_to: r.extractedTo,
+  sha256: r.sha256,
+  size_bytes: r.size,
+  from_cache: r.fromCache
+})
+
+/**
+ * The `install` command.
+ * @since 0.1.0
+ * @category commands
+ */
+export const install = Command.make(
+  "install",
+  {
+    target: Args.text({ name: "package" }).pipe(
+      Args.withDescription("A package name, or the path of a local .fmpkg (./pkg-1.0.0.fmpkg)"),
+      Args.optional
+    ),
+    version: Options.text("version").pipe(
+      Options.withAlias("v"),
+      Options.withDescription("An exact version (1.2.0) or a semver range (^1.2); default: the latest release"),
+      Options.optional
+    ),
+    registry: Options.text("registry").pipe(
+      Options.withAlias("r"),
+      Options.withDescription("Use only this registry (default: every enabled one, in priority order)"),
+      Options.optional
+    ),
+    dir: Options.directory("dir").pipe(
+      Options.withAlias("d"),
+      Options.withDescription("Install into this directory (default: ~/.flowmason/packages)"),
+      Options.optional
+    ),
+    extract: Options.boolean("extract").pipe(
+      Options.withDescription("Also unpack into <dir>/<name>/<version>/")
+    ),
+    offline: Options.boolean("offline").pipe(
+      Options.withDescription("Use only the download cache (needs an exact --version)")
+    ),
+    json
+  },
+  (args) =>
+    Effect.gen(function*() {
+      if (Option.isNone(args.target)) {
+        return yield* new UsageError({
+          reason: "fm install needs a package name or a .fmpkg path (project installs are not available yet)",
+          hint: "fm install NAME [--version V] or fm install ./file.fmpkg"
+        })
+      }
+      const target = args.target.value
+      const installer = yield* Installer
+      const progress = makeProgress(`downloading ${target}`, { json: args.json })
+      const result = yield* installer.install(target, {
+        version: Option.getOrUndefined(args.version),
+        registry: Option.getOrUndefined(args.registry),
+        dir: Option.getOrUndefined(args.dir),
+        extract: args.extract,
+        offline: args.offline,
+        onProgress: progress.update
+      }).pipe(Effect.ensuring(Effect.sync(() => progress.done())))
+      if (args.json) return yield* printJson(installJson(result))
+      const from = result.registry === null ? "local file" : `registry ${result.registry}`
+      const cached = result.fromCache ? ", from cache" : ""
+      yield* Console.log(`Installed ${result.name}@${result.version} from ${from}${cached} (${formatBytes(result.size)})`)
+      yield* Console.log(`  ${result.path}`)
+      if (result.extractedTo !== null) yield* Console.log(`  unpacked to ${result.extractedTo}`)
+    })
+).pipe(
+  Command.withDescription(
+    "Install a package from the registries (tried in priority order; the download is verified with SHA-256), " +
+      "or a local .fmpkg file."
+  ),
+  Command.provide(ClientServicesLive)
+)

@@ -1,0 +1,66 @@
+/**
+ * `fm versions NAME [--registry R] [--json]`.
+ * @since 0.1.0
+ */
+import { Args, Command, Options } from "@effect/cli"
+import { Console, Effect, Option } from "effect"
+import { ClientServicesLive } from "../../client/ClientLayers.js"
+import { Registries } from "../../client/Registries.js"
+import { parsePublishedAt } from "../../client/RemoteRegistry.js"
+import { pickLatest } from "../../domain/Version.js"
+import { json, printJson, printTable } from "../Output.js"
+
+/**
+ * The `versions` command.
+ * @since 0.1.0
+ * @category commands
+ */
+export const versions = Command.make(
+  "versions",
+  {
+    name: Args.text({ name: "name" }).pipe(Args.withDescription("The package name")),
+    registry: Options.text("registry").pipe(
+      Options.withAlias("r"),
+      Options.withDescription("Ask only this registry"),
+      Options.optional
+    ),
+    json
+  },
+  (args) =>
+    Effect.gen(function*() {
+      const registries = yield* Registries
+      const list = yield* registries.listVersions(args.name, { registry: Option.getOrUndefined(args.registry) })
+      const latest = pickLatest(list.releases.filter((r) => !r.yanked).map((r) => r.version))
+      if (args.json) {
+        return yield* printJson({
+          name: list.name,
+          registry: list.registry,
+          latest_version: latest ?? null,
+          yank_info_available: list.supported,
+          versions: list.releases.map((r) => ({
+            version: r.version,
+            yanked: r.yanked,
+            yank_reason: r.yank_reason,
+            published_at: r.published_at,
+            checksum: r.checksum === "" ? null : r.checksum,
+            size_bytes: r.size_bytes
+          }))
+        })
+      }
+      yield* printTable(
+        ["VERSION", "PUBLISHED", "STATUS"],
+        [...list.releases].reverse().map((r) => [
+          r.version,
+          parsePublishedAt(r.published_at)?.toISOString().slice(0, 10) ?? "",
+          r.yanked ? `yanked${r.yank_reason ? `: ${r.yank_reason}` : ""}` : r.version === latest ? "latest" : ""
+        ])
+      )
+      yield* Console.log(`${list.name} from registry ${list.registry}`)
+      if (!list.supported) {
+        yield* Console.error(`note: registry ${list.registry} does not list yanked versions or dates (an older FlowMason server)`)
+      }
+    })
+).pipe(
+  Command.withDescription("List a package's versions (newest first) with dates and yanked marks."),
+  Command.provide(ClientServicesLive)
+)
