@@ -30,9 +30,9 @@ export class WebUiError extends Data.TaggedError("WebUiError")<{ readonly dir: s
 }
 
 /**
- * Where the built UI lives. Without `dir`, the first of `<bundle dir>/ui` (the published
- * `dist/fm.js` next to `dist/ui`) and `<repo>/dist/ui` (running from source) that holds an
- * `index.html`.
+ * Where the built UI lives. Without `dir`: `$FM_UI_DIR` if set, else the first of
+ * `<bundle dir>/ui` (the published `dist/fm.js` next to `dist/ui`), `<bundle dir>/../dist/ui` and
+ * `<repo>/dist/ui` (running from source) that holds an `index.html`.
  * @since 0.1.0
  * @category models
  */
@@ -91,7 +91,10 @@ const MAX_TOTAL_BYTES = 32 * 1024 * 1024
  * @category utils
  */
 export const defaultDir = (): string | undefined => {
-  const candidates = [new URL("./ui/", import.meta.url), new URL("../../dist/ui/", import.meta.url)]
+  const env = process.env["FM_UI_DIR"]
+  if (env !== undefined && env !== "") return env
+  // dist/fm.js -> dist/ui; a bundle in another top-level folder (.tmp/) -> dist/ui; src/server -> dist/ui
+  const candidates = ["./ui/", "../dist/ui/", "../../dist/ui/"].map((p) => new URL(p, import.meta.url))
   for (const c of candidates) {
     if (c.protocol !== "file:") continue
     const dir = fileURLToPath(c)
