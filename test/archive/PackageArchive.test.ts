@@ -12,6 +12,7 @@ import * as tar from "tar"
 import { PackageArchive } from "../../src/archive/PackageArchive.js"
 import { sha256Hex } from "../../src/shared/Checksum.js"
 import {
+  buildZip,
   componentManifest,
   makeTempDir,
   projectManifest,
@@ -247,6 +248,49 @@ describe("FlowMason-style packages (built with python3 zipfile exactly as FlowMa
       yield* archive.extract(file, target)
       const { "manifest.json": _, ...rest } = snapshotTree(target)
       assert.deepStrictEqual(rest, snapshotTree(project))
+    }).pipe(Effect.provide(PackageArchive.Default)))
+})
+
+describe("ZIP structure", () => {
+  it.scoped("reads ZIP64 end records and ZIP64 extra fields, an archive comment and data descriptors", () =>
+    Effect.gen(function*() {
+      const archive = yield* PackageArchive
+      const dir = yield* tempDir
+      const file = path.join(dir, "z64.fmpkg")
+      fs.writeFileSync(
+        file,
+        buildZip([
+          { name: "manifest.json", data: projectManifest("zip-sixty-four"), zip64: true },
+          { name: "lib/a.py", data: "print('a')\n".repeat(100), zip64: true, flags: 8 },
+          { name: "b.txt", data: "b", method: 0 }
+        ], { zip64End: true, comment: "made by a test" })
+      )
+      const opened = yield* archive.open(file)
+      assert.strictEqual(opened.manifest.name, "zip-sixty-four")
+      assert.deepStrictEqual(opened.entries.map((e) => [e.path, e.size]), [
+        ["manifest.json", Buffer.byteLength(projectManifest("zip-sixty-four"))],
+        ["lib/a.py", 1100],
+        ["b.txt", 1]
+      ])
+      yield* archive.extract(file, path.join(dir, "x"))
+      assert.strictEqual(fs.readFileSync(path.join(dir, "x", "lib", "a.py"), "utf8"), "print('a')\n".repeat(100))
+    }).pipe(Effect.provide(PackageArchive.Default)))
+
+  it.scoped("readManifest and list of a ZIP read no file data: a corrupt non-manifest entry only fails open", () =>
+    Effect.gen(function*() {
+      const archive = yield* PackageArchive
+      const dir = yield* tempDir
+      const zip = buildZip([
+        { name: "manifest.json", data: projectManifest("lazy-read") },
+        { name: "payload.txt", data: "hello world", method: 0 }
+      ])
+      zip[zip.indexOf("hello world")] = 0x6a
+      const file = path.join(dir, "lazy.fmpkg")
+      fs.writeFileSync(file, zip)
+      assert.strictEqual((yield* archive.readManifest(file)).name, "lazy-read")
+      assert.strictEqual((yield* archive.list(file)).length, 2)
+      const error = yield* Effect.flip(archive.open(file))
+      assert.match(error.message, /payload\.txt.*CRC-32 mismatch/)
     }).pipe(Effect.provide(PackageArchive.Default)))
 })
 

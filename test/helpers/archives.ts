@@ -44,6 +44,8 @@ export interface ZipEntrySpec {
   readonly localOffset?: number
   /** Do not write a local header and data for this entry (central-directory only). */
   readonly centralOnly?: boolean
+  /** Record sizes and offset in a ZIP64 extra field (32-bit fields set to 0xFFFFFFFF). */
+  readonly zip64?: boolean
 }
 
 /** Options for {@link buildZip}. */
@@ -51,6 +53,8 @@ export interface ZipOptions {
   readonly comment?: string
   /** Entry count to declare in the end record (default: real count). */
   readonly declaredCount?: number
+  /** Write a ZIP64 end record and locator, with 0xFFFF/0xFFFFFFFF in the classic end record. */
+  readonly zip64End?: boolean
 }
 
 /**
@@ -100,6 +104,15 @@ export const buildZip = (entries: ReadonlyArray<ZipEntrySpec>, options: ZipOptio
         offset += 16
       }
     }
+    const zip64 = e.zip64 === true
+    const extra = Buffer.alloc(zip64 ? 28 : 0)
+    if (zip64) {
+      extra.writeUInt16LE(0x0001, 0)
+      extra.writeUInt16LE(24, 2)
+      extra.writeBigUInt64LE(BigInt(size), 4)
+      extra.writeBigUInt64LE(BigInt(compressedSize), 12)
+      extra.writeBigUInt64LE(BigInt(headerOffset), 20)
+    }
     const record = Buffer.alloc(46)
     record.writeUInt32LE(0x02014b50, 0)
     record.writeUInt16LE(e.madeBy ?? (e.unixMode !== undefined ? (3 << 8) | 20 : 20), 4)
@@ -109,27 +122,50 @@ export const buildZip = (entries: ReadonlyArray<ZipEntrySpec>, options: ZipOptio
     record.writeUInt16LE(0, 12)
     record.writeUInt16LE(0x21, 14)
     record.writeUInt32LE(crc >>> 0, 16)
-    record.writeUInt32LE(compressedSize >>> 0, 20)
-    record.writeUInt32LE(size >>> 0, 24)
+    record.writeUInt32LE(zip64 ? 0xffffffff : compressedSize >>> 0, 20)
+    record.writeUInt32LE(zip64 ? 0xffffffff : size >>> 0, 24)
     record.writeUInt16LE(name.length, 28)
+    record.writeUInt16LE(extra.length, 30)
     record.writeUInt32LE(
       e.externalAttributes ?? (e.unixMode !== undefined ? (e.unixMode << 16) >>> 0 : 0),
       38
     )
-    record.writeUInt32LE(headerOffset, 42)
-    central.push(record, name)
+    record.writeUInt32LE(zip64 ? 0xffffffff : headerOffset, 42)
+    central.push(record, name, extra)
   }
   const cd = Buffer.concat(central)
   const comment = bytes(options.comment ?? "")
   const end = Buffer.alloc(22)
   end.writeUInt32LE(0x06054b50, 0)
   const count = options.declaredCount ?? entries.length
-  end.writeUInt16LE(count, 8)
-  end.writeUInt16LE(count, 10)
-  end.writeUInt32LE(cd.length, 12)
-  end.writeUInt32LE(offset, 16)
+  const zip64End: Array<Buffer> = []
+  if (options.zip64End === true) {
+    const record = Buffer.alloc(56)
+    record.writeUInt32LE(0x06064b50, 0)
+    record.writeBigUInt64LE(44n, 4)
+    record.writeUInt16LE(45, 12)
+    record.writeUInt16LE(45, 14)
+    record.writeBigUInt64LE(BigInt(count), 24)
+    record.writeBigUInt64LE(BigInt(count), 32)
+    record.writeBigUInt64LE(BigInt(cd.length), 40)
+    record.writeBigUInt64LE(BigInt(offset), 48)
+    const locator = Buffer.alloc(20)
+    locator.writeUInt32LE(0x07064b50, 0)
+    locator.writeBigUInt64LE(BigInt(offset + cd.length), 8)
+    locator.writeUInt32LE(1, 16)
+    zip64End.push(record, locator)
+    end.writeUInt16LE(0xffff, 8)
+    end.writeUInt16LE(0xffff, 10)
+    end.writeUInt32LE(0xffffffff, 12)
+    end.writeUInt32LE(0xffffffff, 16)
+  } else {
+    end.writeUInt16LE(count, 8)
+    end.writeUInt16LE(count, 10)
+    end.writeUInt32LE(cd.length, 12)
+    end.writeUInt32LE(offset, 16)
+  }
   end.writeUInt16LE(comment.length, 20)
-  return Buffer.concat([...parts, cd, end, comment])
+  return Buffer.concat([...parts, cd, ...zip64End, end, comment])
 }
 
 // ---------------------------------------------------------------------------------------------
