@@ -30,6 +30,17 @@ export const formatDate = (iso: string | null | undefined): string => {
   return d ? d.toISOString().slice(0, 10) : "unknown"
 }
 
+/** A `<time>` element showing the date, with the full UTC timestamp as its tooltip. @since 0.1.0 */
+export const timeEl = (iso: string | null | undefined): HTMLElement | string => {
+  const d = parseDate(iso)
+  if (!d) return "unknown"
+  const el = document.createElement("time")
+  el.dateTime = d.toISOString()
+  el.title = d.toISOString().replace("T", " ").replace(/\.\d+Z$/, " UTC")
+  el.textContent = d.toISOString().slice(0, 10)
+  return el
+}
+
 /** Parses a timestamp, reading one without a zone as UTC. @since 0.1.0 */
 export const parseDate = (iso: string | null | undefined): Date | undefined => {
   if (!iso) return undefined

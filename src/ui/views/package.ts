@@ -6,7 +6,7 @@
  */
 import { ApiError, api, downloadPath, downloadWithToken, getToken, type Pkg, type Release, type Versions } from "../api.js"
 import { h, replace, safeHref } from "../dom.js"
-import { compareVersions, formatBytes, formatCount, formatDate } from "../format.js"
+import { compareVersions, formatBytes, formatCount, timeEl } from "../format.js"
 import { type Ctx, heading, type Rendered } from "./common.js"
 import { searchHref } from "./search.js"
 
@@ -95,7 +95,7 @@ const details = (pkg: Pkg): HTMLElement =>
       "dl",
       { class: "details" },
       row("Version", pkg.version),
-      row("Published", formatDate(pkg.published_at)),
+      row("Published", timeEl(pkg.published_at)),
       row("Size", formatBytes(pkg.size_bytes)),
       row("Downloads", formatCount(pkg.downloads)),
       row("SHA-256", pkg.checksum ? h("code", { id: "checksum", class: "hash" }, pkg.checksum) : undefined),
@@ -165,7 +165,7 @@ const versionsTable = (name: string, releases: ReadonlyArray<Release>, current: 
                 { scope: "row" },
                 h("a", { href: pkgHref(name, r.version), "aria-current": r.version === current ? "page" : null }, r.version)
               ),
-              h("td", null, formatDate(r.published_at)),
+              h("td", null, timeEl(r.published_at)),
               h("td", null, r.size_bytes !== undefined ? formatBytes(r.size_bytes) : ""),
               h("td", null, formatCount(r.downloads)),
               h(
