@@ -1,0 +1,117 @@
+/**
+ * The `fm studio` pieces for PostgreSQL and replicas: the `--database-url` and `--blob-dir`
+ * options (shared by `start` and the `token` commands), the store a token command works on, and
+ * `fm studio migrate --database-url ...`.
+ * @since 0.1.0
+ */
+import { Command, Options } from "@effect/cli"
+import { Console, Effect, Layer, Option } from "effect"
+import * as Fs from "node:fs"
+import * as Path from "node:path"
+import { json, printJson, UsageError } from "../../cli/Output.js"
+import type { PackageStore, StoreError } from "../PackageStore.js"
+import * as SqlitePackageStore from "../SqlitePackageStore.js"
+import * as PgDatabase from "./PgDatabase.js"
+import * as PgPackageStore from "./PgPackageStore.js"
+import { DATABASE_URL_ENV, databaseUrlFrom } from "./Storage.js"
+
+/**
+ * `--database-url postgres://...`: keep the registry in PostgreSQL (several replicas may share it).
+ * @since 0.1.0
+ * @category options
+ */
+export const databaseUrlOption: Options.Options<Option.Option<string>> = Options.text("database-url").pipe(
+  Options.withDescription(
+    `PostgreSQL URL (postgres://user:password@host:5432/db) for the registry's metadata, shared by replicas. ` +
+      `Default: $${DATABASE_URL_ENV}, else SQLite in the data directory`
+  ),
+  Options.optional
+)
+
+/**
+ * `--blob-dir DIR`: keep archives in a (shared) directory instead of the data directory or
+ * PostgreSQL.
+ * @since 0.1.0
+ * @category options
+ */
+export const blobDirOption: Options.Options<Option.Option<string>> = Options.text("blob-dir").pipe(
+  Options.withDescription(
+    "Directory for package archives, shared by replicas (e.g. a mounted volume). " +
+      "Default: in PostgreSQL with --database-url, else <data-dir>/blobs"
+  ),
+  Options.optional
+)
+
+/**
+ * The database URL a command uses (`--database-url`, else `$FM_DATABASE_URL`), checked: a
+ * non-PostgreSQL URL is a usage error.
+ * @since 0.1.0
+ */
+export const resolveDatabaseUrl = (flag: Option.Option<string>): Effect.Effect<string | undefined, UsageError> => {
+  const url = databaseUrlFrom(Option.getOrUndefined(flag))
+  if (url === undefined || PgDatabase.isPostgresUrl(url)) return Effect.succeed(url)
+  return Effect.fail(
+    new UsageError({
+      reason: `--database-url: '${PgDatabase.redactUrl(url)}' is not a PostgreSQL URL`,
+      hint: "use postgres://user:password@host:5432/database (or leave it out for SQLite in the data directory)"
+    })
+  )
+}
+
+/**
+ * The `--blob-dir` directory, resolved and created (mode 0700).
+ * @since 0.1.0
+ */
+export const resolveBlobDir = (flag: Option.Option<string>): Effect.Effect<string | undefined, UsageError> =>
+  Option.match(flag, {
+    onNone: () => Effect.succeed(undefined),
+    onSome: (dir) =>
+      Effect.try({
+        try: () => {
+          const resolved = Path.resolve(dir)
+          Fs.mkdirSync(resolved, { recursive: true, mode: 0o700 })
+          return resolved
+        },
+        catch: (cause) => new UsageError({ reason: `--blob-dir: cannot create ${dir}: ${String(cause)}` })
+      })
+  })
+
+/**
+ * The metadata store a `token` command works on: PostgreSQL when `databaseUrl` is given, else
+ * the SQLite database of `dataDir`.
+ * @since 0.1.0
+ * @category layers
+ */
+export const storeLayerFor = (dataDir: string, databaseUrl: string | undefined): Layer.Layer<PackageStore, StoreError> =>
+  databaseUrl === undefined
+    ? SqlitePackageStore.layer(Path.join(dataDir, "registry.db"))
+    : PgPackageStore.layer({ url: databaseUrl, maxConnections: 2 })
+
+/**
+ * `fm studio migrate --database-url postgres://...`: applies the pending PostgreSQL migrations
+ * and exits (replicas also migrate at start; this lets a deploy do it first, once).
+ * @since 0.1.0
+ * @category commands
+ */
+export const migrateCommand = Command.make("migrate", { databaseUrl: databaseUrlOption, json }, (opts) =>
+  Effect.gen(function*() {
+    const url = yield* resolveDatabaseUrl(opts.databaseUrl)
+    if (url === undefined) {
+      return yield* new UsageError({
+        reason: `fm studio migrate needs --database-url or $${DATABASE_URL_ENV}`,
+        hint: "a SQLite registry migrates itself when 'fm studio start' opens it"
+      })
+    }
+    const applied = yield* PgDatabase.migrateDatabase({ url, applicationName: "fm-migrate" })
+    const names = applied.map(([id, name]) => `${String(id).padStart(4, "0")}_${name}`)
+    if (opts.json) return yield* printJson({ database: PgDatabase.redactUrl(url), applied: names })
+    yield* Console.log(
+      names.length === 0
+        ? `${PgDatabase.redactUrl(url)} is up to date.`
+        : `Applied ${names.length} migration(s) to ${PgDatabase.redactUrl(url)}: ${names.join(", ")}`
+    )
+  })).pipe(
+    Command.withDescription(
+      "Create or upgrade the PostgreSQL schema of a registry (--database-url or $FM_DATABASE_URL), then exit"
+    )
+  )
