@@ -350,7 +350,8 @@ export class PackageCache extends Effect.Service<PackageCache>()("fm/PackageCach
         const mtime = Option.isSome(info) ? Option.getOrElse(info.value.mtime, () => new Date(0)).getTime() : 0
         if (mtime < tmpCutoff) yield* removeQuietly(file)
       }
-      return { removed, freed_bytes: freed } satisfies ClearResult
+      const result: ClearResult = { removed, freed_bytes: freed }
+      return result
     })
 
     return {

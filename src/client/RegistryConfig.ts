@@ -388,7 +388,10 @@ export class RegistryConfig extends Effect.Service<RegistryConfig>()("fm/Registr
     const clearDefaults = (entries: ReadonlyArray<Loaded["entries"][number]>) =>
       entries.map((e) => (e.entry.isDefault ? { raw: e.raw, entry: withFields(e.entry, { isDefault: false }) } : e))
 
-    const add = Effect.fn("RegistryConfig.add")(function*(entry: RegistryEntry) {
+    const add: (
+      entry: RegistryEntry
+    ) => Effect.Effect<void, ConfigError | RegistryExists | InvalidRegistry> = Effect.fn("RegistryConfig.add")(
+      function*(entry: RegistryEntry) {
       const badName = checkRegistryName(entry.name)
       if (Option.isSome(badName)) return yield* new InvalidRegistry({ name: entry.name, reason: badName.value })
       const badUrl = checkRegistryUrl(entry.url)
@@ -418,7 +421,11 @@ export class RegistryConfig extends Effect.Service<RegistryConfig>()("fm/Registr
       )
     })
 
-    const update = Effect.fn("RegistryConfig.update")(function*(name: string, patch: RegistryPatch) {
+    const update: (
+      name: string,
+      patch: RegistryPatch
+    ) => Effect.Effect<void, ConfigError | UnknownRegistry | InvalidRegistry> = Effect.fn("RegistryConfig.update")(
+      function*(name: string, patch: RegistryPatch) {
       if (patch.url !== undefined) {
         const badUrl = checkRegistryUrl(patch.url)
         if (Option.isSome(badUrl)) return yield* new InvalidRegistry({ name, reason: badUrl.value })
