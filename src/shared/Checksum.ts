@@ -99,28 +99,30 @@ export class Checksum extends Effect.Service<Checksum>()("fm/Checksum", {
      * Checks that a file's SHA-256 equals `expected` (hex, case-insensitive). Fails with
      * {@link ChecksumMismatch} naming the file, both digests and the optional package/registry.
      */
-    verifyFile: Effect.fn("Checksum.verifyFile")(function*(
+    verifyFile: (
       file: string,
       expected: string,
       context?: { readonly package?: string | undefined; readonly registry?: string | undefined }
-    ) {
-      const actual = yield* Effect.tryPromise({
+    ): Effect.Effect<void, ChecksumMismatch | FileError> =>
+      Effect.tryPromise({
         try: (signal) => hashFileAsync(file, signal),
         catch: (cause): FileError => fileError(file, "hash", cause)
-      })
-      const wanted = expected.trim().toLowerCase()
-      if (actual !== wanted) {
-        return yield* Effect.fail(
-          new ChecksumMismatch({
-            file,
-            expected: expected.trim(),
-            actual,
-            ...(context?.package === undefined ? {} : { package: context.package }),
-            ...(context?.registry === undefined ? {} : { registry: context.registry })
-          })
-        )
-      }
-    }),
+      }).pipe(
+        Effect.flatMap((actual) =>
+          actual === expected.trim().toLowerCase()
+            ? Effect.void
+            : Effect.fail(
+              new ChecksumMismatch({
+                file,
+                expected: expected.trim(),
+                actual,
+                ...(context?.package === undefined ? {} : { package: context.package }),
+                ...(context?.registry === undefined ? {} : { registry: context.registry })
+              })
+            )
+        ),
+        Effect.withSpan("Checksum.verifyFile")
+      ),
     /** A fresh incremental SHA-256, for hashing bytes while writing them. */
     hashing: (): Hashing => {
       const hash = crypto.createHash("sha256")
