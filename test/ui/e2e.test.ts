@@ -217,6 +217,12 @@ describe("web UI in Chromium", () => {
     const file = await download.path()
     assert.strictEqual(sha256File(file), shown)
     assert.strictEqual(shown, sums["text-tools@1.0.0"])
+    // The download is counted, per version and in total.
+    await page.reload()
+    await page.waitForSelector("#checksum")
+    const downloads = await page.$$eval("dl.details dt", (dts) =>
+      dts.find((d) => d.textContent === "Downloads")?.nextElementSibling?.textContent)
+    assert.strictEqual(downloads, "1 of this version, 1 of all versions")
   })
 
   it("copies the install line", async () => {

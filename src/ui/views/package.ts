@@ -86,7 +86,13 @@ const extLink = (url: string | null | undefined): HTMLElement | string | undefin
   return href ? h("a", { href, rel: "noopener noreferrer" }, href) : url ?? undefined
 }
 
-const details = (pkg: Pkg): HTMLElement =>
+/** Downloads of this version and of all versions, from the releases when the server lists them. */
+interface DownloadCounts {
+  readonly version: number
+  readonly total: number | undefined
+}
+
+const details = (pkg: Pkg, downloads: DownloadCounts): HTMLElement =>
   h(
     "section",
     { "aria-labelledby": "details-heading" },
@@ -97,7 +103,12 @@ const details = (pkg: Pkg): HTMLElement =>
       row("Version", pkg.version),
       row("Published", timeEl(pkg.published_at)),
       row("Size", formatBytes(pkg.size_bytes)),
-      row("Downloads", formatCount(pkg.downloads)),
+      row(
+        "Downloads",
+        downloads.total === undefined
+          ? formatCount(downloads.version)
+          : `${formatCount(downloads.version)} of this version, ${formatCount(downloads.total)} of all versions`
+      ),
       row("SHA-256", pkg.checksum ? h("code", { id: "checksum", class: "hash" }, pkg.checksum) : undefined),
       row("Category", pkg.category ? h("a", { href: searchHref("", pkg.category, 1) }, pkg.category) : undefined),
       row("Tags", pkg.tags && pkg.tags.length > 0 ? pkg.tags.join(", ") : undefined),
@@ -183,6 +194,12 @@ const versionsTable = (name: string, releases: ReadonlyArray<Release>, current: 
   )
 }
 
+const downloadCounts = (pkg: Pkg, releases: ReadonlyArray<Release>, listed: boolean): DownloadCounts => {
+  const own = releases.find((r) => r.version === pkg.version)
+  if (!listed || own?.downloads === undefined) return { version: pkg.downloads ?? 0, total: undefined }
+  return { version: own.downloads, total: releases.reduce((n, r) => n + (r.downloads ?? 0), 0) }
+}
+
 /** Renders the page of `name` (latest) or `name@version`. @since 0.1.0 */
 export const renderPackage = async (ctx: Ctx, name: string, version: string | undefined): Promise<Rendered> => {
   const [pkg, versions] = await Promise.all([
@@ -223,7 +240,7 @@ export const renderPackage = async (ctx: Ctx, name: string, version: string | un
       ? h("p", { class: "note" }, "A newer version exists: ", h("a", { href: pkgHref(pkg.name, latest) }, latest))
       : null,
     h("div", { class: "grid" }, installBlock(pkg, version !== undefined || !isLatest), h("section", { "aria-label": "Download" }, h("h2", null, "Download"), downloadBlock(pkg))),
-    details(pkg),
+    details(pkg, downloadCounts(pkg, releases, versions !== undefined)),
     listSection(
       "components-heading",
       `Components (${comps.length || pkg.component_count || 0})`,
