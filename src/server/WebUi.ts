@@ -270,15 +270,20 @@ export class WebUi extends Effect.Service<WebUi>()("fm/server/WebUi", {
     Layer.effect(WebUi, Effect.map(make({ dir }), (s) => WebUi.make(s)))
 }
 
-const addRoutes = (router: { readonly get: (path: "/" | "/*", handler: WebUi["handler"]) => Effect.Effect<void> }) =>
+type AddRoute = (path: "/" | "/*", handler: WebUi["handler"]) => Effect.Effect<void>
+
+const addRoutes = (router: { readonly get: AddRoute; readonly head: AddRoute }) =>
   Effect.gen(function*() {
     const ui = yield* WebUi
-    yield* router.get("/", ui.handler)
-    yield* router.get("/*", ui.handler)
+    for (const path of ["/", "/*"] as const) {
+      yield* router.get(path, ui.handler)
+      // Node sends no body for HEAD; headers are those of the GET.
+      yield* router.head(path, ui.handler)
+    }
   })
 
 /**
- * Adds the UI routes (`GET /` and `GET /*`) to the `HttpApiBuilder` router, for a server built
+ * Adds the UI routes (`GET`/`HEAD` `/` and `/*`) to the `HttpApiBuilder` router, for a server built
  * with `HttpApiBuilder.serve()`: `serve().pipe(Layer.provide(WebUi.layer(ui)), ...)`. The API's
  * own routes are more specific, so they win; unknown `/api/*` paths get a JSON 404.
  * @since 0.1.0

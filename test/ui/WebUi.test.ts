@@ -50,9 +50,9 @@ interface Raw {
 }
 
 /** A raw GET (no automatic decompression), so the test sees exactly what was sent. */
-const get = (port: number, p: string, headers: Record<string, string> = {}) =>
+const get = (port: number, p: string, headers: Record<string, string> = {}, method = "GET") =>
   Effect.async<Raw>((resume) => {
-    const req = httpRequest({ host: "127.0.0.1", port, path: p, headers }, (res) => {
+    const req = httpRequest({ host: "127.0.0.1", port, path: p, headers, method }, (res) => {
       const chunks: Array<Buffer> = []
       res.on("data", (c: Buffer) => chunks.push(c))
       res.on("end", () => resume(Effect.succeed({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) })))
@@ -75,6 +75,10 @@ describe("WebUi", () => {
         assert.match(String(res.headers["content-security-policy"]), /script-src 'self'/)
         assert.strictEqual(res.headers["x-content-type-options"], "nosniff")
         assert.include(res.body.toString("utf8"), `src="/${built.js}"`)
+        const head = yield* get(port, "/packages/demo", {}, "HEAD")
+        assert.strictEqual(head.status, 200)
+        assert.strictEqual(head.headers["content-type"], "text/html; charset=utf-8")
+        assert.strictEqual(head.body.length, 0)
         const again = yield* get(port, "/", { "if-none-match": String(res.headers.etag) })
         assert.strictEqual(again.status, 304)
         assert.strictEqual(again.body.length, 0)
