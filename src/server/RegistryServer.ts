@@ -12,6 +12,7 @@
  */
 import {
   HttpApiBuilder,
+  HttpApiError,
   HttpApiSwagger,
   HttpApp,
   HttpServerError,
@@ -127,7 +128,10 @@ export const docsLayer: Layer.Layer<never, never, HttpApi.Api> = Layer.mergeAll(
  * @category layers
  */
 export const apiLayerFrom = (options: RegistryServerOptions) =>
-  Layer.provideMerge(docsLayer, HttpApiBuilder.api(RegistryApi).pipe(Layer.provide(handlersLayerFrom(options))))
+  Layer.provideMerge(
+    Layer.merge(docsLayer, detailErrorsLayer),
+    HttpApiBuilder.api(RegistryApi).pipe(Layer.provide(handlersLayerFrom(options)))
+  )
 
 /**
  * The registry API (`HttpApi.Api`) with docs and the default storage of `options.dataDir`: give
@@ -139,24 +143,36 @@ export const apiLayerFrom = (options: RegistryServerOptions) =>
 export const layer = (options: RegistryServerOptions) =>
   apiLayerFrom(options).pipe(Layer.provide(storageLayer(options.dataDir)))
 
-const decodeErrorToDetail = (response: HttpServerResponse.HttpServerResponse): HttpServerResponse.HttpServerResponse => {
-  if (response.status !== 400 || response.body._tag !== "Uint8Array") return response
-  try {
-    const body: unknown = JSON.parse(new TextDecoder().decode(response.body.body))
-    if (typeof body !== "object" || body === null || (body as { _tag?: unknown })._tag !== "HttpApiDecodeError") {
-      return response
-    }
-    const issues = (body as { issues?: ReadonlyArray<{ path?: ReadonlyArray<unknown>; message?: string }> }).issues ?? []
-    const parts = issues.map((i) => {
-      const where = (i.path ?? []).map(String).join(".")
-      return where === "" ? String(i.message ?? "") : `'${where}': ${String(i.message ?? "")}`
-    })
-    const detail = parts.length > 0 ? `Invalid request: ${parts.join("; ")}` : `Invalid request: ${String((body as { message?: unknown }).message ?? "")}`
-    return HttpServerResponse.unsafeJson({ detail }, { status: 400 })
-  } catch {
-    return response
-  }
+const decodeErrorDetail = (e: HttpApiError.HttpApiDecodeError): string => {
+  const parts = e.issues.map((i) => {
+    const where = i.path.map(String).join(".")
+    return where === "" ? i.message : `'${where}': ${i.message}`
+  })
+  return `Invalid request: ${parts.length > 0 ? [...new Set(parts)].join("; ") : e.message}`
 }
+
+/**
+ * API-level middleware turning the platform's own request failures into `{detail}` answers:
+ * HttpApi decode errors (400, naming the field), unreadable bodies (400) and unknown routes (404).
+ * @since 0.1.0
+ * @category layers
+ */
+export const detailErrorsLayer: Layer.Layer<never> = HttpApiBuilder.middleware(RegistryApi, (app) =>
+  Effect.catchAllCause(app, (cause) => {
+    const failure: Option.Option<unknown> = Cause.failureOption(cause)
+    const e = Option.isSome(failure) ? failure.value : Cause.isInterruptedOnly(cause) ? undefined : Cause.squash(cause)
+    if (e instanceof HttpApiError.HttpApiDecodeError) {
+      return Effect.succeed(HttpServerResponse.unsafeJson({ detail: decodeErrorDetail(e) }, { status: 400 }))
+    }
+    if (e instanceof HttpServerError.RequestError) {
+      const why = e.cause instanceof Error ? e.cause.message : e.message
+      return Effect.succeed(HttpServerResponse.unsafeJson({ detail: `Invalid request body: ${why}` }, { status: 400 }))
+    }
+    if (e instanceof HttpServerError.RouteNotFound) {
+      return Effect.succeed(HttpServerResponse.unsafeJson({ detail: "Not Found" }, { status: 404 }))
+    }
+    return Effect.failCause(cause)
+  }))
 
 const reasons: Record<number, string> = {
   400: "Bad Request",
@@ -190,21 +206,18 @@ export const middleware = (options: { readonly logRequests: boolean }) =>
     const request = yield* HttpServerRequest.HttpServerRequest
     const started = performance.now()
     const response = yield* app.pipe(
-      Effect.map(decodeErrorToDetail),
       Effect.catchAllCause((cause) => {
         if (Cause.isInterruptedOnly(cause)) return Effect.failCause(cause)
         const failure: Option.Option<unknown> = Cause.failureOption(cause)
-        if (Option.isSome(failure)) {
-          const e = failure.value
-          if (e instanceof HttpServerError.RouteNotFound) {
-            return Effect.succeed(HttpServerResponse.unsafeJson({ detail: "Not Found" }, { status: 404 }))
-          }
-          if (e instanceof HttpServerError.RequestError) {
-            const why = e.cause instanceof Error ? e.cause.message : e.message
-            return Effect.succeed(HttpServerResponse.unsafeJson({ detail: `Invalid request body: ${why}` }, { status: 400 }))
-          }
-          if (HttpServerResponse.isServerResponse(e) && e.status < 500) return Effect.succeed(withDetail(e))
+        const e = Option.isSome(failure) ? failure.value : Cause.squash(cause)
+        if (e instanceof HttpServerError.RouteNotFound) {
+          return Effect.succeed(HttpServerResponse.unsafeJson({ detail: "Not Found" }, { status: 404 }))
         }
+        if (e instanceof HttpServerError.RequestError) {
+          const why = e.cause instanceof Error ? e.cause.message : e.message
+          return Effect.succeed(HttpServerResponse.unsafeJson({ detail: `Invalid request body: ${why}` }, { status: 400 }))
+        }
+        if (HttpServerResponse.isServerResponse(e) && e.status < 500) return Effect.succeed(withDetail(e))
         return Effect.logError("request failed", cause).pipe(
           Effect.as(HttpServerResponse.unsafeJson({ detail: "Internal Server Error" }, { status: 500 }))
         )

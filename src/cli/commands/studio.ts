@@ -14,6 +14,7 @@ import type { TokenRow } from "../../server/PackageStore.js"
 import { PackageStore } from "../../server/PackageStore.js"
 import * as RegistryServer from "../../server/RegistryServer.js"
 import * as SqlitePackageStore from "../../server/SqlitePackageStore.js"
+import * as WebUi from "../../server/WebUi.js"
 import { FlowmasonHome } from "../../shared/FlowmasonHome.js"
 import { json, printJson, printTable, UsageError } from "../Output.js"
 
@@ -84,7 +85,8 @@ const startCommand = Command.make(
     trustProxy: Options.boolean("trust-proxy").pipe(
       Options.withDescription("Trust X-Forwarded-Proto/X-Forwarded-Host from a reverse proxy when building URLs")
     ),
-    quiet: Options.boolean("quiet").pipe(Options.withDescription("Do not log one line per request"))
+    quiet: Options.boolean("quiet").pipe(Options.withDescription("Do not log one line per request")),
+    noUi: Options.boolean("no-ui").pipe(Options.withDescription("Serve only the API, not the web UI at /"))
   },
   (opts) =>
     Effect.gen(function*() {
@@ -119,7 +121,9 @@ const startCommand = Command.make(
       }
       yield* Effect.scoped(
         Effect.gen(function*() {
-          const ctx = yield* Layer.build(RegistryServer.serve(options))
+          const ctx = yield* Layer.build(
+            opts.noUi ? RegistryServer.serve(options) : RegistryServer.serve(options, WebUi.layer())
+          )
           const server = Context.get(ctx, HttpServer.HttpServer)
           const store = Context.get(ctx, PackageStore)
           const auth = yield* Effect.provide(Auth, Auth.Default.pipe(Layer.provide(Layer.succeed(PackageStore, store))))
@@ -135,7 +139,7 @@ const startCommand = Command.make(
     })
 ).pipe(
   Command.withDescription(
-    "Run the registry server (API under /api/v1/registry, docs at /api/v1/registry/docs). " +
+    "Run the registry server: the web UI at /, the API under /api/v1/registry, docs at /api/v1/registry/docs. " +
       "Reads are open and writes need a token, unless --private. SIGINT/SIGTERM stop it gracefully."
   )
 )
