@@ -4,21 +4,15 @@
  * store, packages published through the real upload endpoint, and Debian's Chromium driven by
  * playwright-core.
  */
-import { HttpApiBuilder, HttpServer } from "@effect/platform"
-import { NodeHttpServer } from "@effect/platform-node"
+import { HttpServer } from "@effect/platform"
 import { Context, Effect, Exit, Layer, Scope } from "effect"
 import * as crypto from "node:crypto"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { createServer } from "node:http"
 import { fileURLToPath } from "node:url"
 import { type Browser, chromium } from "playwright-core"
-import { RegistryApi } from "../../src/api/RegistryApi.js"
-import { PackageArchive } from "../../src/archive/PackageArchive.js"
-import { Auth, AuthenticationLive } from "../../src/server/Auth.js"
-import { HandlersLive } from "../../src/server/Handlers.js"
-import * as ServerConfig from "../../src/server/ServerConfig.js"
+import { Auth } from "../../src/server/Auth.js"
 import * as RegistryServer from "../../src/server/RegistryServer.js"
 import * as WebUi from "../../src/server/WebUi.js"
 import { buildUi } from "../../src/ui/bundle.mjs"
@@ -80,31 +74,14 @@ export const startUiServer = async (options: { readonly uiDir: string; readonly 
 }
 
 /**
- * The server as `fm studio start` composes it: the registry API (SERVER's handlers, auth, SQLite
- * storage) under `HttpApiBuilder.serve` with SERVER's middleware, plus `WebUi.layer`.
+ * The server as `fm studio start` composes it: `RegistryServer.serve` (API, auth, SQLite storage,
+ * SERVER's middleware) with `WebUi.layer` as the extra routes.
  */
-const serverLayer = (dataDir: string, options: { readonly uiDir: string; readonly private: boolean }) => {
-  const config = {
-    ...ServerConfig.defaults(dataDir),
-    port: 0,
-    private: options.private,
-    logRequests: false,
-    registryName: "e2e"
-  }
-  const storage = RegistryServer.storageLayer(dataDir)
-  const handlers = HandlersLive.pipe(
-    Layer.provide(AuthenticationLive),
-    Layer.provide(Auth.Default),
-    Layer.provide(PackageArchive.Default),
-    Layer.provide(ServerConfig.layer(config)),
-    Layer.provide(storage)
+const serverLayer = (dataDir: string, options: { readonly uiDir: string; readonly private: boolean }) =>
+  RegistryServer.serve(
+    { dataDir, port: 0, host: "127.0.0.1", private: options.private, logRequests: false, registryName: "e2e" },
+    WebUi.layer(WebUi.WebUi.layerAt(options.uiDir))
   )
-  return HttpApiBuilder.serve(RegistryServer.middleware(config)).pipe(
-    Layer.provide(WebUi.layer(WebUi.WebUi.layerAt(options.uiDir))),
-    Layer.provide(HttpApiBuilder.api(RegistryApi).pipe(Layer.provide(handlers))),
-    Layer.provideMerge(NodeHttpServer.layer(createServer, { port: 0, host: "127.0.0.1" }))
-  )
-}
 
 /** What to put in a fixture package's manifest.json. */
 export interface FixtureSpec {
