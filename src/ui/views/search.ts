@@ -26,7 +26,14 @@ interface SearchPage {
 let page: SearchPage | undefined
 
 const build = (navigate: (href: string) => void): SearchPage => {
-  const q = h("input", { id: "q", name: "q", type: "search", autocomplete: "off", placeholder: "name, description, tag" })
+  const q = h("input", {
+    id: "q",
+    name: "q",
+    type: "search",
+    autocomplete: "off",
+    enterkeyhint: "search",
+    placeholder: "name, description, tag"
+  })
   const category = h("select", { id: "category", name: "category" }, h("option", { value: "" }, "All categories"))
   const form = h(
     "form",
