@@ -212,6 +212,24 @@ const zipCases: ReadonlyArray<Case> = [
     reason: /inflates to more than its declared size of 100 bytes/
   },
   {
+    name: "a large entry that lies about its size (streamed inflate path)",
+    archive: () => buildZip([manifest, { name: "liar.bin", data: crypto.randomBytes(3 * 1024 * 1024), size: 2 * 1024 * 1024 }]),
+    tag: "ArchiveError",
+    reason: /entry 'liar\.bin'.*inflates to more than its declared size of 2097152 bytes/
+  },
+  {
+    name: "a large corrupt entry (streamed CRC-32 check)",
+    archive: () => {
+      const data = crypto.randomBytes(2 * 1024 * 1024)
+      const z = buildZip([manifest, { name: "big.bin", data, method: 0 }])
+      const at = z.indexOf(data.subarray(0, 64)) + 1024 * 1024
+      z[at] = z[at]! ^ 0xff
+      return z
+    },
+    tag: "ArchiveError",
+    reason: /entry 'big\.bin'.*CRC-32 mismatch/
+  },
+  {
     name: "a header that claims more than the data holds",
     archive: () => buildZip([manifest, { name: "short.bin", data: "hello", size: 50 }]),
     tag: "ArchiveError",

@@ -176,6 +176,7 @@ export const extractArchive = async (
   const staging = await fs.promises.mkdtemp(path.join(parent, `.${path.basename(target)}.extract-`))
   const handles = new Set<fs.promises.FileHandle>()
   const written: Array<string> = []
+  const made = new Set<string>()
   try {
     const manifests = new ManifestCollector()
     const result = await scan(file, {
@@ -188,7 +189,11 @@ export const extractArchive = async (
       sinkFor: async (entry) => {
         const collect = manifests.sink(entry)
         const dest = resolveInside(staging, entry.path)
-        await fs.promises.mkdir(path.dirname(dest), { recursive: true })
+        const parentDir = path.dirname(dest)
+        if (!made.has(parentDir)) {
+          await fs.promises.mkdir(parentDir, { recursive: true })
+          made.add(parentDir)
+        }
         const fh = await fs.promises.open(dest, "wx", entry.executable ? 0o755 : 0o644)
         handles.add(fh)
         return {

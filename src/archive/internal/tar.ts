@@ -357,6 +357,17 @@ export const writeTarGz = async (
     for (const file of files) {
       if (signal.aborted) throw new ArchiveFailure("interrupted")
       const { size } = await fs.promises.stat(file.source)
+      if (size <= 1024 * 1024) {
+        const data = await fs.promises.readFile(file.source)
+        if (data.length !== size) throw new ArchiveFailure("file changed while packing", file.path)
+        yield Buffer.concat([
+          headersFor(file.path, size, file.executable ? 0o755 : 0o644),
+          data,
+          Buffer.alloc(padding(size))
+        ])
+        written.push({ path: file.path, size, compressedSize: size })
+        continue
+      }
       yield headersFor(file.path, size, file.executable ? 0o755 : 0o644)
       let seen = 0
       for await (const chunk of fs.createReadStream(file.source, { highWaterMark: 1024 * 1024 })) {

@@ -19,6 +19,8 @@ const MAX_CENTRAL_DIRECTORY = 64 * 1024 * 1024
 /** Entries at least this big must not exceed the compression ratio on their own. */
 export const RATIO_ENTRY_THRESHOLD = 1024 * 1024
 const READ_CHUNK = 256 * 1024
+/** Entries (and files to pack) up to this size are handled in one buffer instead of a stream. */
+const SMALL_ENTRY = 1024 * 1024
 
 interface CentralEntry extends ScannedEntry {
   readonly rawName: Buffer
@@ -307,6 +309,42 @@ const readEntryData = async (
       if (sink !== undefined) await sink.write(chunk)
     }
   }
+  if (entry.size <= SMALL_ENTRY && entry.compressedSize <= SMALL_ENTRY) {
+    // small entry: one read, one bounded inflate (maxOutputLength caps what a lying header can produce)
+    const raw = await readAt(fh, entry.dataStart, entry.compressedSize)
+    let data: Buffer
+    if (entry.method === 8) {
+      try {
+        data = zlib.inflateRawSync(raw, { maxOutputLength: entry.size + 1 })
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code ?? ""
+        if (code === "ERR_BUFFER_TOO_LARGE" || e instanceof RangeError) {
+          throw new ArchiveFailure(
+            `inflates to more than its declared size of ${entry.size} bytes (corrupt or malicious header)`,
+            entry.path
+          )
+        }
+        throw new ArchiveFailure(`corrupt compressed data (${code || String(e)})`, entry.path)
+      }
+    } else {
+      data = raw
+    }
+    if (data.length > entry.size) {
+      throw new ArchiveFailure(
+        `inflates to more than its declared size of ${entry.size} bytes (corrupt or malicious header)`,
+        entry.path
+      )
+    }
+    if (data.length !== entry.size) {
+      throw new ArchiveFailure(`corrupt: inflates to ${data.length} bytes but its header says ${entry.size}`, entry.path)
+    }
+    if ((zlib.crc32(data) >>> 0) !== entry.crc) throw new ArchiveFailure("corrupt: CRC-32 mismatch", entry.path)
+    if (sink !== undefined) {
+      await sink.write(data)
+      await sink.close()
+    }
+    return
+  }
   const source = readRange(fh, entry.dataStart, entry.compressedSize, signal)
   // pipeline() can reject before the last stage settles; wait for it so no write is still running
   let checking: Promise<void> | undefined
@@ -383,7 +421,8 @@ export interface WrittenEntry {
 
 /**
  * Writes a deterministic ZIP to an open file: entries in the given order, fixed timestamps,
- * fixed modes (0644 / 0755), deflate level 6, no extra fields, no data descriptors.
+ * fixed modes (0644 / 0755), deflate level 6 (small files that do not shrink are stored), no
+ * extra fields, no data descriptors.
  */
 export const writeZip = async (
   out: fs.promises.FileHandle,
@@ -403,24 +442,39 @@ export const writeZip = async (
     let size = 0
     let compressedSize = 0
     let position = dataStart
-    await pipeline(
-      fs.createReadStream(file.source, { highWaterMark: 1024 * 1024 }),
-      async function*(source: AsyncIterable<Buffer>) {
-        for await (const chunk of source) {
-          crc = zlib.crc32(chunk, crc)
-          size += chunk.length
-          yield chunk
+    let method = 8
+    const { size: statSize } = await fs.promises.stat(file.source)
+    if (statSize <= SMALL_ENTRY) {
+      // small file: deflate in memory; store it when deflate does not make it smaller
+      const data = await fs.promises.readFile(file.source)
+      crc = zlib.crc32(data)
+      size = data.length
+      const deflated = zlib.deflateRawSync(data, { level: 6 })
+      const body = deflated.length < data.length ? deflated : data
+      method = body === data ? 0 : 8
+      compressedSize = body.length
+      await out.write(body, 0, body.length, position)
+      position += body.length
+    } else {
+      await pipeline(
+        fs.createReadStream(file.source, { highWaterMark: 1024 * 1024 }),
+        async function*(source: AsyncIterable<Buffer>) {
+          for await (const chunk of source) {
+            crc = zlib.crc32(chunk, crc)
+            size += chunk.length
+            yield chunk
+          }
+        },
+        zlib.createDeflateRaw({ level: 6 }),
+        async (source: AsyncIterable<Buffer>) => {
+          for await (const chunk of source) {
+            await out.write(chunk, 0, chunk.length, position)
+            position += chunk.length
+            compressedSize += chunk.length
+          }
         }
-      },
-      zlib.createDeflateRaw({ level: 6 }),
-      async (source: AsyncIterable<Buffer>) => {
-        for await (const chunk of source) {
-          await out.write(chunk, 0, chunk.length, position)
-          position += chunk.length
-          compressedSize += chunk.length
-        }
-      }
-    )
+      )
+    }
     if (position > 0xffffffff || size > 0xffffffff) {
       throw new ArchiveFailure("the archive would exceed 4 GiB, which needs ZIP64 (not written by fm)", file.path)
     }
@@ -428,7 +482,7 @@ export const writeZip = async (
     local.writeUInt32LE(SIG_LOCAL, 0)
     local.writeUInt16LE(20, 4)
     local.writeUInt16LE(flags, 6)
-    local.writeUInt16LE(8, 8)
+    local.writeUInt16LE(method, 8)
     local.writeUInt16LE(DOS_TIME, 10)
     local.writeUInt16LE(DOS_DATE, 12)
     local.writeUInt32LE(crc >>> 0, 14)
@@ -442,7 +496,7 @@ export const writeZip = async (
     record.writeUInt16LE((3 << 8) | 20, 4)
     record.writeUInt16LE(20, 6)
     record.writeUInt16LE(flags, 8)
-    record.writeUInt16LE(8, 10)
+    record.writeUInt16LE(method, 10)
     record.writeUInt16LE(DOS_TIME, 12)
     record.writeUInt16LE(DOS_DATE, 14)
     record.writeUInt32LE(crc >>> 0, 16)
