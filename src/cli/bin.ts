@@ -2,14 +2,14 @@
 /**
  * The `fm` executable: runs the command tree with Node's file system, HTTP client and the
  * FlowMason home, prints failures as `error: ...` (and `hint: ...`) on stderr, and exits with
- * 0 (success), 1 (failure) or 2 (usage error).
+ * 0 (success), 1 (failure) or 2 (usage error). `fm` alone prints the help.
+ *
+ * Everything but the version is loaded with `import()`, so `fm --version` answers without
+ * loading the command tree (the bundle splits it into chunks).
  * @since 0.1.0
  */
-import { CliConfig, ValidationError } from "@effect/cli"
-import { NodeContext, NodeHttpClient, NodeRuntime } from "@effect/platform-node"
-import { Cause, Console, Effect, Exit, Layer, Logger } from "effect"
-import { FlowmasonHome } from "../shared/FlowmasonHome.js"
-import { run } from "./Cli.js"
+import type { Console as ConsoleNs } from "effect"
+import { FM_VERSION } from "../shared/Version.js"
 
 /** The text after `error:` for any failure value. */
 const messageOf = (e: unknown): string => {
@@ -23,6 +23,7 @@ const messageOf = (e: unknown): string => {
   return String(e)
 }
 
+/** The `hint` an error carries, if any. */
 const hintOf = (e: unknown): string | undefined => {
   if (typeof e === "object" && e !== null && "hint" in e) {
     const hint = (e as { hint?: unknown }).hint
@@ -31,33 +32,13 @@ const hintOf = (e: unknown): string | undefined => {
   return undefined
 }
 
-/** Prints a failure and gives the exit code for it. */
-const report = (e: unknown): Effect.Effect<number> => {
-  if (ValidationError.isValidationError(e)) {
-    // @effect/cli has already printed what was wrong (and --help was handled); usage error
-    return Effect.succeed(ValidationError.isHelpRequested(e) ? 0 : 2)
-  }
-  if (typeof e === "object" && e !== null && (e as { _tag?: unknown })._tag === "QuitException") {
-    return Effect.as(Console.error("Cancelled."), 130)
-  }
-  const hint = hintOf(e)
-  const usage = typeof e === "object" && e !== null && (e as { _tag?: unknown })._tag === "UsageError"
-  return Effect.zipRight(
-    Effect.zipRight(
-      Console.error(`error: ${messageOf(e)}`),
-      hint === undefined ? Effect.void : Console.error(`hint: ${hint}`)
-    ),
-    Effect.succeed(usage ? 2 : 1)
-  )
-}
-
-const argv = process.argv.length <= 2 ? [...process.argv, "--help"] : process.argv
+const tagOf = (e: unknown): unknown => (typeof e === "object" && e !== null ? (e as { _tag?: unknown })._tag : undefined)
 
 const ANSI = /\u001b\[[0-9;]*m/g
 const strip = (args: ReadonlyArray<unknown>) => args.map((a) => (typeof a === "string" ? a.replace(ANSI, "") : a))
 
 /** @effect/cli colours its help and messages unconditionally: drop the colours off a terminal. */
-const plainConsole = (c: Console.Console, outTty: boolean, errTty: boolean): Console.Console => ({
+const plainConsole = (c: ConsoleNs.Console, outTty: boolean, errTty: boolean): ConsoleNs.Console => ({
   ...c,
   log: (...args) => c.log(...(outTty ? args : strip(args))),
   error: (...args) => c.error(...(errTty ? args : strip(args))),
@@ -68,44 +49,74 @@ const plainConsole = (c: Console.Console, outTty: boolean, errTty: boolean): Con
   }
 })
 
-const noColor = process.env.NO_COLOR !== undefined && process.env.NO_COLOR !== ""
-const withPlainConsole = <A, E, R>(self: Effect.Effect<A, E, R>) =>
-  Console.consoleWith((c) =>
-    Console.withConsole(
-      self,
-      plainConsole(c, process.stdout.isTTY === true && !noColor, process.stderr.isTTY === true && !noColor)
+const main = async (argv: ReadonlyArray<string>): Promise<void> => {
+  const [{ CliConfig, ValidationError }, { NodeContext, NodeHttpClient, NodeRuntime }, effect, { FlowmasonHome }, { run }] =
+    await Promise.all([
+      import("@effect/cli"),
+      import("@effect/platform-node"),
+      import("effect"),
+      import("../shared/FlowmasonHome.js"),
+      import("./Cli.js")
+    ])
+  const { Cause, Console, Effect, Exit, Layer, Logger } = effect
+
+  /** Prints a failure and gives the exit code for it. */
+  const report = (e: unknown) => {
+    if (ValidationError.isValidationError(e)) {
+      // @effect/cli has already printed what was wrong (and --help was handled): a usage error
+      return Effect.succeed(ValidationError.isHelpRequested(e) ? 0 : 2)
+    }
+    if (tagOf(e) === "QuitException") return Effect.as(Console.error("Cancelled."), 130)
+    const hint = hintOf(e)
+    return Console.error(`error: ${messageOf(e)}`).pipe(
+      Effect.zipRight(hint === undefined ? Effect.void : Console.error(`hint: ${hint}`)),
+      Effect.as(tagOf(e) === "UsageError" ? 2 : 1)
     )
+  }
+
+  const noColor = process.env.NO_COLOR !== undefined && process.env.NO_COLOR !== ""
+  const outTty = process.stdout.isTTY === true && !noColor
+  const errTty = process.stderr.isTTY === true && !noColor
+
+  /** Log lines go to stderr (stdout is for results and --json), as `warning: ...` etc. */
+  const StderrLogger = Logger.replace(
+    Logger.defaultLogger,
+    Logger.make(({ logLevel, message }) => {
+      const text = (Array.isArray(message) ? message : [message])
+        .map((m) => (typeof m === "string" ? m : JSON.stringify(m)))
+        .join(" ")
+      const label = logLevel._tag === "Warning" ? "warning" : logLevel.label.toLowerCase()
+      process.stderr.write(`${label}: ${text}\n`)
+    })
   )
 
-/** Log lines go to stderr (stdout is for results and --json), as `warning: ...` etc. */
-const StderrLogger = Logger.replace(
-  Logger.defaultLogger,
-  Logger.make(({ logLevel, message }) => {
-    const text = (Array.isArray(message) ? message : [message]).map((m) => (typeof m === "string" ? m : JSON.stringify(m)))
-      .join(" ")
-    const label = logLevel._tag === "Warning" ? "warning" : logLevel.label.toLowerCase()
-    process.stderr.write(`${label}: ${text}\n`)
-  })
-)
+  const MainLayer = Layer.mergeAll(
+    NodeContext.layer,
+    NodeHttpClient.layerUndici,
+    FlowmasonHome.Default,
+    StderrLogger,
+    CliConfig.layer({ showBuiltIns: false })
+  )
 
-const MainLayer = Layer.mergeAll(
-  NodeContext.layer,
-  NodeHttpClient.layerUndici,
-  FlowmasonHome.Default,
-  StderrLogger,
-  CliConfig.layer({ showBuiltIns: false })
-)
+  run(argv).pipe(
+    (self) => Console.consoleWith((c) => Console.withConsole(self, plainConsole(c, outTty, errTty))),
+    Effect.as(0),
+    Effect.catchAll(report),
+    Effect.catchAllDefect((defect) =>
+      Effect.as(Console.error(`error: internal error (a bug in fm): ${Cause.pretty(Cause.die(defect))}`), 1)
+    ),
+    Effect.provide(MainLayer),
+    NodeRuntime.runMain({
+      disableErrorReporting: true,
+      teardown: (exit, onExit) => onExit(Exit.isSuccess(exit) && typeof exit.value === "number" ? exit.value : 1)
+    })
+  )
+}
 
-run(argv).pipe(
-  withPlainConsole,
-  Effect.as(0),
-  Effect.catchAll(report),
-  Effect.catchAllDefect((defect) =>
-    Effect.as(Console.error(`error: internal error (a bug in fm): ${Cause.pretty(Cause.die(defect))}`), 1)
-  ),
-  Effect.provide(MainLayer),
-  NodeRuntime.runMain({
-    disableErrorReporting: true,
-    teardown: (exit, onExit) => onExit(Exit.isSuccess(exit) && typeof exit.value === "number" ? exit.value : 1)
-  })
-)
+const args = process.argv.slice(2)
+if (args.length === 1 && args[0] === "--version") {
+  process.stdout.write(`${FM_VERSION}\n`)
+} else {
+  // `fm` alone prints the help
+  await main(args.length === 0 ? [...process.argv, "--help"] : process.argv)
+}
