@@ -2,7 +2,7 @@
  * WebUi over a real HTTP server on 127.0.0.1 (an HttpApi with the health group, plus the UI
  * routes): content types, gzip, ETag/304, caching, the SPA fallback and JSON 404s under /api/.
  */
-import { HttpApi, HttpApiBuilder, HttpServer } from "@effect/platform"
+import { HttpApi, HttpApiBuilder, HttpLayerRouter, HttpServer } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
 import { assert, describe, it, layer } from "@effect/vitest"
 import { Effect, Layer } from "effect"
@@ -146,6 +146,24 @@ describe("WebUi", () => {
         assert.include(page.body.toString("utf8"), "npm run build")
         const health = yield* get(port, `${API_PREFIX}/health`)
         assert.strictEqual(health.status, 200)
+      }))
+  })
+
+  layer(
+    HttpLayerRouter.serve(WebUi.layerHttpLayerRouter(WebUi.WebUi.layerAt(path.join(tmp, "ui"))), {
+      disableLogger: true,
+      disableListenLog: true
+    }).pipe(Layer.provideMerge(NodeHttpServer.layer(createServer, { port: 0, host: "127.0.0.1" }))),
+    { excludeTestServices: true }
+  )("on an HttpLayerRouter server", (it) => {
+    it.effect("serves the app and the SPA fallback", () =>
+      Effect.gen(function*() {
+        const port = yield* portOf
+        const page = yield* get(port, "/packages/demo/2.0.0")
+        assert.strictEqual(page.status, 200)
+        assert.include(page.body.toString("utf8"), `src="/${built.js}"`)
+        const js = yield* get(port, `/${built.js}`)
+        assert.strictEqual(js.headers["content-type"], "text/javascript; charset=utf-8")
       }))
   })
 
