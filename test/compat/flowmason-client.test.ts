@@ -1,0 +1,53 @@
+/**
+ * FlowMason's Python client (as test/compat/flowmason_client.py re-creates it with the standard
+ * library: JSON Content-Type on GETs, no redirects, {detail} errors, absolute download_url with a
+ * SHA-256 check, multipart publish with `file` + `checksum`) works end to end against our server.
+ */
+import { execFile } from "node:child_process"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { fileURLToPath } from "node:url"
+import { afterAll, beforeAll, expect, it } from "vitest"
+import type { RunningServer } from "../helpers/server.js"
+import { fixtureArchive, publishFixture, startServer } from "../helpers/server.js"
+
+const CLIENT = fileURLToPath(new URL("./flowmason_client.py", import.meta.url))
+let server: RunningServer
+let dir: string
+
+beforeAll(async () => {
+  server = await startServer()
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), "fm-compat-"))
+})
+afterAll(async () => {
+  await server?.stop()
+  fs.rmSync(dir, { recursive: true, force: true })
+})
+
+const runPython = (args: ReadonlyArray<string>) =>
+  new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+    execFile("python3", [CLIENT, ...args], { timeout: 60_000 }, (error, stdout, stderr) =>
+      resolve({ code: error === null ? 0 : typeof error.code === "number" ? error.code : 1, stdout, stderr }))
+  })
+
+it("FlowMason's Python client publishes, searches, resolves and downloads", async () => {
+  await publishFixture(server.url, server.adminToken, { name: "compat-flow", version: "0.9.0" })
+  const file = path.join(dir, "compat-flow-1.2.0.fmpkg")
+  fs.writeFileSync(file, fixtureArchive({ name: "compat-flow", version: "1.2.0", deps: { "compat-base": "^1.0.0" } }))
+  const res = await runPython([server.url, server.adminToken, file, "compat-flow", "1.2.0"])
+  expect(res.stderr).toBe("")
+  expect(res.code).toBe(0)
+  const seen = JSON.parse(res.stdout)
+  expect(seen.health).toBe("healthy")
+  expect(seen.anonymous_publish).toMatch(/authentication failed/)
+  expect(seen.published).toMatchObject({ name: "compat-flow", version: "1.2.0" })
+  expect(seen.published.download_url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/api\/v1\/registry\/packages\/compat-flow\/1\.2\.0\/download$/)
+  expect(seen.search_names).toContain("compat-flow")
+  expect(seen.latest).toBe("1.2.0")
+  expect(seen.exact).toBe("1.2.0")
+  expect(seen.versions).toEqual(["0.9.0", "1.2.0"])
+  expect(seen.missing).toBeNull()
+  expect(seen.sha256_ok).toBe(true)
+  expect(seen.downloaded_bytes).toBe(fs.statSync(file).size)
+})
