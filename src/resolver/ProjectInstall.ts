@@ -335,7 +335,8 @@ export class ProjectInstall extends Effect.Service<ProjectInstall>()("fm/Project
           const final = packages.map((p) => (p.sha256 === "" ? { ...p, sha256: bySha.get(normalizeName(p.name))?.sha256 ?? "" } : p))
           yield* provideFs(writeLock(project.dir, final))
         }
-        return { project: project.file, installDir, packages: installed, resolved, lockfile, warnings } satisfies ProjectInstallResult
+        const result: ProjectInstallResult = { project: project.file, installDir, packages: installed, resolved, lockfile, warnings }
+        return result
       })
 
     const install = Effect.fn("ProjectInstall.install")(function*(options: ProjectOptions = {}) {
@@ -393,12 +394,13 @@ export class ProjectInstall extends Effect.Service<ProjectInstall>()("fm/Project
       const byName = new Map(packages.map((p) => [normalizeName(p.name), p]))
       const edges = (deps: Readonly<Record<string, string>>) =>
         Object.entries(deps).map(([n, r]) => ({ name: byName.get(normalizeName(n))?.name ?? n, range: r, version: byName.get(normalizeName(n))?.version ?? null }))
-      return {
+      const result: ProjectTree = {
         project: project.name,
         dependencies: edges(project.dependencies),
         packages: packages.map((p) => ({ name: p.name, version: p.version, registry: p.registry.name, dependencies: edges(p.dependencies) })),
         fromLock
-      } satisfies ProjectTree
+      }
+      return result
     })
 
     const outdated = Effect.fn("ProjectInstall.outdated")(function*(options: ProjectOptions = {}) {
@@ -424,9 +426,10 @@ export class ProjectInstall extends Effect.Service<ProjectInstall>()("fm/Project
             direct: range !== undefined
           } satisfies OutdatedRow
         }), { concurrency: options.concurrency ?? 8 })
-      return rows
+      const out: ReadonlyArray<OutdatedRow> = rows
         .filter((r) => semver.gt(r.latest, r.current) || (r.wanted !== null && semver.gt(r.wanted, r.current)))
         .sort((a, b) => (normalizeName(a.name) < normalizeName(b.name) ? -1 : 1))
+      return out
     })
 
     /** Whether `dir` holds a project file (so `fm install NAME` should add to it). */

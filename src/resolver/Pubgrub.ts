@@ -220,6 +220,46 @@ interface Pkg {
   readonly assignments: Array<number>
   acc: Term
   decided: boolean
+  /** Whether it is in the solver's candidate list. */
+  listed: boolean
+}
+
+/** Parsed versions, shared across runs (version strings repeat across packages and runs). */
+const parsedCache = new Map<string, semver.SemVer | null>()
+const parseVersion = (v: string): semver.SemVer | null => {
+  let hit = parsedCache.get(v)
+  if (hit === undefined) {
+    const sv = semver.parse(v)
+    hit = sv !== null && sv.version === v ? sv : null
+    if (parsedCache.size > 100_000) parsedCache.clear()
+    parsedCache.set(v, hit)
+  }
+  return hit
+}
+
+/** Range membership, shared across runs: range -> (version -> satisfies). */
+const rangeCache = new Map<string, { readonly range: semver.Range | undefined; readonly hits: Map<string, boolean> }>()
+const satisfies = (range: string, v: semver.SemVer): boolean => {
+  let entry = rangeCache.get(range)
+  if (entry === undefined) {
+    let r: semver.Range | undefined
+    try {
+      r = new semver.Range(range)
+    } catch {
+      r = undefined
+    }
+    if (rangeCache.size > 10_000) rangeCache.clear()
+    entry = { range: r, hits: new Map() }
+    rangeCache.set(range, entry)
+  }
+  if (entry.range === undefined) return false
+  let hit = entry.hits.get(v.version)
+  if (hit === undefined) {
+    hit = entry.range.test(v)
+    if (entry.hits.size > 10_000) entry.hits.clear()
+    entry.hits.set(v.version, hit)
+  }
+  return hit
 }
 
 class SolveFailure {
@@ -245,6 +285,8 @@ class Solver {
   readonly incompats: Array<Incompat> = []
   readonly assignments: Array<Assignment> = []
   readonly depKeys = new Set<string>()
+  /** Packages that may need a decision (positive and undecided); pruned lazily. */
+  readonly candidates: Array<number> = []
   readonly rootName: string
   readonly rootDeps: ReadonlyArray<readonly [string, string]>
   level = 0
@@ -263,9 +305,13 @@ class Solver {
 
   makePkg(name: string, versions: ReadonlyArray<string>): Pkg {
     const parsed: Array<semver.SemVer> = []
+    const seen = new Set<string>()
     for (const v of versions) {
-      const sv = semver.parse(v)
-      if (sv !== null && sv.version === v) parsed.push(sv)
+      const sv = parseVersion(v)
+      if (sv !== null && !seen.has(v)) {
+        seen.add(v)
+        parsed.push(sv)
+      }
     }
     parsed.sort((a, b) => a.compare(b))
     const sorted = parsed.map((p) => p.version)
@@ -282,7 +328,8 @@ class Solver {
       incompats: [],
       assignments: [],
       acc: { pos: false, bits: zeros(words) },
-      decided: false
+      decided: false,
+      listed: false
     }
     this.pkgs.push(pkg)
     this.byName.set(name, pkg.id)
@@ -299,19 +346,11 @@ class Solver {
     const hit = p.ranges.get(range)
     if (hit !== undefined) return hit
     const bits = zeros(p.words)
-    let r: semver.Range | undefined
-    try {
-      r = new semver.Range(range)
-    } catch {
-      r = undefined
-    }
-    if (r !== undefined) {
-      const pinOnly = exactPin(range) === undefined ? this.source.pinOnly?.(p.name) : undefined
-      for (let i = 0; i < p.parsed.length; i++) {
-        if (!r.test(p.parsed[i]!)) continue
-        if (pinOnly !== undefined && pinOnly.has(p.versions[i]!)) continue
-        bitsSet(bits, i)
-      }
+    const pinOnly = exactPin(range) === undefined ? this.source.pinOnly?.(p.name) : undefined
+    for (let i = 0; i < p.parsed.length; i++) {
+      if (!satisfies(range, p.parsed[i]!)) continue
+      if (pinOnly !== undefined && pinOnly.has(p.versions[i]!)) continue
+      bitsSet(bits, i)
     }
     p.ranges.set(range, bits)
     return bits
@@ -402,6 +441,10 @@ class Solver {
     const p = this.pkgs[pkg]!
     const acc = intersect(p.acc, term)
     p.acc = acc
+    if (acc.pos && !p.decided && !p.listed) {
+      p.listed = true
+      this.candidates.push(pkg)
+    }
     p.assignments.push(this.assignments.length)
     this.assignments.push({ pkg, term, level: this.level, cause, acc })
   }
@@ -519,6 +562,10 @@ class Solver {
       const last = p.assignments.at(-1)
       p.acc = last === undefined ? p.any : this.assignments[last]!.acc
       if (a.cause === -1) p.decided = false
+      if (p.acc.pos && !p.decided && !p.listed) {
+        p.listed = true
+        this.candidates.push(p.id)
+      }
     }
     this.level = level
   }
@@ -526,13 +573,20 @@ class Solver {
   choose(): number | undefined {
     let best: Pkg | undefined
     let bestCount = Number.POSITIVE_INFINITY
-    for (const p of this.pkgs) {
-      if (p.decided || !p.acc.pos) continue
+    const cands = this.candidates
+    for (let i = 0; i < cands.length; i++) {
+      const p = this.pkgs[cands[i]!]!
+      if (p.decided || !p.acc.pos) {
+        p.listed = false
+        cands[i] = cands[cands.length - 1]!
+        cands.pop()
+        i--
+        continue
+      }
       const c = bitsCount(p.acc.bits)
-      if (c < bestCount) {
+      if (c < bestCount || (c === bestCount && best !== undefined && p.id < best.id)) {
         best = p
         bestCount = c
-        if (c <= 1) break
       }
     }
     if (best === undefined) return undefined
