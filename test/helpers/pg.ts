@@ -217,15 +217,15 @@ export interface ReplicaOptions {
 const ROOT = new URL("../../", import.meta.url).pathname
 
 /**
- * Starts `fm studio start --port 0` as its own Node process (through `src/server/main.ts`) and
- * waits until it listens. The process is killed by pid in `stop()`.
+ * Starts `fm studio start --port 0` as its own Node process (the bundled `src/server/main.ts`,
+ * see `serverBundle` in ./server.ts) and waits until it listens. The process is killed by pid in `stop()`.
  */
 export const startReplica = async (options: ReplicaOptions): Promise<Replica> => {
   const { spawn } = await import("node:child_process")
+  // the `fm studio` command tree bundled once per process by SERVER's helper (fast start-up)
+  const { serverBundle } = await import("./server.js")
   const args = [
-    "--import",
-    "tsx",
-    "src/server/main.ts",
+    await serverBundle(),
     "start",
     "--port",
     "0",

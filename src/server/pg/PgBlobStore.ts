@@ -20,7 +20,7 @@ import * as Fs from "node:fs"
 import * as Path from "node:path"
 import type { BlobStoreService, BlobTooLarge, TempBlob } from "../BlobStore.js"
 import { BlobError, BlobStore, make as makeLocalBlobStore } from "../BlobStore.js"
-import { describeCause } from "./PgDatabase.js"
+import { catchSqlDefects, describeCause } from "./PgDatabase.js"
 
 /**
  * Size of one stored chunk: 256 KiB.
@@ -121,7 +121,11 @@ export const make = (tempDir: string): Effect.Effect<BlobStoreService, BlobError
                 yield* sql`INSERT INTO blob_chunks (blob_id, seq, data) VALUES (${id}, ${seq}, ${buffer.subarray(0, want)})`
               }
             })
-          ).pipe(Effect.catchTag("SqlError", (e) => Effect.fail(blobError(temp.sha256, "store in PostgreSQL")(e)))),
+          ).pipe(
+            Effect.catchTag("SqlError", (e) => Effect.fail(blobError(temp.sha256, "store in PostgreSQL")(e))),
+            // a connection killed during COMMIT/ROLLBACK is a defect in @effect/sql: keep it typed
+            catchSqlDefects(blobError(temp.sha256, "store in PostgreSQL"))
+          ),
         (handle) => Effect.promise(() => handle.close().catch(() => undefined))
       )
       yield* Effect.promise(() => Fs.promises.rm(temp.path, { force: true }).catch(() => undefined))

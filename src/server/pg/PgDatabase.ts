@@ -11,7 +11,8 @@
 import type { SqlClient } from "@effect/sql"
 import { SqlClient as SqlClientTag } from "@effect/sql"
 import { PgClient } from "@effect/sql-pg"
-import { Duration, Effect, Layer, Redacted } from "effect"
+import { SqlError } from "@effect/sql/SqlError"
+import { Duration, Effect, Layer, Option, Redacted } from "effect"
 import { StoreError } from "../PackageStore.js"
 import { migrate } from "./PgMigrations.js"
 
@@ -84,6 +85,19 @@ export const describeCause = (cause: unknown): string => {
  */
 export const pgStoreError = (operation: string, cause: unknown): StoreError =>
   new StoreError({ operation, cause: new Error(describeCause(cause), { cause }) })
+
+/**
+ * Turns a `SqlError` raised as a defect into a typed failure. `@effect/sql` runs a transaction's
+ * COMMIT and ROLLBACK with `orDie`, so a connection killed mid-transaction surfaces as a defect
+ * (a 500); with this it is a `StoreError`-like failure (a 503) like any other database outage.
+ * (When COMMIT itself is cut off the transaction may or may not have committed; either way it is
+ * all or nothing.)
+ * @since 0.1.0
+ */
+export const catchSqlDefects = <E2>(onSqlError: (error: SqlError) => E2) =>
+<A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E | E2, R> =>
+  Effect.catchSomeDefect(effect, (defect) =>
+    defect instanceof SqlError ? Option.some(Effect.fail(onSqlError(defect))) : Option.none())
 
 /**
  * The pool on `options.url`, as `PgClient` and the generic `SqlClient`. Building it checks the

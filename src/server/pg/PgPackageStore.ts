@@ -29,7 +29,7 @@ import { PackageStore, StoreError } from "../PackageStore.js"
 import type { SqlDialect } from "../SqlPackageStore.js"
 import { latestOf, makeSql } from "../SqlPackageStore.js"
 import type { PgDatabaseOptions } from "./PgDatabase.js"
-import { layer as databaseLayer, migratorLayer, pgStoreError } from "./PgDatabase.js"
+import { catchSqlDefects, layer as databaseLayer, migratorLayer, pgStoreError } from "./PgDatabase.js"
 
 /**
  * Turns user text into a `to_tsquery('simple', ...)` input: every word must match, each as a
@@ -112,9 +112,16 @@ export const dialect: Effect.Effect<SqlDialect, never, SqlClient.SqlClient> = Ef
   return { backend: "pg", reindex, search } satisfies SqlDialect
 })
 
-/** Re-wraps a store failure so its message carries the driver's own words (not just "Failed to execute statement"). */
-const enrich = <A, E>(effect: Effect.Effect<A, E | StoreError>): Effect.Effect<A, E | StoreError> =>
-  Effect.mapError(effect, (e) => (e instanceof StoreError ? pgStoreError(e.operation, e.cause) : e))
+/**
+ * Re-wraps a store failure so its message carries the driver's own words (not just "Failed to
+ * execute statement"), and turns a transaction's failed COMMIT/ROLLBACK (a defect in
+ * `@effect/sql`) into a `StoreError` too: a killed connection is a 503, never a 500.
+ */
+const enrich = <A, E>(operation: string, effect: Effect.Effect<A, E | StoreError>): Effect.Effect<A, E | StoreError> =>
+  effect.pipe(
+    Effect.mapError((e) => (e instanceof StoreError ? pgStoreError(e.operation, e.cause) : e)),
+    catchSqlDefects((cause) => pgStoreError(operation, cause))
+  )
 
 /**
  * The store over the PostgreSQL client in context (tables must exist: see `PgDatabase.layer`).
@@ -125,21 +132,21 @@ export const make: Effect.Effect<PackageStoreService, never, SqlClient.SqlClient
   const store = yield* Effect.flatMap(dialect, makeSql)
   return {
     backend: store.backend,
-    publish: (release) => enrich(store.publish(release)),
-    getPackage: (name) => enrich(store.getPackage(name)),
-    listReleases: (name) => enrich(store.listReleases(name)),
-    getRelease: (name, version) => enrich(store.getRelease(name, version)),
-    search: (query) => enrich(store.search(query)),
-    stats: enrich(store.stats),
-    recordDownload: (name, version) => enrich(store.recordDownload(name, version)),
-    yank: (name, version, reason) => enrich(store.yank(name, version, reason)),
-    unyank: (name, version) => enrich(store.unyank(name, version)),
-    delete: (name, version) => enrich(store.delete(name, version)),
-    checksums: enrich(store.checksums),
-    createToken: (token) => enrich(store.createToken(token)),
-    findTokenByHash: (hash) => enrich(store.findTokenByHash(hash)),
-    listTokens: enrich(store.listTokens),
-    revokeToken: (idOrName) => enrich(store.revokeToken(idOrName))
+    publish: (release) => enrich(`publish ${release.name}@${release.version}`, store.publish(release)),
+    getPackage: (name) => enrich(`read package ${name}`, store.getPackage(name)),
+    listReleases: (name) => enrich(`list versions of ${name}`, store.listReleases(name)),
+    getRelease: (name, version) => enrich(`read ${name}@${version}`, store.getRelease(name, version)),
+    search: (query) => enrich(`search '${query.q}'`, store.search(query)),
+    stats: enrich("read stats", store.stats),
+    recordDownload: (name, version) => enrich(`count a download of ${name}@${version}`, store.recordDownload(name, version)),
+    yank: (name, version, reason) => enrich(`yank ${name}@${version}`, store.yank(name, version, reason)),
+    unyank: (name, version) => enrich(`unyank ${name}@${version}`, store.unyank(name, version)),
+    delete: (name, version) => enrich(`delete ${name}@${version}`, store.delete(name, version)),
+    checksums: enrich("list checksums", store.checksums),
+    createToken: (token) => enrich(`create token ${token.name}`, store.createToken(token)),
+    findTokenByHash: (hash) => enrich("look up a token", store.findTokenByHash(hash)),
+    listTokens: enrich("list tokens", store.listTokens),
+    revokeToken: (idOrName) => enrich(`revoke token ${idOrName}`, store.revokeToken(idOrName))
   } satisfies PackageStoreService
 })
 
