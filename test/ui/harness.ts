@@ -1,11 +1,9 @@
 /**
- * End-to-end harness for the web UI: a real registry server (`RegistryServer.serve`, SQLite +
- * blobs in a temp data dir) with the UI mounted through `WebUi.layer`, tokens created in its
- * store, packages published through the real upload endpoint, and Debian's Chromium driven by
+ * End-to-end harness for the web UI: the real `fm studio start` (child process, SQLite + blobs in
+ * a temp data dir; it mounts the UI through `WebUi.layer`), a read token created in its store, packages published through the real upload endpoint, and Debian's Chromium driven by
  * playwright-core.
  */
-import { HttpServer } from "@effect/platform"
-import { Context, Effect, Exit, Layer, Scope } from "effect"
+import { Effect, Layer } from "effect"
 import * as crypto from "node:crypto"
 import * as fs from "node:fs"
 import * as os from "node:os"
@@ -14,9 +12,9 @@ import { fileURLToPath } from "node:url"
 import { type Browser, chromium } from "playwright-core"
 import { Auth } from "../../src/server/Auth.js"
 import * as RegistryServer from "../../src/server/RegistryServer.js"
-import * as WebUi from "../../src/server/WebUi.js"
 import { buildUi } from "../../src/ui/bundle.mjs"
 import { buildZip, projectManifest } from "../helpers/archives.js"
+import { startServer } from "../helpers/server.js"
 
 /** Repository root. */
 export const ROOT = fileURLToPath(new URL("../../", import.meta.url))
@@ -40,48 +38,36 @@ export const buildUiTemp = async (): Promise<string> => {
   return path.join(dir, "ui")
 }
 
-/** Starts a registry (public or private) on 127.0.0.1:0 serving the UI built in `uiDir`. */
+/**
+ * Starts `fm studio start` (a child process, via test/helpers/server.ts) on 127.0.0.1:0, public or
+ * `--private`, serving the UI built in `uiDir` (`FM_UI_DIR`), with a read token created in its
+ * data directory beforehand.
+ */
 export const startUiServer = async (options: { readonly uiDir: string; readonly private: boolean }): Promise<UiServer> => {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "fm-ui-data-"))
-  // Tokens go into the server's own store before it starts.
-  const tokens = await Effect.runPromise(
-    Effect.gen(function*() {
-      const auth = yield* Auth
-      const admin = yield* auth.create({ name: "e2e-admin", scope: "admin" })
-      const read = yield* auth.create({ name: "e2e-read", scope: "read" })
-      return { admin: admin.token, read: read.token }
-    }).pipe(Effect.provide(Auth.Default.pipe(Layer.provide(RegistryServer.storageLayer(dataDir)))), Effect.scoped)
-  )
-  const scope = Effect.runSync(Scope.make())
   try {
-    const ctx = await Effect.runPromise(Layer.buildWithScope(serverLayer(dataDir, options), scope))
-    const url = RegistryServer.listeningUrl(Context.get(ctx, HttpServer.HttpServer))
+    const readToken = await Effect.runPromise(
+      Effect.gen(function*() {
+        const auth = yield* Auth
+        return (yield* auth.create({ name: "e2e-read", scope: "read" })).token
+      }).pipe(Effect.provide(Auth.Default.pipe(Layer.provide(RegistryServer.storageLayer(dataDir)))), Effect.scoped)
+    )
+    const server = await startServer({ dataDir, private: options.private, env: { FM_UI_DIR: options.uiDir } })
     return {
-      url,
+      url: server.url,
       dataDir,
-      adminToken: tokens.admin,
-      readToken: tokens.read,
+      adminToken: server.adminToken,
+      readToken,
       stop: async () => {
-        await Effect.runPromise(Scope.close(scope, Exit.void))
+        await server.stop()
         fs.rmSync(dataDir, { recursive: true, force: true })
       }
     }
   } catch (e) {
-    await Effect.runPromise(Scope.close(scope, Exit.void))
     fs.rmSync(dataDir, { recursive: true, force: true })
     throw e
   }
 }
-
-/**
- * The server as `fm studio start` composes it: `RegistryServer.serve` (API, auth, SQLite storage,
- * SERVER's middleware) with `WebUi.layer` as the extra routes.
- */
-const serverLayer = (dataDir: string, options: { readonly uiDir: string; readonly private: boolean }) =>
-  RegistryServer.serve(
-    { dataDir, port: 0, host: "127.0.0.1", private: options.private, logRequests: false, registryName: "e2e" },
-    WebUi.layer(WebUi.WebUi.layerAt(options.uiDir))
-  )
 
 /** What to put in a fixture package's manifest.json. */
 export interface FixtureSpec {
