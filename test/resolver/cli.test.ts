@@ -1,0 +1,103 @@
+import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { assertBuilt, makeTempDir, parseJsonOut, removeDir, runFm } from "../helpers/cli.js"
+import { publishFixture, type RunningServer, startServer } from "../helpers/server.js"
+
+describe("fm tree / outdated / update (built CLI, real server)", () => {
+  let server: RunningServer
+  let home: string
+  let project: string
+
+  beforeAll(async () => {
+    assertBuilt()
+    server = await startServer({ inProcess: true })
+    const pub = (name: string, version: string, deps: Record<string, string> = {}) =>
+      publishFixture(server.url, server.adminToken, { name, version, deps })
+    await pub("app-core", "1.0.0", { "json-tool": "^1.0.0", logger: "^1.0.0" })
+    await pub("json-tool", "1.0.0", { logger: "^1.0.0" })
+    await pub("json-tool", "1.2.0", { logger: "^1.1.0" })
+    await pub("logger", "1.0.0")
+    await pub("logger", "1.1.0")
+    await pub("legacy", "1.0.0", { logger: "^2.0.0" })
+    home = makeTempDir("fm-home-")
+    project = makeTempDir("fm-project-")
+    fs.writeFileSync(
+      path.join(home, "registries.json"),
+      JSON.stringify({ registries: [{ name: "main", url: server.url, priority: 10, enabled: true, is_default: true }] })
+    )
+    fs.writeFileSync(
+      path.join(project, "manifest.json"),
+      JSON.stringify({ name: "demo", version: "1.0.0", dependencies: { "app-core": "^1.0.0", "json-tool": "1.0.0" } }, null, 2)
+    )
+  }, 120_000)
+
+  afterAll(async () => {
+    await server?.stop()
+    if (home !== undefined) removeDir(home)
+    if (project !== undefined) removeDir(project)
+  })
+
+  it("update resolves, installs and locks; tree prints the graph", async () => {
+    const up = await runFm(["update"], { home, cwd: project })
+    expect(up.code, up.stderr).toBe(0)
+    expect(up.stdout).toContain("+ json-tool 1.0.0")
+    expect(fs.readdirSync(path.join(project, "fm_packages")).sort()).toEqual([
+      "app-core-1.0.0.fmpkg",
+      "json-tool-1.0.0.fmpkg",
+      "logger-1.1.0.fmpkg"
+    ])
+    const lock = JSON.parse(fs.readFileSync(path.join(project, "fm.lock.json"), "utf8"))
+    expect(Object.keys(lock.packages)).toEqual(["app-core", "json-tool", "logger"])
+
+    const tree = await runFm(["tree"], { home, cwd: project })
+    expect(tree.code, tree.stderr).toBe(0)
+    expect(tree.stdout.trim().split("\n")).toEqual([
+      "demo",
+      "├── app-core 1.0.0 (main)",
+      "│   ├── json-tool 1.0.0",
+      "│   │   └── logger 1.1.0",
+      "│   └── logger 1.1.0",
+      "└── json-tool 1.0.0 (main) (*)"
+    ])
+    const json = parseJsonOut<{ fromLock: boolean; packages: Array<{ name: string; version: string }> }>(
+      await runFm(["tree", "--json"], { home, cwd: project })
+    )
+    expect(json.fromLock).toBe(true)
+    expect(json.packages.map((p) => `${p.name}@${p.version}`).sort()).toEqual(["app-core@1.0.0", "json-tool@1.0.0", "logger@1.1.0"])
+  }, 120_000)
+
+  it("outdated lists what has newer versions (--json too)", async () => {
+    const out = await runFm(["outdated", "--json"], { home, cwd: project })
+    expect(out.code, out.stderr).toBe(0)
+    expect(JSON.parse(out.stdout)).toEqual([
+      { name: "json-tool", current: "1.0.0", wanted: "1.0.0", latest: "1.2.0", registry: "main", direct: true }
+    ])
+    const table = await runFm(["outdated"], { home, cwd: project })
+    expect(table.stdout).toMatch(/json-tool\s+1\.0\.0\s+1\.0\.0\s+1\.2\.0\s+main\s+direct/)
+  }, 120_000)
+
+  it("update explains a conflict in plain lines and changes nothing", async () => {
+    const manifest = path.join(project, "manifest.json")
+    const original = fs.readFileSync(manifest, "utf8")
+    const lock = fs.readFileSync(path.join(project, "fm.lock.json"), "utf8")
+    fs.writeFileSync(manifest, JSON.stringify({ name: "demo", version: "1.0.0", dependencies: { "app-core": "^1.0.0", legacy: "^1.0.0" } }))
+    const up = await runFm(["update"], { home, cwd: project })
+    expect(up.code).toBe(1)
+    expect(up.stderr).toContain("cannot resolve the dependencies of demo")
+    expect(up.stderr).toContain("legacy 1.0.0 depends on logger ^2.0.0, but no version of logger matches ^2.0.0")
+    expect(fs.readFileSync(path.join(project, "fm.lock.json"), "utf8")).toBe(lock)
+    fs.writeFileSync(manifest, original)
+  }, 120_000)
+
+  it("outside a project: a clear error, exit 1", async () => {
+    const empty = makeTempDir("fm-empty-")
+    try {
+      const r = await runFm(["tree"], { home, cwd: empty })
+      expect(r.code).toBe(1)
+      expect(r.stderr).toContain("no project file in")
+    } finally {
+      removeDir(empty)
+    }
+  }, 60_000)
+})
