@@ -9,7 +9,7 @@ import { pack } from "./commands/pack.js"
 import { registry } from "./commands/registry.js"
 import { studio } from "./commands/studio.js"
 import { info } from "./commands/info.js"
-import { install } from "./commands/install.js"
+import { install, rewriteInstallVersion } from "./commands/install.js"
 import { publish } from "./commands/publish.js"
 import { search } from "./commands/search.js"
 import { versions } from "./commands/versions.js"
@@ -46,4 +46,5 @@ export const fm = Command.make("fm").pipe(
  * Runs `fm` on a full `process.argv` (node and script path first).
  * @since 0.1.0
  */
-export const run = Command.run(fm, { name: "fm", version: FM_VERSION })
+export const run = (argv: ReadonlyArray<string>) =>
+  Command.run(fm, { name: "fm", version: FM_VERSION })(rewriteInstallVersion(argv)) // `install --version V`

@@ -25,7 +25,7 @@ export class PublishNotAllowed extends Data.TaggedError("PublishNotAllowed")<{
 }> {
   /** Names the registry and the package. */
   override get message(): string {
-    return `registry ${this.registry} is not marked for publishing; ${this.package} was not sent. ${this.hint}`
+    return `registry ${this.registry} is not marked for publishing; ${this.package} was not sent`
   }
   /** What to do. */
   get hint(): string {
@@ -47,7 +47,7 @@ export class TokenMissing extends Data.TaggedError("TokenMissing")<{
 }> {
   /** Names the registry and how to set a token. */
   override get message(): string {
-    return `registry ${this.registry} requires authentication and no token is set; ${this.package} was not sent. ${this.hint}`
+    return `registry ${this.registry} requires authentication and no token is set; ${this.package} was not sent`
   }
   /** What to do. */
   get hint(): string {

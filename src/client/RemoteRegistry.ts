@@ -9,7 +9,8 @@
  * @since 0.1.0
  */
 import { HttpApiClient, HttpClient, HttpClientError, HttpClientRequest, HttpClientResponse } from "@effect/platform"
-import { Data, Duration, Effect, Option, Redacted, Schedule, Stream } from "effect"
+import { Data, Duration, Effect, Option, Redacted, Schedule, Schema, Stream } from "effect"
+import * as crypto from "node:crypto"
 import * as fs from "node:fs"
 import { API_PREFIX, RegistryApi } from "../api/RegistryApi.js"
 import type { HealthResponse, SearchResponse } from "../api/Models.js"
@@ -70,11 +71,11 @@ export class AuthenticationFailed extends Data.TaggedError("AuthenticationFailed
   readonly hint: string
   readonly package?: string | undefined
 }> {
-  /** Names the registry, the status, the server's detail and what to do. */
+  /** Names the registry, the status and the server's detail (`hint` says what to do). */
   override get message(): string {
     const what = this.status === 403 ? "refused access (403)" : "rejected the credentials (401)"
     const pkg = this.package === undefined ? "" : ` for ${this.package}`
-    return `registry ${this.registry} ${what}${pkg}: ${this.detail}. ${this.hint}`
+    return `registry ${this.registry} ${what}${pkg}: ${this.detail}`
   }
 }
 
@@ -107,9 +108,9 @@ export class PublishRejected extends Data.TaggedError("PublishRejected")<{
   readonly detail: string
   readonly hint: string
 }> {
-  /** Names the package, the registry, the server's detail and what to do. */
+  /** Names the package, the registry and the server's detail (`hint` says what to do). */
   override get message(): string {
-    return `registry ${this.registry} rejected ${this.package} (${this.status}): ${this.detail}. ${this.hint}`
+    return `registry ${this.registry} rejected ${this.package} (${this.status}): ${this.detail}`
   }
 }
 
@@ -318,10 +319,9 @@ export const make = (
       HttpClient.retryTransient({ schedule, times: retries })
     )
     /** Uploads: no retries (a repeated POST could answer 409 for our own first attempt). */
-    const uploadClient = raw.pipe(prepend, withHeaders, withTimeout(uploadTimeout))
+    const uploadClient = raw.pipe(withHeaders, withTimeout(uploadTimeout))
 
     const api = yield* HttpApiClient.make(RegistryApi, { transformClient: () => apiClient })
-    const uploadApi = yield* HttpApiClient.make(RegistryApi, { transformClient: () => uploadClient })
 
     const label = (ctx: Ctx) =>
       ctx.name === undefined ? undefined : ctx.version === undefined ? ctx.name : `${ctx.name}@${ctx.version}`
@@ -538,32 +538,75 @@ export const make = (
     ) {
       const url = endpoint("/packages/upload")
       const pkg = `${upload.name}@${upload.version}`
-      const blob = yield* Effect.tryPromise({
-        try: () => fs.openAsBlob(file, { type: "application/octet-stream" }),
-        catch: (cause) =>
-          new MalformedResponse({ registry, url: file, reason: `cannot read ${file}: ${String(cause)}` })
+      const size = yield* Effect.try({
+        try: () => fs.statSync(file).size,
+        catch: (cause) => new MalformedResponse({ registry, url: file, reason: `cannot read ${file}: ${String(cause)}` })
       })
-      const form = new FormData()
-      form.append("file", blob, `${upload.name}-${upload.version}.fmpkg`)
-      form.append("checksum", upload.checksum)
-      const reject = (status: number, detail: string, hint: string) =>
-        Effect.fail(new PublishRejected({ registry, package: pkg, status, detail, hint }))
-      const info = yield* uploadApi.publish.upload({ payload: form as never }).pipe(
-        Effect.catchTags({
-          BadRequest: (e) =>
-            reject(400, e.detail, "check the archive with `fm pack` (manifest, name, version) and publish it again"),
-          Conflict: (e) =>
-            reject(409, e.detail, `versions are immutable: bump the version in the manifest, pack again and publish ${upload.name} with the new version`),
-          PayloadTooLarge: (e) =>
-            reject(413, e.detail, `the archive is over ${registry}'s size limit: leave large files out of the package`)
-        }),
-        Effect.mapError((e) => (e._tag === "PublishRejected" ? e : mapError({ name: pkg, url })(e))),
-        Effect.catchTag("PackageNotFound", () =>
-          Effect.fail(
-            new MalformedResponse({ registry, url, reason: "the upload endpoint answered 404: is this a FlowMason registry?" })
-          ))
+      // multipart/form-data written by hand so that the file streams from disk (the platform's
+      // FormData path buffers, and mixes two undici copies' Blob types)
+      const boundary = `----fm-${crypto.randomBytes(16).toString("hex")}`
+      const enc = new TextEncoder()
+      const head = enc.encode(
+        `--${boundary}\r\nContent-Disposition: form-data; name="checksum"\r\n\r\n${upload.checksum}\r\n` +
+          `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="${upload.name}-${upload.version}.fmpkg"\r\n` +
+          `Content-Type: application/octet-stream\r\n\r\n`
       )
-      return yield* checkInfo(info, upload.name, upload.version, url)
+      const tail = enc.encode(`\r\n--${boundary}--\r\n`)
+      const fileBytes = Stream.fromAsyncIterable(
+        fs.createReadStream(file, { highWaterMark: 256 * 1024 }) as AsyncIterable<Uint8Array>,
+        (cause) => new MalformedResponse({ registry, url: file, reason: `cannot read ${file}: ${String(cause)}` })
+      )
+      const body = Stream.make(head).pipe(Stream.concat(fileBytes), Stream.concat(Stream.make(tail)))
+      const request = HttpClientRequest.post(url).pipe(
+        HttpClientRequest.bodyStream(body, {
+          contentType: `multipart/form-data; boundary=${boundary}`,
+          contentLength: head.length + size + tail.length
+        })
+      )
+      const ctx: Ctx = { name: pkg, url }
+      const mapUpload = (e: { readonly _tag: string }): RemoteError => {
+        const m = mapError(ctx)(e)
+        return m._tag === "PackageNotFound" ? new MalformedResponse({ registry, url, reason: "HTTP 404" }) : m
+      }
+      const { res, text } = yield* uploadClient.execute(request).pipe(
+        Effect.flatMap((res) => Effect.map(res.text, (text) => ({ res, text }))),
+        Effect.mapError(mapUpload),
+        Effect.scoped
+      )
+      let parsed: unknown = undefined
+      try {
+        parsed = JSON.parse(text)
+      } catch {
+        parsed = undefined
+      }
+      const detail = detailOf(parsed) || text.slice(0, 200)
+      const reject = (hint: string) =>
+        Effect.fail(new PublishRejected({ registry, package: pkg, status: res.status, detail, hint }))
+      switch (res.status) {
+        case 200:
+        case 201: {
+          const info = yield* Schema.decodeUnknown(PackageInfo)(parsed).pipe(
+            Effect.mapError((e) => new MalformedResponse({ registry, url, reason: e.message }))
+          )
+          return yield* checkInfo(info, upload.name, upload.version, url)
+        }
+        case 400:
+          return yield* reject("check the archive with `fm pack` (manifest, name, version) and publish it again")
+        case 409:
+          return yield* reject(
+            `versions are immutable: bump the version in the manifest, pack again and publish ${upload.name} with the new version`
+          )
+        case 413:
+          return yield* reject(`the archive is over ${registry}'s size limit: leave large files out of the package`)
+        case 404:
+          return yield* new MalformedResponse({ registry, url, reason: "the upload endpoint answered 404: is this a FlowMason registry?" })
+        default: {
+          const e = fromStatus(res.status, detail, ctx)
+          return yield* (e._tag === "PackageNotFound"
+            ? new MalformedResponse({ registry, url, reason: `HTTP ${res.status}` })
+            : e)
+        }
+      }
     })
 
     return { name: registry, url: base, health, search, versions, resolve, download, publish } satisfies RemoteRegistry

@@ -185,7 +185,8 @@ describe("Registries and Installer against real servers on 127.0.0.1", () => {
       assert.strictEqual(e._tag, "AuthenticationFailed")
       assert.match(e.message, /registry private/)
       assert.match(e.message, /401/)
-      assert.match(e.message, /--token|FLOWMASON_REGISTRY_TOKEN/)
+      assert.strictEqual(e._tag === "AuthenticationFailed" ? e.status : 0, 401)
+      assert.match(e._tag === "AuthenticationFailed" ? e.hint : "", /--token|FLOWMASON_REGISTRY_TOKEN/)
       assert.strictEqual(pub.log.length, 0)
     }))
 

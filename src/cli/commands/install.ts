@@ -10,6 +10,26 @@ import { type InstallResult, Installer } from "../../client/Installer.js"
 import { formatBytes, json, printJson, UsageError } from "../Output.js"
 import { makeProgress } from "../Progress.js"
 
+/** The internal name of install's version option (`--version` itself is @effect/cli's built-in). */
+const VERSION_OPTION = "pkg-version"
+
+/**
+ * Lets `fm install NAME --version V` work as FlowMason users type it: @effect/cli treats
+ * `--version` anywhere as its built-in "print fm's version", so after the `install` subcommand a
+ * `--version` followed by a value is renamed to the install option. `fm --version` is untouched.
+ * @since 0.1.0
+ */
+export const rewriteInstallVersion = (argv: ReadonlyArray<string>): Array<string> => {
+  const out = [...argv]
+  const sub = out.findIndex((a, i) => i >= 2 && !a.startsWith("-"))
+  if (sub < 0 || out[sub] !== "install") return out
+  for (let i = sub + 1; i < out.length - 1; i++) {
+    if (out[i] === "--") break
+    if (out[i] === "--version" && !out[i + 1]!.startsWith("-")) out[i] = `--${VERSION_OPTION}`
+  }
+  return out
+}
+
 /** The JSON shape of an install (snake_case like the wire). */
 const installJson = (r: InstallResult) => ({
   name: r.name,
@@ -34,9 +54,11 @@ export const install = Command.make(
       Args.withDescription("A package name, or the path of a local .fmpkg (./pkg-1.0.0.fmpkg)"),
       Args.optional
     ),
-    version: Options.text("version").pipe(
+    version: Options.text(VERSION_OPTION).pipe(
       Options.withAlias("v"),
-      Options.withDescription("An exact version (1.2.0) or a semver range (^1.2); default: the latest release"),
+      Options.withDescription(
+        "An exact version (1.2.0) or a semver range (^1.2); default: the latest release. Also accepted as --version V"
+      ),
       Options.optional
     ),
     registry: Options.text("registry").pipe(
