@@ -6,7 +6,7 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { gzipSync } from "node:zlib"
 import type { Browser, BrowserContext, Page } from "playwright-core"
-import { afterAll, assert, beforeAll, describe, it } from "vitest"
+import { afterAll, afterEach, assert, beforeAll, describe, it } from "vitest"
 import {
   buildUiTemp,
   launchChromium,
@@ -26,6 +26,8 @@ let pub: UiServer
 let priv: UiServer
 const sums: Record<string, string> = {}
 const contexts: Array<BrowserContext> = []
+/** Uncaught errors in any page; each test must end with none. */
+const pageErrors: Array<string> = []
 
 const shot = async (page: Page, name: string, fullPage = true): Promise<void> => {
   await page.screenshot({ path: path.join(SCREENSHOTS, `${name}.png`), fullPage })
@@ -42,9 +44,7 @@ const newPage = async (
   contexts.push(context)
   const page = await context.newPage()
   page.setDefaultTimeout(15_000)
-  page.on("pageerror", (e) => {
-    throw new Error(`page error: ${e.message}`)
-  })
+  page.on("pageerror", (e) => pageErrors.push(`${page.url()}: ${e.message}`))
   return page
 }
 
@@ -98,6 +98,11 @@ beforeAll(async () => {
     components: ["vault"]
   })
 }, 120_000)
+
+afterEach(() => {
+  const errors = pageErrors.splice(0)
+  assert.deepStrictEqual(errors, [], "uncaught errors in the page")
+})
 
 afterAll(async () => {
   for (const c of contexts) await c.close().catch(() => undefined)
