@@ -324,16 +324,54 @@ export class RegistryConfig extends Effect.Service<RegistryConfig>()("fm/Registr
     const known = (entries: ReadonlyArray<Loaded["entries"][number]>) => entries.map((e) => e.entry.name)
 
     /** Loads, applies `f` to the effective entries, saves. */
+    /**
+     * A lock file beside registries.json serialises read-modify-write cycles of concurrent `fm`
+     * processes (two `fm registry add` at once both land). Stale locks (over 10 s old) are broken.
+     */
+    const lockFile = `${file}.lock`
+    const acquireLock = Effect.gen(function*() {
+      yield* fs.makeDirectory(path.dirname(file), { recursive: true, mode: 0o700 }).pipe(
+        Effect.mapError((e) => fail(`cannot create the directory: ${e.message}`))
+      )
+      for (let attempt = 0; attempt < 400; attempt++) {
+        const got = yield* fs.writeFileString(lockFile, `${process.pid}\n`, { flag: "wx", mode: 0o600 }).pipe(
+          Effect.as(true),
+          Effect.catchIf(
+            (e) => e._tag === "SystemError" && e.reason === "AlreadyExists",
+            () => Effect.succeed(false)
+          ),
+          Effect.mapError((e) => fail(`cannot create the lock file ${lockFile}: ${e.message}`))
+        )
+        if (got) return
+        const info = yield* fs.stat(lockFile).pipe(Effect.option)
+        const mtime = Option.flatMap(info, (i) => i.mtime)
+        if (Option.isSome(mtime) && Date.now() - mtime.value.getTime() > 10_000) {
+          yield* fs.remove(lockFile).pipe(Effect.ignore)
+        } else {
+          yield* Effect.sleep(25)
+        }
+      }
+      return yield* fail(
+        `another fm process holds the lock ${lockFile}; if none is running, delete that file and retry`
+      )
+    })
+    const releaseLock = fs.remove(lockFile).pipe(Effect.ignore)
+
     const modify = <E>(
       f: (
         entries: ReadonlyArray<Loaded["entries"][number]>
       ) => Effect.Effect<ReadonlyArray<Loaded["entries"][number]>, E>
     ) =>
-      Effect.gen(function*() {
-        const loaded = yield* load
-        const next = yield* f(effective(loaded))
-        yield* save(loaded, next)
-      })
+      Effect.acquireUseRelease(
+        acquireLock,
+        () =>
+          Effect.gen(function*() {
+            const loaded = yield* load
+            const next = yield* f(effective(loaded))
+            yield* save(loaded, next)
+          }),
+        () => releaseLock
+      )
 
     const findIndex = (entries: ReadonlyArray<Loaded["entries"][number]>, name: string) => {
       const i = entries.findIndex((e) => e.entry.name === name)

@@ -3,6 +3,8 @@ import { ConfigProvider, Effect, Layer, Option, Redacted } from "effect"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
+import { spawn } from "node:child_process"
+import { fileURLToPath } from "node:url"
 import {
   ConfigError,
   implicitLocal,
@@ -327,6 +329,45 @@ describe("RegistryConfig", () => {
       yield* check({ FLOWMASON_REGISTRY_TOKEN: "" }, Option.none(), "none")
     }).pipe(Effect.ensuring(Effect.sync(() => fs.rmSync(home, { recursive: true }))))
   })
+
+  it("two processes changing the file at once lose nothing (lock file), and leave no lock behind", async () => {
+    const home = tempHome()
+    const COUNT = 25
+    try {
+      const worker = fileURLToPath(new URL("./add-worker.ts", import.meta.url))
+      const goFile = path.join(os.tmpdir(), `fm-go-${process.pid}-${Date.now()}`)
+      let ready = 0
+      const run = (prefix: string) =>
+        new Promise<{ code: number | null; stderr: string }>((resolve, reject) => {
+          const child = spawn(process.execPath, ["--import", "tsx", worker, home, prefix, String(COUNT), goFile], {
+            cwd: fileURLToPath(new URL("../..", import.meta.url)),
+            env: { PATH: process.env.PATH ?? "", HOME: home },
+            stdio: ["ignore", "pipe", "pipe"]
+          })
+          let stderr = ""
+          child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d))
+          child.stdout.setEncoding("utf8").on("data", (d: string) => {
+            // both loaded: start them together
+            if (d.includes("ready") && ++ready === 2) fs.writeFileSync(goFile, "go")
+          })
+          const timer = setTimeout(() => child.pid !== undefined && process.kill(child.pid, "SIGKILL"), 50_000)
+          child.on("error", reject)
+          child.on("close", (code) => {
+            clearTimeout(timer)
+            resolve({ code, stderr })
+          })
+        })
+      const results = await Promise.all([run("left"), run("right")]).finally(() => fs.rmSync(goFile, { force: true }))
+      for (const r of results) assert.strictEqual(r.code, 0, r.stderr)
+      const raw = readRaw(home)
+      const got = raw.registries.map((r: { name: string }) => r.name).sort()
+      const want = ["local", ...["left", "right"].flatMap((p) => Array.from({ length: COUNT }, (_, i) => `${p}-${i}`))].sort()
+      assert.deepStrictEqual(got, want)
+      assert.deepStrictEqual(fs.readdirSync(home), ["registries.json"])
+    } finally {
+      fs.rmSync(home, { recursive: true, force: true })
+    }
+  }, 120_000)
 
   it("implicitLocal is the documented entry", () => {
     assert.strictEqual(implicitLocal.name, "local")
