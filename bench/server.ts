@@ -1,0 +1,297 @@
+/**
+ * `npm run bench:server`: the registry server under load, with a bare `node:http` server sending
+ * the same bytes measured in the same run as the ceiling.
+ *
+ * Setup: 10,000 packages x 3 versions loaded through the store directly (in bulk transactions),
+ * every release with a real blob file; plus real uploads of a 20 KiB and a 1 MiB package. The
+ * server runs as a child process (`fm studio start`, bundled), like in production.
+ *
+ * Measured with autocannon (programmatic, 50 connections, BENCH_SECONDS s each, loopback):
+ * package info, download of 20 KiB and 1 MiB, search; then a publish rate (20 KiB packages,
+ * 16 concurrent uploads for BENCH_SECONDS s); server start-up (spawn to listening, and the time
+ * the server itself reports to build its layers); peak RSS of the server (VmHWM).
+ */
+import { Effect } from "effect"
+import { spawn } from "node:child_process"
+import * as crypto from "node:crypto"
+import * as fs from "node:fs"
+import * as http from "node:http"
+import { createRequire } from "node:module"
+import * as os from "node:os"
+import * as path from "node:path"
+import type { AddressInfo } from "node:net"
+import { SqlClient } from "@effect/sql"
+import { PackageStore } from "../src/server/PackageStore.js"
+import * as SqlitePackageStore from "../src/server/SqlitePackageStore.js"
+import { databaseFile } from "../src/server/RegistryServer.js"
+import { buildZip, projectManifest } from "../test/helpers/archives.js"
+import { serverBundle } from "../test/helpers/server.js"
+
+interface Histogram {
+  readonly average: number
+  readonly p50: number
+  readonly p99: number
+}
+interface AutocannonResult {
+  readonly requests: Histogram & { readonly total: number }
+  readonly latency: Histogram
+  readonly throughput: Histogram & { readonly total: number }
+  readonly duration: number
+  readonly non2xx: number
+  readonly errors: number
+}
+type Autocannon = (options: {
+  readonly url: string
+  readonly connections: number
+  readonly duration: number
+}) => PromiseLike<AutocannonResult>
+const autocannon: Autocannon = createRequire(import.meta.url)("autocannon")
+
+const SECONDS = Number(process.env["BENCH_SECONDS"] ?? 10)
+const PACKAGES = Number(process.env["BENCH_PACKAGES"] ?? 10_000)
+const CONNECTIONS = 50
+const API = "/api/v1/registry"
+const ADMIN = `fmr_bench_${crypto.randomBytes(12).toString("hex")}`
+const sha = (b: Uint8Array) => crypto.createHash("sha256").update(b).digest("hex")
+const ms = (n: number) => n.toFixed(2)
+
+const archive = (name: string, version: string, padBytes: number) =>
+  buildZip([
+    { name: "manifest.json", data: projectManifest(name, version, { description: "benchmark package", keywords: ["bench"] }) },
+    // random bytes do not compress, so the archive is about padBytes long
+    { name: "data.bin", data: crypto.randomBytes(padBytes), method: 0 }
+  ])
+
+const upload = async (base: string, data: Uint8Array): Promise<number> => {
+  const form = new FormData()
+  form.append("file", new Blob([new Uint8Array(data)], { type: "application/octet-stream" }), "pkg.fmpkg")
+  form.append("checksum", sha(data))
+  const res = await fetch(`${base}${API}/packages/upload`, { method: "POST", body: form, headers: { authorization: `Bearer ${ADMIN}` } })
+  await res.arrayBuffer()
+  return res.status
+}
+
+/** Loads PACKAGES x 3 versions through the store in bulk transactions, each with a real blob file. */
+const load = async (dataDir: string) => {
+  const started = performance.now()
+  const blobs = path.join(dataDir, "blobs")
+  const categories = ["data", "io", "ai", "web", "text"]
+  await Effect.runPromise(
+    Effect.gen(function*() {
+      const store = yield* PackageStore
+      const sql = yield* SqlClient.SqlClient
+      const batch = 1000
+      for (let start = 0; start < PACKAGES; start += batch) {
+        yield* sql.withTransaction(
+          Effect.forEach(Array.from({ length: Math.min(batch, PACKAGES - start) }, (_, k) => start + k), (i) =>
+            Effect.forEach(["1.0.0", "1.1.0", "2.0.0"], (version) => {
+              const name = `pkg-${String(i).padStart(5, "0")}`
+              const bytes = Buffer.from(`${name}@${version} ${"x".repeat(1000)}`)
+              const checksum = sha(bytes)
+              const dir = path.join(blobs, checksum.slice(0, 2))
+              fs.mkdirSync(dir, { recursive: true })
+              fs.writeFileSync(path.join(dir, checksum), bytes)
+              return store.publish({
+                name,
+                version,
+                description: `Benchmark package number ${i} for ${categories[i % 5]} pipelines`,
+                author: "bench",
+                authorEmail: null,
+                license: "MIT",
+                category: categories[i % 5]!,
+                homepage: null,
+                repository: null,
+                tags: ["bench", categories[i % 5]!],
+                components: [`components/c${i}.py`],
+                pythonRequirements: [],
+                flowmasonVersion: null,
+                kind: "project",
+                dependencies: i > 0 ? { [`pkg-${String(i - 1).padStart(5, "0")}`]: "^1.0.0" } : {},
+                checksum,
+                sizeBytes: bytes.length
+              })
+            }))
+        )
+      }
+    }).pipe(Effect.provide(SqlitePackageStore.layerFromClient), Effect.provide(SqlitePackageStore.clientLayer(databaseFile(dataDir))))
+  )
+  return performance.now() - started
+}
+
+interface Server {
+  readonly url: string
+  readonly pid: number
+  readonly spawnToListenMs: number
+  readonly stop: () => Promise<void>
+}
+
+const startChild = async (dataDir: string): Promise<Server> => {
+  const bundle = await serverBundle()
+  const t0 = performance.now()
+  const child = spawn(process.execPath, [bundle, "start", "--port", "0", "--data-dir", dataDir, "--quiet", "--no-ui"], {
+    env: { ...process.env, FM_ADMIN_TOKEN: ADMIN, NO_COLOR: "1" },
+    stdio: ["ignore", "pipe", "inherit"]
+  })
+  let out = ""
+  const url = await new Promise<string>((resolve, reject) => {
+    child.stdout.on("data", (d: Buffer) => {
+      out += d.toString()
+      const m = /listening on (http:\/\/\S+)/.exec(out)
+      if (m) resolve(m[1]!)
+    })
+    child.once("exit", (c) => reject(new Error(`server exited ${c}: ${out}`)))
+  })
+  const spawnToListenMs = performance.now() - t0
+  const exited = new Promise((r) => child.once("exit", r))
+  return {
+    url,
+    pid: child.pid!,
+    spawnToListenMs,
+    stop: async () => {
+      child.kill("SIGTERM")
+      await exited
+    }
+  }
+}
+
+/** In-process layer build time on the loaded data dir (what the server itself needs to start). */
+const layerStartMs = async (dataDir: string): Promise<number> => {
+  const { serve, listeningUrl } = await import("../src/server/RegistryServer.js")
+  const { HttpServer } = await import("@effect/platform")
+  const { Context, Exit, Layer, Scope } = await import("effect")
+  const scope = Effect.runSync(Scope.make())
+  const t0 = performance.now()
+  const ctx = await Effect.runPromise(Layer.buildWithScope(serve({ dataDir, port: 0, logRequests: false }), scope))
+  const url = listeningUrl(Context.get(ctx, HttpServer.HttpServer))
+  await (await fetch(`${url}${API}/health`)).arrayBuffer()
+  const elapsed = performance.now() - t0
+  await Effect.runPromise(Scope.close(scope, Exit.void))
+  return elapsed
+}
+
+/** A bare node:http server answering every request with the same bytes. */
+const bare = async (body: Buffer, contentType: string) => {
+  const server = http.createServer((_req, res) => {
+    res.writeHead(200, { "content-type": contentType, "content-length": body.length })
+    res.end(body)
+  })
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r))
+  const port = (server.address() as AddressInfo).port
+  return { url: `http://127.0.0.1:${port}/`, close: () => new Promise<void>((r) => server.close(() => r())) }
+}
+
+const peakRssMb = (pid: number): number => {
+  try {
+    const status = fs.readFileSync(`/proc/${pid}/status`, "utf8")
+    const m = /VmHWM:\s+(\d+) kB/.exec(status)
+    return m ? Number(m[1]) / 1024 : NaN
+  } catch {
+    return NaN
+  }
+}
+
+interface Row {
+  readonly name: string
+  readonly rps: number
+  readonly p50: number
+  readonly p99: number
+  readonly mbs: number
+  readonly errors: number
+}
+const run = async (name: string, url: string): Promise<Row> => {
+  const r = await autocannon({ url, connections: CONNECTIONS, duration: SECONDS })
+  return {
+    name,
+    rps: r.requests.average,
+    p50: r.latency.p50,
+    p99: r.latency.p99,
+    mbs: r.throughput.average / (1024 * 1024),
+    errors: r.errors + r.non2xx
+  }
+}
+
+const main = async () => {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "fm-bench-server-"))
+  try {
+    console.log(`machine: ${os.cpus().length} cpus, load ${os.loadavg().map((l) => l.toFixed(1)).join(" ")}; ${SECONDS} s per run, ${CONNECTIONS} connections`)
+    const loadMs = await load(dataDir)
+    console.log(`loaded ${PACKAGES} packages x 3 versions (with blobs) in ${(loadMs / 1000).toFixed(1)} s`)
+
+    const startup = await layerStartMs(dataDir)
+    const server = await startChild(dataDir)
+    console.log(`start-up: layers built + first health answered in-process ${ms(startup)} ms; spawn to listening (node + bundle) ${ms(server.spawnToListenMs)} ms`)
+
+    const small = archive("dl-small", "1.0.0", 20 * 1024)
+    const large = archive("dl-large", "1.0.0", 1024 * 1024)
+    if ((await upload(server.url, small)) !== 201 || (await upload(server.url, large)) !== 201) throw new Error("setup uploads failed")
+
+    const infoUrl = `${server.url}${API}/packages/pkg-04242`
+    const infoBytes = Buffer.from(await (await fetch(infoUrl)).arrayBuffer())
+    const searchUrl = `${server.url}${API}/packages/search?q=pkg-0424`
+
+    const rows: Array<Row> = []
+    const ceilings: Array<Row> = []
+    rows.push(await run("package info", infoUrl))
+    const bareInfo = await bare(infoBytes, "application/json")
+    ceilings.push(await run("package info (bare node:http)", bareInfo.url))
+    await bareInfo.close()
+
+    for (const [label, bytes, name] of [["download 20 KiB", small, "dl-small"], ["download 1 MiB", large, "dl-large"]] as const) {
+      rows.push(await run(label, `${server.url}${API}/packages/${name}/1.0.0/download`))
+      const b = await bare(Buffer.from(bytes), "application/octet-stream")
+      ceilings.push(await run(`${label} (bare node:http)`, b.url))
+      await b.close()
+    }
+    rows.push(await run("search q=pkg-0424", searchUrl))
+    rows.push(await run("search q=data (matches 2,000)", `${server.url}${API}/packages/search?q=data`))
+
+    // publish rate: distinct 20 KiB packages, 16 uploads in flight
+    const pubArchives = Array.from({ length: 400 }, (_, i) => archive(`pub-${i}`, "1.0.0", 20 * 1024))
+    let published = 0
+    let failed = 0
+    let next = 0
+    const until = performance.now() + SECONDS * 1000
+    const t0 = performance.now()
+    await Promise.all(Array.from({ length: 16 }, async () => {
+      while (performance.now() < until) {
+        const i = next++
+        const bytes = i < pubArchives.length ? pubArchives[i]! : archive(`pub-${i}`, "1.0.0", 20 * 1024)
+        const status = await upload(server.url, bytes)
+        if (status === 201) published++
+        else failed++
+      }
+    }))
+    const publishRate = published / ((performance.now() - t0) / 1000)
+    const rss = peakRssMb(server.pid)
+    await server.stop()
+
+    const table = (title: string, rs: ReadonlyArray<Row>) => {
+      console.log(`\n${title}`)
+      console.log("| scenario | req/s | p50 ms | p99 ms | MB/s | errors |")
+      console.log("|---|---:|---:|---:|---:|---:|")
+      for (const r of rs) console.log(`| ${r.name} | ${r.rps.toFixed(0)} | ${r.p50} | ${r.p99} | ${r.mbs.toFixed(1)} | ${r.errors} |`)
+    }
+    table("fm registry server", rows)
+    table("ceiling: bare node:http, same bytes from memory", ceilings)
+    console.log(`\npublish (20 KiB, 16 in flight): ${publishRate.toFixed(0)} packages/s (${published} ok, ${failed} failed)`)
+    console.log(`server peak RSS: ${rss.toFixed(0)} MiB`)
+
+    const pct = (a: number, b: number) => `${((a / b) * 100).toFixed(0)}%`
+    console.log("\n| target | goal | measured | met |")
+    console.log("|---|---|---|---|")
+    const info = rows[0]!
+    const dl20 = rows[1]!
+    const dl1m = rows[2]!
+    const search = rows[3]!
+    console.log(`| package info vs ceiling req/s | >= 50% | ${pct(info.rps, ceilings[0]!.rps)} | ${info.rps >= ceilings[0]!.rps * 0.5 ? "yes" : "no"} |`)
+    console.log(`| download 20 KiB vs ceiling MB/s | >= 70% | ${pct(dl20.mbs, ceilings[1]!.mbs)} | ${dl20.mbs >= ceilings[1]!.mbs * 0.7 ? "yes" : "no"} |`)
+    console.log(`| download 1 MiB vs ceiling MB/s | >= 70% | ${pct(dl1m.mbs, ceilings[2]!.mbs)} | ${dl1m.mbs >= ceilings[2]!.mbs * 0.7 ? "yes" : "no"} |`)
+    console.log(`| search p99 | < 20 ms | ${search.p99} ms | ${search.p99 < 20 ? "yes" : "no"} |`)
+    console.log(`| publish 20 KiB | >= 300/s | ${publishRate.toFixed(0)}/s | ${publishRate >= 300 ? "yes" : "no"} |`)
+    console.log(`| start-up (layers + first health) | < 300 ms | ${ms(startup)} ms | ${startup < 300 ? "yes" : "no"} |`)
+  } finally {
+    fs.rmSync(dataDir, { recursive: true, force: true })
+  }
+}
+
+await main()
