@@ -60,6 +60,7 @@ const assertRefused = (c: Case) =>
     assert.match(extracted.message, c.reason)
 
     assert.isFalse(fs.existsSync(target), "target must stay absent")
+    assert.isFalse(fs.existsSync("/tmp/fm-evil.txt"), "absolute entries must not be written")
     assert.deepStrictEqual(snapshotTree(dir), before, "nothing may be written anywhere")
   }).pipe(Effect.scoped, Effect.provide(c.limits === undefined ? PackageArchive.Default : layerWithLimits(c.limits)))
 
