@@ -143,10 +143,11 @@ const main = async () => {
   const t0 = performance.now()
   try {
     const scenario = async (name: string, start: () => Promise<ReadonlyArray<Replica>>) => {
+      const t = performance.now()
       const replicas = await start()
       running.push(...replicas)
       try {
-        process.stderr.write(`running: ${name} ...\n`)
+        process.stderr.write(`${name}: started in ${((performance.now() - t) / 1000).toFixed(1)} s, measuring ...\n`)
         rows.push(await measure(name, replicas))
       } finally {
         await Promise.all(replicas.map((r) => r.stop()))

@@ -101,6 +101,13 @@ describe.skipIf(!enabled)("PgPackageStore on PostgreSQL", () => {
     expect(Option.getOrThrow(await on(0, (s) => s.findTokenByHash("f".repeat(64)))).revokedAt).not.toBeNull()
   })
 
+  it("lets replicas starting together register the same FM_ADMIN_TOKEN (same hash) without failing", async () => {
+    const rows = await Promise.all([0, 1, 0, 1].map((i) =>
+      on(i, (s) => s.createToken({ name: "admin (FM_ADMIN_TOKEN)", prefix: "fmr_ad", hash: "a".repeat(64), scope: "admin", expiresAt: null }))
+    ))
+    expect(new Set(rows.map((r) => r.id)).size).toBe(1)
+  })
+
   it("searches with full text and trigram on names: exact name first, then relevance, then downloads", async () => {
     await on(0, (s) => s.publish(release("csv-tools", "1.0.0", { description: "Read and write CSV files", tags: ["csv"], category: "io" })))
     await on(0, (s) => s.publish(release("csv", "1.0.0", { description: "Minimal reader", category: "io" })))

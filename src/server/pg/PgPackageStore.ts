@@ -143,7 +143,17 @@ export const make: Effect.Effect<PackageStoreService, never, SqlClient.SqlClient
     unyank: (name, version) => enrich(`unyank ${name}@${version}`, store.unyank(name, version)),
     delete: (name, version) => enrich(`delete ${name}@${version}`, store.delete(name, version)),
     checksums: enrich("list checksums", store.checksums),
-    createToken: (token) => enrich(`create token ${token.name}`, store.createToken(token)),
+    // Replicas starting together all register FM_ADMIN_TOKEN: the same secret (same hash) stored
+    // by another replica a moment ago is that token, not an error.
+    createToken: (token) =>
+      enrich(
+        `create token ${token.name}`,
+        store.createToken(token).pipe(
+          Effect.catchTag("StoreError", (e) =>
+            Effect.flatMap(store.findTokenByHash(token.hash), (found) =>
+              found._tag === "Some" ? Effect.succeed(found.value) : Effect.fail(e)))
+        )
+      ),
     findTokenByHash: (hash) => enrich("look up a token", store.findTokenByHash(hash)),
     listTokens: enrich("list tokens", store.listTokens),
     revokeToken: (idOrName) => enrich(`revoke token ${idOrName}`, store.revokeToken(idOrName))
