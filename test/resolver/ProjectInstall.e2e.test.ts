@@ -171,4 +171,27 @@ describe("project installs against a real registry server", () => {
     writeRegistries(home, [{ name: "main", url: main.url, priority: 50 }])
     fs.writeFileSync(path.join(project, "fm.lock.json"), lockText)
   }, 300_000)
+
+  it("fm install NAME[@RANGE] in a project adds the dependency to the project file and the lock", async () => {
+    const dir = tmp("fm-project-add-")
+    try {
+      fs.writeFileSync(path.join(dir, "manifest.json"), JSON.stringify({ name: "adder", version: "0.1.0", custom: { keep: true } }, null, 2))
+      const added = await withProject(home, (p) => p.add("g45", { dir }))
+      expect(Exit.isSuccess(added)).toBe(true)
+      let manifest = JSON.parse(fs.readFileSync(path.join(dir, "manifest.json"), "utf8"))
+      expect(manifest).toEqual({ name: "adder", version: "0.1.0", custom: { keep: true }, dependencies: { g45: "^1.1.0" } })
+      const pinned = await withProject(home, (p) => p.add("g48@~1.0.0", { dir }))
+      expect(Exit.isSuccess(pinned)).toBe(true)
+      manifest = JSON.parse(fs.readFileSync(path.join(dir, "manifest.json"), "utf8"))
+      expect(manifest.dependencies).toEqual({ g45: "^1.1.0", g48: "~1.0.0" })
+      const lock = JSON.parse(fs.readFileSync(path.join(dir, "fm.lock.json"), "utf8"))
+      expect(lock.packages.g48.version).toBe("1.0.0")
+      expect(lock.packages.g45.version).toBe("1.1.0") // kept from the first lock
+      const bad = await withProject(home, (p) => p.add("g1@not-a-range", { dir }))
+      expect(Exit.isFailure(bad)).toBe(true)
+      expect(JSON.parse(fs.readFileSync(path.join(dir, "manifest.json"), "utf8")).dependencies).toEqual({ g45: "^1.1.0", g48: "~1.0.0" })
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true })
+    }
+  }, 300_000)
 })
