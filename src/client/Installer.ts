@@ -165,7 +165,7 @@ export class Installer extends Effect.Service<Installer>()("fm/Installer", {
         const extractedTo = options.extract === true
           ? yield* extractTo(installed, dir, fetched.name, fetched.version)
           : null
-        return { ...fetched, path: installed, extractedTo } satisfies InstallResult
+        return { ...fetched, path: installed, extractedTo } satisfies InstallResult as InstallResult
       })
 
     const installName = Effect.fn("Installer.installName")(function*(name: string, options: InstallOptions = {}) {

@@ -99,7 +99,7 @@ export class Publisher extends Effect.Service<Publisher>()("fm/Publisher", {
       const sha256 = yield* checksum.hashFile(abs)
       const remote = yield* RemoteRegistry.make(entry, { token }).pipe(Effect.provideService(HttpClient.HttpClient, http))
       const info = yield* remote.publish(abs, { name, version, checksum: sha256 })
-      return { registry: entry.name, info, sha256, file: abs } satisfies Published
+      return { registry: entry.name, info, sha256, file: abs } satisfies Published as Published
     })
 
     return {

@@ -272,7 +272,7 @@ export class Registries extends Effect.Service<Registries>()("fm/Registries", {
         packages,
         totalCount: Math.max(total, packages.length),
         errors
-      } satisfies SearchResult
+      } satisfies SearchResult as SearchResult
     })
 
     /** Downloads one resolved version from one source into the cache (retrying a broken transfer). */
@@ -293,7 +293,7 @@ export class Registries extends Effect.Service<Registries>()("fm/Registries", {
         const key = { registry: source.name, name: info.name, version: info.version }
         const hit = yield* cache.lookup(key)
         if (Option.isSome(hit) && (info.checksum === "" || hit.value.sha256 === info.checksum.toLowerCase())) {
-          return { registry: source.name, info, cached: hit.value, fromCache: true } satisfies Fetched
+          return { registry: source.name, info, cached: hit.value, fromCache: true } satisfies Fetched as Fetched
         }
         const onProgress = options.onProgress
         const total = info.size_bytes > 0 ? info.size_bytes : undefined
@@ -322,7 +322,7 @@ export class Registries extends Effect.Service<Registries>()("fm/Registries", {
             `${info.name}@${info.version} from registry ${source.name} was stored WITHOUT checksum verification`
           )
         }
-        return { registry: source.name, info, cached, fromCache: false } satisfies Fetched
+        return { registry: source.name, info, cached, fromCache: false } satisfies Fetched as Fetched
       })
 
     const fetch = Effect.fn("Registries.fetch")(function*(name: string, options: FetchOptions = {}) {
