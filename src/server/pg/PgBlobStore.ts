@@ -8,9 +8,10 @@
  * chunk by chunk (one query per chunk): an archive is never held whole in memory, on either side.
  *
  * Removal is guarded by the database: a blob still referenced by a release is never deleted, and
- * the start-up sweep only removes unreferenced blobs (and local temp files) older than
- * {@link SWEEP_MIN_AGE}, so a replica starting never deletes an archive another replica is
- * publishing right now.
+ * the start-up sweep only removes unreferenced blobs older than {@link SWEEP_MIN_AGE}, so a
+ * replica starting never deletes an archive another replica is publishing right now. Temp files
+ * are local to the replica's data directory and are all removed at start (each replica needs its
+ * own `--data-dir`).
  * @since 0.1.0
  */
 import { SqlClient } from "@effect/sql"
@@ -57,7 +58,7 @@ export const sweepOldFiles = (dir: string, minAge: Duration.Duration): Effect.Ef
       for (const f of entries) {
         const p = Path.join(dir, f)
         const st = await Fs.promises.stat(p).catch(() => undefined)
-        if (st !== undefined && st.mtimeMs < cutoff) {
+        if (st !== undefined && st.mtimeMs <= cutoff) {
           await Fs.promises.rm(p, { force: true, recursive: true })
           removed++
         }
@@ -192,7 +193,9 @@ export const make = (tempDir: string): Effect.Effect<BlobStoreService, BlobError
 
     const sweep = (_known: ReadonlySet<string>) =>
       Effect.gen(function*() {
-        const temps = yield* sweepOldFiles(Path.join(local.root, "tmp"), SWEEP_MIN_AGE)
+        // Temp uploads live in this replica's own data directory: whatever is there at start was
+        // left by a crash of this replica (give each replica its own --data-dir).
+        const temps = yield* sweepOldFiles(Path.join(local.root, "tmp"), Duration.zero)
         const removed = yield* sql<{ sha256: string }>`DELETE FROM blobs b
           WHERE b.created_at < now() - make_interval(secs => ${Duration.toSeconds(SWEEP_MIN_AGE)})
           AND NOT EXISTS (SELECT 1 FROM releases r WHERE r.checksum = b.sha256)
