@@ -1,0 +1,43 @@
+import type { HttpApi, HttpServer } from "@effect/platform"
+import type { Effect, Layer, Option } from "effect"
+import { expect, test } from "tstyche"
+import type { Forbidden, Unauthorized } from "../src/api/ApiErrors.js"
+import type { Principal } from "../src/api/RegistryApi.js"
+import { requireScope } from "../src/server/Auth.js"
+import type { BlobError, BlobStore } from "../src/server/BlobStore.js"
+import type {
+  PackageRow,
+  PackageStore,
+  PackageStoreService,
+  ReleaseNotFound,
+  ReleaseRow,
+  StoreError,
+  VersionExists
+} from "../src/server/PackageStore.js"
+import * as RegistryServer from "../src/server/RegistryServer.js"
+
+declare const store: PackageStoreService
+
+test("PackageStore methods: typed errors, no requirements", () => {
+  expect(store.publish).type.toBe<
+    (release: Parameters<PackageStoreService["publish"]>[0]) => Effect.Effect<ReleaseRow, StoreError | VersionExists>
+  >()
+  expect(store.getPackage("x")).type.toBe<Effect.Effect<Option.Option<PackageRow>, StoreError>>()
+  expect(store.yank("x", "1.0.0", "why")).type.toBe<Effect.Effect<ReleaseRow, StoreError | ReleaseNotFound>>()
+  expect(store.recordDownload("x", "1.0.0")).type.toBe<Effect.Effect<void, StoreError>>()
+})
+
+test("requireScope needs the Principal and fails with 401/403", () => {
+  expect(requireScope("publish")).type.toBe<Effect.Effect<void, Unauthorized | Forbidden, Principal>>()
+  expect(requireScope).type.not.toBeCallableWith("owner")
+})
+
+test("the registry layer composes with no requirements left", () => {
+  expect(RegistryServer.layer({ dataDir: "/tmp/x" })).type.toBe<
+    Layer.Layer<HttpApi.Api, StoreError | BlobError, never>
+  >()
+  expect(RegistryServer.storageLayer("/tmp/x")).type.toBe<
+    Layer.Layer<PackageStore | BlobStore, StoreError | BlobError, never>
+  >()
+  expect(RegistryServer.listeningUrl).type.toBe<(server: HttpServer.HttpServer) => string>()
+})
