@@ -233,7 +233,7 @@ export class PackageCache extends Effect.Service<PackageCache>()("fm/PackageCach
       )
 
     const lookupAnyRegistry = Effect.fn("PackageCache.lookupAnyRegistry")(function*(name: string, version: string) {
-      const registries = (yield* listDir(indexDir)).filter((r) => REGISTRY_RE.test(r)).sort()
+      const registries = (yield* subdirs(indexDir)).filter((r) => REGISTRY_RE.test(r)).sort()
       for (const registry of registries) {
         const hit = yield* lookup({ registry, name, version })
         if (Option.isSome(hit)) return hit
@@ -290,18 +290,27 @@ export class PackageCache extends Effect.Service<PackageCache>()("fm/PackageCach
       return yield* store(key, expectedSha256, bytes)
     })
 
-    /** Every index entry: [file, record-less path info]. */
+    /** The subdirectories of `d` (stray files such as editor droppings are skipped). */
+    const subdirs = (d: string) =>
+      Effect.flatMap(listDir(d), (names) =>
+        Effect.filter(names, (n) =>
+          fs.stat(path.join(d, n)).pipe(
+            Effect.map((i) => i.type === "Directory"),
+            Effect.orElseSucceed(() => false)
+          )))
+
+    /** Every index entry file. */
     const indexFiles = Effect.gen(function*() {
       const out: Array<string> = []
-      for (const registry of yield* listDir(indexDir)) {
+      for (const registry of yield* subdirs(indexDir)) {
         const rDir = path.join(indexDir, registry)
-        for (const name of yield* listDir(rDir)) {
+        for (const name of yield* subdirs(rDir)) {
           const nDir = path.join(rDir, name)
           for (const f of yield* listDir(nDir)) if (f.endsWith(".json")) out.push(path.join(nDir, f))
         }
       }
       return out
-    }).pipe(Effect.catchTag("CacheError", (e) => (e.reason.includes("ENOTDIR") ? Effect.succeed([]) : Effect.fail(e))))
+    })
 
     const blobFiles = Effect.map(listDir(blobsDir), (fs_) =>
       fs_.filter((f) => f.endsWith(".fmpkg")).map((f) => path.join(blobsDir, f)))
@@ -349,6 +358,10 @@ export class PackageCache extends Effect.Service<PackageCache>()("fm/PackageCach
         const info = yield* statOrNone(file)
         const mtime = Option.isSome(info) ? Option.getOrElse(info.value.mtime, () => new Date(0)).getTime() : 0
         if (mtime < tmpCutoff) yield* removeQuietly(file)
+      }
+      if (olderThanDays === undefined) {
+        // everything: also whatever else lies in the index tree (empty directories, stray files)
+        yield* fs.remove(indexDir, { recursive: true, force: true }).pipe(Effect.mapError(err(indexDir, "cannot remove")))
       }
       const result: ClearResult = { removed, freed_bytes: freed }
       return result

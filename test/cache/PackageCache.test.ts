@@ -197,6 +197,11 @@ describe("PackageCache", () => {
       yield* cache.store(keyB, undefined, streamOf(b))
       yield* cache.store({ ...keyB, registry: "mirror" }, undefined, streamOf(b))
       assert.deepStrictEqual(yield* cache.stats, { packages: 3, total_size_bytes: 30_000, cache_dir: cache.dir })
+      // stray files in the index tree are ignored, not fatal
+      fs.writeFileSync(path.join(cache.dir, "index", ".DS_Store"), "x")
+      fs.writeFileSync(path.join(cache.dir, "index", "main", "notes.txt"), "x")
+      assert.strictEqual((yield* cache.stats).packages, 3)
+      assert.isTrue(Option.isSome(yield* cache.lookupAnyRegistry("pkg-b", "2.1.0")))
       assert.deepStrictEqual(yield* cache.clear(), { removed: 3, freed_bytes: 30_000 })
       assert.deepStrictEqual(yield* cache.stats, { packages: 0, total_size_bytes: 0, cache_dir: cache.dir })
       assert.deepStrictEqual(filesUnder(cache.dir), [])
