@@ -155,14 +155,17 @@ describe("fm install", () => {
     expect(fs.readdirSync(dir)).toEqual(["local-pkg-2.0.0.fmpkg"])
   })
 
-  it("exit codes: not found 1 (lists registries), no argument 2, offline without exact version 1", async () => {
+  it("exit codes: not found 1 (lists registries), no argument outside a project 1, bad option 2, offline without exact version 1", async () => {
     const nf = await fm(["install", "ghost", "--dir", path.join(work, "pk4")])
     expect(nf.code).toBe(1)
     expect(nf.stderr).toMatch(/package ghost could not be found in any registry/)
     expect(fs.existsSync(path.join(work, "pk4"))).toBe(false)
+    // no NAME outside a project: the project install (RESOLVER) says there is no project
     const none = await fm(["install"])
-    expect(none.code).toBe(2)
-    expect(none.stderr).toMatch(/package name or a \.fmpkg path/)
+    expect(none.code).toBe(1)
+    expect(none.stderr).toMatch(/fm install NAME/)
+    const usage = await fm(["install", "alpha", "--no-such-option"])
+    expect(usage.code).toBe(2)
     const off = await fm(["install", "alpha", "--offline"])
     expect(off.code).toBe(1)
     expect(off.stderr).toMatch(/--offline needs an exact --version/)

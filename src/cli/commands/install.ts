@@ -4,9 +4,11 @@
  * @since 0.1.0
  */
 import { Args, Command, Options } from "@effect/cli"
-import { Console, Effect, Option } from "effect"
+import { Console, Effect, Layer, Option } from "effect"
 import { ClientServicesLive } from "../../client/ClientLayers.js"
-import { type InstallResult, Installer } from "../../client/Installer.js"
+import { type InstallResult, Installer, looksLikePath } from "../../client/Installer.js"
+import { frozenOption, isProjectInstall, runProjectInstall } from "../../resolver/ProjectCli.js"
+import { ProjectInstall } from "../../resolver/ProjectInstall.js"
 import { formatBytes, json, printJson, UsageError } from "../Output.js"
 import { makeProgress } from "../Progress.js"
 
@@ -77,13 +79,19 @@ export const install = Command.make(
     offline: Options.boolean("offline").pipe(
       Options.withDescription("Use only the download cache (needs an exact --version)")
     ),
+    frozen: frozenOption,
     json
   },
   (args) =>
     Effect.gen(function*() {
+      // no NAME, or a NAME inside a project (manifest.json / flowmason.json): RESOLVER's project install
+      const singleOnly = Option.isSome(args.registry) || Option.isSome(args.dir) || args.offline || args.extract
+      if (isProjectInstall({ target: args.target, singleOnly, looksLikePath })) {
+        return yield* runProjectInstall({ target: args.target, version: args.version, frozen: args.frozen, json: args.json })
+      }
       if (Option.isNone(args.target)) {
         return yield* new UsageError({
-          reason: "fm install needs a package name or a .fmpkg path (project installs are not available yet)",
+          reason: "fm install needs a package name or a .fmpkg path",
           hint: "fm install NAME [--version V] or fm install ./file.fmpkg"
         })
       }
@@ -108,7 +116,8 @@ export const install = Command.make(
 ).pipe(
   Command.withDescription(
     "Install a package from the registries (tried in priority order; the download is verified with SHA-256), " +
-      "or a local .fmpkg file."
+      "or a local .fmpkg file. With no NAME, install the project in the current directory (fm.lock.json); " +
+      "with a NAME inside a project, add it to the project's dependencies."
   ),
-  Command.provide(ClientServicesLive)
+  Command.provide(Layer.mergeAll(ClientServicesLive, ProjectInstall.Default))
 )
