@@ -92,7 +92,7 @@ export const toPackageInfo = (
     kind: r.kind,
     yanked: r.yanked,
     yank_reason: r.yankReason
-  })
+  }, true)
 
 const toReleaseInfo = (r: ReleaseRow, base: string): ReleaseInfo =>
   new ReleaseInfo({
@@ -105,7 +105,14 @@ const toReleaseInfo = (r: ReleaseRow, base: string): ReleaseInfo =>
     downloads: r.downloads,
     download_url: downloadUrl(base, r.name, r.version),
     dependencies: { ...r.dependencies }
-  })
+  }, true)
+
+/**
+ * Answers a wire model as JSON directly: the model is built from typed rows, so the schema
+ * encoding HttpApi would run (same JSON) is skipped on the hot read paths.
+ */
+const json = (body: PackageInfo | SearchResponse | VersionsResponse): HttpServerResponse.HttpServerResponse =>
+  HttpServerResponse.unsafeJson(body)
 
 const intParam = (name: string, raw: string | undefined, fallback: number, min: number, max: number) => {
   if (raw === undefined || raw === "") return Effect.succeed(fallback)
@@ -179,7 +186,7 @@ export const PackagesLive = HttpApiBuilder.group(RegistryApi, "packages", (handl
           const category = urlParams.category === undefined || urlParams.category === "" ? undefined : urlParams.category
           const result = yield* store.search({ q, category, page, pageSize }).pipe(Effect.mapError(unavailable))
           const b = yield* base
-          return new SearchResponse({
+          return json(new SearchResponse({
             packages: result.rows.map((p) =>
               toPackageInfo(p.latest, b, { versions: p.versions, latest: p.latest.version, downloads: p.downloads })
             ),
@@ -187,7 +194,7 @@ export const PackagesLive = HttpApiBuilder.group(RegistryApi, "packages", (handl
             page,
             page_size: pageSize,
             query: q
-          })
+          }, true))
         }))
       .handle("categories", () =>
         Effect.gen(function*() {
@@ -214,7 +221,7 @@ export const PackagesLive = HttpApiBuilder.group(RegistryApi, "packages", (handl
           const found = yield* store.getPackage(path.name).pipe(Effect.mapError(unavailable))
           if (Option.isNone(found)) return yield* new NotFound({ detail: `Package '${path.name}' not found` })
           const p = found.value
-          return toPackageInfo(p.latest, yield* base, { versions: p.versions, latest: p.latest.version, downloads: p.downloads })
+          return json(toPackageInfo(p.latest, yield* base, { versions: p.versions, latest: p.latest.version, downloads: p.downloads }))
         }))
       .handle("versions", ({ path }) =>
         Effect.gen(function*() {
@@ -223,12 +230,12 @@ export const PackagesLive = HttpApiBuilder.group(RegistryApi, "packages", (handl
           if (releases.length === 0) return yield* new NotFound({ detail: `Package '${path.name}' not found` })
           const found = yield* store.getPackage(path.name).pipe(Effect.mapError(unavailable))
           const b = yield* base
-          return new VersionsResponse({
+          return json(new VersionsResponse({
             name: Option.match(found, { onNone: () => releases[0]!.name, onSome: (p) => p.name }),
             versions: releases.map((r) => r.version),
             latest_version: Option.match(found, { onNone: () => null, onSome: (p) => p.latest.version }),
             releases: releases.map((r) => toReleaseInfo(r, b))
-          })
+          }, true))
         }))
       .handle("version", ({ path }) =>
         Effect.gen(function*() {
@@ -238,10 +245,10 @@ export const PackagesLive = HttpApiBuilder.group(RegistryApi, "packages", (handl
             return yield* new NotFound({ detail: `Package '${path.name}@${path.version}' not found` })
           }
           const pkg = yield* store.getPackage(path.name).pipe(Effect.mapError(unavailable))
-          return toPackageInfo(release.value, yield* base, {
+          return json(toPackageInfo(release.value, yield* base, {
             versions: Option.match(pkg, { onNone: () => [release.value.version], onSome: (p) => p.versions }),
             latest: Option.match(pkg, { onNone: () => null, onSome: (p) => p.latest.version })
-          })
+          }))
         }))
       .handle("download", ({ path }) =>
         Effect.gen(function*() {
