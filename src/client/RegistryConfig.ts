@@ -430,19 +430,20 @@ export class RegistryConfig extends Effect.Service<RegistryConfig>()("fm/Registr
       entry: RegistryEntry
     ) => Effect.Effect<void, ConfigError | RegistryExists | InvalidRegistry> = Effect.fn("RegistryConfig.add")(
       function*(entry: RegistryEntry) {
-      const badName = checkRegistryName(entry.name)
-      if (Option.isSome(badName)) return yield* new InvalidRegistry({ name: entry.name, reason: badName.value })
-      const badUrl = checkRegistryUrl(entry.url)
-      if (Option.isSome(badUrl)) return yield* new InvalidRegistry({ name: entry.name, reason: badUrl.value })
-      yield* modify((entries) => {
-        const existing = entries.find((e) => e.entry.name === entry.name)
-        if (existing !== undefined) {
-          return Effect.fail(new RegistryExists({ name: entry.name, url: existing.entry.url }))
-        }
-        const base = entry.isDefault ? clearDefaults(entries) : entries
-        return Effect.succeed([...base, { raw: {}, entry }])
-      })
-    })
+        const badName = checkRegistryName(entry.name)
+        if (Option.isSome(badName)) return yield* new InvalidRegistry({ name: entry.name, reason: badName.value })
+        const badUrl = checkRegistryUrl(entry.url)
+        if (Option.isSome(badUrl)) return yield* new InvalidRegistry({ name: entry.name, reason: badUrl.value })
+        yield* modify((entries) => {
+          const existing = entries.find((e) => e.entry.name === entry.name)
+          if (existing !== undefined) {
+            return Effect.fail(new RegistryExists({ name: entry.name, url: existing.entry.url }))
+          }
+          const base = entry.isDefault ? clearDefaults(entries) : entries
+          return Effect.succeed([...base, { raw: {}, entry }])
+        })
+      }
+    )
 
     const remove = Effect.fn("RegistryConfig.remove")(function*(name: string) {
       yield* modify((entries) =>
@@ -464,17 +465,18 @@ export class RegistryConfig extends Effect.Service<RegistryConfig>()("fm/Registr
       patch: RegistryPatch
     ) => Effect.Effect<void, ConfigError | UnknownRegistry | InvalidRegistry> = Effect.fn("RegistryConfig.update")(
       function*(name: string, patch: RegistryPatch) {
-      if (patch.url !== undefined) {
-        const badUrl = checkRegistryUrl(patch.url)
-        if (Option.isSome(badUrl)) return yield* new InvalidRegistry({ name, reason: badUrl.value })
+        if (patch.url !== undefined) {
+          const badUrl = checkRegistryUrl(patch.url)
+          if (Option.isSome(badUrl)) return yield* new InvalidRegistry({ name, reason: badUrl.value })
+        }
+        yield* modify((entries) =>
+          Effect.map(findIndex(entries, name), (i) => {
+            const base = patch.isDefault === true ? clearDefaults(entries) : entries
+            return replaceAt(base, i, withFields(base[i]!.entry, patch))
+          })
+        )
       }
-      yield* modify((entries) =>
-        Effect.map(findIndex(entries, name), (i) => {
-          const base = patch.isDefault === true ? clearDefaults(entries) : entries
-          return replaceAt(base, i, withFields(base[i]!.entry, patch))
-        })
-      )
-    })
+    )
 
     const setEnabled = (name: string, on: boolean): Effect.Effect<void, ConfigError | UnknownRegistry> =>
       update(name, { enabled: on }).pipe(

@@ -12,6 +12,7 @@ import {
   type RegistryEntry,
   RegistryConfig,
   RegistryEntry as Entry,
+  RegistryExists,
   type TokenSource
 } from "../../client/RegistryConfig.js"
 import { USER_AGENT } from "../../shared/Version.js"
@@ -185,10 +186,8 @@ const addCommand = Command.make(
         ...(Option.isSome(args.description) ? { description: args.description.value } : {})
       })
       // fail fast on a duplicate before the network round trip
-      const existing = yield* config.list
-      if (existing.some((e) => e.name === entry.name)) {
-        yield* config.add(entry) // fails with RegistryExists
-      }
+      const existing = (yield* config.list).find((e) => e.name === entry.name)
+      if (existing !== undefined) return yield* new RegistryExists({ name: entry.name, url: existing.url })
       const health = yield* checkHealth(entry.url, Option.map(config.token(entry), Redacted.value))
       yield* config.add(entry)
       if (args.json) {
