@@ -239,21 +239,22 @@ const serverPart = async () => {
       if (what.cache) fs.rmSync(path.join(home, "cache"), { recursive: true, force: true })
       if (what.lock) fs.rmSync(path.join(project, "fm.lock.json"), { force: true })
     }
-    const measure = (what: { cache: boolean; lock: boolean }) => {
+    const measure = (name: string, what: { cache: boolean; lock: boolean }) => {
       const times: Array<number> = []
       for (let i = 0; i < RUNS; i++) {
         reset(what)
         times.push(timeProcess(entry, args, project, env))
+        process.stderr.write(`  ${name} run ${i + 1}: ${ms(times.at(-1)!)}\n`)
       }
       if (fs.readdirSync(path.join(project, "fm_packages")).length !== 200) throw new Error("install did not produce 200 packages")
       return stats(times)
     }
     const startup: Array<number> = []
     for (let i = 0; i < RUNS; i++) startup.push(timeProcess(fm, ["--version"], project, env))
-    const cold = measure({ cache: true, lock: true })
-    const coldLocked = measure({ cache: true, lock: false })
-    const warmResolve = measure({ cache: false, lock: true })
-    const warm = measure({ cache: false, lock: false })
+    const cold = measure("cold", { cache: true, lock: true })
+    const coldLocked = measure("cold+lock", { cache: true, lock: false })
+    const warmResolve = measure("warm-resolve", { cache: false, lock: true })
+    const warm = measure("warm", { cache: false, lock: false })
     const s = stats(startup)
     const row = (name: string, x: { min: number; median: number; max: number }) => [name, ms(x.min), ms(x.median), ms(x.max)]
     table(["run (" + label + ")", "min", "median", "max"], [

@@ -11,7 +11,8 @@
  * @since 0.1.0
  */
 import { FileSystem } from "@effect/platform"
-import { Data, Effect, Option } from "effect"
+import { Data, Effect, Option, Schedule } from "effect"
+import { PackageInfo } from "../api/Models.js"
 import * as path from "node:path"
 import semver from "semver"
 import { normalizeName } from "../domain/PackageName.js"
@@ -242,7 +243,9 @@ export class ProjectInstall extends Effect.Service<ProjectInstall>()("fm/Project
           new InstallFailed({ package: p.name, version: p.version, registry: p.registry.name, reason })
         const key = { registry: p.registry.name, name: normalizeName(p.name), version: p.version }
         const hit = yield* cache.lookup(key).pipe(Effect.mapError((e) => fail(e.message)))
-        if (Option.isSome(hit) && hit.value.sha256 === p.sha256) return { path: hit.value.path, fromCache: true }
+        if (Option.isSome(hit) && p.sha256 !== "" && hit.value.sha256 === p.sha256) {
+          return { path: hit.value.path, fromCache: true, sha256: hit.value.sha256 }
+        }
         const sources = yield* registries.sources(p.registry.name).pipe(
           Effect.mapError((e) => fail(`${e.message}; ${LOCKFILE} records it at ${p.registry.url}: add it with fm registry add ${p.registry.name} ${p.registry.url}`))
         )
@@ -250,13 +253,25 @@ export class ProjectInstall extends Effect.Service<ProjectInstall>()("fm/Project
         if (source !== undefined && source.url.replace(/\/+$/, "") !== p.registry.url.replace(/\/+$/, "")) {
           return yield* fail(`the registry now points to ${source.url}, but ${LOCKFILE} was made against ${p.registry.url}; run fm update to re-resolve`)
         }
-        const fetched = yield* registries.fetch(p.name, { version: p.version, registry: p.registry.name }).pipe(
-          Effect.mapError((e) => fail(e.message))
-        )
-        if (fetched.cached.sha256 !== p.sha256) {
-          return yield* fail(`its SHA-256 is ${fetched.cached.sha256}, but ${LOCKFILE} records ${p.sha256}; the registry's copy changed — refusing to install it`)
+        if (source === undefined) return yield* fail(`registry '${p.registry.name}' is not configured`)
+        if (p.sha256 === "") {
+          // the registry's index had no checksum (an older FlowMason server): its package info has one
+          const fetched = yield* registries.fetch(p.name, { version: p.version, registry: p.registry.name }).pipe(
+            Effect.mapError((e) => fail(e.message))
+          )
+          return { path: fetched.cached.path, fromCache: fetched.fromCache, sha256: fetched.cached.sha256 }
         }
-        return { path: fetched.cached.path, fromCache: fetched.fromCache }
+        // straight to the archive: the lock already has everything the package info would say
+        const info = new PackageInfo({ name: p.name, version: p.version, checksum: p.sha256, size_bytes: p.size })
+        const cached = yield* cache.store(key, p.sha256, source.download(info)).pipe(
+          Effect.retry({ times: 2, schedule: Schedule.exponential("200 millis"), while: (e) => e._tag === "RegistryUnavailable" }),
+          Effect.mapError((e) =>
+            e._tag === "ChecksumMismatch"
+              ? fail(`its SHA-256 is ${e.actual}, but ${LOCKFILE} records ${p.sha256}; the registry's copy changed — refusing to install it`)
+              : fail(e.message)
+          )
+        )
+        return { path: cached.path, fromCache: false, sha256: cached.sha256 }
       })
 
     /** Fetches every package (concurrently), stages the install dir, then swaps it in. */
@@ -280,7 +295,7 @@ export class ProjectInstall extends Effect.Service<ProjectInstall>()("fm/Project
                   name: p.name,
                   version: p.version,
                   registry: p.registry.name,
-                  sha256: p.sha256,
+                  sha256: got.sha256,
                   size: p.size,
                   fromCache: got.fromCache
                 } satisfies InstalledPackage)
