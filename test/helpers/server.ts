@@ -227,3 +227,35 @@ export const publishFixture = async (
   if (!res.ok) throw new Error(`publish ${spec.name}@${spec.version}: ${res.status} ${body}`)
   return JSON.parse(body) as Record<string, unknown>
 }
+
+/** Runs the `fm studio` command tree (bundled) with `args`; resolves to stdout (throws on exit ≠ 0). */
+export const runStudio = async (args: ReadonlyArray<string>, env: Record<string, string> = {}): Promise<string> => {
+  const bundle = await serverBundle()
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [bundle, ...args], {
+      cwd: ROOT,
+      env: { ...process.env, NO_COLOR: "1", ...env },
+      stdio: ["ignore", "pipe", "pipe"]
+    })
+    let out = ""
+    let err = ""
+    child.stdout.on("data", (d: Buffer) => (out += d.toString()))
+    child.stderr.on("data", (d: Buffer) => (err += d.toString()))
+    child.once("exit", (code) =>
+      code === 0 ? resolve(out) : reject(new Error(`fm studio ${args.join(" ")} exited ${code}: ${err}${out}`))
+    )
+  })
+}
+
+/** Creates a token on a data dir with `fm studio token create`; resolves to the secret. */
+export const createToken = async (
+  dataDir: string,
+  scope: "read" | "publish" | "admin",
+  options: { readonly name?: string; readonly expiresIn?: string } = {}
+): Promise<string> => {
+  const args = ["token", "create", "--scope", scope, "--data-dir", dataDir, "--json"]
+  if (options.name !== undefined) args.push("--name", options.name)
+  if (options.expiresIn !== undefined) args.push("--expires-in", options.expiresIn)
+  const out = JSON.parse(await runStudio(args)) as { token: string }
+  return out.token
+}
