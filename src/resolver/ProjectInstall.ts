@@ -236,16 +236,26 @@ export class ProjectInstall extends Effect.Service<ProjectInstall>()("fm/Project
         return { resolution, warnings }
       })
 
-    /** Gets one locked package into the cache (no network when it is there), verified against the lock. */
+    const failFor = (p: LockedPackage) => (reason: string) =>
+      new InstallFailed({ package: p.name, version: p.version, registry: p.registry.name, reason })
+    const keyOf = (p: LockedPackage) => ({ registry: p.registry.name, name: normalizeName(p.name), version: p.version })
+
+    /** The cached, verified archive of a locked package, if the cache has it (no network). */
+    const cachedOne = (p: LockedPackage) =>
+      cache.lookup(keyOf(p)).pipe(
+        Effect.mapError((e) => failFor(p)(e.message)),
+        Effect.map((hit) =>
+          Option.isSome(hit) && p.sha256 !== "" && hit.value.sha256 === p.sha256
+            ? Option.some({ path: hit.value.path, fromCache: true, sha256: hit.value.sha256 })
+            : Option.none()
+        )
+      )
+
+    /** Downloads one locked package into the cache, verified against the lock while storing. */
     const fetchOne = (p: LockedPackage) =>
       Effect.gen(function*() {
-        const fail = (reason: string) =>
-          new InstallFailed({ package: p.name, version: p.version, registry: p.registry.name, reason })
-        const key = { registry: p.registry.name, name: normalizeName(p.name), version: p.version }
-        const hit = yield* cache.lookup(key).pipe(Effect.mapError((e) => fail(e.message)))
-        if (Option.isSome(hit) && p.sha256 !== "" && hit.value.sha256 === p.sha256) {
-          return { path: hit.value.path, fromCache: true, sha256: hit.value.sha256 }
-        }
+        const fail = failFor(p)
+        const key = keyOf(p)
         const sources = yield* registries.sources(p.registry.name).pipe(
           Effect.mapError((e) => fail(`${e.message}; ${LOCKFILE} records it at ${p.registry.url}: add it with fm registry add ${p.registry.name} ${p.registry.url}`))
         )
@@ -284,25 +294,33 @@ export class ProjectInstall extends Effect.Service<ProjectInstall>()("fm/Project
         const staging = yield* fs.makeTempDirectory({ directory: parent, prefix: `.${path.basename(installDir)}.staging-` }).pipe(
           Effect.mapError(ioFail(parent, "create a staging directory in"))
         )
-        const installed = yield* Effect.forEach(
-          packages,
-          (p) =>
-            Effect.flatMap(fetchOne(p), (got) => {
-              const target = path.join(staging, `${normalizeName(p.name)}-${p.version}.fmpkg`)
-              return fs.copyFile(got.path, target).pipe(
-                Effect.mapError(ioFail(target, "copy the package into the staging directory")),
-                Effect.as({
-                  name: p.name,
-                  version: p.version,
-                  registry: p.registry.name,
-                  sha256: got.sha256,
-                  size: p.size,
-                  fromCache: got.fromCache
-                } satisfies InstalledPackage)
-              )
-            }),
-          { concurrency }
-        ).pipe(Effect.onError(() => fs.remove(staging, { recursive: true, force: true }).pipe(Effect.ignore)))
+        const LOCAL = 16
+        const installed = yield* Effect.gen(function*() {
+          // 1. cache hits (local only), 2. downloads of the rest (bounded), 3. copies into staging
+          const hits = yield* Effect.forEach(packages, cachedOne, { concurrency: LOCAL })
+          const got = yield* Effect.forEach(
+            packages,
+            (p, i) => {
+              const hit = hits[i]!
+              return Option.isSome(hit) ? Effect.succeed(hit.value) : fetchOne(p)
+            },
+            { concurrency }
+          )
+          return yield* Effect.forEach(packages, (p, i) => {
+            const target = path.join(staging, `${normalizeName(p.name)}-${p.version}.fmpkg`)
+            return fs.copyFile(got[i]!.path, target).pipe(
+              Effect.mapError(ioFail(target, "copy the package into the staging directory")),
+              Effect.as({
+                name: p.name,
+                version: p.version,
+                registry: p.registry.name,
+                sha256: got[i]!.sha256,
+                size: p.size,
+                fromCache: got[i]!.fromCache
+              } satisfies InstalledPackage)
+            )
+          }, { concurrency: LOCAL })
+        }).pipe(Effect.onError(() => fs.remove(staging, { recursive: true, force: true }).pipe(Effect.ignore)))
         // swap: old dir aside, staged dir in, old dir removed; on failure the old dir comes back
         const exists = yield* fs.exists(installDir).pipe(Effect.orElseSucceed(() => false))
         const old = `${staging}.old`
