@@ -61,10 +61,44 @@ export const fmEnv = (options: FmOptions): NodeJS.ProcessEnv => {
   return env
 }
 
-/** Starts `node dist/fm.js ...args` and returns the child (for long-running commands). */
+const DIST_DIR = path.dirname(FM_BIN)
+let snapshot: string | undefined
+
+/**
+ * A private copy of dist/ (without source maps) taken on first use, in `.tmp/` inside the repo
+ * (so node_modules still resolves). Other people rebuilding dist/ (which first deletes it) in the
+ * shared checkout then cannot pull the binary out from under a running test. Removed at exit.
+ */
+export const fmBin = (): string => {
+  if (snapshot !== undefined) return snapshot
+  const dir = path.join(DIST_DIR, "..", ".tmp", `fm-dist-${process.pid}-${Date.now().toString(36)}`)
+  for (let attempt = 0; ; attempt++) {
+    try {
+      assertBuilt()
+      fs.rmSync(dir, { recursive: true, force: true })
+      fs.cpSync(DIST_DIR, dir, { recursive: true, filter: (src) => !src.endsWith(".map") })
+      if (!fs.existsSync(path.join(dir, "fm.js"))) throw new Error(`${FM_BIN} vanished while being copied`)
+      // the bundle is split into chunks: every chunk a copied file imports must be in the copy too
+      for (const f of fs.readdirSync(dir).filter((f) => f.endsWith(".js"))) {
+        const text = fs.readFileSync(path.join(dir, f), "utf8")
+        for (const m of text.matchAll(/(?:from|import\()\s*["']\.\/([^"']+\.js)["']/g)) {
+          if (!fs.existsSync(path.join(dir, m[1]!))) throw new Error(`dist/ was rebuilt while being copied (${m[1]})`)
+        }
+      }
+      break
+    } catch (e) {
+      if (attempt >= 20) throw e
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 500) // a rebuild is under way: wait
+    }
+  }
+  process.on("exit", () => fs.rmSync(dir, { recursive: true, force: true }))
+  snapshot = path.join(dir, "fm.js")
+  return snapshot
+}
+
+/** Starts `node dist/fm.js ...args` (from the snapshot, see {@link fmBin}) and returns the child. */
 export const spawnFm = (args: ReadonlyArray<string>, options: FmOptions): ChildProcess => {
-  assertBuilt()
-  return spawn(process.execPath, [FM_BIN, ...args], {
+  return spawn(process.execPath, [fmBin(), ...args], {
     cwd: options.cwd ?? options.home,
     env: fmEnv(options),
     stdio: ["pipe", "pipe", "pipe"]
