@@ -1,0 +1,32 @@
+import { describe, expect, it } from "vitest"
+import { makeProgress, PROGRESS_THRESHOLD, progressEnabled, renderProgress } from "../../src/cli/Progress.js"
+
+describe("Progress", () => {
+  it("renders bytes, total, a bar and the rate", () => {
+    const line = renderProgress("downloading x", 1024 * 1024, 2 * 1024 * 1024, 1000)
+    expect(line).toBe("downloading x [############............] 1.0 MiB / 2.0 MiB  1.0 MiB/s")
+    expect(renderProgress("x", 2048, undefined, 2000)).toBe("x 2.0 KiB  1.0 KiB/s")
+  })
+
+  it("is off with --json and when stderr is not a terminal (as under vitest)", () => {
+    expect(progressEnabled(true)).toBe(false)
+    expect(progressEnabled(false)).toBe(process.stderr.isTTY === true)
+  })
+
+  it("draws nothing for a small transfer or when disabled", () => {
+    const writes: Array<string> = []
+    const original = process.stderr.write.bind(process.stderr)
+    process.stderr.write = ((chunk: string) => {
+      writes.push(chunk)
+      return true
+    }) as typeof process.stderr.write
+    try {
+      const p = makeProgress("x", { json: true })
+      p.update(PROGRESS_THRESHOLD * 4, PROGRESS_THRESHOLD * 4)
+      p.done()
+    } finally {
+      process.stderr.write = original
+    }
+    expect(writes).toEqual([])
+  })
+})
