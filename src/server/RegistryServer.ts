@@ -22,7 +22,7 @@ import {
 import type { HttpApi, HttpServer } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
 import { Cause, Effect, Layer, Option } from "effect"
-import { createServer } from "node:http"
+import { createServer, type Server } from "node:http"
 import * as Path from "node:path"
 import { API_PREFIX, RegistryApi } from "../api/RegistryApi.js"
 import { PackageArchive } from "../archive/PackageArchive.js"
@@ -234,23 +234,41 @@ export const middleware = (options: { readonly logRequests: boolean }) =>
 
 /**
  * Serves the registry API (plus any `extra` route layers, e.g. the web UI, added with
- * `HttpApiBuilder.Router.use`) with Node on `options.host:options.port`, over the default storage
- * of `options.dataDir`. The `HttpServer` (bound address), `PackageStore` and `BlobStore` stay in
+ * `HttpApiBuilder.Router.use`) with Node on `options.host:options.port`, over `storage` (default:
+ * SQLite + blobs in `options.dataDir`, swept at start; PostgreSQL: `pg/Storage.layer`). The `HttpServer` (bound address), `PackageStore` and `BlobStore` stay in
  * the layer's output so the caller can read the address and bootstrap tokens.
  * @since 0.1.0
  * @category layers
  */
-export const serve = <E = never, R = never>(
+export const serve = <E = never, R = never, SE = StoreError | BlobError>(
   options: RegistryServerOptions,
-  extra: Layer.Layer<never, E, R | HttpApi.Api> = Layer.empty as Layer.Layer<never, E, R | HttpApi.Api>
+  extra: Layer.Layer<never, E, R | HttpApi.Api> = Layer.empty as Layer.Layer<never, E, R | HttpApi.Api>,
+  storage: Layer.Layer<PackageStore | BlobStore, SE> = storageLayer(options.dataDir) as Layer.Layer<
+    PackageStore | BlobStore,
+    SE
+  >
 ) => {
   const config = { ...ServerConfigLayer.defaults(options.dataDir), ...options }
   return HttpApiBuilder.serve(middleware(config)).pipe(
     Layer.provide(extra),
     Layer.provide(apiLayerFrom(config)),
-    Layer.provideMerge(storageLayer(config.dataDir)),
-    Layer.provideMerge(NodeHttpServer.layer(createServer, { port: config.port, host: config.host }))
+    Layer.provideMerge(storage),
+    Layer.provideMerge(NodeHttpServer.layer(makeNodeServer, { port: config.port, host: config.host }))
   )
+}
+
+/**
+ * A `node:http` server whose idle keep-alive connections outlive the clients' (65 s, announced
+ * in `Keep-Alive: timeout=65`): clients then close idle connections first, so a request is never
+ * written into a socket the server is just closing (EPIPE / "fetch failed").
+ * @since 0.1.0
+ * @category utils
+ */
+export const makeNodeServer = (): Server => {
+  const server = createServer()
+  server.keepAliveTimeout = 65_000
+  server.headersTimeout = 66_000
+  return server
 }
 
 /**

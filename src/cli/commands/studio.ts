@@ -13,7 +13,15 @@ import { Auth, parseExpiresIn } from "../../server/Auth.js"
 import type { TokenRow } from "../../server/PackageStore.js"
 import { PackageStore } from "../../server/PackageStore.js"
 import * as RegistryServer from "../../server/RegistryServer.js"
-import * as SqlitePackageStore from "../../server/SqlitePackageStore.js"
+import * as Storage from "../../server/pg/Storage.js"
+import {
+  blobDirOption,
+  databaseUrlOption,
+  migrateCommand,
+  resolveBlobDir,
+  resolveDatabaseUrl,
+  storeLayerFor
+} from "../../server/pg/StudioOptions.js"
 import * as WebUi from "../../server/WebUi.js"
 import { FlowmasonHome } from "../../shared/FlowmasonHome.js"
 import { json, printJson, printTable, UsageError } from "../Output.js"
@@ -86,7 +94,9 @@ const startCommand = Command.make(
       Options.withDescription("Trust X-Forwarded-Proto/X-Forwarded-Host from a reverse proxy when building URLs")
     ),
     quiet: Options.boolean("quiet").pipe(Options.withDescription("Do not log one line per request")),
-    noUi: Options.boolean("no-ui").pipe(Options.withDescription("Serve only the API, not the web UI at /"))
+    noUi: Options.boolean("no-ui").pipe(Options.withDescription("Serve only the API, not the web UI at /")),
+    databaseUrl: databaseUrlOption,
+    blobDir: blobDirOption
   },
   (opts) =>
     Effect.gen(function*() {
@@ -101,6 +111,8 @@ const startCommand = Command.make(
       if (opts.port < 0 || opts.port > 65535) {
         return yield* new UsageError({ reason: `--port: ${opts.port} is not a port (0-65535)` })
       }
+      const databaseUrl = yield* resolveDatabaseUrl(opts.databaseUrl)
+      const blobDir = yield* resolveBlobDir(opts.blobDir)
       const publicUrl = Option.getOrUndefined(opts.publicUrl)
       if (publicUrl !== undefined && !/^https?:\/\/[^/]/.test(publicUrl)) {
         return yield* new UsageError({ reason: `--public-url: '${publicUrl}' must start with http:// or https://` })
@@ -121,15 +133,20 @@ const startCommand = Command.make(
       }
       yield* Effect.scoped(
         Effect.gen(function*() {
-          const ctx = yield* Layer.build(
-            opts.noUi ? RegistryServer.serve(options) : RegistryServer.serve(options, WebUi.layer())
-          )
+          const ui = opts.noUi ? Layer.empty : WebUi.layer()
+          const storage = databaseUrl === undefined && blobDir === undefined
+            ? RegistryServer.storageLayer(dataDir)
+            : Storage.layer({ dataDir, databaseUrl, blobDir })
+          const ctx = yield* Layer.build(RegistryServer.serve(options, ui, storage))
           const server = Context.get(ctx, HttpServer.HttpServer)
           const store = Context.get(ctx, PackageStore)
           const auth = yield* Effect.provide(Auth, Auth.Default.pipe(Layer.provide(Layer.succeed(PackageStore, store))))
           const generated = yield* auth.bootstrap(process.env.FM_ADMIN_TOKEN)
           const url = RegistryServer.listeningUrl(server)
-          yield* Console.log(`fm registry listening on ${url} (data: ${dataDir}${opts.private ? ", private" : ""})`)
+          const where = databaseUrl === undefined && blobDir === undefined
+            ? `data: ${dataDir}`
+            : `database: ${Storage.describe({ dataDir, databaseUrl, blobDir }).database}`
+          yield* Console.log(`fm registry listening on ${url} (${where}${opts.private ? ", private" : ""})`)
           if (Option.isSome(generated)) {
             yield* Console.log(`Admin token (shown once; store it safely): ${generated.value}`)
           }
@@ -148,15 +165,20 @@ const startCommand = Command.make(
 // token
 
 /** Runs `f` with the token service on the data directory's database. */
-const withAuth = <A, E>(flag: Option.Option<string>, f: (auth: Auth) => Effect.Effect<A, E>) =>
+const withAuth = <A, E>(
+  flag: Option.Option<string>,
+  databaseFlag: Option.Option<string>,
+  f: (auth: Auth) => Effect.Effect<A, E>
+) =>
   Effect.gen(function*() {
     const dataDir = yield* resolveDataDir(flag)
+    const databaseUrl = yield* resolveDatabaseUrl(databaseFlag)
     yield* Effect.try({
       try: () => Fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 }),
       catch: (cause) => new UsageError({ reason: `cannot create the data directory ${dataDir}: ${String(cause)}` })
     })
     return yield* Effect.flatMap(Auth, f).pipe(
-      Effect.provide(Auth.Default.pipe(Layer.provide(SqlitePackageStore.layer(RegistryServer.databaseFile(dataDir)))))
+      Effect.provide(Auth.Default.pipe(Layer.provide(storeLayerFor(dataDir, databaseUrl))))
     )
   })
 
@@ -189,6 +211,7 @@ const tokenCreate = Command.make(
       Options.optional
     ),
     dataDir: dataDirOption,
+    databaseUrl: databaseUrlOption,
     json
   },
   (opts) =>
@@ -205,7 +228,7 @@ const tokenCreate = Command.make(
       }
       const scope = opts.scope as TokenScope
       const name = Option.getOrElse(opts.name, () => `${scope}-${new Date().toISOString().slice(0, 10)}`)
-      const created = yield* withAuth(opts.dataDir, (auth) => auth.create({ name, scope, expiresInMs }))
+      const created = yield* withAuth(opts.dataDir, opts.databaseUrl, (auth) => auth.create({ name, scope, expiresInMs }))
       if (opts.json) return yield* printJson({ token: created.token, ...tokenJson(created.row) })
       yield* Console.log(created.token)
       yield* Console.error(
@@ -216,9 +239,9 @@ const tokenCreate = Command.make(
     })
 ).pipe(Command.withDescription("Create an API token; prints it once (only its hash is stored)"))
 
-const tokenList = Command.make("list", { dataDir: dataDirOption, json }, (opts) =>
+const tokenList = Command.make("list", { dataDir: dataDirOption, databaseUrl: databaseUrlOption, json }, (opts) =>
   Effect.gen(function*() {
-    const tokens = yield* withAuth(opts.dataDir, (auth) => auth.list)
+    const tokens = yield* withAuth(opts.dataDir, opts.databaseUrl, (auth) => auth.list)
     if (opts.json) return yield* printJson(tokens.map((t) => ({ ...tokenJson(t), state: tokenState(t) })))
     if (tokens.length === 0) return yield* Console.log("No tokens.")
     yield* printTable(
@@ -240,11 +263,12 @@ const tokenRevoke = Command.make(
   {
     token: Args.text({ name: "id-or-name" }).pipe(Args.withDescription("The token's id or name (see 'fm studio token list')")),
     dataDir: dataDirOption,
+    databaseUrl: databaseUrlOption,
     json
   },
   (opts) =>
     Effect.gen(function*() {
-      const row = yield* withAuth(opts.dataDir, (auth) => auth.revoke(opts.token))
+      const row = yield* withAuth(opts.dataDir, opts.databaseUrl, (auth) => auth.revoke(opts.token))
       if (opts.json) return yield* printJson(tokenJson(row))
       yield* Console.log(`Revoked token '${row.name}' (id ${row.id}).`)
     })
@@ -262,5 +286,5 @@ const tokenCommand = Command.make("token").pipe(
  */
 export const studio = Command.make("studio").pipe(
   Command.withDescription("Run a FlowMason package registry and manage its tokens"),
-  Command.withSubcommands([startCommand, tokenCommand])
+  Command.withSubcommands([startCommand, tokenCommand, migrateCommand])
 )
