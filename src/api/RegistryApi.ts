@@ -54,13 +54,14 @@ export class Principal extends Context.Tag("fm/api/Principal")<Principal, {
 
 /**
  * Bearer-token authentication. A missing token gives an anonymous {@link Principal}; a token that
- * is unknown, revoked or expired fails with 401. Endpoints check the scope they need.
+ * is unknown, revoked or expired fails with 401; when the token store (database) is unreachable,
+ * 503. Endpoints check the scope they need.
  * @since 0.1.0
  * @category middleware
  */
 export class Authentication extends HttpApiMiddleware.Tag<Authentication>()("fm/api/Authentication", {
   provides: Principal,
-  failure: Unauthorized.Wire,
+  failure: Schema.Union(Unauthorized.Wire, Unavailable.Wire),
   security: { bearer: HttpApiSecurity.bearer }
 }) {}
 

@@ -6,6 +6,8 @@
 import { HttpApiBuilder, HttpServerRequest, HttpServerResponse, Multipart } from "@effect/platform"
 import { Effect, Layer, Option, Stream } from "effect"
 import * as Fs from "node:fs"
+import * as NodePath from "node:path"
+import { Readable } from "node:stream"
 import {
   BadRequest,
   Conflict,
@@ -261,6 +263,11 @@ export const PackagesLive = HttpApiBuilder.group(RegistryApi, "packages", (handl
           const r = found.value
           const etag = `"${r.checksum}"`
           const file = blobs.pathOf(r.checksum)
+          // file-system stores: read the file directly; others (PostgreSQL) stream from the store
+          const readBlob = (range?: { readonly start: number; readonly end: number }) =>
+            NodePath.isAbsolute(file)
+              ? Fs.createReadStream(file, range === undefined ? { highWaterMark: 256 * 1024 } : { start: range.start, end: range.end })
+              : Readable.from(Stream.toAsyncIterable(blobs.stream(r.checksum, range)))
           const headers: Record<string, string> = {
             "etag": etag,
             "accept-ranges": "bytes",
@@ -282,12 +289,12 @@ export const PackagesLive = HttpApiBuilder.group(RegistryApi, "packages", (handl
           const isHead = request.method === "HEAD"
           if (range === "none") {
             if (!isHead) yield* store.recordDownload(r.name, r.version).pipe(Effect.mapError(unavailable))
-            return HttpServerResponse.raw(isHead ? "" : Fs.createReadStream(file, { highWaterMark: 256 * 1024 }), {
+            return HttpServerResponse.raw(isHead ? "" : readBlob(), {
               status: 200,
               headers: { ...headers, "content-type": "application/octet-stream", "content-length": String(r.sizeBytes) }
             })
           }
-          return HttpServerResponse.raw(isHead ? "" : Fs.createReadStream(file, { start: range.start, end: range.end }), {
+          return HttpServerResponse.raw(isHead ? "" : readBlob(range), {
             status: 206,
             headers: {
               ...headers,
