@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { sha256Hex } from "../../src/shared/Checksum.js"
-import { assertBuilt, makeTempDir, parseJsonOut, removeDir, runFm } from "../helpers/cli.js"
+import { assertBuilt, makeTempDir, parseJsonOut, removeDir, removeFmBinSnapshot, runFm } from "../helpers/cli.js"
 
 const CLI_TIMEOUT = 240_000
 let home = ""
@@ -21,7 +21,10 @@ beforeAll(() => {
   fs.writeFileSync(path.join(pkgDir, "README.md"), "# demo\n")
 })
 
-afterAll(() => removeDir(home))
+afterAll(() => {
+  removeDir(home)
+  removeFmBinSnapshot()
+})
 
 interface PackJson {
   name: string

@@ -7,7 +7,7 @@ import * as path from "node:path"
 import { PackageCache } from "../../src/client/PackageCache.js"
 import { layerAt } from "../../src/shared/FlowmasonHome.js"
 import { FM_VERSION } from "../../src/shared/Version.js"
-import { assertBuilt, makeTempDir, parseJsonOut, removeDir, runFm } from "../helpers/cli.js"
+import { assertBuilt, makeTempDir, parseJsonOut, removeDir, removeFmBinSnapshot, runFm } from "../helpers/cli.js"
 
 interface RegistryJson {
   name: string
@@ -61,6 +61,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await new Promise<void>((resolve) => server.close(() => resolve()))
   for (const home of homes) removeDir(home)
+  removeFmBinSnapshot()
 })
 
 /** A port nothing listens on (bound, then closed). */

@@ -72,6 +72,7 @@ let snapshot: string | undefined
 export const fmBin = (): string => {
   if (snapshot !== undefined) return snapshot
   const dir = path.join(DIST_DIR, "..", ".tmp", `fm-dist-${process.pid}-${Date.now().toString(36)}`)
+  process.on("exit", () => fs.rmSync(dir, { recursive: true, force: true }))
   for (let attempt = 0; ; attempt++) {
     try {
       assertBuilt()
@@ -81,19 +82,24 @@ export const fmBin = (): string => {
       // the bundle is split into chunks: every chunk a copied file imports must be in the copy too
       for (const f of fs.readdirSync(dir).filter((f) => f.endsWith(".js"))) {
         const text = fs.readFileSync(path.join(dir, f), "utf8")
-        for (const m of text.matchAll(/(?:from|import\()\s*["']\.\/([^"']+\.js)["']/g)) {
+        for (const m of text.matchAll(/(?:from|import\()\s*["']\.\/([\w.]+-[A-Z0-9]{8}\.js)["']/g)) {
           if (!fs.existsSync(path.join(dir, m[1]!))) throw new Error(`dist/ was rebuilt while being copied (${m[1]})`)
         }
       }
       break
     } catch (e) {
-      if (attempt >= 20) throw e
-      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 500) // a rebuild is under way: wait
+      if (attempt >= 10) throw e
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 300) // a rebuild is under way: wait
     }
   }
-  process.on("exit", () => fs.rmSync(dir, { recursive: true, force: true }))
   snapshot = path.join(dir, "fm.js")
   return snapshot
+}
+
+/** Removes the snapshot taken by {@link fmBin} (call from `afterAll`; vitest may kill its workers before `exit`). */
+export const removeFmBinSnapshot = (): void => {
+  if (snapshot !== undefined) fs.rmSync(path.dirname(snapshot), { recursive: true, force: true })
+  snapshot = undefined
 }
 
 /** Starts `node dist/fm.js ...args` (from the snapshot, see {@link fmBin}) and returns the child. */
