@@ -64,10 +64,9 @@ export const serverBundle = (): Promise<string> => {
       const esbuild = await import("esbuild")
       const dir = path.join(ROOT, ".tmp")
       fs.mkdirSync(dir, { recursive: true })
-      const out = path.join(dir, `fm-studio-${process.pid}-${crypto.randomBytes(4).toString("hex")}.mjs`)
-      await esbuild.build({
+      const built = await esbuild.build({
         entryPoints: [path.join(ROOT, "src/server/main.ts")],
-        outfile: out,
+        write: false,
         bundle: true,
         format: "esm",
         platform: "node",
@@ -78,7 +77,14 @@ export const serverBundle = (): Promise<string> => {
         },
         logLevel: "error"
       })
-      process.on("exit", () => fs.rmSync(out, { force: true }))
+      const code = built.outputFiles[0]!.contents
+      // content-addressed: the same sources give the same file, shared by test processes
+      const out = path.join(dir, `fm-studio-${crypto.createHash("sha256").update(code).digest("hex").slice(0, 16)}.mjs`)
+      if (!fs.existsSync(out)) {
+        const tmp = `${out}.${process.pid}.${crypto.randomBytes(4).toString("hex")}.tmp`
+        fs.writeFileSync(tmp, code)
+        fs.renameSync(tmp, out)
+      }
       return out
     })()
   }
