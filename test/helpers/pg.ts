@@ -85,7 +85,8 @@ export const dropDatabase = (name: string): Promise<void> =>
     Effect.gen(function*() {
       yield* sql`SELECT pg_terminate_backend(pid) FROM pg_stat_activity
                  WHERE datname = ${name} AND pid <> pg_backend_pid()`
-      yield* sql.unsafe(`DROP DATABASE IF EXISTS ${quoteIdent(name)}`)
+      // FORCE (PostgreSQL 13+) also ends connections opened since the terminate above
+      yield* sql.unsafe(`DROP DATABASE IF EXISTS ${quoteIdent(name)} WITH (FORCE)`)
     }))
 
 /** A database created for one test file. */

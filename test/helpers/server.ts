@@ -15,6 +15,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import * as RegistryServer from "../../src/server/RegistryServer.js"
+import * as Storage from "../../src/server/pg/Storage.js"
 import { Auth } from "../../src/server/Auth.js"
 import { PackageStore } from "../../src/server/PackageStore.js"
 import { buildZip, projectManifest } from "./archives.js"
@@ -38,6 +39,10 @@ export interface StartServerOptions {
   readonly env?: Record<string, string>
   /** Log one line per request (child: captured in `output()`); default false. */
   readonly logRequests?: boolean
+  /** `postgres://...` (`--database-url`); default `$FM_DATABASE_URL`, else SQLite in the data dir. */
+  readonly databaseUrl?: string
+  /** Shared archive directory (`--blob-dir`). */
+  readonly blobDir?: string
 }
 
 /** A running registry server. */
@@ -91,6 +96,14 @@ export const serverBundle = (): Promise<string> => {
   return bundlePromise
 }
 
+/** Storage of an in-process server: SQLite in the data dir, or PostgreSQL (`databaseUrl`, else $FM_DATABASE_URL). */
+const inProcessStorage = (dataDir: string, options: StartServerOptions) => {
+  const databaseUrl = options.databaseUrl ?? (process.env.FM_DATABASE_URL || undefined)
+  return databaseUrl === undefined && options.blobDir === undefined
+    ? RegistryServer.storageLayer(dataDir)
+    : Storage.layer({ dataDir, databaseUrl, blobDir: options.blobDir })
+}
+
 const makeToken = () => `fmr_test${crypto.randomBytes(24).toString("base64url")}`
 
 /** Starts a real registry server on 127.0.0.1 (random port). */
@@ -110,6 +123,8 @@ export const startServer = async (options: StartServerOptions = {}): Promise<Run
   if (options.publicUrl !== undefined) args.push("--public-url", options.publicUrl)
   if (options.maxUploadSize !== undefined) args.push("--max-upload-size", String(options.maxUploadSize))
   if (options.logRequests !== true) args.push("--quiet")
+  if (options.databaseUrl !== undefined) args.push("--database-url", options.databaseUrl)
+  if (options.blobDir !== undefined) args.push("--blob-dir", options.blobDir)
   const child = spawn(process.execPath, args, {
     cwd: ROOT,
     env: { ...process.env, FM_ADMIN_TOKEN: adminToken, NO_COLOR: "1", ...options.env },
@@ -165,7 +180,7 @@ const startInProcess = async (
           trustProxy: options.trustProxy ?? false,
           ...(options.maxUploadSize === undefined ? {} : { maxUploadSize: options.maxUploadSize }),
           logRequests: options.logRequests ?? false
-        }),
+        }, undefined, inProcessStorage(dataDir, options)),
         scope
       )
       const store = Context.get(ctx, PackageStore)

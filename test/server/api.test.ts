@@ -12,6 +12,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { buildTarGz, buildZip, componentManifest, projectManifest } from "../helpers/archives.js"
 import type { RunningServer } from "../helpers/server.js"
 import { createToken, fixtureArchive, publishFixture, runStudio, startServer, uploadArchive } from "../helpers/server.js"
+import type { TestDatabase } from "../helpers/pg.js"
+import { createTestDatabase, testBackends } from "../helpers/pg.js"
 
 const sha256 = (b: Uint8Array) => crypto.createHash("sha256").update(b).digest("hex")
 
@@ -31,7 +33,17 @@ const post = (p: string, token: string | undefined, body?: unknown) =>
 const del = (p: string, token: string | undefined) =>
   fetch(`${api}${p}`, { method: "DELETE", headers: token === undefined ? {} : { authorization: `Bearer ${token}` } })
 
+// The whole suite runs once per storage backend: SQLite, then PostgreSQL (a database created
+// for this file and dropped after) when reachable; CI requires it (FM_REQUIRE_POSTGRES=1).
+// FM_DATABASE_URL is inherited by the server and `fm studio token` processes.
+describe.each(await testBackends())("on %s", (backend) => {
+let db: TestDatabase | undefined
+
 beforeAll(async () => {
+  if (backend === "postgres") {
+    db = await createTestDatabase("api")
+    process.env.FM_DATABASE_URL = db.url
+  }
   server = await startServer()
   api = `${server.url}/api/v1/registry`
   ;[readToken, publishToken] = await Promise.all([
@@ -42,6 +54,8 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await server?.stop()
+  delete process.env.FM_DATABASE_URL
+  await db?.drop()
 })
 
 describe("health, docs, unknown routes", () => {
@@ -50,7 +64,7 @@ describe("health, docs, unknown routes", () => {
     expect(res.status).toBe(200)
     const body = await json(res)
     expect(body.status).toBe("healthy")
-    expect(body.database).toBe("sqlite")
+    expect(body.database).toBe(backend === "postgres" ? "pg" : "sqlite")
     expect(typeof body.packages_count).toBe("number")
   })
 
@@ -368,4 +382,5 @@ describe("delete and tokens", () => {
     expect(rows.find((r) => r.name === "short-lived")?.state).toBe("revoked")
     expect(rows.find((r) => r.name === "reader")?.scope).toBe("read")
   })
+})
 })

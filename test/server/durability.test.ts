@@ -8,9 +8,11 @@ import * as fs from "node:fs"
 import * as http from "node:http"
 import * as os from "node:os"
 import * as path from "node:path"
-import { afterEach, describe, expect, it } from "vitest"
+import { afterEach, beforeEach, describe, expect, it } from "vitest"
 import type { RunningServer } from "../helpers/server.js"
 import { fixtureArchive, publishFixture, startServer, uploadArchive } from "../helpers/server.js"
+import type { TestDatabase } from "../helpers/pg.js"
+import { createTestDatabase, storedBlobs, testBackends } from "../helpers/pg.js"
 
 const servers: Array<RunningServer> = []
 const dirs: Array<string> = []
@@ -33,6 +35,28 @@ const waitFor = async (cond: () => boolean, ms: number) => {
     await new Promise((r) => setTimeout(r, 50))
   }
 }
+
+// The whole suite runs once per storage backend: SQLite, then PostgreSQL (a database created
+// for this file and dropped after) when reachable; CI requires it (FM_REQUIRE_POSTGRES=1).
+// FM_DATABASE_URL is inherited by the server and `fm studio token` processes.
+// On PostgreSQL the archives are in the database (blobs table), not in <data-dir>/blobs.
+describe.each(await testBackends())("on %s", (backend) => {
+let db: TestDatabase | undefined
+// a fresh database per test (as a fresh data dir); a restart within a test keeps it
+beforeEach(async () => {
+  if (backend === "postgres") {
+    db = await createTestDatabase("durab")
+    process.env.FM_DATABASE_URL = db.url
+  }
+})
+afterEach(async () => {
+  await Promise.all(servers.splice(0).map((s) => s.stop()))
+  delete process.env.FM_DATABASE_URL
+  await db?.drop()
+  db = undefined
+})
+const storedArchives = async (dataDir: string) =>
+  backend === "postgres" ? [...(await storedBlobs(db!.url))] : listFiles(path.join(dataDir, "blobs"))
 
 describe("crash safety", () => {
   it("kill -9 mid-upload: after restart no temp file, no blob, no row; stray blobs are swept", async () => {
@@ -84,7 +108,7 @@ describe("crash safety", () => {
     const second = await startServer({ dataDir, adminToken: first.adminToken })
     servers.push(second)
     expect(listFiles(tmp)).toEqual([])
-    const blobs = listFiles(path.join(dataDir, "blobs"))
+    const blobs = await storedArchives(dataDir)
     expect(blobs).toHaveLength(1) // only survivor's
     expect(blobs.some((b) => b.endsWith(stray))).toBe(false)
     expect((await fetch(`${second.url}/api/v1/registry/packages/half-done`)).status).toBe(404)
@@ -107,10 +131,11 @@ describe("concurrency", () => {
     await Promise.all(results.map((r) => r.arrayBuffer()))
     expect(statuses.filter((s) => s === 201)).toHaveLength(1)
     expect(statuses.filter((s) => s === 409)).toHaveLength(19)
-    const blobs = listFiles(path.join(server.dataDir, "blobs"))
+    const blobs = await storedArchives(server.dataDir)
     expect(blobs).toHaveLength(1)
     const info = await (await fetch(`${server.url}/api/v1/registry/packages/race-pkg`)).json() as { checksum: string }
     expect(blobs[0]!.endsWith(info.checksum)).toBe(true)
     expect(listFiles(path.join(server.dataDir, "tmp"))).toEqual([])
   })
+})
 })

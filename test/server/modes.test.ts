@@ -4,19 +4,42 @@
  */
 import * as crypto from "node:crypto"
 import * as http from "node:http"
-import { afterAll, describe, expect, it } from "vitest"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import type { RunningServer } from "../helpers/server.js"
 import { createToken, fixtureArchive, publishFixture, startServer, uploadArchive } from "../helpers/server.js"
+import type { TestDatabase } from "../helpers/pg.js"
+import { createTestDatabase, testBackends } from "../helpers/pg.js"
 
 const servers: Array<RunningServer> = []
 afterAll(async () => {
   await Promise.all(servers.map((s) => s.stop()))
 })
+/** On PostgreSQL each server gets a fresh database (as each SQLite server its own data dir). */
+let pgDatabases: Array<TestDatabase> | undefined
 const start = async (options: Parameters<typeof startServer>[0]) => {
+  if (pgDatabases !== undefined) {
+    const db = await createTestDatabase("modes")
+    pgDatabases.push(db)
+    process.env.FM_DATABASE_URL = db.url // for this server and the `fm studio token` commands on it
+  }
   const s = await startServer(options)
   servers.push(s)
   return s
 }
+
+// The whole suite runs once per storage backend: SQLite, then PostgreSQL (a database created
+// for this file and dropped after) when reachable; CI requires it (FM_REQUIRE_POSTGRES=1).
+// FM_DATABASE_URL is inherited by the server and `fm studio token` processes.
+describe.each(await testBackends())("on %s", (backend) => {
+beforeAll(() => {
+  if (backend === "postgres") pgDatabases = []
+})
+afterAll(async () => {
+  await Promise.all(servers.splice(0).map((s) => s.stop()))
+  delete process.env.FM_DATABASE_URL
+  for (const db of pgDatabases?.splice(0) ?? []) await db.drop()
+  pgDatabases = undefined
+})
 
 describe("private mode", () => {
   it("everything but health needs a read token", async () => {
@@ -106,4 +129,5 @@ describe("token expiry", () => {
     expect(late.status).toBe(401)
     expect((await late.json() as { detail: string }).detail).toMatch(/expired/)
   })
+})
 })
