@@ -86,8 +86,9 @@ const measure = async (scenario: string, replicas: ReadonlyArray<Replica>): Prom
     const status = await upload(replicas[i % replicas.length]!.url, archive(`bench-pkg-${i}`, "1.0.0"))
     if (status !== 201) throw new Error(`${scenario}: seeding bench-pkg-${i} answered ${status}`)
   }
-  // package info: one autocannon per replica, at the same time
+  // package info: one autocannon per replica, at the same time (after a 1 s warm-up of each)
   const connections = Math.max(4, Math.round(24 / replicas.length))
+  await Promise.all(replicas.map((r) => autocannon({ url: `${r.url}${API}/packages/bench-pkg-0`, connections: 4, duration: 1 })))
   const results = await Promise.all(
     replicas.map((r, i) =>
       autocannon({ url: `${r.url}${API}/packages/bench-pkg-${i % SEED}`, connections, duration: SECONDS })
@@ -97,6 +98,9 @@ const measure = async (scenario: string, replicas: ReadonlyArray<Replica>): Prom
   const infoP50 = Math.max(...results.map((r) => r.latency.p50))
   const infoP99 = Math.max(...results.map((r) => r.latency.p99))
   const infoErrors = results.reduce((n, r) => n + r.non2xx + r.errors + r.timeouts, 0)
+  if (replicas.length > 1) {
+    process.stderr.write(`  per replica info req/s: ${results.map((r) => (r.requests.total / r.duration).toFixed(0)).join(", ")}\n`)
+  }
 
   // publish rate: 8 uploaders spread over the replicas, for SECONDS
   let published = 0
