@@ -2,8 +2,8 @@
  * `npm run bench:server`: the registry server under load, with a bare `node:http` server sending
  * the same bytes measured in the same run as the ceiling.
  *
- * Setup: 10,000 packages x 3 versions loaded through the store directly (in bulk transactions),
- * every release with a real blob file; plus real uploads of a 20 KiB and a 1 MiB package. The
+ * Setup: 10,000 packages x 3 versions bulk-loaded (schema by the store's migrations, rows in one
+ * transaction with prepared statements), every release with a real blob file; plus real uploads of a 20 KiB and a 1 MiB package. The
  * server runs as a child process (`fm studio start`, bundled), like in production.
  *
  * Measured with autocannon (programmatic, 50 connections, BENCH_SECONDS s each, loopback):
@@ -20,7 +20,6 @@ import { createRequire } from "node:module"
 import * as os from "node:os"
 import * as path from "node:path"
 import type { AddressInfo } from "node:net"
-import { SqlClient } from "@effect/sql"
 import { PackageStore } from "../src/server/PackageStore.js"
 import * as SqlitePackageStore from "../src/server/SqlitePackageStore.js"
 import { databaseFile } from "../src/server/RegistryServer.js"
@@ -71,50 +70,83 @@ const upload = async (base: string, data: Uint8Array): Promise<number> => {
   return res.status
 }
 
-/** Loads PACKAGES x 3 versions through the store in bulk transactions, each with a real blob file. */
+/** The few better-sqlite3 calls the bulk loader uses (the driver under @effect/sql-sqlite-node). */
+interface Db {
+  prepare(sql: string): { run(...params: ReadonlyArray<unknown>): { lastInsertRowid: number | bigint } }
+  transaction(f: () => void): () => void
+  close(): void
+}
+const Database: new(file: string) => Db = createRequire(import.meta.url)("better-sqlite3")
+
+/**
+ * Loads PACKAGES x 3 versions: the schema is created by the store's own migrations, then every
+ * row (release keys, packages, releases, dependencies, search index) is inserted in ONE
+ * transaction with prepared statements, and the blob files are written directly (a fixture: no
+ * fsync). The rows are what `PackageStore.publish` would write (checked by reading one back).
+ */
 const load = async (dataDir: string) => {
   const started = performance.now()
   const blobs = path.join(dataDir, "blobs")
   const categories = ["data", "io", "ai", "web", "text"]
+  const file = databaseFile(dataDir)
+  // create + migrate through the store (same schema as the server's)
   await Effect.runPromise(
-    Effect.gen(function*() {
-      const store = yield* PackageStore
-      const sql = yield* SqlClient.SqlClient
-      const batch = 1000
-      for (let start = 0; start < PACKAGES; start += batch) {
-        yield* sql.withTransaction(
-          Effect.forEach(Array.from({ length: Math.min(batch, PACKAGES - start) }, (_, k) => start + k), (i) =>
-            Effect.forEach(["1.0.0", "1.1.0", "2.0.0"], (version) => {
-              const name = `pkg-${String(i).padStart(5, "0")}`
-              const bytes = Buffer.from(`${name}@${version} ${"x".repeat(1000)}`)
-              const checksum = sha(bytes)
-              const dir = path.join(blobs, checksum.slice(0, 2))
-              fs.mkdirSync(dir, { recursive: true })
-              fs.writeFileSync(path.join(dir, checksum), bytes)
-              return store.publish({
-                name,
-                version,
-                description: `Benchmark package number ${i} for ${categories[i % 5]} pipelines`,
-                author: "bench",
-                authorEmail: null,
-                license: "MIT",
-                category: categories[i % 5]!,
-                homepage: null,
-                repository: null,
-                tags: ["bench", categories[i % 5]!],
-                components: [`components/c${i}.py`],
-                pythonRequirements: [],
-                flowmasonVersion: null,
-                kind: "project",
-                dependencies: i > 0 ? { [`pkg-${String(i - 1).padStart(5, "0")}`]: "^1.0.0" } : {},
-                checksum,
-                sizeBytes: bytes.length
-              })
-            }))
-        )
-      }
-    }).pipe(Effect.provide(SqlitePackageStore.layerFromClient), Effect.provide(SqlitePackageStore.clientLayer(databaseFile(dataDir))))
+    Effect.flatMap(PackageStore, (s) => s.stats).pipe(
+      Effect.provide(SqlitePackageStore.layerFromClient),
+      Effect.provide(SqlitePackageStore.clientLayer(file))
+    )
   )
+  for (let d = 0; d < 256; d++) fs.mkdirSync(path.join(blobs, d.toString(16).padStart(2, "0")), { recursive: true })
+  const db = new Database(file)
+  const at = new Date().toISOString()
+  const key = db.prepare("INSERT INTO release_keys (name_norm, version, published_at) VALUES (?, ?, ?)")
+  const pkg = db.prepare(
+    "INSERT INTO packages (name_norm, name, latest_release_id, latest_version, versions_json, downloads, created_at, updated_at) VALUES (?, ?, NULL, NULL, '[]', 0, ?, ?)"
+  )
+  const rel = db.prepare(`INSERT INTO releases (package_id, name, name_norm, version, description, author, author_email,
+    license, category, homepage, repository, tags_json, components_json, component_count, python_requirements_json,
+    deps_json, flowmason_version, kind, checksum, size_bytes, downloads, published_at, yanked, yank_reason)
+    VALUES (?, ?, ?, ?, ?, 'bench', NULL, 'MIT', ?, NULL, NULL, ?, ?, 1, '[]', ?, NULL, 'project', ?, ?, 0, ?, 0, NULL)`)
+  const dep = db.prepare("INSERT INTO release_deps (release_id, dep_name, dep_range) VALUES (?, ?, '^1.0.0')")
+  const latest = db.prepare("UPDATE packages SET latest_release_id = ?, latest_version = '2.0.0', versions_json = ? WHERE id = ?")
+  const fts = db.prepare("INSERT INTO packages_fts (rowid, name, description, tags, components) VALUES (?, ?, ?, ?, ?)")
+  const versions = ["1.0.0", "1.1.0", "2.0.0"]
+  db.transaction(() => {
+    for (let i = 0; i < PACKAGES; i++) {
+      const name = `pkg-${String(i).padStart(5, "0")}`
+      const category = categories[i % 5]!
+      const description = `Benchmark package number ${i} for ${category} pipelines`
+      const tags = JSON.stringify(["bench", category])
+      const components = JSON.stringify([`components/c${i}.py`])
+      const deps = i > 0 ? { [`pkg-${String(i - 1).padStart(5, "0")}`]: "^1.0.0" } : {}
+      const packageId = Number(pkg.run(name, name, at, at).lastInsertRowid)
+      let releaseId = 0
+      for (const version of versions) {
+        const bytes = Buffer.from(`${name}@${version} ${"x".repeat(1000)}`)
+        const checksum = sha(bytes)
+        fs.writeFileSync(path.join(blobs, checksum.slice(0, 2), checksum), bytes)
+        key.run(name, version, at)
+        releaseId = Number(
+          rel.run(packageId, name, name, version, description, category, tags, components, JSON.stringify(deps), checksum, bytes.length, at)
+            .lastInsertRowid
+        )
+        for (const d of Object.keys(deps)) dep.run(releaseId, d)
+      }
+      latest.run(releaseId, JSON.stringify(versions), packageId)
+      fts.run(packageId, name, description, tags, components)
+    }
+  })()
+  db.close()
+  // the bulk rows read back through the store like published ones
+  const check = await Effect.runPromise(
+    Effect.flatMap(PackageStore, (s) => s.getPackage("pkg-00001")).pipe(
+      Effect.provide(SqlitePackageStore.layerFromClient),
+      Effect.provide(SqlitePackageStore.clientLayer(file))
+    )
+  )
+  if (check._tag !== "Some" || check.value.latest.version !== "2.0.0" || check.value.versions.length !== 3) {
+    throw new Error("bulk load: pkg-00001 does not read back as published")
+  }
   return performance.now() - started
 }
 
