@@ -211,13 +211,16 @@ const serverPart = async () => {
     )
     const deps: Record<string, string> = {}
     const t0 = performance.now()
+    const jobs: Array<() => Promise<unknown>> = []
     for (let i = 0; i < 200; i++) {
       const d: Record<string, string> = {}
       for (const j of [i + 1, i + 7]) if (j < 200) d[`b${j}`] = "^1.0.0"
-      await publishFixture(server.url, server.adminToken, { name: `b${i}`, version: "1.0.0", deps: d })
-      if (i % 4 === 0) await publishFixture(server.url, server.adminToken, { name: `b${i}`, version: "1.1.0", deps: d })
+      jobs.push(() => publishFixture(server.url, server.adminToken, { name: `b${i}`, version: "1.0.0", deps: d }))
+      if (i % 4 === 0) jobs.push(() => publishFixture(server.url, server.adminToken, { name: `b${i}`, version: "1.1.0", deps: d }))
       deps[`b${i}`] = "^1.0.0"
     }
+    // versions of one package in order (1.0.0 before 1.1.0), 8 uploads at a time
+    for (let k = 0; k < jobs.length; k += 8) await Promise.all(jobs.slice(k, k + 8).map((f) => f()))
     console.log(`published 250 versions of 200 packages in ${((performance.now() - t0) / 1000).toFixed(1)} s`)
     fs.writeFileSync(path.join(project, "manifest.json"), JSON.stringify({ name: "bench", version: "1.0.0", dependencies: deps }))
     const env = { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: path.join(work, "fake-home"), FLOWMASON_HOME: home, NO_COLOR: "1" }
