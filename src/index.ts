@@ -73,6 +73,12 @@ export * as PackageStore from "./server/PackageStore.js"
 export * as SqlitePackageStore from "./server/SqlitePackageStore.js"
 /** The metadata store on PostgreSQL. @since 0.1.0 */
 export * as PgPackageStore from "./server/pg/PgPackageStore.js"
+/** The PostgreSQL connection pool, migrations and health ping. @since 0.1.0 */
+export * as PgDatabase from "./server/pg/PgDatabase.js"
+/** Archives stored in PostgreSQL, in chunks. @since 0.1.0 */
+export * as PgBlobStore from "./server/pg/PgBlobStore.js"
+/** Archives in a directory shared by replicas. @since 0.1.0 */
+export * as SharedDirBlobStore from "./server/pg/SharedDirBlobStore.js"
 /** Archive storage: the interface and its filesystem layer. @since 0.1.0 */
 export * as BlobStore from "./server/BlobStore.js"
 /** Storage chosen at start-up: SQLite or PostgreSQL, files, a shared directory or PostgreSQL blobs. @since 0.1.0 */
