@@ -5,7 +5,7 @@
  * (temp file in the same directory, fsync, rename) and keep keys they do not know.
  * @since 0.1.0
  */
-import { FileSystem } from "@effect/platform"
+import * as FileSystem from "@effect/platform/FileSystem"
 import { Data, Effect } from "effect"
 import * as crypto from "node:crypto"
 import * as path from "node:path"

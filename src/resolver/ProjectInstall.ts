@@ -10,7 +10,7 @@
  * directory, then swapped in).
  * @since 0.1.0
  */
-import { FileSystem } from "@effect/platform"
+import * as FileSystem from "@effect/platform/FileSystem"
 import { Data, Effect, Option, Schedule } from "effect"
 import { PackageInfo } from "../api/Models.js"
 import * as path from "node:path"
