@@ -59,6 +59,8 @@ export * as Pubgrub from "./resolver/Pubgrub.js"
 export * as MetadataSource from "./resolver/MetadataSource.js"
 /** The resolver service over a metadata source. @since 0.1.0 */
 export * as Resolver from "./resolver/Resolver.js"
+/** The metadata source over the configured registries (one registry per name, pins). @since 0.1.0 */
+export * as RegistryMetadata from "./resolver/RegistryMetadata.js"
 /** Project files (`manifest.json` / `flowmason.json`) and `fm.lock.json`. @since 0.1.0 */
 export * as ProjectFile from "./resolver/ProjectFile.js"
 /** Project installs: resolve, lock, install all or nothing, tree, outdated. @since 0.1.0 */
