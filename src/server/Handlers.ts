@@ -3,7 +3,10 @@
  * the {@link PackageStore}, the {@link BlobStore}, {@link PackageArchive} and {@link ServerConfig}.
  * @since 0.1.0
  */
-import { HttpApiBuilder, HttpServerRequest, HttpServerResponse, Multipart } from "@effect/platform"
+import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
+import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
+import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
+import * as Multipart from "@effect/platform/Multipart"
 import { Effect, Layer, Option, Stream } from "effect"
 import * as Fs from "node:fs"
 import * as NodePath from "node:path"
@@ -23,7 +26,7 @@ import { FM_VERSION } from "../shared/Version.js"
 import { requireScope } from "./Auth.js"
 import { BlobStore } from "./BlobStore.js"
 import type { TempBlob } from "./BlobStore.js"
-import type { ReleaseNotFound, ReleaseRow, StoreError } from "./PackageStore.js"
+import type { PackageRow, ReleaseNotFound, ReleaseRow, SearchResult, StoreError } from "./PackageStore.js"
 import { PackageStore } from "./PackageStore.js"
 import { ServerConfig } from "./ServerConfig.js"
 
@@ -41,12 +44,25 @@ const unavailable = (e: StoreError) => new Unavailable({ detail: e.message })
 export const baseUrlOf = (
   request: HttpServerRequest.HttpServerRequest,
   options: { readonly publicUrl: string | undefined; readonly trustProxy: boolean }
+): string => baseUrlFromHeaders(request.headers, options)
+
+/**
+ * {@link baseUrlOf} from the request headers alone (the hot paths read them from `node:http`).
+ * @since 0.1.0
+ * @category utils
+ */
+export const baseUrlFromHeaders = (
+  h: Readonly<Record<string, string | ReadonlyArray<string> | undefined>>,
+  options: { readonly publicUrl: string | undefined; readonly trustProxy: boolean }
 ): string => {
   if (options.publicUrl !== undefined && options.publicUrl !== "") return options.publicUrl.replace(/\/+$/, "")
-  const h = request.headers
-  const first = (v: string | undefined) => (v === undefined ? undefined : v.split(",")[0]!.trim())
+  const one = (v: string | ReadonlyArray<string> | undefined) => (typeof v === "string" ? v : v?.[0])
+  const first = (v: string | ReadonlyArray<string> | undefined) => {
+    const s = one(v)
+    return s === undefined ? undefined : s.split(",")[0]!.trim()
+  }
   const proto = (options.trustProxy ? first(h["x-forwarded-proto"]) : undefined) ?? "http"
-  const host = (options.trustProxy ? first(h["x-forwarded-host"]) : undefined) ?? h.host ?? "localhost"
+  const host = (options.trustProxy ? first(h["x-forwarded-host"]) : undefined) ?? one(h.host) ?? "localhost"
   return `${proto === "https" ? "https" : "http"}://${host}`
 }
 
@@ -115,6 +131,44 @@ const toReleaseInfo = (r: ReleaseRow, base: string): ReleaseInfo =>
  */
 const json = (body: PackageInfo | SearchResponse | VersionsResponse): HttpServerResponse.HttpServerResponse =>
   HttpServerResponse.unsafeJson(body)
+
+/**
+ * The `info` answer of a package (the same JSON the HttpApi handler sends).
+ * @since 0.1.0
+ * @category utils
+ */
+export const infoBody = (p: PackageRow, base: string): PackageInfo =>
+  toPackageInfo(p.latest, base, { versions: p.versions, latest: p.latest.version, downloads: p.downloads })
+
+/**
+ * The `search` answer of a result page (the same JSON the HttpApi handler sends).
+ * @since 0.1.0
+ * @category utils
+ */
+export const searchBody = (
+  result: SearchResult,
+  base: string,
+  query: { readonly q: string; readonly page: number; readonly pageSize: number }
+): SearchResponse =>
+  new SearchResponse({
+    packages: result.rows.map((p) => infoBody(p, base)),
+    total_count: result.total,
+    page: query.page,
+    page_size: query.pageSize,
+    query: query.q
+  }, true)
+
+/**
+ * The headers of a whole-archive download (`ETag` = the quoted SHA-256, immutable caching).
+ * @since 0.1.0
+ * @category utils
+ */
+export const downloadHeaders = (r: ReleaseRow): Record<string, string> => ({
+  "etag": `"${r.checksum}"`,
+  "accept-ranges": "bytes",
+  "cache-control": "public, max-age=31536000, immutable",
+  "content-disposition": `attachment; filename="${r.name}-${r.version}.fmpkg"`
+})
 
 const intParam = (name: string, raw: string | undefined, fallback: number, min: number, max: number) => {
   if (raw === undefined || raw === "") return Effect.succeed(fallback)
@@ -187,16 +241,7 @@ export const PackagesLive = HttpApiBuilder.group(RegistryApi, "packages", (handl
           const q = urlParams.q ?? ""
           const category = urlParams.category === undefined || urlParams.category === "" ? undefined : urlParams.category
           const result = yield* store.search({ q, category, page, pageSize }).pipe(Effect.mapError(unavailable))
-          const b = yield* base
-          return json(new SearchResponse({
-            packages: result.rows.map((p) =>
-              toPackageInfo(p.latest, b, { versions: p.versions, latest: p.latest.version, downloads: p.downloads })
-            ),
-            total_count: result.total,
-            page,
-            page_size: pageSize,
-            query: q
-          }, true))
+          return json(searchBody(result, yield* base, { q, page, pageSize }))
         }))
       .handle("categories", () =>
         Effect.gen(function*() {
@@ -222,8 +267,7 @@ export const PackagesLive = HttpApiBuilder.group(RegistryApi, "packages", (handl
           yield* access
           const found = yield* store.getPackage(path.name).pipe(Effect.mapError(unavailable))
           if (Option.isNone(found)) return yield* new NotFound({ detail: `Package '${path.name}' not found` })
-          const p = found.value
-          return json(toPackageInfo(p.latest, yield* base, { versions: p.versions, latest: p.latest.version, downloads: p.downloads }))
+          return json(infoBody(found.value, yield* base))
         }))
       .handle("versions", ({ path }) =>
         Effect.gen(function*() {
@@ -261,19 +305,14 @@ export const PackagesLive = HttpApiBuilder.group(RegistryApi, "packages", (handl
             return yield* new NotFound({ detail: `Package '${path.name}@${path.version}' not found` })
           }
           const r = found.value
-          const etag = `"${r.checksum}"`
+          const headers = downloadHeaders(r)
+          const etag = headers["etag"]!
           const file = blobs.pathOf(r.checksum)
           // file-system stores: read the file directly; others (PostgreSQL) stream from the store
           const readBlob = (range?: { readonly start: number; readonly end: number }) =>
             NodePath.isAbsolute(file)
               ? Fs.createReadStream(file, range === undefined ? { highWaterMark: 256 * 1024 } : { start: range.start, end: range.end })
               : Readable.from(Stream.toAsyncIterable(blobs.stream(r.checksum, range)))
-          const headers: Record<string, string> = {
-            "etag": etag,
-            "accept-ranges": "bytes",
-            "cache-control": "public, max-age=31536000, immutable",
-            "content-disposition": `attachment; filename="${r.name}-${r.version}.fmpkg"`
-          }
           const inm = request.headers["if-none-match"]
           if (inm !== undefined && inm.split(",").some((t) => t.trim() === etag || t.trim() === "*")) {
             return HttpServerResponse.empty({ status: 304, headers })
@@ -430,4 +469,41 @@ export const PublishLive = HttpApiBuilder.group(RegistryApi, "publish", (handler
  * @since 0.1.0
  * @category layers
  */
-export const HandlersLive = Layer.mergeAll(HealthLive, PackagesLive, PublishLive)
+export const HandlersLive = Layer.mergeAll(HealthLive, PackagesLive, PublishLive, Layer.suspend(() => MetadataEtagLive))
+
+/**
+ * Whether an `If-None-Match` header lists `etag` (weak comparison, as RFC 9110 asks; `*` matches).
+ * @since 0.1.0
+ * @category utils
+ */
+export const etagMatches = (ifNoneMatch: string | undefined, etag: string): boolean =>
+  ifNoneMatch !== undefined &&
+  ifNoneMatch.split(",").some((t) => {
+    const v = t.trim()
+    return v === "*" || v === etag || v === `W/${etag}` || `W/${v}` === etag
+  })
+
+/**
+ * Conditional GETs of package metadata (JSON answers under `/packages/`, i.e. package info,
+ * versions and one version; downloads keep their own SHA-256 ETag): every 200 gets a strong
+ * `ETag` (the quoted hex SHA-256 of the body), and a request whose `If-None-Match` lists it gets
+ * `304 Not Modified` with no body, so clients revalidate cached metadata cheaply.
+ * @since 0.1.0
+ * @category layers
+ */
+export const MetadataEtagLive: Layer.Layer<never> = HttpApiBuilder.middleware(RegistryApi, (app) =>
+  Effect.gen(function*() {
+    const response = yield* app
+    const request = yield* HttpServerRequest.HttpServerRequest
+    const body = response.body
+    if (
+      request.method !== "GET" || response.status !== 200 || body._tag !== "Uint8Array" ||
+      response.headers["etag"] !== undefined || !request.url.includes(`${API_PREFIX}/packages/`)
+    ) return response
+    const digest = yield* Effect.promise(() => globalThis.crypto.subtle.digest("SHA-256", new Uint8Array(body.body)))
+    const etag = `"${Buffer.from(digest).toString("hex")}"`
+    if (etagMatches(request.headers["if-none-match"], etag)) {
+      return HttpServerResponse.empty({ status: 304, headers: { etag } })
+    }
+    return HttpServerResponse.setHeader(response, "etag", etag)
+  }))

@@ -10,19 +10,16 @@
  * - {@link serve}: `layer` served by Node on `host:port` with request logging and `{detail}` errors.
  * @since 0.1.0
  */
-import {
-  HttpApiBuilder,
-  HttpApiError,
-  HttpApiSwagger,
-  HttpApp,
-  HttpServerError,
-  HttpServerRequest,
-  HttpServerResponse
-} from "@effect/platform"
+import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
+import * as HttpApiError from "@effect/platform/HttpApiError"
+import * as HttpApiSwagger from "@effect/platform/HttpApiSwagger"
+import * as HttpApp from "@effect/platform/HttpApp"
+import * as HttpServerError from "@effect/platform/HttpServerError"
+import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
+import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import type { HttpApi, HttpServer } from "@effect/platform"
-import { NodeHttpServer } from "@effect/platform-node"
+import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import { Cause, Effect, Layer, Option } from "effect"
-import { createServer, type Server } from "node:http"
 import * as Path from "node:path"
 import { API_PREFIX, RegistryApi } from "../api/RegistryApi.js"
 import { PackageArchive } from "../archive/PackageArchive.js"
@@ -30,6 +27,7 @@ import { Auth, AuthenticationLive } from "./Auth.js"
 import { BlobStore } from "./BlobStore.js"
 import * as BlobStoreFs from "./BlobStore.js"
 import { HandlersLive } from "./Handlers.js"
+import * as HotPaths from "./HotPaths.js"
 import type { StoreError } from "./PackageStore.js"
 import { PackageStore } from "./PackageStore.js"
 import type { ServerOptions } from "./ServerConfig.js"
@@ -193,6 +191,29 @@ const withDetail = (response: HttpServerResponse.HttpServerResponse): HttpServer
     })
     : response
 
+let pending: Array<string> = []
+
+const flushLog = () => {
+  const lines = pending
+  pending = []
+  if (lines.length > 0) process.stdout.write(lines.join("\n") + "\n")
+}
+
+/**
+ * Appends one line to the request log on stdout. Lines are buffered and written together once
+ * per turn of the event loop (stdout to a pipe or file writes synchronously; one write per
+ * request would cost a system call each), in order, and flushed at exit.
+ * @since 0.1.0
+ * @category utils
+ */
+export const logLine = (line: string): void => {
+  if (pending.length === 0) {
+    setImmediate(flushLog)
+  }
+  pending.push(line)
+}
+process.once("exit", flushLog)
+
 /**
  * The HTTP middleware of the server: unknown routes answer 404 `{"detail":"Not Found"}`,
  * unexpected failures 500 `{detail}`, HttpApi decode errors 400 `{detail}` naming the field, and
@@ -227,7 +248,7 @@ export const middleware = (options: { readonly logRequests: boolean }) =>
     if (options.logRequests) {
       const path = request.url.split("?")[0]!
       const ms = (performance.now() - started).toFixed(1)
-      process.stdout.write(`${new Date().toISOString()} ${request.method} ${path} ${response.status} ${ms}ms\n`)
+      logLine(`${new Date().toISOString()} ${request.method} ${path} ${response.status} ${ms}ms`)
     }
     return response
   })
@@ -252,20 +273,38 @@ export const serve = <E = never, R = never, SE = StoreError | BlobError>(
   return HttpApiBuilder.serve(middleware(config)).pipe(
     Layer.provide(extra),
     Layer.provide(apiLayerFrom(config)),
-    Layer.provideMerge(storage),
-    Layer.provideMerge(NodeHttpServer.layer(makeNodeServer, { port: config.port, host: config.host }))
+    Layer.provideMerge(nodeServerLayer(config)),
+    Layer.provideMerge(storage)
   )
 }
 
 /**
- * A `node:http` server whose idle keep-alive connections outlive the clients' (65 s, announced
+ * The Node HTTP server of {@link serve}, with the hot read paths (`HotPaths`) over the storage in
+ * context in front of the HttpApi app.
+ * @since 0.1.0
+ * @category layers
+ */
+export const nodeServerLayer = (config: ServerOptions) =>
+  Layer.unwrapEffect(
+    Effect.gen(function*() {
+      const hot = HotPaths.make(config, yield* PackageStore, yield* BlobStore, logLine)
+      return NodeHttpServer.layer(() => {
+        const server = makeNodeServer()
+        server.hot = hot
+        return server
+      }, { port: config.port, host: config.host })
+    })
+  )
+
+/**
+ * A `node:http` server (offering requests to its hot path first, see `HotPaths`) whose idle keep-alive connections outlive the clients' (65 s, announced
  * in `Keep-Alive: timeout=65`): clients then close idle connections first, so a request is never
  * written into a socket the server is just closing (EPIPE / "fetch failed").
  * @since 0.1.0
  * @category utils
  */
-export const makeNodeServer = (): Server => {
-  const server = createServer()
+export const makeNodeServer = (): HotPaths.HotServer => {
+  const server = new HotPaths.HotServer()
   server.keepAliveTimeout = 65_000
   server.headersTimeout = 66_000
   return server

@@ -9,7 +9,7 @@
  * else is the shared `SqlPackageStore.makeSql`.
  * @since 0.1.0
  */
-import { NodeContext } from "@effect/platform-node"
+import * as NodeContext from "@effect/platform-node/NodeContext"
 import { SqlClient } from "@effect/sql"
 import { SqliteClient, SqliteMigrator } from "@effect/sql-sqlite-node"
 import { Effect, Layer } from "effect"
@@ -90,6 +90,11 @@ export const migrations = {
     yield* sql`CREATE VIRTUAL TABLE packages_fts USING fts5(
       name, description, tags, components, tokenize = 'unicode61', prefix = '2 3'
     )`
+  }),
+  /** The start-up blob sweep lists every checksum: a covering index instead of a table scan + sort. */
+  "0002_releases_checksum_index": Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    yield* sql`CREATE INDEX IF NOT EXISTS releases_checksum ON releases (checksum)`
   })
 }
 
@@ -127,7 +132,11 @@ export const dialect: Effect.Effect<SqlDialect, never, SqlClient.SqlClient> = Ef
         WHERE packages_fts MATCH ${match} ${where}
         ORDER BY (p.name_norm = ${exact}) DESC, bm25(packages_fts, 10.0, 1.0, 3.0, 2.0), p.downloads DESC, p.name_norm
         LIMIT ${query.pageSize} OFFSET ${offset}`
-      const total = yield* sql<{ n: number }>`SELECT count(*) AS n
+      // without a category, every index row is a package with a latest release (see reindex):
+      // count the index alone
+      const total = query.category === undefined
+        ? yield* sql<{ n: number }>`SELECT count(*) AS n FROM packages_fts WHERE packages_fts MATCH ${match}`
+        : yield* sql<{ n: number }>`SELECT count(*) AS n
         FROM packages_fts f JOIN packages p ON p.id = f.rowid JOIN releases r ON r.id = p.latest_release_id
         WHERE packages_fts MATCH ${match} ${where}`
       return { ids: rows.map((r) => Number(r.id)), total: Number(total[0]?.n ?? 0) }

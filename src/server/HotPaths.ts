@@ -1,0 +1,193 @@
+/**
+ * Hot read paths answered straight from `node:http`, before the HttpApi router: anonymous `GET`
+ * of package info, search and whole-archive download on a public registry. They send exactly the
+ * bytes and headers the HttpApi handlers send (same body builders, same headers), and take a
+ * request only when its answer is a plain success; anything else (a token, `Range`,
+ * `If-None-Match`, bad parameters, not found, a store failure, a private registry) is passed on
+ * untouched to the HttpApi app, which answers it as before.
+ *
+ * Why: the HttpApi pipeline (router, schema decoding, security middleware, fibers per stage)
+ * costs far more CPU per request than the database lookup behind these reads.
+ * @since 0.1.0
+ */
+import { Effect, Exit, Option } from "effect"
+import * as Fs from "node:fs"
+import type { IncomingMessage, ServerResponse } from "node:http"
+import { Server } from "node:http"
+import * as NodePath from "node:path"
+import { API_PREFIX } from "../api/RegistryApi.js"
+import type { BlobStoreService } from "./BlobStore.js"
+import { baseUrlFromHeaders, downloadHeaders, infoBody, searchBody } from "./Handlers.js"
+import type { PackageStoreService } from "./PackageStore.js"
+import type { ServerOptions } from "./ServerConfig.js"
+
+/**
+ * Takes a request (`true`: it will answer it, or call `next` to hand it on) or declines (`false`).
+ * @since 0.1.0
+ * @category models
+ */
+export type HotPath = (req: IncomingMessage, res: ServerResponse, next: () => void) => boolean
+
+/** Archives up to this size are read in one go and sent with one write. */
+const READ_WHOLE_LIMIT = 2 * 1024 * 1024
+const PACKAGES = `${API_PREFIX}/packages/`
+const SEARCH_KEYS = new Set(["q", "category", "page", "page_size"])
+
+const decode = (segment: string): string | undefined => {
+  try {
+    return decodeURIComponent(segment)
+  } catch {
+    return undefined
+  }
+}
+
+/** A strict integer parameter within bounds, the default when absent, else undefined (let HttpApi answer 422). */
+const intParam = (raw: string | null, fallback: number, min: number, max: number): number | undefined => {
+  if (raw === null || raw === "") return fallback
+  const n = Number(raw)
+  return Number.isInteger(n) && n >= min && n <= max ? n : undefined
+}
+
+/**
+ * Builds the hot paths over a store, a blob store and the server options. `log` receives one
+ * request-log line (without newline) per answered request when `options.logRequests`.
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = (
+  options: ServerOptions,
+  store: PackageStoreService,
+  blobs: BlobStoreService,
+  log: (line: string) => void
+): HotPath => {
+  const send = (
+    req: IncomingMessage,
+    res: ServerResponse,
+    path: string,
+    started: number,
+    headers: Record<string, string>,
+    body: string | Uint8Array
+  ) => {
+    res.writeHead(200, headers)
+    res.end(body)
+    if (options.logRequests) {
+      log(`${new Date().toISOString()} ${req.method} ${path} 200 ${(performance.now() - started).toFixed(1)}ms`)
+    }
+  }
+  const json = (req: IncomingMessage, res: ServerResponse, path: string, started: number, value: unknown) => {
+    const body = JSON.stringify(value)
+    send(req, res, path, started, { "content-type": "application/json", "content-length": String(Buffer.byteLength(body)) }, body)
+  }
+  const run = <A, E>(
+    res: ServerResponse,
+    effect: Effect.Effect<A, E>,
+    next: () => void,
+    then: (a: A) => void | Promise<void>
+  ) => {
+    const fallBack = () => {
+      if (!res.headersSent) next()
+    }
+    Effect.runPromiseExit(effect).then(
+      (exit) => (Exit.isSuccess(exit) ? then(exit.value) : next()),
+      fallBack
+    ).catch(fallBack)
+  }
+
+  const info = (req: IncomingMessage, res: ServerResponse, next: () => void, path: string, name: string, started: number) => {
+    run(res, store.getPackage(name), next, (found) => {
+      if (Option.isNone(found)) return next()
+      json(req, res, path, started, infoBody(found.value, baseUrlFromHeaders(req.headers, options)))
+    })
+    return true
+  }
+
+  const search = (req: IncomingMessage, res: ServerResponse, next: () => void, path: string, query: string, started: number) => {
+    const params = new URLSearchParams(query)
+    const keys = [...params.keys()]
+    if (keys.some((k) => !SEARCH_KEYS.has(k)) || new Set(keys).size !== keys.length) return false
+    const page = intParam(params.get("page"), 1, 1, 1_000_000)
+    const pageSize = intParam(params.get("page_size"), 20, 1, 100)
+    if (page === undefined || pageSize === undefined) return false
+    const q = params.get("q") ?? ""
+    const c = params.get("category")
+    const category = c === null || c === "" ? undefined : c
+    run(res, store.search({ q, category, page, pageSize }), next, (result) =>
+      json(req, res, path, started, searchBody(result, baseUrlFromHeaders(req.headers, options), { q, page, pageSize })))
+    return true
+  }
+
+  const download = (
+    req: IncomingMessage,
+    res: ServerResponse,
+    next: () => void,
+    path: string,
+    name: string,
+    version: string,
+    started: number
+  ) => {
+    if (req.headers["range"] !== undefined || req.headers["if-none-match"] !== undefined) return false
+    run(res, store.getRelease(name, version), next, async (found) => {
+      if (Option.isNone(found)) return next()
+      const r = found.value
+      const file = blobs.pathOf(r.checksum)
+      if (!NodePath.isAbsolute(file) || r.sizeBytes > READ_WHOLE_LIMIT) return next()
+      let bytes: Buffer
+      try {
+        bytes = await Fs.promises.readFile(file)
+      } catch {
+        return next() // missing archive: the HttpApi path answers 503 naming it
+      }
+      const counted = await Effect.runPromiseExit(store.recordDownload(r.name, r.version))
+      if (Exit.isFailure(counted)) return next()
+      send(req, res, path, started, {
+        ...downloadHeaders(r),
+        "content-type": "application/octet-stream",
+        "content-length": String(bytes.length)
+      }, bytes)
+    })
+    return true
+  }
+
+  return (req, res, next) => {
+    if (options.private || req.method !== "GET" || req.headers.authorization !== undefined) return false
+    const url = req.url ?? ""
+    if (!url.startsWith(PACKAGES)) return false
+    const q = url.indexOf("?")
+    const path = q === -1 ? url : url.slice(0, q)
+    const parts = path.slice(PACKAGES.length).split("/")
+    const started = performance.now()
+    if (parts.length === 1) {
+      if (parts[0] === "search") return search(req, res, next, path, q === -1 ? "" : url.slice(q + 1), started)
+      const name = decode(parts[0]!)
+      return name === undefined || name === "" ? false : info(req, res, next, path, name, started)
+    }
+    if (parts.length === 3 && parts[2] === "download") {
+      const name = decode(parts[0]!)
+      const version = decode(parts[1]!)
+      if (name === undefined || version === undefined || name === "" || version === "") return false
+      return download(req, res, next, path, name, version, started)
+    }
+    return false
+  }
+}
+
+/**
+ * A `node:http` server that offers every request to a hot path first (set with `hot`), and emits
+ * it as a normal `request` event (to the HttpApi app) when the hot path declines or hands it on.
+ * @since 0.1.0
+ * @category constructors
+ */
+export class HotServer extends Server {
+  /** The hot path, if any. */
+  hot: HotPath | undefined = undefined
+
+  override emit(event: string, ...args: Array<unknown>): boolean {
+    const hot = this.hot
+    if (event === "request" && hot !== undefined) {
+      const req = args[0] as IncomingMessage
+      const res = args[1] as ServerResponse
+      if (hot(req, res, () => void super.emit("request", req, res))) return true
+    }
+    return super.emit(event, ...args)
+  }
+}
