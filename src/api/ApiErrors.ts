@@ -4,7 +4,7 @@
  * error, so handlers fail with them and the typed client decodes them by status.
  * @since 0.1.0
  */
-import { HttpApiSchema } from "@effect/platform"
+import * as HttpApiSchema from "@effect/platform/HttpApiSchema"
 import { Schema } from "effect"
 
 const wire = <Self extends { readonly detail: string }, Tag extends string>(

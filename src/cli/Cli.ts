@@ -1,50 +1,81 @@
 /**
- * The `fm` command tree. Each feature adds its subcommand to the list in `fm` below (one import
- * line and one list entry).
+ * The `fm` command tree. Each feature adds its subcommand to `subcommands` below (one entry: its
+ * name and the `import()` of its module, in the order `fm --help` lists them).
+ *
+ * Subcommand modules are loaded on demand: `fm registry list` loads only `commands/registry.js`
+ * (the bundle splits each into its own chunk); `fm --help`, completions and anything that does
+ * not start with a subcommand name load them all, so help and errors read as before.
  * @since 0.1.0
  */
 import { Command } from "@effect/cli"
+import { Effect } from "effect"
 import { FM_VERSION } from "../shared/Version.js"
-import { pack } from "./commands/pack.js"
-import { registry } from "./commands/registry.js"
-import { studio } from "./commands/studio.js"
-import { info } from "./commands/info.js"
-import { install, rewriteInstallVersion } from "./commands/install.js"
-import { publish } from "./commands/publish.js"
-import { search } from "./commands/search.js"
-import { versions } from "./commands/versions.js"
-import { outdated } from "./commands/outdated.js"
-import { tree } from "./commands/tree.js"
-import { update } from "./commands/update.js"
+import { rewriteInstallVersion } from "./commands/installArgs.js"
+
+const subcommands = {
+  registry: () => import("./commands/registry.js").then((m) => m.registry),
+  pack: () => import("./commands/pack.js").then((m) => m.pack),
+  studio: () => import("./commands/studio.js").then((m) => m.studio),
+  tree: () => import("./commands/tree.js").then((m) => m.tree),
+  outdated: () => import("./commands/outdated.js").then((m) => m.outdated),
+  update: () => import("./commands/update.js").then((m) => m.update),
+  search: () => import("./commands/search.js").then((m) => m.search),
+  info: () => import("./commands/info.js").then((m) => m.info),
+  versions: () => import("./commands/versions.js").then((m) => m.versions),
+  install: () => import("./commands/install.js").then((m) => m.install),
+  publish: () => import("./commands/publish.js").then((m) => m.publish)
+}
+
+type SubcommandName = keyof typeof subcommands
+type Subcommand = Awaited<ReturnType<(typeof subcommands)[SubcommandName]>>
+
+const isSubcommandName = (s: string | undefined): s is SubcommandName =>
+  s !== undefined && Object.prototype.hasOwnProperty.call(subcommands, s)
 
 /**
- * The root command: `fm <subcommand> ...`.
+ * Stands in for a subcommand that was not loaded: the name only, so that @effect/cli's messages
+ * (e.g. "use one of 'registry', 'pack', ...") still list every subcommand. It never matches,
+ * because only the subcommand named first in argv is left out of the shells.
+ */
+const shell = (name: SubcommandName) => Command.make(name)
+
+/** The root command over the given subcommands. */
+const root = (subs: readonly [Subcommand | ReturnType<typeof shell>, ...Array<Subcommand | ReturnType<typeof shell>>]) =>
+  Command.make("fm").pipe(
+    Command.withDescription(
+      "fm: the FlowMason package manager and registry. Registries are configured in " +
+        "~/.flowmason/registries.json ($FLOWMASON_HOME moves ~/.flowmason)."
+    ),
+    Command.withSubcommands(subs)
+  )
+
+/**
+ * The root command `fm <subcommand> ...` for a full `process.argv`: with only the named
+ * subcommand loaded when the first argument names one (the others are name-only shells), else
+ * with all of them.
  * @since 0.1.0
  * @category commands
  */
-export const fm = Command.make("fm").pipe(
-  Command.withDescription(
-    "fm: the FlowMason package manager and registry. Registries are configured in " +
-      "~/.flowmason/registries.json ($FLOWMASON_HOME moves ~/.flowmason)."
-  ),
-  Command.withSubcommands([
-    registry,
-    pack,
-    studio,
-    tree,
-    outdated,
-    update,
-    search,
-    info,
-    versions,
-    install,
-    publish
-  ])
-)
+export const loadFm = (argv: ReadonlyArray<string>) =>
+  Effect.promise(async () => {
+    const first = argv[2]
+    if (isSubcommandName(first)) {
+      const loaded = await subcommands[first]()
+      const [head, ...rest] = (Object.keys(subcommands) as Array<SubcommandName>).map((name) =>
+        name === first ? loaded : shell(name)
+      )
+      return root([head!, ...rest])
+    }
+    const [head, ...rest] = await Promise.all(Object.values(subcommands).map((load) => load()))
+    return root([head!, ...rest])
+  })
 
 /**
  * Runs `fm` on a full `process.argv` (node and script path first).
  * @since 0.1.0
  */
 export const run = (argv: ReadonlyArray<string>) =>
-  Command.run(fm, { name: "fm", version: FM_VERSION })(rewriteInstallVersion(argv)) // `install --version V`
+  Effect.flatMap(
+    loadFm(argv),
+    (fm) => Command.run(fm, { name: "fm", version: FM_VERSION })(rewriteInstallVersion(argv)) // `install --version V`
+  )

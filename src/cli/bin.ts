@@ -8,115 +8,13 @@
  * loading the command tree (the bundle splits it into chunks).
  * @since 0.1.0
  */
-import type { Console as ConsoleNs } from "effect"
 import { FM_VERSION } from "../shared/Version.js"
-
-/** The text after `error:` for any failure value. */
-const messageOf = (e: unknown): string => {
-  if (e instanceof Error && e.message !== "") return e.message
-  if (typeof e === "object" && e !== null) {
-    const tag = (e as { _tag?: unknown })._tag
-    const msg = (e as { message?: unknown }).message
-    if (typeof msg === "string" && msg !== "") return msg
-    if (typeof tag === "string") return tag
-  }
-  return String(e)
-}
-
-/** The `hint` an error carries, if any. */
-const hintOf = (e: unknown): string | undefined => {
-  if (typeof e === "object" && e !== null && "hint" in e) {
-    const hint = (e as { hint?: unknown }).hint
-    if (typeof hint === "string" && hint !== "") return hint
-  }
-  return undefined
-}
-
-const tagOf = (e: unknown): unknown => (typeof e === "object" && e !== null ? (e as { _tag?: unknown })._tag : undefined)
-
-const ANSI = /\u001b\[[0-9;]*m/g
-const strip = (args: ReadonlyArray<unknown>) => args.map((a) => (typeof a === "string" ? a.replace(ANSI, "") : a))
-
-/** @effect/cli colours its help and messages unconditionally: drop the colours off a terminal. */
-const plainConsole = (c: ConsoleNs.Console, outTty: boolean, errTty: boolean): ConsoleNs.Console => ({
-  ...c,
-  log: (...args) => c.log(...(outTty ? args : strip(args))),
-  error: (...args) => c.error(...(errTty ? args : strip(args))),
-  unsafe: {
-    ...c.unsafe,
-    log: (...args) => c.unsafe.log(...(outTty ? args : strip(args))),
-    error: (...args) => c.unsafe.error(...(errTty ? args : strip(args)))
-  }
-})
-
-const main = async (argv: ReadonlyArray<string>): Promise<void> => {
-  const [{ CliConfig, ValidationError }, { NodeContext, NodeHttpClient, NodeRuntime }, effect, { FlowmasonHome }, { run }] =
-    await Promise.all([
-      import("@effect/cli"),
-      import("@effect/platform-node"),
-      import("effect"),
-      import("../shared/FlowmasonHome.js"),
-      import("./Cli.js")
-    ])
-  const { Cause, Console, Effect, Exit, Layer, Logger } = effect
-
-  /** Prints a failure and gives the exit code for it. */
-  const report = (e: unknown) => {
-    if (ValidationError.isValidationError(e)) {
-      // @effect/cli has already printed what was wrong (and --help was handled): a usage error
-      return Effect.succeed(ValidationError.isHelpRequested(e) ? 0 : 2)
-    }
-    if (tagOf(e) === "QuitException") return Effect.as(Console.error("Cancelled."), 130)
-    const hint = hintOf(e)
-    return Console.error(`error: ${messageOf(e)}`).pipe(
-      Effect.zipRight(hint === undefined ? Effect.void : Console.error(`hint: ${hint}`)),
-      Effect.as(tagOf(e) === "UsageError" ? 2 : 1)
-    )
-  }
-
-  const noColor = process.env.NO_COLOR !== undefined && process.env.NO_COLOR !== ""
-  const outTty = process.stdout.isTTY === true && !noColor
-  const errTty = process.stderr.isTTY === true && !noColor
-
-  /** Log lines go to stderr (stdout is for results and --json), as `warning: ...` etc. */
-  const StderrLogger = Logger.replace(
-    Logger.defaultLogger,
-    Logger.make(({ logLevel, message }) => {
-      const text = (Array.isArray(message) ? message : [message])
-        .map((m) => (typeof m === "string" ? m : JSON.stringify(m)))
-        .join(" ")
-      const label = logLevel._tag === "Warning" ? "warning" : logLevel.label.toLowerCase()
-      process.stderr.write(`${label}: ${text}\n`)
-    })
-  )
-
-  const MainLayer = Layer.mergeAll(
-    NodeContext.layer,
-    NodeHttpClient.layerUndici,
-    FlowmasonHome.Default,
-    StderrLogger,
-    CliConfig.layer({ showBuiltIns: false })
-  )
-
-  run(argv).pipe(
-    (self) => Console.consoleWith((c) => Console.withConsole(self, plainConsole(c, outTty, errTty))),
-    Effect.as(0),
-    Effect.catchAll(report),
-    Effect.catchAllDefect((defect) =>
-      Effect.as(Console.error(`error: internal error (a bug in fm): ${Cause.pretty(Cause.die(defect))}`), 1)
-    ),
-    Effect.provide(MainLayer),
-    NodeRuntime.runMain({
-      disableErrorReporting: true,
-      teardown: (exit, onExit) => onExit(Exit.isSuccess(exit) && typeof exit.value === "number" ? exit.value : 1)
-    })
-  )
-}
 
 const args = process.argv.slice(2)
 if (args.length === 1 && args[0] === "--version") {
   process.stdout.write(`${FM_VERSION}\n`)
 } else {
   // `fm` alone prints the help
+  const { main } = await import("./Main.js")
   await main(args.length === 0 ? [...process.argv, "--help"] : process.argv)
 }

@@ -4,8 +4,8 @@
  * unpacked), or a local `.fmpkg` file (validated, then copied in).
  * @since 0.1.0
  */
-import { FileSystem } from "@effect/platform"
-import { NodeContext } from "@effect/platform-node"
+import * as FileSystem from "@effect/platform/FileSystem"
+import * as NodeContext from "@effect/platform-node/NodeContext"
 import { Data, Effect } from "effect"
 import * as crypto from "node:crypto"
 import * as nodeFs from "node:fs"

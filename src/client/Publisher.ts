@@ -4,7 +4,7 @@
  * sending anything, then uploads it (multipart `file` + `checksum`, streamed from disk).
  * @since 0.1.0
  */
-import { HttpClient } from "@effect/platform"
+import * as HttpClient from "@effect/platform/HttpClient"
 import { Data, Effect, Option } from "effect"
 import * as path from "node:path"
 import type { PackageInfo } from "../api/Models.js"

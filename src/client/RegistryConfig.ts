@@ -5,8 +5,8 @@
  * written atomically (temp file, fsync, rename, mode 0600) keeping keys we do not know.
  * @since 0.1.0
  */
-import { FileSystem } from "@effect/platform"
-import { NodeContext } from "@effect/platform-node"
+import * as FileSystem from "@effect/platform/FileSystem"
+import * as NodeContext from "@effect/platform-node/NodeContext"
 import { Config, Data, Effect, Option, ParseResult, Redacted, Schema } from "effect"
 import * as path from "node:path"
 import { FlowmasonHome } from "../shared/FlowmasonHome.js"

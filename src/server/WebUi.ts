@@ -8,7 +8,10 @@
  * Files are read and compressed once, when the layer is built.
  * @since 0.1.0
  */
-import { HttpApiBuilder, HttpLayerRouter, HttpServerRequest, HttpServerResponse } from "@effect/platform"
+import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
+import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
+import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
+import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { Data, Effect, Layer } from "effect"
 import { createHash } from "node:crypto"
 import { existsSync } from "node:fs"

@@ -5,7 +5,8 @@
  * @since 0.1.0
  */
 import { Command } from "@effect/cli"
-import { NodeContext, NodeRuntime } from "@effect/platform-node"
+import * as NodeContext from "@effect/platform-node/NodeContext"
+import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import { Console, Effect, Layer } from "effect"
 import { studio } from "../cli/commands/studio.js"
 import { FlowmasonHome } from "../shared/FlowmasonHome.js"

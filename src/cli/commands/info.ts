@@ -8,6 +8,7 @@ import { ClientServicesLive } from "../../client/ClientLayers.js"
 import { Registries } from "../../client/Registries.js"
 import { parsePublishedAt } from "../../client/RemoteRegistry.js"
 import { formatBytes, json, printJson } from "../Output.js"
+import { HttpClientLive } from "../HttpClientLayer.js"
 
 /**
  * Splits `name@version` (a leading `@` is part of no valid name, so the last `@` separates).
@@ -66,5 +67,6 @@ export const info = Command.make(
     })
 ).pipe(
   Command.withDescription("Show a package version's details, from the first registry (in priority order) that has it."),
-  Command.provide(ClientServicesLive)
+  Command.provide(ClientServicesLive),
+  Command.provide(HttpClientLive) // undici: loaded with this command only
 )

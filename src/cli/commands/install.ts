@@ -10,27 +10,21 @@ import { type InstallResult, Installer, looksLikePath } from "../../client/Insta
 import { frozenOption, isProjectInstall, runProjectInstall } from "../../resolver/ProjectCli.js"
 import { ProjectInstall } from "../../resolver/ProjectInstall.js"
 import { formatBytes, json, printJson, UsageError } from "../Output.js"
+import { HttpClientLive } from "../HttpClientLayer.js"
+import { INSTALL_VERSION_OPTION } from "./installArgs.js"
 import { makeProgress } from "../Progress.js"
 
 /** The internal name of install's version option (`--version` itself is @effect/cli's built-in). */
-const VERSION_OPTION = "pkg-version"
+const VERSION_OPTION = INSTALL_VERSION_OPTION
 
-/**
- * Lets `fm install NAME --version V` work as FlowMason users type it: @effect/cli treats
- * `--version` anywhere as its built-in "print fm's version", so after the `install` subcommand a
- * `--version` followed by a value is renamed to the install option. `fm --version` is untouched.
- * @since 0.1.0
- */
-export const rewriteInstallVersion = (argv: ReadonlyArray<string>): Array<string> => {
-  const out = [...argv]
-  const sub = out.findIndex((a, i) => i >= 2 && !a.startsWith("-"))
-  if (sub < 0 || out[sub] !== "install") return out
-  for (let i = sub + 1; i < out.length - 1; i++) {
-    if (out[i] === "--") break
-    if (out[i] === "--version" && !out[i + 1]!.startsWith("-")) out[i] = `--${VERSION_OPTION}`
-  }
-  return out
-}
+export {
+  /**
+   * Lets `fm install NAME --version V` work as FlowMason users type it (defined in
+   * `installArgs.ts` so the command tree can use it without loading `install`).
+   * @since 0.1.0
+   */
+  rewriteInstallVersion
+} from "./installArgs.js"
 
 /** The JSON shape of an install (snake_case like the wire). */
 const installJson = (r: InstallResult) => ({
@@ -119,5 +113,6 @@ export const install = Command.make(
       "or a local .fmpkg file. With no NAME, install the project in the current directory (fm.lock.json); " +
       "with a NAME inside a project, add it to the project's dependencies."
   ),
-  Command.provide(Layer.mergeAll(ClientServicesLive, ProjectInstall.Default))
+  Command.provide(Layer.mergeAll(ClientServicesLive, ProjectInstall.Default)),
+  Command.provide(HttpClientLive) // undici: loaded with this command only
 )

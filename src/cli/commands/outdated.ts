@@ -6,6 +6,7 @@ import { Command, Options } from "@effect/cli"
 import { Console, Effect } from "effect"
 import { ProjectInstall } from "../../resolver/ProjectInstall.js"
 import { json, printJson, printTable } from "../Output.js"
+import { HttpClientLive } from "../HttpClientLayer.js"
 
 /**
  * `fm outdated [--dir DIR] [--json]`.
@@ -38,5 +39,6 @@ export const outdated = Command.make(
   Command.withDescription(
     "List the project's packages (from fm.lock.json) that have newer non-yanked versions in their registry."
   ),
-  Command.provide(ProjectInstall.Default)
+  Command.provide(ProjectInstall.Default),
+  Command.provide(HttpClientLive) // undici: loaded with this command only
 )

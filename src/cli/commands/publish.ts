@@ -7,6 +7,7 @@ import { Console, Effect, Option } from "effect"
 import { ClientServicesLive } from "../../client/ClientLayers.js"
 import { Publisher } from "../../client/Publisher.js"
 import { json, printJson } from "../Output.js"
+import { HttpClientLive } from "../HttpClientLayer.js"
 
 /**
  * The `publish` command.
@@ -46,5 +47,6 @@ export const publish = Command.make(
     "Publish a .fmpkg to a registry. The archive is checked locally first; the registry must allow publishing " +
       "(can_publish) and, if it requires authentication, have a token (--token on `fm registry add`, or FLOWMASON_REGISTRY_TOKEN)."
   ),
-  Command.provide(ClientServicesLive)
+  Command.provide(ClientServicesLive),
+  Command.provide(HttpClientLive) // undici: loaded with this command only
 )

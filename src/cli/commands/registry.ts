@@ -3,8 +3,7 @@
  * @since 0.1.0
  */
 import { Args, Command, Options, Prompt } from "@effect/cli"
-import { HttpClient, HttpClientRequest } from "@effect/platform"
-import { Console, Duration, Effect, Layer, Option, Redacted } from "effect"
+import { Console, Effect, Layer, Option, Redacted } from "effect"
 import { PackageCache } from "../../client/PackageCache.js"
 import {
   checkRegistryName,
@@ -15,7 +14,6 @@ import {
   RegistryExists,
   type TokenSource
 } from "../../client/RegistryConfig.js"
-import { USER_AGENT } from "../../shared/Version.js"
 import { formatBytes, isInteractive, json, printJson, printTable, UsageError, warn, yesNo } from "../Output.js"
 
 /** The JSON shape of a registry in `--json` output (snake_case like the file; never the token). */
@@ -80,64 +78,6 @@ const listCommand = Command.make(
 // ---------------------------------------------------------------------------------------------
 // add
 
-/** What a health check found. */
-interface Health {
-  readonly ok: boolean
-  readonly status?: string
-  readonly registry_name?: string
-  readonly packages_count?: number
-  readonly error?: string
-}
-
-/** A short reason for a failed request: the OS error code when there is one. */
-const describeFailure = (e: unknown): string => {
-  let cur: unknown = e
-  for (let i = 0; i < 6 && cur !== undefined && cur !== null; i++) {
-    if (typeof cur === "object") {
-      const code = (cur as { code?: unknown }).code
-      if (typeof code === "string" && /^E[A-Z_]+$/.test(code)) {
-        return code === "ECONNREFUSED"
-          ? "connection refused (ECONNREFUSED)"
-          : code === "ENOTFOUND"
-          ? "host not found (ENOTFOUND)"
-          : code
-      }
-      cur = (cur as { cause?: unknown }).cause
-    } else break
-  }
-  return e instanceof Error ? e.message : String(e)
-}
-
-/** GET <url>/api/v1/registry/health with a 5 s timeout. Never fails. */
-const checkHealth = (url: string, token: Option.Option<string>) =>
-  Effect.gen(function*() {
-    const client = yield* HttpClient.HttpClient
-    const healthUrl = `${url.replace(/\/+$/, "")}/api/v1/registry/health`
-    let request = HttpClientRequest.get(healthUrl).pipe(
-      HttpClientRequest.setHeaders({ "user-agent": USER_AGENT, accept: "application/json" })
-    )
-    if (Option.isSome(token)) request = HttpClientRequest.bearerToken(request, token.value)
-    const response = yield* client.execute(request).pipe(Effect.timeout(Duration.seconds(5)))
-    if (response.status < 200 || response.status >= 300) {
-      return { ok: false, error: `HTTP ${response.status} from ${healthUrl}` } satisfies Health
-    }
-    const body = yield* response.json.pipe(Effect.timeout(Duration.seconds(5)))
-    const rec = typeof body === "object" && body !== null ? (body as Record<string, unknown>) : {}
-    return {
-      ok: true,
-      ...(typeof rec["status"] === "string" ? { status: rec["status"] } : {}),
-      ...(typeof rec["registry_name"] === "string" ? { registry_name: rec["registry_name"] } : {}),
-      ...(typeof rec["packages_count"] === "number" ? { packages_count: rec["packages_count"] } : {})
-    } satisfies Health
-  }).pipe(
-    Effect.catchAll((e) =>
-      Effect.succeed<Health>({
-        ok: false,
-        error: e._tag === "TimeoutException" ? "no answer within 5 seconds" : describeFailure(e)
-      })
-    )
-  )
-
 const addCommand = Command.make(
   "add",
   {
@@ -188,6 +128,8 @@ const addCommand = Command.make(
       // fail fast on a duplicate before the network round trip
       const existing = (yield* config.list).find((e) => e.name === entry.name)
       if (existing !== undefined) return yield* new RegistryExists({ name: entry.name, url: existing.url })
+      // loaded only here: the HTTP client (undici) is not needed by the other registry commands
+      const { checkHealth } = yield* Effect.promise(() => import("../run/RegistryHealth.js"))
       const health = yield* checkHealth(entry.url, Option.map(config.token(entry), Redacted.value))
       yield* config.add(entry)
       if (args.json) {

@@ -7,6 +7,7 @@ import { Console, Data, Effect, Option } from "effect"
 import { ClientServicesLive } from "../../client/ClientLayers.js"
 import { Registries } from "../../client/Registries.js"
 import { json, printJson, printTable, warn } from "../Output.js"
+import { HttpClientLive } from "../HttpClientLayer.js"
 
 /**
  * Every registry asked failed to answer a search.
@@ -86,5 +87,6 @@ export const search = Command.make(
     "Search every enabled registry at once. Results are merged (a package found in several registries is shown " +
       "from the highest-priority one); registries that fail are listed as warnings."
   ),
-  Command.provide(ClientServicesLive)
+  Command.provide(ClientServicesLive),
+  Command.provide(HttpClientLive) // undici: loaded with this command only
 )

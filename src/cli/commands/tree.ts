@@ -8,6 +8,7 @@ import { Console, Effect } from "effect"
 import { normalizeName } from "../../domain/PackageName.js"
 import { type ProjectTree, ProjectInstall } from "../../resolver/ProjectInstall.js"
 import { json, printJson } from "../Output.js"
+import { HttpClientLive } from "../HttpClientLayer.js"
 
 /**
  * Renders a tree with box-drawing lines; a package already shown is printed once more with
@@ -72,5 +73,6 @@ export const tree = Command.make(
     "Print the project's resolved dependency graph (from fm.lock.json, or resolved now). " +
       "A package shown before is marked (*) and not expanded again."
   ),
-  Command.provide(ProjectInstall.Default)
+  Command.provide(ProjectInstall.Default),
+  Command.provide(HttpClientLive) // undici: loaded with this command only
 )

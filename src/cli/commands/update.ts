@@ -7,6 +7,7 @@ import { Args, Command, Options } from "@effect/cli"
 import { Console, Effect } from "effect"
 import { ProjectInstall } from "../../resolver/ProjectInstall.js"
 import { json, printJson, warn } from "../Output.js"
+import { HttpClientLive } from "../HttpClientLayer.js"
 
 /**
  * `fm update [NAME...] [--dir DIR] [--concurrency N] [--json]`.
@@ -50,5 +51,6 @@ export const update = Command.make(
     "Re-resolve the named packages (all when none) to the newest versions the project file allows, " +
       "install them (all or nothing) and rewrite fm.lock.json. Conflicts are explained line by line."
   ),
-  Command.provide(ProjectInstall.Default)
+  Command.provide(ProjectInstall.Default),
+  Command.provide(HttpClientLive) // undici: loaded with this command only
 )

@@ -9,6 +9,7 @@ import { Registries } from "../../client/Registries.js"
 import { parsePublishedAt } from "../../client/RemoteRegistry.js"
 import { pickLatest } from "../../domain/Version.js"
 import { json, printJson, printTable } from "../Output.js"
+import { HttpClientLive } from "../HttpClientLayer.js"
 
 /**
  * The `versions` command.
@@ -62,5 +63,6 @@ export const versions = Command.make(
     })
 ).pipe(
   Command.withDescription("List a package's versions (newest first) with dates and yanked marks."),
-  Command.provide(ClientServicesLive)
+  Command.provide(ClientServicesLive),
+  Command.provide(HttpClientLive) // undici: loaded with this command only
 )

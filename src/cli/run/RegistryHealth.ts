@@ -1,0 +1,77 @@
+/**
+ * The health check of `fm registry add` (loaded with `import()` by that command only, with the
+ * HTTP client it needs).
+ * @since 0.1.0
+ */
+import * as HttpClient from "@effect/platform/HttpClient"
+import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
+import { Duration, Effect, Option } from "effect"
+import { USER_AGENT } from "../../shared/Version.js"
+import { HttpClientLive } from "../HttpClientLayer.js"
+
+/**
+ * What a health check found.
+ * @since 0.1.0
+ * @category models
+ */
+export interface Health {
+  readonly ok: boolean
+  readonly status?: string
+  readonly registry_name?: string
+  readonly packages_count?: number
+  readonly error?: string
+}
+
+/** A short reason for a failed request: the OS error code when there is one. */
+const describeFailure = (e: unknown): string => {
+  let cur: unknown = e
+  for (let i = 0; i < 6 && cur !== undefined && cur !== null; i++) {
+    if (typeof cur === "object") {
+      const code = (cur as { code?: unknown }).code
+      if (typeof code === "string" && /^E[A-Z_]+$/.test(code)) {
+        return code === "ECONNREFUSED"
+          ? "connection refused (ECONNREFUSED)"
+          : code === "ENOTFOUND"
+          ? "host not found (ENOTFOUND)"
+          : code
+      }
+      cur = (cur as { cause?: unknown }).cause
+    } else break
+  }
+  return e instanceof Error ? e.message : String(e)
+}
+
+/**
+ * GET <url>/api/v1/registry/health with a 5 s timeout, over the CLI's HTTP client. Never fails.
+ * @since 0.1.0
+ */
+export const checkHealth = (url: string, token: Option.Option<string>) =>
+  Effect.gen(function*() {
+    const client = yield* HttpClient.HttpClient
+    const healthUrl = `${url.replace(/\/+$/, "")}/api/v1/registry/health`
+    let request = HttpClientRequest.get(healthUrl).pipe(
+      HttpClientRequest.setHeaders({ "user-agent": USER_AGENT, accept: "application/json" })
+    )
+    if (Option.isSome(token)) request = HttpClientRequest.bearerToken(request, token.value)
+    const response = yield* client.execute(request).pipe(Effect.timeout(Duration.seconds(5)))
+    if (response.status < 200 || response.status >= 300) {
+      return { ok: false, error: `HTTP ${response.status} from ${healthUrl}` } satisfies Health
+    }
+    const body = yield* response.json.pipe(Effect.timeout(Duration.seconds(5)))
+    const rec = typeof body === "object" && body !== null ? (body as Record<string, unknown>) : {}
+    return {
+      ok: true,
+      ...(typeof rec["status"] === "string" ? { status: rec["status"] } : {}),
+      ...(typeof rec["registry_name"] === "string" ? { registry_name: rec["registry_name"] } : {}),
+      ...(typeof rec["packages_count"] === "number" ? { packages_count: rec["packages_count"] } : {})
+    } satisfies Health
+  }).pipe(
+    Effect.catchAll((e) =>
+      Effect.succeed<Health>({
+        ok: false,
+        error: e._tag === "TimeoutException" ? "no answer within 5 seconds" : describeFailure(e)
+      })
+    ),
+    Effect.provide(HttpClientLive)
+  )
+
