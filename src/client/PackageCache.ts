@@ -6,10 +6,11 @@
  * see a torn file. Every read re-verifies the SHA-256; a corrupt blob is evicted, never returned.
  * @since 0.1.0
  */
-import { FileSystem } from "@effect/platform"
-import { NodeContext } from "@effect/platform-node"
+import * as FileSystem from "@effect/platform/FileSystem"
+import * as NodeContext from "@effect/platform-node/NodeContext"
 import { Data, Effect, Option, Stream } from "effect"
 import * as crypto from "node:crypto"
+import * as nodeFs from "node:fs"
 import * as path from "node:path"
 import { isPackageName, normalizeName } from "../domain/PackageName.js"
 import { isVersion } from "../domain/Version.js"
@@ -97,6 +98,48 @@ interface IndexRecord {
   readonly sha256: string
   readonly size: number
   readonly stored_at: string
+}
+
+const HASH_CHUNK = 1024 * 1024
+let hashBuffer: Buffer | undefined
+
+/**
+ * SHA-256 and size of a file, read once through one shared 1 MiB buffer; `undefined` when the
+ * file does not exist. Synchronous on purpose: for the many small archives of a project install,
+ * a plain loop of system calls is several times faster than one promise round trip per call.
+ */
+const hashBlobSync = (file: string): { readonly sha256: string; readonly size: number } | undefined => {
+  let fd: number
+  try {
+    fd = nodeFs.openSync(file, "r")
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") return undefined
+    throw e
+  }
+  try {
+    const buffer = (hashBuffer ??= Buffer.allocUnsafe(HASH_CHUNK))
+    const hash = crypto.createHash("sha256")
+    let size = 0
+    for (;;) {
+      const n = nodeFs.readSync(fd, buffer, 0, buffer.length, null)
+      if (n === 0) break
+      hash.update(buffer.subarray(0, n))
+      size += n
+    }
+    return { sha256: hash.digest("hex"), size }
+  } finally {
+    nodeFs.closeSync(fd)
+  }
+}
+
+/**
+ * One request of {@link PackageCache.lookupShaMany}: a cache key and the SHA-256 it must have.
+ * @since 0.1.0
+ * @category models
+ */
+export interface ShaLookup {
+  readonly key: CacheKey
+  readonly sha256: string
 }
 
 const uniqueSuffix = () => `${process.pid}-${Date.now().toString(36)}-${crypto.randomBytes(6).toString("hex")}`
@@ -221,6 +264,88 @@ export class PackageCache extends Effect.Service<PackageCache>()("fm/PackageCach
       const now = new Date()
       yield* fs.utimes(indexFile, now, now).pipe(Effect.ignore) // last use, for clear --older-than
       return Option.some<CachedPackage>({ ...k, path: blob, sha256: actual, size: Number(info.value.size) })
+    })
+
+    /**
+     * The fast path when the caller already knows the SHA-256 (a lockfile): blob paths are
+     * content-addressed, so no index is read. Each blob is hashed once and must match (a corrupt
+     * blob is evicted); the hits' index entries are touched (last use, for `clear --older-than`),
+     * and rewritten when missing. The whole batch runs as one synchronous loop.
+     */
+    const lookupShaMany = Effect.fn("PackageCache.lookupShaMany")(function*(requests: ReadonlyArray<ShaLookup>) {
+      const keys = yield* Effect.forEach(requests, (r) => resolveKey(r.key))
+      const now = new Date()
+      const corrupt: Array<string> = []
+      const unindexed: Array<{ readonly file: string; readonly record: IndexRecord }> = []
+      let current = blobsDir
+      const out = yield* Effect.try({
+        try: () =>
+          requests.map((r, i): Option.Option<CachedPackage> => {
+            const { indexFile, key: k } = keys[i]!
+            const expected = r.sha256.trim().toLowerCase()
+            if (!isSha256Hex(expected)) return Option.none()
+            const blob = blobPath(expected)
+            current = blob
+            const got = hashBlobSync(blob)
+            if (got === undefined) return Option.none()
+            if (got.sha256 !== expected) {
+              corrupt.push(
+                `package cache: ${blob} (${k.name}@${k.version} from ${k.registry}) is corrupt: ` +
+                  `expected SHA-256 ${expected}, got ${got.sha256}; evicted it`
+              )
+              nodeFs.rmSync(blob, { force: true })
+              return Option.none()
+            }
+            try {
+              nodeFs.utimesSync(indexFile, now, now)
+            } catch {
+              unindexed.push({ file: indexFile, record: { ...k, sha256: expected, size: got.size, stored_at: now.toISOString() } })
+            }
+            return Option.some({ ...k, path: blob, sha256: expected, size: got.size })
+          }),
+        catch: (e) => new CacheError({ file: current, reason: `cannot read: ${e instanceof Error ? e.message : String(e)}` })
+      })
+      for (const line of corrupt) yield* Effect.logWarning(line)
+      if (unindexed.length > 0) {
+        yield* ensureDirs.pipe(
+          Effect.zipRight(Effect.forEach(unindexed, (u) => writeAtomic(u.file, JSON.stringify(u.record, null, 2) + "\n"), { discard: true })),
+          Effect.ignore
+        )
+      }
+      return out
+    })
+
+    const lookupSha = Effect.fn("PackageCache.lookupSha")(function*(key: CacheKey, sha256: string) {
+      const [hit] = yield* lookupShaMany([{ key, sha256 }])
+      return hit ?? Option.none<CachedPackage>()
+    })
+
+    /**
+     * Puts cached blobs at new paths (which must not exist): hard links (blobs are immutable and
+     * content-addressed: nothing ever writes into one in place, they are only renamed in and
+     * removed), or copies when linking is not possible (another device, no link support).
+     */
+    const linkOrCopyMany = Effect.fn("PackageCache.linkOrCopyMany")(function*(
+      pairs: ReadonlyArray<{ readonly blob: string; readonly target: string }>
+    ) {
+      let current = pairs[0]
+      yield* Effect.try({
+        try: () => {
+          for (const pair of pairs) {
+            current = pair
+            try {
+              nodeFs.linkSync(pair.blob, pair.target)
+            } catch {
+              nodeFs.copyFileSync(pair.blob, pair.target, nodeFs.constants.COPYFILE_EXCL)
+            }
+          }
+        },
+        catch: (e) =>
+          new CacheError({
+            file: current?.target ?? dir,
+            reason: `cannot link or copy ${current?.blob ?? "the archive"}: ${e instanceof Error ? e.message : String(e)}`
+          })
+      })
     })
 
     const listDir = (d: string) =>
@@ -372,6 +497,15 @@ export class PackageCache extends Effect.Service<PackageCache>()("fm/PackageCach
       dir,
       /** A verified archive for a registry's package version, if cached (marks it used). */
       lookup,
+      /**
+       * A verified archive by its known SHA-256 (from a lockfile): no index read, one hash of the
+       * blob (must match, else evicted), marks it used.
+       */
+      lookupSha,
+      /** {@link lookupSha} for many packages at once (one synchronous loop; same guarantees). */
+      lookupShaMany,
+      /** Puts cached blobs at new paths: hard links, else copies (never write into the results in place). */
+      linkOrCopyMany,
       /** A verified archive for a package version from any registry, if cached (for offline use). */
       lookupAnyRegistry,
       /** Streams bytes into the cache, verifying the expected SHA-256 (nothing is kept on mismatch). */

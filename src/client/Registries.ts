@@ -6,8 +6,9 @@
  * Search asks every enabled registry at once and merges the answers.
  * @since 0.1.0
  */
-import { HttpClient } from "@effect/platform"
+import * as HttpClient from "@effect/platform/HttpClient"
 import { Config, Data, Effect, Option, Schedule, Stream } from "effect"
+import * as path from "node:path"
 import { PackageInfo } from "../api/Models.js"
 import { isPackageName, normalizeName } from "../domain/PackageName.js"
 import { isVersion } from "../domain/Version.js"
@@ -166,12 +167,16 @@ export class Registries extends Effect.Service<Registries>()("fm/Registries", {
     const retries = yield* Config.integer("FLOWMASON_HTTP_RETRIES").pipe(Config.withDefault(3), Effect.orDie)
     const retryDelayMs = yield* Config.integer("FLOWMASON_HTTP_RETRY_DELAY_MS").pipe(Config.withDefault(200), Effect.orDie)
 
+    const metadataDir = path.join(path.dirname(cache.dir), "metadata")
+
     const connect = (entry: RegistryEntry) =>
       RemoteRegistry.make(entry, {
         token: config.token(entry),
         timeout: `${timeoutSeconds} seconds`,
         retries,
-        retryDelay: `${retryDelayMs} millis`
+        retryDelay: `${retryDelayMs} millis`,
+        // next to the package cache: <home>/cache/metadata (ETag revalidation of info/versions)
+        metadataCacheDir: metadataDir
       }).pipe(Effect.provideService(HttpClient.HttpClient, http))
 
     /** The sources to use: one named registry (even if disabled), else all enabled ones in order. */

@@ -8,10 +8,15 @@
  * Every failure is a typed error whose message names the package and the registry.
  * @since 0.1.0
  */
-import { HttpApiClient, HttpClient, HttpClientError, HttpClientRequest, HttpClientResponse } from "@effect/platform"
+import * as HttpApiClient from "@effect/platform/HttpApiClient"
+import * as HttpClient from "@effect/platform/HttpClient"
+import * as HttpClientError from "@effect/platform/HttpClientError"
+import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
+import * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import { Data, Duration, Effect, Option, Redacted, Schedule, Schema, Stream } from "effect"
 import * as crypto from "node:crypto"
 import * as fs from "node:fs"
+import * as nodePath from "node:path"
 import { API_PREFIX, RegistryApi } from "../api/RegistryApi.js"
 import type { HealthResponse, SearchResponse } from "../api/Models.js"
 import { PackageInfo, ReleaseInfo } from "../api/Models.js"
@@ -174,7 +179,75 @@ export interface RemoteRegistryOptions {
   readonly retries?: number | undefined
   /** First backoff delay (doubling, jittered); default 200 ms. */
   readonly retryDelay?: Duration.DurationInput | undefined
+  /**
+   * Where to keep package metadata (info, versions) for ETag revalidation, e.g.
+   * `~/.flowmason/cache/metadata`; files go to `<dir>/<registry>/<name>[.versions|@<version>].json`.
+   * Requests then send `If-None-Match` and a `304` answer is served from the file. Default: none.
+   */
+  readonly metadataCacheDir?: string | undefined
 }
+
+/** One cached metadata answer: the URL it answers, its ETag and the JSON body. */
+interface MetadataRecord {
+  readonly url: string
+  readonly etag: string
+  readonly body: string
+}
+
+const SAFE_SEGMENT = /^[A-Za-z0-9_+-][A-Za-z0-9._+-]{0,213}$/
+
+/**
+ * The cache file of a metadata URL (package info, versions, one version), or `undefined` for
+ * anything else (search, downloads, queries, names that are not plain file names).
+ */
+const metadataFile = (dir: string, registry: string, base: string, url: string): string | undefined => {
+  const prefix = `${base}${API_PREFIX}/packages/`
+  if (!url.startsWith(prefix) || url.includes("?") || url.includes("#")) return undefined
+  let segments: Array<string>
+  try {
+    segments = url.slice(prefix.length).split("/").map(decodeURIComponent)
+  } catch {
+    return undefined
+  }
+  if (!segments.every((x) => SAFE_SEGMENT.test(x)) || !SAFE_SEGMENT.test(registry)) return undefined
+  const [name, second] = segments
+  if (name === undefined || name === "search" || segments.length > 2) return undefined
+  const file = second === undefined ? `${name}.json` : second === "versions" ? `${name}.versions.json` : `${name}@${second}.json`
+  return nodePath.join(dir, registry, file)
+}
+
+const readMetadata = (file: string, url: string): Effect.Effect<Option.Option<MetadataRecord>> =>
+  Effect.promise(() =>
+    fs.promises.readFile(file, "utf8").then(
+      (text): Option.Option<MetadataRecord> => {
+        const r: unknown = JSON.parse(text)
+        return typeof r === "object" && r !== null && "url" in r && r.url === url && "etag" in r &&
+            typeof r.etag === "string" && "body" in r && typeof r.body === "string"
+          ? Option.some({ url, etag: r.etag, body: r.body })
+          : Option.none()
+      },
+      () => Option.none()
+    )
+  )
+
+/** Writes a record atomically (temp file in the same directory, fsync, rename); failures are ignored (it is a cache). */
+const writeMetadata = (file: string, record: MetadataRecord): Effect.Effect<void> =>
+  Effect.promise(async () => {
+    const tmp = `${file}.${process.pid}-${crypto.randomBytes(6).toString("hex")}.tmp`
+    try {
+      await fs.promises.mkdir(nodePath.dirname(file), { recursive: true })
+      const handle = await fs.promises.open(tmp, "wx")
+      try {
+        await handle.writeFile(JSON.stringify(record))
+        await handle.sync()
+      } finally {
+        await handle.close()
+      }
+      await fs.promises.rename(tmp, file)
+    } catch {
+      await fs.promises.rm(tmp, { force: true }).catch(() => undefined)
+    }
+  })
 
 /**
  * A client for one registry. Methods have no requirements.
@@ -312,11 +385,49 @@ export const make = (
     // full URL); HttpApiClient's own `baseUrl` would be applied after our request mapping.
     const prepend = (c: HttpClient.HttpClient): HttpClient.HttpClient =>
       HttpClient.mapRequest(c, HttpClientRequest.prependUrl(base))
+    /**
+     * ETag revalidation of package metadata: the cached copy's ETag goes out as `If-None-Match`;
+     * a `304` is answered from the cached body; a `200` with an `ETag` replaces the cached copy.
+     */
+    const withMetadataCache = (c: HttpClient.HttpClient): HttpClient.HttpClient => {
+      const dir = options.metadataCacheDir
+      if (dir === undefined) return c
+      const fileOf = (req: HttpClientRequest.HttpClientRequest) =>
+        req.method === "GET" ? metadataFile(dir, registry, base, req.url) : undefined
+      return c.pipe(
+        HttpClient.mapRequestEffect((req) => {
+          const file = fileOf(req)
+          if (file === undefined) return Effect.succeed(req)
+          return Effect.map(readMetadata(file, req.url), Option.match({
+            onNone: () => req,
+            onSome: (r) => HttpClientRequest.setHeader(req, "if-none-match", r.etag)
+          }))
+        }),
+        HttpClient.transformResponse(Effect.flatMap((res) => {
+          const file = fileOf(res.request)
+          if (file === undefined) return Effect.succeed(res)
+          const rebuilt = (body: string, etag: string) =>
+            HttpClientResponse.fromWeb(res.request, new Response(body, { status: 200, headers: { "content-type": "application/json", etag } }))
+          if (res.status === 304) {
+            return Effect.flatMap(readMetadata(file, res.request.url), Option.match({
+              onNone: () =>
+                Effect.fail(new HttpClientError.ResponseError({ request: res.request, response: res, reason: "StatusCode", description: "HTTP 304 but the cached copy is gone; try again" })),
+              onSome: (r) => Effect.succeed(rebuilt(r.body, r.etag))
+            }))
+          }
+          const etag = res.headers["etag"]
+          if (res.status !== 200 || etag === undefined || etag === "") return Effect.succeed(res)
+          return Effect.flatMap(res.text, (body) =>
+            Effect.as(writeMetadata(file, { url: res.request.url, etag, body }), rebuilt(body, etag)))
+        }))
+      )
+    }
     const apiClient = raw.pipe(
       prepend,
       withHeaders,
       withTimeout(timeout),
-      HttpClient.retryTransient({ schedule, times: retries })
+      HttpClient.retryTransient({ schedule, times: retries }),
+      withMetadataCache
     )
     /** Uploads: no retries (a repeated POST could answer 409 for our own first attempt). */
     const uploadClient = raw.pipe(withHeaders, withTimeout(uploadTimeout))

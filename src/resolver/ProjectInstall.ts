@@ -296,8 +296,22 @@ export class ProjectInstall extends Effect.Service<ProjectInstall>()("fm/Project
         )
         const LOCAL = 16
         const installed = yield* Effect.gen(function*() {
-          // 1. cache hits (local only), 2. downloads of the rest (bounded), 3. copies into staging
-          const hits = yield* Effect.forEach(packages, cachedOne, { concurrency: LOCAL })
+          // 1. cache hits (local only), 2. downloads of the rest (bounded), 3. links/copies into staging
+          // with the lock's SHA-256 the blob path is known: one batch, no index reads, each blob hashed once
+          const withSha = packages.flatMap((p, i) => (p.sha256 !== "" ? [i] : []))
+          const shaHits = yield* cache.lookupShaMany(withSha.map((i) => ({ key: keyOf(packages[i]!), sha256: packages[i]!.sha256 }))).pipe(
+            Effect.mapError((e) => new ProjectError({ file: e.file, reason: `cannot read the package cache (${e.reason})` }))
+          )
+          const hits: Array<Option.Option<{ readonly path: string; readonly fromCache: boolean; readonly sha256: string }>> = packages.map(() =>
+            Option.none()
+          )
+          withSha.forEach((i, j) => {
+            hits[i] = Option.map(shaHits[j]!, (h) => ({ path: h.path, fromCache: true, sha256: h.sha256 }))
+          })
+          const withoutSha = packages.flatMap((p, i) => (p.sha256 === "" ? [i] : []))
+          yield* Effect.forEach(withoutSha, (i) => Effect.map(cachedOne(packages[i]!), (h) => {
+            hits[i] = h
+          }), { concurrency: LOCAL, discard: true })
           const got = yield* Effect.forEach(
             packages,
             (p, i) => {
@@ -306,20 +320,19 @@ export class ProjectInstall extends Effect.Service<ProjectInstall>()("fm/Project
             },
             { concurrency }
           )
-          return yield* Effect.forEach(packages, (p, i) => {
-            const target = path.join(staging, `${normalizeName(p.name)}-${p.version}.fmpkg`)
-            return fs.copyFile(got[i]!.path, target).pipe(
-              Effect.mapError(ioFail(target, "copy the package into the staging directory")),
-              Effect.as({
-                name: p.name,
-                version: p.version,
-                registry: p.registry.name,
-                sha256: got[i]!.sha256,
-                size: p.size,
-                fromCache: got[i]!.fromCache
-              } satisfies InstalledPackage)
-            )
-          }, { concurrency: LOCAL })
+          // hard links to the immutable, content-addressed blobs (copies across devices)
+          const targets = packages.map((p) => path.join(staging, `${normalizeName(p.name)}-${p.version}.fmpkg`))
+          yield* cache.linkOrCopyMany(packages.map((_, i) => ({ blob: got[i]!.path, target: targets[i]! }))).pipe(
+            Effect.mapError((e) => new ProjectError({ file: e.file, reason: `cannot put the package into the staging directory (${e.reason})` }))
+          )
+          return packages.map((p, i): InstalledPackage => ({
+            name: p.name,
+            version: p.version,
+            registry: p.registry.name,
+            sha256: got[i]!.sha256,
+            size: p.size,
+            fromCache: got[i]!.fromCache
+          }))
         }).pipe(Effect.onError(() => fs.remove(staging, { recursive: true, force: true }).pipe(Effect.ignore)))
         // swap: old dir aside, staged dir in, old dir removed; on failure the old dir comes back
         const exists = yield* fs.exists(installDir).pipe(Effect.orElseSucceed(() => false))
