@@ -60,6 +60,12 @@ export interface SqlDialect {
    * Filter on `category` (the latest release's, exact) when given.
    */
   readonly search: (query: SearchQuery) => Effect.Effect<{ readonly ids: ReadonlyArray<number>; readonly total: number }, SqlError>
+  /**
+   * True when this store is the only writer of its database (embedded SQLite): package and search
+   * reads are then cached in memory and dropped on every write this store makes. Leave unset for
+   * shared databases (PostgreSQL replicas), which are always read afresh.
+   */
+  readonly singleWriter?: boolean
 }
 
 type Row = Record<string, unknown>
@@ -152,6 +158,31 @@ export const makeSql = (dialect: SqlDialect): Effect.Effect<PackageStoreService,
     const fail = (operation: string) => (cause: SqlError) => new StoreError({ operation, cause })
     const now = () => new Date().toISOString()
 
+    // Read cache (single-writer databases only): entries carry the write generation they were
+    // read in and count only while it is current; every write bumps it after its commit.
+    const cache = dialect.singleWriter === true ? new Map<string, { readonly gen: number; readonly value: unknown }>() : undefined
+    let generation = 0
+    const CACHE_LIMIT = 2048
+    const invalidate = Effect.sync(() => {
+      generation++
+      cache?.clear()
+    })
+    const cached = <A, E>(key: string, read: Effect.Effect<A, E>): Effect.Effect<A, E> => {
+      if (cache === undefined) return read
+      return Effect.suspend(() => {
+        const hit = cache.get(key)
+        if (hit !== undefined && hit.gen === generation) return Effect.succeed(hit.value as A)
+        const gen = generation
+        return Effect.tap(read, (value) =>
+          Effect.sync(() => {
+            if (gen !== generation) return
+            if (cache.size >= CACHE_LIMIT) cache.clear()
+            cache.set(key, { gen, value })
+          }))
+      })
+    }
+    const writing = <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.ensuring(effect, invalidate)
+
     const PACKAGE_SELECT = sql`SELECT r.*, p.name AS p_name, p.versions_json AS p_versions_json, p.downloads AS p_downloads
       FROM packages p JOIN releases r ON r.id = p.latest_release_id`
 
@@ -228,14 +259,18 @@ export const makeSql = (dialect: SqlDialect): Effect.Effect<PackageStoreService,
           yield* refreshPackage(packageId)
           return toRelease(row)
         })
-      ).pipe(Effect.catchTag("SqlError", (e) => Effect.fail(fail(`publish ${release.name}@${release.version}`)(e))))
+      ).pipe(writing, Effect.catchTag("SqlError", (e) => Effect.fail(fail(`publish ${release.name}@${release.version}`)(e))))
     })
 
     const getPackage = Effect.fn("PackageStore.getPackage")(function*(name: string) {
-      const rows = yield* sql<Row>`${PACKAGE_SELECT} WHERE p.name_norm = ${normalizeName(name)}`.pipe(
-        Effect.mapError(fail(`read package ${name}`))
+      const nameNorm = normalizeName(name)
+      return yield* cached(
+        `p\u0000${nameNorm}`,
+        sql<Row>`${PACKAGE_SELECT} WHERE p.name_norm = ${nameNorm}`.pipe(
+          Effect.map((rows) => rows.length === 0 ? Option.none<PackageRow>() : Option.some(toPackage(rows[0]!))),
+          Effect.mapError(fail(`read package ${name}`))
+        )
       )
-      return rows.length === 0 ? Option.none() : Option.some(toPackage(rows[0]!))
     })
 
     const listReleases = Effect.fn("PackageStore.listReleases")(function*(name: string) {
@@ -267,7 +302,10 @@ export const makeSql = (dialect: SqlDialect): Effect.Effect<PackageStoreService,
           })
         )
 
-    const search = Effect.fn("PackageStore.search")(function*(query: SearchQuery) {
+    const search = (query: SearchQuery) =>
+      cached(`s\u0000${query.q}\u0000${query.category ?? "\u0001"}\u0000${query.page}\u0000${query.pageSize}`, searchUncached(query))
+
+    const searchUncached = Effect.fn("PackageStore.search")(function*(query: SearchQuery) {
       const offset = (query.page - 1) * query.pageSize
       const page = query.q.trim() === ""
         ? yield* Effect.gen(function*() {
@@ -308,7 +346,7 @@ export const makeSql = (dialect: SqlDialect): Effect.Effect<PackageStoreService,
             yield* sql`UPDATE packages SET downloads = downloads + 1 WHERE id = ${num(rows[0]!.package_id)}`
           }
         })
-      ).pipe(Effect.mapError(fail(`count a download of ${name}@${version}`)))
+      ).pipe(writing, Effect.mapError(fail(`count a download of ${name}@${version}`)))
     })
 
     const setYank = (name: string, version: string, yanked: boolean, reason: string | null) =>
@@ -320,7 +358,7 @@ export const makeSql = (dialect: SqlDialect): Effect.Effect<PackageStoreService,
           yield* refreshPackage(num(rows[0]!.package_id))
           return toRelease(rows[0]!)
         })
-      ).pipe(Effect.catchTag("SqlError", (e) => Effect.fail(fail(`${yanked ? "yank" : "unyank"} ${name}@${version}`)(e))))
+      ).pipe(writing, Effect.catchTag("SqlError", (e) => Effect.fail(fail(`${yanked ? "yank" : "unyank"} ${name}@${version}`)(e))))
 
     const yank = Effect.fn("PackageStore.yank")(function*(name: string, version: string, reason: string) {
       return yield* setYank(name, version, true, reason)
@@ -346,7 +384,7 @@ export const makeSql = (dialect: SqlDialect): Effect.Effect<PackageStoreService,
           if (num(left[0]?.n) === 0) yield* sql`DELETE FROM packages WHERE id = ${packageId}`
           return toRelease(row)
         })
-      ).pipe(Effect.catchTag("SqlError", (e) => Effect.fail(fail(`delete ${name}@${version}`)(e))))
+      ).pipe(writing, Effect.catchTag("SqlError", (e) => Effect.fail(fail(`delete ${name}@${version}`)(e))))
     })
 
     const checksums = sql<Row>`SELECT DISTINCT checksum FROM releases`.pipe(

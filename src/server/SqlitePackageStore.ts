@@ -141,7 +141,8 @@ export const dialect: Effect.Effect<SqlDialect, never, SqlClient.SqlClient> = Ef
         WHERE packages_fts MATCH ${match} ${where}`
       return { ids: rows.map((r) => Number(r.id)), total: Number(total[0]?.n ?? 0) }
     })
-  return { backend: "sqlite", reindex, search }
+  // the server holds the database file alone (token commands only touch tokens)
+  return { backend: "sqlite", reindex, search, singleWriter: true }
 })
 
 /**
