@@ -220,7 +220,12 @@ const readMetadata = (file: string, url: string): Effect.Effect<Option.Option<Me
   Effect.promise(() =>
     fs.promises.readFile(file, "utf8").then(
       (text): Option.Option<MetadataRecord> => {
-        const r: unknown = JSON.parse(text)
+        let r: unknown
+        try {
+          r = JSON.parse(text)
+        } catch {
+          return Option.none() // a torn or foreign file: ask without If-None-Match, then replace it
+        }
         return typeof r === "object" && r !== null && "url" in r && r.url === url && "etag" in r &&
             typeof r.etag === "string" && "body" in r && typeof r.body === "string"
           ? Option.some({ url, etag: r.etag, body: r.body })

@@ -1,0 +1,149 @@
+/**
+ * ETag revalidation of package metadata against a REAL fm server on 127.0.0.1: the server sends
+ * an ETag on versions / version info and answers 304 to a matching If-None-Match; the client
+ * keeps the body in <home>/cache/metadata and uses it on 304. Requests and statuses are recorded
+ * by a small node:http proxy in front of the server.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { Effect } from "effect"
+import * as fs from "node:fs"
+import * as http from "node:http"
+import type { AddressInfo } from "node:net"
+import * as os from "node:os"
+import * as path from "node:path"
+import { afterAll, beforeAll } from "vitest"
+import { clientLayerAt } from "../../src/client/ClientLayers.js"
+import { Registries } from "../../src/client/Registries.js"
+import { writeRegistries } from "../helpers/quirky-server.js"
+import { publishFixture, type RunningServer, startServer } from "../helpers/server.js"
+
+interface Seen {
+  readonly url: string
+  readonly inm: string | undefined
+  readonly status: number
+}
+
+let server: RunningServer
+let proxy: http.Server
+let proxyUrl = ""
+const seen: Array<Seen> = []
+const dirs: Array<string> = []
+
+beforeAll(async () => {
+  server = await startServer({ inProcess: true })
+  await publishFixture(server.url, server.adminToken, { name: "etag-pkg", version: "1.0.0" })
+  const target = new URL(server.url)
+  proxy = http.createServer((req, res) => {
+    const up = http.request({ host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers }, (ur) => {
+      const inm = req.headers["if-none-match"]
+      seen.push({ url: req.url ?? "", inm: typeof inm === "string" ? inm : undefined, status: ur.statusCode ?? 0 })
+      res.writeHead(ur.statusCode ?? 502, ur.headers)
+      ur.pipe(res)
+    })
+    up.on("error", () => res.destroy())
+    req.pipe(up)
+  })
+  await new Promise<void>((r) => proxy.listen(0, "127.0.0.1", () => r()))
+  proxyUrl = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`
+}, 120_000)
+
+afterAll(async () => {
+  proxy?.closeAllConnections()
+  await Promise.all([server?.stop(), new Promise<void>((r) => (proxy === undefined ? r() : proxy.close(() => r())))])
+  for (const d of dirs) fs.rmSync(d, { recursive: true, force: true })
+})
+
+const newHome = () => {
+  const home = fs.mkdtempSync(path.join(os.tmpdir(), "fm-etag-"))
+  dirs.push(home)
+  writeRegistries(home, [{ name: "main", url: proxyUrl, priority: 10 }])
+  return home
+}
+
+const statusesOf = (suffix: string) => seen.filter((s) => s.url.endsWith(suffix))
+
+describe("metadata ETag revalidation", () => {
+  it.live("the server sends an ETag and answers 304 to If-None-Match (weak or strong), 200 otherwise", () =>
+    Effect.promise(async () => {
+      const url = `${server.url}/api/v1/registry/packages/etag-pkg/versions`
+      const first = await fetch(url)
+      const etag = first.headers.get("etag")
+      const body = await first.text()
+      assert.strictEqual(first.status, 200)
+      assert.match(etag ?? "", /^"[0-9a-f]{64}"$/)
+      const again = await fetch(url, { headers: { "if-none-match": etag! } })
+      assert.strictEqual(again.status, 304)
+      assert.strictEqual(await again.text(), "")
+      assert.strictEqual(again.headers.get("etag"), etag)
+      assert.strictEqual((await fetch(url, { headers: { "if-none-match": `"x", W/${etag}` } })).status, 304)
+      const other = await fetch(url, { headers: { "if-none-match": `"${"0".repeat(64)}"` } })
+      assert.strictEqual(other.status, 200)
+      assert.strictEqual(await other.text(), body)
+      // a 404 has no ETag
+      const missing = await fetch(`${server.url}/api/v1/registry/packages/no-such-pkg/versions`)
+      assert.strictEqual(missing.status, 404)
+      assert.isNull(missing.headers.get("etag"))
+    }))
+
+  it.live("the client revalidates: 200, then 304 with equal data, then 200 with new data after a publish", () =>
+    Effect.gen(function*() {
+      const home = newHome()
+      const versions = Effect.gen(function*() {
+        const registries = yield* Registries
+        const [source] = yield* registries.sources("main")
+        return yield* source!.versions("etag-pkg")
+      }).pipe(Effect.provide(clientLayerAt(home)))
+      const info = Effect.gen(function*() {
+        const registries = yield* Registries
+        const [source] = yield* registries.sources("main")
+        return yield* source!.resolve("etag-pkg", "1.0.0")
+      }).pipe(Effect.provide(clientLayerAt(home)))
+
+      const before = seen.length
+      const v1 = yield* versions
+      const v2 = yield* versions // a fresh layer: only the on-disk cache carries over
+      const mine = seen.slice(before).filter((s) => s.url.endsWith("/etag-pkg/versions"))
+      assert.deepStrictEqual(mine.map((s) => s.status), [200, 304])
+      assert.isUndefined(mine[0]!.inm)
+      assert.match(mine[1]!.inm ?? "", /^"[0-9a-f]{64}"$/)
+      assert.deepStrictEqual(v2.releases.map((r) => [r.version, r.checksum]), v1.releases.map((r) => [r.version, r.checksum]))
+      assert.deepStrictEqual(v2, v1)
+      const file = path.join(home, "cache", "metadata", "main", "etag-pkg.versions.json")
+      const record = JSON.parse(fs.readFileSync(file, "utf8"))
+      assert.strictEqual(record.etag, mine[1]!.inm)
+
+      // one version's info: cached the same way
+      const i1 = yield* info
+      const i2 = yield* info
+      assert.deepStrictEqual(statusesOf("/etag-pkg/1.0.0").slice(-2).map((s) => s.status), [200, 304])
+      assert.deepStrictEqual(i2, i1)
+
+      // a new version changes the answer: 200 and the new data, and the cache follows
+      yield* Effect.promise(() => publishFixture(server.url, server.adminToken, { name: "etag-pkg", version: "1.1.0" }))
+      const v3 = yield* versions
+      const v4 = yield* versions
+      assert.deepStrictEqual(statusesOf("/etag-pkg/versions").slice(-2).map((s) => s.status), [200, 304])
+      assert.deepStrictEqual(v3.releases.map((r) => r.version), ["1.0.0", "1.1.0"])
+      assert.deepStrictEqual(v4, v3)
+      assert.notStrictEqual(JSON.parse(fs.readFileSync(file, "utf8")).etag, record.etag)
+    }))
+
+  it.live("a corrupt cache file is ignored (no If-None-Match, a 200) and replaced", () =>
+    Effect.gen(function*() {
+      const home = newHome()
+      const file = path.join(home, "cache", "metadata", "main", "etag-pkg.versions.json")
+      fs.mkdirSync(path.dirname(file), { recursive: true })
+      fs.writeFileSync(file, "{ not json")
+      const before = seen.length
+      const list = yield* Effect.gen(function*() {
+        const registries = yield* Registries
+        const [source] = yield* registries.sources("main")
+        return yield* source!.versions("etag-pkg")
+      }).pipe(Effect.provide(clientLayerAt(home)))
+      const mine = seen.slice(before).filter((s) => s.url.endsWith("/etag-pkg/versions"))
+      assert.deepStrictEqual(mine.map((s) => [s.status, s.inm]), [[200, undefined]])
+      assert.isAbove(list.releases.length, 0)
+      assert.match(JSON.parse(fs.readFileSync(file, "utf8")).etag, /^"[0-9a-f]{64}"$/)
+      assert.deepStrictEqual(fs.readdirSync(path.dirname(file)).filter((f) => f.endsWith(".tmp")), [])
+    }))
+})
