@@ -17,7 +17,8 @@ import { Server } from "node:http"
 import * as NodePath from "node:path"
 import { API_PREFIX } from "../api/RegistryApi.js"
 import type { BlobStoreService } from "./BlobStore.js"
-import { baseUrlFromHeaders, downloadHeaders, infoBody, searchBody } from "./Handlers.js"
+import { sha256Hex } from "../shared/Checksum.js"
+import { baseUrlFromHeaders, downloadHeaders, etagMatches, infoBody, searchBody } from "./Handlers.js"
 import type { PackageStoreService } from "./PackageStore.js"
 import type { ServerOptions } from "./ServerConfig.js"
 
@@ -76,7 +77,21 @@ export const make = (
   }
   const json = (req: IncomingMessage, res: ServerResponse, path: string, started: number, value: unknown) => {
     const body = JSON.stringify(value)
-    send(req, res, path, started, { "content-type": "application/json", "content-length": String(Buffer.byteLength(body)) }, body)
+    // the same strong ETag the HttpApi path gives metadata (MetadataEtagLive), so clients revalidate
+    const etag = `"${sha256Hex(body)}"`
+    if (etagMatches(req.headers["if-none-match"], etag)) {
+      res.writeHead(304, { etag })
+      res.end()
+      if (options.logRequests) {
+        log(`${new Date().toISOString()} ${req.method} ${path} 304 ${(performance.now() - started).toFixed(1)}ms`)
+      }
+      return
+    }
+    send(req, res, path, started, {
+      "content-type": "application/json",
+      "content-length": String(Buffer.byteLength(body)),
+      etag
+    }, body)
   }
   const run = <A, E>(
     res: ServerResponse,

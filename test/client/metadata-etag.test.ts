@@ -6,6 +6,7 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
+import * as crypto from "node:crypto"
 import * as fs from "node:fs"
 import * as http from "node:http"
 import type { AddressInfo } from "node:net"
@@ -63,6 +64,19 @@ const newHome = () => {
 const statusesOf = (suffix: string) => seen.filter((s) => s.url.endsWith(suffix))
 
 describe("metadata ETag revalidation", () => {
+  it.live("package info (answered on the server's fast path) carries the same ETag and revalidates with 304", () =>
+    Effect.promise(async () => {
+      const url = `${server.url}/api/v1/registry/packages/etag-pkg`
+      const first = await fetch(url)
+      const body = await first.text()
+      const etag = first.headers.get("etag")
+      assert.strictEqual(first.status, 200)
+      assert.strictEqual(etag, `"${crypto.createHash("sha256").update(body).digest("hex")}"`)
+      const again = await fetch(url, { headers: { "if-none-match": etag! } })
+      assert.strictEqual(again.status, 304)
+      assert.strictEqual(await again.text(), "")
+    }))
+
   it.live("the server sends an ETag and answers 304 to If-None-Match (weak or strong), 200 otherwise", () =>
     Effect.promise(async () => {
       const url = `${server.url}/api/v1/registry/packages/etag-pkg/versions`
