@@ -5,7 +5,14 @@
  * @since 0.1.0
  */
 import { Options } from "@effect/cli"
-import { Console, Data, Effect } from "effect"
+import { Console, Data, Effect, Option } from "effect"
+
+/**
+ * `--registry/-r NAME`, optional, with the given help text (every command that talks to registries).
+ * @since 0.1.0
+ */
+export const registryOption = (description: string): Options.Options<Option.Option<string>> =>
+  Options.text("registry").pipe(Options.withAlias("r"), Options.withDescription(description), Options.optional)
 
 /**
  * The `--json` flag every reporting command accepts: print one JSON document on stdout instead

@@ -2,12 +2,12 @@
  * `fm info NAME[@VERSION] [--registry R] [--json]`.
  * @since 0.1.0
  */
-import { Args, Command, Options } from "@effect/cli"
+import { Args, Command } from "@effect/cli"
 import { Console, Effect, Option } from "effect"
 import { ClientServicesLive } from "../../client/ClientLayers.js"
 import { Registries } from "../../client/Registries.js"
 import { parsePublishedAt } from "../../client/RemoteRegistry.js"
-import { formatBytes, json, printJson } from "../Output.js"
+import { formatBytes, json, printJson, registryOption } from "../Output.js"
 import { HttpClientLive } from "../HttpClientLayer.js"
 
 /**
@@ -30,11 +30,7 @@ export const info = Command.make(
     spec: Args.text({ name: "package" }).pipe(
       Args.withDescription("NAME or NAME@VERSION (a version or a range; default: the latest release)")
     ),
-    registry: Options.text("registry").pipe(
-      Options.withAlias("r"),
-      Options.withDescription("Ask only this registry"),
-      Options.optional
-    ),
+    registry: registryOption("Ask only this registry"),
     json
   },
   (args) =>

@@ -9,7 +9,7 @@ import { ClientServicesLive } from "../../client/ClientLayers.js"
 import { type InstallResult, Installer, looksLikePath } from "../../client/Installer.js"
 import { frozenOption, isProjectInstall, runProjectInstall } from "../../resolver/ProjectCli.js"
 import { ProjectInstall } from "../../resolver/ProjectInstall.js"
-import { formatBytes, json, printJson, UsageError } from "../Output.js"
+import { formatBytes, json, printJson, registryOption, UsageError } from "../Output.js"
 import { HttpClientLive } from "../HttpClientLayer.js"
 import { INSTALL_VERSION_OPTION } from "./installArgs.js"
 import { makeProgress } from "../Progress.js"
@@ -57,11 +57,7 @@ export const install = Command.make(
       ),
       Options.optional
     ),
-    registry: Options.text("registry").pipe(
-      Options.withAlias("r"),
-      Options.withDescription("Use only this registry (default: every enabled one, in priority order)"),
-      Options.optional
-    ),
+    registry: registryOption("Use only this registry (default: every enabled one, in priority order)"),
     dir: Options.directory("dir").pipe(
       Options.withAlias("d"),
       Options.withDescription("Install into this directory (default: ~/.flowmason/packages)"),

@@ -2,11 +2,11 @@
  * `fm publish FILE.fmpkg [--registry R] [--json]`.
  * @since 0.1.0
  */
-import { Args, Command, Options } from "@effect/cli"
+import { Args, Command } from "@effect/cli"
 import { Console, Effect, Option } from "effect"
 import { ClientServicesLive } from "../../client/ClientLayers.js"
 import { Publisher } from "../../client/Publisher.js"
-import { json, printJson } from "../Output.js"
+import { json, printJson, registryOption } from "../Output.js"
 import { HttpClientLive } from "../HttpClientLayer.js"
 
 /**
@@ -18,11 +18,7 @@ export const publish = Command.make(
   "publish",
   {
     file: Args.file({ name: "file", exists: "yes" }).pipe(Args.withDescription("The .fmpkg archive to publish")),
-    registry: Options.text("registry").pipe(
-      Options.withAlias("r"),
-      Options.withDescription("The registry to publish to (default: the default registry)"),
-      Options.optional
-    ),
+    registry: registryOption("The registry to publish to (default: the default registry)"),
     json
   },
   (args) =>

@@ -6,7 +6,7 @@ import { Args, Command, Options } from "@effect/cli"
 import { Console, Data, Effect, Option } from "effect"
 import { ClientServicesLive } from "../../client/ClientLayers.js"
 import { Registries } from "../../client/Registries.js"
-import { json, printJson, printTable, warn } from "../Output.js"
+import { json, printJson, printTable, registryOption, warn } from "../Output.js"
 import { HttpClientLive } from "../HttpClientLayer.js"
 
 /**
@@ -35,11 +35,7 @@ export const search = Command.make(
   "search",
   {
     query: Args.text({ name: "query" }).pipe(Args.withDescription("Words to look for in names and descriptions")),
-    registry: Options.text("registry").pipe(
-      Options.withAlias("r"),
-      Options.withDescription("Search only this registry"),
-      Options.optional
-    ),
+    registry: registryOption("Search only this registry"),
     category: Options.text("category").pipe(
       Options.withAlias("c"),
       Options.withDescription("Only packages of this category"),

@@ -2,13 +2,13 @@
  * `fm versions NAME [--registry R] [--json]`.
  * @since 0.1.0
  */
-import { Args, Command, Options } from "@effect/cli"
+import { Args, Command } from "@effect/cli"
 import { Console, Effect, Option } from "effect"
 import { ClientServicesLive } from "../../client/ClientLayers.js"
 import { Registries } from "../../client/Registries.js"
 import { parsePublishedAt } from "../../client/RemoteRegistry.js"
 import { pickLatest } from "../../domain/Version.js"
-import { json, printJson, printTable } from "../Output.js"
+import { json, printJson, printTable, registryOption } from "../Output.js"
 import { HttpClientLive } from "../HttpClientLayer.js"
 
 /**
@@ -20,11 +20,7 @@ export const versions = Command.make(
   "versions",
   {
     name: Args.text({ name: "name" }).pipe(Args.withDescription("The package name")),
-    registry: Options.text("registry").pipe(
-      Options.withAlias("r"),
-      Options.withDescription("Ask only this registry"),
-      Options.optional
-    ),
+    registry: registryOption("Ask only this registry"),
     json
   },
   (args) =>
