@@ -13,6 +13,7 @@ import * as HttpApiSecurity from "@effect/platform/HttpApiSecurity"
 import * as Multipart from "@effect/platform/Multipart"
 import * as OpenApi from "@effect/platform/OpenApi"
 import { Context, Schema } from "effect"
+import { FM_VERSION } from "../shared/Version.js"
 import { BadRequest, Conflict, Forbidden, InvalidParameter, NotFound, PayloadTooLarge, Unauthorized, Unavailable } from "./ApiErrors.js"
 import {
   ChangeResponse,
@@ -152,5 +153,6 @@ export class RegistryApi extends HttpApi.make("fm-registry")
   .add(PublishGroup)
   .prefix(API_PREFIX)
   .annotate(OpenApi.Title, "fm registry")
+  .annotate(OpenApi.Version, FM_VERSION)
   .annotate(OpenApi.Description, "The FlowMason package registry API")
 {}

@@ -14,6 +14,7 @@ import type { RunningServer } from "../helpers/server.js"
 import { createToken, fixtureArchive, publishFixture, runStudio, startServer, uploadArchive } from "../helpers/server.js"
 import type { TestDatabase } from "../helpers/pg.js"
 import { createTestDatabase, testBackends } from "../helpers/pg.js"
+import { FM_VERSION } from "../../src/shared/Version.js"
 
 const sha256 = (b: Uint8Array) => crypto.createHash("sha256").update(b).digest("hex")
 
@@ -79,6 +80,7 @@ describe("health, docs, unknown routes", () => {
   it("serves the OpenAPI document and the docs page", async () => {
     const spec = await json(await get("/openapi.json"))
     expect(spec.openapi).toMatch(/^3\./)
+    expect(spec.info.version).toBe(FM_VERSION)
     expect(Object.keys(spec.paths)).toContain("/api/v1/registry/packages/upload")
     const docs = await get("/docs")
     expect(docs.status).toBe(200)
