@@ -92,6 +92,16 @@ export interface BlobStoreService {
 }
 
 /**
+ * A blob store from its parts: `put` is always `writeTemp` then `commit` in one scope.
+ * @since 0.1.0
+ * @category constructors
+ */
+export const fromParts = (parts: Omit<BlobStoreService, "put">): BlobStoreService => ({
+  ...parts,
+  put: (bytes, limit) => Effect.scoped(Effect.tap(parts.writeTemp(bytes, limit), parts.commit))
+})
+
+/**
  * The archive blob store.
  * @since 0.1.0
  * @category tags
@@ -205,17 +215,7 @@ export const make = (dataDir: string): Effect.Effect<BlobStoreService, BlobError
         return { blobs: removed, temps }
       })
 
-    return {
-      root,
-      writeTemp,
-      commit,
-      put: (bytes, limit) => Effect.scoped(Effect.tap(writeTemp(bytes, limit), commit)),
-      pathOf,
-      stat,
-      stream,
-      remove,
-      sweep
-    } satisfies BlobStoreService
+    return fromParts({ root, writeTemp, commit, pathOf, stat, stream, remove, sweep })
   })
 
 /**

@@ -20,7 +20,7 @@ import { Duration, Effect, Layer, Option, Stream } from "effect"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
 import type { BlobStoreService, BlobTooLarge, TempBlob } from "../BlobStore.js"
-import { BlobError, BlobStore, make as makeLocalBlobStore } from "../BlobStore.js"
+import { BlobError, BlobStore, fromParts, make as makeLocalBlobStore } from "../BlobStore.js"
 import { catchSqlDefects, describeCause } from "./PgDatabase.js"
 
 /**
@@ -209,17 +209,7 @@ export const make = (tempDir: string): Effect.Effect<BlobStoreService, BlobError
     ): Effect.Effect<TempBlob, E | BlobError | BlobTooLarge, Scope.Scope> =>
       local.writeTemp(bytes, limit)
 
-    return {
-      root: local.root,
-      writeTemp,
-      commit,
-      put: (bytes, limit) => Effect.scoped(Effect.tap(writeTemp(bytes, limit), commit)),
-      pathOf,
-      stat,
-      stream,
-      remove,
-      sweep
-    } satisfies BlobStoreService
+    return fromParts({ root: local.root, writeTemp, commit, pathOf, stat, stream, remove, sweep })
   })
 
 /**
