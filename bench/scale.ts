@@ -18,6 +18,7 @@ import { createRequire } from "node:module"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import { buildZip, projectManifest } from "../test/helpers/archives.js"
+import { uploadArchive } from "../test/helpers/server.js"
 import type { Replica, TestDatabase } from "../test/helpers/pg.js"
 import { createTestDatabase, pgAvailable, PG_ADMIN_URL, startReplica } from "../test/helpers/pg.js"
 
@@ -48,7 +49,6 @@ const ADMIN = `fmr_bench_${crypto.randomBytes(8).toString("hex")}`
 const API = "/api/v1/registry"
 const SEED = 20
 
-const sha = (b: Uint8Array) => crypto.createHash("sha256").update(b).digest("hex")
 
 const archive = (name: string, version: string, description = "A benchmark package") =>
   buildZip([
@@ -57,14 +57,7 @@ const archive = (name: string, version: string, description = "A benchmark packa
   ])
 
 const upload = async (base: string, data: Uint8Array): Promise<number> => {
-  const form = new FormData()
-  form.append("file", new Blob([new Uint8Array(data)], { type: "application/octet-stream" }), "pkg.fmpkg")
-  form.append("checksum", sha(data))
-  const res = await fetch(`${base}${API}/packages/upload`, {
-    method: "POST",
-    body: form,
-    headers: { authorization: `Bearer ${ADMIN}` }
-  })
+  const res = await uploadArchive(base, ADMIN, data, "pkg.fmpkg")
   await res.arrayBuffer()
   return res.status
 }

@@ -8,6 +8,16 @@ import { Options } from "@effect/cli"
 import { Console, Data, Effect, Option } from "effect"
 
 /**
+ * `--dir/-C DIR`: the project directory, default the current one (project commands).
+ * @since 0.1.0
+ */
+export const projectDirOption: Options.Options<string> = Options.directory("dir").pipe(
+  Options.withAlias("C"),
+  Options.withDescription("The project directory (default: the current directory)"),
+  Options.withDefault(".")
+)
+
+/**
  * `--registry/-r NAME`, optional, with the given help text (every command that talks to registries).
  * @since 0.1.0
  */

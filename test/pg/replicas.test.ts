@@ -10,6 +10,7 @@ import * as Os from "node:os"
 import * as Path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { hashToken } from "../../src/server/Auth.js"
+import { uploadArchive } from "../helpers/server.js"
 import { buildZip, projectManifest } from "../helpers/archives.js"
 import type { Replica, TestDatabase } from "../helpers/pg.js"
 import { allowConnections, blockConnections, createTestDatabase, pgEnabled, startReplica, withPg } from "../helpers/pg.js"
@@ -28,14 +29,7 @@ const archive = (name: string, version: string, extra: Record<string, unknown> =
 const sha = (b: Uint8Array) => crypto.createHash("sha256").update(b).digest("hex")
 
 const upload = async (base: string, data: Uint8Array, token = ADMIN) => {
-  const form = new FormData()
-  form.append("file", new Blob([new Uint8Array(data)], { type: "application/octet-stream" }), "pkg.fmpkg")
-  form.append("checksum", sha(data))
-  const res = await fetch(`${base}${API}/packages/upload`, {
-    method: "POST",
-    body: form,
-    headers: { authorization: `Bearer ${token}` }
-  })
+  const res = await uploadArchive(base, token, data, "pkg.fmpkg")
   return { status: res.status, body: parse(res.status, await res.text()) }
 }
 

@@ -2,10 +2,10 @@
  * `fm outdated`: the project's packages that have newer versions in their registry.
  * @since 0.1.0
  */
-import { Command, Options } from "@effect/cli"
+import { Command } from "@effect/cli"
 import { Console, Effect } from "effect"
 import { ProjectInstall } from "../../resolver/ProjectInstall.js"
-import { json, printJson, printTable } from "../Output.js"
+import { json, projectDirOption, printJson, printTable } from "../Output.js"
 import { HttpClientLive } from "../HttpClientLayer.js"
 
 /**
@@ -16,11 +16,7 @@ import { HttpClientLive } from "../HttpClientLayer.js"
 export const outdated = Command.make(
   "outdated",
   {
-    dir: Options.directory("dir").pipe(
-      Options.withAlias("C"),
-      Options.withDescription("The project directory (default: the current directory)"),
-      Options.withDefault(".")
-    ),
+    dir: projectDirOption,
     json
   },
   ({ dir, json }) =>

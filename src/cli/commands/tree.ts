@@ -7,7 +7,7 @@ import { Command, Options } from "@effect/cli"
 import { Console, Effect } from "effect"
 import { normalizeName } from "../../domain/PackageName.js"
 import { type ProjectTree, ProjectInstall } from "../../resolver/ProjectInstall.js"
-import { json, printJson } from "../Output.js"
+import { json, projectDirOption, printJson } from "../Output.js"
 import { HttpClientLive } from "../HttpClientLayer.js"
 
 /**
@@ -50,11 +50,7 @@ export const renderTree = (tree: ProjectTree, maxDepth = Number.POSITIVE_INFINIT
 export const tree = Command.make(
   "tree",
   {
-    dir: Options.directory("dir").pipe(
-      Options.withAlias("C"),
-      Options.withDescription("The project directory (default: the current directory)"),
-      Options.withDefault(".")
-    ),
+    dir: projectDirOption,
     depth: Options.integer("depth").pipe(
       Options.withDescription("Show only this many levels"),
       Options.optional

@@ -6,7 +6,7 @@
 import { Args, Command, Options } from "@effect/cli"
 import { Console, Effect } from "effect"
 import { ProjectInstall } from "../../resolver/ProjectInstall.js"
-import { json, printJson, warn } from "../Output.js"
+import { json, projectDirOption, printJson, warn } from "../Output.js"
 import { HttpClientLive } from "../HttpClientLayer.js"
 
 /**
@@ -21,11 +21,7 @@ export const update = Command.make(
       Args.withDescription("Packages to update (default: all); the others keep their locked versions"),
       Args.repeated
     ),
-    dir: Options.directory("dir").pipe(
-      Options.withAlias("C"),
-      Options.withDescription("The project directory (default: the current directory)"),
-      Options.withDefault(".")
-    ),
+    dir: projectDirOption,
     concurrency: Options.integer("concurrency").pipe(
       Options.withDescription("Parallel downloads and metadata requests"),
       Options.withDefault(8)
