@@ -80,3 +80,24 @@ export type ApiError =
   | PayloadTooLarge
   | InvalidParameter
   | Unavailable
+
+const wires: { readonly [K in ApiError["_tag"]]: Schema.Schema.Any } = {
+  BadRequest: BadRequest.Wire,
+  Unauthorized: Unauthorized.Wire,
+  Forbidden: Forbidden.Wire,
+  NotFound: NotFound.Wire,
+  Conflict: Conflict.Wire,
+  PayloadTooLarge: PayloadTooLarge.Wire,
+  InvalidParameter: InvalidParameter.Wire,
+  Unavailable: Unavailable.Wire
+}
+
+/**
+ * An API error as it goes on the wire: its HTTP status (the one its `Wire` schema declares) and
+ * the `{"detail": ...}` JSON body.
+ * @since 0.1.0
+ */
+export const toWire = (e: ApiError): { readonly status: number; readonly body: string } => ({
+  status: HttpApiSchema.getStatusError(wires[e._tag]),
+  body: JSON.stringify({ detail: e.detail })
+})

@@ -69,7 +69,8 @@ const version = HttpApiSchema.param("version", Schema.String)
 
 /**
  * The upload: multipart part `file` (the `.fmpkg`) and an optional form field `checksum`
- * (SHA-256 hex). Streamed: the server never holds the archive in memory.
+ * (SHA-256 hex). A request declaring up to 4 MiB is read whole; larger or unsized ones are
+ * streamed to a temp file, so the server never holds a large archive in memory.
  * @since 0.1.0
  * @category models
  */

@@ -7,7 +7,14 @@ import { Data, Effect, Layer } from "effect"
 import { type Manifest, ManifestError } from "../domain/Manifest.js"
 import { Checksum } from "../shared/Checksum.js"
 import { describeCause } from "../shared/FileError.js"
-import { extractArchive, listArchive, openArchive, packDirectory, readArchiveManifest } from "./internal/operations.js"
+import {
+  extractArchive,
+  listArchive,
+  openArchive,
+  openArchiveBytes,
+  packDirectory,
+  readArchiveManifest
+} from "./internal/operations.js"
 import { ArchiveFailure } from "./internal/paths.js"
 
 /**
@@ -137,6 +144,16 @@ const make = (limits: ArchiveLimits) =>
         return yield* Effect.tryPromise({
           try: (signal): Promise<OpenedArchive> => openArchive(file, limits, signal),
           catch: (e) => toError(file, e)
+        })
+      }),
+      /**
+       * `open` of archive bytes already in memory (an upload): the same checks, no file read;
+       * `label` names the archive in errors and is the result's `file`.
+       */
+      openBytes: Effect.fn("PackageArchive.openBytes")(function*(bytes: Uint8Array, label: string) {
+        return yield* Effect.tryPromise({
+          try: (signal): Promise<OpenedArchive> => openArchiveBytes(bytes, label, limits, signal),
+          catch: (e) => toError(label, e)
         })
       }),
       /** Reads and decodes only the manifest entry(ies) (a tar is streamed through once). */

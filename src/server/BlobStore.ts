@@ -11,6 +11,7 @@ import { createHash } from "node:crypto"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
 import { randomBytes } from "node:crypto"
+import * as BlobWriter from "./BlobWriter.js"
 
 /**
  * A file-system failure in the blob store, naming the file.
@@ -71,6 +72,11 @@ export interface BlobStoreService {
   ) => Effect.Effect<TempBlob, E | BlobError | BlobTooLarge, Scope.Scope>
   /** Moves a temp blob to its content address (atomic rename, directory fsynced). */
   readonly commit: (temp: TempBlob) => Effect.Effect<string, BlobError>
+  /**
+   * Stores bytes already in memory (a small upload) at their content address `sha256`, which the
+   * caller computed from these very bytes: as durable and atomic as `writeTemp` + `commit`.
+   */
+  readonly putBytes: (bytes: Uint8Array, sha256: string) => Effect.Effect<string, BlobError>
   /** `writeTemp` then `commit`. */
   readonly put: <E>(
     bytes: Stream.Stream<Uint8Array, E>,
@@ -92,13 +98,20 @@ export interface BlobStoreService {
 }
 
 /**
- * A blob store from its parts: `put` is always `writeTemp` then `commit` in one scope.
+ * A blob store from its parts: `put` is always `writeTemp` then `commit` in one scope, and
+ * `putBytes`, unless given, is the same over the one chunk.
  * @since 0.1.0
  * @category constructors
  */
-export const fromParts = (parts: Omit<BlobStoreService, "put">): BlobStoreService => ({
+export const fromParts = (
+  parts: Omit<BlobStoreService, "put" | "putBytes"> & { readonly putBytes?: BlobStoreService["putBytes"] }
+): BlobStoreService => ({
   ...parts,
-  put: (bytes, limit) => Effect.scoped(Effect.tap(parts.writeTemp(bytes, limit), parts.commit))
+  put: (bytes, limit) => Effect.scoped(Effect.tap(parts.writeTemp(bytes, limit), parts.commit)),
+  putBytes: parts.putBytes ??
+    ((bytes) => Effect.scoped(Effect.flatMap(parts.writeTemp(Stream.make(bytes), Infinity), parts.commit)).pipe(
+      Effect.catchTag("BlobTooLarge", (e) => Effect.die(e))
+    ))
 })
 
 /**
@@ -128,8 +141,9 @@ const fsyncDir = (dir: string) =>
  * @since 0.1.0
  * @category constructors
  */
-export const make = (dataDir: string): Effect.Effect<BlobStoreService, BlobError> =>
+export const make = (dataDir: string): Effect.Effect<BlobStoreService, BlobError, Scope.Scope> =>
   Effect.gen(function*() {
+    const writer = yield* BlobWriter.make
     const root = Path.resolve(dataDir)
     const blobs = Path.join(root, "blobs")
     const tmp = Path.join(root, "tmp")
@@ -140,6 +154,14 @@ export const make = (dataDir: string): Effect.Effect<BlobStoreService, BlobError
       if (!SHA.test(sha256)) throw new Error(`not a SHA-256: ${sha256}`)
       return Path.join(blobs, sha256.slice(0, 2), sha256)
     }
+
+    // shard directories known to exist (they are never removed while the server runs)
+    const shards = new Set<string>()
+    const ensureShard = (dir: string) =>
+      shards.has(dir) ? Effect.void : Effect.tap(
+        attempt(dir, "create", () => Fs.promises.mkdir(dir, { recursive: true })),
+        () => Effect.sync(() => shards.add(dir))
+      )
 
     const writeTemp = <E>(
       bytes: Stream.Stream<Uint8Array, E>,
@@ -168,11 +190,22 @@ export const make = (dataDir: string): Effect.Effect<BlobStoreService, BlobError
       Effect.gen(function*() {
         const target = pathOf(temp.sha256)
         const dir = Path.dirname(target)
-        yield* attempt(dir, "create", () => Fs.promises.mkdir(dir, { recursive: true }))
+        yield* ensureShard(dir)
         yield* attempt(target, "rename into", () => Fs.promises.rename(temp.path, target))
         yield* fsyncDir(dir)
         return target
       })
+
+    const putBytes = (bytes: Uint8Array, sha256: string) => {
+      const target = pathOf(sha256)
+      // beside its target, so one directory fsync covers it; a crash leaves a `.part` that the
+      // start-up sweep removes (no release names it)
+      const part = `${target}.${randomBytes(6).toString("hex")}.part`
+      return writer(bytes, part, target).pipe(
+        Effect.mapError((e) => new BlobError({ file: e.file, operation: e.operation, cause: new Error(e.message) })),
+        Effect.as(target)
+      )
+    }
 
     const stat = (sha256: string) =>
       attempt(sha256, "stat", async () => {
@@ -215,7 +248,7 @@ export const make = (dataDir: string): Effect.Effect<BlobStoreService, BlobError
         return { blobs: removed, temps }
       })
 
-    return fromParts({ root, writeTemp, commit, pathOf, stat, stream, remove, sweep })
+    return fromParts({ root, writeTemp, commit, putBytes, pathOf, stat, stream, remove, sweep })
   })
 
 /**
@@ -223,4 +256,4 @@ export const make = (dataDir: string): Effect.Effect<BlobStoreService, BlobError
  * @since 0.1.0
  * @category layers
  */
-export const layer = (dataDir: string): Layer.Layer<BlobStore, BlobError> => Layer.effect(BlobStore, make(dataDir))
+export const layer = (dataDir: string): Layer.Layer<BlobStore, BlobError> => Layer.scoped(BlobStore, make(dataDir))

@@ -8,122 +8,26 @@ import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as Multipart from "@effect/platform/Multipart"
 import { Effect, Layer, Option, Stream } from "effect"
+import type { Scope } from "effect"
 import * as Fs from "node:fs"
 import * as NodePath from "node:path"
 import { Readable } from "node:stream"
-import {
-  BadRequest,
-  Conflict,
-  InvalidParameter,
-  NotFound,
-  PayloadTooLarge,
-  Unavailable
-} from "../api/ApiErrors.js"
-import { CategoryCount, ChangeResponse, HealthResponse, PackageInfo, ReleaseInfo, SearchResponse, StatsResponse, VersionsResponse } from "../api/Models.js"
+import { BadRequest, InvalidParameter, NotFound, Unavailable } from "../api/ApiErrors.js"
+import { CategoryCount, ChangeResponse, HealthResponse, PackageInfo, SearchResponse, StatsResponse, VersionsResponse } from "../api/Models.js"
 import { API_PREFIX, RegistryApi } from "../api/RegistryApi.js"
 import { PackageArchive } from "../archive/PackageArchive.js"
 import { FM_VERSION } from "../shared/Version.js"
 import { requireScope } from "./Auth.js"
 import { BlobStore } from "./BlobStore.js"
-import type { TempBlob } from "./BlobStore.js"
-import type { PackageRow, ReleaseNotFound, ReleaseRow, SearchResult, StoreError } from "./PackageStore.js"
+import type { BlobError, BlobTooLarge } from "./BlobStore.js"
+import { boundaryOf } from "./FormBody.js"
+import type { ReleaseNotFound, ReleaseRow, StoreError } from "./PackageStore.js"
 import { PackageStore } from "./PackageStore.js"
 import { ServerConfig } from "./ServerConfig.js"
-
-/** Room for multipart boundaries and form fields on top of the archive size limit. */
-const MULTIPART_SLACK = 64 * 1024
+import * as Upload from "./Upload.js"
+import { baseUrlOf, downloadHeaders, infoBody, searchBody, toPackageInfo, toReleaseInfo } from "./WireBodies.js"
 
 const unavailable = (e: StoreError) => new Unavailable({ detail: e.message })
-
-/**
- * The absolute base URL of this server as the client sees it: `--public-url`, else the request's
- * `Host` (and, only with `--trust-proxy`, `X-Forwarded-Proto`/`X-Forwarded-Host`).
- * @since 0.1.0
- * @category utils
- */
-export const baseUrlOf = (
-  request: HttpServerRequest.HttpServerRequest,
-  options: { readonly publicUrl: string | undefined; readonly trustProxy: boolean }
-): string => baseUrlFromHeaders(request.headers, options)
-
-/**
- * {@link baseUrlOf} from the request headers alone (the hot paths read them from `node:http`).
- * @since 0.1.0
- * @category utils
- */
-export const baseUrlFromHeaders = (
-  h: Readonly<Record<string, string | ReadonlyArray<string> | undefined>>,
-  options: { readonly publicUrl: string | undefined; readonly trustProxy: boolean }
-): string => {
-  if (options.publicUrl !== undefined && options.publicUrl !== "") return options.publicUrl.replace(/\/+$/, "")
-  const one = (v: string | ReadonlyArray<string> | undefined) => (typeof v === "string" ? v : v?.[0])
-  const first = (v: string | ReadonlyArray<string> | undefined) => {
-    const s = one(v)
-    return s === undefined ? undefined : s.split(",")[0]!.trim()
-  }
-  const proto = (options.trustProxy ? first(h["x-forwarded-proto"]) : undefined) ?? "http"
-  const host = (options.trustProxy ? first(h["x-forwarded-host"]) : undefined) ?? one(h.host) ?? "localhost"
-  return `${proto === "https" ? "https" : "http"}://${host}`
-}
-
-/**
- * The absolute download URL of a release.
- * @since 0.1.0
- * @category utils
- */
-export const downloadUrl = (base: string, name: string, version: string): string =>
-  `${base}${API_PREFIX}/packages/${encodeURIComponent(name)}/${encodeURIComponent(version)}/download`
-
-/**
- * A release as the wire's package object.
- * @since 0.1.0
- * @category utils
- */
-export const toPackageInfo = (
-  r: ReleaseRow,
-  base: string,
-  extra: { readonly versions: ReadonlyArray<string>; readonly latest: string | null; readonly downloads?: number }
-): PackageInfo =>
-  new PackageInfo({
-    name: r.name,
-    version: r.version,
-    description: r.description,
-    author: r.author,
-    author_email: r.authorEmail,
-    download_url: downloadUrl(base, r.name, r.version),
-    checksum: r.checksum,
-    size_bytes: r.sizeBytes,
-    components: [...r.components],
-    component_count: r.components.length,
-    tags: [...r.tags],
-    category: r.category,
-    license: r.license,
-    homepage: r.homepage,
-    repository: r.repository,
-    published_at: r.publishedAt,
-    downloads: extra.downloads ?? r.downloads,
-    available_versions: [...extra.versions],
-    latest_version: extra.latest,
-    dependencies: { ...r.dependencies },
-    python_requirements: [...r.pythonRequirements],
-    flowmason_version: r.flowmasonVersion,
-    kind: r.kind,
-    yanked: r.yanked,
-    yank_reason: r.yankReason
-  }, true)
-
-const toReleaseInfo = (r: ReleaseRow, base: string): ReleaseInfo =>
-  new ReleaseInfo({
-    version: r.version,
-    yanked: r.yanked,
-    yank_reason: r.yankReason,
-    published_at: r.publishedAt,
-    checksum: r.checksum,
-    size_bytes: r.sizeBytes,
-    downloads: r.downloads,
-    download_url: downloadUrl(base, r.name, r.version),
-    dependencies: { ...r.dependencies }
-  }, true)
 
 /**
  * Answers a wire model as JSON directly: the model is built from typed rows, so the schema
@@ -131,44 +35,6 @@ const toReleaseInfo = (r: ReleaseRow, base: string): ReleaseInfo =>
  */
 const json = (body: PackageInfo | SearchResponse | VersionsResponse): HttpServerResponse.HttpServerResponse =>
   HttpServerResponse.unsafeJson(body)
-
-/**
- * The `info` answer of a package (the same JSON the HttpApi handler sends).
- * @since 0.1.0
- * @category utils
- */
-export const infoBody = (p: PackageRow, base: string): PackageInfo =>
-  toPackageInfo(p.latest, base, { versions: p.versions, latest: p.latest.version, downloads: p.downloads })
-
-/**
- * The `search` answer of a result page (the same JSON the HttpApi handler sends).
- * @since 0.1.0
- * @category utils
- */
-export const searchBody = (
-  result: SearchResult,
-  base: string,
-  query: { readonly q: string; readonly page: number; readonly pageSize: number }
-): SearchResponse =>
-  new SearchResponse({
-    packages: result.rows.map((p) => infoBody(p, base)),
-    total_count: result.total,
-    page: query.page,
-    page_size: query.pageSize,
-    query: query.q
-  }, true)
-
-/**
- * The headers of a whole-archive download (`ETag` = the quoted SHA-256, immutable caching).
- * @since 0.1.0
- * @category utils
- */
-export const downloadHeaders = (r: ReleaseRow): Record<string, string> => ({
-  "etag": `"${r.checksum}"`,
-  "accept-ranges": "bytes",
-  "cache-control": "public, max-age=31536000, immutable",
-  "content-disposition": `attachment; filename="${r.name}-${r.version}.fmpkg"`
-})
 
 const intParam = (name: string, raw: string | undefined, fallback: number, min: number, max: number) => {
   if (raw === undefined || raw === "") return Effect.succeed(fallback)
@@ -354,25 +220,37 @@ export const PublishLive = HttpApiBuilder.group(RegistryApi, "publish", (handler
   Effect.gen(function*() {
     const store = yield* PackageStore
     const blobs = yield* BlobStore
-    const archive = yield* PackageArchive
     const config = yield* ServerConfig
-    const limit = config.maxUploadSize
-    const tooLarge = () => new PayloadTooLarge({ detail: `Upload too large: the limit is ${limit} bytes` })
+    const uploader = yield* Upload.make
+    const { limit, tooLarge } = uploader
 
     const upload = (payload: Stream.Stream<Multipart.Part, Multipart.MultipartError>) =>
       Effect.gen(function*() {
         yield* requireScope("publish")
         const request = yield* HttpServerRequest.HttpServerRequest
         const length = Number(request.headers["content-length"] ?? NaN)
-        if (Number.isFinite(length) && length > limit + MULTIPART_SLACK) return yield* tooLarge()
+        if (Number.isFinite(length) && length > limit + Upload.MULTIPART_SLACK) return yield* tooLarge()
+        const boundary = boundaryOf(request.headers["content-type"])
+        const form: Upload.ReceivedForm = Number.isFinite(length) && length <= Upload.IN_MEMORY_UPLOAD && boundary !== undefined
+          // small: read whole, split in memory (the hot path does the same before HttpApi sees it)
+          ? yield* request.arrayBuffer.pipe(
+            Effect.mapError((e) => new BadRequest({ detail: `Bad multipart body: ${e.message}` })),
+            Effect.flatMap((body) => uploader.readForm(Buffer.from(body), boundary))
+          )
+          : yield* streamForm(payload)
+        return yield* uploader.publish(form, baseUrlOf(request, config))
+      }).pipe(Effect.scoped)
 
-        let temp: TempBlob | undefined
+    /** A large or unsized upload: the `file` part streamed into a temp file (removed with the scope). */
+    const streamForm = (payload: Stream.Stream<Multipart.Part, Multipart.MultipartError>) =>
+      Effect.gen(function*() {
+        let archive: Upload.ReceivedArchive | undefined
         let checksum: string | undefined
-        yield* Stream.runForEach(payload, (part) => {
+        yield* Stream.runForEach(payload, (part): Effect.Effect<void, Multipart.MultipartError | BlobError | BlobTooLarge, Scope.Scope> => {
           if (Multipart.isFile(part)) {
-            if (part.key !== "file" || temp !== undefined) return Stream.runDrain(part.content)
+            if (part.key !== "file" || archive !== undefined) return Stream.runDrain(part.content)
             return Effect.map(blobs.writeTemp(part.content, limit), (t) => {
-              temp = t
+              archive = { sha256: t.sha256, size: t.size, temp: t }
             })
           }
           if (part.key === "checksum") checksum = part.value.trim().toLowerCase()
@@ -387,54 +265,8 @@ export const PublishLive = HttpApiBuilder.group(RegistryApi, "publish", (handler
             BlobError: (e) => Effect.fail(new Unavailable({ detail: e.message }))
           })
         )
-        if (temp === undefined) return yield* new BadRequest({ detail: "Missing multipart file part 'file' (the .fmpkg archive)" })
-        const t = temp
-        if (checksum !== undefined && checksum !== "" && checksum !== t.sha256) {
-          return yield* new BadRequest({ detail: `Checksum mismatch: the form says ${checksum}, the uploaded bytes hash to ${t.sha256}` })
-        }
-        const opened = yield* archive.open(t.path).pipe(
-          Effect.mapError((e) => new BadRequest({ detail: `Invalid package archive: ${e.message.split(t.path).join("upload")}` }))
-        )
-        const m = opened.manifest
-        yield* blobs.commit(t).pipe(Effect.mapError((e) => new Unavailable({ detail: e.message })))
-        const row = yield* store.publish({
-          name: m.name,
-          version: m.version,
-          description: m.description,
-          author: m.author?.name ?? null,
-          authorEmail: m.author?.email ?? null,
-          license: m.license ?? null,
-          category: m.category ?? null,
-          homepage: m.homepage ?? null,
-          repository: m.repository ?? null,
-          tags: m.tags,
-          components: m.components,
-          pythonRequirements: m.pythonRequirements,
-          flowmasonVersion: m.flowmasonVersion ?? null,
-          kind: m.kind,
-          dependencies: m.dependencies,
-          checksum: t.sha256,
-          sizeBytes: t.size
-        }).pipe(
-          Effect.catchTags({
-            VersionExists: (e) =>
-              // Keep the blob only when the existing release is these very bytes.
-              store.getRelease(m.name, m.version).pipe(
-                Effect.flatMap((existing) =>
-                  Option.isSome(existing) && existing.value.checksum === t.sha256 ? Effect.void : blobs.remove(t.sha256)
-                ),
-                Effect.ignore,
-                Effect.zipRight(Effect.fail(new Conflict({ detail: e.message })))
-              ),
-            StoreError: (e) => Effect.fail(unavailable(e))
-          })
-        )
-        const pkg = yield* store.getPackage(m.name).pipe(Effect.mapError(unavailable))
-        return toPackageInfo(row, baseUrlOf(request, config), {
-          versions: Option.match(pkg, { onNone: () => [row.version], onSome: (p) => p.versions }),
-          latest: Option.match(pkg, { onNone: () => row.version, onSome: (p) => p.latest.version })
-        })
-      }).pipe(Effect.scoped)
+        return { archive, checksum } satisfies Upload.ReceivedForm
+      })
 
     const change = (status: "deleted" | "yanked" | "unyanked", r: ReleaseRow) =>
       new ChangeResponse({ name: r.name, version: r.version, status, reason: status === "yanked" ? r.yankReason : null })

@@ -10,16 +10,22 @@
  * costs far more CPU per request than the database lookup behind these reads.
  * @since 0.1.0
  */
-import { Effect, Exit, Option } from "effect"
+import { Cause, Effect, Exit, Option } from "effect"
 import * as Fs from "node:fs"
 import type { IncomingMessage, ServerResponse } from "node:http"
 import { Server } from "node:http"
 import * as NodePath from "node:path"
+import type { Unauthorized, Unavailable } from "../api/ApiErrors.js"
+import { toWire } from "../api/ApiErrors.js"
 import { API_PREFIX } from "../api/RegistryApi.js"
+import { scopeIncludes } from "./Auth.js"
+import { boundaryOf } from "./FormBody.js"
+import * as Upload from "./Upload.js"
 import type { BlobStoreService } from "./BlobStore.js"
 import { sha256Hex } from "../shared/Checksum.js"
-import { baseUrlFromHeaders, downloadHeaders, etagMatches, infoBody, searchBody } from "./Handlers.js"
-import type { PackageStoreService } from "./PackageStore.js"
+import { etagMatches } from "./Handlers.js"
+import { baseUrlFromHeaders, downloadHeaders, infoBody, searchBody } from "./WireBodies.js"
+import type { PackageStoreService, TokenRow } from "./PackageStore.js"
 import type { ServerOptions } from "./ServerConfig.js"
 
 /**
@@ -32,6 +38,18 @@ export type HotPath = (req: IncomingMessage, res: ServerResponse, next: () => vo
 /** Archives up to this size are read in one go and sent with one write. */
 const READ_WHOLE_LIMIT = 2 * 1024 * 1024
 const PACKAGES = `${API_PREFIX}/packages/`
+const UPLOAD = `${API_PREFIX}/packages/upload`
+
+/**
+ * What the upload hot path needs: the upload pipeline and the token check.
+ * @since 0.1.0
+ * @category models
+ */
+export interface UploadPath {
+  readonly uploader: Upload.Uploader
+  /** `Auth.verify`: the token's row, or 401 / 503. */
+  readonly verify: (token: string) => Effect.Effect<TokenRow, Unauthorized | Unavailable>
+}
 const SEARCH_KEYS = new Set(["q", "category", "page", "page_size"])
 
 const decode = (segment: string): string | undefined => {
@@ -59,8 +77,14 @@ export const make = (
   options: ServerOptions,
   store: PackageStoreService,
   blobs: BlobStoreService,
-  log: (line: string) => void
+  log: (line: string) => void,
+  writes?: UploadPath
 ): HotPath => {
+  const logAnswer = (req: IncomingMessage, path: string, status: number, started: number) => {
+    if (options.logRequests) {
+      log(`${new Date().toISOString()} ${req.method} ${path} ${status} ${(performance.now() - started).toFixed(1)}ms`)
+    }
+  }
   const send = (
     req: IncomingMessage,
     res: ServerResponse,
@@ -163,7 +187,61 @@ export const make = (
     return true
   }
 
+  /**
+   * `POST upload` of a small form (declared `Content-Length` up to `Upload.IN_MEMORY_UPLOAD`)
+   * with a token: the token is checked first, and anything but a token of publish scope is handed
+   * on untouched (HttpApi answers 401/403/503 the same way). From then on the body is read here
+   * and every answer (201, or the API error's status and `{detail}`) is sent from here.
+   */
+  const upload = (req: IncomingMessage, res: ServerResponse, next: () => void, path: string, started: number) => {
+    if (writes === undefined) return false
+    const { uploader, verify } = writes
+    const length = Number(req.headers["content-length"] ?? NaN)
+    const boundary = boundaryOf(req.headers["content-type"])
+    if (!Number.isFinite(length) || length > Upload.IN_MEMORY_UPLOAD || length > uploader.limit + Upload.MULTIPART_SLACK) return false
+    if (boundary === undefined) return false
+    const token = (req.headers.authorization ?? "").slice("Bearer ".length).trim()
+    if (token === "") return false
+    run(res, verify(token), next, (row) => {
+      if (!scopeIncludes(row.scope, "publish")) return next()
+      const chunks: Array<Buffer> = []
+      req.on("data", (chunk: Buffer) => chunks.push(chunk))
+      req.once("error", () => res.destroy())
+      req.once("end", () => {
+        const body = Buffer.concat(chunks)
+        const publish = Effect.flatMap(
+          uploader.readForm(body, boundary),
+          (form) => uploader.publish(form, baseUrlFromHeaders(req.headers, options))
+        )
+        Effect.runPromiseExit(publish).then((exit) => {
+          if (Exit.isSuccess(exit)) {
+            const json = JSON.stringify(exit.value)
+            res.writeHead(201, { "content-type": "application/json", "content-length": String(Buffer.byteLength(json)) })
+            res.end(json)
+            return logAnswer(req, path, 201, started)
+          }
+          const failure = Cause.failureOption(exit.cause)
+          if (Option.isNone(failure)) {
+            Effect.runFork(Effect.logError("request failed", exit.cause))
+            const json = JSON.stringify({ detail: "Internal Server Error" })
+            res.writeHead(500, { "content-type": "application/json", "content-length": String(Buffer.byteLength(json)) })
+            res.end(json)
+            return logAnswer(req, path, 500, started)
+          }
+          const wire = toWire(failure.value)
+          res.writeHead(wire.status, { "content-type": "application/json", "content-length": String(Buffer.byteLength(wire.body)) })
+          res.end(wire.body)
+          logAnswer(req, path, wire.status, started)
+        }, () => res.destroy())
+      })
+    })
+    return true
+  }
+
   return (req, res, next) => {
+    if (req.method === "POST" && req.url === UPLOAD && req.headers.authorization !== undefined) {
+      return upload(req, res, next, UPLOAD, performance.now())
+    }
     if (options.private || req.method !== "GET" || req.headers.authorization !== undefined) return false
     const url = req.url ?? ""
     if (!url.startsWith(PACKAGES)) return false

@@ -60,6 +60,17 @@ export interface ReleaseRow {
 }
 
 /**
+ * A release as just published, with its package's versions (semver ascending) and latest version
+ * as that publish left them.
+ * @since 0.1.0
+ * @category models
+ */
+export interface PublishedRelease extends ReleaseRow {
+  readonly packageVersions: ReadonlyArray<string>
+  readonly packageLatest: string | null
+}
+
+/**
  * What `publish` needs: the release without its store-assigned fields.
  * @since 0.1.0
  * @category models
@@ -224,7 +235,7 @@ export interface PackageStoreService {
   /** Which backend this is (`sqlite` or `pg`), for health answers and logs. */
   readonly backend: string
   /** Insert a release and its dependencies in one transaction. */
-  readonly publish: (release: NewRelease) => Effect.Effect<ReleaseRow, StoreError | VersionExists>
+  readonly publish: (release: NewRelease) => Effect.Effect<PublishedRelease, StoreError | VersionExists>
   /** The package with its latest release. */
   readonly getPackage: (name: string) => Effect.Effect<Option.Option<PackageRow>, StoreError>
   /** Every release of a package (deleted ones excluded), semver ascending; empty when unknown. */

@@ -27,6 +27,7 @@ import { Auth, AuthenticationLive } from "./Auth.js"
 import { BlobStore } from "./BlobStore.js"
 import * as BlobStoreFs from "./BlobStore.js"
 import { HandlersLive } from "./Handlers.js"
+import * as Upload from "./Upload.js"
 import * as HotPaths from "./HotPaths.js"
 import type { StoreError } from "./PackageStore.js"
 import { PackageStore } from "./PackageStore.js"
@@ -287,7 +288,12 @@ export const serve = <E = never, R = never, SE = StoreError | BlobError>(
 export const nodeServerLayer = (config: ServerOptions) =>
   Layer.unwrapEffect(
     Effect.gen(function*() {
-      const hot = HotPaths.make(config, yield* PackageStore, yield* BlobStore, logLine)
+      const uploader = yield* Upload.make.pipe(
+        Effect.provide(PackageArchive.Default),
+        Effect.provideService(ServerConfigLayer.ServerConfig, config)
+      )
+      const auth = yield* Effect.provide(Auth, Auth.Default)
+      const hot = HotPaths.make(config, yield* PackageStore, yield* BlobStore, logLine, { uploader, verify: auth.verify })
       return NodeHttpServer.layer(() => {
         const server = makeNodeServer()
         server.hot = hot

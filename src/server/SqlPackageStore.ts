@@ -33,6 +33,7 @@ import type {
   NewToken,
   PackageRow,
   PackageStoreService,
+  PublishedRelease,
   ReleaseRow,
   SearchQuery,
   SearchResult,
@@ -51,9 +52,9 @@ export interface SqlDialect {
   readonly backend: string
   /**
    * Refresh the search index entry of package `packageId` from its latest release (or remove it
-   * when the package has no release left). Runs inside the write transaction.
+   * when the package has no release left: `hasReleases` false). Runs inside the write transaction.
    */
-  readonly reindex: (packageId: number) => Effect.Effect<void, SqlError>
+  readonly reindex: (packageId: number, hasReleases: boolean) => Effect.Effect<void, SqlError>
   /**
    * Ranked ids (`packages.id`) of the packages matching a NON-empty `q` (exact normalized name
    * first, then relevance, then `packages.downloads`), for the requested page, and the total count.
@@ -186,20 +187,26 @@ export const makeSql = (dialect: SqlDialect): Effect.Effect<PackageStoreService,
     const PACKAGE_SELECT = sql`SELECT r.*, p.name AS p_name, p.versions_json AS p_versions_json, p.downloads AS p_downloads
       FROM packages p JOIN releases r ON r.id = p.latest_release_id`
 
-    /** Recomputes latest/versions of a package after a write, and its search entry. */
+    /** Recomputes latest/versions of a package after a write, and its search entry; returns them. */
     const refreshPackage = (packageId: number) =>
       Effect.gen(function*() {
         const rows = yield* sql<Row>`SELECT id, version, yanked FROM releases WHERE package_id = ${packageId}`
+        let result: { readonly versions: ReadonlyArray<string>; readonly latest: string | null }
         if (rows.length === 0) {
           yield* sql`UPDATE packages SET latest_release_id = NULL, latest_version = NULL, versions_json = '[]' WHERE id = ${packageId}`
+          result = { versions: [], latest: null }
         } else {
           const releases = rows.map((r) => ({ id: num(r.id), version: str(r.version), yanked: num(r.yanked) !== 0 }))
           const latest = latestOf(releases)
           const latestId = releases.find((r) => r.version === latest)?.id ?? releases[0]!.id
-          const versions = JSON.stringify(sortVersions(releases.map((r) => r.version)))
-          yield* sql`UPDATE packages SET latest_release_id = ${latestId}, latest_version = ${latest ?? null}, versions_json = ${versions} WHERE id = ${packageId}`
+          const versions = sortVersions(releases.map((r) => r.version))
+          yield* sql`UPDATE packages SET latest_release_id = ${latestId}, latest_version = ${latest ?? null}, versions_json = ${
+            JSON.stringify(versions)
+          } WHERE id = ${packageId}`
+          result = { versions, latest: latest ?? null }
         }
-        yield* dialect.reindex(packageId)
+        yield* dialect.reindex(packageId, rows.length > 0)
+        return result
       })
 
     const publish = Effect.fn("PackageStore.publish")(function*(release: NewRelease) {
@@ -256,8 +263,8 @@ export const makeSql = (dialect: SqlDialect): Effect.Effect<PackageStoreService,
               sql.insert(deps.map(([dep_name, dep_range]) => ({ release_id: num(row.id), dep_name, dep_range })))
             }`
           }
-          yield* refreshPackage(packageId)
-          return toRelease(row)
+          const after = yield* refreshPackage(packageId)
+          return { ...toRelease(row), packageVersions: after.versions, packageLatest: after.latest } satisfies PublishedRelease
         })
       ).pipe(writing, Effect.catchTag("SqlError", (e) => Effect.fail(fail(`publish ${release.name}@${release.version}`)(e))))
     })

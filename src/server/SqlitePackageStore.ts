@@ -113,13 +113,13 @@ const ftsQuery = (q: string): string =>
  */
 export const dialect: Effect.Effect<SqlDialect, never, SqlClient.SqlClient> = Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
-  const reindex = (packageId: number) =>
-    Effect.gen(function*() {
-      yield* sql`DELETE FROM packages_fts WHERE rowid = ${packageId}`
-      yield* sql`INSERT INTO packages_fts (rowid, name, description, tags, components)
+  // one statement either way: FTS5 replaces the entry of an existing rowid
+  const reindex = (packageId: number, hasReleases: boolean) =>
+    hasReleases
+      ? sql`INSERT OR REPLACE INTO packages_fts (rowid, name, description, tags, components)
         SELECT p.id, p.name_norm, r.description, r.tags_json, r.components_json
-        FROM packages p JOIN releases r ON r.id = p.latest_release_id WHERE p.id = ${packageId}`
-    })
+        FROM packages p JOIN releases r ON r.id = p.latest_release_id WHERE p.id = ${packageId}`.pipe(Effect.asVoid)
+      : sql`DELETE FROM packages_fts WHERE rowid = ${packageId}`.pipe(Effect.asVoid)
   const search = (query: SearchQuery) =>
     Effect.gen(function*() {
       const match = ftsQuery(query.q)

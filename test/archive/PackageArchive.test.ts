@@ -294,6 +294,23 @@ describe("ZIP structure", () => {
     }).pipe(Effect.provide(PackageArchive.Default)))
 })
 
+describe("openBytes", () => {
+  it.scoped("reads an archive from memory exactly as open reads it from disk (ZIP and tar)", () =>
+    Effect.gen(function*() {
+      const archive = yield* PackageArchive
+      const dir = yield* tempDir
+      writeTree(path.join(dir, "src"), projectTree())
+      for (const format of ["zip", "tar"] as const) {
+        const packed = yield* archive.pack(path.join(dir, "src"), { output: path.join(dir, `p.${format}.fmpkg`), format })
+        const fromDisk = yield* archive.open(packed.file)
+        const fromMemory = yield* archive.openBytes(fs.readFileSync(packed.file), "upload")
+        assert.deepStrictEqual({ ...fromMemory, file: "" }, { ...fromDisk, file: "" })
+        assert.strictEqual(fromMemory.file, "upload")
+        assert.strictEqual(fromMemory.format, format)
+      }
+    }).pipe(Effect.provide(PackageArchive.Default)))
+})
+
 describe("archives written by other tools", () => {
   const sources = (dir: string) => {
     const src = path.join(dir, "src")

@@ -43,7 +43,8 @@ const assertRefused = (c: Case) =>
     const archive = yield* PackageArchive
     const dir = makeTempDir()
     yield* Effect.addFinalizer(() => Effect.sync(() => removeDir(dir)))
-    const file = writeArchive(dir, "pkg.fmpkg", c.archive())
+    const bytes = c.archive()
+    const file = writeArchive(dir, "pkg.fmpkg", bytes)
     const parent = path.join(dir, "out")
     fs.mkdirSync(parent)
     fs.writeFileSync(path.join(parent, "keep.txt"), "keep")
@@ -54,6 +55,12 @@ const assertRefused = (c: Case) =>
     assert.strictEqual(opened._tag, c.tag, `open: ${opened.message}`)
     assert.match(opened.message, c.reason)
     assert.include(opened.message, c.tag === "ArchiveError" ? file : "")
+
+    // the same bytes from memory (an upload): the same refusal, named by the label
+    const fromMemory = yield* Effect.flip(archive.openBytes(bytes, "upload"))
+    assert.strictEqual(fromMemory._tag, c.tag, `openBytes: ${fromMemory.message}`)
+    assert.match(fromMemory.message, c.reason)
+    assert.include(fromMemory.message, c.tag === "ArchiveError" ? "upload" : "")
 
     const extracted = yield* Effect.flip(archive.extract(file, target))
     assert.strictEqual(extracted._tag, c.tag, `extract: ${extracted.message}`)

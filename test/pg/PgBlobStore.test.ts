@@ -124,7 +124,7 @@ describe("SharedDirBlobStore", () => {
     const dir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "fm-shared-"))
     try {
       const run = <A, E>(f: (s: BlobStore["Type"]) => Effect.Effect<A, E>) =>
-        Effect.runPromise(Effect.flatMap(SharedDirBlobStore.make(dir), f))
+        Effect.runPromise(Effect.scoped(Effect.flatMap(SharedDirBlobStore.make(dir), f)))
       const fresh = await run((s) => s.put(Stream.make(new Uint8Array([1, 2, 3])), 100))
       const old = await run((s) => s.put(Stream.make(new Uint8Array([4, 5, 6])), 100))
       const kept = await run((s) => s.put(Stream.make(new Uint8Array([7])), 100))

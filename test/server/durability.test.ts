@@ -66,7 +66,8 @@ describe("crash safety", () => {
     const first = await startServer({ dataDir })
     await publishFixture(first.url, first.adminToken, { name: "survivor", version: "1.0.0" })
 
-    const big = fixtureArchive({ name: "half-done", version: "1.0.0", files: { "blob.bin": crypto.randomBytes(2_000_000) } })
+    // larger than the in-memory upload limit (4 MiB), so it streams through a temp file
+    const big = fixtureArchive({ name: "half-done", version: "1.0.0", files: { "blob.bin": crypto.randomBytes(6_000_000) } })
     const boundary = "----fmcrash"
     const head = Buffer.from(
       `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="half-done.fmpkg"\r\n` +
@@ -100,10 +101,12 @@ describe("crash safety", () => {
     req.destroy()
     expect(listFiles(tmp).length).toBeGreaterThan(0) // the partial upload is on disk, uncommitted
 
-    // a stray blob, as if the crash had come after the rename but before the row
+    // a stray blob, as if the crash had come after the rename but before the row, and a small
+    // upload's half-written file beside its content address
     const stray = "ab".repeat(32)
     fs.mkdirSync(path.join(dataDir, "blobs", "ab"), { recursive: true })
     fs.writeFileSync(path.join(dataDir, "blobs", "ab", stray), "stray")
+    fs.writeFileSync(path.join(dataDir, "blobs", "ab", `${"ab".repeat(32)}.0123456789ab.part`), "half")
 
     const second = await startServer({ dataDir, adminToken: first.adminToken })
     servers.push(second)

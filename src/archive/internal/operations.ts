@@ -10,28 +10,64 @@ import { decodeManifest, type Manifest, ManifestError, type ManifestFile } from 
 import type { ArchiveLimits } from "../PackageArchive.js"
 import { ArchiveFailure, formatBytes, MANIFEST_NAMES, MAX_MANIFEST_BYTES, NameRegistry, normalizeEntryPath } from "./paths.js"
 import { scanTar, writeTarGz } from "./tar.js"
-import type { ScannedEntry, ScanOptions, ScanResult, Sink } from "./types.js"
+import type { ByteSource, ScannedEntry, ScanOptions, ScanResult, Sink } from "./types.js"
 import { type PackFile, RATIO_ENTRY_THRESHOLD, scanZip, writeZip } from "./zip.js"
 
-/** Tells ZIP from gzip by the first bytes. */
-export const detectFormat = async (file: string): Promise<"zip" | "tar"> => {
+/** An archive file on disk as a {@link ByteSource}, open for the duration of `use`. */
+const withFileSource = async <A>(file: string, use: (source: ByteSource) => Promise<A>): Promise<A> => {
   const fh = await fs.promises.open(file, "r")
   try {
-    const head = Buffer.alloc(4)
-    const { bytesRead } = await fh.read(head, 0, 4, 0)
-    if (bytesRead === 0) throw new ArchiveFailure("is empty, not a .fmpkg archive")
-    if (bytesRead >= 4 && head[0] === 0x50 && head[1] === 0x4b && (head[2] === 3 || head[2] === 5)) return "zip"
-    if (bytesRead >= 2 && head[0] === 0x1f && head[1] === 0x8b) return "tar"
-    throw new ArchiveFailure(
-      `is neither a ZIP nor a gzip tar archive (starts with ${head.subarray(0, bytesRead).toString("hex")})`
-    )
+    const { size } = await fh.stat()
+    return await use({
+      label: file,
+      size,
+      readAt: async (position, length) => {
+        const buffer = Buffer.alloc(length)
+        let done = 0
+        while (done < length) {
+          const { bytesRead } = await fh.read(buffer, done, length - done, position + done)
+          if (bytesRead === 0) throw new ArchiveFailure("truncated (unexpected end of file)")
+          done += bytesRead
+        }
+        return buffer
+      },
+      chunks: () => fs.createReadStream(file, { highWaterMark: 256 * 1024 })
+    })
   } finally {
     await fh.close()
   }
 }
 
-const scan = async (file: string, options: ScanOptions): Promise<ScanResult> =>
-  (await detectFormat(file)) === "zip" ? scanZip(file, options) : scanTar(file, options)
+/** Archive bytes already in memory (e.g. an upload) as a {@link ByteSource}; nothing is copied. */
+export const bufferSource = (bytes: Uint8Array, label: string): ByteSource => {
+  const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+  return {
+    label,
+    size: buffer.length,
+    readAt: (position, length) =>
+      position < 0 || position + length > buffer.length
+        ? Promise.reject(new ArchiveFailure("truncated (unexpected end of file)"))
+        : Promise.resolve(buffer.subarray(position, position + length)),
+    chunks: async function*() {
+      yield buffer
+    }
+  }
+}
+
+/** Tells ZIP from gzip by the first bytes. */
+const detectFormat = async (source: ByteSource): Promise<"zip" | "tar"> => {
+  if (source.size === 0) throw new ArchiveFailure("is empty, not a .fmpkg archive")
+  const head = await source.readAt(0, Math.min(4, source.size))
+  if (head.length >= 4 && head[0] === 0x50 && head[1] === 0x4b && (head[2] === 3 || head[2] === 5)) return "zip"
+  if (head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b) return "tar"
+  throw new ArchiveFailure(`is neither a ZIP nor a gzip tar archive (starts with ${head.toString("hex")})`)
+}
+
+const scanSource = async (source: ByteSource, options: ScanOptions): Promise<ScanResult> =>
+  (await detectFormat(source)) === "zip" ? scanZip(source, options) : scanTar(source, options)
+
+const scan = (file: string, options: ScanOptions): Promise<ScanResult> =>
+  withFileSource(file, (source) => scanSource(source, options))
 
 const isManifestEntry = (entry: ScannedEntry): boolean =>
   entry.type === "file" && (MANIFEST_NAMES as ReadonlyArray<string>).includes(entry.path)
@@ -80,14 +116,21 @@ class ManifestCollector {
 const publicEntries = (entries: ReadonlyArray<ScannedEntry>) =>
   entries.map(({ compressedSize, path, size, type }) => ({ path, type, size, compressedSize }))
 
-/** `open`: validates every entry (ZIP: inflates and CRC-checks all) and decodes the manifest. */
-export const openArchive = async (file: string, limits: ArchiveLimits, signal: AbortSignal) => {
+/** Validates every entry (ZIP: inflates and CRC-checks all) and decodes the manifest. */
+const openSource = async (source: ByteSource, limits: ArchiveLimits, signal: AbortSignal) => {
   const manifests = new ManifestCollector()
-  const result = await scan(file, { limits, signal, verifyAll: true, sinkFor: (e) => manifests.sink(e) })
-  const manifest = manifests.decode(file, result.entries)
-  const { size } = await fs.promises.stat(file)
-  return { file, format: result.format, entries: publicEntries(result.entries), manifest, size }
+  const result = await scanSource(source, { limits, signal, verifyAll: true, sinkFor: (e) => manifests.sink(e) })
+  const manifest = manifests.decode(source.label, result.entries)
+  return { file: source.label, format: result.format, entries: publicEntries(result.entries), manifest, size: source.size }
 }
+
+/** `open`: validates every entry (ZIP: inflates and CRC-checks all) and decodes the manifest. */
+export const openArchive = (file: string, limits: ArchiveLimits, signal: AbortSignal) =>
+  withFileSource(file, (source) => openSource(source, limits, signal))
+
+/** `openBytes`: {@link openArchive} of archive bytes already in memory, named `label` in errors. */
+export const openArchiveBytes = (bytes: Uint8Array, label: string, limits: ArchiveLimits, signal: AbortSignal) =>
+  openSource(bufferSource(bytes, label), limits, signal)
 
 /** `readManifest`: reads only the manifest entries (a tar is still streamed through once). */
 export const readArchiveManifest = async (file: string, limits: ArchiveLimits, signal: AbortSignal) => {
@@ -170,7 +213,7 @@ export const extractArchive = async (
 ) => {
   const target = path.resolve(targetDir)
   const parent = path.dirname(target)
-  await detectFormat(file)
+  await withFileSource(file, detectFormat)
   const targetExists = await checkTarget(target)
   await fs.promises.mkdir(parent, { recursive: true })
   const staging = await fs.promises.mkdtemp(path.join(parent, `.${path.basename(target)}.extract-`))

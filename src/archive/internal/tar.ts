@@ -6,7 +6,7 @@ import * as fs from "node:fs"
 import { pipeline } from "node:stream/promises"
 import * as zlib from "node:zlib"
 import { ArchiveFailure, formatBytes, NameRegistry, normalizeEntryPath } from "./paths.js"
-import type { ScanOptions, ScannedEntry, ScanResult } from "./types.js"
+import type { ByteSource, ScanOptions, ScannedEntry, ScanResult } from "./types.js"
 import type { PackFile, WrittenEntry } from "./zip.js"
 
 const BLOCK = 512
@@ -148,9 +148,9 @@ const refusedType = (type: string): string | undefined => {
 }
 
 /** Walks a gzip tar archive in one streaming pass. */
-export const scanTar = async (file: string, options: ScanOptions): Promise<ScanResult> => {
+export const scanTar = async (source: ByteSource, options: ScanOptions): Promise<ScanResult> => {
   const { limits, signal } = options
-  const { size: gzSize } = await fs.promises.stat(file)
+  const gzSize = source.size
   const ratioBound = limits.maxCompressionRatio * Math.max(gzSize, 1)
   const entries: Array<ScannedEntry> = []
   const names = new NameRegistry()
@@ -263,7 +263,7 @@ export const scanTar = async (file: string, options: ScanOptions): Promise<ScanR
   let parsing: Promise<void> | undefined
   try {
     await pipeline(
-      fs.createReadStream(file, { highWaterMark: 256 * 1024 }),
+      source.chunks(),
       zlib.createGunzip({ chunkSize: 64 * 1024 }),
       (source: AsyncIterable<Buffer>) => (parsing = parse(source))
     )

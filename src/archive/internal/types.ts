@@ -37,3 +37,15 @@ export interface ScanResult {
   readonly format: "zip" | "tar"
   readonly entries: ReadonlyArray<ScannedEntry>
 }
+
+/**
+ * The bytes of an archive being read: a file on disk, or a buffer already in memory (an upload).
+ * `readAt` returns exactly `length` bytes (or fails on a short file); `chunks` streams it all.
+ */
+export interface ByteSource {
+  /** How to name the archive in errors. */
+  readonly label: string
+  readonly size: number
+  readonly readAt: (position: number, length: number) => Promise<Buffer>
+  readonly chunks: () => AsyncIterable<Buffer>
+}

@@ -6,7 +6,7 @@ import * as fs from "node:fs"
 import { pipeline } from "node:stream/promises"
 import * as zlib from "node:zlib"
 import { ArchiveFailure, formatBytes, NameRegistry, normalizeEntryPath } from "./paths.js"
-import type { ScanOptions, ScannedEntry, ScanResult, Sink } from "./types.js"
+import type { ByteSource, ScanOptions, ScannedEntry, ScanResult, Sink } from "./types.js"
 
 const SIG_LOCAL = 0x04034b50
 const SIG_CENTRAL = 0x02014b50
@@ -32,17 +32,6 @@ interface CentralEntry extends ScannedEntry {
 }
 
 const utf8 = new TextDecoder("utf-8", { fatal: true })
-
-const readAt = async (fh: fs.promises.FileHandle, position: number, length: number): Promise<Buffer> => {
-  const buffer = Buffer.alloc(length)
-  let done = 0
-  while (done < length) {
-    const { bytesRead } = await fh.read(buffer, done, length - done, position + done)
-    if (bytesRead === 0) throw new ArchiveFailure("truncated (unexpected end of file)")
-    done += bytesRead
-  }
-  return buffer
-}
 
 const u64 = (b: Buffer, at: number): number => {
   const v = b.readBigUInt64LE(at)
@@ -76,14 +65,14 @@ const describeMode = (mode: number): string | undefined => {
 
 /** Reads and validates the central directory and every local header; reads no file data. */
 const readDirectory = async (
-  fh: fs.promises.FileHandle,
+  source: ByteSource,
   fileSize: number,
   options: ScanOptions
 ): Promise<Array<CentralEntry>> => {
   const { limits } = options
   if (fileSize < EOCD_SIZE) throw new ArchiveFailure("truncated: too short to be a ZIP archive")
   const tailLength = Math.min(fileSize, EOCD_SIZE + MAX_COMMENT)
-  const tail = await readAt(fh, fileSize - tailLength, tailLength)
+  const tail = await source.readAt(fileSize - tailLength, tailLength)
   const at = findEndOfCentralDirectory(tail)
   if (at < 0) throw new ArchiveFailure("truncated or corrupt ZIP: end of central directory not found")
   const eocdPos = fileSize - tailLength + at
@@ -96,13 +85,13 @@ const readDirectory = async (
   let cdEnd = eocdPos
   if (total === 0xffff || cdSize === 0xffffffff || cdOffset === 0xffffffff) {
     if (eocdPos < 20) throw new ArchiveFailure("corrupt ZIP64: end-of-central-directory locator missing")
-    const locator = await readAt(fh, eocdPos - 20, 20)
+    const locator = await source.readAt(eocdPos - 20, 20)
     if (locator.readUInt32LE(0) !== SIG_EOCD64_LOCATOR) {
       throw new ArchiveFailure("corrupt ZIP64: end-of-central-directory locator missing")
     }
     const recordPos = u64(locator, 8)
     if (recordPos + 56 > eocdPos - 20) throw new ArchiveFailure("corrupt ZIP64: bad end-of-central-directory offset")
-    const record = await readAt(fh, recordPos, 56)
+    const record = await source.readAt(recordPos, 56)
     if (record.readUInt32LE(0) !== SIG_EOCD64) throw new ArchiveFailure("corrupt ZIP64: end-of-central-directory record missing")
     diskNumber = record.readUInt32LE(16)
     cdDisk = record.readUInt32LE(20)
@@ -121,7 +110,7 @@ const readDirectory = async (
     )
   }
   if (cdSize > MAX_CENTRAL_DIRECTORY) throw new ArchiveFailure("central directory is too large")
-  const cd = await readAt(fh, cdOffset, cdSize)
+  const cd = await source.readAt(cdOffset, cdSize)
   const entries: Array<CentralEntry> = []
   const names = new NameRegistry()
   let pos = 0
@@ -233,7 +222,7 @@ const readDirectory = async (
     if (options.signal.aborted) throw new ArchiveFailure("interrupted")
     const entry = byOffset[i]!
     if (entry.localOffset + 30 > cdOffset) throw new ArchiveFailure("corrupt: local header outside the data area", entry.path)
-    const header = await readAt(fh, entry.localOffset, 30)
+    const header = await source.readAt(entry.localOffset, 30)
     if (header.readUInt32LE(0) !== SIG_LOCAL) throw new ArchiveFailure("corrupt: local header not found", entry.path)
     const localFlags = header.readUInt16LE(6)
     const localMethod = header.readUInt16LE(8)
@@ -254,7 +243,7 @@ const readDirectory = async (
         throw new ArchiveFailure("corrupt: local header and central directory disagree on CRC or sizes", entry.path)
       }
     }
-    const localName = await readAt(fh, entry.localOffset + 30, nameLength)
+    const localName = await source.readAt(entry.localOffset + 30, nameLength)
     if (!localName.equals(entry.rawName)) {
       throw new ArchiveFailure("corrupt: local header and central directory disagree on the name", entry.path)
     }
@@ -272,7 +261,7 @@ const readDirectory = async (
 }
 
 async function* readRange(
-  fh: fs.promises.FileHandle,
+  source: ByteSource,
   start: number,
   length: number,
   signal: AbortSignal
@@ -281,7 +270,7 @@ async function* readRange(
   while (done < length) {
     if (signal.aborted) throw new ArchiveFailure("interrupted")
     const n = Math.min(READ_CHUNK, length - done)
-    const chunk = await readAt(fh, start + done, n)
+    const chunk = await source.readAt(start + done, n)
     done += n
     yield chunk
   }
@@ -289,7 +278,7 @@ async function* readRange(
 
 /** Inflates one entry, checking actual size against the declared size and the CRC-32. */
 const readEntryData = async (
-  fh: fs.promises.FileHandle,
+  source: ByteSource,
   entry: CentralEntry,
   sink: Sink | undefined,
   signal: AbortSignal
@@ -311,7 +300,7 @@ const readEntryData = async (
   }
   if (entry.size <= SMALL_ENTRY && entry.compressedSize <= SMALL_ENTRY) {
     // small entry: one read, one bounded inflate (maxOutputLength caps what a lying header can produce)
-    const raw = await readAt(fh, entry.dataStart, entry.compressedSize)
+    const raw = await source.readAt(entry.dataStart, entry.compressedSize)
     let data: Buffer
     if (entry.method === 8) {
       try {
@@ -345,13 +334,13 @@ const readEntryData = async (
     }
     return
   }
-  const source = readRange(fh, entry.dataStart, entry.compressedSize, signal)
+  const data = readRange(source, entry.dataStart, entry.compressedSize, signal)
   // pipeline() can reject before the last stage settles; wait for it so no write is still running
   let checking: Promise<void> | undefined
   const last = (s: AsyncIterable<Buffer>) => (checking = check(s))
   try {
-    if (entry.method === 8) await pipeline(source, zlib.createInflateRaw({ chunkSize: 64 * 1024 }), last)
-    else await pipeline(source, last)
+    if (entry.method === 8) await pipeline(data, zlib.createInflateRaw({ chunkSize: 64 * 1024 }), last)
+    else await pipeline(data, last)
   } catch (e) {
     await checking?.catch(() => undefined)
     if (e instanceof ArchiveFailure) throw e
@@ -366,35 +355,29 @@ const readEntryData = async (
 }
 
 /** Walks a ZIP archive: validates its structure, then feeds entries to the sinks in file order. */
-export const scanZip = async (file: string, options: ScanOptions): Promise<ScanResult> => {
-  const fh = await fs.promises.open(file, "r")
-  try {
-    const { size } = await fh.stat()
-    const entries = await readDirectory(fh, size, options)
-    if (options.sinkFor !== undefined || options.onDirectory !== undefined || options.verifyAll) {
-      const inOrder = [...entries].sort((a, b) => a.localOffset - b.localOffset)
-      for (const entry of inOrder) {
-        if (options.signal.aborted) throw new ArchiveFailure("interrupted")
-        if (entry.type === "directory") {
-          if (options.onDirectory !== undefined) await options.onDirectory(entry)
-          continue
-        }
-        const sink = options.sinkFor === undefined ? undefined : await options.sinkFor(entry)
-        if (sink !== undefined || options.verifyAll) await readEntryData(fh, entry, sink, options.signal)
+export const scanZip = async (source: ByteSource, options: ScanOptions): Promise<ScanResult> => {
+  const entries = await readDirectory(source, source.size, options)
+  if (options.sinkFor !== undefined || options.onDirectory !== undefined || options.verifyAll) {
+    const inOrder = [...entries].sort((a, b) => a.localOffset - b.localOffset)
+    for (const entry of inOrder) {
+      if (options.signal.aborted) throw new ArchiveFailure("interrupted")
+      if (entry.type === "directory") {
+        if (options.onDirectory !== undefined) await options.onDirectory(entry)
+        continue
       }
+      const sink = options.sinkFor === undefined ? undefined : await options.sinkFor(entry)
+      if (sink !== undefined || options.verifyAll) await readEntryData(source, entry, sink, options.signal)
     }
-    return {
-      format: "zip",
-      entries: entries.map(({ compressedSize, executable, path, size, type }) => ({
-        path,
-        type,
-        size,
-        compressedSize,
-        executable
-      }))
-    }
-  } finally {
-    await fh.close()
+  }
+  return {
+    format: "zip",
+    entries: entries.map(({ compressedSize, executable, path, size, type }) => ({
+      path,
+      type,
+      size,
+      compressedSize,
+      executable
+    }))
   }
 }
 

@@ -74,7 +74,7 @@ export const sweepOldFiles = (dir: string, minAge: Duration.Duration): Effect.Ef
  * @since 0.1.0
  * @category constructors
  */
-export const make = (tempDir: string): Effect.Effect<BlobStoreService, BlobError, SqlClient.SqlClient> =>
+export const make = (tempDir: string): Effect.Effect<BlobStoreService, BlobError, SqlClient.SqlClient | Scope.Scope> =>
   Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
     const local = yield* makeLocalBlobStore(tempDir)
@@ -219,4 +219,4 @@ export const make = (tempDir: string): Effect.Effect<BlobStoreService, BlobError
  * @category layers
  */
 export const layerFromClient = (tempDir: string): Layer.Layer<BlobStore, BlobError, SqlClient.SqlClient> =>
-  Layer.effect(BlobStore, make(tempDir))
+  Layer.scoped(BlobStore, make(tempDir))

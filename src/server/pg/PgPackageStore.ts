@@ -56,7 +56,7 @@ const WEIGHTS = "{0.1,0.2,0.3,1.0}"
 export const dialect: Effect.Effect<SqlDialect, never, SqlClient.SqlClient> = Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
 
-  const reindex = (packageId: number) =>
+  const reindex = (packageId: number, _hasReleases: boolean) =>
     Effect.gen(function*() {
       // Recompute latest/versions now that this transaction holds the package row's lock: a
       // concurrent writer on another replica may have committed a version since our caller read.

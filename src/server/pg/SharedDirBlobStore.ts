@@ -7,6 +7,7 @@
  * @since 0.1.0
  */
 import { Duration, Effect, Layer } from "effect"
+import type { Scope } from "effect"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
 import type { BlobStoreService } from "../BlobStore.js"
@@ -18,7 +19,7 @@ import { SWEEP_MIN_AGE, sweepOldFiles } from "./PgBlobStore.js"
  * @since 0.1.0
  * @category constructors
  */
-export const make = (dir: string): Effect.Effect<BlobStoreService, BlobError> =>
+export const make = (dir: string): Effect.Effect<BlobStoreService, BlobError, Scope.Scope> =>
   Effect.gen(function*() {
     const store = yield* makeLocalBlobStore(dir)
     const blobs = Path.join(store.root, "blobs")
@@ -58,4 +59,4 @@ export const make = (dir: string): Effect.Effect<BlobStoreService, BlobError> =>
  * @since 0.1.0
  * @category layers
  */
-export const layer = (dir: string): Layer.Layer<BlobStore, BlobError> => Layer.effect(BlobStore, make(dir))
+export const layer = (dir: string): Layer.Layer<BlobStore, BlobError> => Layer.scoped(BlobStore, make(dir))
