@@ -1,7 +1,8 @@
 // Builds what `npm ci` / `npm install` must produce: the bundled CLI (dist/fm.js) and, when it
 // exists, the web UI (dist/ui). Run by the `prepare` and `build` scripts; nothing is downloaded.
 import * as esbuild from "esbuild"
-import { existsSync, mkdirSync, rmSync, chmodSync } from "node:fs"
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import * as path from "node:path"
 
 rmSync("dist", { recursive: true, force: true })
 mkdirSync("dist", { recursive: true })
@@ -26,24 +27,132 @@ const unusedCliParsers = {
   }
 }
 
+/**
+ * fm's sources import Effect's barrels (`import { Effect, Schema } from "effect"`). Bundled as
+ * ES modules that costs nothing (esbuild drops what is unused), but in the CommonJS bundle below
+ * every module behind an `import()` is wrapped in a lazy initialiser, and initialising a barrel
+ * initialises all its modules: `fm registry list` ran the top level of all of effect (and of the
+ * fast-check copy behind `effect/FastCheck`). This rewrites such imports in src/ to the modules
+ * themselves (`import * as Effect from "effect/Effect"`), reading each barrel's `export * as`
+ * list; any name it does not know leaves the import as written. Lines are kept (source maps).
+ */
+const barrelMaps = new Map()
+const barrelMap = (pkg) => {
+  if (!barrelMaps.has(pkg)) {
+    const map = new Map()
+    try {
+      const text = readFileSync(path.join("node_modules", pkg, "dist", "esm", "index.js"), "utf8")
+        .replace(/\/\*[\s\S]*?\*\//g, "")
+        .replace(/^\s*\/\/.*$/gm, "")
+      for (const m of text.matchAll(/export\s*\*\s*as\s+(\w+)\s+from\s*"\.\/([\w/]+)\.js"/g)) {
+        map.set(m[1], { from: `${pkg}/${m[2]}`, name: "*" })
+      }
+      for (const m of text.matchAll(/export\s*\{([^}]*)\}\s*from\s*"\.\/([\w/]+)\.js"/g)) {
+        for (const n of m[1].split(",").map((x) => x.trim()).filter((x) => /^\w+$/.test(x))) {
+          map.set(n, { from: `${pkg}/${m[2]}`, name: n })
+        }
+      }
+    } catch {
+      // no ESM barrel where expected: imports of this package stay as they are
+    }
+    barrelMaps.set(pkg, map)
+  }
+  return barrelMaps.get(pkg)
+}
+const deepImports = {
+  name: "fm-deep-imports",
+  setup(build) {
+    build.onLoad({ filter: /[\\/]src[\\/].*\.ts$/ }, (args) => {
+      const text = readFileSync(args.path, "utf8")
+      const contents = text.replace(
+        /^import\s+\{([^}]*)\}\s+from\s+"(effect|@effect\/[\w-]+)";?[ \t]*$/gm,
+        (whole, specifiers, pkg) => {
+          const map = barrelMap(pkg)
+          const types = []
+          const values = []
+          for (const spec of specifiers.split(",").map((x) => x.trim()).filter((x) => x !== "")) {
+            const m = spec.match(/^(type\s+)?(\w+)(?:\s+as\s+(\w+))?$/)
+            if (m === null) return whole
+            if (m[1] !== undefined) types.push(spec)
+            else if (map.has(m[2])) values.push({ ...map.get(m[2]), local: m[3] ?? m[2] })
+            else return whole
+          }
+          const lines = [
+            ...(types.length > 0 ? [`import { ${types.join(", ")} } from "${pkg}";`] : []),
+            ...values.map((v) => v.name === "*"
+              ? `import * as ${v.local} from "${v.from}";`
+              : `import { ${v.name} as ${v.local} } from "${v.from}";`)
+          ]
+          return lines.join(" ") + "\n".repeat(whole.split("\n").length - 1)
+        }
+      )
+      return { contents, loader: "ts" }
+    })
+  }
+}
+
+/** Packages fm never loads from the bundle, or only optionally (left to `require`). */
+const external = ["better-sqlite3", "@parcel/watcher", "pg-native", "playwright-core", "autocannon"]
+
+/**
+ * The CLI is two files:
+ * - dist/cli-<hash>.cjs, the command tree (src/cli/Main.ts and everything it loads), one CommonJS
+ *   bundle whose whole text is a function expression. dist/fm.js runs it with `vm.Script` and a V8
+ *   code cache (src/cli/CodeCache.ts), which an ES module cannot have on Node 20; compiling this
+ *   code was most of fm's start-up time. Subcommands stay lazily initialised (esbuild wraps what
+ *   `import()` reaches), so `fm registry list` runs only the registry command's modules.
+ * - dist/fm.js, the executable (CommonJS too, see dist/package.json): `fm --version`, and the
+ *   loader of the bundle, whose name it gets through `define` (the hash in it keys the code cache).
+ */
 if (existsSync("src/cli/bin.ts")) {
+  const tree = await esbuild.build({
+    entryPoints: { cli: "src/cli/Main.ts" },
+    entryNames: "[name]-[hash]",
+    outExtension: { ".js": ".cjs" },
+    outdir: "dist",
+    bundle: true,
+    format: "cjs",
+    platform: "node",
+    target: "node20",
+    charset: "ascii", // CodeCache.ts reads the bundle as latin1 (checked below)
+    legalComments: "linked", // the licences go to dist/cli-<hash>.cjs.LEGAL.txt (they are not ASCII)
+    sourcemap: "linked",
+    minify: true,
+    metafile: true,
+    plugins: [unusedCliParsers, deepImports],
+    external,
+    // `import.meta.url` (src/server/WebUi.ts finds dist/ui with it) is the bundle's own URL
+    define: { "import.meta.url": "__fmImportMetaUrl" },
+    banner: {
+      js: "(function (exports, require, module, __filename, __dirname) { \"use strict\"; " +
+        "var __fmImportMetaUrl = require(\"node:url\").pathToFileURL(__filename).href;"
+    },
+    footer: { js: "\n})" },
+    logLevel: "warning"
+  })
+  const bundle = Object.keys(tree.metafile.outputs).find((f) => f.endsWith(".cjs"))
+  if (bundle === undefined) throw new Error("esbuild produced no dist/cli-*.cjs")
+  if (/[^\x00-\x7f]/.test(readFileSync(bundle, "latin1"))) throw new Error(`${bundle} is not ASCII`)
   await esbuild.build({
     entryPoints: { fm: "src/cli/bin.ts" },
     outdir: "dist",
     bundle: true,
-    splitting: true,
-    format: "esm",
+    format: "cjs",
     platform: "node",
     target: "node20",
     sourcemap: "linked",
     minify: true,
-    plugins: [unusedCliParsers],
-    external: ["better-sqlite3", "@parcel/watcher", "pg-native", "playwright-core", "autocannon"],
-    banner: {
-      js: "import { createRequire as __fmCreateRequire } from 'node:module'; const require = __fmCreateRequire(import.meta.url);"
+    define: {
+      FM_CLI_BUNDLE: JSON.stringify(path.basename(bundle)),
+      "import.meta.url": "__fmImportMetaUrl"
     },
+    banner: { js: "\"use strict\"; var __fmImportMetaUrl = require(\"node:url\").pathToFileURL(__filename).href;" },
+    external,
     logLevel: "warning"
   })
+  // dist/fm.js is CommonJS: Node starts a CommonJS main module without its ES module loader
+  // (whose set-up, and the ES module views of every builtin imported, cost about 15 ms a run)
+  writeFileSync("dist/package.json", JSON.stringify({ type: "commonjs" }, null, 2) + "\n")
   chmodSync("dist/fm.js", 0o755)
 }
 

@@ -1,8 +1,8 @@
 /**
  * bench:client — whole-process times of the built CLI (`node dist/fm.js`), min/median/max of 5:
- * `fm --version`, `fm registry list`, and `fm install` of a 1 MiB package from a local registry
- * server with a cold and a warm cache. Baseline in the same run: `node -e 0`.
- * Run `npm run build` first.
+ * `fm --version`, `fm registry list` (with the V8 code cache that its first run writes, and without
+ * it, as on a first run), and `fm install` of a 1 MiB package from a local registry server with a
+ * cold and a warm package cache. Baseline in the same run: `node -e 0`. Run `npm run build` first.
  */
 import { spawnSync } from "node:child_process"
 import * as crypto from "node:crypto"
@@ -48,14 +48,24 @@ try {
     return out
   }
   const dir = path.join(home, "installed")
+  /** Empties the download and metadata caches (not the code cache: that is not what "cold" is about). */
   const clearCache = () => {
-    fs.rmSync(path.join(home, "cache"), { recursive: true, force: true })
+    for (const f of fs.existsSync(path.join(home, "cache")) ? fs.readdirSync(path.join(home, "cache")) : []) {
+      if (f !== "v8") fs.rmSync(path.join(home, "cache", f), { recursive: true, force: true })
+    }
     fs.rmSync(dir, { recursive: true, force: true })
   }
+  const clearCodeCache = () => fs.rmSync(path.join(home, "cache", "v8"), { recursive: true, force: true })
+  const list = [FM, "registry", "list"]
+  const baseline = time(["-e", "0"])
+  const version = time([FM, "--version"])
+  // one run writes the code cache of `registry`, as any first run does (measured on its own below)
+  spawnSync(process.execPath, list, { env, cwd: home })
   const rows: Array<[string, Array<number>]> = [
-    ["node -e 0 (baseline)", time(["-e", "0"])],
-    ["fm --version", time([FM, "--version"])],
-    ["fm registry list", time([FM, "registry", "list"])],
+    ["node -e 0 (baseline)", baseline],
+    ["fm --version", version],
+    ["fm registry list", time(list)],
+    ["fm registry list (no code cache: first run)", time(list, clearCodeCache)],
     ["fm install bench-pkg (1 MiB, cold cache)", time([FM, "install", "bench-pkg", "--dir", dir], clearCache)],
     ["fm install bench-pkg (1 MiB, warm cache)", time([FM, "install", "bench-pkg", "--dir", dir])]
   ]
@@ -70,10 +80,10 @@ try {
     const s = stats(xs)
     console.log(`${name.padEnd(w)}  ${s.min.toFixed(0).padStart(8)}  ${s.median.toFixed(0).padStart(9)}  ${s.max.toFixed(0).padStart(8)}`)
   }
-  const version = stats(rows[1]![1]).median
-  const list = stats(rows[2]![1]).median
-  console.log(`\ntarget < 300 ms median: fm --version ${version.toFixed(0)} ms ${version < 300 ? "OK" : "OVER"}, ` +
-    `fm registry list ${list.toFixed(0)} ms ${list < 300 ? "OK" : "OVER"}`)
+  const versionMs = stats(rows[1]![1]).median
+  const listMs = stats(rows[2]![1]).median
+  console.log(`\ntarget < 300 ms median: fm --version ${versionMs.toFixed(0)} ms ${versionMs < 300 ? "OK" : "OVER"}, ` +
+    `fm registry list ${listMs.toFixed(0)} ms ${listMs < 300 ? "OK" : "OVER"}`)
 } finally {
   await server.stop()
   fs.rmSync(home, { recursive: true, force: true })

@@ -1,16 +1,18 @@
 /**
- * The `fm` command tree. Each feature adds its subcommand to `subcommands` below (one entry: its
- * name and the `import()` of its module, in the order `fm --help` lists them).
+ * The `fm` command tree. Each feature adds its subcommand's name to `SubcommandNames.ts` (in the
+ * order `fm --help` lists them) and its `import()` to `subcommands` below.
  *
  * Subcommand modules are loaded on demand: `fm registry list` loads only `commands/registry.js`
- * (the bundle splits each into its own chunk); `fm --help`, completions and anything that does
- * not start with a subcommand name load them all, so help and errors read as before.
+ * (in the bundle, a module behind `import()` is initialised only when imported); `fm --help`,
+ * completions and anything that does not start with a subcommand name load them all, so help and
+ * errors read as before.
  * @since 0.1.0
  */
 import { Command } from "@effect/cli"
 import { Effect } from "effect"
 import { FM_VERSION } from "../shared/Version.js"
 import { rewriteInstallVersion } from "./commands/installArgs.js"
+import { isSubcommandName, SUBCOMMAND_NAMES, type SubcommandName } from "./SubcommandNames.js"
 
 const subcommands = {
   registry: () => import("./commands/registry.js").then((m) => m.registry),
@@ -24,13 +26,9 @@ const subcommands = {
   versions: () => import("./commands/versions.js").then((m) => m.versions),
   install: () => import("./commands/install.js").then((m) => m.install),
   publish: () => import("./commands/publish.js").then((m) => m.publish)
-}
+} satisfies Record<SubcommandName, unknown> // each name in SubcommandNames.ts, and no other
 
-type SubcommandName = keyof typeof subcommands
 type Subcommand = Awaited<ReturnType<(typeof subcommands)[SubcommandName]>>
-
-const isSubcommandName = (s: string | undefined): s is SubcommandName =>
-  s !== undefined && Object.prototype.hasOwnProperty.call(subcommands, s)
 
 /**
  * Stands in for a subcommand that was not loaded: the name only, so that @effect/cli's messages
@@ -61,12 +59,10 @@ export const loadFm = (argv: ReadonlyArray<string>) =>
     const first = argv[2]
     if (isSubcommandName(first)) {
       const loaded = await subcommands[first]()
-      const [head, ...rest] = (Object.keys(subcommands) as Array<SubcommandName>).map((name) =>
-        name === first ? loaded : shell(name)
-      )
+      const [head, ...rest] = SUBCOMMAND_NAMES.map((name) => name === first ? loaded : shell(name))
       return root([head!, ...rest])
     }
-    const [head, ...rest] = await Promise.all(Object.values(subcommands).map((load) => load()))
+    const [head, ...rest] = await Promise.all(SUBCOMMAND_NAMES.map((name) => subcommands[name]()))
     return root([head!, ...rest])
   })
 

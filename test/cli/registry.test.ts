@@ -284,7 +284,9 @@ describe("fm (built binary)", () => {
       expect(r.stderr).toMatch(/^hint: fix or move .*registries\.json/m)
     }
     expect(fs.readFileSync(file).equals(before)).toBe(true)
-    expect(fs.readdirSync(home).sort()).toEqual(["registries.json"])
+    // nothing else was written but fm's V8 code cache (cache/v8, see codecache.test.ts)
+    expect(fs.readdirSync(home).sort()).toEqual(["cache", "registries.json"])
+    expect(fs.readdirSync(path.join(home, "cache"))).toEqual(["v8"])
   }, CLI_TIMEOUT)
 
   it("registry cache: stats, clear --older-than, clear", async () => {

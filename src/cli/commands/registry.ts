@@ -5,6 +5,7 @@
 import { Args, Command, Options, Prompt } from "@effect/cli"
 import { Console, Effect, Layer, Option, Redacted } from "effect"
 import { PackageCache } from "../../client/PackageCache.js"
+import { Checksum } from "../../shared/Checksum.js"
 import {
   checkRegistryName,
   checkRegistryUrl,
@@ -258,11 +259,16 @@ const cacheCommand = Command.make(
         formatBytes(stats.total_size_bytes)
       ]])
     })
-).pipe(Command.withDescription("Show download-cache statistics, or clear it"))
+).pipe(
+  Command.withDescription("Show download-cache statistics, or clear it"),
+  Command.provide(PackageCache.DefaultWithoutDependencies.pipe(Layer.provide(Checksum.Default)))
+)
 
 // ---------------------------------------------------------------------------------------------
 
-const RegistryLayers = Layer.mergeAll(RegistryConfig.Default, PackageCache.Default)
+// The services are built on the platform layer `Main.ts` has already built (their `Default`s
+// would build a NodeContext of their own again, and tear it down at exit: a tenth of `fm registry
+// list`'s time), and only for the subcommands that use them (the download cache for `cache`).
 
 /**
  * `fm registry`: manage the configured registries and the download cache.
@@ -280,5 +286,5 @@ export const registry = Command.make("registry").pipe(
     toggle(false),
     cacheCommand
   ]),
-  Command.provide(RegistryLayers)
+  Command.provide(RegistryConfig.DefaultWithoutDependencies)
 )
