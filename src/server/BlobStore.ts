@@ -226,26 +226,30 @@ export const make = (dataDir: string): Effect.Effect<BlobStoreService, BlobError
 
     const remove = (sha256: string) => attempt(sha256, "remove", () => Fs.promises.rm(pathOf(sha256), { force: true }))
 
+    // Runs once, before the server listens: plain synchronous directory reads (one call per
+    // shard, no stat per file) are several times faster than a promise per call.
     const sweep = (known: ReadonlySet<string>) =>
-      attempt(root, "sweep", async () => {
-        let temps = 0
-        let removed = 0
-        for (const f of await Fs.promises.readdir(tmp)) {
-          await Fs.promises.rm(Path.join(tmp, f), { force: true, recursive: true })
-          temps++
-        }
-        for (const d of await Fs.promises.readdir(blobs)) {
-          const dir = Path.join(blobs, d)
-          const st = await Fs.promises.stat(dir)
-          if (!st.isDirectory()) continue
-          for (const f of await Fs.promises.readdir(dir)) {
-            if (!known.has(f)) {
-              await Fs.promises.rm(Path.join(dir, f), { force: true })
-              removed++
+      Effect.try({
+        try: () => {
+          let temps = 0
+          let removed = 0
+          for (const f of Fs.readdirSync(tmp)) {
+            Fs.rmSync(Path.join(tmp, f), { force: true, recursive: true })
+            temps++
+          }
+          for (const d of Fs.readdirSync(blobs, { withFileTypes: true })) {
+            if (!d.isDirectory()) continue
+            const dir = Path.join(blobs, d.name)
+            for (const f of Fs.readdirSync(dir)) {
+              if (!known.has(f)) {
+                Fs.rmSync(Path.join(dir, f), { force: true, recursive: true })
+                removed++
+              }
             }
           }
-        }
-        return { blobs: removed, temps }
+          return { blobs: removed, temps }
+        },
+        catch: (cause) => new BlobError({ file: root, operation: "sweep", cause })
       })
 
     return fromParts({ root, writeTemp, commit, putBytes, pathOf, stat, stream, remove, sweep })

@@ -54,7 +54,7 @@ export const HealthLive = HttpApiBuilder.group(RegistryApi, "health", (handlers)
     const store = yield* PackageStore
     const config = yield* ServerConfig
     return handlers.handle("health", () =>
-      store.stats.pipe(
+      store.counts.pipe(
         Effect.map((s) =>
           new HealthResponse({
             status: "healthy",
@@ -166,7 +166,7 @@ export const PackagesLive = HttpApiBuilder.group(RegistryApi, "packages", (handl
         Effect.gen(function*() {
           yield* access
           const request = yield* HttpServerRequest.HttpServerRequest
-          const found = yield* store.getRelease(path.name, path.version).pipe(Effect.mapError(unavailable))
+          const found = yield* store.findArchive(path.name, path.version).pipe(Effect.mapError(unavailable))
           if (Option.isNone(found)) {
             return yield* new NotFound({ detail: `Package '${path.name}@${path.version}' not found` })
           }

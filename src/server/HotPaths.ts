@@ -37,6 +37,44 @@ export type HotPath = (req: IncomingMessage, res: ServerResponse, next: () => vo
 
 /** Archives up to this size are read in one go and sent with one write. */
 const READ_WHOLE_LIMIT = 2 * 1024 * 1024
+/** Archives up to this size are kept in memory once read, up to this many bytes in all. */
+const ARCHIVE_CACHE_ENTRY = 256 * 1024
+const ARCHIVE_CACHE_BYTES = 32 * 1024 * 1024
+
+/**
+ * Least-recently-used archive bytes by SHA-256, bounded in total bytes; larger archives are not kept.
+ * @since 0.1.0
+ * @category models
+ */
+export class ArchiveCache {
+  private readonly entries = new Map<string, Buffer>()
+  private bytes = 0
+  constructor(readonly maxBytes: number, readonly maxEntryBytes: number) {}
+  /** The bytes of `sha256`, if kept (and marks them recently used). */
+  get(sha256: string): Buffer | undefined {
+    const hit = this.entries.get(sha256)
+    if (hit !== undefined) {
+      this.entries.delete(sha256)
+      this.entries.set(sha256, hit)
+    }
+    return hit
+  }
+  /** Keeps `bytes` (unless too large), dropping the least recently used beyond the budget. */
+  set(sha256: string, bytes: Buffer): void {
+    if (bytes.length > this.maxEntryBytes || this.entries.has(sha256)) return
+    this.entries.set(sha256, bytes)
+    this.bytes += bytes.length
+    for (const [key, value] of this.entries) {
+      if (this.bytes <= this.maxBytes) break
+      this.entries.delete(key)
+      this.bytes -= value.length
+    }
+  }
+  /** Bytes held. */
+  get size(): number {
+    return this.bytes
+  }
+}
 const PACKAGES = `${API_PREFIX}/packages/`
 const UPLOAD = `${API_PREFIX}/packages/upload`
 
@@ -80,6 +118,8 @@ export const make = (
   log: (line: string) => void,
   writes?: UploadPath
 ): HotPath => {
+  // small archives, by SHA-256: content-addressed, so an entry never goes stale
+  const archives = new ArchiveCache(ARCHIVE_CACHE_BYTES, ARCHIVE_CACHE_ENTRY)
   const logAnswer = (req: IncomingMessage, path: string, status: number, started: number) => {
     if (options.logRequests) {
       log(`${new Date().toISOString()} ${req.method} ${path} ${status} ${(performance.now() - started).toFixed(1)}ms`)
@@ -99,21 +139,36 @@ export const make = (
       log(`${new Date().toISOString()} ${req.method} ${path} 200 ${(performance.now() - started).toFixed(1)}ms`)
     }
   }
-  const json = (req: IncomingMessage, res: ServerResponse, path: string, started: number, value: unknown) => {
-    const body = JSON.stringify(value)
-    // the same strong ETag the HttpApi path gives metadata (MetadataEtagLive), so clients revalidate
-    const etag = `"${sha256Hex(body)}"`
+  /**
+   * Serialized answers by the store result they were made from: a single-writer store hands out
+   * the same row object until a write, so repeated reads skip building, stringifying and hashing.
+   */
+  const rendered = new WeakMap<object, { readonly key: string; readonly body: Buffer; readonly etag: string }>()
+  const json = (
+    req: IncomingMessage,
+    res: ServerResponse,
+    path: string,
+    started: number,
+    source: object,
+    key: string,
+    build: () => unknown
+  ) => {
+    let answer = rendered.get(source)
+    if (answer === undefined || answer.key !== key) {
+      const body = Buffer.from(JSON.stringify(build()))
+      // the same strong ETag the HttpApi path gives metadata (MetadataEtagLive), so clients revalidate
+      answer = { key, body, etag: `"${sha256Hex(body)}"` }
+      rendered.set(source, answer)
+    }
+    const { body, etag } = answer
     if (etagMatches(req.headers["if-none-match"], etag)) {
       res.writeHead(304, { etag })
       res.end()
-      if (options.logRequests) {
-        log(`${new Date().toISOString()} ${req.method} ${path} 304 ${(performance.now() - started).toFixed(1)}ms`)
-      }
-      return
+      return logAnswer(req, path, 304, started)
     }
     send(req, res, path, started, {
       "content-type": "application/json",
-      "content-length": String(Buffer.byteLength(body)),
+      "content-length": String(body.length),
       etag
     }, body)
   }
@@ -135,7 +190,8 @@ export const make = (
   const info = (req: IncomingMessage, res: ServerResponse, next: () => void, path: string, name: string, started: number) => {
     run(res, store.getPackage(name), next, (found) => {
       if (Option.isNone(found)) return next()
-      json(req, res, path, started, infoBody(found.value, baseUrlFromHeaders(req.headers, options)))
+      const base = baseUrlFromHeaders(req.headers, options)
+      json(req, res, path, started, found.value, base, () => infoBody(found.value, base))
     })
     return true
   }
@@ -150,8 +206,11 @@ export const make = (
     const q = params.get("q") ?? ""
     const c = params.get("category")
     const category = c === null || c === "" ? undefined : c
-    run(res, store.search({ q, category, page, pageSize }), next, (result) =>
-      json(req, res, path, started, searchBody(result, baseUrlFromHeaders(req.headers, options), { q, page, pageSize })))
+    run(res, store.search({ q, category, page, pageSize }), next, (result) => {
+      const base = baseUrlFromHeaders(req.headers, options)
+      json(req, res, path, started, result, `${base}\u0000${q}\u0000${page}\u0000${pageSize}`, () =>
+        searchBody(result, base, { q, page, pageSize }))
+    })
     return true
   }
 
@@ -165,16 +224,20 @@ export const make = (
     started: number
   ) => {
     if (req.headers["range"] !== undefined || req.headers["if-none-match"] !== undefined) return false
-    run(res, store.getRelease(name, version), next, async (found) => {
+    run(res, store.findArchive(name, version), next, async (found) => {
       if (Option.isNone(found)) return next()
       const r = found.value
-      const file = blobs.pathOf(r.checksum)
-      if (!NodePath.isAbsolute(file) || r.sizeBytes > READ_WHOLE_LIMIT) return next()
-      let bytes: Buffer
-      try {
-        bytes = await Fs.promises.readFile(file)
-      } catch {
-        return next() // missing archive: the HttpApi path answers 503 naming it
+      if (r.sizeBytes > READ_WHOLE_LIMIT) return next()
+      let bytes = archives.get(r.checksum)
+      if (bytes === undefined) {
+        const file = blobs.pathOf(r.checksum)
+        if (!NodePath.isAbsolute(file)) return next()
+        try {
+          bytes = await Fs.promises.readFile(file)
+        } catch {
+          return next() // missing archive: the HttpApi path answers 503 naming it
+        }
+        archives.set(r.checksum, bytes)
       }
       const counted = await Effect.runPromiseExit(store.recordDownload(r.name, r.version))
       if (Exit.isFailure(counted)) return next()

@@ -242,11 +242,21 @@ export interface PackageStoreService {
   readonly listReleases: (name: string) => Effect.Effect<ReadonlyArray<ReleaseRow>, StoreError>
   /** One release. */
   readonly getRelease: (name: string, version: string) => Effect.Effect<Option.Option<ReleaseRow>, StoreError>
+  /**
+   * The release whose archive a download serves: {@link getRelease} for the download path, which
+   * may answer from a cache and whose `downloads` may lag behind counts not yet written.
+   */
+  readonly findArchive: (name: string, version: string) => Effect.Effect<Option.Option<ReleaseRow>, StoreError>
   /** Ranked search (exact name first, then relevance, then downloads); empty `q` = newest first. */
   readonly search: (query: SearchQuery) => Effect.Effect<SearchResult, StoreError>
   /** Registry-wide counts. */
   readonly stats: Effect.Effect<StoreStats, StoreError>
-  /** Atomically add one download to a release (and its package). */
+  /** The two counts `health` reports (cheaper than {@link stats}). */
+  readonly counts: Effect.Effect<{ readonly packages: number; readonly components: number }, StoreError>
+  /**
+   * Add one download to a release (and its package). A single-writer store may batch these: they
+   * are written within a few milliseconds, before any read that reports counts, and at close.
+   */
   readonly recordDownload: (name: string, version: string) => Effect.Effect<void, StoreError>
   /** Mark a release yanked with a reason; returns the updated release. */
   readonly yank: (

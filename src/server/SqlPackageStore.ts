@@ -25,6 +25,7 @@
 import { SqlClient } from "@effect/sql"
 import type { SqlError } from "@effect/sql/SqlError"
 import { Effect, Option } from "effect"
+import type { Scope } from "effect"
 import type { TokenScope } from "../api/RegistryApi.js"
 import { normalizeName } from "../domain/PackageName.js"
 import { pickLatest, sortVersions } from "../domain/Version.js"
@@ -119,6 +120,9 @@ export const toRelease = (r: Row): ReleaseRow => ({
   yankReason: nstr(r.yank_reason)
 })
 
+/** How long a single-writer store holds download counts before writing them (see `recordDownload`). */
+const DOWNLOAD_FLUSH_MS = 50
+
 const toToken = (r: Row): TokenRow => ({
   id: num(r.id),
   name: str(r.name),
@@ -153,7 +157,7 @@ export const latestOf = (releases: ReadonlyArray<{ readonly version: string; rea
  * @since 0.1.0
  * @category constructors
  */
-export const makeSql = (dialect: SqlDialect): Effect.Effect<PackageStoreService, never, SqlClient.SqlClient> =>
+export const makeSql = (dialect: SqlDialect): Effect.Effect<PackageStoreService, never, SqlClient.SqlClient | Scope.Scope> =>
   Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
     const fail = (operation: string) => (cause: SqlError) => new StoreError({ operation, cause })
@@ -183,6 +187,49 @@ export const makeSql = (dialect: SqlDialect): Effect.Effect<PackageStoreService,
       })
     }
     const writing = <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.ensuring(effect, invalidate)
+
+    // Download counts. A single-writer store adds them up in memory and writes them in one
+    // transaction DOWNLOAD_FLUSH_MS after the first, before any read that reports counts (so
+    // readers always see every download counted), and when the store closes; a failed write
+    // keeps them for the next try. A kill -9 may lose the last few milliseconds of counts.
+    // Shared databases (PostgreSQL replicas) write each one at once.
+    const batchCounts = dialect.singleWriter === true
+    const pendingCounts = new Map<string, { readonly name: string; readonly version: string; n: number }>()
+    let flushTimer: ReturnType<typeof setTimeout> | undefined
+    const writeCounts = (batch: ReadonlyArray<{ readonly name: string; readonly version: string; readonly n: number }>) =>
+      sql.withTransaction(
+        Effect.forEach(batch, ({ n, name, version }) =>
+          Effect.gen(function*() {
+            const rows = yield* sql<Row>`UPDATE releases SET downloads = downloads + ${n}
+              WHERE name_norm = ${normalizeName(name)} AND version = ${version} RETURNING package_id`
+            if (rows.length > 0) {
+              yield* sql`UPDATE packages SET downloads = downloads + ${n} WHERE id = ${num(rows[0]!.package_id)}`
+            }
+          }), { discard: true })
+      ).pipe(writing)
+    const flushCounts: Effect.Effect<void, StoreError> = Effect.suspend(() => {
+      if (flushTimer !== undefined) {
+        clearTimeout(flushTimer)
+        flushTimer = undefined
+      }
+      if (pendingCounts.size === 0) return Effect.void
+      const batch = [...pendingCounts.values()].map((c) => ({ ...c }))
+      pendingCounts.clear()
+      return writeCounts(batch).pipe(
+        Effect.tapError(() => Effect.sync(() => batch.forEach((c) => addCount(c.name, c.version, c.n)))),
+        Effect.mapError(fail(`count ${batch.length} download(s)`))
+      )
+    })
+    const addCount = (name: string, version: string, n: number) => {
+      const key = `${normalizeName(name)}\u0000${version}`
+      const counted = pendingCounts.get(key)
+      if (counted === undefined) pendingCounts.set(key, { name, version, n })
+      else counted.n += n
+    }
+    /** `read`, after writing any pending download counts (a failure to write them is left for later). */
+    const counted = <A, E>(read: Effect.Effect<A, E>): Effect.Effect<A, E> =>
+      Effect.suspend(() => (pendingCounts.size === 0 ? read : Effect.zipRight(Effect.ignore(flushCounts), read)))
+    if (batchCounts) yield* Effect.addFinalizer(() => Effect.ignore(flushCounts))
 
     const PACKAGE_SELECT = sql`SELECT r.*, p.name AS p_name, p.versions_json AS p_versions_json, p.downloads AS p_downloads
       FROM packages p JOIN releases r ON r.id = p.latest_release_id`
@@ -271,30 +318,36 @@ export const makeSql = (dialect: SqlDialect): Effect.Effect<PackageStoreService,
 
     const getPackage = Effect.fn("PackageStore.getPackage")(function*(name: string) {
       const nameNorm = normalizeName(name)
-      return yield* cached(
+      return yield* counted(cached(
         `p\u0000${nameNorm}`,
         sql<Row>`${PACKAGE_SELECT} WHERE p.name_norm = ${nameNorm}`.pipe(
           Effect.map((rows) => rows.length === 0 ? Option.none<PackageRow>() : Option.some(toPackage(rows[0]!))),
           Effect.mapError(fail(`read package ${name}`))
         )
-      )
+      ))
     })
 
     const listReleases = Effect.fn("PackageStore.listReleases")(function*(name: string) {
-      const rows = yield* sql<Row>`SELECT * FROM releases WHERE name_norm = ${normalizeName(name)}`.pipe(
+      const rows = yield* counted(sql<Row>`SELECT * FROM releases WHERE name_norm = ${normalizeName(name)}`.pipe(
         Effect.mapError(fail(`list versions of ${name}`))
-      )
+      ))
       const releases = rows.map(toRelease)
       const order = sortVersions(releases.map((r) => r.version))
       return order.map((v) => releases.find((r) => r.version === v)!)
     })
 
-    const getRelease = Effect.fn("PackageStore.getRelease")(function*(name: string, version: string) {
-      const rows = yield* sql<Row>`SELECT * FROM releases WHERE name_norm = ${normalizeName(name)} AND version = ${version}`.pipe(
+    const readRelease = (name: string, version: string) =>
+      sql<Row>`SELECT * FROM releases WHERE name_norm = ${normalizeName(name)} AND version = ${version}`.pipe(
+        Effect.map((rows) => rows.length === 0 ? Option.none<ReleaseRow>() : Option.some(toRelease(rows[0]!))),
         Effect.mapError(fail(`read ${name}@${version}`))
       )
-      return rows.length === 0 ? Option.none() : Option.some(toRelease(rows[0]!))
+
+    const getRelease = Effect.fn("PackageStore.getRelease")(function*(name: string, version: string) {
+      return yield* counted(readRelease(name, version))
     })
+
+    const findArchive = (name: string, version: string) =>
+      cached(`r\u0000${normalizeName(name)}\u0000${version}`, readRelease(name, version))
 
     const packagesByIds = (ids: ReadonlyArray<number>) =>
       ids.length === 0
@@ -310,7 +363,7 @@ export const makeSql = (dialect: SqlDialect): Effect.Effect<PackageStoreService,
         )
 
     const search = (query: SearchQuery) =>
-      cached(`s\u0000${query.q}\u0000${query.category ?? "\u0001"}\u0000${query.page}\u0000${query.pageSize}`, searchUncached(query))
+      counted(cached(`s\u0000${query.q}\u0000${query.category ?? "\u0001"}\u0000${query.page}\u0000${query.pageSize}`, searchUncached(query)))
 
     const searchUncached = Effect.fn("PackageStore.search")(function*(query: SearchQuery) {
       const offset = (query.page - 1) * query.pageSize
@@ -327,34 +380,41 @@ export const makeSql = (dialect: SqlDialect): Effect.Effect<PackageStoreService,
       return { rows, total: page.total } satisfies SearchResult
     }, (effect, query) => Effect.mapError(effect, fail(`search '${query.q}'`)))
 
-    const stats = Effect.gen(function*() {
-      const p = yield* sql<Row>`SELECT count(*) AS packages, sum(r.component_count) AS components
-        FROM packages p JOIN releases r ON r.id = p.latest_release_id`
-      const r = yield* sql<Row>`SELECT count(*) AS versions, sum(size_bytes) AS size, sum(downloads) AS downloads FROM releases`
-      const c = yield* sql<Row>`SELECT r.category AS name, count(*) AS n FROM packages p JOIN releases r ON r.id = p.latest_release_id
-        WHERE r.category IS NOT NULL AND r.category <> '' GROUP BY r.category ORDER BY count(*) DESC, r.category`
-      return {
-        packages: num(p[0]?.packages),
-        versions: num(r[0]?.versions),
-        components: num(p[0]?.components),
-        totalSizeBytes: num(r[0]?.size),
-        totalDownloads: num(r[0]?.downloads),
-        categories: c.map((row) => ({ name: str(row.name), count: num(row.n) }))
-      } satisfies StoreStats
-    }).pipe(Effect.mapError(fail("read stats")), Effect.withSpan("PackageStore.stats"))
+    const countsQuery = sql<Row>`SELECT count(*) AS packages, sum(r.component_count) AS components
+        FROM packages p JOIN releases r ON r.id = p.latest_release_id`.pipe(
+      Effect.map((p) => ({ packages: num(p[0]?.packages), components: num(p[0]?.components) }))
+    )
 
-    const recordDownload = Effect.fn("PackageStore.recordDownload")(function*(name: string, version: string) {
-      const nameNorm = normalizeName(name)
-      yield* sql.withTransaction(
-        Effect.gen(function*() {
-          const rows = yield* sql<Row>`UPDATE releases SET downloads = downloads + 1
-            WHERE name_norm = ${nameNorm} AND version = ${version} RETURNING package_id`
-          if (rows.length > 0) {
-            yield* sql`UPDATE packages SET downloads = downloads + 1 WHERE id = ${num(rows[0]!.package_id)}`
+    const counts = cached("counts", countsQuery.pipe(Effect.mapError(fail("read counts"))))
+
+    const stats = counted(cached(
+      "stats",
+      Effect.gen(function*() {
+        const p = yield* countsQuery
+        const r = yield* sql<Row>`SELECT count(*) AS versions, sum(size_bytes) AS size, sum(downloads) AS downloads FROM releases`
+        const c = yield* sql<Row>`SELECT r.category AS name, count(*) AS n FROM packages p JOIN releases r ON r.id = p.latest_release_id
+        WHERE r.category IS NOT NULL AND r.category <> '' GROUP BY r.category ORDER BY count(*) DESC, r.category`
+        return {
+          packages: p.packages,
+          versions: num(r[0]?.versions),
+          components: p.components,
+          totalSizeBytes: num(r[0]?.size),
+          totalDownloads: num(r[0]?.downloads),
+          categories: c.map((row) => ({ name: str(row.name), count: num(row.n) }))
+        } satisfies StoreStats
+      }).pipe(Effect.mapError(fail("read stats")), Effect.withSpan("PackageStore.stats"))
+    ))
+
+    const recordDownload = (name: string, version: string): Effect.Effect<void, StoreError> =>
+      batchCounts
+        ? Effect.sync(() => {
+          addCount(name, version, 1)
+          if (flushTimer === undefined) {
+            flushTimer = setTimeout(() => Effect.runFork(Effect.ignore(flushCounts)), DOWNLOAD_FLUSH_MS)
+            flushTimer.unref()
           }
         })
-      ).pipe(writing, Effect.mapError(fail(`count a download of ${name}@${version}`)))
-    })
+        : writeCounts([{ name, version, n: 1 }]).pipe(Effect.mapError(fail(`count a download of ${name}@${version}`)))
 
     const setYank = (name: string, version: string, yanked: boolean, reason: string | null) =>
       sql.withTransaction(
@@ -394,8 +454,9 @@ export const makeSql = (dialect: SqlDialect): Effect.Effect<PackageStoreService,
       ).pipe(writing, Effect.catchTag("SqlError", (e) => Effect.fail(fail(`delete ${name}@${version}`)(e))))
     })
 
-    const checksums = sql<Row>`SELECT DISTINCT checksum FROM releases`.pipe(
-      Effect.map((rows) => new Set(rows.map((r) => str(r.checksum))) as ReadonlySet<string>),
+    // rows as plain value arrays: tens of thousands of them at start-up
+    const checksums = sql`SELECT DISTINCT checksum FROM releases`.values.pipe(
+      Effect.map((rows) => new Set(rows.map((r) => str(r[0]))) as ReadonlySet<string>),
       Effect.mapError(fail("list checksums"))
     )
 
@@ -441,8 +502,10 @@ export const makeSql = (dialect: SqlDialect): Effect.Effect<PackageStoreService,
       getPackage,
       listReleases,
       getRelease,
+      findArchive,
       search,
       stats,
+      counts,
       recordDownload,
       yank,
       unyank,

@@ -181,7 +181,7 @@ export const migratorLayer: Layer.Layer<never, StoreError, SqliteClient.SqliteCl
  * @category layers
  */
 export const layerFromClient: Layer.Layer<PackageStore, StoreError, SqliteClient.SqliteClient | SqlClient.SqlClient> =
-  Layer.effect(PackageStore, Effect.flatMap(dialect, makeSql)).pipe(Layer.provide(migratorLayer))
+  Layer.scoped(PackageStore, Effect.flatMap(dialect, makeSql)).pipe(Layer.provide(migratorLayer))
 
 /**
  * The SQLite store on the database file `filename` (created and migrated when missing).

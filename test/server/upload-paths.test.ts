@@ -61,7 +61,7 @@ const post = async (url: string, token: string | undefined, body: Buffer, conten
   const res = await fetch(`${url}/api/v1/registry/packages/upload`, {
     method: "POST",
     headers: { ...(token === undefined ? {} : { authorization: `Bearer ${token}` }), "content-type": contentType },
-    body
+    body: new Uint8Array(body)
   })
   return { status: res.status, body: await res.json() as Record<string, unknown> }
 }

@@ -22,6 +22,7 @@
  */
 import { SqlClient } from "@effect/sql"
 import { Effect, Layer } from "effect"
+import type { Scope } from "effect"
 import { normalizeName } from "../../domain/PackageName.js"
 import { sortVersions } from "../../domain/Version.js"
 import type { PackageStoreService, SearchQuery } from "../PackageStore.js"
@@ -128,7 +129,7 @@ const enrich = <A, E>(operation: string, effect: Effect.Effect<A, E | StoreError
  * @since 0.1.0
  * @category constructors
  */
-export const make: Effect.Effect<PackageStoreService, never, SqlClient.SqlClient> = Effect.gen(function*() {
+export const make: Effect.Effect<PackageStoreService, never, SqlClient.SqlClient | Scope.Scope> = Effect.gen(function*() {
   const store = yield* Effect.flatMap(dialect, makeSql)
   return {
     backend: store.backend,
@@ -136,8 +137,10 @@ export const make: Effect.Effect<PackageStoreService, never, SqlClient.SqlClient
     getPackage: (name) => enrich(`read package ${name}`, store.getPackage(name)),
     listReleases: (name) => enrich(`list versions of ${name}`, store.listReleases(name)),
     getRelease: (name, version) => enrich(`read ${name}@${version}`, store.getRelease(name, version)),
+    findArchive: (name, version) => enrich(`read ${name}@${version}`, store.findArchive(name, version)),
     search: (query) => enrich(`search '${query.q}'`, store.search(query)),
     stats: enrich("read stats", store.stats),
+    counts: enrich("read counts", store.counts),
     recordDownload: (name, version) => enrich(`count a download of ${name}@${version}`, store.recordDownload(name, version)),
     yank: (name, version, reason) => enrich(`yank ${name}@${version}`, store.yank(name, version, reason)),
     unyank: (name, version) => enrich(`unyank ${name}@${version}`, store.unyank(name, version)),
@@ -165,7 +168,7 @@ export const make: Effect.Effect<PackageStoreService, never, SqlClient.SqlClient
  * @since 0.1.0
  * @category layers
  */
-export const layerFromClient: Layer.Layer<PackageStore, StoreError, SqlClient.SqlClient> = Layer.effect(
+export const layerFromClient: Layer.Layer<PackageStore, StoreError, SqlClient.SqlClient> = Layer.scoped(
   PackageStore,
   make
 ).pipe(Layer.provide(migratorLayer))
@@ -176,4 +179,4 @@ export const layerFromClient: Layer.Layer<PackageStore, StoreError, SqlClient.Sq
  * @category layers
  */
 export const layer = (options: PgDatabaseOptions): Layer.Layer<PackageStore, StoreError> =>
-  Layer.effect(PackageStore, make).pipe(Layer.provide(databaseLayer(options)))
+  Layer.scoped(PackageStore, make).pipe(Layer.provide(databaseLayer(options)))

@@ -112,7 +112,7 @@ export const layer = (options: StorageOptions): Layer.Layer<PackageStore | BlobS
     )
   }
   const client = PgDatabase.layer({ url: databaseUrl, maxConnections: options.maxConnections })
-  const store = Layer.effect(PackageStore, PgPackageStore.make)
+  const store = Layer.scoped(PackageStore, PgPackageStore.make)
   const blobs = blobDir === undefined ? PgBlobStore.layerFromClient(dataDir) : SharedDirBlobStore.layer(blobDir)
   return withSweep(Layer.merge(store, blobs).pipe(Layer.provide(client)))
 }
