@@ -49,7 +49,7 @@ export const readCodeCache = (file: string): Buffer | undefined => {
   return zlib.crc32(payload) === bytes.readUInt32LE(8) ? payload : undefined
 }
 
-/** Caches of other builds (or Node versions) untouched this long are removed; so are stray temp files after a day. */
+/** Caches of other builds (or Node versions) older than this are removed; stray temporary files after a day. */
 const STALE_MS = 7 * 24 * 60 * 60 * 1000
 const STALE_TMP_MS = 24 * 60 * 60 * 1000
 
@@ -163,7 +163,7 @@ export const loadBundle = (bundle: string, cacheFile: string | undefined, keepPr
   }
   const wrapper: unknown = script.runInThisContext()
   if (typeof wrapper !== "function") throw new Error(`${bundle} is not a wrapped CommonJS bundle`)
-  const module = { exports: {} as unknown }
+  const module: { exports: unknown } = { exports: {} }
   wrapper.call(module.exports, module.exports, createRequire(bundle), module, bundle, path.dirname(bundle))
   return { exports: module.exports, cacheUsed, cacheWillBeWritten }
 }
