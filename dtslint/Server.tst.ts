@@ -9,6 +9,7 @@ import type {
   PackageRow,
   PackageStore,
   PackageStoreService,
+  PublishedRelease,
   ReleaseNotFound,
   ReleaseRow,
   StoreError,
@@ -20,8 +21,11 @@ declare const store: PackageStoreService
 
 test("PackageStore methods: typed errors, no requirements", () => {
   expect(store.publish).type.toBe<
-    (release: Parameters<PackageStoreService["publish"]>[0]) => Effect.Effect<ReleaseRow, StoreError | VersionExists>
+    (release: Parameters<PackageStoreService["publish"]>[0]) => Effect.Effect<PublishedRelease, StoreError | VersionExists>
   >()
+  expect<PublishedRelease>().type.toBeAssignableTo<ReleaseRow>()
+  expect(store.findArchive("x", "1.0.0")).type.toBe<Effect.Effect<Option.Option<ReleaseRow>, StoreError>>()
+  expect(store.counts).type.toBe<Effect.Effect<{ readonly packages: number; readonly components: number }, StoreError>>()
   expect(store.getPackage("x")).type.toBe<Effect.Effect<Option.Option<PackageRow>, StoreError>>()
   expect(store.yank("x", "1.0.0", "why")).type.toBe<Effect.Effect<ReleaseRow, StoreError | ReleaseNotFound>>()
   expect(store.recordDownload("x", "1.0.0")).type.toBe<Effect.Effect<void, StoreError>>()

@@ -1,8 +1,10 @@
 /**
  * Archive storage, content-addressed by SHA-256: `<data-dir>/blobs/<aa>/<sha256>` where `aa` is
  * the first two hex digits. Writes stream into a temp file in `<data-dir>/tmp` while hashing and
- * counting, are fsynced, and are renamed into place only when committed; whatever a crash leaves
- * behind (temp files, blobs no release refers to) is removed by `sweep` at start.
+ * counting, are fsynced, and are renamed into place only when committed (small uploads held in
+ * memory go straight to a `.part` file beside their address, `putBytes`); whatever a crash leaves
+ * behind (temp files, blobs no release refers to) is removed by `sweep` at start. After a clean
+ * shutdown with every stored blob confirmed, a marker file lets that sweep skip walking the blobs.
  * @since 0.1.0
  */
 import { Context, Data, Effect, Layer, Option, Stream } from "effect"
@@ -93,20 +95,34 @@ export interface BlobStoreService {
   ) => Stream.Stream<Uint8Array, BlobError>
   /** Removes a blob (no error when missing). */
   readonly remove: (sha256: string) => Effect.Effect<void, BlobError>
-  /** Removes every temp file and every blob whose hash is not in `known`; returns what it removed. */
-  readonly sweep: (known: ReadonlySet<string>) => Effect.Effect<{ readonly blobs: number; readonly temps: number }, BlobError>
+  /**
+   * Removes every temp file and every blob whose hash is not in `known` (the checksums the store
+   * refers to, read only when the blobs need walking); returns what it removed.
+   */
+  readonly sweep: <E>(
+    known: Effect.Effect<ReadonlySet<string>, E>
+  ) => Effect.Effect<{ readonly blobs: number; readonly temps: number }, BlobError | E>
+  /**
+   * Says a blob stored by `putBytes`/`commit` is accounted for: a committed release refers to it,
+   * or it was removed. A store may use this to skip walking every blob at the next start.
+   */
+  readonly confirm: (sha256: string) => Effect.Effect<void>
 }
 
 /**
- * A blob store from its parts: `put` is always `writeTemp` then `commit` in one scope, and
- * `putBytes`, unless given, is the same over the one chunk.
+ * A blob store from its parts: `put` is always `writeTemp` then `commit` in one scope;
+ * `putBytes`, unless given, is the same over the one chunk; `confirm`, unless given, does nothing.
  * @since 0.1.0
  * @category constructors
  */
 export const fromParts = (
-  parts: Omit<BlobStoreService, "put" | "putBytes"> & { readonly putBytes?: BlobStoreService["putBytes"] }
+  parts: Omit<BlobStoreService, "put" | "putBytes" | "confirm"> & {
+    readonly putBytes?: BlobStoreService["putBytes"]
+    readonly confirm?: BlobStoreService["confirm"]
+  }
 ): BlobStoreService => ({
   ...parts,
+  confirm: parts.confirm ?? (() => Effect.void),
   put: (bytes, limit) => Effect.scoped(Effect.tap(parts.writeTemp(bytes, limit), parts.commit)),
   putBytes: parts.putBytes ??
     ((bytes) => Effect.scoped(Effect.flatMap(parts.writeTemp(Stream.make(bytes), Infinity), parts.commit)).pipe(
@@ -141,7 +157,10 @@ const fsyncDir = (dir: string) =>
  * @since 0.1.0
  * @category constructors
  */
-export const make = (dataDir: string): Effect.Effect<BlobStoreService, BlobError, Scope.Scope> =>
+export const make = (
+  dataDir: string,
+  options: { readonly cleanShutdownMarker?: boolean } = {}
+): Effect.Effect<BlobStoreService, BlobError, Scope.Scope> =>
   Effect.gen(function*() {
     const writer = yield* BlobWriter.make
     const root = Path.resolve(dataDir)
@@ -188,6 +207,7 @@ export const make = (dataDir: string): Effect.Effect<BlobStoreService, BlobError
 
     const commit = (temp: TempBlob) =>
       Effect.gen(function*() {
+        unconfirmed.add(temp.sha256)
         const target = pathOf(temp.sha256)
         const dir = Path.dirname(target)
         yield* ensureShard(dir)
@@ -196,7 +216,13 @@ export const make = (dataDir: string): Effect.Effect<BlobStoreService, BlobError
         return target
       })
 
+    // blobs stored but not yet confirmed (see `confirm`); a run that ends with none leaves the
+    // clean-shutdown marker, and the next start skips walking the blobs
+    const unconfirmed = new Set<string>()
+    const confirm = (sha256: string) => Effect.sync(() => void unconfirmed.delete(sha256))
+
     const putBytes = (bytes: Uint8Array, sha256: string) => {
+      unconfirmed.add(sha256)
       const target = pathOf(sha256)
       // beside its target, so one directory fsync covers it; a crash leaves a `.part` that the
       // start-up sweep removes (no release names it)
@@ -226,33 +252,78 @@ export const make = (dataDir: string): Effect.Effect<BlobStoreService, BlobError
 
     const remove = (sha256: string) => attempt(sha256, "remove", () => Fs.promises.rm(pathOf(sha256), { force: true }))
 
+    // The clean-shutdown marker (with `cleanShutdownMarker`, for a data directory one server owns):
+    // written when the store closes with every stored blob confirmed, consumed by the next sweep.
+    const marker = Path.join(root, ".fm-clean-shutdown")
+    if (options.cleanShutdownMarker === true) {
+      yield* Effect.addFinalizer(() =>
+        Effect.sync(() => {
+          if (unconfirmed.size > 0) return
+          try {
+            const temp = `${marker}.${randomBytes(6).toString("hex")}.tmp`
+            const fd = Fs.openSync(temp, "wx", 0o600)
+            try {
+              Fs.writeSync(fd, `${new Date().toISOString()}\n`)
+              Fs.fsyncSync(fd)
+            } finally {
+              Fs.closeSync(fd)
+            }
+            Fs.renameSync(temp, marker)
+          } catch {
+            // no marker: the next start walks the blobs, as after a crash
+          }
+        })
+      )
+    }
+
     // Runs once, before the server listens: plain synchronous directory reads (one call per
     // shard, no stat per file) are several times faster than a promise per call.
-    const sweep = (known: ReadonlySet<string>) =>
-      Effect.try({
-        try: () => {
-          let temps = 0
-          let removed = 0
-          for (const f of Fs.readdirSync(tmp)) {
-            Fs.rmSync(Path.join(tmp, f), { force: true, recursive: true })
-            temps++
-          }
-          for (const d of Fs.readdirSync(blobs, { withFileTypes: true })) {
-            if (!d.isDirectory()) continue
-            const dir = Path.join(blobs, d.name)
-            for (const f of Fs.readdirSync(dir)) {
-              if (!known.has(f)) {
-                Fs.rmSync(Path.join(dir, f), { force: true, recursive: true })
-                removed++
+    const sweep = <E>(known: Effect.Effect<ReadonlySet<string>, E>) =>
+      Effect.gen(function*() {
+        const temps = yield* Effect.try({
+          try: () => {
+            let n = 0
+            for (const f of Fs.readdirSync(tmp)) {
+              Fs.rmSync(Path.join(tmp, f), { force: true, recursive: true })
+              n++
+            }
+            return n
+          },
+          catch: (cause) => new BlobError({ file: tmp, operation: "sweep", cause })
+        })
+        if (options.cleanShutdownMarker === true) {
+          const clean = yield* Effect.try({
+            try: () => {
+              if (!Fs.existsSync(marker)) return false
+              Fs.rmSync(marker, { force: true }) // from now on a crash leaves no marker
+              return true
+            },
+            catch: (cause) => new BlobError({ file: marker, operation: "read", cause })
+          })
+          if (clean) return { blobs: 0, temps }
+        }
+        const referenced = yield* known
+        const blobsRemoved = yield* Effect.try({
+          try: () => {
+            let removed = 0
+            for (const d of Fs.readdirSync(blobs, { withFileTypes: true })) {
+              if (!d.isDirectory()) continue
+              const dir = Path.join(blobs, d.name)
+              for (const f of Fs.readdirSync(dir)) {
+                if (!referenced.has(f)) {
+                  Fs.rmSync(Path.join(dir, f), { force: true, recursive: true })
+                  removed++
+                }
               }
             }
-          }
-          return { blobs: removed, temps }
-        },
-        catch: (cause) => new BlobError({ file: root, operation: "sweep", cause })
+            return removed
+          },
+          catch: (cause) => new BlobError({ file: blobs, operation: "sweep", cause })
+        })
+        return { blobs: blobsRemoved, temps }
       })
 
-    return fromParts({ root, writeTemp, commit, putBytes, pathOf, stat, stream, remove, sweep })
+    return fromParts({ root, writeTemp, commit, putBytes, confirm, pathOf, stat, stream, remove, sweep })
   })
 
 /**
@@ -260,4 +331,5 @@ export const make = (dataDir: string): Effect.Effect<BlobStoreService, BlobError
  * @since 0.1.0
  * @category layers
  */
-export const layer = (dataDir: string): Layer.Layer<BlobStore, BlobError> => Layer.scoped(BlobStore, make(dataDir))
+export const layer = (dataDir: string): Layer.Layer<BlobStore, BlobError> =>
+  Layer.scoped(BlobStore, make(dataDir, { cleanShutdownMarker: true }))

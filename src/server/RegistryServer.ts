@@ -59,8 +59,7 @@ export const sweepLayer: Layer.Layer<never, StoreError | BlobError, PackageStore
   Effect.gen(function*() {
     const store = yield* PackageStore
     const blobs = yield* BlobStore
-    const known = yield* store.checksums
-    const swept = yield* blobs.sweep(known)
+    const swept = yield* blobs.sweep(store.checksums)
     if (swept.blobs + swept.temps > 0) {
       yield* Effect.logInfo(`swept ${swept.temps} temp file(s) and ${swept.blobs} stray blob(s) from ${blobs.root}`)
     }

@@ -137,6 +137,7 @@ export const make: Effect.Effect<Uploader, never, PackageStore | BlobStore | Pac
           checksum: t.sha256,
           sizeBytes: t.size
         }).pipe(
+          Effect.tap(() => blobs.confirm(t.sha256)),
           Effect.catchTags({
             VersionExists: (e) =>
               // Keep the blob only when the existing release is these very bytes.
@@ -144,7 +145,8 @@ export const make: Effect.Effect<Uploader, never, PackageStore | BlobStore | Pac
                 Effect.flatMap((existing) =>
                   Option.isSome(existing) && existing.value.checksum === t.sha256 ? Effect.void : blobs.remove(t.sha256)
                 ),
-                Effect.ignore,
+                Effect.zipRight(blobs.confirm(t.sha256)),
+                Effect.ignore, // unconfirmed: the next start walks the blobs and removes it
                 Effect.zipRight(Effect.fail(new Conflict({ detail: e.message })))
               ),
             StoreError: (e) => Effect.fail(unavailable(e))

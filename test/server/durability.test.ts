@@ -142,3 +142,37 @@ describe("concurrency", () => {
   })
 })
 })
+
+// SQLite + files only: the marker belongs to a data directory one server owns.
+describe("clean shutdown (SQLite + files)", () => {
+  it("a graceful stop leaves a marker that lets the next start skip walking the blobs; a crash does not", async () => {
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "fm-clean-"))
+    dirs.push(dataDir)
+    const marker = path.join(dataDir, ".fm-clean-shutdown")
+    const first = await startServer({ dataDir })
+    await publishFixture(first.url, first.adminToken, { name: "kept", version: "1.0.0" })
+    expect(fs.existsSync(marker)).toBe(false)
+    await first.stop() // SIGTERM: graceful
+    expect(fs.existsSync(marker)).toBe(true)
+
+    // trusted: the start consumes the marker and walks no blob (a file planted meanwhile stays)
+    const planted = path.join(dataDir, "blobs", "cd", "cd".repeat(32))
+    fs.mkdirSync(path.dirname(planted), { recursive: true })
+    fs.writeFileSync(planted, "planted after the clean stop")
+    const second = await startServer({ dataDir, adminToken: first.adminToken })
+    expect(fs.existsSync(marker)).toBe(false)
+    expect(fs.existsSync(planted)).toBe(true)
+    await publishFixture(second.url, second.adminToken, { name: "kept", version: "1.1.0" })
+    process.kill(second.pid!, "SIGKILL")
+    await second.stop()
+    expect(fs.existsSync(marker)).toBe(false)
+
+    // after a crash: the full sweep, which removes what no release refers to
+    const third = await startServer({ dataDir, adminToken: first.adminToken })
+    servers.push(third)
+    expect(fs.existsSync(planted)).toBe(false)
+    const info = await (await fetch(`${third.url}/api/v1/registry/packages/kept`)).json() as { available_versions: Array<string> }
+    expect(info.available_versions).toEqual(["1.0.0", "1.1.0"])
+    expect(listFiles(path.join(dataDir, "blobs"))).toHaveLength(2)
+  })
+})

@@ -191,7 +191,7 @@ export const make = (tempDir: string): Effect.Effect<BlobStoreService, BlobError
         Effect.mapError(blobError(sha256, "remove from PostgreSQL"))
       )
 
-    const sweep = (_known: ReadonlySet<string>) =>
+    const sweep = <E>(_known: Effect.Effect<ReadonlySet<string>, E>) =>
       Effect.gen(function*() {
         // Temp uploads live in this replica's own data directory: whatever is there at start was
         // left by a crash of this replica (give each replica its own --data-dir).

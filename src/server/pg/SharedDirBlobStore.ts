@@ -24,9 +24,10 @@ export const make = (dir: string): Effect.Effect<BlobStoreService, BlobError, Sc
     const store = yield* makeLocalBlobStore(dir)
     const blobs = Path.join(store.root, "blobs")
 
-    const sweep = (known: ReadonlySet<string>) =>
+    const sweep = <E>(referenced: Effect.Effect<ReadonlySet<string>, E>) =>
       Effect.gen(function*() {
         const temps = yield* sweepOldFiles(Path.join(store.root, "tmp"), SWEEP_MIN_AGE)
+        const known = yield* referenced
         const removed = yield* Effect.tryPromise({
           try: async () => {
             const cutoff = Date.now() - Duration.toMillis(SWEEP_MIN_AGE)

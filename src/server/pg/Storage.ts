@@ -79,7 +79,7 @@ const sweepLayer: Layer.Layer<never, StoreError | BlobError, PackageStore | Blob
   Effect.gen(function*() {
     const store = yield* PackageStore
     const blobs = yield* BlobStore
-    const swept = yield* blobs.sweep(yield* store.checksums)
+    const swept = yield* blobs.sweep(store.checksums)
     if (swept.blobs + swept.temps > 0) {
       yield* Effect.logInfo(`swept ${swept.temps} temp file(s) and ${swept.blobs} stray blob(s) from ${blobs.root}`)
     }
