@@ -193,13 +193,11 @@ const load = async (dataDir: string) => {
 interface Server {
   readonly url: string
   readonly pid: number
-  readonly spawnToListenMs: number
   readonly stop: () => Promise<void>
 }
 
 const startChild = async (dataDir: string): Promise<Server> => {
   const bundle = await serverBundle()
-  const t0 = performance.now()
   const child = spawn(process.execPath, [bundle, "start", "--port", "0", "--data-dir", dataDir, "--quiet", "--no-ui"], {
     env: { ...process.env, FM_ADMIN_TOKEN: ADMIN, NO_COLOR: "1" },
     stdio: ["ignore", "pipe", "inherit"]
@@ -213,12 +211,10 @@ const startChild = async (dataDir: string): Promise<Server> => {
     })
     child.once("exit", (c) => reject(new Error(`server exited ${c}: ${out}`)))
   })
-  const spawnToListenMs = performance.now() - t0
   const exited = new Promise((r) => child.once("exit", r))
   return {
     url,
     pid: child.pid!,
-    spawnToListenMs,
     stop: async () => {
       child.kill("SIGTERM")
       await exited
@@ -239,6 +235,47 @@ const layerStartMs = async (dataDir: string): Promise<number> => {
   const elapsed = performance.now() - t0
   await Effect.runPromise(Scope.close(scope, Exit.void))
   return elapsed
+}
+
+/**
+ * `fm studio start` as users run it (`node dist/fm.js`, its V8 code cache warmed by a first run):
+ * spawn to listening, and to the first health answer; median of 5 (after the warm-up run).
+ */
+const cliStartMs = async (dataDir: string): Promise<{ listening: number; health: number } | undefined> => {
+  const fm = path.join(path.dirname(new URL(import.meta.url).pathname), "..", "dist", "fm.js")
+  if (!fs.existsSync(fm)) return undefined
+  const home = fs.mkdtempSync(path.join(os.tmpdir(), "fm-bench-home-"))
+  const runs: Array<{ listening: number; health: number }> = []
+  try {
+    for (let i = 0; i < 6; i++) {
+      const t0 = performance.now()
+      const child = spawn(process.execPath, [fm, "studio", "start", "--port", "0", "--data-dir", dataDir, "--quiet", "--no-ui"], {
+        // the environment of a plain shell (as bench:client): no NODE_OPTIONS, no extra CA bundle to load
+        env: { PATH: process.env["PATH"] ?? "", HOME: home, FLOWMASON_HOME: home, FM_ADMIN_TOKEN: ADMIN, NO_COLOR: "1" },
+        stdio: ["ignore", "pipe", "inherit"]
+      })
+      const exited = new Promise((r) => child.once("exit", r))
+      let out = ""
+      const url = await new Promise<string>((resolve, reject) => {
+        child.stdout.on("data", (d: Buffer) => {
+          out += d.toString()
+          const m = /listening on (http:\/\/\S+)/.exec(out)
+          if (m) resolve(m[1]!)
+        })
+        child.once("exit", (c) => reject(new Error(`fm studio start exited ${c}: ${out}`)))
+      })
+      const listening = performance.now() - t0
+      await (await fetch(`${url}${API}/health`)).arrayBuffer()
+      const health = performance.now() - t0
+      child.kill("SIGTERM")
+      await exited
+      if (i > 0) runs.push({ listening, health })
+    }
+  } finally {
+    fs.rmSync(home, { recursive: true, force: true })
+  }
+  const median = (xs: Array<number>) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
+  return { listening: median(runs.map((r) => r.listening)), health: median(runs.map((r) => r.health)) }
 }
 
 /** A bare node:http server answering every request with the same bytes. */
@@ -289,9 +326,14 @@ const main = async () => {
     const loadMs = await load(dataDir)
     console.log(`loaded ${PACKAGES} packages x 3 versions (with blobs) in ${(loadMs / 1000).toFixed(1)} s`)
 
+    // first start after the bulk load: no clean-shutdown marker, so the full blob sweep runs
     const startup = await layerStartMs(dataDir)
+    const cli = await cliStartMs(dataDir)
     const server = await startChild(dataDir)
-    console.log(`start-up: layers built + first health answered in-process ${ms(startup)} ms; spawn to listening (node + bundle) ${ms(server.spawnToListenMs)} ms`)
+    console.log(`start-up: layers built + first health answered in-process ${ms(startup)} ms (first start: full blob sweep)`)
+    if (cli !== undefined) {
+      console.log(`start-up: \`node dist/fm.js studio start\` (median of 5, after a clean stop): spawn to listening ${ms(cli.listening)} ms, to first health ${ms(cli.health)} ms`)
+    }
 
     const small = archive("dl-small", "1.0.0", 20 * 1024)
     const large = archive("dl-large", "1.0.0", 1024 * 1024)
@@ -347,6 +389,9 @@ const main = async () => {
     console.log(`| search p99 | < 20 ms | ${search.p99} ms | ${search.p99 < 20 ? "yes" : "no"} |`)
     console.log(`| publish 20 KiB | >= 300/s | ${pub.rate.toFixed(0)}/s | ${pub.rate >= 300 ? "yes" : "no"} |`)
     console.log(`| start-up (layers + first health) | < 300 ms | ${ms(startup)} ms | ${startup < 300 ? "yes" : "no"} |`)
+    if (cli !== undefined) {
+      console.log(`| start-up (process: spawn to first health) | < 300 ms | ${ms(cli.health)} ms | ${cli.health < 300 ? "yes" : "no"} |`)
+    }
   } finally {
     fs.rmSync(dataDir, { recursive: true, force: true })
   }

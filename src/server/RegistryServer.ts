@@ -17,9 +17,12 @@ import * as HttpApp from "@effect/platform/HttpApp"
 import * as HttpServerError from "@effect/platform/HttpServerError"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
-import type { HttpApi, HttpServer } from "@effect/platform"
+import type { HttpServer } from "@effect/platform"
+import * as HttpApi from "@effect/platform/HttpApi"
+import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
+import * as OpenApi from "@effect/platform/OpenApi"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
-import { Cause, Effect, Layer, Option } from "effect"
+import { Cause, Effect, Layer, Option, Scope } from "effect"
 import * as Path from "node:path"
 import { API_PREFIX, RegistryApi } from "../api/RegistryApi.js"
 import { PackageArchive } from "../archive/PackageArchive.js"
@@ -115,9 +118,21 @@ export const handlersLayer = (options: RegistryServerOptions) =>
  * @since 0.1.0
  * @category layers
  */
-export const docsLayer: Layer.Layer<never, never, HttpApi.Api> = Layer.mergeAll(
-  HttpApiBuilder.middlewareOpenApi({ path: `${API_PREFIX}/openapi.json` }),
-  HttpApiSwagger.layer({ path: `${API_PREFIX}/docs` })
+export const docsLayer: Layer.Layer<never, never, HttpApi.Api> = HttpApiBuilder.Router.use((router) =>
+  Effect.gen(function*() {
+    // Both are built on their first request, not at start-up (the OpenAPI document alone takes
+    // tens of milliseconds to derive from the schemas); then kept.
+    const { api } = yield* HttpApi.Api
+    const scope = yield* Effect.scope
+    const openApi = yield* Effect.cached(HttpServerResponse.json(OpenApi.fromApi(api)).pipe(Effect.orDie))
+    const swagger = yield* Effect.cached(
+      HttpLayerRouter.toHttpEffect(HttpApiSwagger.layerHttpLayerRouter({ api, path: `${API_PREFIX}/docs` })).pipe(
+        Scope.extend(scope)
+      )
+    )
+    yield* router.get(`${API_PREFIX}/openapi.json`, openApi)
+    yield* router.get(`${API_PREFIX}/docs`, Effect.flatten(swagger))
+  })
 )
 
 /**

@@ -13,7 +13,7 @@ import { Auth, parseExpiresIn } from "../../server/Auth.js"
 import type { TokenRow } from "../../server/PackageStore.js"
 import { PackageStore } from "../../server/PackageStore.js"
 import * as RegistryServer from "../../server/RegistryServer.js"
-import * as Storage from "../../server/pg/Storage.js"
+import * as StorageOptions from "../../server/pg/StorageOptions.js"
 import {
   blobDirOption,
   databaseUrlOption,
@@ -136,7 +136,10 @@ const startCommand = Command.make(
           const ui = opts.noUi ? Layer.empty : WebUi.layer()
           const storage = databaseUrl === undefined && blobDir === undefined
             ? RegistryServer.storageLayer(dataDir)
-            : Storage.layer({ dataDir, databaseUrl, blobDir })
+            // PostgreSQL / blob directory: that code (and the driver) loads only now
+            : Layer.unwrapEffect(
+              Effect.map(Effect.promise(() => import("../../server/pg/Storage.js")), (S) => S.layer({ dataDir, databaseUrl, blobDir }))
+            )
           const ctx = yield* Layer.build(RegistryServer.serve(options, ui, storage))
           const server = Context.get(ctx, HttpServer.HttpServer)
           const store = Context.get(ctx, PackageStore)
@@ -145,7 +148,7 @@ const startCommand = Command.make(
           const url = RegistryServer.listeningUrl(server)
           const where = databaseUrl === undefined && blobDir === undefined
             ? `data: ${dataDir}`
-            : `database: ${Storage.describe({ dataDir, databaseUrl, blobDir }).database}`
+            : `database: ${StorageOptions.describe({ dataDir, databaseUrl, blobDir }).database}`
           yield* Console.log(`fm registry listening on ${url} (${where}${opts.private ? ", private" : ""})`)
           if (Option.isSome(generated)) {
             yield* Console.log(`Admin token (shown once; store it safely): ${generated.value}`)

@@ -15,6 +15,9 @@ import { SqlError } from "@effect/sql/SqlError"
 import { Duration, Effect, Layer, Option, Redacted } from "effect"
 import { StoreError } from "../PackageStore.js"
 import { migrate } from "./PgMigrations.js"
+import { redactUrl } from "./StorageOptions.js"
+
+export { isPostgresUrl, redactUrl } from "./StorageOptions.js"
 
 /**
  * How a replica connects to PostgreSQL.
@@ -32,25 +35,6 @@ export interface PgDatabaseOptions {
   readonly applicationName?: string | undefined
 }
 
-/**
- * Whether a database URL names PostgreSQL (`postgres://` or `postgresql://`).
- * @since 0.1.0
- */
-export const isPostgresUrl = (url: string): boolean => /^postgres(ql)?:\/\//i.test(url.trim())
-
-/**
- * A database URL safe to print: the password (if any) replaced by `***`.
- * @since 0.1.0
- */
-export const redactUrl = (url: string): string => {
-  try {
-    const u = new URL(url)
-    if (u.password !== "") u.password = "***"
-    return u.toString()
-  } catch {
-    return "<invalid database url>"
-  }
-}
 
 const urlOf = (options: PgDatabaseOptions): Redacted.Redacted<string> =>
   typeof options.url === "string" ? Redacted.make(options.url) : options.url

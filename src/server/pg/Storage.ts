@@ -14,7 +14,6 @@
  * @since 0.1.0
  */
 import { Effect, Layer } from "effect"
-import * as Path from "node:path"
 import type { BlobError } from "../BlobStore.js"
 import { BlobStore } from "../BlobStore.js"
 import * as BlobStoreFs from "../BlobStore.js"
@@ -24,55 +23,10 @@ import * as PgBlobStore from "./PgBlobStore.js"
 import * as PgDatabase from "./PgDatabase.js"
 import * as PgPackageStore from "./PgPackageStore.js"
 import * as SharedDirBlobStore from "./SharedDirBlobStore.js"
+import type { StorageOptions } from "./StorageOptions.js"
+import { redactUrl, sqliteFile } from "./StorageOptions.js"
 
-/**
- * Where a registry keeps its metadata and archives.
- * @since 0.1.0
- * @category models
- */
-export interface StorageOptions {
-  /** Local data directory: the SQLite database and temp uploads (and archives without `blobDir`/PostgreSQL). */
-  readonly dataDir: string
-  /** `postgres://...`: keep metadata (and, without `blobDir`, archives) in PostgreSQL. */
-  readonly databaseUrl?: string | undefined
-  /** Keep archives in this (possibly shared) directory. */
-  readonly blobDir?: string | undefined
-  /** PostgreSQL pool size per replica (default 10). */
-  readonly maxConnections?: number | undefined
-}
-
-/**
- * The environment variable read when no `--database-url` is given.
- * @since 0.1.0
- */
-export const DATABASE_URL_ENV = "FM_DATABASE_URL"
-
-/**
- * `flag`, else `$FM_DATABASE_URL`, else `undefined` (SQLite). Empty strings count as unset.
- * @since 0.1.0
- */
-export const databaseUrlFrom = (flag: string | undefined, env: NodeJS.ProcessEnv = process.env): string | undefined => {
-  const v = flag !== undefined && flag.trim() !== "" ? flag.trim() : env[DATABASE_URL_ENV]?.trim()
-  return v === undefined || v === "" ? undefined : v
-}
-
-/**
- * Which backends a set of options selects, for start-up logs and `--json` output.
- * @since 0.1.0
- */
-export const describe = (options: StorageOptions): { readonly database: string; readonly blobs: string } => ({
-  database: options.databaseUrl === undefined
-    ? `sqlite:${sqliteFile(options.dataDir)}`
-    : PgDatabase.redactUrl(options.databaseUrl),
-  blobs: options.blobDir !== undefined
-    ? Path.resolve(options.blobDir)
-    : options.databaseUrl !== undefined
-    ? "postgres"
-    : Path.join(Path.resolve(options.dataDir), "blobs")
-})
-
-/** The SQLite database of a data directory (as `RegistryServer.databaseFile`). */
-const sqliteFile = (dataDir: string): string => Path.join(dataDir, "registry.db")
+export { DATABASE_URL_ENV, databaseUrlFrom, describe, type StorageOptions } from "./StorageOptions.js"
 
 /** Removes temp uploads and unreferenced blobs (each blob store decides what is safe to remove). */
 const sweepLayer: Layer.Layer<never, StoreError | BlobError, PackageStore | BlobStore> = Layer.effectDiscard(
@@ -106,7 +60,7 @@ export const layer = (options: StorageOptions): Layer.Layer<PackageStore | BlobS
       new StoreError({
         operation: "open the registry database",
         cause: new Error(
-          `'${PgDatabase.redactUrl(databaseUrl)}' is not a PostgreSQL URL; use postgres://user:password@host:5432/database`
+          `'${redactUrl(databaseUrl)}' is not a PostgreSQL URL; use postgres://user:password@host:5432/database`
         )
       })
     )

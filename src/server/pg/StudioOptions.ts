@@ -1,7 +1,8 @@
 /**
  * The `fm studio` pieces for PostgreSQL and replicas: the `--database-url` and `--blob-dir`
  * options (shared by `start` and the `token` commands), the store a token command works on, and
- * `fm studio migrate --database-url ...`.
+ * `fm studio migrate --database-url ...`. The PostgreSQL code (and driver) is loaded only when a
+ * command is given a database URL.
  * @since 0.1.0
  */
 import { Command, Options } from "@effect/cli"
@@ -11,9 +12,7 @@ import * as Path from "node:path"
 import { json, printJson, UsageError } from "../../cli/Output.js"
 import type { PackageStore, StoreError } from "../PackageStore.js"
 import * as SqlitePackageStore from "../SqlitePackageStore.js"
-import * as PgDatabase from "./PgDatabase.js"
-import * as PgPackageStore from "./PgPackageStore.js"
-import { DATABASE_URL_ENV, databaseUrlFrom } from "./Storage.js"
+import { DATABASE_URL_ENV, databaseUrlFrom, isPostgresUrl, redactUrl } from "./StorageOptions.js"
 
 /**
  * `--database-url postgres://...`: keep the registry in PostgreSQL (several replicas may share it).
@@ -49,10 +48,10 @@ export const blobDirOption: Options.Options<Option.Option<string>> = Options.tex
  */
 export const resolveDatabaseUrl = (flag: Option.Option<string>): Effect.Effect<string | undefined, UsageError> => {
   const url = databaseUrlFrom(Option.getOrUndefined(flag))
-  if (url === undefined || PgDatabase.isPostgresUrl(url)) return Effect.succeed(url)
+  if (url === undefined || isPostgresUrl(url)) return Effect.succeed(url)
   return Effect.fail(
     new UsageError({
-      reason: `--database-url: '${PgDatabase.redactUrl(url)}' is not a PostgreSQL URL`,
+      reason: `--database-url: '${redactUrl(url)}' is not a PostgreSQL URL`,
       hint: "use postgres://user:password@host:5432/database (or leave it out for SQLite in the data directory)"
     })
   )
@@ -85,7 +84,9 @@ export const resolveBlobDir = (flag: Option.Option<string>): Effect.Effect<strin
 export const storeLayerFor = (dataDir: string, databaseUrl: string | undefined): Layer.Layer<PackageStore, StoreError> =>
   databaseUrl === undefined
     ? SqlitePackageStore.layer(Path.join(dataDir, "registry.db"))
-    : PgPackageStore.layer({ url: databaseUrl, maxConnections: 2 })
+    : Layer.unwrapEffect(
+      Effect.map(Effect.promise(() => import("./PgPackageStore.js")), (pg) => pg.layer({ url: databaseUrl, maxConnections: 2 }))
+    )
 
 /**
  * `fm studio migrate --database-url postgres://...`: applies the pending PostgreSQL migrations
@@ -102,13 +103,14 @@ export const migrateCommand = Command.make("migrate", { databaseUrl: databaseUrl
         hint: "a SQLite registry migrates itself when 'fm studio start' opens it"
       })
     }
+    const PgDatabase = yield* Effect.promise(() => import("./PgDatabase.js"))
     const applied = yield* PgDatabase.migrateDatabase({ url, applicationName: "fm-migrate" })
     const names = applied.map(([id, name]) => `${String(id).padStart(4, "0")}_${name}`)
-    if (opts.json) return yield* printJson({ database: PgDatabase.redactUrl(url), applied: names })
+    if (opts.json) return yield* printJson({ database: redactUrl(url), applied: names })
     yield* Console.log(
       names.length === 0
-        ? `${PgDatabase.redactUrl(url)} is up to date.`
-        : `Applied ${names.length} migration(s) to ${PgDatabase.redactUrl(url)}: ${names.join(", ")}`
+        ? `${redactUrl(url)} is up to date.`
+        : `Applied ${names.length} migration(s) to ${redactUrl(url)}: ${names.join(", ")}`
     )
   })).pipe(
     Command.withDescription(
