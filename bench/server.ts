@@ -12,7 +12,8 @@
  * the server itself reports to build its layers); peak RSS of the server (VmHWM).
  */
 import { Effect } from "effect"
-import { spawn } from "node:child_process"
+import { type ChildProcessByStdio, spawn } from "node:child_process"
+import type { Readable } from "node:stream"
 import * as crypto from "node:crypto"
 import * as fs from "node:fs"
 import * as http from "node:http"
@@ -196,22 +197,27 @@ interface Server {
   readonly stop: () => Promise<void>
 }
 
+/** The URL a starting `fm studio start` prints when it listens (fails if it exits first). */
+const listeningUrlOf = (child: ChildProcessByStdio<null, Readable, null>): Promise<string> => {
+  let out = ""
+  return new Promise<string>((resolve, reject) => {
+    child.stdout.on("data", (d: Buffer) => {
+      out += d.toString()
+      const m = /listening on (http:\/\/\S+)/.exec(out)
+      if (m) resolve(m[1]!)
+    })
+    child.once("exit", (c) => reject(new Error(`fm studio start exited ${c}: ${out}`)))
+  })
+}
+
 const startChild = async (dataDir: string): Promise<Server> => {
   const bundle = await serverBundle()
   const child = spawn(process.execPath, [bundle, "start", "--port", "0", "--data-dir", dataDir, "--quiet", "--no-ui"], {
     env: { ...process.env, FM_ADMIN_TOKEN: ADMIN, NO_COLOR: "1" },
     stdio: ["ignore", "pipe", "inherit"]
   })
-  let out = ""
-  const url = await new Promise<string>((resolve, reject) => {
-    child.stdout.on("data", (d: Buffer) => {
-      out += d.toString()
-      const m = /listening on (http:\/\/\S+)/.exec(out)
-      if (m) resolve(m[1]!)
-    })
-    child.once("exit", (c) => reject(new Error(`server exited ${c}: ${out}`)))
-  })
   const exited = new Promise((r) => child.once("exit", r))
+  const url = await listeningUrlOf(child)
   return {
     url,
     pid: child.pid!,
@@ -255,15 +261,7 @@ const cliStartMs = async (dataDir: string): Promise<{ listening: number; health:
         stdio: ["ignore", "pipe", "inherit"]
       })
       const exited = new Promise((r) => child.once("exit", r))
-      let out = ""
-      const url = await new Promise<string>((resolve, reject) => {
-        child.stdout.on("data", (d: Buffer) => {
-          out += d.toString()
-          const m = /listening on (http:\/\/\S+)/.exec(out)
-          if (m) resolve(m[1]!)
-        })
-        child.once("exit", (c) => reject(new Error(`fm studio start exited ${c}: ${out}`)))
-      })
+      const url = await listeningUrlOf(child)
       const listening = performance.now() - t0
       await (await fetch(`${url}${API}/health`)).arrayBuffer()
       const health = performance.now() - t0

@@ -1,33 +1,14 @@
 import type { Layer } from "effect"
 import { Effect, Exit, ManagedRuntime, Option } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import type { NewRelease } from "../../src/server/PackageStore.js"
 import { PackageStore } from "../../src/server/PackageStore.js"
 import * as PgPackageStore from "../../src/server/pg/PgPackageStore.js"
 import { pgEnabled, usePgDatabase } from "../helpers/pg.js"
+import { newRelease } from "../helpers/releases.js"
 
 const enabled = await pgEnabled()
 
-const release = (name: string, version: string, extra: Partial<NewRelease> = {}): NewRelease => ({
-  name,
-  version,
-  description: "",
-  author: null,
-  authorEmail: null,
-  license: null,
-  category: null,
-  homepage: null,
-  repository: null,
-  tags: [],
-  components: [],
-  pythonRequirements: [],
-  flowmasonVersion: null,
-  kind: "project",
-  dependencies: {},
-  checksum: "0".repeat(64),
-  sizeBytes: 10,
-  ...extra
-})
+const release = newRelease
 
 describe("tsQuery", () => {
   it("makes every word a prefix term, dropping punctuation", () => {

@@ -8,34 +8,16 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { afterEach, describe, expect, it } from "vitest"
 import { ArchiveCache } from "../../src/server/HotPaths.js"
-import type { NewRelease } from "../../src/server/PackageStore.js"
 import { PackageStore } from "../../src/server/PackageStore.js"
 import * as SqlitePackageStore from "../../src/server/SqlitePackageStore.js"
+import { newRelease } from "../helpers/releases.js"
 
 const dirs: Array<string> = []
 afterEach(() => {
   for (const d of dirs.splice(0)) fs.rmSync(d, { recursive: true, force: true })
 })
 
-const release = (name: string, version: string): NewRelease => ({
-  name,
-  version,
-  description: "",
-  author: null,
-  authorEmail: null,
-  license: null,
-  category: null,
-  homepage: null,
-  repository: null,
-  tags: [],
-  components: [],
-  pythonRequirements: [],
-  flowmasonVersion: null,
-  kind: "project",
-  dependencies: {},
-  checksum: "1".repeat(64),
-  sizeBytes: 10
-})
+const release = (name: string, version: string) => newRelease(name, version, { checksum: "1".repeat(64) })
 
 const open = () => {
   const dir = dirs[0] ?? fs.mkdtempSync(path.join(os.tmpdir(), "fm-sqlite-store-"))
