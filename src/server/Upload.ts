@@ -33,16 +33,14 @@ export const IN_MEMORY_UPLOAD = 4 * 1024 * 1024
 export const MULTIPART_SLACK = 64 * 1024
 
 /**
- * The archive of an upload as received: hashed and counted, its bytes in memory or in a temp file.
+ * The archive of an upload as received: hashed and counted, its bytes in memory (`bytes`) or in a
+ * temp file (`temp`).
  * @since 0.1.0
  * @category models
  */
-export interface ReceivedArchive {
-  readonly sha256: string
-  readonly size: number
-  readonly bytes?: Uint8Array | undefined
-  readonly temp?: TempBlob | undefined
-}
+export type ReceivedArchive =
+  | { readonly sha256: string; readonly size: number; readonly bytes: Uint8Array }
+  | { readonly sha256: string; readonly size: number; readonly temp: TempBlob }
 
 /**
  * What an upload form carried: the `file` part (if any) and the `checksum` field (if any).
@@ -107,17 +105,17 @@ export const make: Effect.Effect<Uploader, never, PackageStore | BlobStore | Pac
         if (checksum !== undefined && checksum !== "" && checksum !== t.sha256) {
           return yield* new BadRequest({ detail: `Checksum mismatch: the form says ${checksum}, the uploaded bytes hash to ${t.sha256}` })
         }
-        const opened = yield* (t.bytes !== undefined ? archive.openBytes(t.bytes, "upload") : archive.open(t.temp!.path)).pipe(
+        // in memory: checked and stored from the bytes; streamed: from the temp file, whose path
+        // is not the client's business ("upload" in messages)
+        const opened = yield* ("bytes" in t ? archive.openBytes(t.bytes, "upload") : archive.open(t.temp.path)).pipe(
           Effect.mapError((e) =>
             new BadRequest({
-              detail: `Invalid package archive: ${t.temp === undefined ? e.message : e.message.split(t.temp.path).join("upload")}`
+              detail: `Invalid package archive: ${"bytes" in t ? e.message : e.message.split(t.temp.path).join("upload")}`
             })
           )
         )
         const m = opened.manifest
-        yield* (t.bytes !== undefined ? blobs.putBytes(t.bytes, t.sha256) : blobs.commit(t.temp!)).pipe(
-          Effect.mapError(unavailable)
-        )
+        yield* ("bytes" in t ? blobs.putBytes(t.bytes, t.sha256) : blobs.commit(t.temp)).pipe(Effect.mapError(unavailable))
         const row = yield* store.publish({
           name: m.name,
           version: m.version,
