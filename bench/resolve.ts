@@ -134,58 +134,8 @@ const memoryPart = () => {
 // ---------------------------------------------------------------------------------------------
 // 2. whole-process installs from a local server
 
-const buildCli = async (outdir: string) => {
-  const esbuild = await import("esbuild")
-  await esbuild.build({
-    entryPoints: { fm: path.join(ROOT, "src/cli/bin.ts") },
-    outdir,
-    bundle: true,
-    splitting: true,
-    format: "esm",
-    platform: "node",
-    target: "node20",
-    external: ["better-sqlite3", "@parcel/watcher", "pg-native", "playwright-core", "autocannon"],
-    banner: {
-      js: "import { createRequire as __fmCreateRequire } from 'node:module'; const require = __fmCreateRequire(import.meta.url);"
-    },
-    logLevel: "error"
-  })
-  return path.join(outdir, "fm.js")
-}
-
-/** When `fm install` is not wired to project installs yet: the same work behind a tiny entry. */
-const buildFallback = async (outdir: string) => {
-  const esbuild = await import("esbuild")
-  await esbuild.build({
-    stdin: {
-      contents: `
-        import { NodeContext, NodeHttpClient, NodeRuntime } from "@effect/platform-node"
-        import { Console, Effect, Layer, Option } from "effect"
-        import { FlowmasonHome } from "./src/shared/FlowmasonHome.js"
-        import { ProjectInstall } from "./src/resolver/ProjectInstall.js"
-        import { runProjectInstall } from "./src/resolver/ProjectCli.js"
-        runProjectInstall({ target: Option.none() }).pipe(
-          Effect.provide(ProjectInstall.Default),
-          Effect.provide(Layer.mergeAll(NodeContext.layer, NodeHttpClient.layerUndici, FlowmasonHome.Default)),
-          Effect.tapErrorCause((c) => Console.error(String(c))),
-          NodeRuntime.runMain
-        )`,
-      resolveDir: ROOT,
-      loader: "ts"
-    },
-    outfile: path.join(outdir, "project-install.mjs"),
-    bundle: true,
-    format: "esm",
-    platform: "node",
-    target: "node20",
-    external: ["better-sqlite3", "@parcel/watcher", "pg-native", "playwright-core", "autocannon"],
-    banner: {
-      js: "import { createRequire as __fmCreateRequire } from 'node:module'; const require = __fmCreateRequire(import.meta.url);"
-    },
-    logLevel: "error"
-  })
-  return path.join(outdir, "project-install.mjs")
-}
+/** The built CLI, as users run it (`npm run build` makes it). */
+const FM = path.join(ROOT, "dist", "fm.js")
 
 const timeProcess = (file: string, args: ReadonlyArray<string>, cwd: string, env: NodeJS.ProcessEnv) => {
   const t0 = performance.now()
@@ -196,11 +146,11 @@ const timeProcess = (file: string, args: ReadonlyArray<string>, cwd: string, env
 const serverPart = async () => {
   const { publishFixture, startServer } = await import("../test/helpers/server.js")
   const work = fs.mkdtempSync(path.join(os.tmpdir(), "fm-bench-resolve-"))
-  const outdir = path.join(ROOT, ".tmp", `bench-resolve-${process.pid}`)
   const server = await startServer({})
   try {
     console.log(`\n## Install 200 packages from a local server (${server.url}), whole process\n`)
-    const fm = await buildCli(outdir)
+    if (!fs.existsSync(FM)) throw new Error(`${FM} is missing: run \`npm run build\` first`)
+    const fm = FM
     const home = path.join(work, "home")
     const project = path.join(work, "project")
     fs.mkdirSync(home, { recursive: true })
@@ -224,19 +174,9 @@ const serverPart = async () => {
     console.log(`published 250 versions of 200 packages in ${((performance.now() - t0) / 1000).toFixed(1)} s`)
     fs.writeFileSync(path.join(project, "manifest.json"), JSON.stringify({ name: "bench", version: "1.0.0", dependencies: deps }))
     const env = { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: path.join(work, "fake-home"), FLOWMASON_HOME: home, NO_COLOR: "1" }
-    let entry = fm
-    let args: Array<string> = ["install"]
-    let label = "node fm.js install"
-    try {
-      timeProcess(fm, args, project, env)
-    } catch (e) {
-      const err = String((e as { stderr?: Buffer }).stderr ?? e)
-      if (!/not available yet|needs a package name/.test(err)) throw e
-      entry = await buildFallback(outdir)
-      args = []
-      label = "node project-install.mjs (fm install not wired to ProjectInstall yet)"
-      console.log(`note: \`fm install\` with no NAME is not wired yet; timing ${label}`)
-    }
+    const args = ["install"]
+    const label = "node dist/fm.js install"
+    timeProcess(fm, args, project, env) // warm-up: writes the command's V8 code cache
     const reset = (what: { cache: boolean; lock: boolean }) => {
       fs.rmSync(path.join(project, "fm_packages"), { recursive: true, force: true })
       if (what.cache) fs.rmSync(path.join(home, "cache"), { recursive: true, force: true })
@@ -246,7 +186,7 @@ const serverPart = async () => {
       const times: Array<number> = []
       for (let i = 0; i < RUNS; i++) {
         reset(what)
-        times.push(timeProcess(entry, args, project, env))
+        times.push(timeProcess(fm, args, project, env))
         process.stderr.write(`  ${name} run ${i + 1}: ${ms(times.at(-1)!)}\n`)
       }
       if (fs.readdirSync(path.join(project, "fm_packages")).length !== 200) throw new Error("install did not produce 200 packages")
@@ -270,7 +210,6 @@ const serverPart = async () => {
   } finally {
     await server.stop()
     fs.rmSync(work, { recursive: true, force: true })
-    fs.rmSync(outdir, { recursive: true, force: true })
   }
 }
 

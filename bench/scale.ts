@@ -14,35 +14,14 @@
  */
 import * as crypto from "node:crypto"
 import * as Fs from "node:fs"
-import { createRequire } from "node:module"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import { buildZip, projectManifest } from "../test/helpers/archives.js"
 import { uploadArchive } from "../test/helpers/server.js"
 import type { Replica, TestDatabase } from "../test/helpers/pg.js"
 import { createTestDatabase, pgAvailable, PG_ADMIN_URL, startReplica } from "../test/helpers/pg.js"
+import { autocannon } from "./autocannon.js"
 
-interface Histogram {
-  readonly average: number
-  readonly p50: number
-  readonly p99: number
-}
-interface AutocannonResult {
-  readonly requests: Histogram & { readonly total: number }
-  readonly latency: Histogram
-  readonly duration: number
-  readonly non2xx: number
-  readonly errors: number
-  readonly timeouts: number
-}
-type Autocannon = (options: {
-  readonly url: string
-  readonly connections: number
-  readonly duration: number
-  readonly pipelining?: number
-}) => PromiseLike<AutocannonResult>
-
-const autocannon: Autocannon = createRequire(import.meta.url)("autocannon")
 
 const SECONDS = Number(process.env["BENCH_SECONDS"] ?? 5)
 const ADMIN = `fmr_bench_${crypto.randomBytes(8).toString("hex")}`

@@ -26,33 +26,7 @@ import * as SqlitePackageStore from "../src/server/SqlitePackageStore.js"
 import { databaseFile } from "../src/server/RegistryServer.js"
 import { buildZip, projectManifest } from "../test/helpers/archives.js"
 import { serverBundle } from "../test/helpers/server.js"
-
-interface Histogram {
-  readonly average: number
-  readonly p50: number
-  readonly p99: number
-}
-interface AutocannonResult {
-  readonly requests: Histogram & { readonly total: number }
-  readonly latency: Histogram
-  readonly throughput: Histogram & { readonly total: number }
-  readonly duration: number
-  readonly non2xx: number
-  readonly errors: number
-}
-interface AutocannonRequest {
-  readonly method?: string
-  readonly path?: string
-  readonly headers?: Record<string, string>
-  readonly body?: Buffer
-}
-type Autocannon = (options: {
-  readonly url: string
-  readonly connections: number
-  readonly duration: number
-  readonly requests?: ReadonlyArray<AutocannonRequest & { readonly setupRequest?: (req: AutocannonRequest) => AutocannonRequest }>
-}) => PromiseLike<AutocannonResult & { readonly "2xx": number }>
-const autocannon: Autocannon = createRequire(import.meta.url)("autocannon")
+import { autocannon } from "./autocannon.js"
 
 const SECONDS = Number(process.env["BENCH_SECONDS"] ?? 10)
 const PACKAGES = Number(process.env["BENCH_PACKAGES"] ?? 10_000)

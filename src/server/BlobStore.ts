@@ -12,8 +12,11 @@ import type { Scope } from "effect"
 import { createHash } from "node:crypto"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
+import { Readable } from "node:stream"
 import { randomBytes } from "node:crypto"
 import * as BlobWriter from "./BlobWriter.js"
+import type { StoreError } from "./PackageStore.js"
+import { PackageStore } from "./PackageStore.js"
 
 /**
  * A file-system failure in the blob store, naming the file.
@@ -93,6 +96,13 @@ export interface BlobStoreService {
     sha256: string,
     range?: { readonly start: number; readonly end: number }
   ) => Stream.Stream<Uint8Array, BlobError>
+  /**
+   * The bytes of a stored blob as a Node.js `Readable` (optionally a byte range, `end`
+   * inclusive): what a download response sends, without an Effect step per chunk.
+   */
+  readonly readable: (sha256: string, range?: { readonly start: number; readonly end: number }) => Readable
+  /** The whole of a stored blob in memory (for small archives: the download fast path). */
+  readonly readAll: (sha256: string) => Effect.Effect<Uint8Array, BlobError>
   /** Removes a blob (no error when missing). */
   readonly remove: (sha256: string) => Effect.Effect<void, BlobError>
   /**
@@ -111,17 +121,24 @@ export interface BlobStoreService {
 
 /**
  * A blob store from its parts: `put` is always `writeTemp` then `commit` in one scope;
- * `putBytes`, unless given, is the same over the one chunk; `confirm`, unless given, does nothing.
+ * `putBytes`, unless given, is the same over the one chunk; `readable` and `readAll`, unless
+ * given, read `stream`; `confirm`, unless given, does nothing.
  * @since 0.1.0
  * @category constructors
  */
 export const fromParts = (
-  parts: Omit<BlobStoreService, "put" | "putBytes" | "confirm"> & {
+  parts: Omit<BlobStoreService, "put" | "putBytes" | "confirm" | "readAll" | "readable"> & {
+    readonly readable?: BlobStoreService["readable"]
     readonly putBytes?: BlobStoreService["putBytes"]
     readonly confirm?: BlobStoreService["confirm"]
+    readonly readAll?: BlobStoreService["readAll"]
   }
 ): BlobStoreService => ({
   ...parts,
+  readable: parts.readable ?? ((sha256, range) => Readable.from(Stream.toAsyncIterable(parts.stream(sha256, range)))),
+  readAll: parts.readAll ??
+    ((sha256) =>
+      Effect.map(Stream.runCollect(parts.stream(sha256)), (chunks) => Buffer.concat(Array.from(chunks)))),
   confirm: parts.confirm ?? (() => Effect.void),
   put: (bytes, limit) => Effect.scoped(Effect.tap(parts.writeTemp(bytes, limit), parts.commit)),
   putBytes: parts.putBytes ??
@@ -244,11 +261,16 @@ export const make = (
         }
       })
 
+    const readable = (sha256: string, range?: { readonly start: number; readonly end: number }) =>
+      Fs.createReadStream(pathOf(sha256), range === undefined ? { highWaterMark: 256 * 1024 } : { ...range, highWaterMark: 256 * 1024 })
+
     const stream = (sha256: string, range?: { readonly start: number; readonly end: number }) =>
       Stream.fromAsyncIterable(
-        Fs.createReadStream(pathOf(sha256), range === undefined ? { highWaterMark: 256 * 1024 } : { ...range, highWaterMark: 256 * 1024 }),
+        readable(sha256, range),
         (cause) => new BlobError({ file: sha256, operation: "read", cause })
       ).pipe(Stream.map((b) => b as Uint8Array))
+
+    const readAll = (sha256: string) => attempt(sha256, "read", () => Fs.promises.readFile(pathOf(sha256)))
 
     const remove = (sha256: string) => attempt(sha256, "remove", () => Fs.promises.rm(pathOf(sha256), { force: true }))
 
@@ -323,7 +345,7 @@ export const make = (
         return { blobs: blobsRemoved, temps }
       })
 
-    return fromParts({ root, writeTemp, commit, putBytes, confirm, pathOf, stat, stream, remove, sweep })
+    return fromParts({ root, writeTemp, commit, putBytes, confirm, pathOf, stat, stream, readable, readAll, remove, sweep })
   })
 
 /**
@@ -333,3 +355,30 @@ export const make = (
  */
 export const layer = (dataDir: string): Layer.Layer<BlobStore, BlobError> =>
   Layer.scoped(BlobStore, make(dataDir, { cleanShutdownMarker: true }))
+
+/**
+ * Removes temp files and blobs no release refers to (what a crash mid-upload leaves behind); each
+ * blob store decides what is safe to remove.
+ * @since 0.1.0
+ * @category layers
+ */
+export const sweepLayer: Layer.Layer<never, StoreError | BlobError, PackageStore | BlobStore> = Layer.effectDiscard(
+  Effect.gen(function*() {
+    const store = yield* PackageStore
+    const blobs = yield* BlobStore
+    const swept = yield* blobs.sweep(store.checksums)
+    if (swept.blobs + swept.temps > 0) {
+      yield* Effect.logInfo(`swept ${swept.temps} temp file(s) and ${swept.blobs} stray blob(s) from ${blobs.root}`)
+    }
+  })
+)
+
+/**
+ * `storage` with {@link sweepLayer} run on it when it is built (before anything can use it).
+ * @since 0.1.0
+ * @category layers
+ */
+export const withSweep = <E, R>(
+  storage: Layer.Layer<PackageStore | BlobStore, E, R>
+): Layer.Layer<PackageStore | BlobStore, E | StoreError | BlobError, R> =>
+  Layer.merge(storage, sweepLayer.pipe(Layer.provide(storage)))

@@ -39,7 +39,6 @@ const parameter = (value: string, key: string): string | undefined => {
   return m[1] !== undefined ? m[1].replace(/\\(.)/g, "$1") : m[2]
 }
 
-const CRLF = Buffer.from("\r\n")
 const HEADER_END = Buffer.from("\r\n\r\n")
 const MAX_HEADER_BYTES = 16 * 1024
 
@@ -60,7 +59,7 @@ export const parseForm = (body: Buffer, boundary: string): ReadonlyArray<FormPar
     if (body[at] === 0x2d && body[at + 1] === 0x2d) return parts // "--": the closing delimiter
     // transport padding, then CRLF
     while (body[at] === 0x20 || body[at] === 0x09) at++
-    if (body.indexOf(CRLF, at) !== at) return "a boundary line is not followed by CRLF"
+    if (body[at] !== 0x0d || body[at + 1] !== 0x0a) return "a boundary line is not followed by CRLF"
     at += 2
     const headersEnd = body.indexOf(HEADER_END, at)
     if (headersEnd < 0 || headersEnd - at > MAX_HEADER_BYTES) return "a part's headers do not end"

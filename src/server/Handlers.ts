@@ -9,9 +9,6 @@ import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as Multipart from "@effect/platform/Multipart"
 import { Effect, Layer, Option, Stream } from "effect"
 import type { Scope } from "effect"
-import * as Fs from "node:fs"
-import * as NodePath from "node:path"
-import { Readable } from "node:stream"
 import { BadRequest, InvalidParameter, NotFound, Unavailable } from "../api/ApiErrors.js"
 import { CategoryCount, ChangeResponse, HealthResponse, PackageInfo, SearchResponse, StatsResponse, VersionsResponse } from "../api/Models.js"
 import { API_PREFIX, RegistryApi } from "../api/RegistryApi.js"
@@ -173,12 +170,7 @@ export const PackagesLive = HttpApiBuilder.group(RegistryApi, "packages", (handl
           const r = found.value
           const headers = downloadHeaders(r)
           const etag = headers["etag"]!
-          const file = blobs.pathOf(r.checksum)
-          // file-system stores: read the file directly; others (PostgreSQL) stream from the store
-          const readBlob = (range?: { readonly start: number; readonly end: number }) =>
-            NodePath.isAbsolute(file)
-              ? Fs.createReadStream(file, range === undefined ? { highWaterMark: 256 * 1024 } : { start: range.start, end: range.end })
-              : Readable.from(Stream.toAsyncIterable(blobs.stream(r.checksum, range)))
+          const readBlob = (range?: { readonly start: number; readonly end: number }) => blobs.readable(r.checksum, range)
           const inm = request.headers["if-none-match"]
           if (inm !== undefined && inm.split(",").some((t) => t.trim() === etag || t.trim() === "*")) {
             return HttpServerResponse.empty({ status: 304, headers })
@@ -221,7 +213,7 @@ export const PublishLive = HttpApiBuilder.group(RegistryApi, "publish", (handler
     const store = yield* PackageStore
     const blobs = yield* BlobStore
     const config = yield* ServerConfig
-    const uploader = yield* Upload.make
+    const uploader = yield* Upload.Uploader
     const { limit, tooLarge } = uploader
 
     const upload = (payload: Stream.Stream<Multipart.Part, Multipart.MultipartError>) =>

@@ -11,10 +11,8 @@
  * @since 0.1.0
  */
 import { Cause, Effect, Exit, Option } from "effect"
-import * as Fs from "node:fs"
 import type { IncomingMessage, ServerResponse } from "node:http"
 import { Server } from "node:http"
-import * as NodePath from "node:path"
 import type { Unauthorized, Unavailable } from "../api/ApiErrors.js"
 import { toWire } from "../api/ApiErrors.js"
 import { API_PREFIX } from "../api/RegistryApi.js"
@@ -84,7 +82,7 @@ const UPLOAD = `${API_PREFIX}/packages/upload`
  * @category models
  */
 export interface UploadPath {
-  readonly uploader: Upload.Uploader
+  readonly uploader: Upload.UploaderService
   /** `Auth.verify`: the token's row, or 401 / 503. */
   readonly verify: (token: string) => Effect.Effect<TokenRow, Unauthorized | Unavailable>
 }
@@ -230,13 +228,9 @@ export const make = (
       if (r.sizeBytes > READ_WHOLE_LIMIT) return next()
       let bytes = archives.get(r.checksum)
       if (bytes === undefined) {
-        const file = blobs.pathOf(r.checksum)
-        if (!NodePath.isAbsolute(file)) return next()
-        try {
-          bytes = await Fs.promises.readFile(file)
-        } catch {
-          return next() // missing archive: the HttpApi path answers 503 naming it
-        }
+        const read = await Effect.runPromiseExit(blobs.readAll(r.checksum))
+        if (Exit.isFailure(read)) return next() // missing archive: the HttpApi path answers 503 naming it
+        bytes = Buffer.from(read.value.buffer, read.value.byteOffset, read.value.byteLength)
         archives.set(r.checksum, bytes)
       }
       const counted = await Effect.runPromiseExit(store.recordDownload(r.name, r.version))

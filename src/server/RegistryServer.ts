@@ -23,13 +23,13 @@ import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
 import * as OpenApi from "@effect/platform/OpenApi"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import { Cause, Effect, Layer, Option, Scope } from "effect"
-import * as Path from "node:path"
 import { API_PREFIX, RegistryApi } from "../api/RegistryApi.js"
 import { PackageArchive } from "../archive/PackageArchive.js"
 import { Auth, AuthenticationLive } from "./Auth.js"
 import { BlobStore } from "./BlobStore.js"
 import * as BlobStoreFs from "./BlobStore.js"
 import { HandlersLive } from "./Handlers.js"
+import { sqliteFile } from "./pg/StorageOptions.js"
 import * as Upload from "./Upload.js"
 import * as HotPaths from "./HotPaths.js"
 import type { StoreError } from "./PackageStore.js"
@@ -51,23 +51,14 @@ export type RegistryServerOptions = Partial<ServerOptions> & { readonly dataDir:
  * The SQLite database file inside a data directory.
  * @since 0.1.0
  */
-export const databaseFile = (dataDir: string): string => Path.join(dataDir, "registry.db")
+export const databaseFile: (dataDir: string) => string = sqliteFile
 
 /**
  * Removes temp files and blobs no release refers to (what a crash mid-upload leaves behind).
  * @since 0.1.0
  * @category layers
  */
-export const sweepLayer: Layer.Layer<never, StoreError | BlobError, PackageStore | BlobStore> = Layer.effectDiscard(
-  Effect.gen(function*() {
-    const store = yield* PackageStore
-    const blobs = yield* BlobStore
-    const swept = yield* blobs.sweep(store.checksums)
-    if (swept.blobs + swept.temps > 0) {
-      yield* Effect.logInfo(`swept ${swept.temps} temp file(s) and ${swept.blobs} stray blob(s) from ${blobs.root}`)
-    }
-  })
-)
+export const sweepLayer = BlobStoreFs.sweepLayer
 
 /**
  * The default storage of a data directory: SQLite metadata + file-system blobs, swept at start.
@@ -86,10 +77,8 @@ export const storageLayer = (dataDir: string): Layer.Layer<PackageStore | BlobSt
 export const storageLayerWith = <E, R>(
   dataDir: string,
   store: Layer.Layer<PackageStore, E, R>
-): Layer.Layer<PackageStore | BlobStore, E | StoreError | BlobError, R> => {
-  const both = Layer.merge(store, BlobStoreFs.layer(dataDir))
-  return Layer.merge(both, sweepLayer.pipe(Layer.provide(both)))
-}
+): Layer.Layer<PackageStore | BlobStore, E | StoreError | BlobError, R> =>
+  BlobStoreFs.withSweep(Layer.merge(store, BlobStoreFs.layer(dataDir)))
 
 /**
  * The handler groups of `RegistryApi` with authentication, over the storage in context. Mount
@@ -100,9 +89,18 @@ export const storageLayerWith = <E, R>(
 export const handlersLayerFrom = (options: RegistryServerOptions) =>
   HandlersLive.pipe(
     Layer.provideMerge(AuthenticationLive),
-    Layer.provideMerge(Auth.Default),
-    Layer.provide(PackageArchive.Default),
-    Layer.provide(ServerConfigLayer.layer(options))
+    Layer.provideMerge(writeServicesFrom(options))
+  )
+
+/**
+ * What authenticates and publishes, over the storage in context: `Auth`, the `Uploader` (with
+ * `PackageArchive` and the server options). The handlers and the hot paths are given these same
+ * layers, so a server builds each once.
+ */
+const writeServicesFrom = (options: RegistryServerOptions) =>
+  Layer.mergeAll(Auth.Default, Upload.layer).pipe(
+    Layer.provideMerge(PackageArchive.Default),
+    Layer.provideMerge(ServerConfigLayer.layer(options))
   )
 
 /**
@@ -288,25 +286,22 @@ export const serve = <E = never, R = never, SE = StoreError | BlobError>(
   return HttpApiBuilder.serve(middleware(config)).pipe(
     Layer.provide(extra),
     Layer.provide(apiLayerFrom(config)),
-    Layer.provideMerge(nodeServerLayer(config)),
+    Layer.provideMerge(nodeServerLayer(config).pipe(Layer.provide(writeServicesFrom(config)))),
     Layer.provideMerge(storage)
   )
 }
 
 /**
- * The Node HTTP server of {@link serve}, with the hot read paths (`HotPaths`) over the storage in
- * context in front of the HttpApi app.
+ * The Node HTTP server of {@link serve}, with the hot paths (`HotPaths`) over the storage, `Auth`
+ * and the `Uploader` in context in front of the HttpApi app.
  * @since 0.1.0
  * @category layers
  */
 export const nodeServerLayer = (config: ServerOptions) =>
   Layer.unwrapEffect(
     Effect.gen(function*() {
-      const uploader = yield* Upload.make.pipe(
-        Effect.provide(PackageArchive.Default),
-        Effect.provideService(ServerConfigLayer.ServerConfig, config)
-      )
-      const auth = yield* Effect.provide(Auth, Auth.Default)
+      const uploader = yield* Upload.Uploader
+      const auth = yield* Auth
       const hot = HotPaths.make(config, yield* PackageStore, yield* BlobStore, logLine, { uploader, verify: auth.verify })
       return NodeHttpServer.layer(() => {
         const server = makeNodeServer()

@@ -5,7 +5,7 @@
  * stored, release recorded (409 when `name@version` exists).
  * @since 0.1.0
  */
-import { Effect, Option } from "effect"
+import { Context, Effect, Layer, Option } from "effect"
 import { createHash } from "node:crypto"
 import { BadRequest, Conflict, PayloadTooLarge, Unavailable } from "../api/ApiErrors.js"
 import type { PackageInfo } from "../api/Models.js"
@@ -57,7 +57,7 @@ export interface ReceivedForm {
  * @since 0.1.0
  * @category models
  */
-export interface Uploader {
+export interface UploaderService {
   /** The server's upload size limit in bytes. */
   readonly limit: number
   /** The 413 answer for an upload over the limit. */
@@ -69,11 +69,11 @@ export interface Uploader {
 }
 
 /**
- * Builds the {@link Uploader} over the services in context.
+ * Builds the {@link UploaderService} over the services in context.
  * @since 0.1.0
  * @category constructors
  */
-export const make: Effect.Effect<Uploader, never, PackageStore | BlobStore | PackageArchive | ServerConfig> = Effect.gen(
+export const make: Effect.Effect<UploaderService, never, PackageStore | BlobStore | PackageArchive | ServerConfig> = Effect.gen(
   function*() {
     const store = yield* PackageStore
     const blobs = yield* BlobStore
@@ -153,6 +153,23 @@ export const make: Effect.Effect<Uploader, never, PackageStore | BlobStore | Pac
         return toPackageInfo(row, baseUrl, { versions: row.packageVersions, latest: row.packageLatest })
       })
 
-    return { limit, tooLarge, readForm, publish } satisfies Uploader
+    return { limit, tooLarge, readForm, publish } satisfies UploaderService
   }
+)
+
+/**
+ * The upload pipeline as a service: one instance serves the HttpApi handler and the hot path.
+ * @since 0.1.0
+ * @category tags
+ */
+export class Uploader extends Context.Tag("fm/server/Uploader")<Uploader, UploaderService>() {}
+
+/**
+ * {@link Uploader} over the services in context.
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer: Layer.Layer<Uploader, never, PackageStore | BlobStore | PackageArchive | ServerConfig> = Layer.effect(
+  Uploader,
+  make
 )

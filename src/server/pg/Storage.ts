@@ -13,7 +13,7 @@
  * (safe with several replicas starting together). Stray blobs are swept at start, replica-safely.
  * @since 0.1.0
  */
-import { Effect, Layer } from "effect"
+import { Layer } from "effect"
 import type { BlobError } from "../BlobStore.js"
 import { BlobStore } from "../BlobStore.js"
 import * as BlobStoreFs from "../BlobStore.js"
@@ -28,20 +28,7 @@ import { redactUrl, sqliteFile } from "./StorageOptions.js"
 
 export { DATABASE_URL_ENV, databaseUrlFrom, describe, type StorageOptions } from "./StorageOptions.js"
 
-/** Removes temp uploads and unreferenced blobs (each blob store decides what is safe to remove). */
-const sweepLayer: Layer.Layer<never, StoreError | BlobError, PackageStore | BlobStore> = Layer.effectDiscard(
-  Effect.gen(function*() {
-    const store = yield* PackageStore
-    const blobs = yield* BlobStore
-    const swept = yield* blobs.sweep(store.checksums)
-    if (swept.blobs + swept.temps > 0) {
-      yield* Effect.logInfo(`swept ${swept.temps} temp file(s) and ${swept.blobs} stray blob(s) from ${blobs.root}`)
-    }
-  })
-)
 
-const withSweep = <E, R>(storage: Layer.Layer<PackageStore | BlobStore, E, R>) =>
-  Layer.merge(storage, sweepLayer.pipe(Layer.provide(storage)))
 
 /**
  * The storage the options select (see the module table), swept at start.
@@ -53,7 +40,7 @@ export const layer = (options: StorageOptions): Layer.Layer<PackageStore | BlobS
   if (databaseUrl === undefined) {
     const store = SqlitePackageStore.layer(sqliteFile(dataDir))
     const blobs = blobDir === undefined ? BlobStoreFs.layer(dataDir) : SharedDirBlobStore.layer(blobDir)
-    return withSweep(Layer.merge(store, blobs))
+    return BlobStoreFs.withSweep(Layer.merge(store, blobs))
   }
   if (!PgDatabase.isPostgresUrl(databaseUrl)) {
     return Layer.fail(
@@ -68,5 +55,5 @@ export const layer = (options: StorageOptions): Layer.Layer<PackageStore | BlobS
   const client = PgDatabase.layer({ url: databaseUrl, maxConnections: options.maxConnections })
   const store = Layer.scoped(PackageStore, PgPackageStore.make)
   const blobs = blobDir === undefined ? PgBlobStore.layerFromClient(dataDir) : SharedDirBlobStore.layer(blobDir)
-  return withSweep(Layer.merge(store, blobs).pipe(Layer.provide(client)))
+  return BlobStoreFs.withSweep(Layer.merge(store, blobs).pipe(Layer.provide(client)))
 }
