@@ -1,0 +1,366 @@
+/**
+ * The built `fm` against hostile registries (test/helpers/hostile-registry.ts): every transfer
+ * ends (stalls, endless bodies, lying lengths, oversized JSON), nothing unverified lands in
+ * `--dir` (traversal archives, a manifest naming another package), no escape code a registry
+ * sends reaches the terminal (run under a pseudo-terminal, asserted on the bytes), Ctrl-C clears
+ * the progress line and exits 130, and no temp file is left behind. How long `fm` took to give up
+ * is printed as a table at the end.
+ */
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { buildZip, projectManifest } from "../helpers/archives.js"
+import { makeTempDir, removeDir, removeFmBinSnapshot, runFm } from "../helpers/cli.js"
+import { type HostileOptions, runFmPty, startHostile } from "../helpers/hostile-registry.js"
+import { makeFmpkg, writeRegistries } from "../helpers/quirky-server.js"
+
+const TIMEOUT_S = 1
+const env = {
+  FLOWMASON_HTTP_TIMEOUT: String(TIMEOUT_S),
+  FLOWMASON_HTTP_RETRIES: "0",
+  FLOWMASON_HTTP_RETRY_DELAY_MS: "10"
+}
+/** Children are killed after this; a run that needs it has hung. */
+const KILL_MS = 25_000
+
+const timings: Array<{ readonly case: string; readonly outcome: string; readonly ms: number }> = []
+const dirs: Array<string> = []
+let good: Uint8Array
+
+beforeAll(async () => {
+  good = await makeFmpkg("victim", "1.0.0")
+})
+
+afterAll(() => {
+  for (const d of dirs) removeDir(d)
+  removeFmBinSnapshot()
+  const rows = timings.map((t) => `| ${t.case} | ${t.outcome} | ${(t.ms / 1000).toFixed(2)} s |`)
+  console.log(
+    [`fm against hostile registries (FLOWMASON_HTTP_TIMEOUT=${TIMEOUT_S}, retries 0)`, "| case | outcome | fm gave up after |", "|---|---|---|", ...rows]
+      .join("\n")
+  )
+})
+
+/** A home with one registry `evil` at the hostile stand-in, and a target directory. */
+const setup = async (options: HostileOptions) => {
+  const hostile = await startHostile(options)
+  const home = makeTempDir("fm-hostile-")
+  dirs.push(home)
+  writeRegistries(home, [{ name: "evil", url: hostile.url, priority: 1 }])
+  const target = path.join(home, "deep", "a", "b", "target")
+  return { hostile, home, target }
+}
+
+/** Files left in the download cache's temp directory. */
+const tmpLeftovers = (home: string): Array<string> => {
+  const tmp = path.join(home, "cache", "packages", "tmp")
+  return fs.existsSync(tmp) ? fs.readdirSync(tmp) : []
+}
+
+const record = (name: string, r: { readonly code: number | null; readonly ms: number }, stderr = "") => {
+  const first = stderr.split("\n").find((l) => l.startsWith("error:")) ?? ""
+  timings.push({ case: name, outcome: r.code === null ? "killed (hung)" : `exit ${r.code}${first === "" ? "" : `: ${first.slice(0, 110)}`}`, ms: r.ms })
+}
+
+describe("every transfer ends", () => {
+  it("a download that stalls mid-body ends after the idle timeout; no temp file stays", async () => {
+    const { hostile, home, target } = await setup({ name: "victim", version: "1.0.0", archive: good, download: "stall" })
+    try {
+      const r = await runFm(["install", "victim", "--dir", target], { home, env, timeoutMs: KILL_MS })
+      record("download stalls after 10 bytes", r, r.stderr)
+      expect(r.code, r.stderr).toBe(1)
+      expect(r.stderr).toMatch(/registry evil/)
+      expect(r.stderr).toMatch(/no data for 1s/)
+      expect(tmpLeftovers(home)).toEqual([])
+      expect(fs.existsSync(target)).toBe(false)
+    } finally {
+      await hostile.stop()
+    }
+  })
+
+  it("package info that stalls mid-body ends after the idle timeout", async () => {
+    const { hostile, home } = await setup({ name: "victim", version: "1.0.0", archive: good, metadata: "stall" })
+    try {
+      const r = await runFm(["info", "victim"], { home, env, timeoutMs: KILL_MS })
+      record("package info stalls mid-body", r, r.stderr)
+      expect(r.code, r.stderr).toBe(1)
+      expect(r.stderr).toMatch(/registry evil/)
+      expect(r.stderr).toMatch(/no data for 1s/)
+    } finally {
+      await hostile.stop()
+    }
+  })
+
+  it("an endless download stops at the size the metadata declared", async () => {
+    const { hostile, home, target } = await setup({ name: "victim", version: "1.0.0", archive: good, download: "endless" })
+    try {
+      const r = await runFm(["install", "victim", "--dir", target], { home, env, timeoutMs: KILL_MS })
+      record(`endless download, ${good.length} bytes declared`, r, r.stderr)
+      expect(r.code, r.stderr).toBe(1)
+      expect(r.stderr).toMatch(new RegExp(`registry evil .*more than the ${good.length} bytes`))
+      expect(tmpLeftovers(home)).toEqual([])
+      expect(fs.existsSync(target)).toBe(false)
+    } finally {
+      await hostile.stop()
+    }
+  })
+
+  it("an endless download with no declared size stops at FLOWMASON_MAX_DOWNLOAD_BYTES", async () => {
+    const { hostile, home, target } = await setup({
+      name: "victim",
+      version: "1.0.0",
+      archive: good,
+      download: "endless",
+      info: { size_bytes: 0 }
+    })
+    try {
+      const r = await runFm(["install", "victim", "--dir", target], {
+        home,
+        env: { ...env, FLOWMASON_MAX_DOWNLOAD_BYTES: String(2 * 1024 * 1024) },
+        timeoutMs: KILL_MS
+      })
+      record("endless download, no size declared (max 2 MiB)", r, r.stderr)
+      expect(r.code, r.stderr).toBe(1)
+      expect(r.stderr).toMatch(/registry evil .*more than the 2097152 bytes/)
+      expect(tmpLeftovers(home)).toEqual([])
+    } finally {
+      await hostile.stop()
+    }
+  })
+
+  it("a Content-Length over the declared size is refused before any byte is stored", async () => {
+    const { hostile, home, target } = await setup({ name: "victim", version: "1.0.0", archive: good, download: "lying-length" })
+    try {
+      const r = await runFm(["install", "victim", "--dir", target], { home, env, timeoutMs: KILL_MS })
+      record("Content-Length 10 GiB, endless body", r, r.stderr)
+      expect(r.code, r.stderr).toBe(1)
+      expect(r.stderr).toMatch(/registry evil .*announced 10737418240 bytes/)
+      expect(tmpLeftovers(home)).toEqual([])
+    } finally {
+      await hostile.stop()
+    }
+  })
+
+  it("package info over 16 MiB is refused with an error naming the registry", async () => {
+    const { hostile, home } = await setup({ name: "victim", version: "1.0.0", archive: good, metadata: "huge" })
+    try {
+      const r = await runFm(["info", "victim"], { home, env, timeoutMs: KILL_MS })
+      record("package info of 20 MiB", r, r.stderr)
+      expect(r.code, r.stderr).toBe(1)
+      expect(r.stderr).toMatch(/registry evil .*over the 16 MiB limit/)
+    } finally {
+      await hostile.stop()
+    }
+  })
+
+  it("a search answer over 16 MiB is refused with an error naming the registry", async () => {
+    const { hostile, home } = await setup({ name: "victim", version: "1.0.0", archive: good, search: "huge" })
+    try {
+      const r = await runFm(["search", "victim"], { home, env, timeoutMs: KILL_MS })
+      record("search answer of 20 MiB", r, r.stderr)
+      expect(r.code, r.stderr).toBe(1)
+      expect(r.stderr).toMatch(/warning: registry evil .*over the 16 MiB limit/)
+    } finally {
+      await hostile.stop()
+    }
+  })
+})
+
+describe("nothing unverified lands", () => {
+  const traversal = buildZip([
+    { name: "manifest.json", data: projectManifest("victim", "1.0.0") },
+    { name: "../../../evil.txt", data: "planted" }
+  ])
+
+  it("a traversal archive is refused without --extract: no archive, no folder", async () => {
+    const { hostile, home, target } = await setup({ name: "victim", version: "1.0.0", archive: traversal })
+    try {
+      const r = await runFm(["install", "victim", "--dir", target], { home, env, timeoutMs: KILL_MS })
+      record("archive with ../../../evil.txt, no --extract", r, r.stderr)
+      expect(r.code, r.stderr).toBe(1)
+      expect(r.stderr).toMatch(/evil\.txt/)
+      expect(fs.existsSync(target)).toBe(false)
+    } finally {
+      await hostile.stop()
+    }
+  })
+
+  it("a traversal archive is refused with --extract: no archive, no folder", async () => {
+    const { hostile, home, target } = await setup({ name: "victim", version: "1.0.0", archive: traversal })
+    try {
+      const r = await runFm(["install", "victim", "--dir", target, "--extract"], { home, env, timeoutMs: KILL_MS })
+      record("archive with ../../../evil.txt, --extract", r, r.stderr)
+      expect(r.code, r.stderr).toBe(1)
+      expect(fs.existsSync(target)).toBe(false)
+      expect(fs.existsSync(path.join(home, "deep", "evil.txt"))).toBe(false)
+    } finally {
+      await hostile.stop()
+    }
+  })
+
+  it("an archive whose manifest names another package is refused", async () => {
+    const other = await makeFmpkg("other", "1.0.0")
+    const { hostile, home, target } = await setup({ name: "victim", version: "1.0.0", archive: other })
+    try {
+      const r = await runFm(["install", "victim", "--dir", target], { home, env, timeoutMs: KILL_MS })
+      record("manifest says other@1.0.0 for victim@1.0.0", r, r.stderr)
+      expect(r.code, r.stderr).toBe(1)
+      expect(r.stderr).toMatch(/victim@1\.0\.0.*manifest.*other@1\.0\.0/)
+      expect(fs.existsSync(target)).toBe(false)
+    } finally {
+      await hostile.stop()
+    }
+  })
+
+  it("an archive whose manifest has another version is refused", async () => {
+    const older = await makeFmpkg("victim", "0.9.0")
+    const { hostile, home, target } = await setup({ name: "victim", version: "1.0.0", archive: older })
+    try {
+      const r = await runFm(["install", "victim", "--dir", target, "--extract"], { home, env, timeoutMs: KILL_MS })
+      record("manifest says victim@0.9.0 for victim@1.0.0", r, r.stderr)
+      expect(r.code, r.stderr).toBe(1)
+      expect(r.stderr).toMatch(/victim@1\.0\.0.*manifest.*victim@0\.9\.0/)
+      expect(fs.existsSync(target)).toBe(false)
+    } finally {
+      await hostile.stop()
+    }
+  })
+})
+
+/** Escape codes of every kind: CSI (clear screen, home, conceal), OSC (title, BEL and ST), 8-bit CSI, DCS, CR, BEL. */
+const EVIL = "A\u001b[2J\u001b[H\u001b]0;pwned-title\u0007\u001b[8mhidden\u001b[0m\u009b31mC1\u0090dcs\u001b\\\u001b]8;;http://x\u001b\\link\rB\u0007Z"
+const evilInfo = {
+  description: `desc-${EVIL}`,
+  author: `author-${EVIL}`,
+  license: `license-${EVIL}`,
+  category: `category-${EVIL}`,
+  tags: [`tag-${EVIL}`],
+  components: [`comp-${EVIL}`],
+  dependencies: { [`dep-${EVIL}`]: `^1-${EVIL}` },
+  homepage: `home-${EVIL}`,
+  checksum: `sum-${EVIL}`,
+  available_versions: ["1.0.0", `ver-${EVIL}`]
+}
+
+/** No control codes at all other than the terminal's own CR LF line ends (the pty turns LF into CR LF). */
+const expectNoControls = (screen: Buffer) => {
+  const text = screen.toString("utf8").replaceAll("\r\n", "\n")
+  // eslint-disable-next-line no-control-regex
+  const bad = text.match(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g) ?? []
+  expect(bad.map((c) => c.charCodeAt(0).toString(16)), JSON.stringify(text)).toEqual([])
+}
+
+describe("what registries send is text, never control", () => {
+  it("fm info on a terminal: every field plain, nothing else", async () => {
+    const { hostile, home } = await setup({ name: "victim", version: "1.0.0", archive: good, info: evilInfo })
+    try {
+      const r = await runFmPty(["info", "victim"], { home, env, timeoutMs: KILL_MS })
+      expect(r.code, r.screen.toString()).toBe(0)
+      expectNoControls(r.screen)
+      const text = r.screen.toString("utf8")
+      for (const field of ["desc-A", "author-A", "license-A", "category-A", "tag-A", "comp-A", "dep-A", "home-A", "sum-A", "ver-A"]) {
+        expect(text).toContain(field)
+      }
+      expect(text).toContain("hidden")
+      expect(text).not.toContain("pwned-title")
+    } finally {
+      await hostile.stop()
+    }
+  })
+
+  it("fm info --json stays exact (JSON escapes the codes)", async () => {
+    const { hostile, home } = await setup({ name: "victim", version: "1.0.0", archive: good, info: evilInfo })
+    try {
+      const r = await runFmPty(["info", "victim", "--json"], { home, env, timeoutMs: KILL_MS })
+      expect(r.code, r.screen.toString()).toBe(0)
+      expectNoControls(r.screen)
+      const json = JSON.parse(r.screen.toString("utf8").replaceAll("\r\n", "\n")) as Record<string, unknown>
+      expect(json["description"]).toBe(`desc-${EVIL}`)
+      expect(json["author"]).toBe(`author-${EVIL}`)
+    } finally {
+      await hostile.stop()
+    }
+  })
+
+  it("fm search and fm versions on a terminal: the table is plain text", async () => {
+    const { hostile, home } = await setup({ name: "victim", version: "1.0.0", archive: good, info: evilInfo })
+    try {
+      const s = await runFmPty(["search", "victim"], { home, env, timeoutMs: KILL_MS })
+      expect(s.code, s.screen.toString()).toBe(0)
+      expectNoControls(s.screen)
+      expect(s.screen.toString("utf8")).toMatch(/victim\s+1\.0\.0\s+evil\s+category-A/)
+      const v = await runFmPty(["versions", "victim"], { home, env, timeoutMs: KILL_MS })
+      expect(v.code, v.screen.toString()).toBe(0)
+      expectNoControls(v.screen)
+    } finally {
+      await hostile.stop()
+    }
+  })
+
+  it("errors, hints and warnings from a registry are plain text", async () => {
+    const { hostile, home, target } = await setup({
+      name: "victim",
+      version: "1.0.0",
+      archive: good,
+      downloadError: { status: 403, detail: `denied-${EVIL}\nhint: fake advice` }
+    })
+    try {
+      const r = await runFmPty(["install", "victim", "--dir", target], { home, env, timeoutMs: KILL_MS })
+      expect(r.code, r.screen.toString()).toBe(1)
+      expectNoControls(r.screen)
+      const text = r.screen.toString("utf8").replaceAll("\r\n", "\n")
+      expect(text).toContain("denied-A")
+      // the registry's text cannot start a line of its own (no fake `hint:`)
+      expect(text).not.toMatch(/^hint: fake advice/m)
+      const s = await runFmPty(["search", "victim"], { home, env: { ...env, FLOWMASON_HTTP_TIMEOUT: "5" }, timeoutMs: KILL_MS })
+      expectNoControls(s.screen)
+    } finally {
+      await hostile.stop()
+    }
+  })
+
+  it("Ctrl-C during a download clears the progress line, exits 130 and leaves no temp file", async () => {
+    const big = await makeFmpkg("victim", "1.0.0", { padBytes: 3 * 1024 * 1024 })
+    const { hostile, home, target } = await setup({
+      name: "victim",
+      version: "1.0.0",
+      archive: big,
+      download: "stall",
+      stallAfter: 2 * 1024 * 1024
+    })
+    try {
+      const r = await runFmPty(["install", "victim", "--dir", target], {
+        home,
+        env: { ...env, FLOWMASON_HTTP_TIMEOUT: "20" },
+        timeoutMs: KILL_MS,
+        keys: "\u0003",
+        keysWhen: (screen) => screen.includes("MiB")
+      })
+      record("Ctrl-C during a stalled download", r)
+      const text = r.screen.toString("latin1")
+      expect(r.code, text).toBe(130)
+      expect(text).toContain("downloading victim")
+      // the last thing on the progress line is a clear (CR, erase line)
+      const lastBar = text.lastIndexOf("downloading victim")
+      expect(text.slice(lastBar)).toContain("\r\u001b[2K")
+      expect(tmpLeftovers(home)).toEqual([])
+      expect(fs.existsSync(target)).toBe(false)
+    } finally {
+      await hostile.stop()
+    }
+  })
+})
+
+describe("config writes leave no token-bearing temp files", () => {
+  it("temp files a killed `fm registry add` left next to registries.json are removed by the next write", async () => {
+    const home = makeTempDir("fm-hostile-config-")
+    dirs.push(home)
+    writeRegistries(home, [{ name: "one", url: "http://127.0.0.1:1", priority: 1, auth_token: "secret-token" }])
+    const stale = [".registries.json.4242.lx1.tmp", ".registries.json.99999.abc123.tmp"]
+    for (const f of stale) fs.writeFileSync(path.join(home, f), "{\"registries\":[{\"auth_token\":\"secret-token\"}]}", { mode: 0o600 })
+    const r = await runFm(["registry", "add", "two", "http://127.0.0.1:2"], { home, env, timeoutMs: KILL_MS })
+    expect(r.code, r.stderr).toBe(0)
+    expect(fs.readdirSync(home).filter((f) => f.endsWith(".tmp"))).toEqual([])
+    expect(fs.existsSync(path.join(home, "registries.json"))).toBe(true)
+  })
+})
