@@ -11,6 +11,7 @@
 import { Command } from "@effect/cli"
 import { Effect } from "effect"
 import { FM_VERSION } from "../shared/Version.js"
+import { terminalSafeOutput } from "./Output.js"
 import { rewriteInstallVersion } from "./commands/installArgs.js"
 import { isSubcommandName, SUBCOMMAND_NAMES, type SubcommandName } from "./SubcommandNames.js"
 
@@ -44,7 +45,8 @@ const root = (subs: readonly [Subcommand | ReturnType<typeof shell>, ...Array<Su
       "fm: the FlowMason package manager and registry. Registries are configured in " +
         "~/.flowmason/registries.json ($FLOWMASON_HOME moves ~/.flowmason)."
     ),
-    Command.withSubcommands(subs)
+    Command.withSubcommands(subs),
+    Command.transformHandler((handler) => terminalSafeOutput(handler)) // every subcommand prints text, never control
   )
 
 /**

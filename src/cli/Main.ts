@@ -15,6 +15,7 @@ import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as NodeTerminal from "@effect/platform-node/NodeTerminal"
 import { Cause, Console, Effect, Exit, FiberRef, HashSet, Layer, Logger } from "effect"
 import { FlowmasonHome } from "../shared/FlowmasonHome.js"
+import { terminalBlock, terminalLine } from "../shared/TerminalText.js"
 import { run } from "./Cli.js"
 
 /** The text after `error:` for any failure value. */
@@ -83,8 +84,9 @@ export const main = async (argv: ReadonlyArray<string>): Promise<void> => {
     }
     if (tagOf(e) === "QuitException") return Effect.as(Console.error("Cancelled."), 130)
     const hint = hintOf(e)
-    return Console.error(`error: ${messageOf(e)}`).pipe(
-      Effect.zipRight(hint === undefined ? Effect.void : Console.error(`hint: ${hint}`)),
+    // messages quote registries and archives: printed as text, never as escape codes
+    return Console.error(`error: ${terminalBlock(messageOf(e))}`).pipe(
+      Effect.zipRight(hint === undefined ? Effect.void : Console.error(`hint: ${terminalLine(hint)}`)),
       Effect.as(tagOf(e) === "UsageError" ? 2 : 1)
     )
   }
@@ -99,7 +101,7 @@ export const main = async (argv: ReadonlyArray<string>): Promise<void> => {
       .map((m) => (typeof m === "string" ? m : JSON.stringify(m)))
       .join(" ")
     const label = logLevel._tag === "Warning" ? "warning" : logLevel.label.toLowerCase()
-    process.stderr.write(`${label}: ${text}\n`)
+    process.stderr.write(`${label}: ${terminalBlock(text)}\n`)
   })
 
   // what @effect/cli and the commands need of the platform (not all of NodeContext: no
@@ -117,7 +119,7 @@ export const main = async (argv: ReadonlyArray<string>): Promise<void> => {
     Effect.as(0),
     Effect.catchAll(report),
     Effect.catchAllDefect((defect) =>
-      Effect.as(Console.error(`error: internal error (a bug in fm): ${Cause.pretty(Cause.die(defect))}`), 1)
+      Effect.as(Console.error(`error: internal error (a bug in fm): ${terminalBlock(Cause.pretty(Cause.die(defect)))}`), 1)
     ),
     Effect.provide(MainLayer),
     // in place of the default logger (what `Logger.replace` does, without a layer and its scope)
@@ -125,7 +127,12 @@ export const main = async (argv: ReadonlyArray<string>): Promise<void> => {
       HashSet.add(HashSet.remove(loggers, Logger.defaultLogger), stderrLogger)),
     NodeRuntime.runMain({
       disableErrorReporting: true,
-      teardown: (exit, onExit) => exitNow(Exit.isSuccess(exit) && typeof exit.value === "number" ? exit.value : 1, onExit)
+      // Ctrl-C interrupts the command (its finalizers clear the progress line and remove temp files): 130
+      teardown: (exit, onExit) =>
+        exitNow(
+          Exit.isSuccess(exit) && typeof exit.value === "number" ? exit.value : Exit.isInterrupted(exit) ? 130 : 1,
+          onExit
+        )
     })
   )
 }

@@ -1,15 +1,17 @@
 /**
  * A transfer progress bar on stderr (bytes, total, rate), only for transfers over 1 MiB, only
- * when stderr is a terminal, and never with `--json`.
+ * when stderr is a terminal, and never with `--json`. The label is terminal-safe text; the bar is
+ * cleared when the transfer ends, however it ends (success, failure, Ctrl-C).
  * @since 0.1.0
  */
+import { terminalLine } from "../shared/TerminalText.js"
 import { formatBytes } from "./Output.js"
 
 /** Transfers at or below this size get no bar. @since 0.1.0 */
 export const PROGRESS_THRESHOLD = 1024 * 1024
 
 /**
- * A progress reporter: `update(received, total)` as bytes arrive, `done()` at the end.
+ * A progress reporter: `update(received, total)` as bytes arrive, `done()` at the end (clears the bar).
  * @since 0.1.0
  * @category models
  */
@@ -37,7 +39,7 @@ export const renderProgress = (label: string, received: number, total: number | 
     ? `[${"#".repeat(Math.min(width, Math.floor((received / total) * width))).padEnd(width, ".")}] `
     : ""
   const of = total !== undefined && total > 0 ? ` / ${formatBytes(total)}` : ""
-  return `${label} ${bar}${formatBytes(received)}${of}  ${formatBytes(Math.round(rate))}/s`
+  return `${terminalLine(label)} ${bar}${formatBytes(received)}${of}  ${formatBytes(Math.round(rate))}/s`
 }
 
 /**
@@ -56,12 +58,8 @@ export const makeProgress = (label: string, options: { readonly json: boolean })
     process.stderr.write(`\r\u001b[2K${renderProgress(label, received, total, Date.now() - started)}`)
     drawn = true
   }
-  let lastReceived = 0
-  let lastTotal: number | undefined
   return {
     update: (received, total) => {
-      lastReceived = received
-      lastTotal = total
       if ((total ?? received) <= PROGRESS_THRESHOLD) return
       const now = Date.now()
       if (now - last < 100) return
@@ -69,10 +67,9 @@ export const makeProgress = (label: string, options: { readonly json: boolean })
       draw(received, total)
     },
     done: () => {
-      if (drawn) {
-        draw(lastReceived, lastTotal)
-        process.stderr.write("\n")
-      }
+      // erase the bar: what follows (the result, an error, the shell prompt after Ctrl-C) starts on a clean line
+      if (drawn) process.stderr.write("\r\u001b[2K")
+      drawn = false
     }
   }
 }

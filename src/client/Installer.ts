@@ -1,7 +1,10 @@
 /**
  * `fm install`: a package by name from the registries (picked version, verified download into the
  * cache, then `<name>-<version>.fmpkg` placed atomically in the target directory and optionally
- * unpacked), or a local `.fmpkg` file (validated, then copied in).
+ * unpacked), or a local `.fmpkg` file (validated, then copied in). Before anything is placed, the
+ * archive is opened with every check of a local file (safe paths, limits, a manifest) and, for a
+ * package by name, its manifest must be the package and version asked for; a refused install
+ * leaves nothing behind (no archive, no folder).
  * @since 0.1.0
  */
 import * as FileSystem from "@effect/platform/FileSystem"
@@ -10,7 +13,7 @@ import { Data, Effect } from "effect"
 import * as crypto from "node:crypto"
 import * as nodeFs from "node:fs"
 import * as path from "node:path"
-import { isPackageName } from "../domain/PackageName.js"
+import { isPackageName, sameName } from "../domain/PackageName.js"
 import { isVersion } from "../domain/Version.js"
 import { PackageArchive } from "../archive/PackageArchive.js"
 import { Checksum } from "../shared/Checksum.js"
@@ -46,6 +49,29 @@ export class InvalidPackageName extends Data.TaggedError("InvalidPackageName")<{
   override get message(): string {
     return `'${this.name}' is not a valid package name (lowercase letters, digits, '-', '_' and '.'); ` +
       `to install a local archive, give its path (e.g. ./${this.name}.fmpkg)`
+  }
+}
+
+/**
+ * A registry's archive that is not safe to install, or not the package asked for: a path outside
+ * the package, a limit passed, no manifest, or a manifest naming another package or version.
+ * Nothing is installed.
+ * @since 0.1.0
+ * @category errors
+ */
+export class PackageRefused extends Data.TaggedError("PackageRefused")<{
+  /** `name@version` as asked for. */
+  readonly package: string
+  readonly registry: string
+  readonly reason: string
+}> {
+  /** Names the package, the registry and what is wrong. */
+  override get message(): string {
+    return `refusing to install ${this.package} from registry ${this.registry}: ${this.reason}`
+  }
+  /** What the user can do about it. */
+  get hint(): string {
+    return `nothing was installed; the archive registry ${this.registry} serves is not this package as published: tell its maintainers`
   }
 }
 
@@ -154,6 +180,34 @@ export class Installer extends Effect.Service<Installer>()("fm/Installer", {
         return target
       })
 
+    /** The highest missing directory on the way to `dir` (what `makeDirectory(dir, recursive)` would create). */
+    const firstMissing = (dir: string): Effect.Effect<string | undefined> =>
+      Effect.gen(function*() {
+        let missing: string | undefined
+        for (let d = dir; ; d = path.dirname(d)) {
+          if (yield* fs.exists(d).pipe(Effect.orElseSucceed(() => true))) return missing
+          missing = d
+          if (path.dirname(d) === d) return missing
+        }
+      })
+
+    /** Removes the now empty directories from `deepest` up to `top` (a directory in use is left alone). */
+    const removeEmptyDirs = (deepest: string, top: string) =>
+      Effect.sync(() => {
+        for (let d = deepest; ; d = path.dirname(d)) {
+          try {
+            nodeFs.rmdirSync(d)
+          } catch (e) {
+            if ((e as NodeJS.ErrnoException).code !== "ENOENT") return
+          }
+          if (d === top || path.dirname(d) === d) return
+        }
+      })
+
+    /**
+     * Places a verified archive: unpacked first when asked (into `<dir>/<name>/<version>`), then
+     * `<dir>/<name>-<version>.fmpkg`; on failure the directories this created are removed.
+     */
     const finish = (
       src: string,
       fetched: { name: string; version: string; registry: string | null; sha256: string; size: number; fromCache: boolean },
@@ -161,11 +215,31 @@ export class Installer extends Effect.Service<Installer>()("fm/Installer", {
     ) =>
       Effect.gen(function*() {
         const dir = path.resolve(options.dir ?? home.packagesDir)
-        const installed = yield* placeAtomically(src, dir, `${fetched.name}-${fetched.version}.fmpkg`)
-        const extractedTo = options.extract === true
-          ? yield* extractTo(installed, dir, fetched.name, fetched.version)
-          : null
-        return { ...fetched, path: installed, extractedTo } satisfies InstallResult as InstallResult
+        const parent = path.join(dir, fetched.name)
+        const created = yield* firstMissing(parent)
+        return yield* Effect.gen(function*() {
+          const extractedTo = options.extract === true
+            ? yield* extractTo(src, dir, fetched.name, fetched.version)
+            : null
+          const installed = yield* placeAtomically(src, dir, `${fetched.name}-${fetched.version}.fmpkg`)
+          return { ...fetched, path: installed, extractedTo } satisfies InstallResult as InstallResult
+        }).pipe(
+          Effect.tapError(() => (created === undefined ? Effect.void : removeEmptyDirs(parent, created)))
+        )
+      })
+
+    /** Opens a registry's archive with every check of a local file; its manifest must be `name@version`. */
+    const verify = (file: string, name: string, version: string, registry: string) =>
+      Effect.gen(function*() {
+        const refuse = (reason: string) => new PackageRefused({ package: `${name}@${version}`, registry, reason })
+        const opened = yield* archive.open(file).pipe(
+          Effect.mapError((e) => refuse(e.message))
+        )
+        const m = opened.manifest
+        if (!sameName(m.name, name) || m.version !== version) {
+          return yield* refuse(`its manifest is for ${m.name}@${m.version}`)
+        }
+        return opened
       })
 
     const installName = Effect.fn("Installer.installName")(function*(name: string, options: InstallOptions = {}) {
@@ -179,6 +253,7 @@ export class Installer extends Effect.Service<Installer>()("fm/Installer", {
       } else {
         fetched = yield* registries.fetch(name, options)
       }
+      yield* verify(fetched.cached.path, name, fetched.cached.version, fetched.registry)
       return yield* finish(fetched.cached.path, {
         name: fetched.info.name, // the registry's spelling (the cache keys are normalized)
         version: fetched.cached.version,

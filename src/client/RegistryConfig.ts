@@ -294,7 +294,23 @@ export class RegistryConfig extends Effect.Service<RegistryConfig>()("fm/Registr
         .sort((a, b) => a.entry.priority - b.entry.priority || a.index - b.index)
         .map((x) => x.entry)
 
-    /** Writes the file atomically: temp file in the same directory, fsync, rename; mode 0600. */
+    /**
+     * Removes temp files earlier writes left next to the file (a process killed mid-write): they
+     * may hold tokens. Runs under the lock, so no other writer's temp file can be live.
+     */
+    const removeStaleTemps = (dir: string) =>
+      Effect.gen(function*() {
+        const prefix = `.${path.basename(file)}.`
+        const names = yield* fs.readDirectory(dir).pipe(Effect.orElseSucceed((): ReadonlyArray<string> => []))
+        for (const n of names) {
+          if (n.startsWith(prefix) && n.endsWith(".tmp")) yield* fs.remove(path.join(dir, n)).pipe(Effect.ignore)
+        }
+      })
+
+    /**
+     * Writes the file atomically: temp file in the same directory, fsync, rename; mode 0600. Stale
+     * temp files of earlier writes are removed first.
+     */
     const save = (loaded: Loaded, entries: ReadonlyArray<Loaded["entries"][number]>) =>
       Effect.gen(function*() {
         const registries = entries.map(({ entry, raw }) => {
@@ -309,6 +325,7 @@ export class RegistryConfig extends Effect.Service<RegistryConfig>()("fm/Registr
         const text = JSON.stringify({ ...loaded.top, registries }, null, 2) + "\n"
         const dir = path.dirname(file)
         yield* fs.makeDirectory(dir, { recursive: true, mode: 0o700 })
+        yield* removeStaleTemps(dir)
         const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}.tmp`)
         yield* Effect.scoped(Effect.gen(function*() {
           const handle = yield* fs.open(tmp, { flag: "wx", mode: 0o600 })

@@ -5,6 +5,9 @@
  * to the registry's own origin, and percent-encoded paths. It also survives the quirks of the
  * existing FlowMason server (relative `download_url`, a `/versions` endpoint that always answers
  * 404, "latest" by filename order, dates without a timezone, `components: [""]`).
+ * Every transfer ends: each response body has an idle timeout (the per-attempt timeout) and a size
+ * cap (JSON answers {@link MAX_ANSWER_BYTES}; a download the size its metadata declared, else
+ * `FLOWMASON_MAX_DOWNLOAD_BYTES`).
  * Every failure is a typed error whose message names the package and the registry.
  * @since 0.1.0
  */
@@ -13,7 +16,7 @@ import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientError from "@effect/platform/HttpClientError"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import * as HttpClientResponse from "@effect/platform/HttpClientResponse"
-import { Data, Duration, Effect, Option, Redacted, Schedule, Schema, Stream } from "effect"
+import { Config, Data, Duration, Effect, Option, Redacted, Schedule, Schema, Stream } from "effect"
 import * as crypto from "node:crypto"
 import * as fs from "node:fs"
 import * as nodePath from "node:path"
@@ -23,6 +26,7 @@ import { PackageInfo, ReleaseInfo } from "../api/Models.js"
 import { sameName } from "../domain/PackageName.js"
 import { maxSatisfying, pickLatest } from "../domain/Version.js"
 import { USER_AGENT } from "../shared/Version.js"
+import { announcedLength, boundBody, readBounded } from "./BoundedBody.js"
 import semver from "semver"
 
 /**
@@ -171,7 +175,10 @@ export interface RegistryTarget {
 export interface RemoteRegistryOptions {
   /** Token for `Authorization: Bearer` (sent only to the registry's origin). */
   readonly token?: Option.Option<Redacted.Redacted<string>> | undefined
-  /** Per-attempt timeout of JSON calls and of a download's first byte; default 30 s. */
+  /**
+   * Per-attempt timeout of JSON calls and of a download's first byte, and the idle timeout of
+   * every response body (no byte for this long ends it); default 30 s.
+   */
   readonly timeout?: Duration.DurationInput | undefined
   /** Timeout of an upload; default 10 minutes. */
   readonly uploadTimeout?: Duration.DurationInput | undefined
@@ -185,7 +192,37 @@ export interface RemoteRegistryOptions {
    * Requests then send `If-None-Match` and a `304` answer is served from the file. Default: none.
    */
   readonly metadataCacheDir?: string | undefined
+  /**
+   * Most bytes of a download whose metadata declares no size (`size_bytes` 0); a declared size is
+   * the cap otherwise. Default: `FLOWMASON_MAX_DOWNLOAD_BYTES`, else {@link DEFAULT_MAX_DOWNLOAD_BYTES}.
+   */
+  readonly maxDownloadBytes?: number | undefined
 }
+
+const MiB = 1024 * 1024
+
+/**
+ * The most bytes of a JSON answer (package info, versions, search, an error's body): 16 MiB.
+ * @since 0.1.0
+ */
+export const MAX_ANSWER_BYTES = 16 * MiB
+
+/**
+ * The most bytes of a download whose metadata declares no size, unless
+ * `FLOWMASON_MAX_DOWNLOAD_BYTES` says otherwise: 256 MiB.
+ * @since 0.1.0
+ */
+export const DEFAULT_MAX_DOWNLOAD_BYTES = 256 * MiB
+
+/** Statuses whose responses cannot carry a body (the Fetch `Response` constructor refuses one). */
+const isNullBodyStatus = (status: number) => status === 101 || status === 204 || status === 205 || status === 304
+
+/** The same response (request, status, headers) with a body already read into memory. */
+const withBody = (res: HttpClientResponse.HttpClientResponse, body: Uint8Array<ArrayBuffer>): HttpClientResponse.HttpClientResponse =>
+  HttpClientResponse.fromWeb(
+    res.request,
+    new Response(isNullBodyStatus(res.status) ? null : body, { status: res.status, headers: res.headers })
+  )
 
 /** One cached metadata answer: the URL it answers, its ETag and the JSON body. */
 interface MetadataRecord {
@@ -235,9 +272,12 @@ const readMetadata = (file: string, url: string): Effect.Effect<Option.Option<Me
     )
   )
 
-/** Writes a record atomically (temp file in the same directory, fsync, rename); failures are ignored (it is a cache). */
+/**
+ * Writes a record atomically (temp file in the same directory, fsync, rename); failures are ignored
+ * (it is a cache). Uninterruptible: Ctrl-C waits the few milliseconds it takes, so no temp file stays.
+ */
 const writeMetadata = (file: string, record: MetadataRecord): Effect.Effect<void> =>
-  Effect.promise(async () => {
+  Effect.uninterruptible(Effect.promise(async () => {
     const tmp = `${file}.${process.pid}-${crypto.randomBytes(6).toString("hex")}.tmp`
     try {
       await fs.promises.mkdir(nodePath.dirname(file), { recursive: true })
@@ -252,7 +292,7 @@ const writeMetadata = (file: string, record: MetadataRecord): Effect.Effect<void
     } catch {
       await fs.promises.rm(tmp, { force: true }).catch(() => undefined)
     }
-  })
+  }))
 
 /**
  * A client for one registry. Methods have no requirements.
@@ -354,6 +394,12 @@ export const make = (
     const uploadTimeout = Duration.decode(options.uploadTimeout ?? "10 minutes")
     const retries = options.retries ?? 3
     const schedule = Schedule.exponential(options.retryDelay ?? "200 millis").pipe(Schedule.jittered)
+    const maxDownload = options.maxDownloadBytes ?? (yield* Config.integer("FLOWMASON_MAX_DOWNLOAD_BYTES").pipe(
+      Config.validate({ message: "FLOWMASON_MAX_DOWNLOAD_BYTES must be a positive number of bytes", validation: (n) => n > 0 }),
+      Config.withDefault(DEFAULT_MAX_DOWNLOAD_BYTES),
+      Effect.orDie // a malformed value is a startup defect naming the variable
+    ))
+    const idle = `no data for ${Duration.format(timeout)}`
 
     const raw = yield* HttpClient.HttpClient
 
@@ -379,6 +425,29 @@ export const make = (
             })
         })
       )
+
+    /**
+     * Reads every response body into memory within bounds: {@link MAX_ANSWER_BYTES} (a larger
+     * Content-Length is refused unread) and the idle timeout (a stall is a transport failure, so
+     * it is retried like one).
+     */
+    const withBoundedBody = (c: HttpClient.HttpClient): HttpClient.HttpClient =>
+      HttpClient.transformResponse(c, Effect.flatMap((res) => {
+        const tooLarge = (description: string) =>
+          new HttpClientError.ResponseError({ request: res.request, response: res, reason: "Decode", description })
+        const limit = `the ${MAX_ANSWER_BYTES / MiB} MiB limit`
+        const announced = announcedLength(res.headers)
+        if (announced !== undefined && announced > MAX_ANSWER_BYTES) {
+          return Effect.fail(tooLarge(`the answer announced ${announced} bytes, over ${limit}`))
+        }
+        const body = boundBody(
+          res.stream,
+          { idle: timeout, maxBytes: MAX_ANSWER_BYTES },
+          () => new HttpClientError.RequestError({ request: res.request, reason: "Transport", description: idle }),
+          () => tooLarge(`the answer is over ${limit}`)
+        )
+        return Effect.map(readBounded(body), (bytes) => withBody(res, bytes))
+      }))
 
     /** Downloads: per-attempt timeout (until the headers) inside transient retries. */
     const client = raw.pipe(
@@ -431,11 +500,12 @@ export const make = (
       prepend,
       withHeaders,
       withTimeout(timeout),
+      withBoundedBody,
       HttpClient.retryTransient({ schedule, times: retries }),
       withMetadataCache
     )
     /** Uploads: no retries (a repeated POST could answer 409 for our own first attempt). */
-    const uploadClient = raw.pipe(withHeaders, withTimeout(uploadTimeout))
+    const uploadClient = raw.pipe(withHeaders, withTimeout(uploadTimeout), withBoundedBody)
 
     const api = yield* HttpApiClient.make(RegistryApi, { transformClient: () => apiClient })
 
@@ -625,7 +695,14 @@ export const make = (
     const download = (info: PackageInfo): Stream.Stream<Uint8Array, PackageNotFound | RemoteError> => {
       const url = resolveDownloadUrl(base, info.name, info.version, info.download_url)
       const ctx: Ctx = { name: info.name, version: info.version, url }
-      return HttpClientResponse.stream(
+      const pkg = `${info.name}@${info.version}`
+      const declared = info.size_bytes > 0
+      const limit = declared ? info.size_bytes : maxDownload
+      const allowed = declared
+        ? `the ${limit} bytes its metadata declared`
+        : `the ${limit} bytes allowed when no size is declared (FLOWMASON_MAX_DOWNLOAD_BYTES)`
+      const refuse = (what: string) => new MalformedResponse({ registry, url, reason: `the download of ${pkg} ${what}` })
+      return Stream.unwrapScoped(
         client.get(url).pipe(
           Effect.flatMap((res) =>
             res.status >= 200 && res.status < 300
@@ -634,7 +711,20 @@ export const make = (
                 res.json.pipe(Effect.map(detailOf), Effect.orElseSucceed(() => "")),
                 (detail) => Effect.fail(fromStatus(res.status, detail, ctx))
               )
-          )
+          ),
+          Effect.flatMap((res) => {
+            const announced = announcedLength(res.headers)
+            return announced !== undefined && announced > limit
+              ? Effect.fail(refuse(`announced ${announced} bytes, more than ${allowed}`))
+              : Effect.succeed(
+                boundBody(
+                  res.stream,
+                  { idle: timeout, maxBytes: limit },
+                  () => new RegistryUnavailable({ registry, url, reason: `the download stalled: ${idle}`, package: label(ctx) }),
+                  () => refuse(`sent more than ${allowed}`)
+                )
+              )
+          })
         )
       ).pipe(
         Stream.mapError((e) =>

@@ -3,11 +3,11 @@
  * @since 0.1.0
  */
 import { Args, Command } from "@effect/cli"
-import { Console, Effect, Option } from "effect"
+import { Effect, Option } from "effect"
 import { ClientServicesLive } from "../../client/ClientLayers.js"
 import { Registries } from "../../client/Registries.js"
 import { parsePublishedAt } from "../../client/RemoteRegistry.js"
-import { formatBytes, json, printJson, registryOption } from "../Output.js"
+import { formatBytes, json, printFields, printJson, registryOption } from "../Output.js"
 import { HttpClientLive } from "../HttpClientLayer.js"
 
 /**
@@ -59,7 +59,7 @@ export const info = Command.make(
         ["homepage", p.homepage ?? ""],
         ["download", p.download_url]
       ]
-      for (const [k, v] of lines) if (v !== "") yield* Console.log(`${k.padEnd(13)}${v}`)
+      yield* printFields(lines)
     })
 ).pipe(
   Command.withDescription("Show a package version's details, from the first registry (in priority order) that has it."),
