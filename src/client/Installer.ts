@@ -155,7 +155,7 @@ export class Installer extends Effect.Service<Installer>()("fm/Installer", {
             Effect.flatMap(fs.open(tmp, { flag: "r+" }), (h) => h.sync).pipe(Effect.mapError(fail(tmp, "fsync")))
           )
           yield* fs.rename(tmp, target).pipe(Effect.mapError(fail(target, "rename into")))
-        }).pipe(Effect.tapError(() => fs.remove(tmp, { force: true }).pipe(Effect.ignore)))
+        }).pipe(Effect.onError(() => fs.remove(tmp, { force: true }).pipe(Effect.ignore)))
         return target
       })
 
@@ -167,7 +167,7 @@ export class Installer extends Effect.Service<Installer>()("fm/Installer", {
         const staging = path.join(parent, `.${version}.${unique()}.new`)
         yield* fs.makeDirectory(parent, { recursive: true }).pipe(Effect.mapError(fail(parent, "create directory")))
         yield* archive.extract(file, staging).pipe(
-          Effect.tapError(() => fs.remove(staging, { recursive: true, force: true }).pipe(Effect.ignore))
+          Effect.onError(() => fs.remove(staging, { recursive: true, force: true }).pipe(Effect.ignore))
         )
         const exists = yield* fs.exists(target).pipe(Effect.orElseSucceed(() => false))
         const old = path.join(parent, `.${version}.${unique()}.old`)
@@ -224,7 +224,7 @@ export class Installer extends Effect.Service<Installer>()("fm/Installer", {
           const installed = yield* placeAtomically(src, dir, `${fetched.name}-${fetched.version}.fmpkg`)
           return { ...fetched, path: installed, extractedTo } satisfies InstallResult as InstallResult
         }).pipe(
-          Effect.tapError(() => (created === undefined ? Effect.void : removeEmptyDirs(parent, created)))
+          Effect.onError(() => (created === undefined ? Effect.void : removeEmptyDirs(parent, created)))
         )
       })
 

@@ -334,7 +334,7 @@ export class RegistryConfig extends Effect.Service<RegistryConfig>()("fm/Registr
         })).pipe(
           Effect.zipRight(fs.chmod(tmp, 0o600)),
           Effect.zipRight(fs.rename(tmp, file)),
-          Effect.tapError(() => fs.remove(tmp).pipe(Effect.ignore))
+          Effect.onError(() => fs.remove(tmp).pipe(Effect.ignore))
         )
       }).pipe(Effect.mapError((e) => fail(`cannot write: ${e.message}`)))
 

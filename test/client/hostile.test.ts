@@ -62,105 +62,80 @@ const record = (name: string, r: { readonly code: number | null; readonly ms: nu
   timings.push({ case: name, outcome: r.code === null ? "killed (hung)" : `exit ${r.code}${first === "" ? "" : `: ${first.slice(0, 110)}`}`, ms: r.ms })
 }
 
+/**
+ * Runs `fm` (args given the target directory) against a hostile registry serving victim@1.0.0
+ * (`good` unless `options` say otherwise), records how long it took, and stops the registry.
+ */
+const against = async (
+  label: string,
+  options: Partial<HostileOptions>,
+  args: (target: string) => ReadonlyArray<string>,
+  extraEnv: Record<string, string> = {}
+) => {
+  const { hostile, home, target } = await setup({ name: "victim", version: "1.0.0", archive: good, ...options })
+  try {
+    const r = await runFm(args(target), { home, env: { ...env, ...extraEnv }, timeoutMs: KILL_MS })
+    record(label, r, r.stderr)
+    return { r, home, target }
+  } finally {
+    await hostile.stop()
+  }
+}
+
+const install = (target: string) => ["install", "victim", "--dir", target]
+
 describe("every transfer ends", () => {
   it("a download that stalls mid-body ends after the idle timeout; no temp file stays", async () => {
-    const { hostile, home, target } = await setup({ name: "victim", version: "1.0.0", archive: good, download: "stall" })
-    try {
-      const r = await runFm(["install", "victim", "--dir", target], { home, env, timeoutMs: KILL_MS })
-      record("download stalls after 10 bytes", r, r.stderr)
-      expect(r.code, r.stderr).toBe(1)
-      expect(r.stderr).toMatch(/evil: unavailable \(the download stalled: no data for 1s\)/)
-      expect(tmpLeftovers(home)).toEqual([])
-      expect(fs.existsSync(target)).toBe(false)
-    } finally {
-      await hostile.stop()
-    }
+    const { home, r, target } = await against("download stalls after 10 bytes", { download: "stall" }, install)
+    expect(r.code, r.stderr).toBe(1)
+    expect(r.stderr).toMatch(/evil: unavailable \(the download stalled: no data for 1s\)/)
+    expect(tmpLeftovers(home)).toEqual([])
+    expect(fs.existsSync(target)).toBe(false)
   })
 
   it("package info that stalls mid-body ends after the idle timeout", async () => {
-    const { hostile, home } = await setup({ name: "victim", version: "1.0.0", archive: good, metadata: "stall" })
-    try {
-      const r = await runFm(["info", "victim"], { home, env, timeoutMs: KILL_MS })
-      record("package info stalls mid-body", r, r.stderr)
-      expect(r.code, r.stderr).toBe(1)
-      expect(r.stderr).toMatch(/evil: unavailable \(no data for 1s\)/)
-    } finally {
-      await hostile.stop()
-    }
+    const { r } = await against("package info stalls mid-body", { metadata: "stall" }, () => ["info", "victim"])
+    expect(r.code, r.stderr).toBe(1)
+    expect(r.stderr).toMatch(/evil: unavailable \(no data for 1s\)/)
   })
 
   it("an endless download stops at the size the metadata declared", async () => {
-    const { hostile, home, target } = await setup({ name: "victim", version: "1.0.0", archive: good, download: "endless" })
-    try {
-      const r = await runFm(["install", "victim", "--dir", target], { home, env, timeoutMs: KILL_MS })
-      record(`endless download, ${good.length} bytes declared`, r, r.stderr)
-      expect(r.code, r.stderr).toBe(1)
-      expect(r.stderr).toMatch(new RegExp(`registry evil .*more than the ${good.length} bytes`))
-      expect(tmpLeftovers(home)).toEqual([])
-      expect(fs.existsSync(target)).toBe(false)
-    } finally {
-      await hostile.stop()
-    }
+    const { home, r, target } = await against(`endless download, ${good.length} bytes declared`, { download: "endless" }, install)
+    expect(r.code, r.stderr).toBe(1)
+    expect(r.stderr).toMatch(new RegExp(`registry evil .*more than the ${good.length} bytes`))
+    expect(tmpLeftovers(home)).toEqual([])
+    expect(fs.existsSync(target)).toBe(false)
   })
 
   it("an endless download with no declared size stops at FLOWMASON_MAX_DOWNLOAD_BYTES", async () => {
-    const { hostile, home, target } = await setup({
-      name: "victim",
-      version: "1.0.0",
-      archive: good,
-      download: "endless",
-      info: { size_bytes: 0 }
-    })
-    try {
-      const r = await runFm(["install", "victim", "--dir", target], {
-        home,
-        env: { ...env, FLOWMASON_MAX_DOWNLOAD_BYTES: String(2 * 1024 * 1024) },
-        timeoutMs: KILL_MS
-      })
-      record("endless download, no size declared (max 2 MiB)", r, r.stderr)
-      expect(r.code, r.stderr).toBe(1)
-      expect(r.stderr).toMatch(/registry evil .*more than the 2097152 bytes/)
-      expect(tmpLeftovers(home)).toEqual([])
-    } finally {
-      await hostile.stop()
-    }
+    const { home, r } = await against(
+      "endless download, no size declared (max 2 MiB)",
+      { download: "endless", info: { size_bytes: 0 } },
+      install,
+      { FLOWMASON_MAX_DOWNLOAD_BYTES: String(2 * 1024 * 1024) }
+    )
+    expect(r.code, r.stderr).toBe(1)
+    expect(r.stderr).toMatch(/registry evil .*more than the 2097152 bytes/)
+    expect(tmpLeftovers(home)).toEqual([])
   })
 
   it("a Content-Length over the declared size is refused before any byte is stored", async () => {
-    const { hostile, home, target } = await setup({ name: "victim", version: "1.0.0", archive: good, download: "lying-length" })
-    try {
-      const r = await runFm(["install", "victim", "--dir", target], { home, env, timeoutMs: KILL_MS })
-      record("Content-Length 10 GiB, endless body", r, r.stderr)
-      expect(r.code, r.stderr).toBe(1)
-      expect(r.stderr).toMatch(/registry evil .*announced 10737418240 bytes/)
-      expect(tmpLeftovers(home)).toEqual([])
-    } finally {
-      await hostile.stop()
-    }
+    const { home, r } = await against("Content-Length 10 GiB, endless body", { download: "lying-length" }, install)
+    expect(r.code, r.stderr).toBe(1)
+    expect(r.stderr).toMatch(/registry evil .*announced 10737418240 bytes/)
+    expect(tmpLeftovers(home)).toEqual([])
   })
 
   it("package info over 16 MiB is refused with an error naming the registry", async () => {
-    const { hostile, home } = await setup({ name: "victim", version: "1.0.0", archive: good, metadata: "huge" })
-    try {
-      const r = await runFm(["info", "victim"], { home, env, timeoutMs: KILL_MS })
-      record("package info of 20 MiB", r, r.stderr)
-      expect(r.code, r.stderr).toBe(1)
-      expect(r.stderr).toMatch(/registry evil .*over the 16 MiB limit/)
-    } finally {
-      await hostile.stop()
-    }
+    const { r } = await against("package info of 20 MiB", { metadata: "huge" }, () => ["info", "victim"])
+    expect(r.code, r.stderr).toBe(1)
+    expect(r.stderr).toMatch(/registry evil .*over the 16 MiB limit/)
   })
 
   it("a search answer over 16 MiB is refused with an error naming the registry", async () => {
-    const { hostile, home } = await setup({ name: "victim", version: "1.0.0", archive: good, search: "huge" })
-    try {
-      const r = await runFm(["search", "victim"], { home, env, timeoutMs: KILL_MS })
-      record("search answer of 20 MiB", r, r.stderr)
-      expect(r.code, r.stderr).toBe(1)
-      expect(r.stderr).toMatch(/warning: registry evil .*over the 16 MiB limit/)
-    } finally {
-      await hostile.stop()
-    }
+    const { r } = await against("search answer of 20 MiB", { search: "huge" }, () => ["search", "victim"])
+    expect(r.code, r.stderr).toBe(1)
+    expect(r.stderr).toMatch(/warning: registry evil .*over the 16 MiB limit/)
   })
 })
 
@@ -171,57 +146,43 @@ describe("nothing unverified lands", () => {
   ])
 
   it("a traversal archive is refused without --extract: no archive, no folder", async () => {
-    const { hostile, home, target } = await setup({ name: "victim", version: "1.0.0", archive: traversal })
-    try {
-      const r = await runFm(["install", "victim", "--dir", target], { home, env, timeoutMs: KILL_MS })
-      record("archive with ../../../evil.txt, no --extract", r, r.stderr)
-      expect(r.code, r.stderr).toBe(1)
-      expect(r.stderr).toMatch(/evil\.txt/)
-      expect(fs.existsSync(target)).toBe(false)
-    } finally {
-      await hostile.stop()
-    }
+    const { r, target } = await against("archive with ../../../evil.txt, no --extract", { archive: traversal }, install)
+    expect(r.code, r.stderr).toBe(1)
+    expect(r.stderr).toMatch(/refusing to install victim@1\.0\.0 from registry evil: .*evil\.txt/)
+    expect(fs.existsSync(target)).toBe(false)
   })
 
   it("a traversal archive is refused with --extract: no archive, no folder", async () => {
-    const { hostile, home, target } = await setup({ name: "victim", version: "1.0.0", archive: traversal })
-    try {
-      const r = await runFm(["install", "victim", "--dir", target, "--extract"], { home, env, timeoutMs: KILL_MS })
-      record("archive with ../../../evil.txt, --extract", r, r.stderr)
-      expect(r.code, r.stderr).toBe(1)
-      expect(fs.existsSync(target)).toBe(false)
-      expect(fs.existsSync(path.join(home, "deep", "evil.txt"))).toBe(false)
-    } finally {
-      await hostile.stop()
-    }
+    const { home, r, target } = await against(
+      "archive with ../../../evil.txt, --extract",
+      { archive: traversal },
+      (t) => [...install(t), "--extract"]
+    )
+    expect(r.code, r.stderr).toBe(1)
+    expect(fs.existsSync(target)).toBe(false)
+    expect(fs.existsSync(path.join(home, "deep", "evil.txt"))).toBe(false)
   })
 
   it("an archive whose manifest names another package is refused", async () => {
-    const other = await makeFmpkg("other", "1.0.0")
-    const { hostile, home, target } = await setup({ name: "victim", version: "1.0.0", archive: other })
-    try {
-      const r = await runFm(["install", "victim", "--dir", target], { home, env, timeoutMs: KILL_MS })
-      record("manifest says other@1.0.0 for victim@1.0.0", r, r.stderr)
-      expect(r.code, r.stderr).toBe(1)
-      expect(r.stderr).toMatch(/victim@1\.0\.0.*manifest.*other@1\.0\.0/)
-      expect(fs.existsSync(target)).toBe(false)
-    } finally {
-      await hostile.stop()
-    }
+    const { r, target } = await against(
+      "manifest says other@1.0.0 for victim@1.0.0",
+      { archive: await makeFmpkg("other", "1.0.0") },
+      install
+    )
+    expect(r.code, r.stderr).toBe(1)
+    expect(r.stderr).toMatch(/victim@1\.0\.0.*manifest.*other@1\.0\.0/)
+    expect(fs.existsSync(target)).toBe(false)
   })
 
   it("an archive whose manifest has another version is refused", async () => {
-    const older = await makeFmpkg("victim", "0.9.0")
-    const { hostile, home, target } = await setup({ name: "victim", version: "1.0.0", archive: older })
-    try {
-      const r = await runFm(["install", "victim", "--dir", target, "--extract"], { home, env, timeoutMs: KILL_MS })
-      record("manifest says victim@0.9.0 for victim@1.0.0", r, r.stderr)
-      expect(r.code, r.stderr).toBe(1)
-      expect(r.stderr).toMatch(/victim@1\.0\.0.*manifest.*victim@0\.9\.0/)
-      expect(fs.existsSync(target)).toBe(false)
-    } finally {
-      await hostile.stop()
-    }
+    const { r, target } = await against(
+      "manifest says victim@0.9.0 for victim@1.0.0",
+      { archive: await makeFmpkg("victim", "0.9.0") },
+      (t) => [...install(t), "--extract"]
+    )
+    expect(r.code, r.stderr).toBe(1)
+    expect(r.stderr).toMatch(/victim@1\.0\.0.*manifest.*victim@0\.9\.0/)
+    expect(fs.existsSync(target)).toBe(false)
   })
 })
 

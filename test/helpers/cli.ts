@@ -111,28 +111,39 @@ export const spawnFm = (args: ReadonlyArray<string>, options: FmOptions): ChildP
   })
 }
 
-/** Runs `node dist/fm.js ...args` to completion. */
-export const runFm = (args: ReadonlyArray<string>, options: FmOptions): Promise<FmResult> =>
+/** Waits for a child to end (exit code, signal, ms since `started`), killing it (SIGKILL, by pid) after `timeoutMs`. */
+export const waitForExit = (
+  child: ChildProcess,
+  started: number,
+  timeoutMs: number
+): Promise<Pick<FmResult, "code" | "signal" | "ms">> =>
   new Promise((resolve, reject) => {
-    const started = performance.now()
-    const child = spawnFm(args, options)
-    let stdout = ""
-    let stderr = ""
-    child.stdout!.setEncoding("utf8").on("data", (d: string) => (stdout += d))
-    child.stderr!.setEncoding("utf8").on("data", (d: string) => (stderr += d))
     const timer = setTimeout(() => {
       if (child.pid !== undefined) process.kill(child.pid, "SIGKILL")
-    }, options.timeoutMs ?? 30_000)
+    }, timeoutMs)
     child.on("error", (e) => {
       clearTimeout(timer)
       reject(e)
     })
     child.on("close", (code, signal) => {
       clearTimeout(timer)
-      resolve({ stdout, stderr, code, signal, ms: performance.now() - started })
+      resolve({ code, signal, ms: performance.now() - started })
     })
-    child.stdin!.end(options.input ?? "")
   })
+
+/** Runs `node dist/fm.js ...args` to completion. */
+export const runFm = async (args: ReadonlyArray<string>, options: FmOptions): Promise<FmResult> => {
+  const started = performance.now()
+  const child = spawnFm(args, options)
+  let stdout = ""
+  let stderr = ""
+  child.stdout!.setEncoding("utf8").on("data", (d: string) => (stdout += d))
+  child.stderr!.setEncoding("utf8").on("data", (d: string) => (stderr += d))
+  const exited = waitForExit(child, started, options.timeoutMs ?? 30_000)
+  child.stdin!.end(options.input ?? "")
+  const done = await exited // after the child closed: all output is in
+  return { stdout, stderr, ...done }
+}
 
 /** Parses stdout as JSON, failing with the whole output when it is not. */
 export const parseJsonOut = <A = unknown>(result: FmResult): A => {

@@ -9,7 +9,7 @@ import { spawn } from "node:child_process"
 import * as crypto from "node:crypto"
 import * as http from "node:http"
 import type { AddressInfo } from "node:net"
-import { type FmOptions, fmBin, fmEnv, type FmResult } from "./cli.js"
+import { type FmOptions, fmBin, fmEnv, type FmResult, waitForExit } from "./cli.js"
 
 /** How the download (or a JSON answer) misbehaves. */
 export type BodyMode =
@@ -233,35 +233,26 @@ export interface PtyResult extends Omit<FmResult, "stdout" | "stderr"> {
  * TTYs, so `fm` behaves as in a terminal. `NO_COLOR` is unset unless `env` sets it. `keys` are typed
  * into the terminal (e.g. `"\x03"`, Ctrl-C) once `keysWhen` is true of the output so far.
  */
-export const runFmPty = (
+export const runFmPty = async (
   args: ReadonlyArray<string>,
   options: FmOptions & { readonly keys?: string; readonly keysWhen?: (screen: string) => boolean }
-): Promise<PtyResult> =>
-  new Promise((resolve, reject) => {
-    const started = performance.now()
-    const env = fmEnv({ ...options, env: { NO_COLOR: undefined, TERM: "xterm-256color", ...options.env } })
-    const command = [process.execPath, fmBin(), ...args].map(shellQuote).join(" ")
-    const child = spawn("script", ["-qec", command, "/dev/null"], { cwd: options.cwd ?? options.home, env, stdio: ["pipe", "pipe", "pipe"] })
-    const chunks: Array<Buffer> = []
-    let typed = false
-    child.stdout!.on("data", (d: Buffer) => {
-      chunks.push(d)
-      if (!typed && options.keys !== undefined && (options.keysWhen?.(Buffer.concat(chunks).toString("latin1")) ?? true)) {
-        typed = true
-        child.stdin!.write(options.keys)
-      }
-    })
-    child.stderr!.on("data", (d: Buffer) => chunks.push(d))
-    const timer = setTimeout(() => {
-      if (child.pid !== undefined) process.kill(child.pid, "SIGKILL")
-    }, options.timeoutMs ?? 30_000)
-    child.on("error", (e) => {
-      clearTimeout(timer)
-      reject(e)
-    })
-    child.on("close", (code, signal) => {
-      clearTimeout(timer)
-      resolve({ screen: Buffer.concat(chunks), code, signal, ms: performance.now() - started })
-    })
-    if (options.keys === undefined) child.stdin!.end()
+): Promise<PtyResult> => {
+  const started = performance.now()
+  const env = fmEnv({ ...options, env: { NO_COLOR: undefined, TERM: "xterm-256color", ...options.env } })
+  const command = [process.execPath, fmBin(), ...args].map(shellQuote).join(" ")
+  const child = spawn("script", ["-qec", command, "/dev/null"], { cwd: options.cwd ?? options.home, env, stdio: ["pipe", "pipe", "pipe"] })
+  const chunks: Array<Buffer> = []
+  let typed = false
+  child.stdout!.on("data", (d: Buffer) => {
+    chunks.push(d)
+    if (!typed && options.keys !== undefined && (options.keysWhen?.(Buffer.concat(chunks).toString("latin1")) ?? true)) {
+      typed = true
+      child.stdin!.write(options.keys)
+    }
   })
+  child.stderr!.on("data", (d: Buffer) => chunks.push(d))
+  const exited = waitForExit(child, started, options.timeoutMs ?? 30_000)
+  if (options.keys === undefined) child.stdin!.end()
+  const done = await exited // after the child closed: all output is in
+  return { screen: Buffer.concat(chunks), ...done }
+}
