@@ -23,6 +23,8 @@ export * as ApiErrors from "./api/ApiErrors.js"
 // ---- files, archives, checksums ----------------------------------------------------------
 /** `~/.flowmason` (or `$FLOWMASON_HOME`) and the paths below it. @since 0.1.0 */
 export * as FlowmasonHome from "./shared/FlowmasonHome.js"
+/** Text a terminal shows and never obeys (escape codes and control characters removed). @since 0.1.0 */
+export * as TerminalText from "./shared/TerminalText.js"
 /** Streaming SHA-256 and `ChecksumMismatch`. @since 0.1.0 */
 export * as Checksum from "./shared/Checksum.js"
 /** The file I/O error every service reports. @since 0.1.0 */
@@ -41,6 +43,8 @@ export * as RemoteRegistry from "./client/RemoteRegistry.js"
 export * as Registries from "./client/Registries.js"
 /** Installing a package by name or from a file. @since 0.1.0 */
 export * as Installer from "./client/Installer.js"
+/** The check a registry's archive passes before it is installed, and `PackageRefused`. @since 0.1.0 */
+export * as VerifiedArchive from "./client/VerifiedArchive.js"
 /** Publishing a `.fmpkg` to a registry. @since 0.1.0 */
 export * as Publisher from "./client/Publisher.js"
 /** The client's layers, ready to provide. @since 0.1.0 */

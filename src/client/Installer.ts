@@ -13,13 +13,14 @@ import { Data, Effect } from "effect"
 import * as crypto from "node:crypto"
 import * as nodeFs from "node:fs"
 import * as path from "node:path"
-import { isPackageName, sameName } from "../domain/PackageName.js"
+import { isPackageName } from "../domain/PackageName.js"
 import { isVersion } from "../domain/Version.js"
 import { PackageArchive } from "../archive/PackageArchive.js"
 import { Checksum } from "../shared/Checksum.js"
 import { fileError } from "../shared/FileError.js"
 import { FlowmasonHome } from "../shared/FlowmasonHome.js"
 import { type FetchOptions, type Fetched, Registries } from "./Registries.js"
+import { verifyPackageArchive } from "./VerifiedArchive.js"
 
 /**
  * `--offline` with a version that is not exact (a range, or none): the cache alone cannot pick one.
@@ -49,29 +50,6 @@ export class InvalidPackageName extends Data.TaggedError("InvalidPackageName")<{
   override get message(): string {
     return `'${this.name}' is not a valid package name (lowercase letters, digits, '-', '_' and '.'); ` +
       `to install a local archive, give its path (e.g. ./${this.name}.fmpkg)`
-  }
-}
-
-/**
- * A registry's archive that is not safe to install, or not the package asked for: a path outside
- * the package, a limit passed, no manifest, or a manifest naming another package or version.
- * Nothing is installed.
- * @since 0.1.0
- * @category errors
- */
-export class PackageRefused extends Data.TaggedError("PackageRefused")<{
-  /** `name@version` as asked for. */
-  readonly package: string
-  readonly registry: string
-  readonly reason: string
-}> {
-  /** Names the package, the registry and what is wrong. */
-  override get message(): string {
-    return `refusing to install ${this.package} from registry ${this.registry}: ${this.reason}`
-  }
-  /** What the user can do about it. */
-  get hint(): string {
-    return `nothing was installed; the archive registry ${this.registry} serves is not this package as published: tell its maintainers`
   }
 }
 
@@ -228,20 +206,6 @@ export class Installer extends Effect.Service<Installer>()("fm/Installer", {
         )
       })
 
-    /** Opens a registry's archive with every check of a local file; its manifest must be `name@version`. */
-    const verify = (file: string, name: string, version: string, registry: string) =>
-      Effect.gen(function*() {
-        const refuse = (reason: string) => new PackageRefused({ package: `${name}@${version}`, registry, reason })
-        const opened = yield* archive.open(file).pipe(
-          Effect.mapError((e) => refuse(e.message))
-        )
-        const m = opened.manifest
-        if (!sameName(m.name, name) || m.version !== version) {
-          return yield* refuse(`its manifest is for ${m.name}@${m.version}`)
-        }
-        return opened
-      })
-
     const installName = Effect.fn("Installer.installName")(function*(name: string, options: InstallOptions = {}) {
       if (!isPackageName(name)) return yield* new InvalidPackageName({ name })
       let fetched: Fetched
@@ -253,7 +217,7 @@ export class Installer extends Effect.Service<Installer>()("fm/Installer", {
       } else {
         fetched = yield* registries.fetch(name, options)
       }
-      yield* verify(fetched.cached.path, name, fetched.cached.version, fetched.registry)
+      yield* verifyPackageArchive(archive, fetched.cached.path, { name, version: fetched.cached.version, registry: fetched.registry })
       return yield* finish(fetched.cached.path, {
         name: fetched.info.name, // the registry's spelling (the cache keys are normalized)
         version: fetched.cached.version,

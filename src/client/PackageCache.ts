@@ -4,6 +4,8 @@
  * key, written atomically) maps a registry's package version to its blob. Every write goes to a
  * uniquely named temp file in `tmp/` and is renamed into place, so concurrent `fm` processes never
  * see a torn file. Every read re-verifies the SHA-256; a corrupt blob is evicted, never returned.
+ * `verified/` remembers which (SHA-256, name, version) passed the archive checks of an install, so
+ * that a warm install does not open every archive again (a blob's bytes never change).
  * @since 0.1.0
  */
 import * as FileSystem from "@effect/platform/FileSystem"
@@ -158,6 +160,7 @@ export class PackageCache extends Effect.Service<PackageCache>()("fm/PackageCach
     const blobsDir = path.join(dir, "blobs")
     const indexDir = path.join(dir, "index")
     const tmpDir = path.join(dir, "tmp")
+    const verifiedDir = path.join(dir, "verified")
 
     const err = (file: string, what: string) => (e: { readonly message: string }) =>
       new CacheError({ file, reason: `${what}: ${e.message}` })
@@ -314,6 +317,36 @@ export class PackageCache extends Effect.Service<PackageCache>()("fm/PackageCach
       }
       return out
     })
+
+    /**
+     * Runs `check` (the archive checks of an install) on the blob `sha256` for `name@version`
+     * unless it passed before, and remembers a pass as an empty marker file
+     * `verified/<sha256>.<name>@<version>`. The answer depends only on the bytes, the name and the
+     * version, so the marker is a cache of it, never stale. Marker I/O failures only cost a re-check.
+     */
+    const verifiedOnce = <A, E>(
+      sha256: string,
+      name: string,
+      version: string,
+      check: Effect.Effect<A, E>
+    ): Effect.Effect<void, E> =>
+      Effect.suspend(() => {
+        const n = normalizeName(name)
+        if (!isSha256Hex(sha256) || !isPackageName(n) || !isVersion(version)) return Effect.asVoid(check)
+        const mark = path.join(verifiedDir, `${sha256.toLowerCase()}.${n}@${version}`)
+        if (nodeFs.existsSync(mark)) return Effect.void
+        return Effect.zipRight(
+          check,
+          Effect.sync(() => {
+            try {
+              nodeFs.mkdirSync(verifiedDir, { recursive: true })
+              nodeFs.writeFileSync(mark, "")
+            } catch {
+              // not remembered: checked again next time
+            }
+          })
+        )
+      })
 
     const lookupSha = Effect.fn("PackageCache.lookupSha")(function*(key: CacheKey, sha256: string) {
       const [hit] = yield* lookupShaMany([{ key, sha256 }])
@@ -487,6 +520,7 @@ export class PackageCache extends Effect.Service<PackageCache>()("fm/PackageCach
       if (olderThanDays === undefined) {
         // everything: also whatever else lies in the index tree (empty directories, stray files)
         yield* fs.remove(indexDir, { recursive: true, force: true }).pipe(Effect.mapError(err(indexDir, "cannot remove")))
+        yield* fs.remove(verifiedDir, { recursive: true, force: true }).pipe(Effect.mapError(err(verifiedDir, "cannot remove")))
       }
       const result: ClearResult = { removed, freed_bytes: freed }
       return result
@@ -504,6 +538,8 @@ export class PackageCache extends Effect.Service<PackageCache>()("fm/PackageCach
       lookupSha,
       /** {@link lookupSha} for many packages at once (one synchronous loop; same guarantees). */
       lookupShaMany,
+      /** Runs an archive check on a blob for `name@version` unless it passed before (remembered per SHA-256, name, version). */
+      verifiedOnce,
       /** Puts cached blobs at new paths: hard links, else copies (never write into the results in place). */
       linkOrCopyMany,
       /** A verified archive for a package version from any registry, if cached (for offline use). */

@@ -17,7 +17,9 @@ import * as path from "node:path"
 import semver from "semver"
 import { normalizeName } from "../domain/PackageName.js"
 import { pickLatest } from "../domain/Version.js"
+import { PackageArchive } from "../archive/PackageArchive.js"
 import { PackageCache } from "../client/PackageCache.js"
+import { verifyPackageArchive } from "../client/VerifiedArchive.js"
 import { Registries } from "../client/Registries.js"
 import { type Resolution, resolveFrom } from "./Resolver.js"
 import { makeRegistryMetadata } from "./RegistryMetadata.js"
@@ -192,6 +194,7 @@ export class ProjectInstall extends Effect.Service<ProjectInstall>()("fm/Project
   effect: Effect.gen(function*() {
     const registries = yield* Registries
     const cache = yield* PackageCache
+    const archive = yield* PackageArchive
     const fs = yield* FileSystem.FileSystem
 
     const provideFs = <A, E>(self: Effect.Effect<A, E, FileSystem.FileSystem>) =>
@@ -320,6 +323,15 @@ export class ProjectInstall extends Effect.Service<ProjectInstall>()("fm/Project
             },
             { concurrency }
           )
+          // every archive, downloaded or cached, passes the checks of a local file and is the package locked
+          // (once per SHA-256, name and version: the cache remembers a pass)
+          yield* Effect.forEach(packages, (p, i) =>
+            cache.verifiedOnce(
+              got[i]!.sha256,
+              p.name,
+              p.version,
+              verifyPackageArchive(archive, got[i]!.path, { name: p.name, version: p.version, registry: p.registry.name })
+            ).pipe(Effect.mapError((e) => failFor(p)(e.reason))), { concurrency: LOCAL, discard: true })
           // hard links to the immutable, content-addressed blobs (copies across devices)
           const targets = packages.map((p) => path.join(staging, `${normalizeName(p.name)}-${p.version}.fmpkg`))
           yield* cache.linkOrCopyMany(packages.map((_, i) => ({ blob: got[i]!.path, target: targets[i]! }))).pipe(
@@ -498,5 +510,5 @@ export class ProjectInstall extends Effect.Service<ProjectInstall>()("fm/Project
       findProject
     } as const
   }),
-  dependencies: [Registries.Default, PackageCache.Default]
+  dependencies: [Registries.Default, PackageCache.Default, PackageArchive.Default]
 }) {}

@@ -54,6 +54,27 @@ const keyA: CacheKey = { registry: "main", name: "pkg-a", version: "1.0.0" }
 const keyB: CacheKey = { registry: "main", name: "pkg-b", version: "2.1.0" }
 
 describe("PackageCache", () => {
+  it.live("verifiedOnce runs a check until it passes once per SHA-256, name and version; clear forgets", () => {
+    const home = tempHome()
+    const sha = sha256Hex(bytesOf(10, "v"))
+    return Effect.gen(function*() {
+      const cache = yield* PackageCache
+      let runs = 0
+      const pass = Effect.sync(() => void runs++)
+      const fail = Effect.zipRight(pass, Effect.fail("refused" as const))
+      assert.strictEqual(yield* Effect.flip(cache.verifiedOnce(sha, "Pkg_A", "1.0.0", fail)), "refused")
+      yield* cache.verifiedOnce(sha, "Pkg_A", "1.0.0", pass) // a failure was not remembered
+      yield* cache.verifiedOnce(sha, "pkg-a", "1.0.0", pass) // the same name, spelled differently
+      assert.strictEqual(runs, 2)
+      yield* cache.verifiedOnce(sha, "pkg-a", "1.0.1", pass) // another version, another answer
+      yield* cache.verifiedOnce(sha256Hex(bytesOf(10, "w")), "pkg-a", "1.0.0", pass) // other bytes
+      assert.strictEqual(runs, 4)
+      yield* cache.clear()
+      yield* cache.verifiedOnce(sha, "pkg-a", "1.0.0", pass)
+      assert.strictEqual(runs, 5)
+    }).pipe(withCache(home))
+  })
+
   it.live("stores a stream, verifies it, and finds it again (also by a differently spelled name)", () => {
     const home = tempHome()
     const data = bytesOf(300_000, "a")

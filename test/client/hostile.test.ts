@@ -186,6 +186,30 @@ describe("nothing unverified lands", () => {
   })
 })
 
+describe("nothing unverified lands in a project", () => {
+  it("a project install refuses an archive whose manifest names another package, from the network and from the cache", async () => {
+    const { hostile, home } = await setup({ name: "victim", version: "1.0.0", archive: await makeFmpkg("other", "1.0.0") })
+    try {
+      const project = path.join(home, "project")
+      fs.mkdirSync(project)
+      fs.writeFileSync(
+        path.join(project, "manifest.json"),
+        JSON.stringify({ name: "demo", version: "1.0.0", dependencies: { victim: "^1.0.0" } })
+      )
+      for (const attempt of ["download", "cache hit"]) {
+        const r = await runFm(["install"], { home, env, cwd: project, timeoutMs: KILL_MS })
+        record(`project install, manifest says other@1.0.0 (${attempt})`, r, r.stderr)
+        expect(r.code, r.stderr).toBe(1)
+        expect(r.stderr).toMatch(/victim.*manifest is for other@1\.0\.0/)
+        expect(fs.existsSync(path.join(project, "fm_packages"))).toBe(false)
+        expect(fs.existsSync(path.join(project, "fm.lock.json"))).toBe(false)
+      }
+    } finally {
+      await hostile.stop()
+    }
+  })
+})
+
 /** Escape codes of every kind: CSI (clear screen, home, conceal), OSC (title, BEL and ST), 8-bit CSI, DCS, CR, BEL. */
 const EVIL = "A\u001b[2J\u001b[H\u001b]0;pwned-title\u0007\u001b[8mhidden\u001b[0m\u009b31mC1\u0090dcs\u001b\\\u001b]8;;http://x\u001b\\link\rB\u0007Z"
 const evilInfo = {
