@@ -26,7 +26,7 @@ import { PackageInfo, ReleaseInfo } from "../api/Models.js"
 import { sameName } from "../domain/PackageName.js"
 import { maxSatisfying, pickLatest } from "../domain/Version.js"
 import { USER_AGENT } from "../shared/Version.js"
-import { announcedLength, boundBody, readBounded } from "./BoundedBody.js"
+import { boundedBody, MAX_ANSWER_BYTES, readBounded } from "./BoundedBody.js"
 import semver from "semver"
 
 /**
@@ -200,12 +200,6 @@ export interface RemoteRegistryOptions {
 }
 
 const MiB = 1024 * 1024
-
-/**
- * The most bytes of a JSON answer (package info, versions, search, an error's body): 16 MiB.
- * @since 0.1.0
- */
-export const MAX_ANSWER_BYTES = 16 * MiB
 
 /**
  * The most bytes of a download whose metadata declares no size, unless
@@ -436,17 +430,12 @@ export const make = (
         const tooLarge = (description: string) =>
           new HttpClientError.ResponseError({ request: res.request, response: res, reason: "Decode", description })
         const limit = `the ${MAX_ANSWER_BYTES / MiB} MiB limit`
-        const announced = announcedLength(res.headers)
-        if (announced !== undefined && announced > MAX_ANSWER_BYTES) {
-          return Effect.fail(tooLarge(`the answer announced ${announced} bytes, over ${limit}`))
-        }
-        const body = boundBody(
-          res.stream,
+        return boundedBody(
+          res,
           { idle: timeout, maxBytes: MAX_ANSWER_BYTES },
           () => new HttpClientError.RequestError({ request: res.request, reason: "Transport", description: idle }),
-          () => tooLarge(`the answer is over ${limit}`)
-        )
-        return Effect.map(readBounded(body), (bytes) => withBody(res, bytes))
+          (announced) => tooLarge(announced === undefined ? `the answer is over ${limit}` : `the answer announced ${announced} bytes, over ${limit}`)
+        ).pipe(Effect.flatMap(readBounded), Effect.map((bytes) => withBody(res, bytes)))
       }))
 
     /** Downloads: per-attempt timeout (until the headers) inside transient retries. */
@@ -712,19 +701,14 @@ export const make = (
                 (detail) => Effect.fail(fromStatus(res.status, detail, ctx))
               )
           ),
-          Effect.flatMap((res) => {
-            const announced = announcedLength(res.headers)
-            return announced !== undefined && announced > limit
-              ? Effect.fail(refuse(`announced ${announced} bytes, more than ${allowed}`))
-              : Effect.succeed(
-                boundBody(
-                  res.stream,
-                  { idle: timeout, maxBytes: limit },
-                  () => new RegistryUnavailable({ registry, url, reason: `the download stalled: ${idle}`, package: label(ctx) }),
-                  () => refuse(`sent more than ${allowed}`)
-                )
-              )
-          })
+          Effect.flatMap((res) =>
+            boundedBody(
+              res,
+              { idle: timeout, maxBytes: limit },
+              () => new RegistryUnavailable({ registry, url, reason: `the download stalled: ${idle}`, package: label(ctx) }),
+              (announced) => refuse(announced === undefined ? `sent more than ${allowed}` : `announced ${announced} bytes, more than ${allowed}`)
+            )
+          )
         )
       ).pipe(
         Stream.mapError((e) =>

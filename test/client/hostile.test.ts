@@ -139,6 +139,20 @@ describe("every transfer ends", () => {
   })
 })
 
+describe("every transfer ends: the health check of fm registry add", () => {
+  it("a health answer over 16 MiB is refused (the registry is saved, with a warning)", async () => {
+    const { hostile, home } = await setup({ name: "victim", version: "1.0.0", archive: good, health: "huge" })
+    try {
+      const r = await runFm(["registry", "add", "big", hostile.url], { home, env, timeoutMs: KILL_MS })
+      record("health answer of 20 MiB (registry add)", r, r.stderr)
+      expect(r.code, r.stderr).toBe(0)
+      expect(r.stderr).toMatch(/warning: .*over 16777216 bytes/)
+    } finally {
+      await hostile.stop()
+    }
+  })
+})
+
 describe("nothing unverified lands", () => {
   const traversal = buildZip([
     { name: "manifest.json", data: projectManifest("victim", "1.0.0") },

@@ -34,6 +34,8 @@ export interface HostileOptions {
   readonly download?: BodyMode
   /** Package info and version answers: `stall` (half the JSON, then silence) or `huge` (`hugeBytes` of JSON). */
   readonly metadata?: "normal" | "stall" | "huge"
+  /** Health answers: `huge` (`hugeBytes` of JSON). */
+  readonly health?: "normal" | "huge"
   /** Search answers: `huge` (`hugeBytes` of JSON). */
   readonly search?: "normal" | "huge"
   /** Size of a `huge` answer; default 20 MiB. */
@@ -168,6 +170,7 @@ export const startHostile = (options: HostileOptions): Promise<Hostile> => {
     const p = url.pathname.startsWith(API) ? url.pathname.slice(API.length) : ""
     const segs = p.split("/").filter((s) => s !== "").map(decodeURIComponent)
     if (p === "/health") {
+      if (options.health === "huge") return huge(res, "{\"status\":\"healthy\",\"registry_name\":\"", "\"}")
       return send(res, 200, { status: "healthy", registry_name: "hostile", version: "1.0.0", packages_count: 1, components_count: 0 })
     }
     if (p === "/packages/search") {

@@ -4,8 +4,10 @@
  * @since 0.1.0
  */
 import * as HttpClient from "@effect/platform/HttpClient"
+import * as HttpClientError from "@effect/platform/HttpClientError"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
-import { Duration, Effect, Option } from "effect"
+import { Duration, Effect, Option, Schema } from "effect"
+import { boundedBody, MAX_ANSWER_BYTES, readBounded } from "../../client/BoundedBody.js"
 import { USER_AGENT } from "../../shared/Version.js"
 import { HttpClientLive } from "../HttpClientLayer.js"
 
@@ -57,7 +59,16 @@ export const checkHealth = (url: string, token: Option.Option<string>) =>
     if (response.status < 200 || response.status >= 300) {
       return { ok: false, error: `HTTP ${response.status} from ${healthUrl}` } satisfies Health
     }
-    const body = yield* response.json.pipe(Effect.timeout(Duration.seconds(5)))
+    const failed = (description: string) =>
+      new HttpClientError.ResponseError({ request, response, reason: "Decode", description })
+    // bounded like every registry answer: 5 s without data, or more than MAX_ANSWER_BYTES, ends it
+    const bytes = yield* boundedBody(
+      response,
+      { idle: Duration.seconds(5), maxBytes: MAX_ANSWER_BYTES },
+      () => failed("no data for 5 seconds"),
+      () => failed(`the answer is over ${MAX_ANSWER_BYTES} bytes`)
+    ).pipe(Effect.flatMap(readBounded), Effect.timeout(Duration.seconds(5)))
+    const body = yield* Schema.decodeUnknown(Schema.parseJson())(new TextDecoder().decode(bytes))
     const rec = typeof body === "object" && body !== null ? (body as Record<string, unknown>) : {}
     return {
       ok: true,
