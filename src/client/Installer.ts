@@ -137,6 +137,19 @@ export class Installer extends Effect.Service<Installer>()("fm/Installer", {
         return target
       })
 
+    /** Removes every entry of `dir` whose name starts with `prefix` or `.${prefix}` (a staging folder and its temp folders). */
+    const removeWithPrefix = (dir: string, prefix: string) =>
+      fs.readDirectory(dir).pipe(
+        Effect.flatMap((names) =>
+          Effect.forEach(
+            names.filter((n) => n.startsWith(prefix) || n.startsWith(`.${prefix}`)),
+            (n) => fs.remove(path.join(dir, n), { recursive: true, force: true }),
+            { discard: true }
+          )
+        ),
+        Effect.ignore
+      )
+
     /** Unpacks into `<dir>/<name>/<version>` (replacing a previous copy only once the new one is complete). */
     const extractTo = (file: string, dir: string, name: string, version: string) =>
       Effect.gen(function*() {
@@ -145,7 +158,8 @@ export class Installer extends Effect.Service<Installer>()("fm/Installer", {
         const staging = path.join(parent, `.${version}.${unique()}.new`)
         yield* fs.makeDirectory(parent, { recursive: true }).pipe(Effect.mapError(fail(parent, "create directory")))
         yield* archive.extract(file, staging).pipe(
-          Effect.onError(() => fs.remove(staging, { recursive: true, force: true }).pipe(Effect.ignore))
+          // on Ctrl-C the extractor's own temp folder beside `staging` may not be cleaned yet: it goes too
+          Effect.onError(() => removeWithPrefix(parent, path.basename(staging)))
         )
         const exists = yield* fs.exists(target).pipe(Effect.orElseSucceed(() => false))
         const old = path.join(parent, `.${version}.${unique()}.old`)
