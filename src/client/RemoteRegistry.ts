@@ -529,6 +529,15 @@ export const make = (
     const detailOf = (e: unknown): string =>
       typeof e === "object" && e !== null && "detail" in e && typeof e.detail === "string" ? e.detail : ""
 
+    /** The `detail` of an error answer, read within the bounds of any JSON answer; "" when there is none. */
+    const errorDetail = (res: HttpClientResponse.HttpClientResponse): Effect.Effect<string> =>
+      boundedBody(res, { idle: timeout, maxBytes: MAX_ANSWER_BYTES }, () => "idle", () => "too large").pipe(
+        Effect.flatMap(readBounded),
+        Effect.flatMap((bytes) => Schema.decodeUnknown(Schema.parseJson())(new TextDecoder().decode(bytes))),
+        Effect.map(detailOf),
+        Effect.orElseSucceed(() => "")
+      )
+
     /** Maps anything the typed client can fail with into our errors. */
     const mapError = (ctx: Ctx) => (e: { readonly _tag: string }): PackageNotFound | RemoteError => {
       switch (e._tag) {
@@ -696,10 +705,7 @@ export const make = (
           Effect.flatMap((res) =>
             res.status >= 200 && res.status < 300
               ? Effect.succeed(res)
-              : Effect.flatMap(
-                res.json.pipe(Effect.map(detailOf), Effect.orElseSucceed(() => "")),
-                (detail) => Effect.fail(fromStatus(res.status, detail, ctx))
-              )
+              : Effect.flatMap(errorDetail(res), (detail) => Effect.fail(fromStatus(res.status, detail, ctx)))
           ),
           Effect.flatMap((res) =>
             boundedBody(

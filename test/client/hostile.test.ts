@@ -126,6 +126,17 @@ describe("every transfer ends", () => {
     expect(tmpLeftovers(home)).toEqual([])
   })
 
+  it("an error answer to a download (403) whose body never ends is cut off at 16 MiB", async () => {
+    const { home, r } = await against(
+      "download answers 403 with an endless body",
+      { download: "endless", downloadError: { status: 403, detail: "" } },
+      install
+    )
+    expect(r.code, r.stderr).toBe(1)
+    expect(r.stderr).toMatch(/registry evil refused access \(403\) for victim@1\.0\.0/)
+    expect(tmpLeftovers(home)).toEqual([])
+  })
+
   it("package info over 16 MiB is refused with an error naming the registry", async () => {
     const { r } = await against("package info of 20 MiB", { metadata: "huge" }, () => ["info", "victim"])
     expect(r.code, r.stderr).toBe(1)

@@ -42,7 +42,10 @@ export interface HostileOptions {
   readonly hugeBytes?: number
   /** Bytes sent before a `stall` stops; default 10. */
   readonly stallAfter?: number
-  /** Answer the download with this status and `{detail}` instead (e.g. 403 with escape codes). */
+  /**
+   * Answer the download with this status and `{detail}` instead (e.g. 403 with escape codes); with
+   * `download: "endless"`, the status and then a JSON body that never ends.
+   */
   readonly downloadError?: { readonly status: number; readonly detail: string }
 }
 
@@ -141,6 +144,11 @@ export const startHostile = (options: HostileOptions): Promise<Hostile> => {
 
   const download = (res: http.ServerResponse) => {
     if (options.downloadError !== undefined) {
+      if (options.download === "endless") {
+        res.writeHead(options.downloadError.status, { "content-type": "application/json" })
+        res.write("{\"detail\":\"")
+        return forever(res, Buffer.alloc(64 * 1024, "x"))
+      }
       return send(res, options.downloadError.status, { detail: options.downloadError.detail })
     }
     const bytes = Buffer.from(options.archive)
