@@ -22,6 +22,7 @@ import type {
 } from "../src/client/RemoteRegistry.js"
 import type { RegistryPackage, RemoteRegistryClient, SearchResults } from "../src/client/RemoteRegistryClient.js"
 import { getRemoteRegistry } from "../src/client/RemoteRegistryClient.js"
+import type { PackageRefused } from "../src/client/VerifiedArchive.js"
 import type { ChecksumMismatch } from "../src/shared/Checksum.js"
 import type { FileError } from "../src/shared/FileError.js"
 import type { FlowmasonHome } from "../src/shared/FlowmasonHome.js"
@@ -67,6 +68,7 @@ test("Installer.installName and Publisher.publish error channels", () => {
       | FileError
       | ArchiveError
       | ManifestError
+      | PackageRefused
     >
   >()
   expect(publisher.publish("f.fmpkg")).type.toBe<
