@@ -7,20 +7,40 @@
  * @since 0.1.0
  */
 
-// ---- shared domain ----------------------------------------------------------------------
-/** Package names: validation and `-`/`_`/`.` equivalence. @since 0.1.0 */
+/**
+ * Package names: validation and `-`/`_`/`.` equivalence.
+ * @since 0.1.0
+ */
 export * as PackageName from "./domain/PackageName.js"
-/** Strict semver versions, ranges and the "latest" rule. @since 0.1.0 */
+/**
+ * Strict semver versions, ranges and the "latest" rule.
+ * @since 0.1.0
+ */
 export * as Version from "./domain/Version.js"
 
-// ---- the registry API (shared by server and client) --------------------------------------
-/** The `HttpApi` definition of `/api/v1/registry`: server, typed client and OpenAPI. @since 0.1.0 */
+/**
+ * The `HttpApi` definition of `/api/v1/registry`: server, typed client and OpenAPI.
+ * @since 0.1.0
+ */
 export * as RegistryApi from "./api/RegistryApi.js"
-/** The wire JSON models (package object, search, versions, health, stats). @since 0.1.0 */
+/**
+ * The wire JSON models (package object, search, versions, health, stats).
+ * @since 0.1.0
+ */
 export * as ApiModels from "./api/Models.js"
-/** The API's errors, `{"detail": ...}` on the wire. @since 0.1.0 */
+/**
+ * The API's errors, `{"detail": ...}` on the wire.
+ * @since 0.1.0
+ */
 export * as ApiErrors from "./api/ApiErrors.js"
 
-// ---- archives (`fm/archive`) and the client (`fm/client`) ---------------------------------
+/**
+ * Everything in `fm/archive`: `PackageArchive`, `Checksum`, `FileError`, `Manifest`.
+ * @since 0.1.0
+ */
 export * from "./archive/index.js"
+/**
+ * Everything in `fm/client`: the client services and layers, the resolver, the promise facade.
+ * @since 0.1.0
+ */
 export * from "./client/index.js"

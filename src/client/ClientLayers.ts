@@ -27,6 +27,28 @@ export type ClientServices = Registries | Installer | Publisher | RegistryConfig
  * The client services over what the program provides: an `HttpClient`, a `FileSystem` and the
  * `FlowmasonHome` (`FlowmasonHome.layerAt(dir)`, or `FlowmasonHome.Default` for
  * `$FLOWMASON_HOME` / `~/.flowmason`). The CLI provides them once in `Main.ts`.
+ *
+ * @example
+ * ```ts
+ * import { FetchHttpClient } from "@effect/platform"
+ * import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
+ * import { Effect, Layer } from "effect"
+ * import { ClientServicesLive, FlowmasonHome, Registries } from "fm/client"
+ *
+ * const ClientLayer = ClientServicesLive.pipe(
+ *   Layer.provide([FetchHttpClient.layer, NodeFileSystem.layer, FlowmasonHome.layerAt("/srv/app/flowmason")])
+ * )
+ *
+ * const latest = Effect.gen(function*() {
+ *   const registries = yield* Registries.Registries
+ *   const { registry, info } = yield* registries.getPackage("text-tools", { version: "^1" })
+ *   return `${info.name}@${info.version} from ${registry}`
+ * }).pipe(
+ *   Effect.catchTags({ RegistriesExhausted: (e) => Effect.succeed(e.message) }), // a ChecksumMismatch stays typed
+ *   Effect.provide(ClientLayer)
+ * )
+ * ```
+ *
  * @since 0.1.0
  * @category layers
  */

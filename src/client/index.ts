@@ -5,39 +5,103 @@
  * @since 0.1.0
  */
 
-/** `~/.flowmason` (or `$FLOWMASON_HOME`) and the paths below it. @since 0.1.0 */
+/**
+ * `~/.flowmason` (or `$FLOWMASON_HOME`) and the paths below it.
+ * @since 0.1.0
+ */
 export * as FlowmasonHome from "../shared/FlowmasonHome.js"
-/** `registries.json`: the configured registries. @since 0.1.0 */
+/**
+ * `registries.json`: the configured registries.
+ * @since 0.1.0
+ */
 export * as RegistryConfig from "./RegistryConfig.js"
-/** The verified, content-addressed download cache. @since 0.1.0 */
+/**
+ * The verified, content-addressed download cache.
+ * @since 0.1.0
+ */
 export * as PackageCache from "./PackageCache.js"
-/** A client for one registry, derived from the API definition. @since 0.1.0 */
+/**
+ * A client for one registry, derived from the API definition.
+ * @since 0.1.0
+ */
 export * as RemoteRegistry from "./RemoteRegistry.js"
-/** All enabled registries in priority order, with the typed fallback and merged search. @since 0.1.0 */
+/**
+ * All enabled registries in priority order, with the typed fallback and merged search.
+ * @since 0.1.0
+ */
 export * as Registries from "./Registries.js"
-/** Installing a package by name or from a file. @since 0.1.0 */
+/**
+ * Installing a package by name or from a file.
+ * @since 0.1.0
+ */
 export * as Installer from "./Installer.js"
-/** Publishing a `.fmpkg` to a registry. @since 0.1.0 */
+/**
+ * Publishing a `.fmpkg` to a registry.
+ * @since 0.1.0
+ */
 export * as Publisher from "./Publisher.js"
-/** The client's layers, ready to provide. @since 0.1.0 */
+/**
+ * The client's layers, ready to provide.
+ * @since 0.1.0
+ */
 export * as ClientLayers from "./ClientLayers.js"
-/** The promise facade for programs that do not use Effect. @since 0.1.0 */
+/**
+ * The promise facade for programs that do not use Effect.
+ * @since 0.1.0
+ */
 export * as RemoteRegistryClient from "./RemoteRegistryClient.js"
-/** Creates the promise client (the spec's `get_remote_registry()`). @since 0.1.0 */
-export { getRemoteRegistry } from "./RemoteRegistryClient.js"
-/** The whole client as one layer over Node, and the same with your own `HttpClient` and file system. @since 0.1.0 */
-export { ClientLive, clientLayerAt, ClientServicesLive } from "./ClientLayers.js"
+export {
+  /**
+   * Creates the promise client (the spec's `get_remote_registry()`).
+   * @since 0.1.0
+   */
+  getRemoteRegistry
+} from "./RemoteRegistryClient.js"
+export {
+  /**
+   * The whole client as one layer over Node's HTTP client, file system and the FlowMason home.
+   * @since 0.1.0
+   */
+  ClientLive,
+  /**
+   * `ClientLive` with a fixed FlowMason home directory.
+   * @since 0.1.0
+   */
+  clientLayerAt,
+  /**
+   * The client services over your own `HttpClient`, `FileSystem` and `FlowmasonHome`.
+   * @since 0.1.0
+   */
+  ClientServicesLive
+} from "./ClientLayers.js"
 
-// ---- dependency resolution ---------------------------------------------------------------
-/** The pure PubGrub solver and its explanations. @since 0.1.0 */
+/**
+ * The pure PubGrub solver and its explanations.
+ * @since 0.1.0
+ */
 export * as Pubgrub from "../resolver/Pubgrub.js"
-/** Where the resolver reads package metadata from. @since 0.1.0 */
+/**
+ * Where the resolver reads package metadata from.
+ * @since 0.1.0
+ */
 export * as MetadataSource from "../resolver/MetadataSource.js"
-/** The resolver service over a metadata source. @since 0.1.0 */
+/**
+ * The resolver service over a metadata source.
+ * @since 0.1.0
+ */
 export * as Resolver from "../resolver/Resolver.js"
-/** The metadata source over the configured registries (one registry per name, pins). @since 0.1.0 */
+/**
+ * The metadata source over the configured registries (one registry per name, pins).
+ * @since 0.1.0
+ */
 export * as RegistryMetadata from "../resolver/RegistryMetadata.js"
-/** Project files (`manifest.json` / `flowmason.json`) and `fm.lock.json`. @since 0.1.0 */
+/**
+ * Project files (`manifest.json` / `flowmason.json`) and `fm.lock.json`.
+ * @since 0.1.0
+ */
 export * as ProjectFile from "../resolver/ProjectFile.js"
-/** Project installs: resolve, lock, install all or nothing, tree, outdated. @since 0.1.0 */
+/**
+ * Project installs: resolve, lock, install all or nothing, tree, outdated.
+ * @since 0.1.0
+ */
 export * as ProjectInstall from "../resolver/ProjectInstall.js"
