@@ -216,6 +216,12 @@ describe("fm installed from its tarball into another project", () => {
     assert.isTrue(packed.some((f) => /^dist\/cli-[A-Z0-9]+\.cjs$/.test(f)))
   })
 
+  it("the CLI bundle in the package runs on its own", async () => {
+    const r = await node([path.join("node_modules", "fm", "dist", "fm.js"), "--version"], consumer)
+    assert.strictEqual(r.code, 0, r.stderr)
+    assert.include(r.stdout, Schema.decodeUnknownSync(PackageVersion)(fs.readFileSync(path.join(ROOT, "package.json"), "utf8")).version)
+  })
+
   it("exactly one copy of effect is installed", async () => {
     const ls = await npm(["ls", "effect", "--all", "--parseable"], consumer)
     const copies = new Set(ls.stdout.split("\n").filter((l) => l.trim() !== ""))
@@ -233,16 +239,20 @@ describe("fm installed from its tarball into another project", () => {
     assert.strictEqual(r.code, 0, r.stdout + r.stderr)
   }, 180_000)
 
-  it("plain node imports fm, fm/client, fm/server and fm/archive", async () => {
+  it("plain node imports fm, fm/client, fm/server and fm/archive, and importing them hooks nothing into the process", async () => {
+    // dynamic imports, so the listeners present before them can be counted
     const script = [
-      "import * as fm from \"fm\"",
-      "import * as client from \"fm/client\"",
-      "import * as server from \"fm/server\"",
-      "import * as archive from \"fm/archive\"",
+      "const hooks = () => [\"exit\", \"beforeExit\", \"SIGINT\", \"SIGTERM\"].map((e) => process.listenerCount(e))",
+      "const before = hooks()",
+      "const fm = await import(\"fm\")",
+      "const client = await import(\"fm/client\")",
+      "const server = await import(\"fm/server\")",
+      "const archive = await import(\"fm/archive\")",
       "console.log(JSON.stringify({",
       "  fm: typeof fm.getRemoteRegistry, client: typeof client.ClientServicesLive,",
       "  server: typeof server.RegistryServer.layer, archive: typeof archive.PackageArchive.PackageArchive,",
-      "  noServerInFm: !(\"RegistryServer\" in fm)",
+      "  noServerInFm: !(\"RegistryServer\" in fm),",
+      "  processHooksAdded: hooks().map((n, i) => n - before[i])",
       "}))"
     ].join("\n")
     fs.writeFileSync(path.join(consumer, "imports.mjs"), script)
@@ -253,7 +263,8 @@ describe("fm installed from its tarball into another project", () => {
       client: "object",
       server: "function",
       archive: "function",
-      noServerInFm: true
+      noServerInFm: true,
+      processHooksAdded: [0, 0, 0, 0]
     })
   })
 
