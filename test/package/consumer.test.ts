@@ -13,7 +13,7 @@
  * minutes on a busy machine); a different version is rebuilt with `npm rebuild`.
  */
 import { Effect, Layer, Schema } from "effect"
-import { type ChildProcess, execFile, spawn } from "node:child_process"
+import { execFile } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -23,6 +23,7 @@ import { afterAll, assert, beforeAll, describe, it } from "vitest"
 import { Auth } from "../../src/server/Auth.js"
 import * as RegistryServer from "../../src/server/RegistryServer.js"
 import * as SqlitePackageStore from "../../src/server/SqlitePackageStore.js"
+import { spawnReady } from "../helpers/child.js"
 import { createTestDatabase, pgEnabled } from "../helpers/pg.js"
 import { publishFixture } from "../helpers/server.js"
 
@@ -55,8 +56,8 @@ const newestMtime = (dir: string): number =>
 const npm = (args: ReadonlyArray<string>, cwd: string) =>
   run("npm", [...args], { cwd, env: childEnv(), maxBuffer: 64 * 1024 * 1024, timeout: 150_000 })
 
-const node = (args: ReadonlyArray<string>, cwd: string) =>
-  run(process.execPath, [...args], { cwd, env: childEnv(), timeout: 60_000 }).then(
+const node = (args: ReadonlyArray<string>, cwd: string, timeout = 60_000) =>
+  run(process.execPath, [...args], { cwd, env: childEnv(), timeout }).then(
     (r) => ({ code: 0, stdout: r.stdout, stderr: r.stderr }),
     (e: { code?: number; stdout?: string; stderr?: string }) => ({
       code: typeof e.code === "number" ? e.code : 1,
@@ -65,55 +66,22 @@ const node = (args: ReadonlyArray<string>, cwd: string) =>
     })
   )
 
-/** A long-running example: its output so far, the address it logged, and a bounded stop. */
-interface Running {
-  readonly url: string
-  readonly output: () => string
-  readonly stop: () => Promise<void>
-}
-
-const start = async (file: string, env: Record<string, string>): Promise<Running> => {
-  const child: ChildProcess = spawn(process.execPath, [file], {
+/** Runs an example that serves HTTP until stopped; ready once it logs its address. */
+const start = (file: string, env: Record<string, string>) =>
+  spawnReady([file], {
     cwd: consumer,
     env: childEnv({ PORT: "0", ...env }),
-    stdio: ["ignore", "pipe", "pipe"]
+    ready: /Listening on (http:\/\/127\.0\.0\.1:\d+)/,
+    what: file,
+    timeoutMs: 30_000,
+    killAfterMs: 10_000
   })
-  let out = ""
-  child.stdout?.on("data", (d: Buffer) => (out += d.toString()))
-  child.stderr?.on("data", (d: Buffer) => (out += d.toString()))
-  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()))
-  const stop = async () => {
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill("SIGTERM")
-      const timer = setTimeout(() => child.kill("SIGKILL"), 10_000)
-      await exited
-      clearTimeout(timer)
-    }
-  }
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${file} logged no address in 30 s:\n${out}`)), 30_000)
-    const onData = () => {
-      const m = /Listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(out)
-      if (m?.[1] !== undefined) {
-        clearTimeout(timer)
-        resolve(m[1])
-      }
-    }
-    child.stdout?.on("data", onData)
-    child.once("exit", (code) => {
-      clearTimeout(timer)
-      reject(new Error(`${file} exited with ${code}:\n${out}`))
-    })
-  }).catch(async (e: unknown) => {
-    await stop()
-    throw e
-  })
-  return { url, output: () => out, stop }
-}
 
 let scratch: string
 let consumer: string
 let packed: ReadonlyArray<string>
+/** The consumer's `tsc --noEmit`, started once installed (it runs beside the other tests). */
+let typecheck: Promise<{ readonly code: number; readonly stdout: string; readonly stderr: string }>
 
 beforeAll(async () => {
   const built = path.join(ROOT, "build", "index.js")
@@ -181,6 +149,8 @@ beforeAll(async () => {
     await npm(["rebuild", "better-sqlite3"], consumer)
   }
 
+  typecheck = node([path.join(ROOT, "node_modules", "typescript", "bin", "tsc"), "--noEmit", "-p", "tsconfig.json"], consumer, 170_000)
+
   // the examples as plain JavaScript next to their sources (types stripped, nothing bundled)
   const esbuild = await import("esbuild")
   for (const f of EXAMPLES) {
@@ -233,11 +203,6 @@ describe("fm installed from its tarball into another project", () => {
     assert.strictEqual(installedVersion(consumer, "effect"), installedVersion(ROOT, "effect"))
   })
 
-  it("a strict NodeNext `tsc --noEmit` with skipLibCheck: false passes over the examples", async () => {
-    const tsc = path.join(ROOT, "node_modules", "typescript", "bin", "tsc")
-    const r = await node([tsc, "--noEmit", "-p", "tsconfig.json"], consumer)
-    assert.strictEqual(r.code, 0, r.stdout + r.stderr)
-  }, 180_000)
 
   it("plain node imports fm, fm/client, fm/server and fm/archive, and importing them hooks nothing into the process", async () => {
     // dynamic imports, so the listeners present before them can be counted
@@ -304,16 +269,16 @@ describe("fm installed from its tarball into another project", () => {
     )
     const app = await start("app.js", { DATA_DIR: dataDir })
     try {
-      const own = await fetch(`${app.url}/hello`)
+      const own = await fetch(`${app.ready}/hello`)
       assert.strictEqual(own.status, 200)
       assert.strictEqual(await own.text(), "hello from my app")
-      await publishFixture(app.url, token, { name: "hello-flow", version: "1.0.0", files: { "flow.json": "{}" } })
-      const meta = await fetch(`${app.url}/api/v1/registry/packages/hello-flow`)
+      await publishFixture(app.ready, token, { name: "hello-flow", version: "1.0.0", files: { "flow.json": "{}" } })
+      const meta = await fetch(`${app.ready}/api/v1/registry/packages/hello-flow`)
       assert.strictEqual(meta.status, 200, await meta.clone().text())
 
       const r = await run(process.execPath, ["client.js"], {
         cwd: consumer,
-        env: childEnv({ REGISTRY_URL: app.url, FLOWMASON_HOME: home }),
+        env: childEnv({ REGISTRY_URL: app.ready, FLOWMASON_HOME: home }),
         timeout: 60_000
       })
       assert.include(r.stdout, "found hello-flow on team")
@@ -325,7 +290,7 @@ describe("fm installed from its tarball into another project", () => {
       const home2 = path.join(scratch, "flowmason-home-2")
       const p = await run(process.execPath, ["promise.js"], {
         cwd: consumer,
-        env: childEnv({ REGISTRY_URL: app.url, FLOWMASON_HOME: home2 }),
+        env: childEnv({ REGISTRY_URL: app.ready, FLOWMASON_HOME: home2 }),
         timeout: 60_000
       })
       assert.include(p.stdout, "hello-flow v1.0.0 on primary")
@@ -348,9 +313,9 @@ describe("fm installed from its tarball into another project", () => {
     try {
       const server = await start("postgres.js", { DATABASE_URL: db.url, DATA_DIR: dataDir })
       try {
-        const health = await fetch(`${server.url}/api/v1/registry/health`)
+        const health = await fetch(`${server.ready}/api/v1/registry/health`)
         assert.strictEqual(health.status, 200, await health.clone().text())
-        const search = await fetch(`${server.url}/api/v1/registry/packages/search?q=anything`)
+        const search = await fetch(`${server.ready}/api/v1/registry/packages/search?q=anything`)
         assert.strictEqual(search.status, 200, await search.clone().text())
         assert.isFalse(fs.existsSync(path.join(dataDir, "registry.db")), "the server opened SQLite, not PostgreSQL")
       } finally {
@@ -368,4 +333,9 @@ describe("fm installed from its tarball into another project", () => {
       assert.include(readme, "```ts\n" + source + "```", `README.md does not show examples/${f} as it is`)
     }
   })
+
+  it("a strict NodeNext `tsc --noEmit` with skipLibCheck: false passes over the examples", async () => {
+    const r = await typecheck
+    assert.strictEqual(r.code, 0, r.stdout + r.stderr)
+  }, 180_000)
 })
