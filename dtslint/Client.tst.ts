@@ -3,7 +3,7 @@ import { expect, test } from "tstyche"
 import type { ArchiveError } from "../src/archive/PackageArchive.js"
 import type { ManifestError } from "../src/domain/Manifest.js"
 import type { ClientServices } from "../src/client/ClientLayers.js"
-import { ClientLive } from "../src/client/ClientLayers.js"
+import { ClientLive, ClientServicesLive } from "../src/client/ClientLayers.js"
 import type { InstallResult, InvalidPackageName, OfflineNeedsVersion } from "../src/client/Installer.js"
 import { Installer } from "../src/client/Installer.js"
 import type { CacheError, CacheStats, ClearResult } from "../src/client/PackageCache.js"
@@ -26,7 +26,7 @@ import type { PackageRefused } from "../src/client/VerifiedArchive.js"
 import type { ChecksumMismatch } from "../src/shared/Checksum.js"
 import type { FileError } from "../src/shared/FileError.js"
 import type { FlowmasonHome } from "../src/shared/FlowmasonHome.js"
-import type { HttpClient } from "@effect/platform"
+import type { FileSystem, HttpClient } from "@effect/platform"
 
 declare const registries: Registries
 declare const installer: Installer
@@ -91,6 +91,15 @@ test("Installer.installName and Publisher.publish error channels", () => {
 
 test("ClientLive needs nothing", () => {
   expect(ClientLive).type.toBe<Layer.Layer<ClientServices | FlowmasonHome | HttpClient.HttpClient>>()
+})
+
+test("the client services need what an app provides: HttpClient, FileSystem, FlowmasonHome", () => {
+  expect(ClientServicesLive).type.toBe<
+    Layer.Layer<ClientServices, never, HttpClient.HttpClient | FileSystem.FileSystem | FlowmasonHome>
+  >()
+  expect(Installer.Default).type.toBe<
+    Layer.Layer<Installer, never, HttpClient.HttpClient | FileSystem.FileSystem | FlowmasonHome>
+  >()
 })
 
 test("the promise facade's method signatures", () => {

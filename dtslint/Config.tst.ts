@@ -1,5 +1,7 @@
 import type { Effect, Layer, Option, Redacted, Stream } from "effect"
+import type { FileSystem } from "@effect/platform"
 import { expect, test } from "tstyche"
+import { PackageCacheLive, RegistryConfigLive } from "../src/client/ClientLayers.js"
 import type { CacheError, CachedPackage, CacheKey, CacheStats, ClearResult } from "../src/client/PackageCache.js"
 import { PackageCache } from "../src/client/PackageCache.js"
 import type {
@@ -34,9 +36,11 @@ test("RegistryConfig methods have no requirements and precise errors", () => {
   expect(config.file).type.toBe<string>()
 })
 
-test("RegistryConfig.Default needs only the FlowMason home", () => {
-  expect(RegistryConfig.Default).type.toBe<Layer.Layer<RegistryConfig, never, FlowmasonHome>>()
-  expect(PackageCache.Default).type.toBe<Layer.Layer<PackageCache, never, FlowmasonHome>>()
+test("RegistryConfig.Default and PackageCache.Default need a FileSystem and the home; the Live layers provide Node's", () => {
+  expect(RegistryConfig.Default).type.toBe<Layer.Layer<RegistryConfig, never, FileSystem.FileSystem | FlowmasonHome>>()
+  expect(PackageCache.Default).type.toBe<Layer.Layer<PackageCache, never, FileSystem.FileSystem | FlowmasonHome>>()
+  expect(RegistryConfigLive).type.toBe<Layer.Layer<RegistryConfig, never, FlowmasonHome>>()
+  expect(PackageCacheLive).type.toBe<Layer.Layer<PackageCache, never, FlowmasonHome>>()
 })
 
 test("PackageCache.store passes the stream's error through, plus ChecksumMismatch and CacheError", () => {

@@ -18,37 +18,55 @@ const wire = <Self extends { readonly detail: string }, Tag extends string>(
     encode: (a) => ({ detail: a.detail })
   }).annotations(HttpApiSchema.annotations({ status }))
 
-/** 400: a bad upload (not an archive, no manifest, wrong checksum) or a bad request body. @since 0.1.0 */
+/**
+ * 400: a bad upload (not an archive, no manifest, wrong checksum) or a bad request body.
+ * @since 0.1.0
+ */
 export class BadRequest extends Schema.TaggedError<BadRequest>()("BadRequest", { detail: Schema.String }) {
   /** The wire form, `{detail}` with status 400. */
   static readonly Wire = wire(BadRequest, "BadRequest", 400)
 }
 
-/** 401: a missing, unknown, revoked or expired token. @since 0.1.0 */
+/**
+ * 401: a missing, unknown, revoked or expired token.
+ * @since 0.1.0
+ */
 export class Unauthorized extends Schema.TaggedError<Unauthorized>()("Unauthorized", { detail: Schema.String }) {
   /** The wire form, `{detail}` with status 401. */
   static readonly Wire = wire(Unauthorized, "Unauthorized", 401)
 }
 
-/** 403: a valid token whose scope is too small. @since 0.1.0 */
+/**
+ * 403: a valid token whose scope is too small.
+ * @since 0.1.0
+ */
 export class Forbidden extends Schema.TaggedError<Forbidden>()("Forbidden", { detail: Schema.String }) {
   /** The wire form, `{detail}` with status 403. */
   static readonly Wire = wire(Forbidden, "Forbidden", 403)
 }
 
-/** 404: no such package or version. @since 0.1.0 */
+/**
+ * 404: no such package or version.
+ * @since 0.1.0
+ */
 export class NotFound extends Schema.TaggedError<NotFound>()("NotFound", { detail: Schema.String }) {
   /** The wire form, `{detail}` with status 404. */
   static readonly Wire = wire(NotFound, "NotFound", 404)
 }
 
-/** 409: `name@version` exists already (or existed: a version's bytes never change). @since 0.1.0 */
+/**
+ * 409: `name@version` exists already (or existed: a version's bytes never change).
+ * @since 0.1.0
+ */
 export class Conflict extends Schema.TaggedError<Conflict>()("Conflict", { detail: Schema.String }) {
   /** The wire form, `{detail}` with status 409. */
   static readonly Wire = wire(Conflict, "Conflict", 409)
 }
 
-/** 413: an upload over the server's size limit. @since 0.1.0 */
+/**
+ * 413: an upload over the server's size limit.
+ * @since 0.1.0
+ */
 export class PayloadTooLarge extends Schema.TaggedError<PayloadTooLarge>()("PayloadTooLarge", {
   detail: Schema.String
 }) {
@@ -56,7 +74,10 @@ export class PayloadTooLarge extends Schema.TaggedError<PayloadTooLarge>()("Payl
   static readonly Wire = wire(PayloadTooLarge, "PayloadTooLarge", 413)
 }
 
-/** 422: a query parameter out of range or of the wrong form; the detail names it. @since 0.1.0 */
+/**
+ * 422: a query parameter out of range or of the wrong form; the detail names it.
+ * @since 0.1.0
+ */
 export class InvalidParameter extends Schema.TaggedError<InvalidParameter>()("InvalidParameter", {
   detail: Schema.String
 }) {
@@ -64,13 +85,19 @@ export class InvalidParameter extends Schema.TaggedError<InvalidParameter>()("In
   static readonly Wire = wire(InvalidParameter, "InvalidParameter", 422)
 }
 
-/** 503: the registry's storage is unreachable for now. @since 0.1.0 */
+/**
+ * 503: the registry's storage is unreachable for now.
+ * @since 0.1.0
+ */
 export class Unavailable extends Schema.TaggedError<Unavailable>()("Unavailable", { detail: Schema.String }) {
   /** The wire form, `{detail}` with status 503. */
   static readonly Wire = wire(Unavailable, "Unavailable", 503)
 }
 
-/** Every error the API can answer with. @since 0.1.0 */
+/**
+ * Every error the API can answer with.
+ * @since 0.1.0
+ */
 export type ApiError =
   | BadRequest
   | Unauthorized

@@ -26,7 +26,10 @@ import {
   YankRequest
 } from "./Models.js"
 
-/** The path every registry endpoint lives under. @since 0.1.0 */
+/**
+ * The path every registry endpoint lives under.
+ * @since 0.1.0
+ */
 export const API_PREFIX = "/api/v1/registry"
 
 /**
@@ -36,7 +39,10 @@ export const API_PREFIX = "/api/v1/registry"
  */
 export const TokenScope = Schema.Literal("read", "publish", "admin")
 
-/** A token scope. @since 0.1.0 */
+/**
+ * A token scope.
+ * @since 0.1.0
+ */
 export type TokenScope = typeof TokenScope.Type
 
 /**

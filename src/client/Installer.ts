@@ -8,7 +8,6 @@
  * @since 0.1.0
  */
 import * as FileSystem from "@effect/platform/FileSystem"
-import * as NodeContext from "@effect/platform-node/NodeContext"
 import { Data, Effect } from "effect"
 import * as crypto from "node:crypto"
 import * as nodeFs from "node:fs"
@@ -269,6 +268,6 @@ export class Installer extends Effect.Service<Installer>()("fm/Installer", {
       installFile
     } as const
   }),
-  dependencies: [Registries.Default, PackageArchive.Default, Checksum.Default, NodeContext.layer]
+  dependencies: [Registries.Default, PackageArchive.Default, Checksum.Default]
 }) {}
 

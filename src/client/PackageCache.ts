@@ -9,7 +9,6 @@
  * @since 0.1.0
  */
 import * as FileSystem from "@effect/platform/FileSystem"
-import * as NodeContext from "@effect/platform-node/NodeContext"
 import { Data, Effect, Option, Stream } from "effect"
 import * as crypto from "node:crypto"
 import * as nodeFs from "node:fs"
@@ -554,5 +553,5 @@ export class PackageCache extends Effect.Service<PackageCache>()("fm/PackageCach
       clear
     } as const
   }),
-  dependencies: [NodeContext.layer, Checksum.Default]
+  dependencies: [Checksum.Default]
 }) {}

@@ -6,7 +6,6 @@
  * @since 0.1.0
  */
 import * as FileSystem from "@effect/platform/FileSystem"
-import * as NodeContext from "@effect/platform-node/NodeContext"
 import { Config, Data, Effect, Option, ParseResult, Redacted, Schema } from "effect"
 import * as path from "node:path"
 import { FlowmasonHome } from "../shared/FlowmasonHome.js"
@@ -535,6 +534,5 @@ export class RegistryConfig extends Effect.Service<RegistryConfig>()("fm/Registr
       /** Where {@link token} comes from. */
       tokenSource
     } as const
-  }),
-  dependencies: [NodeContext.layer]
+  })
 }) {}

@@ -80,14 +80,24 @@ const withRegistry = (registry: string, info: PackageInfo): RegistryPackage => (
  * @category models
  */
 export class RemoteRegistryClient {
+  /**
+   * The client services, built on first use and released by `dispose()`.
+   * @since 0.1.0
+   */
   readonly #runtime: ManagedRuntime.ManagedRuntime<Services, never>
 
-  /** Prefer {@link getRemoteRegistry}. */
+  /**
+   * Prefer {@link getRemoteRegistry}.
+   * @since 0.1.0
+   */
   constructor(options: RemoteRegistryClientOptions = {}) {
     this.#runtime = ManagedRuntime.make(options.home === undefined ? ClientLive : clientLayerAt(options.home))
   }
 
-  /** Runs an effect; a failure rejects with the typed error itself. */
+  /**
+   * Runs an effect; a failure rejects with the typed error itself.
+   * @since 0.1.0
+   */
   #run<A, E>(effect: Effect.Effect<A, E, Services>): Promise<A> {
     return this.#runtime.runPromiseExit(effect).then((exit) => {
       if (Exit.isSuccess(exit)) return exit.value
@@ -96,7 +106,10 @@ export class RemoteRegistryClient {
     })
   }
 
-  /** Adds a registry to `registries.json`. */
+  /**
+   * Adds a registry to `registries.json`.
+   * @since 0.1.0
+   */
   addRegistry(options: AddRegistryOptions): Promise<RegistryEntry> {
     const entry = new RegistryEntry({
       name: options.name,
@@ -112,17 +125,26 @@ export class RemoteRegistryClient {
     return this.#run(Effect.flatMap(RegistryConfig, (c) => Effect.as(c.add(entry), entry)))
   }
 
-  /** Removes a registry. */
+  /**
+   * Removes a registry.
+   * @since 0.1.0
+   */
   removeRegistry(name: string): Promise<void> {
     return this.#run(Effect.flatMap(RegistryConfig, (c) => c.remove(name)))
   }
 
-  /** The configured registries in priority order (enabled ones only unless `all`). */
+  /**
+   * The configured registries in priority order (enabled ones only unless `all`).
+   * @since 0.1.0
+   */
   listRegistries(options: { readonly all?: boolean } = {}): Promise<ReadonlyArray<RegistryEntry>> {
     return this.#run(Effect.flatMap(RegistryConfig, (c) => (options.all === true ? c.list : c.enabled)))
   }
 
-  /** Searches every enabled registry (or one) at once. */
+  /**
+   * Searches every enabled registry (or one) at once.
+   * @since 0.1.0
+   */
   search(
     query: string,
     options: {
@@ -143,7 +165,10 @@ export class RemoteRegistryClient {
     )
   }
 
-  /** A package version's info (default: the latest release), from the first registry that has it. */
+  /**
+   * A package version's info (default: the latest release), from the first registry that has it.
+   * @since 0.1.0
+   */
   getPackage(name: string, options: { readonly version?: string; readonly registry?: string } = {}): Promise<RegistryPackage> {
     return this.#run(
       Effect.flatMap(Registries, (r) => r.getPackage(name, options)).pipe(
@@ -152,7 +177,10 @@ export class RemoteRegistryClient {
     )
   }
 
-  /** A package's versions (with yank marks and dates when the registry knows them). */
+  /**
+   * A package's versions (with yank marks and dates when the registry knows them).
+   * @since 0.1.0
+   */
   listVersions(name: string, options: { readonly registry?: string } = {}): Promise<VersionList> {
     return this.#run(Effect.flatMap(Registries, (r) => r.listVersions(name, options)))
   }
@@ -160,6 +188,7 @@ export class RemoteRegistryClient {
   /**
    * Downloads a version into the cache and returns the cached file's path. `verify: false` skips
    * the SHA-256 check (a warning is logged; not recommended).
+   * @since 0.1.0
    */
   download(
     name: string,
@@ -168,7 +197,10 @@ export class RemoteRegistryClient {
     return this.#run(Effect.flatMap(Registries, (r) => r.fetch(name, options)).pipe(Effect.map((f) => f.cached.path)))
   }
 
-  /** Installs a package (or a local `.fmpkg` path) and returns the installed file's path. */
+  /**
+   * Installs a package (or a local `.fmpkg` path) and returns the installed file's path.
+   * @since 0.1.0
+   */
   install(
     name: string,
     options: { readonly version?: string; readonly registry?: string; readonly dir?: string; readonly extract?: boolean } = {}
@@ -176,24 +208,36 @@ export class RemoteRegistryClient {
     return this.#run(Effect.flatMap(Installer, (i) => i.install(name, options)).pipe(Effect.map((r) => r.path)))
   }
 
-  /** Publishes a `.fmpkg` to `registry` (default: the default registry). */
+  /**
+   * Publishes a `.fmpkg` to `registry` (default: the default registry).
+   * @since 0.1.0
+   */
   publish(path: string, options: { readonly registry?: string } = {}): Promise<RegistryPackage> {
     return this.#run(
       Effect.flatMap(Publisher, (p) => p.publish(path, options)).pipe(Effect.map((p) => withRegistry(p.registry, p.info)))
     )
   }
 
-  /** Clears the download cache (all of it, or entries unused for `olderThanDays`). */
+  /**
+   * Clears the download cache (all of it, or entries unused for `olderThanDays`).
+   * @since 0.1.0
+   */
   clearCache(options: { readonly olderThanDays?: number } = {}): Promise<ClearResult> {
     return this.#run(Effect.flatMap(PackageCache, (c) => c.clear(options.olderThanDays)))
   }
 
-  /** Cache statistics (`packages`, `total_size_bytes`, `cache_dir`). */
+  /**
+   * Cache statistics (`packages`, `total_size_bytes`, `cache_dir`).
+   * @since 0.1.0
+   */
   getCacheStats(): Promise<CacheStats> {
     return this.#run(Effect.flatMap(PackageCache, (c) => c.stats))
   }
 
-  /** Releases the runtime (HTTP connections). The client cannot be used afterwards. */
+  /**
+   * Releases the runtime (HTTP connections). The client cannot be used afterwards.
+   * @since 0.1.0
+   */
   dispose(): Promise<void> {
     if (global === this) global = undefined
     return this.#runtime.dispose()
@@ -205,6 +249,18 @@ let global: RemoteRegistryClient | undefined
 /**
  * The client: with no options the process-wide one (created on first use), else a new one with
  * its own home directory.
+ *
+ * @example
+ * ```ts
+ * import { getRemoteRegistry } from "fm"
+ *
+ * const client = getRemoteRegistry({ home: "/srv/app/flowmason" })
+ * client.addRegistry({ name: "primary", url: "https://registry.example.com", priority: 10 })
+ *   .then(() => client.search("summarizer"))
+ *   .then((results) => results.packages.map((p) => `${p.name} ${p.version} (${p.registry})`))
+ *   .finally(() => client.dispose())
+ * ```
+ *
  * @since 0.1.0
  * @category constructors
  */

@@ -7,9 +7,15 @@ import { Data, Effect, Either, ParseResult, Schema } from "effect"
 import { PackageName } from "./PackageName.js"
 import { Version, VersionRange } from "./Version.js"
 
-/** File name of the project dialect. @since 0.1.0 */
+/**
+ * File name of the project dialect.
+ * @since 0.1.0
+ */
 export const PROJECT_MANIFEST = "manifest.json"
-/** File name of the component dialect. @since 0.1.0 */
+/**
+ * File name of the component dialect.
+ * @since 0.1.0
+ */
 export const COMPONENT_MANIFEST = "flowmason-package.json"
 
 /**
@@ -113,7 +119,10 @@ export const ComponentManifestJson = Schema.Struct({
   components: StrList
 })
 
-/** A manifest file as read from an archive or directory: its path and its text. @since 0.1.0 */
+/**
+ * A manifest file as read from an archive or directory: its path and its text.
+ * @since 0.1.0
+ */
 export interface ManifestFile {
   readonly file: string
   readonly text: string

@@ -13,11 +13,20 @@ import semver from "semver"
 import { isPackageName, normalizeName } from "../domain/PackageName.js"
 import { isVersion } from "../domain/Version.js"
 
-/** Project file names, in the order they are looked for. @since 0.1.0 */
+/**
+ * Project file names, in the order they are looked for.
+ * @since 0.1.0
+ */
 export const PROJECT_FILES = ["manifest.json", "flowmason.json"] as const
-/** The lockfile's name. @since 0.1.0 */
+/**
+ * The lockfile's name.
+ * @since 0.1.0
+ */
 export const LOCKFILE = "fm.lock.json"
-/** The lockfile format version written by this fm. @since 0.1.0 */
+/**
+ * The lockfile format version written by this fm.
+ * @since 0.1.0
+ */
 export const LOCKFILE_VERSION = 1
 
 /**

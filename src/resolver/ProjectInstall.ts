@@ -38,7 +38,10 @@ import {
   writeProjectDependencies
 } from "./ProjectFile.js"
 
-/** The directory (inside the project) that `fm install` fills. @since 0.1.0 */
+/**
+ * The directory (inside the project) that `fm install` fills.
+ * @since 0.1.0
+ */
 export const INSTALL_DIR = "fm_packages"
 
 /**

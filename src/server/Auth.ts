@@ -16,7 +16,10 @@ import { Authentication, Principal } from "../api/RegistryApi.js"
 import type { TokenRow } from "./PackageStore.js"
 import { PackageStore } from "./PackageStore.js"
 
-/** The prefix of every token. @since 0.1.0 */
+/**
+ * The prefix of every token.
+ * @since 0.1.0
+ */
 export const TOKEN_PREFIX = "fmr_"
 
 /**

@@ -48,7 +48,10 @@ export class ArchiveCache {
   private readonly entries = new Map<string, Buffer>()
   private bytes = 0
   constructor(readonly maxBytes: number, readonly maxEntryBytes: number) {}
-  /** The bytes of `sha256`, if kept (and marks them recently used). */
+  /**
+   * The bytes of `sha256`, if kept (and marks them recently used).
+   * @since 0.1.0
+   */
   get(sha256: string): Buffer | undefined {
     const hit = this.entries.get(sha256)
     if (hit !== undefined) {
@@ -57,7 +60,10 @@ export class ArchiveCache {
     }
     return hit
   }
-  /** Keeps `bytes` (unless too large), dropping the least recently used beyond the budget. */
+  /**
+   * Keeps `bytes` (unless too large), dropping the least recently used beyond the budget.
+   * @since 0.1.0
+   */
   set(sha256: string, bytes: Buffer): void {
     if (bytes.length > this.maxEntryBytes || this.entries.has(sha256)) return
     this.entries.set(sha256, bytes)
@@ -328,9 +334,16 @@ export const make = (
  * @category constructors
  */
 export class HotServer extends Server {
-  /** The hot path, if any. */
+  /**
+   * The hot path, if any.
+   * @since 0.1.0
+   */
   hot: HotPath | undefined = undefined
 
+  /**
+   * Offers a `request` event to the hot path before the HttpApi app.
+   * @since 0.1.0
+   */
   override emit(event: string, ...args: Array<unknown>): boolean {
     const hot = this.hot
     if (event === "request" && hot !== undefined) {

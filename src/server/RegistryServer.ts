@@ -204,28 +204,39 @@ const withDetail = (response: HttpServerResponse.HttpServerResponse): HttpServer
     })
     : response
 
-let pending: Array<string> = []
-
-const flushLog = () => {
-  const lines = pending
-  pending = []
-  if (lines.length > 0) process.stdout.write(lines.join("\n") + "\n")
-}
-
 /**
- * Appends one line to the request log on stdout. Lines are buffered and written together once
- * per turn of the event loop (stdout to a pipe or file writes synchronously; one write per
- * request would cost a system call each), in order, and flushed at exit.
+ * The request log on stdout, for as long as its scope is open: lines are buffered and written
+ * together once per turn of the event loop (stdout to a pipe or file writes synchronously; one
+ * write per request would cost a system call each), in order, and flushed when the scope closes
+ * or the process exits (the exit hook is removed with the scope). Gives the function appending
+ * one line.
  * @since 0.1.0
  * @category utils
  */
-export const logLine = (line: string): void => {
-  if (pending.length === 0) {
-    setImmediate(flushLog)
-  }
-  pending.push(line)
-}
-process.once("exit", flushLog)
+export const requestLog: Effect.Effect<(line: string) => void, never, Scope.Scope> = Effect.map(
+  Effect.acquireRelease(
+    Effect.sync(() => {
+      let pending: Array<string> = []
+      const flush = () => {
+        const lines = pending
+        pending = []
+        if (lines.length > 0) process.stdout.write(lines.join("\n") + "\n")
+      }
+      const append = (line: string): void => {
+        if (pending.length === 0) setImmediate(flush)
+        pending.push(line)
+      }
+      process.once("exit", flush)
+      return { flush, append }
+    }),
+    ({ flush }) =>
+      Effect.sync(() => {
+        process.off("exit", flush)
+        flush()
+      })
+  ),
+  ({ append }) => append
+)
 
 /**
  * The HTTP middleware of the server: unknown routes answer 404 `{"detail":"Not Found"}`,
@@ -234,7 +245,7 @@ process.once("exit", flushLog)
  * @since 0.1.0
  * @category middleware
  */
-export const middleware = (options: { readonly logRequests: boolean }) =>
+export const middleware = (options: { readonly logRequests: boolean; readonly logLine: (line: string) => void }) =>
 (app: HttpApp.Default): HttpApp.Default =>
   Effect.gen(function*() {
     const request = yield* HttpServerRequest.HttpServerRequest
@@ -261,7 +272,7 @@ export const middleware = (options: { readonly logRequests: boolean }) =>
     if (options.logRequests) {
       const path = request.url.split("?")[0]!
       const ms = (performance.now() - started).toFixed(1)
-      logLine(`${new Date().toISOString()} ${request.method} ${path} ${response.status} ${ms}ms`)
+      options.logLine(`${new Date().toISOString()} ${request.method} ${path} ${response.status} ${ms}ms`)
     }
     return response
   })
@@ -283,21 +294,23 @@ export const serve = <E = never, R = never, SE = StoreError | BlobError>(
   >
 ) => {
   const config = { ...ServerConfigLayer.defaults(options.dataDir), ...options }
-  return HttpApiBuilder.serve(middleware(config)).pipe(
-    Layer.provide(extra),
-    Layer.provide(apiLayerFrom(config)),
-    Layer.provideMerge(nodeServerLayer(config).pipe(Layer.provide(writeServicesFrom(config)))),
-    Layer.provideMerge(storage)
-  )
+  return Layer.unwrapScoped(Effect.map(requestLog, (logLine) =>
+    HttpApiBuilder.serve(middleware({ ...config, logLine })).pipe(
+      Layer.provide(extra),
+      Layer.provide(apiLayerFrom(config)),
+      Layer.provideMerge(nodeServerLayer(config, logLine).pipe(Layer.provide(writeServicesFrom(config)))),
+      Layer.provideMerge(storage)
+    )))
 }
 
 /**
  * The Node HTTP server of {@link serve}, with the hot paths (`HotPaths`) over the storage, `Auth`
- * and the `Uploader` in context in front of the HttpApi app.
+ * and the `Uploader` in context in front of the HttpApi app, logging to `logLine` (see
+ * {@link requestLog}).
  * @since 0.1.0
  * @category layers
  */
-export const nodeServerLayer = (config: ServerOptions) =>
+export const nodeServerLayer = (config: ServerOptions, logLine: (line: string) => void) =>
   Layer.unwrapEffect(
     Effect.gen(function*() {
       const uploader = yield* Upload.Uploader

@@ -7,6 +7,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import { type CacheKey, PackageCache } from "../../src/client/PackageCache.js"
+import { PackageCacheLive } from "../../src/client/ClientLayers.js"
 import { ChecksumMismatch, sha256Hex } from "../../src/shared/Checksum.js"
 import { homePaths, layerAt } from "../../src/shared/FlowmasonHome.js"
 
@@ -16,7 +17,7 @@ const tempHome = () => fs.mkdtempSync(path.join(os.tmpdir(), "fm-cache-"))
 const withCache = (home: string, logs: Array<string> = []) =>
 <A, E>(eff: Effect.Effect<A, E, PackageCache>): Effect.Effect<A, E> =>
   eff.pipe(
-    Effect.provide(PackageCache.Default.pipe(Layer.provide(layerAt(home)))),
+    Effect.provide(PackageCacheLive.pipe(Layer.provide(layerAt(home)))),
     Effect.provide(Logger.replace(
       Logger.defaultLogger,
       Logger.make(({ logLevel, message }) => {
@@ -316,7 +317,7 @@ describe("PackageCache", () => {
       for (const f of index) JSON.parse(fs.readFileSync(path.join(cacheDir, "index", f), "utf8"))
       const stats = await Effect.runPromise(
         Effect.flatMap(PackageCache, (c) => c.stats).pipe(
-          Effect.provide(PackageCache.Default.pipe(Layer.provide(layerAt(home))))
+          Effect.provide(PackageCacheLive.pipe(Layer.provide(layerAt(home))))
         )
       )
       assert.strictEqual(stats.packages, 4)

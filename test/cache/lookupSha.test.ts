@@ -10,13 +10,14 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { PackageCache } from "../../src/client/PackageCache.js"
+import { PackageCacheLive } from "../../src/client/ClientLayers.js"
 import { layerAt } from "../../src/shared/FlowmasonHome.js"
 
 const withCache = (logs: Array<string> = []) => <A, E>(eff: (home: string) => Effect.Effect<A, E, PackageCache>): Effect.Effect<A, E> =>
   Effect.suspend(() => {
     const home = fs.mkdtempSync(path.join(os.tmpdir(), "fm-cache-sha-"))
     return eff(home).pipe(
-      Effect.provide(PackageCache.Default.pipe(Layer.provide(layerAt(home)))),
+      Effect.provide(PackageCacheLive.pipe(Layer.provide(layerAt(home)))),
       Effect.provide(Logger.replace(Logger.defaultLogger, Logger.make(({ message }) => {
         logs.push(Array.isArray(message) ? message.join(" ") : String(message))
       }))),

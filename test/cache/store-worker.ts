@@ -8,6 +8,7 @@
 import { Effect, Layer, Logger, Option, Stream } from "effect"
 import * as fs from "node:fs"
 import { PackageCache } from "../../src/client/PackageCache.js"
+import { PackageCacheLive } from "../../src/client/ClientLayers.js"
 import { sha256Hex } from "../../src/shared/Checksum.js"
 import { layerAt } from "../../src/shared/FlowmasonHome.js"
 
@@ -43,7 +44,7 @@ const program = Effect.gen(function*() {
 
 Effect.runPromise(
   program.pipe(
-    Effect.provide(PackageCache.Default.pipe(Layer.provide(layerAt(home!)))),
+    Effect.provide(PackageCacheLive.pipe(Layer.provide(layerAt(home!)))),
     Effect.provide(Logger.replace(Logger.defaultLogger, logger))
   )
 ).then(

@@ -5,6 +5,7 @@ import * as http from "node:http"
 import type { AddressInfo } from "node:net"
 import * as path from "node:path"
 import { PackageCache } from "../../src/client/PackageCache.js"
+import { PackageCacheLive } from "../../src/client/ClientLayers.js"
 import { layerAt } from "../../src/shared/FlowmasonHome.js"
 import { FM_VERSION } from "../../src/shared/Version.js"
 import { assertBuilt, makeTempDir, parseJsonOut, removeDir, removeFmBinSnapshot, runFm } from "../helpers/cli.js"
@@ -304,7 +305,7 @@ describe("fm (built binary)", () => {
         const cache = yield* PackageCache
         yield* cache.store({ registry: "local", name: "demo", version: "1.0.0" }, undefined, Stream.make(new Uint8Array(2048)))
         yield* cache.store({ registry: "local", name: "demo", version: "1.1.0" }, undefined, Stream.make(new Uint8Array(1000)))
-      }).pipe(Effect.provide(PackageCache.Default.pipe(Layer.provide(layerAt(home)))))
+      }).pipe(Effect.provide(PackageCacheLive.pipe(Layer.provide(layerAt(home)))))
     )
     const stats = await runFm(["registry", "cache"], { home })
     expect(stats.code).toBe(0)

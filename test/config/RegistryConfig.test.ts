@@ -12,6 +12,7 @@ import {
   RegistryEntry,
   UnknownRegistry
 } from "../../src/client/RegistryConfig.js"
+import { RegistryConfigLive } from "../../src/client/ClientLayers.js"
 import { FlowmasonHome, layerAt } from "../../src/shared/FlowmasonHome.js"
 
 const tempHome = () => fs.mkdtempSync(path.join(os.tmpdir(), "fm-config-"))
@@ -20,7 +21,7 @@ const tempHome = () => fs.mkdtempSync(path.join(os.tmpdir(), "fm-config-"))
 const withConfig = (home: string, env: Record<string, string> = {}) =>
 <A, E>(eff: Effect.Effect<A, E, RegistryConfig>): Effect.Effect<A, E> =>
   eff.pipe(
-    Effect.provide(RegistryConfig.Default.pipe(Layer.provide(layerAt(home)))),
+    Effect.provide(RegistryConfigLive.pipe(Layer.provide(layerAt(home)))),
     Effect.withConfigProvider(ConfigProvider.fromMap(new Map(Object.entries(env))))
   )
 
@@ -60,7 +61,7 @@ describe("RegistryConfig", () => {
       const config = yield* RegistryConfig
       assert.strictEqual(config.file, path.join(home, "registries.json"))
     }).pipe(
-      Effect.provide(RegistryConfig.Default.pipe(Layer.provide(FlowmasonHome.Default))),
+      Effect.provide(RegistryConfigLive.pipe(Layer.provide(FlowmasonHome.Default))),
       Effect.withConfigProvider(ConfigProvider.fromMap(new Map([["FLOWMASON_HOME", home]]))),
       Effect.ensuring(Effect.sync(() => fs.rmSync(home, { recursive: true })))
     )

@@ -7,6 +7,7 @@
 import { Effect, Layer } from "effect"
 import * as fs from "node:fs"
 import { RegistryConfig, RegistryEntry } from "../../src/client/RegistryConfig.js"
+import { RegistryConfigLive } from "../../src/client/ClientLayers.js"
 import { layerAt } from "../../src/shared/FlowmasonHome.js"
 
 const [home, prefix, countText, goFile] = process.argv.slice(2)
@@ -20,7 +21,7 @@ const program = Effect.gen(function*() {
   }
 })
 
-Effect.runPromise(program.pipe(Effect.provide(RegistryConfig.Default.pipe(Layer.provide(layerAt(home!)))))).then(
+Effect.runPromise(program.pipe(Effect.provide(RegistryConfigLive.pipe(Layer.provide(layerAt(home!)))))).then(
   () => process.exit(0),
   (e) => {
     console.error(String(e))

@@ -11,15 +11,13 @@ import * as Reactivity from "@effect/experimental/Reactivity"
 import { PgClient } from "@effect/sql-pg"
 import { Duration, Effect, Redacted } from "effect"
 import * as crypto from "node:crypto"
+import { flagSet } from "./env.js"
 
 /** The maintenance database URL tests connect to for CREATE/DROP DATABASE. */
 export const PG_ADMIN_URL = process.env["FM_TEST_PG_URL"] ?? "postgres://postgres@127.0.0.1:5432/postgres"
 
 /** Whether CI demands PostgreSQL (then "unreachable" fails instead of skipping). */
-export const pgRequired = (): boolean => {
-  const v = process.env["FM_REQUIRE_POSTGRES"]
-  return v !== undefined && v !== "" && v !== "0" && v.toLowerCase() !== "false"
-}
+export const pgRequired = (): boolean => flagSet("FM_REQUIRE_POSTGRES")
 
 /** A database URL with its database name replaced. */
 export const pgUrlFor = (database: string, base: string = PG_ADMIN_URL): string => {

@@ -19,6 +19,7 @@ import * as Storage from "../../src/server/pg/Storage.js"
 import { Auth } from "../../src/server/Auth.js"
 import { PackageStore } from "../../src/server/PackageStore.js"
 import { buildZip, projectManifest } from "./archives.js"
+import { spawnReady } from "./child.js"
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url))
 
@@ -125,40 +126,22 @@ export const startServer = async (options: StartServerOptions = {}): Promise<Run
   if (options.logRequests !== true) args.push("--quiet")
   if (options.databaseUrl !== undefined) args.push("--database-url", options.databaseUrl)
   if (options.blobDir !== undefined) args.push("--blob-dir", options.blobDir)
-  const child = spawn(process.execPath, args, {
+  const child = await spawnReady(args, {
     cwd: ROOT,
     env: { ...process.env, FM_ADMIN_TOKEN: adminToken, NO_COLOR: "1", ...options.env },
-    stdio: ["ignore", "pipe", "pipe"]
-  })
-  let out = ""
-  child.stdout.on("data", (d: Buffer) => (out += d.toString()))
-  child.stderr.on("data", (d: Buffer) => (out += d.toString()))
-  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()))
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`registry server did not start in 60 s:\n${out}`)), 60_000)
-    const onData = () => {
-      const m = /listening on (http:\/\/[^\s]+)/.exec(out)
-      if (m !== null) {
-        clearTimeout(timer)
-        resolve(m[1]!)
-      }
-    }
-    child.stdout.on("data", onData)
-    child.once("exit", (code) => {
-      clearTimeout(timer)
-      reject(new Error(`registry server exited with ${code}:\n${out}`))
-    })
+    ready: /listening on (http:\/\/[^\s]+)/,
+    what: "registry server",
+    timeoutMs: 60_000,
+    killAfterMs: 5_000
+  }).catch((e: unknown) => {
+    cleanup()
+    throw e
   })
   const stop = async () => {
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill("SIGTERM")
-      const timer = setTimeout(() => child.kill("SIGKILL"), 5_000)
-      await exited
-      clearTimeout(timer)
-    }
+    await child.stop()
     cleanup()
   }
-  return { url, dataDir, adminToken, pid: child.pid!, output: () => out, stop }
+  return { url: child.ready, dataDir, adminToken, pid: child.pid, output: child.output, stop }
 }
 
 const startInProcess = async (

@@ -14,6 +14,7 @@ import { Auth } from "../../src/server/Auth.js"
 import * as RegistryServer from "../../src/server/RegistryServer.js"
 import { buildUi } from "../../src/ui/bundle.mjs"
 import { buildZip, projectManifest } from "../helpers/archives.js"
+import { flagSet } from "../helpers/env.js"
 import { startServer } from "../helpers/server.js"
 
 /** Repository root. */
@@ -113,10 +114,41 @@ export const yank = async (server: UiServer, name: string, version: string, reas
   if (!res.ok) throw new Error(`yanking ${name}@${version} failed: ${res.status} ${await res.text()}`)
 }
 
+/** The Chromium the browser tests drive: `$FM_CHROMIUM`, else Debian's `/usr/bin/chromium`. */
+export const chromiumPath = (env: NodeJS.ProcessEnv = process.env): string => env["FM_CHROMIUM"] || "/usr/bin/chromium"
+
+/**
+ * Whether the browser tests run here: only when Chromium is installed. Without it they skip,
+ * saying why in one line on stderr (`say`), unless `FM_REQUIRE_BROWSER` is set (CI): then this
+ * throws, so a missing browser fails the run. The same policy as PostgreSQL (test/helpers/pg.ts).
+ */
+export const browserEnabled = (
+  env: NodeJS.ProcessEnv = process.env,
+  say: (line: string) => void = (line) => process.stderr.write(`${line}\n`)
+): boolean => {
+  const executable = chromiumPath(env)
+  try {
+    fs.accessSync(executable, fs.constants.X_OK)
+    return true
+  } catch {
+    if (flagSet("FM_REQUIRE_BROWSER", env)) {
+      throw new Error(
+        `FM_REQUIRE_BROWSER is set but there is no Chromium at ${executable}: install it ` +
+          "(apt-get install chromium, as .ci/run does) or point FM_CHROMIUM at one"
+      )
+    }
+    say(
+      `browser tests skipped: no Chromium at ${executable} (install chromium or set FM_CHROMIUM; ` +
+        "FM_REQUIRE_BROWSER=1 makes this a failure)"
+    )
+    return false
+  }
+}
+
 /** Launches Debian's Chromium headless (never downloads a browser). */
 export const launchChromium = (): Promise<Browser> =>
   chromium.launch({
-    executablePath: process.env["FM_CHROMIUM"] ?? "/usr/bin/chromium",
+    executablePath: chromiumPath(),
     args: [
       "--headless",
       "--no-sandbox",

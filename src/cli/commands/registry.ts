@@ -3,9 +3,8 @@
  * @since 0.1.0
  */
 import { Args, Command, Options, Prompt } from "@effect/cli"
-import { Console, Effect, Layer, Option, Redacted } from "effect"
+import { Console, Effect, Option, Redacted } from "effect"
 import { PackageCache } from "../../client/PackageCache.js"
-import { Checksum } from "../../shared/Checksum.js"
 import {
   checkRegistryName,
   checkRegistryUrl,
@@ -261,14 +260,14 @@ const cacheCommand = Command.make(
     })
 ).pipe(
   Command.withDescription("Show download-cache statistics, or clear it"),
-  Command.provide(PackageCache.DefaultWithoutDependencies.pipe(Layer.provide(Checksum.Default)))
+  Command.provide(PackageCache.Default)
 )
 
 // ---------------------------------------------------------------------------------------------
 
 // The services are built on the platform layer `Main.ts` has already built (their `Default`s
-// would build a NodeContext of their own again, and tear it down at exit: a tenth of `fm registry
-// list`'s time), and only for the subcommands that use them (the download cache for `cache`).
+// need a `FileSystem` and build no platform of their own), and only for the subcommands that use
+// them (the download cache for `cache`).
 
 /**
  * `fm registry`: manage the configured registries and the download cache.
@@ -286,5 +285,5 @@ export const registry = Command.make("registry").pipe(
     toggle(false),
     cacheCommand
   ]),
-  Command.provide(RegistryConfig.DefaultWithoutDependencies)
+  Command.provide(RegistryConfig.Default)
 )

@@ -17,7 +17,18 @@ import { StoreError } from "../PackageStore.js"
 import { migrate } from "./PgMigrations.js"
 import { redactUrl } from "./StorageOptions.js"
 
-export { isPostgresUrl, redactUrl } from "./StorageOptions.js"
+export {
+  /**
+   * Whether a URL is a `postgres://` / `postgresql://` one (see `StorageOptions`).
+   * @since 0.1.0
+   */
+  isPostgresUrl,
+  /**
+   * The URL with its password hidden (see `StorageOptions`).
+   * @since 0.1.0
+   */
+  redactUrl
+} from "./StorageOptions.js"
 
 /**
  * How a replica connects to PostgreSQL.

@@ -26,7 +26,28 @@ import * as SharedDirBlobStore from "./SharedDirBlobStore.js"
 import type { StorageOptions } from "./StorageOptions.js"
 import { redactUrl, sqliteFile } from "./StorageOptions.js"
 
-export { DATABASE_URL_ENV, databaseUrlFrom, describe, type StorageOptions } from "./StorageOptions.js"
+export {
+  /**
+   * The environment variable read when no `--database-url` is given (see `StorageOptions`).
+   * @since 0.1.0
+   */
+  DATABASE_URL_ENV,
+  /**
+   * `flag`, else `$FM_DATABASE_URL`, else `undefined` (SQLite) (see `StorageOptions`).
+   * @since 0.1.0
+   */
+  databaseUrlFrom,
+  /**
+   * Which backends a set of options selects, for start-up logs and `--json` output (see `StorageOptions`).
+   * @since 0.1.0
+   */
+  describe,
+  /**
+   * The storage options (see `StorageOptions`).
+   * @since 0.1.0
+   */
+  type StorageOptions
+} from "./StorageOptions.js"
 
 
 

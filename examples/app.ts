@@ -1,0 +1,27 @@
+// Your HTTP app with the fm registry API mounted beside its own routes.
+import { HttpApiBuilder, HttpServer, HttpServerResponse } from "@effect/platform"
+import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
+import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
+import { Config, Effect, Layer } from "effect"
+import { RegistryServer } from "fm/server"
+import { createServer } from "node:http"
+
+// a route of your own, next to /api/v1/registry/...
+const HelloRoute = HttpApiBuilder.Router.use((router) =>
+  router.get("/hello", HttpServerResponse.text("hello from my app"))
+)
+
+const AppLive = Layer.unwrapEffect(
+  Effect.gen(function*() {
+    const dataDir = yield* Config.string("DATA_DIR") // SQLite + archives live here
+    const port = yield* Config.integer("PORT").pipe(Config.withDefault(8080))
+    return HttpApiBuilder.serve().pipe(
+      Layer.provide(HelloRoute),
+      Layer.provide(RegistryServer.layer({ dataDir })),
+      HttpServer.withLogAddress,
+      Layer.provide(NodeHttpServer.layer(createServer, { host: "127.0.0.1", port }))
+    )
+  })
+)
+
+Layer.launch(AppLive).pipe(NodeRuntime.runMain)
