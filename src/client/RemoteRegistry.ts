@@ -381,10 +381,14 @@ export const make = (
       )
 
     /** Downloads: per-attempt timeout (until the headers) inside transient retries. */
+    // no retries: no retryTransient at all (Effect's repeat reads `times: 0` as "no limit", so a
+    // 503 would be asked again forever)
+    const retrying = (c: HttpClient.HttpClient): HttpClient.HttpClient =>
+      retries > 0 ? HttpClient.retryTransient(c, { schedule, times: retries }) : c
     const client = raw.pipe(
       withHeaders,
       withTimeout(timeout),
-      HttpClient.retryTransient({ schedule, times: retries })
+      retrying
     )
     // The base URL is prepended BEFORE the headers are set (so that the origin check sees the
     // full URL); HttpApiClient's own `baseUrl` would be applied after our request mapping.
@@ -431,7 +435,7 @@ export const make = (
       prepend,
       withHeaders,
       withTimeout(timeout),
-      HttpClient.retryTransient({ schedule, times: retries }),
+      retrying,
       withMetadataCache
     )
     /** Uploads: no retries (a repeated POST could answer 409 for our own first attempt). */
