@@ -202,11 +202,17 @@ export class Registries extends Effect.Service<Registries>()("fm/Registries", {
         )
       })
 
+    // the configuration as read at most once a second: a project install asks for its sources
+    // once per package, and reading and decoding registries.json each time was most of its CPU
+    const entries = yield* Effect.cachedWithTTL(config.list, "1 second")
+
     /** The sources to use: one named registry (even if disabled), else all enabled ones in order. */
-    const sources = Effect.fn("Registries.sources")(function*(registry?: string | undefined) {
-      const entries = registry === undefined ? yield* config.enabled : [yield* config.get(registry)]
-      return yield* Effect.forEach(entries, connect)
-    })
+    const sources = (registry?: string | undefined) =>
+      Effect.flatMap(entries, (all) => {
+        if (registry === undefined) return Effect.forEach(all.filter((e) => e.enabled), connect)
+        const entry = all.find((e) => e.name === registry)
+        return entry === undefined ? Effect.flatMap(config.get(registry), (e) => Effect.map(connect(e), (c) => [c])) : Effect.map(connect(entry), (c) => [c])
+      })
 
     /**
      * Runs `f` on each source in order until one succeeds. The allow-list: ONLY `PackageNotFound`

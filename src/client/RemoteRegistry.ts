@@ -235,7 +235,10 @@ const readMetadata = (file: string, url: string): Effect.Effect<Option.Option<Me
     )
   )
 
-/** Writes a record atomically (temp file in the same directory, fsync, rename); failures are ignored (it is a cache). */
+/**
+ * Writes a record atomically (temp file in the same directory, then rename); failures are ignored
+ * (it is a cache). No fsync: a file torn by a crash does not parse, and reads as absent.
+ */
 const writeMetadata = (file: string, record: MetadataRecord): Effect.Effect<void> =>
   Effect.promise(async () => {
     const tmp = `${file}.${process.pid}-${crypto.randomBytes(6).toString("hex")}.tmp`
@@ -244,7 +247,6 @@ const writeMetadata = (file: string, record: MetadataRecord): Effect.Effect<void
       const handle = await fs.promises.open(tmp, "wx")
       try {
         await handle.writeFile(JSON.stringify(record))
-        await handle.sync()
       } finally {
         await handle.close()
       }
