@@ -243,8 +243,12 @@ const writeMetadata = (file: string, record: MetadataRecord): Effect.Effect<void
   Effect.promise(async () => {
     const tmp = `${file}.${process.pid}-${crypto.randomBytes(6).toString("hex")}.tmp`
     try {
-      await fs.promises.mkdir(nodePath.dirname(file), { recursive: true })
-      const handle = await fs.promises.open(tmp, "wx")
+      // the directory is created only when missing (a recursive mkdir per answer was a hot spot)
+      const handle = await fs.promises.open(tmp, "wx").catch(async (e: NodeJS.ErrnoException) => {
+        if (e.code !== "ENOENT") throw e
+        await fs.promises.mkdir(nodePath.dirname(file), { recursive: true })
+        return fs.promises.open(tmp, "wx")
+      })
       try {
         await handle.writeFile(JSON.stringify(record))
       } finally {
