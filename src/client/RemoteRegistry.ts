@@ -409,13 +409,24 @@ export const make = (
       if (dir === undefined) return c
       const fileOf = (req: HttpClientRequest.HttpClientRequest) =>
         req.method === "GET" ? metadataFile(dir, registry, base, req.url) : undefined
+      // the copy read for `If-None-Match`, kept (by URL) for its 304 so the file is read once
+      const pending = new Map<string, MetadataRecord>()
+      const cachedCopy = (file: string, url: string, etag: string | undefined) =>
+        Effect.suspend(() => {
+          const kept = pending.get(url)
+          pending.delete(url)
+          return kept !== undefined && kept.etag === etag ? Effect.succeed(Option.some(kept)) : readMetadata(file, url)
+        })
       return c.pipe(
         HttpClient.mapRequestEffect((req) => {
           const file = fileOf(req)
           if (file === undefined) return Effect.succeed(req)
           return Effect.map(readMetadata(file, req.url), Option.match({
             onNone: () => req,
-            onSome: (r) => HttpClientRequest.setHeader(req, "if-none-match", r.etag)
+            onSome: (r) => {
+              pending.set(req.url, r)
+              return HttpClientRequest.setHeader(req, "if-none-match", r.etag)
+            }
           }))
         }),
         HttpClient.transformResponse(Effect.flatMap((res) => {
@@ -424,12 +435,13 @@ export const make = (
           const rebuilt = (body: string, etag: string) =>
             HttpClientResponse.fromWeb(res.request, new Response(body, { status: 200, headers: { "content-type": "application/json", etag } }))
           if (res.status === 304) {
-            return Effect.flatMap(readMetadata(file, res.request.url), Option.match({
+            return Effect.flatMap(cachedCopy(file, res.request.url, res.request.headers["if-none-match"]), Option.match({
               onNone: () =>
                 Effect.fail(new HttpClientError.ResponseError({ request: res.request, response: res, reason: "StatusCode", description: "HTTP 304 but the cached copy is gone; try again" })),
               onSome: (r) => Effect.succeed(rebuilt(r.body, r.etag))
             }))
           }
+          pending.delete(res.request.url)
           const etag = res.headers["etag"]
           if (res.status !== 200 || etag === undefined || etag === "") return Effect.succeed(res)
           return Effect.flatMap(res.text, (body) =>

@@ -254,6 +254,8 @@ export class ProjectInstall extends Effect.Service<ProjectInstall>()("fm/Project
     const failFor = (p: LockedPackage) => (reason: string) =>
       new InstallFailed({ package: p.name, version: p.version, registry: p.registry.name, reason })
     const keyOf = (p: LockedPackage) => ({ registry: p.registry.name, name: normalizeName(p.name), version: p.version })
+    /** A verified archive in the cache, and whether it was there before this command. */
+    type Got = { readonly path: string; readonly fromCache: boolean; readonly sha256: string }
     const cacheId = (p: LockedPackage) => `${p.registry.name}\u0000${normalizeName(p.name)}\u0000${p.version}`
 
     /** The cached, verified archive of a locked package, if the cache has it (no network). */
@@ -303,14 +305,15 @@ export class ProjectInstall extends Effect.Service<ProjectInstall>()("fm/Project
     /**
      * Downloads that overlap resolution: `start` forks (in the current scope, at most `concurrency`
      * at a time) the download of a guessed archive into the cache, unless it is there already;
-     * `settle` waits for them all and tells which cache keys were downloaded. A failed early
-     * download is forgotten: `materialize` fetches what the solution needs and reports its errors.
+     * `settle` waits for them all and gives, by cache key, each verified archive (cached or just
+     * downloaded). A failed early download is forgotten: `materialize` fetches what the solution
+     * needs and reports its errors.
      */
     const earlyDownloads = (concurrency: number) =>
       Effect.gen(function*() {
         const scope = yield* Effect.scope
         const sem = yield* Effect.makeSemaphore(concurrency)
-        const fibers: Array<Fiber.RuntimeFiber<Option.Option<string>>> = []
+        const fibers: Array<Fiber.RuntimeFiber<Option.Option<readonly [string, Got]>>> = []
         const start = (metadata: PackageMetadata, release: ReleaseInfo): Effect.Effect<void> => {
           if (release.checksum === "") return Effect.void
           const p: LockedPackage = {
@@ -323,13 +326,14 @@ export class ProjectInstall extends Effect.Service<ProjectInstall>()("fm/Project
           }
           const one = Effect.gen(function*() {
             const [hit] = yield* cache.lookupShaMany([{ key: keyOf(p), sha256: p.sha256 }])
-            if (hit !== undefined && Option.isSome(hit)) return Option.none<string>()
-            yield* fetchOne(p)
-            return Option.some(cacheId(p))
-          }).pipe(sem.withPermits(1), Effect.orElseSucceed(() => Option.none<string>()))
+            const got: Got = hit !== undefined && Option.isSome(hit)
+              ? { path: hit.value.path, fromCache: true, sha256: hit.value.sha256 }
+              : yield* fetchOne(p)
+            return Option.some([cacheId(p), got] as const)
+          }).pipe(sem.withPermits(1), Effect.orElseSucceed(() => Option.none<readonly [string, Got]>()))
           return Effect.asVoid(Effect.tap(Effect.forkIn(one, scope), (f) => Effect.sync(() => fibers.push(f))))
         }
-        const settle = Effect.map(Fiber.joinAll(fibers), (done): ReadonlySet<string> => new Set(done.flatMap(Option.toArray)))
+        const settle = Effect.map(Fiber.joinAll(fibers), (done): ReadonlyMap<string, Got> => new Map(done.flatMap(Option.toArray)))
         return { start, settle } as const
       })
 
@@ -338,7 +342,7 @@ export class ProjectInstall extends Effect.Service<ProjectInstall>()("fm/Project
       packages: ReadonlyArray<LockedPackage>,
       installDir: string,
       concurrency: number,
-      downloadedEarly: ReadonlySet<string> = new Set()
+      early: ReadonlyMap<string, Got> = new Map()
     ) =>
       Effect.gen(function*() {
         const parent = path.dirname(installDir)
@@ -351,17 +355,15 @@ export class ProjectInstall extends Effect.Service<ProjectInstall>()("fm/Project
         const LOCAL = 16
         const installed = yield* Effect.gen(function*() {
           // 1. cache hits (local only), 2. downloads of the rest (bounded), 3. links/copies into staging
+          // fetched (and verified) while resolving: nothing more to do for those
+          const hits: Array<Option.Option<Got>> = packages.map((p) => Option.fromNullable(early.get(cacheId(p))))
           // with the lock's SHA-256 the blob path is known: one batch, no index reads, each blob hashed once
-          const withSha = packages.flatMap((p, i) => (p.sha256 !== "" ? [i] : []))
+          const withSha = packages.flatMap((p, i) => (p.sha256 !== "" && Option.isNone(hits[i]!) ? [i] : []))
           const shaHits = yield* cache.lookupShaMany(withSha.map((i) => ({ key: keyOf(packages[i]!), sha256: packages[i]!.sha256 }))).pipe(
             Effect.mapError((e) => new ProjectError({ file: e.file, reason: `cannot read the package cache (${e.reason})` }))
           )
-          const hits: Array<Option.Option<{ readonly path: string; readonly fromCache: boolean; readonly sha256: string }>> = packages.map(() =>
-            Option.none()
-          )
           withSha.forEach((i, j) => {
-            const p = packages[i]!
-            hits[i] = Option.map(shaHits[j]!, (h) => ({ path: h.path, fromCache: !downloadedEarly.has(cacheId(p)), sha256: h.sha256 }))
+            hits[i] = Option.map(shaHits[j]!, (h) => ({ path: h.path, fromCache: true, sha256: h.sha256 }))
           })
           const withoutSha = packages.flatMap((p, i) => (p.sha256 === "" ? [i] : []))
           yield* Effect.forEach(withoutSha, (i) => Effect.map(cachedOne(packages[i]!), (h) => {
@@ -420,19 +422,19 @@ export class ProjectInstall extends Effect.Service<ProjectInstall>()("fm/Project
         let packages: Array<LockedPackage>
         let warnings: Array<string> = []
         let resolved = false
-        let downloadedEarly: ReadonlySet<string> = new Set()
+        let early: ReadonlyMap<string, Got> = new Map()
         if (keep === undefined && problems.length === 0 && lock !== undefined) {
           packages = reachable(project.dependencies, lock.packages)
         } else {
           if (options.frozen === true) return yield* new LockOutOfDate({ file: lockfile, problems })
-          const early = yield* earlyDownloads(concurrency)
-          const out = yield* resolveProject(project, lock, keep ?? (() => true), options.concurrency, early.start)
+          const downloads = yield* earlyDownloads(concurrency)
+          const out = yield* resolveProject(project, lock, keep ?? (() => true), options.concurrency, downloads.start)
           packages = toLocked(out.resolution)
           warnings = out.warnings
           resolved = true
-          downloadedEarly = yield* early.settle
+          early = yield* downloads.settle
         }
-        const installed = yield* materialize(packages, installDir, concurrency, downloadedEarly)
+        const installed = yield* materialize(packages, installDir, concurrency, early)
         if (resolved) {
           // a registry without checksums in its index: record what was downloaded and verified
           const bySha = new Map(installed.map((i) => [normalizeName(i.name), i]))
