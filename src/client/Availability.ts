@@ -79,44 +79,57 @@ export const tracker = (target: { readonly name: string; readonly url: string })
       return Effect.zipRight(Deferred.succeed(done, undefined), warn)
     })
 
-  /** Runs `call` on the right client for the current state (waiting for a first contact under way). */
-  const run = <A, E>(call: (r: RemoteRegistry) => Effect.Effect<A, E>, probe: RemoteRegistry, main: RemoteRegistry): Effect.Effect<A, E | RegistryUnavailable> =>
-    Effect.suspend(() => {
+  /** Waits (interruptibly) while a first contact is under way. */
+  const waitTurn: Effect.Effect<void> = Effect.suspend(() =>
+    state._tag === "Probing" ? Effect.zipRight(Deferred.await(state.done), waitTurn) : Effect.void
+  )
+
+  /**
+   * The client to use now (never waits; run uninterruptibly, so that a first contact always gets
+   * settled): `main` once the registry is up; for a first contact `probe`, with the `first` to
+   * settle when that call ends; a failure at once when it is down; `"wait"` when another call
+   * became the first contact meanwhile.
+   */
+  type Claim = { readonly client: RemoteRegistry; readonly first?: Deferred.Deferred<void> } | "wait"
+  const claim = (probe: RemoteRegistry, main: RemoteRegistry): Effect.Effect<Claim, RegistryUnavailable> =>
+    Effect.suspend((): Effect.Effect<Claim, RegistryUnavailable> => {
       switch (state._tag) {
         case "Up":
-          return call(main)
+          return Effect.succeed({ client: main })
         case "Down":
           return Effect.fail(state.error)
         case "Probing":
-          return Effect.zipRight(Deferred.await(state.done), run(call, probe, main))
+          return Effect.succeed("wait" as const)
         case "Unknown": {
           const done = Deferred.unsafeMake<void>(FiberId.none)
           state = { _tag: "Probing", done }
-          return call(probe).pipe(
-            Effect.onExit((exit) => settle(exit, done)),
-            // it answered, with a transient failure (a 5xx): again, with the retries
-            Effect.catchIf((e) => isUnavailable(e) && state._tag === "Up", () => call(main))
-          )
+          return Effect.succeed({ client: probe, first: done })
         }
       }
     })
 
+  const release = (c: Claim, exit: Exit.Exit<unknown, unknown>) =>
+    c !== "wait" && c.first !== undefined ? settle(exit, c.first) : Effect.void
+
+  const run = <A, E>(call: (r: RemoteRegistry) => Effect.Effect<A, E>, probe: RemoteRegistry, main: RemoteRegistry): Effect.Effect<A, E | RegistryUnavailable> =>
+    Effect.zipRight(
+      waitTurn,
+      Effect.acquireUseRelease(claim(probe, main), (c): Effect.Effect<A, E | RegistryUnavailable> =>
+        c === "wait"
+          ? run(call, probe, main)
+          : c.first === undefined
+          ? call(c.client)
+          // it answered, with a transient failure (a 5xx): again, with the retries
+          : Effect.catchIf(call(c.client), (e) => isUnavailable(e) && state._tag === "Up", () => call(main)), release)
+    )
+
   const runStream = <A, E>(call: (r: RemoteRegistry) => Stream.Stream<A, E>, probe: RemoteRegistry, main: RemoteRegistry): Stream.Stream<A, E | RegistryUnavailable> =>
-    Stream.unwrap(Effect.suspend(() => {
-      switch (state._tag) {
-        case "Up":
-          return Effect.succeed(call(main))
-        case "Down":
-          return Effect.fail(state.error)
-        case "Probing":
-          return Effect.as(Deferred.await(state.done), runStream(call, probe, main))
-        case "Unknown": {
-          const done = Deferred.unsafeMake<void>(FiberId.none)
-          state = { _tag: "Probing", done }
-          return Effect.succeed(call(probe).pipe(Stream.ensuringWith((exit) => settle(exit, done))))
-        }
-      }
-    }))
+    Stream.unwrapScoped(
+      Effect.zipRight(
+        waitTurn,
+        Effect.map(Effect.acquireRelease(claim(probe, main), release), (c) => (c === "wait" ? runStream(call, probe, main) : call(c.client)))
+      )
+    )
 
   return {
     observe: (client) => HttpClient.transformResponse(client, Effect.tap(() => Effect.sync(answered))),
