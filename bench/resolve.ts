@@ -7,11 +7,14 @@
  * 2. Whole process: `fm install` in a project of 200 packages from a local registry server, with
  *    a cold cache (no cache, no lock: resolve + download) and a warm cache (lock + cache: no
  *    network), against `fm --version` (process start-up) as the baseline. min/median/max of 5.
+ *    One more cold row with a registry that refuses connections enabled at top priority (what the
+ *    implicit `local` registry is when no Studio runs): it should cost one refused connection.
  *
  * Flags: `--memory-only` skips part 2; `--runs N` changes the run count.
  */
 import { execFileSync } from "node:child_process"
 import * as fs from "node:fs"
+import * as net from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
@@ -198,6 +201,23 @@ const serverPart = async () => {
     const coldLocked = measure("cold+lock", { cache: true, lock: false })
     const warmResolve = measure("warm-resolve", { cache: false, lock: true })
     const warm = measure("warm", { cache: false, lock: false })
+    // a registry that refuses connections, first in priority: one refused connection per command
+    const closed = await new Promise<number>((resolve) => {
+      const probe = net.createServer().listen(0, "127.0.0.1", () => {
+        const address = probe.address()
+        probe.close(() => resolve(typeof address === "object" && address !== null ? address.port : 9))
+      })
+    })
+    fs.writeFileSync(
+      path.join(home, "registries.json"),
+      JSON.stringify({
+        registries: [
+          { name: "local", url: `http://127.0.0.1:${closed}`, priority: 1, enabled: true },
+          { name: "bench", url: server.url, priority: 10, enabled: true, is_default: true }
+        ]
+      })
+    )
+    const coldDead = measure("cold, dead registry first", { cache: true, lock: true })
     const s = stats(startup)
     const row = (name: string, x: { min: number; median: number; max: number }) => [name, ms(x.min), ms(x.median), ms(x.max)]
     table(["run (" + label + ")", "min", "median", "max"], [
@@ -205,7 +225,8 @@ const serverPart = async () => {
       row("cold: no cache, no lock (resolve + 200 downloads)", cold),
       row("cold with lock: no cache (200 downloads, no resolve)", coldLocked),
       row("warm cache, no lock (resolve: metadata requests)", warmResolve),
-      row("warm: cache + lock (no network)", warm)
+      row("warm: cache + lock (no network)", warm),
+      row("cold, a refusing registry at top priority", coldDead)
     ])
   } finally {
     await server.stop()

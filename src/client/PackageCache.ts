@@ -8,6 +8,7 @@
  * that a warm install does not open every archive again (a blob's bytes never change).
  * @since 0.1.0
  */
+import type { PlatformError } from "@effect/platform/Error"
 import * as FileSystem from "@effect/platform/FileSystem"
 import { Data, Effect, Option, Stream } from "effect"
 import * as crypto from "node:crypto"
@@ -193,17 +194,25 @@ export class PackageCache extends Effect.Service<PackageCache>()("fm/PackageCach
       discard: true
     })
 
+    /** Runs `op`; when it fails because a directory is missing, creates `dirs` and runs it again. */
+    const withDirs = <A, R>(op: Effect.Effect<A, PlatformError, R>, dirs: ReadonlyArray<string>) =>
+      Effect.catchIf(
+        op,
+        (e) => e._tag === "SystemError" && e.reason === "NotFound",
+        () => Effect.zipRight(Effect.forEach(dirs, (d) => fs.makeDirectory(d, { recursive: true }), { discard: true }), op)
+      )
+
     /** Writes a small file atomically: unique temp file in tmp/, fsync, rename over the target. */
     const writeAtomic = (target: string, text: string) =>
       Effect.gen(function*() {
-        yield* fs.makeDirectory(path.dirname(target), { recursive: true })
         const tmp = path.join(tmpDir, `${path.basename(target)}.${uniqueSuffix()}.tmp`)
         yield* Effect.scoped(Effect.gen(function*() {
-          const handle = yield* fs.open(tmp, { flag: "wx" })
+          // directories are created only when missing (a recursive mkdir per file was a hot spot)
+          const handle = yield* withDirs(fs.open(tmp, { flag: "wx" }), [tmpDir])
           yield* handle.writeAll(new TextEncoder().encode(text))
           yield* handle.sync
         })).pipe(
-          Effect.zipRight(fs.rename(tmp, target)),
+          Effect.zipRight(withDirs(fs.rename(tmp, target), [path.dirname(target)])),
           Effect.onError(() => fs.remove(tmp).pipe(Effect.ignore))
         )
       }).pipe(Effect.mapError(err(target, "cannot write")))
@@ -405,13 +414,15 @@ export class PackageCache extends Effect.Service<PackageCache>()("fm/PackageCach
     ): Effect.Effect<CachedPackage, E | ChecksumMismatch | CacheError> =>
       Effect.gen(function*() {
         const { indexFile, key: k } = yield* resolveKey(key)
-        yield* ensureDirs
         const tmp = path.join(tmpDir, `${k.name}-${k.version}.${uniqueSuffix()}.part`)
         yield* Effect.addFinalizer(() => removeQuietly(tmp)) // gone after rename; removed on any failure
         const hashing = checksum.hashing()
         let size = 0
         yield* Effect.scoped(Effect.gen(function*() {
-          const handle = yield* fs.open(tmp, { flag: "wx" }).pipe(Effect.mapError(err(tmp, "cannot create")))
+          // the cache's directories are created only when missing (not once per package)
+          const handle = yield* withDirs(fs.open(tmp, { flag: "wx" }), [blobsDir, indexDir, tmpDir]).pipe(
+            Effect.mapError(err(tmp, "cannot create"))
+          )
           yield* Stream.runForEach(bytes, (chunk) => {
             hashing.update(chunk)
             size += chunk.length
@@ -430,7 +441,7 @@ export class PackageCache extends Effect.Service<PackageCache>()("fm/PackageCach
           })
         }
         const blob = blobPath(actual)
-        yield* fs.rename(tmp, blob).pipe(Effect.mapError(err(blob, "cannot move into place")))
+        yield* withDirs(fs.rename(tmp, blob), [blobsDir]).pipe(Effect.mapError(err(blob, "cannot move into place")))
         const record: IndexRecord = { ...k, sha256: actual, size, stored_at: new Date().toISOString() }
         yield* writeAtomic(indexFile, JSON.stringify(record, null, 2) + "\n")
         return { ...k, path: blob, sha256: actual, size } satisfies CachedPackage

@@ -57,6 +57,28 @@ export class TokenMissing extends Data.TaggedError("TokenMissing")<{
 }
 
 /**
+ * The default registry (publishing without `--registry`) cannot be reached; nothing was sent.
+ * @since 0.1.0
+ * @category errors
+ */
+export class DefaultRegistryUnavailable extends Data.TaggedError("DefaultRegistryUnavailable")<{
+  readonly registry: string
+  readonly url: string
+  readonly package: string
+  readonly reason: string
+}> {
+  /** Names the package, the default registry and why it is unavailable. */
+  override get message(): string {
+    return `${this.package} was not published: the default registry ${this.registry} (${this.url}) is unavailable: ${this.reason}`
+  }
+  /** What to do. */
+  get hint(): string {
+    return `Start it, or publish to another registry with \`fm publish FILE --registry NAME\`, ` +
+      `or make another one the default with \`fm registry set-default NAME\` (\`fm registry list\` shows them)`
+  }
+}
+
+/**
  * What was published where.
  * @since 0.1.0
  * @category models
@@ -98,7 +120,12 @@ export class Publisher extends Effect.Service<Publisher>()("fm/Publisher", {
       }
       const sha256 = yield* checksum.hashFile(abs)
       const remote = yield* RemoteRegistry.make(entry, { token }).pipe(Effect.provideService(HttpClient.HttpClient, http))
-      const info = yield* remote.publish(abs, { name, version, checksum: sha256 })
+      const info = yield* remote.publish(abs, { name, version, checksum: sha256 }).pipe(
+        Effect.catchTag("RegistryUnavailable", (e): Effect.Effect<never, RemoteRegistry.RegistryUnavailable | DefaultRegistryUnavailable> =>
+          options.registry === undefined
+            ? Effect.fail(new DefaultRegistryUnavailable({ registry: entry.name, url: entry.url, package: pkg, reason: e.reason }))
+            : Effect.fail(e))
+      )
       return { registry: entry.name, info, sha256, file: abs } satisfies Published as Published
     })
 

@@ -18,6 +18,7 @@ import { PackageCache } from "./PackageCache.js"
 import type { ConfigError, RegistryEntry, UnknownRegistry } from "./RegistryConfig.js"
 import { RegistryConfig } from "./RegistryConfig.js"
 import * as RemoteRegistry from "./RemoteRegistry.js"
+import * as Availability from "./Availability.js"
 import {
   type AuthenticationFailed,
   MalformedResponse,
@@ -169,21 +170,49 @@ export class Registries extends Effect.Service<Registries>()("fm/Registries", {
 
     const metadataDir = path.join(path.dirname(cache.dir), "metadata")
 
+    const options = (entry: RegistryEntry, retriesOf: number): RemoteRegistry.RemoteRegistryOptions => ({
+      token: config.token(entry),
+      timeout: `${timeoutSeconds} seconds`,
+      retries: retriesOf,
+      retryDelay: `${retryDelayMs} millis`,
+      // next to the package cache: <home>/cache/metadata (ETag revalidation of info/versions)
+      metadataCacheDir: metadataDir
+    })
+
+    /** One client per registry for the whole command, gated by its availability (see `Availability.ts`). */
+    const clients = new Map<string, RemoteRegistry.RemoteRegistry>()
     const connect = (entry: RegistryEntry) =>
-      RemoteRegistry.make(entry, {
-        token: config.token(entry),
-        timeout: `${timeoutSeconds} seconds`,
-        retries,
-        retryDelay: `${retryDelayMs} millis`,
-        // next to the package cache: <home>/cache/metadata (ETag revalidation of info/versions)
-        metadataCacheDir: metadataDir
-      }).pipe(Effect.provideService(HttpClient.HttpClient, http))
+      Effect.suspend(() => {
+        const key = `${entry.name}\u0000${entry.url}`
+        const known = clients.get(key)
+        if (known !== undefined) return Effect.succeed(known)
+        const tracker = Availability.tracker({ name: entry.name, url: entry.url })
+        const observed = tracker.observe(http)
+        return Effect.map(
+          Effect.all({
+            // first contact: one attempt, no retries (a dead registry costs one connection)
+            probe: RemoteRegistry.make(entry, options(entry, 0)),
+            main: RemoteRegistry.make(entry, options(entry, retries))
+          }).pipe(Effect.provideService(HttpClient.HttpClient, observed)),
+          ({ main, probe }) => {
+            const gated = tracker.gate(probe, main)
+            clients.set(key, gated)
+            return gated
+          }
+        )
+      })
+
+    // the configuration as read at most once a second: a project install asks for its sources
+    // once per package, and reading and decoding registries.json each time was most of its CPU
+    const entries = yield* Effect.cachedWithTTL(config.list, "1 second")
 
     /** The sources to use: one named registry (even if disabled), else all enabled ones in order. */
-    const sources = Effect.fn("Registries.sources")(function*(registry?: string | undefined) {
-      const entries = registry === undefined ? yield* config.enabled : [yield* config.get(registry)]
-      return yield* Effect.forEach(entries, connect)
-    })
+    const sources = (registry?: string | undefined) =>
+      Effect.flatMap(entries, (all) => {
+        if (registry === undefined) return Effect.forEach(all.filter((e) => e.enabled), connect)
+        const entry = all.find((e) => e.name === registry)
+        return entry === undefined ? Effect.flatMap(config.get(registry), (e) => Effect.map(connect(e), (c) => [c])) : Effect.map(connect(entry), (c) => [c])
+      })
 
     /**
      * Runs `f` on each source in order until one succeeds. The allow-list: ONLY `PackageNotFound`

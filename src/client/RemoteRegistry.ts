@@ -267,18 +267,22 @@ const readMetadata = (file: string, url: string): Effect.Effect<Option.Option<Me
   )
 
 /**
- * Writes a record atomically (temp file in the same directory, fsync, rename); failures are ignored
- * (it is a cache). Uninterruptible: Ctrl-C waits the few milliseconds it takes, so no temp file stays.
+ * Writes a record atomically (temp file in the same directory, then rename); failures are ignored
+ * (it is a cache). No fsync: a file torn by a crash does not parse, and reads as absent.
+ * Uninterruptible: Ctrl-C waits the few milliseconds it takes, so no temp file stays.
  */
 const writeMetadata = (file: string, record: MetadataRecord): Effect.Effect<void> =>
   Effect.uninterruptible(Effect.promise(async () => {
     const tmp = `${file}.${process.pid}-${crypto.randomBytes(6).toString("hex")}.tmp`
     try {
-      await fs.promises.mkdir(nodePath.dirname(file), { recursive: true })
-      const handle = await fs.promises.open(tmp, "wx")
+      // the directory is created only when missing (a recursive mkdir per answer was a hot spot)
+      const handle = await fs.promises.open(tmp, "wx").catch(async (e: NodeJS.ErrnoException) => {
+        if (e.code !== "ENOENT") throw e
+        await fs.promises.mkdir(nodePath.dirname(file), { recursive: true })
+        return fs.promises.open(tmp, "wx")
+      })
       try {
         await handle.writeFile(JSON.stringify(record))
-        await handle.sync()
       } finally {
         await handle.close()
       }
@@ -439,10 +443,14 @@ export const make = (
       }))
 
     /** Downloads: per-attempt timeout (until the headers) inside transient retries. */
+    // no retries: no retryTransient at all (Effect's repeat reads `times: 0` as "no limit", so a
+    // 503 would be asked again forever)
+    const retrying = (c: HttpClient.HttpClient): HttpClient.HttpClient =>
+      retries > 0 ? HttpClient.retryTransient(c, { schedule, times: retries }) : c
     const client = raw.pipe(
       withHeaders,
       withTimeout(timeout),
-      HttpClient.retryTransient({ schedule, times: retries })
+      retrying
     )
     // The base URL is prepended BEFORE the headers are set (so that the origin check sees the
     // full URL); HttpApiClient's own `baseUrl` would be applied after our request mapping.
@@ -457,13 +465,24 @@ export const make = (
       if (dir === undefined) return c
       const fileOf = (req: HttpClientRequest.HttpClientRequest) =>
         req.method === "GET" ? metadataFile(dir, registry, base, req.url) : undefined
+      // the copy read for `If-None-Match`, kept (by URL) for its 304 so the file is read once
+      const pending = new Map<string, MetadataRecord>()
+      const cachedCopy = (file: string, url: string, etag: string | undefined) =>
+        Effect.suspend(() => {
+          const kept = pending.get(url)
+          pending.delete(url)
+          return kept !== undefined && kept.etag === etag ? Effect.succeed(Option.some(kept)) : readMetadata(file, url)
+        })
       return c.pipe(
         HttpClient.mapRequestEffect((req) => {
           const file = fileOf(req)
           if (file === undefined) return Effect.succeed(req)
           return Effect.map(readMetadata(file, req.url), Option.match({
             onNone: () => req,
-            onSome: (r) => HttpClientRequest.setHeader(req, "if-none-match", r.etag)
+            onSome: (r) => {
+              pending.set(req.url, r)
+              return HttpClientRequest.setHeader(req, "if-none-match", r.etag)
+            }
           }))
         }),
         HttpClient.transformResponse(Effect.flatMap((res) => {
@@ -472,12 +491,13 @@ export const make = (
           const rebuilt = (body: string, etag: string) =>
             HttpClientResponse.fromWeb(res.request, new Response(body, { status: 200, headers: { "content-type": "application/json", etag } }))
           if (res.status === 304) {
-            return Effect.flatMap(readMetadata(file, res.request.url), Option.match({
+            return Effect.flatMap(cachedCopy(file, res.request.url, res.request.headers["if-none-match"]), Option.match({
               onNone: () =>
                 Effect.fail(new HttpClientError.ResponseError({ request: res.request, response: res, reason: "StatusCode", description: "HTTP 304 but the cached copy is gone; try again" })),
               onSome: (r) => Effect.succeed(rebuilt(r.body, r.etag))
             }))
           }
+          pending.delete(res.request.url)
           const etag = res.headers["etag"]
           if (res.status !== 200 || etag === undefined || etag === "") return Effect.succeed(res)
           return Effect.flatMap(res.text, (body) =>
@@ -490,7 +510,7 @@ export const make = (
       withHeaders,
       withTimeout(timeout),
       withBoundedBody,
-      HttpClient.retryTransient({ schedule, times: retries }),
+      retrying,
       withMetadataCache
     )
     /** Uploads: no retries (a repeated POST could answer 409 for our own first attempt). */

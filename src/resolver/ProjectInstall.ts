@@ -11,8 +11,8 @@
  * @since 0.1.0
  */
 import * as FileSystem from "@effect/platform/FileSystem"
-import { Data, Effect, Option, Schedule } from "effect"
-import { PackageInfo } from "../api/Models.js"
+import { Data, Effect, Fiber, Option, Schedule } from "effect"
+import { PackageInfo, type ReleaseInfo } from "../api/Models.js"
 import * as path from "node:path"
 import semver from "semver"
 import { normalizeName } from "../domain/PackageName.js"
@@ -21,6 +21,8 @@ import { PackageArchive } from "../archive/PackageArchive.js"
 import { PackageCache } from "../client/PackageCache.js"
 import { verifyPackageArchive } from "../client/VerifiedArchive.js"
 import { Registries } from "../client/Registries.js"
+import type { PackageMetadata } from "./MetadataSource.js"
+import { guessDownloads } from "./Prefetch.js"
 import { type Resolution, resolveFrom } from "./Resolver.js"
 import { makeRegistryMetadata } from "./RegistryMetadata.js"
 import {
@@ -37,6 +39,12 @@ import {
   writeLock,
   writeProjectDependencies
 } from "./ProjectFile.js"
+
+/**
+ * Parallel downloads of a project install by default.
+ * @since 0.1.0
+ */
+export const DOWNLOAD_CONCURRENCY = 16
 
 /**
  * The directory (inside the project) that `fm install` fills.
@@ -99,7 +107,7 @@ export interface ProjectOptions {
   readonly dir?: string | undefined
   /** Fail instead of resolving when the lockfile does not satisfy the project file. */
   readonly frozen?: boolean | undefined
-  /** Parallel downloads and metadata requests (default 8). */
+  /** Parallel downloads and metadata requests (default: 16 downloads, 32 metadata requests). */
   readonly concurrency?: number | undefined
   /** Where to install (default `<project>/fm_packages`). */
   readonly installDir?: string | undefined
@@ -212,8 +220,17 @@ export class ProjectInstall extends Effect.Service<ProjectInstall>()("fm/Project
         return { project, lock }
       })
 
-    /** Resolves the project; `keep` names (normalized) stay on their locked version and registry. */
-    const resolveProject = (project: Project, lock: Lockfile | undefined, keep: (name: string) => boolean, concurrency: number) =>
+    /**
+     * Resolves the project; `keep` names (normalized) stay on their locked version and registry.
+     * `early` is called for each archive worth downloading before the solver has run.
+     */
+    const resolveProject = (
+      project: Project,
+      lock: Lockfile | undefined,
+      keep: (name: string) => boolean,
+      concurrency: number | undefined,
+      early?: (metadata: PackageMetadata, release: ReleaseInfo) => Effect.Effect<void>
+    ) =>
       Effect.gen(function*() {
         const pins: Record<string, string> = {}
         const locked = new Map<string, string>()
@@ -228,7 +245,8 @@ export class ProjectInstall extends Effect.Service<ProjectInstall>()("fm/Project
           dependencies: project.dependencies,
           rootName: project.name,
           locked,
-          concurrency
+          concurrency,
+          onMetadata: early === undefined ? undefined : guessDownloads(project.dependencies, locked, early)
         })
         const warnings = [...resolution.warnings]
         for (const p of resolution.packages) {
@@ -245,6 +263,9 @@ export class ProjectInstall extends Effect.Service<ProjectInstall>()("fm/Project
     const failFor = (p: LockedPackage) => (reason: string) =>
       new InstallFailed({ package: p.name, version: p.version, registry: p.registry.name, reason })
     const keyOf = (p: LockedPackage) => ({ registry: p.registry.name, name: normalizeName(p.name), version: p.version })
+    /** A verified archive in the cache, and whether it was there before this command. */
+    type Got = { readonly path: string; readonly fromCache: boolean; readonly sha256: string }
+    const cacheId = (p: LockedPackage) => `${p.registry.name}\u0000${normalizeName(p.name)}\u0000${p.version}`
 
     /** The cached, verified archive of a locked package, if the cache has it (no network). */
     const cachedOne = (p: LockedPackage) =>
@@ -290,8 +311,48 @@ export class ProjectInstall extends Effect.Service<ProjectInstall>()("fm/Project
         return { path: cached.path, fromCache: false, sha256: cached.sha256 }
       })
 
+    /**
+     * Downloads that overlap resolution: `start` forks (in the current scope, at most `concurrency`
+     * at a time) the download of a guessed archive into the cache, unless it is there already;
+     * `settle` waits for them all and gives, by cache key, each verified archive (cached or just
+     * downloaded). A failed early download is forgotten: `materialize` fetches what the solution
+     * needs and reports its errors.
+     */
+    const earlyDownloads = (concurrency: number) =>
+      Effect.gen(function*() {
+        const scope = yield* Effect.scope
+        const sem = yield* Effect.makeSemaphore(concurrency)
+        const fibers: Array<Fiber.RuntimeFiber<Option.Option<readonly [string, Got]>>> = []
+        const start = (metadata: PackageMetadata, release: ReleaseInfo): Effect.Effect<void> => {
+          if (release.checksum === "") return Effect.void
+          const p: LockedPackage = {
+            name: metadata.name,
+            version: release.version,
+            registry: metadata.registry,
+            sha256: release.checksum.toLowerCase(),
+            size: release.size_bytes,
+            dependencies: release.dependencies
+          }
+          const one = Effect.gen(function*() {
+            const [hit] = yield* cache.lookupShaMany([{ key: keyOf(p), sha256: p.sha256 }])
+            const got: Got = hit !== undefined && Option.isSome(hit)
+              ? { path: hit.value.path, fromCache: true, sha256: hit.value.sha256 }
+              : yield* fetchOne(p)
+            return Option.some([cacheId(p), got] as const)
+          }).pipe(sem.withPermits(1), Effect.orElseSucceed(() => Option.none<readonly [string, Got]>()))
+          return Effect.asVoid(Effect.tap(Effect.forkIn(one, scope), (f) => Effect.sync(() => fibers.push(f))))
+        }
+        const settle = Effect.map(Fiber.joinAll(fibers), (done): ReadonlyMap<string, Got> => new Map(done.flatMap(Option.toArray)))
+        return { start, settle } as const
+      })
+
     /** Fetches every package (concurrently), stages the install dir, then swaps it in. */
-    const materialize = (packages: ReadonlyArray<LockedPackage>, installDir: string, concurrency: number) =>
+    const materialize = (
+      packages: ReadonlyArray<LockedPackage>,
+      installDir: string,
+      concurrency: number,
+      early: ReadonlyMap<string, Got> = new Map()
+    ) =>
       Effect.gen(function*() {
         const parent = path.dirname(installDir)
         const ioFail = (file: string, what: string) => (e: { readonly message: string }) =>
@@ -303,13 +364,12 @@ export class ProjectInstall extends Effect.Service<ProjectInstall>()("fm/Project
         const LOCAL = 16
         const installed = yield* Effect.gen(function*() {
           // 1. cache hits (local only), 2. downloads of the rest (bounded), 3. links/copies into staging
+          // fetched (and verified) while resolving: nothing more to do for those
+          const hits: Array<Option.Option<Got>> = packages.map((p) => Option.fromNullable(early.get(cacheId(p))))
           // with the lock's SHA-256 the blob path is known: one batch, no index reads, each blob hashed once
-          const withSha = packages.flatMap((p, i) => (p.sha256 !== "" ? [i] : []))
+          const withSha = packages.flatMap((p, i) => (p.sha256 !== "" && Option.isNone(hits[i]!) ? [i] : []))
           const shaHits = yield* cache.lookupShaMany(withSha.map((i) => ({ key: keyOf(packages[i]!), sha256: packages[i]!.sha256 }))).pipe(
             Effect.mapError((e) => new ProjectError({ file: e.file, reason: `cannot read the package cache (${e.reason})` }))
-          )
-          const hits: Array<Option.Option<{ readonly path: string; readonly fromCache: boolean; readonly sha256: string }>> = packages.map(() =>
-            Option.none()
           )
           withSha.forEach((i, j) => {
             hits[i] = Option.map(shaHits[j]!, (h) => ({ path: h.path, fromCache: true, sha256: h.sha256 }))
@@ -372,24 +432,27 @@ export class ProjectInstall extends Effect.Service<ProjectInstall>()("fm/Project
       })
 
     const run = (project: Project, lock: Lockfile | undefined, options: ProjectOptions, keep: ((k: string) => boolean) | undefined) =>
-      Effect.gen(function*() {
-        const concurrency = options.concurrency ?? 8
+      Effect.scoped(Effect.gen(function*() {
+        const concurrency = options.concurrency ?? DOWNLOAD_CONCURRENCY
         const installDir = path.resolve(project.dir, options.installDir ?? INSTALL_DIR)
         const lockfile = path.join(project.dir, LOCKFILE)
         const problems = lock === undefined ? [`there is no ${LOCKFILE}`] : lockProblems(project, lock)
         let packages: Array<LockedPackage>
         let warnings: Array<string> = []
         let resolved = false
+        let early: ReadonlyMap<string, Got> = new Map()
         if (keep === undefined && problems.length === 0 && lock !== undefined) {
           packages = reachable(project.dependencies, lock.packages)
         } else {
           if (options.frozen === true) return yield* new LockOutOfDate({ file: lockfile, problems })
-          const out = yield* resolveProject(project, lock, keep ?? (() => true), concurrency)
+          const downloads = yield* earlyDownloads(concurrency)
+          const out = yield* resolveProject(project, lock, keep ?? (() => true), options.concurrency, downloads.start)
           packages = toLocked(out.resolution)
           warnings = out.warnings
           resolved = true
+          early = yield* downloads.settle
         }
-        const installed = yield* materialize(packages, installDir, concurrency)
+        const installed = yield* materialize(packages, installDir, concurrency, early)
         if (resolved) {
           // a registry without checksums in its index: record what was downloaded and verified
           const bySha = new Map(installed.map((i) => [normalizeName(i.name), i]))
@@ -398,7 +461,7 @@ export class ProjectInstall extends Effect.Service<ProjectInstall>()("fm/Project
         }
         const result: ProjectInstallResult = { project: project.file, installDir, packages: installed, resolved, lockfile, warnings }
         return result
-      })
+      }))
 
     const install = Effect.fn("ProjectInstall.install")(function*(options: ProjectOptions = {}) {
       const { lock, project } = yield* load(options)
@@ -448,7 +511,7 @@ export class ProjectInstall extends Effect.Service<ProjectInstall>()("fm/Project
       if (lock !== undefined && lockProblems(project, lock).length === 0) {
         packages = reachable(project.dependencies, lock.packages)
       } else {
-        const out = yield* resolveProject(project, lock, () => true, options.concurrency ?? 8)
+        const out = yield* resolveProject(project, lock, () => true, options.concurrency)
         packages = toLocked(out.resolution)
         fromLock = false
       }
@@ -468,7 +531,7 @@ export class ProjectInstall extends Effect.Service<ProjectInstall>()("fm/Project
       const { lock, project } = yield* load(options)
       const packages = lock !== undefined
         ? reachable(project.dependencies, lock.packages)
-        : toLocked((yield* resolveProject(project, undefined, () => true, options.concurrency ?? 8)).resolution)
+        : toLocked((yield* resolveProject(project, undefined, () => true, options.concurrency)).resolution)
       const direct = new Map(Object.entries(project.dependencies).map(([n, r]) => [normalizeName(n), r]))
       const rows = yield* Effect.forEach(packages, (p) =>
         Effect.gen(function*() {
@@ -486,7 +549,7 @@ export class ProjectInstall extends Effect.Service<ProjectInstall>()("fm/Project
             registry: p.registry.name,
             direct: range !== undefined
           } satisfies OutdatedRow
-        }), { concurrency: options.concurrency ?? 8 })
+        }), { concurrency: options.concurrency ?? DOWNLOAD_CONCURRENCY })
       const out: ReadonlyArray<OutdatedRow> = rows
         .filter((r) => semver.gt(r.latest, r.current) || (r.wanted !== null && semver.gt(r.wanted, r.current)))
         .sort((a, b) => (normalizeName(a.name) < normalizeName(b.name) ? -1 : 1))

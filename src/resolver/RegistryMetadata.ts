@@ -1,14 +1,16 @@
 /**
  * The {@link MetadataSource} over the configured registries, without dependency confusion: each
  * name resolves from the ONE highest-priority enabled registry that has it (versions are never
- * merged across registries), or only from the registry the project pins it to. A higher-priority
- * registry that cannot be reached stops resolution of the names it might serve, instead of
- * silently falling through to a lower one.
+ * merged across registries), or only from the registry the project pins it to. Every registry is
+ * asked at once. A registry that cannot be reached is passed over exactly as the typed fallback of
+ * `Registries` does (it is marked unavailable for the rest of the command, with one warning), except
+ * for a name the project pins to it: then resolution stops with an error naming both.
  * @since 0.1.0
  */
 import { type Context, Effect } from "effect"
 import { normalizeName } from "../domain/PackageName.js"
 import type { Registries } from "../client/Registries.js"
+import type { VersionList } from "../client/RemoteRegistry.js"
 import { MetadataSource, type PackageMetadata, type RegistryRef, ResolveError } from "./MetadataSource.js"
 
 /**
@@ -44,36 +46,45 @@ export const makeRegistryMetadata = (
           })
         )
       )
-      for (let i = 0; i < list.length; i++) {
+      // every registry at once; the answers are read in priority order
+      const answers = yield* Effect.forEach(list, (source) => Effect.either(source.versions(name)), {
+        concurrency: "unbounded"
+      })
+      let found: { readonly index: number; readonly list: VersionList } | undefined
+      const unavailable: Array<string> = []
+      for (let i = 0; i < list.length && found === undefined; i++) {
         const source = list[i]!
-        const answer = yield* Effect.either(source.versions(name))
-        if (answer._tag === "Left") {
-          const e = answer.left
-          if (e._tag === "PackageNotFound") continue
-          const reason = e._tag === "RegistryUnavailable" && i < list.length - 1
-            ? `${e.message}. It comes before other registries, so '${name}' cannot safely be taken from a lower-priority one; ` +
-              `retry, disable the registry, or pin the package in the project file ("registries": { "${name}": "REGISTRY" })`
-            : e.message
-          return yield* new ResolveError({ package: name, registry: source.name, reason })
+        const answer = answers[i]!
+        if (answer._tag === "Right") {
+          found = { index: i, list: answer.right }
+          continue
         }
-        const registry: RegistryRef = { name: source.name, url: source.url }
-        let shadows: Array<RegistryRef> = []
-        if (options.detectShadows === true && pin === undefined && i < list.length - 1) {
-          const others = yield* Effect.forEach(
-            list.slice(i + 1),
-            (s) =>
-              s.versions(name).pipe(
-                Effect.as(true),
-                Effect.orElseSucceed(() => false),
-                Effect.map((has) => (has ? [{ name: s.name, url: s.url }] : []))
-              ),
-            { concurrency: "unbounded" }
-          )
-          shadows = others.flat()
+        const e = answer.left
+        if (e._tag === "PackageNotFound") continue
+        // unreachable: move on, exactly as the typed fallback does, unless the project pins the name here
+        if (e._tag === "RegistryUnavailable" && pin === undefined) {
+          unavailable.push(source.name)
+          continue
         }
-        return { registry, name: answer.right.name, releases: answer.right.releases, shadows }
+        const reason = pin === undefined ? e.message : `the project pins it to registry '${pin}': ${e.message}`
+        return yield* new ResolveError({ package: name, registry: source.name, reason })
       }
-      return undefined
+      if (found === undefined) {
+        if (unavailable.length > 0 && unavailable.length === list.length) {
+          return yield* new ResolveError({
+            package: name,
+            registry: "",
+            reason: `every registry is unavailable (${unavailable.join(", ")})`
+          })
+        }
+        return undefined
+      }
+      const source = list[found.index]!
+      const registry: RegistryRef = { name: source.name, url: source.url }
+      const shadows: Array<RegistryRef> = options.detectShadows === true && pin === undefined
+        ? list.slice(found.index + 1).flatMap((s, j) => (answers[found.index + 1 + j]!._tag === "Right" ? [{ name: s.name, url: s.url }] : []))
+        : []
+      return { registry, name: found.list.name, releases: found.list.releases, shadows }
     })
   return MetadataSource.of({ releases })
 }

@@ -53,9 +53,25 @@ export interface ResolveRequest {
   readonly rootName?: string | undefined
   /** Locked versions (name -> version): preferred when allowed, and usable even when yanked. */
   readonly locked?: ReadonlyMap<string, string> | undefined
-  /** Metadata fetch concurrency (default 8). */
+  /** Metadata fetch concurrency (default {@link METADATA_CONCURRENCY}). */
   readonly concurrency?: number | undefined
+  /** Called as each name's metadata arrives (e.g. to start downloads before the solver runs). */
+  readonly onMetadata?: OnMetadata | undefined
 }
+
+/**
+ * A hook called once per name, as soon as its metadata has arrived (while the rest is fetched).
+ * @since 0.1.0
+ * @category models
+ */
+export type OnMetadata = (name: string, metadata: PackageMetadata) => Effect.Effect<void>
+
+/**
+ * How many metadata requests are in flight by default: the graph is discovered level by level,
+ * so a wide window keeps the network busy (uv uses 50).
+ * @since 0.1.0
+ */
+export const METADATA_CONCURRENCY = 32
 
 /**
  * No set of versions satisfies the root: `lines` explain why in plain English.
@@ -175,7 +191,8 @@ export const resolveWith = (
 export const fetchAllFrom = (
   source: Context.Tag.Service<MetadataSource>,
   roots: Iterable<string>,
-  concurrency: number = 8
+  concurrency: number = METADATA_CONCURRENCY,
+  onMetadata?: OnMetadata | undefined
 ): Effect.Effect<ReadonlyMap<string, PackageMetadata | undefined>, ResolveError> =>
   Effect.gen(function*() {
     const sem = yield* Effect.makeSemaphore(Math.max(1, concurrency))
@@ -190,6 +207,7 @@ export const fetchAllFrom = (
           Effect.flatMap((meta) => {
             seen.set(key, meta)
             if (meta === undefined) return Effect.void
+            const hook = onMetadata === undefined ? Effect.void : onMetadata(name, meta)
             const next = new Map<string, string>()
             for (const r of meta.releases) {
               for (const d of Object.keys(r.dependencies)) {
@@ -197,7 +215,7 @@ export const fetchAllFrom = (
                 if (!visiting.has(k) && !next.has(k)) next.set(k, d)
               }
             }
-            return Effect.forEach(next.values(), visit, { concurrency: "unbounded", discard: true })
+            return Effect.zipRight(hook, Effect.forEach(next.values(), visit, { concurrency: "unbounded", discard: true }))
           })
         )
       })
@@ -213,7 +231,7 @@ export const resolveFrom = (
   source: Context.Tag.Service<MetadataSource>,
   request: ResolveRequest
 ): Effect.Effect<Resolution, ResolveError | ResolutionConflict> =>
-  Effect.flatMap(fetchAllFrom(source, Object.keys(request.dependencies), request.concurrency ?? 8), (metadata) => {
+  Effect.flatMap(fetchAllFrom(source, Object.keys(request.dependencies), request.concurrency, request.onMetadata), (metadata) => {
     const out = resolveWith(metadata, request)
     return out._tag === "Left" ? Effect.fail(out.error) : Effect.succeed(out.resolution)
   })
@@ -227,7 +245,7 @@ export const resolveFrom = (
 export class Resolver extends Effect.Service<Resolver>()("fm/Resolver", {
   effect: Effect.gen(function*() {
     const source = yield* MetadataSource
-    const fetchAll = Effect.fn("Resolver.fetchAll")(function*(roots: Iterable<string>, concurrency: number = 8) {
+    const fetchAll = Effect.fn("Resolver.fetchAll")(function*(roots: Iterable<string>, concurrency: number = METADATA_CONCURRENCY) {
       return yield* fetchAllFrom(source, roots, concurrency)
     })
     const resolve = Effect.fn("Resolver.resolve")(function*(request: ResolveRequest) {
