@@ -43,6 +43,8 @@ export interface StartServerOptions {
   readonly databaseUrl?: string
   /** Shared archive directory (`--blob-dir`). */
   readonly blobDir?: string
+  /** The child's umask (child-process mode only); default this process's. */
+  readonly umask?: number
 }
 
 /** A running registry server. */
@@ -125,7 +127,11 @@ export const startServer = async (options: StartServerOptions = {}): Promise<Run
   if (options.logRequests !== true) args.push("--quiet")
   if (options.databaseUrl !== undefined) args.push("--database-url", options.databaseUrl)
   if (options.blobDir !== undefined) args.push("--blob-dir", options.blobDir)
-  const child = spawn(process.execPath, args, {
+  // with a umask, a shell sets it and then becomes node (same pid)
+  const [command, argv] = options.umask === undefined
+    ? [process.execPath, args]
+    : ["/bin/sh", ["-c", `umask ${options.umask.toString(8).padStart(3, "0")} && exec "$0" "$@"`, process.execPath, ...args]]
+  const child = spawn(command, argv, {
     cwd: ROOT,
     env: { ...process.env, FM_ADMIN_TOKEN: adminToken, NO_COLOR: "1", ...options.env },
     stdio: ["ignore", "pipe", "pipe"]
