@@ -18,6 +18,7 @@ import type { SearchQuery } from "./PackageStore.js"
 import { PackageStore, StoreError } from "./PackageStore.js"
 import type { SqlDialect } from "./SqlPackageStore.js"
 import { makeSql } from "./SqlPackageStore.js"
+import { searchWords } from "./SearchQuery.js"
 
 /**
  * The SQLite schema, as migrations keyed `<id>_<name>`.
@@ -99,12 +100,7 @@ export const migrations = {
 }
 
 /** Turns user text into an FTS5 query: every word must match, each as a prefix. */
-const ftsQuery = (q: string): string =>
-  q.toLowerCase()
-    .split(/[^\p{L}\p{N}]+/u)
-    .filter((w) => w !== "")
-    .map((w) => `"${w}"*`)
-    .join(" ")
+const ftsQuery = (q: string): string => searchWords(q).map((w) => `"${w}"*`).join(" ")
 
 /**
  * The SQLite pieces of the SQL store: FTS5 indexing and ranked search.
