@@ -18,6 +18,7 @@ import type { SearchQuery } from "./PackageStore.js"
 import { PackageStore, StoreError } from "./PackageStore.js"
 import type { SqlDialect } from "./SqlPackageStore.js"
 import { makeSql } from "./SqlPackageStore.js"
+import { restrictDatabaseFiles } from "./FileModes.js"
 import { searchWords } from "./SearchQuery.js"
 
 /**
@@ -142,7 +143,8 @@ export const dialect: Effect.Effect<SqlDialect, never, SqlClient.SqlClient> = Ef
 })
 
 /**
- * The SQLite client for a database file: WAL mode (synchronous NORMAL), a 5 s busy timeout.
+ * The SQLite client for a database file: WAL mode (synchronous NORMAL), a 5 s busy timeout; the
+ * file and its `-wal`/`-shm` are the server user's alone (`FileModes`).
  * @since 0.1.0
  * @category layers
  */
@@ -157,6 +159,9 @@ export const clientLayer = (filename: string): Layer.Layer<SqliteClient.SqliteCl
     })
   ).pipe(
     Layer.provideMerge(SqliteClient.layer({ filename })),
+    Layer.provide(Layer.effectDiscard(Effect.try(() => {
+      if (filename !== ":memory:") restrictDatabaseFiles(filename)
+    }))),
     Layer.mapError((cause) => new StoreError({ operation: `open ${filename}`, cause }))
   )
 

@@ -203,11 +203,22 @@ export const attackSuite = (backend: "sqlite" | "postgres") => {
     })
 
     it("under umask 022 the data dir is 0700 and every file in it 0600", async () => {
-      const s = await start({ umask: 0o022 })
-      await publishFixture(s.url, s.adminToken, { name: "modes-pkg", version: "1.0.0" })
-      const found = modesUnder(s.dataDir)
-      expect(found.length).toBeGreaterThan(0)
-      for (const f of found) expect({ path: f.path, mode: f.mode.toString(8) }).toEqual({ path: f.path, mode: f.dir ? "700" : "600" })
+      // a data dir the server creates, and one that exists already with the umask's modes
+      const parent = fs.mkdtempSync(path.join(os.tmpdir(), "fm-attack-modes-"))
+      try {
+        const existing = path.join(parent, "existing")
+        fs.mkdirSync(existing, { mode: 0o755 })
+        fs.chmodSync(existing, 0o755)
+        for (const dataDir of [path.join(parent, "new", "data"), existing]) {
+          const s = await start({ umask: 0o022, dataDir })
+          await publishFixture(s.url, s.adminToken, { name: "modes-pkg", version: "1.0.0" })
+          const found = modesUnder(s.dataDir)
+          expect(found.filter((f) => !f.dir).length).toBeGreaterThan(0)
+          for (const f of found) expect({ path: f.path, mode: f.mode.toString(8) }).toEqual({ path: f.path, mode: f.dir ? "700" : "600" })
+        }
+      } finally {
+        fs.rmSync(parent, { recursive: true, force: true })
+      }
     })
 
     it("SIGTERM stops the server within its grace period despite stalled clients; what was acknowledged is kept", async () => {
