@@ -83,14 +83,14 @@ export class RequirePublish extends HttpApiMiddleware.Tag<RequirePublish>()("fm/
 export class RequireAdmin extends HttpApiMiddleware.Tag<RequireAdmin>()("fm/api/RequireAdmin", bearerSecurity) {}
 
 /**
- * Refuses a request whose declared body (`Content-Length`) is over the JSON body limit with 413
- * before anything is read; put it before the endpoint's security middleware, so it runs after it.
- * (A body sent without a length is cut off at the same limit while it is read.)
+ * Refuses, before anything is read, a JSON body declared (`Content-Length`) over the JSON body
+ * limit (413) or sent without a length (400: chunked). Put it before the endpoint's security
+ * middleware in the chain, so that it runs after it.
  * @since 0.1.0
  * @category middleware
  */
 export class JsonBodyLimit extends HttpApiMiddleware.Tag<JsonBodyLimit>()("fm/api/JsonBodyLimit", {
-  failure: PayloadTooLarge.Wire
+  failure: Schema.Union(PayloadTooLarge.Wire, BadRequest.Wire)
 }) {}
 
 const name = HttpApiSchema.param("name", Schema.String)

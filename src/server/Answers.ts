@@ -16,42 +16,55 @@ import * as Multipart from "@effect/platform/Multipart"
 import { Cause, Effect, Layer, Option, Predicate } from "effect"
 import { randomBytes } from "node:crypto"
 import { isApiError } from "../api/ApiErrors.js"
-import { PayloadTooLarge } from "../api/ApiErrors.js"
+import { BadRequest, PayloadTooLarge } from "../api/ApiErrors.js"
 import { JsonBodyLimit, RegistryApi } from "../api/RegistryApi.js"
 
 /** The largest request body read by any route but the upload: 64 KiB. @since 0.1.0 */
 export const JSON_BODY_LIMIT = 64 * 1024
 
+const json = (status: number, detail: string): HttpServerResponse.HttpServerResponse =>
+  HttpServerResponse.unsafeJson({ detail }, { status })
+
+/** The longest request URL (path and query) answered: 8 KiB; longer ones get 414. @since 0.1.0 */
+export const MAX_URL_LENGTH = 8 * 1024
+
 /**
- * An API middleware capping every request body at {@link JSON_BODY_LIMIT} (a route that takes
- * more, the upload, sets its own limit with `HttpIncomingMessage.withMaxBodySize`). Nothing is
- * read here: the cap applies when a handler reads, and a body over it answers 413.
+ * An API middleware bounding what a request may make the server read: a URL over
+ * {@link MAX_URL_LENGTH} answers 414 at once, and every request body is capped at
+ * {@link JSON_BODY_LIMIT} (a route that takes more, the upload, sets its own limit with
+ * `HttpIncomingMessage.withMaxBodySize`). Nothing is read here: the cap applies when a handler
+ * reads, and a body over it answers 413.
  * @since 0.1.0
  * @category layers
  */
-export const bodyLimitLayer: Layer.Layer<never> = HttpApiBuilder.middleware(
+export const requestLimitsLayer: Layer.Layer<never> = HttpApiBuilder.middleware(
   RegistryApi,
-  (app) => HttpIncomingMessage.withMaxBodySize(app, Option.some(JSON_BODY_LIMIT))
+  (app) =>
+    Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) =>
+      request.url.length > MAX_URL_LENGTH
+        ? Effect.succeed(json(414, `URL too long: ${request.url.length} characters, at most ${MAX_URL_LENGTH} are read`))
+        : HttpIncomingMessage.withMaxBodySize(app, Option.some(JSON_BODY_LIMIT)))
 )
 
 /** The detail of a 413 for a body over {@link JSON_BODY_LIMIT}. */
 const tooLargeDetail = `Request body too large: at most ${JSON_BODY_LIMIT / 1024} KiB are read`
 
 /**
- * The {@link JsonBodyLimit} middleware: 413 when `Content-Length` is over {@link JSON_BODY_LIMIT}.
+ * The {@link JsonBodyLimit} middleware: 413 when `Content-Length` is over {@link JSON_BODY_LIMIT},
+ * 400 for a body without `Content-Length` (`Transfer-Encoding: chunked`).
  * @since 0.1.0
  * @category layers
  */
 export const JsonBodyLimitLive: Layer.Layer<JsonBodyLimit> = Layer.succeed(
   JsonBodyLimit,
-  Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) => {
+  Effect.flatMap(HttpServerRequest.HttpServerRequest, (request): Effect.Effect<void, BadRequest | PayloadTooLarge> => {
+    if (request.headers["transfer-encoding"] !== undefined) {
+      return Effect.fail(new BadRequest({ detail: "Send a JSON body with a Content-Length (not chunked)" }))
+    }
     const length = Number(request.headers["content-length"] ?? 0)
     return length > JSON_BODY_LIMIT ? Effect.fail(new PayloadTooLarge({ detail: tooLargeDetail })) : Effect.void
   })
 )
-
-const json = (status: number, detail: string): HttpServerResponse.HttpServerResponse =>
-  HttpServerResponse.unsafeJson({ detail }, { status })
 
 const decodeErrorDetail = (e: HttpApiError.HttpApiDecodeError): string => {
   const parts = e.issues.map((i) => {
