@@ -24,6 +24,9 @@ export const STOP_GRACE_MS = 5_000
 /** Options for the `node:http` server constructor. @since 0.1.0 */
 export const serverOptions = { maxHeaderSize: MAX_HEADER_SIZE, requestTimeout: REQUEST_TIMEOUT_MS } as const
 
+/** An unread body up to this size is discarded after the answer rather than dropped with its connection: 1 MiB. */
+const DISCARD_LIMIT = 1024 * 1024
+
 /** How long the rest of an unread body is discarded before its connection is dropped. */
 const LINGER_MS = 2_000
 
@@ -33,12 +36,15 @@ const unavailable = JSON.stringify({ detail: "The registry is starting or stoppi
  * Answers a request nothing else listens for: `NodeHttpServer` listens while its layer is built
  * and attaches the app later (and detaches it first at a stop), so a request accepted in between
  * would never be answered. It gets 503 with `Retry-After` and its connection is closed. And once
- * any request is answered before its body was read (a 401, 403 or 413), its connection is closed,
- * so the rest of that body is not read at all.
+ * a request is answered before its body was read (a 401, 403 or 413), its connection is closed
+ * unless the body is small, so the rest of a large body is not read at all.
  */
 const guard = (server: Server) => (req: IncomingMessage, res: ServerResponse) => {
   res.once("finish", () => {
-    if (req.complete) return
+    // a small body is read and discarded by Node (the client then reads the answer and may
+    // reuse the connection); a larger or unsized one is not
+    const length = Number(req.headers["content-length"] ?? NaN)
+    if (req.complete || length <= DISCARD_LIMIT) return
     // end our side now; what the client still sends is discarded for a moment, then the
     // connection is dropped (dropping it at once could reset it before the answer is read)
     const socket = req.socket

@@ -25,7 +25,6 @@ import { Cause, Effect, Layer, Scope } from "effect"
 import { API_PREFIX, Authentication, RegistryApi } from "../api/RegistryApi.js"
 import { PackageArchive } from "../archive/PackageArchive.js"
 import * as Answers from "./Answers.js"
-import { requestLimitsLayer, JsonBodyLimitLive } from "./Answers.js"
 import { Auth, AuthenticationLive } from "./Auth.js"
 import { BlobStore } from "./BlobStore.js"
 import * as BlobStoreFs from "./BlobStore.js"
@@ -90,7 +89,7 @@ export const storageLayerWith = <E, R>(
  */
 export const handlersLayerFrom = (options: RegistryServerOptions) =>
   HandlersLive.pipe(
-    Layer.provideMerge(Layer.merge(AuthenticationLive, JsonBodyLimitLive)),
+    Layer.provideMerge(Layer.merge(AuthenticationLive, Answers.JsonBodyLimitLive)),
     Layer.provideMerge(writeServicesFrom(options))
   )
 
@@ -145,7 +144,7 @@ export const docsLayer: Layer.Layer<never, never, HttpApi.Api | Authentication> 
  * @category layers
  */
 export const apiLayerFrom = (options: RegistryServerOptions) =>
-  Layer.provideMerge(Layer.mergeAll(docsLayer, detailErrorsLayer, requestLimitsLayer), HttpApiBuilder.api(RegistryApi)).pipe(
+  Layer.provideMerge(Layer.mergeAll(docsLayer, detailErrorsLayer, Answers.requestLimitsLayer), HttpApiBuilder.api(RegistryApi)).pipe(
     Layer.provide(handlersLayerFrom(options))
   )
 
