@@ -1,9 +1,10 @@
 import type { HttpApi, HttpServer } from "@effect/platform"
-import type { Effect, Layer, Option } from "effect"
+import type { Effect, Layer, Option, Redacted } from "effect"
 import { expect, test } from "tstyche"
-import type { Forbidden, Unauthorized } from "../src/api/ApiErrors.js"
+import type { Forbidden, Unauthorized, Unavailable } from "../src/api/ApiErrors.js"
 import type { Principal } from "../src/api/RegistryApi.js"
-import { requireScope } from "../src/server/Auth.js"
+import type { Auth } from "../src/server/Auth.js"
+import { principalFor } from "../src/server/Auth.js"
 import type { BlobError, BlobStore } from "../src/server/BlobStore.js"
 import type {
   PackageRow,
@@ -31,9 +32,14 @@ test("PackageStore methods: typed errors, no requirements", () => {
   expect(store.recordDownload("x", "1.0.0")).type.toBe<Effect.Effect<void, StoreError>>()
 })
 
-test("requireScope needs the Principal and fails with 401/403", () => {
-  expect(requireScope("publish")).type.toBe<Effect.Effect<void, Unauthorized | Forbidden, Principal>>()
-  expect(requireScope).type.not.toBeCallableWith("owner")
+declare const auth: Auth
+declare const bearer: Redacted.Redacted<string>
+
+test("principalFor gives the Principal or fails with 401/403/503, needing nothing", () => {
+  expect(principalFor(auth, "publish")(bearer)).type.toBe<
+    Effect.Effect<Principal["Type"], Unauthorized | Forbidden | Unavailable>
+  >()
+  expect(principalFor).type.not.toBeCallableWith(auth, "owner")
 })
 
 test("the registry layer composes with no requirements left", () => {

@@ -5,7 +5,7 @@
  * @since 0.1.0
  */
 import * as HttpApiSchema from "@effect/platform/HttpApiSchema"
-import { Schema } from "effect"
+import { Predicate, Schema } from "effect"
 
 const wire = <Self extends { readonly detail: string }, Tag extends string>(
   self: Schema.Schema<Self, { readonly _tag: Tag; readonly detail: string }>,
@@ -118,6 +118,13 @@ const wires: { readonly [K in ApiError["_tag"]]: Schema.Schema.Any } = {
   InvalidParameter: InvalidParameter.Wire,
   Unavailable: Unavailable.Wire
 }
+
+/**
+ * Whether `u` is one of the API's errors (which HttpApi answers with their own status and body).
+ * @since 0.1.0
+ */
+export const isApiError = (u: unknown): u is ApiError =>
+  Predicate.hasProperty(u, "_tag") && typeof u._tag === "string" && Object.hasOwn(wires, u._tag)
 
 /**
  * An API error as it goes on the wire: its HTTP status (the one its `Wire` schema declares) and

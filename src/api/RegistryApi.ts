@@ -57,17 +57,46 @@ export class Principal extends Context.Tag("fm/api/Principal")<Principal, {
   readonly scope: TokenScope | undefined
 }>() {}
 
+const bearerSecurity = {
+  provides: Principal,
+  failure: Schema.Union(Unauthorized.Wire, Forbidden.Wire, Unavailable.Wire),
+  security: { bearer: HttpApiSecurity.bearer }
+} as const
+
 /**
- * Bearer-token authentication. A missing token gives an anonymous {@link Principal}; a token that
- * is unknown, revoked or expired fails with 401; when the token store (database) is unreachable,
- * 503. Endpoints check the scope they need.
+ * Bearer-token authentication of the read endpoints, run before anything else of the request
+ * (its body included). A missing token gives an anonymous {@link Principal} on a public registry
+ * and 401 on a private one (reads need `read` there); a token that is unknown, revoked or expired
+ * fails with 401; a token too small for a private registry 403; an unreachable token store 503.
  * @since 0.1.0
  * @category middleware
  */
-export class Authentication extends HttpApiMiddleware.Tag<Authentication>()("fm/api/Authentication", {
-  provides: Principal,
-  failure: Schema.Union(Unauthorized.Wire, Unavailable.Wire),
-  security: { bearer: HttpApiSecurity.bearer }
+export class Authentication extends HttpApiMiddleware.Tag<Authentication>()("fm/api/Authentication", bearerSecurity) {}
+
+/**
+ * Bearer-token authentication requiring scope `publish` (uploads, yanks, unyanks), before the
+ * request body is read: 401 without a valid token, 403 with a smaller scope.
+ * @since 0.1.0
+ * @category middleware
+ */
+export class RequirePublish extends HttpApiMiddleware.Tag<RequirePublish>()("fm/api/RequirePublish", bearerSecurity) {}
+
+/**
+ * Bearer-token authentication requiring scope `admin` (deletes), before the request is handled.
+ * @since 0.1.0
+ * @category middleware
+ */
+export class RequireAdmin extends HttpApiMiddleware.Tag<RequireAdmin>()("fm/api/RequireAdmin", bearerSecurity) {}
+
+/**
+ * Refuses, before anything is read, a JSON body declared (`Content-Length`) over the JSON body
+ * limit (413) or sent without a length (400: chunked). Put it before the endpoint's security
+ * middleware in the chain, so that it runs after it.
+ * @since 0.1.0
+ * @category middleware
+ */
+export class JsonBodyLimit extends HttpApiMiddleware.Tag<JsonBodyLimit>()("fm/api/JsonBodyLimit", {
+  failure: Schema.Union(PayloadTooLarge.Wire, BadRequest.Wire)
 }) {}
 
 const name = HttpApiSchema.param("name", Schema.String)
@@ -104,6 +133,7 @@ export class PackagesGroup extends HttpApiGroup.make("packages")
       .setUrlParams(SearchParams)
       .addSuccess(SearchResponse)
       .addError(InvalidParameter.Wire)
+      .addError(BadRequest.Wire)
   )
   .add(HttpApiEndpoint.get("categories", "/categories").addSuccess(Schema.Array(Schema.String)))
   .add(HttpApiEndpoint.get("stats", "/stats").addSuccess(StatsResponse))
@@ -133,20 +163,30 @@ export class PublishGroup extends HttpApiGroup.make("publish")
       .addError(BadRequest.Wire)
       .addError(Conflict.Wire)
       .addError(PayloadTooLarge.Wire)
+      .middleware(RequirePublish)
   )
-  .add(HttpApiEndpoint.del("delete")`/packages/${name}/${version}`.addSuccess(ChangeResponse).addError(NotFound.Wire))
+  .add(
+    HttpApiEndpoint.del("delete")`/packages/${name}/${version}`
+      .addSuccess(ChangeResponse)
+      .addError(NotFound.Wire)
+      .middleware(RequireAdmin)
+  )
   .add(
     HttpApiEndpoint.post("yank")`/packages/${name}/${version}/yank`
       .setPayload(YankRequest)
       .addSuccess(ChangeResponse)
       .addError(NotFound.Wire)
+      .middleware(JsonBodyLimit)
+      .middleware(RequirePublish)
   )
   .add(
-    HttpApiEndpoint.post("unyank")`/packages/${name}/${version}/unyank`.addSuccess(ChangeResponse).addError(NotFound.Wire)
+    HttpApiEndpoint.post("unyank")`/packages/${name}/${version}/unyank`
+      .addSuccess(ChangeResponse)
+      .addError(NotFound.Wire)
+      .middleware(RequirePublish)
   )
   .addError(Forbidden.Wire)
   .addError(Unavailable.Wire)
-  .middleware(Authentication)
 {}
 
 /**

@@ -12,7 +12,8 @@ import { Effect, Layer, Option, Redacted } from "effect"
 import { createHash, randomBytes } from "node:crypto"
 import { Forbidden, Unauthorized, Unavailable } from "../api/ApiErrors.js"
 import type { TokenScope } from "../api/RegistryApi.js"
-import { Authentication, Principal } from "../api/RegistryApi.js"
+import { Authentication, Principal, RequireAdmin, RequirePublish } from "../api/RegistryApi.js"
+import { ServerConfig } from "./ServerConfig.js"
 import type { TokenRow } from "./PackageStore.js"
 import { PackageStore } from "./PackageStore.js"
 
@@ -131,36 +132,47 @@ export class Auth extends Effect.Service<Auth>()("fm/server/Auth", {
 }) {}
 
 /**
- * The {@link Authentication} middleware: no token gives an anonymous principal; a bad token 401.
- * @since 0.1.0
- * @category layers
- */
-export const AuthenticationLive: Layer.Layer<Authentication, never, Auth> = Layer.effect(
-  Authentication,
-  Effect.gen(function*() {
-    const auth = yield* Auth
-    return {
-      bearer: (redacted) => {
-        const token = Redacted.value(redacted).trim()
-        if (token === "") return Effect.succeed({ tokenName: undefined, scope: undefined })
-        return auth.verify(token).pipe(
-          // a database outage is a 503 (Unavailable), never a 401: the token may well be good
-          Effect.map((row) => ({ tokenName: row.name, scope: row.scope }))
-        )
-      }
-    }
-  })
-)
-
-/**
- * Fails unless the caller's token has at least `scope`: 401 without a token, 403 when too small.
+ * Checks a bearer token for something that needs `scope` (`undefined`: nothing, anonymous
+ * callers pass): the caller's {@link Principal}, or 401 (no or bad token), 403 (scope too small)
+ * or 503 (token store unreachable). The security middlewares below are this check per scope.
  * @since 0.1.0
  * @category utils
  */
-export const requireScope = (scope: TokenScope): Effect.Effect<void, Unauthorized | Forbidden, Principal> =>
-  Effect.flatMap(Principal, (p): Effect.Effect<void, Unauthorized | Forbidden> =>
-    p.scope === undefined
-      ? Effect.fail(new Unauthorized({ detail: `Authentication required: send 'Authorization: Bearer <token>' with a token of scope '${scope}'` }))
-      : scopeIncludes(p.scope, scope)
-      ? Effect.void
-      : Effect.fail(new Forbidden({ detail: `Token '${p.tokenName}' has scope '${p.scope}'; this needs scope '${scope}'` })))
+export const principalFor = (auth: Auth, scope: TokenScope | undefined) =>
+(redacted: Redacted.Redacted<string>): Effect.Effect<Principal["Type"], Unauthorized | Forbidden | Unavailable> => {
+  const token = Redacted.value(redacted).trim()
+  const found: Effect.Effect<Principal["Type"], Unauthorized | Unavailable> = token === ""
+    ? Effect.succeed({ tokenName: undefined, scope: undefined })
+    // a database outage is a 503 (Unavailable), never a 401: the token may well be good
+    : Effect.map(auth.verify(token), (row) => ({ tokenName: row.name, scope: row.scope }))
+  return scope === undefined ? found : Effect.tap(found, (p) => checkScope(p, scope))
+}
+
+/**
+ * The security middlewares of `RegistryApi`: {@link Authentication} (reads: anyone on a public
+ * registry, `read` on a private one), {@link RequirePublish} and {@link RequireAdmin}. They run
+ * before the request's body is read, so a caller that may not write cannot make the server read
+ * a byte of what it sends.
+ * @since 0.1.0
+ * @category layers
+ */
+export const AuthenticationLive: Layer.Layer<Authentication | RequirePublish | RequireAdmin, never, Auth | ServerConfig> =
+  Layer.unwrapEffect(
+    Effect.gen(function*() {
+      const auth = yield* Auth
+      const config = yield* ServerConfig
+      return Layer.mergeAll(
+        Layer.succeed(Authentication, { bearer: principalFor(auth, config.private ? "read" : undefined) }),
+        Layer.succeed(RequirePublish, { bearer: principalFor(auth, "publish") }),
+        Layer.succeed(RequireAdmin, { bearer: principalFor(auth, "admin") })
+      )
+    })
+  )
+
+/** Fails unless `p` has at least `scope`: 401 without a token, 403 when too small. */
+const checkScope = (p: Principal["Type"], scope: TokenScope): Effect.Effect<void, Unauthorized | Forbidden> =>
+  p.scope === undefined
+    ? Effect.fail(new Unauthorized({ detail: `Authentication required: send 'Authorization: Bearer <token>' with a token of scope '${scope}'` }))
+    : scopeIncludes(p.scope, scope)
+    ? Effect.void
+    : Effect.fail(new Forbidden({ detail: `Token '${p.tokenName}' has scope '${p.scope}'; this needs scope '${scope}'` }))

@@ -17,6 +17,7 @@ import { randomBytes } from "node:crypto"
 import * as BlobWriter from "./BlobWriter.js"
 import type { StoreError } from "./PackageStore.js"
 import { PackageStore } from "./PackageStore.js"
+import { DIR_MODE, FILE_MODE } from "./FileModes.js"
 
 /**
  * A file-system failure in the blob store, naming the file.
@@ -183,8 +184,11 @@ export const make = (
     const root = Path.resolve(dataDir)
     const blobs = Path.join(root, "blobs")
     const tmp = Path.join(root, "tmp")
-    yield* attempt(blobs, "create", () => Fs.promises.mkdir(blobs, { recursive: true }))
-    yield* attempt(tmp, "create", () => Fs.promises.mkdir(tmp, { recursive: true }))
+    // the data dir and everything in it are the server's alone, whatever the umask
+    yield* attempt(root, "create", () => Fs.promises.mkdir(root, { recursive: true, mode: DIR_MODE }))
+    yield* attempt(root, "restrict", () => Fs.promises.chmod(root, DIR_MODE))
+    yield* attempt(blobs, "create", () => Fs.promises.mkdir(blobs, { recursive: true, mode: DIR_MODE }))
+    yield* attempt(tmp, "create", () => Fs.promises.mkdir(tmp, { recursive: true, mode: DIR_MODE }))
 
     const pathOf = (sha256: string): string => {
       if (!SHA.test(sha256)) throw new Error(`not a SHA-256: ${sha256}`)
@@ -195,7 +199,7 @@ export const make = (
     const shards = new Set<string>()
     const ensureShard = (dir: string) =>
       shards.has(dir) ? Effect.void : Effect.tap(
-        attempt(dir, "create", () => Fs.promises.mkdir(dir, { recursive: true })),
+        attempt(dir, "create", () => Fs.promises.mkdir(dir, { recursive: true, mode: DIR_MODE })),
         () => Effect.sync(() => shards.add(dir))
       )
 
@@ -206,7 +210,7 @@ export const make = (
       Effect.gen(function*() {
         const path = Path.join(tmp, `upload-${Date.now()}-${randomBytes(6).toString("hex")}.part`)
         const handle = yield* Effect.acquireRelease(
-          attempt(path, "create", () => Fs.promises.open(path, "wx", 0o644)),
+          attempt(path, "create", () => Fs.promises.open(path, "wx", FILE_MODE)),
           (h) => Effect.promise(() => h.close().catch(() => undefined))
         )
         yield* Effect.addFinalizer(() => Effect.promise(() => Fs.promises.rm(path, { force: true }).catch(() => undefined)))
@@ -283,7 +287,7 @@ export const make = (
           if (unconfirmed.size > 0) return
           try {
             const temp = `${marker}.${randomBytes(6).toString("hex")}.tmp`
-            const fd = Fs.openSync(temp, "wx", 0o600)
+            const fd = Fs.openSync(temp, "wx", FILE_MODE)
             try {
               Fs.writeSync(fd, `${new Date().toISOString()}\n`)
               Fs.fsyncSync(fd)

@@ -43,9 +43,9 @@ parentPort.on("message", (m) => {
   let file = dir
   let fd
   try {
-    if (!made.has(dir)) { fs.mkdirSync(dir, { recursive: true }); made.add(dir) }
+    if (!made.has(dir)) { fs.mkdirSync(dir, { recursive: true, mode: 0o700 }); made.add(dir) }
     file = m.part
-    fd = fs.openSync(m.part, "wx", 0o644)
+    fd = fs.openSync(m.part, "wx", 0o600)
     operation = "write"
     for (let at = 0; at < m.bytes.length;) at += fs.writeSync(fd, m.bytes, at)
     operation = "fsync"

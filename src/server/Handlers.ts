@@ -4,6 +4,7 @@
  * @since 0.1.0
  */
 import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
+import * as HttpIncomingMessage from "@effect/platform/HttpIncomingMessage"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as Multipart from "@effect/platform/Multipart"
@@ -14,12 +15,12 @@ import { CategoryCount, ChangeResponse, HealthResponse, PackageInfo, SearchRespo
 import { API_PREFIX, RegistryApi } from "../api/RegistryApi.js"
 import { PackageArchive } from "../archive/PackageArchive.js"
 import { FM_VERSION } from "../shared/Version.js"
-import { requireScope } from "./Auth.js"
 import { BlobStore } from "./BlobStore.js"
 import type { BlobError, BlobTooLarge } from "./BlobStore.js"
 import { boundaryOf } from "./FormBody.js"
 import type { ReleaseNotFound, ReleaseRow, StoreError } from "./PackageStore.js"
 import { PackageStore } from "./PackageStore.js"
+import { outOfBounds } from "./SearchQuery.js"
 import { ServerConfig } from "./ServerConfig.js"
 import * as Upload from "./Upload.js"
 import { baseUrlOf, downloadHeaders, infoBody, searchBody, toPackageInfo, toReleaseInfo } from "./WireBodies.js"
@@ -92,29 +93,27 @@ export const PackagesLive = HttpApiBuilder.group(RegistryApi, "packages", (handl
     const store = yield* PackageStore
     const blobs = yield* BlobStore
     const config = yield* ServerConfig
-    const access = config.private ? requireScope("read") : Effect.void
     const base = Effect.map(HttpServerRequest.HttpServerRequest, (r) => baseUrlOf(r, config))
 
     return handlers
       .handle("search", ({ urlParams }) =>
         Effect.gen(function*() {
-          yield* access
+          const q = urlParams.q ?? ""
+          const tooBig = outOfBounds(q)
+          if (tooBig !== undefined) return yield* new BadRequest({ detail: tooBig })
           const page = yield* intParam("page", urlParams.page, 1, 1, 1_000_000)
           const pageSize = yield* intParam("page_size", urlParams.page_size, 20, 1, 100)
-          const q = urlParams.q ?? ""
           const category = urlParams.category === undefined || urlParams.category === "" ? undefined : urlParams.category
           const result = yield* store.search({ q, category, page, pageSize }).pipe(Effect.mapError(unavailable))
           return json(searchBody(result, yield* base, { q, page, pageSize }))
         }))
       .handle("categories", () =>
         Effect.gen(function*() {
-          yield* access
           const s = yield* store.stats.pipe(Effect.mapError(unavailable))
           return s.categories.map((c) => c.name)
         }))
       .handle("stats", () =>
         Effect.gen(function*() {
-          yield* access
           const s = yield* store.stats.pipe(Effect.mapError(unavailable))
           return new StatsResponse({
             packages: s.packages,
@@ -127,14 +126,12 @@ export const PackagesLive = HttpApiBuilder.group(RegistryApi, "packages", (handl
         }))
       .handle("info", ({ path }) =>
         Effect.gen(function*() {
-          yield* access
           const found = yield* store.getPackage(path.name).pipe(Effect.mapError(unavailable))
           if (Option.isNone(found)) return yield* new NotFound({ detail: `Package '${path.name}' not found` })
           return json(infoBody(found.value, yield* base))
         }))
       .handle("versions", ({ path }) =>
         Effect.gen(function*() {
-          yield* access
           const releases = yield* store.listReleases(path.name).pipe(Effect.mapError(unavailable))
           if (releases.length === 0) return yield* new NotFound({ detail: `Package '${path.name}' not found` })
           const found = yield* store.getPackage(path.name).pipe(Effect.mapError(unavailable))
@@ -148,7 +145,6 @@ export const PackagesLive = HttpApiBuilder.group(RegistryApi, "packages", (handl
         }))
       .handle("version", ({ path }) =>
         Effect.gen(function*() {
-          yield* access
           const release = yield* store.getRelease(path.name, path.version).pipe(Effect.mapError(unavailable))
           if (Option.isNone(release)) {
             return yield* new NotFound({ detail: `Package '${path.name}@${path.version}' not found` })
@@ -161,7 +157,6 @@ export const PackagesLive = HttpApiBuilder.group(RegistryApi, "packages", (handl
         }))
       .handle("download", ({ path }) =>
         Effect.gen(function*() {
-          yield* access
           const request = yield* HttpServerRequest.HttpServerRequest
           const found = yield* store.findArchive(path.name, path.version).pipe(Effect.mapError(unavailable))
           if (Option.isNone(found)) {
@@ -218,12 +213,14 @@ export const PublishLive = HttpApiBuilder.group(RegistryApi, "publish", (handler
 
     const upload = (payload: Stream.Stream<Multipart.Part, Multipart.MultipartError>) =>
       Effect.gen(function*() {
-        yield* requireScope("publish")
         const request = yield* HttpServerRequest.HttpServerRequest
         const length = Number(request.headers["content-length"] ?? NaN)
         if (Number.isFinite(length) && length > limit + Upload.MULTIPART_SLACK) return yield* tooLarge()
         const boundary = boundaryOf(request.headers["content-type"])
-        const form: Upload.ReceivedForm = Number.isFinite(length) && length <= Upload.IN_MEMORY_UPLOAD && boundary !== undefined
+        if (boundary === undefined) {
+          return yield* new BadRequest({ detail: "Bad multipart body: no boundary in the Content-Type header" })
+        }
+        const form: Upload.ReceivedForm = Number.isFinite(length) && length <= Upload.IN_MEMORY_UPLOAD
           // small: read whole, split in memory (the hot path does the same before HttpApi sees it)
           ? yield* request.arrayBuffer.pipe(
             Effect.mapError((e) => new BadRequest({ detail: `Bad multipart body: ${e.message}` })),
@@ -231,7 +228,11 @@ export const PublishLive = HttpApiBuilder.group(RegistryApi, "publish", (handler
           )
           : yield* streamForm(payload)
         return yield* uploader.publish(form, baseUrlOf(request, config))
-      }).pipe(Effect.scoped)
+      }).pipe(
+        Effect.scoped,
+        // this route reads up to the upload limit (every other body stops at Answers.JSON_BODY_LIMIT)
+        HttpIncomingMessage.withMaxBodySize(Option.some(limit + Upload.MULTIPART_SLACK))
+      )
 
     /** A large or unsized upload: the `file` part streamed into a temp file (removed with the scope). */
     const streamForm = (payload: Stream.Stream<Multipart.Part, Multipart.MultipartError>) =>
@@ -270,19 +271,16 @@ export const PublishLive = HttpApiBuilder.group(RegistryApi, "publish", (handler
       .handle("upload", ({ payload }) => upload(payload))
       .handle("delete", ({ path }) =>
         Effect.gen(function*() {
-          yield* requireScope("admin")
           const r = yield* notFoundOr(store.delete(path.name, path.version))
           return change("deleted", r)
         }))
       .handle("yank", ({ path, payload }) =>
         Effect.gen(function*() {
-          yield* requireScope("publish")
           const r = yield* notFoundOr(store.yank(path.name, path.version, payload.reason))
           return change("yanked", r)
         }))
       .handle("unyank", ({ path }) =>
         Effect.gen(function*() {
-          yield* requireScope("publish")
           const r = yield* notFoundOr(store.unyank(path.name, path.version))
           return change("unyanked", r)
         }))

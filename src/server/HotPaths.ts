@@ -18,6 +18,7 @@ import { toWire } from "../api/ApiErrors.js"
 import { API_PREFIX } from "../api/RegistryApi.js"
 import { scopeIncludes } from "./Auth.js"
 import { boundaryOf } from "./FormBody.js"
+import { outOfBounds } from "./SearchQuery.js"
 import * as Upload from "./Upload.js"
 import type { BlobStoreService } from "./BlobStore.js"
 import { sha256Hex } from "../shared/Checksum.js"
@@ -208,6 +209,7 @@ export const make = (
     const pageSize = intParam(params.get("page_size"), 20, 1, 100)
     if (page === undefined || pageSize === undefined) return false
     const q = params.get("q") ?? ""
+    if (outOfBounds(q) !== undefined) return false // HttpApi answers 400
     const c = params.get("category")
     const category = c === null || c === "" ? undefined : c
     run(res, store.search({ q, category, page, pageSize }), next, (result) => {

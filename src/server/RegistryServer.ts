@@ -11,10 +11,9 @@
  * @since 0.1.0
  */
 import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
-import * as HttpApiError from "@effect/platform/HttpApiError"
+import * as HttpApiSecurity from "@effect/platform/HttpApiSecurity"
 import * as HttpApiSwagger from "@effect/platform/HttpApiSwagger"
 import * as HttpApp from "@effect/platform/HttpApp"
-import * as HttpServerError from "@effect/platform/HttpServerError"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import type { HttpServer } from "@effect/platform"
@@ -22,9 +21,10 @@ import * as HttpApi from "@effect/platform/HttpApi"
 import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
 import * as OpenApi from "@effect/platform/OpenApi"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
-import { Cause, Effect, Layer, Option, Scope } from "effect"
-import { API_PREFIX, RegistryApi } from "../api/RegistryApi.js"
+import { Cause, Effect, Layer, Scope } from "effect"
+import { API_PREFIX, Authentication, RegistryApi } from "../api/RegistryApi.js"
 import { PackageArchive } from "../archive/PackageArchive.js"
+import * as Answers from "./Answers.js"
 import { Auth, AuthenticationLive } from "./Auth.js"
 import { BlobStore } from "./BlobStore.js"
 import * as BlobStoreFs from "./BlobStore.js"
@@ -32,6 +32,7 @@ import { HandlersLive } from "./Handlers.js"
 import { sqliteFile } from "./pg/StorageOptions.js"
 import * as Upload from "./Upload.js"
 import * as HotPaths from "./HotPaths.js"
+import * as NodeServer from "./NodeServer.js"
 import type { StoreError } from "./PackageStore.js"
 import { PackageStore } from "./PackageStore.js"
 import type { ServerOptions } from "./ServerConfig.js"
@@ -88,7 +89,7 @@ export const storageLayerWith = <E, R>(
  */
 export const handlersLayerFrom = (options: RegistryServerOptions) =>
   HandlersLive.pipe(
-    Layer.provideMerge(AuthenticationLive),
+    Layer.provideMerge(Layer.merge(AuthenticationLive, Answers.JsonBodyLimitLive)),
     Layer.provideMerge(writeServicesFrom(options))
   )
 
@@ -112,15 +113,19 @@ export const handlersLayer = (options: RegistryServerOptions) =>
   handlersLayerFrom(options).pipe(Layer.provide(storageLayer(options.dataDir)))
 
 /**
- * OpenAPI at `/api/v1/registry/openapi.json` and interactive docs at `/api/v1/registry/docs`.
+ * OpenAPI at `/api/v1/registry/openapi.json` and interactive docs at `/api/v1/registry/docs`,
+ * open like the read endpoints (on a private registry they need `read`).
  * @since 0.1.0
  * @category layers
  */
-export const docsLayer: Layer.Layer<never, never, HttpApi.Api> = HttpApiBuilder.Router.use((router) =>
+export const docsLayer: Layer.Layer<never, never, HttpApi.Api | Authentication> = HttpApiBuilder.Router.use((router) =>
   Effect.gen(function*() {
     // Both are built on their first request, not at start-up (the OpenAPI document alone takes
     // tens of milliseconds to derive from the schemas); then kept.
     const { api } = yield* HttpApi.Api
+    // the same check as the read endpoints: anyone on a public registry, `read` on a private one
+    const authentication = yield* Authentication
+    const allowed = Effect.flatMap(HttpApiBuilder.securityDecode(HttpApiSecurity.bearer), authentication.bearer)
     const scope = yield* Effect.scope
     const openApi = yield* Effect.cached(HttpServerResponse.json(OpenApi.fromApi(api)).pipe(Effect.orDie))
     const swagger = yield* Effect.cached(
@@ -128,8 +133,8 @@ export const docsLayer: Layer.Layer<never, never, HttpApi.Api> = HttpApiBuilder.
         Scope.extend(scope)
       )
     )
-    yield* router.get(`${API_PREFIX}/openapi.json`, openApi)
-    yield* router.get(`${API_PREFIX}/docs`, Effect.flatten(swagger))
+    yield* router.get(`${API_PREFIX}/openapi.json`, Effect.zipRight(allowed, openApi))
+    yield* router.get(`${API_PREFIX}/docs`, Effect.zipRight(allowed, Effect.flatten(swagger)))
   })
 )
 
@@ -139,9 +144,8 @@ export const docsLayer: Layer.Layer<never, never, HttpApi.Api> = HttpApiBuilder.
  * @category layers
  */
 export const apiLayerFrom = (options: RegistryServerOptions) =>
-  Layer.provideMerge(
-    Layer.merge(docsLayer, detailErrorsLayer),
-    HttpApiBuilder.api(RegistryApi).pipe(Layer.provide(handlersLayerFrom(options)))
+  Layer.provideMerge(Layer.mergeAll(docsLayer, detailErrorsLayer, Answers.requestLimitsLayer), HttpApiBuilder.api(RegistryApi)).pipe(
+    Layer.provide(handlersLayerFrom(options))
   )
 
 /**
@@ -154,36 +158,13 @@ export const apiLayerFrom = (options: RegistryServerOptions) =>
 export const layer = (options: RegistryServerOptions) =>
   apiLayerFrom(options).pipe(Layer.provide(storageLayer(options.dataDir)))
 
-const decodeErrorDetail = (e: HttpApiError.HttpApiDecodeError): string => {
-  const parts = e.issues.map((i) => {
-    const where = i.path.map(String).join(".")
-    return where === "" ? i.message : `'${where}': ${i.message}`
-  })
-  return `Invalid request: ${parts.length > 0 ? [...new Set(parts)].join("; ") : e.message}`
-}
-
 /**
- * API-level middleware turning the platform's own request failures into `{detail}` answers:
- * HttpApi decode errors (400, naming the field), unreadable bodies (400) and unknown routes (404).
+ * API-level middleware turning the platform's own request failures and defects into `{detail}`
+ * answers (see `Answers.detailErrorsLayer`).
  * @since 0.1.0
  * @category layers
  */
-export const detailErrorsLayer: Layer.Layer<never> = HttpApiBuilder.middleware(RegistryApi, (app) =>
-  Effect.catchAllCause(app, (cause) => {
-    const failure: Option.Option<unknown> = Cause.failureOption(cause)
-    const e = Option.isSome(failure) ? failure.value : Cause.isInterruptedOnly(cause) ? undefined : Cause.squash(cause)
-    if (e instanceof HttpApiError.HttpApiDecodeError) {
-      return Effect.succeed(HttpServerResponse.unsafeJson({ detail: decodeErrorDetail(e) }, { status: 400 }))
-    }
-    if (e instanceof HttpServerError.RequestError) {
-      const why = e.cause instanceof Error ? e.cause.message : e.message
-      return Effect.succeed(HttpServerResponse.unsafeJson({ detail: `Invalid request body: ${why}` }, { status: 400 }))
-    }
-    if (e instanceof HttpServerError.RouteNotFound) {
-      return Effect.succeed(HttpServerResponse.unsafeJson({ detail: "Not Found" }, { status: 404 }))
-    }
-    return Effect.failCause(cause)
-  }))
+export const detailErrorsLayer: Layer.Layer<never> = Answers.detailErrorsLayer
 
 const reasons: Record<number, string> = {
   400: "Bad Request",
@@ -251,22 +232,9 @@ export const middleware = (options: { readonly logRequests: boolean; readonly lo
     const request = yield* HttpServerRequest.HttpServerRequest
     const started = performance.now()
     const response = yield* app.pipe(
-      Effect.catchAllCause((cause) => {
-        if (Cause.isInterruptedOnly(cause)) return Effect.failCause(cause)
-        const failure: Option.Option<unknown> = Cause.failureOption(cause)
-        const e = Option.isSome(failure) ? failure.value : Cause.squash(cause)
-        if (e instanceof HttpServerError.RouteNotFound) {
-          return Effect.succeed(HttpServerResponse.unsafeJson({ detail: "Not Found" }, { status: 404 }))
-        }
-        if (e instanceof HttpServerError.RequestError) {
-          const why = e.cause instanceof Error ? e.cause.message : e.message
-          return Effect.succeed(HttpServerResponse.unsafeJson({ detail: `Invalid request body: ${why}` }, { status: 400 }))
-        }
-        if (HttpServerResponse.isServerResponse(e) && e.status < 500) return Effect.succeed(withDetail(e))
-        return Effect.logError("request failed", cause).pipe(
-          Effect.as(HttpServerResponse.unsafeJson({ detail: "Internal Server Error" }, { status: 500 }))
-        )
-      }),
+      Effect.catchAllCause((cause) =>
+        Cause.isInterruptedOnly(cause) ? Effect.failCause(cause) : Answers.answerFailure(cause) ?? Answers.internalError(cause)
+      ),
       Effect.map(withDetail)
     )
     if (options.logRequests) {
@@ -325,18 +293,12 @@ export const nodeServerLayer = (config: ServerOptions, logLine: (line: string) =
   )
 
 /**
- * A `node:http` server (offering requests to its hot path first, see `HotPaths`) whose idle keep-alive connections outlive the clients' (65 s, announced
- * in `Keep-Alive: timeout=65`): clients then close idle connections first, so a request is never
- * written into a socket the server is just closing (EPIPE / "fetch failed").
+ * A `node:http` server (offering requests to its hot path first, see `HotPaths`) with the limits,
+ * start-up answers and bounded stop of `NodeServer.harden`.
  * @since 0.1.0
  * @category utils
  */
-export const makeNodeServer = (): HotPaths.HotServer => {
-  const server = new HotPaths.HotServer()
-  server.keepAliveTimeout = 65_000
-  server.headersTimeout = 66_000
-  return server
-}
+export const makeNodeServer = (): HotPaths.HotServer => NodeServer.harden(new HotPaths.HotServer(NodeServer.serverOptions))
 
 /**
  * The URL a running server listens on (`http://host:port`).

@@ -18,6 +18,8 @@ import type { SearchQuery } from "./PackageStore.js"
 import { PackageStore, StoreError } from "./PackageStore.js"
 import type { SqlDialect } from "./SqlPackageStore.js"
 import { makeSql } from "./SqlPackageStore.js"
+import { restrictDatabaseFiles } from "./FileModes.js"
+import { searchWords } from "./SearchQuery.js"
 
 /**
  * The SQLite schema, as migrations keyed `<id>_<name>`.
@@ -98,13 +100,16 @@ export const migrations = {
   })
 }
 
+/**
+ * How many matches of a query (without a category) are ranked: the first the index yields. A
+ * broader query answers from these (and the package named exactly as the query); `total_count`
+ * still counts every match. Keeps one search well under 50 ms on 30,000 packages.
+ * @since 0.1.0
+ */
+export const RANKED_MATCHES = 1000
+
 /** Turns user text into an FTS5 query: every word must match, each as a prefix. */
-const ftsQuery = (q: string): string =>
-  q.toLowerCase()
-    .split(/[^\p{L}\p{N}]+/u)
-    .filter((w) => w !== "")
-    .map((w) => `"${w}"*`)
-    .join(" ")
+const ftsQuery = (q: string): string => searchWords(q).map((w) => `"${w}"*`).join(" ")
 
 /**
  * The SQLite pieces of the SQL store: FTS5 indexing and ranked search.
@@ -127,16 +132,28 @@ export const dialect: Effect.Effect<SqlDialect, never, SqlClient.SqlClient> = Ef
       const exact = normalizeName(query.q.trim())
       const where = query.category === undefined ? sql`` : sql`AND r.category = ${query.category}`
       const offset = (query.page - 1) * query.pageSize
+      if (query.category === undefined) {
+        // Ranking costs the main thread per match, so a broad query ranks the first RANKED_MATCHES
+        // matches the index yields, plus the package named exactly `q` (ranked first anyway).
+        const named = yield* sql<{ id: number }>`SELECT id FROM packages WHERE name_norm = ${exact}`
+        const id = named.length === 0 ? -1 : Number(named[0]!.id)
+        const page = yield* sql<{ id: number }>`WITH first AS MATERIALIZED (
+            SELECT rowid AS id, bm25(packages_fts, 10.0, 1.0, 3.0, 2.0) AS score
+            FROM packages_fts WHERE packages_fts MATCH ${match} LIMIT ${RANKED_MATCHES}),
+          hits AS (SELECT id, score FROM first UNION ALL SELECT ${id}, 0 WHERE ${id} NOT IN (SELECT id FROM first))
+          SELECT p.id AS id FROM hits h JOIN packages p ON p.id = h.id
+          ORDER BY (p.name_norm = ${exact}) DESC, h.score, p.downloads DESC, p.name_norm
+          LIMIT ${query.pageSize} OFFSET ${offset}`
+        // every index row is a package with a latest release (see reindex): count the index alone
+        const total = yield* sql<{ n: number }>`SELECT count(*) AS n FROM packages_fts WHERE packages_fts MATCH ${match}`
+        return { ids: page.map((r) => Number(r.id)), total: Number(total[0]?.n ?? 0) }
+      }
       const rows = yield* sql<{ id: number }>`SELECT p.id AS id
         FROM packages_fts f JOIN packages p ON p.id = f.rowid JOIN releases r ON r.id = p.latest_release_id
         WHERE packages_fts MATCH ${match} ${where}
         ORDER BY (p.name_norm = ${exact}) DESC, bm25(packages_fts, 10.0, 1.0, 3.0, 2.0), p.downloads DESC, p.name_norm
         LIMIT ${query.pageSize} OFFSET ${offset}`
-      // without a category, every index row is a package with a latest release (see reindex):
-      // count the index alone
-      const total = query.category === undefined
-        ? yield* sql<{ n: number }>`SELECT count(*) AS n FROM packages_fts WHERE packages_fts MATCH ${match}`
-        : yield* sql<{ n: number }>`SELECT count(*) AS n
+      const total = yield* sql<{ n: number }>`SELECT count(*) AS n
         FROM packages_fts f JOIN packages p ON p.id = f.rowid JOIN releases r ON r.id = p.latest_release_id
         WHERE packages_fts MATCH ${match} ${where}`
       return { ids: rows.map((r) => Number(r.id)), total: Number(total[0]?.n ?? 0) }
@@ -146,7 +163,8 @@ export const dialect: Effect.Effect<SqlDialect, never, SqlClient.SqlClient> = Ef
 })
 
 /**
- * The SQLite client for a database file: WAL mode (synchronous NORMAL), a 5 s busy timeout.
+ * The SQLite client for a database file: WAL mode (synchronous NORMAL), a 5 s busy timeout; the
+ * file and its `-wal`/`-shm` are the server user's alone (`FileModes`).
  * @since 0.1.0
  * @category layers
  */
@@ -161,6 +179,9 @@ export const clientLayer = (filename: string): Layer.Layer<SqliteClient.SqliteCl
     })
   ).pipe(
     Layer.provideMerge(SqliteClient.layer({ filename })),
+    Layer.provide(Layer.effectDiscard(Effect.try(() => {
+      if (filename !== ":memory:") restrictDatabaseFiles(filename)
+    }))),
     Layer.mapError((cause) => new StoreError({ operation: `open ${filename}`, cause }))
   )
 

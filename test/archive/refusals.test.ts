@@ -75,6 +75,18 @@ const zeros = (n: number) => Buffer.alloc(n)
 
 const zipCases: ReadonlyArray<Case> = [
   {
+    name: "data after the end record",
+    archive: () => Buffer.concat([minimalZip(), Buffer.from("hidden data after the end record")]),
+    tag: "ArchiveError",
+    reason: /data after the end of the ZIP archive/
+  },
+  {
+    name: "a second archive appended after the end record",
+    archive: () => Buffer.concat([minimalZip(), Buffer.alloc(16), buildZip([{ name: "../../x", data: "x" }])]),
+    tag: "ArchiveError",
+    reason: /central directory|data after the end/
+  },
+  {
     name: "'..' entry",
     archive: () => buildZip([manifest, { name: "../evil.txt", data: "x" }]),
     tag: "ArchiveError",
@@ -481,6 +493,18 @@ const tarCases: ReadonlyArray<Case> = [
     reason: /truncated/
   },
   {
+    name: "entry hidden after the end-of-archive marker (../../x)",
+    archive: () => gzip(Buffer.concat([buildTar([tarManifest]), buildTar([{ name: "../../x", data: "hidden" }])])),
+    tag: "ArchiveError",
+    reason: /data after the end of the tar archive/
+  },
+  {
+    name: "bytes other than zero padding after the end-of-archive marker",
+    archive: () => gzip(Buffer.concat([buildTar([tarManifest]), Buffer.alloc(512), Buffer.from("junk")])),
+    tag: "ArchiveError",
+    reason: /data after the end of the tar archive/
+  },
+  {
     name: "tar without its end marker",
     archive: () => buildTarGz([tarManifest, { name: "a.txt", data: "x" }], { end: false }),
     tag: "ArchiveError",
@@ -538,6 +562,17 @@ describe("refused ZIP archives", () => {
 
 describe("refused gzip tar archives", () => {
   for (const c of tarCases) it.effect(c.name, () => assertRefused(c))
+})
+
+describe("zero padding after the end is not data", () => {
+  it.effect("a ZIP or gzip tar padded with zeros after its end opens", () =>
+    Effect.gen(function*() {
+      const archive = yield* PackageArchive
+      const zip = yield* archive.openBytes(Buffer.concat([minimalZip(), Buffer.alloc(1000)]), "padded.zip")
+      assert.strictEqual(zip.manifest.name, "demo-pkg")
+      const tar = yield* archive.openBytes(gzip(Buffer.concat([buildTar([tarManifest]), Buffer.alloc(8192)])), "padded.tgz")
+      assert.strictEqual(tar.manifest.name, "demo-pkg")
+    }).pipe(Effect.provide(PackageArchive.Default)))
 })
 
 describe("refusals without extraction", () => {

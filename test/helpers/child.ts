@@ -25,6 +25,8 @@ export interface SpawnReadyOptions {
   readonly what: string
   readonly timeoutMs: number
   readonly killAfterMs: number
+  /** Runs the child under this umask (a shell sets it, then becomes node: same pid). */
+  readonly umask?: number
 }
 
 /**
@@ -32,7 +34,10 @@ export interface SpawnReadyOptions {
  * child) when it exits first or does not get ready within `timeoutMs`, with its output.
  */
 export const spawnReady = async (args: ReadonlyArray<string>, options: SpawnReadyOptions): Promise<ReadyChild> => {
-  const child = spawn(process.execPath, [...args], { cwd: options.cwd, env: options.env, stdio: ["ignore", "pipe", "pipe"] })
+  const [command, argv] = options.umask === undefined
+    ? [process.execPath, [...args]]
+    : ["/bin/sh", ["-c", `umask ${options.umask.toString(8).padStart(3, "0")} && exec "$0" "$@"`, process.execPath, ...args]]
+  const child = spawn(command, argv, { cwd: options.cwd, env: options.env, stdio: ["ignore", "pipe", "pipe"] })
   const pid = child.pid
   if (pid === undefined) throw new Error(`${options.what} could not be started (node ${args.join(" ")})`)
   let out = ""

@@ -44,6 +44,8 @@ export interface StartServerOptions {
   readonly databaseUrl?: string
   /** Shared archive directory (`--blob-dir`). */
   readonly blobDir?: string
+  /** The child's umask (child-process mode only); default this process's. */
+  readonly umask?: number
 }
 
 /** A running registry server. */
@@ -127,6 +129,7 @@ export const startServer = async (options: StartServerOptions = {}): Promise<Run
   if (options.databaseUrl !== undefined) args.push("--database-url", options.databaseUrl)
   if (options.blobDir !== undefined) args.push("--blob-dir", options.blobDir)
   const child = await spawnReady(args, {
+    ...(options.umask === undefined ? {} : { umask: options.umask }),
     cwd: ROOT,
     env: { ...process.env, FM_ADMIN_TOKEN: adminToken, NO_COLOR: "1", ...options.env },
     ready: /listening on (http:\/\/[^\s]+)/,

@@ -50,15 +50,20 @@ class ByteReader {
     }
   }
 
-  /** Counts what is left (bounded). */
-  async drain(max: number): Promise<number> {
-    let total = this.pending.length
+  /**
+   * Reads what is left after the end-of-archive marker: zero padding only (tar pads to its record
+   * size), at most `max` bytes; anything else (such as entries hidden after the marker) is refused.
+   */
+  async drainPadding(max: number): Promise<void> {
+    let chunk: Buffer | undefined = this.pending
     this.pending = Buffer.alloc(0)
-    for (;;) {
-      const next = await this.iterator.next()
-      if (next.done === true) return total
-      total += next.value.length
-      if (total > max) throw new ArchiveFailure("unexpected data after the end of the tar archive")
+    let total = 0
+    while (chunk !== undefined) {
+      total += chunk.length
+      if (total > max) throw new ArchiveFailure(`more than ${formatBytes(max)} of padding after the end of the tar archive`)
+      if (!isZero(chunk)) throw new ArchiveFailure("data after the end of the tar archive (only zero padding may follow it)")
+      const next: IteratorResult<Buffer> = await this.iterator.next()
+      chunk = next.done === true ? undefined : next.value
     }
   }
 }
@@ -257,7 +262,7 @@ export const scanTar = async (source: ByteSource, options: ScanOptions): Promise
       })
       if (sink !== undefined) await sink.close()
     }
-    await reader.drain(MAX_TRAILING)
+    await reader.drainPadding(MAX_TRAILING)
   }
   // pipeline() can reject before the last stage settles; wait for it so no write is still running
   let parsing: Promise<void> | undefined

@@ -39,9 +39,20 @@ const u64 = (b: Buffer, at: number): number => {
   return Number(v)
 }
 
+/**
+ * Where the end record starts in `tail` (the end of the file): it must end the file, or be
+ * followed by zero padding only; -1 when there is none. Data after it is refused.
+ */
 const findEndOfCentralDirectory = (tail: Buffer): number => {
   for (let i = tail.length - EOCD_SIZE; i >= 0; i--) {
     if (tail.readUInt32LE(i) === SIG_EOCD && i + EOCD_SIZE + tail.readUInt16LE(i + 20) === tail.length) return i
+  }
+  for (let i = tail.length - EOCD_SIZE; i >= 0; i--) {
+    if (tail.readUInt32LE(i) !== SIG_EOCD) continue
+    const end = i + EOCD_SIZE + tail.readUInt16LE(i + 20)
+    if (end > tail.length) continue
+    if (tail.subarray(end).every((b) => b === 0)) return i
+    throw new ArchiveFailure("data after the end of the ZIP archive (only zero padding may follow its end record)")
   }
   return -1
 }

@@ -31,6 +31,7 @@ import type { SqlDialect } from "../SqlPackageStore.js"
 import { latestOf, makeSql } from "../SqlPackageStore.js"
 import type { PgDatabaseOptions } from "./PgDatabase.js"
 import { catchSqlDefects, layer as databaseLayer, migratorLayer, pgStoreError } from "./PgDatabase.js"
+import { searchWords } from "../SearchQuery.js"
 
 /**
  * Turns user text into a `to_tsquery('simple', ...)` input: every word must match, each as a
@@ -39,11 +40,7 @@ import { catchSqlDefects, layer as databaseLayer, migratorLayer, pgStoreError } 
  * @since 0.1.0
  */
 export const tsQuery = (q: string): string =>
-  q.toLowerCase()
-    .split(/[^\p{L}\p{N}]+/u)
-    .filter((w) => w !== "")
-    .map((w) => `${w}:*`)
-    .join(" & ")
+  searchWords(q).map((w) => `${w}:*`).join(" & ")
 
 /** ts_rank weights in the order {D, C, B, A}: description, components, tags, name. */
 const WEIGHTS = "{0.1,0.2,0.3,1.0}"

@@ -1,0 +1,278 @@
+/**
+ * The attacks of issue #11 against `fm studio start` (a child process), as one suite run once per
+ * storage backend: test/server/attacks.test.ts (SQLite) and test/pg/attacks.test.ts (PostgreSQL).
+ * Each test is what an attacker on 127.0.0.1 would send, and what the server must answer.
+ */
+import { spawn } from "node:child_process"
+import * as fs from "node:fs"
+import * as net from "node:net"
+import * as os from "node:os"
+import * as path from "node:path"
+import { afterAll, describe, expect, it } from "vitest"
+import { buildTar, gzip, projectManifest } from "./archives.js"
+import type { TestDatabase } from "./pg.js"
+import { createTestDatabase } from "./pg.js"
+import type { RunningServer, StartServerOptions } from "./server.js"
+import { createToken, publishFixture, serverBundle, startServer, uploadArchive } from "./server.js"
+import type { RawAnswer } from "./raw-http.js"
+import { detailOf, rawRequest } from "./raw-http.js"
+
+/** A free TCP port on 127.0.0.1 (bound, then released). */
+const freePort = (): Promise<number> =>
+  new Promise((resolve, reject) => {
+    const s = net.createServer()
+    s.once("error", reject)
+    s.listen(0, "127.0.0.1", () => {
+      const a = s.address()
+      const port = typeof a === "object" && a !== null ? a.port : 0
+      s.close(() => resolve(port))
+    })
+  })
+
+/** Whether process `pid` still runs. */
+const isAlive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch {
+    return false
+  }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
+/** Every file and directory under `dir` with its permission bits (`rwx` of user, group, other). */
+const modesUnder = (dir: string): Array<{ readonly path: string; readonly dir: boolean; readonly mode: number }> => {
+  const out: Array<{ path: string; dir: boolean; mode: number }> = []
+  const walk = (p: string) => {
+    const st = fs.lstatSync(p)
+    out.push({ path: p, dir: st.isDirectory(), mode: st.mode & 0o777 })
+    if (st.isDirectory()) for (const name of fs.readdirSync(p)) walk(path.join(p, name))
+  }
+  walk(dir)
+  return out
+}
+
+/** A gzip tar package whose end-of-archive marker is followed by one more entry, `../../x`. */
+export const tarAfterEnd = (name: string): Buffer =>
+  gzip(Buffer.concat([
+    buildTar([{ name: "manifest.json", data: projectManifest(name, "1.0.0") }]),
+    buildTar([{ name: "../../x", data: "hidden\n" }])
+  ]))
+
+/**
+ * The suite. `backend` picks the storage: SQLite in each server's data dir, or PostgreSQL with a
+ * fresh database per server (dropped after the suite).
+ */
+export const attackSuite = (backend: "sqlite" | "postgres") => {
+  const servers: Array<RunningServer> = []
+  const databases: Array<TestDatabase> = []
+  afterAll(async () => {
+    await Promise.all(servers.splice(0).map((s) => s.stop()))
+    for (const db of databases.splice(0)) await db.drop()
+  })
+  /** Where the next server keeps its metadata: nothing extra for SQLite, a new database for PostgreSQL. */
+  const storage = async (): Promise<{ readonly databaseUrl?: string }> => {
+    if (backend === "sqlite") return {}
+    const db = await createTestDatabase("attacks")
+    databases.push(db)
+    return { databaseUrl: db.url }
+  }
+  /** Starts a server on its own storage; `databaseUrl` is set on PostgreSQL. */
+  const start = async (options: StartServerOptions = {}): Promise<RunningServer & { readonly databaseUrl?: string }> => {
+    const where = options.databaseUrl === undefined ? await storage() : { databaseUrl: options.databaseUrl }
+    const s = await startServer({ ...options, ...where })
+    servers.push(s)
+    return { ...s, ...where }
+  }
+  /** A token of `scope` made with `fm studio token create` on server `s`'s storage. */
+  const tokenFor = (s: RunningServer & { readonly databaseUrl?: string }, scope: "read" | "publish") =>
+    s.databaseUrl === undefined ? createToken(s.dataDir, scope) : withDatabaseUrl(s.databaseUrl, () => createToken(s.dataDir, scope))
+  describe(`attacks on ${backend}`, () => {
+    it("an anonymous or read-scoped yank with a 300 MiB body is refused before the body is read; JSON bodies over 64 KiB get 413", async () => {
+      const s = await start({ private: true })
+      await publishFixture(s.url, s.adminToken, { name: "big-body", version: "1.0.0" })
+      const reader = await tokenFor(s, "read")
+      const yank = (auth: string, length: number) =>
+        `POST /api/v1/registry/packages/big-body/1.0.0/yank HTTP/1.1\r\nHost: 127.0.0.1\r\n${auth}` +
+        `Content-Type: application/json\r\nContent-Length: ${length}\r\n\r\n`
+      const opening = Buffer.from(`{"reason":"${"a".repeat(65_536)}`)
+      // the body never comes: an answer can only come from a server that did not wait for it
+      const anonymous = await rawRequest(s.url, yank("", 300 * 1024 * 1024), opening)
+      expect(anonymous === "no answer" ? 0 : anonymous.status).toBe(401)
+      expect(detailOf(anonymous)).toMatch(/publish/)
+      const read = await rawRequest(s.url, yank(`Authorization: Bearer ${reader}\r\n`, 300 * 1024 * 1024), opening)
+      expect(read === "no answer" ? 0 : read.status).toBe(403)
+      // an allowed sender still may not send a JSON body over 64 KiB
+      const body = Buffer.from(JSON.stringify({ reason: "b".repeat(1024 * 1024) }))
+      const big = await rawRequest(s.url, yank(`Authorization: Bearer ${s.adminToken}\r\n`, body.length), body)
+      expect(big === "no answer" ? 0 : big.status).toBe(413)
+      expect(detailOf(big)).toMatch(/64 KiB/)
+      const ok = await fetch(`${s.url}/api/v1/registry/packages/big-body/1.0.0/yank`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${s.adminToken}`, "content-type": "application/json" },
+        body: JSON.stringify({ reason: "fine" })
+      })
+      expect(ok.status).toBe(200)
+    })
+
+    it("a search query of 3,500 words gets 400 with a detail; queries within the bounds answer", async () => {
+      const s = await start()
+      await publishFixture(s.url, s.adminToken, { name: "searchable", version: "1.0.0" })
+      const huge = Array.from({ length: 3_500 }, (_, i) => String.fromCharCode(97 + (i % 26))).join(" ")
+      // spaces as '+', as forms and most clients send them: 7 KB, within the URL limit (8 KiB)
+      const res = await fetch(`${s.url}/api/v1/registry/packages/search?${new URLSearchParams({ q: huge })}`)
+      expect(res.status).toBe(400)
+      expect((await res.json() as { detail: string }).detail).toMatch(/search query/)
+      const long = await fetch(`${s.url}/api/v1/registry/packages/search?q=${"x".repeat(1_000)}`)
+      expect(long.status).toBe(400)
+      const fine = await fetch(`${s.url}/api/v1/registry/packages/search?q=search`)
+      expect(fine.status).toBe(200)
+      expect((await fine.json() as { total_count: number }).total_count).toBe(1)
+    })
+
+    it("a request that arrives while the server starts is answered (200, or 503 with Retry-After)", async () => {
+      const { databaseUrl } = await storage()
+      const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "fm-attack-start-"))
+      const port = await freePort()
+      const args = [await serverBundle(), "start", "--port", String(port), "--host", "127.0.0.1", "--data-dir", dataDir, "--quiet"]
+      if (databaseUrl !== undefined) args.push("--database-url", databaseUrl)
+      const child = spawn(process.execPath, args, { env: { ...process.env, NO_COLOR: "1" }, stdio: ["ignore", "pipe", "pipe"] })
+      let out = ""
+      child.stdout.on("data", (d: Buffer) => (out += d.toString()))
+      child.stderr.on("data", (d: Buffer) => (out += d.toString()))
+      const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()))
+      try {
+        // probe as fast as connections are refused, until the server says it listens
+        const answers: Array<RawAnswer> = []
+        const head = "GET /api/v1/registry/health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+        const probes: Array<Promise<void>> = []
+        const deadline = Date.now() + 60_000
+        while (!out.includes("listening on") && Date.now() < deadline && child.exitCode === null) {
+          const connected = await new Promise<boolean>((resolve) => {
+            const s = net.connect(port, "127.0.0.1")
+            s.once("connect", () => {
+              s.destroy()
+              resolve(true)
+            })
+            s.once("error", () => resolve(false))
+          })
+          if (connected) {
+            for (let i = 0; i < 4; i++) probes.push(rawRequest(`http://127.0.0.1:${port}`, head, undefined, 10_000).then((a) => void answers.push(a)))
+          } else {
+            await sleep(1)
+          }
+        }
+        await Promise.all(probes)
+        expect(out).toMatch(/listening on/)
+        expect(answers.length).toBeGreaterThan(0)
+        for (const a of answers) {
+          expect(a).not.toBe("no answer")
+          if (a !== "no answer" && a.status !== 200) {
+            expect(a.status).toBe(503)
+            expect(a.headers["retry-after"]).toMatch(/^\d+$/)
+          }
+        }
+      } finally {
+        child.kill("SIGTERM")
+        const timer = setTimeout(() => child.kill("SIGKILL"), 5_000)
+        await exited
+        clearTimeout(timer)
+        fs.rmSync(dataDir, { recursive: true, force: true })
+      }
+    })
+
+    it("a multipart upload without a boundary gets 400 with a detail, and no stack trace in the log", async () => {
+      const s = await start({ logRequests: true })
+      const head = (length: number) =>
+        `POST /api/v1/registry/packages/upload HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${s.adminToken}\r\n` +
+        `Content-Type: multipart/form-data\r\nContent-Length: ${length}\r\nConnection: close\r\n\r\n`
+      const body = Buffer.from("--x\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a\"\r\n\r\nabc\r\n--x--\r\n")
+      const answer = await rawRequest(s.url, head(body.length), body)
+      expect(answer === "no answer" ? 0 : answer.status).toBe(400)
+      expect(detailOf(answer)).toMatch(/boundary/)
+      await sleep(200)
+      expect(s.output()).not.toMatch(/\n\s+at /)
+    })
+
+    it("a gzip tar with an entry after its end-of-archive marker (../../x) is refused on upload", async () => {
+      const s = await start()
+      const res = await uploadArchive(s.url, s.adminToken, tarAfterEnd("hidden-entry"), "hidden-entry-1.0.0.fmpkg")
+      expect(res.status).toBe(400)
+      expect((await res.json() as { detail: string }).detail).toMatch(/after the end of the tar archive/)
+      expect((await fetch(`${s.url}/api/v1/registry/packages/hidden-entry`)).status).toBe(404)
+    })
+
+    it("under umask 022 the data dir is 0700 and every file in it 0600", async () => {
+      // a data dir the server creates, and one that exists already with the umask's modes
+      const parent = fs.mkdtempSync(path.join(os.tmpdir(), "fm-attack-modes-"))
+      try {
+        const existing = path.join(parent, "existing")
+        fs.mkdirSync(existing, { mode: 0o755 })
+        fs.chmodSync(existing, 0o755)
+        for (const dataDir of [path.join(parent, "new", "data"), existing]) {
+          const s = await start({ umask: 0o022, dataDir })
+          await publishFixture(s.url, s.adminToken, { name: "modes-pkg", version: "1.0.0" })
+          const found = modesUnder(s.dataDir)
+          // on SQLite the database and the archive are files here (on PostgreSQL: directories only)
+          if (backend === "sqlite") expect(found.filter((f) => !f.dir).length).toBeGreaterThan(2)
+          for (const f of found) expect({ path: f.path, mode: f.mode.toString(8) }).toEqual({ path: f.path, mode: f.dir ? "700" : "600" })
+        }
+      } finally {
+        fs.rmSync(parent, { recursive: true, force: true })
+      }
+    })
+
+    it("SIGTERM stops the server within its grace period despite stalled clients; what was acknowledged is kept", async () => {
+      const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "fm-attack-stop-"))
+      try {
+        const first = await start({ dataDir })
+        await publishFixture(first.url, first.adminToken, { name: "kept-pkg", version: "1.0.0" })
+        const publisher = await tokenFor(first, "publish")
+        // a stalled upload (headers and a little of a 10 MiB body) and a stalled request line
+        const upload = `POST /api/v1/registry/packages/upload HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${publisher}\r\n` +
+          `Content-Type: multipart/form-data; boundary=x\r\nContent-Length: ${10 * 1024 * 1024}\r\n\r\n`
+        const stalled = [
+          rawRequest(first.url, upload, Buffer.from("--x\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a\"\r\n\r\nPK"), 30_000),
+          rawRequest(first.url, "GET /api/v1/registry/hea", undefined, 30_000)
+        ]
+        await sleep(500)
+        const signalled = Date.now()
+        process.kill(first.pid!, "SIGTERM")
+        while (isAlive(first.pid!) && Date.now() - signalled < 30_000) await sleep(50)
+        expect(isAlive(first.pid!)).toBe(false)
+        // the grace period is 5 s; the server must not wait on the stalled clients beyond it
+        expect(Date.now() - signalled).toBeLessThan(15_000)
+        await Promise.all(stalled)
+        const again = await start({ dataDir, ...(first.databaseUrl === undefined ? {} : { databaseUrl: first.databaseUrl }) })
+        expect((await fetch(`${again.url}/api/v1/registry/packages/kept-pkg`)).status).toBe(200)
+      } finally {
+        fs.rmSync(dataDir, { recursive: true, force: true })
+      }
+    })
+
+    it("on --private, openapi.json and /docs need a read token", async () => {
+      const s = await start({ private: true })
+      for (const p of ["/api/v1/registry/openapi.json", "/api/v1/registry/docs"]) {
+        const anon = await fetch(`${s.url}${p}`)
+        expect(anon.status, p).toBe(401)
+        expect((await anon.json() as { detail: string }).detail, p).toMatch(/read/)
+        const ok = await fetch(`${s.url}${p}`, { headers: { authorization: `Bearer ${s.adminToken}` } })
+        expect(ok.status, p).toBe(200)
+        await ok.arrayBuffer()
+      }
+    })
+  })
+}
+
+/** Runs `f` with FM_DATABASE_URL set (the `fm studio token` commands read it). */
+const withDatabaseUrl = async <A>(url: string, f: () => Promise<A>): Promise<A> => {
+  const before = process.env.FM_DATABASE_URL
+  process.env.FM_DATABASE_URL = url
+  try {
+    return await f()
+  } finally {
+    if (before === undefined) delete process.env.FM_DATABASE_URL
+    else process.env.FM_DATABASE_URL = before
+  }
+}
