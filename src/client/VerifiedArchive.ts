@@ -27,7 +27,7 @@ export class PackageRefused extends Data.TaggedError("PackageRefused")<{
   }
   /** What the user can do about it. */
   get hint(): string {
-    return `nothing was installed; the archive registry ${this.registry} serves is not this package as published: tell its maintainers`
+    return `nothing was installed; registry ${this.registry} serves an unsafe archive or another package under this name and version: report it to its maintainers`
   }
 }
 
