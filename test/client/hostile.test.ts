@@ -271,6 +271,10 @@ describe("what registries send is text, never control", () => {
       }
       expect(text).toContain("hidden")
       expect(text).not.toContain("pwned-title")
+      // off a terminal (piped, as in a log file) the same
+      const piped = await runFm(["info", "victim"], { home, env, timeoutMs: KILL_MS })
+      expect(piped.code, piped.stderr).toBe(0)
+      expectNoControls(Buffer.from(piped.stdout + piped.stderr))
     } finally {
       await hostile.stop()
     }
