@@ -254,11 +254,16 @@ let global: RemoteRegistryClient | undefined
  * ```ts
  * import { getRemoteRegistry } from "fm"
  *
- * const client = getRemoteRegistry({ home: "/srv/app/flowmason" })
- * client.addRegistry({ name: "primary", url: "https://registry.example.com", priority: 10 })
- *   .then(() => client.search("summarizer"))
- *   .then((results) => results.packages.map((p) => `${p.name} ${p.version} (${p.registry})`))
- *   .finally(() => client.dispose())
+ * export const summarizers = async (home: string): Promise<Array<string>> => {
+ *   const client = getRemoteRegistry({ home })
+ *   try {
+ *     await client.addRegistry({ name: "primary", url: "https://registry.example.com", priority: 10 })
+ *     const results = await client.search("summarizer")
+ *     return results.packages.map((p) => `${p.name} ${p.version} (${p.registry})`)
+ *   } finally {
+ *     await client.dispose()
+ *   }
+ * }
  * ```
  *
  * @since 0.1.0

@@ -19,13 +19,19 @@ import { isApiError } from "../api/ApiErrors.js"
 import { BadRequest, PayloadTooLarge } from "../api/ApiErrors.js"
 import { JsonBodyLimit, RegistryApi } from "../api/RegistryApi.js"
 
-/** The largest request body read by any route but the upload: 64 KiB. @since 0.1.0 */
+/**
+ * The largest request body read by any route but the upload: 64 KiB.
+ * @since 0.1.0
+ */
 export const JSON_BODY_LIMIT = 64 * 1024
 
 const json = (status: number, detail: string): HttpServerResponse.HttpServerResponse =>
   HttpServerResponse.unsafeJson({ detail }, { status })
 
-/** The longest request URL (path and query) answered: 8 KiB; longer ones get 414. @since 0.1.0 */
+/**
+ * The longest request URL (path and query) answered: 8 KiB; longer ones get 414.
+ * @since 0.1.0
+ */
 export const MAX_URL_LENGTH = 8 * 1024
 
 /**

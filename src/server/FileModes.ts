@@ -8,10 +8,16 @@
 import * as Fs from "node:fs"
 import * as Path from "node:path"
 
-/** Mode of the data directory and every directory in it. @since 0.1.0 */
+/**
+ * Mode of the data directory and every directory in it.
+ * @since 0.1.0
+ */
 export const DIR_MODE = 0o700
 
-/** Mode of every file in the data directory. @since 0.1.0 */
+/**
+ * Mode of every file in the data directory.
+ * @since 0.1.0
+ */
 export const FILE_MODE = 0o600
 
 /**

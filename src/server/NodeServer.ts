@@ -6,22 +6,40 @@
  */
 import type { IncomingMessage, Server, ServerResponse } from "node:http"
 
-/** Largest request head (request line and headers), in bytes: 16 KiB; past it Node answers 431. @since 0.1.0 */
+/**
+ * Largest request head (request line and headers), in bytes: 16 KiB; past it Node answers 431.
+ * @since 0.1.0
+ */
 export const MAX_HEADER_SIZE = 16 * 1024
 
-/** Time a client has to send a request's head: 20 s. @since 0.1.0 */
+/**
+ * Time a client has to send a request's head: 20 s.
+ * @since 0.1.0
+ */
 export const HEADERS_TIMEOUT_MS = 20_000
 
-/** Time a client has to send a whole request, body included: 10 min (a large upload on a slow link). @since 0.1.0 */
+/**
+ * Time a client has to send a whole request, body included: 10 min (a large upload on a slow link).
+ * @since 0.1.0
+ */
 export const REQUEST_TIMEOUT_MS = 600_000
 
-/** Idle keep-alive connections outlive the clients' (which close first): 65 s. @since 0.1.0 */
+/**
+ * Idle keep-alive connections outlive the clients' (which close first): 65 s.
+ * @since 0.1.0
+ */
 export const KEEP_ALIVE_TIMEOUT_MS = 65_000
 
-/** How long a stop waits for requests in flight before closing their connections: 5 s. @since 0.1.0 */
+/**
+ * How long a stop waits for requests in flight before closing their connections: 5 s.
+ * @since 0.1.0
+ */
 export const STOP_GRACE_MS = 5_000
 
-/** Options for the `node:http` server constructor. @since 0.1.0 */
+/**
+ * Options for the `node:http` server constructor.
+ * @since 0.1.0
+ */
 export const serverOptions = { maxHeaderSize: MAX_HEADER_SIZE, requestTimeout: REQUEST_TIMEOUT_MS } as const
 
 /** An unread body up to this size is discarded after the answer rather than dropped with its connection: 1 MiB. */

@@ -6,10 +6,16 @@
  * @since 0.1.0
  */
 
-/** The longest search query accepted, in characters. @since 0.1.0 */
+/**
+ * The longest search query accepted, in characters.
+ * @since 0.1.0
+ */
 export const MAX_QUERY_LENGTH = 200
 
-/** The most words a search query may have. @since 0.1.0 */
+/**
+ * The most words a search query may have.
+ * @since 0.1.0
+ */
 export const MAX_QUERY_WORDS = 8
 
 /**

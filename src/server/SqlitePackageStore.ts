@@ -9,9 +9,8 @@
  * else is the shared `SqlPackageStore.makeSql`.
  * @since 0.1.0
  */
-import * as NodeContext from "@effect/platform-node/NodeContext"
-import { SqlClient } from "@effect/sql"
-import { SqliteClient, SqliteMigrator } from "@effect/sql-sqlite-node"
+import { Migrator, SqlClient } from "@effect/sql"
+import { SqliteClient } from "@effect/sql-sqlite-node"
 import { Effect, Layer } from "effect"
 import { normalizeName } from "../domain/PackageName.js"
 import type { SearchQuery } from "./PackageStore.js"
@@ -186,15 +185,15 @@ export const clientLayer = (filename: string): Layer.Layer<SqliteClient.SqliteCl
   )
 
 /**
- * Runs the migrations on the SQLite client in context.
+ * Runs the migrations on the SQL client in context: @effect/sql's migrator without the schema
+ * dump of `SqliteMigrator` (which needs a `CommandExecutor`, a `FileSystem` and a `Path` for the
+ * `sqlite3` binary), so nothing but the `SqlClient` is required.
  * @since 0.1.0
  * @category layers
  */
-export const migratorLayer: Layer.Layer<never, StoreError, SqliteClient.SqliteClient | SqlClient.SqlClient> =
-  SqliteMigrator.layer({ loader: SqliteMigrator.fromRecord(migrations) }).pipe(
-    Layer.provide(NodeContext.layer),
-    Layer.mapError((cause) => new StoreError({ operation: "migrate the registry database", cause }))
-  )
+export const migratorLayer: Layer.Layer<never, StoreError, SqlClient.SqlClient> = Layer.effectDiscard(
+  Migrator.make({})({ loader: Migrator.fromRecord(migrations) })
+).pipe(Layer.mapError((cause) => new StoreError({ operation: "migrate the registry database", cause })))
 
 /**
  * The store on the SQLite client in context (migrated first).
