@@ -15,8 +15,7 @@ import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as Multipart from "@effect/platform/Multipart"
 import { Cause, Effect, Layer, Option, Predicate } from "effect"
 import { randomBytes } from "node:crypto"
-import { isApiError } from "../api/ApiErrors.js"
-import { BadRequest, PayloadTooLarge } from "../api/ApiErrors.js"
+import { BadRequest, isApiError, PayloadTooLarge } from "../api/ApiErrors.js"
 import { JsonBodyLimit, RegistryApi } from "../api/RegistryApi.js"
 
 /**
@@ -104,10 +103,11 @@ export const internalError = (cause: Cause.Cause<unknown>): Effect.Effect<HttpSe
 }
 
 /**
- * The answer to a failure that is not an API error (which HttpApi encodes itself): 400 for an
- * undecodable request or unreadable body, 413 for a body over its limit, 404 for an unknown
- * route, the response itself for a failure that is a response, else {@link internalError}.
- * `undefined` for an API error or an interruption (the client went away): nothing to answer here.
+ * The answer to a failure of the platform's own kinds: 400 for an undecodable request or an
+ * unreadable or malformed (multipart) body, 413 for a body over its limit, 404 for an unknown
+ * route, the response itself for a failure that is a response. `undefined` for anything else (an
+ * API error, which HttpApi encodes itself; an interruption; an unexpected failure, for
+ * {@link internalError}).
  * @since 0.1.0
  * @category utils
  */
@@ -117,12 +117,9 @@ export const answerFailure = (
   if (Cause.isInterruptedOnly(cause)) return undefined
   const failure: Option.Option<unknown> = Cause.failureOption(cause)
   const e = Option.isSome(failure) ? failure.value : Cause.squash(cause)
-  if (isApiError(e)) return undefined
   if (e instanceof HttpApiError.HttpApiDecodeError) return Effect.succeed(json(400, decodeErrorDetail(e)))
   if (e instanceof HttpServerError.RequestError) {
-    if (isOverLimit(e)) {
-      return Effect.succeed(json(413, tooLargeDetail))
-    }
+    if (isOverLimit(e)) return Effect.succeed(json(413, tooLargeDetail))
     const why = e.cause instanceof Error ? e.cause.message : e.message
     return Effect.succeed(json(400, `Invalid request body: ${why}`))
   }
@@ -135,7 +132,7 @@ export const answerFailure = (
   }
   if (e instanceof HttpServerError.RouteNotFound) return Effect.succeed(json(404, "Not Found"))
   if (HttpServerResponse.isServerResponse(e)) return Effect.succeed(e)
-  return internalError(cause)
+  return undefined
 }
 
 const multipartDetail = (e: Multipart.MultipartError): string => {
@@ -144,10 +141,14 @@ const multipartDetail = (e: Multipart.MultipartError): string => {
 }
 
 /**
- * An API middleware turning every failure but the API's own errors into a `{detail}` answer
- * (see {@link answerFailure}).
+ * An API middleware turning every failure but the API's own errors (and interruptions) into a
+ * `{detail}` answer: {@link answerFailure}, else {@link internalError}.
  * @since 0.1.0
  * @category layers
  */
 export const detailErrorsLayer: Layer.Layer<never> = HttpApiBuilder.middleware(RegistryApi, (app) =>
-  Effect.catchAllCause(app, (cause) => answerFailure(cause) ?? Effect.failCause(cause)))
+  Effect.catchAllCause(app, (cause) => {
+    const failure: Option.Option<unknown> = Cause.failureOption(cause)
+    const passOn = Cause.isInterruptedOnly(cause) || (Option.isSome(failure) && isApiError(failure.value))
+    return answerFailure(cause) ?? (passOn ? Effect.failCause(cause) : internalError(cause))
+  }))

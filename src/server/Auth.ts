@@ -132,6 +132,22 @@ export class Auth extends Effect.Service<Auth>()("fm/server/Auth", {
 }) {}
 
 /**
+ * Who presents `token` (the bearer token as the security middlewares read it): anonymous when
+ * empty, else its row's name and scope; 401 for a bad token, 503 when the store is down.
+ * @since 0.1.0
+ * @category utils
+ */
+export const principalOf = (
+  auth: Auth,
+  redacted: Redacted.Redacted<string>
+): Effect.Effect<Principal["Type"], Unauthorized | Unavailable> => {
+  const token = Redacted.value(redacted).trim()
+  if (token === "") return Effect.succeed({ tokenName: undefined, scope: undefined })
+  // a database outage is a 503 (Unavailable), never a 401: the token may well be good
+  return Effect.map(auth.verify(token), (row) => ({ tokenName: row.name, scope: row.scope }))
+}
+
+/**
  * Checks a bearer token for something that needs `scope` (`undefined`: nothing, anonymous
  * callers pass): the caller's {@link Principal}, or 401 (no or bad token), 403 (scope too small)
  * or 503 (token store unreachable). The security middlewares below are this check per scope.
@@ -139,14 +155,8 @@ export class Auth extends Effect.Service<Auth>()("fm/server/Auth", {
  * @category utils
  */
 export const principalFor = (auth: Auth, scope: TokenScope | undefined) =>
-(redacted: Redacted.Redacted<string>): Effect.Effect<Principal["Type"], Unauthorized | Forbidden | Unavailable> => {
-  const token = Redacted.value(redacted).trim()
-  const found: Effect.Effect<Principal["Type"], Unauthorized | Unavailable> = token === ""
-    ? Effect.succeed({ tokenName: undefined, scope: undefined })
-    // a database outage is a 503 (Unavailable), never a 401: the token may well be good
-    : Effect.map(auth.verify(token), (row) => ({ tokenName: row.name, scope: row.scope }))
-  return scope === undefined ? found : Effect.tap(found, (p) => checkScope(p, scope))
-}
+(redacted: Redacted.Redacted<string>): Effect.Effect<Principal["Type"], Unauthorized | Forbidden | Unavailable> =>
+  scope === undefined ? principalOf(auth, redacted) : Effect.tap(principalOf(auth, redacted), (p) => checkScope(p, scope))
 
 /**
  * The security middlewares of `RegistryApi`: {@link Authentication} (reads: anyone on a public
