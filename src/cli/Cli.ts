@@ -8,11 +8,15 @@
  * errors read as before.
  * @since 0.1.0
  */
-import { Command } from "@effect/cli"
-import { Effect } from "effect"
+import { CliConfig, Command, HelpDoc } from "@effect/cli"
+import * as Descriptor from "@effect/cli/CommandDescriptor"
+import { Config, Console, Effect, Option } from "effect"
 import { FM_VERSION } from "../shared/Version.js"
-import { terminalSafeOutput } from "./Output.js"
-import { rewriteInstallVersion } from "./commands/installArgs.js"
+import { checkArgv, isArgvProblem } from "./ArgvCheck.js"
+import { commandSpec } from "./CommandSpec.js"
+import { INSTALL_VERSION_OPTION, withInstallVersionFlag } from "./commands/installArgs.js"
+import { helpWidth, renderHelp } from "./HelpText.js"
+import { terminalSafeOutput, UsageError } from "./Output.js"
 import { isSubcommandName, SUBCOMMAND_NAMES, type SubcommandName } from "./SubcommandNames.js"
 
 const subcommands = {
@@ -26,7 +30,8 @@ const subcommands = {
   info: () => import("./commands/info.js").then((m) => m.info),
   versions: () => import("./commands/versions.js").then((m) => m.versions),
   install: () => import("./commands/install.js").then((m) => m.install),
-  publish: () => import("./commands/publish.js").then((m) => m.publish)
+  publish: () => import("./commands/publish.js").then((m) => m.publish),
+  login: () => import("./commands/login.js").then((m) => m.login)
 } satisfies Record<SubcommandName, unknown> // each name in SubcommandNames.ts, and no other
 
 type Subcommand = Awaited<ReturnType<(typeof subcommands)[SubcommandName]>>
@@ -42,7 +47,7 @@ const shell = (name: SubcommandName) => Command.make(name)
 const root = (subs: readonly [Subcommand | ReturnType<typeof shell>, ...Array<Subcommand | ReturnType<typeof shell>>]) =>
   Command.make("fm").pipe(
     Command.withDescription(
-      "fm: the FlowMason package manager and registry. Registries are configured in " +
+      "The FlowMason package manager and registry. Registries are configured in " +
         "~/.flowmason/registries.json ($FLOWMASON_HOME moves ~/.flowmason)."
     ),
     Command.withSubcommands(subs),
@@ -50,15 +55,15 @@ const root = (subs: readonly [Subcommand | ReturnType<typeof shell>, ...Array<Su
   )
 
 /**
- * The root command `fm <subcommand> ...` for a full `process.argv`: with only the named
- * subcommand loaded when the first argument names one (the others are name-only shells), else
- * with all of them.
+ * The root command `fm <subcommand> ...` for the words after `fm`: with only the named
+ * subcommand loaded when the first word (after `help`) names one (the others are name-only
+ * shells), else with all of them.
  * @since 0.1.0
  * @category commands
  */
-export const loadFm = (argv: ReadonlyArray<string>) =>
+export const loadFm = (args: ReadonlyArray<string>) =>
   Effect.promise(async () => {
-    const first = argv[2]
+    const first = args[0] === "help" ? args[1] : args[0]
     if (isSubcommandName(first)) {
       const loaded = await subcommands[first]()
       const [head, ...rest] = SUBCOMMAND_NAMES.map((name) => name === first ? loaded : shell(name))
@@ -68,12 +73,57 @@ export const loadFm = (argv: ReadonlyArray<string>) =>
     return root([head!, ...rest])
   })
 
+/** @effect/cli's remaining parse messages (paths it checks itself), in fm's words. */
+const inWords = (message: string): string =>
+  message
+    .replace(/^Path '(.*)' must exist$/, "'$1' does not exist")
+    .replace(/^Path '(.*)' must not exist$/, "'$1' already exists")
+    .replace(/^Expected path '(.*)' to be a directory$/, "'$1' is not a directory")
+    .replace(/^Expected path '(.*)' to be a regular file$/, "'$1' is not a file") || "invalid arguments"
+
+/** COLUMNS, when set: the width help is wrapped to. */
+const columnsConfig = Config.string("COLUMNS").pipe(Config.option, Effect.map(Option.getOrUndefined), Effect.orElseSucceed(() => undefined))
+
 /**
- * Runs `fm` on a full `process.argv` (node and script path first).
+ * Runs `fm` on a full `process.argv` (node and script path first): checks the words against the
+ * command tree first (`ArgvCheck.ts`: usage mistakes fail with a {@link UsageError} naming the
+ * word at fault), prints help and the version itself (`HelpText.ts`), and hands the rest to
+ * @effect/cli, once its own parse of them has succeeded (what it rejects becomes a UsageError too).
  * @since 0.1.0
  */
 export const run = (argv: ReadonlyArray<string>) =>
-  Effect.flatMap(
-    loadFm(argv),
-    (fm) => Command.run(fm, { name: "fm", version: FM_VERSION })(rewriteInstallVersion(argv)) // `install --version V`
-  )
+  Effect.gen(function*() {
+    const args = argv.slice(2)
+    const fm = yield* loadFm(args)
+    const intent = checkArgv(withInstallVersionFlag(commandSpec(fm.descriptor)), args)
+    if (isArgvProblem(intent)) return yield* new UsageError({ reason: intent.reason, hint: intent.hint })
+    switch (intent._tag) {
+      case "Version":
+        return yield* Console.log(FM_VERSION)
+      case "Completions": {
+        const lines = yield* (intent.shell === "bash"
+          ? Command.getBashCompletions(fm, "fm")
+          : intent.shell === "zsh"
+          ? Command.getZshCompletions(fm, "fm")
+          : Command.getFishCompletions(fm, "fm"))
+        // install's version option is typed `--version` (see installArgs.ts)
+        return yield* Console.log(lines.join("\n").split(`--${INSTALL_VERSION_OPTION}`).join("--version"))
+      }
+      case "Help": {
+        const width = helpWidth(yield* columnsConfig, process.stdout.isTTY === true ? process.stdout.columns : undefined)
+        return yield* Console.log(renderHelp(intent.chain, width, FM_VERSION))
+      }
+      case "Run": {
+        const config = yield* CliConfig.CliConfig
+        yield* Descriptor.parse(fm.descriptor, ["fm", ...intent.args], config).pipe(
+          Effect.mapError((e) =>
+            new UsageError({
+              reason: inWords(HelpDoc.toAnsiText(e.error).replace(/\u001b\[[0-9;]*m/g, "").trim().split("\n")[0] ?? ""),
+              hint: `see '${intent.chain.map((c) => c.name).join(" ")} --help'`
+            })
+          )
+        )
+        return yield* Command.run(fm, { name: "fm", version: FM_VERSION })(["node", "fm", ...intent.args])
+      }
+    }
+  })

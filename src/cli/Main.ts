@@ -1,8 +1,9 @@
 /**
  * The body of the `fm` executable (the entry of the command-tree bundle `bin.ts` runs once it is
  * not a bare `--version`; imported directly when run from source): runs the command tree with
- * Node's file system and the FlowMason home, prints failures as `error: ...` (and `hint: ...`) on
- * stderr, and exits with 0 (success), 1 (failure) or 2 (usage error).
+ * Node's file system and the FlowMason home, prints failures in one voice (`ErrorVoice.ts`:
+ * `error: ...` and `hint: ...` on stderr, or a JSON object with `--json`), and exits with 0
+ * (success), 1 (failure), 2 (usage error), 130 (Ctrl-C) or 143 (SIGTERM).
  *
  * Imports are static and by module (never a package barrel through `import()`), so the bundler
  * keeps only what is used; each command loads its own implementation (see `Cli.ts`).
@@ -15,31 +16,9 @@ import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as NodeTerminal from "@effect/platform-node/NodeTerminal"
 import { Cause, Console, Effect, Exit, FiberRef, HashSet, Layer, Logger } from "effect"
 import { FlowmasonHome } from "../shared/FlowmasonHome.js"
-import { terminalBlock, terminalLine } from "../shared/TerminalText.js"
+import { terminalBlock } from "../shared/TerminalText.js"
 import { run } from "./Cli.js"
-
-/** The text after `error:` for any failure value. */
-const messageOf = (e: unknown): string => {
-  if (e instanceof Error && e.message !== "") return e.message
-  if (typeof e === "object" && e !== null) {
-    const tag = (e as { _tag?: unknown })._tag
-    const msg = (e as { message?: unknown }).message
-    if (typeof msg === "string" && msg !== "") return msg
-    if (typeof tag === "string") return tag
-  }
-  return String(e)
-}
-
-/** The `hint` an error carries, if any. */
-const hintOf = (e: unknown): string | undefined => {
-  if (typeof e === "object" && e !== null && "hint" in e) {
-    const hint = (e as { hint?: unknown }).hint
-    if (typeof hint === "string" && hint !== "") return hint
-  }
-  return undefined
-}
-
-const tagOf = (e: unknown): unknown => (typeof e === "object" && e !== null ? (e as { _tag?: unknown })._tag : undefined)
+import { describeDefect, describeFailure, printFailure, wantsJson } from "./ErrorVoice.js"
 
 const ANSI = /\u001b\[[0-9;]*m/g
 const strip = (args: ReadonlyArray<unknown>) => args.map((a) => (typeof a === "string" ? a.replace(ANSI, "") : a))
@@ -76,24 +55,18 @@ const exitNow = (code: number, onExit: (code: number) => void): void => {
  */
 export const main = async (argv: ReadonlyArray<string>): Promise<void> => {
 
-  /** Prints a failure and gives the exit code for it. */
-  const report = (e: unknown) => {
-    if (ValidationError.isValidationError(e)) {
-      // @effect/cli has already printed what was wrong (and --help was handled): a usage error
-      return Effect.succeed(ValidationError.isHelpRequested(e) ? 0 : 2)
-    }
-    if (tagOf(e) === "QuitException") return Effect.as(Console.error("Cancelled."), 130)
-    const hint = hintOf(e)
-    // messages quote registries and archives: printed as text, never as escape codes
-    return Console.error(`error: ${terminalBlock(messageOf(e))}`).pipe(
-      Effect.zipRight(hint === undefined ? Effect.void : Console.error(`hint: ${terminalLine(hint)}`)),
-      Effect.as(tagOf(e) === "UsageError" ? 2 : 1)
-    )
-  }
-
   const noColor = process.env.NO_COLOR !== undefined && process.env.NO_COLOR !== ""
   const outTty = process.stdout.isTTY === true && !noColor
   const errTty = process.stderr.isTTY === true && !noColor
+  const json = wantsJson(argv.slice(2))
+
+  /** Prints a failure (see `ErrorVoice.ts`) and gives the exit code for it. */
+  const report = (e: unknown) => {
+    // @effect/cli's own messages were printed by it (only for what fm's checks let through)
+    if (ValidationError.isValidationError(e)) return Effect.succeed(ValidationError.isHelpRequested(e) ? 0 : 2)
+    const failure = describeFailure(e)
+    return Effect.as(printFailure(failure, { json, color: errTty }), failure.exit)
+  }
 
   /** Log lines go to stderr (stdout is for results and --json), as `warning: ...` etc. */
   const stderrLogger = Logger.make(({ logLevel, message }) => {
@@ -114,23 +87,36 @@ export const main = async (argv: ReadonlyArray<string>): Promise<void> => {
     CliConfig.layer({ showBuiltIns: false })
   )
 
+  // NodeRuntime turns both SIGINT and SIGTERM into an interruption: remember which it was
+  let terminated = false
+  process.once("SIGTERM", () => {
+    terminated = true
+  })
+
   run(argv).pipe(
     (self) => Console.consoleWith((c) => Console.withConsole(self, plainConsole(c, outTty, errTty))),
     Effect.as(0),
     Effect.catchAll(report),
-    Effect.catchAllDefect((defect) =>
-      Effect.as(Console.error(`error: internal error (a bug in fm): ${terminalBlock(Cause.pretty(Cause.die(defect)))}`), 1)
-    ),
+    Effect.catchAllDefect((defect) => {
+      const failure = describeDefect(defect)
+      return Effect.as(printFailure(failure, { json, color: errTty }), failure.exit)
+    }),
     Effect.provide(MainLayer),
     // in place of the default logger (what `Logger.replace` does, without a layer and its scope)
     Effect.locallyWith(FiberRef.currentLoggers, (loggers) =>
       HashSet.add(HashSet.remove(loggers, Logger.defaultLogger), stderrLogger)),
     NodeRuntime.runMain({
       disableErrorReporting: true,
-      // Ctrl-C interrupts the command (its finalizers clear the progress line and remove temp files): 130
+      disablePrettyLogger: true, // one logger (stderrLogger above): a warning is printed once, as `warning: ...`
       teardown: (exit, onExit) =>
         exitNow(
-          Exit.isSuccess(exit) && typeof exit.value === "number" ? exit.value : Exit.isInterrupted(exit) ? 130 : 1,
+          Exit.isSuccess(exit) && typeof exit.value === "number"
+            ? exit.value
+            : Exit.isFailure(exit) && Cause.isInterruptedOnly(exit.cause)
+            // Ctrl-C interrupts the command (its finalizers clear the progress line and remove temp
+            // files): 130; SIGTERM: 143
+            ? (terminated ? 143 : 130)
+            : 1,
           onExit
         )
     })

@@ -10,10 +10,11 @@ import { Console, Data, Effect, Option } from "effect"
 import { terminalBlock, terminalJson, terminalLine, terminalText } from "../shared/TerminalText.js"
 
 /**
- * `--dir/-C DIR`: the project directory, default the current one (project commands).
+ * `--project/-C DIR`: the project directory, default the current one (project commands; `--dir`
+ * is install's target directory, a different thing).
  * @since 0.1.0
  */
-export const projectDirOption: Options.Options<string> = Options.directory("dir").pipe(
+export const projectDirOption: Options.Options<string> = Options.directory("project").pipe(
   Options.withAlias("C"),
   Options.withDescription("The project directory (default: the current directory)"),
   Options.withDefault(".")
@@ -24,7 +25,12 @@ export const projectDirOption: Options.Options<string> = Options.directory("dir"
  * @since 0.1.0
  */
 export const registryOption = (description: string): Options.Options<Option.Option<string>> =>
-  Options.text("registry").pipe(Options.withAlias("r"), Options.withDescription(description), Options.optional)
+  Options.text("registry").pipe(
+    Options.withAlias("r"),
+    Options.withPseudoName("NAME"),
+    Options.withDescription(description),
+    Options.optional
+  )
 
 /**
  * The `--json` flag every reporting command accepts: print one JSON document on stdout instead

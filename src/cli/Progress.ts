@@ -1,7 +1,7 @@
 /**
- * A transfer progress bar on stderr (bytes, total, rate), only for transfers over 1 MiB, only
- * when stderr is a terminal, and never with `--json`. The label is terminal-safe text; the bar is
- * cleared when the transfer ends, however it ends (success, failure, Ctrl-C).
+ * A transfer progress bar on stderr (bytes, total, rate, time left), only for transfers over
+ * 1 MiB, only when stderr is a terminal, and never with `--json`. The label is terminal-safe text;
+ * the bar is cleared when the transfer ends, however it ends (success, failure, Ctrl-C).
  * @since 0.1.0
  */
 import { terminalLine } from "../shared/TerminalText.js"
@@ -35,11 +35,24 @@ export const progressEnabled = (json: boolean): boolean => !json && process.stde
 export const renderProgress = (label: string, received: number, total: number | undefined, elapsedMs: number): string => {
   const rate = elapsedMs > 0 ? received / (elapsedMs / 1000) : 0
   const width = 24
-  const bar = total !== undefined && total > 0
+  const known = total !== undefined && total > 0
+  const bar = known
     ? `[${"#".repeat(Math.min(width, Math.floor((received / total) * width))).padEnd(width, ".")}] `
     : ""
-  const of = total !== undefined && total > 0 ? ` / ${formatBytes(total)}` : ""
-  return `${terminalLine(label)} ${bar}${formatBytes(received)}${of}  ${formatBytes(Math.round(rate))}/s`
+  const of = known ? ` / ${formatBytes(total)}` : ""
+  const left = known && rate > 0 && received < total ? `  ETA ${formatDuration((total - received) / rate)}` : ""
+  return `${terminalLine(label)} ${bar}${formatBytes(received)}${of}  ${formatBytes(Math.round(rate))}/s${left}`
+}
+
+/**
+ * A short duration: `42s`, `3m05s`, `1h02m`.
+ * @since 0.1.0
+ */
+export const formatDuration = (seconds: number): string => {
+  const s = Math.max(0, Math.ceil(seconds))
+  if (s < 60) return `${s}s`
+  if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, "0")}s`
+  return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, "0")}m`
 }
 
 /**

@@ -20,7 +20,8 @@ export const SUBCOMMAND_NAMES = [
   "info",
   "versions",
   "install",
-  "publish"
+  "publish",
+  "login"
 ] as const
 
 /**

@@ -4,7 +4,7 @@
  * FlowMason home, prints failures as `error: ...` (and `hint: ...`) on stderr, and exits with
  * 0 (success), 1 (failure) or 2 (usage error). `fm` alone prints the help.
  *
- * `fm --version` answers without loading anything else. Built (dist/fm.js), everything else is
+ * `fm --version` (and `-V`) answers without loading anything else. Built (dist/fm.js), everything else is
  * in one CommonJS bundle next to it (`FM_CLI_BUNDLE`, set by esbuild.config.mjs), run through
  * V8's code cache (`CodeCache.ts`): compiling that bundle was most of the start-up time. Run
  * from source (`npm run fm`), `Main.ts` is imported as is.
@@ -38,7 +38,7 @@ const loadBuiltMain = (bundleName: string, argv: ReadonlyArray<string>): Main =>
 
 const start = async (): Promise<void> => {
   const args = process.argv.slice(2)
-  if (args.length === 1 && args[0] === "--version") {
+  if (args.length === 1 && (args[0] === "--version" || args[0] === "-V")) {
     process.stdout.write(`${FM_VERSION}\n`)
     return
   }

@@ -38,6 +38,25 @@ export class OfflineNeedsVersion extends Data.TaggedError("OfflineNeedsVersion")
 }
 
 /**
+ * `--offline` asked for a version the download cache does not hold.
+ * @since 0.1.0
+ * @category errors
+ */
+export class NotCached extends Data.TaggedError("NotCached")<{
+  readonly name: string
+  readonly version: string
+}> {
+  /** Names the package and version. */
+  override get message(): string {
+    return `${this.name}@${this.version} is not in the download cache`
+  }
+  /** How to get it. */
+  get hint(): string {
+    return `run without --offline to download it: fm install ${this.name}@${this.version}`
+  }
+}
+
+/**
  * A package name that is not valid (checked before any request or path is built).
  * @since 0.1.0
  * @category errors
@@ -117,21 +136,21 @@ export class Installer extends Effect.Service<Installer>()("fm/Installer", {
     const fs = yield* FileSystem.FileSystem
     const home = yield* FlowmasonHome
 
-    const fail = (file: string, operation: string) => (e: { readonly message: string }) =>
-      fileError(file, operation, e.message)
+    const fail = (file: string, operation: string) => (e: unknown) => fileError(file, operation, e)
 
     /** Copies `src` to `<dir>/<file>` via a temp file in `dir`, fsync, rename. */
     const placeAtomically = (src: string, dir: string, file: string) =>
       Effect.gen(function*() {
         const target = path.join(dir, file)
         const tmp = path.join(dir, `.${file}.${unique()}.tmp`)
-        yield* fs.makeDirectory(dir, { recursive: true }).pipe(Effect.mapError(fail(dir, "create directory")))
+        yield* fs.makeDirectory(dir, { recursive: true }).pipe(Effect.mapError(fail(dir, "cannot create directory")))
         yield* Effect.gen(function*() {
-          yield* fs.copyFile(src, tmp).pipe(Effect.mapError(fail(tmp, "copy to")))
+          // errors name the directory: the temporary file's name means nothing to the user
+          yield* fs.copyFile(src, tmp).pipe(Effect.mapError(fail(dir, "cannot write into")))
           yield* Effect.scoped(
-            Effect.flatMap(fs.open(tmp, { flag: "r+" }), (h) => h.sync).pipe(Effect.mapError(fail(tmp, "fsync")))
+            Effect.flatMap(fs.open(tmp, { flag: "r+" }), (h) => h.sync).pipe(Effect.mapError(fail(dir, "cannot write into")))
           )
-          yield* fs.rename(tmp, target).pipe(Effect.mapError(fail(target, "rename into")))
+          yield* fs.rename(tmp, target).pipe(Effect.mapError(fail(target, "cannot rename into")))
         }).pipe(Effect.onError(() => fs.remove(tmp, { force: true }).pipe(Effect.ignore)))
         return target
       })
@@ -155,16 +174,16 @@ export class Installer extends Effect.Service<Installer>()("fm/Installer", {
         const parent = path.join(dir, name)
         const target = path.join(parent, version)
         const staging = path.join(parent, `.${version}.${unique()}.new`)
-        yield* fs.makeDirectory(parent, { recursive: true }).pipe(Effect.mapError(fail(parent, "create directory")))
+        yield* fs.makeDirectory(parent, { recursive: true }).pipe(Effect.mapError(fail(parent, "cannot create directory")))
         yield* archive.extract(file, staging).pipe(
           // on Ctrl-C the extractor's own temp folder beside `staging` may not be cleaned yet: it goes too
           Effect.onError(() => removeWithPrefix(parent, path.basename(staging)))
         )
         const exists = yield* fs.exists(target).pipe(Effect.orElseSucceed(() => false))
         const old = path.join(parent, `.${version}.${unique()}.old`)
-        if (exists) yield* fs.rename(target, old).pipe(Effect.mapError(fail(target, "move aside")))
+        if (exists) yield* fs.rename(target, old).pipe(Effect.mapError(fail(target, "cannot move aside")))
         yield* fs.rename(staging, target).pipe(
-          Effect.mapError(fail(target, "rename into")),
+          Effect.mapError(fail(target, "cannot rename into")),
           Effect.tapError(() => (exists ? fs.rename(old, target).pipe(Effect.ignore) : Effect.void))
         )
         if (exists) yield* fs.remove(old, { recursive: true, force: true }).pipe(Effect.ignore)
@@ -226,7 +245,10 @@ export class Installer extends Effect.Service<Installer>()("fm/Installer", {
         if (options.version === undefined || !isVersion(options.version)) {
           return yield* new OfflineNeedsVersion({ name, version: options.version })
         }
-        fetched = yield* registries.fetchCached(name, options.version)
+        const version = options.version
+        fetched = yield* registries.fetchCached(name, version).pipe(
+          Effect.catchTag("RegistriesExhausted", () => new NotCached({ name, version }))
+        )
       } else {
         fetched = yield* registries.fetch(name, options)
       }

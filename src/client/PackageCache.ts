@@ -242,7 +242,7 @@ export class PackageCache extends Effect.Service<PackageCache>()("fm/PackageCach
           rec === undefined || typeof rec !== "object" || rec === null || typeof rec.sha256 !== "string" ||
           !isSha256Hex(rec.sha256)
         ) {
-          yield* Effect.logWarning(`package cache: index entry ${indexFile} is corrupt; removed it`)
+          yield* Effect.logWarning(`a download-cache index entry was unreadable; removed it (${path.basename(indexFile)})`)
           yield* removeQuietly(indexFile)
           return Option.none<IndexRecord>()
         }
@@ -257,7 +257,7 @@ export class PackageCache extends Effect.Service<PackageCache>()("fm/PackageCach
       const info = yield* fs.stat(blob).pipe(Effect.option)
       if (Option.isNone(info)) {
         yield* Effect.logWarning(
-          `package cache: ${blob} (${k.name}@${k.version} from ${k.registry}) is missing; removed its index entry`
+          `the cached copy of ${k.name}@${k.version} (from ${k.registry}) was missing; removed its index entry`
         )
         yield* removeQuietly(indexFile)
         return Option.none<CachedPackage>()
@@ -265,8 +265,7 @@ export class PackageCache extends Effect.Service<PackageCache>()("fm/PackageCach
       const actual = yield* checksum.hashFile(blob).pipe(Effect.mapError((e) => new CacheError({ file: blob, reason: e.message })))
       if (actual !== rec.value.sha256) {
         yield* Effect.logWarning(
-          `package cache: ${blob} (${k.name}@${k.version} from ${k.registry}) is corrupt: ` +
-            `expected SHA-256 ${rec.value.sha256}, got ${actual}; evicted it`
+          `the cached copy of ${k.name}@${k.version} (from ${k.registry}) was corrupt (its SHA-256 did not match); removed it`
         )
         yield* removeQuietly(blob)
         yield* removeQuietly(indexFile)
@@ -301,8 +300,7 @@ export class PackageCache extends Effect.Service<PackageCache>()("fm/PackageCach
             if (got === undefined) return Option.none()
             if (got.sha256 !== expected) {
               corrupt.push(
-                `package cache: ${blob} (${k.name}@${k.version} from ${k.registry}) is corrupt: ` +
-                  `expected SHA-256 ${expected}, got ${got.sha256}; evicted it`
+                `the cached copy of ${k.name}@${k.version} (from ${k.registry}) was corrupt (its SHA-256 did not match); removed it`
               )
               nodeFs.rmSync(blob, { force: true })
               return Option.none()

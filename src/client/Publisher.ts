@@ -29,9 +29,7 @@ export class PublishNotAllowed extends Data.TaggedError("PublishNotAllowed")<{
   }
   /** What to do. */
   get hint(): string {
-    return `Mark it publishable with \`fm registry remove ${this.registry}\` then ` +
-      `\`fm registry add ${this.registry} ${this.url} --publish\` (or set "can_publish": true in registries.json), ` +
-      `or pick another registry with --registry`
+    return `allow publishing with \`fm registry set ${this.registry} --publish\`, or pick another registry with --registry`
   }
 }
 
@@ -51,8 +49,7 @@ export class TokenMissing extends Data.TaggedError("TokenMissing")<{
   }
   /** What to do. */
   get hint(): string {
-    return `Set one with \`fm registry add ${this.registry} ${this.url} --token TOKEN\` (after \`fm registry remove ${this.registry}\`) ` +
-      `or export FLOWMASON_REGISTRY_TOKEN=TOKEN`
+    return `save one with \`fm login ${this.registry}\`, or export FLOWMASON_REGISTRY_TOKEN=TOKEN`
   }
 }
 
@@ -102,7 +99,8 @@ export class Publisher extends Effect.Service<Publisher>()("fm/Publisher", {
     const checksum = yield* Checksum
     const http = yield* HttpClient.HttpClient
 
-    const publish = Effect.fn("Publisher.publish")(function*(
+    /** Everything `publish` checks before sending a byte: the archive, the registry, its token. */
+    const check = Effect.fn("Publisher.check")(function*(
       file: string,
       options: { readonly registry?: string | undefined } = {}
     ) {
@@ -119,17 +117,38 @@ export class Publisher extends Effect.Service<Publisher>()("fm/Publisher", {
         return yield* new TokenMissing({ registry: entry.name, url: entry.url, package: pkg })
       }
       const sha256 = yield* checksum.hashFile(abs)
-      const remote = yield* RemoteRegistry.make(entry, { token }).pipe(Effect.provideService(HttpClient.HttpClient, http))
-      const info = yield* remote.publish(abs, { name, version, checksum: sha256 }).pipe(
+      return { file: abs, name, version, pkg, size: opened.size, sha256, entry, token } as const
+    })
+
+    const publish = Effect.fn("Publisher.publish")(function*(
+      file: string,
+      options: {
+        readonly registry?: string | undefined
+        /** Upload progress: (sent, total) bytes. */
+        readonly onProgress?: ((sent: number, total: number) => void) | undefined
+      } = {}
+    ) {
+      const ok = yield* check(file, options)
+      const remote = yield* RemoteRegistry.make(ok.entry, { token: ok.token }).pipe(
+        Effect.provideService(HttpClient.HttpClient, http)
+      )
+      const info = yield* remote.publish(ok.file, {
+        name: ok.name,
+        version: ok.version,
+        checksum: ok.sha256,
+        onProgress: options.onProgress
+      }).pipe(
         Effect.catchTag("RegistryUnavailable", (e): Effect.Effect<never, RemoteRegistry.RegistryUnavailable | DefaultRegistryUnavailable> =>
           options.registry === undefined
-            ? Effect.fail(new DefaultRegistryUnavailable({ registry: entry.name, url: entry.url, package: pkg, reason: e.reason }))
+            ? Effect.fail(new DefaultRegistryUnavailable({ registry: ok.entry.name, url: ok.entry.url, package: ok.pkg, reason: e.reason }))
             : Effect.fail(e))
       )
-      return { registry: entry.name, info, sha256, file: abs } satisfies Published as Published
+      return { registry: ok.entry.name, info, sha256: ok.sha256, file: ok.file } satisfies Published as Published
     })
 
     return {
+      /** Checks an archive and its registry as `publish` does, without uploading (for `--dry-run`). */
+      check,
       /** Checks, then uploads an archive to `registry` (default: the default registry). */
       publish
     } as const

@@ -292,7 +292,8 @@ export class Registries extends Effect.Service<Registries>()("fm/Registries", {
         }
         total += result.right.total_count
         for (const pkg of result.right.packages) {
-          const key = `${normalizeName(pkg.name)}@${pkg.version}`
+          // one line per package, from the highest-priority registry that has it (whatever version)
+          const key = normalizeName(pkg.name)
           if (seen.has(key)) {
             total -= 1
             continue
@@ -398,7 +399,7 @@ export class Registries extends Effect.Service<Registries>()("fm/Registries", {
       getPackage,
       /** A package's versions from the first registry that has it. */
       listVersions,
-      /** Asks every enabled registry at once; merges by normalized name@version (highest priority wins). */
+      /** Asks every enabled registry at once; merges by normalized name (highest priority wins). */
       search,
       /** Resolves and downloads a version into the cache (verified), from the first registry that has it. */
       fetch,

@@ -6,9 +6,11 @@
  * @since 0.1.0
  */
 import * as FileSystem from "@effect/platform/FileSystem"
-import { Config, Data, Effect, Option, ParseResult, Redacted, Schema } from "effect"
+import { Config, Data, Effect, Option, Redacted, Schema } from "effect"
 import * as path from "node:path"
 import { FlowmasonHome } from "../shared/FlowmasonHome.js"
+import { describeCause } from "../shared/FileError.js"
+import { describeParseError } from "../shared/SchemaIssues.js"
 
 /**
  * One configured registry. Field names are camelCase here and snake_case in the file
@@ -117,7 +119,7 @@ export class RegistryExists extends Data.TaggedError("RegistryExists")<{
   }
   /** What the user can do about it. */
   get hint(): string {
-    return `remove it first with \`fm registry remove ${this.name}\`, or pick another name`
+    return `change it with \`fm registry set ${this.name} ...\`, or pick another name`
   }
 }
 
@@ -236,7 +238,7 @@ export const parseJsonAt = (
     }
   })
 
-const decodeEntry = Schema.decodeUnknownEither(RegistryEntry)
+const decodeEntry = Schema.decodeUnknownEither(RegistryEntry, { errors: "all" })
 const encodeEntry = Schema.encodeSync(RegistryEntry)
 
 /**
@@ -260,9 +262,9 @@ export class RegistryConfig extends Effect.Service<RegistryConfig>()("fm/Registr
     const fail = (reason: string) => new ConfigError({ file, reason })
 
     const load: Effect.Effect<Loaded, ConfigError> = Effect.gen(function*() {
-      const exists = yield* fs.exists(file).pipe(Effect.mapError((e) => fail(`cannot read: ${e.message}`)))
+      const exists = yield* fs.exists(file).pipe(Effect.mapError((e) => fail(`cannot read: ${describeCause(e)}`)))
       if (!exists) return { exists: false, top: {}, entries: [] }
-      const text = yield* fs.readFileString(file).pipe(Effect.mapError((e) => fail(`cannot read: ${e.message}`)))
+      const text = yield* fs.readFileString(file).pipe(Effect.mapError((e) => fail(`cannot read: ${describeCause(e)}`)))
       const json = yield* parseJsonAt(file, text)
       if (!isRecord(json)) return yield* fail("expected a JSON object with a \"registries\" array")
       const list = json["registries"] ?? []
@@ -275,7 +277,7 @@ export class RegistryConfig extends Effect.Service<RegistryConfig>()("fm/Registr
         if (decoded._tag === "Left") {
           const label = typeof raw["name"] === "string" ? ` ('${raw["name"]}')` : ""
           return yield* fail(
-            `registries[${i}]${label}: ${ParseResult.TreeFormatter.formatErrorSync(decoded.left)}`
+            `registries[${i}]${label}: ${describeParseError(decoded.left)}`
           )
         }
         entries.push({ raw, entry: decoded.right })
@@ -335,7 +337,7 @@ export class RegistryConfig extends Effect.Service<RegistryConfig>()("fm/Registr
           Effect.zipRight(fs.rename(tmp, file)),
           Effect.onError(() => fs.remove(tmp).pipe(Effect.ignore))
         )
-      }).pipe(Effect.mapError((e) => fail(`cannot write: ${e.message}`)))
+      }).pipe(Effect.mapError((e) => fail(`cannot write: ${describeCause(e)}`)))
 
     const known = (entries: ReadonlyArray<Loaded["entries"][number]>) => entries.map((e) => e.entry.name)
 
@@ -347,7 +349,7 @@ export class RegistryConfig extends Effect.Service<RegistryConfig>()("fm/Registr
     const lockFile = `${file}.lock`
     const acquireLock = Effect.gen(function*() {
       yield* fs.makeDirectory(path.dirname(file), { recursive: true, mode: 0o700 }).pipe(
-        Effect.mapError((e) => fail(`cannot create the directory: ${e.message}`))
+        Effect.mapError((e) => fail(`cannot create the directory: ${describeCause(e)}`))
       )
       for (let attempt = 0; attempt < 400; attempt++) {
         const got = yield* fs.writeFileString(lockFile, `${process.pid}\n`, { flag: "wx", mode: 0o600 }).pipe(
@@ -356,7 +358,7 @@ export class RegistryConfig extends Effect.Service<RegistryConfig>()("fm/Registr
             (e) => e._tag === "SystemError" && e.reason === "AlreadyExists",
             () => Effect.succeed(false)
           ),
-          Effect.mapError((e) => fail(`cannot create the lock file ${lockFile}: ${e.message}`))
+          Effect.mapError((e) => fail(`cannot create the lock file ${lockFile}: ${describeCause(e)}`))
         )
         if (got) return
         const info = yield* fs.stat(lockFile).pipe(Effect.option)

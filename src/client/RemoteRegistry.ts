@@ -322,7 +322,13 @@ export interface RemoteRegistry {
   /** Uploads an archive (multipart `file` + `checksum`), streamed from disk. */
   readonly publish: (
     file: string,
-    upload: { readonly name: string; readonly version: string; readonly checksum: string }
+    upload: {
+      readonly name: string
+      readonly version: string
+      readonly checksum: string
+      /** Called as the archive's bytes are handed to the connection: (sent, total). */
+      readonly onProgress?: ((sent: number, total: number) => void) | undefined
+    }
   ) => Effect.Effect<PackageInfo, PublishRejected | RemoteError>
 }
 
@@ -525,7 +531,7 @@ export const make = (
       status === 403
         ? `the token for ${registry} lacks the needed scope; ask its administrator for one that allows this`
         : Option.isSome(token)
-        ? `check the token: \`fm registry remove ${registry}\` then \`fm registry add ${registry} ${base} --token TOKEN\`, or set FLOWMASON_REGISTRY_TOKEN`
+        ? `check the token: save a new one with \`fm login ${registry}\`, or set FLOWMASON_REGISTRY_TOKEN`
         : `this registry needs a token: \`fm registry add ${registry} ${base} --token TOKEN\` (after removing it), or set FLOWMASON_REGISTRY_TOKEN`
 
     const fromStatus = (status: number, detail: string, ctx: Ctx): PackageNotFound | RemoteError => {
@@ -750,7 +756,12 @@ export const make = (
 
     const publish = Effect.fn("RemoteRegistry.publish")(function*(
       file: string,
-      upload: { readonly name: string; readonly version: string; readonly checksum: string }
+      upload: {
+        readonly name: string
+        readonly version: string
+        readonly checksum: string
+        readonly onProgress?: ((sent: number, total: number) => void) | undefined
+      }
     ) {
       const url = endpoint("/packages/upload")
       const pkg = `${upload.name}@${upload.version}`
@@ -772,7 +783,17 @@ export const make = (
         fs.createReadStream(file, { highWaterMark: 256 * 1024 }) as AsyncIterable<Uint8Array>,
         (cause) => new MalformedResponse({ registry, url: file, reason: `cannot read ${file}: ${String(cause)}` })
       )
-      const body = Stream.make(head).pipe(Stream.concat(fileBytes), Stream.concat(Stream.make(tail)))
+      let sent = 0
+      const onProgress = upload.onProgress
+      const counted = onProgress === undefined ? fileBytes : fileBytes.pipe(
+        Stream.tap((chunk) =>
+          Effect.sync(() => {
+            sent += chunk.length
+            onProgress(sent, size)
+          })
+        )
+      )
+      const body = Stream.make(head).pipe(Stream.concat(counted), Stream.concat(Stream.make(tail)))
       const request = HttpClientRequest.post(url).pipe(
         HttpClientRequest.bodyStream(body, {
           contentType: `multipart/form-data; boundary=${boundary}`,

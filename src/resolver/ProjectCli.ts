@@ -42,6 +42,11 @@ export interface ProjectInstallArgs {
   readonly concurrency?: number | undefined
   /** The project directory (default: the current directory). */
   readonly projectDir?: string | undefined
+  /**
+   * A progress display for the downloads: `update` as bytes arrive (see
+   * `ProjectOptions.onProgress`), `done` once they are over, before anything is printed.
+   */
+  readonly progress?: { readonly update: (received: number, total: number) => void; readonly done: () => void } | undefined
 }
 
 /**
@@ -83,15 +88,16 @@ const resultJson = (r: ProjectInstallResult, added?: { name: string; range: stri
 export const runProjectInstall = (args: ProjectInstallArgs) =>
   Effect.gen(function*() {
     const project = yield* ProjectInstall
-    const options = { dir: args.projectDir, frozen: args.frozen, concurrency: args.concurrency }
+    const options = { dir: args.projectDir, frozen: args.frozen, concurrency: args.concurrency, onProgress: args.progress?.update }
+    const finished = Effect.sync(() => args.progress?.done())
     let result: ProjectInstallResult
     let added: { name: string; range: string } | undefined
     if (Option.isNone(args.target)) {
-      result = yield* project.install(options)
+      result = yield* project.install(options).pipe(Effect.ensuring(finished))
     } else {
       const range = args.version !== undefined && Option.isSome(args.version) ? args.version.value : undefined
       const spec = range === undefined ? args.target.value : `${args.target.value}@${range}`
-      const out = yield* project.add(spec, options)
+      const out = yield* project.add(spec, options).pipe(Effect.ensuring(finished))
       result = out
       added = out.added
     }

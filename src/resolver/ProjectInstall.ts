@@ -11,7 +11,7 @@
  * @since 0.1.0
  */
 import * as FileSystem from "@effect/platform/FileSystem"
-import { Data, Effect, Fiber, Option, Schedule } from "effect"
+import { Data, Effect, Fiber, Option, Schedule, Stream } from "effect"
 import { PackageInfo, type ReleaseInfo } from "../api/Models.js"
 import * as path from "node:path"
 import semver from "semver"
@@ -111,6 +111,30 @@ export interface ProjectOptions {
   readonly concurrency?: number | undefined
   /** Where to install (default `<project>/fm_packages`). */
   readonly installDir?: string | undefined
+  /** Download progress over all the packages fetched: (bytes received, bytes expected). */
+  readonly onProgress?: ((received: number, total: number) => void) | undefined
+}
+
+/** Counts the bytes of every download of one operation (early ones and the rest) for a progress bar. */
+interface Meter {
+  /** More bytes are to come (a download starts, with its size from the metadata or the lock). */
+  readonly expect: (bytes: number) => void
+  /** Bytes arrived. */
+  readonly counted: (bytes: number) => void
+}
+
+const makeMeter = (onProgress: ((received: number, total: number) => void) | undefined): Meter => {
+  let expected = 0
+  let received = 0
+  return {
+    expect: (bytes) => {
+      expected += bytes
+    },
+    counted: (bytes) => {
+      received += bytes
+      onProgress?.(received, Math.max(expected, received))
+    }
+  }
 }
 
 /**
@@ -279,7 +303,7 @@ export class ProjectInstall extends Effect.Service<ProjectInstall>()("fm/Project
       )
 
     /** Downloads one locked package into the cache, verified against the lock while storing. */
-    const fetchOne = (p: LockedPackage) =>
+    const fetchOne = (p: LockedPackage, counted: (bytes: number) => void = () => {}) =>
       Effect.gen(function*() {
         const fail = failFor(p)
         const key = keyOf(p)
@@ -293,14 +317,23 @@ export class ProjectInstall extends Effect.Service<ProjectInstall>()("fm/Project
         if (source === undefined) return yield* fail(`registry '${p.registry.name}' is not configured`)
         if (p.sha256 === "") {
           // the registry's index had no checksum (an older FlowMason server): its package info has one
-          const fetched = yield* registries.fetch(p.name, { version: p.version, registry: p.registry.name }).pipe(
+          let previous = 0
+          const fetched = yield* registries.fetch(p.name, {
+            version: p.version,
+            registry: p.registry.name,
+            onProgress: (received) => {
+              counted(received - previous)
+              previous = received
+            }
+          }).pipe(
             Effect.mapError((e) => fail(e.message))
           )
           return { path: fetched.cached.path, fromCache: fetched.fromCache, sha256: fetched.cached.sha256 }
         }
         // straight to the archive: the lock already has everything the package info would say
         const info = new PackageInfo({ name: p.name, version: p.version, checksum: p.sha256, size_bytes: p.size })
-        const cached = yield* cache.store(key, p.sha256, source.download(info)).pipe(
+        const body = source.download(info).pipe(Stream.tap((chunk) => Effect.sync(() => counted(chunk.length))))
+        const cached = yield* cache.store(key, p.sha256, body).pipe(
           Effect.retry({ times: 2, schedule: Schedule.exponential("200 millis"), while: (e) => e._tag === "RegistryUnavailable" }),
           Effect.mapError((e) =>
             e._tag === "ChecksumMismatch"
@@ -318,7 +351,7 @@ export class ProjectInstall extends Effect.Service<ProjectInstall>()("fm/Project
      * downloaded). A failed early download is forgotten: `materialize` fetches what the solution
      * needs and reports its errors.
      */
-    const earlyDownloads = (concurrency: number) =>
+    const earlyDownloads = (concurrency: number, meter: Meter) =>
       Effect.gen(function*() {
         const scope = yield* Effect.scope
         const sem = yield* Effect.makeSemaphore(concurrency)
@@ -335,9 +368,10 @@ export class ProjectInstall extends Effect.Service<ProjectInstall>()("fm/Project
           }
           const one = Effect.gen(function*() {
             const [hit] = yield* cache.lookupShaMany([{ key: keyOf(p), sha256: p.sha256 }])
+            if (hit === undefined || Option.isNone(hit)) meter.expect(p.size)
             const got: Got = hit !== undefined && Option.isSome(hit)
               ? { path: hit.value.path, fromCache: true, sha256: hit.value.sha256 }
-              : yield* fetchOne(p)
+              : yield* fetchOne(p, meter.counted)
             return Option.some([cacheId(p), got] as const)
           }).pipe(sem.withPermits(1), Effect.orElseSucceed(() => Option.none<readonly [string, Got]>()))
           return Effect.asVoid(Effect.tap(Effect.forkIn(one, scope), (f) => Effect.sync(() => fibers.push(f))))
@@ -351,7 +385,8 @@ export class ProjectInstall extends Effect.Service<ProjectInstall>()("fm/Project
       packages: ReadonlyArray<LockedPackage>,
       installDir: string,
       concurrency: number,
-      early: ReadonlyMap<string, Got> = new Map()
+      early: ReadonlyMap<string, Got>,
+      meter: Meter
     ) =>
       Effect.gen(function*() {
         const parent = path.dirname(installDir)
@@ -378,11 +413,12 @@ export class ProjectInstall extends Effect.Service<ProjectInstall>()("fm/Project
           yield* Effect.forEach(withoutSha, (i) => Effect.map(cachedOne(packages[i]!), (h) => {
             hits[i] = h
           }), { concurrency: LOCAL, discard: true })
+          meter.expect(packages.reduce((sum, p, i) => (Option.isSome(hits[i]!) ? sum : sum + p.size), 0))
           const got = yield* Effect.forEach(
             packages,
             (p, i) => {
               const hit = hits[i]!
-              return Option.isSome(hit) ? Effect.succeed(hit.value) : fetchOne(p)
+              return Option.isSome(hit) ? Effect.succeed(hit.value) : fetchOne(p, meter.counted)
             },
             { concurrency }
           )
@@ -441,18 +477,19 @@ export class ProjectInstall extends Effect.Service<ProjectInstall>()("fm/Project
         let warnings: Array<string> = []
         let resolved = false
         let early: ReadonlyMap<string, Got> = new Map()
+        const meter = makeMeter(options.onProgress)
         if (keep === undefined && problems.length === 0 && lock !== undefined) {
           packages = reachable(project.dependencies, lock.packages)
         } else {
           if (options.frozen === true) return yield* new LockOutOfDate({ file: lockfile, problems })
-          const downloads = yield* earlyDownloads(concurrency)
+          const downloads = yield* earlyDownloads(concurrency, meter)
           const out = yield* resolveProject(project, lock, keep ?? (() => true), options.concurrency, downloads.start)
           packages = toLocked(out.resolution)
           warnings = out.warnings
           resolved = true
           early = yield* downloads.settle
         }
-        const installed = yield* materialize(packages, installDir, concurrency, early)
+        const installed = yield* materialize(packages, installDir, concurrency, early, meter)
         if (resolved) {
           // a registry without checksums in its index: record what was downloaded and verified
           const bySha = new Map(installed.map((i) => [normalizeName(i.name), i]))

@@ -79,20 +79,31 @@ export class Auth extends Effect.Service<Auth>()("fm/server/Auth", {
     const store = yield* PackageStore
 
     const create = Effect.fn("Auth.create")(function*(options: {
-      readonly name: string
+      /** Unique; default `<scope>-<date>`, with `-2`, `-3`, ... when that is taken. */
+      readonly name?: string | undefined
       readonly scope: TokenScope
       readonly expiresInMs?: number | undefined
       /** Use this secret instead of a random one (for FM_ADMIN_TOKEN). */
       readonly token?: string | undefined
     }) {
       const token = options.token ?? generateToken()
-      const row = yield* store.createToken({
-        name: options.name,
-        prefix: token.slice(0, TOKEN_PREFIX.length + 4),
-        hash: hashToken(token),
-        scope: options.scope,
-        expiresAt: options.expiresInMs === undefined ? null : new Date(Date.now() + options.expiresInMs).toISOString()
-      })
+      const insert = (name: string) =>
+        store.createToken({
+          name,
+          prefix: token.slice(0, TOKEN_PREFIX.length + 4),
+          hash: hashToken(token),
+          scope: options.scope,
+          expiresAt: options.expiresInMs === undefined ? null : new Date(Date.now() + options.expiresInMs).toISOString()
+        })
+      if (options.name !== undefined) return { token, row: yield* insert(options.name) } satisfies CreatedToken
+      const base = `${options.scope}-${new Date().toISOString().slice(0, 10)}`
+      const taken = new Set((yield* store.listTokens).map((t) => t.name))
+      let n = 1
+      while (taken.has(n === 1 ? base : `${base}-${n}`)) n++
+      // another process may take the same name meanwhile: then the next number
+      const row = yield* insert(n === 1 ? base : `${base}-${n}`).pipe(
+        Effect.catchTag("TokenNameTaken", () => insert(`${base}-${n + 1}`))
+      )
       return { token, row } satisfies CreatedToken
     })
 

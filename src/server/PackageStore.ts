@@ -227,6 +227,40 @@ export class TokenNotFound extends Data.TaggedError("TokenNotFound")<{ readonly 
 }
 
 /**
+ * A token name already in use: token names are unique, so that revoking by name revokes one.
+ * @since 0.1.0
+ * @category errors
+ */
+export class TokenNameTaken extends Data.TaggedError("TokenNameTaken")<{ readonly name: string; readonly id: number }> {
+  override get message(): string {
+    return `a token named '${this.name}' already exists (id ${this.id})`
+  }
+  /** What to do instead. */
+  get hint(): string {
+    return `choose another --name, or revoke that one first: fm studio token revoke ${this.id}`
+  }
+}
+
+/**
+ * A name given to `revoke` that several tokens share (made before names were unique): nothing
+ * is revoked.
+ * @since 0.1.0
+ * @category errors
+ */
+export class AmbiguousToken extends Data.TaggedError("AmbiguousToken")<{
+  readonly token: string
+  readonly ids: ReadonlyArray<number>
+}> {
+  override get message(): string {
+    return `${this.ids.length} tokens are named '${this.token}' (ids ${this.ids.join(", ")}); nothing was revoked`
+  }
+  /** What to do instead. */
+  get hint(): string {
+    return `revoke one by its id: fm studio token revoke ${this.ids[0] ?? "ID"}`
+  }
+}
+
+/**
  * The store's operations. Every method is `Effect<A, E, never>`; names are matched normalized.
  * @since 0.1.0
  * @category models
@@ -270,14 +304,20 @@ export interface PackageStoreService {
   readonly delete: (name: string, version: string) => Effect.Effect<ReleaseRow, StoreError | ReleaseNotFound>
   /** Every checksum referenced by a release (for the blob sweep at start). */
   readonly checksums: Effect.Effect<ReadonlySet<string>, StoreError>
-  /** Store a token (its hash only). */
-  readonly createToken: (token: NewToken) => Effect.Effect<TokenRow, StoreError>
+  /**
+   * Store a token (its hash only). Names are unique: a name in use fails with
+   * {@link TokenNameTaken}, unless it is the same token (same hash), which is returned.
+   */
+  readonly createToken: (token: NewToken) => Effect.Effect<TokenRow, StoreError | TokenNameTaken>
   /** The token with this hash, revoked or not (the caller checks revocation and expiry). */
   readonly findTokenByHash: (hash: string) => Effect.Effect<Option.Option<TokenRow>, StoreError>
   /** Every token, oldest first. */
   readonly listTokens: Effect.Effect<ReadonlyArray<TokenRow>, StoreError>
-  /** Revoke a token by id (digits) or name; returns the revoked token. */
-  readonly revokeToken: (idOrName: string) => Effect.Effect<TokenRow, StoreError | TokenNotFound>
+  /**
+   * Revoke one token, by id (digits) or by name; returns it. A name several tokens share (from
+   * before names were unique) fails with {@link AmbiguousToken} and revokes nothing.
+   */
+  readonly revokeToken: (idOrName: string) => Effect.Effect<TokenRow, StoreError | TokenNotFound | AmbiguousToken>
 }
 
 /**

@@ -41,7 +41,14 @@ import type {
   StoreStats,
   TokenRow
 } from "./PackageStore.js"
-import { ReleaseNotFound, StoreError, TokenNotFound, VersionExists } from "./PackageStore.js"
+import {
+  AmbiguousToken,
+  ReleaseNotFound,
+  StoreError,
+  TokenNameTaken,
+  TokenNotFound,
+  VersionExists
+} from "./PackageStore.js"
 
 /**
  * The dialect-specific pieces of a SQL store.
@@ -461,18 +468,33 @@ export const makeSql = (dialect: SqlDialect): Effect.Effect<PackageStoreService,
     )
 
     const createToken = Effect.fn("PackageStore.createToken")(function*(token: NewToken) {
-      const rows = yield* sql<Row>`INSERT INTO tokens ${
-        sql.insert({
-          name: token.name,
-          prefix: token.prefix,
-          hash: token.hash,
-          scope: token.scope,
-          created_at: now(),
-          expires_at: token.expiresAt,
-          revoked_at: null
+      return yield* sql.withTransaction(
+        Effect.gen(function*() {
+          // names are unique (revoke takes a name): checked here, in the insert's transaction,
+          // because databases made before may already hold duplicates a unique index would refuse
+          const same = yield* sql<Row>`SELECT * FROM tokens WHERE name = ${token.name} ORDER BY id`
+          const first = same[0]
+          if (first !== undefined) {
+            const itself = same.find((r) => str(r.hash) === token.hash)
+            if (itself !== undefined) return toToken(itself)
+            return yield* new TokenNameTaken({ name: token.name, id: num(first.id) })
+          }
+          const rows = yield* sql<Row>`INSERT INTO tokens ${
+            sql.insert({
+              name: token.name,
+              prefix: token.prefix,
+              hash: token.hash,
+              scope: token.scope,
+              created_at: now(),
+              expires_at: token.expiresAt,
+              revoked_at: null
+            })
+          } RETURNING *`
+          const row = rows[0]
+          if (row === undefined) return yield* Effect.die(new Error("INSERT ... RETURNING returned no row"))
+          return toToken(row)
         })
-      } RETURNING *`.pipe(Effect.mapError(fail(`create token ${token.name}`)))
-      return toToken(rows[0]!)
+      ).pipe(Effect.catchTag("SqlError", (e) => Effect.fail(fail(`create token ${token.name}`)(e))))
     })
 
     const findTokenByHash = Effect.fn("PackageStore.findTokenByHash")(function*(hash: string) {
@@ -487,13 +509,21 @@ export const makeSql = (dialect: SqlDialect): Effect.Effect<PackageStoreService,
 
     const revokeToken = Effect.fn("PackageStore.revokeToken")(function*(idOrName: string) {
       const at = now()
-      const rows = yield* (/^\d+$/.test(idOrName)
-        ? sql<Row>`UPDATE tokens SET revoked_at = coalesce(revoked_at, ${at}) WHERE id = ${Number(idOrName)} RETURNING *`
-        : sql<Row>`UPDATE tokens SET revoked_at = coalesce(revoked_at, ${at}) WHERE name = ${idOrName} RETURNING *`).pipe(
-          Effect.mapError(fail(`revoke token ${idOrName}`))
-        )
-      if (rows.length === 0) return yield* new TokenNotFound({ token: idOrName })
-      return toToken(rows[0]!)
+      return yield* sql.withTransaction(
+        Effect.gen(function*() {
+          // an id first (digits), else a name; exactly one row, by its id, is ever updated
+          const byId = /^\d+$/.test(idOrName)
+            ? yield* sql<Row>`SELECT * FROM tokens WHERE id = ${Number(idOrName)}`
+            : []
+          const matches = byId.length > 0 ? byId : yield* sql<Row>`SELECT * FROM tokens WHERE name = ${idOrName} ORDER BY id`
+          const target = matches[0]
+          if (target === undefined) return yield* new TokenNotFound({ token: idOrName })
+          if (matches.length > 1) return yield* new AmbiguousToken({ token: idOrName, ids: matches.map((r) => num(r.id)) })
+          const rows = yield* sql<Row>`UPDATE tokens SET revoked_at = coalesce(revoked_at, ${at})
+            WHERE id = ${num(target.id)} RETURNING *`
+          return toToken(rows[0] ?? target)
+        })
+      ).pipe(Effect.catchTag("SqlError", (e) => Effect.fail(fail(`revoke token ${idOrName}`)(e))))
     })
 
     return {

@@ -69,7 +69,11 @@ describe("fm search / info / versions", () => {
       expect(r.stderr).toMatch(/warning: registry down .* unavailable/)
       const only = await runFm(["search", "lower", "--registry", "down", "--json"], { home: h, env })
       expect(only.code).toBe(1)
-      expect(only.stderr).toMatch(/no registry answered/)
+      // with --json the error is a JSON object on stdout
+      expect(parseJsonOut<{ error: { code: string; message: string } }>(only).error).toMatchObject({
+        code: "search_failed",
+        message: expect.stringMatching(/no registry answered/)
+      })
     } finally {
       removeDir(h)
     }
@@ -207,7 +211,7 @@ describe("fm publish", () => {
       const bad = await runFm(["publish", file], { home: h, env: { ...env, FLOWMASON_REGISTRY_TOKEN: "fmr_wrong" } })
       expect(bad.code).toBe(1)
       expect(bad.stderr).toMatch(/registry private rejected the credentials \(401\) for gamma@1\.0\.0/)
-      expect(bad.stderr).toMatch(/hint: .*--token/)
+      expect(bad.stderr).toMatch(/hint: .*fm login private/)
     } finally {
       removeDir(h)
     }

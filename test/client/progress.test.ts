@@ -2,9 +2,10 @@ import { describe, expect, it } from "vitest"
 import { makeProgress, PROGRESS_THRESHOLD, progressEnabled, renderProgress } from "../../src/cli/Progress.js"
 
 describe("Progress", () => {
-  it("renders bytes, total, a bar and the rate", () => {
+  it("renders bytes, total, a bar, the rate and the time left", () => {
     const line = renderProgress("downloading x", 1024 * 1024, 2 * 1024 * 1024, 1000)
-    expect(line).toBe("downloading x [############............] 1.0 MiB / 2.0 MiB  1.0 MiB/s")
+    expect(line).toBe("downloading x [############............] 1.0 MiB / 2.0 MiB  1.0 MiB/s  ETA 1s")
+    expect(renderProgress("x", 1024 * 1024, 200 * 1024 * 1024, 1000)).toContain("ETA 3m19s")
     expect(renderProgress("x", 2048, undefined, 2000)).toBe("x 2.0 KiB  1.0 KiB/s")
   })
 

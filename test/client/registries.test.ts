@@ -33,6 +33,7 @@ beforeAll(async () => {
     "alpha@2.0.0": await makeFmpkg("alpha", "2.0.0"),
     "shared@1.0.0/primary": await makeFmpkg("shared", "1.0.0", { description: "primary copy" }),
     "shared@1.0.0/fallback": await makeFmpkg("shared", "1.0.0", { description: "fallback copy" }),
+    "shared@0.9.0/fallback": await makeFmpkg("shared", "0.9.0", { description: "older fallback copy" }),
     "lower@0.3.0": await makeFmpkg("lower", "0.3.0"),
     "bad@1.0.0": await makeFmpkg("bad", "1.0.0")
   }
@@ -286,13 +287,19 @@ describe("Registries and Installer against real servers on 127.0.0.1", () => {
       assert.strictEqual(offlineRange._tag, "OfflineNeedsVersion")
     }))
 
-  it.live("search asks all registries at once, merges (priority wins a duplicate), reports failures beside results", () =>
+  it.live("search asks all registries at once, merges (priority wins a duplicate, whatever its version), reports failures beside results", () =>
     Effect.gen(function*() {
       const a = yield* Effect.promise(() =>
         start({ packages: [pkg("shared@1.0.0/primary", "shared", "1.0.0"), pkg("alpha@1.0.0", "alpha", "1.0.0")] })
       )
       const b = yield* Effect.promise(() =>
-        start({ packages: [pkg("shared@1.0.0/fallback", "shared", "1.0.0"), pkg("lower@0.3.0", "lower", "0.3.0")] })
+        start({
+          packages: [
+            // another version of a package the higher-priority registry has: still one line, from that one
+            pkg("shared@0.9.0/fallback", "shared", "0.9.0"),
+            pkg("lower@0.3.0", "lower", "0.3.0")
+          ]
+        })
       )
       const port = yield* Effect.promise(() => closedPort())
       const res = yield* withHome([

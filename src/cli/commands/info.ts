@@ -7,17 +7,9 @@ import { Effect, Option } from "effect"
 import { ClientServicesLive } from "../../client/ClientLayers.js"
 import { Registries } from "../../client/Registries.js"
 import { parsePublishedAt } from "../../client/RemoteRegistry.js"
-import { formatBytes, json, printFields, printJson, registryOption } from "../Output.js"
+import { formatBytes, json, printFields, printJson, registryOption, UsageError } from "../Output.js"
+import { packageSpec } from "../PackageSpec.js"
 import { HttpClientLive } from "../HttpClientLayer.js"
-
-/**
- * Splits `name@version` (a leading `@` is part of no valid name, so the last `@` separates).
- * @since 0.1.0
- */
-export const splitSpec = (spec: string): { readonly name: string; readonly version: string | undefined } => {
-  const at = spec.lastIndexOf("@")
-  return at > 0 ? { name: spec.slice(0, at), version: spec.slice(at + 1) } : { name: spec, version: undefined }
-}
 
 /**
  * The `info` command.
@@ -35,7 +27,9 @@ export const info = Command.make(
   },
   (args) =>
     Effect.gen(function*() {
-      const { name, version } = splitSpec(args.spec)
+      const spec = packageSpec("info", args.spec)
+      if (spec instanceof UsageError) return yield* spec
+      const { name, version } = spec
       const registries = yield* Registries
       const found = yield* registries.getPackage(name, { version, registry: Option.getOrUndefined(args.registry) })
       const p = found.info
@@ -62,7 +56,7 @@ export const info = Command.make(
       yield* printFields(lines)
     })
 ).pipe(
-  Command.withDescription("Show a package version's details, from the first registry (in priority order) that has it."),
+  Command.withDescription("Show a package version's details. The first registry (in priority order) that has it answers."),
   Command.provide(ClientServicesLive),
   Command.provide(HttpClientLive) // undici: loaded with this command only
 )

@@ -33,7 +33,7 @@ export const outdated = Command.make(
     })
 ).pipe(
   Command.withDescription(
-    "List the project's packages (from fm.lock.json) that have newer non-yanked versions in their registry."
+    "List the project's packages that have newer versions. Reads fm.lock.json and asks each package's registry for newer non-yanked versions."
   ),
   Command.provide(ProjectInstall.Default),
   Command.provide(HttpClientLive) // undici: loaded with this command only

@@ -17,7 +17,7 @@ export const pack = Command.make(
   "pack",
   {
     dir: Args.directory({ name: "dir", exists: "yes" }).pipe(
-      Args.withDescription("The package directory (with manifest.json or flowmason-package.json); default: ."),
+      Args.withDescription("The package directory (with manifest.json or flowmason-package.json)"),
       Args.withDefault(".")
     ),
     output: Options.file("output").pipe(
@@ -54,6 +54,6 @@ export const pack = Command.make(
       yield* Console.log(`  size:    ${formatBytes(report.size)} (${report.size} bytes)`)
     })
 ).pipe(
-  Command.withDescription("Pack a package directory into a .fmpkg archive"),
+  Command.withDescription("Pack a package directory into a .fmpkg archive. The manifest is checked first."),
   Command.provide(PackageArchive.Default)
 )

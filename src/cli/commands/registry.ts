@@ -1,5 +1,5 @@
 /**
- * `fm registry ...`: list, add, remove, set-default, enable, disable, and the download cache.
+ * `fm registry ...`: list, add, set, remove, set-default, enable, disable, and the download cache.
  * @since 0.1.0
  */
 import { Args, Command, Options, Prompt } from "@effect/cli"
@@ -10,6 +10,7 @@ import {
   checkRegistryUrl,
   type RegistryEntry,
   RegistryConfig,
+  type RegistryPatch,
   RegistryEntry as Entry,
   RegistryExists,
   type TokenSource
@@ -31,6 +32,28 @@ const entryJson = (e: RegistryEntry, token: TokenSource) => ({
 
 const nameArg = Args.text({ name: "name" }).pipe(Args.withDescription("The registry's name"))
 
+const tokenOption = Options.text("token").pipe(
+  Options.withAlias("t"),
+  Options.withDescription(
+    "Token sent as `Authorization: Bearer` (stored in registries.json, mode 0600; `fm login` keeps it out of shell history)"
+  ),
+  Options.optional
+)
+
+const onOff = (on: string, off: string, what: string) => ({
+  on: Options.boolean(on).pipe(Options.withDescription(what)),
+  off: Options.boolean(off).pipe(Options.withDescription(`Undo --${on}`))
+})
+
+const publishFlags = onOff("publish", "no-publish", "Allow `fm publish` to this registry (allowed when added)")
+const authFlags = onOff("requires-auth", "no-requires-auth", "The registry needs a token for every request")
+
+/** `--X` → true, `--no-X` → false, neither → unchanged; both is a usage error. */
+const toggleOf = (flag: string, on: boolean, off: boolean): Effect.Effect<boolean | undefined, UsageError> =>
+  on && off
+    ? Effect.fail(new UsageError({ reason: `--${flag} and --no-${flag} contradict each other`, hint: "give one of them" }))
+    : Effect.succeed(on ? true : off ? false : undefined)
+
 // ---------------------------------------------------------------------------------------------
 // list
 
@@ -47,8 +70,11 @@ const listCommand = Command.make(
     Effect.gen(function*() {
       const config = yield* RegistryConfig
       const entries = yield* (all ? config.list : config.enabled)
+      // the registry used by default: the one marked, else the first enabled one
+      const fallback = yield* config.defaultRegistry.pipe(Effect.option)
+      const isDefault = (e: RegistryEntry) => Option.isSome(fallback) && fallback.value.name === e.name
       if (json) {
-        return yield* printJson(entries.map((e) => entryJson(e, config.tokenSource(e))))
+        return yield* printJson(entries.map((e) => ({ ...entryJson(e, config.tokenSource(e)), is_default: isDefault(e) })))
       }
       if (entries.length === 0) {
         return yield* Console.log(
@@ -64,7 +90,7 @@ const listCommand = Command.make(
           e.url,
           String(e.priority),
           yesNo(e.enabled),
-          e.isDefault ? "*" : "",
+          isDefault(e) ? "*" : "",
           yesNo(e.canPublish),
           e.requiresAuth ? "required" : "no",
           config.tokenSource(e)
@@ -72,7 +98,7 @@ const listCommand = Command.make(
       )
     })
 ).pipe(Command.withDescription(
-  "List registries in the order they are consulted (TOKEN: config, env or none; never the token)"
+  "List registries in the order they are consulted. TOKEN says where a token comes from (config, env or none); the token itself is never shown."
 ))
 
 // ---------------------------------------------------------------------------------------------
@@ -83,24 +109,19 @@ const addCommand = Command.make(
   {
     name: nameArg,
     url: Args.text({ name: "url" }).pipe(Args.withDescription("Base URL, e.g. https://registry.example.com")),
-    token: Options.text("token").pipe(
-      Options.withAlias("t"),
-      Options.withDescription("Token sent as `Authorization: Bearer` (stored in registries.json, mode 0600)"),
-      Options.optional
-    ),
+    token: tokenOption,
     priority: Options.integer("priority").pipe(
       Options.withAlias("p"),
       Options.withDescription("Lower numbers are consulted first"),
       Options.withDefault(100)
     ),
     isDefault: Options.boolean("default").pipe(Options.withDescription("Make it the default registry")),
-    publish: Options.boolean("publish", { negationNames: ["no-publish"] }).pipe(
-      Options.withDescription("Allow `fm publish` to this registry (default: --no-publish)")
-    ),
+    publish: publishFlags.on,
+    noPublish: publishFlags.off,
     requiresAuth: Options.boolean("requires-auth").pipe(
       Options.withDescription("The registry needs a token for every request")
     ),
-    description: Options.text("description").pipe(Options.withDescription("A note shown in lists"), Options.optional),
+    description: Options.text("description").pipe(Options.withPseudoName("TEXT"), Options.withDescription("A note shown in lists"), Options.optional),
     json
   },
   (args) =>
@@ -120,7 +141,7 @@ const addCommand = Command.make(
         priority: args.priority,
         enabled: true,
         isDefault: args.isDefault,
-        canPublish: args.publish,
+        canPublish: (yield* toggleOf("publish", args.publish, args.noPublish)) ?? true,
         requiresAuth: args.requiresAuth,
         ...(Option.isSome(args.token) ? { authToken: args.token.value } : {}),
         ...(Option.isSome(args.description) ? { description: args.description.value } : {})
@@ -152,7 +173,72 @@ const addCommand = Command.make(
       }
     })
 ).pipe(Command.withDescription(
-  "Add a registry (health-checked; saved enabled even when unreachable, with a warning)"
+  "Add a registry. Its health is checked; an unreachable registry is saved enabled anyway, with a warning. Change it later with `fm registry set`."
+))
+
+// ---------------------------------------------------------------------------------------------
+// set
+
+const setCommand = Command.make(
+  "set",
+  {
+    name: nameArg,
+    url: Options.text("url").pipe(Options.withDescription("A new base URL"), Options.optional),
+    token: tokenOption,
+    noToken: Options.boolean("no-token").pipe(Options.withDescription("Forget the stored token")),
+    priority: Options.integer("priority").pipe(
+      Options.withAlias("p"),
+      Options.withDescription("Lower numbers are consulted first"),
+      Options.optional
+    ),
+    publish: publishFlags.on,
+    noPublish: publishFlags.off,
+    requiresAuth: authFlags.on,
+    noRequiresAuth: authFlags.off,
+    description: Options.text("description").pipe(Options.withPseudoName("TEXT"),
+      Options.withDescription("A note shown in lists (\"\" removes it)"),
+      Options.optional
+    ),
+    json
+  },
+  (args) =>
+    Effect.gen(function*() {
+      const config = yield* RegistryConfig
+      const canPublish = yield* toggleOf("publish", args.publish, args.noPublish)
+      const requiresAuth = yield* toggleOf("requires-auth", args.requiresAuth, args.noRequiresAuth)
+      if (Option.isSome(args.token) && args.noToken) {
+        return yield* new UsageError({ reason: "--token and --no-token contradict each other", hint: "give one of them" })
+      }
+      if (Option.isSome(args.url)) {
+        const badUrl = checkRegistryUrl(args.url.value)
+        if (Option.isSome(badUrl)) {
+          return yield* new UsageError({ reason: `--url: invalid URL for registry '${args.name}': ${badUrl.value}` })
+        }
+      }
+      const patch: RegistryPatch = {
+        ...(Option.isSome(args.url) ? { url: args.url.value.replace(/\/+$/, "") } : {}),
+        ...(Option.isSome(args.token) ? { authToken: args.token.value } : args.noToken ? { authToken: null } : {}),
+        ...(Option.isSome(args.priority) ? { priority: args.priority.value } : {}),
+        ...(canPublish === undefined ? {} : { canPublish }),
+        ...(requiresAuth === undefined ? {} : { requiresAuth }),
+        ...(Option.isSome(args.description)
+          ? { description: args.description.value === "" ? null : args.description.value }
+          : {})
+      }
+      if (Object.keys(patch).length === 0) {
+        return yield* new UsageError({
+          reason: `nothing to change for registry '${args.name}'`,
+          hint: `give what to change, e.g. fm registry set ${args.name} --priority 10 (see 'fm registry set --help')`
+        })
+      }
+      yield* config.update(args.name, patch)
+      const entry = yield* config.get(args.name)
+      if (args.json) return yield* printJson(entryJson(entry, config.tokenSource(entry)))
+      const changed = Object.keys(patch).map((k) => k === "authToken" ? "token" : k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`))
+      yield* Console.log(`Updated registry '${entry.name}': ${changed.join(", ")}.`)
+    })
+).pipe(Command.withDescription(
+  "Change a registry's settings. Only the settings given change; the others are kept."
 ))
 
 // ---------------------------------------------------------------------------------------------
@@ -192,7 +278,7 @@ const removeCommand = Command.make(
         )
       }
     })
-).pipe(Command.withDescription("Remove a registry (asks on a terminal; --yes in scripts)"))
+).pipe(Command.withDescription("Remove a registry. Asks first on a terminal; pass --yes in scripts."))
 
 const setDefaultCommand = Command.make("set-default", { name: nameArg, json }, ({ name, json }) =>
   Effect.gen(function*() {
@@ -202,7 +288,7 @@ const setDefaultCommand = Command.make("set-default", { name: nameArg, json }, (
     if (json) return yield* printJson(entryJson(entry, config.tokenSource(entry)))
     yield* Console.log(`'${name}' is now the default registry.`)
     if (!entry.enabled) yield* warn(`registry '${name}' is disabled; enable it with \`fm registry enable ${name}\``)
-  })).pipe(Command.withDescription("Make a registry the default (for publish and commands without --registry)"))
+  })).pipe(Command.withDescription("Make a registry the default. The default is where `fm publish` goes without --registry."))
 
 const toggle = (on: boolean) =>
   Command.make(on ? "enable" : "disable", { name: nameArg, json }, ({ name, json }) =>
@@ -213,7 +299,7 @@ const toggle = (on: boolean) =>
       if (json) return yield* printJson(entryJson(entry, config.tokenSource(entry)))
       yield* Console.log(`Registry '${name}' is now ${on ? "enabled" : "disabled"}.`)
     })).pipe(Command.withDescription(
-      on ? "Enable a registry (consult it again)" : "Disable a registry (keep it, but do not consult it)"
+      on ? "Enable a registry. It is consulted again." : "Disable a registry. It is kept, but not consulted."
     ))
 
 // ---------------------------------------------------------------------------------------------
@@ -259,7 +345,7 @@ const cacheCommand = Command.make(
       ]])
     })
 ).pipe(
-  Command.withDescription("Show download-cache statistics, or clear it"),
+  Command.withDescription("Show the download cache's size, or clear it"),
   Command.provide(PackageCache.Default)
 )
 
@@ -275,10 +361,11 @@ const cacheCommand = Command.make(
  * @category commands
  */
 export const registry = Command.make("registry").pipe(
-  Command.withDescription("Manage registries (~/.flowmason/registries.json) and the download cache"),
+  Command.withDescription("Manage registries and the download cache. Registries are kept in ~/.flowmason/registries.json."),
   Command.withSubcommands([
     listCommand,
     addCommand,
+    setCommand,
     removeCommand,
     setDefaultCommand,
     toggle(true),

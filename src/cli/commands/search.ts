@@ -80,8 +80,8 @@ export const search = Command.make(
     })
 ).pipe(
   Command.withDescription(
-    "Search every enabled registry at once. Results are merged (a package found in several registries is shown " +
-      "from the highest-priority one); registries that fail are listed as warnings."
+    "Search every enabled registry at once. Results are merged: a package found in several registries is shown " +
+      "once, from the highest-priority one. Registries that fail are listed as warnings."
   ),
   Command.provide(ClientServicesLive),
   Command.provide(HttpClientLive) // undici: loaded with this command only

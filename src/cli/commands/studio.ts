@@ -87,7 +87,7 @@ const startCommand = Command.make(
       Options.optional
     ),
     maxUploadSize: Options.text("max-upload-size").pipe(
-      Options.withDescription("Largest accepted archive: bytes or 50MiB, 1GiB, ... (default 100MiB)"),
+      Options.withDescription("Largest accepted archive: bytes or 50MiB, 1GiB, ..."),
       Options.withDefault("100MiB")
     ),
     trustProxy: Options.boolean("trust-proxy").pipe(
@@ -159,8 +159,9 @@ const startCommand = Command.make(
     })
 ).pipe(
   Command.withDescription(
-    "Run the registry server: the web UI at /, the API under /api/v1/registry, docs at /api/v1/registry/docs. " +
-      "Reads are open and writes need a token, unless --private. SIGINT/SIGTERM stop it gracefully."
+    "Run the registry server. It serves the web UI at /, the API under /api/v1/registry and its docs at " +
+      "/api/v1/registry/docs. Reads are open and writes need a token, unless --private. Ctrl-C (SIGINT) or " +
+      "SIGTERM stop it gracefully."
   )
 )
 
@@ -208,8 +209,9 @@ const tokenCreate = Command.make(
     scope: Options.choice("scope", ["read", "publish", "admin"]).pipe(
       Options.withDescription("What the token may do: read < publish < admin (each includes the ones before)")
     ),
-    name: Options.text("name").pipe(Options.withDescription("A label to recognise the token by"), Options.optional),
+    name: Options.text("name").pipe(Options.withDescription("A unique label to recognise (and revoke) the token by (default: <scope>-<date>)"), Options.optional),
     expiresIn: Options.text("expires-in").pipe(
+      Options.withPseudoName("DURATION"),
       Options.withDescription("Lifetime such as 30d, 12h, 2w, 1y (default: never expires)"),
       Options.optional
     ),
@@ -230,7 +232,7 @@ const tokenCreate = Command.make(
         }
       }
       const scope = opts.scope as TokenScope
-      const name = Option.getOrElse(opts.name, () => `${scope}-${new Date().toISOString().slice(0, 10)}`)
+      const name = Option.getOrUndefined(opts.name)
       const created = yield* withAuth(opts.dataDir, opts.databaseUrl, (auth) => auth.create({ name, scope, expiresInMs }))
       if (opts.json) return yield* printJson({ token: created.token, ...tokenJson(created.row) })
       yield* Console.log(created.token)
@@ -240,7 +242,7 @@ const tokenCreate = Command.make(
           "It is shown only this once."
       )
     })
-).pipe(Command.withDescription("Create an API token; prints it once (only its hash is stored)"))
+).pipe(Command.withDescription("Create an API token. It is printed once; only its hash is stored."))
 
 const tokenList = Command.make("list", { dataDir: dataDirOption, databaseUrl: databaseUrlOption, json }, (opts) =>
   Effect.gen(function*() {
@@ -259,12 +261,12 @@ const tokenList = Command.make("list", { dataDir: dataDirOption, databaseUrl: da
         t.expiresAt?.slice(0, 19) ?? "never"
       ])
     )
-  })).pipe(Command.withDescription("List API tokens (never their secrets)"))
+  })).pipe(Command.withDescription("List API tokens. Their secrets are never shown."))
 
 const tokenRevoke = Command.make(
   "revoke",
   {
-    token: Args.text({ name: "id-or-name" }).pipe(Args.withDescription("The token's id or name (see 'fm studio token list')")),
+    token: Args.text({ name: "id-or-name" }).pipe(Args.withDescription("The token's id, or its name (see 'fm studio token list'); exactly one token is revoked")),
     dataDir: dataDirOption,
     databaseUrl: databaseUrlOption,
     json
@@ -275,10 +277,10 @@ const tokenRevoke = Command.make(
       if (opts.json) return yield* printJson(tokenJson(row))
       yield* Console.log(`Revoked token '${row.name}' (id ${row.id}).`)
     })
-).pipe(Command.withDescription("Revoke an API token; requests with it get 401 from now on"))
+).pipe(Command.withDescription("Revoke one API token. Requests with it get 401 from now on."))
 
 const tokenCommand = Command.make("token").pipe(
-  Command.withDescription("Manage the registry's API tokens (works on the data directory; the server may be running)"),
+  Command.withDescription("Manage the registry's API tokens. Works on the data directory; the server may be running."),
   Command.withSubcommands([tokenCreate, tokenList, tokenRevoke])
 )
 
@@ -288,6 +290,6 @@ const tokenCommand = Command.make("token").pipe(
  * @category commands
  */
 export const studio = Command.make("studio").pipe(
-  Command.withDescription("Run a FlowMason package registry and manage its tokens"),
+  Command.withDescription("Run a package registry server and manage its tokens"),
   Command.withSubcommands([startCommand, tokenCommand, migrateCommand])
 )

@@ -66,8 +66,8 @@ export const tree = Command.make(
     })
 ).pipe(
   Command.withDescription(
-    "Print the project's resolved dependency graph (from fm.lock.json, or resolved now). " +
-      "A package shown before is marked (*) and not expanded again."
+    "Print the project's dependency graph. It comes from fm.lock.json, or is resolved now when the lock is " +
+      "missing or out of date. A package shown before is marked (*) and not expanded again."
   ),
   Command.provide(ProjectInstall.Default),
   Command.provide(HttpClientLive) // undici: loaded with this command only

@@ -6,8 +6,10 @@
 import { Args, Command, Options } from "@effect/cli"
 import { Console, Effect } from "effect"
 import { ProjectInstall } from "../../resolver/ProjectInstall.js"
-import { json, projectDirOption, printJson, warn } from "../Output.js"
+import { json, projectDirOption, printJson, UsageError, warn } from "../Output.js"
+import { splitSpec } from "../PackageSpec.js"
 import { HttpClientLive } from "../HttpClientLayer.js"
+import { makeProgress } from "../Progress.js"
 
 /**
  * `fm update [NAME...] [--dir DIR] [--concurrency N] [--json]`.
@@ -30,8 +32,21 @@ export const update = Command.make(
   },
   ({ concurrency, dir, json, names }) =>
     Effect.gen(function*() {
+      // update moves within the project file's ranges; a range is changed by install NAME@RANGE
+      for (const n of names) {
+        const { name, version } = splitSpec(n)
+        if (version !== undefined) {
+          return yield* new UsageError({
+            reason: `fm update takes package names: '${n}' names a version`,
+            hint: `to change the range the project allows, run: fm install ${name}@${version}`
+          })
+        }
+      }
       const project = yield* ProjectInstall
-      const result = yield* project.update(names, { dir, concurrency: Math.max(1, concurrency) })
+      const progress = makeProgress("downloading", { json })
+      const result = yield* project.update(names, { dir, concurrency: Math.max(1, concurrency), onProgress: progress.update }).pipe(
+        Effect.ensuring(Effect.sync(() => progress.done()))
+      )
       if (json) return yield* printJson(result)
       for (const w of result.warnings) yield* warn(w)
       if (result.changes.length === 0) {
@@ -44,8 +59,9 @@ export const update = Command.make(
     })
 ).pipe(
   Command.withDescription(
-    "Re-resolve the named packages (all when none) to the newest versions the project file allows, " +
-      "install them (all or nothing) and rewrite fm.lock.json. Conflicts are explained line by line."
+    "Update the project's packages to the newest allowed versions. The named packages (all when none) are " +
+      "re-resolved within the project file's ranges, installed (all or nothing) and written to fm.lock.json. " +
+      "Conflicts are explained line by line."
   ),
   Command.provide(ProjectInstall.Default),
   Command.provide(HttpClientLive) // undici: loaded with this command only

@@ -1,5 +1,5 @@
 /**
- * `fm versions NAME [--registry R] [--json]`.
+ * `fm versions NAME[@RANGE] [--registry R] [--json]`.
  * @since 0.1.0
  */
 import { Args, Command } from "@effect/cli"
@@ -8,7 +8,9 @@ import { ClientServicesLive } from "../../client/ClientLayers.js"
 import { Registries } from "../../client/Registries.js"
 import { parsePublishedAt } from "../../client/RemoteRegistry.js"
 import { pickLatest } from "../../domain/Version.js"
-import { json, printJson, printTable, registryOption } from "../Output.js"
+import * as semver from "semver"
+import { json, printJson, printTable, registryOption, UsageError } from "../Output.js"
+import { packageSpec } from "../PackageSpec.js"
 import { HttpClientLive } from "../HttpClientLayer.js"
 
 /**
@@ -19,15 +21,23 @@ import { HttpClientLive } from "../HttpClientLayer.js"
 export const versions = Command.make(
   "versions",
   {
-    name: Args.text({ name: "name" }).pipe(Args.withDescription("The package name")),
+    name: Args.text({ name: "package" }).pipe(
+      Args.withDescription("NAME, or NAME@RANGE to list only the versions in that range")
+    ),
     registry: registryOption("Ask only this registry"),
     json
   },
   (args) =>
     Effect.gen(function*() {
+      const spec = packageSpec("versions", args.name)
+      if (spec instanceof UsageError) return yield* spec
       const registries = yield* Registries
-      const list = yield* registries.listVersions(args.name, { registry: Option.getOrUndefined(args.registry) })
-      const latest = pickLatest(list.releases.filter((r) => !r.yanked).map((r) => r.version))
+      const all = yield* registries.listVersions(spec.name, { registry: Option.getOrUndefined(args.registry) })
+      const range = spec.version
+      const list = range === undefined
+        ? all
+        : { ...all, releases: all.releases.filter((r) => semver.satisfies(r.version, range, { includePrerelease: true })) }
+      const latest = pickLatest(all.releases.filter((r) => !r.yanked).map((r) => r.version))
       if (args.json) {
         return yield* printJson({
           name: list.name,
@@ -58,7 +68,7 @@ export const versions = Command.make(
       }
     })
 ).pipe(
-  Command.withDescription("List a package's versions (newest first) with dates and yanked marks."),
+  Command.withDescription("List a package's versions. Newest first, with dates and yanked marks; NAME@RANGE lists only those in the range."),
   Command.provide(ClientServicesLive),
   Command.provide(HttpClientLive) // undici: loaded with this command only
 )

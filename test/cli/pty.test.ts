@@ -1,0 +1,153 @@
+/**
+ * The BUILT `fm` on a pseudo-terminal (`script -qec`, util-linux): the progress bar of a large
+ * publish and download (drawn with rate and time left, then cleared), and the `registry remove`
+ * prompt (yes, no, and Ctrl-C, which exits 130 and removes nothing).
+ */
+import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process"
+import * as crypto from "node:crypto"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { assertBuilt, fmBin, fmEnv, makeTempDir, removeDir, removeFmBinSnapshot } from "../helpers/cli.js"
+import { type RunningServer, startServer } from "../helpers/server.js"
+
+const T = 240_000
+
+let server: RunningServer
+let work: string
+let home: string
+
+const writeRegistries = (registries: ReadonlyArray<Record<string, unknown>>) =>
+  fs.writeFileSync(path.join(home, "registries.json"), JSON.stringify({ registries }, null, 2), { mode: 0o600 })
+
+const quote = (s: string) => `'${s.replace(/'/g, "'\\''")}'`
+
+/** `fm args...` on a pseudo-terminal; resolves with everything the terminal showed and the exit code. */
+const onPty = (
+  args: ReadonlyArray<string>,
+  react: (output: string, child: ChildProcessWithoutNullStreams) => void = () => {},
+  cwd: string = work
+): Promise<{ output: string; code: number | null }> =>
+  new Promise((resolve, reject) => {
+    const command = [process.execPath, fmBin(), ...args].map(quote).join(" ")
+    const child = spawn("script", ["-qec", command, "/dev/null"], {
+      cwd,
+      env: { ...fmEnv({ home, env: { FLOWMASON_NO_CODE_CACHE: "1", COLUMNS: "100" } }), TERM: "xterm" },
+      stdio: ["pipe", "pipe", "pipe"]
+    })
+    let output = ""
+    const timer = setTimeout(() => {
+      if (child.pid !== undefined) process.kill(child.pid, "SIGKILL")
+    }, 180_000)
+    child.stdout.on("data", (d: Buffer) => {
+      output += d.toString("utf8")
+      react(output, child)
+    })
+    child.stderr.on("data", (d: Buffer) => (output += d.toString("utf8")))
+    child.on("error", reject)
+    child.on("close", (code) => {
+      clearTimeout(timer)
+      resolve({ output, code })
+    })
+  })
+
+beforeAll(async () => {
+  assertBuilt()
+  work = makeTempDir("fm-pty-")
+  home = path.join(work, "home")
+  fs.mkdirSync(home)
+  server = await startServer()
+  writeRegistries([
+    { name: "main", url: server.url, priority: 10, is_default: true, can_publish: true, auth_token: server.adminToken },
+    { name: "spare", url: server.url, priority: 20 }
+  ])
+}, T)
+
+afterAll(async () => {
+  await server?.stop()
+  if (work !== undefined) removeDir(work)
+  removeFmBinSnapshot()
+})
+
+describe("progress on a terminal", () => {
+  it("a 57 MiB publish and its download show a bar with rate and ETA, cleared at the end", async () => {
+    const pkg = path.join(work, "big-pkg")
+    fs.mkdirSync(pkg)
+    fs.writeFileSync(
+      path.join(pkg, "manifest.json"),
+      JSON.stringify({ name: "big-pkg", version: "1.0.0", description: "Large", dependencies: {} })
+    )
+    // incompressible, so that the archive stays about 57 MiB
+    const fd = fs.openSync(path.join(pkg, "data.bin"), "w")
+    for (let i = 0; i < 57; i++) fs.writeSync(fd, crypto.randomBytes(1024 * 1024))
+    fs.closeSync(fd)
+
+    const up = await onPty(["publish", pkg])
+    expect(up.code, up.output).toBe(0)
+    expect(up.output).toMatch(/uploading \[[#.]{24}\] [\d.]+ MiB \/ 57\.\d MiB {2}[\d.]+ [KMG]iB\/s {2}ETA \d+(s|m\d\ds)/)
+    // the bar is cleared (carriage return, erase line) before the result is printed
+    const cleared = up.output.lastIndexOf("\r\u001b[2K")
+    expect(cleared).toBeGreaterThan(up.output.lastIndexOf("uploading ["))
+    expect(up.output.indexOf("Published big-pkg@1.0.0", cleared)).toBeGreaterThan(cleared)
+
+    const down = await onPty(["install", "big-pkg", "--no-deps", "--dir", path.join(work, "installed")])
+    expect(down.code, down.output).toBe(0)
+    expect(down.output).toMatch(/downloading big-pkg \[[#.]{24}\] [\d.]+ [KM]iB \/ 57\.\d MiB {2}[\d.]+ [KMG]iB\/s/)
+    const clearedDown = down.output.lastIndexOf("\r\u001b[2K")
+    expect(down.output.indexOf("Installed big-pkg@1.0.0", clearedDown)).toBeGreaterThan(clearedDown)
+
+    // a project install: one bar over all its downloads (the cache emptied first)
+    fs.rmSync(path.join(home, "cache", "packages"), { recursive: true, force: true })
+    const project = path.join(work, "project")
+    fs.mkdirSync(project)
+    fs.writeFileSync(
+      path.join(project, "manifest.json"),
+      JSON.stringify({ name: "project", version: "1.0.0", dependencies: { "big-pkg": "^1.0.0" } })
+    )
+    const proj = await onPty(["install"], () => {}, project)
+    expect(proj.code, proj.output).toBe(0)
+    expect(proj.output).toMatch(/downloading \[[#.]{24}\] [\d.]+ [KM]iB \/ 57\.\d MiB {2}[\d.]+ [KMG]iB\/s/)
+    const clearedProj = proj.output.lastIndexOf("\r\u001b[2K")
+    expect(proj.output.indexOf("Installed 1 packages", clearedProj)).toBeGreaterThan(clearedProj)
+  }, T)
+
+  it("with --json there is no bar, even on a terminal", async () => {
+    const r = await onPty(["install", "big-pkg", "--no-deps", "--dir", path.join(work, "json"), "--json"])
+    expect(r.code, r.output).toBe(0)
+    expect(r.output).not.toMatch(/downloading/)
+  }, T)
+})
+
+describe("the registry remove prompt on a terminal", () => {
+  /** Answers the prompt with `keys` once it is shown. */
+  const answer = (keys: string) => {
+    let sent = false
+    return (output: string, child: ChildProcessWithoutNullStreams) => {
+      if (!sent && output.includes("Remove registry 'spare'")) {
+        sent = true
+        child.stdin.write(keys)
+      }
+    }
+  }
+  const names = () =>
+    (JSON.parse(fs.readFileSync(path.join(home, "registries.json"), "utf8")) as { registries: Array<{ name: string }> })
+      .registries.map((r) => r.name)
+
+  it("asks; n keeps the registry, Ctrl-C cancels with exit 130, y removes it", async () => {
+    const no = await onPty(["registry", "remove", "spare"], answer("n"))
+    expect(no.output).toMatch(/Remove registry 'spare' \(http:\/\/127\.0\.0\.1:\d+\)\?/)
+    expect(no.code, no.output).toBe(0)
+    expect(no.output).toMatch(/Nothing removed\./)
+    expect(names()).toContain("spare")
+
+    const cancelled = await onPty(["registry", "remove", "spare"], answer("\u0003"))
+    expect(cancelled.code, cancelled.output).toBe(130)
+    expect(cancelled.output).toMatch(/error: cancelled/)
+    expect(names()).toContain("spare")
+
+    const yes = await onPty(["registry", "remove", "spare"], answer("y"))
+    expect(yes.code, yes.output).toBe(0)
+    expect(yes.output).toMatch(/Removed registry 'spare'/)
+    expect(names()).not.toContain("spare")
+  }, T)
+})
