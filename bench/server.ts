@@ -1,6 +1,7 @@
 /**
  * `npm run bench:server`: the registry server under load, with a bare `node:http` server sending
- * the same bytes measured in the same run as the ceiling.
+ * the same bytes measured in the same run as the ceiling (in a process of its own, as the
+ * registry server is: `bench/bare.ts`).
  *
  * Setup: 10,000 packages x 3 versions bulk-loaded (schema by the store's migrations, rows in one
  * transaction with prepared statements), every release with a real blob file; plus real uploads of a 20 KiB and a 1 MiB package. The
@@ -16,11 +17,9 @@ import { type ChildProcessByStdio, spawn } from "node:child_process"
 import type { Readable } from "node:stream"
 import * as crypto from "node:crypto"
 import * as fs from "node:fs"
-import * as http from "node:http"
 import { createRequire } from "node:module"
 import * as os from "node:os"
 import * as path from "node:path"
-import type { AddressInfo } from "node:net"
 import { PackageStore } from "../src/server/PackageStore.js"
 import * as SqlitePackageStore from "../src/server/SqlitePackageStore.js"
 import { databaseFile } from "../src/server/RegistryServer.js"
@@ -171,7 +170,7 @@ interface Server {
   readonly stop: () => Promise<void>
 }
 
-/** The URL a starting `fm studio start` prints when it listens (fails if it exits first). */
+/** The URL a starting server (`fm studio start`, the bare ceiling) prints when it listens (fails if it exits first). */
 const listeningUrlOf = (child: ChildProcessByStdio<null, Readable, null>): Promise<string> => {
   let out = ""
   return new Promise<string>((resolve, reject) => {
@@ -250,15 +249,37 @@ const cliStartMs = async (dataDir: string): Promise<{ listening: number; health:
   return { listening: median(runs.map((r) => r.listening)), health: median(runs.map((r) => r.health)) }
 }
 
-/** A bare node:http server answering every request with the same bytes. */
-const bare = async (body: Buffer, contentType: string) => {
-  const server = http.createServer((_req, res) => {
-    res.writeHead(200, { "content-type": contentType, "content-length": body.length })
-    res.end(body)
+/** The headers of an answer that describe it (the rest, `date`, `connection`..., node:http adds). */
+const ANSWER_HEADERS = ["content-type", "etag", "cache-control", "content-disposition", "accept-ranges"]
+
+/**
+ * The ceiling: a bare node:http server in a child process of its own (as fm runs), answering
+ * every request with the status, headers and bytes fm answered `url` with, from memory.
+ */
+const bareLike = async (url: string) => {
+  const res = await fetch(url)
+  const body = Buffer.from(await res.arrayBuffer())
+  const headers: Record<string, string> = {}
+  for (const h of ANSWER_HEADERS) {
+    const v = res.headers.get(h)
+    if (v !== null) headers[h] = v
+  }
+  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "fm-bench-bare-")), "body")
+  fs.writeFileSync(file, body)
+  const script = path.join(path.dirname(new URL(import.meta.url).pathname), "bare.ts")
+  const child = spawn(process.execPath, ["--import", "tsx", script, file, JSON.stringify(headers)], {
+    stdio: ["ignore", "pipe", "inherit"]
   })
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r))
-  const port = (server.address() as AddressInfo).port
-  return { url: `http://127.0.0.1:${port}/`, close: () => new Promise<void>((r) => server.close(() => r())) }
+  const exited = new Promise((r) => child.once("exit", r))
+  const listening = await listeningUrlOf(child)
+  return {
+    url: `${listening}/`,
+    close: async () => {
+      child.kill("SIGTERM")
+      await exited
+      fs.rmSync(path.dirname(file), { recursive: true, force: true })
+    }
+  }
 }
 
 const peakRssMb = (pid: number): number => {
@@ -312,19 +333,19 @@ const main = async () => {
     if ((await upload(server.url, small)) !== 201 || (await upload(server.url, large)) !== 201) throw new Error("setup uploads failed")
 
     const infoUrl = `${server.url}${API}/packages/pkg-04242`
-    const infoBytes = Buffer.from(await (await fetch(infoUrl)).arrayBuffer())
     const searchUrl = `${server.url}${API}/packages/search?q=pkg-0424`
 
     const rows: Array<Row> = []
     const ceilings: Array<Row> = []
     rows.push(await run("package info", infoUrl))
-    const bareInfo = await bare(infoBytes, "application/json")
+    const bareInfo = await bareLike(infoUrl)
     ceilings.push(await run("package info (bare node:http)", bareInfo.url))
     await bareInfo.close()
 
-    for (const [label, bytes, name] of [["download 20 KiB", small, "dl-small"], ["download 1 MiB", large, "dl-large"]] as const) {
-      rows.push(await run(label, `${server.url}${API}/packages/${name}/1.0.0/download`))
-      const b = await bare(Buffer.from(bytes), "application/octet-stream")
+    for (const [label, name] of [["download 20 KiB", "dl-small"], ["download 1 MiB", "dl-large"]] as const) {
+      const url = `${server.url}${API}/packages/${name}/1.0.0/download`
+      rows.push(await run(label, url))
+      const b = await bareLike(url)
       ceilings.push(await run(`${label} (bare node:http)`, b.url))
       await b.close()
     }
