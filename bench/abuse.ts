@@ -28,8 +28,8 @@ import * as os from "node:os"
 import * as path from "node:path"
 import type { Readable } from "node:stream"
 import { fileURLToPath } from "node:url"
-import { buildZip, projectManifest } from "../test/helpers/archives.js"
 import { runStudio, serverBundle } from "../test/helpers/server.js"
+import { archive, uploadBody } from "./uploads.js"
 
 const SECONDS = Number(process.env["BENCH_SECONDS"] ?? 60)
 const PACKAGES = 200
@@ -38,21 +38,7 @@ const ADMIN = `fmr_bench_${crypto.randomBytes(12).toString("hex")}`
 const HERE = path.dirname(fileURLToPath(import.meta.url))
 const RETRY_BUDGET_MS = 5_000
 
-const sha = (b: Uint8Array) => crypto.createHash("sha256").update(b).digest("hex")
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
-const archive = (name: string, version: string, padBytes: number) =>
-  buildZip([
-    { name: "manifest.json", data: projectManifest(name, version, { description: `abuse bench ${name}`, keywords: ["bench"] }) },
-    { name: "data.bin", data: crypto.randomBytes(padBytes), method: 0 }
-  ])
-const uploadBody = (data: Uint8Array, boundary: string): Buffer =>
-  Buffer.concat([
-    Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="pkg.fmpkg"\r\n` +
-      `Content-Type: application/octet-stream\r\n\r\n`),
-    data,
-    Buffer.from(`\r\n--${boundary}\r\nContent-Disposition: form-data; name="checksum"\r\n\r\n${sha(data)}\r\n--${boundary}--\r\n`)
-  ])
-
 /** A free port on 127.0.0.1 (the server is restarted on the same one). */
 const freePort = () =>
   new Promise<number>((resolve) => {

@@ -1,7 +1,8 @@
 /**
  * `npm run bench:server`: the registry server under load, with a bare `node:http` server sending
  * the same bytes measured in the same run as the ceiling (in a process of its own, as the
- * registry server is: `bench/bare.ts`).
+ * registry server is: `bench/bare.ts`). Besides the rates, each row gives the server's CPU time
+ * per request (from /proc), which a busy machine disturbs far less than the rates.
  *
  * Setup: 10,000 packages x 3 versions bulk-loaded (schema by the store's migrations, rows in one
  * transaction with prepared statements), every release with a real blob file; plus real uploads of a 20 KiB and a 1 MiB package. The
@@ -23,9 +24,9 @@ import * as path from "node:path"
 import { PackageStore } from "../src/server/PackageStore.js"
 import * as SqlitePackageStore from "../src/server/SqlitePackageStore.js"
 import { databaseFile } from "../src/server/RegistryServer.js"
-import { buildZip, projectManifest } from "../test/helpers/archives.js"
 import { serverBundle } from "../test/helpers/server.js"
 import { autocannon } from "./autocannon.js"
+import { archive, uploadBody } from "./uploads.js"
 
 const SECONDS = Number(process.env["BENCH_SECONDS"] ?? 10)
 const PACKAGES = Number(process.env["BENCH_PACKAGES"] ?? 10_000)
@@ -35,31 +36,16 @@ const ADMIN = `fmr_bench_${crypto.randomBytes(12).toString("hex")}`
 const sha = (b: Uint8Array) => crypto.createHash("sha256").update(b).digest("hex")
 const ms = (n: number) => n.toFixed(2)
 
-const archive = (name: string, version: string, padBytes: number) =>
-  buildZip([
-    { name: "manifest.json", data: projectManifest(name, version, { description: "benchmark package", keywords: ["bench"] }) },
-    // random bytes do not compress, so the archive is about padBytes long
-    { name: "data.bin", data: crypto.randomBytes(padBytes), method: 0 }
-  ])
-
-/** A multipart/form-data upload body (`file` + `checksum`), as any HTTP client would send it. */
-const uploadBody = (data: Uint8Array, boundary: string): Buffer =>
-  Buffer.concat([
-    Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="pkg.fmpkg"\r\n` +
-      `Content-Type: application/octet-stream\r\n\r\n`),
-    data,
-    Buffer.from(`\r\n--${boundary}\r\nContent-Disposition: form-data; name="checksum"\r\n\r\n${sha(data)}\r\n--${boundary}--\r\n`)
-  ])
-
 /**
  * Publishes distinct 20 KiB packages for `seconds` s with 16 uploads in flight (autocannon, each
  * request takes the next pre-built body); the rate counts 201 answers only.
  */
-const publishRate = async (base: string, seconds: number) => {
+const publishRate = async (base: string, seconds: number, pid: number) => {
   const boundary = `fmbench${crypto.randomBytes(8).toString("hex")}`
   // enough for 1,000 publishes/s; past that the last body repeats and answers 409 (not counted)
   const bodies = Array.from({ length: seconds * 1000 }, (_, i) => uploadBody(archive(`pub-${i}`, "1.0.0", 20 * 1024), boundary))
   let next = 0
+  const before = cpuMs(pid)
   const r = await autocannon({
     url: base,
     connections: 16,
@@ -72,7 +58,8 @@ const publishRate = async (base: string, seconds: number) => {
     }]
   })
   const ok = r["2xx"]
-  return { rate: ok / r.duration, ok, failed: r.requests.total - ok, p50: r.latency.p50, p99: r.latency.p99 }
+  const cpuUs = ((cpuMs(pid) - before) * 1000) / Math.max(1, r.requests.total)
+  return { rate: ok / r.duration, ok, failed: r.requests.total - ok, p50: r.latency.p50, p99: r.latency.p99, cpuUs }
 }
 
 const upload = async (base: string, data: Uint8Array): Promise<number> => {
@@ -274,6 +261,7 @@ const bareLike = async (url: string) => {
   const listening = await listeningUrlOf(child)
   return {
     url: `${listening}/`,
+    pid: child.pid!,
     close: async () => {
       child.kill("SIGTERM")
       await exited
@@ -292,6 +280,15 @@ const peakRssMb = (pid: number): number => {
   }
 }
 
+/**
+ * CPU time (user + system, all threads) a process has used, in ms: what a server spends per
+ * request does not depend on how busy the machine is, unlike the request rate.
+ */
+const cpuMs = (pid: number): number => {
+  const fields = fs.readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ")
+  return (Number(fields[11]) + Number(fields[12])) * (1000 / 100) // clock ticks of 10 ms
+}
+
 interface Row {
   readonly name: string
   readonly rps: number
@@ -299,8 +296,11 @@ interface Row {
   readonly p99: number
   readonly mbs: number
   readonly errors: number
+  /** Server CPU per request, µs. */
+  readonly cpuUs: number
 }
-const run = async (name: string, url: string): Promise<Row> => {
+const run = async (name: string, url: string, pid: number): Promise<Row> => {
+  const before = cpuMs(pid)
   const r = await autocannon({ url, connections: CONNECTIONS, duration: SECONDS })
   return {
     name,
@@ -308,7 +308,8 @@ const run = async (name: string, url: string): Promise<Row> => {
     p50: r.latency.p50,
     p99: r.latency.p99,
     mbs: r.throughput.average / (1024 * 1024),
-    errors: r.errors + r.non2xx
+    errors: r.errors + r.non2xx,
+    cpuUs: ((cpuMs(pid) - before) * 1000) / Math.max(1, r.requests.total)
   }
 }
 
@@ -337,36 +338,38 @@ const main = async () => {
 
     const rows: Array<Row> = []
     const ceilings: Array<Row> = []
-    rows.push(await run("package info", infoUrl))
+    rows.push(await run("package info", infoUrl, server.pid))
     const bareInfo = await bareLike(infoUrl)
-    ceilings.push(await run("package info (bare node:http)", bareInfo.url))
+    ceilings.push(await run("package info (bare node:http)", bareInfo.url, bareInfo.pid))
     await bareInfo.close()
 
     for (const [label, name] of [["download 20 KiB", "dl-small"], ["download 1 MiB", "dl-large"]] as const) {
       const url = `${server.url}${API}/packages/${name}/1.0.0/download`
-      rows.push(await run(label, url))
+      rows.push(await run(label, url, server.pid))
       const b = await bareLike(url)
-      ceilings.push(await run(`${label} (bare node:http)`, b.url))
+      ceilings.push(await run(`${label} (bare node:http)`, b.url, b.pid))
       await b.close()
     }
-    rows.push(await run("search q=pkg-0424", searchUrl))
-    rows.push(await run("search q=data (matches 2,000)", `${server.url}${API}/packages/search?q=data`))
+    rows.push(await run("search q=pkg-0424", searchUrl, server.pid))
+    rows.push(await run("search q=data (matches 2,000)", `${server.url}${API}/packages/search?q=data`, server.pid))
 
     // publish rate: distinct 20 KiB packages (multipart bodies built beforehand, so the load
     // generator only sends bytes), 16 uploads in flight through autocannon
-    const pub = await publishRate(server.url, SECONDS)
+    const pub = await publishRate(server.url, SECONDS, server.pid)
     const rss = peakRssMb(server.pid)
     await server.stop()
 
     const table = (title: string, rs: ReadonlyArray<Row>) => {
       console.log(`\n${title}`)
-      console.log("| scenario | req/s | p50 ms | p99 ms | MB/s | errors |")
-      console.log("|---|---:|---:|---:|---:|---:|")
-      for (const r of rs) console.log(`| ${r.name} | ${r.rps.toFixed(0)} | ${r.p50} | ${r.p99} | ${r.mbs.toFixed(1)} | ${r.errors} |`)
+      console.log("| scenario | req/s | p50 ms | p99 ms | MB/s | errors | server CPU µs/req |")
+      console.log("|---|---:|---:|---:|---:|---:|---:|")
+      for (const r of rs) {
+        console.log(`| ${r.name} | ${r.rps.toFixed(0)} | ${r.p50} | ${r.p99} | ${r.mbs.toFixed(1)} | ${r.errors} | ${r.cpuUs.toFixed(0)} |`)
+      }
     }
     table("fm registry server", rows)
     table("ceiling: bare node:http, same bytes from memory", ceilings)
-    console.log(`\npublish (20 KiB, 16 in flight): ${pub.rate.toFixed(0)} packages/s (${pub.ok} ok, ${pub.failed} failed; p50 ${pub.p50} ms, p99 ${pub.p99} ms)`)
+    console.log(`\npublish (20 KiB, 16 in flight): ${pub.rate.toFixed(0)} packages/s (${pub.ok} ok, ${pub.failed} failed; p50 ${pub.p50} ms, p99 ${pub.p99} ms; server CPU ${(pub.cpuUs / 1000).toFixed(2)} ms per upload)`)
     console.log(`server peak RSS: ${rss.toFixed(0)} MiB`)
 
     const pct = (a: number, b: number) => `${((a / b) * 100).toFixed(0)}%`
