@@ -1,6 +1,8 @@
 /**
  * `npm run bench:server`: the registry server under load, with a bare `node:http` server sending
- * the same bytes measured in the same run as the ceiling.
+ * the same bytes measured in the same run as the ceiling (in a process of its own, as the
+ * registry server is: `bench/bare.ts`). Besides the rates, each row gives the server's CPU time
+ * per request (from /proc), which a busy machine disturbs far less than the rates.
  *
  * Setup: 10,000 packages x 3 versions bulk-loaded (schema by the store's migrations, rows in one
  * transaction with prepared statements), every release with a real blob file; plus real uploads of a 20 KiB and a 1 MiB package. The
@@ -16,17 +18,15 @@ import { type ChildProcessByStdio, spawn } from "node:child_process"
 import type { Readable } from "node:stream"
 import * as crypto from "node:crypto"
 import * as fs from "node:fs"
-import * as http from "node:http"
 import { createRequire } from "node:module"
 import * as os from "node:os"
 import * as path from "node:path"
-import type { AddressInfo } from "node:net"
 import { PackageStore } from "../src/server/PackageStore.js"
 import * as SqlitePackageStore from "../src/server/SqlitePackageStore.js"
 import { databaseFile } from "../src/server/RegistryServer.js"
-import { buildZip, projectManifest } from "../test/helpers/archives.js"
 import { serverBundle } from "../test/helpers/server.js"
 import { autocannon } from "./autocannon.js"
+import { archive, uploadBody } from "./uploads.js"
 
 const SECONDS = Number(process.env["BENCH_SECONDS"] ?? 10)
 const PACKAGES = Number(process.env["BENCH_PACKAGES"] ?? 10_000)
@@ -36,31 +36,16 @@ const ADMIN = `fmr_bench_${crypto.randomBytes(12).toString("hex")}`
 const sha = (b: Uint8Array) => crypto.createHash("sha256").update(b).digest("hex")
 const ms = (n: number) => n.toFixed(2)
 
-const archive = (name: string, version: string, padBytes: number) =>
-  buildZip([
-    { name: "manifest.json", data: projectManifest(name, version, { description: "benchmark package", keywords: ["bench"] }) },
-    // random bytes do not compress, so the archive is about padBytes long
-    { name: "data.bin", data: crypto.randomBytes(padBytes), method: 0 }
-  ])
-
-/** A multipart/form-data upload body (`file` + `checksum`), as any HTTP client would send it. */
-const uploadBody = (data: Uint8Array, boundary: string): Buffer =>
-  Buffer.concat([
-    Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="pkg.fmpkg"\r\n` +
-      `Content-Type: application/octet-stream\r\n\r\n`),
-    data,
-    Buffer.from(`\r\n--${boundary}\r\nContent-Disposition: form-data; name="checksum"\r\n\r\n${sha(data)}\r\n--${boundary}--\r\n`)
-  ])
-
 /**
  * Publishes distinct 20 KiB packages for `seconds` s with 16 uploads in flight (autocannon, each
  * request takes the next pre-built body); the rate counts 201 answers only.
  */
-const publishRate = async (base: string, seconds: number) => {
+const publishRate = async (base: string, seconds: number, pid: number) => {
   const boundary = `fmbench${crypto.randomBytes(8).toString("hex")}`
   // enough for 1,000 publishes/s; past that the last body repeats and answers 409 (not counted)
   const bodies = Array.from({ length: seconds * 1000 }, (_, i) => uploadBody(archive(`pub-${i}`, "1.0.0", 20 * 1024), boundary))
   let next = 0
+  const before = cpuMs(pid)
   const r = await autocannon({
     url: base,
     connections: 16,
@@ -73,7 +58,8 @@ const publishRate = async (base: string, seconds: number) => {
     }]
   })
   const ok = r["2xx"]
-  return { rate: ok / r.duration, ok, failed: r.requests.total - ok, p50: r.latency.p50, p99: r.latency.p99 }
+  const cpuUs = ((cpuMs(pid) - before) * 1000) / Math.max(1, r.requests.total)
+  return { rate: ok / r.duration, ok, failed: r.requests.total - ok, p50: r.latency.p50, p99: r.latency.p99, cpuUs }
 }
 
 const upload = async (base: string, data: Uint8Array): Promise<number> => {
@@ -171,7 +157,7 @@ interface Server {
   readonly stop: () => Promise<void>
 }
 
-/** The URL a starting `fm studio start` prints when it listens (fails if it exits first). */
+/** The URL a starting server (`fm studio start`, the bare ceiling) prints when it listens (fails if it exits first). */
 const listeningUrlOf = (child: ChildProcessByStdio<null, Readable, null>): Promise<string> => {
   let out = ""
   return new Promise<string>((resolve, reject) => {
@@ -250,15 +236,38 @@ const cliStartMs = async (dataDir: string): Promise<{ listening: number; health:
   return { listening: median(runs.map((r) => r.listening)), health: median(runs.map((r) => r.health)) }
 }
 
-/** A bare node:http server answering every request with the same bytes. */
-const bare = async (body: Buffer, contentType: string) => {
-  const server = http.createServer((_req, res) => {
-    res.writeHead(200, { "content-type": contentType, "content-length": body.length })
-    res.end(body)
+/** The headers of an answer that describe it (the rest, `date`, `connection`..., node:http adds). */
+const ANSWER_HEADERS = ["content-type", "etag", "cache-control", "content-disposition", "accept-ranges"]
+
+/**
+ * The ceiling: a bare node:http server in a child process of its own (as fm runs), answering
+ * every request with the status, headers and bytes fm answered `url` with, from memory.
+ */
+const bareLike = async (url: string) => {
+  const res = await fetch(url)
+  const body = Buffer.from(await res.arrayBuffer())
+  const headers: Record<string, string> = {}
+  for (const h of ANSWER_HEADERS) {
+    const v = res.headers.get(h)
+    if (v !== null) headers[h] = v
+  }
+  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "fm-bench-bare-")), "body")
+  fs.writeFileSync(file, body)
+  const script = path.join(path.dirname(new URL(import.meta.url).pathname), "bare.ts")
+  const child = spawn(process.execPath, ["--import", "tsx", script, file, JSON.stringify(headers)], {
+    stdio: ["ignore", "pipe", "inherit"]
   })
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r))
-  const port = (server.address() as AddressInfo).port
-  return { url: `http://127.0.0.1:${port}/`, close: () => new Promise<void>((r) => server.close(() => r())) }
+  const exited = new Promise((r) => child.once("exit", r))
+  const listening = await listeningUrlOf(child)
+  return {
+    url: `${listening}/`,
+    pid: child.pid!,
+    close: async () => {
+      child.kill("SIGTERM")
+      await exited
+      fs.rmSync(path.dirname(file), { recursive: true, force: true })
+    }
+  }
 }
 
 const peakRssMb = (pid: number): number => {
@@ -271,6 +280,15 @@ const peakRssMb = (pid: number): number => {
   }
 }
 
+/**
+ * CPU time (user + system, all threads) a process has used, in ms: what a server spends per
+ * request does not depend on how busy the machine is, unlike the request rate.
+ */
+const cpuMs = (pid: number): number => {
+  const fields = fs.readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ")
+  return (Number(fields[11]) + Number(fields[12])) * (1000 / 100) // clock ticks of 10 ms
+}
+
 interface Row {
   readonly name: string
   readonly rps: number
@@ -278,8 +296,11 @@ interface Row {
   readonly p99: number
   readonly mbs: number
   readonly errors: number
+  /** Server CPU per request, µs. */
+  readonly cpuUs: number
 }
-const run = async (name: string, url: string): Promise<Row> => {
+const run = async (name: string, url: string, pid: number): Promise<Row> => {
+  const before = cpuMs(pid)
   const r = await autocannon({ url, connections: CONNECTIONS, duration: SECONDS })
   return {
     name,
@@ -287,7 +308,8 @@ const run = async (name: string, url: string): Promise<Row> => {
     p50: r.latency.p50,
     p99: r.latency.p99,
     mbs: r.throughput.average / (1024 * 1024),
-    errors: r.errors + r.non2xx
+    errors: r.errors + r.non2xx,
+    cpuUs: ((cpuMs(pid) - before) * 1000) / Math.max(1, r.requests.total)
   }
 }
 
@@ -312,40 +334,42 @@ const main = async () => {
     if ((await upload(server.url, small)) !== 201 || (await upload(server.url, large)) !== 201) throw new Error("setup uploads failed")
 
     const infoUrl = `${server.url}${API}/packages/pkg-04242`
-    const infoBytes = Buffer.from(await (await fetch(infoUrl)).arrayBuffer())
     const searchUrl = `${server.url}${API}/packages/search?q=pkg-0424`
 
     const rows: Array<Row> = []
     const ceilings: Array<Row> = []
-    rows.push(await run("package info", infoUrl))
-    const bareInfo = await bare(infoBytes, "application/json")
-    ceilings.push(await run("package info (bare node:http)", bareInfo.url))
+    rows.push(await run("package info", infoUrl, server.pid))
+    const bareInfo = await bareLike(infoUrl)
+    ceilings.push(await run("package info (bare node:http)", bareInfo.url, bareInfo.pid))
     await bareInfo.close()
 
-    for (const [label, bytes, name] of [["download 20 KiB", small, "dl-small"], ["download 1 MiB", large, "dl-large"]] as const) {
-      rows.push(await run(label, `${server.url}${API}/packages/${name}/1.0.0/download`))
-      const b = await bare(Buffer.from(bytes), "application/octet-stream")
-      ceilings.push(await run(`${label} (bare node:http)`, b.url))
+    for (const [label, name] of [["download 20 KiB", "dl-small"], ["download 1 MiB", "dl-large"]] as const) {
+      const url = `${server.url}${API}/packages/${name}/1.0.0/download`
+      rows.push(await run(label, url, server.pid))
+      const b = await bareLike(url)
+      ceilings.push(await run(`${label} (bare node:http)`, b.url, b.pid))
       await b.close()
     }
-    rows.push(await run("search q=pkg-0424", searchUrl))
-    rows.push(await run("search q=data (matches 2,000)", `${server.url}${API}/packages/search?q=data`))
+    rows.push(await run("search q=pkg-0424", searchUrl, server.pid))
+    rows.push(await run("search q=data (matches 2,000)", `${server.url}${API}/packages/search?q=data`, server.pid))
 
     // publish rate: distinct 20 KiB packages (multipart bodies built beforehand, so the load
     // generator only sends bytes), 16 uploads in flight through autocannon
-    const pub = await publishRate(server.url, SECONDS)
+    const pub = await publishRate(server.url, SECONDS, server.pid)
     const rss = peakRssMb(server.pid)
     await server.stop()
 
     const table = (title: string, rs: ReadonlyArray<Row>) => {
       console.log(`\n${title}`)
-      console.log("| scenario | req/s | p50 ms | p99 ms | MB/s | errors |")
-      console.log("|---|---:|---:|---:|---:|---:|")
-      for (const r of rs) console.log(`| ${r.name} | ${r.rps.toFixed(0)} | ${r.p50} | ${r.p99} | ${r.mbs.toFixed(1)} | ${r.errors} |`)
+      console.log("| scenario | req/s | p50 ms | p99 ms | MB/s | errors | server CPU µs/req |")
+      console.log("|---|---:|---:|---:|---:|---:|---:|")
+      for (const r of rs) {
+        console.log(`| ${r.name} | ${r.rps.toFixed(0)} | ${r.p50} | ${r.p99} | ${r.mbs.toFixed(1)} | ${r.errors} | ${r.cpuUs.toFixed(0)} |`)
+      }
     }
     table("fm registry server", rows)
     table("ceiling: bare node:http, same bytes from memory", ceilings)
-    console.log(`\npublish (20 KiB, 16 in flight): ${pub.rate.toFixed(0)} packages/s (${pub.ok} ok, ${pub.failed} failed; p50 ${pub.p50} ms, p99 ${pub.p99} ms)`)
+    console.log(`\npublish (20 KiB, 16 in flight): ${pub.rate.toFixed(0)} packages/s (${pub.ok} ok, ${pub.failed} failed; p50 ${pub.p50} ms, p99 ${pub.p99} ms; server CPU ${(pub.cpuUs / 1000).toFixed(2)} ms per upload)`)
     console.log(`server peak RSS: ${rss.toFixed(0)} MiB`)
 
     const pct = (a: number, b: number) => `${((a / b) * 100).toFixed(0)}%`

@@ -1,4 +1,4 @@
-// The whole registry server (API, hot paths, request log) on PostgreSQL: metadata and archives
+// The whole registry server (API, request log, {detail} errors) on PostgreSQL: metadata and archives
 // in the database, so several replicas can share it.
 import { HttpServer } from "@effect/platform"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"

@@ -3,10 +3,10 @@
  * failure is a `{"detail"}` answer (malformed requests 4xx naming the problem, defects 500
  * `internal error <id>` with one log line carrying that id and the cause), and no body is read
  * past {@link JSON_BODY_LIMIT} unless the route says otherwise (uploads: `--max-upload-size`).
- * Both are API middlewares of `RegistryApi`, so an app embedding `RegistryServer.layer` gets them.
+ * Both are steps of the registry's middleware chain (`ServerMiddleware`), so an app embedding
+ * `RegistryServer.layer` gets them.
  * @since 0.1.0
  */
-import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
 import * as HttpApiError from "@effect/platform/HttpApiError"
 import * as HttpIncomingMessage from "@effect/platform/HttpIncomingMessage"
 import * as HttpServerError from "@effect/platform/HttpServerError"
@@ -15,8 +15,8 @@ import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as Multipart from "@effect/platform/Multipart"
 import { Cause, Effect, Layer, Option, Predicate } from "effect"
 import { randomBytes } from "node:crypto"
-import { BadRequest, isApiError, PayloadTooLarge } from "../api/ApiErrors.js"
-import { JsonBodyLimit, RegistryApi } from "../api/RegistryApi.js"
+import { BadRequest, PayloadTooLarge } from "../api/ApiErrors.js"
+import { JsonBodyLimit } from "../api/RegistryApi.js"
 
 /**
  * The largest request body read by any route but the upload: 64 KiB.
@@ -34,22 +34,21 @@ const json = (status: number, detail: string): HttpServerResponse.HttpServerResp
 export const MAX_URL_LENGTH = 8 * 1024
 
 /**
- * An API middleware bounding what a request may make the server read: a URL over
- * {@link MAX_URL_LENGTH} answers 414 at once, and every request body is capped at
- * {@link JSON_BODY_LIMIT} (a route that takes more, the upload, sets its own limit with
- * `HttpIncomingMessage.withMaxBodySize`). Nothing is read here: the cap applies when a handler
- * reads, and a body over it answers 413.
+ * Bounds what a request may make the server read: a URL over {@link MAX_URL_LENGTH} answers 414
+ * at once, and every request body is capped at {@link JSON_BODY_LIMIT} (a route that takes more,
+ * the upload, sets its own limit with `HttpIncomingMessage.withMaxBodySize`). Nothing is read
+ * here: the cap applies when a handler reads, and a body over it answers 413. Part of the
+ * registry's middleware chain (`ServerMiddleware`).
  * @since 0.1.0
- * @category layers
+ * @category middleware
  */
-export const requestLimitsLayer: Layer.Layer<never> = HttpApiBuilder.middleware(
-  RegistryApi,
-  (app) =>
-    Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) =>
-      request.url.length > MAX_URL_LENGTH
-        ? Effect.succeed(json(414, `URL too long: ${request.url.length} characters, at most ${MAX_URL_LENGTH} are read`))
-        : HttpIncomingMessage.withMaxBodySize(app, Option.some(JSON_BODY_LIMIT)))
-)
+export const requestLimits = <E, R>(
+  app: Effect.Effect<HttpServerResponse.HttpServerResponse, E, R>
+): Effect.Effect<HttpServerResponse.HttpServerResponse, E, R | HttpServerRequest.HttpServerRequest> =>
+  Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) =>
+    request.url.length > MAX_URL_LENGTH
+      ? Effect.succeed(json(414, `URL too long: ${request.url.length} characters, at most ${MAX_URL_LENGTH} are read`))
+      : HttpIncomingMessage.withMaxBodySize(app, Option.some(JSON_BODY_LIMIT)))
 
 /** The detail of a 413 for a body over {@link JSON_BODY_LIMIT}. */
 const tooLargeDetail = `Request body too large: at most ${JSON_BODY_LIMIT / 1024} KiB are read`
@@ -139,16 +138,3 @@ const multipartDetail = (e: Multipart.MultipartError): string => {
   const inner = Predicate.hasProperty(e.cause, "_tag") ? String(e.cause._tag) : undefined
   return inner === "InvalidBoundary" ? "no boundary in the Content-Type header" : inner ?? e.message
 }
-
-/**
- * An API middleware turning every failure but the API's own errors (and interruptions) into a
- * `{detail}` answer: {@link answerFailure}, else {@link internalError}.
- * @since 0.1.0
- * @category layers
- */
-export const detailErrorsLayer: Layer.Layer<never> = HttpApiBuilder.middleware(RegistryApi, (app) =>
-  Effect.catchAllCause(app, (cause) => {
-    const failure: Option.Option<unknown> = Cause.failureOption(cause)
-    const passOn = Cause.isInterruptedOnly(cause) || (Option.isSome(failure) && isApiError(failure.value))
-    return answerFailure(cause) ?? (passOn ? Effect.failCause(cause) : internalError(cause))
-  }))

@@ -14,6 +14,7 @@ import * as Fs from "node:fs"
 import * as Path from "node:path"
 import { Readable } from "node:stream"
 import { randomBytes } from "node:crypto"
+import { BlobCache } from "./BlobCache.js"
 import * as BlobWriter from "./BlobWriter.js"
 import type { StoreError } from "./PackageStore.js"
 import { PackageStore } from "./PackageStore.js"
@@ -102,7 +103,7 @@ export interface BlobStoreService {
    * inclusive): what a download response sends, without an Effect step per chunk.
    */
   readonly readable: (sha256: string, range?: { readonly start: number; readonly end: number }) => Readable
-  /** The whole of a stored blob in memory (for small archives: the download fast path). */
+  /** The whole of a stored blob in memory (small archives: downloads send them in one write). */
   readonly readAll: (sha256: string) => Effect.Effect<Uint8Array, BlobError>
   /** Removes a blob (no error when missing). */
   readonly remove: (sha256: string) => Effect.Effect<void, BlobError>
@@ -123,7 +124,8 @@ export interface BlobStoreService {
 /**
  * A blob store from its parts: `put` is always `writeTemp` then `commit` in one scope;
  * `putBytes`, unless given, is the same over the one chunk; `readable` and `readAll`, unless
- * given, read `stream`; `confirm`, unless given, does nothing.
+ * given, read `stream`; `readAll` keeps small blobs in memory (`BlobCache`); `confirm`, unless
+ * given, does nothing.
  * @since 0.1.0
  * @category constructors
  */
@@ -134,19 +136,27 @@ export const fromParts = (
     readonly confirm?: BlobStoreService["confirm"]
     readonly readAll?: BlobStoreService["readAll"]
   }
-): BlobStoreService => ({
-  ...parts,
-  readable: parts.readable ?? ((sha256, range) => Readable.from(Stream.toAsyncIterable(parts.stream(sha256, range)))),
-  readAll: parts.readAll ??
-    ((sha256) =>
-      Effect.map(Stream.runCollect(parts.stream(sha256)), (chunks) => Buffer.concat(Array.from(chunks)))),
-  confirm: parts.confirm ?? (() => Effect.void),
-  put: (bytes, limit) => Effect.scoped(Effect.tap(parts.writeTemp(bytes, limit), parts.commit)),
-  putBytes: parts.putBytes ??
-    ((bytes) => Effect.scoped(Effect.flatMap(parts.writeTemp(Stream.make(bytes), Infinity), parts.commit)).pipe(
-      Effect.catchTag("BlobTooLarge", (e) => Effect.die(e))
-    ))
-})
+): BlobStoreService => {
+  const readAll = parts.readAll ??
+    ((sha256: string) =>
+      Effect.map(Stream.runCollect(parts.stream(sha256)), (chunks) => Buffer.concat(Array.from(chunks))))
+  // small archives stay in memory once read: content-addressed, never stale
+  const kept = new BlobCache(32 * 1024 * 1024, 256 * 1024)
+  return {
+    ...parts,
+    readable: parts.readable ?? ((sha256, range) => Readable.from(Stream.toAsyncIterable(parts.stream(sha256, range)))),
+    readAll: (sha256) => {
+      const hit = kept.get(sha256)
+      return hit !== undefined ? Effect.succeed(hit) : Effect.tap(readAll(sha256), (bytes) => Effect.sync(() => kept.set(sha256, bytes)))
+    },
+    confirm: parts.confirm ?? (() => Effect.void),
+    put: (bytes, limit) => Effect.scoped(Effect.tap(parts.writeTemp(bytes, limit), parts.commit)),
+    putBytes: parts.putBytes ??
+      ((bytes) => Effect.scoped(Effect.flatMap(parts.writeTemp(Stream.make(bytes), Infinity), parts.commit)).pipe(
+        Effect.catchTag("BlobTooLarge", (e) => Effect.die(e))
+      ))
+  }
+}
 
 /**
  * The archive blob store.

@@ -9,15 +9,15 @@ import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as Multipart from "@effect/platform/Multipart"
 import { Effect, Layer, Option, Stream } from "effect"
-import type { Scope } from "effect"
 import { BadRequest, InvalidParameter, NotFound, Unavailable } from "../api/ApiErrors.js"
 import { CategoryCount, ChangeResponse, HealthResponse, PackageInfo, SearchResponse, StatsResponse, VersionsResponse } from "../api/Models.js"
-import { API_PREFIX, RegistryApi } from "../api/RegistryApi.js"
+import { RegistryApi } from "../api/RegistryApi.js"
 import { PackageArchive } from "../archive/PackageArchive.js"
 import { FM_VERSION } from "../shared/Version.js"
+import * as AnswerCache from "./AnswerCache.js"
 import { BlobStore } from "./BlobStore.js"
-import type { BlobError, BlobTooLarge } from "./BlobStore.js"
-import { boundaryOf } from "./FormBody.js"
+import type { BlobError } from "./BlobStore.js"
+import { notModified } from "./Conditional.js"
 import type { ReleaseNotFound, ReleaseRow, StoreError } from "./PackageStore.js"
 import { PackageStore } from "./PackageStore.js"
 import { outOfBounds } from "./SearchQuery.js"
@@ -25,7 +25,10 @@ import { ServerConfig } from "./ServerConfig.js"
 import * as Upload from "./Upload.js"
 import { baseUrlOf, downloadHeaders, infoBody, searchBody, toPackageInfo, toReleaseInfo } from "./WireBodies.js"
 
-const unavailable = (e: StoreError) => new Unavailable({ detail: e.message })
+const unavailable = (e: StoreError | BlobError) => new Unavailable({ detail: e.message })
+
+/** Archives up to this size are downloaded from memory in one write; larger ones stream. */
+const READ_WHOLE_LIMIT = 2 * 1024 * 1024
 
 /**
  * Answers a wire model as JSON directly: the model is built from typed rows, so the schema
@@ -164,20 +167,31 @@ export const PackagesLive = HttpApiBuilder.group(RegistryApi, "packages", (handl
           }
           const r = found.value
           const headers = downloadHeaders(r)
-          const etag = headers["etag"]!
           const readBlob = (range?: { readonly start: number; readonly end: number }) => blobs.readable(r.checksum, range)
-          const inm = request.headers["if-none-match"]
-          if (inm !== undefined && inm.split(",").some((t) => t.trim() === etag || t.trim() === "*")) {
-            return HttpServerResponse.empty({ status: 304, headers })
-          }
+          const unchanged = notModified(request, headers)
+          if (Option.isSome(unchanged)) return unchanged.value
           const range = parseRange(request.headers["range"], r.sizeBytes)
           if (range === "unsatisfiable") {
             return HttpServerResponse.empty({ status: 416, headers: { ...headers, "content-range": `bytes */${r.sizeBytes}` } })
           }
-          const stat = yield* blobs.stat(r.checksum).pipe(Effect.mapError((e) => new Unavailable({ detail: e.message })))
-          if (Option.isNone(stat)) {
-            return yield* new Unavailable({ detail: `the archive of ${r.name}@${r.version} is missing from the registry's storage` })
+          const missing = () => new Unavailable({ detail: `the archive of ${r.name}@${r.version} is missing from the registry's storage` })
+          if (range === "none" && request.method === "GET" && r.sizeBytes <= READ_WHOLE_LIMIT) {
+            // a small archive: read whole (kept in memory by the blob store) and sent in one write
+            const bytes = yield* blobs.readAll(r.checksum).pipe(
+              Effect.catchAll((e) =>
+                Effect.flatMap(blobs.stat(r.checksum), (s) => Effect.fail(Option.isNone(s) ? missing() : unavailable(e))).pipe(
+                  Effect.catchTag("BlobError", (e) => Effect.fail(unavailable(e)))
+                )
+              )
+            )
+            const count = store.recordDownload(r.name, r.version).pipe(Effect.mapError(unavailable))
+            yield* count
+            // the same bytes may be served again from the answer cache, counted each time
+            yield* AnswerCache.noteAnswer({ onReplay: count, countFree: true })
+            return HttpServerResponse.uint8Array(bytes, { status: 200, headers, contentType: "application/octet-stream" })
           }
+          const stat = yield* blobs.stat(r.checksum).pipe(Effect.mapError(unavailable))
+          if (Option.isNone(stat)) return yield* missing()
           const isHead = request.method === "HEAD"
           if (range === "none") {
             if (!isHead) yield* store.recordDownload(r.name, r.version).pipe(Effect.mapError(unavailable))
@@ -206,7 +220,6 @@ export const PackagesLive = HttpApiBuilder.group(RegistryApi, "packages", (handl
 export const PublishLive = HttpApiBuilder.group(RegistryApi, "publish", (handlers) =>
   Effect.gen(function*() {
     const store = yield* PackageStore
-    const blobs = yield* BlobStore
     const config = yield* ServerConfig
     const uploader = yield* Upload.Uploader
     const { limit, tooLarge } = uploader
@@ -216,50 +229,17 @@ export const PublishLive = HttpApiBuilder.group(RegistryApi, "publish", (handler
         const request = yield* HttpServerRequest.HttpServerRequest
         const length = Number(request.headers["content-length"] ?? NaN)
         if (Number.isFinite(length) && length > limit + Upload.MULTIPART_SLACK) return yield* tooLarge()
-        const boundary = boundaryOf(request.headers["content-type"])
-        if (boundary === undefined) {
+        if (!Upload.hasBoundary(request.headers["content-type"])) {
           return yield* new BadRequest({ detail: "Bad multipart body: no boundary in the Content-Type header" })
         }
-        const form: Upload.ReceivedForm = Number.isFinite(length) && length <= Upload.IN_MEMORY_UPLOAD
-          // small: read whole, split in memory (the hot path does the same before HttpApi sees it)
-          ? yield* request.arrayBuffer.pipe(
-            Effect.mapError((e) => new BadRequest({ detail: `Bad multipart body: ${e.message}` })),
-            Effect.flatMap((body) => uploader.readForm(Buffer.from(body), boundary))
-          )
-          : yield* streamForm(payload)
+        // a small request keeps its archive in memory; a large or unsized one streams it to a temp file
+        const form = yield* uploader.readForm(payload, Number.isFinite(length) && length <= Upload.IN_MEMORY_UPLOAD)
         return yield* uploader.publish(form, baseUrlOf(request, config))
       }).pipe(
         Effect.scoped,
         // this route reads up to the upload limit (every other body stops at Answers.JSON_BODY_LIMIT)
         HttpIncomingMessage.withMaxBodySize(Option.some(limit + Upload.MULTIPART_SLACK))
       )
-
-    /** A large or unsized upload: the `file` part streamed into a temp file (removed with the scope). */
-    const streamForm = (payload: Stream.Stream<Multipart.Part, Multipart.MultipartError>) =>
-      Effect.gen(function*() {
-        let archive: Upload.ReceivedArchive | undefined
-        let checksum: string | undefined
-        yield* Stream.runForEach(payload, (part): Effect.Effect<void, Multipart.MultipartError | BlobError | BlobTooLarge, Scope.Scope> => {
-          if (Multipart.isFile(part)) {
-            if (part.key !== "file" || archive !== undefined) return Stream.runDrain(part.content)
-            return Effect.map(blobs.writeTemp(part.content, limit), (t) => {
-              archive = { sha256: t.sha256, size: t.size, temp: t }
-            })
-          }
-          if (part.key === "checksum") checksum = part.value.trim().toLowerCase()
-          return Effect.void
-        }).pipe(
-          Effect.catchTags({
-            MultipartError: (e) =>
-              e.reason === "FileTooLarge" || e.reason === "BodyTooLarge"
-                ? Effect.fail(tooLarge())
-                : Effect.fail(new BadRequest({ detail: `Bad multipart body: ${e.message}` })),
-            BlobTooLarge: () => Effect.fail(tooLarge()),
-            BlobError: (e) => Effect.fail(new Unavailable({ detail: e.message }))
-          })
-        )
-        return { archive, checksum } satisfies Upload.ReceivedForm
-      })
 
     const change = (status: "deleted" | "yanked" | "unyanked", r: ReleaseRow) =>
       new ChangeResponse({ name: r.name, version: r.version, status, reason: status === "yanked" ? r.yankReason : null })
@@ -291,41 +271,4 @@ export const PublishLive = HttpApiBuilder.group(RegistryApi, "publish", (handler
  * @since 0.1.0
  * @category layers
  */
-export const HandlersLive = Layer.mergeAll(HealthLive, PackagesLive, PublishLive, Layer.suspend(() => MetadataEtagLive))
-
-/**
- * Whether an `If-None-Match` header lists `etag` (weak comparison, as RFC 9110 asks; `*` matches).
- * @since 0.1.0
- * @category utils
- */
-export const etagMatches = (ifNoneMatch: string | undefined, etag: string): boolean =>
-  ifNoneMatch !== undefined &&
-  ifNoneMatch.split(",").some((t) => {
-    const v = t.trim()
-    return v === "*" || v === etag || v === `W/${etag}` || `W/${v}` === etag
-  })
-
-/**
- * Conditional GETs of package metadata (JSON answers under `/packages/`, i.e. package info,
- * versions and one version; downloads keep their own SHA-256 ETag): every 200 gets a strong
- * `ETag` (the quoted hex SHA-256 of the body), and a request whose `If-None-Match` lists it gets
- * `304 Not Modified` with no body, so clients revalidate cached metadata cheaply.
- * @since 0.1.0
- * @category layers
- */
-export const MetadataEtagLive: Layer.Layer<never> = HttpApiBuilder.middleware(RegistryApi, (app) =>
-  Effect.gen(function*() {
-    const response = yield* app
-    const request = yield* HttpServerRequest.HttpServerRequest
-    const body = response.body
-    if (
-      request.method !== "GET" || response.status !== 200 || body._tag !== "Uint8Array" ||
-      response.headers["etag"] !== undefined || !request.url.includes(`${API_PREFIX}/packages/`)
-    ) return response
-    const digest = yield* Effect.promise(() => globalThis.crypto.subtle.digest("SHA-256", new Uint8Array(body.body)))
-    const etag = `"${Buffer.from(digest).toString("hex")}"`
-    if (etagMatches(request.headers["if-none-match"], etag)) {
-      return HttpServerResponse.empty({ status: 304, headers: { etag } })
-    }
-    return HttpServerResponse.setHeader(response, "etag", etag)
-  }))
+export const HandlersLive = Layer.mergeAll(HealthLive, PackagesLive, PublishLive)

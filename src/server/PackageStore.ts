@@ -261,6 +261,18 @@ export class AmbiguousToken extends Data.TaggedError("AmbiguousToken")<{
 }
 
 /**
+ * Writes a store has made since it opened (see `PackageStoreService.writeCounts`).
+ * @since 0.1.0
+ * @category models
+ */
+export interface WriteCounts {
+  /** Publishes, yanks, unyanks and deletes (counted once each has ended). */
+  readonly releases: number
+  /** Downloads recorded (counted at once: reads report them from then on). */
+  readonly downloads: number
+}
+
+/**
  * The store's operations. Every method is `Effect<A, E, never>`; names are matched normalized.
  * @since 0.1.0
  * @category models
@@ -268,6 +280,13 @@ export class AmbiguousToken extends Data.TaggedError("AmbiguousToken")<{
 export interface PackageStoreService {
   /** Which backend this is (`sqlite` or `pg`), for health answers and logs. */
   readonly backend: string
+  /**
+   * For a store that is the only writer of its database: how many writes it has made, so answers
+   * built from its reads may be kept while the writes they depend on stay the same. `undefined`
+   * when other processes write the database too (PostgreSQL replicas): then nothing read may be
+   * kept.
+   */
+  readonly writeCounts: (() => WriteCounts) | undefined
   /** Insert a release and its dependencies in one transaction. */
   readonly publish: (release: NewRelease) => Effect.Effect<PublishedRelease, StoreError | VersionExists>
   /** The package with its latest release. */

@@ -7,21 +7,25 @@
  * - {@link layer}: the whole API (`HttpApi.Api`) plus OpenAPI at `/api/v1/registry/openapi.json`
  *   and docs at `/api/v1/registry/docs`, for `HttpApiBuilder.serve()` — other routes can be added
  *   next to it with `HttpApiBuilder.Router.use(...)` (the web UI is mounted that way).
- * - {@link serve}: `layer` served by Node on `host:port` with request logging and `{detail}` errors.
+ *   Every answer passes one middleware chain (`ServerMiddleware`: request log, `{detail}` errors,
+ *   request limits, `304`s, the cache of the app's own answers, ETags), so an app that mounts
+ *   `layer` serves the registry exactly as `fm studio start` does.
+ * - {@link serve}: `layer` served by a hardened `node:http` server on `host:port`, plus extra
+ *   routes (the web UI).
  * @since 0.1.0
  */
 import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
 import * as HttpApiSecurity from "@effect/platform/HttpApiSecurity"
 import * as HttpApiSwagger from "@effect/platform/HttpApiSwagger"
-import * as HttpApp from "@effect/platform/HttpApp"
-import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
+import * as HttpMiddleware from "@effect/platform/HttpMiddleware"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import type { HttpServer } from "@effect/platform"
 import * as HttpApi from "@effect/platform/HttpApi"
 import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
 import * as OpenApi from "@effect/platform/OpenApi"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
-import { Cause, Effect, Layer, Scope } from "effect"
+import { Effect, Layer, Scope } from "effect"
+import * as Http from "node:http"
 import { API_PREFIX, Authentication, RegistryApi } from "../api/RegistryApi.js"
 import { PackageArchive } from "../archive/PackageArchive.js"
 import * as Answers from "./Answers.js"
@@ -31,12 +35,12 @@ import * as BlobStoreFs from "./BlobStore.js"
 import { HandlersLive } from "./Handlers.js"
 import { sqliteFile } from "./pg/StorageOptions.js"
 import * as Upload from "./Upload.js"
-import * as HotPaths from "./HotPaths.js"
 import * as NodeServer from "./NodeServer.js"
 import type { StoreError } from "./PackageStore.js"
 import { PackageStore } from "./PackageStore.js"
 import type { ServerOptions } from "./ServerConfig.js"
 import * as ServerConfigLayer from "./ServerConfig.js"
+import * as ServerMiddleware from "./ServerMiddleware.js"
 import * as SqlitePackageStore from "./SqlitePackageStore.js"
 import type { BlobError } from "./BlobStore.js"
 
@@ -95,8 +99,7 @@ export const handlersLayerFrom = (options: RegistryServerOptions) =>
 
 /**
  * What authenticates and publishes, over the storage in context: `Auth`, the `Uploader` (with
- * `PackageArchive` and the server options). The handlers and the hot paths are given these same
- * layers, so a server builds each once.
+ * `PackageArchive` and the server options).
  */
 const writeServicesFrom = (options: RegistryServerOptions) =>
   Layer.mergeAll(Auth.Default, Upload.layer).pipe(
@@ -144,7 +147,7 @@ export const docsLayer: Layer.Layer<never, never, HttpApi.Api | Authentication> 
  * @category layers
  */
 export const apiLayerFrom = (options: RegistryServerOptions) =>
-  Layer.provideMerge(Layer.mergeAll(docsLayer, detailErrorsLayer, Answers.requestLimitsLayer), HttpApiBuilder.api(RegistryApi)).pipe(
+  Layer.provideMerge(Layer.merge(docsLayer, ServerMiddleware.layer), HttpApiBuilder.api(RegistryApi)).pipe(
     Layer.provide(handlersLayerFrom(options))
   )
 
@@ -159,97 +162,12 @@ export const layer = (options: RegistryServerOptions) =>
   apiLayerFrom(options).pipe(Layer.provide(storageLayer(options.dataDir)))
 
 /**
- * API-level middleware turning the platform's own request failures and defects into `{detail}`
- * answers (see `Answers.detailErrorsLayer`).
- * @since 0.1.0
- * @category layers
- */
-export const detailErrorsLayer: Layer.Layer<never> = Answers.detailErrorsLayer
-
-const reasons: Record<number, string> = {
-  400: "Bad Request",
-  401: "Unauthorized",
-  403: "Forbidden",
-  404: "Not Found",
-  405: "Method Not Allowed",
-  413: "Payload Too Large",
-  500: "Internal Server Error"
-}
-
-/** Gives an error response without a body the `{detail}` body clients expect. */
-const withDetail = (response: HttpServerResponse.HttpServerResponse): HttpServerResponse.HttpServerResponse =>
-  response.status >= 400 && response.body._tag === "Empty"
-    ? HttpServerResponse.unsafeJson({ detail: reasons[response.status] ?? `HTTP ${response.status}` }, {
-      status: response.status,
-      headers: response.headers
-    })
-    : response
-
-/**
- * The request log on stdout, for as long as its scope is open: lines are buffered and written
- * together once per turn of the event loop (stdout to a pipe or file writes synchronously; one
- * write per request would cost a system call each), in order, and flushed when the scope closes
- * or the process exits (the exit hook is removed with the scope). Gives the function appending
- * one line.
- * @since 0.1.0
- * @category utils
- */
-export const requestLog: Effect.Effect<(line: string) => void, never, Scope.Scope> = Effect.map(
-  Effect.acquireRelease(
-    Effect.sync(() => {
-      let pending: Array<string> = []
-      const flush = () => {
-        const lines = pending
-        pending = []
-        if (lines.length > 0) process.stdout.write(lines.join("\n") + "\n")
-      }
-      const append = (line: string): void => {
-        if (pending.length === 0) setImmediate(flush)
-        pending.push(line)
-      }
-      process.once("exit", flush)
-      return { flush, append }
-    }),
-    ({ flush }) =>
-      Effect.sync(() => {
-        process.off("exit", flush)
-        flush()
-      })
-  ),
-  ({ append }) => append
-)
-
-/**
- * The HTTP middleware of the server: unknown routes answer 404 `{"detail":"Not Found"}`,
- * unexpected failures 500 `{detail}`, HttpApi decode errors 400 `{detail}` naming the field, and
- * (when `logRequests`) one line per request: method, path (no query string), status, ms.
- * @since 0.1.0
- * @category middleware
- */
-export const middleware = (options: { readonly logRequests: boolean; readonly logLine: (line: string) => void }) =>
-(app: HttpApp.Default): HttpApp.Default =>
-  Effect.gen(function*() {
-    const request = yield* HttpServerRequest.HttpServerRequest
-    const started = performance.now()
-    const response = yield* app.pipe(
-      Effect.catchAllCause((cause) =>
-        Cause.isInterruptedOnly(cause) ? Effect.failCause(cause) : Answers.answerFailure(cause) ?? Answers.internalError(cause)
-      ),
-      Effect.map(withDetail)
-    )
-    if (options.logRequests) {
-      const path = request.url.split("?")[0]!
-      const ms = (performance.now() - started).toFixed(1)
-      options.logLine(`${new Date().toISOString()} ${request.method} ${path} ${response.status} ${ms}ms`)
-    }
-    return response
-  })
-
-/**
  * Serves the registry API (plus any `extra` route layers, e.g. the web UI, added with
  * `HttpApiBuilder.Router.use`) with Node on `options.host:options.port`, over `storage` (default:
- * SQLite + blobs in `options.dataDir`, swept at start; PostgreSQL: `pg/Storage.layer`). The `HttpServer` (bound address), `PackageStore` and `BlobStore` stay in
- * the layer's output so the caller can read the address and bootstrap tokens.
+ * SQLite + blobs in `options.dataDir`, swept at start; PostgreSQL: `pg/Storage.layer`): exactly
+ * {@link layer}'s app, on a `node:http` server with the limits of `NodeServer.harden`. The
+ * `HttpServer` (bound address), `PackageStore` and `BlobStore` stay in the layer's output so the
+ * caller can read the address and bootstrap tokens.
  * @since 0.1.0
  * @category layers
  */
@@ -262,43 +180,22 @@ export const serve = <E = never, R = never, SE = StoreError | BlobError>(
   >
 ) => {
   const config = { ...ServerConfigLayer.defaults(options.dataDir), ...options }
-  return Layer.unwrapScoped(Effect.map(requestLog, (logLine) =>
-    HttpApiBuilder.serve(middleware({ ...config, logLine })).pipe(
-      Layer.provide(extra),
-      Layer.provide(apiLayerFrom(config)),
-      Layer.provideMerge(nodeServerLayer(config, logLine).pipe(Layer.provide(writeServicesFrom(config)))),
-      Layer.provideMerge(storage)
-    )))
+  return HttpApiBuilder.serve().pipe(
+    // no span per request: nothing exports them here, and making one costs more than a cached answer
+    HttpMiddleware.withTracerDisabledWhen(() => true),
+    Layer.provide(extra),
+    Layer.provide(apiLayerFrom(config)),
+    Layer.provideMerge(NodeHttpServer.layer(makeNodeServer, { port: config.port, host: config.host })),
+    Layer.provideMerge(storage)
+  )
 }
 
 /**
- * The Node HTTP server of {@link serve}, with the hot paths (`HotPaths`) over the storage, `Auth`
- * and the `Uploader` in context in front of the HttpApi app, logging to `logLine` (see
- * {@link requestLog}).
- * @since 0.1.0
- * @category layers
- */
-export const nodeServerLayer = (config: ServerOptions, logLine: (line: string) => void) =>
-  Layer.unwrapEffect(
-    Effect.gen(function*() {
-      const uploader = yield* Upload.Uploader
-      const auth = yield* Auth
-      const hot = HotPaths.make(config, yield* PackageStore, yield* BlobStore, logLine, { uploader, verify: auth.verify })
-      return NodeHttpServer.layer(() => {
-        const server = makeNodeServer()
-        server.hot = hot
-        return server
-      }, { port: config.port, host: config.host })
-    })
-  )
-
-/**
- * A `node:http` server (offering requests to its hot path first, see `HotPaths`) with the limits,
- * start-up answers and bounded stop of `NodeServer.harden`.
+ * A `node:http` server with the limits, start-up answers and bounded stop of `NodeServer.harden`.
  * @since 0.1.0
  * @category utils
  */
-export const makeNodeServer = (): HotPaths.HotServer => NodeServer.harden(new HotPaths.HotServer(NodeServer.serverOptions))
+export const makeNodeServer = (): Http.Server => NodeServer.harden(Http.createServer(NodeServer.serverOptions))
 
 /**
  * The URL a running server listens on (`http://host:port`).

@@ -194,6 +194,10 @@ export const makeSql = (dialect: SqlDialect): Effect.Effect<PackageStoreService,
       })
     }
     const writing = <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.ensuring(effect, invalidate)
+    // writes that change releases (publish, yank, unyank, delete), as opposed to download counts
+    let releaseWrites = 0
+    const releasing = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+      Effect.ensuring(writing(effect), Effect.sync(() => void releaseWrites++))
 
     // Download counts. A single-writer store adds them up in memory and writes them in one
     // transaction DOWNLOAD_FLUSH_MS after the first, before any read that reports counts (so
@@ -320,7 +324,7 @@ export const makeSql = (dialect: SqlDialect): Effect.Effect<PackageStoreService,
           const after = yield* refreshPackage(packageId)
           return { ...toRelease(row), packageVersions: after.versions, packageLatest: after.latest } satisfies PublishedRelease
         })
-      ).pipe(writing, Effect.catchTag("SqlError", (e) => Effect.fail(fail(`publish ${release.name}@${release.version}`)(e))))
+      ).pipe(releasing, Effect.catchTag("SqlError", (e) => Effect.fail(fail(`publish ${release.name}@${release.version}`)(e))))
     })
 
     const getPackage = Effect.fn("PackageStore.getPackage")(function*(name: string) {
@@ -412,9 +416,12 @@ export const makeSql = (dialect: SqlDialect): Effect.Effect<PackageStoreService,
       }).pipe(Effect.mapError(fail("read stats")), Effect.withSpan("PackageStore.stats"))
     ))
 
+    // downloads recorded in memory: each changes what a read reports, before it is written
+    let recorded = 0
     const recordDownload = (name: string, version: string): Effect.Effect<void, StoreError> =>
       batchCounts
         ? Effect.sync(() => {
+          recorded++
           addCount(name, version, 1)
           if (flushTimer === undefined) {
             flushTimer = setTimeout(() => Effect.runFork(Effect.ignore(flushCounts)), DOWNLOAD_FLUSH_MS)
@@ -432,7 +439,7 @@ export const makeSql = (dialect: SqlDialect): Effect.Effect<PackageStoreService,
           yield* refreshPackage(num(rows[0]!.package_id))
           return toRelease(rows[0]!)
         })
-      ).pipe(writing, Effect.catchTag("SqlError", (e) => Effect.fail(fail(`${yanked ? "yank" : "unyank"} ${name}@${version}`)(e))))
+      ).pipe(releasing, Effect.catchTag("SqlError", (e) => Effect.fail(fail(`${yanked ? "yank" : "unyank"} ${name}@${version}`)(e))))
 
     const yank = Effect.fn("PackageStore.yank")(function*(name: string, version: string, reason: string) {
       return yield* setYank(name, version, true, reason)
@@ -458,7 +465,7 @@ export const makeSql = (dialect: SqlDialect): Effect.Effect<PackageStoreService,
           if (num(left[0]?.n) === 0) yield* sql`DELETE FROM packages WHERE id = ${packageId}`
           return toRelease(row)
         })
-      ).pipe(writing, Effect.catchTag("SqlError", (e) => Effect.fail(fail(`delete ${name}@${version}`)(e))))
+      ).pipe(releasing, Effect.catchTag("SqlError", (e) => Effect.fail(fail(`delete ${name}@${version}`)(e))))
     })
 
     // rows as plain value arrays: tens of thousands of them at start-up
@@ -528,6 +535,7 @@ export const makeSql = (dialect: SqlDialect): Effect.Effect<PackageStoreService,
 
     return {
       backend: dialect.backend,
+      writeCounts: dialect.singleWriter === true ? () => ({ releases: releaseWrites, downloads: recorded }) : undefined,
       publish,
       getPackage,
       listReleases,

@@ -1,25 +1,27 @@
 /**
- * The upload pipeline, shared by the HttpApi `upload` handler and the upload hot path: from the
- * received archive (bytes in memory, or a temp file for large uploads) and the form's `checksum`
- * to the published release's {@link PackageInfo}: checksum check, full archive check, blob
- * stored, release recorded (409 when `name@version` exists).
+ * The upload pipeline of the `upload` endpoint: the form read from the multipart stream (the
+ * platform's parser, with limits; the `file` part held in memory for a small request, else
+ * streamed to a temp file), then from the received archive and the form's `checksum` to the
+ * published release's {@link PackageInfo}: checksum check, full archive check, blob stored,
+ * release recorded (409 when `name@version` exists).
  * @since 0.1.0
  */
-import { Context, Effect, Layer, Option } from "effect"
+import * as Multipart from "@effect/platform/Multipart"
+import { Context, Effect, Layer, Option, Predicate, Stream } from "effect"
+import type { Scope } from "effect"
 import { createHash } from "node:crypto"
 import { BadRequest, Conflict, PayloadTooLarge, Unavailable } from "../api/ApiErrors.js"
 import type { PackageInfo } from "../api/Models.js"
 import { PackageArchive } from "../archive/PackageArchive.js"
 import { BlobStore } from "./BlobStore.js"
-import type { TempBlob } from "./BlobStore.js"
-import { parseForm } from "./FormBody.js"
+import type { BlobError, BlobTooLarge, TempBlob } from "./BlobStore.js"
 import { PackageStore } from "./PackageStore.js"
 import { ServerConfig } from "./ServerConfig.js"
 import { toPackageInfo } from "./WireBodies.js"
 
 /**
- * Uploads whose request declares at most this many bytes (`Content-Length`) are read whole into
- * memory; larger or unsized ones stream through a temp file.
+ * Uploads whose request declares at most this many bytes (`Content-Length`) keep their archive in
+ * memory; larger or unsized ones stream it through a temp file.
  * @since 0.1.0
  * @category constants
  */
@@ -31,6 +33,50 @@ export const IN_MEMORY_UPLOAD = 4 * 1024 * 1024
  * @category constants
  */
 export const MULTIPART_SLACK = 64 * 1024
+
+/**
+ * Whether a `Content-Type` names a non-empty multipart `boundary` (the parser cannot start
+ * without one, and fails as a defect rather than an error: this is checked first).
+ * @since 0.1.0
+ * @category utils
+ */
+export const hasBoundary = (contentType: string | undefined): boolean =>
+  contentType !== undefined && /;\s*boundary\s*=\s*(?:"[^"]+"|[^\s;"]+)/i.test(contentType)
+
+/** Most parts a form may have (`file`, `checksum`, and a few a client may add). */
+const MAX_PARTS = 16
+/** Largest form field (`checksum` is 64 hex digits). */
+const MAX_FIELD_BYTES = 16 * 1024
+
+/** The parser's own error behind a `MultipartError` (a part's stream reports it as its cause). */
+const parserError = (e: Multipart.MultipartError): { readonly tag: unknown; readonly limit: unknown } => ({
+  tag: Predicate.hasProperty(e.cause, "_tag") ? e.cause._tag : undefined,
+  limit: Predicate.hasProperty(e.cause, "limit") ? e.cause.limit : undefined
+})
+
+/** Whether the archive or the whole form went over its size limit. */
+const overLimit = (e: Multipart.MultipartError): boolean => {
+  const { limit } = parserError(e)
+  return e.reason === "FileTooLarge" || e.reason === "BodyTooLarge" || limit === "MaxPartSize" || limit === "MaxTotalSize"
+}
+
+/** What is wrong with a multipart body, in a sentence (from the parser's own error). */
+const multipartProblem = (e: Multipart.MultipartError): string => {
+  const { limit, tag } = parserError(e)
+  if (limit === "MaxParts") return `more than ${MAX_PARTS} parts`
+  if (limit === "MaxFieldSize") return `a form field is larger than ${MAX_FIELD_BYTES} bytes`
+  switch (tag) {
+    case "InvalidBoundary":
+      return "no boundary in the Content-Type header"
+    case "BadHeaders":
+      return "a part has malformed headers"
+    case "InvalidDisposition":
+      return "a part has no 'Content-Disposition: form-data' header with a name"
+    case "EndNotReached":
+      return "the body ends before its closing boundary (truncated upload)"
+  }
+  return e.cause instanceof Error ? e.cause.message : e.message
+}
 
 /**
  * The archive of an upload as received: hashed and counted, its bytes in memory (`bytes`) or in a
@@ -62,8 +108,14 @@ export interface UploaderService {
   readonly limit: number
   /** The 413 answer for an upload over the limit. */
   readonly tooLarge: () => PayloadTooLarge
-  /** Splits a whole in-memory form body (the first `file` part, the `checksum` field). */
-  readonly readForm: (body: Buffer, boundary: string) => Effect.Effect<ReceivedForm, BadRequest | PayloadTooLarge>
+  /**
+   * Reads an upload form from its parts (the first `file` part, the `checksum` field), within the
+   * limits: the archive in memory when `inMemory`, else in a temp file removed with the scope.
+   */
+  readonly readForm: (
+    parts: Stream.Stream<Multipart.Part, Multipart.MultipartError>,
+    inMemory: boolean
+  ) => Effect.Effect<ReceivedForm, BadRequest | PayloadTooLarge | Unavailable, Scope.Scope>
   /** Checks and publishes a received upload; `baseUrl` is the registry's URL as the client sees it. */
   readonly publish: (form: ReceivedForm, baseUrl: string) => Effect.Effect<PackageInfo, BadRequest | Conflict | Unavailable>
 }
@@ -83,20 +135,45 @@ export const make: Effect.Effect<UploaderService, never, PackageStore | BlobStor
     const tooLarge = () => new PayloadTooLarge({ detail: `Upload too large: the limit is ${limit} bytes` })
     const unavailable = (e: { readonly message: string }) => new Unavailable({ detail: e.message })
 
-    const readForm = (body: Buffer, boundary: string): Effect.Effect<ReceivedForm, BadRequest | PayloadTooLarge> => {
-      const parts = parseForm(body, boundary)
-      if (typeof parts === "string") return Effect.fail(new BadRequest({ detail: `Bad multipart body: ${parts}` }))
-      const file = parts.find((p) => p.isFile && p.name === "file")
-      if (file !== undefined && file.data.length > limit) return Effect.fail(tooLarge())
-      const field = parts.find((p) => !p.isFile && p.name === "checksum")
-      return Effect.succeed({
-        archive: file === undefined
-          ? undefined
-          : { sha256: createHash("sha256").update(file.data).digest("hex"), size: file.data.length, bytes: file.data },
-        checksum: field?.data.toString("utf8").trim().toLowerCase()
+    const readForm = (parts: Stream.Stream<Multipart.Part, Multipart.MultipartError>, inMemory: boolean) =>
+      Effect.gen(function*() {
+        let archive: ReceivedArchive | undefined
+        let checksum: string | undefined
+        const receive = (file: Multipart.File) =>
+          inMemory
+            ? Effect.map(file.contentEffect, (bytes): ReceivedArchive => ({
+              sha256: createHash("sha256").update(bytes).digest("hex"),
+              size: bytes.byteLength,
+              bytes
+            }))
+            : Effect.map(blobs.writeTemp(file.content, limit), (temp): ReceivedArchive => ({ sha256: temp.sha256, size: temp.size, temp }))
+        yield* Stream.runForEach(
+          Multipart.withLimitsStream(parts, {
+            maxParts: Option.some(MAX_PARTS),
+            maxFieldSize: MAX_FIELD_BYTES,
+            maxFileSize: Option.some(limit),
+            maxTotalSize: Option.some(limit + MULTIPART_SLACK)
+          }),
+          (part): Effect.Effect<void, Multipart.MultipartError | BlobError | BlobTooLarge, Scope.Scope> => {
+            if (Multipart.isFile(part)) {
+              if (part.key !== "file" || archive !== undefined) return Stream.runDrain(part.content)
+              return Effect.map(receive(part), (a) => {
+                archive = a
+              })
+            }
+            if (part.key === "checksum") checksum = part.value.trim().toLowerCase()
+            return Effect.void
+          }
+        ).pipe(
+          Effect.catchTags({
+            MultipartError: (e) =>
+              Effect.fail(overLimit(e) ? tooLarge() : new BadRequest({ detail: `Bad multipart body: ${multipartProblem(e)}` })),
+            BlobTooLarge: () => Effect.fail(tooLarge()),
+            BlobError: (e) => Effect.fail(unavailable(e))
+          })
+        )
+        return { archive, checksum } satisfies ReceivedForm
       })
-    }
-
     const publish = (form: ReceivedForm, baseUrl: string) =>
       Effect.gen(function*() {
         const t = form.archive

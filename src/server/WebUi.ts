@@ -12,13 +12,15 @@ import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
 import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
-import { Data, Effect, Layer } from "effect"
+import { Data, Effect, Layer, Option } from "effect"
 import { createHash } from "node:crypto"
 import { existsSync } from "node:fs"
 import { readdir, readFile, stat } from "node:fs/promises"
 import { extname, join, relative, sep } from "node:path"
 import { fileURLToPath } from "node:url"
 import { gzipSync } from "node:zlib"
+import { notModified } from "./Conditional.js"
+import { noApiEndpoint } from "./WireBodies.js"
 
 /**
  * The UI directory could not be read.
@@ -163,15 +165,6 @@ const acceptsGzip = (header: string | undefined): boolean => {
   return false
 }
 
-const etagMatches = (header: string | undefined, etag: string): boolean =>
-  header !== undefined && header.split(",").some((t) => {
-    const v = t.trim()
-    return v === "*" || v === etag || v === `W/${etag}`
-  })
-
-const jsonNotFound = (detail: string): HttpServerResponse.HttpServerResponse =>
-  HttpServerResponse.unsafeJson({ detail }, { status: 404 })
-
 const notBuilt = (dir: string): HttpServerResponse.HttpServerResponse =>
   HttpServerResponse.text(
     `<!doctype html><html lang="en"><meta charset="utf-8"><title>fm registry</title>` +
@@ -196,9 +189,8 @@ const send = (
     headers["referrer-policy"] = "no-referrer"
     headers["x-frame-options"] = "DENY"
   }
-  if (etagMatches(request.headers["if-none-match"], asset.etag)) {
-    return HttpServerResponse.empty({ status: 304, headers })
-  }
+  const unchanged = notModified(request, headers)
+  if (Option.isSome(unchanged)) return unchanged.value
   if (asset.gzip && acceptsGzip(request.headers["accept-encoding"])) {
     headers["content-encoding"] = "gzip"
     return HttpServerResponse.uint8Array(asset.gzip, { status, headers, contentType: asset.contentType })
@@ -225,7 +217,7 @@ export const make = Effect.fn("WebUi.make")(function*(options?: WebUiOptions) {
   else yield* Effect.logWarning(`web UI: no build found in ${shownDir}; run \`npm run build\``)
   const index = assets?.get("/index.html")
 
-  /** Answers one GET request for a UI path. */
+  /** Answers one GET request for a UI path (never for `/api/*`, which gets the API's JSON 404). */
   const respond = (request: HttpServerRequest.HttpServerRequest): Effect.Effect<HttpServerResponse.HttpServerResponse> =>
     Effect.sync(() => {
       let path: string
@@ -234,9 +226,7 @@ export const make = Effect.fn("WebUi.make")(function*(options?: WebUiOptions) {
       } catch {
         return HttpServerResponse.text("Bad request path", { status: 400 })
       }
-      if (path === "/api" || path.startsWith("/api/")) {
-        return jsonNotFound(`No API endpoint ${request.method} ${path}. The registry API lives under /api/v1/registry/.`)
-      }
+      if (path === "/api" || path.startsWith("/api/")) return noApiEndpoint(request)
       if (!assets || !index) return notBuilt(shownDir)
       const asset = path === "/" ? index : assets.get(path)
       if (asset) return send(asset, request, 200)
@@ -275,18 +265,16 @@ export class WebUi extends Effect.Service<WebUi>()("fm/server/WebUi", {
 
 type AddRoute = (path: "/" | "/*", handler: WebUi["handler"]) => Effect.Effect<void>
 
-const addRoutes = (router: { readonly get: AddRoute; readonly head: AddRoute }) =>
+// GET only: the router answers HEAD with the GET route of the path (Node sends no body), so a
+// HEAD of an API route reaches the API, not the UI's catch-all.
+const addRoutes = (router: { readonly get: AddRoute }) =>
   Effect.gen(function*() {
     const ui = yield* WebUi
-    for (const path of ["/", "/*"] as const) {
-      yield* router.get(path, ui.handler)
-      // Node sends no body for HEAD; headers are those of the GET.
-      yield* router.head(path, ui.handler)
-    }
+    for (const path of ["/", "/*"] as const) yield* router.get(path, ui.handler)
   })
 
 /**
- * Adds the UI routes (`GET`/`HEAD` `/` and `/*`) to the `HttpApiBuilder` router, for a server built
+ * Adds the UI routes (`GET` `/` and `/*`, and so `HEAD`) to the `HttpApiBuilder` router, for a server built
  * with `HttpApiBuilder.serve()`: `serve().pipe(Layer.provide(WebUi.layer(ui)), ...)`. The API's
  * own routes are more specific, so they win; unknown `/api/*` paths get a JSON 404.
  * @since 0.1.0

@@ -1,9 +1,9 @@
 /**
- * The JSON bodies and headers the registry API answers with, built straight from store rows: the
- * HttpApi handlers and the hot paths send the very same bytes through these.
+ * The JSON bodies and headers the registry API answers with, built straight from store rows.
  * @since 0.1.0
  */
 import type * as HttpServerRequest from "@effect/platform/HttpServerRequest"
+import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { PackageInfo, ReleaseInfo, SearchResponse } from "../api/Models.js"
 import { API_PREFIX } from "../api/RegistryApi.js"
 import type { PackageRow, ReleaseRow, SearchResult } from "./PackageStore.js"
@@ -20,7 +20,7 @@ export const baseUrlOf = (
 ): string => baseUrlFromHeaders(request.headers, options)
 
 /**
- * {@link baseUrlOf} from the request headers alone (the hot paths read them from `node:http`).
+ * {@link baseUrlOf} from the request headers alone.
  * @since 0.1.0
  * @category utils
  */
@@ -140,3 +140,23 @@ export const downloadHeaders = (r: ReleaseRow): Record<string, string> => ({
   "cache-control": "public, max-age=31536000, immutable",
   "content-disposition": `attachment; filename="${r.name}-${r.version}.fmpkg"`
 })
+
+/**
+ * The `404 {detail}` answer to a request for a path under `/api` that no endpoint serves (from the
+ * registry's middleware, and from the web UI's catch-all route, which never answers `/api/*`).
+ * @since 0.1.0
+ * @category utils
+ */
+export const noApiEndpoint = (request: HttpServerRequest.HttpServerRequest): HttpServerResponse.HttpServerResponse => {
+  const raw = new URL(request.url, "http://localhost").pathname
+  let path = raw
+  try {
+    path = decodeURIComponent(raw)
+  } catch {
+    // shown as sent
+  }
+  return HttpServerResponse.unsafeJson(
+    { detail: `No API endpoint ${request.method} ${path}. The registry API lives under ${API_PREFIX}/.` },
+    { status: 404 }
+  )
+}

@@ -7,7 +7,7 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { afterEach, describe, expect, it } from "vitest"
-import { ArchiveCache } from "../../src/server/HotPaths.js"
+import { BlobCache } from "../../src/server/BlobCache.js"
 import { PackageStore } from "../../src/server/PackageStore.js"
 import * as SqlitePackageStore from "../../src/server/SqlitePackageStore.js"
 import { newRelease } from "../helpers/releases.js"
@@ -67,13 +67,13 @@ describe("download counts on SQLite", () => {
   })
 })
 
-describe("ArchiveCache", () => {
+describe("BlobCache", () => {
   it("keeps small archives within its byte budget, least recently used out first", () => {
-    const cache = new ArchiveCache(10, 4)
+    const cache = new BlobCache(10, 4)
     const b = (n: number) => Buffer.alloc(n)
     cache.set("a", b(4))
     cache.set("b", b(4))
-    expect(cache.get("a")?.length).toBe(4) // a is now the most recent
+    expect(cache.get("a")?.byteLength).toBe(4) // a is now the most recent
     cache.set("c", b(4)) // 12 > 10: b goes
     expect(cache.get("b")).toBeUndefined()
     expect(cache.get("a")).toBeDefined()

@@ -130,6 +130,7 @@ export const make: Effect.Effect<PackageStoreService, never, SqlClient.SqlClient
   const store = yield* Effect.flatMap(dialect, makeSql)
   return {
     backend: store.backend,
+    writeCounts: undefined, // replicas share the database: nothing read may be kept
     publish: (release) => enrich(`publish ${release.name}@${release.version}`, store.publish(release)),
     getPackage: (name) => enrich(`read package ${name}`, store.getPackage(name)),
     listReleases: (name) => enrich(`list versions of ${name}`, store.listReleases(name)),
