@@ -344,7 +344,8 @@ const main = async () => {
   const inRestart = (r: HonestResult) => restarts.some((w) => r.at >= w.from && r.at - r.ms <= w.to)
   const errors = honest.filter((r) => r.error !== undefined)
   const ms = honest.map((r) => r.ms)
-  const steady = honest.filter((r) => !inRestart(r)).map((r) => r.ms)
+  const steadyResults = honest.filter((r) => !inRestart(r))
+  const steady = steadyResults.map((r) => r.ms)
   const loopP99 = Math.max(...loops.map((l) => l?.p99 ?? NaN))
   const peakMiB = Math.max(rssPeak, ...loops.map((l) => l?.rssPeak ?? 0)) / (1024 * 1024)
   const p99 = percentile(ms, 99)
@@ -357,7 +358,9 @@ const main = async () => {
     console.log(`| ${kind} | ${rs.length} | ${percentile(rs.map((r) => r.ms), 50).toFixed(1)} | ${percentile(rs.map((r) => r.ms), 99).toFixed(1)} | ${rs.filter((r) => r.error !== undefined).length} |`)
   }
   console.log(`| all | ${honest.length} | ${percentile(ms, 50).toFixed(1)} | ${p99.toFixed(1)} | ${errors.length} |`)
-  console.log(`| all, outside the ${restarts.length} restarts | ${steady.length} | ${percentile(steady, 50).toFixed(1)} | ${percentile(steady, 99).toFixed(1)} | |`)
+  console.log(
+    `| all, outside the ${restarts.length} restarts | ${steady.length} | ${percentile(steady, 50).toFixed(1)} | ${percentile(steady, 99).toFixed(1)} | ${steadyResults.filter((r) => r.error !== undefined).length} |`
+  )
   if (errors.length > 0) {
     const byKind = new Map<string, number>()
     for (const e of errors) byKind.set(`${e.kind}: ${e.error}`, (byKind.get(`${e.kind}: ${e.error}`) ?? 0) + 1)
