@@ -85,6 +85,8 @@ export class Auth extends Effect.Service<Auth>()("fm/server/Auth", {
       readonly expiresInMs?: number | undefined
       /** Use this secret instead of a random one (for FM_ADMIN_TOKEN). */
       readonly token?: string | undefined
+      /** Treat `name` as a base, numbered `-2`, `-3`, ... when taken (as the default name is). */
+      readonly numbered?: boolean | undefined
     }) {
       const token = options.token ?? generateToken()
       const insert = (name: string) =>
@@ -95,8 +97,10 @@ export class Auth extends Effect.Service<Auth>()("fm/server/Auth", {
           scope: options.scope,
           expiresAt: options.expiresInMs === undefined ? null : new Date(Date.now() + options.expiresInMs).toISOString()
         })
-      if (options.name !== undefined) return { token, row: yield* insert(options.name) } satisfies CreatedToken
-      const base = `${options.scope}-${new Date().toISOString().slice(0, 10)}`
+      if (options.name !== undefined && options.numbered !== true) {
+        return { token, row: yield* insert(options.name) } satisfies CreatedToken
+      }
+      const base = options.name ?? `${options.scope}-${new Date().toISOString().slice(0, 10)}`
       const taken = new Set((yield* store.listTokens).map((t) => t.name))
       let n = 1
       while (taken.has(n === 1 ? base : `${base}-${n}`)) n++
@@ -123,13 +127,13 @@ export class Auth extends Effect.Service<Auth>()("fm/server/Auth", {
 
     /**
      * Makes sure an admin token exists. With `envToken` (FM_ADMIN_TOKEN) registers that one when
-     * unknown; else, when the store has no token at all, creates one and returns its secret (to
+     * unknown (a changed FM_ADMIN_TOKEN gets a numbered name beside the earlier ones); else, when the store has no token at all, creates one and returns its secret (to
      * print once). Returns none when nothing new was generated.
      */
     const bootstrap = Effect.fn("Auth.bootstrap")(function*(envToken: string | undefined) {
       if (envToken !== undefined && envToken !== "") {
         const known = yield* store.findTokenByHash(hashToken(envToken))
-        if (Option.isNone(known)) yield* create({ name: "admin (FM_ADMIN_TOKEN)", scope: "admin", token: envToken })
+        if (Option.isNone(known)) yield* create({ name: "admin (FM_ADMIN_TOKEN)", numbered: true, scope: "admin", token: envToken })
         return Option.none<string>()
       }
       const all = yield* store.listTokens
