@@ -4,10 +4,10 @@ import type { ArchiveError } from "../src/archive/PackageArchive.js"
 import type { ManifestError } from "../src/domain/Manifest.js"
 import type { ClientServices } from "../src/client/ClientLayers.js"
 import { ClientLive, ClientServicesLive } from "../src/client/ClientLayers.js"
-import type { InstallResult, InvalidPackageName, OfflineNeedsVersion } from "../src/client/Installer.js"
+import type { InstallResult, InvalidPackageName, NotCached, OfflineNeedsVersion } from "../src/client/Installer.js"
 import { Installer } from "../src/client/Installer.js"
 import type { CacheError, CacheStats, ClearResult } from "../src/client/PackageCache.js"
-import type { Published, PublishNotAllowed, TokenMissing } from "../src/client/Publisher.js"
+import type { DefaultRegistryUnavailable, Published, PublishNotAllowed, TokenMissing } from "../src/client/Publisher.js"
 import { Publisher } from "../src/client/Publisher.js"
 import type { Fetched, Found, RegistriesExhausted, SearchResult } from "../src/client/Registries.js"
 import { Registries } from "../src/client/Registries.js"
@@ -69,6 +69,7 @@ test("Installer.installName and Publisher.publish error channels", () => {
       | ArchiveError
       | ManifestError
       | PackageRefused
+      | NotCached
     >
   >()
   expect(publisher.publish("f.fmpkg")).type.toBe<
@@ -85,6 +86,7 @@ test("Installer.installName and Publisher.publish error channels", () => {
       | RegistryUnavailable
       | AuthenticationFailed
       | MalformedResponse
+      | DefaultRegistryUnavailable
     >
   >()
 })
