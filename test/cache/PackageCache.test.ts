@@ -192,8 +192,8 @@ describe("PackageCache", () => {
       assert.isFalse(fs.existsSync(indexFile(home, keyA)))
       const warning = logs.find((l) => l.startsWith("WARN"))
       assert.isDefined(warning)
-      assert.include(warning!, stored.path)
-      assert.include(warning!, "corrupt")
+      assert.notInclude(warning!, stored.path, "no internal paths in warnings")
+      assert.include(warning!, "was corrupt")
       assert.include(warning!, "pkg-a@1.0.0")
       // a truncated blob too
       const again = yield* cache.store(keyA, sha256Hex(data), streamOf(data))

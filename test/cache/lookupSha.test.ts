@@ -67,7 +67,7 @@ describe("PackageCache lookups by SHA-256", () => {
         const after = yield* cache.lookupSha(keyB, sha(b))
         assert.isTrue(Option.isNone(after))
         assert.isFalse(fs.existsSync(blobB), "corrupt blob evicted")
-        assert.isTrue(logs.some((l) => l.includes("is corrupt") && l.includes("pkg-b@2.0.0")))
+        assert.isTrue(logs.some((l) => l.includes("was corrupt") && l.includes("pkg-b@2.0.0")))
       }))
   })
 
