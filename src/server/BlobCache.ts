@@ -13,7 +13,10 @@ export class BlobCache {
   private readonly entries = new Map<string, Uint8Array>()
   private bytes = 0
   constructor(readonly maxBytes: number, readonly maxEntryBytes: number) {}
-  /** The bytes of `sha256`, if kept (and marks them recently used). */
+  /**
+   * The bytes of `sha256`, if kept (and marks them recently used).
+   * @since 0.1.0
+   */
   get(sha256: string): Uint8Array | undefined {
     const hit = this.entries.get(sha256)
     if (hit !== undefined) {
@@ -22,7 +25,10 @@ export class BlobCache {
     }
     return hit
   }
-  /** Keeps `bytes` (unless too large), dropping the least recently used beyond the budget. */
+  /**
+   * Keeps `bytes` (unless too large), dropping the least recently used beyond the budget.
+   * @since 0.1.0
+   */
   set(sha256: string, bytes: Uint8Array): void {
     if (bytes.byteLength > this.maxEntryBytes || this.entries.has(sha256)) return
     this.entries.set(sha256, bytes)
