@@ -3,9 +3,10 @@
  * order `fm --help` lists them) and its `import()` to `subcommands` below.
  *
  * Subcommand modules are loaded on demand: `fm registry list` loads only `commands/registry.js`
- * (in the bundle, a module behind `import()` is initialised only when imported); `fm --help`,
- * completions and anything that does not start with a subcommand name load them all, so help and
- * errors read as before.
+ * (in the bundle, a module behind `import()` is initialised only when imported); `fm --help` and
+ * completions load them all; an unknown command loads none (its error needs only their names).
+ * The command line is checked against the tree (`ArgvCheck.ts`), help is rendered by fm
+ * (`HelpText.ts`), and @effect/cli parses and runs what passed.
  * @since 0.1.0
  */
 import { CliConfig, Command, HelpDoc } from "@effect/cli"
@@ -67,6 +68,11 @@ export const loadFm = (args: ReadonlyArray<string>) =>
     if (isSubcommandName(first)) {
       const loaded = await subcommands[first]()
       const [head, ...rest] = SUBCOMMAND_NAMES.map((name) => name === first ? loaded : shell(name))
+      return root([head!, ...rest])
+    }
+    if (first !== undefined && !first.startsWith("-")) {
+      // not a command: the "did you mean" needs only the names
+      const [head, ...rest] = SUBCOMMAND_NAMES.map(shell)
       return root([head!, ...rest])
     }
     const [head, ...rest] = await Promise.all(SUBCOMMAND_NAMES.map((name) => subcommands[name]()))

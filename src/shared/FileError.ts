@@ -71,7 +71,6 @@ export const describeCause = (cause: unknown): string => {
   if (field(cause, "_tag") === "SystemError" && typeof reason === "string") {
     return describeSystemReason(reason) ?? reason
   }
-  if (typeof code === "string" && describeSystemReason(code) !== undefined) return describeSystemReason(code) ?? code
   if (cause instanceof Error) {
     const text = cause.message
     return typeof code === "string" && !text.startsWith(code) ? `${code}: ${text}` : text
