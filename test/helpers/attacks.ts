@@ -244,7 +244,11 @@ export const attackSuite = (backend: "sqlite" | "postgres") => {
         // the grace period is 5 s; the server must not wait on the stalled clients beyond it
         expect(Date.now() - signalled).toBeLessThan(15_000)
         await Promise.all(stalled)
-        const again = await start({ dataDir, ...(first.databaseUrl === undefined ? {} : { databaseUrl: first.databaseUrl }) })
+        const again = await start({
+          dataDir,
+          adminToken: first.adminToken,
+          ...(first.databaseUrl === undefined ? {} : { databaseUrl: first.databaseUrl })
+        })
         expect((await fetch(`${again.url}/api/v1/registry/packages/kept-pkg`)).status).toBe(200)
       } finally {
         fs.rmSync(dataDir, { recursive: true, force: true })
