@@ -49,7 +49,7 @@ const JSON_RAW = /[\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g
 
 /**
  * `JSON.stringify(value, null, space)` with the control characters JSON leaves raw (DEL, C1, bidi
- * controls) written as `\uXXXX` escapes: the same JSON value, and nothing a terminal obeys.
+ * controls) written as `\u` escapes (`\u009b`): the same JSON value, and nothing a terminal obeys.
  * @since 0.1.0
  */
 export const terminalJson = (value: unknown, space?: number): string =>
