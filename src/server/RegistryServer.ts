@@ -34,6 +34,7 @@ import { BlobStore } from "./BlobStore.js"
 import * as BlobStoreFs from "./BlobStore.js"
 import { HandlersLive } from "./Handlers.js"
 import { sqliteFile } from "./pg/StorageOptions.js"
+import * as PublishLog from "./log/PublishLog.js"
 import * as Upload from "./Upload.js"
 import * as NodeServer from "./NodeServer.js"
 import type { StoreError } from "./PackageStore.js"
@@ -102,7 +103,7 @@ export const handlersLayerFrom = (options: RegistryServerOptions) =>
  * `PackageArchive` and the server options).
  */
 const writeServicesFrom = (options: RegistryServerOptions) =>
-  Layer.mergeAll(Auth.Default, Upload.layer).pipe(
+  Layer.mergeAll(Auth.Default, Upload.layer, PublishLog.layerFromConfig).pipe(
     Layer.provideMerge(PackageArchive.Default),
     Layer.provideMerge(ServerConfigLayer.layer(options))
   )
