@@ -333,7 +333,7 @@ const headersFor = (path: string, size: number, mode: number): Buffer => {
     }
   }
   const pax = paxRecord("path", path)
-  const paxHeader = header(Buffer.from("./@PaxHeader"), Buffer.alloc(0), pax.length, 0o644, "x")
+  const paxHeader = header(Buffer.from("././@PaxHeader"), Buffer.alloc(0), pax.length, 0o644, "x")
   const short = header(tailWithin(path, 100), Buffer.alloc(0), size, mode, "0")
   return Buffer.concat([paxHeader, pax, Buffer.alloc(padding(pax.length)), short])
 }
