@@ -13,7 +13,7 @@ import { BadRequest, InvalidParameter, NotFound, Unavailable } from "../api/ApiE
 import { CategoryCount, ChangeResponse, HealthResponse, PackageInfo, SearchResponse, StatsResponse, VersionsResponse } from "../api/Models.js"
 import { RegistryApi } from "../api/RegistryApi.js"
 import { PackageArchive } from "../archive/PackageArchive.js"
-import { FM_VERSION } from "../shared/Version.js"
+import { FM_VERSION } from "../shared/FmVersion.js"
 import * as AnswerCache from "./AnswerCache.js"
 import { BlobStore } from "./BlobStore.js"
 import type { BlobError } from "./BlobStore.js"

@@ -23,7 +23,7 @@ import {
   resolveBlobDir,
   resolveDatabaseUrl,
   storeLayerFor
-} from "../../server/pg/StudioOptions.js"
+} from "../StudioOptions.js"
 import * as WebUi from "../../server/WebUi.js"
 import { FlowmasonHome } from "../../shared/FlowmasonHome.js"
 import { json, printJson, printTable, UsageError } from "../Output.js"
