@@ -81,7 +81,8 @@ export const LogLive = HttpApiBuilder.group(RegistryApi, "log", (handlers) =>
             index = yield* log.indexOfLeaf(hash, size)
           }
           const inclusion = yield* log.inclusion(index, size)
-          const consistency = old === undefined ? undefined : yield* log.consistency(old, size)
+          // an old size beyond the tree gets no consistency proof: the client sees the smaller tree
+          const consistency = old === undefined || old > size ? undefined : yield* log.consistency(old, size)
           const body = new InclusionProofResponse({
             index,
             tree_size: size,
