@@ -10,7 +10,7 @@
  * A failure names the registry and the log, and installs nothing.
  */
 import { assert, describe, it } from "@effect/vitest"
-import Database from "better-sqlite3"
+import { execFileSync } from "node:child_process"
 import * as crypto from "node:crypto"
 import * as fs from "node:fs"
 import * as path from "node:path"
@@ -79,10 +79,10 @@ describe("fm install checks the registry's publish log (built binary)", () => {
       const sha = crypto.createHash("sha256").update(other).digest("hex")
       fs.mkdirSync(path.join(dataDir, "blobs", sha.slice(0, 2)), { recursive: true })
       fs.writeFileSync(path.join(dataDir, "blobs", sha.slice(0, 2), sha), other)
-      const db = new Database(path.join(dataDir, "registry.db"))
-      db.prepare("UPDATE releases SET checksum = ?, size_bytes = ? WHERE name_norm = 'good-pkg' AND version = '1.0.0'")
-        .run(sha, other.length)
-      db.close()
+      execFileSync("sqlite3", [
+        path.join(dataDir, "registry.db"),
+        `UPDATE releases SET checksum = '${sha}', size_bytes = ${other.length} WHERE name_norm = 'good-pkg' AND version = '1.0.0'`
+      ])
       server = await startServer({ dataDir, logRequests: true })
       assert.strictEqual((await fm(["registry", "set", "r", "--url", server.url])).code, 0)
       const edited = await fm(["install", "good-pkg@1.0.0", "--registry", "r", "--dir", path.join(root, "d3")])
