@@ -9,7 +9,10 @@ import * as fs from "node:fs"
 import * as nodePath from "node:path"
 import { API_PREFIX } from "../api/RegistryApi.js"
 
-/** One cached metadata answer: the URL it answers, its ETag and the JSON body. */
+/**
+ * One cached metadata answer: the URL it answers, its ETag and the JSON body.
+ * @internal
+ */
 export interface MetadataRecord {
   readonly url: string
   readonly etag: string
@@ -21,6 +24,7 @@ const SAFE_SEGMENT = /^[A-Za-z0-9_+-][A-Za-z0-9._+-]{0,213}$/
 /**
  * The cache file of a metadata URL (package info, versions, one version), or `undefined` for
  * anything else (search, downloads, queries, names that are not plain file names).
+ * @internal
  */
 export const metadataFile = (dir: string, registry: string, base: string, url: string): string | undefined => {
   const prefix = `${base}${API_PREFIX}/packages/`
@@ -38,6 +42,10 @@ export const metadataFile = (dir: string, registry: string, base: string, url: s
   return nodePath.join(dir, registry, file)
 }
 
+/**
+ * The cached answer of `url` in `file`, if there is one for that URL (a torn file reads as none).
+ * @internal
+ */
 export const readMetadata = (file: string, url: string): Effect.Effect<Option.Option<MetadataRecord>> =>
   Effect.promise(() =>
     fs.promises.readFile(file, "utf8").then(
@@ -61,6 +69,7 @@ export const readMetadata = (file: string, url: string): Effect.Effect<Option.Op
  * Writes a record atomically (temp file in the same directory, then rename); failures are ignored
  * (it is a cache). No fsync: a file torn by a crash does not parse, and reads as absent.
  * Uninterruptible: Ctrl-C waits the few milliseconds it takes, so no temp file stays.
+ * @internal
  */
 export const writeMetadata = (file: string, record: MetadataRecord): Effect.Effect<void> =>
   Effect.uninterruptible(Effect.promise(async () => {
