@@ -10,9 +10,9 @@ import { Console, Effect, Layer, Option } from "effect"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
 import { json, printJson, UsageError } from "./Output.js"
-import type { PackageStore, StoreError } from "../server/PackageStore.js"
-import * as SqlitePackageStore from "../server/SqlitePackageStore.js"
-import { DATABASE_URL_ENV, databaseUrlFrom, isPostgresUrl, redactUrl } from "../server/pg/StorageOptions.js"
+import type { PackageStore, StoreError } from "../server/storage/PackageStore.js"
+import * as SqlitePackageStore from "../server/storage/SqlitePackageStore.js"
+import { DATABASE_URL_ENV, databaseUrlFrom, isPostgresUrl, redactUrl } from "../server/selection/StorageOptions.js"
 
 /**
  * `--database-url postgres://...`: keep the registry in PostgreSQL (several replicas may share it).

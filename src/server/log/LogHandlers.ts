@@ -12,7 +12,7 @@ import { createHash } from "node:crypto"
 import { InvalidParameter, NotFound, Unavailable } from "../../api/ApiErrors.js"
 import { ConsistencyProofResponse, InclusionProofResponse, LogEntriesResponse } from "../../api/LogModels.js"
 import { RegistryApi } from "../../api/RegistryApi.js"
-import type { StoreError } from "../PackageStore.js"
+import type { StoreError } from "../storage/PackageStore.js"
 import type { LogRangeError } from "./PublishLog.js"
 import { MAX_ENTRIES, PublishLog } from "./PublishLog.js"
 

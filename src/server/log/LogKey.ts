@@ -14,7 +14,7 @@ import * as Fs from "node:fs"
 import * as Path from "node:path"
 import type { NoteSigner } from "../../shared/log/SignedNote.js"
 import { makeSigner, rawPublicKey } from "../../shared/log/SignedNote.js"
-import { DIR_MODE, FILE_MODE } from "../FileModes.js"
+import { DIR_MODE, FILE_MODE } from "../storage/FileModes.js"
 
 /**
  * The log key could not be read, is not an Ed25519 PKCS#8 key, or could not be written.

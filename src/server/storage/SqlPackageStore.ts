@@ -26,11 +26,11 @@ import { SqlClient } from "@effect/sql"
 import type { SqlError } from "@effect/sql/SqlError"
 import { Effect, Option } from "effect"
 import type { Scope } from "effect"
-import type { TokenScope } from "../api/RegistryApi.js"
-import { normalizeName } from "../domain/PackageName.js"
-import { pickLatest, sortVersions } from "../domain/Version.js"
-import type { LogOperation } from "../shared/log/LogEntry.js"
-import { appendEntry, logSize as readLogSize, readEntries } from "./log/LogTable.js"
+import type { TokenScope } from "../../api/RegistryApi.js"
+import { normalizeName } from "../../domain/PackageName.js"
+import { pickLatest, sortVersions } from "../../domain/Version.js"
+import type { LogOperation } from "../../shared/log/LogEntry.js"
+import { appendEntry, logSize as readLogSize, readEntries } from "../log/LogTable.js"
 import type {
   NewRelease,
   NewToken,

@@ -19,8 +19,8 @@
  */
 import type { Effect, Option } from "effect"
 import { Context, Data } from "effect"
-import type { TokenScope } from "../api/RegistryApi.js"
-import type { LogEntry } from "../shared/log/LogEntry.js"
+import type { TokenScope } from "../../api/RegistryApi.js"
+import type { LogEntry } from "../../shared/log/LogEntry.js"
 
 /**
  * One published version, with everything needed to answer the API without opening its archive.

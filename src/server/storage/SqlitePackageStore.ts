@@ -10,16 +10,16 @@
  * @since 0.1.0
  */
 import { Migrator, SqlClient } from "@effect/sql"
-import { createLogTable } from "./log/LogTable.js"
+import { createLogTable } from "../log/LogTable.js"
 import { SqliteClient } from "@effect/sql-sqlite-node"
 import { Effect, Layer } from "effect"
-import { normalizeName } from "../domain/PackageName.js"
+import { normalizeName } from "../../domain/PackageName.js"
 import type { SearchQuery } from "./PackageStore.js"
 import { PackageStore, StoreError } from "./PackageStore.js"
 import type { SqlDialect } from "./SqlPackageStore.js"
 import { makeSql } from "./SqlPackageStore.js"
 import { restrictDatabaseFiles } from "./FileModes.js"
-import { searchWords } from "./SearchQuery.js"
+import { searchWords } from "../http/SearchQuery.js"
 
 /**
  * A release's category as one index token: `c` and the hex of its UTF-8 bytes (`''` without one),
