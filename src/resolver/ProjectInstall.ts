@@ -25,6 +25,7 @@ import type { PackageMetadata } from "./MetadataSource.js"
 import { guessDownloads } from "./Prefetch.js"
 import { type Resolution, resolveFrom } from "./Resolver.js"
 import { makeRegistryMetadata } from "./RegistryMetadata.js"
+import { makeArchiveDependencies } from "./ArchiveDependencies.js"
 import {
   LOCKFILE,
   type LockedPackage,
@@ -264,7 +265,11 @@ export class ProjectInstall extends Effect.Service<ProjectInstall>()("fm/Project
           locked.set(k, p.version)
         }
         for (const [n, r] of Object.entries(project.registries)) pins[normalizeName(n)] = r
-        const source = makeRegistryMetadata(registries, { pins, detectShadows: true })
+        const source = makeRegistryMetadata(registries, {
+          pins,
+          detectShadows: true,
+          dependencies: makeArchiveDependencies(registries, archive)
+        })
         const resolution = yield* resolveFrom(source, {
           dependencies: project.dependencies,
           rootName: project.name,
@@ -357,14 +362,15 @@ export class ProjectInstall extends Effect.Service<ProjectInstall>()("fm/Project
         const sem = yield* Effect.makeSemaphore(concurrency)
         const fibers: Array<Fiber.RuntimeFiber<Option.Option<readonly [string, Got]>>> = []
         const start = (metadata: PackageMetadata, release: ReleaseInfo): Effect.Effect<void> => {
-          if (release.checksum === "") return Effect.void
+          // a release with unreported dependencies is downloaded by the resolver itself, to read them
+          if (release.checksum === "" || release.dependencies === undefined) return Effect.void
           const p: LockedPackage = {
             name: metadata.name,
             version: release.version,
             registry: metadata.registry,
             sha256: release.checksum.toLowerCase(),
             size: release.size_bytes,
-            dependencies: release.dependencies
+            dependencies: release.dependencies ?? {} // only the download is started from this
           }
           const one = Effect.gen(function*() {
             const [hit] = yield* cache.lookupShaMany([{ key: keyOf(p), sha256: p.sha256 }])

@@ -31,7 +31,7 @@ const homeFor = (url: string) => {
   return home
 }
 const fm = (args: ReadonlyArray<string>, home: string, cwd?: string): Promise<FmResult> =>
-  runFm(args, { home, cwd, timeoutMs: 60_000, env: { FLOWMASON_HTTP_RETRIES: "0", FLOWMASON_NO_CODE_CACHE: "1" } })
+  runFm(args, { home, ...(cwd === undefined ? {} : { cwd }), timeoutMs: 60_000, env: { FLOWMASON_HTTP_RETRIES: "0", FLOWMASON_NO_CODE_CACHE: "1" } })
 const ok = (r: FmResult) => assert.strictEqual(r.code, 0, `exit ${r.code}\nstdout:\n${r.stdout}\nstderr:\n${r.stderr}`)
 const sha = (b: Uint8Array) => crypto.createHash("sha256").update(b).digest("hex")
 const downloads = (server: OriginalServer) => server.log.filter((l) => l.url.endsWith("/download")).map((l) => l.url)

@@ -11,6 +11,8 @@ import { frozenOption, isProjectInstall, runProjectInstall } from "../../resolve
 import { ProjectInstall } from "../../resolver/ProjectInstall.js"
 import { Registries } from "../../client/Registries.js"
 import { isPackageName, normalizeName } from "../../domain/PackageName.js"
+import { PackageArchive } from "../../archive/PackageArchive.js"
+import { makeArchiveDependencies } from "../../resolver/ArchiveDependencies.js"
 import { makeRegistryMetadata } from "../../resolver/RegistryMetadata.js"
 import { resolveFrom } from "../../resolver/Resolver.js"
 import { formatBytes, json, printJson, registryOption, UsageError, warn } from "../Output.js"
@@ -115,7 +117,8 @@ export const install = Command.make(
           const registries = yield* Registries
           yield* registries.getPackage(spec.name, { version: spec.version, registry: options.registry })
           const source = makeRegistryMetadata(registries, {
-            pins: options.registry === undefined ? {} : { [spec.name]: options.registry }
+            pins: options.registry === undefined ? {} : { [spec.name]: options.registry },
+            dependencies: makeArchiveDependencies(registries, yield* PackageArchive)
           })
           const resolution = yield* resolveFrom(source, {
             dependencies: { [spec.name]: spec.version ?? "*" },
@@ -150,6 +153,6 @@ export const install = Command.make(
       "PACKAGE, install the project in the current directory (fm.lock.json); with a PACKAGE inside a " +
       "project, add it to the project's dependencies."
   ),
-  Command.provide(Layer.mergeAll(ClientServicesLive, ProjectInstall.Default)),
+  Command.provide(Layer.mergeAll(ClientServicesLive, ProjectInstall.Default, PackageArchive.Default)),
   Command.provide(HttpClientLive) // undici: loaded with this command only
 )
