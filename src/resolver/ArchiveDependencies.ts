@@ -10,16 +10,22 @@
 import { Effect } from "effect"
 import type { ReleaseInfo } from "../api/Models.js"
 import type { PackageArchive } from "../archive/PackageArchive.js"
-import type { Registries } from "../client/Registries.js"
+import type { Fetched, Registries } from "../client/Registries.js"
 import { verifyPackageArchive } from "../client/VerifiedArchive.js"
 import { type PackageMetadata, ResolveError, type UnreportedDependencies } from "./MetadataSource.js"
 
 /**
  * Builds the reader of unreported dependencies over the configured registries and the archive
  * checks. Each failure is a {@link ResolveError} naming the package, its version and the registry.
+ * `onFetched` is told of every archive read (and whether it was in the cache before), so that an
+ * install can report as downloaded what this command downloaded.
  * @since 0.1.0
  */
-export const makeArchiveDependencies = (registries: Registries, archive: PackageArchive): UnreportedDependencies =>
+export const makeArchiveDependencies = (
+  registries: Registries,
+  archive: PackageArchive,
+  onFetched?: ((fetched: Fetched) => void) | undefined
+): UnreportedDependencies =>
 (
   metadata: PackageMetadata,
   release: ReleaseInfo
@@ -35,6 +41,7 @@ export const makeArchiveDependencies = (registries: Registries, archive: Package
     const fetched = yield* registries.fetch(metadata.name, { version: release.version, registry }).pipe(
       Effect.mapError((e) => fail(`could not be fetched: ${e.message}`))
     )
+    onFetched?.(fetched)
     const listed = release.checksum.trim().toLowerCase()
     if (listed !== "" && fetched.cached.sha256 !== listed) {
       return yield* fail(`has SHA-256 ${fetched.cached.sha256}, but the registry listed ${listed} for it`)

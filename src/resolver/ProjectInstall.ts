@@ -20,7 +20,7 @@ import { pickLatest } from "../domain/Version.js"
 import { PackageArchive } from "../archive/PackageArchive.js"
 import { PackageCache } from "../client/PackageCache.js"
 import { verifyPackageArchive } from "../client/VerifiedArchive.js"
-import { Registries } from "../client/Registries.js"
+import { type Fetched, Registries } from "../client/Registries.js"
 import type { PackageMetadata } from "./MetadataSource.js"
 import { guessDownloads } from "./Prefetch.js"
 import { type Resolution, resolveFrom } from "./Resolver.js"
@@ -254,7 +254,8 @@ export class ProjectInstall extends Effect.Service<ProjectInstall>()("fm/Project
       lock: Lockfile | undefined,
       keep: (name: string) => boolean,
       concurrency: number | undefined,
-      early?: (metadata: PackageMetadata, release: ReleaseInfo) => Effect.Effect<void>
+      early?: (metadata: PackageMetadata, release: ReleaseInfo) => Effect.Effect<void>,
+      onFetched?: (fetched: Fetched) => void
     ) =>
       Effect.gen(function*() {
         const pins: Record<string, string> = {}
@@ -268,7 +269,7 @@ export class ProjectInstall extends Effect.Service<ProjectInstall>()("fm/Project
         const source = makeRegistryMetadata(registries, {
           pins,
           detectShadows: true,
-          dependencies: makeArchiveDependencies(registries, archive)
+          dependencies: makeArchiveDependencies(registries, archive, onFetched)
         })
         const resolution = yield* resolveFrom(source, {
           dependencies: project.dependencies,
@@ -489,11 +490,16 @@ export class ProjectInstall extends Effect.Service<ProjectInstall>()("fm/Project
         } else {
           if (options.frozen === true) return yield* new LockOutOfDate({ file: lockfile, problems })
           const downloads = yield* earlyDownloads(concurrency, meter)
-          const out = yield* resolveProject(project, lock, keep ?? (() => true), options.concurrency, downloads.start)
+          // archives the resolver fetched to read dependencies their registry does not report
+          const read = new Map<string, Got>()
+          const out = yield* resolveProject(project, lock, keep ?? (() => true), options.concurrency, downloads.start, (f) => {
+            const id = `${f.registry}\u0000${normalizeName(f.info.name)}\u0000${f.info.version}`
+            read.set(id, { path: f.cached.path, fromCache: f.fromCache, sha256: f.cached.sha256 })
+          })
           packages = toLocked(out.resolution)
           warnings = out.warnings
           resolved = true
-          early = yield* downloads.settle
+          early = new Map([...read, ...(yield* downloads.settle)])
         }
         const installed = yield* materialize(packages, installDir, concurrency, early, meter)
         if (resolved) {

@@ -23,6 +23,7 @@ import * as http from "node:http"
 import type { AddressInfo } from "node:net"
 import * as path from "node:path"
 import * as zlib from "node:zlib"
+import { Schema } from "effect"
 import { buildZip } from "./archives.js"
 
 /** A package to store: its manifest fields and when it was "published" (the file's mtime). */
@@ -93,9 +94,7 @@ const zipManifest = (zip: Buffer): Record<string, unknown> => {
       const start = local + 30 + zip.readUInt16LE(local + 26) + zip.readUInt16LE(local + 28)
       const data = zip.subarray(start, start + compressed)
       const text = (method === 8 ? zlib.inflateRawSync(data) : data).toString("utf8")
-      const parsed: unknown = JSON.parse(text)
-      if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) throw new Error("manifest is not an object")
-      return Object.fromEntries(Object.entries(parsed))
+      return Schema.decodeUnknownSync(Schema.parseJson(Schema.Record({ key: Schema.String, value: Schema.Unknown })))(text)
     }
     at += 46 + nameLen + extraLen + commentLen
   }

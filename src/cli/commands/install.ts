@@ -116,9 +116,14 @@ export const install = Command.make(
           // the package itself is looked up first, so that a missing one or version is named as such
           const registries = yield* Registries
           yield* registries.getPackage(spec.name, { version: spec.version, registry: options.registry })
+          // archives this command downloaded to read dependencies their registry does not report
+          const downloaded = new Set<string>()
+          const idOf = (registry: string | null, name: string, version: string) => `${registry}\u0000${normalizeName(name)}@${version}`
           const source = makeRegistryMetadata(registries, {
             pins: options.registry === undefined ? {} : { [spec.name]: options.registry },
-            dependencies: makeArchiveDependencies(registries, yield* PackageArchive)
+            dependencies: makeArchiveDependencies(registries, yield* PackageArchive, (f) => {
+              if (!f.fromCache) downloaded.add(idOf(f.registry, f.info.name, f.info.version))
+            })
           })
           const resolution = yield* resolveFrom(source, {
             dependencies: { [spec.name]: spec.version ?? "*" },
@@ -129,7 +134,10 @@ export const install = Command.make(
           const ordered = [...resolution.packages].sort((a, b) =>
             Number(normalizeName(b.name) === key) - Number(normalizeName(a.name) === key)
           )
-          for (const p of ordered) results.push(yield* one(p.name, p.version, p.registry.name))
+          for (const p of ordered) {
+            const r = yield* one(p.name, p.version, p.registry.name)
+            results.push(downloaded.has(idOf(r.registry, r.name, r.version)) ? { ...r, fromCache: false } : r)
+          }
         }
       }
       const [root, ...deps] = results
