@@ -277,3 +277,18 @@ export const startReplica = async (options: ReplicaOptions): Promise<Replica> =>
 export const storedBlobs = (url: string): Promise<ReadonlyArray<string>> =>
   withPg(url, (sql) =>
     Effect.map(sql<{ sha256: string }>`SELECT sha256 FROM blobs ORDER BY sha256`, (rows) => rows.map((r) => r.sha256)))
+
+/**
+ * Reads `read()` until `ok` holds of its value or `within` ms have passed; returns the last value
+ * read (for the caller to assert on). For what replicas see only once another replica's batched
+ * download counts or invalidation notices arrive.
+ */
+export const eventually = async <A>(read: () => Promise<A>, ok: (a: A) => boolean, within = 2_000): Promise<A> => {
+  const deadline = Date.now() + within
+  let value = await read()
+  while (!ok(value) && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 10))
+    value = await read()
+  }
+  return value
+}

@@ -116,6 +116,13 @@ export const migrations: Record<string, Effect.Effect<void, SqlError, SqlClient.
     )`
     // Archives are compressed already: store chunks out of line without trying to compress them.
     yield* sql`ALTER TABLE blob_chunks ALTER COLUMN data SET STORAGE EXTERNAL`
+  }),
+  "0004_cache_generation": Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    // Advanced by every write transaction and sent with its notification (`PgCacheInvalidation`):
+    // a replica that finds it ahead of what it heard knows it missed a write. A sequence, not a
+    // row, so that concurrent writers never wait on each other for it.
+    yield* sql`CREATE SEQUENCE IF NOT EXISTS cache_generation`
   })
 }
 

@@ -20,6 +20,7 @@ import * as BlobStoreFs from "../BlobStore.js"
 import { PackageStore, StoreError } from "../PackageStore.js"
 import * as SqlitePackageStore from "../SqlitePackageStore.js"
 import * as PgBlobStore from "./PgBlobStore.js"
+import * as PgCacheInvalidation from "./PgCacheInvalidation.js"
 import * as PgDatabase from "./PgDatabase.js"
 import * as PgPackageStore from "./PgPackageStore.js"
 import * as SharedDirBlobStore from "./SharedDirBlobStore.js"
@@ -74,7 +75,9 @@ export const layer = (options: StorageOptions): Layer.Layer<PackageStore | BlobS
     )
   }
   const client = PgDatabase.layer({ url: databaseUrl, maxConnections: options.maxConnections })
-  const store = Layer.scoped(PackageStore, PgPackageStore.make)
+  const store = Layer.scoped(PackageStore, PgPackageStore.make).pipe(
+    Layer.provide(PgCacheInvalidation.layer({ url: databaseUrl }))
+  )
   const blobs = blobDir === undefined ? PgBlobStore.layerFromClient(dataDir) : SharedDirBlobStore.layer(blobDir)
   return BlobStoreFs.withSweep(Layer.merge(store, blobs).pipe(Layer.provide(client)))
 }
