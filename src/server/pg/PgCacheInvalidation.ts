@@ -24,7 +24,7 @@ import { Context, Deferred, Duration, Effect, Exit, Layer, Redacted } from "effe
 import type { Scope } from "effect"
 import { randomBytes } from "node:crypto"
 import * as Pg from "pg"
-import type { CacheCoherence, Change, WriteKind } from "../CacheCoherence.js"
+import type { CacheCoherence, Change, WriteKind } from "../storage/CacheCoherence.js"
 import { describeCause } from "./PgDatabase.js"
 
 /**

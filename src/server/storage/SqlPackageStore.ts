@@ -26,10 +26,10 @@ import { SqlClient } from "@effect/sql"
 import type { SqlError } from "@effect/sql/SqlError"
 import { Effect, Option } from "effect"
 import type { Scope } from "effect"
-import type { TokenScope } from "../api/RegistryApi.js"
+import type { TokenScope } from "../../api/RegistryApi.js"
 import type { CacheCoherence, WriteKind } from "./CacheCoherence.js"
-import { normalizeName } from "../domain/PackageName.js"
-import { pickLatest, sortVersions } from "../domain/Version.js"
+import { normalizeName } from "../../domain/PackageName.js"
+import { pickLatest, sortVersions } from "../../domain/Version.js"
 import type {
   NewRelease,
   NewToken,
