@@ -211,6 +211,8 @@ export interface ReplicaOptions {
   readonly adminToken: string
   /** Extra CLI arguments for `fm studio start`. */
   readonly args?: ReadonlyArray<string>
+  /** Extra environment variables (e.g. the AWS ones for `--blob-url`). */
+  readonly env?: Readonly<Record<string, string>>
 }
 
 const ROOT = new URL("../../", import.meta.url).pathname
@@ -237,7 +239,13 @@ export const startReplica = async (options: ReplicaOptions): Promise<Replica> =>
   ]
   const child = spawn(process.execPath, args, {
     cwd: ROOT,
-    env: { ...process.env, FM_ADMIN_TOKEN: options.adminToken, FM_DATABASE_URL: "", FLOWMASON_HOME: options.dataDir },
+    env: {
+      ...process.env,
+      FM_ADMIN_TOKEN: options.adminToken,
+      FM_DATABASE_URL: "",
+      FLOWMASON_HOME: options.dataDir,
+      ...options.env
+    },
     stdio: ["ignore", "pipe", "pipe"]
   })
   let out = ""
