@@ -18,9 +18,13 @@ import * as RegistryServer from "../../server/RegistryServer.js"
 import * as StorageOptions from "../../server/selection/StorageOptions.js"
 import {
   blobDirOption,
+  blobUrlOption,
   databaseUrlOption,
   migrateCommand,
   resolveBlobDir,
+  resolveBlobUrl,
+  s3EndpointOption,
+  s3RegionOption,
   resolveDatabaseUrl,
   storeLayerFor
 } from "../StudioOptions.js"
@@ -107,7 +111,10 @@ const startCommand = Command.make(
     noUi: Options.boolean("no-ui").pipe(Options.withDescription("Serve only the API, not the web UI at /")),
     logKey: logKeyOption,
     databaseUrl: databaseUrlOption,
-    blobDir: blobDirOption
+    blobDir: blobDirOption,
+    blobUrl: blobUrlOption,
+    s3Endpoint: s3EndpointOption,
+    s3Region: s3RegionOption
   },
   (opts) =>
     Effect.gen(function*() {
@@ -124,6 +131,8 @@ const startCommand = Command.make(
       }
       const databaseUrl = yield* resolveDatabaseUrl(opts.databaseUrl)
       const blobDir = yield* resolveBlobDir(opts.blobDir)
+      const blobUrl = yield* resolveBlobUrl(opts.blobUrl, blobDir)
+      const s3 = { blobUrl, s3Endpoint: Option.getOrUndefined(opts.s3Endpoint), s3Region: Option.getOrUndefined(opts.s3Region) }
       const publicUrl = Option.getOrUndefined(opts.publicUrl)
       if (publicUrl !== undefined && !/^https?:\/\/[^/]/.test(publicUrl)) {
         return yield* new UsageError({ reason: `--public-url: '${publicUrl}' must start with http:// or https://` })
@@ -146,11 +155,14 @@ const startCommand = Command.make(
       yield* Effect.scoped(
         Effect.gen(function*() {
           const ui = opts.noUi ? Layer.empty : WebUi.layer()
-          const storage = databaseUrl === undefined && blobDir === undefined
+          const storage = databaseUrl === undefined && blobDir === undefined && blobUrl === undefined
             ? RegistryServer.storageLayer(dataDir)
-            // PostgreSQL / blob directory: that code (and the driver) loads only now
+            // PostgreSQL / blob directory / object storage: that code (and the driver) loads only now
             : Layer.unwrapEffect(
-              Effect.map(Effect.promise(() => import("../../server/selection/Storage.js")), (S) => S.layer({ dataDir, databaseUrl, blobDir }))
+              Effect.map(
+                Effect.promise(() => import("../../server/selection/Storage.js")),
+                (S) => S.layer({ dataDir, databaseUrl, blobDir, ...s3 })
+              )
             )
           const ctx = yield* Layer.build(RegistryServer.serve(options, ui, storage))
           const server = Context.get(ctx, HttpServer.HttpServer)
@@ -158,7 +170,7 @@ const startCommand = Command.make(
           const auth = yield* Effect.provide(Auth, Auth.Default.pipe(Layer.provide(Layer.succeed(PackageStore, store))))
           const generated = yield* auth.bootstrap(process.env.FM_ADMIN_TOKEN)
           const url = RegistryServer.listeningUrl(server)
-          const where = databaseUrl === undefined && blobDir === undefined
+          const where = databaseUrl === undefined && blobDir === undefined && blobUrl === undefined
             ? `data: ${dataDir}`
             : `database: ${StorageOptions.describe({ dataDir, databaseUrl, blobDir }).database}`
           yield* Console.log(`fm registry listening on ${url} (${where}${opts.private ? ", private" : ""})`)

@@ -284,12 +284,13 @@ export interface PackageStoreService {
   /** Which backend this is (`sqlite` or `pg`), for health answers and logs. */
   readonly backend: string
   /**
-   * For a store that is the only writer of its database: how many writes it has made, so answers
-   * built from its reads may be kept while the writes they depend on stay the same. `undefined`
-   * when other processes write the database too (PostgreSQL replicas): then nothing read may be
-   * kept.
+   * For a store whose reads may be cached: how many writes it knows of (its own, and on a shared
+   * database the other processes' it heard of), so answers built from its reads may be kept while
+   * the writes they depend on stay the same. The function gives `undefined` while the store cannot
+   * know (a replica not hearing the others' writes): then nothing may be kept or served from a
+   * cache. `undefined` itself for a store whose reads are never cached.
    */
-  readonly writeCounts: (() => WriteCounts) | undefined
+  readonly writeCounts: (() => WriteCounts | undefined) | undefined
   /** Insert a release and its dependencies in one transaction. */
   readonly publish: (release: NewRelease) => Effect.Effect<PublishedRelease, StoreError | VersionExists>
   /** The package with its latest release. */
