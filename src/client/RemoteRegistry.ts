@@ -16,17 +16,18 @@ import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientError from "@effect/platform/HttpClientError"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import * as HttpClientResponse from "@effect/platform/HttpClientResponse"
-import { Config, Data, Duration, Effect, Option, Redacted, Schedule, Schema, Stream } from "effect"
+import { Config, Data, Duration, Effect, FiberRef, Option, Redacted, Schedule, Schema, Stream } from "effect"
 import * as crypto from "node:crypto"
 import * as fs from "node:fs"
 import * as nodePath from "node:path"
 import { API_PREFIX, RegistryApi } from "../api/RegistryApi.js"
 import type { HealthResponse, SearchResponse } from "../api/Models.js"
-import { PackageInfo, ReleaseInfo } from "../api/Models.js"
+import { PackageInfo, ReleaseInfo, VersionsResponse } from "../api/Models.js"
 import { sameName } from "../domain/PackageName.js"
 import { maxSatisfying, pickLatest } from "../domain/Version.js"
 import { USER_AGENT } from "../shared/Version.js"
 import { boundedBody, MAX_ANSWER_BYTES, readBounded } from "./BoundedBody.js"
+import { metadataMaxAge } from "./MetadataFreshness.js"
 import semver from "semver"
 
 /**
@@ -223,6 +224,8 @@ interface MetadataRecord {
   readonly url: string
   readonly etag: string
   readonly body: string
+  /** When the registry last confirmed it (epoch ms; the file's mtime), when read from a file. */
+  readonly checkedAt?: number | undefined
 }
 
 const SAFE_SEGMENT = /^[A-Za-z0-9_+-][A-Za-z0-9._+-]{0,213}$/
@@ -248,30 +251,43 @@ const metadataFile = (dir: string, registry: string, base: string, url: string):
 }
 
 const readMetadata = (file: string, url: string): Effect.Effect<Option.Option<MetadataRecord>> =>
-  Effect.promise(() =>
-    fs.promises.readFile(file, "utf8").then(
-      (text): Option.Option<MetadataRecord> => {
-        let r: unknown
-        try {
-          r = JSON.parse(text)
-        } catch {
-          return Option.none() // a torn or foreign file: ask without If-None-Match, then replace it
-        }
-        return typeof r === "object" && r !== null && "url" in r && r.url === url && "etag" in r &&
-            typeof r.etag === "string" && "body" in r && typeof r.body === "string"
-          ? Option.some({ url, etag: r.etag, body: r.body })
-          : Option.none()
-      },
-      () => Option.none()
-    )
-  )
+  Effect.promise(async () => {
+    const handle = await fs.promises.open(file, "r").catch(() => undefined)
+    if (handle === undefined) return Option.none()
+    try {
+      // the file's mtime is when the registry last confirmed it (written on a 200, touched on a 304)
+      const [text, info] = await Promise.all([handle.readFile("utf8"), handle.stat()])
+      return decodeMetadata(text, url, info.mtimeMs)
+    } catch {
+      return Option.none()
+    } finally {
+      await handle.close().catch(() => undefined)
+    }
+  })
+
+/** A metadata cache file (a torn or foreign one does not decode, and reads as absent). */
+const MetadataFileJson = Schema.parseJson(Schema.Struct({ url: Schema.String, etag: Schema.String, body: Schema.String }))
+const decodeMetadataFile = Schema.decodeUnknownOption(MetadataFileJson)
+
+const decodeMetadata = (text: string, url: string, checkedAt: number): Option.Option<MetadataRecord> =>
+  Option.filterMap(decodeMetadataFile(text), (r) => (r.url === url ? Option.some({ url, etag: r.etag, body: r.body, checkedAt }) : Option.none()))
+
+/** A cached versions answer (the body as the registry sent it). */
+const decodeVersionsBody = Schema.decodeUnknownOption(Schema.parseJson(VersionsResponse))
+
+/** Marks a cached answer as confirmed now (a 304): its mtime is its age. Failures are ignored. */
+const touchMetadata = (file: string): Effect.Effect<void> =>
+  Effect.promise(() => {
+    const now = new Date()
+    return fs.promises.utimes(file, now, now).catch(() => undefined)
+  })
 
 /**
  * Writes a record atomically (temp file in the same directory, then rename); failures are ignored
  * (it is a cache). No fsync: a file torn by a crash does not parse, and reads as absent.
  * Uninterruptible: Ctrl-C waits the few milliseconds it takes, so no temp file stays.
  */
-const writeMetadata = (file: string, record: MetadataRecord): Effect.Effect<void> =>
+const writeMetadata = (file: string, record: Omit<MetadataRecord, "checkedAt">): Effect.Effect<void> =>
   Effect.uninterruptible(Effect.promise(async () => {
     const tmp = `${file}.${process.pid}-${crypto.randomBytes(6).toString("hex")}.tmp`
     try {
@@ -479,6 +495,8 @@ export const make = (
           pending.delete(url)
           return kept !== undefined && kept.etag === etag ? Effect.succeed(Option.some(kept)) : readMetadata(file, url)
         })
+      const rebuilt = (request: HttpClientRequest.HttpClientRequest, body: string, etag: string) =>
+        HttpClientResponse.fromWeb(request, new Response(body, { status: 200, headers: { "content-type": "application/json", etag } }))
       return c.pipe(
         HttpClient.mapRequestEffect((req) => {
           const file = fileOf(req)
@@ -494,21 +512,30 @@ export const make = (
         HttpClient.transformResponse(Effect.flatMap((res) => {
           const file = fileOf(res.request)
           if (file === undefined) return Effect.succeed(res)
-          const rebuilt = (body: string, etag: string) =>
-            HttpClientResponse.fromWeb(res.request, new Response(body, { status: 200, headers: { "content-type": "application/json", etag } }))
           if (res.status === 304) {
             return Effect.flatMap(cachedCopy(file, res.request.url, res.request.headers["if-none-match"]), Option.match({
               onNone: () =>
                 Effect.fail(new HttpClientError.ResponseError({ request: res.request, response: res, reason: "StatusCode", description: "HTTP 304 but the cached copy is gone; try again" })),
-              onSome: (r) => Effect.succeed(rebuilt(r.body, r.etag))
+              onSome: (r) => Effect.as(touchMetadata(file), rebuilt(res.request, r.body, r.etag))
             }))
           }
           pending.delete(res.request.url)
           const etag = res.headers["etag"]
           if (res.status !== 200 || etag === undefined || etag === "") return Effect.succeed(res)
           return Effect.flatMap(res.text, (body) =>
-            Effect.as(writeMetadata(file, { url: res.request.url, etag, body }), rebuilt(body, etag)))
-        }))
+            Effect.as(writeMetadata(file, { url: res.request.url, etag, body }), rebuilt(res.request, body, etag)))
+        })),
+        // within a fresh-metadata window (MetadataFreshness.ts), a copy confirmed recently enough
+        // answers without a request (and without retries or timeouts: nothing goes out)
+        HttpClient.transform((effect, req) =>
+          Effect.flatMap(FiberRef.get(metadataMaxAge), (maxAge) => {
+            const kept = pending.get(req.url)
+            const window = Duration.toMillis(maxAge)
+            if (kept?.checkedAt === undefined || window <= 0 || Date.now() - kept.checkedAt >= window) return effect
+            pending.delete(req.url)
+            return Effect.succeed(rebuilt(req, kept.body, kept.etag))
+          })
+        )
       )
     }
     const apiClient = raw.pipe(
@@ -662,9 +689,24 @@ export const make = (
       return call(req, { name, version, url }).pipe(Effect.flatMap((info) => checkInfo(info, name, version, url)))
     }
 
+    /**
+     * Within a fresh-metadata window (MetadataFreshness.ts): the cached versions answer, decoded
+     * straight from its file when the registry confirmed it recently enough (no HTTP client at all).
+     */
+    const freshVersions = (url: string): Effect.Effect<Option.Option<VersionsResponse>> =>
+      Effect.flatMap(FiberRef.get(metadataMaxAge), (maxAge) => {
+        const window = Duration.toMillis(maxAge)
+        const file = options.metadataCacheDir === undefined ? undefined : metadataFile(options.metadataCacheDir, registry, base, url)
+        if (window <= 0 || file === undefined) return Effect.succeed(Option.none())
+        return Effect.map(readMetadata(file, url), (kept) =>
+          Option.flatMap(kept, (r) =>
+            r.checkedAt !== undefined && Date.now() - r.checkedAt < window ? decodeVersionsBody(r.body) : Option.none()))
+      })
+
     const versions = Effect.fn("RemoteRegistry.versions")(function*(name: string) {
       const url = endpoint(`/packages/${seg(name)}/versions`)
-      const answer = yield* call(api.packages.versions({ path: { name: seg(name) } }), { name, url }).pipe(
+      const fresh = yield* freshVersions(url)
+      const answer = Option.isSome(fresh) ? fresh : yield* call(api.packages.versions({ path: { name: seg(name) } }), { name, url }).pipe(
         Effect.map(Option.some),
         // FlowMason's server always answers 404 here (`Package 'x@versions' not found`): treat a
         // 404 as "not supported" and ask for the package itself (which 404s if it is missing).
