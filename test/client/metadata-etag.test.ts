@@ -6,7 +6,7 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { NodeContext } from "@effect/platform-node"
-import { Duration, Effect, Exit, Layer } from "effect"
+import { Duration, Effect, Exit, Layer, Schema } from "effect"
 import * as crypto from "node:crypto"
 import * as fs from "node:fs"
 import * as http from "node:http"
@@ -63,6 +63,9 @@ const newHome = () => {
   writeRegistries(home, [{ name: "main", url: proxyUrl, priority: 10 }])
   return home
 }
+
+/** A metadata cache file as the client writes it. */
+const CacheFile = Schema.parseJson(Schema.Struct({ url: Schema.String, etag: Schema.String, body: Schema.String }))
 
 const statusesOf = (suffix: string) => seen.filter((s) => s.url.endsWith(suffix))
 
@@ -205,7 +208,7 @@ describe("metadata ETag revalidation", () => {
       assert.isAbove(fs.statSync(file).mtimeMs, Date.now() - 60_000)
 
       // a copy for another URL (a foreign or moved file) is never used
-      const record = JSON.parse(fs.readFileSync(file, "utf8"))
+      const record = Schema.decodeUnknownSync(CacheFile)(fs.readFileSync(file, "utf8"))
       fs.writeFileSync(file, JSON.stringify({ ...record, url: `${record.url}x` }))
       yield* fresh
       assert.deepStrictEqual(asked(), [200, 304, 200, 304, 200])
