@@ -25,10 +25,12 @@ export const layerLazyUndici: Layer.Layer<HttpClient.HttpClient> = Layer.scoped(
         Effect.map((context) => Context.get(context, HttpClient.HttpClient))
       )
     )
-    // a plain delegate: the undici client adds its own span, abort signal and response handling
+    // a plain delegate: the undici client adds its own span, abort signal and response handling.
+    // Loading happens in the request's preprocessing, so it is never counted in a timeout or retry
+    // (`HttpClient.transform`, which timeouts and retries use, wraps only what follows it).
     const delegate: HttpClient.HttpClient = HttpClient.makeWith<never, never, HttpClientError.HttpClientError, never>(
       (request) => Effect.flatMap(request, (r) => Effect.flatMap(client, (c) => c.execute(r))),
-      Effect.succeed
+      (request) => Effect.as(client, request)
     )
     return delegate
   })
