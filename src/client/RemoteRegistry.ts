@@ -17,18 +17,19 @@ import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientError from "@effect/platform/HttpClientError"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import * as HttpClientResponse from "@effect/platform/HttpClientResponse"
-import { Config, Duration, Effect, Option, Redacted, Schedule, Schema, Stream } from "effect"
+import { Config, Duration, Effect, FiberRef, Option, Redacted, Schedule, Schema, Stream } from "effect"
 import * as crypto from "node:crypto"
 import * as fs from "node:fs"
 import { API_PREFIX, RegistryApi } from "../api/RegistryApi.js"
 import type { HealthResponse, SearchResponse } from "../api/Models.js"
-import { PackageInfo, ReleaseInfo } from "../api/Models.js"
+import { PackageInfo, ReleaseInfo, VersionsResponse } from "../api/Models.js"
 import { sameName } from "../domain/PackageName.js"
 import { maxSatisfying, pickLatest } from "../domain/Version.js"
 import { USER_AGENT } from "../shared/FmVersion.js"
 import { boundedBody, MAX_ANSWER_BYTES, readBounded } from "./BoundedBody.js"
 import { gatherVersions, type VersionsSource } from "./VersionsFallback.js"
-import { type MetadataRecord, metadataFile, readMetadata, writeMetadata } from "./MetadataDiskCache.js"
+import { type MetadataRecord, metadataFile, readMetadata, touchMetadata, writeMetadata } from "./MetadataDiskCache.js"
+import { metadataMaxAge } from "./MetadataFreshness.js"
 import {
   AuthenticationFailed,
   MalformedResponse,
@@ -220,6 +221,9 @@ interface Ctx {
   readonly url: string
 }
 
+/** A cached versions answer (the body as the registry sent it). */
+const decodeVersionsBody = Schema.decodeUnknownOption(Schema.parseJson(VersionsResponse))
+
 /**
  * Builds the client of one registry. Requires an `HttpClient` once, at construction.
  * @since 0.1.0
@@ -319,6 +323,8 @@ export const make = (
           pending.delete(url)
           return kept !== undefined && kept.etag === etag ? Effect.succeed(Option.some(kept)) : readMetadata(file, url)
         })
+      const rebuilt = (request: HttpClientRequest.HttpClientRequest, body: string, etag: string) =>
+        HttpClientResponse.fromWeb(request, new Response(body, { status: 200, headers: { "content-type": "application/json", etag } }))
       return c.pipe(
         HttpClient.mapRequestEffect((req) => {
           const file = fileOf(req)
@@ -334,21 +340,30 @@ export const make = (
         HttpClient.transformResponse(Effect.flatMap((res) => {
           const file = fileOf(res.request)
           if (file === undefined) return Effect.succeed(res)
-          const rebuilt = (body: string, etag: string) =>
-            HttpClientResponse.fromWeb(res.request, new Response(body, { status: 200, headers: { "content-type": "application/json", etag } }))
           if (res.status === 304) {
             return Effect.flatMap(cachedCopy(file, res.request.url, res.request.headers["if-none-match"]), Option.match({
               onNone: () =>
                 Effect.fail(new HttpClientError.ResponseError({ request: res.request, response: res, reason: "StatusCode", description: "HTTP 304 but the cached copy is gone; try again" })),
-              onSome: (r) => Effect.succeed(rebuilt(r.body, r.etag))
+              onSome: (r) => Effect.as(touchMetadata(file), rebuilt(res.request, r.body, r.etag))
             }))
           }
           pending.delete(res.request.url)
           const etag = res.headers["etag"]
           if (res.status !== 200 || etag === undefined || etag === "") return Effect.succeed(res)
           return Effect.flatMap(res.text, (body) =>
-            Effect.as(writeMetadata(file, { url: res.request.url, etag, body }), rebuilt(body, etag)))
-        }))
+            Effect.as(writeMetadata(file, { url: res.request.url, etag, body }), rebuilt(res.request, body, etag)))
+        })),
+        // within a fresh-metadata window (MetadataFreshness.ts), a copy confirmed recently enough
+        // answers without a request (and without retries or timeouts: nothing goes out)
+        HttpClient.transform((effect, req) =>
+          Effect.flatMap(FiberRef.get(metadataMaxAge), (maxAge) => {
+            const kept = pending.get(req.url)
+            const window = Duration.toMillis(maxAge)
+            if (kept?.checkedAt === undefined || window <= 0 || Date.now() - kept.checkedAt >= window) return effect
+            pending.delete(req.url)
+            return Effect.succeed(rebuilt(req, kept.body, kept.etag))
+          })
+        )
       )
     }
     const apiClient = raw.pipe(
@@ -498,9 +513,24 @@ export const make = (
       return call(req, { name, version, url }).pipe(Effect.flatMap((info) => checkInfo(info, name, version, url)))
     }
 
+    /**
+     * Within a fresh-metadata window (MetadataFreshness.ts): the cached versions answer, decoded
+     * straight from its file when the registry confirmed it recently enough (no HTTP client at all).
+     */
+    const freshVersions = (url: string): Effect.Effect<Option.Option<VersionsResponse>> =>
+      Effect.flatMap(FiberRef.get(metadataMaxAge), (maxAge) => {
+        const window = Duration.toMillis(maxAge)
+        const file = options.metadataCacheDir === undefined ? undefined : metadataFile(options.metadataCacheDir, registry, base, url)
+        if (window <= 0 || file === undefined) return Effect.succeed(Option.none())
+        return Effect.map(readMetadata(file, url), (kept) =>
+          Option.flatMap(kept, (r) =>
+            r.checkedAt !== undefined && Date.now() - r.checkedAt < window ? decodeVersionsBody(r.body) : Option.none()))
+      })
+
     const versions = Effect.fn("RemoteRegistry.versions")(function*(name: string) {
       const url = endpoint(`/packages/${seg(name)}/versions`)
-      const answer = yield* call(api.packages.versions({ path: { name: seg(name) } }), { name, url }).pipe(
+      const fresh = yield* freshVersions(url)
+      const answer = Option.isSome(fresh) ? fresh : yield* call(api.packages.versions({ path: { name: seg(name) } }), { name, url }).pipe(
         Effect.map(Option.some),
         // FlowMason's server always answers 404 here (`Package 'x@versions' not found`): treat a
         // 404 as "not supported" and ask for the package itself (which 404s if it is missing).

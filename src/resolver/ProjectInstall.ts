@@ -11,13 +11,14 @@
  * @since 0.1.0
  */
 import * as FileSystem from "@effect/platform/FileSystem"
-import { Data, Effect, Fiber, Option, Schedule, Stream } from "effect"
+import { Data, type Duration, Effect, Fiber, Option, Schedule, Stream } from "effect"
 import { PackageInfo, type ReleaseInfo } from "../api/Models.js"
 import * as path from "node:path"
 import semver from "semver"
 import { normalizeName } from "../domain/PackageName.js"
 import { pickLatest } from "../domain/Version.js"
 import { PackageArchive } from "../archive/PackageArchive.js"
+import { installMetadataMaxAge, withFreshMetadata } from "../client/MetadataFreshness.js"
 import { PackageCache } from "../client/PackageCache.js"
 import { verifyPackageArchive } from "../client/VerifiedArchive.js"
 import { type Fetched, Registries } from "../client/Registries.js"
@@ -114,6 +115,11 @@ export interface ProjectOptions {
   readonly installDir?: string | undefined
   /** Download progress over all the packages fetched: (bytes received, bytes expected). */
   readonly onProgress?: ((received: number, total: number) => void) | undefined
+  /**
+   * `install` only: how recently the registry must have confirmed a cached metadata answer for it
+   * to be used without asking (default `FLOWMASON_METADATA_MAX_AGE`, else 300 s; zero: always ask).
+   */
+  readonly metadataMaxAge?: Duration.Duration | undefined
 }
 
 /** Counts the bytes of every download of one operation (early ones and the rest) for a progress bar. */
@@ -514,7 +520,9 @@ export class ProjectInstall extends Effect.Service<ProjectInstall>()("fm/Project
 
     const install = Effect.fn("ProjectInstall.install")(function*(options: ProjectOptions = {}) {
       const { lock, project } = yield* load(options)
-      return yield* run(project, lock, options, undefined)
+      // metadata confirmed within the window is used as is (fm update and fm outdated always ask)
+      const maxAge = options.metadataMaxAge ?? (yield* installMetadataMaxAge)
+      return yield* run(project, lock, options, undefined).pipe(withFreshMetadata(maxAge))
     })
 
     const add = Effect.fn("ProjectInstall.add")(function*(spec: string, options: ProjectOptions = {}) {
