@@ -16,8 +16,10 @@ import * as nodeFs from "node:fs"
 import * as path from "node:path"
 import { isPackageName, normalizeName } from "../domain/PackageName.js"
 import { isVersion } from "../domain/Version.js"
+import { writeFileAtomic } from "../shared/AtomicFile.js"
 import { Checksum, ChecksumMismatch, isSha256Hex } from "../shared/Checksum.js"
 import { FlowmasonHome } from "../shared/FlowmasonHome.js"
+import { sha256Hashing } from "../shared/Hash.js"
 
 /**
  * What identifies a cached archive: the registry it came from, the package name (normalized with
@@ -120,7 +122,7 @@ const hashBlobSync = (file: string): { readonly sha256: string; readonly size: n
   }
   try {
     const buffer = (hashBuffer ??= Buffer.allocUnsafe(HASH_CHUNK))
-    const hash = crypto.createHash("sha256")
+    const hash = sha256Hashing()
     let size = 0
     for (;;) {
       const n = nodeFs.readSync(fd, buffer, 0, buffer.length, null)
@@ -128,7 +130,7 @@ const hashBlobSync = (file: string): { readonly sha256: string; readonly size: n
       hash.update(buffer.subarray(0, n))
       size += n
     }
-    return { sha256: hash.digest("hex"), size }
+    return { sha256: hash.digest(), size }
   } finally {
     nodeFs.closeSync(fd)
   }
@@ -204,18 +206,11 @@ export class PackageCache extends Effect.Service<PackageCache>()("fm/PackageCach
 
     /** Writes a small file atomically: unique temp file in tmp/, fsync, rename over the target. */
     const writeAtomic = (target: string, text: string) =>
-      Effect.gen(function*() {
-        const tmp = path.join(tmpDir, `${path.basename(target)}.${uniqueSuffix()}.tmp`)
-        yield* Effect.scoped(Effect.gen(function*() {
-          // directories are created only when missing (a recursive mkdir per file was a hot spot)
-          const handle = yield* withDirs(fs.open(tmp, { flag: "wx" }), [tmpDir])
-          yield* handle.writeAll(new TextEncoder().encode(text))
-          yield* handle.sync
-        })).pipe(
-          Effect.zipRight(withDirs(fs.rename(tmp, target), [path.dirname(target)])),
-          Effect.onError(() => fs.remove(tmp).pipe(Effect.ignore))
-        )
-      }).pipe(Effect.mapError(err(target, "cannot write")))
+      // directories are created only when missing (a recursive mkdir per file was a hot spot)
+      writeFileAtomic(target, text, {
+        temp: path.join(tmpDir, `${path.basename(target)}.${uniqueSuffix()}.tmp`),
+        createDirectories: true
+      }).pipe(Effect.provideService(FileSystem.FileSystem, fs), Effect.mapError(err(target, "cannot write")))
 
     const removeQuietly = (file: string) => fs.remove(file, { force: true }).pipe(Effect.ignore)
 

@@ -111,12 +111,5 @@ export class NameRegistry {
   }
 }
 
-/** Human byte count for messages. */
-export const formatBytes = (n: number): string =>
-  n >= 1024 * 1024 * 1024
-    ? `${(n / (1024 * 1024 * 1024)).toFixed(2)} GiB`
-    : n >= 1024 * 1024
-    ? `${(n / (1024 * 1024)).toFixed(1)} MiB`
-    : n >= 1024
-    ? `${(n / 1024).toFixed(1)} KiB`
-    : `${n} bytes`
+/** Human byte count for messages (the shared one). */
+export { formatBytes } from "../../shared/Bytes.js"
