@@ -151,13 +151,21 @@ const terminalConsole = (c: Console.Console): Console.Console => {
 export const terminalSafeOutput = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
   Console.consoleWith((c) => Console.withConsole(effect, terminalConsole(c)))
 
-export {
-  /**
-   * A human-readable size in binary units (re-exported from `shared/Bytes`).
-   * @since 0.1.0
-   */
-  formatBytes
-} from "../shared/Bytes.js"
+/**
+ * A human-readable size in binary units: `512 B`, `1.5 KiB`, `12.0 MiB`.
+ * @since 0.1.0
+ */
+export const formatBytes = (bytes: number): string => {
+  if (!Number.isFinite(bytes) || bytes < 1024) return `${bytes} B`
+  const units = ["KiB", "MiB", "GiB", "TiB"] as const
+  let value = bytes / 1024
+  let unit = 0
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024
+    unit++
+  }
+  return `${value.toFixed(1)} ${units[unit]}`
+}
 
 /**
  * `yes`/`no` for table cells.
