@@ -10,7 +10,13 @@ const str = Schema.optionalWith(Schema.String, { default: () => "" })
 const nstr = Schema.optionalWith(Schema.NullOr(Schema.String), { default: () => null })
 const num = Schema.optionalWith(Schema.Number, { default: () => 0 })
 const strs = Schema.optionalWith(Schema.Array(Schema.String), { default: () => [] })
-const deps = Schema.optionalWith(Schema.Record({ key: Schema.String, value: Schema.String }), { default: () => ({}) })
+/**
+ * Registry dependencies of a release, name -> semver range. An object, even `{}`, is what the
+ * registry REPORTS ("these, or none"); a missing key or `null` decodes to `undefined`: NOT REPORTED
+ * (the original FlowMason server never sends the field: the dependencies live only in the archive's
+ * manifest). Our server always reports them. Readers must not take `undefined` for "none".
+ */
+const deps = Schema.optionalWith(Schema.Record({ key: Schema.String, value: Schema.String }), { nullable: true })
 
 /**
  * One version of a package as the versions endpoint lists it: enough to resolve dependencies

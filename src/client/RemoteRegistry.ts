@@ -26,6 +26,7 @@ import { sameName } from "../domain/PackageName.js"
 import { maxSatisfying, pickLatest } from "../domain/Version.js"
 import { USER_AGENT } from "../shared/FmVersion.js"
 import { boundedBody, MAX_ANSWER_BYTES, readBounded } from "./BoundedBody.js"
+import { gatherVersions, type VersionsSource } from "./VersionsFallback.js"
 import { type MetadataRecord, metadataFile, readMetadata, writeMetadata } from "./MetadataDiskCache.js"
 import {
   AuthenticationFailed,
@@ -35,7 +36,7 @@ import {
   type RemoteError,
   RegistryUnavailable
 } from "./RemoteErrors.js"
-import { resolveDownloadUrl } from "./ServerQuirks.js"
+import { readThroughQuirks, resolveDownloadUrl } from "./ServerQuirks.js"
 import semver from "semver"
 
 /**
@@ -56,12 +57,13 @@ export {
  * The quirks of FlowMason's server a client reads through (defined in `ServerQuirks.ts`).
  * @since 0.1.0
  */
-export { parsePublishedAt, resolveDownloadUrl } from "./ServerQuirks.js"
+export { normalizePublishedAt, parsePublishedAt, readThroughQuirks, resolveDownloadUrl } from "./ServerQuirks.js"
 
 
 /**
  * The versions of a package in one registry, with `supported: false` when the registry has no
- * working versions endpoint (the list then comes from the package info, without yank marks).
+ * working versions endpoint (the list then comes from its search and package answers, without
+ * yank marks; see `VersionsFallback.ts`).
  * @since 0.1.0
  * @category models
  */
@@ -72,6 +74,8 @@ export interface VersionList {
   readonly releases: ReadonlyArray<ReleaseInfo>
   /** Whether the registry's `/versions` endpoint answered (yank marks and dates are known). */
   readonly supported: boolean
+  /** Where the list came from: the versions listing, search answers, or the package answer alone. */
+  readonly source: VersionsSource
 }
 
 /**
@@ -437,6 +441,8 @@ export const make = (
     const endpoint = (path: string) => `${base}${API_PREFIX}${path}`
     const seg = (s: string) => encodeURIComponent(s)
 
+    const normalize = (info: PackageInfo): PackageInfo => readThroughQuirks(base, info)
+
     /** Normalizes FlowMason's quirks; checks name (and version when exact). */
     const checkInfo = (info: PackageInfo, name: string, version: string | undefined, url: string) => {
       if (!sameName(info.name, name)) {
@@ -449,13 +455,7 @@ export const make = (
           new MalformedResponse({ registry, url, reason: `asked for ${name}@${version} but got version ${info.version}` })
         )
       }
-      return Effect.succeed(
-        new PackageInfo({
-          ...info,
-          components: info.components.filter((c) => c.trim() !== ""),
-          download_url: resolveDownloadUrl(base, info.name, info.version, info.download_url)
-        })
-      )
+      return Effect.succeed(normalize(info))
     }
 
     const health = call(api.health.health(), { url: endpoint("/health") }).pipe(
@@ -507,26 +507,27 @@ export const make = (
           .filter((x) => semver.valid(x) !== null)
           .sort(semver.compare)
           .map((x) => byVersion.get(x) ?? new ReleaseInfo({ version: x }))
-        return { name: v.name === "" ? name : v.name, registry, releases, supported: true } satisfies VersionList as VersionList
+        const listed: VersionList = { name: v.name === "" ? name : v.name, registry, releases, supported: true, source: "versions" }
+        return listed
       }
-      const info = yield* infoRaw(name, undefined)
-      const all = new Set([...info.available_versions, info.version])
-      const releases = [...all]
-        .filter((x) => semver.valid(x) !== null)
-        .sort(semver.compare)
-        .map((x) =>
-          x === info.version
-            ? new ReleaseInfo({
-              version: x,
-              yanked: info.yanked,
-              published_at: info.published_at,
-              checksum: info.checksum,
-              size_bytes: info.size_bytes,
-              download_url: info.download_url
-            })
-            : new ReleaseInfo({ version: x })
-        )
-      return { name: info.name, registry, releases, supported: false } satisfies VersionList as VersionList
+      // no listing: its search answers and package answer (see VersionsFallback.ts)
+      const infoUrl = endpoint(`/packages/${seg(name)}`)
+      const gathered = yield* gatherVersions(name, {
+        latest: call(api.packages.info({ path: { name: seg(name) } }), { name, url: infoUrl }).pipe(
+          Effect.map((info) => Option.some(normalize(info))),
+          Effect.catchTag("PackageNotFound", () => Effect.succeed(Option.none()))
+        ),
+        page: (page, pageSize) =>
+          search({ query: name, page, pageSize }).pipe(
+            Effect.map((answer) => Option.some({ ...answer, packages: answer.packages.map(normalize) })),
+            // a search that refuses the query or answers garbage: the package answer alone
+            Effect.catchTag("MalformedResponse", () => Effect.succeed(Option.none()))
+          )
+      })
+      if (Option.isNone(gathered)) return yield* new PackageNotFound({ name, registry })
+      const { name: spelled, releases, source } = gathered.value
+      const list: VersionList = { name: spelled, registry, releases, supported: false, source }
+      return list
     })
 
     const resolve = Effect.fn("RemoteRegistry.resolve")(function*(name: string, spec?: string | undefined) {
