@@ -33,7 +33,9 @@ export class ReleaseInfo extends Schema.Class<ReleaseInfo>("ReleaseInfo")({
   size_bytes: num,
   downloads: num,
   download_url: str,
-  dependencies: deps
+  dependencies: deps,
+  /** The index of this version's publish entry in the registry's log (fm registries only). */
+  log_index: Schema.optional(Schema.Number)
 }) {}
 
 /**
@@ -66,7 +68,9 @@ export class PackageInfo extends Schema.Class<PackageInfo>("PackageInfo")({
   flowmason_version: nstr,
   kind: nstr,
   yanked: Schema.optionalWith(Schema.Boolean, { default: () => false }),
-  yank_reason: nstr
+  yank_reason: nstr,
+  /** The index of this version's publish entry in the registry's log (fm registries only). */
+  log_index: Schema.optional(Schema.Number)
 }) {}
 
 /**
@@ -105,7 +109,9 @@ export class HealthResponse extends Schema.Class<HealthResponse>("HealthResponse
   version: str,
   packages_count: num,
   components_count: num,
-  database: Schema.optionalWith(Schema.String, { default: () => "ok" })
+  database: Schema.optionalWith(Schema.String, { default: () => "ok" }),
+  /** The verifier key of the registry's publish log (`ORIGIN+KEYID+KEY`; fm registries only). */
+  log_key: Schema.optional(Schema.String)
 }) {}
 
 /**

@@ -12,6 +12,7 @@
  * @since 0.1.0
  */
 import * as HttpApiClient from "@effect/platform/HttpApiClient"
+import type { InclusionProofResponse } from "../api/LogModels.js"
 import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientError from "@effect/platform/HttpClientError"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
@@ -179,6 +180,15 @@ export interface RemoteRegistry {
    * the registry's own origin. Not verified here (the cache verifies while storing).
    */
   readonly download: (info: PackageInfo) => Stream.Stream<Uint8Array, PackageNotFound | RemoteError>
+  /**
+   * `GET log/proof/inclusion?index=I[&old=M]`: the registry's current signed checkpoint, entry
+   * `index` with its inclusion proof in that tree, and (with `old`) the consistency proof from the
+   * tree of `old` entries. Not verified here (see `LogVerifier`).
+   */
+  readonly logProof: (
+    index: number,
+    old: number | undefined
+  ) => Effect.Effect<InclusionProofResponse, PackageNotFound | RemoteError>
   /** Uploads an archive (multipart `file` + `checksum`), streamed from disk. */
   readonly publish: (
     file: string,
@@ -673,7 +683,13 @@ export const make = (
       }
     })
 
-    return { name: registry, url: base, health, search, versions, resolve, download, publish } satisfies RemoteRegistry
+    const logProof = (index: number, old: number | undefined) =>
+      call(
+        api.log.inclusion({ urlParams: { index: String(index), ...(old === undefined ? {} : { old: String(old) }) } }),
+        { url: endpoint(`/log/proof/inclusion?index=${index}`) }
+      ).pipe(Effect.withSpan("RemoteRegistry.logProof", { attributes: { registry } }))
+
+    return { name: registry, url: base, health, search, versions, resolve, download, publish, logProof } satisfies RemoteRegistry
   })
 
 const describeTransport = (cause: Error): string => {

@@ -6,12 +6,14 @@
 import { Args, Command, Options } from "@effect/cli"
 import * as HttpServer from "@effect/platform/HttpServer"
 import { Console, Context, Effect, Layer, Option } from "effect"
+import * as crypto from "node:crypto"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
 import type { TokenScope } from "../../api/RegistryApi.js"
 import { Auth, parseExpiresIn } from "../../server/http/Auth.js"
 import type { TokenRow } from "../../server/storage/PackageStore.js"
 import { PackageStore } from "../../server/storage/PackageStore.js"
+import { loadLogKey } from "../../server/log/LogKey.js"
 import * as RegistryServer from "../../server/RegistryServer.js"
 import * as StorageOptions from "../../server/selection/StorageOptions.js"
 import {
@@ -66,6 +68,14 @@ export const parseSize = (text: string): number | undefined => {
 // ---------------------------------------------------------------------------------------------
 // start
 
+const logKeyOption = Options.file("log-key", { exists: "yes" }).pipe(
+  Options.withDescription(
+    "The publish log's Ed25519 signing key, PKCS#8 PEM (openssl genpkey -algorithm ed25519 > FILE); " +
+      "default: <data-dir>/log-key.pem, generated on first start. Replicas of one database need the same key"
+  ),
+  Options.optional
+)
+
 const startCommand = Command.make(
   "start",
   {
@@ -95,6 +105,7 @@ const startCommand = Command.make(
     ),
     quiet: Options.boolean("quiet").pipe(Options.withDescription("Do not log one line per request")),
     noUi: Options.boolean("no-ui").pipe(Options.withDescription("Serve only the API, not the web UI at /")),
+    logKey: logKeyOption,
     databaseUrl: databaseUrlOption,
     blobDir: blobDirOption
   },
@@ -129,7 +140,8 @@ const startCommand = Command.make(
         publicUrl,
         trustProxy: opts.trustProxy,
         maxUploadSize,
-        logRequests: !opts.quiet
+        logRequests: !opts.quiet,
+        logKeyFile: Option.getOrUndefined(opts.logKey)
       }
       yield* Effect.scoped(
         Effect.gen(function*() {
@@ -284,6 +296,29 @@ const tokenCommand = Command.make("token").pipe(
   Command.withSubcommands([tokenCreate, tokenList, tokenRevoke])
 )
 
+const logKeyCommand = Command.make(
+  "log-key",
+  { dataDir: dataDirOption, logKey: logKeyOption, json },
+  (opts) =>
+    Effect.gen(function*() {
+      const dataDir = yield* resolveDataDir(opts.dataDir)
+      const signer = yield* loadLogKey({ keyFile: Option.getOrUndefined(opts.logKey), dataDir }).pipe(
+        Effect.mapError((e) => new UsageError({ reason: e.message }))
+      )
+      const pem = crypto.createPublicKey(signer.privateKey).export({ format: "pem", type: "spki" }).toString()
+      if (opts.json) {
+        return yield* printJson({ origin: signer.verifier.name, verifier_key: signer.verifier.text, public_key_pem: pem })
+      }
+      yield* Console.log(signer.verifier.text)
+    })
+).pipe(
+  Command.withDescription(
+    "Print the public key of the registry's publish log, as the verifier key clients pin " +
+      "(fm registry add NAME URL --log-key KEY); --json adds the origin and the PEM public key. " +
+      "Generates the data directory's key if there is none yet."
+  )
+)
+
 /**
  * `fm studio`: the registry server and its tokens.
  * @since 0.1.0
@@ -291,5 +326,5 @@ const tokenCommand = Command.make("token").pipe(
  */
 export const studio = Command.make("studio").pipe(
   Command.withDescription("Run a package registry server and manage its tokens"),
-  Command.withSubcommands([startCommand, tokenCommand, migrateCommand])
+  Command.withSubcommands([startCommand, tokenCommand, logKeyCommand, migrateCommand])
 )

@@ -12,6 +12,7 @@
 import { SqlClient } from "@effect/sql"
 import type { SqlError } from "@effect/sql/SqlError"
 import { PgMigrator } from "@effect/sql-pg"
+import { createLogTable } from "../log/LogTable.js"
 import { Effect } from "effect"
 
 /**
@@ -116,7 +117,9 @@ export const migrations: Record<string, Effect.Effect<void, SqlError, SqlClient.
     )`
     // Archives are compressed already: store chunks out of line without trying to compress them.
     yield* sql`ALTER TABLE blob_chunks ALTER COLUMN data SET STORAGE EXTERNAL`
-  })
+  }),
+  /** The publish log (`src/server/log/LogTable.ts`), with every earlier release logged. */
+  "0004_publish_log": createLogTable("BIGINT")
 }
 
 /** Advisory lock key serializing migrations across replicas ("fm-mig" as an integer). */

@@ -42,6 +42,9 @@ import { searchWords } from "../http/SearchQuery.js"
 export const tsQuery = (q: string): string =>
   searchWords(q).map((w) => `${w}:*`).join(" & ")
 
+/** Advisory lock key serializing log appends across replicas ("fm-log" as an integer). */
+const LOG_LOCK = 0x666d2d6c6f67
+
 /** ts_rank weights in the order {D, C, B, A}: description, components, tags, name. */
 const WEIGHTS = "{0.1,0.2,0.3,1.0}"
 
@@ -107,7 +110,10 @@ export const dialect: Effect.Effect<SqlDialect, never, SqlClient.SqlClient> = Ef
       return { ids: rows.map((r) => Number(r.id)), total: Number(total[0]?.n ?? 0) }
     })
 
-  return { backend: "pg", reindex, search } satisfies SqlDialect
+  // One log for every replica: appends wait for this transaction-scoped lock ("fm-log" as an integer).
+  const lockLog = sql`SELECT pg_advisory_xact_lock(${LOG_LOCK})`.pipe(Effect.asVoid)
+
+  return { backend: "pg", reindex, search, lockLog } satisfies SqlDialect
 })
 
 /**
@@ -144,6 +150,8 @@ export const make: Effect.Effect<PackageStoreService, never, SqlClient.SqlClient
     unyank: (name, version) => enrich(`unyank ${name}@${version}`, store.unyank(name, version)),
     delete: (name, version) => enrich(`delete ${name}@${version}`, store.delete(name, version)),
     checksums: enrich("list checksums", store.checksums),
+    logEntries: (start, end) => enrich(`read log entries ${start}..${end}`, store.logEntries(start, end)),
+    logSize: enrich("read the log size", store.logSize),
     // Replicas starting together all register FM_ADMIN_TOKEN: the same secret (same hash) stored
     // by another replica a moment ago is that token, not an error.
     createToken: (token) =>

@@ -20,6 +20,7 @@
 import type { Effect, Option } from "effect"
 import { Context, Data } from "effect"
 import type { TokenScope } from "../../api/RegistryApi.js"
+import type { LogEntry } from "../../shared/log/LogEntry.js"
 
 /**
  * One published version, with everything needed to answer the API without opening its archive.
@@ -57,6 +58,8 @@ export interface ReleaseRow {
   readonly publishedAt: string
   readonly yanked: boolean
   readonly yankReason: string | null
+  /** The index of this release's publish entry in the registry's log (`null`: not logged). */
+  readonly logIndex: number | null
 }
 
 /**
@@ -77,7 +80,7 @@ export interface PublishedRelease extends ReleaseRow {
  */
 export type NewRelease = Omit<
   ReleaseRow,
-  "id" | "nameNorm" | "downloads" | "publishedAt" | "yanked" | "yankReason"
+  "id" | "nameNorm" | "downloads" | "publishedAt" | "yanked" | "yankReason" | "logIndex"
 >
 
 /**
@@ -323,6 +326,10 @@ export interface PackageStoreService {
   readonly delete: (name: string, version: string) => Effect.Effect<ReleaseRow, StoreError | ReleaseNotFound>
   /** Every checksum referenced by a release (for the blob sweep at start). */
   readonly checksums: Effect.Effect<ReadonlySet<string>, StoreError>
+  /** The publish log's entries `[start, end)`, in index order (see `src/server/log/LogTable.ts`). */
+  readonly logEntries: (start: number, end: number) => Effect.Effect<ReadonlyArray<LogEntry>, StoreError>
+  /** The number of entries in the publish log. */
+  readonly logSize: Effect.Effect<number, StoreError>
   /**
    * Store a token (its hash only). Names are unique: a name in use fails with
    * {@link TokenNameTaken}, unless it is the same token (same hash), which is returned.

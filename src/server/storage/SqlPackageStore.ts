@@ -29,6 +29,8 @@ import type { Scope } from "effect"
 import type { TokenScope } from "../../api/RegistryApi.js"
 import { normalizeName } from "../../domain/PackageName.js"
 import { pickLatest, sortVersions } from "../../domain/Version.js"
+import type { LogOperation } from "../../shared/log/LogEntry.js"
+import { appendEntry, logSize as readLogSize, readEntries } from "../log/LogTable.js"
 import type {
   NewRelease,
   NewToken,
@@ -75,6 +77,11 @@ export interface SqlDialect {
    * shared databases (PostgreSQL replicas), which are always read afresh.
    */
   readonly singleWriter?: boolean
+  /**
+   * Serializes log appends across writers of one database until the transaction ends (PostgreSQL:
+   * a transaction-scoped advisory lock). Unset when the database serializes writes itself (SQLite).
+   */
+  readonly lockLog?: Effect.Effect<void, SqlError>
 }
 
 type Row = Record<string, unknown>
@@ -124,7 +131,8 @@ export const toRelease = (r: Row): ReleaseRow => ({
   downloads: num(r.downloads),
   publishedAt: str(r.published_at),
   yanked: num(r.yanked) !== 0,
-  yankReason: nstr(r.yank_reason)
+  yankReason: nstr(r.yank_reason),
+  logIndex: r.log_index === null || r.log_index === undefined ? null : num(r.log_index)
 })
 
 /** How long a single-writer store holds download counts before writing them (see `recordDownload`). */
@@ -267,6 +275,21 @@ export const makeSql = (dialect: SqlDialect): Effect.Effect<PackageStoreService,
         return result
       })
 
+    const lockLog = dialect.lockLog ?? Effect.void
+    /** Logs a yank, unyank or delete of `release`, inside the caller's transaction. */
+    const logChange = (operation: LogOperation, release: ReleaseRow) =>
+      appendEntry(sql, lockLog, {
+        operation,
+        name: release.name,
+        version: release.version,
+        sha256: release.checksum,
+        size: release.sizeBytes,
+        time: now()
+      })
+    const logEntries = (start: number, end: number) =>
+      readEntries(sql, start, end).pipe(Effect.mapError(fail(`read log entries ${start}..${end}`)))
+    const logSize = readLogSize(sql).pipe(Effect.mapError(fail("read the log size")))
+
     const publish = Effect.fn("PackageStore.publish")(function*(release: NewRelease) {
       const nameNorm = normalizeName(release.name)
       const at = now()
@@ -286,6 +309,14 @@ export const makeSql = (dialect: SqlDialect): Effect.Effect<PackageStoreService,
             VALUES (${nameNorm}, ${release.name}, '[]', 0, ${at}, ${at})
             ON CONFLICT (name_norm) DO UPDATE SET updated_at = excluded.updated_at RETURNING id`
           const packageId = num(pkg[0]!.id)
+          const logIndex = yield* appendEntry(sql, lockLog, {
+            operation: "publish",
+            name: release.name,
+            version: release.version,
+            sha256: release.checksum,
+            size: release.sizeBytes,
+            time: at
+          })
           const inserted = yield* sql<Row>`INSERT INTO releases ${
             sql.insert({
               package_id: packageId,
@@ -311,7 +342,8 @@ export const makeSql = (dialect: SqlDialect): Effect.Effect<PackageStoreService,
               downloads: 0,
               published_at: at,
               yanked: 0,
-              yank_reason: null
+              yank_reason: null,
+              log_index: logIndex
             })
           } RETURNING *`
           const row = inserted[0]!
@@ -436,8 +468,10 @@ export const makeSql = (dialect: SqlDialect): Effect.Effect<PackageStoreService,
           const rows = yield* sql<Row>`UPDATE releases SET yanked = ${yanked ? 1 : 0}, yank_reason = ${reason}
             WHERE name_norm = ${normalizeName(name)} AND version = ${version} RETURNING *`
           if (rows.length === 0) return yield* new ReleaseNotFound({ name, version })
+          const release = toRelease(rows[0]!)
+          yield* logChange(yanked ? "yank" : "unyank", release)
           yield* refreshPackage(num(rows[0]!.package_id))
-          return toRelease(rows[0]!)
+          return release
         })
       ).pipe(releasing, Effect.catchTag("SqlError", (e) => Effect.fail(fail(`${yanked ? "yank" : "unyank"} ${name}@${version}`)(e))))
 
@@ -460,6 +494,7 @@ export const makeSql = (dialect: SqlDialect): Effect.Effect<PackageStoreService,
           yield* sql`DELETE FROM release_deps WHERE release_id = ${num(row.id)}`
           yield* sql`DELETE FROM releases WHERE id = ${num(row.id)}`
           yield* sql`UPDATE release_keys SET deleted_at = ${now()} WHERE name_norm = ${nameNorm} AND version = ${version}`
+          yield* logChange("delete", toRelease(row))
           yield* refreshPackage(packageId)
           const left = yield* sql<Row>`SELECT count(*) AS n FROM releases WHERE package_id = ${packageId}`
           if (num(left[0]?.n) === 0) yield* sql`DELETE FROM packages WHERE id = ${packageId}`
@@ -537,6 +572,8 @@ export const makeSql = (dialect: SqlDialect): Effect.Effect<PackageStoreService,
       backend: dialect.backend,
       writeCounts: dialect.singleWriter === true ? () => ({ releases: releaseWrites, downloads: recorded }) : undefined,
       publish,
+      logEntries,
+      logSize,
       getPackage,
       listReleases,
       getRelease,
