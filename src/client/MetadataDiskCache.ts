@@ -8,6 +8,7 @@ import * as crypto from "node:crypto"
 import * as fs from "node:fs"
 import * as nodePath from "node:path"
 import { API_PREFIX } from "../api/RegistryApi.js"
+import { writeFileAtomicPromise } from "../shared/AtomicFile.js"
 
 /**
  * One cached metadata answer: the URL it answers, its ETag and the JSON body.
@@ -89,21 +90,10 @@ export const touchMetadata = (file: string): Effect.Effect<void> =>
  */
 export const writeMetadata = (file: string, record: Omit<MetadataRecord, "checkedAt">): Effect.Effect<void> =>
   Effect.uninterruptible(Effect.promise(async () => {
-    const tmp = `${file}.${process.pid}-${crypto.randomBytes(6).toString("hex")}.tmp`
-    try {
-      // the directory is created only when missing (a recursive mkdir per answer was a hot spot)
-      const handle = await fs.promises.open(tmp, "wx").catch(async (e: NodeJS.ErrnoException) => {
-        if (e.code !== "ENOENT") throw e
-        await fs.promises.mkdir(nodePath.dirname(file), { recursive: true })
-        return fs.promises.open(tmp, "wx")
-      })
-      try {
-        await handle.writeFile(JSON.stringify(record))
-      } finally {
-        await handle.close()
-      }
-      await fs.promises.rename(tmp, file)
-    } catch {
-      await fs.promises.rm(tmp, { force: true }).catch(() => undefined)
-    }
+    // the directory is created only when missing (a recursive mkdir per answer was a hot spot)
+    await writeFileAtomicPromise(file, JSON.stringify(record), {
+      temp: `${file}.${process.pid}-${crypto.randomBytes(6).toString("hex")}.tmp`,
+      createDirectories: true,
+      fsync: false
+    }).catch(() => undefined)
   }))
