@@ -46,6 +46,7 @@ const normalize = (text: string): string => {
     .replace(/\b[0-9a-f]{64}\b/g, "<SHA256>")
     .replace(/\b[0-9a-f]{12}…/g, "<SHA256-PREFIX>…")
     .replace(/fmr_[A-Za-z0-9_-]{20,}/g, "<TOKEN>")
+    .replace(/fm-log\/[0-9a-f]{16}\+[0-9a-f]{8}\+[A-Za-z0-9+/=]+/g, "<LOG-KEY>")
     .replace(/fmr_[A-Za-z0-9_-]{4}…/g, "<PREFIX>…")
     .replace(/\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z?/g, "<TIME>")
     .replace(/\d{4}-\d{2}-\d{2}/g, "<DAY>")

@@ -43,6 +43,7 @@ describe.skipIf(!enabled)("PgDatabase on PostgreSQL", () => {
       "blob_chunks",
       "blobs",
       "effect_sql_migrations",
+      "log_entries",
       "packages",
       "packages_search",
       "release_deps",
