@@ -10,7 +10,7 @@ import { pipeline } from "node:stream/promises"
 import * as zlib from "node:zlib"
 import { Header, Parser, Pax, type ReadEntry } from "tar"
 import { ArchiveFailure, formatBytes, NameRegistry, normalizeEntryPath } from "./paths.js"
-import type { ByteSource, ScanOptions, ScannedEntry, ScanResult } from "./types.js"
+import type { ByteSource, ScanOptions, ScannedEntry, ScanResult, Sink } from "./types.js"
 import type { PackFile, WrittenEntry } from "./zip.js"
 
 const BLOCK = 512
@@ -67,11 +67,13 @@ class TarFeed {
   private fed = 0
   ended = false
   failure: unknown = undefined
-  /** The entry being read; ended on failure so that its reader stops waiting for bytes. */
-  current: ReadEntry | undefined
-  private wake: (() => void) | undefined
 
-  constructor(private readonly parser: Parser, private readonly maxTarBytes: number) {
+  /** `settle` waits for the work the parser's events queued (sink writes): the backpressure. */
+  constructor(
+    private readonly parser: Parser,
+    private readonly maxTarBytes: number,
+    private readonly settle: () => Promise<void>
+  ) {
     parser.on("eof", () => {
       this.ended = true
     })
@@ -79,41 +81,38 @@ class TarFeed {
 
   fail(e: unknown): void {
     if (this.failure === undefined) this.failure = e
-    this.wake?.()
-    if (this.current !== undefined && !this.current.emittedEnd) this.current.end()
   }
 
   private check(): void {
     if (this.failure !== undefined) throw this.failure
   }
 
-  private async write(b: Buffer): Promise<void> {
-    this.fed += b.length
-    if (this.fed > this.maxTarBytes) {
+  private checkBounds(): void {
+    if (this.fed + this.heldZeros > this.maxTarBytes) {
       throw new ArchiveFailure(`tar stream larger than ${formatBytes(this.maxTarBytes)} (the unpacked-size limit)`)
     }
-    if (this.parser.write(b)) return this.check()
+    if (this.ended && this.heldZeros > MAX_TRAILING) {
+      throw new ArchiveFailure(`more than ${formatBytes(MAX_TRAILING)} of padding after the end of the tar archive`)
+    }
+  }
+
+  /** The parser takes every byte at once (entries flow into their listeners); then the sinks catch up. */
+  private async write(b: Buffer): Promise<void> {
+    this.fed += b.length
+    this.checkBounds()
+    this.parser.write(b)
     this.check()
-    if (this.ended) return
-    await new Promise<void>((resolve) => {
-      this.wake = resolve
-      this.parser.once("drain", resolve)
-    })
-    this.parser.off("drain", this.wake ?? (() => undefined))
-    this.wake = undefined
+    await this.settle()
     this.check()
   }
 
-  private async feedZeros(n: number): Promise<void> {
-    let left = n
-    while (left > 0 && !this.ended) {
-      const piece = Math.min(left, ZEROS.length)
+  private async feedZeros(): Promise<void> {
+    while (this.heldZeros > 0 && !this.ended) {
+      const piece = Math.min(this.heldZeros, ZEROS.length)
+      this.heldZeros -= piece
       await this.write(ZEROS.subarray(0, piece))
-      left -= piece
     }
-    if (left > MAX_TRAILING) {
-      throw new ArchiveFailure(`more than ${formatBytes(MAX_TRAILING)} of padding after the end of the tar archive`)
-    }
+    this.checkBounds()
   }
 
   async push(chunk: Buffer): Promise<void> {
@@ -121,11 +120,10 @@ class TarFeed {
     const end = endOfData(chunk)
     if (end === 0) {
       this.heldZeros += chunk.length
-      return
+      return this.checkBounds()
     }
     if (this.ended) throw new ArchiveFailure("data after the end of the tar archive (only zero padding may follow it)")
-    await this.feedZeros(this.heldZeros)
-    this.heldZeros = 0
+    await this.feedZeros()
     if (this.ended) throw new ArchiveFailure("data after the end of the tar archive (only zero padding may follow it)")
     await this.write(chunk.subarray(0, end))
     // the write ended on a non-zero byte: if the parser saw the marker in it, data follows the marker
@@ -136,7 +134,7 @@ class TarFeed {
   /** Feeds the held zeros (they may complete an entry or form the marker) and requires the marker. */
   async finish(): Promise<void> {
     this.check()
-    await this.feedZeros(this.heldZeros)
+    await this.feedZeros()
     this.check()
     if (!this.ended) throw new ArchiveFailure("truncated: the tar archive ends without its end marker")
   }
@@ -153,7 +151,8 @@ export const scanTar = async (source: ByteSource, options: ScanOptions): Promise
   let afterZeroBlock = false
   const parser = new Parser({ maxMetaEntrySize: MAX_META, brotli: false, zstd: false })
   // bounds the work on headers that carry no file bytes (a flood of empty pax headers)
-  const feed = new TarFeed(parser, limits.maxUnpackedBytes + (limits.maxEntries * 4 + 16) * 4 * BLOCK)
+  let work: Promise<void> = Promise.resolve()
+  const feed = new TarFeed(parser, limits.maxUnpackedBytes + (limits.maxEntries * 4 + 16) * 4 * BLOCK, () => work)
   const countHeader = (): void => {
     if (afterZeroBlock) throw new ArchiveFailure("corrupt tar: data after a zero block")
     if (++headers > limits.maxEntries * 4 + 16) {
@@ -221,26 +220,30 @@ export const scanTar = async (source: ByteSource, options: ScanOptions): Promise
     return scanned
   }
 
-  /** Streams a validated entry's bytes to its sink; entries are handled one at a time. */
-  const consume = async (entry: ReadEntry, scanned: ScannedEntry | undefined): Promise<void> => {
-    if (scanned === undefined || scanned.type === "directory") {
-      entry.resume()
-      if (scanned !== undefined && options.onDirectory !== undefined) await options.onDirectory(scanned)
-      return
-    }
-    feed.current = entry
-    const sink = options.sinkFor === undefined ? undefined : await options.sinkFor(scanned)
-    let seen = 0
-    for await (const piece of entry) {
-      if (feed.failure !== undefined) return
-      seen += piece.length
-      if (sink !== undefined) await sink.write(piece)
-    }
-    if (seen !== scanned.size) throw new ArchiveFailure("truncated tar data", scanned.path)
-    if (sink !== undefined) await sink.close()
+  /** Queues work in archive order; the first failure stops the rest. */
+  const then = (f: () => Promise<void> | void): void => {
+    work = work.then(() => (feed.failure === undefined ? f() : undefined)).catch((e) => feed.fail(e))
   }
 
-  let work: Promise<void> = Promise.resolve()
+  /** Routes a validated file's bytes to its sink as node-tar emits them, in order, and checks the count. */
+  const consume = (entry: ReadEntry, scanned: ScannedEntry): void => {
+    let sink: Sink | undefined
+    let seen = 0
+    then(async () => {
+      sink = options.sinkFor === undefined ? undefined : await options.sinkFor(scanned)
+    })
+    entry.on("data", (piece: Buffer) => {
+      seen += piece.length
+      then(() => sink?.write(piece))
+    })
+    entry.on("end", () =>
+      then(() => {
+        if (seen !== scanned.size) throw new ArchiveFailure("truncated tar data", scanned.path)
+        return sink?.close()
+      })
+    )
+  }
+
   parser.on("entry", (entry: ReadEntry) => {
     let scanned: ScannedEntry | undefined
     try {
@@ -248,14 +251,14 @@ export const scanTar = async (source: ByteSource, options: ScanOptions): Promise
     } catch (e) {
       feed.fail(e)
     }
-    if (feed.failure !== undefined) {
+    if (feed.failure !== undefined || scanned === undefined) return void entry.resume()
+    if (scanned.type === "directory") {
       entry.resume()
+      const directory = scanned
+      if (options.onDirectory !== undefined) then(() => options.onDirectory?.(directory))
       return
     }
-    work = work.then(async () => {
-      if (feed.failure === undefined) return consume(entry, scanned)
-      entry.resume()
-    }).catch((e) => feed.fail(e))
+    consume(entry, scanned)
   })
 
   let first = true
