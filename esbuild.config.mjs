@@ -91,8 +91,12 @@ const deepImports = {
   }
 }
 
-/** Packages fm never loads from the bundle, or only optionally (left to `require`). */
-const external = ["better-sqlite3", "@parcel/watcher", "pg-native", "playwright-core", "autocannon"]
+/**
+ * Packages fm never loads from the bundle, or only optionally (left to `require`). The AWS SDK
+ * (archives in S3, `--blob-url`) is required from node_modules when asked for: it loads parts of
+ * itself with `import()`, which the bundle cannot hold.
+ */
+const external = ["better-sqlite3", "@parcel/watcher", "pg-native", "playwright-core", "autocannon", "@aws-sdk/client-s3"]
 
 /**
  * The CLI is two files:

@@ -7,6 +7,8 @@
  * 2. Whole process: `fm install` in a project of 200 packages from a local registry server, with
  *    a cold cache (no cache, no lock: resolve + download) and a warm cache (lock + cache: no
  *    network), against `fm --version` (process start-up) as the baseline. min/median/max of 5.
+ *    A warm resolve (cache, no lock) runs twice: within the fresh-metadata window (no request)
+ *    and with `FLOWMASON_METADATA_MAX_AGE=0` (every name revalidated), the baseline of the first.
  *    One more cold row with a registry that refuses connections enabled at top priority (what the
  *    implicit `local` registry is when no Studio runs): it should cost one refused connection.
  *
@@ -185,11 +187,11 @@ const serverPart = async () => {
       if (what.cache) fs.rmSync(path.join(home, "cache"), { recursive: true, force: true })
       if (what.lock) fs.rmSync(path.join(project, "fm.lock.json"), { force: true })
     }
-    const measure = (name: string, what: { cache: boolean; lock: boolean }) => {
+    const measure = (name: string, what: { cache: boolean; lock: boolean }, extraEnv: Record<string, string> = {}) => {
       const times: Array<number> = []
       for (let i = 0; i < RUNS; i++) {
         reset(what)
-        times.push(timeProcess(fm, args, project, env))
+        times.push(timeProcess(fm, args, project, { ...env, ...extraEnv }))
         process.stderr.write(`  ${name} run ${i + 1}: ${ms(times.at(-1)!)}\n`)
       }
       if (fs.readdirSync(path.join(project, "fm_packages")).length !== 200) throw new Error("install did not produce 200 packages")
@@ -200,6 +202,8 @@ const serverPart = async () => {
     const cold = measure("cold", { cache: true, lock: true })
     const coldLocked = measure("cold+lock", { cache: true, lock: false })
     const warmResolve = measure("warm-resolve", { cache: false, lock: true })
+    // the same with the fresh-metadata window off: every name revalidated (ETag, 304), as before it
+    const warmRevalidate = measure("warm-resolve, window off", { cache: false, lock: true }, { FLOWMASON_METADATA_MAX_AGE: "0" })
     const warm = measure("warm", { cache: false, lock: false })
     // a registry that refuses connections, first in priority: one refused connection per command
     const closed = await new Promise<number>((resolve) => {
@@ -224,7 +228,8 @@ const serverPart = async () => {
       row("baseline: fm --version (process start-up)", s),
       row("cold: no cache, no lock (resolve + 200 downloads)", cold),
       row("cold with lock: no cache (200 downloads, no resolve)", coldLocked),
-      row("warm cache, no lock (resolve: metadata requests)", warmResolve),
+      row("warm cache, no lock (resolve from metadata confirmed < 300 s ago: no request)", warmResolve),
+      row("warm cache, no lock, FLOWMASON_METADATA_MAX_AGE=0 (every name revalidated: 304s)", warmRevalidate),
       row("warm: cache + lock (no network)", warm),
       row("cold, a refusing registry at top priority", coldDead)
     ])

@@ -10,7 +10,13 @@ const str = Schema.optionalWith(Schema.String, { default: () => "" })
 const nstr = Schema.optionalWith(Schema.NullOr(Schema.String), { default: () => null })
 const num = Schema.optionalWith(Schema.Number, { default: () => 0 })
 const strs = Schema.optionalWith(Schema.Array(Schema.String), { default: () => [] })
-const deps = Schema.optionalWith(Schema.Record({ key: Schema.String, value: Schema.String }), { default: () => ({}) })
+/**
+ * Registry dependencies of a release, name -> semver range. An object, even `{}`, is what the
+ * registry REPORTS ("these, or none"); a missing key or `null` decodes to `undefined`: NOT REPORTED
+ * (the original FlowMason server never sends the field: the dependencies live only in the archive's
+ * manifest). Our server always reports them. Readers must not take `undefined` for "none".
+ */
+const deps = Schema.optionalWith(Schema.Record({ key: Schema.String, value: Schema.String }), { nullable: true })
 
 /**
  * One version of a package as the versions endpoint lists it: enough to resolve dependencies
@@ -27,7 +33,9 @@ export class ReleaseInfo extends Schema.Class<ReleaseInfo>("ReleaseInfo")({
   size_bytes: num,
   downloads: num,
   download_url: str,
-  dependencies: deps
+  dependencies: deps,
+  /** The index of this version's publish entry in the registry's log (fm registries only). */
+  log_index: Schema.optional(Schema.Number)
 }) {}
 
 /**
@@ -60,7 +68,9 @@ export class PackageInfo extends Schema.Class<PackageInfo>("PackageInfo")({
   flowmason_version: nstr,
   kind: nstr,
   yanked: Schema.optionalWith(Schema.Boolean, { default: () => false }),
-  yank_reason: nstr
+  yank_reason: nstr,
+  /** The index of this version's publish entry in the registry's log (fm registries only). */
+  log_index: Schema.optional(Schema.Number)
 }) {}
 
 /**
@@ -99,7 +109,9 @@ export class HealthResponse extends Schema.Class<HealthResponse>("HealthResponse
   version: str,
   packages_count: num,
   components_count: num,
-  database: Schema.optionalWith(Schema.String, { default: () => "ok" })
+  database: Schema.optionalWith(Schema.String, { default: () => "ok" }),
+  /** The verifier key of the registry's publish log (`ORIGIN+KEYID+KEY`; fm registries only). */
+  log_key: Schema.optional(Schema.String)
 }) {}
 
 /**

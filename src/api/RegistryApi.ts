@@ -14,6 +14,14 @@ import * as Multipart from "@effect/platform/Multipart"
 import * as OpenApi from "@effect/platform/OpenApi"
 import { Context, Schema } from "effect"
 import { FM_VERSION } from "../shared/FmVersion.js"
+import {
+  ConsistencyParams,
+  ConsistencyProofResponse,
+  EntriesParams,
+  InclusionParams,
+  InclusionProofResponse,
+  LogEntriesResponse
+} from "./LogModels.js"
 import { BadRequest, Conflict, Forbidden, InvalidParameter, NotFound, PayloadTooLarge, Unauthorized, Unavailable } from "./ApiErrors.js"
 import {
   ChangeResponse,
@@ -190,6 +198,32 @@ export class PublishGroup extends HttpApiGroup.make("publish")
 {}
 
 /**
+ * The publish log (read endpoints, so `read` scope on a private registry): the signed checkpoint
+ * (a C2SP signed note, `text/plain`), a range of entries, and inclusion and consistency proofs.
+ * @since 0.1.0
+ * @category groups
+ */
+export class LogGroup extends HttpApiGroup.make("log")
+  .add(HttpApiEndpoint.get("checkpoint", "/log/checkpoint").addSuccess(HttpApiSchema.Text()))
+  .add(HttpApiEndpoint.get("entries", "/log/entries").setUrlParams(EntriesParams).addSuccess(LogEntriesResponse))
+  .add(
+    HttpApiEndpoint.get("inclusion", "/log/proof/inclusion")
+      .setUrlParams(InclusionParams)
+      .addSuccess(InclusionProofResponse)
+  )
+  .add(
+    HttpApiEndpoint.get("consistency", "/log/proof/consistency")
+      .setUrlParams(ConsistencyParams)
+      .addSuccess(ConsistencyProofResponse)
+  )
+  .addError(InvalidParameter.Wire)
+  .addError(NotFound.Wire)
+  .addError(Forbidden.Wire)
+  .addError(Unavailable.Wire)
+  .middleware(Authentication)
+{}
+
+/**
  * The whole registry API under {@link API_PREFIX}.
  * @since 0.1.0
  * @category api
@@ -198,6 +232,7 @@ export class RegistryApi extends HttpApi.make("fm-registry")
   .add(HealthGroup)
   .add(PackagesGroup)
   .add(PublishGroup)
+  .add(LogGroup)
   .prefix(API_PREFIX)
   .annotate(OpenApi.Title, "fm registry")
   .annotate(OpenApi.Version, FM_VERSION)

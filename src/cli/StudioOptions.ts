@@ -42,6 +42,63 @@ export const blobDirOption: Options.Options<Option.Option<string>> = Options.tex
 )
 
 /**
+ * `--blob-url s3://BUCKET/PREFIX`: keep archives in S3-compatible object storage.
+ * @since 0.1.0
+ * @category options
+ */
+export const blobUrlOption: Options.Options<Option.Option<string>> = Options.text("blob-url").pipe(
+  Options.withDescription(
+    "s3://BUCKET/PREFIX: package archives in S3-compatible object storage, shared by replicas. " +
+      "Endpoint, region and credentials from AWS_ENDPOINT_URL, AWS_REGION, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY " +
+      "(or --s3-endpoint, --s3-region)"
+  ),
+  Options.optional
+)
+
+/**
+ * `--s3-endpoint URL`: the S3 endpoint for `--blob-url` (MinIO, Ceph, R2, ...).
+ * @since 0.1.0
+ * @category options
+ */
+export const s3EndpointOption: Options.Options<Option.Option<string>> = Options.text("s3-endpoint").pipe(
+  Options.withDescription("S3 endpoint for --blob-url. Default: $AWS_ENDPOINT_URL, else AWS"),
+  Options.optional
+)
+
+/**
+ * `--s3-region REGION`: the S3 region for `--blob-url`.
+ * @since 0.1.0
+ * @category options
+ */
+export const s3RegionOption: Options.Options<Option.Option<string>> = Options.text("s3-region").pipe(
+  Options.withDescription("S3 region for --blob-url. Default: $AWS_REGION, else us-east-1"),
+  Options.optional
+)
+
+/**
+ * The `--blob-url`, checked: it must be `s3://BUCKET[/PREFIX]` and not come with `--blob-dir`.
+ * @since 0.1.0
+ */
+export const resolveBlobUrl = (
+  flag: Option.Option<string>,
+  blobDir: string | undefined
+): Effect.Effect<string | undefined, UsageError> =>
+  Option.match(flag, {
+    onNone: () => Effect.succeed(undefined),
+    onSome: (url) =>
+      blobDir !== undefined
+        ? Effect.fail(new UsageError({ reason: "--blob-url and --blob-dir both name where archives go; give one" }))
+        : /^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/.*)?$/.test(url.trim())
+        ? Effect.succeed(url.trim())
+        : Effect.fail(
+          new UsageError({
+            reason: `--blob-url: '${url}' is not an s3://BUCKET/PREFIX URL`,
+            hint: "e.g. --blob-url s3://fm-archives/registry"
+          })
+        )
+  })
+
+/**
  * The database URL a command uses (`--database-url`, else `$FM_DATABASE_URL`), checked: a
  * non-PostgreSQL URL is a usage error.
  * @since 0.1.0

@@ -141,7 +141,8 @@ export const tracker = (target: { readonly name: string; readonly url: string })
       versions: (name) => run((r) => r.versions(name), probe, main),
       resolve: (name, spec) => run((r) => r.resolve(name, spec), probe, main),
       download: (info) => runStream((r) => r.download(info), probe, main),
-      publish: (file, upload) => run((r) => r.publish(file, upload), probe, main)
+      publish: (file, upload) => run((r) => r.publish(file, upload), probe, main),
+      logProof: (index, old) => run((r) => r.logProof(index, old), probe, main)
     }),
     isDown: () => state._tag === "Down"
   }

@@ -7,10 +7,10 @@
  */
 import type { FileSystem, HttpClient } from "@effect/platform"
 import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
-import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import { Layer } from "effect"
 import { FlowmasonHome, layerAt } from "../shared/FlowmasonHome.js"
 import { Installer } from "./Installer.js"
+import { layerLazyUndici } from "./LazyHttpClient.js"
 import { PackageCache } from "./PackageCache.js"
 import { Publisher } from "./Publisher.js"
 import { Registries } from "./Registries.js"
@@ -78,12 +78,12 @@ export const PackageCacheLive: Layer.Layer<PackageCache, never, FlowmasonHome> =
 
 /**
  * Everything an Effect program needs to use the registries: the client services over Node's
- * (undici) HTTP client, Node's file system and the FlowMason home (`$FLOWMASON_HOME` or `~/.flowmason`).
+ * (undici, loaded on the first request) HTTP client, Node's file system and the FlowMason home (`$FLOWMASON_HOME` or `~/.flowmason`).
  * @since 0.1.0
  * @category layers
  */
 export const ClientLive: Layer.Layer<ClientServices | FlowmasonHome | HttpClient.HttpClient> = ClientServicesLive.pipe(
-  Layer.provideMerge(Layer.mergeAll(NodeHttpClient.layerUndici, Layer.orDie(FlowmasonHome.Default))),
+  Layer.provideMerge(Layer.mergeAll(layerLazyUndici, Layer.orDie(FlowmasonHome.Default))),
   Layer.provide(NodeFileSystem.layer)
 )
 
@@ -94,6 +94,6 @@ export const ClientLive: Layer.Layer<ClientServices | FlowmasonHome | HttpClient
  */
 export const clientLayerAt = (home: string): Layer.Layer<ClientServices | FlowmasonHome | HttpClient.HttpClient> =>
   ClientServicesLive.pipe(
-    Layer.provideMerge(Layer.mergeAll(NodeHttpClient.layerUndici, layerAt(home))),
+    Layer.provideMerge(Layer.mergeAll(layerLazyUndici, layerAt(home))),
     Layer.provide(NodeFileSystem.layer)
   )

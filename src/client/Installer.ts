@@ -253,6 +253,8 @@ export class Installer extends Effect.Service<Installer>()("fm/Installer", {
         fetched = yield* registries.fetch(name, options)
       }
       yield* verifyPackageArchive(archive, fetched.cached.path, { name, version: fetched.cached.version, registry: fetched.registry })
+      // the registry's publish log must vouch for these bytes (not offline: no registry to ask)
+      if (options.offline !== true) yield* registries.vouch(fetched)
       return yield* finish(fetched.cached.path, {
         name: fetched.info.name, // the registry's spelling (the cache keys are normalized)
         version: fetched.cached.version,

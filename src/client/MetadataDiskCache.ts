@@ -3,11 +3,12 @@
  * with their ETags so that a repeated request is a conditional one.
  * @internal
  */
-import { Effect, Option } from "effect"
+import { Effect, Option, Schema } from "effect"
 import * as crypto from "node:crypto"
 import * as fs from "node:fs"
 import * as nodePath from "node:path"
 import { API_PREFIX } from "../api/RegistryApi.js"
+import { writeFileAtomicPromise } from "../shared/AtomicFile.js"
 
 /**
  * One cached metadata answer: the URL it answers, its ETag and the JSON body.
@@ -17,6 +18,8 @@ export interface MetadataRecord {
   readonly url: string
   readonly etag: string
   readonly body: string
+  /** When the registry last confirmed it (epoch ms; the file's mtime), when read from a file. */
+  readonly checkedAt?: number | undefined
 }
 
 const SAFE_SEGMENT = /^[A-Za-z0-9_+-][A-Za-z0-9._+-]{0,213}$/
@@ -47,23 +50,37 @@ export const metadataFile = (dir: string, registry: string, base: string, url: s
  * @internal
  */
 export const readMetadata = (file: string, url: string): Effect.Effect<Option.Option<MetadataRecord>> =>
-  Effect.promise(() =>
-    fs.promises.readFile(file, "utf8").then(
-      (text): Option.Option<MetadataRecord> => {
-        let r: unknown
-        try {
-          r = JSON.parse(text)
-        } catch {
-          return Option.none() // a torn or foreign file: ask without If-None-Match, then replace it
-        }
-        return typeof r === "object" && r !== null && "url" in r && r.url === url && "etag" in r &&
-            typeof r.etag === "string" && "body" in r && typeof r.body === "string"
-          ? Option.some({ url, etag: r.etag, body: r.body })
-          : Option.none()
-      },
-      () => Option.none()
-    )
-  )
+  Effect.promise(async () => {
+    const handle = await fs.promises.open(file, "r").catch(() => undefined)
+    if (handle === undefined) return Option.none()
+    try {
+      // the file's mtime is when the registry last confirmed it (written on a 200, touched on a 304)
+      const [text, info] = await Promise.all([handle.readFile("utf8"), handle.stat()])
+      return Option.filterMap(
+        decodeMetadataFile(text),
+        (r) => (r.url === url ? Option.some({ url, etag: r.etag, body: r.body, checkedAt: info.mtimeMs }) : Option.none())
+      )
+    } catch {
+      return Option.none()
+    } finally {
+      await handle.close().catch(() => undefined)
+    }
+  })
+
+/** A metadata cache file (a torn or foreign one does not decode, and reads as absent). */
+const decodeMetadataFile = Schema.decodeUnknownOption(
+  Schema.parseJson(Schema.Struct({ url: Schema.String, etag: Schema.String, body: Schema.String }))
+)
+
+/**
+ * Marks a cached answer as confirmed now (after a 304): its mtime is its age. Failures are ignored.
+ * @internal
+ */
+export const touchMetadata = (file: string): Effect.Effect<void> =>
+  Effect.promise(() => {
+    const now = new Date()
+    return fs.promises.utimes(file, now, now).catch(() => undefined)
+  })
 
 /**
  * Writes a record atomically (temp file in the same directory, then rename); failures are ignored
@@ -71,23 +88,12 @@ export const readMetadata = (file: string, url: string): Effect.Effect<Option.Op
  * Uninterruptible: Ctrl-C waits the few milliseconds it takes, so no temp file stays.
  * @internal
  */
-export const writeMetadata = (file: string, record: MetadataRecord): Effect.Effect<void> =>
+export const writeMetadata = (file: string, record: Omit<MetadataRecord, "checkedAt">): Effect.Effect<void> =>
   Effect.uninterruptible(Effect.promise(async () => {
-    const tmp = `${file}.${process.pid}-${crypto.randomBytes(6).toString("hex")}.tmp`
-    try {
-      // the directory is created only when missing (a recursive mkdir per answer was a hot spot)
-      const handle = await fs.promises.open(tmp, "wx").catch(async (e: NodeJS.ErrnoException) => {
-        if (e.code !== "ENOENT") throw e
-        await fs.promises.mkdir(nodePath.dirname(file), { recursive: true })
-        return fs.promises.open(tmp, "wx")
-      })
-      try {
-        await handle.writeFile(JSON.stringify(record))
-      } finally {
-        await handle.close()
-      }
-      await fs.promises.rename(tmp, file)
-    } catch {
-      await fs.promises.rm(tmp, { force: true }).catch(() => undefined)
-    }
+    // the directory is created only when missing (a recursive mkdir per answer was a hot spot)
+    await writeFileAtomicPromise(file, JSON.stringify(record), {
+      temp: `${file}.${process.pid}-${crypto.randomBytes(6).toString("hex")}.tmp`,
+      createDirectories: true,
+      fsync: false
+    }).catch(() => undefined)
   }))

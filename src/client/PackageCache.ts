@@ -10,141 +10,58 @@
  */
 import type { PlatformError } from "@effect/platform/Error"
 import * as FileSystem from "@effect/platform/FileSystem"
-import { Data, Effect, Option, Stream } from "effect"
-import * as crypto from "node:crypto"
+import { Effect, Option, Stream } from "effect"
 import * as nodeFs from "node:fs"
 import * as path from "node:path"
 import { isPackageName, normalizeName } from "../domain/PackageName.js"
 import { isVersion } from "../domain/Version.js"
+import { writeFileAtomic } from "../shared/AtomicFile.js"
 import { Checksum, ChecksumMismatch, isSha256Hex } from "../shared/Checksum.js"
 import { FlowmasonHome } from "../shared/FlowmasonHome.js"
+import { hashBlobSync } from "./CacheBlobHash.js"
+import * as CacheLayout from "./CacheLayout.js"
+import { DAY_MS, type IndexRecord, REGISTRY_RE, uniqueSuffix } from "./CacheLayout.js"
+import { CacheError, type CachedPackage, type CacheKey, type CacheStats, type ClearResult, type ShaLookup } from "./CacheModels.js"
 
-/**
- * What identifies a cached archive: the registry it came from, the package name (normalized with
- * `normalizeName`) and the version.
- * @since 0.1.0
- * @category models
- */
-export interface CacheKey {
-  readonly registry: string
-  readonly name: string
-  readonly version: string
-}
+export {
+  /**
+   * A cache failure (re-exported from `CacheModels`).
+   * @since 0.1.0
+   * @category errors
+   */
+  CacheError,
+  /**
+   * A cached archive (re-exported from `CacheModels`).
+   * @since 0.1.0
+   * @category models
+   */
+  type CachedPackage,
+  /**
+   * What identifies a cached archive (re-exported from `CacheModels`).
+   * @since 0.1.0
+   * @category models
+   */
+  type CacheKey,
+  /**
+   * Cache statistics (re-exported from `CacheModels`).
+   * @since 0.1.0
+   * @category models
+   */
+  type CacheStats,
+  /**
+   * What a clean-up removed (re-exported from `CacheModels`).
+   * @since 0.1.0
+   * @category models
+   */
+  type ClearResult,
+  /**
+   * One request of `lookupShaMany` (re-exported from `CacheModels`).
+   * @since 0.1.0
+   * @category models
+   */
+  type ShaLookup
+} from "./CacheModels.js"
 
-/**
- * A verified archive in the cache.
- * @since 0.1.0
- * @category models
- */
-export interface CachedPackage extends CacheKey {
-  /** The blob file (read-only; copy it, never move it). */
-  readonly path: string
-  /** Lowercase hex SHA-256 of the blob, verified when it was returned. */
-  readonly sha256: string
-  /** Size in bytes. */
-  readonly size: number
-}
-
-/**
- * Cache statistics, with the same keys as the existing FlowMason tools.
- * @since 0.1.0
- * @category models
- */
-export interface CacheStats {
-  /** Number of cached package versions (index entries). */
-  readonly packages: number
-  /** Bytes used by the cached archives. */
-  readonly total_size_bytes: number
-  /** The cache directory. */
-  readonly cache_dir: string
-}
-
-/**
- * What {@link PackageCache.clear} removed.
- * @since 0.1.0
- * @category models
- */
-export interface ClearResult {
-  /** Index entries (package versions) removed. */
-  readonly removed: number
-  /** Bytes of archives deleted. */
-  readonly freed_bytes: number
-}
-
-/**
- * The cache could not be read or written, or a key is not valid. Names the file involved.
- * @since 0.1.0
- * @category errors
- */
-export class CacheError extends Data.TaggedError("CacheError")<{
-  readonly file: string
-  readonly reason: string
-}> {
-  /** `<file>: <reason>`. */
-  override get message(): string {
-    return `package cache ${this.file}: ${this.reason}`
-  }
-  /** What the user can do about it. */
-  get hint(): string {
-    return "check the permissions of the cache directory, or clear it with `fm registry cache --clear`"
-  }
-}
-
-const REGISTRY_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/
-const DAY_MS = 24 * 60 * 60 * 1000
-
-interface IndexRecord {
-  readonly registry: string
-  readonly name: string
-  readonly version: string
-  readonly sha256: string
-  readonly size: number
-  readonly stored_at: string
-}
-
-const HASH_CHUNK = 1024 * 1024
-let hashBuffer: Buffer | undefined
-
-/**
- * SHA-256 and size of a file, read once through one shared 1 MiB buffer; `undefined` when the
- * file does not exist. Synchronous on purpose: for the many small archives of a project install,
- * a plain loop of system calls is several times faster than one promise round trip per call.
- */
-const hashBlobSync = (file: string): { readonly sha256: string; readonly size: number } | undefined => {
-  let fd: number
-  try {
-    fd = nodeFs.openSync(file, "r")
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === "ENOENT") return undefined
-    throw e
-  }
-  try {
-    const buffer = (hashBuffer ??= Buffer.allocUnsafe(HASH_CHUNK))
-    const hash = crypto.createHash("sha256")
-    let size = 0
-    for (;;) {
-      const n = nodeFs.readSync(fd, buffer, 0, buffer.length, null)
-      if (n === 0) break
-      hash.update(buffer.subarray(0, n))
-      size += n
-    }
-    return { sha256: hash.digest("hex"), size }
-  } finally {
-    nodeFs.closeSync(fd)
-  }
-}
-
-/**
- * One request of {@link PackageCache.lookupShaMany}: a cache key and the SHA-256 it must have.
- * @since 0.1.0
- * @category models
- */
-export interface ShaLookup {
-  readonly key: CacheKey
-  readonly sha256: string
-}
-
-const uniqueSuffix = () => `${process.pid}-${Date.now().toString(36)}-${crypto.randomBytes(6).toString("hex")}`
 
 /**
  * The package download cache.
@@ -156,38 +73,15 @@ export class PackageCache extends Effect.Service<PackageCache>()("fm/PackageCach
     const fs = yield* FileSystem.FileSystem
     const checksum = yield* Checksum
     const home = yield* FlowmasonHome
-    const dir = home.cacheDir
-    const blobsDir = path.join(dir, "blobs")
-    const indexDir = path.join(dir, "index")
-    const tmpDir = path.join(dir, "tmp")
-    const verifiedDir = path.join(dir, "verified")
+    const layout = CacheLayout.cacheLayout(home.cacheDir)
+    const { blobsDir, dir, indexDir, tmpDir, verifiedDir } = layout
 
     const err = (file: string, what: string) => (e: { readonly message: string }) =>
       new CacheError({ file, reason: `${what}: ${e.message}` })
 
-    /** Validates a key and returns its normalized form and index file. */
-    const resolveKey = (key: CacheKey) =>
-      Effect.suspend(() => {
-        const name = normalizeName(key.name)
-        if (!REGISTRY_RE.test(key.registry)) {
-          return Effect.fail(new CacheError({ file: dir, reason: `invalid registry name '${key.registry}'` }))
-        }
-        if (!isPackageName(name)) {
-          return Effect.fail(new CacheError({ file: dir, reason: `invalid package name '${key.name}'` }))
-        }
-        if (!isVersion(key.version)) {
-          return Effect.fail(
-            new CacheError({ file: dir, reason: `invalid version '${key.version}' for package ${name}` })
-          )
-        }
-        const normalized: CacheKey = { registry: key.registry, name, version: key.version }
-        return Effect.succeed({
-          key: normalized,
-          indexFile: path.join(indexDir, key.registry, name, `${key.version}.json`)
-        })
-      })
+    const resolveKey = (key: CacheKey) => CacheLayout.resolveKey(layout, key)
 
-    const blobPath = (sha256: string) => path.join(blobsDir, `${sha256}.fmpkg`)
+    const blobPath = (sha256: string) => CacheLayout.blobPath(layout, sha256)
 
     const ensureDirs = Effect.forEach([blobsDir, indexDir, tmpDir], (d) =>
       fs.makeDirectory(d, { recursive: true }).pipe(Effect.mapError(err(d, "cannot create directory"))), {
@@ -204,18 +98,11 @@ export class PackageCache extends Effect.Service<PackageCache>()("fm/PackageCach
 
     /** Writes a small file atomically: unique temp file in tmp/, fsync, rename over the target. */
     const writeAtomic = (target: string, text: string) =>
-      Effect.gen(function*() {
-        const tmp = path.join(tmpDir, `${path.basename(target)}.${uniqueSuffix()}.tmp`)
-        yield* Effect.scoped(Effect.gen(function*() {
-          // directories are created only when missing (a recursive mkdir per file was a hot spot)
-          const handle = yield* withDirs(fs.open(tmp, { flag: "wx" }), [tmpDir])
-          yield* handle.writeAll(new TextEncoder().encode(text))
-          yield* handle.sync
-        })).pipe(
-          Effect.zipRight(withDirs(fs.rename(tmp, target), [path.dirname(target)])),
-          Effect.onError(() => fs.remove(tmp).pipe(Effect.ignore))
-        )
-      }).pipe(Effect.mapError(err(target, "cannot write")))
+      // directories are created only when missing (a recursive mkdir per file was a hot spot)
+      writeFileAtomic(target, text, {
+        temp: path.join(tmpDir, `${path.basename(target)}.${uniqueSuffix()}.tmp`),
+        createDirectories: true
+      }).pipe(Effect.provideService(FileSystem.FileSystem, fs), Effect.mapError(err(target, "cannot write")))
 
     const removeQuietly = (file: string) => fs.remove(file, { force: true }).pipe(Effect.ignore)
 

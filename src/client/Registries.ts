@@ -7,7 +7,7 @@
  * @since 0.1.0
  */
 import * as HttpClient from "@effect/platform/HttpClient"
-import { Config, Data, Effect, Option, Schedule, Stream } from "effect"
+import { Config, Console, Data, Effect, Option, Schedule, Stream } from "effect"
 import * as path from "node:path"
 import { PackageInfo } from "../api/Models.js"
 import { isPackageName, normalizeName } from "../domain/PackageName.js"
@@ -19,6 +19,8 @@ import type { ConfigError, RegistryEntry, UnknownRegistry } from "./RegistryConf
 import { RegistryConfig } from "./RegistryConfig.js"
 import * as RemoteRegistry from "./RemoteRegistry.js"
 import * as Availability from "./Availability.js"
+import { LogVerificationFailed, verifyLogged } from "./LogVerifier.js"
+import { parseVerifier } from "../shared/log/SignedNote.js"
 import {
   type AuthenticationFailed,
   MalformedResponse,
@@ -392,7 +394,66 @@ export class Registries extends Effect.Service<Registries>()("fm/Registries", {
       return fromCacheOnly(hit.value)
     })
 
+    // where the newest checkpoint of each log is kept: <home>/logs (next to <home>/cache)
+    const logStateDir = path.join(path.dirname(path.dirname(cache.dir)), "logs")
+    const noticed = new Set<string>()
+    const notice = (registry: string, text: string) =>
+      Effect.suspend(() => {
+        if (noticed.has(registry)) return Effect.void
+        noticed.add(registry)
+        return Console.error(`notice: ${text}`)
+      })
+
+    /**
+     * Checks that the registry a package came from vouches for it in its publish log (see
+     * `LogVerifier`): with its pinned key, or the key it names now (trust on first use, recorded in
+     * registries.json). A registry without a log gets one notice per command and no check.
+     */
+    const vouch = Effect.fn("Registries.vouch")(function*(fetched: Fetched) {
+      const entry = (yield* entries).find((e) => e.name === fetched.registry)
+      if (entry === undefined) return undefined
+      const source = yield* connect(entry)
+      let logKey = entry.logKey
+      if (logKey === undefined) {
+        if (fetched.info.log_index === undefined) {
+          yield* notice(
+            entry.name,
+            `registry ${entry.name} publishes no log; its packages are checked against its own checksums only`
+          )
+          return undefined
+        }
+        const named = (yield* source.health).log_key
+        if (named === undefined || parseVerifier(named) === undefined) {
+          return yield* new LogVerificationFailed({
+            registry: entry.name,
+            log: "(unknown)",
+            package: `${fetched.info.name}@${fetched.info.version}`,
+            reason: "its answers carry log indexes but it names no valid log key"
+          })
+        }
+        logKey = named
+        yield* config.update(entry.name, { logKey: named }).pipe(
+          Effect.catchAll(() => Effect.void) // the implicit local registry has no file entry to keep it in
+        )
+        yield* notice(entry.name, `trusting the log key registry ${entry.name} names on first use: ${named}`)
+      }
+      return yield* verifyLogged({
+        registry: entry.name,
+        logKey,
+        info: fetched.info,
+        sha256: fetched.cached.sha256,
+        size: fetched.cached.size,
+        stateDir: logStateDir,
+        fetchProof: source.logProof
+      })
+    })
+
     return {
+      /**
+       * Checks the publish log of the registry a fetched package came from (see `LogVerifier`);
+       * the entry's index, or `undefined` for a registry without a log.
+       */
+      vouch,
       /** The registry clients to use (one named registry, else every enabled one, in priority order). */
       sources,
       /** A package version's info from the first registry that has it. */

@@ -8,6 +8,7 @@
 import * as FileSystem from "@effect/platform/FileSystem"
 import { Config, Effect, Option, Redacted, Schema } from "effect"
 import * as path from "node:path"
+import { writeFileAtomic } from "../shared/AtomicFile.js"
 import { FlowmasonHome } from "../shared/FlowmasonHome.js"
 import { describeCause } from "../shared/FileError.js"
 import { describeParseError } from "../shared/SchemaIssues.js"
@@ -146,15 +147,7 @@ export class RegistryConfig extends Effect.Service<RegistryConfig>()("fm/Registr
         yield* fs.makeDirectory(dir, { recursive: true, mode: 0o700 })
         yield* removeStaleTemps(dir)
         const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}.tmp`)
-        yield* Effect.scoped(Effect.gen(function*() {
-          const handle = yield* fs.open(tmp, { flag: "wx", mode: 0o600 })
-          yield* handle.writeAll(new TextEncoder().encode(text))
-          yield* handle.sync
-        })).pipe(
-          Effect.zipRight(fs.chmod(tmp, 0o600)),
-          Effect.zipRight(fs.rename(tmp, file)),
-          Effect.onError(() => fs.remove(tmp).pipe(Effect.ignore))
-        )
+        yield* writeFileAtomic(file, text, { temp: tmp, mode: 0o600 }).pipe(Effect.provideService(FileSystem.FileSystem, fs))
       }).pipe(Effect.mapError((e) => fail(`cannot write: ${describeCause(e)}`)))
 
     const known = (entries: ReadonlyArray<Loaded["entries"][number]>) => entries.map((e) => e.entry.name)

@@ -27,7 +27,13 @@ export class RegistryEntry extends Schema.Class<RegistryEntry>("RegistryEntry")(
   requiresAuth: Schema.optionalWith(Schema.Boolean, { default: () => false, nullable: true }).pipe(
     Schema.fromKey("requires_auth")
   ),
-  description: Schema.optionalWith(Schema.String, { nullable: true })
+  description: Schema.optionalWith(Schema.String, { nullable: true }),
+  /**
+   * The verifier key of the registry's publish log (`ORIGIN+KEYID+KEY`), recorded by
+   * `fm registry add` (trust on first use, or `--log-key`); `log_key` in the file, which the
+   * original FlowMason tools ignore.
+   */
+  logKey: Schema.optionalWith(Schema.String, { nullable: true }).pipe(Schema.fromKey("log_key"))
 }) {}
 
 /**
@@ -43,7 +49,8 @@ export const KNOWN_KEYS = [
   "is_default",
   "can_publish",
   "requires_auth",
-  "description"
+  "description",
+  "log_key"
 ] as const
 
 /**
@@ -75,6 +82,8 @@ export interface RegistryPatch {
   readonly canPublish?: boolean
   readonly requiresAuth?: boolean
   readonly description?: string | null
+  /** The publish log's verifier key to pin. */
+  readonly logKey?: string
 }
 
 /**

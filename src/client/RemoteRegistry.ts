@@ -12,21 +12,24 @@
  * @since 0.1.0
  */
 import * as HttpApiClient from "@effect/platform/HttpApiClient"
+import type { InclusionProofResponse } from "../api/LogModels.js"
 import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientError from "@effect/platform/HttpClientError"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import * as HttpClientResponse from "@effect/platform/HttpClientResponse"
-import { Config, Duration, Effect, Option, Redacted, Schedule, Schema, Stream } from "effect"
+import { Config, Duration, Effect, FiberRef, Option, Redacted, Schedule, Schema, Stream } from "effect"
 import * as crypto from "node:crypto"
 import * as fs from "node:fs"
 import { API_PREFIX, RegistryApi } from "../api/RegistryApi.js"
 import type { HealthResponse, SearchResponse } from "../api/Models.js"
-import { PackageInfo, ReleaseInfo } from "../api/Models.js"
+import { PackageInfo, ReleaseInfo, VersionsResponse } from "../api/Models.js"
 import { sameName } from "../domain/PackageName.js"
 import { maxSatisfying, pickLatest } from "../domain/Version.js"
 import { USER_AGENT } from "../shared/FmVersion.js"
 import { boundedBody, MAX_ANSWER_BYTES, readBounded } from "./BoundedBody.js"
-import { type MetadataRecord, metadataFile, readMetadata, writeMetadata } from "./MetadataDiskCache.js"
+import { gatherVersions, type VersionsSource } from "./VersionsFallback.js"
+import { type MetadataRecord, metadataFile, readMetadata, touchMetadata, writeMetadata } from "./MetadataDiskCache.js"
+import { metadataMaxAge } from "./MetadataFreshness.js"
 import {
   AuthenticationFailed,
   MalformedResponse,
@@ -35,7 +38,7 @@ import {
   type RemoteError,
   RegistryUnavailable
 } from "./RemoteErrors.js"
-import { resolveDownloadUrl } from "./ServerQuirks.js"
+import { readThroughQuirks, resolveDownloadUrl } from "./ServerQuirks.js"
 import semver from "semver"
 
 /**
@@ -56,12 +59,13 @@ export {
  * The quirks of FlowMason's server a client reads through (defined in `ServerQuirks.ts`).
  * @since 0.1.0
  */
-export { parsePublishedAt, resolveDownloadUrl } from "./ServerQuirks.js"
+export { normalizePublishedAt, parsePublishedAt, readThroughQuirks, resolveDownloadUrl } from "./ServerQuirks.js"
 
 
 /**
  * The versions of a package in one registry, with `supported: false` when the registry has no
- * working versions endpoint (the list then comes from the package info, without yank marks).
+ * working versions endpoint (the list then comes from its search and package answers, without
+ * yank marks; see `VersionsFallback.ts`).
  * @since 0.1.0
  * @category models
  */
@@ -72,6 +76,8 @@ export interface VersionList {
   readonly releases: ReadonlyArray<ReleaseInfo>
   /** Whether the registry's `/versions` endpoint answered (yank marks and dates are known). */
   readonly supported: boolean
+  /** Where the list came from: the versions listing, search answers, or the package answer alone. */
+  readonly source: VersionsSource
 }
 
 /**
@@ -175,6 +181,15 @@ export interface RemoteRegistry {
    * the registry's own origin. Not verified here (the cache verifies while storing).
    */
   readonly download: (info: PackageInfo) => Stream.Stream<Uint8Array, PackageNotFound | RemoteError>
+  /**
+   * `GET log/proof/inclusion?index=I[&old=M]`: the registry's current signed checkpoint, entry
+   * `index` with its inclusion proof in that tree, and (with `old`) the consistency proof from the
+   * tree of `old` entries. Not verified here (see `LogVerifier`).
+   */
+  readonly logProof: (
+    index: number,
+    old: number | undefined
+  ) => Effect.Effect<InclusionProofResponse, PackageNotFound | RemoteError>
   /** Uploads an archive (multipart `file` + `checksum`), streamed from disk. */
   readonly publish: (
     file: string,
@@ -205,6 +220,9 @@ interface Ctx {
   readonly version?: string | undefined
   readonly url: string
 }
+
+/** A cached versions answer (the body as the registry sent it). */
+const decodeVersionsBody = Schema.decodeUnknownOption(Schema.parseJson(VersionsResponse))
 
 /**
  * Builds the client of one registry. Requires an `HttpClient` once, at construction.
@@ -305,6 +323,8 @@ export const make = (
           pending.delete(url)
           return kept !== undefined && kept.etag === etag ? Effect.succeed(Option.some(kept)) : readMetadata(file, url)
         })
+      const rebuilt = (request: HttpClientRequest.HttpClientRequest, body: string, etag: string) =>
+        HttpClientResponse.fromWeb(request, new Response(body, { status: 200, headers: { "content-type": "application/json", etag } }))
       return c.pipe(
         HttpClient.mapRequestEffect((req) => {
           const file = fileOf(req)
@@ -320,21 +340,30 @@ export const make = (
         HttpClient.transformResponse(Effect.flatMap((res) => {
           const file = fileOf(res.request)
           if (file === undefined) return Effect.succeed(res)
-          const rebuilt = (body: string, etag: string) =>
-            HttpClientResponse.fromWeb(res.request, new Response(body, { status: 200, headers: { "content-type": "application/json", etag } }))
           if (res.status === 304) {
             return Effect.flatMap(cachedCopy(file, res.request.url, res.request.headers["if-none-match"]), Option.match({
               onNone: () =>
                 Effect.fail(new HttpClientError.ResponseError({ request: res.request, response: res, reason: "StatusCode", description: "HTTP 304 but the cached copy is gone; try again" })),
-              onSome: (r) => Effect.succeed(rebuilt(r.body, r.etag))
+              onSome: (r) => Effect.as(touchMetadata(file), rebuilt(res.request, r.body, r.etag))
             }))
           }
           pending.delete(res.request.url)
           const etag = res.headers["etag"]
           if (res.status !== 200 || etag === undefined || etag === "") return Effect.succeed(res)
           return Effect.flatMap(res.text, (body) =>
-            Effect.as(writeMetadata(file, { url: res.request.url, etag, body }), rebuilt(body, etag)))
-        }))
+            Effect.as(writeMetadata(file, { url: res.request.url, etag, body }), rebuilt(res.request, body, etag)))
+        })),
+        // within a fresh-metadata window (MetadataFreshness.ts), a copy confirmed recently enough
+        // answers without a request (and without retries or timeouts: nothing goes out)
+        HttpClient.transform((effect, req) =>
+          Effect.flatMap(FiberRef.get(metadataMaxAge), (maxAge) => {
+            const kept = pending.get(req.url)
+            const window = Duration.toMillis(maxAge)
+            if (kept?.checkedAt === undefined || window <= 0 || Date.now() - kept.checkedAt >= window) return effect
+            pending.delete(req.url)
+            return Effect.succeed(rebuilt(req, kept.body, kept.etag))
+          })
+        )
       )
     }
     const apiClient = raw.pipe(
@@ -437,6 +466,8 @@ export const make = (
     const endpoint = (path: string) => `${base}${API_PREFIX}${path}`
     const seg = (s: string) => encodeURIComponent(s)
 
+    const normalize = (info: PackageInfo): PackageInfo => readThroughQuirks(base, info)
+
     /** Normalizes FlowMason's quirks; checks name (and version when exact). */
     const checkInfo = (info: PackageInfo, name: string, version: string | undefined, url: string) => {
       if (!sameName(info.name, name)) {
@@ -449,13 +480,7 @@ export const make = (
           new MalformedResponse({ registry, url, reason: `asked for ${name}@${version} but got version ${info.version}` })
         )
       }
-      return Effect.succeed(
-        new PackageInfo({
-          ...info,
-          components: info.components.filter((c) => c.trim() !== ""),
-          download_url: resolveDownloadUrl(base, info.name, info.version, info.download_url)
-        })
-      )
+      return Effect.succeed(normalize(info))
     }
 
     const health = call(api.health.health(), { url: endpoint("/health") }).pipe(
@@ -488,9 +513,24 @@ export const make = (
       return call(req, { name, version, url }).pipe(Effect.flatMap((info) => checkInfo(info, name, version, url)))
     }
 
+    /**
+     * Within a fresh-metadata window (MetadataFreshness.ts): the cached versions answer, decoded
+     * straight from its file when the registry confirmed it recently enough (no HTTP client at all).
+     */
+    const freshVersions = (url: string): Effect.Effect<Option.Option<VersionsResponse>> =>
+      Effect.flatMap(FiberRef.get(metadataMaxAge), (maxAge) => {
+        const window = Duration.toMillis(maxAge)
+        const file = options.metadataCacheDir === undefined ? undefined : metadataFile(options.metadataCacheDir, registry, base, url)
+        if (window <= 0 || file === undefined) return Effect.succeed(Option.none())
+        return Effect.map(readMetadata(file, url), (kept) =>
+          Option.flatMap(kept, (r) =>
+            r.checkedAt !== undefined && Date.now() - r.checkedAt < window ? decodeVersionsBody(r.body) : Option.none()))
+      })
+
     const versions = Effect.fn("RemoteRegistry.versions")(function*(name: string) {
       const url = endpoint(`/packages/${seg(name)}/versions`)
-      const answer = yield* call(api.packages.versions({ path: { name: seg(name) } }), { name, url }).pipe(
+      const fresh = yield* freshVersions(url)
+      const answer = Option.isSome(fresh) ? fresh : yield* call(api.packages.versions({ path: { name: seg(name) } }), { name, url }).pipe(
         Effect.map(Option.some),
         // FlowMason's server always answers 404 here (`Package 'x@versions' not found`): treat a
         // 404 as "not supported" and ask for the package itself (which 404s if it is missing).
@@ -507,26 +547,27 @@ export const make = (
           .filter((x) => semver.valid(x) !== null)
           .sort(semver.compare)
           .map((x) => byVersion.get(x) ?? new ReleaseInfo({ version: x }))
-        return { name: v.name === "" ? name : v.name, registry, releases, supported: true } satisfies VersionList as VersionList
+        const listed: VersionList = { name: v.name === "" ? name : v.name, registry, releases, supported: true, source: "versions" }
+        return listed
       }
-      const info = yield* infoRaw(name, undefined)
-      const all = new Set([...info.available_versions, info.version])
-      const releases = [...all]
-        .filter((x) => semver.valid(x) !== null)
-        .sort(semver.compare)
-        .map((x) =>
-          x === info.version
-            ? new ReleaseInfo({
-              version: x,
-              yanked: info.yanked,
-              published_at: info.published_at,
-              checksum: info.checksum,
-              size_bytes: info.size_bytes,
-              download_url: info.download_url
-            })
-            : new ReleaseInfo({ version: x })
-        )
-      return { name: info.name, registry, releases, supported: false } satisfies VersionList as VersionList
+      // no listing: its search answers and package answer (see VersionsFallback.ts)
+      const infoUrl = endpoint(`/packages/${seg(name)}`)
+      const gathered = yield* gatherVersions(name, {
+        latest: call(api.packages.info({ path: { name: seg(name) } }), { name, url: infoUrl }).pipe(
+          Effect.map((info) => Option.some(normalize(info))),
+          Effect.catchTag("PackageNotFound", () => Effect.succeed(Option.none()))
+        ),
+        page: (page, pageSize) =>
+          search({ query: name, page, pageSize }).pipe(
+            Effect.map((answer) => Option.some({ ...answer, packages: answer.packages.map(normalize) })),
+            // a search that refuses the query or answers garbage: the package answer alone
+            Effect.catchTag("MalformedResponse", () => Effect.succeed(Option.none()))
+          )
+      })
+      if (Option.isNone(gathered)) return yield* new PackageNotFound({ name, registry })
+      const { name: spelled, releases, source } = gathered.value
+      const list: VersionList = { name: spelled, registry, releases, supported: false, source }
+      return list
     })
 
     const resolve = Effect.fn("RemoteRegistry.resolve")(function*(name: string, spec?: string | undefined) {
@@ -672,7 +713,13 @@ export const make = (
       }
     })
 
-    return { name: registry, url: base, health, search, versions, resolve, download, publish } satisfies RemoteRegistry
+    const logProof = (index: number, old: number | undefined) =>
+      call(
+        api.log.inclusion({ urlParams: { index: String(index), ...(old === undefined ? {} : { old: String(old) }) } }),
+        { url: endpoint(`/log/proof/inclusion?index=${index}`) }
+      ).pipe(Effect.withSpan("RemoteRegistry.logProof", { attributes: { registry } }))
+
+    return { name: registry, url: base, health, search, versions, resolve, download, publish, logProof } satisfies RemoteRegistry
   })
 
 const describeTransport = (cause: Error): string => {

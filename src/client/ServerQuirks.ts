@@ -1,9 +1,11 @@
 /**
  * What a client reads through in the answers of FlowMason's existing server: relative or empty
- * `download_url`s, and `published_at` timestamps without a timezone.
+ * `download_url`s, and `published_at` timestamps without a timezone. (Its shadowed versions
+ * listing: `VersionsFallback.ts`; its unreported dependencies: `resolver/ArchiveDependencies.ts`.)
  * `RemoteRegistry` re-exports them.
  * @since 0.1.0
  */
+import { PackageInfo } from "../api/Models.js"
 import { API_PREFIX } from "../api/RegistryApi.js"
 
 /**
@@ -36,3 +38,23 @@ export const parsePublishedAt = (s: string | null | undefined): Date | undefined
   const d = new Date(hasZone ? s : `${s}Z`)
   return Number.isNaN(d.getTime()) ? undefined : d
 }
+
+/**
+ * A `published_at` as it is passed on: ISO-8601 in UTC (`...Z`; one without timezone read as
+ * UTC), or unchanged when it is not a date.
+ * @since 0.1.0
+ */
+export const normalizePublishedAt = (s: string | null): string | null => parsePublishedAt(s)?.toISOString() ?? s
+
+/**
+ * A package answer (or search entry) of a registry at `base` read through those quirks:
+ * `components: [""]` is none, `download_url` is absolute, `published_at` is UTC (`...Z`).
+ * @since 0.1.0
+ */
+export const readThroughQuirks = (base: string, info: PackageInfo): PackageInfo =>
+  new PackageInfo({
+    ...info,
+    components: info.components.filter((c) => c.trim() !== ""),
+    download_url: resolveDownloadUrl(base, info.name, info.version, info.download_url),
+    published_at: normalizePublishedAt(info.published_at)
+  })

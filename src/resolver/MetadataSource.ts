@@ -60,7 +60,23 @@ export class ResolveError extends Data.TaggedError("ResolveError")<{
 export class MetadataSource extends Context.Tag("fm/MetadataSource")<MetadataSource, {
   /** The releases of `name` from the one registry that serves it, or `undefined` when none has it. */
   readonly releases: (name: string) => Effect.Effect<PackageMetadata | undefined, ResolveError>
+  /**
+   * The dependencies of a release its registry did not report (`release.dependencies` undefined),
+   * read from elsewhere (see `ArchiveDependencies.ts`: the archive's manifest). Without it, a
+   * resolution that needs such a release fails.
+   */
+  readonly dependencies?: UnreportedDependencies | undefined
 }>() {}
+
+/**
+ * Reads the dependencies of a release whose registry did not report them.
+ * @since 0.1.0
+ * @category models
+ */
+export type UnreportedDependencies = (
+  metadata: PackageMetadata,
+  release: ReleaseInfo
+) => Effect.Effect<Readonly<Record<string, string>>, ResolveError>
 
 /**
  * One in-memory registry: its name, URL and packages (name -> releases).
@@ -80,7 +96,8 @@ export interface MemoryRegistry {
  */
 export const makeMemory = (
   registries: ReadonlyArray<MemoryRegistry>,
-  pins: Readonly<Record<string, string>> = {}
+  pins: Readonly<Record<string, string>> = {},
+  dependencies?: UnreportedDependencies | undefined
 ): Context.Tag.Service<MetadataSource> & { readonly calls: Map<string, number> } => {
   const calls = new Map<string, number>()
   const tables = registries.map((r) => {
@@ -92,6 +109,7 @@ export const makeMemory = (
   const pinned = new Map(Object.entries(pins).map(([n, r]) => [normalizeName(n), r]))
   return {
     calls,
+    dependencies,
     releases: (name) =>
       Effect.suspend(() => {
         const key = normalizeName(name)

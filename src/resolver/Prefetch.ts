@@ -42,7 +42,7 @@ export const guessDownloads = (
       const release = version === undefined ? undefined : usable.find((r) => r.version === version)
       if (release === undefined) return Effect.void
       const next: Array<string> = []
-      for (const [d, r] of Object.entries(release.dependencies)) {
+      for (const [d, r] of Object.entries(release.dependencies ?? {})) { // a guess: unreported ones are learned later
         const k = normalizeName(d)
         if (!wanted.has(k)) {
           wanted.set(k, r)

@@ -7,11 +7,11 @@
  */
 import * as FileSystem from "@effect/platform/FileSystem"
 import { Data, Effect } from "effect"
-import * as crypto from "node:crypto"
 import * as path from "node:path"
 import semver from "semver"
 import { isPackageName, normalizeName } from "../domain/PackageName.js"
 import { isVersion } from "../domain/Version.js"
+import { tempBeside, writeFileAtomic } from "../shared/AtomicFile.js"
 
 /**
  * Project file names, in the order they are looked for.
@@ -117,14 +117,9 @@ const readJson = (fs: FileSystem.FileSystem, file: string) =>
  */
 export const writeAtomic = (file: string, text: string): Effect.Effect<void, ProjectError, FileSystem.FileSystem> =>
   Effect.gen(function*() {
-    const fs = yield* FileSystem.FileSystem
-    const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}-${crypto.randomBytes(6).toString("hex")}.tmp`)
-    const fail = (e: { readonly message: string }) => new ProjectError({ file, reason: `cannot be written (${e.message})` })
-    yield* Effect.gen(function*() {
-      yield* fs.writeFileString(tmp, text).pipe(Effect.mapError(fail))
-      yield* Effect.scoped(Effect.flatMap(fs.open(tmp, { flag: "r+" }), (h) => h.sync)).pipe(Effect.mapError(fail))
-      yield* fs.rename(tmp, file).pipe(Effect.mapError(fail))
-    }).pipe(Effect.tapError(() => fs.remove(tmp, { force: true }).pipe(Effect.ignore)))
+    yield* writeFileAtomic(file, text, { temp: tempBeside(file) }).pipe(
+      Effect.mapError((e) => new ProjectError({ file, reason: `cannot be written (${e.message})` }))
+    )
   })
 
 /**

@@ -11,20 +11,22 @@
  * @since 0.1.0
  */
 import * as FileSystem from "@effect/platform/FileSystem"
-import { Data, Effect, Fiber, Option, Schedule, Stream } from "effect"
+import { Data, type Duration, Effect, Fiber, Option, Schedule, Stream } from "effect"
 import { PackageInfo, type ReleaseInfo } from "../api/Models.js"
 import * as path from "node:path"
 import semver from "semver"
 import { normalizeName } from "../domain/PackageName.js"
 import { pickLatest } from "../domain/Version.js"
 import { PackageArchive } from "../archive/PackageArchive.js"
+import { installMetadataMaxAge, withFreshMetadata } from "../client/MetadataFreshness.js"
 import { PackageCache } from "../client/PackageCache.js"
 import { verifyPackageArchive } from "../client/VerifiedArchive.js"
-import { Registries } from "../client/Registries.js"
+import { type Fetched, Registries } from "../client/Registries.js"
 import type { PackageMetadata } from "./MetadataSource.js"
 import { guessDownloads } from "./Prefetch.js"
 import { type Resolution, resolveFrom } from "./Resolver.js"
 import { makeRegistryMetadata } from "./RegistryMetadata.js"
+import { makeArchiveDependencies } from "./ArchiveDependencies.js"
 import {
   LOCKFILE,
   type LockedPackage,
@@ -113,6 +115,11 @@ export interface ProjectOptions {
   readonly installDir?: string | undefined
   /** Download progress over all the packages fetched: (bytes received, bytes expected). */
   readonly onProgress?: ((received: number, total: number) => void) | undefined
+  /**
+   * `install` only: how recently the registry must have confirmed a cached metadata answer for it
+   * to be used without asking (default `FLOWMASON_METADATA_MAX_AGE`, else 300 s; zero: always ask).
+   */
+  readonly metadataMaxAge?: Duration.Duration | undefined
 }
 
 /** Counts the bytes of every download of one operation (early ones and the rest) for a progress bar. */
@@ -253,7 +260,8 @@ export class ProjectInstall extends Effect.Service<ProjectInstall>()("fm/Project
       lock: Lockfile | undefined,
       keep: (name: string) => boolean,
       concurrency: number | undefined,
-      early?: (metadata: PackageMetadata, release: ReleaseInfo) => Effect.Effect<void>
+      early?: (metadata: PackageMetadata, release: ReleaseInfo) => Effect.Effect<void>,
+      onFetched?: (fetched: Fetched) => void
     ) =>
       Effect.gen(function*() {
         const pins: Record<string, string> = {}
@@ -264,7 +272,11 @@ export class ProjectInstall extends Effect.Service<ProjectInstall>()("fm/Project
           locked.set(k, p.version)
         }
         for (const [n, r] of Object.entries(project.registries)) pins[normalizeName(n)] = r
-        const source = makeRegistryMetadata(registries, { pins, detectShadows: true })
+        const source = makeRegistryMetadata(registries, {
+          pins,
+          detectShadows: true,
+          dependencies: makeArchiveDependencies(registries, archive, onFetched)
+        })
         const resolution = yield* resolveFrom(source, {
           dependencies: project.dependencies,
           rootName: project.name,
@@ -357,14 +369,15 @@ export class ProjectInstall extends Effect.Service<ProjectInstall>()("fm/Project
         const sem = yield* Effect.makeSemaphore(concurrency)
         const fibers: Array<Fiber.RuntimeFiber<Option.Option<readonly [string, Got]>>> = []
         const start = (metadata: PackageMetadata, release: ReleaseInfo): Effect.Effect<void> => {
-          if (release.checksum === "") return Effect.void
+          // a release with unreported dependencies is downloaded by the resolver itself, to read them
+          if (release.checksum === "" || release.dependencies === undefined) return Effect.void
           const p: LockedPackage = {
             name: metadata.name,
             version: release.version,
             registry: metadata.registry,
             sha256: release.checksum.toLowerCase(),
             size: release.size_bytes,
-            dependencies: release.dependencies
+            dependencies: release.dependencies ?? {} // only the download is started from this
           }
           const one = Effect.gen(function*() {
             const [hit] = yield* cache.lookupShaMany([{ key: keyOf(p), sha256: p.sha256 }])
@@ -483,11 +496,16 @@ export class ProjectInstall extends Effect.Service<ProjectInstall>()("fm/Project
         } else {
           if (options.frozen === true) return yield* new LockOutOfDate({ file: lockfile, problems })
           const downloads = yield* earlyDownloads(concurrency, meter)
-          const out = yield* resolveProject(project, lock, keep ?? (() => true), options.concurrency, downloads.start)
+          // archives the resolver fetched to read dependencies their registry does not report
+          const read = new Map<string, Got>()
+          const out = yield* resolveProject(project, lock, keep ?? (() => true), options.concurrency, downloads.start, (f) => {
+            const id = `${f.registry}\u0000${normalizeName(f.info.name)}\u0000${f.info.version}`
+            read.set(id, { path: f.cached.path, fromCache: f.fromCache, sha256: f.cached.sha256 })
+          })
           packages = toLocked(out.resolution)
           warnings = out.warnings
           resolved = true
-          early = yield* downloads.settle
+          early = new Map([...read, ...(yield* downloads.settle)])
         }
         const installed = yield* materialize(packages, installDir, concurrency, early, meter)
         if (resolved) {
@@ -502,7 +520,9 @@ export class ProjectInstall extends Effect.Service<ProjectInstall>()("fm/Project
 
     const install = Effect.fn("ProjectInstall.install")(function*(options: ProjectOptions = {}) {
       const { lock, project } = yield* load(options)
-      return yield* run(project, lock, options, undefined)
+      // metadata confirmed within the window is used as is (fm update and fm outdated always ask)
+      const maxAge = options.metadataMaxAge ?? (yield* installMetadataMaxAge)
+      return yield* run(project, lock, options, undefined).pipe(withFreshMetadata(maxAge))
     })
 
     const add = Effect.fn("ProjectInstall.add")(function*(spec: string, options: ProjectOptions = {}) {

@@ -11,7 +11,13 @@ import { type Context, Effect } from "effect"
 import { normalizeName } from "../domain/PackageName.js"
 import type { Registries } from "../client/Registries.js"
 import type { VersionList } from "../client/RemoteRegistry.js"
-import { MetadataSource, type PackageMetadata, type RegistryRef, ResolveError } from "./MetadataSource.js"
+import {
+  MetadataSource,
+  type PackageMetadata,
+  type RegistryRef,
+  ResolveError,
+  type UnreportedDependencies
+} from "./MetadataSource.js"
 
 /**
  * Options of {@link makeRegistryMetadata}.
@@ -23,6 +29,11 @@ export interface RegistryMetadataOptions {
   readonly pins?: Readonly<Record<string, string>> | undefined
   /** Also ask the lower-priority registries whether they publish the name (a confusion report). */
   readonly detectShadows?: boolean | undefined
+  /**
+   * Reads the dependencies a registry does not report (see `makeArchiveDependencies`); without
+   * it a resolution needing such a release fails.
+   */
+  readonly dependencies?: UnreportedDependencies | undefined
 }
 
 /**
@@ -86,5 +97,5 @@ export const makeRegistryMetadata = (
         : []
       return { registry, name: found.list.name, releases: found.list.releases, shadows }
     })
-  return MetadataSource.of({ releases })
+  return MetadataSource.of({ releases, dependencies: options.dependencies })
 }

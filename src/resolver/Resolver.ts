@@ -2,12 +2,14 @@
  * The resolver service: fetches the metadata of every package reachable from the root
  * concurrently (bounded, each name asked once per run), then runs the pure PubGrub core.
  * Yanked versions are left out unless pinned exactly or locked (then used with a warning).
+ * A release whose registry did not report its dependencies is never part of a resolution until
+ * they have been read (see {@link resolveFrom}).
  * @since 0.1.0
  */
 import { type Context, Data, Effect } from "effect"
-import type { ReleaseInfo } from "../api/Models.js"
+import { ReleaseInfo } from "../api/Models.js"
 import { normalizeName } from "../domain/PackageName.js"
-import { MetadataSource, type PackageMetadata, type RegistryRef, type ResolveError } from "./MetadataSource.js"
+import { MetadataSource, type PackageMetadata, type RegistryRef, ResolveError } from "./MetadataSource.js"
 import { exactPin, type PackageSource, solve } from "./Pubgrub.js"
 
 /**
@@ -124,7 +126,7 @@ export const resolveWith = (
     const pinOnly = new Set<string>()
     for (const r of meta.releases) {
       byVersion.set(r.version, r)
-      notePins(r.dependencies)
+      notePins(r.dependencies ?? {})
       if (r.yanked && locked.get(k) !== r.version) pinOnly.add(r.version)
     }
     index.set(k, { meta, byVersion, pinOnly })
@@ -140,6 +142,8 @@ export const resolveWith = (
       }
       return out
     },
+    // unreported dependencies count as none here, tentatively: resolveFrom reads those of every
+    // release picked and solves again, so no resolution it returns rests on this
     dependencies: (name, version) => index.get(name)?.byVersion.get(version)?.dependencies ?? {},
     pinOnly: (name) => index.get(name)?.pinOnly
   }
@@ -163,7 +167,7 @@ export const resolveWith = (
       checksum: r.checksum,
       sizeBytes: r.size_bytes,
       downloadUrl: r.download_url,
-      dependencies: r.dependencies,
+      dependencies: r.dependencies ?? {},
       yanked: r.yanked,
       yankReason: r.yank_reason
     }
@@ -210,7 +214,7 @@ export const fetchAllFrom = (
             const hook = onMetadata === undefined ? Effect.void : onMetadata(name, meta)
             const next = new Map<string, string>()
             for (const r of meta.releases) {
-              for (const d of Object.keys(r.dependencies)) {
+              for (const d of Object.keys(r.dependencies ?? {})) {
                 const k = normalizeName(d)
                 if (!visiting.has(k) && !next.has(k)) next.set(k, d)
               }
@@ -224,16 +228,79 @@ export const fetchAllFrom = (
   })
 
 /**
+ * The most solving rounds of {@link resolveFrom} (each reads the unreported dependencies of at
+ * least one release): a bound that only a registry adding releases without end could reach.
+ * @since 0.1.0
+ */
+export const MAX_DISCOVERY_ROUNDS = 1000
+
+/**
  * Fetches (see {@link fetchAllFrom}) and solves (see {@link resolveWith}) against one source.
+ * When the solution picks releases whose registry did not report their dependencies, they are read
+ * (`source.dependencies`, e.g. from the archives' manifests), their new names are fetched, and the
+ * solver runs again, until every release of the solution has known dependencies: no resolution is
+ * returned with a release whose dependencies were not seen (without `source.dependencies`, such a
+ * release fails the resolution with a {@link ResolveError}).
  * @since 0.1.0
  */
 export const resolveFrom = (
   source: Context.Tag.Service<MetadataSource>,
   request: ResolveRequest
 ): Effect.Effect<Resolution, ResolveError | ResolutionConflict> =>
-  Effect.flatMap(fetchAllFrom(source, Object.keys(request.dependencies), request.concurrency, request.onMetadata), (metadata) => {
-    const out = resolveWith(metadata, request)
-    return out._tag === "Left" ? Effect.fail(out.error) : Effect.succeed(out.resolution)
+  Effect.gen(function*() {
+    const concurrency = request.concurrency ?? METADATA_CONCURRENCY
+    const metadata = new Map(yield* fetchAllFrom(source, Object.keys(request.dependencies), concurrency, request.onMetadata))
+    for (let round = 0;; round++) {
+      const out = resolveWith(metadata, request)
+      if (out._tag === "Left") return yield* out.error
+      const unreported = out.resolution.packages.flatMap((p) => {
+        const key = normalizeName(p.name)
+        const meta = metadata.get(key)
+        const release = meta?.releases.find((r) => r.version === p.version)
+        return meta !== undefined && release !== undefined && release.dependencies === undefined ? [{ key, meta, release }] : []
+      })
+      if (unreported.length === 0) return out.resolution
+      const read = source.dependencies
+      const first = unreported[0]
+      if (read === undefined || round >= MAX_DISCOVERY_ROUNDS) {
+        return yield* new ResolveError({
+          package: first === undefined ? "" : `${first.meta.name}@${first.release.version}`,
+          registry: first?.meta.registry.name ?? "",
+          reason: read === undefined
+            ? "the registry does not report its dependencies, and they cannot be read from its archive here"
+            : `still unreported dependencies after ${MAX_DISCOVERY_ROUNDS} rounds of reading archives`
+        })
+      }
+      const learned = yield* Effect.forEach(
+        unreported,
+        (u) => Effect.map(read(u.meta, u.release), (dependencies) => ({ ...u, dependencies })),
+        { concurrency }
+      )
+      const before = new Set(metadata.keys())
+      const fresh = new Map<string, string>()
+      for (const u of learned) {
+        const releases = u.meta.releases.map((r) => r === u.release ? new ReleaseInfo({ ...r, dependencies: u.dependencies }) : r)
+        metadata.set(u.key, { ...u.meta, releases })
+        for (const d of Object.keys(u.dependencies)) if (!before.has(normalizeName(d))) fresh.set(normalizeName(d), d)
+      }
+      if (fresh.size === 0) continue
+      // the names first seen in those manifests (and what they reach); known names are not asked again
+      const known: Context.Tag.Service<MetadataSource> = {
+        ...source,
+        releases: (name) => {
+          const key = normalizeName(name)
+          return before.has(key) ? Effect.succeed(metadata.get(key)) : source.releases(name)
+        }
+      }
+      const hook = request.onMetadata
+      const more = yield* fetchAllFrom(
+        known,
+        fresh.values(),
+        concurrency,
+        hook === undefined ? undefined : (name, meta) => (before.has(normalizeName(name)) ? Effect.void : hook(name, meta))
+      )
+      for (const [k, m] of more) if (!metadata.has(k)) metadata.set(k, m)
+    }
   })
 
 /**

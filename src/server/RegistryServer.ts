@@ -38,6 +38,7 @@ import * as Upload from "./uploads/Upload.js"
 import * as NodeServer from "./http/NodeServer.js"
 import type { StoreError } from "./storage/PackageStore.js"
 import { PackageStore } from "./storage/PackageStore.js"
+import * as PublishLog from "./log/PublishLog.js"
 import type { ServerOptions } from "./ServerConfig.js"
 import * as ServerConfigLayer from "./ServerConfig.js"
 import * as ServerMiddleware from "./http/ServerMiddleware.js"
@@ -102,7 +103,7 @@ export const handlersLayerFrom = (options: RegistryServerOptions) =>
  * `PackageArchive` and the server options).
  */
 const writeServicesFrom = (options: RegistryServerOptions) =>
-  Layer.mergeAll(Auth.Default, Upload.layer).pipe(
+  Layer.mergeAll(Auth.Default, Upload.layer, PublishLog.layerFromConfig).pipe(
     Layer.provideMerge(PackageArchive.Default),
     Layer.provideMerge(ServerConfigLayer.layer(options))
   )

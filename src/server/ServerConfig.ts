@@ -28,6 +28,11 @@ export interface ServerOptions {
   readonly registryName: string
   /** Log one line per request (default true). */
   readonly logRequests: boolean
+  /**
+   * The publish log's Ed25519 key (PKCS#8 PEM file); `undefined`: `<dataDir>/log-key.pem`,
+   * generated on first start. Replicas sharing a database must be given the same key.
+   */
+  readonly logKeyFile: string | undefined
 }
 
 /**
@@ -43,7 +48,8 @@ export const defaults = (dataDir: string): ServerOptions => ({
   trustProxy: false,
   maxUploadSize: 100 * 1024 * 1024,
   registryName: "fm",
-  logRequests: true
+  logRequests: true,
+  logKeyFile: undefined
 })
 
 /**

@@ -3,9 +3,23 @@
  * @since 0.1.0
  */
 import { Effect, Schema, Stream } from "effect"
-import * as crypto from "node:crypto"
 import * as fs from "node:fs"
 import { FileError, fileError } from "./FileError.js"
+import { type Hashing, sha256Hashing, sha256Hex } from "./Hash.js"
+
+export {
+  /**
+   * An incremental SHA-256 (re-exported from `Hash`).
+   * @since 0.1.0
+   * @category models
+   */
+  type Hashing,
+  /**
+   * SHA-256 of bytes or a UTF-8 string, as 64 lowercase hex digits (re-exported from `Hash`).
+   * @since 0.1.0
+   */
+  sha256Hex
+}
 
 /**
  * A file's SHA-256 is not the one expected. Names the file, the expected and actual digests, and
@@ -29,35 +43,16 @@ export class ChecksumMismatch extends Schema.TaggedError<ChecksumMismatch>()("Ch
 }
 
 /**
- * SHA-256 of bytes or a UTF-8 string, as 64 lowercase hex digits.
- * @since 0.1.0
- */
-export const sha256Hex = (data: Uint8Array | string): string =>
-  crypto.createHash("sha256").update(data).digest("hex")
-
-/**
  * Whether `s` is a SHA-256 digest written as exactly 64 lowercase hex digits.
  * @since 0.1.0
  */
 export const isSha256Hex = (s: string): boolean => /^[0-9a-f]{64}$/.test(s)
 
-/**
- * An incremental SHA-256: feed chunks with `update`, then `digest` once (lowercase hex).
- * @since 0.1.0
- * @category models
- */
-export interface Hashing {
-  /** Adds a chunk. */
-  readonly update: (chunk: Uint8Array) => void
-  /** The digest of everything added so far, as lowercase hex. Call once. */
-  readonly digest: () => string
-}
-
 /** Read size for file hashing: large enough to amortise syscalls, small enough to stay constant. */
 const CHUNK = 1024 * 1024
 
 const hashFileAsync = async (file: string, signal: AbortSignal): Promise<string> => {
-  const hash = crypto.createHash("sha256")
+  const hash = sha256Hashing()
   const handle = await fs.promises.open(file, "r")
   try {
     const buffer = Buffer.allocUnsafe(CHUNK)
@@ -70,7 +65,7 @@ const hashFileAsync = async (file: string, signal: AbortSignal): Promise<string>
   } finally {
     await handle.close()
   }
-  return hash.digest("hex")
+  return hash.digest()
 }
 
 /**
@@ -90,9 +85,9 @@ export class Checksum extends Effect.Service<Checksum>()("fm/Checksum", {
     /** SHA-256 of everything a byte stream emits, as lowercase hex. Fails with the stream's error. */
     hashStream: <E>(stream: Stream.Stream<Uint8Array, E>): Effect.Effect<string, E> =>
       Effect.suspend(() => {
-        const hash = crypto.createHash("sha256")
+        const hash = sha256Hashing()
         return Stream.runForEach(stream, (chunk) => Effect.sync(() => hash.update(chunk))).pipe(
-          Effect.map(() => hash.digest("hex"))
+          Effect.map(() => hash.digest())
         )
       }).pipe(Effect.withSpan("Checksum.hashStream")),
     /**
@@ -124,14 +119,6 @@ export class Checksum extends Effect.Service<Checksum>()("fm/Checksum", {
         Effect.withSpan("Checksum.verifyFile")
       ),
     /** A fresh incremental SHA-256, for hashing bytes while writing them. */
-    hashing: (): Hashing => {
-      const hash = crypto.createHash("sha256")
-      return {
-        update: (chunk) => {
-          hash.update(chunk)
-        },
-        digest: () => hash.digest("hex")
-      }
-    }
+    hashing: (): Hashing => sha256Hashing()
   }
 }) {}

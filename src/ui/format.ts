@@ -3,7 +3,11 @@
  * @since 0.1.0
  */
 
-/** `1536` -> `"1.5 KiB"`. @since 0.1.0 */
+/**
+ * `1536` -> `"1.5 KiB"`, `12582912` -> `"12 MiB"` (whole numbers from 10 up). Not the CLI's `Output.formatBytes`:
+ * the page shows sizes in this shorter form, and the UI is bundled for the browser on its own.
+ * @since 0.1.0
+ */
 export const formatBytes = (n: number | undefined): string => {
   const v = n ?? 0
   if (v < 1024) return `${v} B`

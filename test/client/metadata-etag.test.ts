@@ -5,7 +5,8 @@
  * by a small node:http proxy in front of the server.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Effect } from "effect"
+import { NodeContext } from "@effect/platform-node"
+import { Duration, Effect, Exit, Layer, Schema } from "effect"
 import * as crypto from "node:crypto"
 import * as fs from "node:fs"
 import * as http from "node:http"
@@ -14,7 +15,9 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { afterAll, beforeAll } from "vitest"
 import { clientLayerAt } from "../../src/client/ClientLayers.js"
+import { withFreshMetadata } from "../../src/client/MetadataFreshness.js"
 import { Registries } from "../../src/client/Registries.js"
+import { ProjectInstall } from "../../src/resolver/ProjectInstall.js"
 import { writeRegistries } from "../helpers/quirky-server.js"
 import { publishFixture, type RunningServer, startServer } from "../helpers/server.js"
 
@@ -60,6 +63,9 @@ const newHome = () => {
   writeRegistries(home, [{ name: "main", url: proxyUrl, priority: 10 }])
   return home
 }
+
+/** A metadata cache file as the client writes it. */
+const CacheFile = Schema.parseJson(Schema.Struct({ url: Schema.String, etag: Schema.String, body: Schema.String }))
 
 const statusesOf = (suffix: string) => seen.filter((s) => s.url.endsWith(suffix))
 
@@ -159,5 +165,85 @@ describe("metadata ETag revalidation", () => {
       assert.isAbove(list.releases.length, 0)
       assert.match(JSON.parse(fs.readFileSync(file, "utf8")).etag, /^"[0-9a-f]{64}"$/)
       assert.deepStrictEqual(fs.readdirSync(path.dirname(file)).filter((f) => f.endsWith(".tmp")), [])
+    }))
+
+  it.live("within a fresh-metadata window a recently confirmed copy answers unasked; a stale one is revalidated, and a 304 renews it", () =>
+    Effect.gen(function*() {
+      yield* Effect.promise(() => publishFixture(server.url, server.adminToken, { name: "fresh-pkg", version: "1.0.0" }))
+      const home = newHome()
+      const versions = Effect.gen(function*() {
+        const registries = yield* Registries
+        const [source] = yield* registries.sources("main")
+        return yield* source!.versions("fresh-pkg")
+      }).pipe(Effect.provide(clientLayerAt(home)))
+      const fresh = versions.pipe(withFreshMetadata(Duration.minutes(5)))
+      const asked = () => statusesOf("/fresh-pkg/versions").map((s) => s.status)
+      const file = path.join(home, "cache", "metadata", "main", "fresh-pkg.versions.json")
+
+      // nothing cached: the window changes nothing, the registry is asked
+      const v1 = yield* fresh
+      assert.deepStrictEqual(asked(), [200])
+      // confirmed just now: answered from the file, no request at all
+      const v2 = yield* fresh
+      assert.deepStrictEqual(asked(), [200])
+      assert.deepStrictEqual(v2, v1)
+      // outside a window (fm info, update, outdated): always revalidated
+      yield* versions
+      assert.deepStrictEqual(asked(), [200, 304])
+
+      // a new version within the window is not seen until the copy is older than the window
+      yield* Effect.promise(() => publishFixture(server.url, server.adminToken, { name: "fresh-pkg", version: "1.1.0" }))
+      assert.deepStrictEqual((yield* fresh).releases.map((r) => r.version), ["1.0.0"])
+      assert.deepStrictEqual(asked(), [200, 304])
+      const old = new Date(Date.now() - 10 * 60_000)
+      fs.utimesSync(file, old, old)
+      assert.deepStrictEqual((yield* fresh).releases.map((r) => r.version), ["1.0.0", "1.1.0"])
+      assert.deepStrictEqual(asked(), [200, 304, 200])
+
+      // a 304 marks the copy confirmed again: the next call inside the window stays local
+      fs.utimesSync(file, old, old)
+      yield* fresh
+      yield* fresh
+      assert.deepStrictEqual(asked(), [200, 304, 200, 304])
+      assert.isAbove(fs.statSync(file).mtimeMs, Date.now() - 60_000)
+
+      // a copy for another URL (a foreign or moved file) is never used
+      const record = Schema.decodeUnknownSync(CacheFile)(fs.readFileSync(file, "utf8"))
+      fs.writeFileSync(file, JSON.stringify({ ...record, url: `${record.url}x` }))
+      yield* fresh
+      assert.deepStrictEqual(asked(), [200, 304, 200, 304, 200])
+    }))
+
+  it.live("fm install resolves from fresh metadata without asking; fm update asks", () =>
+    Effect.gen(function*() {
+      yield* Effect.promise(() => publishFixture(server.url, server.adminToken, { name: "proj-dep", version: "1.0.0" }))
+      const home = newHome()
+      const project = fs.mkdtempSync(path.join(os.tmpdir(), "fm-etag-project-"))
+      dirs.push(project)
+      fs.writeFileSync(path.join(project, "manifest.json"), JSON.stringify({ name: "p", version: "1.0.0", dependencies: { "proj-dep": "^1.0.0" } }))
+      const withProject = <A, E>(f: (p: ProjectInstall) => Effect.Effect<A, E>) =>
+        Effect.flatMap(ProjectInstall, f).pipe(
+          Effect.provide(ProjectInstall.Default.pipe(Layer.provideMerge(clientLayerAt(home)), Layer.provideMerge(NodeContext.layer))),
+          Effect.exit
+        )
+      const asked = () => statusesOf("/proj-dep/versions").length
+      const installed = (exit: Exit.Exit<{ readonly packages: ReadonlyArray<{ readonly name: string; readonly version: string }> }, unknown>) =>
+        Exit.isSuccess(exit) ? exit.value.packages.map((p) => `${p.name}@${p.version}`) : [String(exit.cause)]
+
+      assert.deepStrictEqual(installed(yield* withProject((p) => p.install({ dir: project }))), ["proj-dep@1.0.0"])
+      assert.strictEqual(asked(), 1)
+      // lock and install dir gone, the cache kept (a warm install): no metadata request
+      fs.rmSync(path.join(project, "fm.lock.json"))
+      fs.rmSync(path.join(project, "fm_packages"), { recursive: true })
+      assert.deepStrictEqual(installed(yield* withProject((p) => p.install({ dir: project }))), ["proj-dep@1.0.0"])
+      assert.strictEqual(asked(), 1)
+      // with the window off, install asks (304)
+      fs.rmSync(path.join(project, "fm.lock.json"))
+      assert.deepStrictEqual(installed(yield* withProject((p) => p.install({ dir: project, metadataMaxAge: Duration.zero }))), ["proj-dep@1.0.0"])
+      assert.strictEqual(asked(), 2)
+      // fm update always asks, and sees what was just published
+      yield* Effect.promise(() => publishFixture(server.url, server.adminToken, { name: "proj-dep", version: "1.2.0" }))
+      assert.deepStrictEqual(installed(yield* withProject((p) => p.update([], { dir: project }))), ["proj-dep@1.2.0"])
+      assert.strictEqual(asked(), 3)
     }))
 })

@@ -211,6 +211,8 @@ export interface ReplicaOptions {
   readonly adminToken: string
   /** Extra CLI arguments for `fm studio start`. */
   readonly args?: ReadonlyArray<string>
+  /** Extra environment variables (e.g. the AWS ones for `--blob-url`). */
+  readonly env?: Readonly<Record<string, string>>
 }
 
 const ROOT = new URL("../../", import.meta.url).pathname
@@ -237,7 +239,13 @@ export const startReplica = async (options: ReplicaOptions): Promise<Replica> =>
   ]
   const child = spawn(process.execPath, args, {
     cwd: ROOT,
-    env: { ...process.env, FM_ADMIN_TOKEN: options.adminToken, FM_DATABASE_URL: "", FLOWMASON_HOME: options.dataDir },
+    env: {
+      ...process.env,
+      FM_ADMIN_TOKEN: options.adminToken,
+      FM_DATABASE_URL: "",
+      FLOWMASON_HOME: options.dataDir,
+      ...options.env
+    },
     stdio: ["ignore", "pipe", "pipe"]
   })
   let out = ""
@@ -277,3 +285,18 @@ export const startReplica = async (options: ReplicaOptions): Promise<Replica> =>
 export const storedBlobs = (url: string): Promise<ReadonlyArray<string>> =>
   withPg(url, (sql) =>
     Effect.map(sql<{ sha256: string }>`SELECT sha256 FROM blobs ORDER BY sha256`, (rows) => rows.map((r) => r.sha256)))
+
+/**
+ * Reads `read()` until `ok` holds of its value or `within` ms have passed; returns the last value
+ * read (for the caller to assert on). For what replicas see only once another replica's batched
+ * download counts or invalidation notices arrive.
+ */
+export const eventually = async <A>(read: () => Promise<A>, ok: (a: A) => boolean, within = 2_000): Promise<A> => {
+  const deadline = Date.now() + within
+  let value = await read()
+  while (!ok(value) && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 10))
+    value = await read()
+  }
+  return value
+}

@@ -3,7 +3,8 @@
  * - `fm`: our API as defined in src/api (absolute download_url, a working `/versions`, ISO dates).
  * - `flowmason`: the existing FlowMason server WITH its bugs (relative download_url, `/versions`
  *   answering 404 `Package 'x@versions' not found`, "latest" by filename order, `published_at`
- *   without timezone, `author` a string, `components: [""]`).
+ *   without timezone, `author` a string, `components: [""]`). It lists `available_versions` and one
+ *   search entry per name, which the original does not: `original-server.ts` is the faithful one.
  * Knobs for failure tests: a required token, tampered download bytes, a download URL on another
  * server, a download that breaks off mid-transfer, a path prefix. Every request is logged with its
  * headers.

@@ -46,6 +46,8 @@ export interface StartServerOptions {
   readonly blobDir?: string
   /** The child's umask (child-process mode only); default this process's. */
   readonly umask?: number
+  /** Extra `fm studio start` arguments (child-process mode only). */
+  readonly args?: ReadonlyArray<string>
 }
 
 /** A running registry server. */
@@ -128,6 +130,7 @@ export const startServer = async (options: StartServerOptions = {}): Promise<Run
   if (options.logRequests !== true) args.push("--quiet")
   if (options.databaseUrl !== undefined) args.push("--database-url", options.databaseUrl)
   if (options.blobDir !== undefined) args.push("--blob-dir", options.blobDir)
+  args.push(...(options.args ?? []))
   const child = await spawnReady(args, {
     ...(options.umask === undefined ? {} : { umask: options.umask }),
     cwd: ROOT,

@@ -3,7 +3,7 @@ import { Effect, Exit, ManagedRuntime, Option } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { PackageStore } from "../../src/server/storage/PackageStore.js"
 import * as PgPackageStore from "../../src/server/pg/PgPackageStore.js"
-import { pgEnabled, usePgDatabase } from "../helpers/pg.js"
+import { eventually, pgEnabled, usePgDatabase } from "../helpers/pg.js"
 import { newRelease } from "../helpers/releases.js"
 
 const enabled = await pgEnabled()
@@ -41,9 +41,14 @@ describe.skipIf(!enabled)("PgPackageStore on PostgreSQL", () => {
     expect(Option.getOrThrow(pkg).latest.dependencies).toEqual({ "flowmason-http": "^1.0.0" })
     expect(Option.getOrThrow(pkg).latest.tags).toEqual(["json", "data"])
     await Promise.all(Array.from({ length: 40 }, (_, i) => on(i % 2, (s) => s.recordDownload("json-transform", "1.0.0"))))
-    const after = Option.getOrThrow(await on(1, (s) => s.getRelease("json-transform", "1.0.0")))
+    // each replica writes its batch of counts within 50 ms; its own reads see its own at once
+    const after = await eventually(
+      async () => Option.getOrThrow(await on(1, (s) => s.getRelease("json-transform", "1.0.0"))),
+      (r) => r.downloads === 40
+    )
     expect(after.downloads).toBe(40)
-    expect(Option.getOrThrow(await on(0, (s) => s.getPackage("json-transform"))).downloads).toBe(40)
+    const counted = await eventually(async () => Option.getOrThrow(await on(0, (s) => s.getPackage("json-transform"))), (p) => p.downloads === 40)
+    expect(counted.downloads).toBe(40)
     const stats = await on(0, (s) => s.stats)
     expect(stats.totalDownloads).toBe(40)
     expect(stats.packages).toBe(1)
@@ -111,7 +116,9 @@ describe.skipIf(!enabled)("PgPackageStore on PostgreSQL", () => {
     await on(0, (s) => s.publish(release("alpha-util", "1.0.0", { description: "parser helpers" })))
     await on(0, (s) => s.publish(release("beta-util", "1.0.0", { description: "parser helpers" })))
     await on(0, (s) => s.recordDownload("beta-util", "1.0.0"))
-    expect((await names("parser")).names).toEqual(["beta-util", "alpha-util"])
+    // the count reaches replica 1 once replica 0 has written its batch (within 50 ms)
+    const ranked = await eventually(() => names("parser"), (r) => r.names[0] === "beta-util")
+    expect(ranked.names).toEqual(["beta-util", "alpha-util"])
     // empty q lists newest first
     expect((await names("")).names.slice(0, 2)).toEqual(["beta-util", "alpha-util"])
   })

@@ -45,7 +45,12 @@ export const info = Command.make(
         ["category", p.category ?? ""],
         ["tags", p.tags.join(", ")],
         ["components", p.components.join(", ")],
-        ["dependencies", Object.entries(p.dependencies).map(([k, v]) => `${k} ${v}`).join(", ")],
+        [
+          "dependencies",
+          p.dependencies === undefined
+            ? `not reported by registry ${found.registry} (read from the archive's manifest when installed)`
+            : Object.entries(p.dependencies).map(([k, v]) => `${k} ${v}`).join(", ")
+        ],
         ["published", published?.toISOString() ?? ""],
         ["size", p.size_bytes > 0 ? formatBytes(p.size_bytes) : ""],
         ["sha256", p.checksum],

@@ -11,6 +11,8 @@ import { frozenOption, isProjectInstall, runProjectInstall } from "../ProjectCli
 import { ProjectInstall } from "../../resolver/ProjectInstall.js"
 import { Registries } from "../../client/Registries.js"
 import { isPackageName, normalizeName } from "../../domain/PackageName.js"
+import { PackageArchive } from "../../archive/PackageArchive.js"
+import { makeArchiveDependencies } from "../../resolver/ArchiveDependencies.js"
 import { makeRegistryMetadata } from "../../resolver/RegistryMetadata.js"
 import { resolveFrom } from "../../resolver/Resolver.js"
 import { formatBytes, json, printJson, registryOption, UsageError, warn } from "../Output.js"
@@ -114,8 +116,14 @@ export const install = Command.make(
           // the package itself is looked up first, so that a missing one or version is named as such
           const registries = yield* Registries
           yield* registries.getPackage(spec.name, { version: spec.version, registry: options.registry })
+          // archives this command downloaded to read dependencies their registry does not report
+          const downloaded = new Set<string>()
+          const idOf = (registry: string | null, name: string, version: string) => `${registry}\u0000${normalizeName(name)}@${version}`
           const source = makeRegistryMetadata(registries, {
-            pins: options.registry === undefined ? {} : { [spec.name]: options.registry }
+            pins: options.registry === undefined ? {} : { [spec.name]: options.registry },
+            dependencies: makeArchiveDependencies(registries, yield* PackageArchive, (f) => {
+              if (!f.fromCache) downloaded.add(idOf(f.registry, f.info.name, f.info.version))
+            })
           })
           const resolution = yield* resolveFrom(source, {
             dependencies: { [spec.name]: spec.version ?? "*" },
@@ -126,7 +134,10 @@ export const install = Command.make(
           const ordered = [...resolution.packages].sort((a, b) =>
             Number(normalizeName(b.name) === key) - Number(normalizeName(a.name) === key)
           )
-          for (const p of ordered) results.push(yield* one(p.name, p.version, p.registry.name))
+          for (const p of ordered) {
+            const r = yield* one(p.name, p.version, p.registry.name)
+            results.push(downloaded.has(idOf(r.registry, r.name, r.version)) ? { ...r, fromCache: false } : r)
+          }
         }
       }
       const [root, ...deps] = results
@@ -150,6 +161,6 @@ export const install = Command.make(
       "PACKAGE, install the project in the current directory (fm.lock.json); with a PACKAGE inside a " +
       "project, add it to the project's dependencies."
   ),
-  Command.provide(Layer.mergeAll(ClientServicesLive, ProjectInstall.Default)),
+  Command.provide(Layer.mergeAll(ClientServicesLive, ProjectInstall.Default, PackageArchive.Default)),
   Command.provide(HttpClientLive) // undici: loaded with this command only
 )

@@ -16,6 +16,8 @@ import {
   type TokenSource
 } from "../../client/RegistryConfig.js"
 import { formatBytes, isInteractive, json, printJson, printTable, UsageError, warn, yesNo } from "../Output.js"
+import { parseVerifier } from "../../shared/log/SignedNote.js"
+import { terminalLine } from "../../shared/TerminalText.js"
 
 /** The JSON shape of a registry in `--json` output (snake_case like the file; never the token). */
 const entryJson = (e: RegistryEntry, token: TokenSource) => ({
@@ -104,6 +106,28 @@ const listCommand = Command.make(
 // ---------------------------------------------------------------------------------------------
 // add
 
+const logKeyOption = Options.text("log-key").pipe(
+  Options.withPseudoName("KEY"),
+  Options.withDescription(
+    "Pin the registry's publish-log key (ORIGIN+KEYID+KEY, as `fm studio log-key` prints it); " +
+      "without it, `add` trusts the key the registry names on first contact"
+  ),
+  Options.optional
+)
+
+/** The `--log-key` value, checked. */
+const pinnedKey = (flag: Option.Option<string>) =>
+  Option.match(flag, {
+    onNone: () => Effect.succeed(undefined),
+    onSome: (text) =>
+      parseVerifier(text) === undefined
+        ? Effect.fail(new UsageError({
+          reason: `--log-key: '${terminalLine(text.slice(0, 120))}' is not a log key`,
+          hint: "give the key `fm studio log-key` prints on the registry's host (ORIGIN+KEYID+KEY)"
+        }))
+        : Effect.succeed(text.trim())
+  })
+
 const addCommand = Command.make(
   "add",
   {
@@ -122,6 +146,7 @@ const addCommand = Command.make(
       Options.withDescription("The registry needs a token for every request")
     ),
     description: Options.text("description").pipe(Options.withPseudoName("TEXT"), Options.withDescription("A note shown in lists"), Options.optional),
+    logKey: logKeyOption,
     json
   },
   (args) =>
@@ -152,7 +177,18 @@ const addCommand = Command.make(
       // loaded only here: the HTTP client (undici) is not needed by the other registry commands
       const { checkHealth } = yield* Effect.promise(() => import("../run/RegistryHealth.js"))
       const health = yield* checkHealth(entry.url, Option.map(config.token(entry), Redacted.value))
-      yield* config.add(entry)
+      // trust on first use: the key the registry names now, unless one is pinned
+      const pinned = yield* pinnedKey(args.logKey)
+      const named = "log_key" in health ? health.log_key : undefined
+      const offered = named !== undefined && parseVerifier(named) !== undefined ? named : undefined
+      if (pinned !== undefined && offered !== undefined && offered !== pinned) {
+        yield* Console.error(
+          `warning: registry '${entry.name}' names another log key than the one pinned; installs from it will fail ` +
+            `until the registry signs with the pinned key`
+        )
+      }
+      const logKey = pinned ?? offered
+      yield* config.add(logKey === undefined ? entry : new Entry({ ...entry, logKey }))
       if (args.json) {
         return yield* printJson({ ...entryJson(entry, config.tokenSource(entry)), health, saved: true })
       }
@@ -199,6 +235,7 @@ const setCommand = Command.make(
       Options.withDescription("A note shown in lists (\"\" removes it)"),
       Options.optional
     ),
+    logKey: logKeyOption,
     json
   },
   (args) =>
@@ -215,6 +252,7 @@ const setCommand = Command.make(
           return yield* new UsageError({ reason: `--url: invalid URL for registry '${args.name}': ${badUrl.value}` })
         }
       }
+      const logKey = yield* pinnedKey(args.logKey)
       const patch: RegistryPatch = {
         ...(Option.isSome(args.url) ? { url: args.url.value.replace(/\/+$/, "") } : {}),
         ...(Option.isSome(args.token) ? { authToken: args.token.value } : args.noToken ? { authToken: null } : {}),
@@ -223,7 +261,8 @@ const setCommand = Command.make(
         ...(requiresAuth === undefined ? {} : { requiresAuth }),
         ...(Option.isSome(args.description)
           ? { description: args.description.value === "" ? null : args.description.value }
-          : {})
+          : {}),
+        ...(logKey === undefined ? {} : { logKey })
       }
       if (Object.keys(patch).length === 0) {
         return yield* new UsageError({

@@ -6,19 +6,25 @@
 import { Args, Command, Options } from "@effect/cli"
 import * as HttpServer from "@effect/platform/HttpServer"
 import { Console, Context, Effect, Layer, Option } from "effect"
+import * as crypto from "node:crypto"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
 import type { TokenScope } from "../../api/RegistryApi.js"
 import { Auth, parseExpiresIn } from "../../server/http/Auth.js"
 import type { TokenRow } from "../../server/storage/PackageStore.js"
 import { PackageStore } from "../../server/storage/PackageStore.js"
+import { loadLogKey } from "../../server/log/LogKey.js"
 import * as RegistryServer from "../../server/RegistryServer.js"
 import * as StorageOptions from "../../server/selection/StorageOptions.js"
 import {
   blobDirOption,
+  blobUrlOption,
   databaseUrlOption,
   migrateCommand,
   resolveBlobDir,
+  resolveBlobUrl,
+  s3EndpointOption,
+  s3RegionOption,
   resolveDatabaseUrl,
   storeLayerFor
 } from "../StudioOptions.js"
@@ -66,6 +72,14 @@ export const parseSize = (text: string): number | undefined => {
 // ---------------------------------------------------------------------------------------------
 // start
 
+const logKeyOption = Options.file("log-key", { exists: "yes" }).pipe(
+  Options.withDescription(
+    "The publish log's Ed25519 signing key, PKCS#8 PEM (openssl genpkey -algorithm ed25519 > FILE); " +
+      "default: <data-dir>/log-key.pem, generated on first start. Replicas of one database need the same key"
+  ),
+  Options.optional
+)
+
 const startCommand = Command.make(
   "start",
   {
@@ -95,8 +109,12 @@ const startCommand = Command.make(
     ),
     quiet: Options.boolean("quiet").pipe(Options.withDescription("Do not log one line per request")),
     noUi: Options.boolean("no-ui").pipe(Options.withDescription("Serve only the API, not the web UI at /")),
+    logKey: logKeyOption,
     databaseUrl: databaseUrlOption,
-    blobDir: blobDirOption
+    blobDir: blobDirOption,
+    blobUrl: blobUrlOption,
+    s3Endpoint: s3EndpointOption,
+    s3Region: s3RegionOption
   },
   (opts) =>
     Effect.gen(function*() {
@@ -113,6 +131,8 @@ const startCommand = Command.make(
       }
       const databaseUrl = yield* resolveDatabaseUrl(opts.databaseUrl)
       const blobDir = yield* resolveBlobDir(opts.blobDir)
+      const blobUrl = yield* resolveBlobUrl(opts.blobUrl, blobDir)
+      const s3 = { blobUrl, s3Endpoint: Option.getOrUndefined(opts.s3Endpoint), s3Region: Option.getOrUndefined(opts.s3Region) }
       const publicUrl = Option.getOrUndefined(opts.publicUrl)
       if (publicUrl !== undefined && !/^https?:\/\/[^/]/.test(publicUrl)) {
         return yield* new UsageError({ reason: `--public-url: '${publicUrl}' must start with http:// or https://` })
@@ -129,16 +149,20 @@ const startCommand = Command.make(
         publicUrl,
         trustProxy: opts.trustProxy,
         maxUploadSize,
-        logRequests: !opts.quiet
+        logRequests: !opts.quiet,
+        logKeyFile: Option.getOrUndefined(opts.logKey)
       }
       yield* Effect.scoped(
         Effect.gen(function*() {
           const ui = opts.noUi ? Layer.empty : WebUi.layer()
-          const storage = databaseUrl === undefined && blobDir === undefined
+          const storage = databaseUrl === undefined && blobDir === undefined && blobUrl === undefined
             ? RegistryServer.storageLayer(dataDir)
-            // PostgreSQL / blob directory: that code (and the driver) loads only now
+            // PostgreSQL / blob directory / object storage: that code (and the driver) loads only now
             : Layer.unwrapEffect(
-              Effect.map(Effect.promise(() => import("../../server/selection/Storage.js")), (S) => S.layer({ dataDir, databaseUrl, blobDir }))
+              Effect.map(
+                Effect.promise(() => import("../../server/selection/Storage.js")),
+                (S) => S.layer({ dataDir, databaseUrl, blobDir, ...s3 })
+              )
             )
           const ctx = yield* Layer.build(RegistryServer.serve(options, ui, storage))
           const server = Context.get(ctx, HttpServer.HttpServer)
@@ -146,7 +170,7 @@ const startCommand = Command.make(
           const auth = yield* Effect.provide(Auth, Auth.Default.pipe(Layer.provide(Layer.succeed(PackageStore, store))))
           const generated = yield* auth.bootstrap(process.env.FM_ADMIN_TOKEN)
           const url = RegistryServer.listeningUrl(server)
-          const where = databaseUrl === undefined && blobDir === undefined
+          const where = databaseUrl === undefined && blobDir === undefined && blobUrl === undefined
             ? `data: ${dataDir}`
             : `database: ${StorageOptions.describe({ dataDir, databaseUrl, blobDir }).database}`
           yield* Console.log(`fm registry listening on ${url} (${where}${opts.private ? ", private" : ""})`)
@@ -284,6 +308,29 @@ const tokenCommand = Command.make("token").pipe(
   Command.withSubcommands([tokenCreate, tokenList, tokenRevoke])
 )
 
+const logKeyCommand = Command.make(
+  "log-key",
+  { dataDir: dataDirOption, logKey: logKeyOption, json },
+  (opts) =>
+    Effect.gen(function*() {
+      const dataDir = yield* resolveDataDir(opts.dataDir)
+      const signer = yield* loadLogKey({ keyFile: Option.getOrUndefined(opts.logKey), dataDir }).pipe(
+        Effect.mapError((e) => new UsageError({ reason: e.message }))
+      )
+      const pem = crypto.createPublicKey(signer.privateKey).export({ format: "pem", type: "spki" }).toString()
+      if (opts.json) {
+        return yield* printJson({ origin: signer.verifier.name, verifier_key: signer.verifier.text, public_key_pem: pem })
+      }
+      yield* Console.log(signer.verifier.text)
+    })
+).pipe(
+  Command.withDescription(
+    "Print the public key of the registry's publish log, as the verifier key clients pin " +
+      "(fm registry add NAME URL --log-key KEY); --json adds the origin and the PEM public key. " +
+      "Generates the data directory's key if there is none yet."
+  )
+)
+
 /**
  * `fm studio`: the registry server and its tokens.
  * @since 0.1.0
@@ -291,5 +338,5 @@ const tokenCommand = Command.make("token").pipe(
  */
 export const studio = Command.make("studio").pipe(
   Command.withDescription("Run a package registry server and manage its tokens"),
-  Command.withSubcommands([startCommand, tokenCommand, migrateCommand])
+  Command.withSubcommands([startCommand, tokenCommand, logKeyCommand, migrateCommand])
 )

@@ -7,11 +7,19 @@ import { Console, Effect, Option } from "effect"
 import { ClientServicesLive } from "../../client/ClientLayers.js"
 import { Registries } from "../../client/Registries.js"
 import { parsePublishedAt } from "../../client/RemoteRegistry.js"
+import type { VersionsSource } from "../../client/VersionsFallback.js"
 import { pickLatest } from "../../domain/Version.js"
 import * as semver from "semver"
 import { json, printJson, printTable, registryOption, UsageError } from "../Output.js"
 import { packageSpec } from "../PackageSpec.js"
 import { HttpClientLive } from "../HttpClientLayer.js"
+
+/** What `fm versions` says about where the list came from, after "NAME from registry R". */
+const SOURCE_NOTE: Record<VersionsSource, string> = {
+  versions: "",
+  search: " (gathered from its search answers: it has no versions listing)",
+  package: " (only the version its package answer names: it has no versions listing and its search lists none)"
+}
 
 /**
  * The `versions` command.
@@ -44,6 +52,7 @@ export const versions = Command.make(
           registry: list.registry,
           latest_version: latest ?? null,
           yank_info_available: list.supported,
+          source: list.source,
           versions: list.releases.map((r) => ({
             version: r.version,
             yanked: r.yanked,
@@ -62,9 +71,9 @@ export const versions = Command.make(
           r.yanked ? `yanked${r.yank_reason ? `: ${r.yank_reason}` : ""}` : r.version === latest ? "latest" : ""
         ])
       )
-      yield* Console.log(`${list.name} from registry ${list.registry}`)
+      yield* Console.log(`${list.name} from registry ${list.registry}${SOURCE_NOTE[list.source]}`)
       if (!list.supported) {
-        yield* Console.error(`note: registry ${list.registry} does not list yanked versions or dates (an older FlowMason server)`)
+        yield* Console.error(`note: registry ${list.registry} does not list yanked versions (an older FlowMason server)`)
       }
     })
 ).pipe(

@@ -21,6 +21,8 @@ export interface Health {
   readonly status?: string
   readonly registry_name?: string
   readonly packages_count?: number
+  /** The verifier key of the registry's publish log (fm registries). */
+  readonly log_key?: string
   readonly error?: string
 }
 
@@ -74,7 +76,8 @@ export const checkHealth = (url: string, token: Option.Option<string>) =>
       ok: true,
       ...(typeof rec["status"] === "string" ? { status: rec["status"] } : {}),
       ...(typeof rec["registry_name"] === "string" ? { registry_name: rec["registry_name"] } : {}),
-      ...(typeof rec["packages_count"] === "number" ? { packages_count: rec["packages_count"] } : {})
+      ...(typeof rec["packages_count"] === "number" ? { packages_count: rec["packages_count"] } : {}),
+      ...(typeof rec["log_key"] === "string" ? { log_key: rec["log_key"] } : {})
     } satisfies Health
   }).pipe(
     Effect.catchAll((e) =>

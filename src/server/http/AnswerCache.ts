@@ -8,8 +8,9 @@
  * decides an answer: it replays one, with what its handler asked to redo on every replay
  * ({@link noteAnswer}: a download is counted again).
  *
- * Kept only over a store that is the only writer of its database (`PackageStore.writeCounts`); on
- * a shared database (PostgreSQL replicas) every request reaches the handlers.
+ * Kept over a store that tells its writes (`PackageStore.writeCounts`): the only writer of its
+ * database, or a PostgreSQL replica that hears the other replicas' writes (while it cannot, every
+ * request reaches the handlers).
  * @since 0.1.0
  */
 import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
@@ -105,7 +106,7 @@ export const make = (
   const entries = new Map<string, Entry>()
   let bytes = 0
   // every entry depends on the releases: all go when they change
-  let releases = writeCounts?.().releases ?? 0
+  let releases = writeCounts?.()?.releases ?? 0
 
   const drop = (key: string, entry: Entry) => {
     entries.delete(key)
@@ -124,8 +125,8 @@ export const make = (
       drop(k, e)
     }
   }
-  const valid = (e: Omit<Entry, "size" | "response">, now: WriteCounts) =>
-    e.writes.releases === now.releases && (e.note.countFree || e.writes.downloads === now.downloads)
+  const valid = (e: Omit<Entry, "size" | "response">, now: WriteCounts | undefined) =>
+    now !== undefined && e.writes.releases === now.releases && (e.note.countFree || e.writes.downloads === now.downloads)
 
   const answerMiss = <E, R>(
     key: string,
@@ -148,6 +149,8 @@ export const make = (
   ): Effect.Effect<HttpServerResponse.HttpServerResponse, E, R> => {
     if (writeCounts === undefined) return miss
     const now = writeCounts()
+    // the store cannot tell which writes happened: answer afresh, keep nothing
+    if (now === undefined) return miss
     if (now.releases !== releases) {
       entries.clear()
       bytes = 0

@@ -9,10 +9,11 @@
  * @since 0.1.0
  */
 import { Effect, Layer, Option, Redacted } from "effect"
-import { createHash, randomBytes } from "node:crypto"
+import { randomBytes } from "node:crypto"
 import { Forbidden, Unauthorized, Unavailable } from "../../api/ApiErrors.js"
 import type { TokenScope } from "../../api/RegistryApi.js"
 import { Authentication, Principal, RequireAdmin, RequirePublish } from "../../api/RegistryApi.js"
+import { sha256Hex } from "../../shared/Hash.js"
 import { ServerConfig } from "../ServerConfig.js"
 import type { TokenRow } from "../storage/PackageStore.js"
 import { PackageStore } from "../storage/PackageStore.js"
@@ -35,7 +36,7 @@ export const generateToken = (): string => TOKEN_PREFIX + randomBytes(32).toStri
  * @since 0.1.0
  * @category utils
  */
-export const hashToken = (token: string): string => createHash("sha256").update(token, "utf8").digest("hex")
+export const hashToken = (token: string): string => sha256Hex(token)
 
 const rank: Record<TokenScope, number> = { read: 1, publish: 2, admin: 3 }
 

@@ -22,6 +22,8 @@ import type { ReleaseNotFound, ReleaseRow, StoreError } from "../storage/Package
 import { PackageStore } from "../storage/PackageStore.js"
 import { outOfBounds } from "./SearchQuery.js"
 import { ServerConfig } from "../ServerConfig.js"
+import { LogLive } from "../log/LogHandlers.js"
+import { PublishLog } from "../log/PublishLog.js"
 import * as Upload from "../uploads/Upload.js"
 import { baseUrlOf, downloadHeaders, infoBody, searchBody, toPackageInfo, toReleaseInfo } from "./WireBodies.js"
 
@@ -54,6 +56,7 @@ export const HealthLive = HttpApiBuilder.group(RegistryApi, "health", (handlers)
   Effect.gen(function*() {
     const store = yield* PackageStore
     const config = yield* ServerConfig
+    const log = yield* PublishLog
     return handlers.handle("health", () =>
       store.counts.pipe(
         Effect.map((s) =>
@@ -63,7 +66,8 @@ export const HealthLive = HttpApiBuilder.group(RegistryApi, "health", (handlers)
             version: FM_VERSION,
             packages_count: s.packages,
             components_count: s.components,
-            database: store.backend
+            database: store.backend,
+            log_key: log.verifierKey
           })
         ),
         Effect.mapError(unavailable)
@@ -271,4 +275,4 @@ export const PublishLive = HttpApiBuilder.group(RegistryApi, "publish", (handler
  * @since 0.1.0
  * @category layers
  */
-export const HandlersLive = Layer.mergeAll(HealthLive, PackagesLive, PublishLive)
+export const HandlersLive = Layer.mergeAll(HealthLive, PackagesLive, PublishLive, LogLive)

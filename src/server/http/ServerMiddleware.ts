@@ -20,9 +20,9 @@ import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { Cause, Effect, Option } from "effect"
 import type { Scope } from "effect"
-import { createHash } from "node:crypto"
 import { isApiError, toWire } from "../../api/ApiErrors.js"
 import { RegistryApi } from "../../api/RegistryApi.js"
+import { sha256Hex } from "../../shared/Hash.js"
 import { Auth } from "./Auth.js"
 import * as AnswerCache from "./AnswerCache.js"
 import * as Answers from "./Answers.js"
@@ -130,7 +130,7 @@ export const withMetadataEtag = (
   const body = response.body
   if (response.status !== 200 || body._tag !== "Uint8Array" || response.headers["etag"] !== undefined) return response
   if (!AnswerCache.isMetadataRead(request)) return response
-  return HttpServerResponse.setHeader(response, "etag", `"${createHash("sha256").update(body.body).digest("hex")}"`)
+  return HttpServerResponse.setHeader(response, "etag", `"${sha256Hex(body.body)}"`)
 }
 
 /**

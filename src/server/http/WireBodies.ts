@@ -82,7 +82,8 @@ export const toPackageInfo = (
     flowmason_version: r.flowmasonVersion,
     kind: r.kind,
     yanked: r.yanked,
-    yank_reason: r.yankReason
+    yank_reason: r.yankReason,
+    ...(r.logIndex === null ? {} : { log_index: r.logIndex })
   }, true)
 
 /**
@@ -100,7 +101,8 @@ export const toReleaseInfo = (r: ReleaseRow, base: string): ReleaseInfo =>
     size_bytes: r.sizeBytes,
     downloads: r.downloads,
     download_url: downloadUrl(base, r.name, r.version),
-    dependencies: { ...r.dependencies }
+    dependencies: { ...r.dependencies },
+    ...(r.logIndex === null ? {} : { log_index: r.logIndex })
   }, true)
 
 /**

@@ -8,8 +8,13 @@
  *   `INSERT ... ON CONFLICT DO NOTHING` inside the publish transaction; of N concurrent uploads of
  *   one `name@version` on any number of replicas exactly one commits, the others get
  *   `VersionExists` (409).
- * - Downloads are `downloads = downloads + 1` in the database: exact under concurrency.
- * - Tokens, yanks and deletes are read from the database on every request (no per-process cache).
+ * - Downloads are counted in memory and added in one transaction every 50 ms (and at a graceful
+ *   stop) with `downloads = downloads + n`: exact under concurrency.
+ * - With `PgCacheInvalidation` in context (`layer` and `Storage.layer` provide it), package and
+ *   search reads are cached like on SQLite and dropped on every write of any replica (a
+ *   `LISTEN/NOTIFY` message, delivered when the write commits); while a replica cannot hear the
+ *   others it reads the database for every request. Without it nothing read is kept.
+ * - Tokens are read from the database on every request (no per-process cache).
  * - `reindex` recomputes the package row (latest, versions) while holding its row lock, so two
  *   replicas writing different versions of one package at once cannot leave a stale latest.
  *
@@ -21,7 +26,7 @@
  * @since 0.1.0
  */
 import { SqlClient } from "@effect/sql"
-import { Effect, Layer } from "effect"
+import { Effect, Layer, Option } from "effect"
 import type { Scope } from "effect"
 import { normalizeName } from "../../domain/PackageName.js"
 import { sortVersions } from "../../domain/Version.js"
@@ -30,6 +35,7 @@ import { PackageStore, StoreError } from "../storage/PackageStore.js"
 import type { SqlDialect } from "../storage/SqlPackageStore.js"
 import { latestOf, makeSql } from "../storage/SqlPackageStore.js"
 import type { PgDatabaseOptions } from "./PgDatabase.js"
+import * as PgCacheInvalidation from "./PgCacheInvalidation.js"
 import { catchSqlDefects, layer as databaseLayer, migratorLayer, pgStoreError } from "./PgDatabase.js"
 import { searchWords } from "../http/SearchQuery.js"
 
@@ -42,6 +48,9 @@ import { searchWords } from "../http/SearchQuery.js"
 export const tsQuery = (q: string): string =>
   searchWords(q).map((w) => `${w}:*`).join(" & ")
 
+/** Advisory lock key serializing log appends across replicas ("fm-log" as an integer). */
+const LOG_LOCK = 0x666d2d6c6f67
+
 /** ts_rank weights in the order {D, C, B, A}: description, components, tags, name. */
 const WEIGHTS = "{0.1,0.2,0.3,1.0}"
 
@@ -52,6 +61,7 @@ const WEIGHTS = "{0.1,0.2,0.3,1.0}"
  * @category dialect
  */
 export const dialect: Effect.Effect<SqlDialect, never, SqlClient.SqlClient> = Effect.gen(function*() {
+  const coherence = yield* Effect.serviceOption(PgCacheInvalidation.PgCacheInvalidation)
   const sql = yield* SqlClient.SqlClient
 
   const reindex = (packageId: number, _hasReleases: boolean) =>
@@ -107,7 +117,10 @@ export const dialect: Effect.Effect<SqlDialect, never, SqlClient.SqlClient> = Ef
       return { ids: rows.map((r) => Number(r.id)), total: Number(total[0]?.n ?? 0) }
     })
 
-  return { backend: "pg", reindex, search } satisfies SqlDialect
+  // One log for every replica: appends wait for this transaction-scoped lock ("fm-log" as an integer).
+  const lockLog = sql`SELECT pg_advisory_xact_lock(${LOG_LOCK})`.pipe(Effect.asVoid)
+
+  return { backend: "pg", reindex, search, lockLog, coherence: Option.getOrUndefined(coherence) } satisfies SqlDialect
 })
 
 /**
@@ -130,7 +143,7 @@ export const make: Effect.Effect<PackageStoreService, never, SqlClient.SqlClient
   const store = yield* Effect.flatMap(dialect, makeSql)
   return {
     backend: store.backend,
-    writeCounts: undefined, // replicas share the database: nothing read may be kept
+    writeCounts: store.writeCounts, // undefined without PgCacheInvalidation: nothing read is kept
     publish: (release) => enrich(`publish ${release.name}@${release.version}`, store.publish(release)),
     getPackage: (name) => enrich(`read package ${name}`, store.getPackage(name)),
     listReleases: (name) => enrich(`list versions of ${name}`, store.listReleases(name)),
@@ -144,6 +157,8 @@ export const make: Effect.Effect<PackageStoreService, never, SqlClient.SqlClient
     unyank: (name, version) => enrich(`unyank ${name}@${version}`, store.unyank(name, version)),
     delete: (name, version) => enrich(`delete ${name}@${version}`, store.delete(name, version)),
     checksums: enrich("list checksums", store.checksums),
+    logEntries: (start, end) => enrich(`read log entries ${start}..${end}`, store.logEntries(start, end)),
+    logSize: enrich("read the log size", store.logSize),
     // Replicas starting together all register FM_ADMIN_TOKEN: the same secret (same hash) stored
     // by another replica a moment ago is that token, not an error.
     createToken: (token) =>
@@ -172,9 +187,13 @@ export const layerFromClient: Layer.Layer<PackageStore, StoreError, SqlClient.Sq
 ).pipe(Layer.provide(migratorLayer))
 
 /**
- * The store on its own pool to `options.url` (connected and migrated when built).
+ * The store on its own pool to `options.url` (connected and migrated when built), its caches kept
+ * coherent with the other replicas' writes (`PgCacheInvalidation`).
  * @since 0.1.0
  * @category layers
  */
 export const layer = (options: PgDatabaseOptions): Layer.Layer<PackageStore, StoreError> =>
-  Layer.scoped(PackageStore, make).pipe(Layer.provide(databaseLayer(options)))
+  Layer.scoped(PackageStore, make).pipe(
+    Layer.provide(PgCacheInvalidation.layer(options)),
+    Layer.provide(databaseLayer(options))
+  )

@@ -7,19 +7,21 @@
  * | `databaseUrl`                   | PostgreSQL                       | PostgreSQL (`blobs`/`blob_chunks`)|
  * | `databaseUrl` + `blobDir`       | PostgreSQL                       | shared directory `blobDir`        |
  * | `blobDir` (no `databaseUrl`)    | SQLite `<data-dir>/registry.db`  | directory `blobDir`               |
+ * | `blobUrl` (`s3://B/P`)          | either of the above              | S3-compatible object storage      |
  *
  * `databaseUrl` comes from `--database-url` or the `FM_DATABASE_URL` environment variable and
  * must be a `postgres://` / `postgresql://` URL. PostgreSQL is migrated when the layer is built
  * (safe with several replicas starting together). Stray blobs are swept at start, replica-safely.
  * @since 0.1.0
  */
-import { Layer } from "effect"
+import { Effect, Layer } from "effect"
 import type { BlobError } from "../storage/BlobStore.js"
 import { BlobStore } from "../storage/BlobStore.js"
 import * as BlobStoreFs from "../storage/BlobStore.js"
 import { PackageStore, StoreError } from "../storage/PackageStore.js"
 import * as SqlitePackageStore from "../storage/SqlitePackageStore.js"
 import * as PgBlobStore from "../pg/PgBlobStore.js"
+import * as PgCacheInvalidation from "../pg/PgCacheInvalidation.js"
 import * as PgDatabase from "../pg/PgDatabase.js"
 import * as PgPackageStore from "../pg/PgPackageStore.js"
 import * as SharedDirBlobStore from "../storage/SharedDirBlobStore.js"
@@ -57,10 +59,20 @@ export {
  * @category layers
  */
 export const layer = (options: StorageOptions): Layer.Layer<PackageStore | BlobStore, StoreError | BlobError> => {
-  const { blobDir, dataDir, databaseUrl } = options
+  const { blobDir, blobUrl, dataDir, databaseUrl } = options
+  // the AWS SDK loads only when object storage is asked for
+  const s3 = (url: string) =>
+    Layer.unwrapEffect(
+      Effect.map(Effect.promise(() => import("../storage/S3BlobStore.js")), (S3BlobStore) =>
+        S3BlobStore.layer({ url, tempDir: dataDir, endpoint: options.s3Endpoint, region: options.s3Region }))
+    )
   if (databaseUrl === undefined) {
     const store = SqlitePackageStore.layer(sqliteFile(dataDir))
-    const blobs = blobDir === undefined ? BlobStoreFs.layer(dataDir) : SharedDirBlobStore.layer(blobDir)
+    const blobs = blobUrl !== undefined
+      ? s3(blobUrl)
+      : blobDir === undefined
+      ? BlobStoreFs.layer(dataDir)
+      : SharedDirBlobStore.layer(blobDir)
     return BlobStoreFs.withSweep(Layer.merge(store, blobs))
   }
   if (!PgDatabase.isPostgresUrl(databaseUrl)) {
@@ -74,7 +86,13 @@ export const layer = (options: StorageOptions): Layer.Layer<PackageStore | BlobS
     )
   }
   const client = PgDatabase.layer({ url: databaseUrl, maxConnections: options.maxConnections })
-  const store = Layer.scoped(PackageStore, PgPackageStore.make)
-  const blobs = blobDir === undefined ? PgBlobStore.layerFromClient(dataDir) : SharedDirBlobStore.layer(blobDir)
+  const store = Layer.scoped(PackageStore, PgPackageStore.make).pipe(
+    Layer.provide(PgCacheInvalidation.layer({ url: databaseUrl }))
+  )
+  const blobs = blobUrl !== undefined
+    ? s3(blobUrl)
+    : blobDir === undefined
+    ? PgBlobStore.layerFromClient(dataDir)
+    : SharedDirBlobStore.layer(blobDir)
   return BlobStoreFs.withSweep(Layer.merge(store, blobs).pipe(Layer.provide(client)))
 }

@@ -39,6 +39,15 @@ export interface StorageOptions {
   readonly databaseUrl?: string | undefined
   /** Keep archives in this (possibly shared) directory. */
   readonly blobDir?: string | undefined
+  /**
+   * Keep archives in S3-compatible object storage: `s3://BUCKET/PREFIX` (endpoint, region and
+   * credentials from the AWS variables, or `s3Endpoint`/`s3Region`).
+   */
+  readonly blobUrl?: string | undefined
+  /** The S3 endpoint for `blobUrl` (default `$AWS_ENDPOINT_URL`, else AWS's). */
+  readonly s3Endpoint?: string | undefined
+  /** The S3 region for `blobUrl` (default `$AWS_REGION`, else `us-east-1`). */
+  readonly s3Region?: string | undefined
   /** PostgreSQL pool size per replica (default 10). */
   readonly maxConnections?: number | undefined
 }
@@ -66,7 +75,9 @@ export const describe = (options: StorageOptions): { readonly database: string; 
   database: options.databaseUrl === undefined
     ? `sqlite:${sqliteFile(options.dataDir)}`
     : redactUrl(options.databaseUrl),
-  blobs: options.blobDir !== undefined
+  blobs: options.blobUrl !== undefined
+    ? options.blobUrl
+    : options.blobDir !== undefined
     ? Path.resolve(options.blobDir)
     : options.databaseUrl !== undefined
     ? "postgres"

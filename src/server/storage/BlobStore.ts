@@ -9,11 +9,11 @@
  */
 import { Context, Data, Effect, Layer, Option, Stream } from "effect"
 import type { Scope } from "effect"
-import { createHash } from "node:crypto"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
 import { Readable } from "node:stream"
 import { randomBytes } from "node:crypto"
+import { sha256Hashing } from "../../shared/Hash.js"
 import { BlobCache } from "./BlobCache.js"
 import * as BlobWriter from "./BlobWriter.js"
 import type { StoreError } from "./PackageStore.js"
@@ -224,7 +224,7 @@ export const make = (
           (h) => Effect.promise(() => h.close().catch(() => undefined))
         )
         yield* Effect.addFinalizer(() => Effect.promise(() => Fs.promises.rm(path, { force: true }).catch(() => undefined)))
-        const hash = createHash("sha256")
+        const hash = sha256Hashing()
         let size = 0
         yield* Stream.runForEach(bytes, (chunk): Effect.Effect<void, BlobError | BlobTooLarge> => {
           size += chunk.byteLength
@@ -233,7 +233,7 @@ export const make = (
           return attempt(path, "write", () => handle.write(chunk))
         })
         yield* attempt(path, "fsync", () => handle.sync())
-        return { path, sha256: hash.digest("hex"), size } satisfies TempBlob
+        return { path, sha256: hash.digest(), size } satisfies TempBlob
       })
 
     const commit = (temp: TempBlob) =>

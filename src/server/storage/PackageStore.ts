@@ -20,6 +20,7 @@
 import type { Effect, Option } from "effect"
 import { Context, Data } from "effect"
 import type { TokenScope } from "../../api/RegistryApi.js"
+import type { LogEntry } from "../../shared/log/LogEntry.js"
 
 /**
  * One published version, with everything needed to answer the API without opening its archive.
@@ -57,6 +58,8 @@ export interface ReleaseRow {
   readonly publishedAt: string
   readonly yanked: boolean
   readonly yankReason: string | null
+  /** The index of this release's publish entry in the registry's log (`null`: not logged). */
+  readonly logIndex: number | null
 }
 
 /**
@@ -77,7 +80,7 @@ export interface PublishedRelease extends ReleaseRow {
  */
 export type NewRelease = Omit<
   ReleaseRow,
-  "id" | "nameNorm" | "downloads" | "publishedAt" | "yanked" | "yankReason"
+  "id" | "nameNorm" | "downloads" | "publishedAt" | "yanked" | "yankReason" | "logIndex"
 >
 
 /**
@@ -281,12 +284,13 @@ export interface PackageStoreService {
   /** Which backend this is (`sqlite` or `pg`), for health answers and logs. */
   readonly backend: string
   /**
-   * For a store that is the only writer of its database: how many writes it has made, so answers
-   * built from its reads may be kept while the writes they depend on stay the same. `undefined`
-   * when other processes write the database too (PostgreSQL replicas): then nothing read may be
-   * kept.
+   * For a store whose reads may be cached: how many writes it knows of (its own, and on a shared
+   * database the other processes' it heard of), so answers built from its reads may be kept while
+   * the writes they depend on stay the same. The function gives `undefined` while the store cannot
+   * know (a replica not hearing the others' writes): then nothing may be kept or served from a
+   * cache. `undefined` itself for a store whose reads are never cached.
    */
-  readonly writeCounts: (() => WriteCounts) | undefined
+  readonly writeCounts: (() => WriteCounts | undefined) | undefined
   /** Insert a release and its dependencies in one transaction. */
   readonly publish: (release: NewRelease) => Effect.Effect<PublishedRelease, StoreError | VersionExists>
   /** The package with its latest release. */
@@ -323,6 +327,10 @@ export interface PackageStoreService {
   readonly delete: (name: string, version: string) => Effect.Effect<ReleaseRow, StoreError | ReleaseNotFound>
   /** Every checksum referenced by a release (for the blob sweep at start). */
   readonly checksums: Effect.Effect<ReadonlySet<string>, StoreError>
+  /** The publish log's entries `[start, end)`, in index order (see `src/server/log/LogTable.ts`). */
+  readonly logEntries: (start: number, end: number) => Effect.Effect<ReadonlyArray<LogEntry>, StoreError>
+  /** The number of entries in the publish log. */
+  readonly logSize: Effect.Effect<number, StoreError>
   /**
    * Store a token (its hash only). Names are unique: a name in use fails with
    * {@link TokenNameTaken}, unless it is the same token (same hash), which is returned.

@@ -27,8 +27,11 @@ import type { SqlError } from "@effect/sql/SqlError"
 import { Effect, Option } from "effect"
 import type { Scope } from "effect"
 import type { TokenScope } from "../../api/RegistryApi.js"
+import type { CacheCoherence, WriteKind } from "./CacheCoherence.js"
 import { normalizeName } from "../../domain/PackageName.js"
 import { pickLatest, sortVersions } from "../../domain/Version.js"
+import type { LogOperation } from "../../shared/log/LogEntry.js"
+import { appendEntry, logSize as readLogSize, readEntries } from "../log/LogTable.js"
 import type {
   NewRelease,
   NewToken,
@@ -75,6 +78,17 @@ export interface SqlDialect {
    * shared databases (PostgreSQL replicas), which are always read afresh.
    */
   readonly singleWriter?: boolean
+  /**
+   * Serializes log appends across writers of one database until the transaction ends (PostgreSQL:
+   * a transaction-scoped advisory lock). Unset when the database serializes writes itself (SQLite).
+   */
+  readonly lockLog?: Effect.Effect<void, SqlError>
+  /**
+   * For a database other processes write too: how this store hears their writes and tells them of
+   * its own. With it, reads are cached as on a single writer, dropped on every write of any
+   * process, and not served while the other processes' writes cannot be heard.
+   */
+  readonly coherence?: CacheCoherence | undefined
 }
 
 type Row = Record<string, unknown>
@@ -124,11 +138,14 @@ export const toRelease = (r: Row): ReleaseRow => ({
   downloads: num(r.downloads),
   publishedAt: str(r.published_at),
   yanked: num(r.yanked) !== 0,
-  yankReason: nstr(r.yank_reason)
+  yankReason: nstr(r.yank_reason),
+  logIndex: r.log_index === null || r.log_index === undefined ? null : num(r.log_index)
 })
 
-/** How long a single-writer store holds download counts before writing them (see `recordDownload`). */
+/** How long the store holds download counts before writing them (see `recordDownload`). */
 const DOWNLOAD_FLUSH_MS = 50
+/** How long the store waits before trying again to write counts whose write failed. */
+const DOWNLOAD_RETRY_MS = 1000
 
 const toToken = (r: Row): TokenRow => ({
   id: num(r.id),
@@ -170,18 +187,34 @@ export const makeSql = (dialect: SqlDialect): Effect.Effect<PackageStoreService,
     const fail = (operation: string) => (cause: SqlError) => new StoreError({ operation, cause })
     const now = () => new Date().toISOString()
 
-    // Read cache (single-writer databases only): entries carry the write generation they were
-    // read in and count only while it is current; every write bumps it after its commit.
-    const cache = dialect.singleWriter === true ? new Map<string, { readonly gen: number; readonly value: unknown }>() : undefined
+    // Read cache (a single writer, or a shared database with `coherence`): entries carry the write
+    // generation they were read in and count only while it is current; every write bumps it after
+    // its commit, and so does every write another process announces.
+    const coherence = dialect.coherence
+    const caching = dialect.singleWriter === true || coherence !== undefined
+    const cache = caching ? new Map<string, { readonly gen: number; readonly value: unknown }>() : undefined
     let generation = 0
     const CACHE_LIMIT = 2048
     const invalidate = Effect.sync(() => {
       generation++
       cache?.clear()
     })
+    // writes other processes made (announced through `coherence`), by kind
+    let otherReleaseWrites = 0
+    let otherCountWrites = 0
+    coherence?.onChange((change) => {
+      generation++
+      cache?.clear()
+      if (change === "downloads") otherCountWrites++
+      else otherReleaseWrites++
+    })
+    /** Inside a write transaction: tells the other processes (if any) when it commits. */
+    const announce = (kind: WriteKind) => (coherence === undefined ? Effect.void : coherence.announce(kind))
     const cached = <A, E>(key: string, read: Effect.Effect<A, E>): Effect.Effect<A, E> => {
       if (cache === undefined) return read
       return Effect.suspend(() => {
+        // the other processes' writes cannot be heard: read afresh, keep nothing
+        if (coherence !== undefined && !coherence.live()) return read
         const hit = cache.get(key)
         if (hit !== undefined && hit.gen === generation) return Effect.succeed(hit.value as A)
         const gen = generation
@@ -199,12 +232,11 @@ export const makeSql = (dialect: SqlDialect): Effect.Effect<PackageStoreService,
     const releasing = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
       Effect.ensuring(writing(effect), Effect.sync(() => void releaseWrites++))
 
-    // Download counts. A single-writer store adds them up in memory and writes them in one
-    // transaction DOWNLOAD_FLUSH_MS after the first, before any read that reports counts (so
-    // readers always see every download counted), and when the store closes; a failed write
-    // keeps them for the next try. A kill -9 may lose the last few milliseconds of counts.
-    // Shared databases (PostgreSQL replicas) write each one at once.
-    const batchCounts = dialect.singleWriter === true
+    // Download counts. The store adds them up in memory and writes them in one transaction
+    // DOWNLOAD_FLUSH_MS after the first, before any read of its own that reports counts (so its
+    // readers always see every download it counted), and when the store closes (a graceful stop
+    // loses none); a failed write keeps them for the next try. A kill -9 may lose the last few
+    // milliseconds of counts. On a shared database, other processes see them once written.
     const pendingCounts = new Map<string, { readonly name: string; readonly version: string; n: number }>()
     let flushTimer: ReturnType<typeof setTimeout> | undefined
     const writeCounts = (batch: ReadonlyArray<{ readonly name: string; readonly version: string; readonly n: number }>) =>
@@ -216,20 +248,37 @@ export const makeSql = (dialect: SqlDialect): Effect.Effect<PackageStoreService,
             if (rows.length > 0) {
               yield* sql`UPDATE packages SET downloads = downloads + ${n} WHERE id = ${num(rows[0]!.package_id)}`
             }
-          }), { discard: true })
+          }), { discard: true }).pipe(Effect.zipRight(announce("downloads")))
       ).pipe(writing)
+    // one flush at a time: a read waits for the one in flight (its counts are not pending any more
+    // but not yet written either)
+    const flushLock = yield* Effect.makeSemaphore(1)
+    let flushing = 0
+    const arm = (delay: number) => {
+      if (flushTimer !== undefined) return
+      flushTimer = setTimeout(() => Effect.runFork(Effect.ignore(flushCounts)), delay)
+      flushTimer.unref()
+    }
     const flushCounts: Effect.Effect<void, StoreError> = Effect.suspend(() => {
-      if (flushTimer !== undefined) {
-        clearTimeout(flushTimer)
-        flushTimer = undefined
-      }
-      if (pendingCounts.size === 0) return Effect.void
-      const batch = [...pendingCounts.values()].map((c) => ({ ...c }))
-      pendingCounts.clear()
-      return writeCounts(batch).pipe(
-        Effect.tapError(() => Effect.sync(() => batch.forEach((c) => addCount(c.name, c.version, c.n)))),
-        Effect.mapError(fail(`count ${batch.length} download(s)`))
-      )
+      flushing++
+      return flushLock.withPermits(1)(Effect.suspend(() => {
+        if (flushTimer !== undefined) {
+          clearTimeout(flushTimer)
+          flushTimer = undefined
+        }
+        if (pendingCounts.size === 0) return Effect.void
+        const batch = [...pendingCounts.values()].map((c) => ({ ...c }))
+        pendingCounts.clear()
+        return writeCounts(batch).pipe(
+          Effect.tapError(() =>
+            Effect.sync(() => {
+              batch.forEach((c) => addCount(c.name, c.version, c.n))
+              arm(DOWNLOAD_RETRY_MS) // kept for the next try even if nothing else comes
+            })
+          ),
+          Effect.mapError(fail(`count ${batch.length} download(s)`))
+        )
+      })).pipe(Effect.ensuring(Effect.sync(() => void flushing--)))
     })
     const addCount = (name: string, version: string, n: number) => {
       const key = `${normalizeName(name)}\u0000${version}`
@@ -239,8 +288,10 @@ export const makeSql = (dialect: SqlDialect): Effect.Effect<PackageStoreService,
     }
     /** `read`, after writing any pending download counts (a failure to write them is left for later). */
     const counted = <A, E>(read: Effect.Effect<A, E>): Effect.Effect<A, E> =>
-      Effect.suspend(() => (pendingCounts.size === 0 ? read : Effect.zipRight(Effect.ignore(flushCounts), read)))
-    if (batchCounts) yield* Effect.addFinalizer(() => Effect.ignore(flushCounts))
+      Effect.suspend(() =>
+        pendingCounts.size === 0 && flushing === 0 ? read : Effect.zipRight(Effect.ignore(flushCounts), read)
+      )
+    yield* Effect.addFinalizer(() => Effect.ignore(flushCounts))
 
     const PACKAGE_SELECT = sql`SELECT r.*, p.name AS p_name, p.versions_json AS p_versions_json, p.downloads AS p_downloads
       FROM packages p JOIN releases r ON r.id = p.latest_release_id`
@@ -267,6 +318,21 @@ export const makeSql = (dialect: SqlDialect): Effect.Effect<PackageStoreService,
         return result
       })
 
+    const lockLog = dialect.lockLog ?? Effect.void
+    /** Logs a yank, unyank or delete of `release`, inside the caller's transaction. */
+    const logChange = (operation: LogOperation, release: ReleaseRow) =>
+      appendEntry(sql, lockLog, {
+        operation,
+        name: release.name,
+        version: release.version,
+        sha256: release.checksum,
+        size: release.sizeBytes,
+        time: now()
+      })
+    const logEntries = (start: number, end: number) =>
+      readEntries(sql, start, end).pipe(Effect.mapError(fail(`read log entries ${start}..${end}`)))
+    const logSize = readLogSize(sql).pipe(Effect.mapError(fail("read the log size")))
+
     const publish = Effect.fn("PackageStore.publish")(function*(release: NewRelease) {
       const nameNorm = normalizeName(release.name)
       const at = now()
@@ -286,6 +352,14 @@ export const makeSql = (dialect: SqlDialect): Effect.Effect<PackageStoreService,
             VALUES (${nameNorm}, ${release.name}, '[]', 0, ${at}, ${at})
             ON CONFLICT (name_norm) DO UPDATE SET updated_at = excluded.updated_at RETURNING id`
           const packageId = num(pkg[0]!.id)
+          const logIndex = yield* appendEntry(sql, lockLog, {
+            operation: "publish",
+            name: release.name,
+            version: release.version,
+            sha256: release.checksum,
+            size: release.sizeBytes,
+            time: at
+          })
           const inserted = yield* sql<Row>`INSERT INTO releases ${
             sql.insert({
               package_id: packageId,
@@ -311,7 +385,8 @@ export const makeSql = (dialect: SqlDialect): Effect.Effect<PackageStoreService,
               downloads: 0,
               published_at: at,
               yanked: 0,
-              yank_reason: null
+              yank_reason: null,
+              log_index: logIndex
             })
           } RETURNING *`
           const row = inserted[0]!
@@ -322,6 +397,7 @@ export const makeSql = (dialect: SqlDialect): Effect.Effect<PackageStoreService,
             }`
           }
           const after = yield* refreshPackage(packageId)
+          yield* announce("releases")
           return { ...toRelease(row), packageVersions: after.versions, packageLatest: after.latest } satisfies PublishedRelease
         })
       ).pipe(releasing, Effect.catchTag("SqlError", (e) => Effect.fail(fail(`publish ${release.name}@${release.version}`)(e))))
@@ -419,16 +495,11 @@ export const makeSql = (dialect: SqlDialect): Effect.Effect<PackageStoreService,
     // downloads recorded in memory: each changes what a read reports, before it is written
     let recorded = 0
     const recordDownload = (name: string, version: string): Effect.Effect<void, StoreError> =>
-      batchCounts
-        ? Effect.sync(() => {
-          recorded++
-          addCount(name, version, 1)
-          if (flushTimer === undefined) {
-            flushTimer = setTimeout(() => Effect.runFork(Effect.ignore(flushCounts)), DOWNLOAD_FLUSH_MS)
-            flushTimer.unref()
-          }
-        })
-        : writeCounts([{ name, version, n: 1 }]).pipe(Effect.mapError(fail(`count a download of ${name}@${version}`)))
+      Effect.sync(() => {
+        recorded++
+        addCount(name, version, 1)
+        arm(DOWNLOAD_FLUSH_MS)
+      })
 
     const setYank = (name: string, version: string, yanked: boolean, reason: string | null) =>
       sql.withTransaction(
@@ -436,8 +507,11 @@ export const makeSql = (dialect: SqlDialect): Effect.Effect<PackageStoreService,
           const rows = yield* sql<Row>`UPDATE releases SET yanked = ${yanked ? 1 : 0}, yank_reason = ${reason}
             WHERE name_norm = ${normalizeName(name)} AND version = ${version} RETURNING *`
           if (rows.length === 0) return yield* new ReleaseNotFound({ name, version })
+          const release = toRelease(rows[0]!)
+          yield* logChange(yanked ? "yank" : "unyank", release)
           yield* refreshPackage(num(rows[0]!.package_id))
-          return toRelease(rows[0]!)
+          yield* announce("releases")
+          return release
         })
       ).pipe(releasing, Effect.catchTag("SqlError", (e) => Effect.fail(fail(`${yanked ? "yank" : "unyank"} ${name}@${version}`)(e))))
 
@@ -460,9 +534,11 @@ export const makeSql = (dialect: SqlDialect): Effect.Effect<PackageStoreService,
           yield* sql`DELETE FROM release_deps WHERE release_id = ${num(row.id)}`
           yield* sql`DELETE FROM releases WHERE id = ${num(row.id)}`
           yield* sql`UPDATE release_keys SET deleted_at = ${now()} WHERE name_norm = ${nameNorm} AND version = ${version}`
+          yield* logChange("delete", toRelease(row))
           yield* refreshPackage(packageId)
           const left = yield* sql<Row>`SELECT count(*) AS n FROM releases WHERE package_id = ${packageId}`
           if (num(left[0]?.n) === 0) yield* sql`DELETE FROM packages WHERE id = ${packageId}`
+          yield* announce("releases")
           return toRelease(row)
         })
       ).pipe(releasing, Effect.catchTag("SqlError", (e) => Effect.fail(fail(`delete ${name}@${version}`)(e))))
@@ -535,8 +611,15 @@ export const makeSql = (dialect: SqlDialect): Effect.Effect<PackageStoreService,
 
     return {
       backend: dialect.backend,
-      writeCounts: dialect.singleWriter === true ? () => ({ releases: releaseWrites, downloads: recorded }) : undefined,
+      writeCounts: caching
+        ? () =>
+          coherence !== undefined && !coherence.live()
+            ? undefined
+            : { releases: releaseWrites + otherReleaseWrites, downloads: recorded + otherCountWrites }
+        : undefined,
       publish,
+      logEntries,
+      logSize,
       getPackage,
       listReleases,
       getRelease,

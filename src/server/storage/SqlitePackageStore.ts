@@ -10,6 +10,7 @@
  * @since 0.1.0
  */
 import { Migrator, SqlClient } from "@effect/sql"
+import { createLogTable } from "../log/LogTable.js"
 import { SqliteClient } from "@effect/sql-sqlite-node"
 import { Effect, Layer } from "effect"
 import { normalizeName } from "../../domain/PackageName.js"
@@ -119,7 +120,9 @@ export const migrations = {
     yield* sql`INSERT INTO packages_fts (rowid, name, description, tags, components, category)
       SELECT p.id, p.name_norm, r.description, r.tags_json, r.components_json, ${sql.literal(CATEGORY_TOKEN)}
       FROM packages p JOIN releases r ON r.id = p.latest_release_id`
-  })
+  }),
+  /** The publish log (`src/server/log/LogTable.ts`), with every earlier release logged. */
+  "0004_publish_log": createLogTable("INTEGER")
 }
 
 /**

@@ -9,13 +9,13 @@
 import * as Multipart from "@effect/platform/Multipart"
 import { Context, Effect, Layer, Option, Predicate, Stream } from "effect"
 import type { Scope } from "effect"
-import { createHash } from "node:crypto"
 import { BadRequest, Conflict, PayloadTooLarge, Unavailable } from "../../api/ApiErrors.js"
 import type { PackageInfo } from "../../api/Models.js"
 import { PackageArchive } from "../../archive/PackageArchive.js"
 import { BlobStore } from "../storage/BlobStore.js"
 import type { BlobError, BlobTooLarge, TempBlob } from "../storage/BlobStore.js"
 import { PackageStore } from "../storage/PackageStore.js"
+import { sha256Hex } from "../../shared/Hash.js"
 import { ServerConfig } from "../ServerConfig.js"
 import { toPackageInfo } from "../http/WireBodies.js"
 
@@ -142,7 +142,7 @@ export const make: Effect.Effect<UploaderService, never, PackageStore | BlobStor
         const receive = (file: Multipart.File) =>
           inMemory
             ? Effect.map(file.contentEffect, (bytes): ReceivedArchive => ({
-              sha256: createHash("sha256").update(bytes).digest("hex"),
+              sha256: sha256Hex(bytes),
               size: bytes.byteLength,
               bytes
             }))

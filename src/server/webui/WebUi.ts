@@ -13,12 +13,12 @@ import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { Data, Effect, Layer, Option } from "effect"
-import { createHash } from "node:crypto"
 import { existsSync } from "node:fs"
 import { readdir, readFile, stat } from "node:fs/promises"
 import { extname, join, relative, sep } from "node:path"
 import { fileURLToPath } from "node:url"
 import { gzipSync } from "node:zlib"
+import { sha256Base64Url } from "../../shared/Hash.js"
 import { notModified } from "../http/Conditional.js"
 import { noApiEndpoint } from "../http/WireBodies.js"
 
@@ -143,7 +143,7 @@ const loadAssets = async (dir: string): Promise<Map<string, Asset>> => {
       body,
       gzip,
       contentType: CONTENT_TYPES[ext] ?? "application/octet-stream",
-      etag: `"${createHash("sha256").update(body).digest("base64url").slice(0, 22)}"`,
+      etag: `"${sha256Base64Url(body).slice(0, 22)}"`,
       cacheControl: hashed
         ? "public, max-age=31536000, immutable"
         : ext === ".html"

@@ -1,0 +1,95 @@
+/**
+ * The publish log in the SQL store: the `log_entries` table (`idx` 0, 1, 2, … without gaps, the
+ * operation, name, version, SHA-256, size and time of every publish, yank, unyank and delete), the
+ * append that runs inside the write's own transaction, and the reads the log service needs.
+ *
+ * Appends take the next index as `max(idx) + 1` after the dialect's log lock (PostgreSQL: a
+ * transaction-scoped advisory lock), so replicas writing one database agree on one log and a
+ * reader never sees index n+1 before n.
+ * @since 0.1.0
+ */
+import { SqlClient } from "@effect/sql"
+import type { SqlError } from "@effect/sql/SqlError"
+import { Effect } from "effect"
+import type { LogEntryFields } from "../../shared/log/LogEntry.js"
+import { LogEntry } from "../../shared/log/LogEntry.js"
+
+type Row = Record<string, unknown>
+
+const num = (v: unknown): number => Number(v)
+
+/**
+ * The portable DDL of the log, with the backend's integer type for indexes and sizes, and the
+ * backfill that logs every release published before the log existed (publish entries in
+ * publication order), so that every release has a log index.
+ * @since 0.1.0
+ */
+export const createLogTable = (integer: "INTEGER" | "BIGINT") =>
+  Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    const type = sql.literal(integer)
+    yield* sql`CREATE TABLE log_entries (
+      idx ${type} PRIMARY KEY,
+      operation TEXT NOT NULL,
+      name TEXT NOT NULL,
+      version TEXT NOT NULL,
+      sha256 TEXT NOT NULL,
+      size_bytes ${type} NOT NULL,
+      at TEXT NOT NULL
+    )`
+    yield* sql`ALTER TABLE releases ADD COLUMN log_index ${type}`
+    yield* sql`INSERT INTO log_entries (idx, operation, name, version, sha256, size_bytes, at)
+      SELECT row_number() OVER (ORDER BY published_at, id) - 1, 'publish', name, version, checksum, size_bytes, published_at
+      FROM releases`
+    yield* sql`UPDATE releases SET log_index = (SELECT l.idx FROM log_entries l
+      WHERE l.operation = 'publish' AND l.name = releases.name AND l.version = releases.version)`
+  })
+
+/**
+ * Appends one entry inside the caller's transaction (after `lock`); returns its index.
+ * @since 0.1.0
+ */
+export const appendEntry = (
+  sql: SqlClient.SqlClient,
+  lock: Effect.Effect<void, SqlError>,
+  entry: LogEntryFields
+): Effect.Effect<number, SqlError> =>
+  Effect.gen(function*() {
+    yield* lock
+    const rows = yield* sql<Row>`INSERT INTO log_entries (idx, operation, name, version, sha256, size_bytes, at)
+      SELECT coalesce(max(idx) + 1, 0), ${entry.operation}, ${entry.name}, ${entry.version}, ${entry.sha256},
+        ${entry.size}, ${entry.time} FROM log_entries RETURNING idx`
+    return num(rows[0]?.idx)
+  })
+
+/**
+ * Entries `[start, end)` in index order.
+ * @since 0.1.0
+ */
+export const readEntries = (
+  sql: SqlClient.SqlClient,
+  start: number,
+  end: number
+): Effect.Effect<ReadonlyArray<LogEntry>, SqlError> =>
+  sql<Row>`SELECT * FROM log_entries WHERE idx >= ${start} AND idx < ${end} ORDER BY idx`.pipe(
+    Effect.map((rows) =>
+      rows.map((r) =>
+        LogEntry.make({
+          index: num(r.idx),
+          operation: r.operation === "yank" || r.operation === "unyank" || r.operation === "delete" ? r.operation : "publish",
+          name: String(r.name),
+          version: String(r.version),
+          sha256: String(r.sha256),
+          size: num(r.size_bytes),
+          time: String(r.at)
+        }, { disableValidation: true })
+      )
+    )
+  )
+
+/**
+ * The number of entries.
+ * @since 0.1.0
+ */
+export const logSize = (sql: SqlClient.SqlClient): Effect.Effect<number, SqlError> =>
+  sql<Row>`SELECT coalesce(max(idx) + 1, 0) AS n FROM log_entries`.pipe(Effect.map((rows) => num(rows[0]?.n)))

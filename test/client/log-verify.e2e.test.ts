@@ -1,0 +1,177 @@
+/**
+ * The built `fm` (dist/fm.js) checks every install against the registry's publish log:
+ * (a) a server whose store was edited behind its back (other bytes and checksum for a published
+ *     version) is caught;
+ * (b) a registry restarted with the same key and a fresh store where a version has other bytes
+ *     (a fork of the log) is caught;
+ * (c) a rolled-back registry (an older copy of its store: a smaller tree) is caught;
+ * (d) a good registry passes, with one log request per install, and `fm registry add` records its
+ *     key (trust on first use) in registries.json.
+ * A failure names the registry and the log, and installs nothing.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { execFileSync } from "node:child_process"
+import * as crypto from "node:crypto"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { assertBuilt, makeTempDir, removeDir, runFm } from "../helpers/cli.js"
+import type { RunningServer } from "../helpers/server.js"
+import { fixtureArchive, publishFixture, startServer, uploadArchive } from "../helpers/server.js"
+
+assertBuilt()
+
+const logRequests = (server: RunningServer) => server.output().split("\n").filter((l) => l.includes("/api/v1/registry/log/")).length
+
+const setup = () => {
+  const root = makeTempDir("fm-logverify-")
+  const home = path.join(root, "home")
+  const cwd = path.join(root, "cwd")
+  fs.mkdirSync(home)
+  fs.mkdirSync(cwd)
+  return { root, home, cwd, fm: (args: ReadonlyArray<string>) => runFm(args, { home, cwd }) }
+}
+
+const originOf = (home: string): string => {
+  const file = JSON.parse(fs.readFileSync(path.join(home, "registries.json"), "utf8")) as {
+    registries: Array<{ name: string; log_key?: string }>
+  }
+  const key = file.registries.find((r) => r.name === "r")?.log_key ?? ""
+  return key.split("+")[0] ?? ""
+}
+
+const assertCaught = (result: { code: number | null; stderr: string }, origin: string, dir: string, reason: RegExp) => {
+  assert.notStrictEqual(result.code, 0, result.stderr)
+  assert.include(result.stderr, "registry r")
+  assert.include(result.stderr, origin)
+  assert.match(result.stderr, reason)
+  assert.isFalse(fs.existsSync(dir) && fs.readdirSync(dir).some((f) => f.endsWith(".fmpkg")), "nothing installed")
+}
+
+describe("fm install checks the registry's publish log (built binary)", () => {
+  it("(d) a good registry passes with one log request per install; (a) an edited store is caught", async () => {
+    const { fm, home, root } = setup()
+    let server = await startServer({ dataDir: path.join(root, "data"), logRequests: true })
+    try {
+      const token = server.adminToken
+      await publishFixture(server.url, token, { name: "good-pkg", version: "1.0.0" })
+      const added = await fm(["registry", "add", "r", server.url])
+      assert.strictEqual(added.code, 0, added.stderr)
+      const origin = originOf(home)
+      assert.match(origin, /^fm-log\/[0-9a-f]{16}$/)
+
+      const before = logRequests(server)
+      const first = await fm(["install", "good-pkg@1.0.0", "--registry", "r", "--dir", path.join(root, "d1")])
+      assert.strictEqual(first.code, 0, first.stderr)
+      assert.strictEqual(logRequests(server) - before, 1, "one log request per install")
+      assert.isTrue(fs.existsSync(path.join(home, "logs", `${origin.replace("/", "_")}.json`)))
+
+      await publishFixture(server.url, token, { name: "good-pkg", version: "1.1.0" })
+      const mid = logRequests(server)
+      const second = await fm(["install", "good-pkg@1.1.0", "--registry", "r", "--dir", path.join(root, "d2")])
+      assert.strictEqual(second.code, 0, second.stderr)
+      assert.strictEqual(logRequests(server) - mid, 1)
+      assert.notInclude(second.stderr, "notice")
+
+      // (a) behind the server's back: other bytes and their checksum for good-pkg@1.0.0
+      const dataDir = server.dataDir
+      await server.stop()
+      const other = fixtureArchive({ name: "good-pkg", version: "1.0.0", files: { "README.md": "# evil\n" } })
+      const sha = crypto.createHash("sha256").update(other).digest("hex")
+      fs.mkdirSync(path.join(dataDir, "blobs", sha.slice(0, 2)), { recursive: true })
+      fs.writeFileSync(path.join(dataDir, "blobs", sha.slice(0, 2), sha), other)
+      execFileSync("sqlite3", [
+        path.join(dataDir, "registry.db"),
+        `UPDATE releases SET checksum = '${sha}', size_bytes = ${other.length} WHERE name_norm = 'good-pkg' AND version = '1.0.0'`
+      ])
+      server = await startServer({ dataDir, logRequests: true })
+      assert.strictEqual((await fm(["registry", "set", "r", "--url", server.url])).code, 0)
+      const edited = await fm(["install", "good-pkg@1.0.0", "--registry", "r", "--dir", path.join(root, "d3")])
+      assertCaught(edited, origin, path.join(root, "d3"), /log recorded SHA-256 [0-9a-f]{64}/)
+    } finally {
+      await server.stop()
+      removeDir(root)
+    }
+  })
+
+  it("(b) a fork (same key, fresh store, other bytes) and (c) a rollback (an older store) are caught", async () => {
+    const { fm, home, root } = setup()
+    const dataDir = path.join(root, "data")
+    const keyFile = path.join(root, "log.pem")
+    const pem = crypto.generateKeyPairSync("ed25519").privateKey.export({ format: "pem", type: "pkcs8" }).toString()
+    fs.writeFileSync(keyFile, pem, { mode: 0o600 })
+    const keyArgs = ["--log-key", keyFile]
+    let server = await startServer({ dataDir, args: keyArgs })
+    const token = server.adminToken
+    try {
+      await publishFixture(server.url, token, { name: "old-pkg", version: "1.0.0" })
+      await server.stop()
+      const snapshot = path.join(root, "snapshot")
+      fs.cpSync(dataDir, snapshot, { recursive: true })
+      server = await startServer({ dataDir, args: keyArgs, adminToken: token })
+      await publishFixture(server.url, token, { name: "new-pkg", version: "1.0.0" })
+      assert.strictEqual((await fm(["registry", "add", "r", server.url])).code, 0)
+      const origin = originOf(home)
+      const ok = await fm(["install", "new-pkg@1.0.0", "--registry", "r", "--dir", path.join(root, "ok")])
+      assert.strictEqual(ok.code, 0, ok.stderr)
+
+      // (c) the store rolled back to the snapshot (one entry instead of two), same key
+      await server.stop()
+      fs.rmSync(dataDir, { recursive: true, force: true })
+      fs.cpSync(snapshot, dataDir, { recursive: true })
+      server = await startServer({ dataDir, args: keyArgs, adminToken: token })
+      assert.strictEqual((await fm(["registry", "set", "r", "--url", server.url])).code, 0)
+      const rolled = await fm(["install", "old-pkg@1.0.0", "--registry", "r", "--dir", path.join(root, "c")])
+      assertCaught(rolled, origin, path.join(root, "c"), /shrank from 2 to 1 entries/)
+
+      // (b) the same key over a fresh store where new-pkg@1.0.0 has other bytes, and more entries
+      await server.stop()
+      const fresh = path.join(root, "fresh")
+      server = await startServer({ dataDir: fresh, args: keyArgs, adminToken: token })
+      const forged = fixtureArchive({ name: "new-pkg", version: "1.0.0", files: { "README.md": "# forged\n" } })
+      assert.strictEqual((await uploadArchive(server.url, token, forged)).status, 201)
+      await publishFixture(server.url, token, { name: "filler", version: "1.0.0" })
+      await publishFixture(server.url, token, { name: "filler", version: "1.0.1" })
+      assert.strictEqual((await fm(["registry", "set", "r", "--url", server.url])).code, 0)
+      const forkedResult = await fm(["install", "new-pkg@1.0.0", "--registry", "r", "--dir", path.join(root, "b")])
+      assertCaught(forkedResult, origin, path.join(root, "b"), /does not extend the 2 entries seen before \(a fork/)
+    } finally {
+      await server.stop()
+      removeDir(root)
+    }
+  })
+
+  it("a registry without a log still installs, with one notice", async () => {
+    const { fm, root } = setup()
+    // the original FlowMason server has no log: a stand-in that strips the log from our answers
+    const http = await import("node:http")
+    const server = await startServer({})
+    try {
+      await publishFixture(server.url, server.adminToken, { name: "plain", version: "1.0.0" })
+      const proxy = http.createServer((req, res) => {
+        void fetch(`${server.url}${req.url ?? "/"}`).then(async (up) => {
+          let body = Buffer.from(await up.arrayBuffer())
+          if ((up.headers.get("content-type") ?? "").includes("json")) {
+            body = Buffer.from(body.toString("utf8").replace(/,"log_(index|key)":("[^"]*"|\d+)/g, ""))
+          }
+          res.writeHead(req.url?.includes("/log/") === true ? 404 : up.status, { "content-type": up.headers.get("content-type") ?? "" })
+          res.end(body)
+        })
+      })
+      await new Promise<void>((resolve) => proxy.listen(0, "127.0.0.1", resolve))
+      const address = proxy.address()
+      const port = typeof address === "object" && address !== null ? address.port : 0
+      try {
+        assert.strictEqual((await fm(["registry", "add", "r", `http://127.0.0.1:${port}`])).code, 0)
+        const result = await fm(["install", "plain@1.0.0", "--registry", "r", "--dir", path.join(root, "p")])
+        assert.strictEqual(result.code, 0, result.stderr)
+        assert.strictEqual(result.stderr.split("publishes no log").length - 1, 1)
+        assert.isTrue(fs.existsSync(path.join(root, "p", "plain-1.0.0.fmpkg")))
+      } finally {
+        proxy.close()
+      }
+    } finally {
+      await server.stop()
+      removeDir(root)
+    }
+  })
+})
