@@ -536,6 +536,71 @@ const tarCases: ReadonlyArray<Case> = [
     tag: "ArchiveError",
     reason: /corrupt gzip|incorrect data check/
   },
+  // node-tar alone skips or tolerates each of the following; fm's layer over it refuses them
+  {
+    name: "entry after a lone zero block (GNU tar stops at it)",
+    archive: () =>
+      gzip(Buffer.concat([
+        buildTar([tarManifest], { end: false }),
+        Buffer.alloc(512),
+        buildTar([{ name: "hidden.txt", data: "x" }])
+      ])),
+    tag: "ArchiveError",
+    reason: /data after a zero block/
+  },
+  {
+    name: "pax header larger than 1 MiB (node-tar would skip it and use the ustar name)",
+    archive: () =>
+      buildTarGz([tarManifest, { name: "PaxHeader", type: "x", data: paxRecord("comment", "x".repeat(1024 * 1024)) }, {
+        name: "a.txt",
+        data: "x"
+      }]),
+    tag: "ArchiveError",
+    reason: /larger than 1\.0 MiB/
+  },
+  {
+    name: "unknown entry type (node-tar would skip the entry)",
+    archive: () => buildTarGz([tarManifest, { name: "odd", type: "Z", data: "x" }]),
+    tag: "ArchiveError",
+    reason: /unsupported tar entry type/
+  },
+  {
+    name: "GNU sparse entry",
+    archive: () => buildTarGz([tarManifest, { name: "sparse", type: "S", data: "x" }]),
+    tag: "ArchiveError",
+    reason: /unsupported tar entry type/
+  },
+  {
+    name: "entry name that is not UTF-8 (node-tar would decode it to U+FFFD)",
+    archive: () => buildTarGz([tarManifest, { name: "caf\xe9.txt", nameEncoding: "latin1", data: "x" }]),
+    tag: "ArchiveError",
+    reason: /not valid UTF-8/
+  },
+  {
+    name: "size field that is not octal (node-tar would read the data as headers)",
+    archive: () => buildTarGz([tarManifest, { name: "a.txt", data: "x", rawSize: "zzzzzzzzzzz" }]),
+    tag: "ArchiveError",
+    reason: /bad size/
+  },
+  {
+    name: "a gzip stream inside the gzip (node-tar would gunzip it a second time)",
+    archive: () => gzip(buildTarGz([tarManifest])),
+    tag: "ArchiveError",
+    reason: /control character/
+  },
+  {
+    name: "more than 16 MiB of zero padding after the end-of-archive marker",
+    archive: () => gzip(Buffer.concat([buildTar([tarManifest]), Buffer.alloc(17 * 1024 * 1024)])),
+    tag: "ArchiveError",
+    reason: /of padding after the end of the tar archive/
+  },
+  {
+    name: "end marker, zeros for several chunks, then an entry",
+    archive: () =>
+      gzip(Buffer.concat([buildTar([tarManifest]), Buffer.alloc(300 * 1024), buildTar([{ name: "x", data: "y" }])])),
+    tag: "ArchiveError",
+    reason: /data after the end of the tar archive/
+  },
   {
     name: "manifest that is not JSON",
     archive: () => buildTarGz([{ name: "manifest.json", data: "not json" }]),
@@ -573,6 +638,37 @@ describe("zero padding after the end is not data", () => {
       const tar = yield* archive.openBytes(gzip(Buffer.concat([buildTar([tarManifest]), Buffer.alloc(8192)])), "padded.tgz")
       assert.strictEqual(tar.manifest.name, "demo-pkg")
     }).pipe(Effect.provide(PackageArchive.Default)))
+
+  it.effect("zeros inside entries are data: files of zeros (small, last, and over many chunks) open and extract", () =>
+    Effect.gen(function*() {
+      const archive = yield* PackageArchive
+      const dir = makeTempDir()
+      yield* Effect.addFinalizer(() => Effect.sync(() => removeDir(dir)))
+      // random bytes around 300 KiB of zeros (held back by the reader, then fed as data)
+      const big = Buffer.concat([crypto.randomBytes(1024 * 1024), Buffer.alloc(300 * 1024), crypto.randomBytes(7)])
+      const tgz = gzip(buildTar([
+        tarManifest,
+        { name: "big.bin", data: big },
+        { name: "zeros.bin", data: Buffer.alloc(200 * 1024) },
+        { name: "empty.txt", data: "" },
+        { name: "last.bin", data: Buffer.alloc(1000) }
+      ]))
+      const opened = yield* archive.openBytes(tgz, "zeros.tgz")
+      assert.deepStrictEqual(opened.entries.map((e) => [e.path, e.size]), [
+        ["manifest.json", Buffer.byteLength(projectManifest())],
+        ["big.bin", big.length],
+        ["zeros.bin", 200 * 1024],
+        ["empty.txt", 0],
+        ["last.bin", 1000]
+      ])
+      const file = writeArchive(dir, "zeros.fmpkg", tgz)
+      const target = path.join(dir, "x")
+      yield* archive.extract(file, target)
+      assert.isTrue(fs.readFileSync(path.join(target, "big.bin")).equals(big))
+      assert.isTrue(fs.readFileSync(path.join(target, "zeros.bin")).equals(Buffer.alloc(200 * 1024)))
+      assert.isTrue(fs.readFileSync(path.join(target, "last.bin")).equals(Buffer.alloc(1000)))
+      assert.strictEqual(fs.readFileSync(path.join(target, "empty.txt"), "utf8"), "")
+    }).pipe(Effect.scoped, Effect.provide(PackageArchive.Default)))
 })
 
 describe("refusals without extraction", () => {

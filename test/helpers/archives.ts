@@ -185,6 +185,10 @@ export interface TarEntrySpec {
   readonly prefix?: string
   /** Corrupt the header checksum. */
   readonly badChecksum?: boolean
+  /** How the name is written (default UTF-8; `latin1` makes names that are not UTF-8). */
+  readonly nameEncoding?: "utf8" | "latin1"
+  /** The size field written as is (default: octal of the declared size). */
+  readonly rawSize?: string
 }
 
 const octal = (value: number, length: number): string => value.toString(8).padStart(length - 1, "0") + "\0"
@@ -193,11 +197,11 @@ const octal = (value: number, length: number): string => value.toString(8).padSt
 export const tarHeader = (e: TarEntrySpec): Buffer => {
   const h = Buffer.alloc(512)
   const data = bytes(e.data ?? "")
-  bytes(e.name).copy(h, 0, 0, 100)
+  Buffer.from(e.name, e.nameEncoding ?? "utf8").copy(h, 0, 0, 100)
   h.write(octal(e.mode ?? (e.type === "5" ? 0o755 : 0o644), 8), 100, "latin1")
   h.write(octal(0, 8), 108, "latin1")
   h.write(octal(0, 8), 116, "latin1")
-  h.write(octal(e.size ?? data.length, 12), 124, "latin1")
+  h.write(e.rawSize ?? octal(e.size ?? data.length, 12), 124, "latin1")
   h.write(octal(0, 12), 136, "latin1")
   h.write("        ", 148, "latin1")
   h.write(e.type ?? "0", 156, "latin1")

@@ -1,349 +1,340 @@
 /**
- * A gzip tar reader (ustar, pax and GNU long names) and a deterministic gzip tar writer.
+ * The gzip tar format through node-tar (`tar`): its `Parser` reads entries (ustar, pax, GNU long
+ * names) and its `Header`/`Pax` encode them. A thin layer keeps fm's own rules where node-tar is
+ * lenient: entry types and names, sizes and limits, one end-of-archive marker followed by zero
+ * padding only, and a deterministic writer.
  * @internal
  */
 import * as fs from "node:fs"
 import { pipeline } from "node:stream/promises"
 import * as zlib from "node:zlib"
+import { Header, Parser, Pax, type ReadEntry } from "tar"
+import type {} from "./zstdTypes.js"
 import { ArchiveFailure, formatBytes, NameRegistry, normalizeEntryPath } from "./paths.js"
-import type { ByteSource, ScanOptions, ScannedEntry, ScanResult } from "./types.js"
+import type { ByteSource, ScanOptions, ScannedEntry, ScanResult, Sink } from "./types.js"
 import type { PackFile, WrittenEntry } from "./zip.js"
 
 const BLOCK = 512
 const MAX_META = 1024 * 1024
 const MAX_TRAILING = 16 * 1024 * 1024
+const ZEROS = Buffer.alloc(64 * 1024)
 
-/** Pulls exact byte counts out of an async chunk iterator. */
-class ByteReader {
-  private pending: Buffer = Buffer.alloc(0)
-  constructor(private readonly iterator: AsyncIterator<Buffer>) {}
-
-  private async fill(): Promise<boolean> {
-    const next = await this.iterator.next()
-    if (next.done === true) return false
-    this.pending = this.pending.length === 0 ? next.value : Buffer.concat([this.pending, next.value])
-    return true
-  }
-
-  /** Exactly `n` bytes; `undefined` at a clean end of input; throws when input ends mid-way. */
-  async exact(n: number): Promise<Buffer | undefined> {
-    while (this.pending.length < n) {
-      if (!(await this.fill())) {
-        if (this.pending.length === 0) return undefined
-        throw new ArchiveFailure("truncated tar data")
-      }
-    }
-    const out = this.pending.subarray(0, n)
-    this.pending = this.pending.subarray(n)
-    return out
-  }
-
-  /** `n` bytes in pieces. */
-  async *take(n: number): AsyncGenerator<Buffer> {
-    let left = n
-    while (left > 0) {
-      if (this.pending.length === 0 && !(await this.fill())) throw new ArchiveFailure("truncated tar data")
-      const piece = this.pending.subarray(0, Math.min(left, this.pending.length))
-      this.pending = this.pending.subarray(piece.length)
-      left -= piece.length
-      yield piece
-    }
-  }
-
-  /**
-   * Reads what is left after the end-of-archive marker: zero padding only (tar pads to its record
-   * size), at most `max` bytes; anything else (such as entries hidden after the marker) is refused.
-   */
-  async drainPadding(max: number): Promise<void> {
-    let chunk: Buffer | undefined = this.pending
-    this.pending = Buffer.alloc(0)
-    let total = 0
-    while (chunk !== undefined) {
-      total += chunk.length
-      if (total > max) throw new ArchiveFailure(`more than ${formatBytes(max)} of padding after the end of the tar archive`)
-      if (!isZero(chunk)) throw new ArchiveFailure("data after the end of the tar archive (only zero padding may follow it)")
-      const next: IteratorResult<Buffer> = await this.iterator.next()
-      chunk = next.done === true ? undefined : next.value
-    }
-  }
-}
-
-const isZero = (b: Buffer): boolean => {
-  for (let i = 0; i < b.length; i++) if (b[i] !== 0) return false
-  return true
-}
-
-const cString = (b: Buffer, at: number, length: number): Buffer => {
-  const field = b.subarray(at, at + length)
-  const nul = field.indexOf(0)
-  return nul < 0 ? field : field.subarray(0, nul)
-}
-
-const parseNumber = (b: Buffer, at: number, length: number): number => {
-  const field = b.subarray(at, at + length)
-  if ((field[0]! & 0x80) !== 0) {
-    // GNU base-256
-    let v = BigInt(field[0]! & 0x7f)
-    for (let i = 1; i < field.length; i++) v = (v << 8n) | BigInt(field[i]!)
-    if (v > BigInt(Number.MAX_SAFE_INTEGER)) throw new ArchiveFailure("corrupt tar header: number too large")
-    return Number(v)
-  }
-  const text = field.toString("latin1").replace(/[\0 ]+$/g, "").replace(/^[ ]+/g, "")
-  if (text === "") return 0
-  if (!/^[0-7]+$/.test(text)) throw new ArchiveFailure("corrupt tar header: bad number field")
-  return parseInt(text, 8)
-}
-
-const checksumOk = (header: Buffer): boolean => {
-  const stored = parseNumber(header, 148, 8)
-  let unsigned = 0
-  let signed = 0
-  for (let i = 0; i < BLOCK; i++) {
-    const byte = i >= 148 && i < 156 ? 0x20 : header[i]!
-    unsigned += byte
-    signed += byte > 127 ? byte - 256 : byte
-  }
-  return stored === unsigned || stored === signed
-}
-
-const parsePax = (data: Buffer): Map<string, string> => {
-  const out = new Map<string, string>()
-  let pos = 0
-  while (pos < data.length) {
-    const space = data.indexOf(0x20, pos)
-    if (space < 0) break
-    const length = parseInt(data.subarray(pos, space).toString("latin1"), 10)
-    if (!Number.isFinite(length) || length <= 0 || pos + length > data.length) {
-      throw new ArchiveFailure("corrupt pax extended header")
-    }
-    const record = data.subarray(space + 1, pos + length - 1).toString("utf8")
-    const eq = record.indexOf("=")
-    if (eq > 0) out.set(record.slice(0, eq), record.slice(eq + 1))
-    pos += length
-  }
-  return out
-}
-
-const utf8 = new TextDecoder("utf-8", { fatal: true })
-const decodeName = (b: Buffer): string => {
-  try {
-    return utf8.decode(b)
-  } catch {
-    throw new ArchiveFailure(`entry name is not valid UTF-8 (${b.toString("latin1")})`)
-  }
-}
-
-const padding = (size: number): number => (BLOCK - (size % BLOCK)) % BLOCK
-
+/** Why an entry type is refused, by node-tar's type name; `undefined` for files and directories. */
 const refusedType = (type: string): string | undefined => {
   switch (type) {
-    case "1":
+    case "File":
+    case "OldFile":
+    case "ContiguousFile":
+    case "Directory":
+      return undefined
+    case "Link":
       return "is a hard link; packages cannot contain links"
-    case "2":
+    case "SymbolicLink":
       return "is a symbolic link; packages cannot contain links"
-    case "3":
+    case "CharacterDevice":
       return "is a character device; packages cannot contain device files"
-    case "4":
+    case "BlockDevice":
       return "is a block device; packages cannot contain device files"
-    case "6":
+    case "FIFO":
       return "is a FIFO; packages cannot contain special files"
     default:
-      return undefined
+      return `unsupported tar entry type '${type}'`
+  }
+}
+
+/** node-tar's warnings, each a refusal here (node-tar alone would skip the entry and go on). */
+const warning = (code: string, message: string | Error): ArchiveFailure => {
+  const text = typeof message === "string" ? message : message.message
+  if (text === "checksum failure") return new ArchiveFailure("corrupt tar header (checksum mismatch)")
+  if (/^Truncated input/.test(text)) return new ArchiveFailure("truncated tar data")
+  return new ArchiveFailure(`corrupt tar (${code}: ${text})`)
+}
+
+/** The index just past the last non-zero byte of `b` (0 when `b` is all zeros). */
+const endOfData = (b: Buffer): number => {
+  let i = b.length
+  while (i > 0 && b[i - 1] === 0) i--
+  return i
+}
+
+/**
+ * Feeds the decompressed tar stream to node-tar's parser and checks what it ignores: nothing but
+ * zero padding (at most 16 MiB) may follow the end-of-archive marker. Runs of zeros are held back
+ * and fed only when more data follows them, so the parser sees the marker in a write that ends on
+ * a non-zero byte exactly when data follows the marker.
+ */
+class TarFeed {
+  private heldZeros = 0
+  private fed = 0
+  ended = false
+  failure: unknown = undefined
+
+  /** `settle` waits for the work the parser's events queued (sink writes): the backpressure. */
+  constructor(
+    private readonly parser: Parser,
+    private readonly maxTarBytes: number,
+    private readonly settle: () => Promise<void>
+  ) {
+    parser.on("eof", () => {
+      this.ended = true
+    })
+  }
+
+  fail(e: unknown): void {
+    if (this.failure === undefined) this.failure = e
+  }
+
+  private check(): void {
+    if (this.failure !== undefined) throw this.failure
+  }
+
+  private checkBounds(): void {
+    if (this.fed + this.heldZeros > this.maxTarBytes) {
+      throw new ArchiveFailure(`tar stream larger than ${formatBytes(this.maxTarBytes)} (the unpacked-size limit)`)
+    }
+    if (this.ended && this.heldZeros > MAX_TRAILING) {
+      throw new ArchiveFailure(`more than ${formatBytes(MAX_TRAILING)} of padding after the end of the tar archive`)
+    }
+  }
+
+  /** The parser takes every byte at once (entries flow into their listeners); then the sinks catch up. */
+  private async write(b: Buffer): Promise<void> {
+    this.fed += b.length
+    this.checkBounds()
+    this.parser.write(b)
+    this.check()
+    await this.settle()
+    this.check()
+  }
+
+  private async feedZeros(): Promise<void> {
+    while (this.heldZeros > 0 && !this.ended) {
+      const piece = Math.min(this.heldZeros, ZEROS.length)
+      this.heldZeros -= piece
+      await this.write(ZEROS.subarray(0, piece))
+    }
+    this.checkBounds()
+  }
+
+  async push(chunk: Buffer): Promise<void> {
+    this.check()
+    const end = endOfData(chunk)
+    if (end === 0) {
+      this.heldZeros += chunk.length
+      return this.checkBounds()
+    }
+    if (this.ended) throw new ArchiveFailure("data after the end of the tar archive (only zero padding may follow it)")
+    await this.feedZeros()
+    if (this.ended) throw new ArchiveFailure("data after the end of the tar archive (only zero padding may follow it)")
+    await this.write(chunk.subarray(0, end))
+    // the write ended on a non-zero byte: if the parser saw the marker in it, data follows the marker
+    if (this.ended) throw new ArchiveFailure("data after the end of the tar archive (only zero padding may follow it)")
+    this.heldZeros = chunk.length - end
+  }
+
+  /** Feeds the held zeros (they may complete an entry or form the marker) and requires the marker. */
+  async finish(): Promise<void> {
+    this.check()
+    await this.feedZeros()
+    this.check()
+    if (!this.ended) throw new ArchiveFailure("truncated: the tar archive ends without its end marker")
   }
 }
 
 /** Walks a gzip tar archive in one streaming pass. */
 export const scanTar = async (source: ByteSource, options: ScanOptions): Promise<ScanResult> => {
   const { limits, signal } = options
-  const gzSize = source.size
-  const ratioBound = limits.maxCompressionRatio * Math.max(gzSize, 1)
+  const ratioBound = limits.maxCompressionRatio * Math.max(source.size, 1)
   const entries: Array<ScannedEntry> = []
   const names = new NameRegistry()
   let unpacked = 0
-  const parse = async (source: AsyncIterable<Buffer>): Promise<void> => {
-    const reader = new ByteReader(source[Symbol.asyncIterator]())
-    let headers = 0
-    let longName: string | undefined
-    let pax = new Map<string, string>()
-    const readMeta = async (size: number, what: string): Promise<Buffer> => {
-      if (size > MAX_META) throw new ArchiveFailure(`${what} larger than ${formatBytes(MAX_META)}`)
-      const data = await reader.exact(size + padding(size))
-      if (data === undefined && size > 0) throw new ArchiveFailure("truncated tar data")
-      return (data ?? Buffer.alloc(0)).subarray(0, size)
+  let headers = 0
+  let afterZeroBlock = false
+  const parser = new Parser({ maxMetaEntrySize: MAX_META, brotli: false, zstd: false })
+  // bounds the work on headers that carry no file bytes (a flood of empty pax headers)
+  let work: Promise<void> = Promise.resolve()
+  const feed = new TarFeed(parser, limits.maxUnpackedBytes + (limits.maxEntries * 4 + 16) * 4 * BLOCK, () => work)
+  const countHeader = (): void => {
+    if (afterZeroBlock) throw new ArchiveFailure("corrupt tar: data after a zero block")
+    if (++headers > limits.maxEntries * 4 + 16) {
+      throw new ArchiveFailure(`has more than ${limits.maxEntries} entries (the entry limit)`)
     }
-    for (;;) {
-      if (signal.aborted) throw new ArchiveFailure("interrupted")
-      const header = await reader.exact(BLOCK)
-      if (header === undefined) throw new ArchiveFailure("truncated: the tar archive ends without its end marker")
-      if (isZero(header)) {
-        const second = await reader.exact(BLOCK)
-        if (second !== undefined && !isZero(second)) throw new ArchiveFailure("corrupt tar: data after a zero block")
-        break
-      }
-      if (++headers > limits.maxEntries * 4 + 16) {
-        throw new ArchiveFailure(`has more than ${limits.maxEntries} entries (the entry limit)`)
-      }
-      if (!checksumOk(header)) throw new ArchiveFailure("corrupt tar header (checksum mismatch)")
-      const type = header[156] === 0 ? "0" : String.fromCharCode(header[156]!)
-      const headerSize = parseNumber(header, 124, 12)
-      if (type === "x") {
-        pax = parsePax(await readMeta(headerSize, "pax header"))
-        continue
-      }
-      if (type === "g") {
-        await readMeta(headerSize, "pax global header")
-        continue
-      }
-      if (type === "L") {
-        longName = decodeName(cString(await readMeta(headerSize, "GNU long name"), 0, headerSize))
-        continue
-      }
-      if (type === "K") {
-        await readMeta(headerSize, "GNU long link name")
-        continue
-      }
-      const ustar = header.subarray(257, 263).toString("latin1") === "ustar\0"
-      const headerName = (): string => {
-        const baseName = decodeName(cString(header, 0, 100))
-        const prefix = ustar ? decodeName(cString(header, 345, 155)) : ""
-        return prefix === "" ? baseName : `${prefix}/${baseName}`
-      }
-      const rawName = pax.get("path") ?? longName ?? headerName()
-      const paxSize = pax.get("size")
-      const size = paxSize === undefined ? headerSize : Number(paxSize)
-      if (!Number.isSafeInteger(size) || size < 0) throw new ArchiveFailure("corrupt tar header: bad size", rawName)
-      pax = new Map()
-      longName = undefined
-      const refused = refusedType(type)
-      if (refused !== undefined) throw new ArchiveFailure(refused, rawName)
-      if (type !== "0" && type !== "7" && type !== "5") {
-        throw new ArchiveFailure(`unsupported tar entry type '${type}'`, rawName)
-      }
-      const isDirectory = type === "5"
-      const path = normalizeEntryPath(rawName, isDirectory)
-      if (path === undefined) {
-        for await (const _ of reader.take(size + padding(size))) void _
-        continue
-      }
-      if (entries.length >= limits.maxEntries) {
-        throw new ArchiveFailure(`has more than ${limits.maxEntries} entries (the entry limit)`)
-      }
-      const entry: ScannedEntry = {
-        path,
-        type: isDirectory ? "directory" : "file",
-        size,
-        compressedSize: size,
-        executable: (parseNumber(header, 100, 8) & 0o111) !== 0
-      }
-      names.add(path, entry.type)
-      entries.push(entry)
-      if (isDirectory) {
-        if (size !== 0) throw new ArchiveFailure("is a directory with data", path)
-        if (options.onDirectory !== undefined) await options.onDirectory(entry)
-        continue
-      }
-      unpacked += size
-      if (unpacked > limits.maxUnpackedBytes) {
-        throw new ArchiveFailure(
-          `would unpack to more than ${formatBytes(limits.maxUnpackedBytes)} (the unpacked-size limit)`
-        )
-      }
-      if (unpacked > ratioBound) {
-        throw new ArchiveFailure(
-          `compression ratio is over the limit of ${limits.maxCompressionRatio}:1 (a possible gzip bomb)`
-        )
-      }
-      const sink = options.sinkFor === undefined ? undefined : await options.sinkFor(entry)
-      for await (const piece of reader.take(size)) {
-        if (sink !== undefined) await sink.write(piece)
-      }
-      if (padding(size) > 0) await reader.exact(padding(size)).then((p) => {
-        if (p === undefined) throw new ArchiveFailure("truncated tar data")
-      })
-      if (sink !== undefined) await sink.close()
-    }
-    await reader.drainPadding(MAX_TRAILING)
   }
-  // pipeline() can reject before the last stage settles; wait for it so no write is still running
+  const guard = (f: () => void): void => {
+    try {
+      f()
+    } catch (e) {
+      feed.fail(e)
+    }
+  }
+  parser.on("warn", (code: string, message: string | Error) => feed.fail(warning(code, message)))
+  parser.on("error", (e: unknown) => feed.fail(e))
+  parser.on("nullBlock", () => {
+    afterZeroBlock = true
+  })
+  parser.on("meta", () => guard(countHeader))
+  parser.on("ignoredEntry", (entry: ReadEntry) =>
+    feed.fail(
+      entry.meta
+        ? new ArchiveFailure(`${entry.type} larger than ${formatBytes(MAX_META)}`)
+        : new ArchiveFailure(refusedType(entry.type) ?? "ignored tar entry", entry.path)
+    ))
+
+  /** Validates one entry as node-tar announces it (in archive order); `undefined` to skip it. */
+  const validate = (entry: ReadEntry): ScannedEntry | undefined => {
+    countHeader()
+    const rawName = entry.path
+    if (rawName.includes("\uFFFD")) throw new ArchiveFailure("entry name is not valid UTF-8", rawName)
+    const size = entry.header.size
+    if (size === undefined || !Number.isSafeInteger(size) || size < 0) {
+      throw new ArchiveFailure("corrupt tar header: bad size", rawName)
+    }
+    const refused = refusedType(entry.type)
+    if (refused !== undefined) throw new ArchiveFailure(refused, rawName)
+    const isDirectory = entry.type === "Directory"
+    const path = normalizeEntryPath(rawName, isDirectory)
+    if (path === undefined) return undefined
+    if (entries.length >= limits.maxEntries) {
+      throw new ArchiveFailure(`has more than ${limits.maxEntries} entries (the entry limit)`)
+    }
+    const scanned: ScannedEntry = {
+      path,
+      type: isDirectory ? "directory" : "file",
+      size,
+      compressedSize: size,
+      executable: ((entry.mode ?? 0) & 0o111) !== 0
+    }
+    names.add(path, scanned.type)
+    entries.push(scanned)
+    if (isDirectory) return scanned
+    unpacked += size
+    if (unpacked > limits.maxUnpackedBytes) {
+      throw new ArchiveFailure(
+        `would unpack to more than ${formatBytes(limits.maxUnpackedBytes)} (the unpacked-size limit)`
+      )
+    }
+    if (unpacked > ratioBound) {
+      throw new ArchiveFailure(
+        `compression ratio is over the limit of ${limits.maxCompressionRatio}:1 (a possible gzip bomb)`
+      )
+    }
+    return scanned
+  }
+
+  /** Queues work in archive order; the first failure stops the rest. */
+  const then = (f: () => Promise<void> | void): void => {
+    work = work.then(() => (feed.failure === undefined ? f() : undefined)).catch((e) => feed.fail(e))
+  }
+
+  /** Routes a validated file's bytes to its sink as node-tar emits them, in order, and checks the count. */
+  const consume = (entry: ReadEntry, scanned: ScannedEntry): void => {
+    let sink: Sink | undefined
+    let seen = 0
+    then(async () => {
+      sink = options.sinkFor === undefined ? undefined : await options.sinkFor(scanned)
+    })
+    entry.on("data", (piece: Buffer) => {
+      seen += piece.length
+      then(() => sink?.write(piece))
+    })
+    entry.on("end", () =>
+      then(() => {
+        if (seen !== scanned.size) throw new ArchiveFailure("truncated tar data", scanned.path)
+        return sink?.close()
+      })
+    )
+  }
+
+  parser.on("entry", (entry: ReadEntry) => {
+    let scanned: ScannedEntry | undefined
+    try {
+      if (feed.failure === undefined) scanned = validate(entry)
+    } catch (e) {
+      feed.fail(e)
+    }
+    if (feed.failure !== undefined || scanned === undefined) return void entry.resume()
+    if (scanned.type === "directory") {
+      entry.resume()
+      const directory = scanned
+      if (options.onDirectory !== undefined) then(() => options.onDirectory?.(directory))
+      return
+    }
+    consume(entry, scanned)
+  })
+
+  let first = true
+  const parse = async (chunks: AsyncIterable<Buffer>): Promise<void> => {
+    for await (const chunk of chunks) {
+      if (signal.aborted) throw new ArchiveFailure("interrupted")
+      // node-tar would gunzip a second time a stream that starts like gzip; a tar name cannot
+      if (first && chunk.length > 0) {
+        if (chunk[0] === 0x1f) throw new ArchiveFailure("name contains a control character")
+        first = false
+      }
+      await feed.push(chunk)
+    }
+    await feed.finish()
+    await work
+    if (feed.failure !== undefined) throw feed.failure
+  }
   let parsing: Promise<void> | undefined
   try {
     await pipeline(
       source.chunks(),
       zlib.createGunzip({ chunkSize: 64 * 1024 }),
-      (source: AsyncIterable<Buffer>) => (parsing = parse(source))
+      (chunks: AsyncIterable<Buffer>) => (parsing = parse(chunks).catch((e) => {
+        feed.fail(e)
+        throw e
+      }))
     )
   } catch (e) {
+    // the first failure (pipeline() may report only the abort it caused)
+    feed.fail(e)
     await parsing?.catch(() => undefined)
-    if (e instanceof ArchiveFailure) throw e
-    const code = (e as NodeJS.ErrnoException).code
-    if (code === "Z_BUF_ERROR" || code === "Z_DATA_ERROR") {
-      throw new ArchiveFailure(`truncated or corrupt gzip data (${(e as Error).message})`)
-    }
-    throw e
+    await work
+    const failure = feed.failure
+    if (isZlibError(failure)) throw new ArchiveFailure(`truncated or corrupt gzip data (${failure.message})`)
+    throw failure
   }
   return { format: "tar", entries }
 }
 
+const isZlibError = (e: unknown): e is Error & { readonly code: string } =>
+  e instanceof Error && "code" in e && (e.code === "Z_BUF_ERROR" || e.code === "Z_DATA_ERROR")
+
 // ---------------------------------------------------------------------------------------------
 // Writer
 
-const octal = (value: number, length: number): string => value.toString(8).padStart(length - 1, "0") + "\0"
+const padding = (size: number): number => (BLOCK - (size % BLOCK)) % BLOCK
 
-const header = (name: Buffer, prefix: Buffer, size: number, mode: number, type: string): Buffer => {
-  const h = Buffer.alloc(BLOCK)
-  name.copy(h, 0)
-  h.write(octal(mode, 8), 100, "latin1")
-  h.write(octal(0, 8), 108, "latin1")
-  h.write(octal(0, 8), 116, "latin1")
-  h.write(octal(size, 12), 124, "latin1")
-  h.write(octal(0, 12), 136, "latin1")
-  h.write("        ", 148, "latin1")
-  h.write(type, 156, "latin1")
-  h.write("ustar\u000000", 257, "latin1")
-  prefix.copy(h, 345)
-  let sum = 0
-  for (let i = 0; i < BLOCK; i++) sum += h[i]!
-  h.write(sum.toString(8).padStart(6, "0") + "\0 ", 148, "latin1")
-  return h
-}
-
-const paxRecord = (key: string, value: string): Buffer => {
-  const body = ` ${key}=${value}\n`
-  const bodyLength = Buffer.byteLength(body)
-  // the record length counts its own digits
-  let length = bodyLength + 1
-  while (bodyLength + String(length).length !== length) length = bodyLength + String(length).length
-  return Buffer.from(`${length}${body}`, "utf8")
-}
-
-/** The longest tail of `path` that fits in `max` bytes (a fallback name for pax-aware readers). */
-const tailWithin = (path: string, max: number): Buffer => {
-  let tail = path
-  while (Buffer.byteLength(tail) > max) tail = tail.slice(1)
-  return Buffer.from(tail, "utf8")
-}
-
-/** Header block(s) for one file: ustar when the name fits (with prefix), else a pax `path` record. */
-const headersFor = (path: string, size: number, mode: number): Buffer => {
-  const full = Buffer.from(path, "utf8")
-  if (full.length <= 100) return header(full, Buffer.alloc(0), size, mode, "0")
-  for (let i = full.indexOf(0x2f); i >= 0; i = full.indexOf(0x2f, i + 1)) {
-    if (i <= 155 && full.length - i - 1 <= 100 && full.length - i - 1 > 0) {
-      return header(full.subarray(i + 1), full.subarray(0, i), size, mode, "0")
-    }
-  }
-  const pax = paxRecord("path", path)
-  const paxHeader = header(Buffer.from("././@PaxHeader"), Buffer.alloc(0), pax.length, 0o644, "x")
-  const short = header(tailWithin(path, 100), Buffer.alloc(0), size, mode, "0")
-  return Buffer.concat([paxHeader, pax, Buffer.alloc(padding(pax.length)), short])
+/**
+ * Header block(s) for one file, encoded by node-tar: ustar (with a prefix when the name needs
+ * it), preceded by a pax `path` record when the name fits no ustar field. Every field that could
+ * vary between machines is fixed: mtime 0, uid/gid 0, no owner names, mode 0644 or 0755.
+ */
+const headersFor = (path: string, size: number, executable: boolean): Buffer => {
+  const header = new Header({
+    path,
+    mode: executable ? 0o755 : 0o644,
+    uid: 0,
+    gid: 0,
+    size,
+    mtime: new Date(0),
+    type: "File",
+    uname: "",
+    gname: ""
+  })
+  const block = Buffer.alloc(BLOCK)
+  const needPax = header.encode(block)
+  return needPax ? Buffer.concat([new Pax({ path }).encode(), block]) : block
 }
 
 /** A gzip header with no timestamp, no file name and OS "unknown", so output is byte-stable. */
 const GZIP_HEADER = Buffer.from([0x1f, 0x8b, 0x08, 0x00, 0, 0, 0, 0, 0x00, 0xff])
 
 /**
- * Writes a deterministic gzip tar: entries in the given order, mtime 0, uid/gid 0, no owner
- * names, modes 0644/0755, a fixed gzip header.
+ * Writes a deterministic gzip tar: entries in the given order, headers from {@link headersFor},
+ * a fixed gzip header (zlib's own would name the OS it runs on).
  */
 export const writeTarGz = async (
   out: fs.promises.FileHandle,
@@ -362,27 +353,23 @@ export const writeTarGz = async (
     for (const file of files) {
       if (signal.aborted) throw new ArchiveFailure("interrupted")
       const { size } = await fs.promises.stat(file.source)
+      const header = headersFor(file.path, size, file.executable)
       if (size <= 1024 * 1024) {
         const data = await fs.promises.readFile(file.source)
         if (data.length !== size) throw new ArchiveFailure("file changed while packing", file.path)
-        yield Buffer.concat([
-          headersFor(file.path, size, file.executable ? 0o755 : 0o644),
-          data,
-          Buffer.alloc(padding(size))
-        ])
-        written.push({ path: file.path, size, compressedSize: size })
-        continue
+        yield Buffer.concat([header, data, Buffer.alloc(padding(size))])
+      } else {
+        yield header
+        let seen = 0
+        for await (const chunk of fs.createReadStream(file.source, { highWaterMark: 1024 * 1024 })) {
+          if (!Buffer.isBuffer(chunk)) throw new ArchiveFailure("unexpected string chunk", file.path)
+          seen += chunk.length
+          if (seen > size) throw new ArchiveFailure("file changed while packing", file.path)
+          yield chunk
+        }
+        if (seen !== size) throw new ArchiveFailure("file changed while packing", file.path)
+        if (padding(size) > 0) yield Buffer.alloc(padding(size))
       }
-      yield headersFor(file.path, size, file.executable ? 0o755 : 0o644)
-      let seen = 0
-      for await (const chunk of fs.createReadStream(file.source, { highWaterMark: 1024 * 1024 })) {
-        const buffer = chunk as Buffer
-        seen += buffer.length
-        if (seen > size) throw new ArchiveFailure("file changed while packing", file.path)
-        yield buffer
-      }
-      if (seen !== size) throw new ArchiveFailure("file changed while packing", file.path)
-      if (padding(size) > 0) yield Buffer.alloc(padding(size))
       written.push({ path: file.path, size, compressedSize: size })
     }
     yield Buffer.alloc(BLOCK * 2)
