@@ -121,7 +121,9 @@ export default tseslint.config(
     },
     rules: {
       // A promise nobody awaits loses its error.
-      "@typescript-eslint/no-floating-promises": "error"
+      "@typescript-eslint/no-floating-promises": "error",
+      // An assertion the types already prove only hides the next real one.
+      "@typescript-eslint/no-unnecessary-type-assertion": "error"
     }
   },
   {

@@ -291,7 +291,7 @@ export class PackageCache extends Effect.Service<PackageCache>()("fm/PackageCach
       const out = yield* Effect.try({
         try: () =>
           requests.map((r, i): Option.Option<CachedPackage> => {
-            const { indexFile, key: k } = keys[i]!
+            const { indexFile, key: k } = keys[i]
             const expected = r.sha256.trim().toLowerCase()
             if (!isSha256Hex(expected)) return Option.none()
             const blob = blobPath(expected)

@@ -307,7 +307,7 @@ export class Registries extends Effect.Service<Registries>()("fm/Registries", {
         packages,
         totalCount: Math.max(total, packages.length),
         errors
-      } satisfies SearchResult as SearchResult
+      } satisfies SearchResult
     })
 
     /** Downloads one resolved version from one source into the cache (retrying a broken transfer). */
@@ -328,7 +328,7 @@ export class Registries extends Effect.Service<Registries>()("fm/Registries", {
         const key = { registry: source.name, name: info.name, version: info.version }
         const hit = yield* cache.lookup(key)
         if (Option.isSome(hit) && (info.checksum === "" || hit.value.sha256 === info.checksum.toLowerCase())) {
-          return { registry: source.name, info, cached: hit.value, fromCache: true } satisfies Fetched as Fetched
+          return { registry: source.name, info, cached: hit.value, fromCache: true } satisfies Fetched
         }
         const onProgress = options.onProgress
         const total = info.size_bytes > 0 ? info.size_bytes : undefined
@@ -357,7 +357,7 @@ export class Registries extends Effect.Service<Registries>()("fm/Registries", {
             `${info.name}@${info.version} from registry ${source.name} was stored WITHOUT checksum verification`
           )
         }
-        return { registry: source.name, info, cached, fromCache: false } satisfies Fetched as Fetched
+        return { registry: source.name, info, cached, fromCache: false } satisfies Fetched
       })
 
     const fetch = Effect.fn("Registries.fetch")(function*(name: string, options: FetchOptions = {}) {
@@ -371,7 +371,7 @@ export class Registries extends Effect.Service<Registries>()("fm/Registries", {
           // every registry down: an exact version already in the cache still installs
           Effect.catchTag("RegistriesExhausted", (e) =>
             exact && e.allUnavailable && isPackageName(name)
-              ? Effect.flatMap(cache.lookupAnyRegistry(name, options.version!), (hit) =>
+              ? Effect.flatMap(cache.lookupAnyRegistry(name, options.version), (hit) =>
                 Option.match(hit, {
                   onNone: () => Effect.fail(e),
                   onSome: (cached) =>

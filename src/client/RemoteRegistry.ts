@@ -681,7 +681,7 @@ export const make = (
           .filter((x) => semver.valid(x) !== null)
           .sort(semver.compare)
           .map((x) => byVersion.get(x) ?? new ReleaseInfo({ version: x }))
-        return { name: v.name === "" ? name : v.name, registry, releases, supported: true } satisfies VersionList as VersionList
+        return { name: v.name === "" ? name : v.name, registry, releases, supported: true } satisfies VersionList
       }
       const info = yield* infoRaw(name, undefined)
       const all = new Set([...info.available_versions, info.version])
@@ -700,7 +700,7 @@ export const make = (
             })
             : new ReleaseInfo({ version: x })
         )
-      return { name: info.name, registry, releases, supported: false } satisfies VersionList as VersionList
+      return { name: info.name, registry, releases, supported: false } satisfies VersionList
     })
 
     const resolve = Effect.fn("RemoteRegistry.resolve")(function*(name: string, spec?: string | undefined) {

@@ -214,7 +214,7 @@ export const makeSql = (dialect: SqlDialect): Effect.Effect<PackageStoreService,
             const rows = yield* sql<Row>`UPDATE releases SET downloads = downloads + ${n}
               WHERE name_norm = ${normalizeName(name)} AND version = ${version} RETURNING package_id`
             if (rows.length > 0) {
-              yield* sql`UPDATE packages SET downloads = downloads + ${n} WHERE id = ${num(rows[0]!.package_id)}`
+              yield* sql`UPDATE packages SET downloads = downloads + ${n} WHERE id = ${num(rows[0].package_id)}`
             }
           }), { discard: true })
       ).pipe(writing)
@@ -256,7 +256,7 @@ export const makeSql = (dialect: SqlDialect): Effect.Effect<PackageStoreService,
         } else {
           const releases = rows.map((r) => ({ id: num(r.id), version: str(r.version), yanked: num(r.yanked) !== 0 }))
           const latest = latestOf(releases)
-          const latestId = releases.find((r) => r.version === latest)?.id ?? releases[0]!.id
+          const latestId = releases.find((r) => r.version === latest)?.id ?? releases[0].id
           const versions = sortVersions(releases.map((r) => r.version))
           yield* sql`UPDATE packages SET latest_release_id = ${latestId}, latest_version = ${latest ?? null}, versions_json = ${
             JSON.stringify(versions)
@@ -279,13 +279,13 @@ export const makeSql = (dialect: SqlDialect): Effect.Effect<PackageStoreService,
             return yield* new VersionExists({
               name: release.name,
               version: release.version,
-              deleted: prior.length > 0 && prior[0]!.deleted_at !== null
+              deleted: prior.length > 0 && prior[0].deleted_at !== null
             })
           }
           const pkg = yield* sql<Row>`INSERT INTO packages (name_norm, name, versions_json, downloads, created_at, updated_at)
             VALUES (${nameNorm}, ${release.name}, '[]', 0, ${at}, ${at})
             ON CONFLICT (name_norm) DO UPDATE SET updated_at = excluded.updated_at RETURNING id`
-          const packageId = num(pkg[0]!.id)
+          const packageId = num(pkg[0].id)
           const inserted = yield* sql<Row>`INSERT INTO releases ${
             sql.insert({
               package_id: packageId,
@@ -314,7 +314,7 @@ export const makeSql = (dialect: SqlDialect): Effect.Effect<PackageStoreService,
               yank_reason: null
             })
           } RETURNING *`
-          const row = inserted[0]!
+          const row = inserted[0]
           const deps = Object.entries(release.dependencies)
           if (deps.length > 0) {
             yield* sql`INSERT INTO release_deps ${
@@ -332,7 +332,7 @@ export const makeSql = (dialect: SqlDialect): Effect.Effect<PackageStoreService,
       return yield* counted(cached(
         `p\u0000${nameNorm}`,
         sql<Row>`${PACKAGE_SELECT} WHERE p.name_norm = ${nameNorm}`.pipe(
-          Effect.map((rows) => rows.length === 0 ? Option.none<PackageRow>() : Option.some(toPackage(rows[0]!))),
+          Effect.map((rows) => rows.length === 0 ? Option.none<PackageRow>() : Option.some(toPackage(rows[0]))),
           Effect.mapError(fail(`read package ${name}`))
         )
       ))
@@ -349,7 +349,7 @@ export const makeSql = (dialect: SqlDialect): Effect.Effect<PackageStoreService,
 
     const readRelease = (name: string, version: string) =>
       sql<Row>`SELECT * FROM releases WHERE name_norm = ${normalizeName(name)} AND version = ${version}`.pipe(
-        Effect.map((rows) => rows.length === 0 ? Option.none<ReleaseRow>() : Option.some(toRelease(rows[0]!))),
+        Effect.map((rows) => rows.length === 0 ? Option.none<ReleaseRow>() : Option.some(toRelease(rows[0]))),
         Effect.mapError(fail(`read ${name}@${version}`))
       )
 
@@ -436,8 +436,8 @@ export const makeSql = (dialect: SqlDialect): Effect.Effect<PackageStoreService,
           const rows = yield* sql<Row>`UPDATE releases SET yanked = ${yanked ? 1 : 0}, yank_reason = ${reason}
             WHERE name_norm = ${normalizeName(name)} AND version = ${version} RETURNING *`
           if (rows.length === 0) return yield* new ReleaseNotFound({ name, version })
-          yield* refreshPackage(num(rows[0]!.package_id))
-          return toRelease(rows[0]!)
+          yield* refreshPackage(num(rows[0].package_id))
+          return toRelease(rows[0])
         })
       ).pipe(releasing, Effect.catchTag("SqlError", (e) => Effect.fail(fail(`${yanked ? "yank" : "unyank"} ${name}@${version}`)(e))))
 
@@ -454,7 +454,7 @@ export const makeSql = (dialect: SqlDialect): Effect.Effect<PackageStoreService,
         Effect.gen(function*() {
           const rows = yield* sql<Row>`SELECT * FROM releases WHERE name_norm = ${nameNorm} AND version = ${version}`
           if (rows.length === 0) return yield* new ReleaseNotFound({ name, version })
-          const row = rows[0]!
+          const row = rows[0]
           const packageId = num(row.package_id)
           yield* sql`UPDATE packages SET latest_release_id = NULL WHERE id = ${packageId} AND latest_release_id = ${num(row.id)}`
           yield* sql`DELETE FROM release_deps WHERE release_id = ${num(row.id)}`
@@ -506,7 +506,7 @@ export const makeSql = (dialect: SqlDialect): Effect.Effect<PackageStoreService,
 
     const findTokenByHash = Effect.fn("PackageStore.findTokenByHash")(function*(hash: string) {
       const rows = yield* sql<Row>`SELECT * FROM tokens WHERE hash = ${hash}`.pipe(Effect.mapError(fail("look up a token")))
-      return rows.length === 0 ? Option.none() : Option.some(toToken(rows[0]!))
+      return rows.length === 0 ? Option.none() : Option.some(toToken(rows[0]))
     })
 
     const listTokens = sql<Row>`SELECT * FROM tokens ORDER BY id`.pipe(

@@ -81,10 +81,10 @@ const cString = (b: Buffer, at: number, length: number): Buffer => {
 
 const parseNumber = (b: Buffer, at: number, length: number): number => {
   const field = b.subarray(at, at + length)
-  if ((field[0]! & 0x80) !== 0) {
+  if ((field[0] & 0x80) !== 0) {
     // GNU base-256
-    let v = BigInt(field[0]! & 0x7f)
-    for (let i = 1; i < field.length; i++) v = (v << 8n) | BigInt(field[i]!)
+    let v = BigInt(field[0] & 0x7f)
+    for (let i = 1; i < field.length; i++) v = (v << 8n) | BigInt(field[i])
     if (v > BigInt(Number.MAX_SAFE_INTEGER)) throw new ArchiveFailure("corrupt tar header: number too large")
     return Number(v)
   }
@@ -99,7 +99,7 @@ const checksumOk = (header: Buffer): boolean => {
   let unsigned = 0
   let signed = 0
   for (let i = 0; i < BLOCK; i++) {
-    const byte = i >= 148 && i < 156 ? 0x20 : header[i]!
+    const byte = i >= 148 && i < 156 ? 0x20 : header[i]
     unsigned += byte
     signed += byte > 127 ? byte - 256 : byte
   }
@@ -184,7 +184,7 @@ export const scanTar = async (source: ByteSource, options: ScanOptions): Promise
         throw new ArchiveFailure(`has more than ${limits.maxEntries} entries (the entry limit)`)
       }
       if (!checksumOk(header)) throw new ArchiveFailure("corrupt tar header (checksum mismatch)")
-      const type = header[156] === 0 ? "0" : String.fromCharCode(header[156]!)
+      const type = header[156] === 0 ? "0" : String.fromCharCode(header[156])
       const headerSize = parseNumber(header, 124, 12)
       if (type === "x") {
         pax = parsePax(await readMeta(headerSize, "pax header"))
@@ -302,7 +302,7 @@ const header = (name: Buffer, prefix: Buffer, size: number, mode: number, type: 
   h.write("ustar\u000000", 257, "latin1")
   prefix.copy(h, 345)
   let sum = 0
-  for (let i = 0; i < BLOCK; i++) sum += h[i]!
+  for (let i = 0; i < BLOCK; i++) sum += h[i]
   h.write(sum.toString(8).padStart(6, "0") + "\0 ", 148, "latin1")
   return h
 }

@@ -8,7 +8,6 @@ import * as HttpServer from "@effect/platform/HttpServer"
 import { Console, Context, Effect, Layer, Option } from "effect"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
-import type { TokenScope } from "../../api/RegistryApi.js"
 import { Auth, parseExpiresIn } from "../../server/Auth.js"
 import type { TokenRow } from "../../server/PackageStore.js"
 import { PackageStore } from "../../server/PackageStore.js"
@@ -231,7 +230,7 @@ const tokenCreate = Command.make(
           })
         }
       }
-      const scope = opts.scope as TokenScope
+      const scope = opts.scope
       const name = Option.getOrUndefined(opts.name)
       const created = yield* withAuth(opts.dataDir, opts.databaseUrl, (auth) => auth.create({ name, scope, expiresInMs }))
       if (opts.json) return yield* printJson({ token: created.token, ...tokenJson(created.row) })
