@@ -222,18 +222,14 @@ export class Registries extends Effect.Service<Registries>()("fm/Registries", {
       name: string,
       version: string | undefined,
       list: ReadonlyArray<RemoteRegistry.RemoteRegistry>,
-      f: (source: RemoteRegistry.RemoteRegistry) => Effect.Effect<A, E>
+      f: (source: RemoteRegistry.RemoteRegistry) => Effect.Effect<A, E | PackageNotFound | RegistryUnavailable>
     ): Effect.Effect<A, Exclude<E, PackageNotFound | RegistryUnavailable> | RegistriesExhausted> =>
       Effect.gen(function*() {
         const attempts: Array<PackageNotFound | RegistryUnavailable> = []
         for (const source of list) {
           const hit = yield* f(source).pipe(
             Effect.map(Option.some),
-            Effect.catchAll((e: E) =>
-              isFallback(e)
-                ? Effect.as(Effect.sync(() => attempts.push(e)), Option.none<A>())
-                : Effect.fail(e as Exclude<E, PackageNotFound | RegistryUnavailable>)
-            )
+            Effect.catchIf(isFallback, (e) => Effect.as(Effect.sync(() => attempts.push(e)), Option.none<A>()))
           )
           if (Option.isSome(hit)) return hit.value
         }
