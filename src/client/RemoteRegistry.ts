@@ -27,7 +27,7 @@ import type { HealthResponse, SearchResponse } from "../api/Models.js"
 import { PackageInfo, ReleaseInfo } from "../api/Models.js"
 import { sameName } from "../domain/PackageName.js"
 import { maxSatisfying, pickLatest } from "../domain/Version.js"
-import { USER_AGENT } from "../shared/Version.js"
+import { USER_AGENT } from "../shared/FmVersion.js"
 import { boundedBody, MAX_ANSWER_BYTES, readBounded } from "./BoundedBody.js"
 import semver from "semver"
 
