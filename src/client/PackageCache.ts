@@ -10,13 +10,14 @@
  */
 import type { PlatformError } from "@effect/platform/Error"
 import * as FileSystem from "@effect/platform/FileSystem"
-import { Data, Effect, Option, Stream } from "effect"
+import { Data, Effect, Option, Schema, Stream } from "effect"
 import * as crypto from "node:crypto"
 import * as nodeFs from "node:fs"
 import * as path from "node:path"
 import { isPackageName, normalizeName } from "../domain/PackageName.js"
 import { isVersion } from "../domain/Version.js"
 import { Checksum, ChecksumMismatch, isSha256Hex } from "../shared/Checksum.js"
+import { fieldOf } from "../shared/Fields.js"
 import { FlowmasonHome } from "../shared/FlowmasonHome.js"
 
 /**
@@ -102,6 +103,13 @@ interface IndexRecord {
   readonly stored_at: string
 }
 
+/** What a read needs of an index record (the other fields are written for people and tools). */
+type IndexRecordRead = typeof IndexRecordRead.Type
+const IndexRecordRead = Schema.Struct({ sha256: Schema.String.pipe(Schema.filter(isSha256Hex)) })
+
+/** An index file's record: `None` when it is torn, not JSON, or has no valid checksum. */
+const decodeIndexRecord = Schema.decodeUnknownOption(Schema.parseJson(IndexRecordRead))
+
 const HASH_CHUNK = 1024 * 1024
 let hashBuffer: Buffer | undefined
 
@@ -115,7 +123,7 @@ const hashBlobSync = (file: string): { readonly sha256: string; readonly size: n
   try {
     fd = nodeFs.openSync(file, "r")
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === "ENOENT") return undefined
+    if (fieldOf(e, "code") === "ENOENT") return undefined
     throw e
   }
   try {
@@ -230,23 +238,13 @@ export class PackageCache extends Effect.Service<PackageCache>()("fm/PackageCach
           ),
           Effect.mapError(err(indexFile, "cannot read"))
         )
-        if (Option.isNone(text)) return Option.none<IndexRecord>()
-        let parsed: unknown
-        try {
-          parsed = JSON.parse(text.value)
-        } catch {
-          parsed = undefined
-        }
-        const rec = parsed as Partial<IndexRecord> | undefined
-        if (
-          rec === undefined || typeof rec !== "object" || rec === null || typeof rec.sha256 !== "string" ||
-          !isSha256Hex(rec.sha256)
-        ) {
+        if (Option.isNone(text)) return Option.none<IndexRecordRead>()
+        const rec = decodeIndexRecord(text.value)
+        if (Option.isNone(rec)) {
           yield* Effect.logWarning(`a download-cache index entry was unreadable; removed it (${path.basename(indexFile)})`)
           yield* removeQuietly(indexFile)
-          return Option.none<IndexRecord>()
         }
-        return Option.some(rec as IndexRecord)
+        return rec
       })
 
     const lookup = Effect.fn("PackageCache.lookup")(function*(key: CacheKey) {
@@ -391,7 +389,7 @@ export class PackageCache extends Effect.Service<PackageCache>()("fm/PackageCach
       fs.readDirectory(d).pipe(
         Effect.catchIf(
           (e) => e._tag === "SystemError" && e.reason === "NotFound",
-          () => Effect.succeed([] as Array<string>)
+          () => Effect.succeed<Array<string>>([])
         ),
         Effect.mapError(err(d, "cannot list"))
       )

@@ -24,9 +24,9 @@
  */
 import { SqlClient } from "@effect/sql"
 import type { SqlError } from "@effect/sql/SqlError"
-import { Effect, Option } from "effect"
+import { Effect, Option, Schema } from "effect"
 import type { Scope } from "effect"
-import type { TokenScope } from "../../api/RegistryApi.js"
+import { TokenScope } from "../../api/RegistryApi.js"
 import { normalizeName } from "../../domain/PackageName.js"
 import { pickLatest, sortVersions } from "../../domain/Version.js"
 import type {
@@ -82,14 +82,16 @@ type Row = Record<string, unknown>
 const str = (u: unknown): string => (u === null || u === undefined ? "" : String(u))
 const nstr = (u: unknown): string | null => (u === null || u === undefined ? null : String(u))
 const num = (u: unknown): number => (u === null || u === undefined ? 0 : Number(u))
+/** A JSON column's value; a column that is not JSON is a defect whose message says where it breaks. */
+const decodeJsonColumn = Schema.decodeSync(Schema.parseJson())
 const jsonArray = (u: unknown): ReadonlyArray<string> => {
   if (typeof u !== "string" || u === "") return []
-  const parsed: unknown = JSON.parse(u)
+  const parsed = decodeJsonColumn(u)
   return Array.isArray(parsed) ? parsed.map(String) : []
 }
 const jsonRecord = (u: unknown): Readonly<Record<string, string>> => {
   if (typeof u !== "string" || u === "") return {}
-  const parsed: unknown = JSON.parse(u)
+  const parsed = decodeJsonColumn(u)
   if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) return {}
   const out: Record<string, string> = {}
   for (const [k, v] of Object.entries(parsed)) out[k] = String(v)
@@ -130,12 +132,15 @@ export const toRelease = (r: Row): ReleaseRow => ({
 /** How long a single-writer store holds download counts before writing them (see `recordDownload`). */
 const DOWNLOAD_FLUSH_MS = 50
 
+/** A token row's scope; any other value in the column is a defect that names it. */
+const decodeScope = Schema.decodeUnknownSync(TokenScope)
+
 const toToken = (r: Row): TokenRow => ({
   id: num(r.id),
   name: str(r.name),
   prefix: str(r.prefix),
   hash: str(r.hash),
-  scope: str(r.scope) as TokenScope,
+  scope: decodeScope(r.scope),
   createdAt: str(r.created_at),
   expiresAt: nstr(r.expires_at),
   revokedAt: nstr(r.revoked_at)
@@ -172,27 +177,40 @@ export const makeSql = (dialect: SqlDialect): Effect.Effect<PackageStoreService,
 
     // Read cache (single-writer databases only): entries carry the write generation they were
     // read in and count only while it is current; every write bumps it after its commit.
-    const cache = dialect.singleWriter === true ? new Map<string, { readonly gen: number; readonly value: unknown }>() : undefined
+    // One map per kind of answer, so each holds values of one type; together at most CACHE_LIMIT.
+    const caches: Array<Map<string, unknown>> = []
     let generation = 0
     const CACHE_LIMIT = 2048
     const invalidate = Effect.sync(() => {
       generation++
-      cache?.clear()
+      for (const c of caches) c.clear()
     })
-    const cached = <A, E>(key: string, read: Effect.Effect<A, E>): Effect.Effect<A, E> => {
-      if (cache === undefined) return read
-      return Effect.suspend(() => {
-        const hit = cache.get(key)
-        if (hit !== undefined && hit.gen === generation) return Effect.succeed(hit.value as A)
-        const gen = generation
-        return Effect.tap(read, (value) =>
-          Effect.sync(() => {
-            if (gen !== generation) return
-            if (cache.size >= CACHE_LIMIT) cache.clear()
-            cache.set(key, { gen, value })
-          }))
-      })
+    /**
+     * A cache for one kind of answer, `A`: `cached(key, read)` answers from it while the write
+     * generation is current, else runs `read` (always, on a shared database) and keeps its value.
+     */
+    const readCache = <A>() => {
+      if (dialect.singleWriter !== true) return <E>(_key: string, read: Effect.Effect<A, E>) => read
+      const cache = new Map<string, { readonly gen: number; readonly value: A }>()
+      caches.push(cache)
+      return <E>(key: string, read: Effect.Effect<A, E>): Effect.Effect<A, E> =>
+        Effect.suspend(() => {
+          const hit = cache.get(key)
+          if (hit !== undefined && hit.gen === generation) return Effect.succeed(hit.value)
+          const gen = generation
+          return Effect.tap(read, (value) =>
+            Effect.sync(() => {
+              if (gen !== generation) return
+              if (caches.reduce((n, c) => n + c.size, 0) >= CACHE_LIMIT) for (const c of caches) c.clear()
+              cache.set(key, { gen, value })
+            }))
+        })
     }
+    const packageCache = readCache<Option.Option<PackageRow>>()
+    const releaseCache = readCache<Option.Option<ReleaseRow>>()
+    const searchCache = readCache<SearchResult>()
+    const countsCache = readCache<{ readonly packages: number; readonly components: number }>()
+    const statsCache = readCache<StoreStats>()
     const writing = <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.ensuring(effect, invalidate)
     // writes that change releases (publish, yank, unyank, delete), as opposed to download counts
     let releaseWrites = 0
@@ -329,7 +347,7 @@ export const makeSql = (dialect: SqlDialect): Effect.Effect<PackageStoreService,
 
     const getPackage = Effect.fn("PackageStore.getPackage")(function*(name: string) {
       const nameNorm = normalizeName(name)
-      return yield* counted(cached(
+      return yield* counted(packageCache(
         `p\u0000${nameNorm}`,
         sql<Row>`${PACKAGE_SELECT} WHERE p.name_norm = ${nameNorm}`.pipe(
           Effect.map((rows) => rows.length === 0 ? Option.none<PackageRow>() : Option.some(toPackage(rows[0]))),
@@ -343,8 +361,8 @@ export const makeSql = (dialect: SqlDialect): Effect.Effect<PackageStoreService,
         Effect.mapError(fail(`list versions of ${name}`))
       ))
       const releases = rows.map(toRelease)
-      const order = sortVersions(releases.map((r) => r.version))
-      return order.map((v) => releases.find((r) => r.version === v)!)
+      const rank = new Map(sortVersions(releases.map((r) => r.version)).map((v, i) => [v, i]))
+      return [...releases].sort((a, b) => (rank.get(a.version) ?? 0) - (rank.get(b.version) ?? 0))
     })
 
     const readRelease = (name: string, version: string) =>
@@ -358,7 +376,7 @@ export const makeSql = (dialect: SqlDialect): Effect.Effect<PackageStoreService,
     })
 
     const findArchive = (name: string, version: string) =>
-      cached(`r\u0000${normalizeName(name)}\u0000${version}`, readRelease(name, version))
+      releaseCache(`r\u0000${normalizeName(name)}\u0000${version}`, readRelease(name, version))
 
     const packagesByIds = (ids: ReadonlyArray<number>) =>
       ids.length === 0
@@ -374,7 +392,7 @@ export const makeSql = (dialect: SqlDialect): Effect.Effect<PackageStoreService,
         )
 
     const search = (query: SearchQuery) =>
-      counted(cached(`s\u0000${query.q}\u0000${query.category ?? "\u0001"}\u0000${query.page}\u0000${query.pageSize}`, searchUncached(query)))
+      counted(searchCache(`s\u0000${query.q}\u0000${query.category ?? "\u0001"}\u0000${query.page}\u0000${query.pageSize}`, searchUncached(query)))
 
     const searchUncached = Effect.fn("PackageStore.search")(function*(query: SearchQuery) {
       const offset = (query.page - 1) * query.pageSize
@@ -396,9 +414,9 @@ export const makeSql = (dialect: SqlDialect): Effect.Effect<PackageStoreService,
       Effect.map((p) => ({ packages: num(p[0]?.packages), components: num(p[0]?.components) }))
     )
 
-    const counts = cached("counts", countsQuery.pipe(Effect.mapError(fail("read counts"))))
+    const counts = countsCache("counts", countsQuery.pipe(Effect.mapError(fail("read counts"))))
 
-    const stats = counted(cached(
+    const stats = counted(statsCache(
       "stats",
       Effect.gen(function*() {
         const p = yield* countsQuery
@@ -470,7 +488,7 @@ export const makeSql = (dialect: SqlDialect): Effect.Effect<PackageStoreService,
 
     // rows as plain value arrays: tens of thousands of them at start-up
     const checksums = sql`SELECT DISTINCT checksum FROM releases`.values.pipe(
-      Effect.map((rows) => new Set(rows.map((r) => str(r[0]))) as ReadonlySet<string>),
+      Effect.map((rows): ReadonlySet<string> => new Set(rows.map((r) => str(r[0])))),
       Effect.mapError(fail("list checksums"))
     )
 
