@@ -52,7 +52,7 @@ export const sweepOldFiles = (dir: string, minAge: Duration.Duration): Effect.Ef
       const cutoff = Date.now() - Duration.toMillis(minAge)
       let removed = 0
       const entries = await Fs.promises.readdir(dir).catch((e: NodeJS.ErrnoException) => {
-        if (e.code === "ENOENT") return [] as Array<string>
+        if (e.code === "ENOENT") return new Array<string>()
         throw e
       })
       for (const f of entries) {
