@@ -68,15 +68,15 @@ export const loadFm = (args: ReadonlyArray<string>) =>
     if (isSubcommandName(first)) {
       const loaded = await subcommands[first]()
       const [head, ...rest] = SUBCOMMAND_NAMES.map((name) => name === first ? loaded : shell(name))
-      return root([head!, ...rest])
+      return root([head, ...rest])
     }
     if (first !== undefined && !first.startsWith("-")) {
       // not a command: the "did you mean" needs only the names
       const [head, ...rest] = SUBCOMMAND_NAMES.map(shell)
-      return root([head!, ...rest])
+      return root([head, ...rest])
     }
     const [head, ...rest] = await Promise.all(SUBCOMMAND_NAMES.map((name) => subcommands[name]()))
-    return root([head!, ...rest])
+    return root([head, ...rest])
   })
 
 /** @effect/cli's remaining parse messages (paths it checks itself), in fm's words. */

@@ -107,7 +107,7 @@ const safeReaddir = (dir: string): Array<string> => {
  * same home as `FlowmasonHome`); `undefined` when `FLOWMASON_NO_CODE_CACHE` is set.
  * @since 0.1.0
  */
-export const codeCacheDir = (env: NodeJS.ProcessEnv = process.env): string | undefined => {
+export const codeCacheDir = (env: Readonly<Record<string, string | undefined>>): string | undefined => {
   if (env.FLOWMASON_NO_CODE_CACHE !== undefined && env.FLOWMASON_NO_CODE_CACHE !== "") return undefined
   const home = env.FLOWMASON_HOME !== undefined && env.FLOWMASON_HOME !== ""
     ? path.resolve(env.FLOWMASON_HOME)

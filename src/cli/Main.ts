@@ -16,6 +16,7 @@ import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as NodeTerminal from "@effect/platform-node/NodeTerminal"
 import { Cause, Console, Effect, Exit, FiberRef, HashSet, Layer, Logger } from "effect"
 import { FlowmasonHome } from "../shared/FlowmasonHome.js"
+import * as Settings from "../shared/Settings.js"
 import { terminalBlock } from "../shared/TerminalText.js"
 import { run } from "./Cli.js"
 import { describeDefect, describeFailure, printFailure, wantsJson } from "./ErrorVoice.js"
@@ -54,19 +55,31 @@ const exitNow = (code: number, onExit: (code: number) => void): void => {
  * @since 0.1.0
  */
 export const main = async (argv: ReadonlyArray<string>): Promise<void> => {
-
-  const noColor = process.env.NO_COLOR !== undefined && process.env.NO_COLOR !== ""
-  const outTty = process.stdout.isTTY === true && !noColor
-  const errTty = process.stderr.isTTY === true && !noColor
   const json = wantsJson(argv.slice(2))
 
-  /** Prints a failure (see `ErrorVoice.ts`) and gives the exit code for it. */
-  const report = (e: unknown) => {
-    // @effect/cli's own messages were printed by it (only for what fm's checks let through)
-    if (ValidationError.isValidationError(e)) return Effect.succeed(ValidationError.isHelpRequested(e) ? 0 : 2)
-    const failure = describeFailure(e)
-    return Effect.as(printFailure(failure, { json, color: errTty }), failure.exit)
-  }
+  /** The command, its output coloured only on a terminal without NO_COLOR, its failures reported. */
+  const program = Effect.flatMap(Effect.orDie(Settings.noColor), (noColor) => {
+    const outTty = process.stdout.isTTY === true && !noColor
+    const errTty = process.stderr.isTTY === true && !noColor
+
+    /** Prints a failure (see `ErrorVoice.ts`) and gives the exit code for it. */
+    const report = (e: unknown) => {
+      // @effect/cli's own messages were printed by it (only for what fm's checks let through)
+      if (ValidationError.isValidationError(e)) return Effect.succeed(ValidationError.isHelpRequested(e) ? 0 : 2)
+      const failure = describeFailure(e)
+      return Effect.as(printFailure(failure, { json, color: errTty }), failure.exit)
+    }
+
+    return run(argv).pipe(
+      (self) => Console.consoleWith((c) => Console.withConsole(self, plainConsole(c, outTty, errTty))),
+      Effect.as(0),
+      Effect.catchAll(report),
+      Effect.catchAllDefect((defect) => {
+        const failure = describeDefect(defect)
+        return Effect.as(printFailure(failure, { json, color: errTty }), failure.exit)
+      })
+    )
+  })
 
   /** Log lines go to stderr (stdout is for results and --json), as `warning: ...` etc. */
   const stderrLogger = Logger.make(({ logLevel, message }) => {
@@ -93,14 +106,7 @@ export const main = async (argv: ReadonlyArray<string>): Promise<void> => {
     terminated = true
   })
 
-  run(argv).pipe(
-    (self) => Console.consoleWith((c) => Console.withConsole(self, plainConsole(c, outTty, errTty))),
-    Effect.as(0),
-    Effect.catchAll(report),
-    Effect.catchAllDefect((defect) => {
-      const failure = describeDefect(defect)
-      return Effect.as(printFailure(failure, { json, color: errTty }), failure.exit)
-    }),
+  program.pipe(
     Effect.provide(MainLayer),
     // in place of the default logger (what `Logger.replace` does, without a layer and its scope)
     Effect.locallyWith(FiberRef.currentLoggers, (loggers) =>

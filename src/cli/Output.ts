@@ -59,13 +59,6 @@ export class UsageError extends Data.TaggedError("UsageError")<{
 }
 
 /**
- * Whether stdout is a terminal where colour is allowed (never when piped or when `NO_COLOR` is set).
- * @since 0.1.0
- */
-export const stdoutIsTty = (): boolean =>
-  process.stdout.isTTY === true && (process.env.NO_COLOR === undefined || process.env.NO_COLOR === "")
-
-/**
  * Whether `fm` can ask the user a question (stdin and stdout are both terminals).
  * @since 0.1.0
  */

@@ -104,7 +104,7 @@ export const runProjectInstall = (args: ProjectInstallArgs) =>
     if (args.json === true) return yield* Console.log(JSON.stringify(resultJson(result, added), null, 2))
     for (const w of result.warnings) yield* Console.error(`warning: ${w}`)
     if (added !== undefined) {
-      const got = result.packages.find((p) => normalizeName(p.name) === normalizeName(added!.name))
+      const got = result.packages.find((p) => normalizeName(p.name) === normalizeName(added.name))
       yield* Console.log(`Added ${added.name} ${added.range} to ${path.basename(result.project)}${got === undefined ? "" : ` (${got.version})`}`)
     }
     const cached = result.packages.filter((p) => p.fromCache).length

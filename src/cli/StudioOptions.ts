@@ -6,13 +6,20 @@
  * @since 0.1.0
  */
 import { Command, Options } from "@effect/cli"
+import type { ConfigError } from "effect"
 import { Console, Effect, Layer, Option } from "effect"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
 import { json, printJson, UsageError } from "./Output.js"
 import type { PackageStore, StoreError } from "../server/storage/PackageStore.js"
 import * as SqlitePackageStore from "../server/storage/SqlitePackageStore.js"
-import { DATABASE_URL_ENV, databaseUrlFrom, isPostgresUrl, redactUrl } from "../server/selection/StorageOptions.js"
+import {
+  DATABASE_URL_ENV,
+  databaseUrlFrom,
+  databaseUrlSetting,
+  isPostgresUrl,
+  redactUrl
+} from "../server/selection/StorageOptions.js"
 
 /**
  * `--database-url postgres://...`: keep the registry in PostgreSQL (several replicas may share it).
@@ -103,16 +110,19 @@ export const resolveBlobUrl = (
  * non-PostgreSQL URL is a usage error.
  * @since 0.1.0
  */
-export const resolveDatabaseUrl = (flag: Option.Option<string>): Effect.Effect<string | undefined, UsageError> => {
-  const url = databaseUrlFrom(Option.getOrUndefined(flag))
-  if (url === undefined || isPostgresUrl(url)) return Effect.succeed(url)
-  return Effect.fail(
-    new UsageError({
-      reason: `--database-url: '${redactUrl(url)}' is not a PostgreSQL URL`,
-      hint: "use postgres://user:password@host:5432/database (or leave it out for SQLite in the data directory)"
-    })
-  )
-}
+export const resolveDatabaseUrl = (
+  flag: Option.Option<string>
+): Effect.Effect<string | undefined, UsageError | ConfigError.ConfigError> =>
+  Effect.flatMap(databaseUrlSetting, (fromEnv) => {
+    const url = databaseUrlFrom(Option.getOrUndefined(flag), fromEnv)
+    if (url === undefined || isPostgresUrl(url)) return Effect.succeed(url)
+    return Effect.fail(
+      new UsageError({
+        reason: `--database-url: '${redactUrl(url)}' is not a PostgreSQL URL`,
+        hint: "use postgres://user:password@host:5432/database (or leave it out for SQLite in the data directory)"
+      })
+    )
+  })
 
 /**
  * The `--blob-dir` directory, resolved and created (mode 0700).

@@ -35,4 +35,4 @@ export type SubcommandName = (typeof SUBCOMMAND_NAMES)[number]
  * @since 0.1.0
  */
 export const isSubcommandName = (s: string | undefined): s is SubcommandName =>
-  s !== undefined && (SUBCOMMAND_NAMES as ReadonlyArray<string>).includes(s)
+  s !== undefined && SUBCOMMAND_NAMES.some((name) => name === s)

@@ -27,7 +27,8 @@ const isMain = (exports: unknown): exports is { readonly main: Main } =>
 /** `main` from the bundle, with the code cache of the subcommand named first (one per name). */
 const loadBuiltMain = (bundleName: string, argv: ReadonlyArray<string>): Main => {
   const bundle = path.join(path.dirname(fileURLToPath(import.meta.url)), bundleName)
-  const dir = codeCacheDir()
+  // before Effect is loaded (the start-up path), so the environment is read directly here
+  const dir = codeCacheDir(process.env)
   const prefix = codeCachePrefix(bundleName)
   const first = argv[2]
   const cacheFile = dir === undefined ? undefined : path.join(dir, `${prefix}${isSubcommandName(first) ? first : "_"}.bin`)

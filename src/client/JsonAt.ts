@@ -2,7 +2,9 @@
  * JSON parsing whose syntax errors name the line and column (1-based) of the file.
  * @internal
  */
-import { Effect } from "effect"
+import { Either } from "effect"
+import type { Effect } from "effect"
+import { parseJsonText } from "../shared/JsonText.js"
 import { ConfigError } from "./RegistryConfigErrors.js"
 
 /** Line and column (1-based) of a character offset. */
@@ -20,10 +22,7 @@ export const parseJsonAt = (
   file: string,
   text: string
 ): Effect.Effect<unknown, ConfigError> =>
-  Effect.try({
-    try: () => JSON.parse(text) as unknown,
-    catch: (e) => {
-      const msg = e instanceof Error ? e.message : String(e)
+  Either.mapLeft(parseJsonText(text), (msg) => {
       const lc = /line (\d+) column (\d+)/.exec(msg)
       const pos = /position (\d+)/.exec(msg)
       const where = lc
@@ -33,5 +32,4 @@ export const parseJsonAt = (
         : lineColumn(text, text.length)
       const reason = `invalid JSON: ${msg.replace(/\s*\(line \d+ column \d+\)/, "").replace(/ in JSON at position \d+/, "")}`
       return new ConfigError({ file, reason, ...where })
-    }
   })

@@ -10,7 +10,7 @@
  */
 import type { PlatformError } from "@effect/platform/Error"
 import * as FileSystem from "@effect/platform/FileSystem"
-import { Effect, Option, Stream } from "effect"
+import { Effect, Option, Schema, Stream } from "effect"
 import * as nodeFs from "node:fs"
 import * as path from "node:path"
 import { isPackageName, normalizeName } from "../domain/PackageName.js"
@@ -61,6 +61,14 @@ export {
    */
   type ShaLookup
 } from "./CacheModels.js"
+
+
+/** What a read needs of an index record (the other fields are written for people and tools). */
+type IndexRecordRead = typeof IndexRecordRead.Type
+const IndexRecordRead = Schema.Struct({ sha256: Schema.String.pipe(Schema.filter(isSha256Hex)) })
+
+/** An index file's record: `None` when it is torn, not JSON, or has no valid checksum. */
+const decodeIndexRecord = Schema.decodeUnknownOption(Schema.parseJson(IndexRecordRead))
 
 
 /**
@@ -117,23 +125,13 @@ export class PackageCache extends Effect.Service<PackageCache>()("fm/PackageCach
           ),
           Effect.mapError(err(indexFile, "cannot read"))
         )
-        if (Option.isNone(text)) return Option.none<IndexRecord>()
-        let parsed: unknown
-        try {
-          parsed = JSON.parse(text.value)
-        } catch {
-          parsed = undefined
-        }
-        const rec = parsed as Partial<IndexRecord> | undefined
-        if (
-          rec === undefined || typeof rec !== "object" || rec === null || typeof rec.sha256 !== "string" ||
-          !isSha256Hex(rec.sha256)
-        ) {
+        if (Option.isNone(text)) return Option.none<IndexRecordRead>()
+        const rec = decodeIndexRecord(text.value)
+        if (Option.isNone(rec)) {
           yield* Effect.logWarning(`a download-cache index entry was unreadable; removed it (${path.basename(indexFile)})`)
           yield* removeQuietly(indexFile)
-          return Option.none<IndexRecord>()
         }
-        return Option.some(rec as IndexRecord)
+        return rec
       })
 
     const lookup = Effect.fn("PackageCache.lookup")(function*(key: CacheKey) {
@@ -178,7 +176,7 @@ export class PackageCache extends Effect.Service<PackageCache>()("fm/PackageCach
       const out = yield* Effect.try({
         try: () =>
           requests.map((r, i): Option.Option<CachedPackage> => {
-            const { indexFile, key: k } = keys[i]!
+            const { indexFile, key: k } = keys[i]
             const expected = r.sha256.trim().toLowerCase()
             if (!isSha256Hex(expected)) return Option.none()
             const blob = blobPath(expected)
@@ -278,7 +276,7 @@ export class PackageCache extends Effect.Service<PackageCache>()("fm/PackageCach
       fs.readDirectory(d).pipe(
         Effect.catchIf(
           (e) => e._tag === "SystemError" && e.reason === "NotFound",
-          () => Effect.succeed([] as Array<string>)
+          () => Effect.succeed<Array<string>>([])
         ),
         Effect.mapError(err(d, "cannot list"))
       )

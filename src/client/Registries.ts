@@ -224,18 +224,14 @@ export class Registries extends Effect.Service<Registries>()("fm/Registries", {
       name: string,
       version: string | undefined,
       list: ReadonlyArray<RemoteRegistry.RemoteRegistry>,
-      f: (source: RemoteRegistry.RemoteRegistry) => Effect.Effect<A, E>
+      f: (source: RemoteRegistry.RemoteRegistry) => Effect.Effect<A, E | PackageNotFound | RegistryUnavailable>
     ): Effect.Effect<A, Exclude<E, PackageNotFound | RegistryUnavailable> | RegistriesExhausted> =>
       Effect.gen(function*() {
         const attempts: Array<PackageNotFound | RegistryUnavailable> = []
         for (const source of list) {
           const hit = yield* f(source).pipe(
             Effect.map(Option.some),
-            Effect.catchAll((e: E) =>
-              isFallback(e)
-                ? Effect.as(Effect.sync(() => attempts.push(e)), Option.none<A>())
-                : Effect.fail(e as Exclude<E, PackageNotFound | RegistryUnavailable>)
-            )
+            Effect.catchIf(isFallback, (e) => Effect.as(Effect.sync(() => attempts.push(e)), Option.none<A>()))
           )
           if (Option.isSome(hit)) return hit.value
         }
@@ -309,7 +305,7 @@ export class Registries extends Effect.Service<Registries>()("fm/Registries", {
         packages,
         totalCount: Math.max(total, packages.length),
         errors
-      } satisfies SearchResult as SearchResult
+      } satisfies SearchResult
     })
 
     /** Downloads one resolved version from one source into the cache (retrying a broken transfer). */
@@ -330,7 +326,7 @@ export class Registries extends Effect.Service<Registries>()("fm/Registries", {
         const key = { registry: source.name, name: info.name, version: info.version }
         const hit = yield* cache.lookup(key)
         if (Option.isSome(hit) && (info.checksum === "" || hit.value.sha256 === info.checksum.toLowerCase())) {
-          return { registry: source.name, info, cached: hit.value, fromCache: true } satisfies Fetched as Fetched
+          return { registry: source.name, info, cached: hit.value, fromCache: true } satisfies Fetched
         }
         const onProgress = options.onProgress
         const total = info.size_bytes > 0 ? info.size_bytes : undefined
@@ -359,7 +355,7 @@ export class Registries extends Effect.Service<Registries>()("fm/Registries", {
             `${info.name}@${info.version} from registry ${source.name} was stored WITHOUT checksum verification`
           )
         }
-        return { registry: source.name, info, cached, fromCache: false } satisfies Fetched as Fetched
+        return { registry: source.name, info, cached, fromCache: false } satisfies Fetched
       })
 
     const fetch = Effect.fn("Registries.fetch")(function*(name: string, options: FetchOptions = {}) {
@@ -373,7 +369,7 @@ export class Registries extends Effect.Service<Registries>()("fm/Registries", {
           // every registry down: an exact version already in the cache still installs
           Effect.catchTag("RegistriesExhausted", (e) =>
             exact && e.allUnavailable && isPackageName(name)
-              ? Effect.flatMap(cache.lookupAnyRegistry(name, options.version!), (hit) =>
+              ? Effect.flatMap(cache.lookupAnyRegistry(name, options.version), (hit) =>
                 Option.match(hit, {
                   onNone: () => Effect.fail(e),
                   onSome: (cached) =>

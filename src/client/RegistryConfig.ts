@@ -284,7 +284,7 @@ export class RegistryConfig extends Effect.Service<RegistryConfig>()("fm/Registr
       yield* modify((entries) =>
         Effect.map(findIndex(entries, name), (i) => {
           const cleared = clearDefaults(entries)
-          return replaceAt(cleared, i, withFields(cleared[i]!.entry, { isDefault: true }))
+          return replaceAt(cleared, i, withFields(cleared[i].entry, { isDefault: true }))
         })
       )
     })
@@ -301,7 +301,7 @@ export class RegistryConfig extends Effect.Service<RegistryConfig>()("fm/Registr
         yield* modify((entries) =>
           Effect.map(findIndex(entries, name), (i) => {
             const base = patch.isDefault === true ? clearDefaults(entries) : entries
-            return replaceAt(base, i, withFields(base[i]!.entry, patch))
+            return replaceAt(base, i, withFields(base[i].entry, patch))
           })
         )
       }

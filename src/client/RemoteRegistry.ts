@@ -13,13 +13,15 @@
  */
 import * as HttpApiClient from "@effect/platform/HttpApiClient"
 import type { InclusionProofResponse } from "../api/LogModels.js"
+import * as HttpApiError from "@effect/platform/HttpApiError"
 import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientError from "@effect/platform/HttpClientError"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import * as HttpClientResponse from "@effect/platform/HttpClientResponse"
-import { Config, Duration, Effect, FiberRef, Option, Redacted, Schedule, Schema, Stream } from "effect"
+import { Config, Duration, Effect, FiberRef, Match, Option, ParseResult, Predicate, Redacted, Schedule, Schema, Stream } from "effect"
 import * as crypto from "node:crypto"
 import * as fs from "node:fs"
+import type { ApiError } from "../api/ApiErrors.js"
 import { API_PREFIX, RegistryApi } from "../api/RegistryApi.js"
 import type { HealthResponse, SearchResponse } from "../api/Models.js"
 import { PackageInfo, ReleaseInfo, VersionsResponse } from "../api/Models.js"
@@ -153,6 +155,14 @@ const withBody = (res: HttpClientResponse.HttpClientResponse, body: Uint8Array<A
     new Response(isNullBodyStatus(res.status) ? null : body, { status: res.status, headers: res.headers })
   )
 
+const decodeJsonOption = Schema.decodeUnknownOption(Schema.parseJson())
+
+/** A file's bytes as they are read (a Node stream yields Buffers, which are Uint8Arrays). */
+async function* chunksOf(file: string): AsyncGenerator<Uint8Array> {
+  for await (const chunk of fs.createReadStream(file, { highWaterMark: 256 * 1024 })) {
+    if (chunk instanceof Uint8Array) yield chunk
+  }
+}
 
 /**
  * A client for one registry. Methods have no requirements.
@@ -419,47 +429,41 @@ export const make = (
         Effect.orElseSucceed(() => "")
       )
 
+    /** An API error the endpoint asked does not declare: the server is not speaking the protocol. */
+    const unexpected = (ctx: Ctx) => (e: ApiError | HttpApiError.HttpApiDecodeError): MalformedResponse =>
+      new MalformedResponse({ registry, url: ctx.url, reason: `${e._tag}: ${e.message}` })
+
     /** Maps anything the typed client can fail with into our errors. */
-    const mapError = (ctx: Ctx) => (e: { readonly _tag: string }): PackageNotFound | RemoteError => {
-      switch (e._tag) {
-        case "NotFound":
-          return fromStatus(404, detailOf(e), ctx)
-        case "Unauthorized":
-          return fromStatus(401, detailOf(e), ctx)
-        case "Forbidden":
-          return fromStatus(403, detailOf(e), ctx)
-        case "Unavailable":
-          return fromStatus(503, detailOf(e), ctx)
-        case "RequestError": {
-          const re = e as HttpClientError.RequestError
-          return new RegistryUnavailable({
+    const mapError = (ctx: Ctx) => (e: ClientFailure): PackageNotFound | RemoteError =>
+      Match.valueTags(e, {
+        NotFound: (e) => fromStatus(404, e.detail, ctx),
+        Unauthorized: (e) => fromStatus(401, e.detail, ctx),
+        Forbidden: (e) => fromStatus(403, e.detail, ctx),
+        Unavailable: (e) => fromStatus(503, e.detail, ctx),
+        RequestError: (re) =>
+          new RegistryUnavailable({
             registry,
             url: ctx.url,
             reason: re.description ?? (re.cause instanceof Error ? describeTransport(re.cause) : re.reason),
             package: label(ctx)
-          })
-        }
-        case "ResponseError": {
-          const re = e as HttpClientError.ResponseError
+          }),
+        ResponseError: (re) => {
           const status = re.response.status
           if (status >= 200 && status < 300) {
             return new MalformedResponse({ registry, url: ctx.url, reason: re.description ?? "the body could not be read" })
           }
           return fromStatus(status, re.description ?? "", ctx)
-        }
-        case "ParseError":
-          return new MalformedResponse({ registry, url: ctx.url, reason: String((e as { message?: unknown }).message ?? e._tag) })
-        default:
-          return new MalformedResponse({
-            registry,
-            url: ctx.url,
-            reason: `${e._tag}: ${String((e as { message?: unknown }).message ?? "")}`
-          })
-      }
-    }
+        },
+        ParseError: (pe) => new MalformedResponse({ registry, url: ctx.url, reason: pe.message }),
+        BadRequest: unexpected(ctx),
+        Conflict: unexpected(ctx),
+        PayloadTooLarge: unexpected(ctx),
+        InvalidParameter: unexpected(ctx),
+        HttpApiDecodeError: unexpected(ctx)
+      })
 
-    const call = <A, E extends { readonly _tag: string }>(
-      effect: Effect.Effect<A, E>,
+    const call = <A>(
+      effect: Effect.Effect<A, ClientFailure>,
       ctx: Ctx
     ): Effect.Effect<A, PackageNotFound | RemoteError> => Effect.mapError(effect, mapError(ctx))
 
@@ -610,14 +614,13 @@ export const make = (
           )
         )
       ).pipe(
-        Stream.mapError((e) =>
-          e._tag === "PackageNotFound" || e._tag === "RegistryUnavailable" || e._tag === "AuthenticationFailed" ||
-            e._tag === "MalformedResponse"
-            ? e
-            : e._tag === "ResponseError"
-            ? new RegistryUnavailable({ registry, url, reason: `the download broke off: ${e.description ?? e.reason}`, package: label(ctx) })
-            : mapError(ctx)(e)
-        )
+        Stream.catchTags({
+          ResponseError: (e) =>
+            Stream.fail(
+              new RegistryUnavailable({ registry, url, reason: `the download broke off: ${e.description ?? e.reason}`, package: label(ctx) })
+            ),
+          RequestError: (e) => Stream.fail(mapError(ctx)(e))
+        })
       )
     }
 
@@ -647,7 +650,7 @@ export const make = (
       )
       const tail = enc.encode(`\r\n--${boundary}--\r\n`)
       const fileBytes = Stream.fromAsyncIterable(
-        fs.createReadStream(file, { highWaterMark: 256 * 1024 }) as AsyncIterable<Uint8Array>,
+        chunksOf(file),
         (cause) => new MalformedResponse({ registry, url: file, reason: `cannot read ${file}: ${String(cause)}` })
       )
       let sent = 0
@@ -668,7 +671,7 @@ export const make = (
         })
       )
       const ctx: Ctx = { name: pkg, url }
-      const mapUpload = (e: { readonly _tag: string }): RemoteError => {
+      const mapUpload = (e: HttpClientError.HttpClientError): RemoteError => {
         const m = mapError(ctx)(e)
         return m._tag === "PackageNotFound" ? new MalformedResponse({ registry, url, reason: "HTTP 404" }) : m
       }
@@ -677,12 +680,7 @@ export const make = (
         Effect.mapError(mapUpload),
         Effect.scoped
       )
-      let parsed: unknown = undefined
-      try {
-        parsed = JSON.parse(text)
-      } catch {
-        parsed = undefined
-      }
+      const parsed = Option.getOrUndefined(decodeJsonOption(text))
       const detail = detailOf(parsed) || text.slice(0, 200)
       const reject = (hint: string) =>
         Effect.fail(new PublishRejected({ registry, package: pkg, status: res.status, detail, hint }))
@@ -722,10 +720,20 @@ export const make = (
     return { name: registry, url: base, health, search, versions, resolve, download, publish, logProof } satisfies RemoteRegistry
   })
 
+/** Everything the typed API client can fail with. */
+type ClientFailure =
+  | HttpClientError.HttpClientError
+  | ParseResult.ParseError
+  | HttpApiError.HttpApiDecodeError
+  | ApiError
+
+/** The `code` (ECONNREFUSED, ...) a Node error carries, if any. */
+const codeOf = (u: unknown): string | undefined =>
+  Predicate.hasProperty(u, "code") && typeof u.code === "string" ? u.code : undefined
+
 const describeTransport = (cause: Error): string => {
-  const code = (cause as NodeJS.ErrnoException).code ??
-    ((cause as { cause?: { code?: string } }).cause?.code)
-  const inner = (cause as { cause?: unknown }).cause
+  const inner = cause.cause
+  const code = codeOf(cause) ?? codeOf(inner)
   const text = inner instanceof Error ? inner.message : cause.message
   return code !== undefined && !text.includes(code) ? `${code}: ${text}` : text
 }

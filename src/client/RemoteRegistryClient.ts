@@ -71,7 +71,7 @@ export interface RemoteRegistryClientOptions {
 
 type Services = ClientServices | FlowmasonHome | HttpClient.HttpClient
 
-const withRegistry = (registry: string, info: PackageInfo): RegistryPackage => ({ ...info, registry }) as RegistryPackage
+const withRegistry = (registry: string, info: PackageInfo): RegistryPackage => ({ ...info, registry })
 
 /**
  * The promise client. Create it with {@link getRemoteRegistry}; call `dispose()` when done

@@ -5,6 +5,7 @@
  */
 import { Data, Effect, Either, ParseResult, Schema } from "effect"
 import { PackageName } from "./PackageName.js"
+import { parseJsonText } from "../shared/JsonText.js"
 import { Version, VersionRange } from "./Version.js"
 
 /**
@@ -139,10 +140,7 @@ const firstIssue = (file: string, error: ParseResult.ParseError): ManifestError 
 }
 
 const parseJson = (m: ManifestFile): Either.Either<unknown, ManifestError> =>
-  Either.try({
-    try: () => JSON.parse(m.text) as unknown,
-    catch: (e) => new ManifestError({ file: m.file, field: "", reason: `is not valid JSON (${String(e)})` })
-  })
+  Either.mapLeft(parseJsonText(m.text), (why) => new ManifestError({ file: m.file, field: "", reason: `is not valid JSON (${why})` }))
 
 const decodeWith = <A, I>(schema: Schema.Schema<A, I>, m: ManifestFile): Either.Either<A, ManifestError> =>
   Either.flatMap(parseJson(m), (json) =>
@@ -166,8 +164,12 @@ const componentName = (path: string): string => {
 
 const opt = <A>(a: A | null | undefined): A | undefined => (a === null ? undefined : a)
 const nonEmpty = (xs: ReadonlyArray<string>): Array<string> => xs.filter((x) => x.trim() !== "")
-const compact = <T extends Record<string, unknown>>(o: T): T =>
-  Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T
+/** A copy of `o` without the keys whose value is undefined (absent, not present-but-undefined). */
+const compact = <T extends object>(o: T): T => {
+  const out = { ...o }
+  for (const key of Object.keys(out)) if (Reflect.get(out, key) === undefined) Reflect.deleteProperty(out, key)
+  return out
+}
 
 /**
  * Decodes the manifest of a package from its `manifest.json`, its `flowmason-package.json`, or
@@ -215,7 +217,8 @@ export const decodeManifest = (files: {
       )
     }
   }
-  const head = (pj ?? cj)!
+  const head = pj ?? cj
+  if (head === undefined) return Either.left(new ManifestError({ file: PROJECT_MANIFEST, field: "", reason: "missing" }))
   const components = pj?.components != null
     ? nonEmpty(pj.components).map(componentName)
     : cj?.components != null
@@ -241,7 +244,7 @@ export const decodeManifest = (files: {
     repository: opt(pj?.repository) ?? opt(cj?.repository),
     kind: cj !== undefined ? "component" as const : "project" as const
   })
-  return Either.right(new Manifest(fields as ConstructorParameters<typeof Manifest>[0]))
+  return Either.right(new Manifest(fields))
 }
 
 /**

@@ -6,12 +6,13 @@
  * @since 0.1.0
  */
 import * as FileSystem from "@effect/platform/FileSystem"
-import { Data, Effect } from "effect"
+import { Data, Effect, Either } from "effect"
 import * as path from "node:path"
 import semver from "semver"
 import { isPackageName, normalizeName } from "../domain/PackageName.js"
 import { isVersion } from "../domain/Version.js"
 import { tempBeside, writeFileAtomic } from "../shared/AtomicFile.js"
+import { parseJsonText } from "../shared/JsonText.js"
 
 /**
  * Project file names, in the order they are looked for.
@@ -104,10 +105,7 @@ const readJson = (fs: FileSystem.FileSystem, file: string) =>
   fs.readFileString(file).pipe(
     Effect.mapError((e) => new ProjectError({ file, reason: `cannot be read (${e.message})` })),
     Effect.flatMap((text) =>
-      Effect.try({
-        try: () => JSON.parse(text) as unknown,
-        catch: (e) => new ProjectError({ file, reason: `is not valid JSON (${String(e)})` })
-      })
+      Either.mapLeft(parseJsonText(text), (why) => new ProjectError({ file, reason: `is not valid JSON (${why})` }))
     )
   )
 

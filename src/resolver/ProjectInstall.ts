@@ -415,22 +415,22 @@ export class ProjectInstall extends Effect.Service<ProjectInstall>()("fm/Project
           // fetched (and verified) while resolving: nothing more to do for those
           const hits: Array<Option.Option<Got>> = packages.map((p) => Option.fromNullable(early.get(cacheId(p))))
           // with the lock's SHA-256 the blob path is known: one batch, no index reads, each blob hashed once
-          const withSha = packages.flatMap((p, i) => (p.sha256 !== "" && Option.isNone(hits[i]!) ? [i] : []))
-          const shaHits = yield* cache.lookupShaMany(withSha.map((i) => ({ key: keyOf(packages[i]!), sha256: packages[i]!.sha256 }))).pipe(
+          const withSha = packages.flatMap((p, i) => (p.sha256 !== "" && Option.isNone(hits[i]) ? [i] : []))
+          const shaHits = yield* cache.lookupShaMany(withSha.map((i) => ({ key: keyOf(packages[i]), sha256: packages[i].sha256 }))).pipe(
             Effect.mapError((e) => new ProjectError({ file: e.file, reason: `cannot read the package cache (${e.reason})` }))
           )
           withSha.forEach((i, j) => {
-            hits[i] = Option.map(shaHits[j]!, (h) => ({ path: h.path, fromCache: true, sha256: h.sha256 }))
+            hits[i] = Option.map(shaHits[j], (h) => ({ path: h.path, fromCache: true, sha256: h.sha256 }))
           })
           const withoutSha = packages.flatMap((p, i) => (p.sha256 === "" ? [i] : []))
-          yield* Effect.forEach(withoutSha, (i) => Effect.map(cachedOne(packages[i]!), (h) => {
+          yield* Effect.forEach(withoutSha, (i) => Effect.map(cachedOne(packages[i]), (h) => {
             hits[i] = h
           }), { concurrency: LOCAL, discard: true })
-          meter.expect(packages.reduce((sum, p, i) => (Option.isSome(hits[i]!) ? sum : sum + p.size), 0))
+          meter.expect(packages.reduce((sum, p, i) => (Option.isSome(hits[i]) ? sum : sum + p.size), 0))
           const got = yield* Effect.forEach(
             packages,
             (p, i) => {
-              const hit = hits[i]!
+              const hit = hits[i]
               return Option.isSome(hit) ? Effect.succeed(hit.value) : fetchOne(p, meter.counted)
             },
             { concurrency }
@@ -439,23 +439,23 @@ export class ProjectInstall extends Effect.Service<ProjectInstall>()("fm/Project
           // (once per SHA-256, name and version: the cache remembers a pass)
           yield* Effect.forEach(packages, (p, i) =>
             cache.verifiedOnce(
-              got[i]!.sha256,
+              got[i].sha256,
               p.name,
               p.version,
-              verifyPackageArchive(archive, got[i]!.path, { name: p.name, version: p.version, registry: p.registry.name })
+              verifyPackageArchive(archive, got[i].path, { name: p.name, version: p.version, registry: p.registry.name })
             ).pipe(Effect.mapError((e) => failFor(p)(e.reason))), { concurrency: LOCAL, discard: true })
           // hard links to the immutable, content-addressed blobs (copies across devices)
           const targets = packages.map((p) => path.join(staging, `${normalizeName(p.name)}-${p.version}.fmpkg`))
-          yield* cache.linkOrCopyMany(packages.map((_, i) => ({ blob: got[i]!.path, target: targets[i]! }))).pipe(
+          yield* cache.linkOrCopyMany(packages.map((_, i) => ({ blob: got[i].path, target: targets[i] }))).pipe(
             Effect.mapError((e) => new ProjectError({ file: e.file, reason: `cannot put the package into the staging directory (${e.reason})` }))
           )
           return packages.map((p, i): InstalledPackage => ({
             name: p.name,
             version: p.version,
             registry: p.registry.name,
-            sha256: got[i]!.sha256,
+            sha256: got[i].sha256,
             size: p.size,
-            fromCache: got[i]!.fromCache
+            fromCache: got[i].fromCache
           }))
         }).pipe(Effect.onError(() => fs.remove(staging, { recursive: true, force: true }).pipe(Effect.ignore)))
         // swap: old dir aside, staged dir in, old dir removed; on failure the old dir comes back
@@ -593,7 +593,7 @@ export class ProjectInstall extends Effect.Service<ProjectInstall>()("fm/Project
       const rows = yield* Effect.forEach(packages, (p) =>
         Effect.gen(function*() {
           const sources = yield* registries.sources(p.registry.name)
-          const list = yield* sources[0]!.versions(p.name)
+          const list = yield* sources[0].versions(p.name)
           const usable = list.releases.filter((r) => !r.yanked).map((r) => r.version)
           const latest = pickLatest(usable) ?? p.version
           const range = direct.get(normalizeName(p.name))

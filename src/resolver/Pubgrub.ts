@@ -103,17 +103,17 @@ const popcount32 = (x: number): number => {
 }
 const bitsAnd = (a: Bits, b: Bits): Bits => {
   const r: Bits = new Array<number>(a.length)
-  for (let i = 0; i < a.length; i++) r[i] = a[i]! & b[i]!
+  for (let i = 0; i < a.length; i++) r[i] = a[i] & b[i]
   return r
 }
 const bitsOr = (a: Bits, b: Bits): Bits => {
   const r: Bits = new Array<number>(a.length)
-  for (let i = 0; i < a.length; i++) r[i] = a[i]! | b[i]!
+  for (let i = 0; i < a.length; i++) r[i] = a[i] | b[i]
   return r
 }
 const bitsAndNot = (a: Bits, b: Bits): Bits => {
   const r: Bits = new Array<number>(a.length)
-  for (let i = 0; i < a.length; i++) r[i] = a[i]! & ~b[i]!
+  for (let i = 0; i < a.length; i++) r[i] = a[i] & ~b[i]
   return r
 }
 const bitsIsEmpty = (a: Bits): boolean => {
@@ -121,25 +121,25 @@ const bitsIsEmpty = (a: Bits): boolean => {
   return true
 }
 const bitsSubset = (a: Bits, b: Bits): boolean => {
-  for (let i = 0; i < a.length; i++) if ((a[i]! & ~b[i]!) !== 0) return false
+  for (let i = 0; i < a.length; i++) if ((a[i] & ~b[i]) !== 0) return false
   return true
 }
 const bitsDisjoint = (a: Bits, b: Bits): boolean => {
-  for (let i = 0; i < a.length; i++) if ((a[i]! & b[i]!) !== 0) return false
+  for (let i = 0; i < a.length; i++) if ((a[i] & b[i]) !== 0) return false
   return true
 }
 const bitsCount = (a: Bits): number => {
   let n = 0
-  for (let i = 0; i < a.length; i++) n += popcount32(a[i]!)
+  for (let i = 0; i < a.length; i++) n += popcount32(a[i])
   return n
 }
-const bitsHas = (a: Bits, i: number): boolean => (a[i >>> 5]! & (1 << (i & 31))) !== 0
+const bitsHas = (a: Bits, i: number): boolean => (a[i >>> 5] & (1 << (i & 31))) !== 0
 const bitsSet = (a: Bits, i: number): void => {
-  a[i >>> 5] = a[i >>> 5]! | (1 << (i & 31))
+  a[i >>> 5] = a[i >>> 5] | (1 << (i & 31))
 }
 const bitsHighest = (a: Bits): number => {
   for (let w = a.length - 1; w >= 0; w--) {
-    const x = a[w]!
+    const x = a[w]
     if (x !== 0) return w * 32 + (31 - Math.clz32(x))
   }
   return -1
@@ -338,7 +338,7 @@ class Solver {
 
   pkg(name: string): Pkg {
     const id = this.byName.get(name)
-    if (id !== undefined) return this.pkgs[id]!
+    if (id !== undefined) return this.pkgs[id]
     return this.makePkg(name, this.source.versions(name))
   }
 
@@ -348,8 +348,8 @@ class Solver {
     const bits = zeros(p.words)
     const pinOnly = exactPin(range) === undefined ? this.source.pinOnly?.(p.name) : undefined
     for (let i = 0; i < p.parsed.length; i++) {
-      if (!satisfies(range, p.parsed[i]!)) continue
-      if (pinOnly !== undefined && pinOnly.has(p.versions[i]!)) continue
+      if (!satisfies(range, p.parsed[i])) continue
+      if (pinOnly !== undefined && pinOnly.has(p.versions[i])) continue
       bitsSet(bits, i)
     }
     p.ranges.set(range, bits)
@@ -366,7 +366,7 @@ class Solver {
     if (p.id === ROOT) return this.rootDeps
     const hit = p.deps[i]
     if (hit !== undefined) return hit
-    const raw = this.source.dependencies(p.name, p.versions[i]!)
+    const raw = this.source.dependencies(p.name, p.versions[i])
     const list = Object.entries(raw)
       .map(([n, r]) => [normalizeName(n), r] as const)
       .sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
@@ -387,14 +387,14 @@ class Solver {
   }
 
   register(id: number): void {
-    for (const t of this.incompats[id]!.terms) this.pkgs[t.pkg]!.incompats.push(id)
+    for (const t of this.incompats[id].terms) this.pkgs[t.pkg].incompats.push(id)
   }
 
   // -------------------------------------------------------------------------------------------
 
   run(): SolveResult {
     const maxSteps = this.options.maxSteps ?? 1_000_000
-    const root = this.pkgs[ROOT]!
+    const root = this.pkgs[ROOT]
     this.addIncompat([{ pkg: ROOT, term: { pos: false, bits: this.single(root, 0) } }], { kind: "root" }, true)
     try {
       let next: number | undefined = ROOT
@@ -413,7 +413,7 @@ class Solver {
     for (const p of this.pkgs) {
       if (p.id === ROOT || !p.decided) continue
       const i = bitsHighest(p.acc.bits)
-      solution.set(p.name, p.versions[i]!)
+      solution.set(p.name, p.versions[i])
     }
     return { _tag: "Solved", solution, decisions: this.decisions, conflicts: this.conflicts }
   }
@@ -427,8 +427,8 @@ class Solver {
     let unsatisfied = -1
     const terms = inc.terms
     for (let i = 0; i < terms.length; i++) {
-      const t = terms[i]!
-      const acc = this.pkgs[t.pkg]!.acc
+      const t = terms[i]
+      const acc = this.pkgs[t.pkg].acc
       if (subset(acc, t.term)) continue
       if (disjoint(acc, t.term)) return -1
       if (unsatisfied !== -1) return -1
@@ -438,7 +438,7 @@ class Solver {
   }
 
   assign(pkg: number, term: Term, cause: number): void {
-    const p = this.pkgs[pkg]!
+    const p = this.pkgs[pkg]
     const acc = intersect(p.acc, term)
     p.acc = acc
     if (acc.pos && !p.decided && !p.listed) {
@@ -455,17 +455,17 @@ class Solver {
     while (changed.length > 0) {
       const pkg = changed.pop()!
       queued.delete(pkg)
-      const list = this.pkgs[pkg]!.incompats
+      const list = this.pkgs[pkg].incompats
       for (let k = list.length - 1; k >= 0; k--) {
-        const id = list[k]!
-        const inc = this.incompats[id]!
+        const id = list[k]
+        const inc = this.incompats[id]
         const rel = this.relation(inc)
         if (rel === -1) continue
         if (rel === -2) {
           const learned = this.resolveConflict(id)
-          const lrel = this.relation(this.incompats[learned]!)
+          const lrel = this.relation(this.incompats[learned])
           if (lrel < 0) throw new Error("PubGrub invariant: a learned incompatibility must be almost satisfied")
-          const t = this.incompats[learned]!.terms[lrel]!
+          const t = this.incompats[learned].terms[lrel]
           this.assign(t.pkg, negate(t.term), learned)
           changed.length = 0
           queued.clear()
@@ -473,7 +473,7 @@ class Solver {
           queued.add(t.pkg)
           break
         }
-        const t = inc.terms[rel]!
+        const t = inc.terms[rel]
         this.assign(t.pkg, negate(t.term), id)
         if (!queued.has(t.pkg)) {
           queued.add(t.pkg)
@@ -484,13 +484,13 @@ class Solver {
   }
 
   isTerminal(inc: Incompat): boolean {
-    return inc.terms.length === 0 || (inc.terms.length === 1 && inc.terms[0]!.pkg === ROOT && inc.terms[0]!.term.pos)
+    return inc.terms.length === 0 || (inc.terms.length === 1 && inc.terms[0].pkg === ROOT && inc.terms[0].term.pos)
   }
 
   firstSatisfier(t: PkgTerm): number {
-    const p = this.pkgs[t.pkg]!
+    const p = this.pkgs[t.pkg]
     if (subset(p.any, t.term)) return -1
-    for (const a of p.assignments) if (subset(this.assignments[a]!.acc, t.term)) return a
+    for (const a of p.assignments) if (subset(this.assignments[a].acc, t.term)) return a
     throw new Error(`PubGrub invariant: no satisfier for ${p.name}`)
   }
 
@@ -499,39 +499,39 @@ class Solver {
     let id = start
     let learned = false
     for (let guard = 0; guard < 1_000_000; guard++) {
-      const inc = this.incompats[id]!
+      const inc = this.incompats[id]
       if (this.isTerminal(inc)) throw new SolveFailure(id)
       let satIdx = -1
       let satTerm: PkgTerm | undefined
       const firsts = inc.terms.map((t) => this.firstSatisfier(t))
       for (let i = 0; i < firsts.length; i++) {
-        if (firsts[i]! > satIdx) {
+        if (firsts[i] > satIdx) {
           satIdx = firsts[i]!
           satTerm = inc.terms[i]!
         }
       }
       if (satTerm === undefined) throw new Error("PubGrub invariant: a satisfied incompatibility has a satisfier")
-      const satisfier = this.assignments[satIdx]!
+      const satisfier = this.assignments[satIdx]
       let prevIdx = -1
       for (let i = 0; i < firsts.length; i++) {
-        if (inc.terms[i]!.pkg !== satisfier.pkg && firsts[i]! > prevIdx) prevIdx = firsts[i]!
+        if (inc.terms[i].pkg !== satisfier.pkg && firsts[i] > prevIdx) prevIdx = firsts[i]!
       }
       if (!subset(satisfier.term, satTerm.term)) {
-        for (const a of this.pkgs[satisfier.pkg]!.assignments) {
+        for (const a of this.pkgs[satisfier.pkg].assignments) {
           if (a >= satIdx) break
-          if (subset(intersect(this.assignments[a]!.acc, satisfier.term), satTerm.term)) {
+          if (subset(intersect(this.assignments[a].acc, satisfier.term), satTerm.term)) {
             if (a > prevIdx) prevIdx = a
             break
           }
         }
       }
-      const prevLevel = Math.max(prevIdx >= 0 ? this.assignments[prevIdx]!.level : 1, 1)
+      const prevLevel = Math.max(prevIdx >= 0 ? this.assignments[prevIdx].level : 1, 1)
       if (satisfier.cause === -1 || prevLevel < satisfier.level) {
         this.backtrack(prevLevel)
         if (learned) this.register(id)
         return id
       }
-      const cause = this.incompats[satisfier.cause]!
+      const cause = this.incompats[satisfier.cause]
       const merged = new Map<number, Term>()
       for (const t of inc.terms) if (t.pkg !== satisfier.pkg) merged.set(t.pkg, t.term)
       let causeTerm: Term | undefined
@@ -555,12 +555,12 @@ class Solver {
   }
 
   backtrack(level: number): void {
-    while (this.assignments.length > 0 && this.assignments[this.assignments.length - 1]!.level > level) {
+    while (this.assignments.length > 0 && this.assignments[this.assignments.length - 1].level > level) {
       const a = this.assignments.pop()!
-      const p = this.pkgs[a.pkg]!
+      const p = this.pkgs[a.pkg]
       p.assignments.pop()
       const last = p.assignments.at(-1)
-      p.acc = last === undefined ? p.any : this.assignments[last]!.acc
+      p.acc = last === undefined ? p.any : this.assignments[last].acc
       if (a.cause === -1) p.decided = false
       if (p.acc.pos && !p.decided && !p.listed) {
         p.listed = true
@@ -575,7 +575,7 @@ class Solver {
     let bestCount = Number.POSITIVE_INFINITY
     const cands = this.candidates
     for (let i = 0; i < cands.length; i++) {
-      const p = this.pkgs[cands[i]!]!
+      const p = this.pkgs[cands[i]]
       if (p.decided || !p.acc.pos) {
         p.listed = false
         cands[i] = cands[cands.length - 1]!
@@ -651,11 +651,11 @@ class Solver {
         if (bitsHas(bits, k)) {
           j = k
           k++
-        } else if (p.parsed[k]!.prerelease.length > 0) {
+        } else if (p.parsed[k].prerelease.length > 0) {
           k++
         } else break
       }
-      const from = p.versions[i]!
+      const from = p.versions[i]
       const after = j + 1 < n ? p.versions[j + 1] : undefined
       if (i === j) parts.push(from)
       else if (i === 0 && after === undefined) parts.push("*")
@@ -679,12 +679,12 @@ class Solver {
   }
 
   describe(id: number): string {
-    const inc = this.incompats[id]!
+    const inc = this.incompats[id]
     const cause = inc.cause
     if (cause.kind === "dependency") {
-      const p = this.pkgs[inc.terms[0]!.pkg]!
-      const dep = this.pkgs[cause.dep]!
-      const who = this.subject(p, inc.terms[0]!.term.bits)
+      const p = this.pkgs[inc.terms[0].pkg]
+      const dep = this.pkgs[cause.dep]
+      const who = this.subject(p, inc.terms[0].term.bits)
       const what = `${who} depends on ${dep.name} ${cause.range}`
       if (inc.terms.length > 1) return what
       if (dep.versions.length === 0) return `${what}, but no versions of ${dep.name} are available`
@@ -692,8 +692,8 @@ class Solver {
       return `${what}, but no version of ${dep.name} matches ${cause.range}`
     }
     if (cause.kind === "noVersions") {
-      const t = inc.terms[0]!
-      const p = this.pkgs[t.pkg]!
+      const t = inc.terms[0]
+      const p = this.pkgs[t.pkg]
       return p.versions.length === 0
         ? `no versions of ${p.name} are available`
         : `no version of ${p.name} matches ${this.rangeText(p, t.term.bits) || "the required range"}`
@@ -705,23 +705,23 @@ class Solver {
     const neg = terms.filter((t) => !t.term.pos)
     if (terms.length === 0) return `no versions satisfy ${this.rootName}'s dependencies`
     if (pos.length === 0) {
-      const req = neg.map((t) => this.object(this.pkgs[t.pkg]!, t.term.bits)).join(" or ")
+      const req = neg.map((t) => this.object(this.pkgs[t.pkg], t.term.bits)).join(" or ")
       return hasRoot ? `${this.rootName} depends on ${req}` : `${req} is required`
     }
     if (neg.length === 0) {
-      const names = pos.map((t) => this.subject(this.pkgs[t.pkg]!, t.term.bits))
+      const names = pos.map((t) => this.subject(this.pkgs[t.pkg], t.term.bits))
       if (names.length === 1) return `${names[0]} cannot be installed`
       return names.length === 2
         ? `${names[0]} and ${names[1]} cannot be installed together`
         : `${names.slice(0, -1).join(", ")} and ${names.at(-1)} cannot all be installed together`
     }
     if (pos.length === 1) {
-      const who = this.subject(this.pkgs[pos[0]!.pkg]!, pos[0]!.term.bits)
-      const req = neg.map((t) => this.object(this.pkgs[t.pkg]!, t.term.bits)).join(" or ")
+      const who = this.subject(this.pkgs[pos[0].pkg], pos[0].term.bits)
+      const req = neg.map((t) => this.object(this.pkgs[t.pkg], t.term.bits)).join(" or ")
       return `${who} ${neg.length === 1 ? "depends on" : "requires"} ${req}`
     }
-    const names = pos.map((t) => this.subject(this.pkgs[t.pkg]!, t.term.bits))
-    const req = neg.map((t) => this.object(this.pkgs[t.pkg]!, t.term.bits)).join(" or ")
+    const names = pos.map((t) => this.subject(this.pkgs[t.pkg], t.term.bits))
+    const req = neg.map((t) => this.object(this.pkgs[t.pkg], t.term.bits)).join(" or ")
     return `${names.join(" and ")} together require ${req}`
   }
 
@@ -729,18 +729,18 @@ class Solver {
     const lines: Array<string> = []
     const lineOf = new Map<number, number>()
     const visit = (id: number): void => {
-      const inc = this.incompats[id]!
+      const inc = this.incompats[id]
       if (inc.cause.kind !== "derived" || lineOf.has(id)) return
       const { left, right } = inc.cause
-      const lDerived = this.incompats[left]!.cause.kind === "derived"
-      const rDerived = this.incompats[right]!.cause.kind === "derived"
+      const lDerived = this.incompats[left].cause.kind === "derived"
+      const rDerived = this.incompats[right].cause.kind === "derived"
       // explain the derived cause last, so that its line is the one right above
       const order = lDerived && !rDerived ? [left, right] : [right, left]
       for (const c of order) visit(c)
       const previous = lines.length
       const reasons: Array<string> = []
       for (const c of [left, right]) {
-        const ci = this.incompats[c]!
+        const ci = this.incompats[c]
         if (ci.cause.kind === "root") continue
         if (ci.cause.kind !== "derived") reasons.push(this.describe(c))
         else if (lineOf.get(c) !== previous) reasons.push(`${this.describe(c)} (line ${lineOf.get(c)})`)
@@ -749,7 +749,7 @@ class Solver {
       lines.push(reasons.length === 0 ? conclusion : `${reasons.join("; ")}; ${conclusion}`)
       lineOf.set(id, lines.length)
     }
-    const t = this.incompats[terminal]!
+    const t = this.incompats[terminal]
     if (t.cause.kind !== "derived") return [`${this.describe(terminal)}; so ${this.rootName}'s dependencies cannot be satisfied`]
     visit(terminal)
     const referenced = lines.some((l) => / \(line \d+\)/.test(l))

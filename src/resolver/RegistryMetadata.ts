@@ -64,8 +64,8 @@ export const makeRegistryMetadata = (
       let found: { readonly index: number; readonly list: VersionList } | undefined
       const unavailable: Array<string> = []
       for (let i = 0; i < list.length && found === undefined; i++) {
-        const source = list[i]!
-        const answer = answers[i]!
+        const source = list[i]
+        const answer = answers[i]
         if (answer._tag === "Right") {
           found = { index: i, list: answer.right }
           continue
@@ -90,10 +90,10 @@ export const makeRegistryMetadata = (
         }
         return undefined
       }
-      const source = list[found.index]!
+      const source = list[found.index]
       const registry: RegistryRef = { name: source.name, url: source.url }
       const shadows: Array<RegistryRef> = options.detectShadows === true && pin === undefined
-        ? list.slice(found.index + 1).flatMap((s, j) => (answers[found.index + 1 + j]!._tag === "Right" ? [{ name: s.name, url: s.url }] : []))
+        ? list.slice(found.index + 1).flatMap((s, j) => (answers[found.index + 1 + j]._tag === "Right" ? [{ name: s.name, url: s.url }] : []))
         : []
       return { registry, name: found.list.name, releases: found.list.releases, shadows }
     })

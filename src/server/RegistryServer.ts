@@ -174,7 +174,7 @@ export const layer = (options: RegistryServerOptions) =>
  */
 export const serve = <E = never, R = never, SE = StoreError | BlobError>(
   options: RegistryServerOptions,
-  extra: Layer.Layer<never, E, R | HttpApi.Api> = Layer.empty as Layer.Layer<never, E, R | HttpApi.Api>,
+  extra: Layer.Layer<never, E, R | HttpApi.Api> = Layer.empty,
   storage: Layer.Layer<PackageStore | BlobStore, SE> = storageLayer(options.dataDir) as Layer.Layer<
     PackageStore | BlobStore,
     SE

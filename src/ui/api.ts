@@ -66,7 +66,7 @@ const detailOf = async (res: Response): Promise<string> => {
   try {
     const body: unknown = await res.json()
     if (body && typeof body === "object" && "detail" in body) {
-      const d = (body as { detail: unknown }).detail
+      const d = body.detail
       return typeof d === "string" ? d : JSON.stringify(d)
     }
   } catch {

@@ -54,7 +54,7 @@ export const parseDate = (iso: string | null | undefined): Date | undefined => {
 }
 
 const parts = (v: string): [Array<number>, Array<string>] => {
-  const [core = "", pre = ""] = v.split("+")[0]!.split(/-(.*)/s)
+  const [core = "", pre = ""] = v.split("+")[0].split(/-(.*)/s)
   return [core.split(".").map((x) => Number.parseInt(x, 10) || 0), pre ? pre.split(".") : []]
 }
 

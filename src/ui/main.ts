@@ -33,7 +33,7 @@ const route = (ctx: Ctx, fromNavigation: boolean): Promise<Rendered> => {
   if (path === "/categories") return renderCategories(ctx)
   const m = /^\/packages\/([^/]+)(?:\/([^/]+))?$/.exec(path)
   if (m) {
-    const name = decodeURIComponent(m[1]!)
+    const name = decodeURIComponent(m[1])
     const version = m[2] === undefined ? undefined : decodeURIComponent(m[2])
     return renderPackage(ctx, name, version)
   }

@@ -174,7 +174,7 @@ const syncFiles = async (files: ReadonlyArray<string>, signal: AbortSignal): Pro
   const worker = async (): Promise<void> => {
     while (next < files.length) {
       if (signal.aborted) throw new ArchiveFailure("interrupted")
-      const fh = await fs.promises.open(files[next++]!, "r")
+      const fh = await fs.promises.open(files[next++], "r")
       try {
         await fh.datasync()
       } finally {

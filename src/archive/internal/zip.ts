@@ -231,7 +231,7 @@ const readDirectory = async (
   const byOffset = [...entries].sort((a, b) => a.localOffset - b.localOffset)
   for (let i = 0; i < byOffset.length; i++) {
     if (options.signal.aborted) throw new ArchiveFailure("interrupted")
-    const entry = byOffset[i]!
+    const entry = byOffset[i]
     if (entry.localOffset + 30 > cdOffset) throw new ArchiveFailure("corrupt: local header outside the data area", entry.path)
     const header = await source.readAt(entry.localOffset, 30)
     if (header.readUInt32LE(0) !== SIG_LOCAL) throw new ArchiveFailure("corrupt: local header not found", entry.path)
@@ -260,7 +260,7 @@ const readDirectory = async (
     }
     entry.dataStart = entry.localOffset + 30 + nameLength + extraLength
     const dataEnd = entry.dataStart + entry.compressedSize
-    const limit = i + 1 < byOffset.length ? byOffset[i + 1]!.localOffset : cdOffset
+    const limit = i + 1 < byOffset.length ? byOffset[i + 1].localOffset : cdOffset
     if (dataEnd > limit) {
       throw new ArchiveFailure(
         i + 1 < byOffset.length ? "corrupt: entry data overlaps another entry" : "truncated: entry data runs past the data area",

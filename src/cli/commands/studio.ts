@@ -5,11 +5,10 @@
  */
 import { Args, Command, Options } from "@effect/cli"
 import * as HttpServer from "@effect/platform/HttpServer"
-import { Console, Context, Effect, Layer, Option } from "effect"
+import { Console, Context, Effect, Layer, Option, Redacted } from "effect"
 import * as crypto from "node:crypto"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
-import type { TokenScope } from "../../api/RegistryApi.js"
 import { Auth, parseExpiresIn } from "../../server/http/Auth.js"
 import type { TokenRow } from "../../server/storage/PackageStore.js"
 import { PackageStore } from "../../server/storage/PackageStore.js"
@@ -30,6 +29,7 @@ import {
 } from "../StudioOptions.js"
 import * as WebUi from "../../server/webui/WebUi.js"
 import { FlowmasonHome } from "../../shared/FlowmasonHome.js"
+import * as Settings from "../../shared/Settings.js"
 import { json, printJson, printTable, UsageError } from "../Output.js"
 
 const dataDirOption = Options.directory("data-dir").pipe(
@@ -43,8 +43,8 @@ const dataDirOption = Options.directory("data-dir").pipe(
 const resolveDataDir = (flag: Option.Option<string>) =>
   Effect.gen(function*() {
     if (Option.isSome(flag)) return Path.resolve(flag.value)
-    const env = process.env.FM_REGISTRY_DATA_DIR
-    if (env !== undefined && env !== "") return Path.resolve(env)
+    const env = yield* Settings.optional("FM_REGISTRY_DATA_DIR")
+    if (Option.isSome(env)) return Path.resolve(env.value)
     const home = yield* FlowmasonHome
     return home.registryDir
   })
@@ -168,7 +168,8 @@ const startCommand = Command.make(
           const server = Context.get(ctx, HttpServer.HttpServer)
           const store = Context.get(ctx, PackageStore)
           const auth = yield* Effect.provide(Auth, Auth.Default.pipe(Layer.provide(Layer.succeed(PackageStore, store))))
-          const generated = yield* auth.bootstrap(process.env.FM_ADMIN_TOKEN)
+          const adminToken = yield* Settings.optionalSecret("FM_ADMIN_TOKEN")
+          const generated = yield* auth.bootstrap(Option.getOrUndefined(Option.map(adminToken, Redacted.value)))
           const url = RegistryServer.listeningUrl(server)
           const where = databaseUrl === undefined && blobDir === undefined && blobUrl === undefined
             ? `data: ${dataDir}`
@@ -255,7 +256,7 @@ const tokenCreate = Command.make(
           })
         }
       }
-      const scope = opts.scope as TokenScope
+      const scope = opts.scope
       const name = Option.getOrUndefined(opts.name)
       const created = yield* withAuth(opts.dataDir, opts.databaseUrl, (auth) => auth.create({ name, scope, expiresInMs }))
       if (opts.json) return yield* printJson({ token: created.token, ...tokenJson(created.row) })

@@ -8,6 +8,7 @@ import * as HttpClientError from "@effect/platform/HttpClientError"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import { Duration, Effect, Option, Schema } from "effect"
 import { boundedBody, MAX_ANSWER_BYTES, readBounded } from "../../client/BoundedBody.js"
+import { fieldOf } from "../../shared/Fields.js"
 import { USER_AGENT } from "../../shared/FmVersion.js"
 import { HttpClientLive } from "../HttpClientLayer.js"
 
@@ -31,7 +32,7 @@ const describeFailure = (e: unknown): string => {
   let cur: unknown = e
   for (let i = 0; i < 6 && cur !== undefined && cur !== null; i++) {
     if (typeof cur === "object") {
-      const code = (cur as { code?: unknown }).code
+      const code = fieldOf(cur, "code")
       if (typeof code === "string" && /^E[A-Z_]+$/.test(code)) {
         return code === "ECONNREFUSED"
           ? "connection refused (ECONNREFUSED)"
@@ -39,7 +40,7 @@ const describeFailure = (e: unknown): string => {
           ? "host not found (ENOTFOUND)"
           : code
       }
-      cur = (cur as { cause?: unknown }).cause
+      cur = fieldOf(cur, "cause")
     } else break
   }
   return e instanceof Error ? e.message : String(e)
@@ -71,13 +72,18 @@ export const checkHealth = (url: string, token: Option.Option<string>) =>
       () => failed(`the answer is over ${MAX_ANSWER_BYTES} bytes`)
     ).pipe(Effect.flatMap(readBounded), Effect.timeout(Duration.seconds(5)))
     const body = yield* Schema.decodeUnknown(Schema.parseJson())(new TextDecoder().decode(bytes))
-    const rec = typeof body === "object" && body !== null ? (body as Record<string, unknown>) : {}
+    const rec = {
+      status: fieldOf(body, "status"),
+      registry_name: fieldOf(body, "registry_name"),
+      packages_count: fieldOf(body, "packages_count"),
+      log_key: fieldOf(body, "log_key")
+    }
     return {
       ok: true,
-      ...(typeof rec["status"] === "string" ? { status: rec["status"] } : {}),
-      ...(typeof rec["registry_name"] === "string" ? { registry_name: rec["registry_name"] } : {}),
-      ...(typeof rec["packages_count"] === "number" ? { packages_count: rec["packages_count"] } : {}),
-      ...(typeof rec["log_key"] === "string" ? { log_key: rec["log_key"] } : {})
+      ...(typeof rec.status === "string" ? { status: rec.status } : {}),
+      ...(typeof rec.registry_name === "string" ? { registry_name: rec.registry_name } : {}),
+      ...(typeof rec.packages_count === "number" ? { packages_count: rec.packages_count } : {}),
+      ...(typeof rec.log_key === "string" ? { log_key: rec.log_key } : {})
     } satisfies Health
   }).pipe(
     Effect.catchAll((e) =>

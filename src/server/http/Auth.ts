@@ -55,7 +55,9 @@ export const scopeIncludes = (has: TokenScope, needs: TokenScope): boolean => ra
 export const parseExpiresIn = (text: string): number | undefined => {
   const m = /^(\d+)\s*([smhdwy])$/.exec(text.trim())
   if (m === null) return undefined
-  const unit = { s: 1e3, m: 60e3, h: 3600e3, d: 86400e3, w: 7 * 86400e3, y: 365 * 86400e3 }[m[2] as "s"]
+  const units: Readonly<Record<string, number>> = { s: 1e3, m: 60e3, h: 3600e3, d: 86400e3, w: 7 * 86400e3, y: 365 * 86400e3 }
+  const unit = units[m[2] ?? ""]
+  if (unit === undefined) return undefined
   const ms = Number(m[1]) * unit
   return ms > 0 ? ms : undefined
 }

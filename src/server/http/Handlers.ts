@@ -144,7 +144,7 @@ export const PackagesLive = HttpApiBuilder.group(RegistryApi, "packages", (handl
           const found = yield* store.getPackage(path.name).pipe(Effect.mapError(unavailable))
           const b = yield* base
           return json(new VersionsResponse({
-            name: Option.match(found, { onNone: () => releases[0]!.name, onSome: (p) => p.name }),
+            name: Option.match(found, { onNone: () => releases[0].name, onSome: (p) => p.name }),
             versions: releases.map((r) => r.version),
             latest_version: Option.match(found, { onNone: () => null, onSome: (p) => p.latest.version }),
             releases: releases.map((r) => toReleaseInfo(r, b))

@@ -32,7 +32,7 @@ export const baseUrlFromHeaders = (
   const one = (v: string | ReadonlyArray<string> | undefined) => (typeof v === "string" ? v : v?.[0])
   const first = (v: string | ReadonlyArray<string> | undefined) => {
     const s = one(v)
-    return s === undefined ? undefined : s.split(",")[0]!.trim()
+    return s === undefined ? undefined : s.split(",")[0].trim()
   }
   const proto = (options.trustProxy ? first(h["x-forwarded-proto"]) : undefined) ?? "http"
   const host = (options.trustProxy ? first(h["x-forwarded-host"]) : undefined) ?? one(h.host) ?? "localhost"

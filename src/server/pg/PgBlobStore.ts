@@ -52,7 +52,7 @@ export const sweepOldFiles = (dir: string, minAge: Duration.Duration): Effect.Ef
       const cutoff = Date.now() - Duration.toMillis(minAge)
       let removed = 0
       const entries = await Fs.promises.readdir(dir).catch((e: NodeJS.ErrnoException) => {
-        if (e.code === "ENOENT") return [] as Array<string>
+        if (e.code === "ENOENT") return new Array<string>()
         throw e
       })
       for (const f of entries) {
@@ -100,7 +100,7 @@ export const make = (tempDir: string): Effect.Effect<BlobStoreService, BlobError
                 ON CONFLICT (sha256) DO NOTHING RETURNING id`
               // Same content stored already (by us or another replica): nothing to write.
               if (claimed.length === 0) return
-              const id = Number(claimed[0]!.id)
+              const id = Number(claimed[0].id)
               const buffer = Buffer.allocUnsafe(CHUNK_SIZE)
               for (let seq = 0; seq < chunkCount; seq++) {
                 const want = Math.min(CHUNK_SIZE, temp.size - seq * CHUNK_SIZE)
@@ -138,10 +138,10 @@ export const make = (tempDir: string): Effect.Effect<BlobStoreService, BlobError
         chunk_size, chunk_count FROM blobs WHERE sha256 = ${sha256}`.pipe(
         Effect.map((rows) =>
           rows.length === 0 ? Option.none() : Option.some({
-            id: Number(rows[0]!.id),
-            size: Number(rows[0]!.size_bytes),
-            chunkSize: Number(rows[0]!.chunk_size),
-            chunkCount: Number(rows[0]!.chunk_count)
+            id: Number(rows[0].id),
+            size: Number(rows[0].size_bytes),
+            chunkSize: Number(rows[0].chunk_size),
+            chunkCount: Number(rows[0].chunk_count)
           })
         ),
         Effect.mapError(blobError(sha256, "look up in PostgreSQL"))
@@ -170,7 +170,7 @@ export const make = (tempDir: string): Effect.Effect<BlobStoreService, BlobError
                 Effect.flatMap((rows) =>
                   rows.length === 0
                     ? Effect.fail(new BlobError({ file: sha256, operation: "read", cause: new Error(`chunk ${seq} is missing`) }))
-                    : Effect.succeed(rows[0]!.data)
+                    : Effect.succeed(rows[0].data)
                 ),
                 Effect.map((data) => {
                   const offset = seq * m.chunkSize

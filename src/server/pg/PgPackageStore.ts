@@ -73,7 +73,7 @@ export const dialect: Effect.Effect<SqlDialect, never, SqlClient.SqlClient> = Ef
       if (rows.length > 0) {
         const releases = rows.map((r) => ({ id: Number(r.id), version: String(r.version), yanked: Number(r.yanked) !== 0 }))
         const latest = latestOf(releases)
-        const latestId = releases.find((r) => r.version === latest)?.id ?? releases[0]!.id
+        const latestId = releases.find((r) => r.version === latest)?.id ?? releases[0].id
         const versions = JSON.stringify(sortVersions(releases.map((r) => r.version)))
         yield* sql`UPDATE packages SET latest_release_id = ${latestId}, latest_version = ${latest ?? null},
           versions_json = ${versions} WHERE id = ${packageId}`

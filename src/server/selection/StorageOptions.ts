@@ -5,7 +5,10 @@
  * directory is asked for.
  * @since 0.1.0
  */
+import type { Config } from "effect"
+import { Option, Redacted } from "effect"
 import * as Path from "node:path"
+import * as Settings from "../../shared/Settings.js"
 
 /**
  * Whether a database URL names PostgreSQL (`postgres://` or `postgresql://`).
@@ -59,11 +62,25 @@ export interface StorageOptions {
 export const DATABASE_URL_ENV = "FM_DATABASE_URL"
 
 /**
- * `flag`, else `$FM_DATABASE_URL`, else `undefined` (SQLite). Empty strings count as unset.
+ * `$FM_DATABASE_URL` through `Config` (a secret: it may carry a password).
  * @since 0.1.0
  */
-export const databaseUrlFrom = (flag: string | undefined, env: NodeJS.ProcessEnv = process.env): string | undefined => {
-  const v = flag !== undefined && flag.trim() !== "" ? flag.trim() : env[DATABASE_URL_ENV]?.trim()
+export const databaseUrlSetting: Config.Config<Option.Option<Redacted.Redacted<string>>> = Settings.optionalSecret(
+  DATABASE_URL_ENV
+)
+
+/**
+ * `flag`, else `fromEnv` (`$FM_DATABASE_URL`, see {@link databaseUrlSetting}), else `undefined`
+ * (SQLite). Empty strings count as unset.
+ * @since 0.1.0
+ */
+export const databaseUrlFrom = (
+  flag: string | undefined,
+  fromEnv: Option.Option<Redacted.Redacted<string>>
+): string | undefined => {
+  const v = flag !== undefined && flag.trim() !== ""
+    ? flag.trim()
+    : Option.getOrUndefined(Option.map(fromEnv, (r) => Redacted.value(r).trim()))
   return v === undefined || v === "" ? undefined : v
 }
 

@@ -14,6 +14,7 @@ import * as Path from "node:path"
 import { Readable } from "node:stream"
 import { randomBytes } from "node:crypto"
 import { sha256Hashing } from "../../shared/Hash.js"
+import { fieldOf } from "../../shared/Fields.js"
 import { BlobCache } from "./BlobCache.js"
 import * as BlobWriter from "./BlobWriter.js"
 import type { StoreError } from "./PackageStore.js"
@@ -270,7 +271,7 @@ export const make = (
           const s = await Fs.promises.stat(pathOf(sha256))
           return Option.some({ size: s.size })
         } catch (e) {
-          if ((e as NodeJS.ErrnoException).code === "ENOENT") return Option.none()
+          if (fieldOf(e, "code") === "ENOENT") return Option.none()
           throw e
         }
       })
@@ -282,7 +283,7 @@ export const make = (
       Stream.fromAsyncIterable(
         readable(sha256, range),
         (cause) => new BlobError({ file: sha256, operation: "read", cause })
-      ).pipe(Stream.map((b) => b as Uint8Array))
+      ).pipe(Stream.filter((b): b is Uint8Array => b instanceof Uint8Array))
 
     const readAll = (sha256: string) => attempt(sha256, "read", () => Fs.promises.readFile(pathOf(sha256)))
 

@@ -24,9 +24,9 @@
  */
 import { SqlClient } from "@effect/sql"
 import type { SqlError } from "@effect/sql/SqlError"
-import { Effect, Option } from "effect"
+import { Effect, Option, Schema } from "effect"
 import type { Scope } from "effect"
-import type { TokenScope } from "../../api/RegistryApi.js"
+import { TokenScope } from "../../api/RegistryApi.js"
 import type { CacheCoherence, WriteKind } from "./CacheCoherence.js"
 import { normalizeName } from "../../domain/PackageName.js"
 import { pickLatest, sortVersions } from "../../domain/Version.js"
@@ -96,14 +96,16 @@ type Row = Record<string, unknown>
 const str = (u: unknown): string => (u === null || u === undefined ? "" : String(u))
 const nstr = (u: unknown): string | null => (u === null || u === undefined ? null : String(u))
 const num = (u: unknown): number => (u === null || u === undefined ? 0 : Number(u))
+/** A JSON column's value; a column that is not JSON is a defect whose message says where it breaks. */
+const decodeJsonColumn = Schema.decodeSync(Schema.parseJson())
 const jsonArray = (u: unknown): ReadonlyArray<string> => {
   if (typeof u !== "string" || u === "") return []
-  const parsed: unknown = JSON.parse(u)
+  const parsed = decodeJsonColumn(u)
   return Array.isArray(parsed) ? parsed.map(String) : []
 }
 const jsonRecord = (u: unknown): Readonly<Record<string, string>> => {
   if (typeof u !== "string" || u === "") return {}
-  const parsed: unknown = JSON.parse(u)
+  const parsed = decodeJsonColumn(u)
   if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) return {}
   const out: Record<string, string> = {}
   for (const [k, v] of Object.entries(parsed)) out[k] = String(v)
@@ -147,12 +149,15 @@ const DOWNLOAD_FLUSH_MS = 50
 /** How long the store waits before trying again to write counts whose write failed. */
 const DOWNLOAD_RETRY_MS = 1000
 
+/** A token row's scope; any other value in the column is a defect that names it. */
+const decodeScope = Schema.decodeUnknownSync(TokenScope)
+
 const toToken = (r: Row): TokenRow => ({
   id: num(r.id),
   name: str(r.name),
   prefix: str(r.prefix),
   hash: str(r.hash),
-  scope: str(r.scope) as TokenScope,
+  scope: decodeScope(r.scope),
   createdAt: str(r.created_at),
   expiresAt: nstr(r.expires_at),
   revokedAt: nstr(r.revoked_at)
@@ -190,42 +195,55 @@ export const makeSql = (dialect: SqlDialect): Effect.Effect<PackageStoreService,
     // Read cache (a single writer, or a shared database with `coherence`): entries carry the write
     // generation they were read in and count only while it is current; every write bumps it after
     // its commit, and so does every write another process announces.
+    // One map per kind of answer, so each holds values of one type; together at most CACHE_LIMIT.
     const coherence = dialect.coherence
     const caching = dialect.singleWriter === true || coherence !== undefined
-    const cache = caching ? new Map<string, { readonly gen: number; readonly value: unknown }>() : undefined
+    const caches: Array<Map<string, unknown>> = []
     let generation = 0
     const CACHE_LIMIT = 2048
     const invalidate = Effect.sync(() => {
       generation++
-      cache?.clear()
+      for (const c of caches) c.clear()
     })
     // writes other processes made (announced through `coherence`), by kind
     let otherReleaseWrites = 0
     let otherCountWrites = 0
     coherence?.onChange((change) => {
       generation++
-      cache?.clear()
+      for (const c of caches) c.clear()
       if (change === "downloads") otherCountWrites++
       else otherReleaseWrites++
     })
     /** Inside a write transaction: tells the other processes (if any) when it commits. */
     const announce = (kind: WriteKind) => (coherence === undefined ? Effect.void : coherence.announce(kind))
-    const cached = <A, E>(key: string, read: Effect.Effect<A, E>): Effect.Effect<A, E> => {
-      if (cache === undefined) return read
-      return Effect.suspend(() => {
-        // the other processes' writes cannot be heard: read afresh, keep nothing
-        if (coherence !== undefined && !coherence.live()) return read
-        const hit = cache.get(key)
-        if (hit !== undefined && hit.gen === generation) return Effect.succeed(hit.value as A)
-        const gen = generation
-        return Effect.tap(read, (value) =>
-          Effect.sync(() => {
-            if (gen !== generation) return
-            if (cache.size >= CACHE_LIMIT) cache.clear()
-            cache.set(key, { gen, value })
-          }))
-      })
+    /**
+     * A cache for one kind of answer, `A`: `cached(key, read)` answers from it while the write
+     * generation is current, else runs `read` (always, when the store does not cache) and keeps its value.
+     */
+    const readCache = <A>() => {
+      if (!caching) return <E>(_key: string, read: Effect.Effect<A, E>) => read
+      const cache = new Map<string, { readonly gen: number; readonly value: A }>()
+      caches.push(cache)
+      return <E>(key: string, read: Effect.Effect<A, E>): Effect.Effect<A, E> =>
+        Effect.suspend(() => {
+          // the other processes' writes cannot be heard: read afresh, keep nothing
+          if (coherence !== undefined && !coherence.live()) return read
+          const hit = cache.get(key)
+          if (hit !== undefined && hit.gen === generation) return Effect.succeed(hit.value)
+          const gen = generation
+          return Effect.tap(read, (value) =>
+            Effect.sync(() => {
+              if (gen !== generation) return
+              if (caches.reduce((n, c) => n + c.size, 0) >= CACHE_LIMIT) for (const c of caches) c.clear()
+              cache.set(key, { gen, value })
+            }))
+        })
     }
+    const packageCache = readCache<Option.Option<PackageRow>>()
+    const releaseCache = readCache<Option.Option<ReleaseRow>>()
+    const searchCache = readCache<SearchResult>()
+    const countsCache = readCache<{ readonly packages: number; readonly components: number }>()
+    const statsCache = readCache<StoreStats>()
     const writing = <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.ensuring(effect, invalidate)
     // writes that change releases (publish, yank, unyank, delete), as opposed to download counts
     let releaseWrites = 0
@@ -246,7 +264,7 @@ export const makeSql = (dialect: SqlDialect): Effect.Effect<PackageStoreService,
             const rows = yield* sql<Row>`UPDATE releases SET downloads = downloads + ${n}
               WHERE name_norm = ${normalizeName(name)} AND version = ${version} RETURNING package_id`
             if (rows.length > 0) {
-              yield* sql`UPDATE packages SET downloads = downloads + ${n} WHERE id = ${num(rows[0]!.package_id)}`
+              yield* sql`UPDATE packages SET downloads = downloads + ${n} WHERE id = ${num(rows[0].package_id)}`
             }
           }), { discard: true }).pipe(Effect.zipRight(announce("downloads")))
       ).pipe(writing)
@@ -307,7 +325,7 @@ export const makeSql = (dialect: SqlDialect): Effect.Effect<PackageStoreService,
         } else {
           const releases = rows.map((r) => ({ id: num(r.id), version: str(r.version), yanked: num(r.yanked) !== 0 }))
           const latest = latestOf(releases)
-          const latestId = releases.find((r) => r.version === latest)?.id ?? releases[0]!.id
+          const latestId = releases.find((r) => r.version === latest)?.id ?? releases[0].id
           const versions = sortVersions(releases.map((r) => r.version))
           yield* sql`UPDATE packages SET latest_release_id = ${latestId}, latest_version = ${latest ?? null}, versions_json = ${
             JSON.stringify(versions)
@@ -345,13 +363,13 @@ export const makeSql = (dialect: SqlDialect): Effect.Effect<PackageStoreService,
             return yield* new VersionExists({
               name: release.name,
               version: release.version,
-              deleted: prior.length > 0 && prior[0]!.deleted_at !== null
+              deleted: prior.length > 0 && prior[0].deleted_at !== null
             })
           }
           const pkg = yield* sql<Row>`INSERT INTO packages (name_norm, name, versions_json, downloads, created_at, updated_at)
             VALUES (${nameNorm}, ${release.name}, '[]', 0, ${at}, ${at})
             ON CONFLICT (name_norm) DO UPDATE SET updated_at = excluded.updated_at RETURNING id`
-          const packageId = num(pkg[0]!.id)
+          const packageId = num(pkg[0].id)
           const logIndex = yield* appendEntry(sql, lockLog, {
             operation: "publish",
             name: release.name,
@@ -389,7 +407,7 @@ export const makeSql = (dialect: SqlDialect): Effect.Effect<PackageStoreService,
               log_index: logIndex
             })
           } RETURNING *`
-          const row = inserted[0]!
+          const row = inserted[0]
           const deps = Object.entries(release.dependencies)
           if (deps.length > 0) {
             yield* sql`INSERT INTO release_deps ${
@@ -405,10 +423,10 @@ export const makeSql = (dialect: SqlDialect): Effect.Effect<PackageStoreService,
 
     const getPackage = Effect.fn("PackageStore.getPackage")(function*(name: string) {
       const nameNorm = normalizeName(name)
-      return yield* counted(cached(
+      return yield* counted(packageCache(
         `p\u0000${nameNorm}`,
         sql<Row>`${PACKAGE_SELECT} WHERE p.name_norm = ${nameNorm}`.pipe(
-          Effect.map((rows) => rows.length === 0 ? Option.none<PackageRow>() : Option.some(toPackage(rows[0]!))),
+          Effect.map((rows) => rows.length === 0 ? Option.none<PackageRow>() : Option.some(toPackage(rows[0]))),
           Effect.mapError(fail(`read package ${name}`))
         )
       ))
@@ -419,13 +437,13 @@ export const makeSql = (dialect: SqlDialect): Effect.Effect<PackageStoreService,
         Effect.mapError(fail(`list versions of ${name}`))
       ))
       const releases = rows.map(toRelease)
-      const order = sortVersions(releases.map((r) => r.version))
-      return order.map((v) => releases.find((r) => r.version === v)!)
+      const rank = new Map(sortVersions(releases.map((r) => r.version)).map((v, i) => [v, i]))
+      return [...releases].sort((a, b) => (rank.get(a.version) ?? 0) - (rank.get(b.version) ?? 0))
     })
 
     const readRelease = (name: string, version: string) =>
       sql<Row>`SELECT * FROM releases WHERE name_norm = ${normalizeName(name)} AND version = ${version}`.pipe(
-        Effect.map((rows) => rows.length === 0 ? Option.none<ReleaseRow>() : Option.some(toRelease(rows[0]!))),
+        Effect.map((rows) => rows.length === 0 ? Option.none<ReleaseRow>() : Option.some(toRelease(rows[0]))),
         Effect.mapError(fail(`read ${name}@${version}`))
       )
 
@@ -434,7 +452,7 @@ export const makeSql = (dialect: SqlDialect): Effect.Effect<PackageStoreService,
     })
 
     const findArchive = (name: string, version: string) =>
-      cached(`r\u0000${normalizeName(name)}\u0000${version}`, readRelease(name, version))
+      releaseCache(`r\u0000${normalizeName(name)}\u0000${version}`, readRelease(name, version))
 
     const packagesByIds = (ids: ReadonlyArray<number>) =>
       ids.length === 0
@@ -450,7 +468,7 @@ export const makeSql = (dialect: SqlDialect): Effect.Effect<PackageStoreService,
         )
 
     const search = (query: SearchQuery) =>
-      counted(cached(`s\u0000${query.q}\u0000${query.category ?? "\u0001"}\u0000${query.page}\u0000${query.pageSize}`, searchUncached(query)))
+      counted(searchCache(`s\u0000${query.q}\u0000${query.category ?? "\u0001"}\u0000${query.page}\u0000${query.pageSize}`, searchUncached(query)))
 
     const searchUncached = Effect.fn("PackageStore.search")(function*(query: SearchQuery) {
       const offset = (query.page - 1) * query.pageSize
@@ -472,9 +490,9 @@ export const makeSql = (dialect: SqlDialect): Effect.Effect<PackageStoreService,
       Effect.map((p) => ({ packages: num(p[0]?.packages), components: num(p[0]?.components) }))
     )
 
-    const counts = cached("counts", countsQuery.pipe(Effect.mapError(fail("read counts"))))
+    const counts = countsCache("counts", countsQuery.pipe(Effect.mapError(fail("read counts"))))
 
-    const stats = counted(cached(
+    const stats = counted(statsCache(
       "stats",
       Effect.gen(function*() {
         const p = yield* countsQuery
@@ -507,9 +525,9 @@ export const makeSql = (dialect: SqlDialect): Effect.Effect<PackageStoreService,
           const rows = yield* sql<Row>`UPDATE releases SET yanked = ${yanked ? 1 : 0}, yank_reason = ${reason}
             WHERE name_norm = ${normalizeName(name)} AND version = ${version} RETURNING *`
           if (rows.length === 0) return yield* new ReleaseNotFound({ name, version })
-          const release = toRelease(rows[0]!)
+          const release = toRelease(rows[0])
           yield* logChange(yanked ? "yank" : "unyank", release)
-          yield* refreshPackage(num(rows[0]!.package_id))
+          yield* refreshPackage(num(rows[0].package_id))
           yield* announce("releases")
           return release
         })
@@ -528,7 +546,7 @@ export const makeSql = (dialect: SqlDialect): Effect.Effect<PackageStoreService,
         Effect.gen(function*() {
           const rows = yield* sql<Row>`SELECT * FROM releases WHERE name_norm = ${nameNorm} AND version = ${version}`
           if (rows.length === 0) return yield* new ReleaseNotFound({ name, version })
-          const row = rows[0]!
+          const row = rows[0]
           const packageId = num(row.package_id)
           yield* sql`UPDATE packages SET latest_release_id = NULL WHERE id = ${packageId} AND latest_release_id = ${num(row.id)}`
           yield* sql`DELETE FROM release_deps WHERE release_id = ${num(row.id)}`
@@ -546,7 +564,7 @@ export const makeSql = (dialect: SqlDialect): Effect.Effect<PackageStoreService,
 
     // rows as plain value arrays: tens of thousands of them at start-up
     const checksums = sql`SELECT DISTINCT checksum FROM releases`.values.pipe(
-      Effect.map((rows) => new Set(rows.map((r) => str(r[0]))) as ReadonlySet<string>),
+      Effect.map((rows): ReadonlySet<string> => new Set(rows.map((r) => str(r[0])))),
       Effect.mapError(fail("list checksums"))
     )
 
@@ -582,7 +600,7 @@ export const makeSql = (dialect: SqlDialect): Effect.Effect<PackageStoreService,
 
     const findTokenByHash = Effect.fn("PackageStore.findTokenByHash")(function*(hash: string) {
       const rows = yield* sql<Row>`SELECT * FROM tokens WHERE hash = ${hash}`.pipe(Effect.mapError(fail("look up a token")))
-      return rows.length === 0 ? Option.none() : Option.some(toToken(rows[0]!))
+      return rows.length === 0 ? Option.none() : Option.some(toToken(rows[0]))
     })
 
     const listTokens = sql<Row>`SELECT * FROM tokens ORDER BY id`.pipe(

@@ -167,7 +167,7 @@ export const dialect: Effect.Effect<SqlDialect, never, SqlClient.SqlClient> = Ef
       // Ranking costs the main thread per match, so a broad query ranks the first RANKED_MATCHES
       // matches the index yields, plus the package named exactly `q` (ranked first anyway).
       const named = yield* sql<{ id: number }>`SELECT id FROM packages WHERE name_norm = ${exact}`
-      const id = named.length === 0 ? -1 : Number(named[0]!.id)
+      const id = named.length === 0 ? -1 : Number(named[0].id)
       const page = yield* sql<{ id: number }>`WITH first AS MATERIALIZED (
           SELECT rowid AS id, bm25(packages_fts, 10.0, 1.0, 3.0, 2.0, 0.0) AS score
           FROM packages_fts WHERE packages_fts MATCH ${match} LIMIT ${RANKED_MATCHES}),

@@ -20,6 +20,7 @@ import { fileURLToPath } from "node:url"
 import { gzipSync } from "node:zlib"
 import { sha256Base64Url } from "../../shared/Hash.js"
 import { notModified } from "../http/Conditional.js"
+import * as Settings from "../../shared/Settings.js"
 import { noApiEndpoint } from "../http/WireBodies.js"
 
 /**
@@ -91,13 +92,19 @@ const MAX_FILES = 500
 const MAX_TOTAL_BYTES = 32 * 1024 * 1024
 
 /**
- * The default UI directory (see {@link WebUiOptions}), or `undefined` when none is built.
+ * The default UI directory (see {@link WebUiOptions}): `$FM_UI_DIR`, else the build next to this
+ * code, else `undefined` when none is built.
  * @since 0.1.0
  * @category utils
  */
-export const defaultDir = (): string | undefined => {
-  const env = process.env["FM_UI_DIR"]
-  if (env !== undefined && env !== "") return env
+export const defaultDir: Effect.Effect<string | undefined> = Effect.map(
+  // a string setting fails only with a broken ConfigProvider: that is a defect
+  Effect.orDie(Settings.optional("FM_UI_DIR")),
+  Option.getOrElse(builtDir)
+)
+
+/** The UI built next to this code, if any. */
+function builtDir(): string | undefined {
   // dist/fm.js -> dist/ui; a bundle in another top-level folder (.tmp/) -> dist/ui; src/server/webui -> dist/ui
   const candidates = ["./ui/", "../dist/ui/", "../../../dist/ui/"].map((p) => new URL(p, import.meta.url))
   for (const c of candidates) {
@@ -205,7 +212,7 @@ const send = (
  * @category constructors
  */
 export const make = Effect.fn("WebUi.make")(function*(options?: WebUiOptions) {
-  const dir = options?.dir ?? defaultDir()
+  const dir = options?.dir ?? (yield* defaultDir)
   const assets = dir === undefined || !existsSync(join(dir, "index.html"))
     ? undefined
     : yield* Effect.tryPromise({
