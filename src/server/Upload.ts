@@ -7,6 +7,7 @@
  * @since 0.1.0
  */
 import * as Multipart from "@effect/platform/Multipart"
+import * as MP from "multipasta"
 import { Context, Effect, Layer, Option, Predicate, Stream } from "effect"
 import type { Scope } from "effect"
 import { createHash } from "node:crypto"
@@ -57,12 +58,20 @@ const parserError = (e: Multipart.MultipartError): { readonly tag: unknown; read
 /** Whether the archive or the whole form went over its size limit. */
 const overLimit = (e: Multipart.MultipartError): boolean => {
   const { limit } = parserError(e)
-  return e.reason === "FileTooLarge" || e.reason === "BodyTooLarge" || limit === "MaxPartSize" || limit === "MaxTotalSize"
+  return e.reason === "FileTooLarge" || e.reason === "BodyTooLarge" || isSizeLimit(limit)
 }
+
+/** Whether a parser limit is one of the size limits (413 rather than 400). */
+const isSizeLimit = (limit: unknown): boolean => limit === "MaxPartSize" || limit === "MaxTotalSize"
 
 /** What is wrong with a multipart body, in a sentence (from the parser's own error). */
 const multipartProblem = (e: Multipart.MultipartError): string => {
   const { limit, tag } = parserError(e)
+  return parserProblem(tag, limit) ?? (e.cause instanceof Error ? e.cause.message : e.message)
+}
+
+/** The sentence for one of the parser's (multipasta's) errors, by its tag and limit. */
+const parserProblem = (tag: unknown, limit: unknown): string | undefined => {
   if (limit === "MaxParts") return `more than ${MAX_PARTS} parts`
   if (limit === "MaxFieldSize") return `a form field is larger than ${MAX_FIELD_BYTES} bytes`
   switch (tag) {
@@ -75,7 +84,7 @@ const multipartProblem = (e: Multipart.MultipartError): string => {
     case "EndNotReached":
       return "the body ends before its closing boundary (truncated upload)"
   }
-  return e.cause instanceof Error ? e.cause.message : e.message
+  return undefined
 }
 
 /**
@@ -116,6 +125,14 @@ export interface UploaderService {
     parts: Stream.Stream<Multipart.Part, Multipart.MultipartError>,
     inMemory: boolean
   ) => Effect.Effect<ReceivedForm, BadRequest | PayloadTooLarge | Unavailable, Scope.Scope>
+  /**
+   * Reads an upload form held whole in memory (a small request, `Content-Length` up to
+   * {@link IN_MEMORY_UPLOAD}) through the same parser and limits as `readForm`, in one call.
+   */
+  readonly readWhole: (
+    body: Uint8Array,
+    headers: Record<string, string>
+  ) => Effect.Effect<ReceivedForm, BadRequest | PayloadTooLarge>
   /** Checks and publishes a received upload; `baseUrl` is the registry's URL as the client sees it. */
   readonly publish: (form: ReceivedForm, baseUrl: string) => Effect.Effect<PackageInfo, BadRequest | Conflict | Unavailable>
 }
@@ -174,6 +191,57 @@ export const make: Effect.Effect<UploaderService, never, PackageStore | BlobStor
         )
         return { archive, checksum } satisfies ReceivedForm
       })
+    const readWhole = (body: Uint8Array, headers: Record<string, string>) =>
+      Effect.suspend((): Effect.Effect<ReceivedForm, BadRequest | PayloadTooLarge> => {
+        let file: Array<Uint8Array> | undefined
+        let checksum: string | undefined
+        let failure: MP.MultipartError | undefined
+        let done = false
+        const parser = MP.make({
+          headers,
+          // as the platform's parser decides (its default field MIME types: JSON parts are fields)
+          isFile: (info) => !info.contentType.includes("application/json") && MP.defaultIsFile(info),
+          maxParts: MAX_PARTS,
+          maxFieldSize: MAX_FIELD_BYTES,
+          maxPartSize: limit,
+          maxTotalSize: limit + MULTIPART_SLACK,
+          onField: (info, value) => {
+            if (info.name === "checksum") checksum = MP.decodeField(info, value).trim().toLowerCase()
+          },
+          onFile: (info) => {
+            // the first `file` part is the archive; any other file part is skipped
+            if (info.name !== "file" || file !== undefined) return () => {}
+            const chunks: Array<Uint8Array> = []
+            file = chunks
+            return (chunk) => {
+              if (chunk !== null) chunks.push(chunk)
+            }
+          },
+          onError: (e) => {
+            failure ??= e
+          },
+          onDone: () => {
+            done = true
+          }
+        })
+        parser.write(body)
+        parser.end()
+        if (failure !== undefined) {
+          const limitHit = failure._tag === "ReachedLimit" ? failure.limit : undefined
+          return Effect.fail(
+            isSizeLimit(limitHit)
+              ? tooLarge()
+              : new BadRequest({
+                detail: `Bad multipart body: ${parserProblem(failure._tag, limitHit) ?? "unreadable form"}`
+              })
+          )
+        }
+        if (!done) return Effect.fail(new BadRequest({ detail: `Bad multipart body: ${parserProblem("EndNotReached", undefined)}` }))
+        if (file === undefined) return Effect.succeed({ archive: undefined, checksum })
+        const bytes = file.length === 1 && file[0] !== undefined ? file[0] : Buffer.concat(file)
+        const archive: ReceivedArchive = { sha256: createHash("sha256").update(bytes).digest("hex"), size: bytes.byteLength, bytes }
+        return Effect.succeed({ archive, checksum })
+      })
     const publish = (form: ReceivedForm, baseUrl: string) =>
       Effect.gen(function*() {
         const t = form.archive
@@ -230,7 +298,7 @@ export const make: Effect.Effect<UploaderService, never, PackageStore | BlobStor
         return toPackageInfo(row, baseUrl, { versions: row.packageVersions, latest: row.packageLatest })
       })
 
-    return { limit, tooLarge, readForm, publish } satisfies UploaderService
+    return { limit, tooLarge, readForm, readWhole, publish } satisfies UploaderService
   }
 )
 
