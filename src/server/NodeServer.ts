@@ -41,7 +41,7 @@ export const STOP_GRACE_MS = 5_000
 /**
  * During a stop, a request whose body is still arriving keeps its connection only while the body
  * arrives at least this fast (16 KiB/s, judged every {@link STOP_CHECK_MS}); a stalled or trickling
- * upload is cut at once, so it cannot hold a restart for the whole grace period. A request whose
+ * upload is cut within two looks, so it cannot hold a restart for the whole grace period. A request whose
  * body is complete (the server's turn to answer) keeps the whole grace.
  * @since 0.1.0
  */
@@ -103,6 +103,8 @@ interface Connection {
   response: ServerResponse | undefined
   /** Bytes read from it when the stop last looked. */
   seen: number
+  /** Looks in a row that found its body arriving too slowly. */
+  slow: number
 }
 
 /**
@@ -122,7 +124,7 @@ export const harden = <S extends Server>(server: S): S => {
   const connections = new Map<Socket, Connection>()
   let stopping = false
   server.on("connection", (socket: Socket) => {
-    connections.set(socket, { request: undefined, response: undefined, seen: 0 })
+    connections.set(socket, { request: undefined, response: undefined, seen: 0, slow: 0 })
     socket.once("close", () => connections.delete(socket))
   })
   const answered = guard(server)
@@ -132,6 +134,7 @@ export const harden = <S extends Server>(server: S): S => {
       c.request = req
       c.response = res
       c.seen = req.socket.bytesRead
+      c.slow = 0
       res.once("finish", () => {
         if (c.response !== res) return
         c.request = undefined
@@ -155,9 +158,11 @@ export const harden = <S extends Server>(server: S): S => {
       }
       if (!c.response.headersSent) c.response.shouldKeepAlive = false
       if (req.complete) continue
+      // two slow looks in a row (one late timer after a busy event loop is not a stall)
       const read = socket.bytesRead
-      if (read - c.seen < minBytes) socket.destroy()
+      c.slow = read - c.seen < minBytes ? c.slow + 1 : 0
       c.seen = read
+      if (c.slow >= 2) socket.destroy()
     }
   }
   const close = server.close.bind(server)
