@@ -239,7 +239,7 @@ export const PublishLive = HttpApiBuilder.group(RegistryApi, "publish", (handler
             Effect.mapError(request.arrayBuffer, () => new BadRequest({ detail: "Bad multipart body: the request body could not be read" })),
             (body) => uploader.readWhole(new Uint8Array(body), request.headers)
           )
-          : yield* uploader.readForm(payload, false)
+          : yield* uploader.readForm(payload)
         return yield* uploader.publish(form, baseUrlOf(request, config))
       }).pipe(
         Effect.scoped,

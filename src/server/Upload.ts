@@ -1,7 +1,7 @@
 /**
- * The upload pipeline of the `upload` endpoint: the form read from the multipart stream (the
- * platform's parser, with limits; the `file` part held in memory for a small request, else
- * streamed to a temp file), then from the received archive and the form's `checksum` to the
+ * The upload pipeline of the `upload` endpoint: the form read by the platform's multipart parser
+ * (multipasta, with limits): a small request's body whole, in one call, its `file` part kept in
+ * memory; a larger or unsized one as a stream, its `file` part streamed to a temp file. Then from the received archive and the form's `checksum` to the
  * published release's {@link PackageInfo}: checksum check, full archive check, blob stored,
  * release recorded (409 when `name@version` exists).
  * @since 0.1.0
@@ -118,12 +118,11 @@ export interface UploaderService {
   /** The 413 answer for an upload over the limit. */
   readonly tooLarge: () => PayloadTooLarge
   /**
-   * Reads an upload form from its parts (the first `file` part, the `checksum` field), within the
-   * limits: the archive in memory when `inMemory`, else in a temp file removed with the scope.
+   * Reads a streamed upload form from its parts (the first `file` part, the `checksum` field),
+   * within the limits: the archive goes to a temp file removed with the scope.
    */
   readonly readForm: (
-    parts: Stream.Stream<Multipart.Part, Multipart.MultipartError>,
-    inMemory: boolean
+    parts: Stream.Stream<Multipart.Part, Multipart.MultipartError>
   ) => Effect.Effect<ReceivedForm, BadRequest | PayloadTooLarge | Unavailable, Scope.Scope>
   /**
    * Reads an upload form held whole in memory (a small request, `Content-Length` up to
@@ -152,18 +151,12 @@ export const make: Effect.Effect<UploaderService, never, PackageStore | BlobStor
     const tooLarge = () => new PayloadTooLarge({ detail: `Upload too large: the limit is ${limit} bytes` })
     const unavailable = (e: { readonly message: string }) => new Unavailable({ detail: e.message })
 
-    const readForm = (parts: Stream.Stream<Multipart.Part, Multipart.MultipartError>, inMemory: boolean) =>
+    const readForm = (parts: Stream.Stream<Multipart.Part, Multipart.MultipartError>) =>
       Effect.gen(function*() {
         let archive: ReceivedArchive | undefined
         let checksum: string | undefined
         const receive = (file: Multipart.File) =>
-          inMemory
-            ? Effect.map(file.contentEffect, (bytes): ReceivedArchive => ({
-              sha256: createHash("sha256").update(bytes).digest("hex"),
-              size: bytes.byteLength,
-              bytes
-            }))
-            : Effect.map(blobs.writeTemp(file.content, limit), (temp): ReceivedArchive => ({ sha256: temp.sha256, size: temp.size, temp }))
+          Effect.map(blobs.writeTemp(file.content, limit), (temp): ReceivedArchive => ({ sha256: temp.sha256, size: temp.size, temp }))
         yield* Stream.runForEach(
           Multipart.withLimitsStream(parts, {
             maxParts: Option.some(MAX_PARTS),
