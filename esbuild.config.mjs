@@ -121,7 +121,7 @@ if (existsSync("src/cli/bin.ts")) {
     metafile: true,
     plugins: [unusedCliParsers, deepImports],
     external,
-    // `import.meta.url` (src/server/WebUi.ts finds dist/ui with it) is the bundle's own URL
+    // `import.meta.url` (src/server/webui/WebUi.ts finds dist/ui with it) is the bundle's own URL
     define: { "import.meta.url": "__fmImportMetaUrl" },
     banner: {
       js: "(function (exports, require, module, __filename, __dirname) { \"use strict\"; " +

@@ -15,9 +15,9 @@ import { Effect } from "effect"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
-import { PackageStore } from "../src/server/PackageStore.js"
-import { MAX_QUERY_LENGTH, MAX_QUERY_WORDS, outOfBounds } from "../src/server/SearchQuery.js"
-import * as SqlitePackageStore from "../src/server/SqlitePackageStore.js"
+import { PackageStore } from "../src/server/storage/PackageStore.js"
+import { MAX_QUERY_LENGTH, MAX_QUERY_WORDS, outOfBounds } from "../src/server/http/SearchQuery.js"
+import * as SqlitePackageStore from "../src/server/storage/SqlitePackageStore.js"
 import { newRelease } from "../test/helpers/releases.js"
 
 const VERSIONS = Number(process.env["BENCH_VERSIONS"] ?? 30_000)

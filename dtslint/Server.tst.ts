@@ -3,9 +3,9 @@ import type { Effect, Layer, Option, Redacted } from "effect"
 import { expect, test } from "tstyche"
 import type { Forbidden, Unauthorized, Unavailable } from "../src/api/ApiErrors.js"
 import type { Principal } from "../src/api/RegistryApi.js"
-import type { Auth } from "../src/server/Auth.js"
-import { principalFor } from "../src/server/Auth.js"
-import type { BlobError, BlobStore } from "../src/server/BlobStore.js"
+import type { Auth } from "../src/server/http/Auth.js"
+import { principalFor } from "../src/server/http/Auth.js"
+import type { BlobError, BlobStore } from "../src/server/storage/BlobStore.js"
 import type {
   PackageRow,
   PackageStore,
@@ -15,7 +15,7 @@ import type {
   ReleaseRow,
   StoreError,
   VersionExists
-} from "../src/server/PackageStore.js"
+} from "../src/server/storage/PackageStore.js"
 import * as RegistryServer from "../src/server/RegistryServer.js"
 
 declare const store: PackageStoreService

@@ -4,7 +4,7 @@ import * as archive from "../src/archive/index.js"
 import * as client from "../src/client/index.js"
 import * as fm from "../src/index.js"
 import * as server from "../src/server/index.js"
-import { FM_VERSION } from "../src/shared/Version.js"
+import { FM_VERSION } from "../src/shared/FmVersion.js"
 
 describe("the library barrels", () => {
   it("`fm` exposes the client side: services, layers, archives, domain and the promise facade", () => {

@@ -13,7 +13,7 @@ import * as HttpApiSecurity from "@effect/platform/HttpApiSecurity"
 import * as Multipart from "@effect/platform/Multipart"
 import * as OpenApi from "@effect/platform/OpenApi"
 import { Context, Schema } from "effect"
-import { FM_VERSION } from "../shared/Version.js"
+import { FM_VERSION } from "../shared/FmVersion.js"
 import { BadRequest, Conflict, Forbidden, InvalidParameter, NotFound, PayloadTooLarge, Unauthorized, Unavailable } from "./ApiErrors.js"
 import {
   ChangeResponse,

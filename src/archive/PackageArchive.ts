@@ -16,6 +16,7 @@ import {
   readArchiveManifest
 } from "./internal/operations.js"
 import { ArchiveFailure } from "./internal/paths.js"
+import { type ArchiveLimits, defaultLimits } from "./ArchiveLimits.js"
 
 /**
  * An archive was refused or could not be read or written. Names the archive file and, when the
@@ -39,31 +40,17 @@ export class ArchiveError extends Data.TaggedError("ArchiveError")<{
 }
 
 /**
- * Safety limits applied to every archive read.
+ * Safety limits applied to every archive read (defined in `ArchiveLimits.ts`).
  * @since 0.1.0
  * @category models
  */
-export interface ArchiveLimits {
-  /** Most entries (files and directories) an archive may hold. Default 10,000. */
-  readonly maxEntries: number
-  /** Most bytes all files may unpack to, in total. Default 1 GiB. */
-  readonly maxUnpackedBytes: number
-  /**
-   * Highest compression ratio accepted: unpacked bytes over archive bytes, for the whole archive
-   * and (ZIP) for any entry of 1 MiB or more. Default 200.
-   */
-  readonly maxCompressionRatio: number
-}
+export type { ArchiveLimits } from "./ArchiveLimits.js"
 
 /**
  * The default limits: 10,000 entries, 1 GiB unpacked, ratio 200:1.
  * @since 0.1.0
  */
-export const defaultLimits: ArchiveLimits = {
-  maxEntries: 10_000,
-  maxUnpackedBytes: 1024 * 1024 * 1024,
-  maxCompressionRatio: 200
-}
+export { defaultLimits } from "./ArchiveLimits.js"
 
 /**
  * One entry of an archive. `path` is normalised (forward slashes, no leading `./`, no trailing

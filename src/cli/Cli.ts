@@ -12,7 +12,7 @@
 import { CliConfig, Command, HelpDoc } from "@effect/cli"
 import * as Descriptor from "@effect/cli/CommandDescriptor"
 import { Config, Console, Effect, Option } from "effect"
-import { FM_VERSION } from "../shared/Version.js"
+import { FM_VERSION } from "../shared/FmVersion.js"
 import { checkArgv, isArgvProblem } from "./ArgvCheck.js"
 import { commandSpec } from "./CommandSpec.js"
 import { INSTALL_VERSION_OPTION, withInstallVersionFlag } from "./commands/installArgs.js"

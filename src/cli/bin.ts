@@ -12,7 +12,7 @@
  */
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
-import { FM_VERSION } from "../shared/Version.js"
+import { FM_VERSION } from "../shared/FmVersion.js"
 import { codeCacheDir, codeCachePrefix, loadBundle } from "./CodeCache.js"
 import { isSubcommandName } from "./SubcommandNames.js"
 

@@ -6,196 +6,44 @@
  * @since 0.1.0
  */
 import * as FileSystem from "@effect/platform/FileSystem"
-import { Config, Data, Effect, Option, Redacted, Schema } from "effect"
+import { Config, Effect, Option, Redacted, Schema } from "effect"
 import * as path from "node:path"
 import { FlowmasonHome } from "../shared/FlowmasonHome.js"
 import { describeCause } from "../shared/FileError.js"
 import { describeParseError } from "../shared/SchemaIssues.js"
+import { ConfigError, InvalidRegistry, RegistryExists, UnknownRegistry } from "./RegistryConfigErrors.js"
+import { implicitLocal, KNOWN_KEYS, RegistryEntry, type RegistryPatch, type TokenSource } from "./RegistryEntry.js"
+import { parseJsonAt } from "./JsonAt.js"
+import { checkRegistryName, checkRegistryUrl } from "./RegistryValidation.js"
 
 /**
- * One configured registry. Field names are camelCase here and snake_case in the file
- * (`auth_token`, `is_default`, `can_publish`, `requires_auth`).
+ * The model of a configured registry (defined in `RegistryEntry.ts`).
  * @since 0.1.0
  * @category models
  */
-export class RegistryEntry extends Schema.Class<RegistryEntry>("RegistryEntry")({
-  name: Schema.String,
-  url: Schema.String,
-  authToken: Schema.optionalWith(Schema.String, { nullable: true }).pipe(Schema.fromKey("auth_token")),
-  priority: Schema.optionalWith(Schema.Number, { default: () => 100, nullable: true }),
-  enabled: Schema.optionalWith(Schema.Boolean, { default: () => true, nullable: true }),
-  isDefault: Schema.optionalWith(Schema.Boolean, { default: () => false, nullable: true }).pipe(
-    Schema.fromKey("is_default")
-  ),
-  canPublish: Schema.optionalWith(Schema.Boolean, { default: () => false, nullable: true }).pipe(
-    Schema.fromKey("can_publish")
-  ),
-  requiresAuth: Schema.optionalWith(Schema.Boolean, { default: () => false, nullable: true }).pipe(
-    Schema.fromKey("requires_auth")
-  ),
-  description: Schema.optionalWith(Schema.String, { nullable: true })
-}) {}
-
-/** The keys {@link RegistryEntry} owns in the file (everything else is kept as is). */
-const KNOWN_KEYS = [
-  "name",
-  "url",
-  "auth_token",
-  "priority",
-  "enabled",
-  "is_default",
-  "can_publish",
-  "requires_auth",
-  "description"
-] as const
+export { implicitLocal, RegistryEntry, type RegistryPatch, type TokenSource } from "./RegistryEntry.js"
 
 /**
- * The registry assumed when there is no `registries.json`: FlowMason Studio on this machine.
- * @since 0.1.0
- */
-export const implicitLocal: RegistryEntry = new RegistryEntry({
-  name: "local",
-  url: "http://localhost:8999",
-  priority: 50,
-  enabled: true,
-  isDefault: true,
-  canPublish: true,
-  requiresAuth: false,
-  description: "Local FlowMason Studio"
-})
-
-/**
- * `registries.json` cannot be read, parsed or written. Names the file and, for syntax errors,
- * the line and column (1-based). The file is never replaced because of this error.
+ * The errors of the registry configuration (defined in `RegistryConfigErrors.ts`).
  * @since 0.1.0
  * @category errors
  */
-export class ConfigError extends Data.TaggedError("ConfigError")<{
-  readonly file: string
-  readonly reason: string
-  readonly line?: number
-  readonly column?: number
-}> {
-  /** `<file>:<line>:<column>: <reason>`, plus what to do. */
-  override get message(): string {
-    const at = this.line !== undefined ? `:${this.line}${this.column !== undefined ? `:${this.column}` : ""}` : ""
-    return `${this.file}${at}: ${this.reason}`
-  }
-  /** What the user can do about it. */
-  get hint(): string {
-    return `fix or move ${this.file} by hand; fm will not overwrite it while it is unreadable`
-  }
-}
+export { ConfigError, InvalidRegistry, RegistryExists, UnknownRegistry } from "./RegistryConfigErrors.js"
 
 /**
- * No registry of that name is configured.
+ * The checks of a registry's name and URL (defined in `RegistryValidation.ts`).
  * @since 0.1.0
- * @category errors
  */
-export class UnknownRegistry extends Data.TaggedError("UnknownRegistry")<{
-  readonly name: string
-  readonly known: ReadonlyArray<string>
-}> {
-  /** Names the registry and lists the known ones. */
-  override get message(): string {
-    const known = this.known.length === 0 ? "none are configured" : `known: ${this.known.join(", ")}`
-    const what = this.name === "(default)" ? "no enabled registry to use as the default" : `no registry named '${this.name}'`
-    return `${what} (${known}); see \`fm registry list --all\`, or add one with \`fm registry add NAME URL\``
-  }
-}
+export { checkRegistryName, checkRegistryUrl } from "./RegistryValidation.js"
 
 /**
- * A registry of that name already exists.
- * @since 0.1.0
- * @category errors
+ * Parses JSON, reporting syntax errors with line and column (defined in `JsonAt.ts`).
+ * @internal
  */
-export class RegistryExists extends Data.TaggedError("RegistryExists")<{
-  readonly name: string
-  readonly url: string
-}> {
-  /** Names the registry and its URL. */
-  override get message(): string {
-    return `a registry named '${this.name}' already exists (${this.url})`
-  }
-  /** What the user can do about it. */
-  get hint(): string {
-    return `change it with \`fm registry set ${this.name} ...\`, or pick another name`
-  }
-}
+export { parseJsonAt } from "./JsonAt.js"
 
-/**
- * A registry name or URL that cannot be saved.
- * @since 0.1.0
- * @category errors
- */
-export class InvalidRegistry extends Data.TaggedError("InvalidRegistry")<{
-  readonly name: string
-  readonly reason: string
-}> {
-  /** Names the registry and the problem. */
-  override get message(): string {
-    return `registry '${this.name}': ${this.reason}`
-  }
-}
 
-const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/
-
-/**
- * Why a registry name is not acceptable, if it is not (letters, digits, `.`, `_`, `-`, at most 64
- * characters, starting with a letter or digit).
- * @since 0.1.0
- */
-export const checkRegistryName = (name: string): Option.Option<string> =>
-  NAME_RE.test(name)
-    ? Option.none()
-    : Option.some("a registry name uses letters, digits, '.', '_' and '-' (at most 64), starting with a letter or digit")
-
-/**
- * Why a registry URL is not acceptable, if it is not (an absolute `http:` or `https:` URL without
- * query or fragment).
- * @since 0.1.0
- */
-export const checkRegistryUrl = (url: string): Option.Option<string> => {
-  let parsed: URL
-  try {
-    parsed = new URL(url)
-  } catch {
-    return Option.some(`'${url}' is not a URL; use an absolute URL such as https://registry.example.com`)
-  }
-  if (parsed.protocol !== "http:" && parsed.protocol !== "https:") {
-    return Option.some(`'${url}' must use http:// or https://`)
-  }
-  if (parsed.search !== "" || parsed.hash !== "") {
-    return Option.some(`'${url}' must not have a query or fragment`)
-  }
-  if (parsed.username !== "" || parsed.password !== "") {
-    return Option.some(`'${url}' must not embed credentials; use --token`)
-  }
-  return Option.none()
-}
-
-/**
- * Changes for {@link RegistryConfig.update}. `null` removes an optional field.
- * @since 0.1.0
- * @category models
- */
-export interface RegistryPatch {
-  readonly url?: string
-  readonly authToken?: string | null
-  readonly priority?: number
-  readonly enabled?: boolean
-  readonly isDefault?: boolean
-  readonly canPublish?: boolean
-  readonly requiresAuth?: boolean
-  readonly description?: string | null
-}
-
-/**
- * Where a registry's token comes from: its `auth_token`, `FLOWMASON_REGISTRY_TOKEN`, or nowhere.
- * @since 0.1.0
- * @category models
- */
-export type TokenSource = "config" | "env" | "none"
+ 
 
 /** The parsed file: the raw top-level object, and each entry with its raw object. */
 interface Loaded {
@@ -207,36 +55,6 @@ interface Loaded {
 const isRecord = (u: unknown): u is Record<string, unknown> =>
   typeof u === "object" && u !== null && !Array.isArray(u)
 
-/** Line and column (1-based) of a character offset. */
-const lineColumn = (text: string, offset: number): { line: number; column: number } => {
-  const before = text.slice(0, Math.max(0, Math.min(offset, text.length)))
-  const lines = before.split("\n")
-  return { line: lines.length, column: (lines[lines.length - 1]?.length ?? 0) + 1 }
-}
-
-/**
- * Parses JSON, reporting syntax errors with line and column.
- * @internal
- */
-export const parseJsonAt = (
-  file: string,
-  text: string
-): Effect.Effect<unknown, ConfigError> =>
-  Effect.try({
-    try: () => JSON.parse(text) as unknown,
-    catch: (e) => {
-      const msg = e instanceof Error ? e.message : String(e)
-      const lc = /line (\d+) column (\d+)/.exec(msg)
-      const pos = /position (\d+)/.exec(msg)
-      const where = lc
-        ? { line: Number(lc[1]), column: Number(lc[2]) }
-        : pos
-        ? lineColumn(text, Number(pos[1]))
-        : lineColumn(text, text.length)
-      const reason = `invalid JSON: ${msg.replace(/\s*\(line \d+ column \d+\)/, "").replace(/ in JSON at position \d+/, "")}`
-      return new ConfigError({ file, reason, ...where })
-    }
-  })
 
 const decodeEntry = Schema.decodeUnknownEither(RegistryEntry, { errors: "all" })
 const encodeEntry = Schema.encodeSync(RegistryEntry)

@@ -16,119 +16,48 @@ import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientError from "@effect/platform/HttpClientError"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import * as HttpClientResponse from "@effect/platform/HttpClientResponse"
-import { Config, Data, Duration, Effect, Option, Redacted, Schedule, Schema, Stream } from "effect"
+import { Config, Duration, Effect, Option, Redacted, Schedule, Schema, Stream } from "effect"
 import * as crypto from "node:crypto"
 import * as fs from "node:fs"
-import * as nodePath from "node:path"
 import { API_PREFIX, RegistryApi } from "../api/RegistryApi.js"
 import type { HealthResponse, SearchResponse } from "../api/Models.js"
 import { PackageInfo, ReleaseInfo } from "../api/Models.js"
 import { sameName } from "../domain/PackageName.js"
 import { maxSatisfying, pickLatest } from "../domain/Version.js"
-import { USER_AGENT } from "../shared/Version.js"
+import { USER_AGENT } from "../shared/FmVersion.js"
 import { boundedBody, MAX_ANSWER_BYTES, readBounded } from "./BoundedBody.js"
+import { type MetadataRecord, metadataFile, readMetadata, writeMetadata } from "./MetadataDiskCache.js"
+import {
+  AuthenticationFailed,
+  MalformedResponse,
+  PackageNotFound,
+  PublishRejected,
+  type RemoteError,
+  RegistryUnavailable
+} from "./RemoteErrors.js"
+import { resolveDownloadUrl } from "./ServerQuirks.js"
 import semver from "semver"
 
 /**
- * No such package (or no such version, or no version matching a range) in a registry.
- * Moves on to the next registry during a fallback.
+ * The errors of a registry call (defined in `RemoteErrors.ts`).
  * @since 0.1.0
  * @category errors
  */
-export class PackageNotFound extends Data.TaggedError("PackageNotFound")<{
-  readonly name: string
-  readonly version?: string | undefined
-  readonly registry: string
-}> {
-  /** Names the package, the version asked for and the registry. */
-  override get message(): string {
-    const v = this.version === undefined ? "" : `@${this.version}`
-    return `package ${this.name}${v} not found in registry ${this.registry}`
-  }
-}
+export {
+  AuthenticationFailed,
+  MalformedResponse,
+  PackageNotFound,
+  PublishRejected,
+  type RemoteError,
+  RegistryUnavailable
+} from "./RemoteErrors.js"
 
 /**
- * A registry cannot be reached or keeps failing: connection refused, timeout, or a 5xx answer
- * after the retries. Moves on to the next registry during a fallback.
+ * The quirks of FlowMason's server a client reads through (defined in `ServerQuirks.ts`).
  * @since 0.1.0
- * @category errors
  */
-export class RegistryUnavailable extends Data.TaggedError("RegistryUnavailable")<{
-  readonly registry: string
-  readonly url: string
-  readonly reason: string
-  /** The package being fetched, when there is one. */
-  readonly package?: string | undefined
-}> {
-  /** Names the registry, its URL, the package (when known) and the reason. */
-  override get message(): string {
-    const pkg = this.package === undefined ? "" : ` while fetching ${this.package}`
-    return `registry ${this.registry} (${this.url}) is unavailable${pkg}: ${this.reason}`
-  }
-}
+export { parsePublishedAt, resolveDownloadUrl } from "./ServerQuirks.js"
 
-/**
- * A registry refused our credentials (401) or their scope (403). Never hidden by trying the
- * next registry.
- * @since 0.1.0
- * @category errors
- */
-export class AuthenticationFailed extends Data.TaggedError("AuthenticationFailed")<{
-  readonly registry: string
-  readonly status: number
-  readonly detail: string
-  readonly hint: string
-  readonly package?: string | undefined
-}> {
-  /** Names the registry, the status and the server's detail (`hint` says what to do). */
-  override get message(): string {
-    const what = this.status === 403 ? "refused access (403)" : "rejected the credentials (401)"
-    const pkg = this.package === undefined ? "" : ` for ${this.package}`
-    return `registry ${this.registry} ${what}${pkg}: ${this.detail}`
-  }
-}
-
-/**
- * A registry answered something we cannot use: not JSON, the wrong shape, or a package other than
- * the one asked for. Never hidden by trying the next registry.
- * @since 0.1.0
- * @category errors
- */
-export class MalformedResponse extends Data.TaggedError("MalformedResponse")<{
-  readonly registry: string
-  readonly url: string
-  readonly reason: string
-}> {
-  /** Names the registry, the URL and what was wrong. */
-  override get message(): string {
-    return `registry ${this.registry} sent a malformed answer for ${this.url}: ${this.reason}`
-  }
-}
-
-/**
- * A registry refused an upload: 400 (bad archive / checksum), 409 (version exists), 413 (too large).
- * @since 0.1.0
- * @category errors
- */
-export class PublishRejected extends Data.TaggedError("PublishRejected")<{
-  readonly registry: string
-  readonly package: string
-  readonly status: number
-  readonly detail: string
-  readonly hint: string
-}> {
-  /** Names the package, the registry and the server's detail (`hint` says what to do). */
-  override get message(): string {
-    return `registry ${this.registry} rejected ${this.package} (${this.status}): ${this.detail}`
-  }
-}
-
-/**
- * The errors any call to a registry can fail with (besides {@link PackageNotFound}).
- * @since 0.1.0
- * @category errors
- */
-export type RemoteError = RegistryUnavailable | AuthenticationFailed | MalformedResponse
 
 /**
  * The versions of a package in one registry, with `supported: false` when the registry has no
@@ -218,79 +147,6 @@ const withBody = (res: HttpClientResponse.HttpClientResponse, body: Uint8Array<A
     new Response(isNullBodyStatus(res.status) ? null : body, { status: res.status, headers: res.headers })
   )
 
-/** One cached metadata answer: the URL it answers, its ETag and the JSON body. */
-interface MetadataRecord {
-  readonly url: string
-  readonly etag: string
-  readonly body: string
-}
-
-const SAFE_SEGMENT = /^[A-Za-z0-9_+-][A-Za-z0-9._+-]{0,213}$/
-
-/**
- * The cache file of a metadata URL (package info, versions, one version), or `undefined` for
- * anything else (search, downloads, queries, names that are not plain file names).
- */
-const metadataFile = (dir: string, registry: string, base: string, url: string): string | undefined => {
-  const prefix = `${base}${API_PREFIX}/packages/`
-  if (!url.startsWith(prefix) || url.includes("?") || url.includes("#")) return undefined
-  let segments: Array<string>
-  try {
-    segments = url.slice(prefix.length).split("/").map(decodeURIComponent)
-  } catch {
-    return undefined
-  }
-  if (!segments.every((x) => SAFE_SEGMENT.test(x)) || !SAFE_SEGMENT.test(registry)) return undefined
-  const [name, second] = segments
-  if (name === undefined || name === "search" || segments.length > 2) return undefined
-  const file = second === undefined ? `${name}.json` : second === "versions" ? `${name}.versions.json` : `${name}@${second}.json`
-  return nodePath.join(dir, registry, file)
-}
-
-const readMetadata = (file: string, url: string): Effect.Effect<Option.Option<MetadataRecord>> =>
-  Effect.promise(() =>
-    fs.promises.readFile(file, "utf8").then(
-      (text): Option.Option<MetadataRecord> => {
-        let r: unknown
-        try {
-          r = JSON.parse(text)
-        } catch {
-          return Option.none() // a torn or foreign file: ask without If-None-Match, then replace it
-        }
-        return typeof r === "object" && r !== null && "url" in r && r.url === url && "etag" in r &&
-            typeof r.etag === "string" && "body" in r && typeof r.body === "string"
-          ? Option.some({ url, etag: r.etag, body: r.body })
-          : Option.none()
-      },
-      () => Option.none()
-    )
-  )
-
-/**
- * Writes a record atomically (temp file in the same directory, then rename); failures are ignored
- * (it is a cache). No fsync: a file torn by a crash does not parse, and reads as absent.
- * Uninterruptible: Ctrl-C waits the few milliseconds it takes, so no temp file stays.
- */
-const writeMetadata = (file: string, record: MetadataRecord): Effect.Effect<void> =>
-  Effect.uninterruptible(Effect.promise(async () => {
-    const tmp = `${file}.${process.pid}-${crypto.randomBytes(6).toString("hex")}.tmp`
-    try {
-      // the directory is created only when missing (a recursive mkdir per answer was a hot spot)
-      const handle = await fs.promises.open(tmp, "wx").catch(async (e: NodeJS.ErrnoException) => {
-        if (e.code !== "ENOENT") throw e
-        await fs.promises.mkdir(nodePath.dirname(file), { recursive: true })
-        return fs.promises.open(tmp, "wx")
-      })
-      try {
-        await handle.writeFile(JSON.stringify(record))
-      } finally {
-        await handle.close()
-      }
-      await fs.promises.rename(tmp, file)
-    } catch {
-      await fs.promises.rm(tmp, { force: true }).catch(() => undefined)
-    }
-  }))
 
 /**
  * A client for one registry. Methods have no requirements.
@@ -335,36 +191,6 @@ export interface RemoteRegistry {
 const isTransientStatus = (status: number) =>
   status === 408 || status === 429 || status === 500 || status === 502 || status === 503 || status === 504
 
-/**
- * Resolves a registry's `download_url` (absolute, relative, or empty) against its base URL.
- * A root-relative path is appended to the base so that a path prefix is kept.
- * @since 0.1.0
- */
-export const resolveDownloadUrl = (base: string, name: string, version: string, downloadUrl: string): string => {
-  const trimmed = base.replace(/\/+$/, "")
-  if (downloadUrl === "") {
-    return `${trimmed}${API_PREFIX}/packages/${encodeURIComponent(name)}/${encodeURIComponent(version)}/download`
-  }
-  if (/^[a-z][a-z0-9+.-]*:/i.test(downloadUrl)) return downloadUrl
-  if (downloadUrl.startsWith("//")) return new URL(downloadUrl, trimmed).toString()
-  if (downloadUrl.startsWith("/")) {
-    const prefix = new URL(trimmed).pathname.replace(/\/+$/, "")
-    if (prefix !== "" && downloadUrl.startsWith(`${prefix}/`)) return new URL(downloadUrl, trimmed).toString()
-    return `${trimmed}${downloadUrl}`
-  }
-  return new URL(downloadUrl, `${trimmed}/`).toString()
-}
-
-/**
- * A `published_at` as a Date; a timestamp without timezone (FlowMason's server) is read as UTC.
- * @since 0.1.0
- */
-export const parsePublishedAt = (s: string | null | undefined): Date | undefined => {
-  if (s === null || s === undefined || s === "") return undefined
-  const hasZone = /(Z|[+-]\d{2}:?\d{2})$/i.test(s)
-  const d = new Date(hasZone ? s : `${s}Z`)
-  return Number.isNaN(d.getTime()) ? undefined : d
-}
 
 const originOf = (url: string): string | undefined => {
   try {

@@ -28,21 +28,21 @@ import { Effect, Layer, Scope } from "effect"
 import * as Http from "node:http"
 import { API_PREFIX, Authentication, RegistryApi } from "../api/RegistryApi.js"
 import { PackageArchive } from "../archive/PackageArchive.js"
-import * as Answers from "./Answers.js"
-import { Auth, AuthenticationLive } from "./Auth.js"
-import { BlobStore } from "./BlobStore.js"
-import * as BlobStoreFs from "./BlobStore.js"
-import { HandlersLive } from "./Handlers.js"
-import { sqliteFile } from "./pg/StorageOptions.js"
-import * as Upload from "./Upload.js"
-import * as NodeServer from "./NodeServer.js"
-import type { StoreError } from "./PackageStore.js"
-import { PackageStore } from "./PackageStore.js"
+import * as Answers from "./http/Answers.js"
+import { Auth, AuthenticationLive } from "./http/Auth.js"
+import { BlobStore } from "./storage/BlobStore.js"
+import * as BlobStoreFs from "./storage/BlobStore.js"
+import { HandlersLive } from "./http/Handlers.js"
+import { sqliteFile } from "./selection/StorageOptions.js"
+import * as Upload from "./uploads/Upload.js"
+import * as NodeServer from "./http/NodeServer.js"
+import type { StoreError } from "./storage/PackageStore.js"
+import { PackageStore } from "./storage/PackageStore.js"
 import type { ServerOptions } from "./ServerConfig.js"
 import * as ServerConfigLayer from "./ServerConfig.js"
-import * as ServerMiddleware from "./ServerMiddleware.js"
-import * as SqlitePackageStore from "./SqlitePackageStore.js"
-import type { BlobError } from "./BlobStore.js"
+import * as ServerMiddleware from "./http/ServerMiddleware.js"
+import * as SqlitePackageStore from "./storage/SqlitePackageStore.js"
+import type { BlobError } from "./storage/BlobStore.js"
 
 /**
  * Options accepted by the layers: `dataDir` is required, the rest default
@@ -164,7 +164,7 @@ export const layer = (options: RegistryServerOptions) =>
 /**
  * Serves the registry API (plus any `extra` route layers, e.g. the web UI, added with
  * `HttpApiBuilder.Router.use`) with Node on `options.host:options.port`, over `storage` (default:
- * SQLite + blobs in `options.dataDir`, swept at start; PostgreSQL: `pg/Storage.layer`): exactly
+ * SQLite + blobs in `options.dataDir`, swept at start; PostgreSQL: `selection/Storage.layer`): exactly
  * {@link layer}'s app, on a `node:http` server with the limits of `NodeServer.harden`. The
  * `HttpServer` (bound address), `PackageStore` and `BlobStore` stay in the layer's output so the
  * caller can read the address and bootstrap tokens.

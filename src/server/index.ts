@@ -51,12 +51,12 @@ export * as ServerConfig from "./ServerConfig.js"
  * The metadata store interface (SQLite and PostgreSQL layers).
  * @since 0.1.0
  */
-export * as PackageStore from "./PackageStore.js"
+export * as PackageStore from "./storage/PackageStore.js"
 /**
  * The metadata store on SQLite (the embedded default).
  * @since 0.1.0
  */
-export * as SqlitePackageStore from "./SqlitePackageStore.js"
+export * as SqlitePackageStore from "./storage/SqlitePackageStore.js"
 /**
  * The metadata store on PostgreSQL.
  * @since 0.1.0
@@ -76,24 +76,24 @@ export * as PgBlobStore from "./pg/PgBlobStore.js"
  * Archives in a directory shared by replicas.
  * @since 0.1.0
  */
-export * as SharedDirBlobStore from "./pg/SharedDirBlobStore.js"
+export * as SharedDirBlobStore from "./storage/SharedDirBlobStore.js"
 /**
  * Archive storage: the interface and its filesystem layer.
  * @since 0.1.0
  */
-export * as BlobStore from "./BlobStore.js"
+export * as BlobStore from "./storage/BlobStore.js"
 /**
  * Storage chosen at start-up: SQLite or PostgreSQL, files, a shared directory or PostgreSQL blobs.
  * @since 0.1.0
  */
-export * as Storage from "./pg/Storage.js"
+export * as Storage from "./selection/Storage.js"
 /**
  * Tokens, scopes and the Authentication middleware.
  * @since 0.1.0
  */
-export * as Auth from "./Auth.js"
+export * as Auth from "./http/Auth.js"
 /**
  * The web UI served at `/`.
  * @since 0.1.0
  */
-export * as WebUi from "./WebUi.js"
+export * as WebUi from "./webui/WebUi.js"

@@ -7,7 +7,7 @@ import * as path from "node:path"
 import { PackageCache } from "../../src/client/PackageCache.js"
 import { PackageCacheLive } from "../../src/client/ClientLayers.js"
 import { layerAt } from "../../src/shared/FlowmasonHome.js"
-import { FM_VERSION } from "../../src/shared/Version.js"
+import { FM_VERSION } from "../../src/shared/FmVersion.js"
 import { assertBuilt, makeTempDir, parseJsonOut, removeDir, removeFmBinSnapshot, runFm } from "../helpers/cli.js"
 
 interface RegistryJson {

@@ -216,7 +216,7 @@ export interface ReplicaOptions {
 const ROOT = new URL("../../", import.meta.url).pathname
 
 /**
- * Starts `fm studio start --port 0` as its own Node process (the bundled `src/server/main.ts`,
+ * Starts `fm studio start --port 0` as its own Node process (the bundled `src/cli/StudioMain.ts`,
  * see `serverBundle` in ./server.ts) and waits until it listens. The process is killed by pid in `stop()`.
  */
 export const startReplica = async (options: ReplicaOptions): Promise<Replica> => {

@@ -1,5 +1,5 @@
 /** A `NewRelease` for store tests: empty metadata, a fixed checksum, `extra` on top. */
-import type { NewRelease } from "../../src/server/PackageStore.js"
+import type { NewRelease } from "../../src/server/storage/PackageStore.js"
 
 /** A release of `name@version` as `PackageStore.publish` takes it. */
 export const newRelease = (name: string, version: string, extra: Partial<NewRelease> = {}): NewRelease => ({

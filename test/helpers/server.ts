@@ -1,7 +1,7 @@
 /**
  * Real registry servers for tests: `startServer` runs `fm studio start` on 127.0.0.1, port 0, with
  * a real SQLite file in a temp data dir, either as a child process (default; the same command
- * tree as `fm studio`, from a bundle of src/server/main.ts built once per test process) or
+ * tree as `fm studio`, from a bundle of src/cli/StudioMain.ts built once per test process) or
  * in-process (`inProcess: true`, faster, no pid). `publishFixture` packs a package and uploads it.
  *
  * Signature kept stable for other areas (client, resolver, ui, pg).
@@ -15,9 +15,9 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import * as RegistryServer from "../../src/server/RegistryServer.js"
-import * as Storage from "../../src/server/pg/Storage.js"
-import { Auth } from "../../src/server/Auth.js"
-import { PackageStore } from "../../src/server/PackageStore.js"
+import * as Storage from "../../src/server/selection/Storage.js"
+import { Auth } from "../../src/server/http/Auth.js"
+import { PackageStore } from "../../src/server/storage/PackageStore.js"
 import { buildZip, projectManifest } from "./archives.js"
 import { spawnReady } from "./child.js"
 
@@ -65,7 +65,7 @@ export interface RunningServer {
 
 let bundlePromise: Promise<string> | undefined
 
-/** Bundles src/server/main.ts once per test process (fast start-up for child servers). */
+/** Bundles src/cli/StudioMain.ts once per test process (fast start-up for child servers). */
 export const serverBundle = (): Promise<string> => {
   if (bundlePromise === undefined) {
     bundlePromise = (async () => {
@@ -73,7 +73,7 @@ export const serverBundle = (): Promise<string> => {
       const dir = path.join(ROOT, ".tmp")
       fs.mkdirSync(dir, { recursive: true })
       const built = await esbuild.build({
-        entryPoints: [path.join(ROOT, "src/server/main.ts")],
+        entryPoints: [path.join(ROOT, "src/cli/StudioMain.ts")],
         write: false,
         bundle: true,
         format: "esm",

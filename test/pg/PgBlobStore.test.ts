@@ -4,10 +4,10 @@ import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { BlobStore } from "../../src/server/BlobStore.js"
+import { BlobStore } from "../../src/server/storage/BlobStore.js"
 import * as PgBlobStore from "../../src/server/pg/PgBlobStore.js"
 import * as PgDatabase from "../../src/server/pg/PgDatabase.js"
-import * as SharedDirBlobStore from "../../src/server/pg/SharedDirBlobStore.js"
+import * as SharedDirBlobStore from "../../src/server/storage/SharedDirBlobStore.js"
 import { pgEnabled, usePgDatabase, withPg } from "../helpers/pg.js"
 
 const enabled = await pgEnabled()

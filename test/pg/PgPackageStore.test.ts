@@ -1,7 +1,7 @@
 import type { Layer } from "effect"
 import { Effect, Exit, ManagedRuntime, Option } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { PackageStore } from "../../src/server/PackageStore.js"
+import { PackageStore } from "../../src/server/storage/PackageStore.js"
 import * as PgPackageStore from "../../src/server/pg/PgPackageStore.js"
 import { pgEnabled, usePgDatabase } from "../helpers/pg.js"
 import { newRelease } from "../helpers/releases.js"

@@ -7,9 +7,9 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { afterEach, describe, expect, it } from "vitest"
-import { BlobCache } from "../../src/server/BlobCache.js"
-import { PackageStore } from "../../src/server/PackageStore.js"
-import * as SqlitePackageStore from "../../src/server/SqlitePackageStore.js"
+import { BlobCache } from "../../src/server/storage/BlobCache.js"
+import { PackageStore } from "../../src/server/storage/PackageStore.js"
+import * as SqlitePackageStore from "../../src/server/storage/SqlitePackageStore.js"
 import { newRelease } from "../helpers/releases.js"
 
 const dirs: Array<string> = []

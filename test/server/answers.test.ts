@@ -12,9 +12,9 @@ import { createServer } from "node:http"
 import * as os from "node:os"
 import * as path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { Auth } from "../../src/server/Auth.js"
+import { Auth } from "../../src/server/http/Auth.js"
 import * as RegistryServer from "../../src/server/RegistryServer.js"
-import * as SqlitePackageStore from "../../src/server/SqlitePackageStore.js"
+import * as SqlitePackageStore from "../../src/server/storage/SqlitePackageStore.js"
 import { detailOf, rawRequest } from "../helpers/raw-http.js"
 
 const logs: Array<string> = []

@@ -14,7 +14,7 @@ import type { RunningServer } from "../helpers/server.js"
 import { createToken, fixtureArchive, publishFixture, runStudio, startServer, uploadArchive } from "../helpers/server.js"
 import type { TestDatabase } from "../helpers/pg.js"
 import { createTestDatabase, testBackends } from "../helpers/pg.js"
-import { FM_VERSION } from "../../src/shared/Version.js"
+import { FM_VERSION } from "../../src/shared/FmVersion.js"
 
 const sha256 = (b: Uint8Array) => crypto.createHash("sha256").update(b).digest("hex")
 

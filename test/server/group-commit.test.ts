@@ -7,9 +7,9 @@ import { Effect, Either, Layer } from "effect"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { PackageStore } from "../../src/server/PackageStore.js"
-import { makeSql } from "../../src/server/SqlPackageStore.js"
-import * as SqlitePackageStore from "../../src/server/SqlitePackageStore.js"
+import { PackageStore } from "../../src/server/storage/PackageStore.js"
+import { makeSql } from "../../src/server/storage/SqlPackageStore.js"
+import * as SqlitePackageStore from "../../src/server/storage/SqlitePackageStore.js"
 import { newRelease } from "../helpers/releases.js"
 
 /** The SQLite store on `file`, its group fsyncs recorded in `events` once each is done. */

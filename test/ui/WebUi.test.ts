@@ -14,7 +14,7 @@ import { gunzipSync } from "node:zlib"
 import { afterAll } from "vitest"
 import { HealthResponse } from "../../src/api/Models.js"
 import { API_PREFIX, HealthGroup } from "../../src/api/RegistryApi.js"
-import * as WebUi from "../../src/server/WebUi.js"
+import * as WebUi from "../../src/server/webui/WebUi.js"
 import { buildUi } from "../../src/ui/bundle.mjs"
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "fm-webui-"))

@@ -2,7 +2,7 @@
  * Types shared by the archive internals.
  * @internal
  */
-import type { ArchiveLimits } from "../PackageArchive.js"
+import type { ArchiveLimits } from "../ArchiveLimits.js"
 
 /** An entry as seen by a reader, after validation. */
 export interface ScannedEntry {

@@ -9,11 +9,11 @@ import { Console, Context, Effect, Layer, Option } from "effect"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
 import type { TokenScope } from "../../api/RegistryApi.js"
-import { Auth, parseExpiresIn } from "../../server/Auth.js"
-import type { TokenRow } from "../../server/PackageStore.js"
-import { PackageStore } from "../../server/PackageStore.js"
+import { Auth, parseExpiresIn } from "../../server/http/Auth.js"
+import type { TokenRow } from "../../server/storage/PackageStore.js"
+import { PackageStore } from "../../server/storage/PackageStore.js"
 import * as RegistryServer from "../../server/RegistryServer.js"
-import * as StorageOptions from "../../server/pg/StorageOptions.js"
+import * as StorageOptions from "../../server/selection/StorageOptions.js"
 import {
   blobDirOption,
   databaseUrlOption,
@@ -21,8 +21,8 @@ import {
   resolveBlobDir,
   resolveDatabaseUrl,
   storeLayerFor
-} from "../../server/pg/StudioOptions.js"
-import * as WebUi from "../../server/WebUi.js"
+} from "../StudioOptions.js"
+import * as WebUi from "../../server/webui/WebUi.js"
 import { FlowmasonHome } from "../../shared/FlowmasonHome.js"
 import { json, printJson, printTable, UsageError } from "../Output.js"
 
@@ -138,7 +138,7 @@ const startCommand = Command.make(
             ? RegistryServer.storageLayer(dataDir)
             // PostgreSQL / blob directory: that code (and the driver) loads only now
             : Layer.unwrapEffect(
-              Effect.map(Effect.promise(() => import("../../server/pg/Storage.js")), (S) => S.layer({ dataDir, databaseUrl, blobDir }))
+              Effect.map(Effect.promise(() => import("../../server/selection/Storage.js")), (S) => S.layer({ dataDir, databaseUrl, blobDir }))
             )
           const ctx = yield* Layer.build(RegistryServer.serve(options, ui, storage))
           const server = Context.get(ctx, HttpServer.HttpServer)

@@ -8,7 +8,7 @@ import * as HttpClientError from "@effect/platform/HttpClientError"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import { Duration, Effect, Option, Schema } from "effect"
 import { boundedBody, MAX_ANSWER_BYTES, readBounded } from "../../client/BoundedBody.js"
-import { USER_AGENT } from "../../shared/Version.js"
+import { USER_AGENT } from "../../shared/FmVersion.js"
 import { HttpClientLive } from "../HttpClientLayer.js"
 
 /**

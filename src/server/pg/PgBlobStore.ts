@@ -19,8 +19,8 @@ import type { Scope } from "effect"
 import { Duration, Effect, Layer, Option, Stream } from "effect"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
-import type { BlobStoreService, BlobTooLarge, TempBlob } from "../BlobStore.js"
-import { BlobError, BlobStore, fromParts, make as makeLocalBlobStore } from "../BlobStore.js"
+import type { BlobStoreService, BlobTooLarge, TempBlob } from "../storage/BlobStore.js"
+import { BlobError, BlobStore, fromParts, make as makeLocalBlobStore } from "../storage/BlobStore.js"
 import { catchSqlDefects, describeCause } from "./PgDatabase.js"
 
 /**

@@ -13,9 +13,9 @@ import { SqlClient as SqlClientTag } from "@effect/sql"
 import { PgClient } from "@effect/sql-pg"
 import { SqlError } from "@effect/sql/SqlError"
 import { Duration, Effect, Layer, Option, Redacted } from "effect"
-import { StoreError } from "../PackageStore.js"
+import { StoreError } from "../storage/PackageStore.js"
 import { migrate } from "./PgMigrations.js"
-import { redactUrl } from "./StorageOptions.js"
+import { redactUrl } from "../selection/StorageOptions.js"
 
 export {
   /**
@@ -28,7 +28,7 @@ export {
    * @since 0.1.0
    */
   redactUrl
-} from "./StorageOptions.js"
+} from "../selection/StorageOptions.js"
 
 /**
  * How a replica connects to PostgreSQL.

@@ -25,13 +25,13 @@ import { Effect, Layer } from "effect"
 import type { Scope } from "effect"
 import { normalizeName } from "../../domain/PackageName.js"
 import { sortVersions } from "../../domain/Version.js"
-import type { PackageStoreService, SearchQuery } from "../PackageStore.js"
-import { PackageStore, StoreError } from "../PackageStore.js"
-import type { SqlDialect } from "../SqlPackageStore.js"
-import { latestOf, makeSql } from "../SqlPackageStore.js"
+import type { PackageStoreService, SearchQuery } from "../storage/PackageStore.js"
+import { PackageStore, StoreError } from "../storage/PackageStore.js"
+import type { SqlDialect } from "../storage/SqlPackageStore.js"
+import { latestOf, makeSql } from "../storage/SqlPackageStore.js"
 import type { PgDatabaseOptions } from "./PgDatabase.js"
 import { catchSqlDefects, layer as databaseLayer, migratorLayer, pgStoreError } from "./PgDatabase.js"
-import { searchWords } from "../SearchQuery.js"
+import { searchWords } from "../http/SearchQuery.js"
 
 /**
  * Turns user text into a `to_tsquery('simple', ...)` input: every word must match, each as a

@@ -15,8 +15,8 @@ import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as Multipart from "@effect/platform/Multipart"
 import { Cause, Effect, Layer, Option, Predicate } from "effect"
 import { randomBytes } from "node:crypto"
-import { BadRequest, PayloadTooLarge } from "../api/ApiErrors.js"
-import { JsonBodyLimit } from "../api/RegistryApi.js"
+import { BadRequest, PayloadTooLarge } from "../../api/ApiErrors.js"
+import { JsonBodyLimit } from "../../api/RegistryApi.js"
 
 /**
  * The largest request body read by any route but the upload: 64 KiB.

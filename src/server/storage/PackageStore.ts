@@ -19,7 +19,7 @@
  */
 import type { Effect, Option } from "effect"
 import { Context, Data } from "effect"
-import type { TokenScope } from "../api/RegistryApi.js"
+import type { TokenScope } from "../../api/RegistryApi.js"
 
 /**
  * One published version, with everything needed to answer the API without opening its archive.

@@ -1,6 +1,6 @@
 /**
  * A stand-alone entry for the registry server: the `fm studio` command tree on its own
- * (`node --import tsx src/server/main.ts start --port 0 ...`). Tests and benchmarks start real
+ * (`node --import tsx src/cli/StudioMain.ts start --port 0 ...`). Tests and benchmarks start real
  * servers through it without building the whole CLI bundle.
  * @since 0.1.0
  */
@@ -8,9 +8,9 @@ import { Command } from "@effect/cli"
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import { Console, Effect, Layer } from "effect"
-import { studio } from "../cli/commands/studio.js"
+import { studio } from "./commands/studio.js"
 import { FlowmasonHome } from "../shared/FlowmasonHome.js"
-import { FM_VERSION } from "../shared/Version.js"
+import { FM_VERSION } from "../shared/FmVersion.js"
 
 const run = Command.run(studio, { name: "fm studio", version: FM_VERSION })
 

@@ -26,9 +26,9 @@ import { SqlClient } from "@effect/sql"
 import type { SqlError } from "@effect/sql/SqlError"
 import { Deferred, Effect, Exit, Option } from "effect"
 import type { Scope } from "effect"
-import type { TokenScope } from "../api/RegistryApi.js"
-import { normalizeName } from "../domain/PackageName.js"
-import { pickLatest, sortVersions } from "../domain/Version.js"
+import type { TokenScope } from "../../api/RegistryApi.js"
+import { normalizeName } from "../../domain/PackageName.js"
+import { pickLatest, sortVersions } from "../../domain/Version.js"
 import type {
   NewRelease,
   NewToken,

@@ -12,13 +12,13 @@
 import { Migrator, SqlClient } from "@effect/sql"
 import { SqliteClient } from "@effect/sql-sqlite-node"
 import { Effect, Layer } from "effect"
-import { normalizeName } from "../domain/PackageName.js"
+import { normalizeName } from "../../domain/PackageName.js"
 import type { SearchQuery } from "./PackageStore.js"
 import { PackageStore, StoreError } from "./PackageStore.js"
 import type { SqlDialect } from "./SqlPackageStore.js"
 import { makeSql } from "./SqlPackageStore.js"
 import { restrictDatabaseFiles } from "./FileModes.js"
-import { searchWords } from "./SearchQuery.js"
+import { searchWords } from "../http/SearchQuery.js"
 import * as Fs from "node:fs"
 
 /**

@@ -9,8 +9,8 @@ import { Console, Effect, Option } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { normalizeName } from "../domain/PackageName.js"
-import { PROJECT_FILES } from "./ProjectFile.js"
-import { type ProjectInstallResult, ProjectInstall } from "./ProjectInstall.js"
+import { PROJECT_FILES } from "../resolver/ProjectFile.js"
+import { type ProjectInstallResult, ProjectInstall } from "../resolver/ProjectInstall.js"
 
 /**
  * `--frozen`: fail instead of resolving when `fm.lock.json` does not satisfy the project file.

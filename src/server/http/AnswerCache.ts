@@ -16,11 +16,11 @@ import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import type * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { Context, Effect, Exit, Option } from "effect"
-import type { Forbidden, Unauthorized, Unavailable } from "../api/ApiErrors.js"
-import { API_PREFIX, Authentication } from "../api/RegistryApi.js"
+import type { Forbidden, Unauthorized, Unavailable } from "../../api/ApiErrors.js"
+import { API_PREFIX, Authentication } from "../../api/RegistryApi.js"
 import type { Auth } from "./Auth.js"
 import { principalFor } from "./Auth.js"
-import type { PackageStoreService, WriteCounts } from "./PackageStore.js"
+import type { PackageStoreService, WriteCounts } from "../storage/PackageStore.js"
 
 const PACKAGES = `${API_PREFIX}/packages/`
 

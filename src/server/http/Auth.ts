@@ -10,12 +10,12 @@
  */
 import { Effect, Layer, Option, Redacted } from "effect"
 import { createHash, randomBytes } from "node:crypto"
-import { Forbidden, Unauthorized, Unavailable } from "../api/ApiErrors.js"
-import type { TokenScope } from "../api/RegistryApi.js"
-import { Authentication, Principal, RequireAdmin, RequirePublish } from "../api/RegistryApi.js"
-import { ServerConfig } from "./ServerConfig.js"
-import type { TokenRow } from "./PackageStore.js"
-import { PackageStore } from "./PackageStore.js"
+import { Forbidden, Unauthorized, Unavailable } from "../../api/ApiErrors.js"
+import type { TokenScope } from "../../api/RegistryApi.js"
+import { Authentication, Principal, RequireAdmin, RequirePublish } from "../../api/RegistryApi.js"
+import { ServerConfig } from "../ServerConfig.js"
+import type { TokenRow } from "../storage/PackageStore.js"
+import { PackageStore } from "../storage/PackageStore.js"
 
 /**
  * The prefix of every token.

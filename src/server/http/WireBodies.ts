@@ -4,9 +4,9 @@
  */
 import type * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
-import { PackageInfo, ReleaseInfo, SearchResponse } from "../api/Models.js"
-import { API_PREFIX } from "../api/RegistryApi.js"
-import type { PackageRow, ReleaseRow, SearchResult } from "./PackageStore.js"
+import { PackageInfo, ReleaseInfo, SearchResponse } from "../../api/Models.js"
+import { API_PREFIX } from "../../api/RegistryApi.js"
+import type { PackageRow, ReleaseRow, SearchResult } from "../storage/PackageStore.js"
 
 /**
  * The absolute base URL of this server as the client sees it: `--public-url`, else the request's

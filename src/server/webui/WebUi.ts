@@ -19,8 +19,8 @@ import { readdir, readFile, stat } from "node:fs/promises"
 import { extname, join, relative, sep } from "node:path"
 import { fileURLToPath } from "node:url"
 import { gzipSync } from "node:zlib"
-import { notModified } from "./Conditional.js"
-import { noApiEndpoint } from "./WireBodies.js"
+import { notModified } from "../http/Conditional.js"
+import { noApiEndpoint } from "../http/WireBodies.js"
 
 /**
  * The UI directory could not be read.
@@ -98,8 +98,8 @@ const MAX_TOTAL_BYTES = 32 * 1024 * 1024
 export const defaultDir = (): string | undefined => {
   const env = process.env["FM_UI_DIR"]
   if (env !== undefined && env !== "") return env
-  // dist/fm.js -> dist/ui; a bundle in another top-level folder (.tmp/) -> dist/ui; src/server -> dist/ui
-  const candidates = ["./ui/", "../dist/ui/", "../../dist/ui/"].map((p) => new URL(p, import.meta.url))
+  // dist/fm.js -> dist/ui; a bundle in another top-level folder (.tmp/) -> dist/ui; src/server/webui -> dist/ui
+  const candidates = ["./ui/", "../dist/ui/", "../../../dist/ui/"].map((p) => new URL(p, import.meta.url))
   for (const c of candidates) {
     if (c.protocol !== "file:") continue
     const dir = fileURLToPath(c)

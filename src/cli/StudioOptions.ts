@@ -9,10 +9,10 @@ import { Command, Options } from "@effect/cli"
 import { Console, Effect, Layer, Option } from "effect"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
-import { json, printJson, UsageError } from "../../cli/Output.js"
-import type { PackageStore, StoreError } from "../PackageStore.js"
-import * as SqlitePackageStore from "../SqlitePackageStore.js"
-import { DATABASE_URL_ENV, databaseUrlFrom, isPostgresUrl, redactUrl } from "./StorageOptions.js"
+import { json, printJson, UsageError } from "./Output.js"
+import type { PackageStore, StoreError } from "../server/storage/PackageStore.js"
+import * as SqlitePackageStore from "../server/storage/SqlitePackageStore.js"
+import { DATABASE_URL_ENV, databaseUrlFrom, isPostgresUrl, redactUrl } from "../server/selection/StorageOptions.js"
 
 /**
  * `--database-url postgres://...`: keep the registry in PostgreSQL (several replicas may share it).
@@ -85,7 +85,7 @@ export const storeLayerFor = (dataDir: string, databaseUrl: string | undefined):
   databaseUrl === undefined
     ? SqlitePackageStore.layer(Path.join(dataDir, "registry.db"))
     : Layer.unwrapEffect(
-      Effect.map(Effect.promise(() => import("./PgPackageStore.js")), (pg) => pg.layer({ url: databaseUrl, maxConnections: 2 }))
+      Effect.map(Effect.promise(() => import("../server/pg/PgPackageStore.js")), (pg) => pg.layer({ url: databaseUrl, maxConnections: 2 }))
     )
 
 /**
@@ -103,7 +103,7 @@ export const migrateCommand = Command.make("migrate", { databaseUrl: databaseUrl
         hint: "a SQLite registry migrates itself when 'fm studio start' opens it"
       })
     }
-    const PgDatabase = yield* Effect.promise(() => import("./PgDatabase.js"))
+    const PgDatabase = yield* Effect.promise(() => import("../server/pg/PgDatabase.js"))
     const applied = yield* PgDatabase.migrateDatabase({ url, applicationName: "fm-migrate" })
     const names = applied.map(([id, name]) => `${String(id).padStart(4, "0")}_${name}`)
     if (opts.json) return yield* printJson({ database: redactUrl(url), applied: names })
