@@ -8,14 +8,16 @@ import * as fs from "node:fs"
 import * as net from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
+import { assert } from "@effect/vitest"
+import * as crypto from "node:crypto"
 import { afterAll, describe, expect, it } from "vitest"
-import { buildTar, gzip, projectManifest } from "./archives.js"
+import { buildTar, buildZip, gzip, projectManifest } from "./archives.js"
 import type { TestDatabase } from "./pg.js"
 import { createTestDatabase } from "./pg.js"
 import type { RunningServer, StartServerOptions } from "./server.js"
 import { createToken, publishFixture, serverBundle, startServer, uploadArchive } from "./server.js"
 import type { RawAnswer } from "./raw-http.js"
-import { detailOf, rawRequest } from "./raw-http.js"
+import { detailOf, pacedRequest, rawRequest } from "./raw-http.js"
 
 /** A free TCP port on 127.0.0.1 (bound, then released). */
 const freePort = (): Promise<number> =>
@@ -250,6 +252,69 @@ export const attackSuite = (backend: "sqlite" | "postgres") => {
           ...(first.databaseUrl === undefined ? {} : { databaseUrl: first.databaseUrl })
         })
         expect((await fetch(`${again.url}/api/v1/registry/packages/kept-pkg`)).status).toBe(200)
+      } finally {
+        fs.rmSync(dataDir, { recursive: true, force: true })
+      }
+    })
+
+    it("SIGTERM cuts idle, stalled and trickling connections at once; an upload that progresses gets its grace and is kept", async () => {
+      const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "fm-attack-restart-"))
+      try {
+        const first = await start({ dataDir })
+        const publisher = await tokenFor(first, "publish")
+        const uploadHead = (length: number, boundary: string) =>
+          `POST /api/v1/registry/packages/upload HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${publisher}\r\n` +
+          `Content-Type: multipart/form-data; boundary=${boundary}\r\nContent-Length: ${length}\r\n\r\n`
+        // an honest upload of ~2 MiB sent at ~1.6 MiB/s: still arriving when the signal comes
+        const zip = buildZip([
+          { name: "manifest.json", data: projectManifest("progressing-pkg", "1.0.0") },
+          { name: "data.bin", data: crypto.randomBytes(2 * 1024 * 1024), method: 0 }
+        ])
+        const body = Buffer.concat([
+          Buffer.from(`--b\r\nContent-Disposition: form-data; name="file"; filename="p.fmpkg"\r\nContent-Type: application/octet-stream\r\n\r\n`),
+          zip,
+          Buffer.from("\r\n--b--\r\n")
+        ])
+        const progressing = pacedRequest(first.url, uploadHead(body.length, "b"), body, { chunk: 16 * 1024, everyMs: 10, waitMs: 30_000 })
+        // a stalled upload, one that trickles a byte every 200 ms, a stalled request line, and an
+        // idle keep-alive connection (a request answered, the connection left open)
+        const stalled = rawRequest(first.url, uploadHead(1024 * 1024, "x"), Buffer.from("--x\r\n"), 30_000)
+        const trickling = pacedRequest(first.url, uploadHead(1024 * 1024, "x"), Buffer.alloc(1024 * 1024, "a"), {
+          chunk: 1,
+          everyMs: 200,
+          waitMs: 30_000
+        })
+        const headless = rawRequest(first.url, "GET /api/v1/registry/hea", undefined, 30_000)
+        const idle = net.connect(Number(new URL(first.url).port), "127.0.0.1")
+        const idleClosed = new Promise<number>((resolve) => idle.once("close", () => resolve(Date.now())))
+        await new Promise<void>((resolve) => {
+          idle.once("data", () => resolve())
+          idle.write("GET /api/v1/registry/health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        })
+        await sleep(300)
+        const pid = first.pid ?? 0
+        const signalled = Date.now()
+        process.kill(pid, "SIGTERM")
+        const answer = await progressing
+        while (isAlive(pid) && Date.now() - signalled < 30_000) await sleep(20)
+        const stoppedAfter = Date.now() - signalled
+        assert.isFalse(isAlive(pid))
+        // the idle keep-alive connection was closed before the honest upload was done
+        assert.isBelow((await idleClosed) - signalled, stoppedAfter)
+        // acknowledged: the upload that kept progressing was answered 201
+        assert.strictEqual(answer === "no answer" ? "no answer" : answer.status, 201)
+        // not held by the stalled and trickling clients for the 5 s grace period (the honest upload
+        // needs about 1.3 s here, the stalled ones are cut within 0.1-0.2 s of the signal)
+        assert.isBelow(stoppedAfter, 4_000)
+        await Promise.all([stalled, trickling, headless])
+        const again = await start({
+          dataDir,
+          adminToken: first.adminToken,
+          ...(first.databaseUrl === undefined ? {} : { databaseUrl: first.databaseUrl })
+        })
+        const kept = await fetch(`${again.url}/api/v1/registry/packages/progressing-pkg/1.0.0/download`)
+        assert.strictEqual(kept.status, 200)
+        assert.strictEqual(Buffer.compare(Buffer.from(await kept.arrayBuffer()), zip), 0)
       } finally {
         fs.rmSync(dataDir, { recursive: true, force: true })
       }

@@ -43,6 +43,46 @@ export const rawRequest = (
     })
   })
 
+/**
+ * Like {@link rawRequest}, but sends `body` in `chunk`-byte pieces, one every `everyMs`: an
+ * upload that is progressing, however slowly .
+ */
+export const pacedRequest = (
+  url: string,
+  head: string,
+  body: Buffer,
+  options: { readonly chunk: number; readonly everyMs: number; readonly waitMs: number }
+): Promise<RawAnswer> =>
+  new Promise((resolve) => {
+    const u = new URL(url)
+    const socket = net.connect(Number(u.port), u.hostname)
+    let received = Buffer.alloc(0)
+    let at = 0
+    let pacer: ReturnType<typeof setInterval> | undefined
+    const finish = (answer: RawAnswer) => {
+      clearTimeout(timer)
+      clearInterval(pacer)
+      socket.destroy()
+      resolve(answer)
+    }
+    const timer = setTimeout(() => finish(parse(received) ?? "no answer"), options.waitMs)
+    socket.on("error", () => finish(parse(received) ?? "no answer"))
+    socket.on("close", () => finish(parse(received) ?? "no answer"))
+    socket.on("data", (d: Buffer) => {
+      received = Buffer.concat([received, d])
+      const answer = parse(received)
+      if (answer !== undefined) finish(answer)
+    })
+    socket.on("connect", () => {
+      socket.write(head)
+      pacer = setInterval(() => {
+        if (at >= body.length) return clearInterval(pacer)
+        socket.write(body.subarray(at, at + options.chunk), () => undefined)
+        at += options.chunk
+      }, options.everyMs)
+    })
+  })
+
 /** A complete HTTP/1.1 response in `bytes` (by Content-Length), or undefined. */
 const parse = (bytes: Buffer): RawAnswer | undefined => {
   const end = bytes.indexOf("\r\n\r\n")

@@ -236,8 +236,14 @@ export const PublishLive = HttpApiBuilder.group(RegistryApi, "publish", (handler
         if (!Upload.hasBoundary(request.headers["content-type"])) {
           return yield* new BadRequest({ detail: "Bad multipart body: no boundary in the Content-Type header" })
         }
-        // a small request keeps its archive in memory; a large or unsized one streams it to a temp file
-        const form = yield* uploader.readForm(payload, Number.isFinite(length) && length <= Upload.IN_MEMORY_UPLOAD)
+        // a small request is read whole and parsed in one call; a large or unsized one streams its
+        // archive to a temp file
+        const form = Number.isFinite(length) && length <= Upload.IN_MEMORY_UPLOAD
+          ? yield* Effect.flatMap(
+            Effect.mapError(request.arrayBuffer, () => new BadRequest({ detail: "Bad multipart body: the request body could not be read" })),
+            (body) => uploader.readWhole(new Uint8Array(body), request.headers)
+          )
+          : yield* uploader.readForm(payload)
         return yield* uploader.publish(form, baseUrlOf(request, config))
       }).pipe(
         Effect.scoped,

@@ -5,6 +5,7 @@
  * @since 0.1.0
  */
 import type { IncomingMessage, Server, ServerResponse } from "node:http"
+import type { Socket } from "node:net"
 
 /**
  * Largest request head (request line and headers), in bytes: 16 KiB; past it Node answers 431.
@@ -31,10 +32,26 @@ export const REQUEST_TIMEOUT_MS = 600_000
 export const KEEP_ALIVE_TIMEOUT_MS = 65_000
 
 /**
- * How long a stop waits for requests in flight before closing their connections: 5 s.
+ * How long a stop waits for requests in flight before closing their connections: 5 s. Only
+ * requests that make progress get it (see {@link STOP_MIN_BYTES_PER_SECOND}).
  * @since 0.1.0
  */
 export const STOP_GRACE_MS = 5_000
+
+/**
+ * During a stop, a request whose body is still arriving keeps its connection only while the body
+ * arrives at least this fast (16 KiB/s, judged every {@link STOP_CHECK_MS}); a stalled or trickling
+ * upload is cut within two looks, so it cannot hold a restart for the whole grace period. A request whose
+ * body is complete (the server's turn to answer) keeps the whole grace.
+ * @since 0.1.0
+ */
+export const STOP_MIN_BYTES_PER_SECOND = 16 * 1024
+
+/**
+ * How often a stop looks at the connections still open: 100 ms.
+ * @since 0.1.0
+ */
+export const STOP_CHECK_MS = 100
 
 /**
  * Options for the `node:http` server constructor.
@@ -79,11 +96,24 @@ const guard = (server: Server) => (req: IncomingMessage, res: ServerResponse) =>
   res.end(unavailable)
 }
 
+/** What a connection is doing, as a stop sees it. */
+interface Connection {
+  /** The request being answered on it, if any (undefined: idle keep-alive, or no request yet). */
+  request: IncomingMessage | undefined
+  response: ServerResponse | undefined
+  /** Bytes read from it when the stop last looked. */
+  seen: number
+  /** Looks in a row that found its body arriving too slowly. */
+  slow: number
+}
+
 /**
  * Applies the limits above to `server` (the timeouts and keep-alive; the header size and request
  * timeout must also be passed to its constructor, see {@link serverOptions}), answers requests
- * accepted while no app is attached with 503, and makes `close()` close idle connections at once
- * and every other connection after {@link STOP_GRACE_MS}, so a stop is bounded whatever clients do.
+ * accepted while no app is attached with 503, and makes `close()` bounded whatever clients do:
+ * idle connections (keep-alive, or no request yet) close at once, and so does every connection as
+ * soon as its answer is sent; an upload whose body stalls or trickles (below
+ * {@link STOP_MIN_BYTES_PER_SECOND}) is cut at once; the rest get {@link STOP_GRACE_MS}, then close.
  * @since 0.1.0
  * @category utils
  */
@@ -91,16 +121,72 @@ export const harden = <S extends Server>(server: S): S => {
   server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS
   server.headersTimeout = HEADERS_TIMEOUT_MS
   server.requestTimeout = REQUEST_TIMEOUT_MS
-  server.on("request", guard(server))
+  const connections = new Map<Socket, Connection>()
+  let stopping = false
+  server.on("connection", (socket: Socket) => {
+    connections.set(socket, { request: undefined, response: undefined, seen: 0, slow: 0 })
+    socket.once("close", () => connections.delete(socket))
+  })
+  const answered = guard(server)
+  server.on("request", (req: IncomingMessage, res: ServerResponse) => {
+    const c = connections.get(req.socket)
+    if (c !== undefined) {
+      c.request = req
+      c.response = res
+      c.seen = req.socket.bytesRead
+      c.slow = 0
+      res.once("finish", () => {
+        if (c.response !== res) return
+        c.request = undefined
+        c.response = undefined
+        // while stopping, a connection closes once its answer is sent
+        if (stopping) req.socket.destroySoon()
+      })
+    }
+    // while stopping, no connection is kept alive past its answer
+    if (stopping && !res.headersSent) res.shouldKeepAlive = false
+    answered(req, res)
+  })
+  /** One look at the open connections during a stop: closes the idle and the stalled. */
+  const sweep = () => {
+    const minBytes = (STOP_MIN_BYTES_PER_SECOND * STOP_CHECK_MS) / 1000
+    for (const [socket, c] of connections) {
+      const req = c.request
+      if (req === undefined || c.response === undefined) {
+        socket.destroy()
+        continue
+      }
+      if (!c.response.headersSent) c.response.shouldKeepAlive = false
+      if (req.complete) continue
+      // two slow looks in a row (one late timer after a busy event loop is not a stall)
+      const read = socket.bytesRead
+      c.slow = read - c.seen < minBytes ? c.slow + 1 : 0
+      c.seen = read
+      if (c.slow >= 2) socket.destroy()
+    }
+  }
   const close = server.close.bind(server)
   server.close = (callback?: (err?: Error) => void) => {
-    const timer = setTimeout(() => server.closeAllConnections(), STOP_GRACE_MS)
+    stopping = true
+    const started = Date.now()
+    // the first look comes one interval in: an upload gets that long to show it progresses
+    for (const c of connections.values()) c.seen = c.request?.socket.bytesRead ?? 0
+    const timer = setInterval(() => {
+      if (Date.now() - started >= STOP_GRACE_MS) {
+        clearInterval(timer)
+        server.closeAllConnections()
+        for (const socket of connections.keys()) socket.destroy()
+        return
+      }
+      sweep()
+    }, STOP_CHECK_MS)
     timer.unref()
     close((err) => {
-      clearTimeout(timer)
+      clearInterval(timer)
       callback?.(err)
     })
     server.closeIdleConnections()
+    for (const [socket, c] of connections) if (c.request === undefined) socket.destroy()
     return server
   }
   return server

@@ -1,12 +1,13 @@
 /**
- * The upload pipeline of the `upload` endpoint: the form read from the multipart stream (the
- * platform's parser, with limits; the `file` part held in memory for a small request, else
- * streamed to a temp file), then from the received archive and the form's `checksum` to the
+ * The upload pipeline of the `upload` endpoint: the form read by the platform's multipart parser
+ * (multipasta, with limits): a small request's body whole, in one call, its `file` part kept in
+ * memory; a larger or unsized one as a stream, its `file` part streamed to a temp file. Then from the received archive and the form's `checksum` to the
  * published release's {@link PackageInfo}: checksum check, full archive check, blob stored,
  * release recorded (409 when `name@version` exists).
  * @since 0.1.0
  */
 import * as Multipart from "@effect/platform/Multipart"
+import * as MP from "multipasta"
 import { Context, Effect, Layer, Option, Predicate, Stream } from "effect"
 import type { Scope } from "effect"
 import { BadRequest, Conflict, PayloadTooLarge, Unavailable } from "../../api/ApiErrors.js"
@@ -57,12 +58,20 @@ const parserError = (e: Multipart.MultipartError): { readonly tag: unknown; read
 /** Whether the archive or the whole form went over its size limit. */
 const overLimit = (e: Multipart.MultipartError): boolean => {
   const { limit } = parserError(e)
-  return e.reason === "FileTooLarge" || e.reason === "BodyTooLarge" || limit === "MaxPartSize" || limit === "MaxTotalSize"
+  return e.reason === "FileTooLarge" || e.reason === "BodyTooLarge" || isSizeLimit(limit)
 }
+
+/** Whether a parser limit is one of the size limits (413 rather than 400). */
+const isSizeLimit = (limit: unknown): boolean => limit === "MaxPartSize" || limit === "MaxTotalSize"
 
 /** What is wrong with a multipart body, in a sentence (from the parser's own error). */
 const multipartProblem = (e: Multipart.MultipartError): string => {
   const { limit, tag } = parserError(e)
+  return parserProblem(tag, limit) ?? (e.cause instanceof Error ? e.cause.message : e.message)
+}
+
+/** The sentence for one of the parser's (multipasta's) errors, by its tag and limit. */
+const parserProblem = (tag: unknown, limit: unknown): string | undefined => {
   if (limit === "MaxParts") return `more than ${MAX_PARTS} parts`
   if (limit === "MaxFieldSize") return `a form field is larger than ${MAX_FIELD_BYTES} bytes`
   switch (tag) {
@@ -75,7 +84,7 @@ const multipartProblem = (e: Multipart.MultipartError): string => {
     case "EndNotReached":
       return "the body ends before its closing boundary (truncated upload)"
   }
-  return e.cause instanceof Error ? e.cause.message : e.message
+  return undefined
 }
 
 /**
@@ -109,13 +118,20 @@ export interface UploaderService {
   /** The 413 answer for an upload over the limit. */
   readonly tooLarge: () => PayloadTooLarge
   /**
-   * Reads an upload form from its parts (the first `file` part, the `checksum` field), within the
-   * limits: the archive in memory when `inMemory`, else in a temp file removed with the scope.
+   * Reads a streamed upload form from its parts (the first `file` part, the `checksum` field),
+   * within the limits: the archive goes to a temp file removed with the scope.
    */
   readonly readForm: (
-    parts: Stream.Stream<Multipart.Part, Multipart.MultipartError>,
-    inMemory: boolean
+    parts: Stream.Stream<Multipart.Part, Multipart.MultipartError>
   ) => Effect.Effect<ReceivedForm, BadRequest | PayloadTooLarge | Unavailable, Scope.Scope>
+  /**
+   * Reads an upload form held whole in memory (a small request, `Content-Length` up to
+   * {@link IN_MEMORY_UPLOAD}) through the same parser and limits as `readForm`, in one call.
+   */
+  readonly readWhole: (
+    body: Uint8Array,
+    headers: Record<string, string>
+  ) => Effect.Effect<ReceivedForm, BadRequest | PayloadTooLarge>
   /** Checks and publishes a received upload; `baseUrl` is the registry's URL as the client sees it. */
   readonly publish: (form: ReceivedForm, baseUrl: string) => Effect.Effect<PackageInfo, BadRequest | Conflict | Unavailable>
 }
@@ -135,18 +151,12 @@ export const make: Effect.Effect<UploaderService, never, PackageStore | BlobStor
     const tooLarge = () => new PayloadTooLarge({ detail: `Upload too large: the limit is ${limit} bytes` })
     const unavailable = (e: { readonly message: string }) => new Unavailable({ detail: e.message })
 
-    const readForm = (parts: Stream.Stream<Multipart.Part, Multipart.MultipartError>, inMemory: boolean) =>
+    const readForm = (parts: Stream.Stream<Multipart.Part, Multipart.MultipartError>) =>
       Effect.gen(function*() {
         let archive: ReceivedArchive | undefined
         let checksum: string | undefined
         const receive = (file: Multipart.File) =>
-          inMemory
-            ? Effect.map(file.contentEffect, (bytes): ReceivedArchive => ({
-              sha256: sha256Hex(bytes),
-              size: bytes.byteLength,
-              bytes
-            }))
-            : Effect.map(blobs.writeTemp(file.content, limit), (temp): ReceivedArchive => ({ sha256: temp.sha256, size: temp.size, temp }))
+          Effect.map(blobs.writeTemp(file.content, limit), (temp): ReceivedArchive => ({ sha256: temp.sha256, size: temp.size, temp }))
         yield* Stream.runForEach(
           Multipart.withLimitsStream(parts, {
             maxParts: Option.some(MAX_PARTS),
@@ -173,6 +183,57 @@ export const make: Effect.Effect<UploaderService, never, PackageStore | BlobStor
           })
         )
         return { archive, checksum } satisfies ReceivedForm
+      })
+    const readWhole = (body: Uint8Array, headers: Record<string, string>) =>
+      Effect.suspend((): Effect.Effect<ReceivedForm, BadRequest | PayloadTooLarge> => {
+        let file: Array<Uint8Array> | undefined
+        let checksum: string | undefined
+        let failure: MP.MultipartError | undefined
+        let done = false
+        const parser = MP.make({
+          headers,
+          // as the platform's parser decides (its default field MIME types: JSON parts are fields)
+          isFile: (info) => !info.contentType.includes("application/json") && MP.defaultIsFile(info),
+          maxParts: MAX_PARTS,
+          maxFieldSize: MAX_FIELD_BYTES,
+          maxPartSize: limit,
+          maxTotalSize: limit + MULTIPART_SLACK,
+          onField: (info, value) => {
+            if (info.name === "checksum") checksum = MP.decodeField(info, value).trim().toLowerCase()
+          },
+          onFile: (info) => {
+            // the first `file` part is the archive; any other file part is skipped
+            if (info.name !== "file" || file !== undefined) return () => {}
+            const chunks: Array<Uint8Array> = []
+            file = chunks
+            return (chunk) => {
+              if (chunk !== null) chunks.push(chunk)
+            }
+          },
+          onError: (e) => {
+            failure ??= e
+          },
+          onDone: () => {
+            done = true
+          }
+        })
+        parser.write(body)
+        parser.end()
+        if (failure !== undefined) {
+          const limitHit = failure._tag === "ReachedLimit" ? failure.limit : undefined
+          return Effect.fail(
+            isSizeLimit(limitHit)
+              ? tooLarge()
+              : new BadRequest({
+                detail: `Bad multipart body: ${parserProblem(failure._tag, limitHit) ?? "unreadable form"}`
+              })
+          )
+        }
+        if (!done) return Effect.fail(new BadRequest({ detail: `Bad multipart body: ${parserProblem("EndNotReached", undefined)}` }))
+        if (file === undefined) return Effect.succeed({ archive: undefined, checksum })
+        const bytes = file.length === 1 && file[0] !== undefined ? file[0] : Buffer.concat(file)
+        const archive: ReceivedArchive = { sha256: sha256Hex(bytes), size: bytes.byteLength, bytes }
+        return Effect.succeed({ archive, checksum })
       })
     const publish = (form: ReceivedForm, baseUrl: string) =>
       Effect.gen(function*() {
@@ -230,7 +291,7 @@ export const make: Effect.Effect<UploaderService, never, PackageStore | BlobStor
         return toPackageInfo(row, baseUrl, { versions: row.packageVersions, latest: row.packageLatest })
       })
 
-    return { limit, tooLarge, readForm, publish } satisfies UploaderService
+    return { limit, tooLarge, readForm, readWhole, publish } satisfies UploaderService
   }
 )
 
