@@ -22,6 +22,7 @@ import type {
 } from "../src/client/RemoteRegistry.js"
 import type { RegistryPackage, RemoteRegistryClient, SearchResults } from "../src/client/RemoteRegistryClient.js"
 import { getRemoteRegistry } from "../src/client/RemoteRegistryClient.js"
+import type { LogVerificationFailed } from "../src/client/LogVerifier.js"
 import type { PackageRefused } from "../src/client/VerifiedArchive.js"
 import type { ChecksumMismatch } from "../src/shared/Checksum.js"
 import type { FileError } from "../src/shared/FileError.js"
@@ -70,6 +71,10 @@ test("Installer.installName and Publisher.publish error channels", () => {
       | ManifestError
       | PackageRefused
       | NotCached
+      | LogVerificationFailed
+      // the publish-log request after the download (src/client/LogVerifier.ts)
+      | PackageNotFound
+      | RegistryUnavailable
     >
   >()
   expect(publisher.publish("f.fmpkg")).type.toBe<

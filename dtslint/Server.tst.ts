@@ -16,6 +16,7 @@ import type {
   StoreError,
   VersionExists
 } from "../src/server/storage/PackageStore.js"
+import type { LogKeyError } from "../src/server/log/LogKey.js"
 import * as RegistryServer from "../src/server/RegistryServer.js"
 
 declare const store: PackageStoreService
@@ -44,7 +45,7 @@ test("principalFor gives the Principal or fails with 401/403/503, needing nothin
 
 test("the registry layer composes with no requirements left", () => {
   expect(RegistryServer.layer({ dataDir: "/tmp/x" })).type.toBe<
-    Layer.Layer<HttpApi.Api, StoreError | BlobError, never>
+    Layer.Layer<HttpApi.Api, StoreError | BlobError | LogKeyError, never>
   >()
   expect(RegistryServer.storageLayer("/tmp/x")).type.toBe<
     Layer.Layer<PackageStore | BlobStore, StoreError | BlobError, never>

@@ -232,7 +232,8 @@ export class Installer extends Effect.Service<Installer>()("fm/Installer", {
             ? yield* extractTo(src, dir, fetched.name, fetched.version)
             : null
           const installed = yield* placeAtomically(src, dir, `${fetched.name}-${fetched.version}.fmpkg`)
-          return { ...fetched, path: installed, extractedTo } satisfies InstallResult
+          const result: InstallResult = { ...fetched, path: installed, extractedTo }
+          return result
         }).pipe(
           Effect.onError(() => (created === undefined ? Effect.void : removeEmptyDirs(parent, created)))
         )

@@ -143,7 +143,8 @@ export class Publisher extends Effect.Service<Publisher>()("fm/Publisher", {
             ? Effect.fail(new DefaultRegistryUnavailable({ registry: ok.entry.name, url: ok.entry.url, package: ok.pkg, reason: e.reason }))
             : Effect.fail(e))
       )
-      return { registry: ok.entry.name, info, sha256: ok.sha256, file: ok.file } satisfies Published
+      const published: Published = { registry: ok.entry.name, info, sha256: ok.sha256, file: ok.file }
+      return published
     })
 
     return {

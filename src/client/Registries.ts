@@ -300,12 +300,13 @@ export class Registries extends Effect.Service<Registries>()("fm/Registries", {
           packages.push({ registry: source.name, package: pkg })
         }
       }
-      return {
+      const result: SearchResult = {
         registries: list.map((s) => s.name),
         packages,
         totalCount: Math.max(total, packages.length),
         errors
-      } satisfies SearchResult
+      }
+      return result
     })
 
     /** Downloads one resolved version from one source into the cache (retrying a broken transfer). */
@@ -326,7 +327,8 @@ export class Registries extends Effect.Service<Registries>()("fm/Registries", {
         const key = { registry: source.name, name: info.name, version: info.version }
         const hit = yield* cache.lookup(key)
         if (Option.isSome(hit) && (info.checksum === "" || hit.value.sha256 === info.checksum.toLowerCase())) {
-          return { registry: source.name, info, cached: hit.value, fromCache: true } satisfies Fetched
+          const fetched: Fetched = { registry: source.name, info, cached: hit.value, fromCache: true }
+          return fetched
         }
         const onProgress = options.onProgress
         const total = info.size_bytes > 0 ? info.size_bytes : undefined
@@ -355,7 +357,8 @@ export class Registries extends Effect.Service<Registries>()("fm/Registries", {
             `${info.name}@${info.version} from registry ${source.name} was stored WITHOUT checksum verification`
           )
         }
-        return { registry: source.name, info, cached, fromCache: false } satisfies Fetched
+        const fetched: Fetched = { registry: source.name, info, cached, fromCache: false }
+        return fetched
       })
 
     const fetch = Effect.fn("Registries.fetch")(function*(name: string, options: FetchOptions = {}) {

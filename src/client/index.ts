@@ -115,3 +115,8 @@ export * as ProjectFile from "../resolver/ProjectFile.js"
  * @since 0.1.0
  */
 export * as ProjectInstall from "../resolver/ProjectInstall.js"
+/**
+ * The publish-log check every install makes (inclusion and consistency against the registry's key).
+ * @since 0.1.0
+ */
+export * as LogVerifier from "./LogVerifier.js"

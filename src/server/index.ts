@@ -97,3 +97,8 @@ export * as Auth from "./http/Auth.js"
  * @since 0.1.0
  */
 export * as WebUi from "./webui/WebUi.js"
+/**
+ * The publish log's Ed25519 signing key (`--log-key`, or generated in the data dir).
+ * @since 0.1.0
+ */
+export * as LogKey from "./log/LogKey.js"
