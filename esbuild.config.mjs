@@ -79,9 +79,11 @@ const deepImports = {
           }
           const lines = [
             ...(types.length > 0 ? [`import { ${types.join(", ")} } from "${pkg}";`] : []),
-            ...values.map((v) => v.name === "*"
-              ? `import * as ${v.local} from "${v.from}";`
-              : `import { ${v.name} as ${v.local} } from "${v.from}";`)
+            ...values.map((v) =>
+              v.name === "*"
+                ? `import * as ${v.local} from "${v.from}";`
+                : `import { ${v.name} as ${v.local} } from "${v.from}";`
+            )
           ]
           return lines.join(" ") + "\n".repeat(whole.split("\n").length - 1)
         }
@@ -96,7 +98,14 @@ const deepImports = {
  * (archives in S3, `--blob-url`) is required from node_modules when asked for: it loads parts of
  * itself with `import()`, which the bundle cannot hold.
  */
-const external = ["better-sqlite3", "@parcel/watcher", "pg-native", "playwright-core", "autocannon", "@aws-sdk/client-s3"]
+const external = [
+  "better-sqlite3",
+  "@parcel/watcher",
+  "pg-native",
+  "playwright-core",
+  "autocannon",
+  "@aws-sdk/client-s3"
+]
 
 /**
  * The CLI is two files:

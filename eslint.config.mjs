@@ -50,7 +50,7 @@ export default tseslint.config(
         {
           selector: "CallExpression[callee.property.name='push'] > SpreadElement.arguments",
           message: "Do not use spread arguments in Array.push"
-        },
+        }
       ],
       "no-unused-vars": "off",
       "require-yield": "off",

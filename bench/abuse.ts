@@ -72,7 +72,17 @@ const start = async (): Promise<Server> => {
   const command = fs.existsSync(FM_CLI) ? [FM_CLI, "studio", "start"] : [await serverBundle(), "start"]
   const child: ChildProcessByStdio<null, Readable, null> = spawn(
     process.execPath,
-    ["--import", path.join(HERE, "loop-delay.mjs"), ...command, "--port", String(port), "--data-dir", dataDir, "--quiet", "--no-ui"],
+    [
+      "--import",
+      path.join(HERE, "loop-delay.mjs"),
+      ...command,
+      "--port",
+      String(port),
+      "--data-dir",
+      dataDir,
+      "--quiet",
+      "--no-ui"
+    ],
     {
       env: { ...process.env, FM_ADMIN_TOKEN: ADMIN, NO_COLOR: "1", FM_BENCH_LOOP_FILE: loopFile, FLOWMASON_HOME: home },
       stdio: ["ignore", "pipe", "inherit"]
@@ -133,7 +143,11 @@ const honest: Array<HonestResult> = []
 const honestAgent = new http.Agent({ keepAlive: true, maxSockets: 64 })
 
 /** An honest request: retried on refused/reset connections and 503 within the budget. */
-const honestCall = async (kind: string, expect: number, send: () => Promise<{ status: number; headers: http.IncomingHttpHeaders }>) => {
+const honestCall = async (
+  kind: string,
+  expect: number,
+  send: () => Promise<{ status: number; headers: http.IncomingHttpHeaders }>
+) => {
   const t0 = performance.now()
   let error: string | undefined
   for (;;) {
@@ -147,7 +161,10 @@ const honestCall = async (kind: string, expect: number, send: () => Promise<{ st
       break
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code ?? (e as Error).message
-      if ((code === "ECONNREFUSED" || code === "ECONNRESET" || code === "EPIPE") && performance.now() - t0 < RETRY_BUDGET_MS) {
+      if (
+        (code === "ECONNREFUSED" || code === "ECONNRESET" || code === "EPIPE") &&
+        performance.now() - t0 < RETRY_BUDGET_MS
+      ) {
         await sleep(25)
         continue
       }
@@ -231,8 +248,12 @@ const slowUpload = async () => {
 }
 
 const burst = async (n: number) => {
-  await Promise.all(Array.from({ length: n }, () =>
-    request(false, "GET", `${API}/health`).then(() => count("burst answered"), () => count("burst refused"))))
+  await Promise.all(
+    Array.from(
+      { length: n },
+      () => request(false, "GET", `${API}/health`).then(() => count("burst answered"), () => count("burst refused"))
+    )
+  )
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -255,12 +276,15 @@ const percentile = (xs: ReadonlyArray<number>, p: number) => {
 }
 
 const main = async () => {
-  console.log(`machine: ${os.cpus().length} cpus, load ${os.loadavg().map((l) => l.toFixed(1)).join(" ")}; ${SECONDS} s`)
+  console.log(
+    `machine: ${os.cpus().length} cpus, load ${os.loadavg().map((l) => l.toFixed(1)).join(" ")}; ${SECONDS} s`
+  )
   let server = await start()
   const servers: Array<Server> = [server]
   await loadFixture()
-  const reader = (await runStudio(["token", "create", "--scope", "read", "--name", "abuse-reader", "--data-dir", dataDir, "--json"]))
-    .match(/"token":\s*"([^"]+)"/)?.[1]
+  const reader =
+    (await runStudio(["token", "create", "--scope", "read", "--name", "abuse-reader", "--data-dir", dataDir, "--json"]))
+      .match(/"token":\s*"([^"]+)"/)?.[1]
   if (reader === undefined) throw new Error("could not create a read token")
   console.log(`fixture: ${PACKAGES} packages; server pid ${server.pid} on ${base}`)
 
@@ -280,10 +304,29 @@ const main = async () => {
   let published = 0
   const boundary = "fmabusehonest"
   const stops = [
-    every(40, () => honestCall("info", 200, () => request(honestAgent, "GET", `${API}/packages/${pkg(crypto.randomInt(PACKAGES))}`))),
-    every(10, () => honestCall("search", 200, () => request(honestAgent, "GET", `${API}/packages/search?q=${pkg(crypto.randomInt(PACKAGES)).slice(0, 7)}`))),
-    every(20, () =>
-      honestCall("download", 200, () => request(honestAgent, "GET", `${API}/packages/${pkg(crypto.randomInt(PACKAGES))}/1.0.0/download`))),
+    every(
+      40,
+      () =>
+        honestCall("info", 200, () => request(honestAgent, "GET", `${API}/packages/${pkg(crypto.randomInt(PACKAGES))}`))
+    ),
+    every(
+      10,
+      () =>
+        honestCall(
+          "search",
+          200,
+          () => request(honestAgent, "GET", `${API}/packages/search?q=${pkg(crypto.randomInt(PACKAGES)).slice(0, 7)}`)
+        )
+    ),
+    every(
+      20,
+      () =>
+        honestCall(
+          "download",
+          200,
+          () => request(honestAgent, "GET", `${API}/packages/${pkg(crypto.randomInt(PACKAGES))}/1.0.0/download`)
+        )
+    ),
     every(2, () => {
       const body = uploadBody(archive(`honest-${published++}`, "1.0.0", 20 * 1024), boundary)
       return honestCall("publish", 201, () =>
@@ -297,32 +340,67 @@ const main = async () => {
   const mib = Buffer.alloc(1024 * 1024, 0x20)
   const hostile = [
     ...[undefined, undefined, reader, reader].map((token) =>
-      loop(token === undefined ? "oversized yank (anonymous)" : "oversized yank (read token)", () =>
-        flood(`${API}/packages/${pkg(1)}/1.0.0/yank`, {
-          "content-type": "application/json",
-          ...(token === undefined ? {} : { authorization: `Bearer ${token}` })
-        }, mib, 64 * 1024 * 1024))),
+      loop(
+        token === undefined ? "oversized yank (anonymous)" : "oversized yank (read token)",
+        () =>
+          flood(
+            `${API}/packages/${pkg(1)}/1.0.0/yank`,
+            {
+              "content-type": "application/json",
+              ...(token === undefined ? {} : { authorization: `Bearer ${token}` })
+            },
+            mib,
+            64 * 1024 * 1024
+          )
+      )
+    ),
     ...[undefined, reader].map((token) =>
-      loop(token === undefined ? "2 GiB upload (anonymous)" : "2 GiB upload (read token)", () =>
-        flood(`${API}/packages/upload`, {
-          "content-type": "multipart/form-data; boundary=big",
-          "content-length": String(2 * 1024 * 1024 * 1024),
-          ...(token === undefined ? {} : { authorization: `Bearer ${token}` })
-        }, mib, 64 * 1024 * 1024))),
+      loop(
+        token === undefined ? "2 GiB upload (anonymous)" : "2 GiB upload (read token)",
+        () =>
+          flood(
+            `${API}/packages/upload`,
+            {
+              "content-type": "multipart/form-data; boundary=big",
+              "content-length": String(2 * 1024 * 1024 * 1024),
+              ...(token === undefined ? {} : { authorization: `Bearer ${token}` })
+            },
+            mib,
+            64 * 1024 * 1024
+          )
+      )
+    ),
     ...[0, 1].map(() =>
-      loop("long search", () =>
-        request(false, "GET", `${API}/packages/search?q=${encodeURIComponent(Array.from({ length: 3500 }, (_, i) => "abcdefghijklmnopqrstuvwxyz"[i % 26]).join(" "))}`))),
+      loop(
+        "long search",
+        () =>
+          request(
+            false,
+            "GET",
+            `${API}/packages/search?q=${
+              encodeURIComponent(Array.from({ length: 3500 }, (_, i) => "abcdefghijklmnopqrstuvwxyz"[i % 26]).join(" "))
+            }`
+          )
+      )
+    ),
     ...Array.from({ length: 20 }, () => slowUpload()),
     ...[0, 1].map((i) =>
       loop("malformed multipart", () => {
         const bodies = [
           { type: "multipart/form-data", body: crypto.randomBytes(4096) },
           { type: "multipart/form-data; boundary=zz", body: crypto.randomBytes(4096) },
-          { type: "multipart/form-data; boundary=zz", body: Buffer.from("--zz\r\nContent-Disposition: form-data; name=\"file\"; filename=\"x\"\r\n\r\ntruncated") }
+          {
+            type: "multipart/form-data; boundary=zz",
+            body: Buffer.from("--zz\r\nContent-Disposition: form-data; name=\"file\"; filename=\"x\"\r\n\r\ntruncated")
+          }
         ]
         const b = bodies[(i + crypto.randomInt(3)) % 3]!
-        return request(false, "POST", `${API}/packages/upload`, { authorization: `Bearer ${ADMIN}`, "content-type": b.type }, b.body)
-      }))
+        return request(false, "POST", `${API}/packages/upload`, {
+          authorization: `Bearer ${ADMIN}`,
+          "content-type": b.type
+        }, b.body)
+      })
+    )
   ]
 
   for (const at of [1 / 3, 2 / 3]) {
@@ -346,7 +424,12 @@ const main = async () => {
   await Promise.race([Promise.all(hostile), sleep(15_000)])
   const loops = servers.map((s) => {
     try {
-      return JSON.parse(fs.readFileSync(s.loopFile, "utf8")) as { p50: number; p99: number; max: number; rssPeak: number }
+      return JSON.parse(fs.readFileSync(s.loopFile, "utf8")) as {
+        p50: number
+        p99: number
+        max: number
+        rssPeak: number
+      }
     } catch {
       return undefined
     }
@@ -367,11 +450,17 @@ const main = async () => {
   console.log("|---|---:|---:|---:|---:|")
   for (const kind of ["info", "search", "download", "publish"]) {
     const rs = honest.filter((r) => r.kind === kind)
-    console.log(`| ${kind} | ${rs.length} | ${percentile(rs.map((r) => r.ms), 50).toFixed(1)} | ${percentile(rs.map((r) => r.ms), 99).toFixed(1)} | ${rs.filter((r) => r.error !== undefined).length} |`)
+    console.log(
+      `| ${kind} | ${rs.length} | ${percentile(rs.map((r) => r.ms), 50).toFixed(1)} | ${
+        percentile(rs.map((r) => r.ms), 99).toFixed(1)
+      } | ${rs.filter((r) => r.error !== undefined).length} |`
+    )
   }
   console.log(`| all | ${honest.length} | ${percentile(ms, 50).toFixed(1)} | ${p99.toFixed(1)} | ${errors.length} |`)
   console.log(
-    `| all, outside the ${restarts.length} restarts | ${steady.length} | ${percentile(steady, 50).toFixed(1)} | ${percentile(steady, 99).toFixed(1)} | ${steadyResults.filter((r) => r.error !== undefined).length} |`
+    `| all, outside the ${restarts.length} restarts | ${steady.length} | ${percentile(steady, 50).toFixed(1)} | ${
+      percentile(steady, 99).toFixed(1)
+    } | ${steadyResults.filter((r) => r.error !== undefined).length} |`
   )
   if (errors.length > 0) {
     const byKind = new Map<string, number>()
@@ -386,7 +475,12 @@ const main = async () => {
     }`
   )
   console.log(
-    `server event-loop delay (per process): ${loops.map((l) => (l === undefined ? "n/a" : `p50 ${l.p50.toFixed(1)} / p99 ${l.p99.toFixed(1)} / max ${l.max.toFixed(0)} ms`)).join("; ")}`
+    `server event-loop delay (per process): ${
+      loops.map((
+        l
+      ) => (l === undefined ? "n/a" : `p50 ${l.p50.toFixed(1)} / p99 ${l.p99.toFixed(1)} / max ${l.max.toFixed(0)} ms`))
+        .join("; ")
+    }`
   )
 
   console.log("\n| target | goal | measured | met |")

@@ -37,5 +37,7 @@ export const autocannon: (options: {
   readonly connections: number
   readonly duration: number
   readonly pipelining?: number
-  readonly requests?: ReadonlyArray<AutocannonRequest & { readonly setupRequest?: (req: AutocannonRequest) => AutocannonRequest }>
+  readonly requests?: ReadonlyArray<
+    AutocannonRequest & { readonly setupRequest?: (req: AutocannonRequest) => AutocannonRequest }
+  >
 }) => PromiseLike<AutocannonResult> = createRequire(import.meta.url)("autocannon")

@@ -74,16 +74,26 @@ try {
     return { min: s[0]!, median: s[Math.floor(s.length / 2)]!, max: s[s.length - 1]! }
   }
   const w = Math.max(...rows.map(([n]) => n.length))
-  console.log(`\nbench:client — whole-process wall time, ${RUNS} runs each, node ${process.version}, ${os.cpus().length} CPUs, load ${os.loadavg()[0]!.toFixed(2)}`)
+  console.log(
+    `\nbench:client — whole-process wall time, ${RUNS} runs each, node ${process.version}, ${os.cpus().length} CPUs, load ${
+      os.loadavg()[0]!.toFixed(2)
+    }`
+  )
   console.log(`${"command".padEnd(w)}  ${"min ms".padStart(8)}  ${"median ms".padStart(9)}  ${"max ms".padStart(8)}`)
   for (const [name, xs] of rows) {
     const s = stats(xs)
-    console.log(`${name.padEnd(w)}  ${s.min.toFixed(0).padStart(8)}  ${s.median.toFixed(0).padStart(9)}  ${s.max.toFixed(0).padStart(8)}`)
+    console.log(
+      `${name.padEnd(w)}  ${s.min.toFixed(0).padStart(8)}  ${s.median.toFixed(0).padStart(9)}  ${
+        s.max.toFixed(0).padStart(8)
+      }`
+    )
   }
   const versionMs = stats(rows[1]![1]).median
   const listMs = stats(rows[2]![1]).median
-  console.log(`\ntarget < 300 ms median: fm --version ${versionMs.toFixed(0)} ms ${versionMs < 300 ? "OK" : "OVER"}, ` +
-    `fm registry list ${listMs.toFixed(0)} ms ${listMs < 300 ? "OK" : "OVER"}`)
+  console.log(
+    `\ntarget < 300 ms median: fm --version ${versionMs.toFixed(0)} ms ${versionMs < 300 ? "OK" : "OVER"}, ` +
+      `fm registry list ${listMs.toFixed(0)} ms ${listMs < 300 ? "OK" : "OVER"}`
+  )
 } finally {
   await server.stop()
   fs.rmSync(home, { recursive: true, force: true })

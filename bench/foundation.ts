@@ -37,14 +37,17 @@ const runCase = async (name: string, args: Array<string>): Promise<void> => {
     case "noop":
       break
     case "hash": {
-      note = await Effect.runPromise(Effect.flatMap(Checksum, (c) => c.hashFile(args[0]!)).pipe(Effect.provide(Checksum.Default)))
+      note = await Effect.runPromise(
+        Effect.flatMap(Checksum, (c) => c.hashFile(args[0]!)).pipe(Effect.provide(Checksum.Default))
+      )
       break
     }
     case "pack": {
       const result = await Effect.runPromise(
-        Effect.flatMap(PackageArchive, (a) => a.pack(args[0]!, { output: args[1]!, format: args[2] as "zip" | "tar" })).pipe(
-          Effect.provide(layer)
-        )
+        Effect.flatMap(PackageArchive, (a) => a.pack(args[0]!, { output: args[1]!, format: args[2] as "zip" | "tar" }))
+          .pipe(
+            Effect.provide(layer)
+          )
       )
       note = `${(result.size / MiB).toFixed(1)} MiB, sha256 ${result.sha256.slice(0, 12)}`
       break
@@ -89,7 +92,11 @@ const timed = (command: string, args: Array<string>, options: { cwd?: string } =
 /** Peak RSS of an external command, via GNU time when present. */
 const externalRss = (command: string, args: Array<string>, cwd?: string): number | undefined => {
   if (!fs.existsSync("/usr/bin/time")) return undefined
-  const r = spawnSync("/usr/bin/time", ["-f", "%M", command, ...args], { cwd, encoding: "utf8", stdio: ["ignore", "ignore", "pipe"] })
+  const r = spawnSync("/usr/bin/time", ["-f", "%M", command, ...args], {
+    cwd,
+    encoding: "utf8",
+    stdio: ["ignore", "ignore", "pipe"]
+  })
   const kb = Number(r.stderr.trim().split("\n").at(-1))
   return Number.isFinite(kb) ? kb / 1024 : undefined
 }
@@ -150,8 +157,10 @@ const main = async (): Promise<void> => {
       logLevel: "error",
       external: ["esbuild"]
     })
-    console.log(`fm foundation benchmark: node ${process.version}, ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? "?"}), ` +
-      `best of ${RUNS} runs, loadavg ${os.loadavg().map((l) => l.toFixed(1)).join(" ")}`)
+    console.log(
+      `fm foundation benchmark: node ${process.version}, ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? "?"}), ` +
+        `best of ${RUNS} runs, loadavg ${os.loadavg().map((l) => l.toFixed(1)).join(" ")}`
+    )
     const idle = child(bundle, "noop")
 
     // 1. SHA-256
@@ -176,8 +185,20 @@ const main = async (): Promise<void> => {
     const sum = best(sumRuns)
     const mibps = (ms: number) => HASH_FILE_MIB / (ms / 1000)
     const sumRss = externalRss("sha256sum", [big])
-    table(`SHA-256 of a ${HASH_FILE_MIB} MiB file (page cache warm)`, ["tool", "time", "MiB/s", "vs sha256sum", "peak RSS"], [
-      ["sha256sum", `${sum.ms.toFixed(0)} ms`, mibps(sum.ms).toFixed(0), "1.00", sumRss === undefined ? "-" : `${sumRss.toFixed(1)} MiB`],
+    table(`SHA-256 of a ${HASH_FILE_MIB} MiB file (page cache warm)`, [
+      "tool",
+      "time",
+      "MiB/s",
+      "vs sha256sum",
+      "peak RSS"
+    ], [
+      [
+        "sha256sum",
+        `${sum.ms.toFixed(0)} ms`,
+        mibps(sum.ms).toFixed(0),
+        "1.00",
+        sumRss === undefined ? "-" : `${sumRss.toFixed(1)} MiB`
+      ],
       [
         "Checksum.hashFile",
         `${hash.ms.toFixed(0)} ms`,
@@ -234,9 +255,19 @@ const main = async (): Promise<void> => {
       fs.rmSync(t, { recursive: true, force: true })
       return { ms }
     })).ms
-    rows.push(["baseline: zip -r (Info-ZIP)", `${zipMs.toFixed(0)} ms`, "", `${(fs.statSync(zipOut).size / MiB).toFixed(1)} MiB`])
+    rows.push([
+      "baseline: zip -r (Info-ZIP)",
+      `${zipMs.toFixed(0)} ms`,
+      "",
+      `${(fs.statSync(zipOut).size / MiB).toFixed(1)} MiB`
+    ])
     rows.push(["baseline: unzip", `${unzipMs.toFixed(0)} ms`, "", "no fsync"])
-    rows.push(["baseline: tar czf (GNU)", `${tarMs.toFixed(0)} ms`, "", `${(fs.statSync(tarOut).size / MiB).toFixed(1)} MiB`])
+    rows.push([
+      "baseline: tar czf (GNU)",
+      `${tarMs.toFixed(0)} ms`,
+      "",
+      `${(fs.statSync(tarOut).size / MiB).toFixed(1)} MiB`
+    ])
     rows.push(["baseline: tar xzf (GNU)", `${untarMs.toFixed(0)} ms`, "", "no fsync"])
     table(
       `Package of ${PACKAGE_FILES} files, ${(Number(srcBytes) / MiB).toFixed(1)} MiB (half random, half text)`,

@@ -132,7 +132,16 @@ const memoryPart = () => {
       `${ms(bs.median)} (${broken} unmet)`
     ])
   }
-  table(["versions", "packages", "outcome", "decisions / conflicts", "min", "median", "max", "greedy baseline (median)"], rows)
+  table([
+    "versions",
+    "packages",
+    "outcome",
+    "decisions / conflicts",
+    "min",
+    "median",
+    "max",
+    "greedy baseline (median)"
+  ], rows)
   return rows
 }
 
@@ -162,7 +171,9 @@ const serverPart = async () => {
     fs.mkdirSync(project, { recursive: true })
     fs.writeFileSync(
       path.join(home, "registries.json"),
-      JSON.stringify({ registries: [{ name: "bench", url: server.url, priority: 10, enabled: true, is_default: true }] })
+      JSON.stringify({
+        registries: [{ name: "bench", url: server.url, priority: 10, enabled: true, is_default: true }]
+      })
     )
     const deps: Record<string, string> = {}
     const t0 = performance.now()
@@ -171,14 +182,24 @@ const serverPart = async () => {
       const d: Record<string, string> = {}
       for (const j of [i + 1, i + 7]) if (j < 200) d[`b${j}`] = "^1.0.0"
       jobs.push(() => publishFixture(server.url, server.adminToken, { name: `b${i}`, version: "1.0.0", deps: d }))
-      if (i % 4 === 0) jobs.push(() => publishFixture(server.url, server.adminToken, { name: `b${i}`, version: "1.1.0", deps: d }))
+      if (i % 4 === 0) {
+        jobs.push(() => publishFixture(server.url, server.adminToken, { name: `b${i}`, version: "1.1.0", deps: d }))
+      }
       deps[`b${i}`] = "^1.0.0"
     }
     // versions of one package in order (1.0.0 before 1.1.0), 8 uploads at a time
     for (let k = 0; k < jobs.length; k += 8) await Promise.all(jobs.slice(k, k + 8).map((f) => f()))
     console.log(`published 250 versions of 200 packages in ${((performance.now() - t0) / 1000).toFixed(1)} s`)
-    fs.writeFileSync(path.join(project, "manifest.json"), JSON.stringify({ name: "bench", version: "1.0.0", dependencies: deps }))
-    const env = { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: path.join(work, "fake-home"), FLOWMASON_HOME: home, NO_COLOR: "1" }
+    fs.writeFileSync(
+      path.join(project, "manifest.json"),
+      JSON.stringify({ name: "bench", version: "1.0.0", dependencies: deps })
+    )
+    const env = {
+      PATH: process.env.PATH ?? "/usr/bin:/bin",
+      HOME: path.join(work, "fake-home"),
+      FLOWMASON_HOME: home,
+      NO_COLOR: "1"
+    }
     const args = ["install"]
     const label = "node dist/fm.js install"
     timeProcess(fm, args, project, env) // warm-up: writes the command's V8 code cache
@@ -194,7 +215,9 @@ const serverPart = async () => {
         times.push(timeProcess(fm, args, project, { ...env, ...extraEnv }))
         process.stderr.write(`  ${name} run ${i + 1}: ${ms(times.at(-1)!)}\n`)
       }
-      if (fs.readdirSync(path.join(project, "fm_packages")).length !== 200) throw new Error("install did not produce 200 packages")
+      if (fs.readdirSync(path.join(project, "fm_packages")).length !== 200) {
+        throw new Error("install did not produce 200 packages")
+      }
       return stats(times)
     }
     const startup: Array<number> = []
@@ -203,7 +226,9 @@ const serverPart = async () => {
     const coldLocked = measure("cold+lock", { cache: true, lock: false })
     const warmResolve = measure("warm-resolve", { cache: false, lock: true })
     // the same with the fresh-metadata window off: every name revalidated (ETag, 304), as before it
-    const warmRevalidate = measure("warm-resolve, window off", { cache: false, lock: true }, { FLOWMASON_METADATA_MAX_AGE: "0" })
+    const warmRevalidate = measure("warm-resolve, window off", { cache: false, lock: true }, {
+      FLOWMASON_METADATA_MAX_AGE: "0"
+    })
     const warm = measure("warm", { cache: false, lock: false })
     // a registry that refuses connections, first in priority: one refused connection per command
     const closed = await new Promise<number>((resolve) => {
@@ -223,7 +248,10 @@ const serverPart = async () => {
     )
     const coldDead = measure("cold, dead registry first", { cache: true, lock: true })
     const s = stats(startup)
-    const row = (name: string, x: { min: number; median: number; max: number }) => [name, ms(x.min), ms(x.median), ms(x.max)]
+    const row = (
+      name: string,
+      x: { min: number; median: number; max: number }
+    ) => [name, ms(x.min), ms(x.median), ms(x.max)]
     table(["run (" + label + ")", "min", "median", "max"], [
       row("baseline: fm --version (process start-up)", s),
       row("cold: no cache, no lock (resolve + 200 downloads)", cold),
@@ -239,6 +267,10 @@ const serverPart = async () => {
   }
 }
 
-console.log(`# bench:resolve (node ${process.version}, ${os.cpus().length} cpus, load ${os.loadavg().map((x) => x.toFixed(1)).join(" ")})`)
+console.log(
+  `# bench:resolve (node ${process.version}, ${os.cpus().length} cpus, load ${
+    os.loadavg().map((x) => x.toFixed(1)).join(" ")
+  })`
+)
 memoryPart()
 if (!MEMORY_ONLY) await serverPart()

@@ -25,9 +25,9 @@ import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import { buildZip, projectManifest } from "../test/helpers/archives.js"
-import { uploadArchive } from "../test/helpers/server.js"
 import type { Replica, TestDatabase } from "../test/helpers/pg.js"
-import { createTestDatabase, pgAvailable, PG_ADMIN_URL, startReplica, withPg } from "../test/helpers/pg.js"
+import { createTestDatabase, PG_ADMIN_URL, pgAvailable, startReplica, withPg } from "../test/helpers/pg.js"
+import { uploadArchive } from "../test/helpers/server.js"
 import type { AutocannonRequest } from "./autocannon.js"
 import { autocannon } from "./autocannon.js"
 
@@ -64,9 +64,15 @@ const processCpuMs = (pid: number): number => {
 
 /** The PostgreSQL backends connected to `database` (pool and LISTEN connections of the replicas). */
 const backendsOf = (database: string | undefined): Promise<ReadonlyArray<number>> =>
-  database === undefined ? Promise.resolve([]) : withPg(PG_ADMIN_URL, (sql) =>
-    sql<{ pid: number }>`SELECT pid FROM pg_stat_activity WHERE datname = ${database} AND pid <> pg_backend_pid()`
-  ).then((rows) => rows.map((r) => Number(r.pid)))
+  database === undefined ?
+    Promise.resolve([]) :
+    withPg(PG_ADMIN_URL, (sql) =>
+      sql<{ pid: number }>`SELECT pid FROM pg_stat_activity WHERE datname = ${database} AND pid <> pg_backend_pid()`)
+      .then((rows) =>
+        rows.map((r) =>
+          Number(r.pid)
+        )
+      )
 
 interface Cpu {
   readonly replicaMs: number
@@ -74,7 +80,11 @@ interface Cpu {
 }
 
 /** CPU the replicas and the database's backends spent while `run` ran. */
-const measureCpu = async <A>(replicas: ReadonlyArray<Replica>, database: string | undefined, run: () => Promise<A>): Promise<[A, Cpu]> => {
+const measureCpu = async <A>(
+  replicas: ReadonlyArray<Replica>,
+  database: string | undefined,
+  run: () => Promise<A>
+): Promise<[A, Cpu]> => {
   const before = new Map<number, number>()
   for (const pid of await backendsOf(database)) before.set(pid, processCpuMs(pid))
   const replicasBefore = replicas.map((r) => processCpuMs(r.pid))
@@ -114,7 +124,8 @@ interface Row {
   readonly visibility: Visibility | undefined
 }
 
-const percentile = (sorted: ReadonlyArray<number>, p: number) => sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? NaN
+const percentile = (sorted: ReadonlyArray<number>, p: number) =>
+  sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? NaN
 
 const versionOf = async (base: string, name: string): Promise<string | undefined> => {
   const res = await fetch(`${base}${API}/packages/${name}`)
@@ -127,7 +138,9 @@ const versionOf = async (base: string, name: string): Promise<string | undefined
 const measureVisibility = async (replicas: ReadonlyArray<Replica>): Promise<Visibility> => {
   const latencies: Array<number> = []
   let staleAfter = 0
-  if ((await upload(replicas[0]!.url, archive("vis", "1.0.0"))) !== 201) throw new Error("visibility: seeding 'vis' failed")
+  if ((await upload(replicas[0]!.url, archive("vis", "1.0.0"))) !== 201) {
+    throw new Error("visibility: seeding 'vis' failed")
+  }
   for (let k = 1; k <= VISIBILITY; k++) {
     const writer = replicas[k % replicas.length]!
     const reader = replicas[(k + 1) % replicas.length]!
@@ -156,16 +169,29 @@ const measureVisibility = async (replicas: ReadonlyArray<Replica>): Promise<Visi
     for (let i = 0; i < 5; i++) if ((await versionOf(reader.url, "vis")) !== expected) staleAfter++
   }
   latencies.sort((x, y) => x - y)
-  return { p50: percentile(latencies, 50), p99: percentile(latencies, 99), max: latencies.at(-1) ?? NaN, staleAfter, samples: latencies.length }
+  return {
+    p50: percentile(latencies, 50),
+    p99: percentile(latencies, 99),
+    max: latencies.at(-1) ?? NaN,
+    staleAfter,
+    samples: latencies.length
+  }
 }
 
 /** GETs spread over the replicas for CPU_SECONDS, each connection's path from `path(n)`. */
 const load = async (replicas: ReadonlyArray<Replica>, path: (n: number) => string, seconds = CPU_SECONDS) => {
   let n = 0
   const requests = [{ method: "GET", setupRequest: (req: AutocannonRequest) => ({ ...req, path: path(n++) }) }]
-  const results = await Promise.all(replicas.map((r) =>
-    autocannon({ url: `${r.url}${path(0)}`, connections: Math.max(4, Math.round(16 / replicas.length)), duration: seconds, requests })
-  ))
+  const results = await Promise.all(
+    replicas.map((r) =>
+      autocannon({
+        url: `${r.url}${path(0)}`,
+        connections: Math.max(4, Math.round(16 / replicas.length)),
+        duration: seconds,
+        requests
+      })
+    )
+  )
   return {
     total: results.reduce((s, r) => s + r["2xx"], 0),
     rps: results.reduce((s, r) => s + r.requests.total / r.duration, 0),
@@ -174,7 +200,11 @@ const load = async (replicas: ReadonlyArray<Replica>, path: (n: number) => strin
   }
 }
 
-const measure = async (scenario: string, replicas: ReadonlyArray<Replica>, database: string | undefined): Promise<Row> => {
+const measure = async (
+  scenario: string,
+  replicas: ReadonlyArray<Replica>,
+  database: string | undefined
+): Promise<Row> => {
   // seed
   for (let i = 0; i < SEED; i++) {
     const status = await upload(replicas[i % replicas.length]!.url, archive(`bench-pkg-${i}`, "1.0.0"))
@@ -182,27 +212,49 @@ const measure = async (scenario: string, replicas: ReadonlyArray<Replica>, datab
   }
   const costs: Array<Cost> = []
   const cost = (kind: string, served: number, seconds: number, cpu: Cpu) =>
-    costs.push({ kind, perSecond: served / seconds, replicaMs: cpu.replicaMs / served, databaseMs: cpu.databaseMs / served })
+    costs.push({
+      kind,
+      perSecond: served / seconds,
+      replicaMs: cpu.replicaMs / served,
+      databaseMs: cpu.databaseMs / served
+    })
 
   // package info: one autocannon per replica, at the same time (after a 1 s warm-up of each)
   await load(replicas, (n) => `${API}/packages/bench-pkg-${n % SEED}`, 1)
-  const [info, infoCpu] = await measureCpu(replicas, database, () => load(replicas, (n) => `${API}/packages/bench-pkg-${n % SEED}`, SECONDS))
+  const [info, infoCpu] = await measureCpu(
+    replicas,
+    database,
+    () => load(replicas, (n) => `${API}/packages/bench-pkg-${n % SEED}`, SECONDS)
+  )
   const infoRps = info.rps
   const infoP50 = Math.max(...info.results.map((r) => r.latency.p50))
   const infoP99 = Math.max(...info.results.map((r) => r.latency.p99))
   cost("info", info.total, SECONDS, infoCpu)
   if (replicas.length > 1) {
-    process.stderr.write(`  per replica info req/s: ${info.results.map((r) => (r.requests.total / r.duration).toFixed(0)).join(", ")}\n`)
+    process.stderr.write(
+      `  per replica info req/s: ${info.results.map((r) => (r.requests.total / r.duration).toFixed(0)).join(", ")}\n`
+    )
   }
 
   // search: 20 queries again and again (answered from the caches), then a new query each time
-  const [hot, hotCpu] = await measureCpu(replicas, database, () => load(replicas, (n) => `${API}/packages/search?q=bench-pkg-${n % SEED}`))
+  const [hot, hotCpu] = await measureCpu(
+    replicas,
+    database,
+    () => load(replicas, (n) => `${API}/packages/search?q=bench-pkg-${n % SEED}`)
+  )
   cost("search (20 queries)", hot.total, CPU_SECONDS, hotCpu)
   const run = crypto.randomBytes(3).toString("hex")
-  const [fresh, freshCpu] = await measureCpu(replicas, database, () => load(replicas, (n) => `${API}/packages/search?q=bench+w${run}${n}`))
+  const [fresh, freshCpu] = await measureCpu(
+    replicas,
+    database,
+    () => load(replicas, (n) => `${API}/packages/search?q=bench+w${run}${n}`)
+  )
   cost("search (new query each)", fresh.total, CPU_SECONDS, freshCpu)
-  const [downloads, downloadCpu] = await measureCpu(replicas, database, () =>
-    load(replicas, (n) => `${API}/packages/bench-pkg-${n % SEED}/1.0.0/download`))
+  const [downloads, downloadCpu] = await measureCpu(
+    replicas,
+    database,
+    () => load(replicas, (n) => `${API}/packages/bench-pkg-${n % SEED}/1.0.0/download`)
+  )
   cost("download", downloads.total, CPU_SECONDS, downloadCpu)
   for (const [what, r] of [["search", hot], ["search (new)", fresh], ["download", downloads]] as const) {
     if (r.errors > 0) process.stderr.write(`  ${scenario}: ${r.errors} failed ${what} request(s)\n`)
@@ -230,16 +282,31 @@ const measure = async (scenario: string, replicas: ReadonlyArray<Replica>, datab
 
   // the race: 30 uploads of one name@version at once
   const statuses = await Promise.all(
-    Array.from({ length: 30 }, (_, i) => upload(replicas[i % replicas.length]!.url, archive("race", "1.0.0", `attempt ${i}`)))
+    Array.from(
+      { length: 30 },
+      (_, i) => upload(replicas[i % replicas.length]!.url, archive("race", "1.0.0", `attempt ${i}`))
+    )
   )
   const raceWinners = statuses.filter((s) => s === 201).length
   const visibility = replicas.length > 1 ? await measureVisibility(replicas) : undefined
-  return { scenario, infoRps, infoP50, infoP99, infoErrors: info.errors, publishPerSec, publishErrors, raceWinners, costs, visibility }
+  return {
+    scenario,
+    infoRps,
+    infoP50,
+    infoP99,
+    infoErrors: info.errors,
+    publishPerSec,
+    publishErrors,
+    raceWinners,
+    costs,
+    visibility
+  }
 }
 
 const table = (headers: ReadonlyArray<string>, rows: ReadonlyArray<ReadonlyArray<string>>) => {
   const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)))
-  const line = (cells: ReadonlyArray<string>) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join("  ")
+  const line = (cells: ReadonlyArray<string>) =>
+    cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join("  ")
   console.log(line(headers))
   console.log(widths.map((w) => "-".repeat(w)).join("  "))
   for (const r of rows) console.log(line(r))
@@ -281,9 +348,9 @@ const main = async () => {
     await scenario("PostgreSQL, 2 replicas", async () => {
       const db = await createTestDatabase("bench2")
       databases.push(db)
-      return Promise.all([0, 1].map((i) =>
-        startReplica({ databaseUrl: db.url, dataDir: Path.join(dir, `pg2-${i}`), adminToken: ADMIN })
-      ))
+      return Promise.all(
+        [0, 1].map((i) => startReplica({ databaseUrl: db.url, dataDir: Path.join(dir, `pg2-${i}`), adminToken: ADMIN }))
+      )
     }, latest)
   } finally {
     await Promise.all(running.map((r) => r.stop()))
@@ -314,22 +381,40 @@ const main = async () => {
     console.log("\nrelative to one SQLite server:")
     table(
       ["scenario", "info req/s", "publish/s"],
-      rows.map((r) => [r.scenario, `${(r.infoRps / base.infoRps).toFixed(2)}x`, `${(r.publishPerSec / base.publishPerSec).toFixed(2)}x`])
+      rows.map((
+        r
+      ) => [
+        r.scenario,
+        `${(r.infoRps / base.infoRps).toFixed(2)}x`,
+        `${(r.publishPerSec / base.publishPerSec).toFixed(2)}x`
+      ])
     )
   }
   console.log("\nCPU per request (ms): the replicas' processes, and the PostgreSQL backends of the scenario's database")
   table(
     ["scenario", "kind", "req/s", "replica ms/req", "database ms/req"],
     rows.flatMap((r) =>
-      r.costs.map((c) => [r.scenario, c.kind, c.perSecond.toFixed(0), c.replicaMs.toFixed(3), r.scenario.startsWith("SQLite") ? "-" : c.databaseMs.toFixed(3)])
+      r.costs.map((
+        c
+      ) => [
+        r.scenario,
+        c.kind,
+        c.perSecond.toFixed(0),
+        c.replicaMs.toFixed(3),
+        r.scenario.startsWith("SQLite") ? "-" : c.databaseMs.toFixed(3)
+      ])
     )
   )
   const visible = rows.flatMap((r) => (r.visibility === undefined ? [] : [{ scenario: r.scenario, ...r.visibility }]))
   if (visible.length > 0) {
-    console.log("\nwrite on one replica -> visible on the other (ms from the publish's 201 to the first answer showing it)")
+    console.log(
+      "\nwrite on one replica -> visible on the other (ms from the publish's 201 to the first answer showing it)"
+    )
     table(
       ["scenario", "writes", "p50 ms", "p99 ms", "max ms", "stale reads after"],
-      visible.map((v) => [v.scenario, String(v.samples), v.p50.toFixed(1), v.p99.toFixed(1), v.max.toFixed(1), String(v.staleAfter)])
+      visible.map((
+        v
+      ) => [v.scenario, String(v.samples), v.p50.toFixed(1), v.p99.toFixed(1), v.max.toFixed(1), String(v.staleAfter)])
     )
   }
   console.log(`\ntotal bench time ${((performance.now() - t0) / 1000).toFixed(0)} s`)

@@ -15,14 +15,31 @@ import { Effect } from "effect"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
-import { PackageStore } from "../src/server/storage/PackageStore.js"
 import { MAX_QUERY_LENGTH, MAX_QUERY_WORDS, outOfBounds } from "../src/server/http/SearchQuery.js"
+import { PackageStore } from "../src/server/storage/PackageStore.js"
 import * as SqlitePackageStore from "../src/server/storage/SqlitePackageStore.js"
 import { newRelease } from "../test/helpers/releases.js"
 
 const VERSIONS = Number(process.env["BENCH_VERSIONS"] ?? 30_000)
 const RUNS = Number(process.env["BENCH_RUNS"] ?? 9)
-const WORDS = ["data", "json", "transform", "http", "client", "parse", "stream", "queue", "cache", "file", "table", "graph", "text", "image", "model", "agent"]
+const WORDS = [
+  "data",
+  "json",
+  "transform",
+  "http",
+  "client",
+  "parse",
+  "stream",
+  "queue",
+  "cache",
+  "file",
+  "table",
+  "graph",
+  "text",
+  "image",
+  "model",
+  "agent"
+]
 
 const letters = (n: number) => Array.from({ length: n }, (_, i) => String.fromCharCode(97 + (i % 26))).join(" ")
 
@@ -70,7 +87,9 @@ const main = Effect.gen(function*() {
       total = result.total
     }
     const ok = outOfBounds(query.q) === undefined ? "yes" : "no (400)"
-    console.log(`| ${query.label} | ${ok} | ${median(times).toFixed(1)} | ${Math.max(...times).toFixed(1)} | ${total} |`)
+    console.log(
+      `| ${query.label} | ${ok} | ${median(times).toFixed(1)} | ${Math.max(...times).toFixed(1)} | ${total} |`
+    )
   }
 })
 

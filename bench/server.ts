@@ -15,15 +15,15 @@
  */
 import { Effect } from "effect"
 import { type ChildProcessByStdio, spawn } from "node:child_process"
-import type { Readable } from "node:stream"
 import * as crypto from "node:crypto"
 import * as fs from "node:fs"
 import { createRequire } from "node:module"
 import * as os from "node:os"
 import * as path from "node:path"
+import type { Readable } from "node:stream"
+import { databaseFile } from "../src/server/RegistryServer.js"
 import { PackageStore } from "../src/server/storage/PackageStore.js"
 import * as SqlitePackageStore from "../src/server/storage/SqlitePackageStore.js"
-import { databaseFile } from "../src/server/RegistryServer.js"
 import { serverBundle } from "../test/helpers/server.js"
 import { autocannon } from "./autocannon.js"
 import { archive, uploadBody } from "./uploads.js"
@@ -43,7 +43,10 @@ const ms = (n: number) => n.toFixed(2)
 const publishRate = async (base: string, seconds: number, pid: number) => {
   const boundary = `fmbench${crypto.randomBytes(8).toString("hex")}`
   // enough for 1,000 publishes/s; past that the last body repeats and answers 409 (not counted)
-  const bodies = Array.from({ length: seconds * 1000 }, (_, i) => uploadBody(archive(`pub-${i}`, "1.0.0", 20 * 1024), boundary))
+  const bodies = Array.from(
+    { length: seconds * 1000 },
+    (_, i) => uploadBody(archive(`pub-${i}`, "1.0.0", 20 * 1024), boundary)
+  )
   let next = 0
   const before = cpuMs(pid)
   const r = await autocannon({
@@ -66,7 +69,11 @@ const upload = async (base: string, data: Uint8Array): Promise<number> => {
   const form = new FormData()
   form.append("file", new Blob([new Uint8Array(data)], { type: "application/octet-stream" }), "pkg.fmpkg")
   form.append("checksum", sha(data))
-  const res = await fetch(`${base}${API}/packages/upload`, { method: "POST", body: form, headers: { authorization: `Bearer ${ADMIN}` } })
+  const res = await fetch(`${base}${API}/packages/upload`, {
+    method: "POST",
+    body: form,
+    headers: { authorization: `Bearer ${ADMIN}` }
+  })
   await res.arrayBuffer()
   return res.status
 }
@@ -109,7 +116,9 @@ const load = async (dataDir: string) => {
     deps_json, flowmason_version, kind, checksum, size_bytes, downloads, published_at, yanked, yank_reason)
     VALUES (?, ?, ?, ?, ?, 'bench', NULL, 'MIT', ?, NULL, NULL, ?, ?, 1, '[]', ?, NULL, 'project', ?, ?, 0, ?, 0, NULL)`)
   const dep = db.prepare("INSERT INTO release_deps (release_id, dep_name, dep_range) VALUES (?, ?, '^1.0.0')")
-  const latest = db.prepare("UPDATE packages SET latest_release_id = ?, latest_version = '2.0.0', versions_json = ? WHERE id = ?")
+  const latest = db.prepare(
+    "UPDATE packages SET latest_release_id = ?, latest_version = '2.0.0', versions_json = ? WHERE id = ?"
+  )
   const fts = db.prepare("INSERT INTO packages_fts (rowid, name, description, tags, components) VALUES (?, ?, ?, ?, ?)")
   const versions = ["1.0.0", "1.1.0", "2.0.0"]
   db.transaction(() => {
@@ -128,7 +137,20 @@ const load = async (dataDir: string) => {
         fs.writeFileSync(path.join(blobs, checksum.slice(0, 2), checksum), bytes)
         key.run(name, version, at)
         releaseId = Number(
-          rel.run(packageId, name, name, version, description, category, tags, components, JSON.stringify(deps), checksum, bytes.length, at)
+          rel.run(
+            packageId,
+            name,
+            name,
+            version,
+            description,
+            category,
+            tags,
+            components,
+            JSON.stringify(deps),
+            checksum,
+            bytes.length,
+            at
+          )
             .lastInsertRowid
         )
         for (const d of Object.keys(deps)) dep.run(releaseId, d)
@@ -190,7 +212,7 @@ const startChild = async (dataDir: string): Promise<Server> => {
 
 /** In-process layer build time on the loaded data dir (what the server itself needs to start). */
 const layerStartMs = async (dataDir: string): Promise<number> => {
-  const { serve, listeningUrl } = await import("../src/server/RegistryServer.js")
+  const { listeningUrl, serve } = await import("../src/server/RegistryServer.js")
   const { HttpServer } = await import("@effect/platform")
   const { Context, Exit, Layer, Scope } = await import("effect")
   const scope = Effect.runSync(Scope.make())
@@ -215,9 +237,25 @@ const cliStartMs = async (dataDir: string): Promise<{ listening: number; health:
   try {
     for (let i = 0; i < 6; i++) {
       const t0 = performance.now()
-      const child = spawn(process.execPath, [fm, "studio", "start", "--port", "0", "--data-dir", dataDir, "--quiet", "--no-ui"], {
+      const child = spawn(process.execPath, [
+        fm,
+        "studio",
+        "start",
+        "--port",
+        "0",
+        "--data-dir",
+        dataDir,
+        "--quiet",
+        "--no-ui"
+      ], {
         // the environment of a plain shell (as bench:client): no NODE_OPTIONS, no extra CA bundle to load
-        env: { PATH: process.env["PATH"] ?? "", HOME: home, FLOWMASON_HOME: home, FM_ADMIN_TOKEN: ADMIN, NO_COLOR: "1" },
+        env: {
+          PATH: process.env["PATH"] ?? "",
+          HOME: home,
+          FLOWMASON_HOME: home,
+          FM_ADMIN_TOKEN: ADMIN,
+          NO_COLOR: "1"
+        },
         stdio: ["ignore", "pipe", "inherit"]
       })
       const exited = new Promise((r) => child.once("exit", r))
@@ -316,7 +354,11 @@ const run = async (name: string, url: string, pid: number): Promise<Row> => {
 const main = async () => {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "fm-bench-server-"))
   try {
-    console.log(`machine: ${os.cpus().length} cpus, load ${os.loadavg().map((l) => l.toFixed(1)).join(" ")}; ${SECONDS} s per run, ${CONNECTIONS} connections`)
+    console.log(
+      `machine: ${os.cpus().length} cpus, load ${
+        os.loadavg().map((l) => l.toFixed(1)).join(" ")
+      }; ${SECONDS} s per run, ${CONNECTIONS} connections`
+    )
     const loadMs = await load(dataDir)
     console.log(`loaded ${PACKAGES} packages x 3 versions (with blobs) in ${(loadMs / 1000).toFixed(1)} s`)
 
@@ -324,14 +366,22 @@ const main = async () => {
     const startup = await layerStartMs(dataDir)
     const cli = await cliStartMs(dataDir)
     const server = await startChild(dataDir)
-    console.log(`start-up: layers built + first health answered in-process ${ms(startup)} ms (first start: full blob sweep)`)
+    console.log(
+      `start-up: layers built + first health answered in-process ${ms(startup)} ms (first start: full blob sweep)`
+    )
     if (cli !== undefined) {
-      console.log(`start-up: \`node dist/fm.js studio start\` (median of 5, after a clean stop): spawn to listening ${ms(cli.listening)} ms, to first health ${ms(cli.health)} ms`)
+      console.log(
+        `start-up: \`node dist/fm.js studio start\` (median of 5, after a clean stop): spawn to listening ${
+          ms(cli.listening)
+        } ms, to first health ${ms(cli.health)} ms`
+      )
     }
 
     const small = archive("dl-small", "1.0.0", 20 * 1024)
     const large = archive("dl-large", "1.0.0", 1024 * 1024)
-    if ((await upload(server.url, small)) !== 201 || (await upload(server.url, large)) !== 201) throw new Error("setup uploads failed")
+    if ((await upload(server.url, small)) !== 201 || (await upload(server.url, large)) !== 201) {
+      throw new Error("setup uploads failed")
+    }
 
     const infoUrl = `${server.url}${API}/packages/pkg-04242`
     const searchUrl = `${server.url}${API}/packages/search?q=pkg-0424`
@@ -364,12 +414,22 @@ const main = async () => {
       console.log("| scenario | req/s | p50 ms | p99 ms | MB/s | errors | server CPU µs/req |")
       console.log("|---|---:|---:|---:|---:|---:|---:|")
       for (const r of rs) {
-        console.log(`| ${r.name} | ${r.rps.toFixed(0)} | ${r.p50} | ${r.p99} | ${r.mbs.toFixed(1)} | ${r.errors} | ${r.cpuUs.toFixed(0)} |`)
+        console.log(
+          `| ${r.name} | ${r.rps.toFixed(0)} | ${r.p50} | ${r.p99} | ${r.mbs.toFixed(1)} | ${r.errors} | ${
+            r.cpuUs.toFixed(0)
+          } |`
+        )
       }
     }
     table("fm registry server", rows)
     table("ceiling: bare node:http, same bytes from memory", ceilings)
-    console.log(`\npublish (20 KiB, 16 in flight): ${pub.rate.toFixed(0)} packages/s (${pub.ok} ok, ${pub.failed} failed; p50 ${pub.p50} ms, p99 ${pub.p99} ms; server CPU ${(pub.cpuUs / 1000).toFixed(2)} ms per upload)`)
+    console.log(
+      `\npublish (20 KiB, 16 in flight): ${
+        pub.rate.toFixed(0)
+      } packages/s (${pub.ok} ok, ${pub.failed} failed; p50 ${pub.p50} ms, p99 ${pub.p99} ms; server CPU ${
+        (pub.cpuUs / 1000).toFixed(2)
+      } ms per upload)`
+    )
     console.log(`server peak RSS: ${rss.toFixed(0)} MiB`)
 
     const pct = (a: number, b: number) => `${((a / b) * 100).toFixed(0)}%`
@@ -379,14 +439,30 @@ const main = async () => {
     const dl20 = rows[1]!
     const dl1m = rows[2]!
     const search = rows[3]!
-    console.log(`| package info vs ceiling req/s | >= 50% | ${pct(info.rps, ceilings[0]!.rps)} | ${info.rps >= ceilings[0]!.rps * 0.5 ? "yes" : "no"} |`)
-    console.log(`| download 20 KiB vs ceiling MB/s | >= 70% | ${pct(dl20.mbs, ceilings[1]!.mbs)} | ${dl20.mbs >= ceilings[1]!.mbs * 0.7 ? "yes" : "no"} |`)
-    console.log(`| download 1 MiB vs ceiling MB/s | >= 70% | ${pct(dl1m.mbs, ceilings[2]!.mbs)} | ${dl1m.mbs >= ceilings[2]!.mbs * 0.7 ? "yes" : "no"} |`)
+    console.log(
+      `| package info vs ceiling req/s | >= 50% | ${pct(info.rps, ceilings[0]!.rps)} | ${
+        info.rps >= ceilings[0]!.rps * 0.5 ? "yes" : "no"
+      } |`
+    )
+    console.log(
+      `| download 20 KiB vs ceiling MB/s | >= 70% | ${pct(dl20.mbs, ceilings[1]!.mbs)} | ${
+        dl20.mbs >= ceilings[1]!.mbs * 0.7 ? "yes" : "no"
+      } |`
+    )
+    console.log(
+      `| download 1 MiB vs ceiling MB/s | >= 70% | ${pct(dl1m.mbs, ceilings[2]!.mbs)} | ${
+        dl1m.mbs >= ceilings[2]!.mbs * 0.7 ? "yes" : "no"
+      } |`
+    )
     console.log(`| search p99 | < 20 ms | ${search.p99} ms | ${search.p99 < 20 ? "yes" : "no"} |`)
     console.log(`| publish 20 KiB | >= 300/s | ${pub.rate.toFixed(0)}/s | ${pub.rate >= 300 ? "yes" : "no"} |`)
     console.log(`| start-up (layers + first health) | < 300 ms | ${ms(startup)} ms | ${startup < 300 ? "yes" : "no"} |`)
     if (cli !== undefined) {
-      console.log(`| start-up (process: spawn to first health) | < 300 ms | ${ms(cli.health)} ms | ${cli.health < 300 ? "yes" : "no"} |`)
+      console.log(
+        `| start-up (process: spawn to first health) | < 300 ms | ${ms(cli.health)} ms | ${
+          cli.health < 300 ? "yes" : "no"
+        } |`
+      )
     }
   } finally {
     fs.rmSync(dataDir, { recursive: true, force: true })

@@ -10,15 +10,22 @@ const sha = (b: Uint8Array) => crypto.createHash("sha256").update(b).digest("hex
 /** A ZIP package `name@version` of about `padBytes` bytes (random, so it does not compress). */
 export const archive = (name: string, version: string, padBytes: number): Buffer =>
   buildZip([
-    { name: "manifest.json", data: projectManifest(name, version, { description: "benchmark package", keywords: ["bench"] }) },
+    {
+      name: "manifest.json",
+      data: projectManifest(name, version, { description: "benchmark package", keywords: ["bench"] })
+    },
     { name: "data.bin", data: crypto.randomBytes(padBytes), method: 0 }
   ])
 
 /** A multipart/form-data upload body (`file` + `checksum`), as any HTTP client would send it. */
 export const uploadBody = (data: Uint8Array, boundary: string): Buffer =>
   Buffer.concat([
-    Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="pkg.fmpkg"\r\n` +
-      `Content-Type: application/octet-stream\r\n\r\n`),
+    Buffer.from(
+      `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="pkg.fmpkg"\r\n` +
+        `Content-Type: application/octet-stream\r\n\r\n`
+    ),
     data,
-    Buffer.from(`\r\n--${boundary}\r\nContent-Disposition: form-data; name="checksum"\r\n\r\n${sha(data)}\r\n--${boundary}--\r\n`)
+    Buffer.from(
+      `\r\n--${boundary}\r\nContent-Disposition: form-data; name="checksum"\r\n\r\n${sha(data)}\r\n--${boundary}--\r\n`
+    )
   ])

@@ -1,6 +1,5 @@
 import type { Effect, Layer, Stream } from "effect"
 import { expect, test } from "tstyche"
-import type { Manifest, ManifestError } from "../src/domain/Manifest.js"
 import type {
   ArchiveEntry,
   ArchiveError,
@@ -9,6 +8,7 @@ import type {
   PackResult
 } from "../src/archive/PackageArchive.js"
 import { layerWithLimits, PackageArchive } from "../src/archive/PackageArchive.js"
+import type { Manifest, ManifestError } from "../src/domain/Manifest.js"
 import type { ChecksumMismatch, Hashing } from "../src/shared/Checksum.js"
 import { Checksum } from "../src/shared/Checksum.js"
 import type { FileError } from "../src/shared/FileError.js"

@@ -1,16 +1,21 @@
+import type { FileSystem, HttpClient } from "@effect/platform"
 import type { Effect, Layer } from "effect"
 import { expect, test } from "tstyche"
 import type { ArchiveError } from "../src/archive/PackageArchive.js"
-import type { ManifestError } from "../src/domain/Manifest.js"
 import type { ClientServices } from "../src/client/ClientLayers.js"
 import { ClientLive, ClientServicesLive } from "../src/client/ClientLayers.js"
 import type { InstallResult, InvalidPackageName, NotCached, OfflineNeedsVersion } from "../src/client/Installer.js"
 import { Installer } from "../src/client/Installer.js"
+import type { LogVerificationFailed } from "../src/client/LogVerifier.js"
 import type { CacheError, CacheStats, ClearResult } from "../src/client/PackageCache.js"
-import type { DefaultRegistryUnavailable, Published, PublishNotAllowed, TokenMissing } from "../src/client/Publisher.js"
-import { Publisher } from "../src/client/Publisher.js"
-import type { Fetched, Found, RegistriesExhausted, SearchResult } from "../src/client/Registries.js"
-import { Registries } from "../src/client/Registries.js"
+import type {
+  DefaultRegistryUnavailable,
+  Published,
+  Publisher,
+  PublishNotAllowed,
+  TokenMissing
+} from "../src/client/Publisher.js"
+import type { Fetched, Found, Registries, RegistriesExhausted, SearchResult } from "../src/client/Registries.js"
 import type { ConfigError, RegistryEntry, UnknownRegistry } from "../src/client/RegistryConfig.js"
 import type {
   AuthenticationFailed,
@@ -22,12 +27,11 @@ import type {
 } from "../src/client/RemoteRegistry.js"
 import type { RegistryPackage, RemoteRegistryClient, SearchResults } from "../src/client/RemoteRegistryClient.js"
 import { getRemoteRegistry } from "../src/client/RemoteRegistryClient.js"
-import type { LogVerificationFailed } from "../src/client/LogVerifier.js"
 import type { PackageRefused } from "../src/client/VerifiedArchive.js"
+import type { ManifestError } from "../src/domain/Manifest.js"
 import type { ChecksumMismatch } from "../src/shared/Checksum.js"
 import type { FileError } from "../src/shared/FileError.js"
 import type { FlowmasonHome } from "../src/shared/FlowmasonHome.js"
-import type { FileSystem, HttpClient } from "@effect/platform"
 
 declare const registries: Registries
 declare const installer: Installer

@@ -1,8 +1,8 @@
-import type { Effect, Layer, Option, Redacted, Stream } from "effect"
 import type { FileSystem } from "@effect/platform"
+import type { Effect, Layer, Option, Redacted, Stream } from "effect"
 import { expect, test } from "tstyche"
 import { PackageCacheLive, RegistryConfigLive } from "../src/client/ClientLayers.js"
-import type { CacheError, CachedPackage, CacheKey, CacheStats, ClearResult } from "../src/client/PackageCache.js"
+import type { CachedPackage, CacheError, CacheKey, CacheStats, ClearResult } from "../src/client/PackageCache.js"
 import { PackageCache } from "../src/client/PackageCache.js"
 import type {
   ConfigError,

@@ -8,7 +8,7 @@ import { RegistryApi } from "../src/api/RegistryApi.js"
 import type { Manifest, ManifestError } from "../src/domain/Manifest.js"
 import { decodeManifestEffect } from "../src/domain/Manifest.js"
 import { PackageName } from "../src/domain/PackageName.js"
-import { Version } from "../src/domain/Version.js"
+import type { Version } from "../src/domain/Version.js"
 
 test("PackageName and Version are branded strings", () => {
   expect(Schema.decodeSync(PackageName)("x")).type.toBe<string & import("effect").Brand.Brand<"PackageName">>()

@@ -1,12 +1,12 @@
 import type { SqlClient } from "@effect/sql"
 import type { Effect, Layer } from "effect"
 import { expect, test } from "tstyche"
-import type { BlobError, BlobStore } from "../src/server/storage/BlobStore.js"
-import type { PackageStore, StoreError } from "../src/server/storage/PackageStore.js"
 import * as PgBlobStore from "../src/server/pg/PgBlobStore.js"
 import * as PgDatabase from "../src/server/pg/PgDatabase.js"
 import * as PgPackageStore from "../src/server/pg/PgPackageStore.js"
 import * as Storage from "../src/server/selection/Storage.js"
+import type { BlobError, BlobStore } from "../src/server/storage/BlobStore.js"
+import type { PackageStore, StoreError } from "../src/server/storage/PackageStore.js"
 
 test("the PostgreSQL store layer needs nothing and fails only with StoreError", () => {
   expect(PgPackageStore.layer({ url: "postgres://h/db" })).type.toBe<Layer.Layer<PackageStore, StoreError, never>>()

@@ -5,6 +5,8 @@ import type { Forbidden, Unauthorized, Unavailable } from "../src/api/ApiErrors.
 import type { Principal } from "../src/api/RegistryApi.js"
 import type { Auth } from "../src/server/http/Auth.js"
 import { principalFor } from "../src/server/http/Auth.js"
+import type { LogKeyError } from "../src/server/log/LogKey.js"
+import * as RegistryServer from "../src/server/RegistryServer.js"
 import type { BlobError, BlobStore } from "../src/server/storage/BlobStore.js"
 import type {
   PackageRow,
@@ -16,18 +18,20 @@ import type {
   StoreError,
   VersionExists
 } from "../src/server/storage/PackageStore.js"
-import type { LogKeyError } from "../src/server/log/LogKey.js"
-import * as RegistryServer from "../src/server/RegistryServer.js"
 
 declare const store: PackageStoreService
 
 test("PackageStore methods: typed errors, no requirements", () => {
   expect(store.publish).type.toBe<
-    (release: Parameters<PackageStoreService["publish"]>[0]) => Effect.Effect<PublishedRelease, StoreError | VersionExists>
+    (
+      release: Parameters<PackageStoreService["publish"]>[0]
+    ) => Effect.Effect<PublishedRelease, StoreError | VersionExists>
   >()
   expect<PublishedRelease>().type.toBeAssignableTo<ReleaseRow>()
   expect(store.findArchive("x", "1.0.0")).type.toBe<Effect.Effect<Option.Option<ReleaseRow>, StoreError>>()
-  expect(store.counts).type.toBe<Effect.Effect<{ readonly packages: number; readonly components: number }, StoreError>>()
+  expect(store.counts).type.toBe<
+    Effect.Effect<{ readonly packages: number; readonly components: number }, StoreError>
+  >()
   expect(store.getPackage("x")).type.toBe<Effect.Effect<Option.Option<PackageRow>, StoreError>>()
   expect(store.yank("x", "1.0.0", "why")).type.toBe<Effect.Effect<ReleaseRow, StoreError | ReleaseNotFound>>()
   expect(store.recordDownload("x", "1.0.0")).type.toBe<Effect.Effect<void, StoreError>>()

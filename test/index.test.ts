@@ -28,7 +28,9 @@ describe("the library barrels", () => {
   })
   it("`fm/client` and `fm/archive` are parts of `fm`", () => {
     const all = new Map(Object.entries(fm))
-    for (const [name, value] of [...Object.entries(client), ...Object.entries(archive)]) expect(all.get(name)).toBe(value)
+    for (const [name, value] of [...Object.entries(client), ...Object.entries(archive)]) {
+      expect(all.get(name)).toBe(value)
+    }
   })
   it("reports the version package.json declares", () => {
     const pkg = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string }

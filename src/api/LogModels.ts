@@ -67,11 +67,17 @@ export const InclusionParams = Schema.Struct({
  * @since 0.1.0
  * @category models
  */
-export const EntriesParams = Schema.Struct({ start: Schema.optional(Schema.String), end: Schema.optional(Schema.String) })
+export const EntriesParams = Schema.Struct({
+  start: Schema.optional(Schema.String),
+  end: Schema.optional(Schema.String)
+})
 
 /**
  * The query of `log/proof/consistency`.
  * @since 0.1.0
  * @category models
  */
-export const ConsistencyParams = Schema.Struct({ old: Schema.optional(Schema.String), new: Schema.optional(Schema.String) })
+export const ConsistencyParams = Schema.Struct({
+  old: Schema.optional(Schema.String),
+  new: Schema.optional(Schema.String)
+})

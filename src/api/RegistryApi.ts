@@ -15,6 +15,16 @@ import * as OpenApi from "@effect/platform/OpenApi"
 import { Context, Schema } from "effect"
 import { FM_VERSION } from "../shared/FmVersion.js"
 import {
+  BadRequest,
+  Conflict,
+  Forbidden,
+  InvalidParameter,
+  NotFound,
+  PayloadTooLarge,
+  Unauthorized,
+  Unavailable
+} from "./ApiErrors.js"
+import {
   ConsistencyParams,
   ConsistencyProofResponse,
   EntriesParams,
@@ -22,7 +32,6 @@ import {
   InclusionProofResponse,
   LogEntriesResponse
 } from "./LogModels.js"
-import { BadRequest, Conflict, Forbidden, InvalidParameter, NotFound, PayloadTooLarge, Unauthorized, Unavailable } from "./ApiErrors.js"
 import {
   ChangeResponse,
   HealthResponse,

@@ -7,6 +7,7 @@ import { Data, Effect, Layer } from "effect"
 import { type Manifest, ManifestError } from "../domain/Manifest.js"
 import { Checksum } from "../shared/Checksum.js"
 import { describeCause } from "../shared/FileError.js"
+import { type ArchiveLimits, defaultLimits } from "./ArchiveLimits.js"
 import {
   extractArchive,
   listArchive,
@@ -16,7 +17,6 @@ import {
   readArchiveManifest
 } from "./internal/operations.js"
 import { ArchiveFailure } from "./internal/paths.js"
-import { type ArchiveLimits, defaultLimits } from "./ArchiveLimits.js"
 
 /**
  * An archive was refused or could not be read or written. Names the archive file and, when the

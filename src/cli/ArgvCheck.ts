@@ -122,7 +122,9 @@ export const checkArgv = (root: CommandSpec, args: ReadonlyArray<string>): ArgvI
         if (cmd.subcommands.length > 0) {
           return problem(
             `unknown flag '${name}' for '${here}'`,
-            `'${here}' takes a command first; see '${here === "fm" ? "fm help" : `fm help ${chain.slice(1).map((c) => c.name).join(" ")}`}'`
+            `'${here}' takes a command first; see '${
+              here === "fm" ? "fm help" : `fm help ${chain.slice(1).map((c) => c.name).join(" ")}`
+            }'`
           )
         }
         if (name === "--version") {
@@ -184,7 +186,10 @@ export const checkArgv = (root: CommandSpec, args: ReadonlyArray<string>): ArgvI
   if (positionals.length < required.length) {
     const missing = required[positionals.length]
     const name = (missing?.name ?? "argument").toUpperCase()
-    return problem(`'${here}' needs <${name}>${missing?.description ? ` (${lowerFirst(missing.description)})` : ""}`, usageLine(chain))
+    return problem(
+      `'${here}' needs <${name}>${missing?.description ? ` (${lowerFirst(missing.description)})` : ""}`,
+      usageLine(chain)
+    )
   }
   const given = new Set(out)
   const absent = cmd.flags.find((f) => f.required && !given.has(f.long))
@@ -222,7 +227,9 @@ const unknownCommand = (chain: ReadonlyArray<CommandSpec>, word: string): ArgvPr
       : `unknown command '${word}'${chain.length > 1 ? ` for '${here}'` : ""}`,
     close !== undefined
       ? `did you mean '${here} ${close}'?`
-      : `the commands are: ${names.join(", ")}; see '${chain.length > 1 ? `fm help ${chain.slice(1).map((c) => c.name).join(" ")}` : "fm help"}'`
+      : `the commands are: ${names.join(", ")}; see '${
+        chain.length > 1 ? `fm help ${chain.slice(1).map((c) => c.name).join(" ")}` : "fm help"
+      }'`
   )
 }
 

@@ -14,8 +14,8 @@ import * as Descriptor from "@effect/cli/CommandDescriptor"
 import { Config, Console, Effect, Option } from "effect"
 import { FM_VERSION } from "../shared/FmVersion.js"
 import { checkArgv, isArgvProblem } from "./ArgvCheck.js"
-import { commandSpec } from "./CommandSpec.js"
 import { INSTALL_VERSION_OPTION, withInstallVersionFlag } from "./commands/installArgs.js"
+import { commandSpec } from "./CommandSpec.js"
 import { helpWidth, renderHelp } from "./HelpText.js"
 import { terminalSafeOutput, UsageError } from "./Output.js"
 import { isSubcommandName, SUBCOMMAND_NAMES, type SubcommandName } from "./SubcommandNames.js"
@@ -45,7 +45,9 @@ type Subcommand = Awaited<ReturnType<(typeof subcommands)[SubcommandName]>>
 const shell = (name: SubcommandName) => Command.make(name)
 
 /** The root command over the given subcommands. */
-const root = (subs: readonly [Subcommand | ReturnType<typeof shell>, ...Array<Subcommand | ReturnType<typeof shell>>]) =>
+const root = (
+  subs: readonly [Subcommand | ReturnType<typeof shell>, ...Array<Subcommand | ReturnType<typeof shell>>]
+) =>
   Command.make("fm").pipe(
     Command.withDescription(
       "The FlowMason package manager and registry. Registries are configured in " +
@@ -88,7 +90,11 @@ const inWords = (message: string): string =>
     .replace(/^Expected path '(.*)' to be a regular file$/, "'$1' is not a file") || "invalid arguments"
 
 /** COLUMNS, when set: the width help is wrapped to. */
-const columnsConfig = Config.string("COLUMNS").pipe(Config.option, Effect.map(Option.getOrUndefined), Effect.orElseSucceed(() => undefined))
+const columnsConfig = Config.string("COLUMNS").pipe(
+  Config.option,
+  Effect.map(Option.getOrUndefined),
+  Effect.orElseSucceed(() => undefined)
+)
 
 /**
  * Runs `fm` on a full `process.argv` (node and script path first): checks the words against the
@@ -116,7 +122,10 @@ export const run = (argv: ReadonlyArray<string>) =>
         return yield* Console.log(lines.join("\n").split(`--${INSTALL_VERSION_OPTION}`).join("--version"))
       }
       case "Help": {
-        const width = helpWidth(yield* columnsConfig, process.stdout.isTTY === true ? process.stdout.columns : undefined)
+        const width = helpWidth(
+          yield* columnsConfig,
+          process.stdout.isTTY === true ? process.stdout.columns : undefined
+        )
         return yield* Console.log(renderHelp(intent.chain, width, FM_VERSION))
       }
       case "Run": {

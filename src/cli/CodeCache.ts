@@ -120,8 +120,7 @@ export const codeCacheDir = (env: Readonly<Record<string, string | undefined>>):
  * writing one removes the others once they are stale.
  * @since 0.1.0
  */
-export const codeCachePrefix = (bundleName: string): string =>
-  `${bundleName}-node${process.version}-${process.arch}-`
+export const codeCachePrefix = (bundleName: string): string => `${bundleName}-node${process.version}-${process.arch}-`
 
 /**
  * How {@link loadBundle} went: whether V8 was given cached code and accepted it, and whether a

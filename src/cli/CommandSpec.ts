@@ -9,8 +9,8 @@
  * @since 0.1.0
  */
 import { CliConfig, type HelpDoc, type Usage } from "@effect/cli"
-import type * as Span from "@effect/cli/HelpDoc/Span"
 import * as Descriptor from "@effect/cli/CommandDescriptor"
+import type * as Span from "@effect/cli/HelpDoc/Span"
 import { Option } from "effect"
 import { fieldOf } from "../shared/Fields.js"
 
@@ -67,7 +67,9 @@ const isDescriptor = (u: unknown): u is Descriptor.Command<unknown> =>
 const field = fieldOf
 
 /** The command itself (under any `map`) and its direct subcommands. */
-const split = (d: Descriptor.Command<unknown>): { readonly self: Descriptor.Command<unknown>; readonly children: ReadonlyArray<Descriptor.Command<unknown>> } => {
+const split = (
+  d: Descriptor.Command<unknown>
+): { readonly self: Descriptor.Command<unknown>; readonly children: ReadonlyArray<Descriptor.Command<unknown>> } => {
   const tag = field(d, "_tag")
   if (tag === "Map") {
     const inner = field(d, "command")
@@ -144,10 +146,17 @@ const sections = (doc: HelpDoc.HelpDoc): Map<string, Array<readonly [string, Hel
 }
 
 /** What @effect/cli says about every value of a type (dropped: fm's own descriptions say more). */
-const BOILERPLATE = /^(A user-defined piece of text\.|An integer\.|A true or false value\.|A floating point number\.|An existing (file|directory|file or directory)\.|A (file|directory|file or directory)\.|A user-defined piece of text that is confidential\.)$/
+const BOILERPLATE =
+  /^(A user-defined piece of text\.|An integer\.|A true or false value\.|A floating point number\.|An existing (file|directory|file or directory)\.|A (file|directory|file or directory)\.|A user-defined piece of text that is confidential\.)$/
 
 /** Description and default of a help block (`This setting is optional. Defaults to: X`). */
-const describeBlock = (block: HelpDoc.HelpDoc): { readonly description: string; readonly defaultValue: string | undefined; readonly choices: string | undefined } => {
+const describeBlock = (
+  block: HelpDoc.HelpDoc
+): {
+  readonly description: string
+  readonly defaultValue: string | undefined
+  readonly choices: string | undefined
+} => {
   let defaultValue: string | undefined
   let choices: string | undefined
   const kept: Array<string> = []
@@ -179,7 +188,12 @@ const showDefault = (fallback: unknown): string | undefined => {
  * The defaults of an options or args tree (\`Options.withDefault\` / \`Args.withDefault\`), by
  * the name of the option or argument they belong to. @effect/cli's help shows only some.
  */
-const collectDefaults = (node: unknown, out: Map<string, string>, fallback: unknown = undefined, hasFallback = false): void => {
+const collectDefaults = (
+  node: unknown,
+  out: Map<string, string>,
+  fallback: unknown = undefined,
+  hasFallback = false
+): void => {
   switch (field(node, "_tag")) {
     case "Single": {
       const name = field(node, "name")
@@ -206,11 +220,19 @@ const collectDefaults = (node: unknown, out: Map<string, string>, fallback: unkn
 }
 
 interface UsageParts {
-  readonly flags: Array<{ readonly names: ReadonlyArray<string>; readonly accepts: string | undefined; readonly optional: boolean }>
+  readonly flags: Array<
+    { readonly names: ReadonlyArray<string>; readonly accepts: string | undefined; readonly optional: boolean }
+  >
   readonly args: Array<{ readonly name: string; readonly optional: boolean; readonly repeated: boolean }>
 }
 
-const collectUsage = (u: Usage.Usage, optional: boolean, repeated: boolean, out: UsageParts, isFirst: { value: boolean }): void => {
+const collectUsage = (
+  u: Usage.Usage,
+  optional: boolean,
+  repeated: boolean,
+  out: UsageParts,
+  isFirst: { value: boolean }
+): void => {
   switch (u._tag) {
     case "Concat":
       collectUsage(u.left, optional, repeated, out, isFirst)
@@ -286,7 +308,9 @@ const specOf = (d: Descriptor.Command<unknown>): CommandSpec => {
     const long = f.names.find((n) => n.startsWith("--")) ?? f.names[0] ?? ""
     const short = f.names.find((n) => /^-[^-]/.test(n))
     const entry = optionHelp.find(([span]) => new RegExp(`(^|[\\s(,\\[])${long}(?=$|[\\s),\\]=])`).test(span))
-    const block = entry === undefined ? { description: "", defaultValue: undefined, choices: undefined } : describeBlock(entry[1])
+    const block = entry === undefined
+      ? { description: "", defaultValue: undefined, choices: undefined }
+      : describeBlock(entry[1])
     const value = f.accepts === undefined ? undefined : placeholder(long, f.accepts, block.choices)
     return {
       long,
@@ -297,14 +321,17 @@ const specOf = (d: Descriptor.Command<unknown>): CommandSpec => {
       // an on/off flag is off unless given: its "false" says nothing
       defaultValue: value === undefined ? undefined : block.defaultValue ?? defaults.get(long.replace(/^--/, "")),
       negation: undefined,
-      required: !f.optional && f.accepts !== undefined && block.defaultValue === undefined && !defaults.has(long.replace(/^--/, ""))
+      required: !f.optional && f.accepts !== undefined && block.defaultValue === undefined &&
+        !defaults.has(long.replace(/^--/, ""))
     }
   })
   // `--publish` and `--no-publish` (both on/off flags) are shown as one
   const onOff = new Set(all.filter((f) => f.value === undefined).map((f) => f.long))
   const flags = all
     .filter((f) => !(f.long.startsWith("--no-") && onOff.has(f.long) && onOff.has(`--${f.long.slice(5)}`)))
-    .map((f) => onOff.has(f.long) && onOff.has(`--no-${f.long.slice(2)}`) ? { ...f, negation: `--no-${f.long.slice(2)}` } : f)
+    .map((f) =>
+      onOff.has(f.long) && onOff.has(`--no-${f.long.slice(2)}`) ? { ...f, negation: `--no-${f.long.slice(2)}` } : f
+    )
   const args = parts.args.map((a): ArgSpec => {
     const entry = argHelp.find(([span]) => span.includes(`<${a.name}>`))
     const block = entry === undefined ? { description: "", defaultValue: undefined } : describeBlock(entry[1])
@@ -324,7 +351,10 @@ export const commandSpec = (descriptor: Descriptor.Command<unknown>): CommandSpe
  * walked, or undefined when a name is not a subcommand.
  * @since 0.1.0
  */
-export const findCommand = (root: CommandSpec, names: ReadonlyArray<string>): ReadonlyArray<CommandSpec> | undefined => {
+export const findCommand = (
+  root: CommandSpec,
+  names: ReadonlyArray<string>
+): ReadonlyArray<CommandSpec> | undefined => {
   const chain: Array<CommandSpec> = [root]
   for (const n of names) {
     const next = chain[chain.length - 1]?.subcommands.find((c) => c.name === n)

@@ -9,10 +9,10 @@
  * @since 0.1.0
  */
 import { Console, Effect } from "effect"
+import { fieldOf } from "../shared/Fields.js"
 import { describeSystemReason } from "../shared/FileError.js"
 import { terminalBlock, terminalLine } from "../shared/TerminalText.js"
 import { printJson } from "./Output.js"
-import { fieldOf } from "../shared/Fields.js"
 
 /**
  * A failure as fm reports it.
@@ -126,8 +126,12 @@ export const describeFailure = (e: unknown): Failure => {
     const verb = VERBS[method] ?? "file operation failed on"
     return {
       code: snake(reason === "" ? tag : reason),
-      message: typeof target === "string" ? `${verb} ${target}: ${words}` : `${verb.replace(/ (on|in)$/, "")}: ${words}`,
-      hint: reason === "PermissionDenied" ? "check the permissions of that directory, or choose another one" : undefined,
+      message: typeof target === "string"
+        ? `${verb} ${target}: ${words}`
+        : `${verb.replace(/ (on|in)$/, "")}: ${words}`,
+      hint: reason === "PermissionDenied"
+        ? "check the permissions of that directory, or choose another one"
+        : undefined,
       exit: 1
     }
   }
@@ -144,7 +148,9 @@ export const describeFailure = (e: unknown): Failure => {
   // not one of fm's own errors: a bug; say so without the library's type name or a stack
   return {
     code: "internal",
-    message: `internal error (a bug in fm)${message !== undefined && message !== tag ? `: ${message.split("\n")[0]}` : ""}`,
+    message: `internal error (a bug in fm)${
+      message !== undefined && message !== tag ? `: ${message.split("\n")[0]}` : ""
+    }`,
     hint: "please report it, with the command you ran",
     exit: 1
   }

@@ -29,7 +29,11 @@ export const EXAMPLES: Readonly<Record<string, ReadonlyArray<string>>> = {
   ],
   search: ["fm search summarizer", "fm search filter --category transformers", "fm search summarizer --json"],
   info: ["fm info text-utils", "fm info text-utils@1.0.0", "fm info text-utils@^1.0 --registry company"],
-  versions: ["fm versions text-utils", "fm versions text-utils@^1.0", "fm versions text-utils --registry company --json"],
+  versions: [
+    "fm versions text-utils",
+    "fm versions text-utils@^1.0",
+    "fm versions text-utils --registry company --json"
+  ],
   tree: ["fm tree", "fm tree --depth 1", "fm tree --project ./my-flow --json"],
   outdated: ["fm outdated", "fm outdated --project ./my-flow --json"],
   update: ["fm update", "fm update text-utils", "fm update --project ./my-flow"],
@@ -40,7 +44,11 @@ export const EXAMPLES: Readonly<Record<string, ReadonlyArray<string>>> = {
     "fm publish ./text-utils --dry-run"
   ],
   login: ["fm login", "fm login company", "echo \"$TOKEN\" | fm login company"],
-  registry: ["fm registry list", "fm registry add company https://registry.example.com --publish", "fm registry set company --priority 10"],
+  registry: [
+    "fm registry list",
+    "fm registry add company https://registry.example.com --publish",
+    "fm registry set company --priority 10"
+  ],
   "registry list": ["fm registry list", "fm registry list --all --json"],
   "registry add": [
     "fm registry add company https://registry.example.com",
@@ -58,8 +66,16 @@ export const EXAMPLES: Readonly<Record<string, ReadonlyArray<string>>> = {
   "registry disable": ["fm registry disable company"],
   "registry cache": ["fm registry cache", "fm registry cache --clear", "fm registry cache --clear --older-than 30"],
   studio: ["fm studio start", "fm studio token create --scope publish --name ci", "fm studio token list"],
-  "studio start": ["fm studio start", "fm studio start --port 8080 --private", "fm studio start --data-dir /srv/fm --quiet"],
-  "studio token": ["fm studio token create --scope publish --name ci", "fm studio token list", "fm studio token revoke ci"],
+  "studio start": [
+    "fm studio start",
+    "fm studio start --port 8080 --private",
+    "fm studio start --data-dir /srv/fm --quiet"
+  ],
+  "studio token": [
+    "fm studio token create --scope publish --name ci",
+    "fm studio token list",
+    "fm studio token revoke ci"
+  ],
   "studio token create": [
     "fm studio token create --scope publish --name ci",
     "fm studio token create --scope read --expires-in 30d"

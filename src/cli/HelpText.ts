@@ -122,32 +122,49 @@ export const renderHelp = (chain: ReadonlyArray<CommandSpec>, width: number, ver
       }
       const rest = cmd.subcommands.filter((c) => !listed.has(c.name))
       if (rest.length > 0) out.push("", "Other commands:", ...table(rest.map(row), width, termWidth))
-      out.push("", "Options:", ...table([
-        HELP_FLAG,
-        ["-V, --version", "Print fm's version"],
-        ["    --completions SHELL", "Print a completion script for bash, zsh or fish"]
-      ], width))
+      out.push(
+        "",
+        "Options:",
+        ...table([
+          HELP_FLAG,
+          ["-V, --version", "Print fm's version"],
+          ["    --completions SHELL", "Print a completion script for bash, zsh or fish"]
+        ], width)
+      )
     } else {
       out.push("", "Commands:", ...table(cmd.subcommands.map(row), width))
     }
   } else {
     const args = cmd.args.map(argTerm).join(" ")
-    out.push(...wrap(`Usage: ${full}${cmd.flags.length > 0 ? " [OPTIONS]" : ""}${args === "" ? "" : ` ${args}`}`, width))
+    out.push(
+      ...wrap(`Usage: ${full}${cmd.flags.length > 0 ? " [OPTIONS]" : ""}${args === "" ? "" : ` ${args}`}`, width)
+    )
     const detail = detailOf(cmd.description)
     if (detail !== "") out.push("", ...wrap(detail, width))
     if (cmd.args.length > 0) {
-      out.push("", "Arguments:", ...table(cmd.args.map((a) => [argTerm(a), withDefault(a.description, a.defaultValue)]), width))
+      out.push(
+        "",
+        "Arguments:",
+        ...table(cmd.args.map((a) => [argTerm(a), withDefault(a.description, a.defaultValue)]), width)
+      )
     }
-    out.push("", "Options:", ...table([
-      ...cmd.flags.map((f): readonly [string, string] => [flagTerm(f), withDefault(f.description, f.defaultValue)]),
-      HELP_FLAG
-    ], width))
+    out.push(
+      "",
+      "Options:",
+      ...table([
+        ...cmd.flags.map((f): readonly [string, string] => [flagTerm(f), withDefault(f.description, f.defaultValue)]),
+        HELP_FLAG
+      ], width)
+    )
   }
 
   const examples = EXAMPLES[path] ?? []
   if (examples.length > 0) out.push("", "Examples:", ...examples.map((e) => `  ${e}`))
   if (cmd.subcommands.length > 0) {
-    out.push("", ...wrap(`See '${isRoot ? "fm help <command>" : `fm help ${path} <command>`}' for the help of a command.`, width))
+    out.push(
+      "",
+      ...wrap(`See '${isRoot ? "fm help <command>" : `fm help ${path} <command>`}' for the help of a command.`, width)
+    )
   }
   return out.join("\n")
 }

@@ -109,8 +109,10 @@ export const main = async (argv: ReadonlyArray<string>): Promise<void> => {
   program.pipe(
     Effect.provide(MainLayer),
     // in place of the default logger (what `Logger.replace` does, without a layer and its scope)
-    Effect.locallyWith(FiberRef.currentLoggers, (loggers) =>
-      HashSet.add(HashSet.remove(loggers, Logger.defaultLogger), stderrLogger)),
+    Effect.locallyWith(
+      FiberRef.currentLoggers,
+      (loggers) => HashSet.add(HashSet.remove(loggers, Logger.defaultLogger), stderrLogger)
+    ),
     NodeRuntime.runMain({
       disableErrorReporting: true,
       disablePrettyLogger: true, // one logger (stderrLogger above): a warning is printed once, as `warning: ...`
@@ -128,4 +130,3 @@ export const main = async (argv: ReadonlyArray<string>): Promise<void> => {
     })
   )
 }
-

@@ -6,7 +6,8 @@
  * @since 0.1.0
  */
 import { Options } from "@effect/cli"
-import { Console, Data, Effect, Option } from "effect"
+import type { Option } from "effect"
+import { Console, Data, Effect } from "effect"
 import { terminalBlock, terminalJson, terminalLine, terminalText } from "../shared/TerminalText.js"
 
 /**
@@ -88,8 +89,7 @@ export const renderTable = (
 ): string => {
   const cells = rows.map((row) => row.map(terminalLine))
   const widths = headers.map((h, i) => cells.reduce((w, row) => Math.max(w, (row[i] ?? "").length), h.length))
-  const line = (row: ReadonlyArray<string>) =>
-    row.map((cell, i) => cell.padEnd(widths[i] ?? 0)).join("  ").trimEnd()
+  const line = (row: ReadonlyArray<string>) => row.map((cell, i) => cell.padEnd(widths[i] ?? 0)).join("  ").trimEnd()
   return [line(headers), ...cells.map(line)].join("\n")
 }
 

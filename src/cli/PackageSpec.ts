@@ -37,7 +37,10 @@ export const packageSpec = (
   }
   const wanted = version ?? Option.getOrUndefined(versionFlag)
   if (wanted === "") {
-    return new UsageError({ reason: `'${spec}' has no version after '@'`, hint: `for example: fm ${command} ${name}@1.2.0` })
+    return new UsageError({
+      reason: `'${spec}' has no version after '@'`,
+      hint: `for example: fm ${command} ${name}@1.2.0`
+    })
   }
   if (wanted !== undefined && !isRange(wanted)) {
     return new UsageError({

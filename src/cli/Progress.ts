@@ -32,7 +32,12 @@ export const progressEnabled = (json: boolean): boolean => !json && process.stde
  * Renders one line of the bar (exported for tests).
  * @since 0.1.0
  */
-export const renderProgress = (label: string, received: number, total: number | undefined, elapsedMs: number): string => {
+export const renderProgress = (
+  label: string,
+  received: number,
+  total: number | undefined,
+  elapsedMs: number
+): string => {
   const rate = elapsedMs > 0 ? received / (elapsedMs / 1000) : 0
   const width = 24
   const known = total !== undefined && total > 0

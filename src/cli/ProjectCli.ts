@@ -10,7 +10,7 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { normalizeName } from "../domain/PackageName.js"
 import { PROJECT_FILES } from "../resolver/ProjectFile.js"
-import { type ProjectInstallResult, ProjectInstall } from "../resolver/ProjectInstall.js"
+import { ProjectInstall, type ProjectInstallResult } from "../resolver/ProjectInstall.js"
 
 /**
  * `--frozen`: fail instead of resolving when `fm.lock.json` does not satisfy the project file.
@@ -46,7 +46,9 @@ export interface ProjectInstallArgs {
    * A progress display for the downloads: `update` as bytes arrive (see
    * `ProjectOptions.onProgress`), `done` once they are over, before anything is printed.
    */
-  readonly progress?: { readonly update: (received: number, total: number) => void; readonly done: () => void } | undefined
+  readonly progress?:
+    | { readonly update: (received: number, total: number) => void; readonly done: () => void }
+    | undefined
 }
 
 /**
@@ -55,7 +57,10 @@ export interface ProjectInstallArgs {
  * @since 0.1.0
  */
 export const isProjectInstall = (
-  args: ProjectInstallArgs & { readonly singleOnly?: boolean | undefined; readonly looksLikePath?: ((s: string) => boolean) | undefined }
+  args: ProjectInstallArgs & {
+    readonly singleOnly?: boolean | undefined
+    readonly looksLikePath?: ((s: string) => boolean) | undefined
+  }
 ): boolean => {
   if (Option.isNone(args.target)) return true
   if (args.singleOnly === true) return false
@@ -88,7 +93,12 @@ const resultJson = (r: ProjectInstallResult, added?: { name: string; range: stri
 export const runProjectInstall = (args: ProjectInstallArgs) =>
   Effect.gen(function*() {
     const project = yield* ProjectInstall
-    const options = { dir: args.projectDir, frozen: args.frozen, concurrency: args.concurrency, onProgress: args.progress?.update }
+    const options = {
+      dir: args.projectDir,
+      frozen: args.frozen,
+      concurrency: args.concurrency,
+      onProgress: args.progress?.update
+    }
     const finished = Effect.sync(() => args.progress?.done())
     let result: ProjectInstallResult
     let added: { name: string; range: string } | undefined
@@ -105,12 +115,20 @@ export const runProjectInstall = (args: ProjectInstallArgs) =>
     for (const w of result.warnings) yield* Console.error(`warning: ${w}`)
     if (added !== undefined) {
       const got = result.packages.find((p) => normalizeName(p.name) === normalizeName(added.name))
-      yield* Console.log(`Added ${added.name} ${added.range} to ${path.basename(result.project)}${got === undefined ? "" : ` (${got.version})`}`)
+      yield* Console.log(
+        `Added ${added.name} ${added.range} to ${path.basename(result.project)}${
+          got === undefined ? "" : ` (${got.version})`
+        }`
+      )
     }
     const cached = result.packages.filter((p) => p.fromCache).length
     yield* Console.log(
       `Installed ${result.packages.length} packages into ${result.installDir} ` +
         `(${cached} from cache, ${result.packages.length - cached} downloaded; ` +
-        `${result.resolved ? `resolved and wrote ${path.basename(result.lockfile)}` : `from ${path.basename(result.lockfile)}`})`
+        `${
+          result.resolved
+            ? `resolved and wrote ${path.basename(result.lockfile)}`
+            : `from ${path.basename(result.lockfile)}`
+        })`
     )
   })

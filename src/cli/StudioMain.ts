@@ -8,9 +8,9 @@ import { Command } from "@effect/cli"
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import { Console, Effect, Layer } from "effect"
-import { studio } from "./commands/studio.js"
 import { FlowmasonHome } from "../shared/FlowmasonHome.js"
 import { FM_VERSION } from "../shared/FmVersion.js"
+import { studio } from "./commands/studio.js"
 
 const run = Command.run(studio, { name: "fm studio", version: FM_VERSION })
 

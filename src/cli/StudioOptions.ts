@@ -10,9 +10,6 @@ import type { ConfigError } from "effect"
 import { Console, Effect, Layer, Option } from "effect"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
-import { json, printJson, UsageError } from "./Output.js"
-import type { PackageStore, StoreError } from "../server/storage/PackageStore.js"
-import * as SqlitePackageStore from "../server/storage/SqlitePackageStore.js"
 import {
   DATABASE_URL_ENV,
   databaseUrlFrom,
@@ -20,6 +17,9 @@ import {
   isPostgresUrl,
   redactUrl
 } from "../server/selection/StorageOptions.js"
+import type { PackageStore, StoreError } from "../server/storage/PackageStore.js"
+import * as SqlitePackageStore from "../server/storage/SqlitePackageStore.js"
+import { json, printJson, UsageError } from "./Output.js"
 
 /**
  * `--database-url postgres://...`: keep the registry in PostgreSQL (several replicas may share it).
@@ -148,11 +148,15 @@ export const resolveBlobDir = (flag: Option.Option<string>): Effect.Effect<strin
  * @since 0.1.0
  * @category layers
  */
-export const storeLayerFor = (dataDir: string, databaseUrl: string | undefined): Layer.Layer<PackageStore, StoreError> =>
+export const storeLayerFor = (
+  dataDir: string,
+  databaseUrl: string | undefined
+): Layer.Layer<PackageStore, StoreError> =>
   databaseUrl === undefined
     ? SqlitePackageStore.layer(Path.join(dataDir, "registry.db"))
     : Layer.unwrapEffect(
-      Effect.map(Effect.promise(() => import("../server/pg/PgPackageStore.js")), (pg) => pg.layer({ url: databaseUrl, maxConnections: 2 }))
+      Effect.map(Effect.promise(() => import("../server/pg/PgPackageStore.js")), (pg) =>
+        pg.layer({ url: databaseUrl, maxConnections: 2 }))
     )
 
 /**
@@ -161,26 +165,30 @@ export const storeLayerFor = (dataDir: string, databaseUrl: string | undefined):
  * @since 0.1.0
  * @category commands
  */
-export const migrateCommand = Command.make("migrate", { databaseUrl: databaseUrlOption, json }, (opts) =>
-  Effect.gen(function*() {
-    const url = yield* resolveDatabaseUrl(opts.databaseUrl)
-    if (url === undefined) {
-      return yield* new UsageError({
-        reason: `fm studio migrate needs --database-url or $${DATABASE_URL_ENV}`,
-        hint: "a SQLite registry migrates itself when 'fm studio start' opens it"
-      })
-    }
-    const PgDatabase = yield* Effect.promise(() => import("../server/pg/PgDatabase.js"))
-    const applied = yield* PgDatabase.migrateDatabase({ url, applicationName: "fm-migrate" })
-    const names = applied.map(([id, name]) => `${String(id).padStart(4, "0")}_${name}`)
-    if (opts.json) return yield* printJson({ database: redactUrl(url), applied: names })
-    yield* Console.log(
-      names.length === 0
-        ? `${redactUrl(url)} is up to date.`
-        : `Applied ${names.length} migration(s) to ${redactUrl(url)}: ${names.join(", ")}`
-    )
-  })).pipe(
-    Command.withDescription(
-      "Create or upgrade the PostgreSQL schema of a registry (--database-url or $FM_DATABASE_URL), then exit"
-    )
+export const migrateCommand = Command.make(
+  "migrate",
+  { databaseUrl: databaseUrlOption, json },
+  (opts) =>
+    Effect.gen(function*() {
+      const url = yield* resolveDatabaseUrl(opts.databaseUrl)
+      if (url === undefined) {
+        return yield* new UsageError({
+          reason: `fm studio migrate needs --database-url or $${DATABASE_URL_ENV}`,
+          hint: "a SQLite registry migrates itself when 'fm studio start' opens it"
+        })
+      }
+      const PgDatabase = yield* Effect.promise(() => import("../server/pg/PgDatabase.js"))
+      const applied = yield* PgDatabase.migrateDatabase({ url, applicationName: "fm-migrate" })
+      const names = applied.map(([id, name]) => `${String(id).padStart(4, "0")}_${name}`)
+      if (opts.json) return yield* printJson({ database: redactUrl(url), applied: names })
+      yield* Console.log(
+        names.length === 0
+          ? `${redactUrl(url)} is up to date.`
+          : `Applied ${names.length} migration(s) to ${redactUrl(url)}: ${names.join(", ")}`
+      )
+    })
+).pipe(
+  Command.withDescription(
+    "Create or upgrade the PostgreSQL schema of a registry (--database-url or $FM_DATABASE_URL), then exit"
   )
+)

@@ -31,7 +31,9 @@ const loadBuiltMain = (bundleName: string, argv: ReadonlyArray<string>): Main =>
   const dir = codeCacheDir(process.env)
   const prefix = codeCachePrefix(bundleName)
   const first = argv[2]
-  const cacheFile = dir === undefined ? undefined : path.join(dir, `${prefix}${isSubcommandName(first) ? first : "_"}.bin`)
+  const cacheFile = dir === undefined
+    ? undefined
+    : path.join(dir, `${prefix}${isSubcommandName(first) ? first : "_"}.bin`)
   const { exports } = loadBundle(bundle, cacheFile, prefix)
   if (!isMain(exports)) throw new Error(`${bundle} does not export main`)
   return exports.main
@@ -52,6 +54,8 @@ const start = async (): Promise<void> => {
 }
 
 start().catch((e: unknown) => {
-  process.stderr.write(`error: internal error (a bug in fm): ${e instanceof Error ? e.stack ?? e.message : String(e)}\n`)
+  process.stderr.write(
+    `error: internal error (a bug in fm): ${e instanceof Error ? e.stack ?? e.message : String(e)}\n`
+  )
   process.exit(1)
 })

@@ -111,7 +111,11 @@ export const tracker = (target: { readonly name: string; readonly url: string })
   const release = (c: Claim, exit: Exit.Exit<unknown, unknown>) =>
     c !== "wait" && c.first !== undefined ? settle(exit, c.first) : Effect.void
 
-  const run = <A, E>(call: (r: RemoteRegistry) => Effect.Effect<A, E>, probe: RemoteRegistry, main: RemoteRegistry): Effect.Effect<A, E | RegistryUnavailable> =>
+  const run = <A, E>(
+    call: (r: RemoteRegistry) => Effect.Effect<A, E>,
+    probe: RemoteRegistry,
+    main: RemoteRegistry
+  ): Effect.Effect<A, E | RegistryUnavailable> =>
     Effect.zipRight(
       waitTurn,
       Effect.acquireUseRelease(claim(probe, main), (c): Effect.Effect<A, E | RegistryUnavailable> =>
@@ -123,11 +127,18 @@ export const tracker = (target: { readonly name: string; readonly url: string })
           : Effect.catchIf(call(c.client), (e) => isUnavailable(e) && state._tag === "Up", () => call(main)), release)
     )
 
-  const runStream = <A, E>(call: (r: RemoteRegistry) => Stream.Stream<A, E>, probe: RemoteRegistry, main: RemoteRegistry): Stream.Stream<A, E | RegistryUnavailable> =>
+  const runStream = <A, E>(
+    call: (r: RemoteRegistry) => Stream.Stream<A, E>,
+    probe: RemoteRegistry,
+    main: RemoteRegistry
+  ): Stream.Stream<A, E | RegistryUnavailable> =>
     Stream.unwrapScoped(
       Effect.zipRight(
         waitTurn,
-        Effect.map(Effect.acquireRelease(claim(probe, main), release), (c) => (c === "wait" ? runStream(call, probe, main) : call(c.client)))
+        Effect.map(
+          Effect.acquireRelease(claim(probe, main), release),
+          (c) => (c === "wait" ? runStream(call, probe, main) : call(c.client))
+        )
       )
     )
 

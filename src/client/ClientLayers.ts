@@ -56,7 +56,13 @@ export const ClientServicesLive: Layer.Layer<
   ClientServices,
   never,
   HttpClient.HttpClient | FileSystem.FileSystem | FlowmasonHome
-> = Layer.mergeAll(Registries.Default, Installer.Default, Publisher.Default, RegistryConfig.Default, PackageCache.Default)
+> = Layer.mergeAll(
+  Registries.Default,
+  Installer.Default,
+  Publisher.Default,
+  RegistryConfig.Default,
+  PackageCache.Default
+)
 
 /**
  * `registries.json` over Node's file system (needs only the `FlowmasonHome`).

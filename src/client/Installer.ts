@@ -12,13 +12,13 @@ import { Data, Effect } from "effect"
 import * as crypto from "node:crypto"
 import * as nodeFs from "node:fs"
 import * as path from "node:path"
+import { PackageArchive } from "../archive/PackageArchive.js"
 import { isPackageName } from "../domain/PackageName.js"
 import { isVersion } from "../domain/Version.js"
-import { PackageArchive } from "../archive/PackageArchive.js"
 import { Checksum } from "../shared/Checksum.js"
 import { fileError } from "../shared/FileError.js"
 import { FlowmasonHome } from "../shared/FlowmasonHome.js"
-import { type FetchOptions, type Fetched, Registries } from "./Registries.js"
+import { type Fetched, type FetchOptions, Registries } from "./Registries.js"
 import { verifyPackageArchive } from "./VerifiedArchive.js"
 
 /**
@@ -148,7 +148,9 @@ export class Installer extends Effect.Service<Installer>()("fm/Installer", {
           // errors name the directory: the temporary file's name means nothing to the user
           yield* fs.copyFile(src, tmp).pipe(Effect.mapError(fail(dir, "cannot write into")))
           yield* Effect.scoped(
-            Effect.flatMap(fs.open(tmp, { flag: "r+" }), (h) => h.sync).pipe(Effect.mapError(fail(dir, "cannot write into")))
+            Effect.flatMap(fs.open(tmp, { flag: "r+" }), (h) => h.sync).pipe(
+              Effect.mapError(fail(dir, "cannot write into"))
+            )
           )
           yield* fs.rename(tmp, target).pipe(Effect.mapError(fail(target, "cannot rename into")))
         }).pipe(Effect.onError(() => fs.remove(tmp, { force: true }).pipe(Effect.ignore)))
@@ -174,7 +176,9 @@ export class Installer extends Effect.Service<Installer>()("fm/Installer", {
         const parent = path.join(dir, name)
         const target = path.join(parent, version)
         const staging = path.join(parent, `.${version}.${unique()}.new`)
-        yield* fs.makeDirectory(parent, { recursive: true }).pipe(Effect.mapError(fail(parent, "cannot create directory")))
+        yield* fs.makeDirectory(parent, { recursive: true }).pipe(
+          Effect.mapError(fail(parent, "cannot create directory"))
+        )
         yield* archive.extract(file, staging).pipe(
           // on Ctrl-C the extractor's own temp folder beside `staging` may not be cleaned yet: it goes too
           Effect.onError(() => removeWithPrefix(parent, path.basename(staging)))
@@ -194,7 +198,7 @@ export class Installer extends Effect.Service<Installer>()("fm/Installer", {
     const firstMissing = (dir: string): Effect.Effect<string | undefined> =>
       Effect.gen(function*() {
         let missing: string | undefined
-        for (let d = dir; ; d = path.dirname(d)) {
+        for (let d = dir;; d = path.dirname(d)) {
           if (yield* fs.exists(d).pipe(Effect.orElseSucceed(() => true))) return missing
           missing = d
           if (path.dirname(d) === d) return missing
@@ -204,7 +208,7 @@ export class Installer extends Effect.Service<Installer>()("fm/Installer", {
     /** Removes the now empty directories from `deepest` up to `top` (a directory in use is left alone). */
     const removeEmptyDirs = (deepest: string, top: string) =>
       Effect.sync(() => {
-        for (let d = deepest; ; d = path.dirname(d)) {
+        for (let d = deepest;; d = path.dirname(d)) {
           try {
             nodeFs.rmdirSync(d)
           } catch (e) {
@@ -220,7 +224,14 @@ export class Installer extends Effect.Service<Installer>()("fm/Installer", {
      */
     const finish = (
       src: string,
-      fetched: { name: string; version: string; registry: string | null; sha256: string; size: number; fromCache: boolean },
+      fetched: {
+        name: string
+        version: string
+        registry: string | null
+        sha256: string
+        size: number
+        fromCache: boolean
+      },
       options: InstallOptions
     ) =>
       Effect.gen(function*() {
@@ -253,7 +264,11 @@ export class Installer extends Effect.Service<Installer>()("fm/Installer", {
       } else {
         fetched = yield* registries.fetch(name, options)
       }
-      yield* verifyPackageArchive(archive, fetched.cached.path, { name, version: fetched.cached.version, registry: fetched.registry })
+      yield* verifyPackageArchive(archive, fetched.cached.path, {
+        name,
+        version: fetched.cached.version,
+        registry: fetched.registry
+      })
       // the registry's publish log must vouch for these bytes (not offline: no registry to ask)
       if (options.offline !== true) yield* registries.vouch(fetched)
       return yield* finish(fetched.cached.path, {
@@ -295,4 +310,3 @@ export class Installer extends Effect.Service<Installer>()("fm/Installer", {
   }),
   dependencies: [Registries.Default, PackageArchive.Default, Checksum.Default]
 }) {}
-

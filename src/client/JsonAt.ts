@@ -23,13 +23,15 @@ export const parseJsonAt = (
   text: string
 ): Effect.Effect<unknown, ConfigError> =>
   Either.mapLeft(parseJsonText(text), (msg) => {
-      const lc = /line (\d+) column (\d+)/.exec(msg)
-      const pos = /position (\d+)/.exec(msg)
-      const where = lc
-        ? { line: Number(lc[1]), column: Number(lc[2]) }
-        : pos
-        ? lineColumn(text, Number(pos[1]))
-        : lineColumn(text, text.length)
-      const reason = `invalid JSON: ${msg.replace(/\s*\(line \d+ column \d+\)/, "").replace(/ in JSON at position \d+/, "")}`
-      return new ConfigError({ file, reason, ...where })
+    const lc = /line (\d+) column (\d+)/.exec(msg)
+    const pos = /position (\d+)/.exec(msg)
+    const where = lc
+      ? { line: Number(lc[1]), column: Number(lc[2]) }
+      : pos
+      ? lineColumn(text, Number(pos[1]))
+      : lineColumn(text, text.length)
+    const reason = `invalid JSON: ${
+      msg.replace(/\s*\(line \d+ column \d+\)/, "").replace(/ in JSON at position \d+/, "")
+    }`
+    return new ConfigError({ file, reason, ...where })
   })

@@ -73,13 +73,18 @@ export const readStored = (
 ): Effect.Effect<Checkpoint | undefined, string> =>
   Effect.gen(function*() {
     if (!Fs.existsSync(file)) return undefined
-    const text = yield* Effect.try({ try: () => Fs.readFileSync(file, "utf8"), catch: (e) => `cannot read ${file}: ${String(e)}` })
+    const text = yield* Effect.try({
+      try: () => Fs.readFileSync(file, "utf8"),
+      catch: (e) => `cannot read ${file}: ${String(e)}`
+    })
     const stored = yield* Schema.decodeUnknown(Schema.parseJson(StoredCheckpoint))(text).pipe(
       Effect.mapError(() => `the stored checkpoint ${file} is unreadable (remove it to trust the log afresh)`)
     )
     const opened = openCheckpoint(stored.note, verifier)
     if ("refused" in opened) {
-      return yield* Effect.fail(`the stored checkpoint ${file} is not signed by the pinned key (remove it to trust the log afresh)`)
+      return yield* Effect.fail(
+        `the stored checkpoint ${file} is not signed by the pinned key (remove it to trust the log afresh)`
+      )
     }
     return opened.checkpoint
   })
@@ -158,7 +163,9 @@ export const verifyLogged = <E>(
     }
     const entry = proof.entry
     if (proof.index !== index || proof.tree_size !== head.size || entry.index !== index) {
-      return yield* fail(`the proof is for entry ${proof.index} of ${proof.tree_size}, not entry ${index} of ${head.size}`)
+      return yield* fail(
+        `the proof is for entry ${proof.index} of ${proof.tree_size}, not entry ${index} of ${head.size}`
+      )
     }
     if (
       entry.operation !== "publish" || normalizeName(entry.name) !== normalizeName(check.info.name) ||

@@ -41,7 +41,11 @@ export const metadataFile = (dir: string, registry: string, base: string, url: s
   if (!segments.every((x) => SAFE_SEGMENT.test(x)) || !SAFE_SEGMENT.test(registry)) return undefined
   const [name, second] = segments
   if (name === undefined || name === "search" || segments.length > 2) return undefined
-  const file = second === undefined ? `${name}.json` : second === "versions" ? `${name}.versions.json` : `${name}@${second}.json`
+  const file = second === undefined
+    ? `${name}.json`
+    : second === "versions"
+    ? `${name}.versions.json`
+    : `${name}@${second}.json`
   return nodePath.join(dir, registry, file)
 }
 
@@ -58,7 +62,9 @@ export const readMetadata = (file: string, url: string): Effect.Effect<Option.Op
       const [text, info] = await Promise.all([handle.readFile("utf8"), handle.stat()])
       return Option.filterMap(
         decodeMetadataFile(text),
-        (r) => (r.url === url ? Option.some({ url, etag: r.etag, body: r.body, checkedAt: info.mtimeMs }) : Option.none())
+        (
+          r
+        ) => (r.url === url ? Option.some({ url, etag: r.etag, body: r.body, checkedAt: info.mtimeMs }) : Option.none())
       )
     } catch {
       return Option.none()

@@ -33,7 +33,10 @@ export const metadataMaxAge: FiberRef.FiberRef<Duration.Duration> = globalValue(
  * @since 0.1.0
  */
 export const installMetadataMaxAge: Effect.Effect<Duration.Duration> = Config.number("FLOWMASON_METADATA_MAX_AGE").pipe(
-  Config.validate({ message: "FLOWMASON_METADATA_MAX_AGE must be a number of seconds >= 0", validation: (n) => n >= 0 }),
+  Config.validate({
+    message: "FLOWMASON_METADATA_MAX_AGE must be a number of seconds >= 0",
+    validation: (n) => n >= 0
+  }),
   Config.withDefault(DEFAULT_METADATA_MAX_AGE_SECONDS),
   Config.map((s) => Duration.seconds(s)),
   Effect.orDie
@@ -43,5 +46,6 @@ export const installMetadataMaxAge: Effect.Effect<Duration.Duration> = Config.nu
  * Runs `self` letting cached metadata answers younger than `maxAge` stand in for a request.
  * @since 0.1.0
  */
-export const withFreshMetadata = (maxAge: Duration.Duration) => <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-  Effect.locally(self, metadataMaxAge, maxAge)
+export const withFreshMetadata =
+  (maxAge: Duration.Duration) => <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+    Effect.locally(self, metadataMaxAge, maxAge)

@@ -21,21 +21,28 @@ import { FlowmasonHome } from "../shared/FlowmasonHome.js"
 import { hashBlobSync } from "./CacheBlobHash.js"
 import * as CacheLayout from "./CacheLayout.js"
 import { DAY_MS, type IndexRecord, REGISTRY_RE, uniqueSuffix } from "./CacheLayout.js"
-import { CacheError, type CachedPackage, type CacheKey, type CacheStats, type ClearResult, type ShaLookup } from "./CacheModels.js"
+import {
+  type CachedPackage,
+  CacheError,
+  type CacheKey,
+  type CacheStats,
+  type ClearResult,
+  type ShaLookup
+} from "./CacheModels.js"
 
 export {
-  /**
-   * A cache failure (re-exported from `CacheModels`).
-   * @since 0.1.0
-   * @category errors
-   */
-  CacheError,
   /**
    * A cached archive (re-exported from `CacheModels`).
    * @since 0.1.0
    * @category models
    */
   type CachedPackage,
+  /**
+   * A cache failure (re-exported from `CacheModels`).
+   * @since 0.1.0
+   * @category errors
+   */
+  CacheError,
   /**
    * What identifies a cached archive (re-exported from `CacheModels`).
    * @since 0.1.0
@@ -62,14 +69,12 @@ export {
   type ShaLookup
 } from "./CacheModels.js"
 
-
 /** What a read needs of an index record (the other fields are written for people and tools). */
 type IndexRecordRead = typeof IndexRecordRead.Type
 const IndexRecordRead = Schema.Struct({ sha256: Schema.String.pipe(Schema.filter(isSha256Hex)) })
 
 /** An index file's record: `None` when it is torn, not JSON, or has no valid checksum. */
 const decodeIndexRecord = Schema.decodeUnknownOption(Schema.parseJson(IndexRecordRead))
-
 
 /**
  * The package download cache.
@@ -91,17 +96,21 @@ export class PackageCache extends Effect.Service<PackageCache>()("fm/PackageCach
 
     const blobPath = (sha256: string) => CacheLayout.blobPath(layout, sha256)
 
-    const ensureDirs = Effect.forEach([blobsDir, indexDir, tmpDir], (d) =>
-      fs.makeDirectory(d, { recursive: true }).pipe(Effect.mapError(err(d, "cannot create directory"))), {
-      discard: true
-    })
+    const ensureDirs = Effect.forEach(
+      [blobsDir, indexDir, tmpDir],
+      (d) => fs.makeDirectory(d, { recursive: true }).pipe(Effect.mapError(err(d, "cannot create directory"))),
+      {
+        discard: true
+      }
+    )
 
     /** Runs `op`; when it fails because a directory is missing, creates `dirs` and runs it again. */
     const withDirs = <A, R>(op: Effect.Effect<A, PlatformError, R>, dirs: ReadonlyArray<string>) =>
       Effect.catchIf(
         op,
         (e) => e._tag === "SystemError" && e.reason === "NotFound",
-        () => Effect.zipRight(Effect.forEach(dirs, (d) => fs.makeDirectory(d, { recursive: true }), { discard: true }), op)
+        () =>
+          Effect.zipRight(Effect.forEach(dirs, (d) => fs.makeDirectory(d, { recursive: true }), { discard: true }), op)
       )
 
     /** Writes a small file atomically: unique temp file in tmp/, fsync, rename over the target. */
@@ -128,7 +137,9 @@ export class PackageCache extends Effect.Service<PackageCache>()("fm/PackageCach
         if (Option.isNone(text)) return Option.none<IndexRecordRead>()
         const rec = decodeIndexRecord(text.value)
         if (Option.isNone(rec)) {
-          yield* Effect.logWarning(`a download-cache index entry was unreadable; removed it (${path.basename(indexFile)})`)
+          yield* Effect.logWarning(
+            `a download-cache index entry was unreadable; removed it (${path.basename(indexFile)})`
+          )
           yield* removeQuietly(indexFile)
         }
         return rec
@@ -147,7 +158,9 @@ export class PackageCache extends Effect.Service<PackageCache>()("fm/PackageCach
         yield* removeQuietly(indexFile)
         return Option.none<CachedPackage>()
       }
-      const actual = yield* checksum.hashFile(blob).pipe(Effect.mapError((e) => new CacheError({ file: blob, reason: e.message })))
+      const actual = yield* checksum.hashFile(blob).pipe(
+        Effect.mapError((e) => new CacheError({ file: blob, reason: e.message }))
+      )
       if (actual !== rec.value.sha256) {
         yield* Effect.logWarning(
           `the cached copy of ${k.name}@${k.version} (from ${k.registry}) was corrupt (its SHA-256 did not match); removed it`
@@ -193,16 +206,24 @@ export class PackageCache extends Effect.Service<PackageCache>()("fm/PackageCach
             try {
               nodeFs.utimesSync(indexFile, now, now)
             } catch {
-              unindexed.push({ file: indexFile, record: { ...k, sha256: expected, size: got.size, stored_at: now.toISOString() } })
+              unindexed.push({
+                file: indexFile,
+                record: { ...k, sha256: expected, size: got.size, stored_at: now.toISOString() }
+              })
             }
             return Option.some({ ...k, path: blob, sha256: expected, size: got.size })
           }),
-        catch: (e) => new CacheError({ file: current, reason: `cannot read: ${e instanceof Error ? e.message : String(e)}` })
+        catch: (e) =>
+          new CacheError({ file: current, reason: `cannot read: ${e instanceof Error ? e.message : String(e)}` })
       })
       for (const line of corrupt) yield* Effect.logWarning(line)
       if (unindexed.length > 0) {
         yield* ensureDirs.pipe(
-          Effect.zipRight(Effect.forEach(unindexed, (u) => writeAtomic(u.file, JSON.stringify(u.record, null, 2) + "\n"), { discard: true })),
+          Effect.zipRight(
+            Effect.forEach(unindexed, (u) => writeAtomic(u.file, JSON.stringify(u.record, null, 2) + "\n"), {
+              discard: true
+            })
+          ),
           Effect.ignore
         )
       }
@@ -267,7 +288,9 @@ export class PackageCache extends Effect.Service<PackageCache>()("fm/PackageCach
         catch: (e) =>
           new CacheError({
             file: current?.target ?? dir,
-            reason: `cannot link or copy ${current?.blob ?? "the archive"}: ${e instanceof Error ? e.message : String(e)}`
+            reason: `cannot link or copy ${current?.blob ?? "the archive"}: ${
+              e instanceof Error ? e.message : String(e)
+            }`
           })
       })
     })
@@ -363,8 +386,10 @@ export class PackageCache extends Effect.Service<PackageCache>()("fm/PackageCach
       return out
     })
 
-    const blobFiles = Effect.map(listDir(blobsDir), (fs_) =>
-      fs_.filter((f) => f.endsWith(".fmpkg")).map((f) => path.join(blobsDir, f)))
+    const blobFiles = Effect.map(
+      listDir(blobsDir),
+      (fs_) => fs_.filter((f) => f.endsWith(".fmpkg")).map((f) => path.join(blobsDir, f))
+    )
 
     const statOrNone = (file: string) => fs.stat(file).pipe(Effect.option)
 
@@ -380,7 +405,8 @@ export class PackageCache extends Effect.Service<PackageCache>()("fm/PackageCach
 
     const clear = Effect.fn("PackageCache.clear")(function*(olderThanDays?: number) {
       const cutoff = olderThanDays === undefined ? Number.POSITIVE_INFINITY : Date.now() - olderThanDays * DAY_MS
-      const isOld = (mtime: Option.Option<Date>) => Option.match(mtime, { onNone: () => true, onSome: (d) => d.getTime() < cutoff })
+      const isOld = (mtime: Option.Option<Date>) =>
+        Option.match(mtime, { onNone: () => true, onSome: (d) => d.getTime() < cutoff })
       let removed = 0
       const referenced = new Set<string>()
       for (const file of yield* indexFiles) {
@@ -412,8 +438,12 @@ export class PackageCache extends Effect.Service<PackageCache>()("fm/PackageCach
       }
       if (olderThanDays === undefined) {
         // everything: also whatever else lies in the index tree (empty directories, stray files)
-        yield* fs.remove(indexDir, { recursive: true, force: true }).pipe(Effect.mapError(err(indexDir, "cannot remove")))
-        yield* fs.remove(verifiedDir, { recursive: true, force: true }).pipe(Effect.mapError(err(verifiedDir, "cannot remove")))
+        yield* fs.remove(indexDir, { recursive: true, force: true }).pipe(
+          Effect.mapError(err(indexDir, "cannot remove"))
+        )
+        yield* fs.remove(verifiedDir, { recursive: true, force: true }).pipe(
+          Effect.mapError(err(verifiedDir, "cannot remove"))
+        )
       }
       const result: ClearResult = { removed, freed_bytes: freed }
       return result

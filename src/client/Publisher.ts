@@ -138,10 +138,20 @@ export class Publisher extends Effect.Service<Publisher>()("fm/Publisher", {
         checksum: ok.sha256,
         onProgress: options.onProgress
       }).pipe(
-        Effect.catchTag("RegistryUnavailable", (e): Effect.Effect<never, RemoteRegistry.RegistryUnavailable | DefaultRegistryUnavailable> =>
-          options.registry === undefined
-            ? Effect.fail(new DefaultRegistryUnavailable({ registry: ok.entry.name, url: ok.entry.url, package: ok.pkg, reason: e.reason }))
-            : Effect.fail(e))
+        Effect.catchTag(
+          "RegistryUnavailable",
+          (e): Effect.Effect<never, RemoteRegistry.RegistryUnavailable | DefaultRegistryUnavailable> =>
+            options.registry === undefined
+              ? Effect.fail(
+                new DefaultRegistryUnavailable({
+                  registry: ok.entry.name,
+                  url: ok.entry.url,
+                  package: ok.pkg,
+                  reason: e.reason
+                })
+              )
+              : Effect.fail(e)
+        )
       )
       const published: Published = { registry: ok.entry.name, info, sha256: ok.sha256, file: ok.file }
       return published

@@ -9,18 +9,19 @@
 import * as HttpClient from "@effect/platform/HttpClient"
 import { Config, Console, Data, Effect, Option, Schedule, Stream } from "effect"
 import * as path from "node:path"
+import semver from "semver"
 import { PackageInfo } from "../api/Models.js"
 import { isPackageName, normalizeName } from "../domain/PackageName.js"
 import { isVersion } from "../domain/Version.js"
 import type { ChecksumMismatch } from "../shared/Checksum.js"
+import { parseVerifier } from "../shared/log/SignedNote.js"
+import * as Availability from "./Availability.js"
+import { LogVerificationFailed, verifyLogged } from "./LogVerifier.js"
 import type { CachedPackage, CacheError } from "./PackageCache.js"
 import { PackageCache } from "./PackageCache.js"
 import type { ConfigError, RegistryEntry, UnknownRegistry } from "./RegistryConfig.js"
 import { RegistryConfig } from "./RegistryConfig.js"
 import * as RemoteRegistry from "./RemoteRegistry.js"
-import * as Availability from "./Availability.js"
-import { LogVerificationFailed, verifyLogged } from "./LogVerifier.js"
-import { parseVerifier } from "../shared/log/SignedNote.js"
 import {
   type AuthenticationFailed,
   MalformedResponse,
@@ -28,7 +29,6 @@ import {
   type RegistryUnavailable,
   type VersionList
 } from "./RemoteRegistry.js"
-import semver from "semver"
 
 /**
  * Every registry tried failed with "not found" or "unavailable". Lists each registry's outcome.
@@ -168,7 +168,10 @@ export class Registries extends Effect.Service<Registries>()("fm/Registries", {
     // transport tuning from the environment; a malformed value is a startup defect naming the variable
     const timeoutSeconds = yield* Config.number("FLOWMASON_HTTP_TIMEOUT").pipe(Config.withDefault(30), Effect.orDie)
     const retries = yield* Config.integer("FLOWMASON_HTTP_RETRIES").pipe(Config.withDefault(3), Effect.orDie)
-    const retryDelayMs = yield* Config.integer("FLOWMASON_HTTP_RETRY_DELAY_MS").pipe(Config.withDefault(200), Effect.orDie)
+    const retryDelayMs = yield* Config.integer("FLOWMASON_HTTP_RETRY_DELAY_MS").pipe(
+      Config.withDefault(200),
+      Effect.orDie
+    )
 
     const metadataDir = path.join(path.dirname(cache.dir), "metadata")
 
@@ -213,7 +216,9 @@ export class Registries extends Effect.Service<Registries>()("fm/Registries", {
       Effect.flatMap(entries, (all) => {
         if (registry === undefined) return Effect.forEach(all.filter((e) => e.enabled), connect)
         const entry = all.find((e) => e.name === registry)
-        return entry === undefined ? Effect.flatMap(config.get(registry), (e) => Effect.map(connect(e), (c) => [c])) : Effect.map(connect(entry), (c) => [c])
+        return entry === undefined
+          ? Effect.flatMap(config.get(registry), (e) => Effect.map(connect(e), (c) => [c]))
+          : Effect.map(connect(entry), (c) => [c])
       })
 
     /**
@@ -264,8 +269,12 @@ export class Registries extends Effect.Service<Registries>()("fm/Registries", {
       options: { readonly registry?: string | undefined } = {}
     ) {
       const list = yield* sources(options.registry)
-      return yield* fold(name, undefined, list, (source): Effect.Effect<VersionList, RemoteRegistry.RemoteError | PackageNotFound> =>
-        source.versions(name))
+      return yield* fold(
+        name,
+        undefined,
+        list,
+        (source): Effect.Effect<VersionList, RemoteRegistry.RemoteError | PackageNotFound> => source.versions(name)
+      )
     })
 
     const search = Effect.fn("Registries.search")(function*(query: string, options: SearchOptions = {}) {
@@ -478,7 +487,12 @@ const isFallback = (e: unknown): e is PackageNotFound | RegistryUnavailable =>
 
 const fromCacheOnly = (cached: CachedPackage): Fetched => ({
   registry: cached.registry,
-  info: new PackageInfo({ name: cached.name, version: cached.version, checksum: cached.sha256, size_bytes: cached.size }),
+  info: new PackageInfo({
+    name: cached.name,
+    version: cached.version,
+    checksum: cached.sha256,
+    size_bytes: cached.size
+  }),
   cached,
   fromCache: true
 })

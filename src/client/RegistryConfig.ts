@@ -9,12 +9,12 @@ import * as FileSystem from "@effect/platform/FileSystem"
 import { Config, Effect, Option, Redacted, Schema } from "effect"
 import * as path from "node:path"
 import { writeFileAtomic } from "../shared/AtomicFile.js"
-import { FlowmasonHome } from "../shared/FlowmasonHome.js"
 import { describeCause } from "../shared/FileError.js"
+import { FlowmasonHome } from "../shared/FlowmasonHome.js"
 import { describeParseError } from "../shared/SchemaIssues.js"
+import { parseJsonAt } from "./JsonAt.js"
 import { ConfigError, InvalidRegistry, RegistryExists, UnknownRegistry } from "./RegistryConfigErrors.js"
 import { implicitLocal, KNOWN_KEYS, RegistryEntry, type RegistryPatch, type TokenSource } from "./RegistryEntry.js"
-import { parseJsonAt } from "./JsonAt.js"
 import { checkRegistryName, checkRegistryUrl } from "./RegistryValidation.js"
 
 /**
@@ -43,9 +43,6 @@ export { checkRegistryName, checkRegistryUrl } from "./RegistryValidation.js"
  */
 export { parseJsonAt } from "./JsonAt.js"
 
-
- 
-
 /** The parsed file: the raw top-level object, and each entry with its raw object. */
 interface Loaded {
   readonly exists: boolean
@@ -53,9 +50,7 @@ interface Loaded {
   readonly entries: ReadonlyArray<{ readonly raw: Record<string, unknown>; readonly entry: RegistryEntry }>
 }
 
-const isRecord = (u: unknown): u is Record<string, unknown> =>
-  typeof u === "object" && u !== null && !Array.isArray(u)
-
+const isRecord = (u: unknown): u is Record<string, unknown> => typeof u === "object" && u !== null && !Array.isArray(u)
 
 const decodeEntry = Schema.decodeUnknownEither(RegistryEntry, { errors: "all" })
 const encodeEntry = Schema.encodeSync(RegistryEntry)
@@ -146,8 +141,15 @@ export class RegistryConfig extends Effect.Service<RegistryConfig>()("fm/Registr
         const dir = path.dirname(file)
         yield* fs.makeDirectory(dir, { recursive: true, mode: 0o700 })
         yield* removeStaleTemps(dir)
-        const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}.tmp`)
-        yield* writeFileAtomic(file, text, { temp: tmp, mode: 0o600 }).pipe(Effect.provideService(FileSystem.FileSystem, fs))
+        const tmp = path.join(
+          dir,
+          `.${path.basename(file)}.${process.pid}.${Date.now().toString(36)}${
+            Math.random().toString(36).slice(2, 8)
+          }.tmp`
+        )
+        yield* writeFileAtomic(file, text, { temp: tmp, mode: 0o600 }).pipe(
+          Effect.provideService(FileSystem.FileSystem, fs)
+        )
       }).pipe(Effect.mapError((e) => fail(`cannot write: ${describeCause(e)}`)))
 
     const known = (entries: ReadonlyArray<Loaded["entries"][number]>) => entries.map((e) => e.entry.name)
@@ -275,9 +277,7 @@ export class RegistryConfig extends Effect.Service<RegistryConfig>()("fm/Registr
     )
 
     const remove = Effect.fn("RegistryConfig.remove")(function*(name: string) {
-      yield* modify((entries) =>
-        Effect.map(findIndex(entries, name), (i) => entries.filter((_, j) => j !== i))
-      )
+      yield* modify((entries) => Effect.map(findIndex(entries, name), (i) => entries.filter((_, j) => j !== i)))
     })
 
     const setDefault = Effect.fn("RegistryConfig.setDefault")(function*(name: string) {

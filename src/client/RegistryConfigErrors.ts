@@ -40,7 +40,9 @@ export class UnknownRegistry extends Data.TaggedError("UnknownRegistry")<{
   /** Names the registry and lists the known ones. */
   override get message(): string {
     const known = this.known.length === 0 ? "none are configured" : `known: ${this.known.join(", ")}`
-    const what = this.name === "(default)" ? "no enabled registry to use as the default" : `no registry named '${this.name}'`
+    const what = this.name === "(default)"
+      ? "no enabled registry to use as the default"
+      : `no registry named '${this.name}'`
     return `${what} (${known}); see \`fm registry list --all\`, or add one with \`fm registry add NAME URL\``
   }
 }

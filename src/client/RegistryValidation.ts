@@ -15,7 +15,9 @@ const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/
 export const checkRegistryName = (name: string): Option.Option<string> =>
   NAME_RE.test(name)
     ? Option.none()
-    : Option.some("a registry name uses letters, digits, '.', '_' and '-' (at most 64), starting with a letter or digit")
+    : Option.some(
+      "a registry name uses letters, digits, '.', '_' and '-' (at most 64), starting with a letter or digit"
+    )
 
 /**
  * Why a registry URL is not acceptable, if it is not (an absolute `http:` or `https:` URL without

@@ -12,36 +12,49 @@
  * @since 0.1.0
  */
 import * as HttpApiClient from "@effect/platform/HttpApiClient"
-import type { InclusionProofResponse } from "../api/LogModels.js"
-import * as HttpApiError from "@effect/platform/HttpApiError"
+import type * as HttpApiError from "@effect/platform/HttpApiError"
 import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientError from "@effect/platform/HttpClientError"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import * as HttpClientResponse from "@effect/platform/HttpClientResponse"
-import { Config, Duration, Effect, FiberRef, Match, Option, ParseResult, Predicate, Redacted, Schedule, Schema, Stream } from "effect"
+import type { ParseResult } from "effect"
+import {
+  Config,
+  Duration,
+  Effect,
+  FiberRef,
+  Match,
+  Option,
+  Predicate,
+  Redacted,
+  Schedule,
+  Schema,
+  Stream
+} from "effect"
 import * as crypto from "node:crypto"
 import * as fs from "node:fs"
+import semver from "semver"
 import type { ApiError } from "../api/ApiErrors.js"
-import { API_PREFIX, RegistryApi } from "../api/RegistryApi.js"
+import type { InclusionProofResponse } from "../api/LogModels.js"
 import type { HealthResponse, SearchResponse } from "../api/Models.js"
 import { PackageInfo, ReleaseInfo, VersionsResponse } from "../api/Models.js"
+import { API_PREFIX, RegistryApi } from "../api/RegistryApi.js"
 import { sameName } from "../domain/PackageName.js"
 import { maxSatisfying, pickLatest } from "../domain/Version.js"
 import { USER_AGENT } from "../shared/FmVersion.js"
 import { boundedBody, MAX_ANSWER_BYTES, readBounded } from "./BoundedBody.js"
-import { gatherVersions, type VersionsSource } from "./VersionsFallback.js"
-import { type MetadataRecord, metadataFile, readMetadata, touchMetadata, writeMetadata } from "./MetadataDiskCache.js"
+import { metadataFile, type MetadataRecord, readMetadata, touchMetadata, writeMetadata } from "./MetadataDiskCache.js"
 import { metadataMaxAge } from "./MetadataFreshness.js"
 import {
   AuthenticationFailed,
   MalformedResponse,
   PackageNotFound,
   PublishRejected,
-  type RemoteError,
-  RegistryUnavailable
+  RegistryUnavailable,
+  type RemoteError
 } from "./RemoteErrors.js"
 import { readThroughQuirks, resolveDownloadUrl } from "./ServerQuirks.js"
-import semver from "semver"
+import { gatherVersions, type VersionsSource } from "./VersionsFallback.js"
 
 /**
  * The errors of a registry call (defined in `RemoteErrors.ts`).
@@ -53,8 +66,8 @@ export {
   MalformedResponse,
   PackageNotFound,
   PublishRejected,
-  type RemoteError,
-  RegistryUnavailable
+  RegistryUnavailable,
+  type RemoteError
 } from "./RemoteErrors.js"
 
 /**
@@ -62,7 +75,6 @@ export {
  * @since 0.1.0
  */
 export { normalizePublishedAt, parsePublishedAt, readThroughQuirks, resolveDownloadUrl } from "./ServerQuirks.js"
-
 
 /**
  * The versions of a package in one registry, with `supported: false` when the registry has no
@@ -149,7 +161,10 @@ export const DEFAULT_MAX_DOWNLOAD_BYTES = 256 * MiB
 const isNullBodyStatus = (status: number) => status === 101 || status === 204 || status === 205 || status === 304
 
 /** The same response (request, status, headers) with a body already read into memory. */
-const withBody = (res: HttpClientResponse.HttpClientResponse, body: Uint8Array<ArrayBuffer>): HttpClientResponse.HttpClientResponse =>
+const withBody = (
+  res: HttpClientResponse.HttpClientResponse,
+  body: Uint8Array<ArrayBuffer>
+): HttpClientResponse.HttpClientResponse =>
   HttpClientResponse.fromWeb(
     res.request,
     new Response(isNullBodyStatus(res.status) ? null : body, { status: res.status, headers: res.headers })
@@ -185,7 +200,10 @@ export interface RemoteRegistry {
    * — when `spec` is undefined — the latest: the highest non-yanked release, computed here.
    * The answer's name and version are checked; `download_url` is made absolute.
    */
-  readonly resolve: (name: string, spec?: string | undefined) => Effect.Effect<PackageInfo, PackageNotFound | RemoteError>
+  readonly resolve: (
+    name: string,
+    spec?: string | undefined
+  ) => Effect.Effect<PackageInfo, PackageNotFound | RemoteError>
   /**
    * The bytes of a version (from its `download_url`). The token is sent only when the URL is on
    * the registry's own origin. Not verified here (the cache verifies while storing).
@@ -215,7 +233,6 @@ export interface RemoteRegistry {
 
 const isTransientStatus = (status: number) =>
   status === 408 || status === 429 || status === 500 || status === 502 || status === 503 || status === 504
-
 
 const originOf = (url: string): string | undefined => {
   try {
@@ -253,7 +270,10 @@ export const make = (
     const retries = options.retries ?? 3
     const schedule = Schedule.exponential(options.retryDelay ?? "200 millis").pipe(Schedule.jittered)
     const maxDownload = options.maxDownloadBytes ?? (yield* Config.integer("FLOWMASON_MAX_DOWNLOAD_BYTES").pipe(
-      Config.validate({ message: "FLOWMASON_MAX_DOWNLOAD_BYTES must be a positive number of bytes", validation: (n) => n > 0 }),
+      Config.validate({
+        message: "FLOWMASON_MAX_DOWNLOAD_BYTES must be a positive number of bytes",
+        validation: (n) => n > 0
+      }),
       Config.withDefault(DEFAULT_MAX_DOWNLOAD_BYTES),
       Effect.orDie // a malformed value is a startup defect naming the variable
     ))
@@ -264,11 +284,11 @@ export const make = (
     /** Headers for every request; the token only to the registry's own origin. */
     const withHeaders = (c: HttpClient.HttpClient): HttpClient.HttpClient =>
       HttpClient.mapRequest(c, (req) => {
-      const r = HttpClientRequest.setHeader(req, "user-agent", USER_AGENT)
-      if (Option.isSome(token) && originOf(req.url) === origin && origin !== undefined) {
-        return HttpClientRequest.bearerToken(r, Redacted.value(token.value))
-      }
-      return r
+        const r = HttpClientRequest.setHeader(req, "user-agent", USER_AGENT)
+        if (Option.isSome(token) && originOf(req.url) === origin && origin !== undefined) {
+          return HttpClientRequest.bearerToken(r, Redacted.value(token.value))
+        }
+        return r
       })
 
     const withTimeout = (d: Duration.Duration) => (c: HttpClient.HttpClient): HttpClient.HttpClient =>
@@ -281,8 +301,7 @@ export const make = (
               reason: "Transport",
               description: `no answer within ${Duration.format(d)}`
             })
-        })
-      )
+        }))
 
     /**
      * Reads every response body into memory within bounds: {@link MAX_ANSWER_BYTES} (a larger
@@ -290,17 +309,25 @@ export const make = (
      * it is retried like one).
      */
     const withBoundedBody = (c: HttpClient.HttpClient): HttpClient.HttpClient =>
-      HttpClient.transformResponse(c, Effect.flatMap((res) => {
-        const tooLarge = (description: string) =>
-          new HttpClientError.ResponseError({ request: res.request, response: res, reason: "Decode", description })
-        const limit = `the ${MAX_ANSWER_BYTES / MiB} MiB limit`
-        return boundedBody(
-          res,
-          { idle: timeout, maxBytes: MAX_ANSWER_BYTES },
-          () => new HttpClientError.RequestError({ request: res.request, reason: "Transport", description: idle }),
-          (announced) => tooLarge(announced === undefined ? `the answer is over ${limit}` : `the answer announced ${announced} bytes, over ${limit}`)
-        ).pipe(Effect.flatMap(readBounded), Effect.map((bytes) => withBody(res, bytes)))
-      }))
+      HttpClient.transformResponse(
+        c,
+        Effect.flatMap((res) => {
+          const tooLarge = (description: string) =>
+            new HttpClientError.ResponseError({ request: res.request, response: res, reason: "Decode", description })
+          const limit = `the ${MAX_ANSWER_BYTES / MiB} MiB limit`
+          return boundedBody(
+            res,
+            { idle: timeout, maxBytes: MAX_ANSWER_BYTES },
+            () => new HttpClientError.RequestError({ request: res.request, reason: "Transport", description: idle }),
+            (announced) =>
+              tooLarge(
+                announced === undefined
+                  ? `the answer is over ${limit}`
+                  : `the answer announced ${announced} bytes, over ${limit}`
+              )
+          ).pipe(Effect.flatMap(readBounded), Effect.map((bytes) => withBody(res, bytes)))
+        })
+      )
 
     /** Downloads: per-attempt timeout (until the headers) inside transient retries. */
     // no retries: no retryTransient at all (Effect's repeat reads `times: 0` as "no limit", so a
@@ -334,28 +361,44 @@ export const make = (
           return kept !== undefined && kept.etag === etag ? Effect.succeed(Option.some(kept)) : readMetadata(file, url)
         })
       const rebuilt = (request: HttpClientRequest.HttpClientRequest, body: string, etag: string) =>
-        HttpClientResponse.fromWeb(request, new Response(body, { status: 200, headers: { "content-type": "application/json", etag } }))
+        HttpClientResponse.fromWeb(
+          request,
+          new Response(body, { status: 200, headers: { "content-type": "application/json", etag } })
+        )
       return c.pipe(
         HttpClient.mapRequestEffect((req) => {
           const file = fileOf(req)
           if (file === undefined) return Effect.succeed(req)
-          return Effect.map(readMetadata(file, req.url), Option.match({
-            onNone: () => req,
-            onSome: (r) => {
-              pending.set(req.url, r)
-              return HttpClientRequest.setHeader(req, "if-none-match", r.etag)
-            }
-          }))
+          return Effect.map(
+            readMetadata(file, req.url),
+            Option.match({
+              onNone: () => req,
+              onSome: (r) => {
+                pending.set(req.url, r)
+                return HttpClientRequest.setHeader(req, "if-none-match", r.etag)
+              }
+            })
+          )
         }),
         HttpClient.transformResponse(Effect.flatMap((res) => {
           const file = fileOf(res.request)
           if (file === undefined) return Effect.succeed(res)
           if (res.status === 304) {
-            return Effect.flatMap(cachedCopy(file, res.request.url, res.request.headers["if-none-match"]), Option.match({
-              onNone: () =>
-                Effect.fail(new HttpClientError.ResponseError({ request: res.request, response: res, reason: "StatusCode", description: "HTTP 304 but the cached copy is gone; try again" })),
-              onSome: (r) => Effect.as(touchMetadata(file), rebuilt(res.request, r.body, r.etag))
-            }))
+            return Effect.flatMap(
+              cachedCopy(file, res.request.url, res.request.headers["if-none-match"]),
+              Option.match({
+                onNone: () =>
+                  Effect.fail(
+                    new HttpClientError.ResponseError({
+                      request: res.request,
+                      response: res,
+                      reason: "StatusCode",
+                      description: "HTTP 304 but the cached copy is gone; try again"
+                    })
+                  ),
+                onSome: (r) => Effect.as(touchMetadata(file), rebuilt(res.request, r.body, r.etag))
+              })
+            )
           }
           pending.delete(res.request.url)
           const etag = res.headers["etag"]
@@ -369,7 +412,9 @@ export const make = (
           Effect.flatMap(FiberRef.get(metadataMaxAge), (maxAge) => {
             const kept = pending.get(req.url)
             const window = Duration.toMillis(maxAge)
-            if (kept?.checkedAt === undefined || window <= 0 || Date.now() - kept.checkedAt >= window) return effect
+            if (kept?.checkedAt === undefined || window <= 0 || Date.now() - kept.checkedAt >= window) {
+              return effect
+            }
             pending.delete(req.url)
             return Effect.succeed(rebuilt(req, kept.body, kept.etag))
           })
@@ -387,7 +432,10 @@ export const make = (
     /** Uploads: no retries (a repeated POST could answer 409 for our own first attempt). */
     const uploadClient = raw.pipe(withHeaders, withTimeout(uploadTimeout), withBoundedBody)
 
-    const api = yield* HttpApiClient.make(RegistryApi, { transformClient: () => apiClient })
+    const api = yield* HttpApiClient.make(RegistryApi, {
+      transformClient: () =>
+        apiClient
+    })
 
     const label = (ctx: Ctx) =>
       ctx.name === undefined ? undefined : ctx.version === undefined ? ctx.name : `${ctx.name}@${ctx.version}`
@@ -414,7 +462,11 @@ export const make = (
           package: label(ctx)
         })
       }
-      return new MalformedResponse({ registry, url: ctx.url, reason: `unexpected HTTP ${status}${detail === "" ? "" : `: ${detail}`}` })
+      return new MalformedResponse({
+        registry,
+        url: ctx.url,
+        reason: `unexpected HTTP ${status}${detail === "" ? "" : `: ${detail}`}`
+      })
     }
 
     const detailOf = (e: unknown): string =>
@@ -422,12 +474,13 @@ export const make = (
 
     /** The `detail` of an error answer, read within the bounds of any JSON answer; "" when there is none. */
     const errorDetail = (res: HttpClientResponse.HttpClientResponse): Effect.Effect<string> =>
-      boundedBody(res, { idle: timeout, maxBytes: MAX_ANSWER_BYTES }, () => "idle", () => "too large").pipe(
-        Effect.flatMap(readBounded),
-        Effect.flatMap((bytes) => Schema.decodeUnknown(Schema.parseJson())(new TextDecoder().decode(bytes))),
-        Effect.map(detailOf),
-        Effect.orElseSucceed(() => "")
-      )
+      boundedBody(res, { idle: timeout, maxBytes: MAX_ANSWER_BYTES }, () =>
+        "idle", () => "too large").pipe(
+          Effect.flatMap(readBounded),
+          Effect.flatMap((bytes) => Schema.decodeUnknown(Schema.parseJson())(new TextDecoder().decode(bytes))),
+          Effect.map(detailOf),
+          Effect.orElseSucceed(() => "")
+        )
 
     /** An API error the endpoint asked does not declare: the server is not speaking the protocol. */
     const unexpected = (ctx: Ctx) => (e: ApiError | HttpApiError.HttpApiDecodeError): MalformedResponse =>
@@ -450,7 +503,11 @@ export const make = (
         ResponseError: (re) => {
           const status = re.response.status
           if (status >= 200 && status < 300) {
-            return new MalformedResponse({ registry, url: ctx.url, reason: re.description ?? "the body could not be read" })
+            return new MalformedResponse({
+              registry,
+              url: ctx.url,
+              reason: re.description ?? "the body could not be read"
+            })
           }
           return fromStatus(status, re.description ?? "", ctx)
         },
@@ -481,7 +538,11 @@ export const make = (
       }
       if (version !== undefined && info.version !== version) {
         return Effect.fail(
-          new MalformedResponse({ registry, url, reason: `asked for ${name}@${version} but got version ${info.version}` })
+          new MalformedResponse({
+            registry,
+            url,
+            reason: `asked for ${name}@${version} but got version ${info.version}`
+          })
         )
       }
       return Effect.succeed(normalize(info))
@@ -502,7 +563,9 @@ export const make = (
       return yield* call(api.packages.search({ urlParams }), { url: endpoint("/packages/search") }).pipe(
         Effect.catchTags({
           PackageNotFound: () =>
-            Effect.fail(new MalformedResponse({ registry, url: endpoint("/packages/search"), reason: "search answered 404" }))
+            Effect.fail(
+              new MalformedResponse({ registry, url: endpoint("/packages/search"), reason: "search answered 404" })
+            )
         })
       )
     })
@@ -524,22 +587,29 @@ export const make = (
     const freshVersions = (url: string): Effect.Effect<Option.Option<VersionsResponse>> =>
       Effect.flatMap(FiberRef.get(metadataMaxAge), (maxAge) => {
         const window = Duration.toMillis(maxAge)
-        const file = options.metadataCacheDir === undefined ? undefined : metadataFile(options.metadataCacheDir, registry, base, url)
+        const file = options.metadataCacheDir === undefined
+          ? undefined
+          : metadataFile(options.metadataCacheDir, registry, base, url)
         if (window <= 0 || file === undefined) return Effect.succeed(Option.none())
         return Effect.map(readMetadata(file, url), (kept) =>
           Option.flatMap(kept, (r) =>
-            r.checkedAt !== undefined && Date.now() - r.checkedAt < window ? decodeVersionsBody(r.body) : Option.none()))
+            r.checkedAt !== undefined && Date.now() - r.checkedAt < window
+              ? decodeVersionsBody(r.body)
+              : Option.none()))
       })
 
     const versions = Effect.fn("RemoteRegistry.versions")(function*(name: string) {
       const url = endpoint(`/packages/${seg(name)}/versions`)
       const fresh = yield* freshVersions(url)
-      const answer = Option.isSome(fresh) ? fresh : yield* call(api.packages.versions({ path: { name: seg(name) } }), { name, url }).pipe(
-        Effect.map(Option.some),
-        // FlowMason's server always answers 404 here (`Package 'x@versions' not found`): treat a
-        // 404 as "not supported" and ask for the package itself (which 404s if it is missing).
-        Effect.catchTag("PackageNotFound", () => Effect.succeed(Option.none()))
-      )
+      const answer = Option.isSome(fresh) ?
+        fresh :
+        yield* call(api.packages.versions({ path: { name: seg(name) } }), { name, url }).pipe(
+          Effect.map(Option.some),
+          // FlowMason's server always answers 404 here (`Package 'x@versions' not found`): treat a
+          // 404 as "not supported" and ask for the package itself (which 404s if it is missing).
+          Effect.catchTag("PackageNotFound", () =>
+            Effect.succeed(Option.none()))
+        )
       if (Option.isSome(answer)) {
         const v = answer.value
         if (v.name !== "" && !sameName(v.name, name)) {
@@ -548,10 +618,18 @@ export const make = (
         const byVersion = new Map(v.releases.map((r) => [r.version, r]))
         const all = new Set([...v.versions, ...byVersion.keys()])
         const releases = [...all]
-          .filter((x) => semver.valid(x) !== null)
+          .filter((x) =>
+            semver.valid(x) !== null
+          )
           .sort(semver.compare)
           .map((x) => byVersion.get(x) ?? new ReleaseInfo({ version: x }))
-        const listed: VersionList = { name: v.name === "" ? name : v.name, registry, releases, supported: true, source: "versions" }
+        const listed: VersionList = {
+          name: v.name === "" ? name : v.name,
+          registry,
+          releases,
+          supported: true,
+          source: "versions"
+        }
         return listed
       }
       // no listing: its search answers and package answer (see VersionsFallback.ts)
@@ -596,7 +674,8 @@ export const make = (
       const allowed = declared
         ? `the ${limit} bytes its metadata declared`
         : `the ${limit} bytes allowed when no size is declared (FLOWMASON_MAX_DOWNLOAD_BYTES)`
-      const refuse = (what: string) => new MalformedResponse({ registry, url, reason: `the download of ${pkg} ${what}` })
+      const refuse = (what: string) =>
+        new MalformedResponse({ registry, url, reason: `the download of ${pkg} ${what}` })
       return Stream.unwrapScoped(
         client.get(url).pipe(
           Effect.flatMap((res) =>
@@ -608,8 +687,19 @@ export const make = (
             boundedBody(
               res,
               { idle: timeout, maxBytes: limit },
-              () => new RegistryUnavailable({ registry, url, reason: `the download stalled: ${idle}`, package: label(ctx) }),
-              (announced) => refuse(announced === undefined ? `sent more than ${allowed}` : `announced ${announced} bytes, more than ${allowed}`)
+              () =>
+                new RegistryUnavailable({
+                  registry,
+                  url,
+                  reason: `the download stalled: ${idle}`,
+                  package: label(ctx)
+                }),
+              (announced) =>
+                refuse(
+                  announced === undefined
+                    ? `sent more than ${allowed}`
+                    : `announced ${announced} bytes, more than ${allowed}`
+                )
             )
           )
         )
@@ -617,7 +707,12 @@ export const make = (
         Stream.catchTags({
           ResponseError: (e) =>
             Stream.fail(
-              new RegistryUnavailable({ registry, url, reason: `the download broke off: ${e.description ?? e.reason}`, package: label(ctx) })
+              new RegistryUnavailable({
+                registry,
+                url,
+                reason: `the download broke off: ${e.description ?? e.reason}`,
+                package: label(ctx)
+              })
             ),
           RequestError: (e) => Stream.fail(mapError(ctx)(e))
         })
@@ -637,7 +732,8 @@ export const make = (
       const pkg = `${upload.name}@${upload.version}`
       const size = yield* Effect.try({
         try: () => fs.statSync(file).size,
-        catch: (cause) => new MalformedResponse({ registry, url: file, reason: `cannot read ${file}: ${String(cause)}` })
+        catch: (cause) =>
+          new MalformedResponse({ registry, url: file, reason: `cannot read ${file}: ${String(cause)}` })
       })
       // multipart/form-data written by hand so that the file streams from disk (the platform's
       // FormData path buffers, and mixes two undici copies' Blob types)
@@ -701,7 +797,11 @@ export const make = (
         case 413:
           return yield* reject(`the archive is over ${registry}'s size limit: leave large files out of the package`)
         case 404:
-          return yield* new MalformedResponse({ registry, url, reason: "the upload endpoint answered 404: is this a FlowMason registry?" })
+          return yield* new MalformedResponse({
+            registry,
+            url,
+            reason: "the upload endpoint answered 404: is this a FlowMason registry?"
+          })
         default: {
           const e = fromStatus(res.status, detail, ctx)
           return yield* (e._tag === "PackageNotFound"
@@ -717,7 +817,17 @@ export const make = (
         { url: endpoint(`/log/proof/inclusion?index=${index}`) }
       ).pipe(Effect.withSpan("RemoteRegistry.logProof", { attributes: { registry } }))
 
-    return { name: registry, url: base, health, search, versions, resolve, download, publish, logProof } satisfies RemoteRegistry
+    return {
+      name: registry,
+      url: base,
+      health,
+      search,
+      versions,
+      resolve,
+      download,
+      publish,
+      logProof
+    } satisfies RemoteRegistry
   })
 
 /** Everything the typed API client can fail with. */
@@ -737,4 +847,3 @@ const describeTransport = (cause: Error): string => {
   const text = inner instanceof Error ? inner.message : cause.message
   return code !== undefined && !text.includes(code) ? `${code}: ${text}` : text
 }
-

@@ -7,12 +7,12 @@
  * and the registry. Effect programs use `ClientLive` and the services directly.
  * @since 0.1.0
  */
+import type { HttpClient } from "@effect/platform"
 import { Cause, Effect, Exit, ManagedRuntime, Option } from "effect"
 import type { PackageInfo } from "../api/Models.js"
-import type { ClientServices } from "./ClientLayers.js"
-import { ClientLive, clientLayerAt } from "./ClientLayers.js"
 import type { FlowmasonHome } from "../shared/FlowmasonHome.js"
-import type { HttpClient } from "@effect/platform"
+import type { ClientServices } from "./ClientLayers.js"
+import { clientLayerAt, ClientLive } from "./ClientLayers.js"
 import { Installer } from "./Installer.js"
 import type { CacheStats, ClearResult } from "./PackageCache.js"
 import { PackageCache } from "./PackageCache.js"
@@ -169,7 +169,10 @@ export class RemoteRegistryClient {
    * A package version's info (default: the latest release), from the first registry that has it.
    * @since 0.1.0
    */
-  getPackage(name: string, options: { readonly version?: string; readonly registry?: string } = {}): Promise<RegistryPackage> {
+  getPackage(
+    name: string,
+    options: { readonly version?: string; readonly registry?: string } = {}
+  ): Promise<RegistryPackage> {
     return this.#run(
       Effect.flatMap(Registries, (r) => r.getPackage(name, options)).pipe(
         Effect.map((found) => withRegistry(found.registry, found.info))
@@ -203,7 +206,12 @@ export class RemoteRegistryClient {
    */
   install(
     name: string,
-    options: { readonly version?: string; readonly registry?: string; readonly dir?: string; readonly extract?: boolean } = {}
+    options: {
+      readonly version?: string
+      readonly registry?: string
+      readonly dir?: string
+      readonly extract?: boolean
+    } = {}
   ): Promise<string> {
     return this.#run(Effect.flatMap(Installer, (i) => i.install(name, options)).pipe(Effect.map((r) => r.path)))
   }
@@ -214,7 +222,9 @@ export class RemoteRegistryClient {
    */
   publish(path: string, options: { readonly registry?: string } = {}): Promise<RegistryPackage> {
     return this.#run(
-      Effect.flatMap(Publisher, (p) => p.publish(path, options)).pipe(Effect.map((p) => withRegistry(p.registry, p.info)))
+      Effect.flatMap(Publisher, (p) => p.publish(path, options)).pipe(
+        Effect.map((p) => withRegistry(p.registry, p.info))
+      )
     )
   }
 

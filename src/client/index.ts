@@ -59,6 +59,23 @@ export * as ClientLayers from "./ClientLayers.js"
  * The promise facade for programs that do not use Effect.
  * @since 0.1.0
  */
+export {
+  /**
+   * `ClientLive` with a fixed FlowMason home directory.
+   * @since 0.1.0
+   */
+  clientLayerAt,
+  /**
+   * The whole client as one layer over Node's HTTP client, file system and the FlowMason home.
+   * @since 0.1.0
+   */
+  ClientLive,
+  /**
+   * The client services over your own `HttpClient`, `FileSystem` and `FlowmasonHome`.
+   * @since 0.1.0
+   */
+  ClientServicesLive
+} from "./ClientLayers.js"
 export * as RemoteRegistryClient from "./RemoteRegistryClient.js"
 export {
   /**
@@ -67,23 +84,6 @@ export {
    */
   getRemoteRegistry
 } from "./RemoteRegistryClient.js"
-export {
-  /**
-   * The whole client as one layer over Node's HTTP client, file system and the FlowMason home.
-   * @since 0.1.0
-   */
-  ClientLive,
-  /**
-   * `ClientLive` with a fixed FlowMason home directory.
-   * @since 0.1.0
-   */
-  clientLayerAt,
-  /**
-   * The client services over your own `HttpClient`, `FileSystem` and `FlowmasonHome`.
-   * @since 0.1.0
-   */
-  ClientServicesLive
-} from "./ClientLayers.js"
 
 /**
  * The pure PubGrub solver and its explanations.

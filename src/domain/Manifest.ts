@@ -4,8 +4,8 @@
  * @since 0.1.0
  */
 import { Data, Effect, Either, ParseResult, Schema } from "effect"
-import { PackageName } from "./PackageName.js"
 import { parseJsonText } from "../shared/JsonText.js"
+import { PackageName } from "./PackageName.js"
 import { Version, VersionRange } from "./Version.js"
 
 /**
@@ -140,11 +140,17 @@ const firstIssue = (file: string, error: ParseResult.ParseError): ManifestError 
 }
 
 const parseJson = (m: ManifestFile): Either.Either<unknown, ManifestError> =>
-  Either.mapLeft(parseJsonText(m.text), (why) => new ManifestError({ file: m.file, field: "", reason: `is not valid JSON (${why})` }))
+  Either.mapLeft(
+    parseJsonText(m.text),
+    (why) => new ManifestError({ file: m.file, field: "", reason: `is not valid JSON (${why})` })
+  )
 
 const decodeWith = <A, I>(schema: Schema.Schema<A, I>, m: ManifestFile): Either.Either<A, ManifestError> =>
-  Either.flatMap(parseJson(m), (json) =>
-    Schema.decodeUnknownEither(schema, { errors: "first" })(json).pipe(Either.mapLeft((e) => firstIssue(m.file, e))))
+  Either.flatMap(
+    parseJson(m),
+    (json) =>
+      Schema.decodeUnknownEither(schema, { errors: "first" })(json).pipe(Either.mapLeft((e) => firstIssue(m.file, e)))
+  )
 
 const toAuthor = (a: typeof AuthorIn.Type | null | undefined): Author | undefined => {
   if (a === null || a === undefined) return undefined
@@ -218,7 +224,9 @@ export const decodeManifest = (files: {
     }
   }
   const head = pj ?? cj
-  if (head === undefined) return Either.left(new ManifestError({ file: PROJECT_MANIFEST, field: "", reason: "missing" }))
+  if (head === undefined) {
+    return Either.left(new ManifestError({ file: PROJECT_MANIFEST, field: "", reason: "missing" }))
+  }
   const components = pj?.components != null
     ? nonEmpty(pj.components).map(componentName)
     : cj?.components != null
@@ -254,7 +262,8 @@ export const decodeManifest = (files: {
 export const decodeManifestEffect = (files: {
   readonly project?: ManifestFile | undefined
   readonly component?: ManifestFile | undefined
-}): Effect.Effect<Manifest, ManifestError> => Either.match(decodeManifest(files), {
-  onLeft: (e) => Effect.fail(e),
-  onRight: (m) => Effect.succeed(m)
-})
+}): Effect.Effect<Manifest, ManifestError> =>
+  Either.match(decodeManifest(files), {
+    onLeft: (e) => Effect.fail(e),
+    onRight: (m) => Effect.succeed(m)
+  })

@@ -15,8 +15,7 @@ const NAME_PATTERN = /^[a-z0-9][a-z0-9._-]*$/
 export const PackageName = Schema.String.pipe(
   Schema.maxLength(214, { message: () => "a package name has at most 214 characters" }),
   Schema.pattern(NAME_PATTERN, {
-    message: () =>
-      "a package name uses lowercase letters, digits, '-', '_' and '.', and starts with a letter or digit"
+    message: () => "a package name uses lowercase letters, digits, '-', '_' and '.', and starts with a letter or digit"
   }),
   Schema.brand("PackageName"),
   Schema.annotations({ identifier: "PackageName", description: "A FlowMason package name" })

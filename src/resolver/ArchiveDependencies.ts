@@ -52,4 +52,6 @@ export const makeArchiveDependencies = (
       registry
     }).pipe(Effect.mapError((e) => fail(`was refused: ${e.reason}`)))
     return opened.manifest.dependencies
-  }).pipe(Effect.withSpan("ArchiveDependencies.read", { attributes: { name: metadata.name, version: release.version } }))
+  }).pipe(
+    Effect.withSpan("ArchiveDependencies.read", { attributes: { name: metadata.name, version: release.version } })
+  )

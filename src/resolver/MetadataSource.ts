@@ -85,7 +85,9 @@ export type UnreportedDependencies = (
  */
 export interface MemoryRegistry {
   readonly registry: RegistryRef
-  readonly packages: ReadonlyMap<string, ReadonlyArray<ReleaseInfo>> | Readonly<Record<string, ReadonlyArray<ReleaseInfo>>>
+  readonly packages:
+    | ReadonlyMap<string, ReadonlyArray<ReleaseInfo>>
+    | Readonly<Record<string, ReadonlyArray<ReleaseInfo>>>
 }
 
 /**
@@ -117,7 +119,11 @@ export const makeMemory = (
         const candidates = pin === undefined ? tables : tables.filter((t) => t.registry.name === pin)
         if (pin !== undefined && candidates.length === 0) {
           return Effect.fail(
-            new ResolveError({ package: name, registry: pin, reason: "the project pins it to a registry that is not configured" })
+            new ResolveError({
+              package: name,
+              registry: pin,
+              reason: "the project pins it to a registry that is not configured"
+            })
           )
         }
         for (const t of candidates) {

@@ -90,7 +90,9 @@ const isRecord = (u: unknown): u is Record<string, unknown> => typeof u === "obj
 
 const stringMap = (file: string, field: string, u: unknown): Effect.Effect<Record<string, string>, ProjectError> => {
   if (u === undefined || u === null) return Effect.succeed({})
-  if (!isRecord(u)) return Effect.fail(new ProjectError({ file, reason: `field '${field}' must be an object of name -> string` }))
+  if (!isRecord(u)) {
+    return Effect.fail(new ProjectError({ file, reason: `field '${field}' must be an object of name -> string` }))
+  }
   const out: Record<string, string> = {}
   for (const [k, v] of Object.entries(u)) {
     if (typeof v !== "string") {
@@ -147,7 +149,9 @@ export const readProject = (dir: string): Effect.Effect<Project | undefined, Pro
         }
       }
       const registries = yield* stringMap(file, "registries", json.registries)
-      const projectName = typeof json.name === "string" && json.name !== "" ? json.name : path.basename(path.dirname(file))
+      const projectName = typeof json.name === "string" && json.name !== ""
+        ? json.name
+        : path.basename(path.dirname(file))
       return { dir: path.dirname(file), file, name: projectName, dependencies, registries, raw: json }
     }
     return undefined
@@ -163,7 +167,11 @@ export const writeProjectDependencies = (
 ): Effect.Effect<Project, ProjectError, FileSystem.FileSystem> => {
   const sorted = Object.fromEntries(Object.entries(dependencies).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
   const raw = { ...project.raw, dependencies: sorted }
-  return Effect.as(writeAtomic(project.file, `${JSON.stringify(raw, null, 2)}\n`), { ...project, dependencies: sorted, raw })
+  return Effect.as(writeAtomic(project.file, `${JSON.stringify(raw, null, 2)}\n`), {
+    ...project,
+    dependencies: sorted,
+    raw
+  })
 }
 
 /**
@@ -177,18 +185,25 @@ export const readLock = (dir: string): Effect.Effect<Lockfile | undefined, Proje
     const exists = yield* fs.exists(file).pipe(Effect.orElseSucceed(() => false))
     if (!exists) return undefined
     const json = yield* readJson(fs, file)
-    const bad = (reason: string) => new ProjectError({ file, reason: `${reason}; delete it and run \`fm install\` to make a new one` })
+    const bad = (reason: string) =>
+      new ProjectError({ file, reason: `${reason}; delete it and run \`fm install\` to make a new one` })
     if (!isRecord(json) || !isRecord(json.packages)) return yield* bad("has no 'packages' object")
-    if (json.lockfileVersion !== LOCKFILE_VERSION) return yield* bad(`has lockfileVersion ${String(json.lockfileVersion)}, expected ${LOCKFILE_VERSION}`)
+    if (json.lockfileVersion !== LOCKFILE_VERSION) {
+      return yield* bad(`has lockfileVersion ${String(json.lockfileVersion)}, expected ${LOCKFILE_VERSION}`)
+    }
     const packages = new Map<string, LockedPackage>()
     for (const [name, p] of Object.entries(json.packages)) {
       if (!isPackageName(name)) return yield* bad(`'${name}' is not a valid package name`)
-      if (!isRecord(p) || typeof p.version !== "string" || !isVersion(p.version)) return yield* bad(`'${name}' has no valid version`)
+      if (!isRecord(p) || typeof p.version !== "string" || !isVersion(p.version)) {
+        return yield* bad(`'${name}' has no valid version`)
+      }
       const reg = p.registry
       if (!isRecord(reg) || typeof reg.name !== "string" || typeof reg.url !== "string") {
         return yield* bad(`'${name}' has no registry name and url`)
       }
-      if (typeof p.sha256 !== "string" || !/^[0-9a-f]{64}$/.test(p.sha256)) return yield* bad(`'${name}' has no valid sha256`)
+      if (typeof p.sha256 !== "string" || !/^[0-9a-f]{64}$/.test(p.sha256)) {
+        return yield* bad(`'${name}' has no valid sha256`)
+      }
       const dependencies = yield* stringMap(file, `packages.${name}.dependencies`, p.dependencies)
       packages.set(normalizeName(name), {
         name,
@@ -225,7 +240,10 @@ export const renderLock = (packages: Iterable<LockedPackage>): string => {
  * Writes `fm.lock.json` in `dir` atomically.
  * @since 0.1.0
  */
-export const writeLock = (dir: string, packages: Iterable<LockedPackage>): Effect.Effect<void, ProjectError, FileSystem.FileSystem> =>
+export const writeLock = (
+  dir: string,
+  packages: Iterable<LockedPackage>
+): Effect.Effect<void, ProjectError, FileSystem.FileSystem> =>
   writeAtomic(path.join(path.resolve(dir), LOCKFILE), renderLock(packages))
 
 /**
@@ -239,7 +257,9 @@ export const lockProblems = (project: Project, lock: Lockfile): Array<string> =>
     for (const [n, r] of Object.entries(deps)) {
       const p = lock.packages.get(normalizeName(n))
       if (p === undefined) problems.push(`${who} depends on ${n} ${r}, which is not in ${LOCKFILE}`)
-      else if (!semver.satisfies(p.version, r)) problems.push(`${who} depends on ${n} ${r}, but ${LOCKFILE} has ${p.version}`)
+      else if (!semver.satisfies(p.version, r)) {
+        problems.push(`${who} depends on ${n} ${r}, but ${LOCKFILE} has ${p.version}`)
+      }
     }
   }
   check(path.basename(project.file), project.dependencies)
@@ -247,7 +267,11 @@ export const lockProblems = (project: Project, lock: Lockfile): Array<string> =>
   for (const [n, reg] of Object.entries(project.registries)) {
     const p = lock.packages.get(normalizeName(n))
     if (p !== undefined && p.registry.name !== reg) {
-      problems.push(`${path.basename(project.file)} pins ${n} to registry '${reg}', but ${LOCKFILE} has it from '${p.registry.name}'`)
+      problems.push(
+        `${
+          path.basename(project.file)
+        } pins ${n} to registry '${reg}', but ${LOCKFILE} has it from '${p.registry.name}'`
+      )
     }
   }
   return problems

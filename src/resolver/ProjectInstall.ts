@@ -12,28 +12,26 @@
  */
 import * as FileSystem from "@effect/platform/FileSystem"
 import { Data, type Duration, Effect, Fiber, Option, Schedule, Stream } from "effect"
-import { PackageInfo, type ReleaseInfo } from "../api/Models.js"
 import * as path from "node:path"
 import semver from "semver"
-import { normalizeName } from "../domain/PackageName.js"
-import { pickLatest } from "../domain/Version.js"
+import { PackageInfo, type ReleaseInfo } from "../api/Models.js"
 import { PackageArchive } from "../archive/PackageArchive.js"
 import { installMetadataMaxAge, withFreshMetadata } from "../client/MetadataFreshness.js"
 import { PackageCache } from "../client/PackageCache.js"
-import { verifyPackageArchive } from "../client/VerifiedArchive.js"
 import { type Fetched, Registries } from "../client/Registries.js"
+import { verifyPackageArchive } from "../client/VerifiedArchive.js"
+import { normalizeName } from "../domain/PackageName.js"
+import { pickLatest } from "../domain/Version.js"
+import { makeArchiveDependencies } from "./ArchiveDependencies.js"
 import type { PackageMetadata } from "./MetadataSource.js"
 import { guessDownloads } from "./Prefetch.js"
-import { type Resolution, resolveFrom } from "./Resolver.js"
-import { makeRegistryMetadata } from "./RegistryMetadata.js"
-import { makeArchiveDependencies } from "./ArchiveDependencies.js"
 import {
-  LOCKFILE,
   type LockedPackage,
+  LOCKFILE,
   type Lockfile,
   lockProblems,
-  PROJECT_FILES,
   type Project,
+  PROJECT_FILES,
   ProjectError,
   reachable,
   readLock,
@@ -41,6 +39,8 @@ import {
   writeLock,
   writeProjectDependencies
 } from "./ProjectFile.js"
+import { makeRegistryMetadata } from "./RegistryMetadata.js"
+import { type Resolution, resolveFrom } from "./Resolver.js"
 
 /**
  * Parallel downloads of a project install by default.
@@ -76,7 +76,9 @@ export class LockOutOfDate extends Data.TaggedError("LockOutOfDate")<{
   readonly problems: ReadonlyArray<string>
 }> {
   override get message(): string {
-    return `${this.file} does not satisfy the project file (--frozen):\n${this.problems.map((p) => `  - ${p}`).join("\n")}\n` +
+    return `${this.file} does not satisfy the project file (--frozen):\n${
+      this.problems.map((p) => `  - ${p}`).join("\n")
+    }\n` +
       `run fm install without --frozen (or fm update) to update it`
   }
 }
@@ -184,7 +186,9 @@ export interface TreeNode {
   readonly version: string
   readonly registry: string
   /** name -> the range asked for and the version it resolved to. */
-  readonly dependencies: ReadonlyArray<{ readonly name: string; readonly range: string; readonly version: string | null }>
+  readonly dependencies: ReadonlyArray<
+    { readonly name: string; readonly range: string; readonly version: string | null }
+  >
 }
 
 /**
@@ -194,7 +198,9 @@ export interface TreeNode {
  */
 export interface ProjectTree {
   readonly project: string
-  readonly dependencies: ReadonlyArray<{ readonly name: string; readonly range: string; readonly version: string | null }>
+  readonly dependencies: ReadonlyArray<
+    { readonly name: string; readonly range: string; readonly version: string | null }
+  >
   readonly packages: ReadonlyArray<TreeNode>
   /** Whether the graph comes from the lockfile (else it was resolved just now). */
   readonly fromLock: boolean
@@ -320,11 +326,17 @@ export class ProjectInstall extends Effect.Service<ProjectInstall>()("fm/Project
         const fail = failFor(p)
         const key = keyOf(p)
         const sources = yield* registries.sources(p.registry.name).pipe(
-          Effect.mapError((e) => fail(`${e.message}; ${LOCKFILE} records it at ${p.registry.url}: add it with fm registry add ${p.registry.name} ${p.registry.url}`))
+          Effect.mapError((e) =>
+            fail(
+              `${e.message}; ${LOCKFILE} records it at ${p.registry.url}: add it with fm registry add ${p.registry.name} ${p.registry.url}`
+            )
+          )
         )
         const source = sources[0]
         if (source !== undefined && source.url.replace(/\/+$/, "") !== p.registry.url.replace(/\/+$/, "")) {
-          return yield* fail(`the registry now points to ${source.url}, but ${LOCKFILE} was made against ${p.registry.url}; run fm update to re-resolve`)
+          return yield* fail(
+            `the registry now points to ${source.url}, but ${LOCKFILE} was made against ${p.registry.url}; run fm update to re-resolve`
+          )
         }
         if (source === undefined) return yield* fail(`registry '${p.registry.name}' is not configured`)
         if (p.sha256 === "") {
@@ -346,10 +358,16 @@ export class ProjectInstall extends Effect.Service<ProjectInstall>()("fm/Project
         const info = new PackageInfo({ name: p.name, version: p.version, checksum: p.sha256, size_bytes: p.size })
         const body = source.download(info).pipe(Stream.tap((chunk) => Effect.sync(() => counted(chunk.length))))
         const cached = yield* cache.store(key, p.sha256, body).pipe(
-          Effect.retry({ times: 2, schedule: Schedule.exponential("200 millis"), while: (e) => e._tag === "RegistryUnavailable" }),
+          Effect.retry({
+            times: 2,
+            schedule: Schedule.exponential("200 millis"),
+            while: (e) => e._tag === "RegistryUnavailable"
+          }),
           Effect.mapError((e) =>
             e._tag === "ChecksumMismatch"
-              ? fail(`its SHA-256 is ${e.actual}, but ${LOCKFILE} records ${p.sha256}; the registry's copy changed — refusing to install it`)
+              ? fail(
+                `its SHA-256 is ${e.actual}, but ${LOCKFILE} records ${p.sha256}; the registry's copy changed — refusing to install it`
+              )
               : fail(e.message)
           )
         )
@@ -389,7 +407,8 @@ export class ProjectInstall extends Effect.Service<ProjectInstall>()("fm/Project
           }).pipe(sem.withPermits(1), Effect.orElseSucceed(() => Option.none<readonly [string, Got]>()))
           return Effect.asVoid(Effect.tap(Effect.forkIn(one, scope), (f) => Effect.sync(() => fibers.push(f))))
         }
-        const settle = Effect.map(Fiber.joinAll(fibers), (done): ReadonlyMap<string, Got> => new Map(done.flatMap(Option.toArray)))
+        const settle = Effect.map(Fiber.joinAll(fibers), (done): ReadonlyMap<string, Got> =>
+          new Map(done.flatMap(Option.toArray)))
         return { start, settle } as const
       })
 
@@ -405,8 +424,13 @@ export class ProjectInstall extends Effect.Service<ProjectInstall>()("fm/Project
         const parent = path.dirname(installDir)
         const ioFail = (file: string, what: string) => (e: { readonly message: string }) =>
           new ProjectError({ file, reason: `cannot ${what} (${e.message})` })
-        yield* fs.makeDirectory(parent, { recursive: true }).pipe(Effect.mapError(ioFail(parent, "create the directory")))
-        const staging = yield* fs.makeTempDirectory({ directory: parent, prefix: `.${path.basename(installDir)}.staging-` }).pipe(
+        yield* fs.makeDirectory(parent, { recursive: true }).pipe(
+          Effect.mapError(ioFail(parent, "create the directory"))
+        )
+        const staging = yield* fs.makeTempDirectory({
+          directory: parent,
+          prefix: `.${path.basename(installDir)}.staging-`
+        }).pipe(
           Effect.mapError(ioFail(parent, "create a staging directory in"))
         )
         const LOCAL = 16
@@ -416,16 +440,21 @@ export class ProjectInstall extends Effect.Service<ProjectInstall>()("fm/Project
           const hits: Array<Option.Option<Got>> = packages.map((p) => Option.fromNullable(early.get(cacheId(p))))
           // with the lock's SHA-256 the blob path is known: one batch, no index reads, each blob hashed once
           const withSha = packages.flatMap((p, i) => (p.sha256 !== "" && Option.isNone(hits[i]) ? [i] : []))
-          const shaHits = yield* cache.lookupShaMany(withSha.map((i) => ({ key: keyOf(packages[i]), sha256: packages[i].sha256 }))).pipe(
-            Effect.mapError((e) => new ProjectError({ file: e.file, reason: `cannot read the package cache (${e.reason})` }))
+          const shaHits = yield* cache.lookupShaMany(
+            withSha.map((i) => ({ key: keyOf(packages[i]), sha256: packages[i].sha256 }))
+          ).pipe(
+            Effect.mapError((e) =>
+              new ProjectError({ file: e.file, reason: `cannot read the package cache (${e.reason})` })
+            )
           )
           withSha.forEach((i, j) => {
             hits[i] = Option.map(shaHits[j], (h) => ({ path: h.path, fromCache: true, sha256: h.sha256 }))
           })
           const withoutSha = packages.flatMap((p, i) => (p.sha256 === "" ? [i] : []))
-          yield* Effect.forEach(withoutSha, (i) => Effect.map(cachedOne(packages[i]), (h) => {
-            hits[i] = h
-          }), { concurrency: LOCAL, discard: true })
+          yield* Effect.forEach(withoutSha, (i) =>
+            Effect.map(cachedOne(packages[i]), (h) => {
+              hits[i] = h
+            }), { concurrency: LOCAL, discard: true })
           meter.expect(packages.reduce((sum, p, i) => (Option.isSome(hits[i]) ? sum : sum + p.size), 0))
           const got = yield* Effect.forEach(
             packages,
@@ -442,12 +471,21 @@ export class ProjectInstall extends Effect.Service<ProjectInstall>()("fm/Project
               got[i].sha256,
               p.name,
               p.version,
-              verifyPackageArchive(archive, got[i].path, { name: p.name, version: p.version, registry: p.registry.name })
+              verifyPackageArchive(archive, got[i].path, {
+                name: p.name,
+                version: p.version,
+                registry: p.registry.name
+              })
             ).pipe(Effect.mapError((e) => failFor(p)(e.reason))), { concurrency: LOCAL, discard: true })
           // hard links to the immutable, content-addressed blobs (copies across devices)
           const targets = packages.map((p) => path.join(staging, `${normalizeName(p.name)}-${p.version}.fmpkg`))
           yield* cache.linkOrCopyMany(packages.map((_, i) => ({ blob: got[i].path, target: targets[i] }))).pipe(
-            Effect.mapError((e) => new ProjectError({ file: e.file, reason: `cannot put the package into the staging directory (${e.reason})` }))
+            Effect.mapError((e) =>
+              new ProjectError({
+                file: e.file,
+                reason: `cannot put the package into the staging directory (${e.reason})`
+              })
+            )
           )
           return packages.map((p, i): InstalledPackage => ({
             name: p.name,
@@ -480,7 +518,12 @@ export class ProjectInstall extends Effect.Service<ProjectInstall>()("fm/Project
         return installed
       })
 
-    const run = (project: Project, lock: Lockfile | undefined, options: ProjectOptions, keep: ((k: string) => boolean) | undefined) =>
+    const run = (
+      project: Project,
+      lock: Lockfile | undefined,
+      options: ProjectOptions,
+      keep: ((k: string) => boolean) | undefined
+    ) =>
       Effect.scoped(Effect.gen(function*() {
         const concurrency = options.concurrency ?? DOWNLOAD_CONCURRENCY
         const installDir = path.resolve(project.dir, options.installDir ?? INSTALL_DIR)
@@ -498,10 +541,17 @@ export class ProjectInstall extends Effect.Service<ProjectInstall>()("fm/Project
           const downloads = yield* earlyDownloads(concurrency, meter)
           // archives the resolver fetched to read dependencies their registry does not report
           const read = new Map<string, Got>()
-          const out = yield* resolveProject(project, lock, keep ?? (() => true), options.concurrency, downloads.start, (f) => {
-            const id = `${f.registry}\u0000${normalizeName(f.info.name)}\u0000${f.info.version}`
-            read.set(id, { path: f.cached.path, fromCache: f.fromCache, sha256: f.cached.sha256 })
-          })
+          const out = yield* resolveProject(
+            project,
+            lock,
+            keep ?? (() => true),
+            options.concurrency,
+            downloads.start,
+            (f) => {
+              const id = `${f.registry}\u0000${normalizeName(f.info.name)}\u0000${f.info.version}`
+              read.set(id, { path: f.cached.path, fromCache: f.fromCache, sha256: f.cached.sha256 })
+            }
+          )
           packages = toLocked(out.resolution)
           warnings = out.warnings
           resolved = true
@@ -511,10 +561,19 @@ export class ProjectInstall extends Effect.Service<ProjectInstall>()("fm/Project
         if (resolved) {
           // a registry without checksums in its index: record what was downloaded and verified
           const bySha = new Map(installed.map((i) => [normalizeName(i.name), i]))
-          const final = packages.map((p) => (p.sha256 === "" ? { ...p, sha256: bySha.get(normalizeName(p.name))?.sha256 ?? "" } : p))
+          const final = packages.map((
+            p
+          ) => (p.sha256 === "" ? { ...p, sha256: bySha.get(normalizeName(p.name))?.sha256 ?? "" } : p))
           yield* provideFs(writeLock(project.dir, final))
         }
-        const result: ProjectInstallResult = { project: project.file, installDir, packages: installed, resolved, lockfile, warnings }
+        const result: ProjectInstallResult = {
+          project: project.file,
+          installDir,
+          packages: installed,
+          resolved,
+          lockfile,
+          warnings
+        }
         return result
       }))
 
@@ -543,23 +602,28 @@ export class ProjectInstall extends Effect.Service<ProjectInstall>()("fm/Project
       return { ...result, added: { name, range: finalRange } }
     })
 
-    const update = Effect.fn("ProjectInstall.update")(function*(names: ReadonlyArray<string>, options: ProjectOptions = {}) {
-      const { lock, project } = yield* load(options)
-      const wanted = new Set(names.map(normalizeName))
-      if (lock !== undefined) {
-        for (const n of wanted) {
-          if (!lock.packages.has(n) && !Object.keys(project.dependencies).some((d) => normalizeName(d) === n)) {
-            return yield* new ProjectError({ file: path.join(project.dir, LOCKFILE), reason: `'${n}' is not a dependency of ${project.name}` })
+    const update = Effect.fn("ProjectInstall.update")(
+      function*(names: ReadonlyArray<string>, options: ProjectOptions = {}) {
+        const { lock, project } = yield* load(options)
+        const wanted = new Set(names.map(normalizeName))
+        if (lock !== undefined) {
+          for (const n of wanted) {
+            if (!lock.packages.has(n) && !Object.keys(project.dependencies).some((d) => normalizeName(d) === n)) {
+              return yield* new ProjectError({
+                file: path.join(project.dir, LOCKFILE),
+                reason: `'${n}' is not a dependency of ${project.name}`
+              })
+            }
           }
         }
+        const before = new Map([...(lock?.packages ?? [])].map(([k, p]) => [k, p.version]))
+        const result = yield* run(project, lock, options, wanted.size === 0 ? () => false : (k) => !wanted.has(k))
+        const changes = result.packages
+          .map((p) => ({ name: p.name, from: before.get(normalizeName(p.name)) ?? null, to: p.version }))
+          .filter((c) => c.from !== c.to)
+        return { ...result, changes }
       }
-      const before = new Map([...(lock?.packages ?? [])].map(([k, p]) => [k, p.version]))
-      const result = yield* run(project, lock, options, wanted.size === 0 ? () => false : (k) => !wanted.has(k))
-      const changes = result.packages
-        .map((p) => ({ name: p.name, from: before.get(normalizeName(p.name)) ?? null, to: p.version }))
-        .filter((c) => c.from !== c.to)
-      return { ...result, changes }
-    })
+    )
 
     const tree = Effect.fn("ProjectInstall.tree")(function*(options: ProjectOptions = {}) {
       const { lock, project } = yield* load(options)
@@ -574,11 +638,20 @@ export class ProjectInstall extends Effect.Service<ProjectInstall>()("fm/Project
       }
       const byName = new Map(packages.map((p) => [normalizeName(p.name), p]))
       const edges = (deps: Readonly<Record<string, string>>) =>
-        Object.entries(deps).map(([n, r]) => ({ name: byName.get(normalizeName(n))?.name ?? n, range: r, version: byName.get(normalizeName(n))?.version ?? null }))
+        Object.entries(deps).map(([n, r]) => ({
+          name: byName.get(normalizeName(n))?.name ?? n,
+          range: r,
+          version: byName.get(normalizeName(n))?.version ?? null
+        }))
       const result: ProjectTree = {
         project: project.name,
         dependencies: edges(project.dependencies),
-        packages: packages.map((p) => ({ name: p.name, version: p.version, registry: p.registry.name, dependencies: edges(p.dependencies) })),
+        packages: packages.map((p) => ({
+          name: p.name,
+          version: p.version,
+          registry: p.registry.name,
+          dependencies: edges(p.dependencies)
+        })),
         fromLock
       }
       return result

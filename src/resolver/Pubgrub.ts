@@ -745,12 +745,16 @@ class Solver {
         if (ci.cause.kind !== "derived") reasons.push(this.describe(c))
         else if (lineOf.get(c) !== previous) reasons.push(`${this.describe(c)} (line ${lineOf.get(c)})`)
       }
-      const conclusion = id === terminal ? `so ${this.rootName}'s dependencies cannot be satisfied` : `so ${this.describe(id)}`
+      const conclusion = id === terminal
+        ? `so ${this.rootName}'s dependencies cannot be satisfied`
+        : `so ${this.describe(id)}`
       lines.push(reasons.length === 0 ? conclusion : `${reasons.join("; ")}; ${conclusion}`)
       lineOf.set(id, lines.length)
     }
     const t = this.incompats[terminal]
-    if (t.cause.kind !== "derived") return [`${this.describe(terminal)}; so ${this.rootName}'s dependencies cannot be satisfied`]
+    if (t.cause.kind !== "derived") {
+      return [`${this.describe(terminal)}; so ${this.rootName}'s dependencies cannot be satisfied`]
+    }
     visit(terminal)
     const referenced = lines.some((l) => / \(line \d+\)/.test(l))
     return referenced ? lines.map((l, i) => `${i + 1}. ${l}`) : lines

@@ -8,9 +8,9 @@
  * @since 0.1.0
  */
 import { type Context, Effect } from "effect"
-import { normalizeName } from "../domain/PackageName.js"
 import type { Registries } from "../client/Registries.js"
 import type { VersionList } from "../client/RemoteRegistry.js"
+import { normalizeName } from "../domain/PackageName.js"
 import {
   MetadataSource,
   type PackageMetadata,
@@ -93,7 +93,10 @@ export const makeRegistryMetadata = (
       const source = list[found.index]
       const registry: RegistryRef = { name: source.name, url: source.url }
       const shadows: Array<RegistryRef> = options.detectShadows === true && pin === undefined
-        ? list.slice(found.index + 1).flatMap((s, j) => (answers[found.index + 1 + j]._tag === "Right" ? [{ name: s.name, url: s.url }] : []))
+        ? list.slice(found.index + 1).flatMap((
+          s,
+          j
+        ) => (answers[found.index + 1 + j]._tag === "Right" ? [{ name: s.name, url: s.url }] : []))
         : []
       return { registry, name: found.list.name, releases: found.list.releases, shadows }
     })

@@ -102,7 +102,10 @@ const yankWarning = (p: ResolvedPackage, why: string): string =>
 export const resolveWith = (
   metadata: ReadonlyMap<string, PackageMetadata | undefined>,
   request: ResolveRequest
-): { readonly _tag: "Right"; readonly resolution: Resolution } | { readonly _tag: "Left"; readonly error: ResolutionConflict } => {
+): { readonly _tag: "Right"; readonly resolution: Resolution } | {
+  readonly _tag: "Left"
+  readonly error: ResolutionConflict
+} => {
   const rootName = request.rootName ?? "the project"
   const locked = new Map<string, string>()
   for (const [n, v] of request.locked ?? []) locked.set(normalizeName(n), v)
@@ -183,7 +186,11 @@ export const resolveWith = (
   packages.sort((a, b) => (normalizeName(a.name) < normalizeName(b.name) ? -1 : 1))
   return {
     _tag: "Right",
-    resolution: { packages, warnings, stats: { fetched: metadata.size, decisions: result.decisions, conflicts: result.conflicts } }
+    resolution: {
+      packages,
+      warnings,
+      stats: { fetched: metadata.size, decisions: result.decisions, conflicts: result.conflicts }
+    }
   }
 }
 
@@ -219,7 +226,10 @@ export const fetchAllFrom = (
                 if (!visiting.has(k) && !next.has(k)) next.set(k, d)
               }
             }
-            return Effect.zipRight(hook, Effect.forEach(next.values(), visit, { concurrency: "unbounded", discard: true }))
+            return Effect.zipRight(
+              hook,
+              Effect.forEach(next.values(), visit, { concurrency: "unbounded", discard: true })
+            )
           })
         )
       })
@@ -249,7 +259,9 @@ export const resolveFrom = (
 ): Effect.Effect<Resolution, ResolveError | ResolutionConflict> =>
   Effect.gen(function*() {
     const concurrency = request.concurrency ?? METADATA_CONCURRENCY
-    const metadata = new Map(yield* fetchAllFrom(source, Object.keys(request.dependencies), concurrency, request.onMetadata))
+    const metadata = new Map(
+      yield* fetchAllFrom(source, Object.keys(request.dependencies), concurrency, request.onMetadata)
+    )
     for (let round = 0;; round++) {
       const out = resolveWith(metadata, request)
       if (out._tag === "Left") return yield* out.error
@@ -257,7 +269,9 @@ export const resolveFrom = (
         const key = normalizeName(p.name)
         const meta = metadata.get(key)
         const release = meta?.releases.find((r) => r.version === p.version)
-        return meta !== undefined && release !== undefined && release.dependencies === undefined ? [{ key, meta, release }] : []
+        return meta !== undefined && release !== undefined && release.dependencies === undefined
+          ? [{ key, meta, release }]
+          : []
       })
       if (unreported.length === 0) return out.resolution
       const read = source.dependencies
@@ -279,7 +293,9 @@ export const resolveFrom = (
       const before = new Set(metadata.keys())
       const fresh = new Map<string, string>()
       for (const u of learned) {
-        const releases = u.meta.releases.map((r) => r === u.release ? new ReleaseInfo({ ...r, dependencies: u.dependencies }) : r)
+        const releases = u.meta.releases.map((r) =>
+          r === u.release ? new ReleaseInfo({ ...r, dependencies: u.dependencies }) : r
+        )
         metadata.set(u.key, { ...u.meta, releases })
         for (const d of Object.keys(u.dependencies)) if (!before.has(normalizeName(d))) fresh.set(normalizeName(d), d)
       }
@@ -297,7 +313,9 @@ export const resolveFrom = (
         known,
         fresh.values(),
         concurrency,
-        hook === undefined ? undefined : (name, meta) => (before.has(normalizeName(name)) ? Effect.void : hook(name, meta))
+        hook === undefined
+          ? undefined
+          : (name, meta) => (before.has(normalizeName(name)) ? Effect.void : hook(name, meta))
       )
       for (const [k, m] of more) if (!metadata.has(k)) metadata.set(k, m)
     }
@@ -312,9 +330,11 @@ export const resolveFrom = (
 export class Resolver extends Effect.Service<Resolver>()("fm/Resolver", {
   effect: Effect.gen(function*() {
     const source = yield* MetadataSource
-    const fetchAll = Effect.fn("Resolver.fetchAll")(function*(roots: Iterable<string>, concurrency: number = METADATA_CONCURRENCY) {
-      return yield* fetchAllFrom(source, roots, concurrency)
-    })
+    const fetchAll = Effect.fn("Resolver.fetchAll")(
+      function*(roots: Iterable<string>, concurrency: number = METADATA_CONCURRENCY) {
+        return yield* fetchAllFrom(source, roots, concurrency)
+      }
+    )
     const resolve = Effect.fn("Resolver.resolve")(function*(request: ResolveRequest) {
       return yield* resolveFrom(source, request)
     })

@@ -4,7 +4,8 @@
  */
 import { Effect, Schema, Stream } from "effect"
 import * as fs from "node:fs"
-import { FileError, fileError } from "./FileError.js"
+import type { FileError } from "./FileError.js"
+import { fileError } from "./FileError.js"
 import { type Hashing, sha256Hashing, sha256Hex } from "./Hash.js"
 
 export {

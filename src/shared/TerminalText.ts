@@ -41,8 +41,7 @@ export const terminalLine = (text: string): string => terminalText(text).replace
  * cannot pose as a line of its own, such as a fake `hint:`.
  * @since 0.1.0
  */
-export const terminalBlock = (text: string): string =>
-  terminalText(text).replace(/\n(?=[^\s])/g, "\n  ")
+export const terminalBlock = (text: string): string => terminalText(text).replace(/\n(?=[^\s])/g, "\n  ")
 
 /** Characters JSON.stringify leaves raw that {@link terminalText} would remove (only ever inside strings). */
 const JSON_RAW = /[\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g

@@ -4,7 +4,15 @@
  * {@link ApiError}.
  * @since 0.1.0
  */
-import type { CategoryCount, HealthResponse, PackageInfo, ReleaseInfo, SearchResponse, StatsResponse, VersionsResponse } from "../api/Models.js"
+import type {
+  CategoryCount,
+  HealthResponse,
+  PackageInfo,
+  ReleaseInfo,
+  SearchResponse,
+  StatsResponse,
+  VersionsResponse
+} from "../api/Models.js"
 
 /** The API prefix, on the page's own origin. @since 0.1.0 */
 export const API = "/api/v1/registry"
@@ -131,7 +139,11 @@ export const downloadWithToken = async (name: string, version: string, checksum:
     const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes))
     const hex = Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("")
     if (hex !== checksum.toLowerCase()) {
-      throw new ApiError(res.status, `checksum mismatch for ${name}@${version}: expected ${checksum}, got ${hex}; the file was not saved`, path)
+      throw new ApiError(
+        res.status,
+        `checksum mismatch for ${name}@${version}: expected ${checksum}, got ${hex}; the file was not saved`,
+        path
+      )
     }
     verified = true
   }

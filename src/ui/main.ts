@@ -5,11 +5,11 @@
  * @since 0.1.0
  */
 import "./styles.css"
-import { ApiError, api, getToken, setToken } from "./api.js"
+import { api, ApiError, getToken, setToken } from "./api.js"
 import { h, replace } from "./dom.js"
 import { formatCount } from "./format.js"
 import { renderCategories } from "./views/categories.js"
-import { type Ctx, heading, renderError, type Rendered } from "./views/common.js"
+import { type Ctx, heading, type Rendered, renderError } from "./views/common.js"
 import { renderPackage } from "./views/package.js"
 import { renderSearch } from "./views/search.js"
 import { renderTokenPrompt } from "./views/token.js"
@@ -38,7 +38,10 @@ const route = (ctx: Ctx, fromNavigation: boolean): Promise<Rendered> => {
     return renderPackage(ctx, name, version)
   }
   const h1 = heading("Page not found")
-  ctx.main.replaceChildren(h1, h("p", null, "There is no page at ", h("code", null, path), ". ", h("a", { href: "/" }, "Search packages")))
+  ctx.main.replaceChildren(
+    h1,
+    h("p", null, "There is no page at ", h("code", null, path), ". ", h("a", { href: "/" }, "Search packages"))
+  )
   return Promise.resolve({ title: "Not found", focus: h1 })
 }
 
@@ -121,7 +124,9 @@ api.health().then(
   (hl) =>
     replace(
       footerInfo,
-      `${hl.registry_name || "fm registry"} · server ${hl.version || "?"} · ${formatCount(hl.packages_count)} ${hl.packages_count === 1 ? "package" : "packages"} · `,
+      `${hl.registry_name || "fm registry"} · server ${hl.version || "?"} · ${formatCount(hl.packages_count)} ${
+        hl.packages_count === 1 ? "package" : "packages"
+      } · `,
       h("a", { href: "/api/v1/registry/health" }, "API health")
     ),
   () => replace(footerInfo, "Registry health unavailable.")

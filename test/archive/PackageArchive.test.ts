@@ -121,7 +121,9 @@ describe("pack", () => {
       execFileSync("tar", ["xzf", tgz.file, "-C", path.join(dir, "gnu")])
       assert.deepStrictEqual(snapshotTree(path.join(dir, "gnu")), snapshotTree(src))
       const verbose = execFileSync("tar", ["tzvf", tgz.file, "--numeric-owner"], { encoding: "utf8" })
-      for (const line of verbose.trim().split("\n")) assert.match(line, /^-rw[-x]r-[-x]r-[-x] 0\/0 .* 1970-01-01 00:00 /)
+      for (const line of verbose.trim().split("\n")) {
+        assert.match(line, /^-rw[-x]r-[-x]r-[-x] 0\/0 .* 1970-01-01 00:00 /)
+      }
     }).pipe(Effect.provide(PackageArchive.Default)))
 
   it.scoped("leaves out hidden files, __pycache__, *.pyc and *.fmpkg; default output is <cwd>/<name>-<version>.fmpkg", () =>
@@ -194,7 +196,11 @@ describe("FlowMason-style packages (built with python3 zipfile exactly as FlowMa
       assert.strictEqual(opened.manifest.name, "json_transform")
       assert.strictEqual(opened.manifest.kind, "component")
       assert.deepStrictEqual(opened.manifest.pythonRequirements, ["jmespath>=1.0"])
-      assert.deepStrictEqual(opened.entries.map((e) => e.path), ["flowmason-package.json", "index.py", "requirements.txt"])
+      assert.deepStrictEqual(opened.entries.map((e) => e.path), [
+        "flowmason-package.json",
+        "index.py",
+        "requirements.txt"
+      ])
       const target = path.join(dir, "x")
       yield* archive.extract(file, target)
       assert.strictEqual(fs.readFileSync(path.join(target, "requirements.txt"), "utf8"), "jmespath>=1.0\n")
@@ -301,7 +307,10 @@ describe("openBytes", () => {
       const dir = yield* tempDir
       writeTree(path.join(dir, "src"), projectTree())
       for (const format of ["zip", "tar"] as const) {
-        const packed = yield* archive.pack(path.join(dir, "src"), { output: path.join(dir, `p.${format}.fmpkg`), format })
+        const packed = yield* archive.pack(path.join(dir, "src"), {
+          output: path.join(dir, `p.${format}.fmpkg`),
+          format
+        })
         const fromDisk = yield* archive.open(packed.file)
         const fromMemory = yield* archive.openBytes(fs.readFileSync(packed.file), "upload")
         assert.deepStrictEqual({ ...fromMemory, file: "" }, { ...fromDisk, file: "" })

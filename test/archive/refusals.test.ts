@@ -197,11 +197,12 @@ const zipCases: ReadonlyArray<Case> = [
   },
   {
     name: "more than 1 GiB unpacked (declared)",
-    archive: () => buildZip([manifest, { name: "big.bin", data: "x", method: 0, size: 1, compressedSize: 1 }, {
-      name: "huge.bin",
-      data: "tiny",
-      size: 1536 * 1024 * 1024
-    }]),
+    archive: () =>
+      buildZip([manifest, { name: "big.bin", data: "x", method: 0, size: 1, compressedSize: 1 }, {
+        name: "huge.bin",
+        data: "tiny",
+        size: 1536 * 1024 * 1024
+      }]),
     tag: "ArchiveError",
     reason: /more than 1\.00 GiB/
   },
@@ -233,7 +234,8 @@ const zipCases: ReadonlyArray<Case> = [
   },
   {
     name: "a large entry that lies about its size (streamed inflate path)",
-    archive: () => buildZip([manifest, { name: "liar.bin", data: crypto.randomBytes(3 * 1024 * 1024), size: 2 * 1024 * 1024 }]),
+    archive: () =>
+      buildZip([manifest, { name: "liar.bin", data: crypto.randomBytes(3 * 1024 * 1024), size: 2 * 1024 * 1024 }]),
     tag: "ArchiveError",
     reason: /entry 'liar\.bin'.*inflates to more than its declared size of 2097152 bytes/
   },
@@ -273,7 +275,11 @@ const zipCases: ReadonlyArray<Case> = [
   {
     name: "corrupt data (CRC-32 mismatch), after good entries were extracted",
     archive: () => {
-      const z = buildZip([manifest, { name: "good.txt", data: "good" }, { name: "bad.txt", data: "hello world", method: 0 }])
+      const z = buildZip([manifest, { name: "good.txt", data: "good" }, {
+        name: "bad.txt",
+        data: "hello world",
+        method: 0
+      }])
       const at = z.indexOf("hello world")
       z[at] = "j".charCodeAt(0)
       return z
@@ -283,7 +289,8 @@ const zipCases: ReadonlyArray<Case> = [
   },
   {
     name: "corrupt deflate stream",
-    archive: () => buildZip([manifest, { name: "bad.bin", compressed: Buffer.from([0xff, 0xff, 0xff, 0xff]), size: 10 }]),
+    archive: () =>
+      buildZip([manifest, { name: "bad.bin", compressed: Buffer.from([0xff, 0xff, 0xff, 0xff]), size: 10 }]),
     tag: "ArchiveError",
     reason: /corrupt compressed data/
   },
@@ -341,7 +348,8 @@ const zipCases: ReadonlyArray<Case> = [
   },
   {
     name: "component manifest failing the schema",
-    archive: () => buildZip([{ name: "flowmason-package.json", data: JSON.stringify({ name: "Bad Name!", version: "1.0.0" }) }]),
+    archive: () =>
+      buildZip([{ name: "flowmason-package.json", data: JSON.stringify({ name: "Bad Name!", version: "1.0.0" }) }]),
     tag: "ManifestError",
     reason: /flowmason-package\.json: field 'name'/
   },
@@ -635,7 +643,10 @@ describe("zero padding after the end is not data", () => {
       const archive = yield* PackageArchive
       const zip = yield* archive.openBytes(Buffer.concat([minimalZip(), Buffer.alloc(1000)]), "padded.zip")
       assert.strictEqual(zip.manifest.name, "demo-pkg")
-      const tar = yield* archive.openBytes(gzip(Buffer.concat([buildTar([tarManifest]), Buffer.alloc(8192)])), "padded.tgz")
+      const tar = yield* archive.openBytes(
+        gzip(Buffer.concat([buildTar([tarManifest]), Buffer.alloc(8192)])),
+        "padded.tgz"
+      )
       assert.strictEqual(tar.manifest.name, "demo-pkg")
     }).pipe(Effect.provide(PackageArchive.Default)))
 

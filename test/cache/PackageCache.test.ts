@@ -6,26 +6,26 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
-import { type CacheKey, PackageCache } from "../../src/client/PackageCache.js"
 import { PackageCacheLive } from "../../src/client/ClientLayers.js"
+import { type CacheKey, PackageCache } from "../../src/client/PackageCache.js"
 import { ChecksumMismatch, sha256Hex } from "../../src/shared/Checksum.js"
 import { homePaths, layerAt } from "../../src/shared/FlowmasonHome.js"
 
 const tempHome = () => fs.mkdtempSync(path.join(os.tmpdir(), "fm-cache-"))
 
 /** Runs `eff` with a PackageCache over `home`, collecting log lines into `logs`. */
-const withCache = (home: string, logs: Array<string> = []) =>
-<A, E>(eff: Effect.Effect<A, E, PackageCache>): Effect.Effect<A, E> =>
-  eff.pipe(
-    Effect.provide(PackageCacheLive.pipe(Layer.provide(layerAt(home)))),
-    Effect.provide(Logger.replace(
-      Logger.defaultLogger,
-      Logger.make(({ logLevel, message }) => {
-        logs.push(`${logLevel.label} ${Array.isArray(message) ? message.join(" ") : String(message)}`)
-      })
-    )),
-    Effect.ensuring(Effect.sync(() => fs.rmSync(home, { recursive: true, force: true })))
-  )
+const withCache =
+  (home: string, logs: Array<string> = []) => <A, E>(eff: Effect.Effect<A, E, PackageCache>): Effect.Effect<A, E> =>
+    eff.pipe(
+      Effect.provide(PackageCacheLive.pipe(Layer.provide(layerAt(home)))),
+      Effect.provide(Logger.replace(
+        Logger.defaultLogger,
+        Logger.make(({ logLevel, message }) => {
+          logs.push(`${logLevel.label} ${Array.isArray(message) ? message.join(" ") : String(message)}`)
+        })
+      )),
+      Effect.ensuring(Effect.sync(() => fs.rmSync(home, { recursive: true, force: true })))
+    )
 
 const bytesOf = (size: number, seed: string) => {
   const out = Buffer.alloc(size)
@@ -49,7 +49,9 @@ const cacheDirOf = (home: string) => homePaths(path.resolve(home)).cacheDir
 const indexFile = (home: string, k: CacheKey) =>
   path.join(cacheDirOf(home), "index", k.registry, k.name, `${k.version}.json`)
 const filesUnder = (dir: string): Array<string> =>
-  fs.existsSync(dir) ? (fs.readdirSync(dir, { recursive: true }) as Array<string>).filter((f) => fs.statSync(path.join(dir, f)).isFile()) : []
+  fs.existsSync(dir)
+    ? (fs.readdirSync(dir, { recursive: true }) as Array<string>).filter((f) => fs.statSync(path.join(dir, f)).isFile())
+    : []
 
 const keyA: CacheKey = { registry: "main", name: "pkg-a", version: "1.0.0" }
 const keyB: CacheKey = { registry: "main", name: "pkg-b", version: "2.1.0" }
@@ -161,12 +163,14 @@ describe("PackageCache", () => {
     const home = tempHome()
     return Effect.gen(function*() {
       const cache = yield* PackageCache
-      for (const key of [
-        { registry: "../x", name: "a", version: "1.0.0" },
-        { registry: "r", name: "../../etc", version: "1.0.0" },
-        { registry: "r", name: "a", version: "../../1.0.0" },
-        { registry: "r", name: "a", version: "latest" }
-      ]) {
+      for (
+        const key of [
+          { registry: "../x", name: "a", version: "1.0.0" },
+          { registry: "r", name: "../../etc", version: "1.0.0" },
+          { registry: "r", name: "a", version: "../../1.0.0" },
+          { registry: "r", name: "a", version: "latest" }
+        ]
+      ) {
         const err = yield* Effect.flip(cache.lookup(key))
         assert.strictEqual(err._tag, "CacheError")
         const err2 = yield* Effect.flip(cache.store(key, undefined, streamOf(new Uint8Array(3))))

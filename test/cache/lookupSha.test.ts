@@ -9,21 +9,25 @@ import * as crypto from "node:crypto"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { PackageCache } from "../../src/client/PackageCache.js"
 import { PackageCacheLive } from "../../src/client/ClientLayers.js"
+import { PackageCache } from "../../src/client/PackageCache.js"
 import { layerAt } from "../../src/shared/FlowmasonHome.js"
 
-const withCache = (logs: Array<string> = []) => <A, E>(eff: (home: string) => Effect.Effect<A, E, PackageCache>): Effect.Effect<A, E> =>
-  Effect.suspend(() => {
-    const home = fs.mkdtempSync(path.join(os.tmpdir(), "fm-cache-sha-"))
-    return eff(home).pipe(
-      Effect.provide(PackageCacheLive.pipe(Layer.provide(layerAt(home)))),
-      Effect.provide(Logger.replace(Logger.defaultLogger, Logger.make(({ message }) => {
-        logs.push(Array.isArray(message) ? message.join(" ") : String(message))
-      }))),
-      Effect.ensuring(Effect.sync(() => fs.rmSync(home, { recursive: true, force: true })))
-    )
-  })
+const withCache =
+  (logs: Array<string> = []) => <A, E>(eff: (home: string) => Effect.Effect<A, E, PackageCache>): Effect.Effect<A, E> =>
+    Effect.suspend(() => {
+      const home = fs.mkdtempSync(path.join(os.tmpdir(), "fm-cache-sha-"))
+      return eff(home).pipe(
+        Effect.provide(PackageCacheLive.pipe(Layer.provide(layerAt(home)))),
+        Effect.provide(Logger.replace(
+          Logger.defaultLogger,
+          Logger.make(({ message }) => {
+            logs.push(Array.isArray(message) ? message.join(" ") : String(message))
+          })
+        )),
+        Effect.ensuring(Effect.sync(() => fs.rmSync(home, { recursive: true, force: true })))
+      )
+    })
 
 const bytes = (seed: string, size = 3000) => {
   const out = Buffer.alloc(size)
@@ -55,7 +59,10 @@ describe("PackageCache lookups by SHA-256", () => {
           { key: { registry: "r1", name: "other", version: "1.0.0" }, sha256: missing },
           { key: keyA, sha256: "not-a-sha" }
         ])
-        assert.isTrue(Option.isSome(hitA!) && hitA.value.sha256 === sha(a) && hitA.value.size === a.length && hitA.value.name === "pkg-a")
+        assert.isTrue(
+          Option.isSome(hitA!) && hitA.value.sha256 === sha(a) && hitA.value.size === a.length &&
+            hitA.value.name === "pkg-a"
+        )
         assert.isTrue(Option.isSome(hitB!) && hitB.value.size === b.length)
         assert.isTrue(Option.isNone(miss!))
         assert.isTrue(Option.isNone(notHex!))
@@ -68,7 +75,8 @@ describe("PackageCache lookups by SHA-256", () => {
         assert.isTrue(Option.isNone(after))
         assert.isFalse(fs.existsSync(blobB), "corrupt blob evicted")
         assert.isTrue(logs.some((l) => l.includes("was corrupt") && l.includes("pkg-b@2.0.0")))
-      }))
+      })
+    )
   })
 
   it.effect("a blob stored under another registry is found by SHA-256 and gets its own index entry", () =>
@@ -79,10 +87,13 @@ describe("PackageCache lookups by SHA-256", () => {
         yield* cache.store({ registry: "mirror", name: "pkg", version: "1.0.0" }, sha(a), Stream.make(a))
         const hit = yield* cache.lookupSha({ registry: "main", name: "pkg", version: "1.0.0" }, sha(a))
         assert.isTrue(Option.isSome(hit))
-        const entry = JSON.parse(fs.readFileSync(path.join(home, "cache", "packages", "index", "main", "pkg", "1.0.0.json"), "utf8"))
+        const entry = JSON.parse(
+          fs.readFileSync(path.join(home, "cache", "packages", "index", "main", "pkg", "1.0.0.json"), "utf8")
+        )
         assert.strictEqual(entry.sha256, sha(a))
         assert.strictEqual((yield* cache.stats).packages, 2)
-      })))
+      })
+    ))
 
   it.effect("linkOrCopyMany puts byte-identical files in place (hard links) and refuses to overwrite", () =>
     withCache()((home) =>
@@ -99,7 +110,10 @@ describe("PackageCache lookups by SHA-256", () => {
         const again = yield* Effect.flip(cache.linkOrCopyMany([{ blob: stored.path, target }]))
         assert.strictEqual(again._tag, "CacheError")
         assert.include(again.message, target)
-        const gone = yield* Effect.flip(cache.linkOrCopyMany([{ blob: path.join(home, "nope.fmpkg"), target: path.join(out, "x.fmpkg") }]))
+        const gone = yield* Effect.flip(
+          cache.linkOrCopyMany([{ blob: path.join(home, "nope.fmpkg"), target: path.join(out, "x.fmpkg") }])
+        )
         assert.include(gone.message, "nope.fmpkg")
-      })))
+      })
+    ))
 })

@@ -7,8 +7,8 @@
  */
 import { Effect, Layer, Logger, Option, Stream } from "effect"
 import * as fs from "node:fs"
-import { PackageCache } from "../../src/client/PackageCache.js"
 import { PackageCacheLive } from "../../src/client/ClientLayers.js"
+import { PackageCache } from "../../src/client/PackageCache.js"
 import { sha256Hex } from "../../src/shared/Checksum.js"
 import { layerAt } from "../../src/shared/FlowmasonHome.js"
 
@@ -27,7 +27,7 @@ const program = Effect.gen(function*() {
     return { key: { registry, name, version }, file, sha: sha256Hex(fs.readFileSync(file)) }
   })
   for (let round = 0; round < rounds; round++) {
-    for (const { key, file, sha } of parsed) {
+    for (const { file, key, sha } of parsed) {
       const bytes = Stream.fromAsyncIterable(
         fs.createReadStream(file, { highWaterMark: 64 * 1024 }) as AsyncIterable<Buffer>,
         (e) => new Error(String(e))

@@ -132,7 +132,7 @@ describe("fm's code cache (built binary)", () => {
   }, CLI_TIMEOUT)
 
   it("a corrupt, truncated or foreign cache file is ignored (and replaced) and the command works", async () => {
-    const { home, expected, file } = await primed()
+    const { expected, file, home } = await primed()
     const good = fs.readFileSync(file)
     const flipped = Buffer.from(good)
     for (let i = 1000; i < flipped.length; i += 997) flipped[i] = flipped[i]! ^ 0x5a

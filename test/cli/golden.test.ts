@@ -14,7 +14,16 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { assertBuilt, fmBin, fmEnv, type FmResult, makeTempDir, removeDir, removeFmBinSnapshot, runFm } from "../helpers/cli.js"
+import {
+  assertBuilt,
+  fmBin,
+  fmEnv,
+  type FmResult,
+  makeTempDir,
+  removeDir,
+  removeFmBinSnapshot,
+  runFm
+} from "../helpers/cli.js"
 import { publishFixture, type RunningServer, startServer } from "../helpers/server.js"
 
 const GOLDEN_DIR = fileURLToPath(new URL("./golden", import.meta.url))
@@ -97,7 +106,9 @@ const fm = async (
 /** Several commands in one golden file. */
 const session = async (
   name: string,
-  steps: ReadonlyArray<{ args: ReadonlyArray<string>; home?: string; input?: string; note?: string; env?: Record<string, string> }>
+  steps: ReadonlyArray<
+    { args: ReadonlyArray<string>; home?: string; input?: string; note?: string; env?: Record<string, string> }
+  >
 ) => {
   const parts: Array<string> = []
   const results: Array<FmResult> = []
@@ -115,7 +126,11 @@ beforeAll(async () => {
   work = makeTempDir("fm-golden-work-")
   home = path.join(work, "home")
   ;[main, mirror] = await Promise.all([startServer(), startServer()])
-  await publishFixture(main.url, main.adminToken, { name: "str-core", version: "2.1.0", manifest: { description: "String core" } })
+  await publishFixture(main.url, main.adminToken, {
+    name: "str-core",
+    version: "2.1.0",
+    manifest: { description: "String core" }
+  })
   for (const version of ["1.0.0", "1.1.5"]) {
     await publishFixture(main.url, main.adminToken, {
       name: "text-utils",
@@ -191,19 +206,26 @@ describe("usage errors name the word at fault, with a did-you-mean (exit 2)", ()
 })
 
 describe("packages: NAME@VERSION, NAME@RANGE and dependencies", () => {
-  it("install NAME@VERSION brings its dependencies; --no-deps does not; info and versions take NAME@RANGE", async () => {
-    const dir = path.join(work, "installed")
-    const results = await session("install-deps", [
-      { args: ["install", "text-utils@1.0.0", "--dir", dir], note: "was: refused as a package name; never installed dependencies" },
-      { args: ["install", "text-utils@^1.1", "--no-deps", "--dir", path.join(work, "nodeps")] },
-      { args: ["info", "text-utils@^1.0"] },
-      { args: ["versions", "text-utils@~1.0"] },
-      { args: ["install", "Bad Name!"] }
-    ])
-    expect(results.map((r) => r.code)).toEqual([0, 0, 0, 0, 1])
-    expect(fs.readdirSync(dir).sort()).toEqual(["str-core-2.1.0.fmpkg", "text-utils-1.0.0.fmpkg"])
-    expect(fs.readdirSync(path.join(work, "nodeps"))).toEqual(["text-utils-1.1.5.fmpkg"])
-  }, T)
+  it(
+    "install NAME@VERSION brings its dependencies; --no-deps does not; info and versions take NAME@RANGE",
+    async () => {
+      const dir = path.join(work, "installed")
+      const results = await session("install-deps", [
+        {
+          args: ["install", "text-utils@1.0.0", "--dir", dir],
+          note: "was: refused as a package name; never installed dependencies"
+        },
+        { args: ["install", "text-utils@^1.1", "--no-deps", "--dir", path.join(work, "nodeps")] },
+        { args: ["info", "text-utils@^1.0"] },
+        { args: ["versions", "text-utils@~1.0"] },
+        { args: ["install", "Bad Name!"] }
+      ])
+      expect(results.map((r) => r.code)).toEqual([0, 0, 0, 0, 1])
+      expect(fs.readdirSync(dir).sort()).toEqual(["str-core-2.1.0.fmpkg", "text-utils-1.0.0.fmpkg"])
+      expect(fs.readdirSync(path.join(work, "nodeps"))).toEqual(["text-utils-1.1.5.fmpkg"])
+    },
+    T
+  )
 
   it("--offline of a version not in the cache says so", async () => {
     const fresh = path.join(work, "home-offline")
@@ -224,9 +246,13 @@ describe("packages: NAME@VERSION, NAME@RANGE and dependencies", () => {
   it("a corrupt cached archive warns once, in one format", async () => {
     const blobs = path.join(home, "cache", "packages", "blobs")
     for (const f of fs.readdirSync(blobs)) fs.writeFileSync(path.join(blobs, f), "corrupt")
-    const r = await fm("cache-corrupt", ["install", "text-utils@1.0.0", "--no-deps", "--dir", path.join(work, "again")], {
-      note: "was: warned twice (a timestamped WARN line on stdout, and warning: on stderr)"
-    })
+    const r = await fm(
+      "cache-corrupt",
+      ["install", "text-utils@1.0.0", "--no-deps", "--dir", path.join(work, "again")],
+      {
+        note: "was: warned twice (a timestamped WARN line on stdout, and warning: on stderr)"
+      }
+    )
     expect(r.code).toBe(0)
     expect(r.stderr.match(/corrupt/g)?.length).toBe(1)
     expect(r.stdout).not.toMatch(/WARN/)
@@ -275,14 +301,20 @@ describe("failures in words: no library names, internal paths or stack traces (e
       child.on("error", reject)
       child.on("close", (code, signal) => resolve({ stdout, stderr, code, signal, ms: 0 }))
     })
-    golden("install-dir-unwritable", transcript(args, r, "was: PermissionDenied: FileSystem.copyFile (.../blobs/<sha>.fmpkg)"))
+    golden(
+      "install-dir-unwritable",
+      transcript(args, r, "was: PermissionDenied: FileSystem.copyFile (.../blobs/<sha>.fmpkg)")
+    )
     expect(r.code).toBe(1)
   }, T)
 
   it("a schema error in registries.json reads as one line per field", async () => {
     const bad = path.join(work, "home-bad")
     writeRegistries(bad, [{ name: "x", url: "http://h", priority: "high", enabled: 3 }])
-    const r = await fm("registries-json-schema", ["registry", "list"], { home: bad, note: "was: the schema library's tree" })
+    const r = await fm("registries-json-schema", ["registry", "list"], {
+      home: bad,
+      note: "was: the schema library's tree"
+    })
     expect(r.code).toBe(1)
   }, T)
 })
@@ -294,7 +326,20 @@ describe("registries: add, set, login, remove", () => {
     const results = await session("registry-settings", [
       { args: ["registry", "add", "first", main.url, "--default"], home: h, note: "was: saved with can_publish false" },
       { args: ["registry", "add", "second", mirror.url, "--priority", "50"], home: h },
-      { args: ["registry", "set", "second", "--priority", "5", "--no-publish", "--requires-auth", "--description", "Team mirror"], home: h },
+      {
+        args: [
+          "registry",
+          "set",
+          "second",
+          "--priority",
+          "5",
+          "--no-publish",
+          "--requires-auth",
+          "--description",
+          "Team mirror"
+        ],
+        home: h
+      },
       { args: ["registry", "set", "second"], home: h },
       { args: ["login", "second"], home: h, input: "s3cret-token\n" },
       { args: ["registry", "list"], home: h },
@@ -337,7 +382,10 @@ describe("studio tokens: unique names; revoke revokes exactly what it names", ()
       { args: studio(["studio", "token", "create", "--scope", "publish"]) },
       { args: studio(["studio", "token", "create", "--scope", "read", "--name", "ci"]) },
       { args: studio(["studio", "token", "create", "--scope", "read", "--name", "ci"]) },
-      { args: studio(["studio", "token", "revoke", `publish-${new Date().toISOString().slice(0, 10)}`]), note: "was: revoked every token of that name" },
+      {
+        args: studio(["studio", "token", "revoke", `publish-${new Date().toISOString().slice(0, 10)}`]),
+        note: "was: revoked every token of that name"
+      },
       { args: studio(["studio", "token", "list"]) }
     ])
     expect(results.map((r) => r.code)).toEqual([0, 0, 0, 1, 0, 0])

@@ -84,7 +84,9 @@ describe("progress on a terminal", () => {
 
     const up = await onPty(["publish", pkg])
     expect(up.code, up.output).toBe(0)
-    expect(up.output).toMatch(/uploading \[[#.]{24}\] [\d.]+ MiB \/ 57\.\d MiB {2}[\d.]+ [KMG]iB\/s {2}ETA \d+(s|m\d\ds)/)
+    expect(up.output).toMatch(
+      /uploading \[[#.]{24}\] [\d.]+ MiB \/ 57\.\d MiB {2}[\d.]+ [KMG]iB\/s {2}ETA \d+(s|m\d\ds)/
+    )
     // the bar is cleared (carriage return, erase line) before the result is printed
     const cleared = up.output.lastIndexOf("\r\u001b[2K")
     expect(cleared).toBeGreaterThan(up.output.lastIndexOf("uploading ["))

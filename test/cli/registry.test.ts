@@ -4,8 +4,8 @@ import * as fs from "node:fs"
 import * as http from "node:http"
 import type { AddressInfo } from "node:net"
 import * as path from "node:path"
-import { PackageCache } from "../../src/client/PackageCache.js"
 import { PackageCacheLive } from "../../src/client/ClientLayers.js"
+import { PackageCache } from "../../src/client/PackageCache.js"
 import { layerAt } from "../../src/shared/FlowmasonHome.js"
 import { FM_VERSION } from "../../src/shared/FmVersion.js"
 import { assertBuilt, makeTempDir, parseJsonOut, removeDir, removeFmBinSnapshot, runFm } from "../helpers/cli.js"
@@ -210,7 +210,8 @@ describe("fm (built binary)", () => {
 
   it("registry list never prints a token, and says where each comes from", async () => {
     const home = newHome()
-    expect((await runFm(["registry", "add", "own", "http://127.0.0.1:9", "-t", "config-secret-xyz"], { home })).code).toBe(0)
+    expect((await runFm(["registry", "add", "own", "http://127.0.0.1:9", "-t", "config-secret-xyz"], { home })).code)
+      .toBe(0)
     for (const env of [{ FLOWMASON_REGISTRY_TOKEN: "env-secret-abc" }, {}]) {
       for (const args of [["registry", "list"], ["registry", "list", "--all"], ["registry", "list", "--json"]]) {
         const r = await runFm(args, { home, env })
@@ -277,7 +278,12 @@ describe("fm (built binary)", () => {
     fs.writeFileSync(file, "{\n  \"registries\": [\n    {\"name\": \"a\",, \"url\": \"x\"}\n  ]\n}\n")
     const before = fs.readFileSync(file)
     for (
-      const args of [["registry", "list"], ["registry", "add", "b", "http://127.0.0.1:9"], ["registry", "remove", "a", "-y"]]
+      const args of [["registry", "list"], ["registry", "add", "b", "http://127.0.0.1:9"], [
+        "registry",
+        "remove",
+        "a",
+        "-y"
+      ]]
     ) {
       const r = await runFm(args, { home })
       expect(r.code).toBe(1)
@@ -303,8 +309,16 @@ describe("fm (built binary)", () => {
     await Effect.runPromise(
       Effect.gen(function*() {
         const cache = yield* PackageCache
-        yield* cache.store({ registry: "local", name: "demo", version: "1.0.0" }, undefined, Stream.make(new Uint8Array(2048)))
-        yield* cache.store({ registry: "local", name: "demo", version: "1.1.0" }, undefined, Stream.make(new Uint8Array(1000)))
+        yield* cache.store(
+          { registry: "local", name: "demo", version: "1.0.0" },
+          undefined,
+          Stream.make(new Uint8Array(2048))
+        )
+        yield* cache.store(
+          { registry: "local", name: "demo", version: "1.1.0" },
+          undefined,
+          Stream.make(new Uint8Array(1000))
+        )
       }).pipe(Effect.provide(PackageCacheLive.pipe(Layer.provide(layerAt(home)))))
     )
     const stats = await runFm(["registry", "cache"], { home })

@@ -18,10 +18,23 @@ const env = { FLOWMASON_HTTP_RETRIES: "0", FLOWMASON_HTTP_RETRY_DELAY_MS: "10" }
 
 beforeAll(async () => {
   real = await startServer({ inProcess: true })
-  await publishFixture(real.url, real.adminToken, { name: "alpha", version: "1.0.0", manifest: { description: "first alpha" } })
-  await publishFixture(real.url, real.adminToken, { name: "alpha", version: "1.2.0", manifest: { description: "alpha tools" } })
+  await publishFixture(real.url, real.adminToken, {
+    name: "alpha",
+    version: "1.0.0",
+    manifest: { description: "first alpha" }
+  })
+  await publishFixture(real.url, real.adminToken, {
+    name: "alpha",
+    version: "1.2.0",
+    manifest: { description: "alpha tools" }
+  })
   standIn = await startStandIn({
-    packages: [{ name: "lower", version: "0.3.0", bytes: await makeFmpkg("lower", "0.3.0"), description: "only in the stand-in" }]
+    packages: [{
+      name: "lower",
+      version: "0.3.0",
+      bytes: await makeFmpkg("lower", "0.3.0"),
+      description: "only in the stand-in"
+    }]
   })
   downPort = await closedPort()
   home = makeTempDir("fm-cli-client-")

@@ -18,7 +18,10 @@ let good: Uint8Array
 beforeAll(async () => {
   real = await startServer({ inProcess: true })
   good = await makeFmpkg("tampered", "1.0.0")
-  evil = await startStandIn({ packages: [{ name: "tampered", version: "1.0.0", bytes: good }], tamper: ["tampered@1.0.0"] })
+  evil = await startStandIn({
+    packages: [{ name: "tampered", version: "1.0.0", bytes: good }],
+    tamper: ["tampered@1.0.0"]
+  })
   home = fs.mkdtempSync(path.join(os.tmpdir(), "fm-facade-"))
   fs.writeFileSync(path.join(home, "registries.json"), JSON.stringify({ registries: [] }))
   client = getRemoteRegistry({ home })
@@ -32,12 +35,22 @@ afterAll(async () => {
 
 describe("getRemoteRegistry() from plain async code", () => {
   it("adds registries, publishes, searches, gets info, lists versions, downloads, installs, manages the cache", async () => {
-    await client.addRegistry({ name: "primary", url: real.url, authToken: real.adminToken, priority: 10, canPublish: true, isDefault: true })
+    await client.addRegistry({
+      name: "primary",
+      url: real.url,
+      authToken: real.adminToken,
+      priority: 10,
+      canPublish: true,
+      isDefault: true
+    })
     await client.addRegistry({ name: "evil", url: evil.url, priority: 100 })
     expect((await client.listRegistries()).map((r) => r.name)).toEqual(["primary", "evil"])
 
     const file = path.join(home, "facade-pkg-1.0.0.fmpkg")
-    fs.writeFileSync(file, fixtureArchive({ name: "facade-pkg", version: "1.0.0", manifest: { description: "made by the facade test" } }))
+    fs.writeFileSync(
+      file,
+      fixtureArchive({ name: "facade-pkg", version: "1.0.0", manifest: { description: "made by the facade test" } })
+    )
     const published = await client.publish(file)
     expect(published).toMatchObject({ name: "facade-pkg", version: "1.0.0", registry: "primary" })
 

@@ -36,7 +36,12 @@ afterAll(() => {
   removeFmBinSnapshot()
   const rows = timings.map((t) => `| ${t.case} | ${t.outcome} | ${(t.ms / 1000).toFixed(2)} s |`)
   console.log(
-    [`fm against hostile registries (FLOWMASON_HTTP_TIMEOUT=${TIMEOUT_S}, retries 0)`, "| case | outcome | fm gave up after |", "|---|---|---|", ...rows]
+    [
+      `fm against hostile registries (FLOWMASON_HTTP_TIMEOUT=${TIMEOUT_S}, retries 0)`,
+      "| case | outcome | fm gave up after |",
+      "|---|---|---|",
+      ...rows
+    ]
       .join("\n")
   )
 })
@@ -59,7 +64,11 @@ const tmpLeftovers = (home: string): Array<string> => {
 
 const record = (name: string, r: { readonly code: number | null; readonly ms: number }, stderr = "") => {
   const first = stderr.split("\n").find((l) => l.startsWith("error:")) ?? ""
-  timings.push({ case: name, outcome: r.code === null ? "killed (hung)" : `exit ${r.code}${first === "" ? "" : `: ${first.slice(0, 110)}`}`, ms: r.ms })
+  timings.push({
+    case: name,
+    outcome: r.code === null ? "killed (hung)" : `exit ${r.code}${first === "" ? "" : `: ${first.slice(0, 110)}`}`,
+    ms: r.ms
+  })
 }
 
 /**
@@ -72,7 +81,7 @@ const against = async (
   args: (target: string) => ReadonlyArray<string>,
   extraEnv: Record<string, string> = {}
 ) => {
-  const { hostile, home, target } = await setup({ name: "victim", version: "1.0.0", archive: good, ...options })
+  const { home, hostile, target } = await setup({ name: "victim", version: "1.0.0", archive: good, ...options })
   try {
     const r = await runFm(args(target), { home, env: { ...env, ...extraEnv }, timeoutMs: KILL_MS })
     record(label, r, r.stderr)
@@ -100,7 +109,9 @@ describe("every transfer ends", () => {
   })
 
   it("an endless download stops at the size the metadata declared", async () => {
-    const { home, r, target } = await against(`endless download, ${good.length} bytes declared`, { download: "endless" }, install)
+    const { home, r, target } = await against(`endless download, ${good.length} bytes declared`, {
+      download: "endless"
+    }, install)
     expect(r.code, r.stderr).toBe(1)
     expect(r.stderr).toMatch(new RegExp(`registry evil .*more than the ${good.length} bytes`))
     expect(tmpLeftovers(home)).toEqual([])
@@ -152,7 +163,7 @@ describe("every transfer ends", () => {
 
 describe("every transfer ends: the health check of fm registry add", () => {
   it("a health answer over 16 MiB is refused (the registry is saved, with a warning)", async () => {
-    const { hostile, home } = await setup({ name: "victim", version: "1.0.0", archive: good, health: "huge" })
+    const { home, hostile } = await setup({ name: "victim", version: "1.0.0", archive: good, health: "huge" })
     try {
       const r = await runFm(["registry", "add", "big", hostile.url], { home, env, timeoutMs: KILL_MS })
       record("health answer of 20 MiB (registry add)", r, r.stderr)
@@ -213,7 +224,11 @@ describe("nothing unverified lands", () => {
 
 describe("nothing unverified lands in a project", () => {
   it("a project install refuses an archive whose manifest names another package, from the network and from the cache", async () => {
-    const { hostile, home } = await setup({ name: "victim", version: "1.0.0", archive: await makeFmpkg("other", "1.0.0") })
+    const { home, hostile } = await setup({
+      name: "victim",
+      version: "1.0.0",
+      archive: await makeFmpkg("other", "1.0.0")
+    })
     try {
       const project = path.join(home, "project")
       fs.mkdirSync(project)
@@ -236,7 +251,8 @@ describe("nothing unverified lands in a project", () => {
 })
 
 /** Escape codes of every kind: CSI (clear screen, home, conceal), OSC (title, BEL and ST), 8-bit CSI, DCS, CR, BEL. */
-const EVIL = "A\u001b[2J\u001b[H\u001b]0;pwned-title\u0007\u001b[8mhidden\u001b[0m\u009b31mC1\u0090dcs\u001b\\\u001b]8;;http://x\u001b\\link\rB\u0007Z"
+const EVIL =
+  "A\u001b[2J\u001b[H\u001b]0;pwned-title\u0007\u001b[8mhidden\u001b[0m\u009b31mC1\u0090dcs\u001b\\\u001b]8;;http://x\u001b\\link\rB\u0007Z"
 const evilInfo = {
   description: `desc-${EVIL}`,
   author: `author-${EVIL}`,
@@ -266,13 +282,26 @@ const expectNoControls = (screen: Buffer) => {
 
 describe("what registries send is text, never control", () => {
   it("fm info on a terminal: every field plain, nothing else", async () => {
-    const { hostile, home } = await setup({ name: "victim", version: "1.0.0", archive: good, info: evilInfo })
+    const { home, hostile } = await setup({ name: "victim", version: "1.0.0", archive: good, info: evilInfo })
     try {
       const r = await runFmPty(["info", "victim"], { home, env, timeoutMs: KILL_MS })
       expect(r.code, r.screen.toString()).toBe(0)
       expectNoControls(r.screen)
       const text = r.screen.toString("utf8")
-      for (const field of ["desc-A", "author-A", "license-A", "category-A", "tag-A", "comp-A", "dep-A", "home-A", "sum-A", "ver-A"]) {
+      for (
+        const field of [
+          "desc-A",
+          "author-A",
+          "license-A",
+          "category-A",
+          "tag-A",
+          "comp-A",
+          "dep-A",
+          "home-A",
+          "sum-A",
+          "ver-A"
+        ]
+      ) {
         expect(text).toContain(field)
       }
       expect(text).toContain("hidden")
@@ -287,7 +316,7 @@ describe("what registries send is text, never control", () => {
   })
 
   it("fm info --json stays exact (JSON escapes the codes)", async () => {
-    const { hostile, home } = await setup({ name: "victim", version: "1.0.0", archive: good, info: evilInfo })
+    const { home, hostile } = await setup({ name: "victim", version: "1.0.0", archive: good, info: evilInfo })
     try {
       const r = await runFmPty(["info", "victim", "--json"], { home, env, timeoutMs: KILL_MS })
       expect(r.code, r.screen.toString()).toBe(0)
@@ -301,7 +330,7 @@ describe("what registries send is text, never control", () => {
   })
 
   it("fm search and fm versions on a terminal: the table is plain text", async () => {
-    const { hostile, home } = await setup({ name: "victim", version: "1.0.0", archive: good, info: evilInfo })
+    const { home, hostile } = await setup({ name: "victim", version: "1.0.0", archive: good, info: evilInfo })
     try {
       const s = await runFmPty(["search", "victim"], { home, env, timeoutMs: KILL_MS })
       expect(s.code, s.screen.toString()).toBe(0)
@@ -316,7 +345,7 @@ describe("what registries send is text, never control", () => {
   })
 
   it("errors, hints and warnings from a registry are plain text", async () => {
-    const { hostile, home, target } = await setup({
+    const { home, hostile, target } = await setup({
       name: "victim",
       version: "1.0.0",
       archive: good,
@@ -330,7 +359,11 @@ describe("what registries send is text, never control", () => {
       expect(text).toContain("denied-A")
       // the registry's text cannot start a line of its own (no fake `hint:`)
       expect(text).not.toMatch(/^hint: fake advice/m)
-      const s = await runFmPty(["search", "victim"], { home, env: { ...env, FLOWMASON_HTTP_TIMEOUT: "5" }, timeoutMs: KILL_MS })
+      const s = await runFmPty(["search", "victim"], {
+        home,
+        env: { ...env, FLOWMASON_HTTP_TIMEOUT: "5" },
+        timeoutMs: KILL_MS
+      })
       expectNoControls(s.screen)
     } finally {
       await hostile.stop()
@@ -339,7 +372,7 @@ describe("what registries send is text, never control", () => {
 
   it("Ctrl-C during a download clears the progress line, exits 130 and leaves no temp file", async () => {
     const big = await makeFmpkg("victim", "1.0.0", { padBytes: 3 * 1024 * 1024 })
-    const { hostile, home, target } = await setup({
+    const { home, hostile, target } = await setup({
       name: "victim",
       version: "1.0.0",
       archive: big,
@@ -375,7 +408,9 @@ describe("config writes leave no token-bearing temp files", () => {
     dirs.push(home)
     writeRegistries(home, [{ name: "one", url: "http://127.0.0.1:1", priority: 1, auth_token: "secret-token" }])
     const stale = [".registries.json.4242.lx1.tmp", ".registries.json.99999.abc123.tmp"]
-    for (const f of stale) fs.writeFileSync(path.join(home, f), "{\"registries\":[{\"auth_token\":\"secret-token\"}]}", { mode: 0o600 })
+    for (const f of stale) {
+      fs.writeFileSync(path.join(home, f), "{\"registries\":[{\"auth_token\":\"secret-token\"}]}", { mode: 0o600 })
+    }
     const r = await runFm(["registry", "add", "two", "http://127.0.0.1:2"], { home, env, timeoutMs: KILL_MS })
     expect(r.code, r.stderr).toBe(0)
     expect(fs.readdirSync(home).filter((f) => f.endsWith(".tmp"))).toEqual([])

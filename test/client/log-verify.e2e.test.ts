@@ -20,7 +20,8 @@ import { fixtureArchive, publishFixture, startServer, uploadArchive } from "../h
 
 assertBuilt()
 
-const logRequests = (server: RunningServer) => server.output().split("\n").filter((l) => l.includes("/api/v1/registry/log/")).length
+const logRequests = (server: RunningServer) =>
+  server.output().split("\n").filter((l) => l.includes("/api/v1/registry/log/")).length
 
 const setup = () => {
   const root = makeTempDir("fm-logverify-")
@@ -153,7 +154,9 @@ describe("fm install checks the registry's publish log (built binary)", () => {
           if ((up.headers.get("content-type") ?? "").includes("json")) {
             body = Buffer.from(body.toString("utf8").replace(/,"log_(index|key)":("[^"]*"|\d+)/g, ""))
           }
-          res.writeHead(req.url?.includes("/log/") === true ? 404 : up.status, { "content-type": up.headers.get("content-type") ?? "" })
+          res.writeHead(req.url?.includes("/log/") === true ? 404 : up.status, {
+            "content-type": up.headers.get("content-type") ?? ""
+          })
           res.end(body)
         })
       })

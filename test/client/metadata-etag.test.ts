@@ -4,8 +4,8 @@
  * keeps the body in <home>/cache/metadata and uses it on 304. Requests and statuses are recorded
  * by a small node:http proxy in front of the server.
  */
-import { assert, describe, it } from "@effect/vitest"
 import { NodeContext } from "@effect/platform-node"
+import { assert, describe, it } from "@effect/vitest"
 import { Duration, Effect, Exit, Layer, Schema } from "effect"
 import * as crypto from "node:crypto"
 import * as fs from "node:fs"
@@ -38,7 +38,13 @@ beforeAll(async () => {
   await publishFixture(server.url, server.adminToken, { name: "etag-pkg", version: "1.0.0" })
   const target = new URL(server.url)
   proxy = http.createServer((req, res) => {
-    const up = http.request({ host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers }, (ur) => {
+    const up = http.request({
+      host: target.hostname,
+      port: target.port,
+      method: req.method,
+      path: req.url,
+      headers: req.headers
+    }, (ur) => {
       const inm = req.headers["if-none-match"]
       seen.push({ url: req.url ?? "", inm: typeof inm === "string" ? inm : undefined, status: ur.statusCode ?? 0 })
       res.writeHead(ur.statusCode ?? 502, ur.headers)
@@ -126,7 +132,10 @@ describe("metadata ETag revalidation", () => {
       assert.deepStrictEqual(mine.map((s) => s.status), [200, 304])
       assert.isUndefined(mine[0]!.inm)
       assert.match(mine[1]!.inm ?? "", /^"[0-9a-f]{64}"$/)
-      assert.deepStrictEqual(v2.releases.map((r) => [r.version, r.checksum]), v1.releases.map((r) => [r.version, r.checksum]))
+      assert.deepStrictEqual(
+        v2.releases.map((r) => [r.version, r.checksum]),
+        v1.releases.map((r) => [r.version, r.checksum])
+      )
       assert.deepStrictEqual(v2, v1)
       const file = path.join(home, "cache", "metadata", "main", "etag-pkg.versions.json")
       const record = JSON.parse(fs.readFileSync(file, "utf8"))
@@ -169,7 +178,9 @@ describe("metadata ETag revalidation", () => {
 
   it.live("within a fresh-metadata window a recently confirmed copy answers unasked; a stale one is revalidated, and a 304 renews it", () =>
     Effect.gen(function*() {
-      yield* Effect.promise(() => publishFixture(server.url, server.adminToken, { name: "fresh-pkg", version: "1.0.0" }))
+      yield* Effect.promise(() =>
+        publishFixture(server.url, server.adminToken, { name: "fresh-pkg", version: "1.0.0" })
+      )
       const home = newHome()
       const versions = Effect.gen(function*() {
         const registries = yield* Registries
@@ -192,7 +203,9 @@ describe("metadata ETag revalidation", () => {
       assert.deepStrictEqual(asked(), [200, 304])
 
       // a new version within the window is not seen until the copy is older than the window
-      yield* Effect.promise(() => publishFixture(server.url, server.adminToken, { name: "fresh-pkg", version: "1.1.0" }))
+      yield* Effect.promise(() =>
+        publishFixture(server.url, server.adminToken, { name: "fresh-pkg", version: "1.1.0" })
+      )
       assert.deepStrictEqual((yield* fresh).releases.map((r) => r.version), ["1.0.0"])
       assert.deepStrictEqual(asked(), [200, 304])
       const old = new Date(Date.now() - 10 * 60_000)
@@ -220,15 +233,24 @@ describe("metadata ETag revalidation", () => {
       const home = newHome()
       const project = fs.mkdtempSync(path.join(os.tmpdir(), "fm-etag-project-"))
       dirs.push(project)
-      fs.writeFileSync(path.join(project, "manifest.json"), JSON.stringify({ name: "p", version: "1.0.0", dependencies: { "proj-dep": "^1.0.0" } }))
+      fs.writeFileSync(
+        path.join(project, "manifest.json"),
+        JSON.stringify({ name: "p", version: "1.0.0", dependencies: { "proj-dep": "^1.0.0" } })
+      )
       const withProject = <A, E>(f: (p: ProjectInstall) => Effect.Effect<A, E>) =>
         Effect.flatMap(ProjectInstall, f).pipe(
-          Effect.provide(ProjectInstall.Default.pipe(Layer.provideMerge(clientLayerAt(home)), Layer.provideMerge(NodeContext.layer))),
+          Effect.provide(
+            ProjectInstall.Default.pipe(Layer.provideMerge(clientLayerAt(home)), Layer.provideMerge(NodeContext.layer))
+          ),
           Effect.exit
         )
       const asked = () => statusesOf("/proj-dep/versions").length
-      const installed = (exit: Exit.Exit<{ readonly packages: ReadonlyArray<{ readonly name: string; readonly version: string }> }, unknown>) =>
-        Exit.isSuccess(exit) ? exit.value.packages.map((p) => `${p.name}@${p.version}`) : [String(exit.cause)]
+      const installed = (
+        exit: Exit.Exit<
+          { readonly packages: ReadonlyArray<{ readonly name: string; readonly version: string }> },
+          unknown
+        >
+      ) => Exit.isSuccess(exit) ? exit.value.packages.map((p) => `${p.name}@${p.version}`) : [String(exit.cause)]
 
       assert.deepStrictEqual(installed(yield* withProject((p) => p.install({ dir: project }))), ["proj-dep@1.0.0"])
       assert.strictEqual(asked(), 1)
@@ -239,7 +261,10 @@ describe("metadata ETag revalidation", () => {
       assert.strictEqual(asked(), 1)
       // with the window off, install asks (304)
       fs.rmSync(path.join(project, "fm.lock.json"))
-      assert.deepStrictEqual(installed(yield* withProject((p) => p.install({ dir: project, metadataMaxAge: Duration.zero }))), ["proj-dep@1.0.0"])
+      assert.deepStrictEqual(
+        installed(yield* withProject((p) => p.install({ dir: project, metadataMaxAge: Duration.zero }))),
+        ["proj-dep@1.0.0"]
+      )
       assert.strictEqual(asked(), 2)
       // fm update always asks, and sees what was just published
       yield* Effect.promise(() => publishFixture(server.url, server.adminToken, { name: "proj-dep", version: "1.2.0" }))

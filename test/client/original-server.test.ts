@@ -5,10 +5,10 @@
  * and its other quirks (latest by filename order, relative download URLs, naive dates, `[""]`).
  */
 import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
+import { Schema } from "effect"
 import * as crypto from "node:crypto"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { Schema } from "effect"
 import { assertBuilt, type FmResult, makeTempDir, removeDir, runFm } from "../helpers/cli.js"
 import { type OriginalServer, startOriginalServer } from "../helpers/original-server.js"
 
@@ -32,13 +32,20 @@ const homeFor = (url: string) => {
   return home
 }
 const fm = (args: ReadonlyArray<string>, home: string, cwd?: string): Promise<FmResult> =>
-  runFm(args, { home, ...(cwd === undefined ? {} : { cwd }), timeoutMs: 60_000, env: { FLOWMASON_HTTP_RETRIES: "0", FLOWMASON_NO_CODE_CACHE: "1" } })
+  runFm(args, {
+    home,
+    ...(cwd === undefined ? {} : { cwd }),
+    timeoutMs: 60_000,
+    env: { FLOWMASON_HTTP_RETRIES: "0", FLOWMASON_NO_CODE_CACHE: "1" }
+  })
 const ok = (r: FmResult) => assert.strictEqual(r.code, 0, `exit ${r.code}\nstdout:\n${r.stdout}\nstderr:\n${r.stderr}`)
 const sha = (b: Uint8Array) => crypto.createHash("sha256").update(b).digest("hex")
 const downloads = (server: OriginalServer) => server.log.filter((l) => l.url.endsWith("/download")).map((l) => l.url)
 
 /** A JSON object from text (stdout, a lockfile). */
-const parseObject = Schema.decodeUnknownSync(Schema.parseJson(Schema.Record({ key: Schema.String, value: Schema.Unknown })))
+const parseObject = Schema.decodeUnknownSync(
+  Schema.parseJson(Schema.Record({ key: Schema.String, value: Schema.Unknown }))
+)
 /** `fm ... --json`'s stdout as an object. */
 const jsonOf = (r: FmResult): Record<string, unknown> => parseObject(r.stdout)
 
@@ -77,10 +84,13 @@ describe("fm against the original FlowMason server", () => {
     const versions = await fetch(`${orig.url}/api/v1/registry/packages/base/versions`)
     assert.strictEqual(versions.status, 404)
     assert.deepStrictEqual(await versions.json(), { detail: "Package 'base@versions' not found" })
-    const search: unknown = await (await fetch(`${orig.url}/api/v1/registry/packages/search?q=base&page_size=1&page=2`)).json()
+    const search: unknown = await (await fetch(`${orig.url}/api/v1/registry/packages/search?q=base&page_size=1&page=2`))
+      .json()
     assert.deepInclude(search, { total_count: 2, page: 2, page_size: 1 })
     const all: unknown = await (await fetch(`${orig.url}/api/v1/registry/packages/search?q=base`)).json()
-    const rows = typeof all === "object" && all !== null && "packages" in all && Array.isArray(all.packages) ? all.packages : []
+    const rows = typeof all === "object" && all !== null && "packages" in all && Array.isArray(all.packages)
+      ? all.packages
+      : []
     assert.deepStrictEqual(rows.map((p: { version: string }) => p.version).sort(), ["1.0.0", "1.2.0"])
     const mid: unknown = await (await fetch(`${orig.url}/api/v1/registry/packages/mid/1.0.0`)).json()
     assert.isObject(mid)
@@ -141,7 +151,10 @@ describe("fm against the original FlowMason server", () => {
   it("a project install of app -> mid -> base installs and locks all three, downloading each archive once", async () => {
     const home = homeFor(orig.url)
     const project = temp("fm-orig-project-")
-    fs.writeFileSync(path.join(project, "manifest.json"), JSON.stringify({ name: "demo", version: "1.0.0", dependencies: { app: "^1.0.0" } }))
+    fs.writeFileSync(
+      path.join(project, "manifest.json"),
+      JSON.stringify({ name: "demo", version: "1.0.0", dependencies: { app: "^1.0.0" } })
+    )
     const before = downloads(orig).length
     const r = await fm(["install"], home, project)
     ok(r)
@@ -155,14 +168,20 @@ describe("fm against the original FlowMason server", () => {
       "packages.base.version": "1.2.0"
     })
     for (const [n, v] of [["app", "1.0.0"], ["mid", "1.0.0"], ["base", "1.2.0"]]) {
-      assert.isTrue(fs.existsSync(path.join(project, "fm_packages", `${n}-${v}.fmpkg`)), `${n}-${v}.fmpkg in fm_packages`)
+      assert.isTrue(
+        fs.existsSync(path.join(project, "fm_packages", `${n}-${v}.fmpkg`)),
+        `${n}-${v}.fmpkg in fm_packages`
+      )
     }
     const fetched = downloads(orig).slice(before)
     assert.strictEqual(fetched.length, 3, fetched.join("\n"))
     assert.strictEqual(new Set(fetched).size, 3, fetched.join("\n"))
     // a second install in a fresh project with the same home reads everything from the cache
     const again = temp("fm-orig-project-")
-    fs.writeFileSync(path.join(again, "manifest.json"), JSON.stringify({ name: "demo", version: "1.0.0", dependencies: { app: "^1.0.0" } }))
+    fs.writeFileSync(
+      path.join(again, "manifest.json"),
+      JSON.stringify({ name: "demo", version: "1.0.0", dependencies: { app: "^1.0.0" } })
+    )
     ok(await fm(["install"], home, again))
     assert.strictEqual(downloads(orig).length, before + 3)
   })

@@ -45,10 +45,13 @@ const run = <A, E>(url: string, program: Effect.Effect<A, E, Registries | Instal
 describe("the existing FlowMason server's quirks", () => {
   it.live("/versions answering 404 falls back to available_versions; latest by semver (1.10.0 beats 1.9.0)", () =>
     Effect.gen(function*() {
-      const got = yield* run(flowmason.url, Effect.gen(function*() {
-        const r = yield* Registries
-        return { versions: yield* r.listVersions("json_transform"), latest: yield* r.getPackage("json_transform") }
-      }))
+      const got = yield* run(
+        flowmason.url,
+        Effect.gen(function*() {
+          const r = yield* Registries
+          return { versions: yield* r.listVersions("json_transform"), latest: yield* r.getPackage("json_transform") }
+        })
+      )
       assert.isFalse(got.versions.supported)
       assert.deepStrictEqual(got.versions.releases.map((r) => r.version), ["1.2.0", "1.9.0", "1.10.0"])
       assert.strictEqual(got.latest.info.version, "1.10.0")
@@ -59,12 +62,21 @@ describe("the existing FlowMason server's quirks", () => {
   it.live("relative download_url resolved against the base; components [\"\"] dropped; author string; date without timezone", () =>
     Effect.gen(function*() {
       const dir = tmp()
-      const got = yield* run(flowmason.url, Effect.gen(function*() {
-        const info = yield* Effect.flatMap(Registries, (r) => r.getPackage("json_transform", { version: "1.2.0" }))
-        const installed = yield* Effect.flatMap(Installer, (i) => i.installName("json_transform", { version: "1.2.0", dir }))
-        return { info, installed }
-      }))
-      assert.strictEqual(got.info.info.download_url, `${flowmason.url}/api/v1/registry/packages/json_transform/1.2.0/download`)
+      const got = yield* run(
+        flowmason.url,
+        Effect.gen(function*() {
+          const info = yield* Effect.flatMap(Registries, (r) => r.getPackage("json_transform", { version: "1.2.0" }))
+          const installed = yield* Effect.flatMap(
+            Installer,
+            (i) => i.installName("json_transform", { version: "1.2.0", dir })
+          )
+          return { info, installed }
+        })
+      )
+      assert.strictEqual(
+        got.info.info.download_url,
+        `${flowmason.url}/api/v1/registry/packages/json_transform/1.2.0/download`
+      )
       assert.deepStrictEqual(got.info.info.components, [])
       assert.strictEqual(got.info.info.author, "Jane Doe")
       assert.strictEqual(parsePublishedAt(got.info.info.published_at)?.toISOString(), "2025-03-01T10:00:00.000Z")
@@ -74,25 +86,37 @@ describe("the existing FlowMason server's quirks", () => {
 
   it.live("a base URL with a path prefix keeps it, for API calls and relative downloads", () =>
     Effect.gen(function*() {
-      const r = yield* run(prefixed.url, Effect.flatMap(Installer, (i) => i.installName("json-transform", { dir: tmp() })))
+      const r = yield* run(
+        prefixed.url,
+        Effect.flatMap(Installer, (i) => i.installName("json-transform", { dir: tmp() }))
+      )
       assert.strictEqual(r.version, "1.10.0")
       assert.isTrue(prefixed.log.every((l) => l.url.startsWith("/prefix/api/v1/registry/")))
-      assert.isTrue(prefixed.log.some((l) => l.url === "/prefix/api/v1/registry/packages/json_transform/1.10.0/download"))
+      assert.isTrue(
+        prefixed.log.some((l) => l.url === "/prefix/api/v1/registry/packages/json_transform/1.10.0/download")
+      )
     }))
 
   it.live("names are percent-encoded in paths and compared normalized", () =>
     Effect.gen(function*() {
-      const got = yield* run(wrongName.url, Effect.flatMap(Registries, (r) => r.getPackage("json.transform", { version: "1.2.0" })))
-      assert.strictEqual(got.info.name, "json_transform")
-      const e = yield* run(wrongName.url, Effect.flatMap(Registries, (r) => r.getPackage("a b", { version: "1.2.0" }))).pipe(
-        Effect.flip
+      const got = yield* run(
+        wrongName.url,
+        Effect.flatMap(Registries, (r) => r.getPackage("json.transform", { version: "1.2.0" }))
       )
+      assert.strictEqual(got.info.name, "json_transform")
+      const e = yield* run(wrongName.url, Effect.flatMap(Registries, (r) => r.getPackage("a b", { version: "1.2.0" })))
+        .pipe(
+          Effect.flip
+        )
       assert.strictEqual(e._tag, "RegistriesExhausted")
       assert.isTrue(wrongName.log.some((l) => l.url === "/api/v1/registry/packages/a%20b/1.2.0"))
     }))
 
   it("resolveDownloadUrl and parsePublishedAt", () => {
-    assert.strictEqual(resolveDownloadUrl("http://h:1/p/", "a", "1.0.0", ""), "http://h:1/p/api/v1/registry/packages/a/1.0.0/download")
+    assert.strictEqual(
+      resolveDownloadUrl("http://h:1/p/", "a", "1.0.0", ""),
+      "http://h:1/p/api/v1/registry/packages/a/1.0.0/download"
+    )
     assert.strictEqual(resolveDownloadUrl("http://h:1/p", "a", "1.0.0", "/api/x"), "http://h:1/p/api/x")
     assert.strictEqual(resolveDownloadUrl("http://h:1/p", "a", "1.0.0", "/p/api/x"), "http://h:1/p/api/x")
     assert.strictEqual(resolveDownloadUrl("http://h:1/p", "a", "1.0.0", "https://cdn/x"), "https://cdn/x")

@@ -60,8 +60,7 @@ const startProxy = (target: string | (() => string), options: { readonly tamper?
             server.closeAllConnections()
             server.close(() => r())
           })
-      })
-    )
+      }))
   )
 }
 
@@ -95,7 +94,14 @@ beforeAll(async () => {
 }, 180_000)
 
 afterAll(async () => {
-  await Promise.all([a?.stop(), b?.stop(), priv?.stop(), cdnTarget?.stop(), cdn?.stop(), ...proxies.map((p) => p.stop())])
+  await Promise.all([
+    a?.stop(),
+    b?.stop(),
+    priv?.stop(),
+    cdnTarget?.stop(),
+    cdn?.stop(),
+    ...proxies.map((p) => p.stop())
+  ])
   for (const d of dirs) fs.rmSync(d, { recursive: true, force: true })
 })
 
@@ -126,13 +132,16 @@ describe("real fm registry servers", () => {
         { name: "a", url: pa.url, priority: 10 }
       ]
       const dir = tmp()
-      const got = yield* withHome(regs, Effect.gen(function*() {
-        const installer = yield* Installer
-        const onlyB = yield* installer.installName("only-b", { dir })
-        const both = yield* installer.installName("both", { dir })
-        const info = yield* Effect.flatMap(Registries, (r) => r.getPackage("both"))
-        return { onlyB, both, info }
-      }))
+      const got = yield* withHome(
+        regs,
+        Effect.gen(function*() {
+          const installer = yield* Installer
+          const onlyB = yield* installer.installName("only-b", { dir })
+          const both = yield* installer.installName("both", { dir })
+          const info = yield* Effect.flatMap(Registries, (r) => r.getPackage("both"))
+          return { onlyB, both, info }
+        })
+      )
       assert.strictEqual(got.onlyB.registry, "b")
       assert.strictEqual(got.onlyB.version, "2.0.0")
       assert.strictEqual(got.both.registry, "a")
@@ -158,7 +167,10 @@ describe("real fm registry servers", () => {
 
   it.live("a private registry without a token: AuthenticationFailed (401) naming it; with the token: installs", () =>
     Effect.gen(function*() {
-      const e = yield* withHome([{ name: "private", url: priv.url }], Effect.flatMap(Registries, (r) => r.getPackage("secret"))).pipe(
+      const e = yield* withHome(
+        [{ name: "private", url: priv.url }],
+        Effect.flatMap(Registries, (r) => r.getPackage("secret"))
+      ).pipe(
         Effect.flip
       )
       assert.strictEqual(e._tag, "AuthenticationFailed")

@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Exit, Cause, Option } from "effect"
+import { Cause, Effect, Exit, Option } from "effect"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -147,7 +147,9 @@ describe("Registries and Installer against real servers on 127.0.0.1", () => {
 
   it.live("tampered bytes: install fails naming the registry, nothing is installed, the next registry is not used", () =>
     Effect.gen(function*() {
-      const evil = yield* Effect.promise(() => start({ packages: [pkg("bad@1.0.0", "bad", "1.0.0")], tamper: ["bad@1.0.0"] }))
+      const evil = yield* Effect.promise(() =>
+        start({ packages: [pkg("bad@1.0.0", "bad", "1.0.0")], tamper: ["bad@1.0.0"] })
+      )
       const good = yield* Effect.promise(() => start({ packages: [pkg("bad@1.0.0", "bad", "1.0.0")] }))
       const dir = tmp()
       const exit = yield* withHome([
@@ -177,7 +179,9 @@ describe("Registries and Installer against real servers on 127.0.0.1", () => {
 
   it.live("a registry that needs a token and has none: a clear AuthenticationFailed, not a fallback", () =>
     Effect.gen(function*() {
-      const priv = yield* Effect.promise(() => start({ packages: [pkg("alpha@1.0.0", "alpha", "1.0.0")], token: "s3cret" }))
+      const priv = yield* Effect.promise(() =>
+        start({ packages: [pkg("alpha@1.0.0", "alpha", "1.0.0")], token: "s3cret" })
+      )
       const pub = yield* Effect.promise(() => start({ packages: [pkg("alpha@1.0.0", "alpha", "1.0.0")] }))
       const exit = yield* withHome([
         { name: "private", url: priv.url, priority: 1, requires_auth: true },
@@ -252,7 +256,12 @@ describe("Registries and Installer against real servers on 127.0.0.1", () => {
       const r = yield* withHome([{ name: "s", url: s.url }], () =>
         Effect.flatMap(Installer, (i) => i.installName("big", { dir: tmp() })))
       assert.deepStrictEqual(new Uint8Array(fs.readFileSync(r.path)), big)
-      assert.strictEqual(s.log.filter((l) => l.url.endsWith("/download")).length, 2)
+      assert.strictEqual(
+        s.log.filter((l) =>
+          l.url.endsWith("/download")
+        ).length,
+        2
+      )
     }))
 
   it.live("a warm cache downloads nothing; all registries down still installs an exact cached version; --offline uses only the cache", () =>
@@ -261,9 +270,13 @@ describe("Registries and Installer against real servers on 127.0.0.1", () => {
       const home = tmp()
       writeRegistries(home, [{ name: "s", url: s.url }])
       const layer = clientLayerAt(home)
-      const first = yield* Effect.flatMap(Installer, (i) => i.installName("alpha", { dir: tmp() })).pipe(Effect.provide(layer))
+      const first = yield* Effect.flatMap(Installer, (i) => i.installName("alpha", { dir: tmp() })).pipe(
+        Effect.provide(layer)
+      )
       assert.isFalse(first.fromCache)
-      const second = yield* Effect.flatMap(Installer, (i) => i.installName("alpha", { dir: tmp() })).pipe(Effect.provide(layer))
+      const second = yield* Effect.flatMap(Installer, (i) => i.installName("alpha", { dir: tmp() })).pipe(
+        Effect.provide(layer)
+      )
       assert.isTrue(second.fromCache)
       assert.strictEqual(s.log.filter((l) => l.url.endsWith("/download")).length, 1)
       const port = yield* Effect.promise(() => closedPort())
@@ -279,11 +292,15 @@ describe("Registries and Installer against real servers on 127.0.0.1", () => {
         Effect.flip
       )
       assert.strictEqual(notExact._tag, "RegistriesExhausted")
-      const offline = yield* Effect.flatMap(Installer, (i) =>
-        i.installName("alpha", { version: "1.1.0", offline: true, dir: tmp() })).pipe(Effect.provide(layer))
+      const offline = yield* Effect.flatMap(
+        Installer,
+        (i) => i.installName("alpha", { version: "1.1.0", offline: true, dir: tmp() })
+      ).pipe(Effect.provide(layer))
       assert.strictEqual(offline.version, "1.1.0")
-      const offlineRange = yield* Effect.flatMap(Installer, (i) =>
-        i.installName("alpha", { version: "^1", offline: true, dir: tmp() })).pipe(Effect.provide(layer), Effect.flip)
+      const offlineRange = yield* Effect.flatMap(
+        Installer,
+        (i) => i.installName("alpha", { version: "^1", offline: true, dir: tmp() })
+      ).pipe(Effect.provide(layer), Effect.flip)
       assert.strictEqual(offlineRange._tag, "OfflineNeedsVersion")
     }))
 
@@ -312,8 +329,10 @@ describe("Registries and Installer against real servers on 127.0.0.1", () => {
       assert.strictEqual(res.errors.length, 1)
       assert.strictEqual(res.errors[0]!.registry, "down")
       assert.strictEqual(res.errors[0]!.error._tag, "RegistryUnavailable")
-      const unknown = yield* withHome([{ name: "a", url: a.url }], () =>
-        Effect.flatMap(Registries, (r) => r.search("x", { registry: "nope" }))).pipe(Effect.flip)
+      const unknown = yield* withHome(
+        [{ name: "a", url: a.url }],
+        () => Effect.flatMap(Registries, (r) => r.search("x", { registry: "nope" }))
+      ).pipe(Effect.flip)
       assert.strictEqual(unknown._tag, "UnknownRegistry")
     }))
 

@@ -66,7 +66,9 @@ describe("versions without a versions listing", () => {
       assert.isUndefined(r?.dependencies)
       const searches = server.log.slice(before).filter((l) => l.url.includes("/packages/search"))
       assert.deepStrictEqual(searches.map((l) => new URL(l.url, "http://x").searchParams.get("page")), ["1", "2"])
-      assert.isTrue(searches.every((l) => new URL(l.url, "http://x").searchParams.get("page_size") === String(SEARCH_PAGE_SIZE)))
+      assert.isTrue(
+        searches.every((l) => new URL(l.url, "http://x").searchParams.get("page_size") === String(SEARCH_PAGE_SIZE))
+      )
     }))
 
   it.live("a name the server has no archive of is not found, without asking search", () =>
@@ -86,7 +88,9 @@ describe("versions without a versions listing", () => {
           Effect.sync(() => {
             asked++
             const packages = Array.from({ length: pageSize }, (_, i) => info(i === 0 ? "x" : "y", `${page}.${i}.0`))
-            return Option.some(new SearchResponse({ packages, total_count: 1e9, page, page_size: pageSize, query: "x" }))
+            return Option.some(
+              new SearchResponse({ packages, total_count: 1e9, page, page_size: pageSize, query: "x" })
+            )
           })
       })
       assert.strictEqual(asked, MAX_SEARCH_PAGES)
@@ -96,7 +100,9 @@ describe("versions without a versions listing", () => {
   it.effect("a search that cannot be used leaves the package answer alone (source: package)", () =>
     Effect.gen(function*() {
       const got = yield* gatherVersions("x", {
-        latest: Effect.succeed(Option.some(new PackageInfo({ name: "x", version: "1.1.0", available_versions: ["1.0.0"] }))),
+        latest: Effect.succeed(
+          Option.some(new PackageInfo({ name: "x", version: "1.1.0", available_versions: ["1.0.0"] }))
+        ),
         page: () => Effect.succeed(Option.none())
       })
       const g = Option.getOrThrow(got)
@@ -109,10 +115,12 @@ describe("versions without a versions listing", () => {
       const got = yield* gatherVersions("base", {
         latest: Effect.succeed(Option.some(info("base-extra", "1.0.0"))),
         page: (page) =>
-          Effect.succeed(Option.some(new SearchResponse({
-            packages: page === 1 ? [info("base", "1.2.0"), info("base-extra", "1.0.0")] : [],
-            total_count: 2
-          })))
+          Effect.succeed(Option.some(
+            new SearchResponse({
+              packages: page === 1 ? [info("base", "1.2.0"), info("base-extra", "1.0.0")] : [],
+              total_count: 2
+            })
+          ))
       })
       const g = Option.getOrThrow(got)
       assert.strictEqual(g.name, "base")

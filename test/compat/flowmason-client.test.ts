@@ -27,8 +27,13 @@ afterAll(async () => {
 
 const runPython = (args: ReadonlyArray<string>) =>
   new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
-    execFile("python3", [CLIENT, ...args], { timeout: 60_000 }, (error, stdout, stderr) =>
-      resolve({ code: error === null ? 0 : typeof error.code === "number" ? error.code : 1, stdout, stderr }))
+    execFile(
+      "python3",
+      [CLIENT, ...args],
+      { timeout: 60_000 },
+      (error, stdout, stderr) =>
+        resolve({ code: error === null ? 0 : typeof error.code === "number" ? error.code : 1, stdout, stderr })
+    )
   })
 
 it("FlowMason's Python client publishes, searches, resolves and downloads", async () => {
@@ -42,7 +47,9 @@ it("FlowMason's Python client publishes, searches, resolves and downloads", asyn
   expect(seen.health).toBe("healthy")
   expect(seen.anonymous_publish).toMatch(/authentication failed/)
   expect(seen.published).toMatchObject({ name: "compat-flow", version: "1.2.0" })
-  expect(seen.published.download_url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/api\/v1\/registry\/packages\/compat-flow\/1\.2\.0\/download$/)
+  expect(seen.published.download_url).toMatch(
+    /^http:\/\/127\.0\.0\.1:\d+\/api\/v1\/registry\/packages\/compat-flow\/1\.2\.0\/download$/
+  )
   expect(seen.search_names).toContain("compat-flow")
   expect(seen.latest).toBe("1.2.0")
   expect(seen.exact).toBe("1.2.0")

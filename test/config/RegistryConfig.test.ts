@@ -1,10 +1,11 @@
 import { assert, describe, it } from "@effect/vitest"
 import { ConfigProvider, Effect, Layer, Option, Redacted } from "effect"
+import { spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { spawn } from "node:child_process"
 import { fileURLToPath } from "node:url"
+import { RegistryConfigLive } from "../../src/client/ClientLayers.js"
 import {
   ConfigError,
   implicitLocal,
@@ -12,21 +13,24 @@ import {
   RegistryEntry,
   UnknownRegistry
 } from "../../src/client/RegistryConfig.js"
-import { RegistryConfigLive } from "../../src/client/ClientLayers.js"
 import { FlowmasonHome, layerAt } from "../../src/shared/FlowmasonHome.js"
 
 const tempHome = () => fs.mkdtempSync(path.join(os.tmpdir(), "fm-config-"))
 
 /** Runs `eff` with a RegistryConfig over `home` and exactly the given environment. */
-const withConfig = (home: string, env: Record<string, string> = {}) =>
-<A, E>(eff: Effect.Effect<A, E, RegistryConfig>): Effect.Effect<A, E> =>
-  eff.pipe(
-    Effect.provide(RegistryConfigLive.pipe(Layer.provide(layerAt(home)))),
-    Effect.withConfigProvider(ConfigProvider.fromMap(new Map(Object.entries(env))))
-  )
+const withConfig =
+  (home: string, env: Record<string, string> = {}) =>
+  <A, E>(eff: Effect.Effect<A, E, RegistryConfig>): Effect.Effect<A, E> =>
+    eff.pipe(
+      Effect.provide(RegistryConfigLive.pipe(Layer.provide(layerAt(home)))),
+      Effect.withConfigProvider(ConfigProvider.fromMap(new Map(Object.entries(env))))
+    )
 
 const writeFile = (home: string, value: unknown) =>
-  fs.writeFileSync(path.join(home, "registries.json"), typeof value === "string" ? value : JSON.stringify(value, null, 2))
+  fs.writeFileSync(
+    path.join(home, "registries.json"),
+    typeof value === "string" ? value : JSON.stringify(value, null, 2)
+  )
 
 const readRaw = (home: string) => JSON.parse(fs.readFileSync(path.join(home, "registries.json"), "utf8"))
 
@@ -212,7 +216,8 @@ describe("RegistryConfig", () => {
 
   it.live("a corrupt file gives ConfigError with the file, line and column, and is never replaced", () => {
     const home = tempHome()
-    const text = "{\n  \"registries\": [\n    { \"name\": \"a\", \"url\": \"https://a.test\" },\n    { \"name\": \"b\" \"url\": 1 }\n  ]\n}\n"
+    const text =
+      "{\n  \"registries\": [\n    { \"name\": \"a\", \"url\": \"https://a.test\" },\n    { \"name\": \"b\" \"url\": 1 }\n  ]\n}\n"
     writeFile(home, text)
     const file = path.join(home, "registries.json")
     const before = fs.readFileSync(file)
@@ -246,7 +251,9 @@ describe("RegistryConfig", () => {
       assert.strictEqual(truncated.file, file)
       assert.strictEqual(truncated.line, 3)
 
-      writeFile(home, { registries: [{ name: "ok", url: "https://ok.test" }, { name: "bad", url: "https://b.test", priority: "high" }] })
+      writeFile(home, {
+        registries: [{ name: "ok", url: "https://ok.test" }, { name: "bad", url: "https://b.test", priority: "high" }]
+      })
       const shape = yield* Effect.flip(config.list)
       assert.instanceOf(shape, ConfigError)
       assert.include(shape.message, file)
@@ -271,7 +278,12 @@ describe("RegistryConfig", () => {
       assert.strictEqual(dup._tag, "RegistryExists")
       assert.include(dup.message, "'one'")
       assert.include(dup.message, "https://one.test")
-      for (const [name, url] of [["bad name", "https://x.test"], ["../x", "https://x.test"], ["ok", "ftp://x.test"], ["ok", "not a url"], ["ok", "https://u:p@x.test"]]) {
+      for (
+        const [name, url] of [["bad name", "https://x.test"], ["../x", "https://x.test"], ["ok", "ftp://x.test"], [
+          "ok",
+          "not a url"
+        ], ["ok", "https://u:p@x.test"]]
+      ) {
         const bad = yield* Effect.flip(config.add(new RegistryEntry({ name: name!, url: url! })))
         assert.strictEqual(bad._tag, "InvalidRegistry", `${name} ${url}`)
       }
@@ -285,7 +297,14 @@ describe("RegistryConfig", () => {
     const home = tempHome()
     return Effect.gen(function*() {
       const config = yield* RegistryConfig
-      for (const op of [config.get("nope"), config.remove("nope"), config.setDefault("nope"), config.setEnabled("nope", true)]) {
+      for (
+        const op of [
+          config.get("nope"),
+          config.remove("nope"),
+          config.setDefault("nope"),
+          config.setEnabled("nope", true)
+        ]
+      ) {
         const err = yield* Effect.flip(op)
         assert.instanceOf(err, UnknownRegistry)
         if (err instanceof UnknownRegistry) {
@@ -362,7 +381,8 @@ describe("RegistryConfig", () => {
       for (const r of results) assert.strictEqual(r.code, 0, r.stderr)
       const raw = readRaw(home)
       const got = raw.registries.map((r: { name: string }) => r.name).sort()
-      const want = ["local", ...["left", "right"].flatMap((p) => Array.from({ length: COUNT }, (_, i) => `${p}-${i}`))].sort()
+      const want = ["local", ...["left", "right"].flatMap((p) => Array.from({ length: COUNT }, (_, i) => `${p}-${i}`))]
+        .sort()
       assert.deepStrictEqual(got, want)
       assert.deepStrictEqual(fs.readdirSync(home), ["registries.json"])
     } finally {

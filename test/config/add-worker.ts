@@ -6,8 +6,8 @@
  */
 import { Effect, Layer } from "effect"
 import * as fs from "node:fs"
-import { RegistryConfig, RegistryEntry } from "../../src/client/RegistryConfig.js"
 import { RegistryConfigLive } from "../../src/client/ClientLayers.js"
+import { RegistryConfig, RegistryEntry } from "../../src/client/RegistryConfig.js"
 import { layerAt } from "../../src/shared/FlowmasonHome.js"
 
 const [home, prefix, countText, goFile] = process.argv.slice(2)
@@ -15,7 +15,9 @@ const [home, prefix, countText, goFile] = process.argv.slice(2)
 const program = Effect.gen(function*() {
   const config = yield* RegistryConfig
   process.stdout.write("ready\n")
-  for (let i = 0; i < 6000 && !fs.existsSync(goFile!); i++) yield* Effect.promise(() => new Promise((r) => setTimeout(r, 5)))
+  for (let i = 0; i < 6000 && !fs.existsSync(goFile!); i++) {
+    yield* Effect.promise(() => new Promise((r) => setTimeout(r, 5)))
+  }
   for (let i = 0; i < Number(countText); i++) {
     yield* config.add(new RegistryEntry({ name: `${prefix}-${i}`, url: `https://${prefix}-${i}.test`, priority: i }))
   }

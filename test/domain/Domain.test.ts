@@ -122,7 +122,9 @@ describe("Manifest", () => {
       expect(bad.left.field).toBe("version")
       expect(bad.left.message).toContain("manifest.json: field 'version'")
     }
-    const badDep = decodeManifest({ project: project({ name: "x", version: "1.0.0", dependencies: { y: "not a range!" } }) })
+    const badDep = decodeManifest({
+      project: project({ name: "x", version: "1.0.0", dependencies: { y: "not a range!" } })
+    })
     expect(Either.isLeft(badDep) && badDep.left.field).toBe("dependencies.y")
     const notJson = decodeManifest({ component: { file: "flowmason-package.json", text: "{ nope" } })
     expect(Either.isLeft(notJson) && notJson.left.reason).toContain("not valid JSON")

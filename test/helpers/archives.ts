@@ -252,7 +252,11 @@ export const projectManifest = (name = "demo-pkg", version = "1.0.0", extra: Rec
   JSON.stringify({ name, version, description: "A demo package", ...extra }, null, 2)
 
 /** A valid component manifest (`flowmason-package.json`) as text, like FlowMason's builder writes. */
-export const componentManifest = (name = "json_transform", version = "1.0.0", extra: Record<string, unknown> = {}): string =>
+export const componentManifest = (
+  name = "json_transform",
+  version = "1.0.0",
+  extra: Record<string, unknown> = {}
+): string =>
   JSON.stringify(
     {
       name,

@@ -3,21 +3,21 @@
  * storage backend: test/server/attacks.test.ts (SQLite) and test/pg/attacks.test.ts (PostgreSQL).
  * Each test is what an attacker on 127.0.0.1 would send, and what the server must answer.
  */
+import { assert } from "@effect/vitest"
 import { spawn } from "node:child_process"
+import * as crypto from "node:crypto"
 import * as fs from "node:fs"
 import * as net from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
-import { assert } from "@effect/vitest"
-import * as crypto from "node:crypto"
 import { afterAll, describe, expect, it } from "vitest"
 import { buildTar, buildZip, gzip, projectManifest } from "./archives.js"
 import type { TestDatabase } from "./pg.js"
 import { createTestDatabase } from "./pg.js"
-import type { RunningServer, StartServerOptions } from "./server.js"
-import { createToken, publishFixture, serverBundle, startServer, uploadArchive } from "./server.js"
 import type { RawAnswer } from "./raw-http.js"
 import { detailOf, pacedRequest, rawRequest } from "./raw-http.js"
+import type { RunningServer, StartServerOptions } from "./server.js"
+import { createToken, publishFixture, serverBundle, startServer, uploadArchive } from "./server.js"
 
 /** A free TCP port on 127.0.0.1 (bound, then released). */
 const freePort = (): Promise<number> =>
@@ -49,7 +49,7 @@ const modesUnder = (dir: string): Array<{ readonly path: string; readonly dir: b
   const walk = (p: string) => {
     const st = fs.lstatSync(p)
     out.push({ path: p, dir: st.isDirectory(), mode: st.mode & 0o777 })
-    if (st.isDirectory()) for (const name of fs.readdirSync(p)) walk(path.join(p, name))
+    if (st.isDirectory()) { for (const name of fs.readdirSync(p)) walk(path.join(p, name)) }
   }
   walk(dir)
   return out
@@ -81,7 +81,9 @@ export const attackSuite = (backend: "sqlite" | "postgres") => {
     return { databaseUrl: db.url }
   }
   /** Starts a server on its own storage; `databaseUrl` is set on PostgreSQL. */
-  const start = async (options: StartServerOptions = {}): Promise<RunningServer & { readonly databaseUrl?: string }> => {
+  const start = async (
+    options: StartServerOptions = {}
+  ): Promise<RunningServer & { readonly databaseUrl?: string }> => {
     const where = options.databaseUrl === undefined ? await storage() : { databaseUrl: options.databaseUrl }
     const s = await startServer({ ...options, ...where })
     servers.push(s)
@@ -89,7 +91,9 @@ export const attackSuite = (backend: "sqlite" | "postgres") => {
   }
   /** A token of `scope` made with `fm studio token create` on server `s`'s storage. */
   const tokenFor = (s: RunningServer & { readonly databaseUrl?: string }, scope: "read" | "publish") =>
-    s.databaseUrl === undefined ? createToken(s.dataDir, scope) : withDatabaseUrl(s.databaseUrl, () => createToken(s.dataDir, scope))
+    s.databaseUrl === undefined
+      ? createToken(s.dataDir, scope)
+      : withDatabaseUrl(s.databaseUrl, () => createToken(s.dataDir, scope))
   describe(`attacks on ${backend}`, () => {
     it("an anonymous or read-scoped yank with a 300 MiB body is refused before the body is read; JSON bodies over 64 KiB get 413", async () => {
       const s = await start({ private: true })
@@ -137,9 +141,22 @@ export const attackSuite = (backend: "sqlite" | "postgres") => {
       const { databaseUrl } = await storage()
       const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "fm-attack-start-"))
       const port = await freePort()
-      const args = [await serverBundle(), "start", "--port", String(port), "--host", "127.0.0.1", "--data-dir", dataDir, "--quiet"]
+      const args = [
+        await serverBundle(),
+        "start",
+        "--port",
+        String(port),
+        "--host",
+        "127.0.0.1",
+        "--data-dir",
+        dataDir,
+        "--quiet"
+      ]
       if (databaseUrl !== undefined) args.push("--database-url", databaseUrl)
-      const child = spawn(process.execPath, args, { env: { ...process.env, NO_COLOR: "1" }, stdio: ["ignore", "pipe", "pipe"] })
+      const child = spawn(process.execPath, args, {
+        env: { ...process.env, NO_COLOR: "1" },
+        stdio: ["ignore", "pipe", "pipe"]
+      })
       let out = ""
       child.stdout.on("data", (d: Buffer) => (out += d.toString()))
       child.stderr.on("data", (d: Buffer) => (out += d.toString()))
@@ -160,7 +177,11 @@ export const attackSuite = (backend: "sqlite" | "postgres") => {
             s.once("error", () => resolve(false))
           })
           if (connected) {
-            for (let i = 0; i < 4; i++) probes.push(rawRequest(`http://127.0.0.1:${port}`, head, undefined, 10_000).then((a) => void answers.push(a)))
+            for (let i = 0; i < 4; i++) {
+              probes.push(
+                rawRequest(`http://127.0.0.1:${port}`, head, undefined, 10_000).then((a) => void answers.push(a))
+              )
+            }
           } else {
             await sleep(1)
           }
@@ -189,7 +210,9 @@ export const attackSuite = (backend: "sqlite" | "postgres") => {
       const head = (length: number) =>
         `POST /api/v1/registry/packages/upload HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${s.adminToken}\r\n` +
         `Content-Type: multipart/form-data\r\nContent-Length: ${length}\r\nConnection: close\r\n\r\n`
-      const body = Buffer.from("--x\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a\"\r\n\r\nabc\r\n--x--\r\n")
+      const body = Buffer.from(
+        "--x\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a\"\r\n\r\nabc\r\n--x--\r\n"
+      )
       const answer = await rawRequest(s.url, head(body.length), body)
       expect(answer === "no answer" ? 0 : answer.status).toBe(400)
       expect(detailOf(answer)).toMatch(/boundary/)
@@ -218,7 +241,9 @@ export const attackSuite = (backend: "sqlite" | "postgres") => {
           const found = modesUnder(s.dataDir)
           // on SQLite the database and the archive are files here (on PostgreSQL: directories only)
           if (backend === "sqlite") expect(found.filter((f) => !f.dir).length).toBeGreaterThan(2)
-          for (const f of found) expect({ path: f.path, mode: f.mode.toString(8) }).toEqual({ path: f.path, mode: f.dir ? "700" : "600" })
+          for (const f of found) {
+            expect({ path: f.path, mode: f.mode.toString(8) }).toEqual({ path: f.path, mode: f.dir ? "700" : "600" })
+          }
         }
       } finally {
         fs.rmSync(parent, { recursive: true, force: true })
@@ -232,10 +257,16 @@ export const attackSuite = (backend: "sqlite" | "postgres") => {
         await publishFixture(first.url, first.adminToken, { name: "kept-pkg", version: "1.0.0" })
         const publisher = await tokenFor(first, "publish")
         // a stalled upload (headers and a little of a 10 MiB body) and a stalled request line
-        const upload = `POST /api/v1/registry/packages/upload HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${publisher}\r\n` +
+        const upload =
+          `POST /api/v1/registry/packages/upload HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${publisher}\r\n` +
           `Content-Type: multipart/form-data; boundary=x\r\nContent-Length: ${10 * 1024 * 1024}\r\n\r\n`
         const stalled = [
-          rawRequest(first.url, upload, Buffer.from("--x\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a\"\r\n\r\nPK"), 30_000),
+          rawRequest(
+            first.url,
+            upload,
+            Buffer.from("--x\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a\"\r\n\r\nPK"),
+            30_000
+          ),
           rawRequest(first.url, "GET /api/v1/registry/hea", undefined, 30_000)
         ]
         await sleep(500)
@@ -271,11 +302,17 @@ export const attackSuite = (backend: "sqlite" | "postgres") => {
           { name: "data.bin", data: crypto.randomBytes(2 * 1024 * 1024), method: 0 }
         ])
         const body = Buffer.concat([
-          Buffer.from(`--b\r\nContent-Disposition: form-data; name="file"; filename="p.fmpkg"\r\nContent-Type: application/octet-stream\r\n\r\n`),
+          Buffer.from(
+            `--b\r\nContent-Disposition: form-data; name="file"; filename="p.fmpkg"\r\nContent-Type: application/octet-stream\r\n\r\n`
+          ),
           zip,
           Buffer.from("\r\n--b--\r\n")
         ])
-        const progressing = pacedRequest(first.url, uploadHead(body.length, "b"), body, { chunk: 16 * 1024, everyMs: 10, waitMs: 30_000 })
+        const progressing = pacedRequest(first.url, uploadHead(body.length, "b"), body, {
+          chunk: 16 * 1024,
+          everyMs: 10,
+          waitMs: 30_000
+        })
         // a stalled upload, one that trickles a byte every 200 ms, a stalled request line, and an
         // idle keep-alive connection (a request answered, the connection left open)
         const stalled = rawRequest(first.url, uploadHead(1024 * 1024, "x"), Buffer.from("--x\r\n"), 30_000)

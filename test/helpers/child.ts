@@ -36,7 +36,12 @@ export interface SpawnReadyOptions {
 export const spawnReady = async (args: ReadonlyArray<string>, options: SpawnReadyOptions): Promise<ReadyChild> => {
   const [command, argv] = options.umask === undefined
     ? [process.execPath, [...args]]
-    : ["/bin/sh", ["-c", `umask ${options.umask.toString(8).padStart(3, "0")} && exec "$0" "$@"`, process.execPath, ...args]]
+    : ["/bin/sh", [
+      "-c",
+      `umask ${options.umask.toString(8).padStart(3, "0")} && exec "$0" "$@"`,
+      process.execPath,
+      ...args
+    ]]
   const child = spawn(command, argv, { cwd: options.cwd, env: options.env, stdio: ["ignore", "pipe", "pipe"] })
   const pid = child.pid
   if (pid === undefined) throw new Error(`${options.what} could not be started (node ${args.join(" ")})`)

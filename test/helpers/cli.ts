@@ -73,7 +73,7 @@ export const fmBin = (): string => {
   if (snapshot !== undefined) return snapshot
   const dir = path.join(DIST_DIR, "..", ".tmp", `fm-dist-${process.pid}-${Date.now().toString(36)}`)
   process.on("exit", () => fs.rmSync(dir, { recursive: true, force: true }))
-  for (let attempt = 0; ; attempt++) {
+  for (let attempt = 0;; attempt++) {
     try {
       assertBuilt()
       fs.rmSync(dir, { recursive: true, force: true })

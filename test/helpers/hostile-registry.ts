@@ -9,7 +9,7 @@ import { spawn } from "node:child_process"
 import * as crypto from "node:crypto"
 import * as http from "node:http"
 import type { AddressInfo } from "node:net"
-import { type FmOptions, fmBin, fmEnv, type FmResult, waitForExit } from "./cli.js"
+import { fmBin, fmEnv, type FmOptions, type FmResult, waitForExit } from "./cli.js"
 
 /** How the download (or a JSON answer) misbehaves. */
 export type BodyMode =
@@ -179,11 +179,25 @@ export const startHostile = (options: HostileOptions): Promise<Hostile> => {
     const segs = p.split("/").filter((s) => s !== "").map(decodeURIComponent)
     if (p === "/health") {
       if (options.health === "huge") return huge(res, "{\"status\":\"healthy\",\"registry_name\":\"", "\"}")
-      return send(res, 200, { status: "healthy", registry_name: "hostile", version: "1.0.0", packages_count: 1, components_count: 0 })
+      return send(res, 200, {
+        status: "healthy",
+        registry_name: "hostile",
+        version: "1.0.0",
+        packages_count: 1,
+        components_count: 0
+      })
     }
     if (p === "/packages/search") {
-      if (options.search === "huge") return huge(res, "{\"packages\":[],\"total_count\":0,\"page\":1,\"page_size\":20,\"query\":\"", "\"}")
-      return send(res, 200, { packages: [info()], total_count: 1, page: 1, page_size: 20, query: url.searchParams.get("q") ?? "" })
+      if (options.search === "huge") {
+        return huge(res, "{\"packages\":[],\"total_count\":0,\"page\":1,\"page_size\":20,\"query\":\"", "\"}")
+      }
+      return send(res, 200, {
+        packages: [info()],
+        total_count: 1,
+        page: 1,
+        page_size: 20,
+        query: url.searchParams.get("q") ?? ""
+      })
     }
     const [first, name, version, action] = segs
     if (first !== "packages" || name !== options.name) return send(res, 404, { detail: "Not Found" })
@@ -251,12 +265,18 @@ export const runFmPty = async (
   const started = performance.now()
   const env = fmEnv({ ...options, env: { NO_COLOR: undefined, TERM: "xterm-256color", ...options.env } })
   const command = [process.execPath, fmBin(), ...args].map(shellQuote).join(" ")
-  const child = spawn("script", ["-qec", command, "/dev/null"], { cwd: options.cwd ?? options.home, env, stdio: ["pipe", "pipe", "pipe"] })
+  const child = spawn("script", ["-qec", command, "/dev/null"], {
+    cwd: options.cwd ?? options.home,
+    env,
+    stdio: ["pipe", "pipe", "pipe"]
+  })
   const chunks: Array<Buffer> = []
   let typed = false
   child.stdout!.on("data", (d: Buffer) => {
     chunks.push(d)
-    if (!typed && options.keys !== undefined && (options.keysWhen?.(Buffer.concat(chunks).toString("latin1")) ?? true)) {
+    if (
+      !typed && options.keys !== undefined && (options.keysWhen?.(Buffer.concat(chunks).toString("latin1")) ?? true)
+    ) {
       typed = true
       child.stdin!.write(options.keys)
     }

@@ -17,13 +17,13 @@
  * - `components` is `[""]` when the manifest lists none.
  * Every request is logged (method and URL).
  */
+import { Schema } from "effect"
 import * as crypto from "node:crypto"
 import * as fs from "node:fs"
 import * as http from "node:http"
 import type { AddressInfo } from "node:net"
 import * as path from "node:path"
 import * as zlib from "node:zlib"
-import { Schema } from "effect"
 import { buildZip } from "./archives.js"
 
 /** A package to store: its manifest fields and when it was "published" (the file's mtime). */
@@ -57,14 +57,18 @@ export const originalArchive = (pkg: OriginalPackage): Buffer =>
   buildZip([
     {
       name: "manifest.json",
-      data: JSON.stringify({
-        name: pkg.name,
-        version: pkg.version,
-        description: pkg.description ?? `${pkg.name} ${pkg.version}`,
-        author: "Jane Doe",
-        license: "MIT",
-        ...(pkg.dependencies === undefined ? {} : { dependencies: pkg.dependencies })
-      }, null, 2)
+      data: JSON.stringify(
+        {
+          name: pkg.name,
+          version: pkg.version,
+          description: pkg.description ?? `${pkg.name} ${pkg.version}`,
+          author: "Jane Doe",
+          license: "MIT",
+          ...(pkg.dependencies === undefined ? {} : { dependencies: pkg.dependencies })
+        },
+        null,
+        2
+      )
     },
     { name: "pipelines/main.pipeline.json", data: `{"stages":[],"version":"${pkg.version}"}` }
   ])
@@ -94,7 +98,9 @@ const zipManifest = (zip: Buffer): Record<string, unknown> => {
       const start = local + 30 + zip.readUInt16LE(local + 26) + zip.readUInt16LE(local + 28)
       const data = zip.subarray(start, start + compressed)
       const text = (method === 8 ? zlib.inflateRawSync(data) : data).toString("utf8")
-      return Schema.decodeUnknownSync(Schema.parseJson(Schema.Record({ key: Schema.String, value: Schema.Unknown })))(text)
+      return Schema.decodeUnknownSync(Schema.parseJson(Schema.Record({ key: Schema.String, value: Schema.Unknown })))(
+        text
+      )
     }
     at += 46 + nameLen + extraLen + commentLen
   }
@@ -107,9 +113,9 @@ const zipManifest = (zip: Buffer): Record<string, unknown> => {
  */
 const naiveIso = (d: Date): string => {
   const p = (n: number, w = 2) => String(n).padStart(w, "0")
-  const base = `${d.getUTCFullYear()}-${p(d.getUTCMonth() + 1)}-${p(d.getUTCDate())}T${p(d.getUTCHours())}:${p(d.getUTCMinutes())}:${
-    p(d.getUTCSeconds())
-  }`
+  const base = `${d.getUTCFullYear()}-${p(d.getUTCMonth() + 1)}-${p(d.getUTCDate())}T${p(d.getUTCHours())}:${
+    p(d.getUTCMinutes())
+  }:${p(d.getUTCSeconds())}`
   return d.getUTCMilliseconds() === 0 ? base : `${base}.${p(d.getUTCMilliseconds() * 1000, 6)}`
 }
 

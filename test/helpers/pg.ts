@@ -283,8 +283,11 @@ export const startReplica = async (options: ReplicaOptions): Promise<Replica> =>
 
 /** The SHA-256 of every archive stored in PostgreSQL (`blobs`), sorted. */
 export const storedBlobs = (url: string): Promise<ReadonlyArray<string>> =>
-  withPg(url, (sql) =>
-    Effect.map(sql<{ sha256: string }>`SELECT sha256 FROM blobs ORDER BY sha256`, (rows) => rows.map((r) => r.sha256)))
+  withPg(
+    url,
+    (sql) =>
+      Effect.map(sql<{ sha256: string }>`SELECT sha256 FROM blobs ORDER BY sha256`, (rows) => rows.map((r) => r.sha256))
+  )
 
 /**
  * Reads `read()` until `ok` holds of its value or `within` ms have passed; returns the last value

@@ -136,7 +136,8 @@ export const startStandIn = (options: StandInOptions = {}): Promise<StandIn> => 
       components: ["main"],
       component_count: 1,
       published_at: publishedAt.endsWith("Z") ? publishedAt : `${publishedAt}Z`,
-      latest_version: [...all].filter((v) => !versionsOf(p.name).find((x) => x.version === v)?.yanked).sort(cmpSemver).at(-1) ?? null,
+      latest_version:
+        [...all].filter((v) => !versionsOf(p.name).find((x) => x.version === v)?.yanked).sort(cmpSemver).at(-1) ?? null,
       dependencies: {},
       yanked: p.yanked ?? false
     }
@@ -311,15 +312,19 @@ export const makeFmpkg = async (
     fs.mkdirSync(path.join(src, "components"), { recursive: true })
     fs.writeFileSync(
       path.join(src, "manifest.json"),
-      JSON.stringify({
-        name,
-        version,
-        description: options.description ?? `${name} for tests`,
-        author: "Test Author",
-        license: "MIT",
-        dependencies: {},
-        components: ["components/main.py"]
-      }, null, 2)
+      JSON.stringify(
+        {
+          name,
+          version,
+          description: options.description ?? `${name} for tests`,
+          author: "Test Author",
+          license: "MIT",
+          dependencies: {},
+          components: ["components/main.py"]
+        },
+        null,
+        2
+      )
     )
     fs.writeFileSync(path.join(src, "components", "main.py"), `# ${name} ${version}\n`)
     if ((options.padBytes ?? 0) > 0) {

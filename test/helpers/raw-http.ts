@@ -106,4 +106,3 @@ export const detailOf = (answer: RawAnswer): string => {
   if (answer === "no answer") return "(no answer)"
   return (JSON.parse(answer.body) as { detail: string }).detail
 }
-

@@ -34,14 +34,25 @@ export interface TestS3 {
 export const startS3 = async (bucket = "fm-test"): Promise<TestS3> => {
   const S3rver: S3rverClass = createRequire(import.meta.url)("s3rver")
   const directory = Fs.mkdtempSync(Path.join(Os.tmpdir(), "fm-s3rver-"))
-  const server = new S3rver({ address: "127.0.0.1", port: 0, silent: true, directory, configureBuckets: [{ name: bucket }] })
+  const server = new S3rver({
+    address: "127.0.0.1",
+    port: 0,
+    silent: true,
+    directory,
+    configureBuckets: [{ name: bucket }]
+  })
   const { port } = await server.run()
   const endpoint = `http://127.0.0.1:${port}`
   return {
     endpoint,
     bucket,
     // s3rver's fixed credentials
-    env: { AWS_ENDPOINT_URL: endpoint, AWS_REGION: "us-east-1", AWS_ACCESS_KEY_ID: "S3RVER", AWS_SECRET_ACCESS_KEY: "S3RVER" },
+    env: {
+      AWS_ENDPOINT_URL: endpoint,
+      AWS_REGION: "us-east-1",
+      AWS_ACCESS_KEY_ID: "S3RVER",
+      AWS_SECRET_ACCESS_KEY: "S3RVER"
+    },
     stop: async () => {
       await server.close()
       Fs.rmSync(directory, { recursive: true, force: true })

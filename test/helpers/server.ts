@@ -14,9 +14,9 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
+import { Auth } from "../../src/server/http/Auth.js"
 import * as RegistryServer from "../../src/server/RegistryServer.js"
 import * as Storage from "../../src/server/selection/Storage.js"
-import { Auth } from "../../src/server/http/Auth.js"
 import { PackageStore } from "../../src/server/storage/PackageStore.js"
 import { buildZip, projectManifest } from "./archives.js"
 import { spawnReady } from "./child.js"
@@ -83,7 +83,8 @@ export const serverBundle = (): Promise<string> => {
         target: "node20",
         external: ["better-sqlite3", "@parcel/watcher", "pg-native", "playwright-core", "autocannon", "pg"],
         banner: {
-          js: "import { createRequire as __fmCreateRequire } from 'node:module'; const require = __fmCreateRequire(import.meta.url);"
+          js:
+            "import { createRequire as __fmCreateRequire } from 'node:module'; const require = __fmCreateRequire(import.meta.url);"
         },
         logLevel: "error"
       })
@@ -160,16 +161,20 @@ const startInProcess = async (
   const url = await Effect.runPromise(
     Effect.gen(function*() {
       const ctx = yield* Layer.buildWithScope(
-        RegistryServer.serve({
-          dataDir,
-          port: 0,
-          host: "127.0.0.1",
-          private: options.private ?? false,
-          publicUrl: options.publicUrl,
-          trustProxy: options.trustProxy ?? false,
-          ...(options.maxUploadSize === undefined ? {} : { maxUploadSize: options.maxUploadSize }),
-          logRequests: options.logRequests ?? false
-        }, undefined, inProcessStorage(dataDir, options)),
+        RegistryServer.serve(
+          {
+            dataDir,
+            port: 0,
+            host: "127.0.0.1",
+            private: options.private ?? false,
+            publicUrl: options.publicUrl,
+            trustProxy: options.trustProxy ?? false,
+            ...(options.maxUploadSize === undefined ? {} : { maxUploadSize: options.maxUploadSize }),
+            logRequests: options.logRequests ?? false
+          },
+          undefined,
+          inProcessStorage(dataDir, options)
+        ),
         scope
       )
       const store = Context.get(ctx, PackageStore)
@@ -251,8 +256,10 @@ export const runStudio = async (args: ReadonlyArray<string>, env: Record<string,
     let err = ""
     child.stdout.on("data", (d: Buffer) => (out += d.toString()))
     child.stderr.on("data", (d: Buffer) => (err += d.toString()))
-    child.once("exit", (code) =>
-      code === 0 ? resolve(out) : reject(new Error(`fm studio ${args.join(" ")} exited ${code}: ${err}${out}`))
+    child.once(
+      "exit",
+      (code) =>
+        code === 0 ? resolve(out) : reject(new Error(`fm studio ${args.join(" ")} exited ${code}: ${err}${out}`))
     )
   })
 }

@@ -138,18 +138,28 @@ beforeAll(async () => {
     })
   )
   for (const f of EXAMPLES) fs.copyFileSync(path.join(ROOT, "examples", f), path.join(consumer, "src", f))
-  await npm(["install", "--prefer-offline", "--ignore-scripts", "--no-audit", "--no-fund", "--loglevel=error"], consumer)
+  await npm(
+    ["install", "--prefer-offline", "--ignore-scripts", "--no-audit", "--no-fund", "--loglevel=error"],
+    consumer
+  )
 
   const sqlite = path.join("node_modules", "better-sqlite3")
   if (installedVersion(consumer, "better-sqlite3") === installedVersion(ROOT, "better-sqlite3")) {
     const release = path.join(sqlite, "build", "Release")
     fs.mkdirSync(path.join(consumer, release), { recursive: true })
-    fs.copyFileSync(path.join(ROOT, release, "better_sqlite3.node"), path.join(consumer, release, "better_sqlite3.node"))
+    fs.copyFileSync(
+      path.join(ROOT, release, "better_sqlite3.node"),
+      path.join(consumer, release, "better_sqlite3.node")
+    )
   } else {
     await npm(["rebuild", "better-sqlite3"], consumer)
   }
 
-  typecheck = node([path.join(ROOT, "node_modules", "typescript", "bin", "tsc"), "--noEmit", "-p", "tsconfig.json"], consumer, 170_000)
+  typecheck = node(
+    [path.join(ROOT, "node_modules", "typescript", "bin", "tsc"), "--noEmit", "-p", "tsconfig.json"],
+    consumer,
+    170_000
+  )
 
   // the examples as plain JavaScript next to their sources (types stripped, nothing bundled)
   const esbuild = await import("esbuild")
@@ -178,7 +188,9 @@ describe("fm installed from its tarball into another project", () => {
     ]
     const stray = packed.filter((f) => !allowed.some((re) => re.test(f)))
     assert.deepStrictEqual(stray, [])
-    for (const f of ["LICENSE", "README.md", "build/index.js", "build/index.d.ts", "build/index.d.ts.map", "dist/fm.js"]) {
+    for (
+      const f of ["LICENSE", "README.md", "build/index.js", "build/index.d.ts", "build/index.d.ts.map", "dist/fm.js"]
+    ) {
       assert.include(packed, f)
     }
     for (const entry of ["client", "server", "archive"]) assert.include(packed, `build/${entry}/index.d.ts`)
@@ -189,7 +201,10 @@ describe("fm installed from its tarball into another project", () => {
   it("the CLI bundle in the package runs on its own", async () => {
     const r = await node([path.join("node_modules", "fm", "dist", "fm.js"), "--version"], consumer)
     assert.strictEqual(r.code, 0, r.stderr)
-    assert.include(r.stdout, Schema.decodeUnknownSync(PackageVersion)(fs.readFileSync(path.join(ROOT, "package.json"), "utf8")).version)
+    assert.include(
+      r.stdout,
+      Schema.decodeUnknownSync(PackageVersion)(fs.readFileSync(path.join(ROOT, "package.json"), "utf8")).version
+    )
   })
 
   it("exactly one copy of effect is installed", async () => {
@@ -202,7 +217,6 @@ describe("fm installed from its tarball into another project", () => {
     assert.deepStrictEqual(nested, [])
     assert.strictEqual(installedVersion(consumer, "effect"), installedVersion(ROOT, "effect"))
   })
-
 
   it("plain node imports fm, fm/client, fm/server and fm/archive, and importing them hooks nothing into the process", async () => {
     // dynamic imports, so the listeners present before them can be counted
@@ -247,7 +261,10 @@ describe("fm installed from its tarball into another project", () => {
       "import { register } from \"node:module\"\nregister(\"./no-drivers-hooks.mjs\", import.meta.url)\n"
     )
     const load = (entry: string) =>
-      node(["--import", "./no-drivers.mjs", "--input-type=module", "-e", `await import(${JSON.stringify(entry)})`], consumer)
+      node(
+        ["--import", "./no-drivers.mjs", "--input-type=module", "-e", `await import(${JSON.stringify(entry)})`],
+        consumer
+      )
     for (const entry of ["fm/client", "fm", "fm/archive"]) {
       const r = await load(entry)
       assert.strictEqual(r.code, 0, `${entry}: ${r.stderr}`)
@@ -257,50 +274,56 @@ describe("fm installed from its tarball into another project", () => {
     assert.include(server.stderr, "database driver resolved")
   })
 
-  it("an app serves its own route beside the registry API; the client examples (Effect, promises) search and install from it", async () => {
-    const dataDir = path.join(scratch, "registry-data")
-    const home = path.join(scratch, "flowmason-home")
-    fs.mkdirSync(dataDir)
-    const token = `fmr_consumer${Date.now()}`
-    await Effect.runPromise(
-      Effect.flatMap(Auth, (auth) => auth.bootstrap(token)).pipe(
-        Effect.provide(Auth.Default.pipe(Layer.provide(SqlitePackageStore.layer(RegistryServer.databaseFile(dataDir)))))
+  it(
+    "an app serves its own route beside the registry API; the client examples (Effect, promises) search and install from it",
+    async () => {
+      const dataDir = path.join(scratch, "registry-data")
+      const home = path.join(scratch, "flowmason-home")
+      fs.mkdirSync(dataDir)
+      const token = `fmr_consumer${Date.now()}`
+      await Effect.runPromise(
+        Effect.flatMap(Auth, (auth) => auth.bootstrap(token)).pipe(
+          Effect.provide(
+            Auth.Default.pipe(Layer.provide(SqlitePackageStore.layer(RegistryServer.databaseFile(dataDir))))
+          )
+        )
       )
-    )
-    const app = await start("app.js", { DATA_DIR: dataDir })
-    try {
-      const own = await fetch(`${app.ready}/hello`)
-      assert.strictEqual(own.status, 200)
-      assert.strictEqual(await own.text(), "hello from my app")
-      await publishFixture(app.ready, token, { name: "hello-flow", version: "1.0.0", files: { "flow.json": "{}" } })
-      const meta = await fetch(`${app.ready}/api/v1/registry/packages/hello-flow`)
-      assert.strictEqual(meta.status, 200, await meta.clone().text())
+      const app = await start("app.js", { DATA_DIR: dataDir })
+      try {
+        const own = await fetch(`${app.ready}/hello`)
+        assert.strictEqual(own.status, 200)
+        assert.strictEqual(await own.text(), "hello from my app")
+        await publishFixture(app.ready, token, { name: "hello-flow", version: "1.0.0", files: { "flow.json": "{}" } })
+        const meta = await fetch(`${app.ready}/api/v1/registry/packages/hello-flow`)
+        assert.strictEqual(meta.status, 200, await meta.clone().text())
 
-      const r = await run(process.execPath, ["client.js"], {
-        cwd: consumer,
-        env: childEnv({ REGISTRY_URL: app.ready, FLOWMASON_HOME: home }),
-        timeout: 60_000
-      })
-      assert.include(r.stdout, "found hello-flow on team")
-      const dir = /installed hello-flow@1\.0\.0 in (.+)$/m.exec(r.stdout)?.[1]
-      assert.isDefined(dir, r.stdout + r.stderr)
-      assert.isTrue(fs.existsSync(path.join(dir ?? "", "flow.json")), `${dir} holds no flow.json`)
-      assert.isTrue(dir?.startsWith(home), `installed outside FLOWMASON_HOME: ${dir}`)
+        const r = await run(process.execPath, ["client.js"], {
+          cwd: consumer,
+          env: childEnv({ REGISTRY_URL: app.ready, FLOWMASON_HOME: home }),
+          timeout: 60_000
+        })
+        assert.include(r.stdout, "found hello-flow on team")
+        const dir = /installed hello-flow@1\.0\.0 in (.+)$/m.exec(r.stdout)?.[1]
+        assert.isDefined(dir, r.stdout + r.stderr)
+        assert.isTrue(fs.existsSync(path.join(dir ?? "", "flow.json")), `${dir} holds no flow.json`)
+        assert.isTrue(dir?.startsWith(home), `installed outside FLOWMASON_HOME: ${dir}`)
 
-      const home2 = path.join(scratch, "flowmason-home-2")
-      const p = await run(process.execPath, ["promise.js"], {
-        cwd: consumer,
-        env: childEnv({ REGISTRY_URL: app.ready, FLOWMASON_HOME: home2 }),
-        timeout: 60_000
-      })
-      assert.include(p.stdout, "hello-flow v1.0.0 on primary")
-      const file = /^installed (.+)$/m.exec(p.stdout)?.[1]
-      assert.isDefined(file, p.stdout + p.stderr)
-      assert.isTrue(file?.startsWith(home2) === true && fs.existsSync(file), `no installed archive at ${file}`)
-    } finally {
-      await app.stop()
-    }
-  }, 120_000)
+        const home2 = path.join(scratch, "flowmason-home-2")
+        const p = await run(process.execPath, ["promise.js"], {
+          cwd: consumer,
+          env: childEnv({ REGISTRY_URL: app.ready, FLOWMASON_HOME: home2 }),
+          timeout: 60_000
+        })
+        assert.include(p.stdout, "hello-flow v1.0.0 on primary")
+        const file = /^installed (.+)$/m.exec(p.stdout)?.[1]
+        assert.isDefined(file, p.stdout + p.stderr)
+        assert.isTrue(file?.startsWith(home2) === true && fs.existsSync(file), `no installed archive at ${file}`)
+      } finally {
+        await app.stop()
+      }
+    },
+    120_000
+  )
 
   it("the server layer runs on PostgreSQL (skipped only without PostgreSQL and FM_REQUIRE_POSTGRES)", async (ctx) => {
     if (!(await pgEnabled())) {

@@ -4,9 +4,9 @@ import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { BlobStore } from "../../src/server/storage/BlobStore.js"
 import * as PgBlobStore from "../../src/server/pg/PgBlobStore.js"
 import * as PgDatabase from "../../src/server/pg/PgDatabase.js"
+import { BlobStore } from "../../src/server/storage/BlobStore.js"
 import * as SharedDirBlobStore from "../../src/server/storage/SharedDirBlobStore.js"
 import { pgEnabled, usePgDatabase, withPg } from "../helpers/pg.js"
 
@@ -53,13 +53,21 @@ describe.skipIf(!enabled)("PgBlobStore on PostgreSQL", () => {
     const t = await on(0, (s) => s.put(pieces(data), 10_000_000))
     expect(t.sha256).toBe(sha(data))
     expect(t.size).toBe(data.length)
-    const chunks = await withPg(db().url, (sql) =>
-      sql<{ n: string; biggest: number }>`SELECT count(*)::text AS n, max(length(data)) AS biggest FROM blob_chunks`)
+    const chunks = await withPg(
+      db().url,
+      (sql) =>
+        sql<{ n: string; biggest: number }>`SELECT count(*)::text AS n, max(length(data)) AS biggest FROM blob_chunks`
+    )
     expect(Number(chunks[0]!.n)).toBe(4)
     expect(chunks[0]!.biggest).toBe(PgBlobStore.CHUNK_SIZE)
     expect(Option.getOrThrow(await on(1, (s) => s.stat(t.sha256))).size).toBe(data.length)
     expect((await on(1, (s) => bytesOf(s.stream(t.sha256)))).equals(data)).toBe(true)
-    for (const [start, end] of [[0, 0], [5, 100], [PgBlobStore.CHUNK_SIZE - 3, PgBlobStore.CHUNK_SIZE + 2], [100, data.length - 1], [data.length - 1, data.length - 1]] as const) {
+    for (
+      const [start, end] of [[0, 0], [5, 100], [PgBlobStore.CHUNK_SIZE - 3, PgBlobStore.CHUNK_SIZE + 2], [
+        100,
+        data.length - 1
+      ], [data.length - 1, data.length - 1]] as const
+    ) {
       const got = await on(1, (s) => bytesOf(s.stream(t.sha256, { start, end })))
       expect(got.equals(data.subarray(start, end + 1))).toBe(true)
     }
@@ -71,7 +79,10 @@ describe.skipIf(!enabled)("PgBlobStore on PostgreSQL", () => {
     const same = crypto.randomBytes(300_000)
     const results = await Promise.all([0, 1, 0, 1].map((i) => on(i, (s) => s.put(pieces(same), 10_000_000))))
     expect(new Set(results.map((r) => r.sha256))).toEqual(new Set([sha(same)]))
-    const rows = await withPg(db().url, (sql) => sql<{ n: string }>`SELECT count(*)::text AS n FROM blobs WHERE sha256 = ${sha(same)}`)
+    const rows = await withPg(
+      db().url,
+      (sql) => sql<{ n: string }>`SELECT count(*)::text AS n FROM blobs WHERE sha256 = ${sha(same)}`
+    )
     expect(rows[0]!.n).toBe("1")
     const empty = await on(0, (s) => s.put(Stream.empty, 10))
     expect((await on(1, (s) => bytesOf(s.stream(empty.sha256)))).length).toBe(0)
@@ -95,23 +106,34 @@ describe.skipIf(!enabled)("PgBlobStore on PostgreSQL", () => {
     })))
     expect(Exit.isFailure(exit)).toBe(true)
     expect(Option.isNone(await on(1, (s) => s.stat(sha(big))))).toBe(true)
-    const orphans = await withPg(db().url, (sql) =>
-      sql<{ n: string }>`SELECT count(*)::text AS n FROM blob_chunks c WHERE NOT EXISTS (SELECT 1 FROM blobs b WHERE b.id = c.blob_id)`)
+    const orphans = await withPg(
+      db().url,
+      (sql) =>
+        sql<
+          { n: string }
+        >`SELECT count(*)::text AS n FROM blob_chunks c WHERE NOT EXISTS (SELECT 1 FROM blobs b WHERE b.id = c.blob_id)`
+    )
     expect(orphans[0]!.n).toBe("0")
   })
 
   it("removes only unreferenced blobs, and the sweep spares recent ones (uploads in flight elsewhere)", async () => {
     const t = await on(0, (s) => s.put(pieces(crypto.randomBytes(1000)), 10_000))
-    await withPg(db().url, (sql) =>
-      sql`INSERT INTO releases (package_id, name, name_norm, version, checksum, size_bytes, published_at)
-          VALUES (1, 'x', 'x', '1.0.0', ${t.sha256}, 1000, '2026-01-01T00:00:00Z')`)
+    await withPg(
+      db().url,
+      (sql) =>
+        sql`INSERT INTO releases (package_id, name, name_norm, version, checksum, size_bytes, published_at)
+          VALUES (1, 'x', 'x', '1.0.0', ${t.sha256}, 1000, '2026-01-01T00:00:00Z')`
+    )
     await on(1, (s) => s.remove(t.sha256))
     expect(Option.isSome(await on(0, (s) => s.stat(t.sha256)))).toBe(true)
     const orphan = await on(0, (s) => s.put(pieces(crypto.randomBytes(2000)), 10_000))
     const swept = await on(1, (s) => s.sweep(Effect.succeed(new Set<string>())))
     expect(swept.blobs).toBe(0)
     expect(Option.isSome(await on(0, (s) => s.stat(orphan.sha256)))).toBe(true)
-    await withPg(db().url, (sql) => sql`UPDATE blobs SET created_at = now() - interval '2 hours' WHERE sha256 = ${orphan.sha256}`)
+    await withPg(
+      db().url,
+      (sql) => sql`UPDATE blobs SET created_at = now() - interval '2 hours' WHERE sha256 = ${orphan.sha256}`
+    )
     expect((await on(1, (s) => s.sweep(Effect.succeed(new Set<string>())))).blobs).toBeGreaterThanOrEqual(1)
     expect(Option.isNone(await on(0, (s) => s.stat(orphan.sha256)))).toBe(true)
     expect(Option.isSome(await on(0, (s) => s.stat(t.sha256)))).toBe(true)
@@ -129,10 +151,12 @@ describe("SharedDirBlobStore", () => {
       const old = await run((s) => s.put(Stream.make(new Uint8Array([4, 5, 6])), 100))
       const kept = await run((s) => s.put(Stream.make(new Uint8Array([7])), 100))
       const past = new Date(Date.now() - 3 * 3600_000)
-      await run((s) => Effect.sync(() => {
-        Fs.utimesSync(s.pathOf(old.sha256), past, past)
-        Fs.utimesSync(s.pathOf(kept.sha256), past, past)
-      }))
+      await run((s) =>
+        Effect.sync(() => {
+          Fs.utimesSync(s.pathOf(old.sha256), past, past)
+          Fs.utimesSync(s.pathOf(kept.sha256), past, past)
+        })
+      )
       Fs.writeFileSync(Path.join(dir, "tmp", "upload-inflight.part"), "x")
       Fs.writeFileSync(Path.join(dir, "tmp", "upload-crashed.part"), "x")
       Fs.utimesSync(Path.join(dir, "tmp", "upload-crashed.part"), past, past)

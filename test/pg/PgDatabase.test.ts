@@ -17,7 +17,9 @@ describe("PgDatabase: helpers without a server", () => {
 
   it("fails to connect to an unreachable server with a StoreError that names the URL but not the password", async () => {
     const error = await Effect.runPromise(
-      Effect.flip(PgDatabase.migrateDatabase({ url: "postgres://fm:hunter2@127.0.0.1:1/nowhere", connectTimeout: "2 seconds" }))
+      Effect.flip(
+        PgDatabase.migrateDatabase({ url: "postgres://fm:hunter2@127.0.0.1:1/nowhere", connectTimeout: "2 seconds" })
+      )
     )
     expect(error._tag).toBe("StoreError")
     expect(error.message).toContain("postgres://fm:***@127.0.0.1:1/nowhere")
@@ -37,8 +39,11 @@ describe.skipIf(!enabled)("PgDatabase on PostgreSQL", () => {
     expect(applied).toEqual(Object.keys(migrations).map((key) => Number(key.slice(0, 4))))
     const again = await Effect.runPromise(PgDatabase.migrateDatabase({ url: db().url }))
     expect(again).toEqual([])
-    const tables = await withPg(db().url, (sql) =>
-      sql<{ tablename: string }>`SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename`)
+    const tables = await withPg(
+      db().url,
+      (sql) =>
+        sql<{ tablename: string }>`SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename`
+    )
     expect(tables.map((t) => t.tablename)).toEqual([
       "blob_chunks",
       "blobs",
@@ -51,8 +56,10 @@ describe.skipIf(!enabled)("PgDatabase on PostgreSQL", () => {
       "releases",
       "tokens"
     ])
-    const indexes = await withPg(db().url, (sql) =>
-      sql<{ indexname: string }>`SELECT indexname FROM pg_indexes WHERE schemaname = 'public'`)
+    const indexes = await withPg(
+      db().url,
+      (sql) => sql<{ indexname: string }>`SELECT indexname FROM pg_indexes WHERE schemaname = 'public'`
+    )
     const names = indexes.map((i) => i.indexname)
     expect(names).toContain("packages_name_trgm")
     expect(names).toContain("packages_search_document")

@@ -1,8 +1,8 @@
 import type { Layer } from "effect"
 import { Effect, Exit, ManagedRuntime, Option } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { PackageStore } from "../../src/server/storage/PackageStore.js"
 import * as PgPackageStore from "../../src/server/pg/PgPackageStore.js"
+import { PackageStore } from "../../src/server/storage/PackageStore.js"
 import { eventually, pgEnabled, usePgDatabase } from "../helpers/pg.js"
 import { newRelease } from "../helpers/releases.js"
 
@@ -35,19 +35,34 @@ describe.skipIf(!enabled)("PgPackageStore on PostgreSQL", () => {
   })
 
   it("publishes, reads back from the other replica, and counts downloads exactly", async () => {
-    const row = await on(0, (s) => s.publish(release("json_transform", "1.0.0", { description: "Transforms JSON", tags: ["json", "data"], dependencies: { "flowmason-http": "^1.0.0" } })))
+    const row = await on(
+      0,
+      (s) =>
+        s.publish(
+          release("json_transform", "1.0.0", {
+            description: "Transforms JSON",
+            tags: ["json", "data"],
+            dependencies: { "flowmason-http": "^1.0.0" }
+          })
+        )
+    )
     expect(row.nameNorm).toBe("json-transform")
     const pkg = await on(1, (s) => s.getPackage("json-transform"))
     expect(Option.getOrThrow(pkg).latest.dependencies).toEqual({ "flowmason-http": "^1.0.0" })
     expect(Option.getOrThrow(pkg).latest.tags).toEqual(["json", "data"])
-    await Promise.all(Array.from({ length: 40 }, (_, i) => on(i % 2, (s) => s.recordDownload("json-transform", "1.0.0"))))
+    await Promise.all(
+      Array.from({ length: 40 }, (_, i) => on(i % 2, (s) => s.recordDownload("json-transform", "1.0.0")))
+    )
     // each replica writes its batch of counts within 50 ms; its own reads see its own at once
     const after = await eventually(
       async () => Option.getOrThrow(await on(1, (s) => s.getRelease("json-transform", "1.0.0"))),
       (r) => r.downloads === 40
     )
     expect(after.downloads).toBe(40)
-    const counted = await eventually(async () => Option.getOrThrow(await on(0, (s) => s.getPackage("json-transform"))), (p) => p.downloads === 40)
+    const counted = await eventually(
+      async () => Option.getOrThrow(await on(0, (s) => s.getPackage("json-transform"))),
+      (p) => p.downloads === 40
+    )
     expect(counted.downloads).toBe(40)
     const stats = await on(0, (s) => s.stats)
     expect(stats.totalDownloads).toBe(40)
@@ -55,9 +70,16 @@ describe.skipIf(!enabled)("PgPackageStore on PostgreSQL", () => {
   })
 
   it("lets exactly one of 30 concurrent publishes of one name@version win", async () => {
-    const exits = await Promise.all(Array.from({ length: 30 }, (_, i) =>
-      replicas[i % 2]!.runPromiseExit(Effect.flatMap(PackageStore, (s) =>
-        s.publish(release("race-pkg", "1.0.0", { checksum: String(i % 10).repeat(64) }))))))
+    const exits = await Promise.all(
+      Array.from(
+        { length: 30 },
+        (_, i) =>
+          replicas[i % 2]!.runPromiseExit(
+            Effect.flatMap(PackageStore, (s) =>
+              s.publish(release("race-pkg", "1.0.0", { checksum: String(i % 10).repeat(64) })))
+          )
+      )
+    )
     const ok = exits.filter(Exit.isSuccess)
     expect(ok.length).toBe(1)
     for (const e of exits.filter(Exit.isFailure)) {
@@ -76,30 +98,69 @@ describe.skipIf(!enabled)("PgPackageStore on PostgreSQL", () => {
     expect(Option.getOrThrow(await on(1, (s) => s.getPackage("multi"))).latest.version).toBe("2.1.0")
     await on(1, (s) => s.delete("multi", "2.1.0"))
     expect(Option.getOrThrow(await on(0, (s) => s.getPackage("multi"))).latest.version).toBe("2.0.0")
-    const again = await replicas[0]!.runPromiseExit(Effect.flatMap(PackageStore, (s) => s.publish(release("multi", "2.1.0"))))
+    const again = await replicas[0]!.runPromiseExit(
+      Effect.flatMap(PackageStore, (s) => s.publish(release("multi", "2.1.0")))
+    )
     expect(JSON.stringify(Exit.isFailure(again) ? again.cause : "")).toContain("\"deleted\":true")
   })
 
   it("sees a token revoked on one replica as revoked on the other at once", async () => {
-    await on(0, (s) => s.createToken({ name: "ci", prefix: "fmr_ab", hash: "f".repeat(64), scope: "publish", expiresAt: null }))
+    await on(
+      0,
+      (s) => s.createToken({ name: "ci", prefix: "fmr_ab", hash: "f".repeat(64), scope: "publish", expiresAt: null })
+    )
     expect(Option.getOrThrow(await on(1, (s) => s.findTokenByHash("f".repeat(64)))).revokedAt).toBeNull()
     await on(1, (s) => s.revokeToken("ci"))
     expect(Option.getOrThrow(await on(0, (s) => s.findTokenByHash("f".repeat(64)))).revokedAt).not.toBeNull()
   })
 
   it("lets replicas starting together register the same FM_ADMIN_TOKEN (same hash) without failing", async () => {
-    const rows = await Promise.all([0, 1, 0, 1].map((i) =>
-      on(i, (s) => s.createToken({ name: "admin (FM_ADMIN_TOKEN)", prefix: "fmr_ad", hash: "a".repeat(64), scope: "admin", expiresAt: null }))
-    ))
+    const rows = await Promise.all(
+      [0, 1, 0, 1].map((i) =>
+        on(i, (s) =>
+          s.createToken({
+            name: "admin (FM_ADMIN_TOKEN)",
+            prefix: "fmr_ad",
+            hash: "a".repeat(64),
+            scope: "admin",
+            expiresAt: null
+          }))
+      )
+    )
     expect(new Set(rows.map((r) => r.id)).size).toBe(1)
   })
 
   it("searches with full text and trigram on names: exact name first, then relevance, then downloads", async () => {
-    await on(0, (s) => s.publish(release("csv-tools", "1.0.0", { description: "Read and write CSV files", tags: ["csv"], category: "io" })))
+    await on(
+      0,
+      (s) =>
+        s.publish(
+          release("csv-tools", "1.0.0", { description: "Read and write CSV files", tags: ["csv"], category: "io" })
+        )
+    )
     await on(0, (s) => s.publish(release("csv", "1.0.0", { description: "Minimal reader", category: "io" })))
-    await on(0, (s) => s.publish(release("table-kit", "1.0.0", { description: "Tables from csv and json", category: "data" })))
-    await on(0, (s) => s.publish(release("summarizer", "1.0.0", { description: "Summarizes text with an LLM", components: ["Summarize"], category: "ai" })))
-    await on(0, (s) => s.publish(release("text-summary", "1.0.0", { description: "Short texts", tags: ["summarizer"], category: "ai" })))
+    await on(
+      0,
+      (s) => s.publish(release("table-kit", "1.0.0", { description: "Tables from csv and json", category: "data" }))
+    )
+    await on(
+      0,
+      (s) =>
+        s.publish(
+          release("summarizer", "1.0.0", {
+            description: "Summarizes text with an LLM",
+            components: ["Summarize"],
+            category: "ai"
+          })
+        )
+    )
+    await on(
+      0,
+      (s) =>
+        s.publish(
+          release("text-summary", "1.0.0", { description: "Short texts", tags: ["summarizer"], category: "ai" })
+        )
+    )
     const names = async (q: string, category?: string, page = 1, pageSize = 20) => {
       const r = await on(1, (s) => s.search({ q, category, page, pageSize }))
       return { names: r.rows.map((p) => p.name), total: r.total }

@@ -67,9 +67,9 @@ describe.skipIf(!enabled)("coherent caches on two PostgreSQL replicas", () => {
   beforeAll(async () => {
     db = await createTestDatabase("coherence")
     dir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "fm-coherence-"))
-    ;[a, b] = await Promise.all([0, 1].map((i) =>
-      startReplica({ databaseUrl: db.url, dataDir: Path.join(dir, `r${i}`), adminToken: ADMIN })
-    ))
+    ;[a, b] = await Promise.all(
+      [0, 1].map((i) => startReplica({ databaseUrl: db.url, dataDir: Path.join(dir, `r${i}`), adminToken: ADMIN }))
+    )
   }, 120_000)
 
   afterAll(async () => {
@@ -116,7 +116,10 @@ describe.skipIf(!enabled)("coherent caches on two PostgreSQL replicas", () => {
 
   it("drops replica B's whole cache when its LISTEN connection is killed, and keeps answering right", async () => {
     await publish(a.url, "listen-kill", "1.0.0", "before")
-    assert.strictEqual((await eventually(() => info(b.url, "listen-kill"), (r) => r.status === 200)).description, "before")
+    assert.strictEqual(
+      (await eventually(() => info(b.url, "listen-kill"), (r) => r.status === 200)).description,
+      "before"
+    )
     assert.strictEqual((await info(b.url, "listen-kill")).description, "before")
 
     // A write no replica announces (made behind their backs): B's cached answer does not see it,
@@ -163,9 +166,12 @@ describe.skipIf(!enabled)("coherent caches on two PostgreSQL replicas", () => {
     } finally {
       await c.stop() // SIGTERM right after the last download: counts still in memory are written
     }
-    const rows = await withPg(db.url, (sql) =>
-      sql<{ r: string; p: string }>`SELECT r.downloads::text AS r, p.downloads::text AS p
-        FROM releases r JOIN packages p ON p.id = r.package_id WHERE r.name_norm = 'counted-stop'`)
+    const rows = await withPg(
+      db.url,
+      (sql) =>
+        sql<{ r: string; p: string }>`SELECT r.downloads::text AS r, p.downloads::text AS p
+        FROM releases r JOIN packages p ON p.id = r.package_id WHERE r.name_norm = 'counted-stop'`
+    )
     assert.strictEqual(rows[0]?.r, String(n))
     assert.strictEqual(rows[0]?.p, String(n))
     // and the other replicas were told

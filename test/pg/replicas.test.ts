@@ -10,7 +10,6 @@ import * as Os from "node:os"
 import * as Path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { hashToken } from "../../src/server/http/Auth.js"
-import { uploadArchive } from "../helpers/server.js"
 import { buildZip, projectManifest } from "../helpers/archives.js"
 import type { Replica, TestDatabase } from "../helpers/pg.js"
 import {
@@ -22,6 +21,7 @@ import {
   startReplica,
   withPg
 } from "../helpers/pg.js"
+import { uploadArchive } from "../helpers/server.js"
 
 const enabled = await pgEnabled()
 
@@ -70,9 +70,9 @@ describe.skipIf(!enabled)("three registry replicas on one PostgreSQL database", 
     db = await createTestDatabase("replicas")
     dir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "fm-replicas-"))
     // Started together: they migrate the fresh database concurrently.
-    replicas = await Promise.all([0, 1, 2].map((i) =>
-      startReplica({ databaseUrl: db.url, dataDir: Path.join(dir, `r${i}`), adminToken: ADMIN })
-    ))
+    replicas = await Promise.all(
+      [0, 1, 2].map((i) => startReplica({ databaseUrl: db.url, dataDir: Path.join(dir, `r${i}`), adminToken: ADMIN }))
+    )
   }, 120_000)
 
   afterAll(async () => {
@@ -141,10 +141,16 @@ describe.skipIf(!enabled)("three registry replicas on one PostgreSQL database", 
     expect((await upload(at(0), archive("lifecycle", "1.0.0"))).status).toBe(201)
     expect((await upload(at(0), archive("lifecycle", "1.1.0"))).status).toBe(201)
     const auth = { authorization: `Bearer ${ADMIN}`, "content-type": "application/json" }
-    const yank = await getJson(at(1), "/packages/lifecycle/1.1.0/yank", { method: "POST", headers: auth, body: JSON.stringify({ reason: "broken" }) })
+    const yank = await getJson(at(1), "/packages/lifecycle/1.1.0/yank", {
+      method: "POST",
+      headers: auth,
+      body: JSON.stringify({ reason: "broken" })
+    })
     expect(yank.status).toBe(200)
     for (const i of [0, 2]) expect((await getJson(at(i), "/packages/lifecycle")).body.latest_version).toBe("1.0.0")
-    expect((await getJson(at(2), "/packages/lifecycle/1.1.0/unyank", { method: "POST", headers: auth })).status).toBe(200)
+    expect((await getJson(at(2), "/packages/lifecycle/1.1.0/unyank", { method: "POST", headers: auth })).status).toBe(
+      200
+    )
     for (const i of [0, 1]) expect((await getJson(at(i), "/packages/lifecycle")).body.latest_version).toBe("1.1.0")
     expect((await getJson(at(0), "/packages/lifecycle/1.1.0", { method: "DELETE", headers: auth })).status).toBe(200)
     for (const i of [1, 2]) {
@@ -156,8 +162,13 @@ describe.skipIf(!enabled)("three registry replicas on one PostgreSQL database", 
 
     // a publish token, revoked in the database: refused by every replica from then on
     const token = `fmr_test_pub_${crypto.randomBytes(8).toString("hex")}`
-    await withPg(db.url, (sql) =>
-      sql`INSERT INTO tokens (name, prefix, hash, scope, created_at) VALUES ('ci', 'fmr_test', ${hashToken(token)}, 'publish', ${new Date().toISOString()})`)
+    await withPg(
+      db.url,
+      (sql) =>
+        sql`INSERT INTO tokens (name, prefix, hash, scope, created_at) VALUES ('ci', 'fmr_test', ${
+          hashToken(token)
+        }, 'publish', ${new Date().toISOString()})`
+    )
     expect((await upload(at(1), archive("tokened", "1.0.0"), token)).status).toBe(201)
     await withPg(db.url, (sql) => sql`UPDATE tokens SET revoked_at = ${new Date().toISOString()} WHERE name = 'ci'`)
     for (const i of [0, 1, 2]) expect((await upload(at(i), archive("tokened", `1.0.${i + 1}`), token)).status).toBe(401)
@@ -236,13 +247,19 @@ describe.skipIf(!enabled)("three registry replicas on one PostgreSQL database", 
         expect(r.status).toBe(404)
       }
     }
-    const broken = await withPg(db.url, (sql) =>
-      sql<{ n: string }>`SELECT count(*)::text AS n FROM releases r LEFT JOIN blobs b ON b.sha256 = r.checksum
-        WHERE b.id IS NULL OR b.chunk_count <> (SELECT count(*) FROM blob_chunks c WHERE c.blob_id = b.id)`)
+    const broken = await withPg(
+      db.url,
+      (sql) =>
+        sql<{ n: string }>`SELECT count(*)::text AS n FROM releases r LEFT JOIN blobs b ON b.sha256 = r.checksum
+        WHERE b.id IS NULL OR b.chunk_count <> (SELECT count(*) FROM blob_chunks c WHERE c.blob_id = b.id)`
+    )
     expect(broken[0]!.n).toBe("0")
-    const keys = await withPg(db.url, (sql) =>
-      sql<{ n: string }>`SELECT count(*)::text AS n FROM release_keys k WHERE k.deleted_at IS NULL
-        AND NOT EXISTS (SELECT 1 FROM releases r WHERE r.name_norm = k.name_norm AND r.version = k.version)`)
+    const keys = await withPg(
+      db.url,
+      (sql) =>
+        sql<{ n: string }>`SELECT count(*)::text AS n FROM release_keys k WHERE k.deleted_at IS NULL
+        AND NOT EXISTS (SELECT 1 FROM releases r WHERE r.name_norm = k.name_norm AND r.version = k.version)`
+    )
     expect(keys[0]!.n).toBe("0")
   }, 60_000)
 })

@@ -35,7 +35,10 @@ describe.skipIf(!enabled)("fm studio on PostgreSQL", () => {
   })
 
   it("migrate applies the schema once (then reports it up to date), via the flag or FM_DATABASE_URL", async () => {
-    const first = JSON.parse(await runStudio(["migrate", "--database-url", db().url, "--json"])) as { applied: Array<string>; database: string }
+    const first = JSON.parse(await runStudio(["migrate", "--database-url", db().url, "--json"])) as {
+      applied: Array<string>
+      database: string
+    }
     expect(first.applied).toEqual(Object.keys(migrations))
     const again = await runStudio(["migrate"], { FM_DATABASE_URL: db().url })
     expect(again).toMatch(/up to date/)
@@ -44,10 +47,22 @@ describe.skipIf(!enabled)("fm studio on PostgreSQL", () => {
   it("replicas sharing --blob-dir serve each other's archives; tokens made with --database-url work on every replica", async () => {
     const blobDir = Path.join(dir, "shared-blobs")
     for (const i of [0, 1]) {
-      replicas.push(await startReplica({ databaseUrl: db().url, dataDir: Path.join(dir, `r${i}`), blobDir, adminToken: ADMIN }))
+      replicas.push(
+        await startReplica({ databaseUrl: db().url, dataDir: Path.join(dir, `r${i}`), blobDir, adminToken: ADMIN })
+      )
     }
     const token = (JSON.parse(
-      await runStudio(["token", "create", "--scope", "publish", "--database-url", db().url, "--data-dir", Path.join(dir, "cli"), "--json"])
+      await runStudio([
+        "token",
+        "create",
+        "--scope",
+        "publish",
+        "--database-url",
+        db().url,
+        "--data-dir",
+        Path.join(dir, "cli"),
+        "--json"
+      ])
     ) as { token: string }).token
     const archive = fixtureArchive({ name: "shared-dir-pkg", version: "1.0.0" })
     const res = await uploadArchive(replicas[0]!.url, token, archive)

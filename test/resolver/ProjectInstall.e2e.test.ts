@@ -28,13 +28,21 @@ const snapshot = (dir: string): Record<string, string> => {
 const writeRegistries = (home: string, regs: ReadonlyArray<{ name: string; url: string; priority: number }>) =>
   fs.writeFileSync(
     path.join(home, "registries.json"),
-    JSON.stringify({ registries: regs.map((r) => ({ ...r, enabled: true, is_default: r.priority === Math.min(...regs.map((x) => x.priority)) })) })
+    JSON.stringify({
+      registries: regs.map((r) => ({
+        ...r,
+        enabled: true,
+        is_default: r.priority === Math.min(...regs.map((x) => x.priority))
+      }))
+    })
   )
 
 const withProject = <A, E>(home: string, f: (p: ProjectInstall) => Effect.Effect<A, E>) =>
   Effect.runPromiseExit(
     Effect.flatMap(ProjectInstall, f).pipe(
-      Effect.provide(ProjectInstall.Default.pipe(Layer.provideMerge(clientLayerAt(home)), Layer.provideMerge(NodeContext.layer)))
+      Effect.provide(
+        ProjectInstall.Default.pipe(Layer.provideMerge(clientLayerAt(home)), Layer.provideMerge(NodeContext.layer))
+      )
     )
   )
 
@@ -70,7 +78,10 @@ describe("project installs against a real registry server", () => {
     writeRegistries(home, [{ name: "main", url: main.url, priority: 50 }])
     const deps: Record<string, string> = {}
     for (let i = 0; i < 50; i++) deps[`g${i}`] = "^1.0.0"
-    fs.writeFileSync(path.join(project, "manifest.json"), JSON.stringify({ name: "demo", version: "1.0.0", dependencies: deps }, null, 2))
+    fs.writeFileSync(
+      path.join(project, "manifest.json"),
+      JSON.stringify({ name: "demo", version: "1.0.0", dependencies: deps }, null, 2)
+    )
   }, 300_000)
 
   afterAll(async () => {
@@ -120,66 +131,91 @@ describe("project installs against a real registry server", () => {
     const outdated = await withProject(home, (p) => p.outdated({ dir: project }))
     expect(Exit.isSuccess(outdated)).toBe(true)
     if (Exit.isSuccess(outdated)) {
-      expect(outdated.value.map((r) => `${r.name} ${r.current} ${r.wanted} ${r.latest}`)).toEqual(["g7 1.0.0 1.1.0 1.1.0", "g9 1.1.0 1.1.0 2.0.0"])
+      expect(outdated.value.map((r) => `${r.name} ${r.current} ${r.wanted} ${r.latest}`)).toEqual([
+        "g7 1.0.0 1.1.0 1.1.0",
+        "g9 1.1.0 1.1.0 2.0.0"
+      ])
     }
   }, 120_000)
 
-  it("--frozen fails when the lock does not satisfy the project file; a bad checksum leaves the install dir as it was", async () => {
-    const manifest = path.join(project, "manifest.json")
-    const original = fs.readFileSync(manifest, "utf8")
-    const json = JSON.parse(original)
-    json.dependencies.g9 = "^2.0.0"
-    fs.writeFileSync(manifest, JSON.stringify(json))
-    const frozen = await withProject(home, (p) => p.install({ dir: project, frozen: true }))
-    expect(Exit.isFailure(frozen)).toBe(true)
-    expect(String(Exit.isFailure(frozen) ? frozen.cause : "")).toContain("depends on g9 ^2.0.0, but fm.lock.json has 1.1.0")
-    fs.writeFileSync(manifest, original)
+  it(
+    "--frozen fails when the lock does not satisfy the project file; a bad checksum leaves the install dir as it was",
+    async () => {
+      const manifest = path.join(project, "manifest.json")
+      const original = fs.readFileSync(manifest, "utf8")
+      const json = JSON.parse(original)
+      json.dependencies.g9 = "^2.0.0"
+      fs.writeFileSync(manifest, JSON.stringify(json))
+      const frozen = await withProject(home, (p) => p.install({ dir: project, frozen: true }))
+      expect(Exit.isFailure(frozen)).toBe(true)
+      expect(String(Exit.isFailure(frozen) ? frozen.cause : "")).toContain(
+        "depends on g9 ^2.0.0, but fm.lock.json has 1.1.0"
+      )
+      fs.writeFileSync(manifest, original)
 
-    const lockFile = path.join(project, "fm.lock.json")
-    const lockText = fs.readFileSync(lockFile, "utf8")
-    const before = snapshot(path.join(project, "fm_packages"))
-    const tampered = JSON.parse(lockText)
-    tampered.packages.g3.sha256 = "0".repeat(64)
-    fs.writeFileSync(lockFile, JSON.stringify(tampered))
-    fs.rmSync(path.join(home, "cache"), { recursive: true, force: true })
-    const bad = await withProject(home, (p) => p.install({ dir: project }))
-    expect(Exit.isFailure(bad)).toBe(true)
-    expect(String(Exit.isFailure(bad) ? bad.cause : "")).toContain("g3@")
-    expect(snapshot(path.join(project, "fm_packages"))).toEqual(before)
-    expect(fs.readdirSync(project).filter((f) => f.includes("staging"))).toEqual([])
-    fs.writeFileSync(lockFile, lockText)
-  }, 300_000)
+      const lockFile = path.join(project, "fm.lock.json")
+      const lockText = fs.readFileSync(lockFile, "utf8")
+      const before = snapshot(path.join(project, "fm_packages"))
+      const tampered = JSON.parse(lockText)
+      tampered.packages.g3.sha256 = "0".repeat(64)
+      fs.writeFileSync(lockFile, JSON.stringify(tampered))
+      fs.rmSync(path.join(home, "cache"), { recursive: true, force: true })
+      const bad = await withProject(home, (p) => p.install({ dir: project }))
+      expect(Exit.isFailure(bad)).toBe(true)
+      expect(String(Exit.isFailure(bad) ? bad.cause : "")).toContain("g3@")
+      expect(snapshot(path.join(project, "fm_packages"))).toEqual(before)
+      expect(fs.readdirSync(project).filter((f) => f.includes("staging"))).toEqual([])
+      fs.writeFileSync(lockFile, lockText)
+    },
+    300_000
+  )
 
-  it("a higher-priority registry that later gains a dependency's name changes nothing locked, and is reported without a lock", async () => {
-    await publishFixture(other.url, other.adminToken, { name: "g5", version: "1.9.0", deps: {} })
-    writeRegistries(home, [{ name: "other", url: other.url, priority: 10 }, { name: "main", url: main.url, priority: 50 }])
-    const before = snapshot(path.join(project, "fm_packages"))
-    const lockText = fs.readFileSync(path.join(project, "fm.lock.json"), "utf8")
-    const locked = await withProject(home, (p) => p.install({ dir: project }))
-    expect(Exit.isSuccess(locked) && locked.value.resolved).toBe(false)
-    expect(snapshot(path.join(project, "fm_packages"))).toEqual(before)
-    expect(fs.readFileSync(path.join(project, "fm.lock.json"), "utf8")).toBe(lockText)
+  it(
+    "a higher-priority registry that later gains a dependency's name changes nothing locked, and is reported without a lock",
+    async () => {
+      await publishFixture(other.url, other.adminToken, { name: "g5", version: "1.9.0", deps: {} })
+      writeRegistries(home, [{ name: "other", url: other.url, priority: 10 }, {
+        name: "main",
+        url: main.url,
+        priority: 50
+      }])
+      const before = snapshot(path.join(project, "fm_packages"))
+      const lockText = fs.readFileSync(path.join(project, "fm.lock.json"), "utf8")
+      const locked = await withProject(home, (p) => p.install({ dir: project }))
+      expect(Exit.isSuccess(locked) && locked.value.resolved).toBe(false)
+      expect(snapshot(path.join(project, "fm_packages"))).toEqual(before)
+      expect(fs.readFileSync(path.join(project, "fm.lock.json"), "utf8")).toBe(lockText)
 
-    fs.rmSync(path.join(project, "fm.lock.json"))
-    const fresh = await withProject(home, (p) => p.install({ dir: project }))
-    expect(Exit.isSuccess(fresh)).toBe(true)
-    if (Exit.isSuccess(fresh)) {
-      const g5 = fresh.value.packages.find((p) => p.name === "g5")
-      expect(g5?.registry).toBe("other")
-      expect(fresh.value.warnings.join("\n")).toContain("g5 is also published by registry 'main'")
-    }
-    writeRegistries(home, [{ name: "main", url: main.url, priority: 50 }])
-    fs.writeFileSync(path.join(project, "fm.lock.json"), lockText)
-  }, 300_000)
+      fs.rmSync(path.join(project, "fm.lock.json"))
+      const fresh = await withProject(home, (p) => p.install({ dir: project }))
+      expect(Exit.isSuccess(fresh)).toBe(true)
+      if (Exit.isSuccess(fresh)) {
+        const g5 = fresh.value.packages.find((p) => p.name === "g5")
+        expect(g5?.registry).toBe("other")
+        expect(fresh.value.warnings.join("\n")).toContain("g5 is also published by registry 'main'")
+      }
+      writeRegistries(home, [{ name: "main", url: main.url, priority: 50 }])
+      fs.writeFileSync(path.join(project, "fm.lock.json"), lockText)
+    },
+    300_000
+  )
 
   it("fm install NAME[@RANGE] in a project adds the dependency to the project file and the lock", async () => {
     const dir = tmp("fm-project-add-")
     try {
-      fs.writeFileSync(path.join(dir, "manifest.json"), JSON.stringify({ name: "adder", version: "0.1.0", custom: { keep: true } }, null, 2))
+      fs.writeFileSync(
+        path.join(dir, "manifest.json"),
+        JSON.stringify({ name: "adder", version: "0.1.0", custom: { keep: true } }, null, 2)
+      )
       const added = await withProject(home, (p) => p.add("g45", { dir }))
       expect(Exit.isSuccess(added)).toBe(true)
       let manifest = JSON.parse(fs.readFileSync(path.join(dir, "manifest.json"), "utf8"))
-      expect(manifest).toEqual({ name: "adder", version: "0.1.0", custom: { keep: true }, dependencies: { g45: "^1.1.0" } })
+      expect(manifest).toEqual({
+        name: "adder",
+        version: "0.1.0",
+        custom: { keep: true },
+        dependencies: { g45: "^1.1.0" }
+      })
       const pinned = await withProject(home, (p) => p.add("g48@~1.0.0", { dir }))
       expect(Exit.isSuccess(pinned)).toBe(true)
       manifest = JSON.parse(fs.readFileSync(path.join(dir, "manifest.json"), "utf8"))
@@ -189,7 +225,10 @@ describe("project installs against a real registry server", () => {
       expect(lock.packages.g45.version).toBe("1.1.0") // kept from the first lock
       const bad = await withProject(home, (p) => p.add("g1@not-a-range", { dir }))
       expect(Exit.isFailure(bad)).toBe(true)
-      expect(JSON.parse(fs.readFileSync(path.join(dir, "manifest.json"), "utf8")).dependencies).toEqual({ g45: "^1.1.0", g48: "~1.0.0" })
+      expect(JSON.parse(fs.readFileSync(path.join(dir, "manifest.json"), "utf8")).dependencies).toEqual({
+        g45: "^1.1.0",
+        g48: "~1.0.0"
+      })
     } finally {
       fs.rmSync(dir, { recursive: true, force: true })
     }

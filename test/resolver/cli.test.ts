@@ -1,8 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
+import { execFile } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { execFile } from "node:child_process"
-import { assertBuilt, FM_BIN, type FmResult, fmEnv, makeTempDir, parseJsonOut, removeDir } from "../helpers/cli.js"
+import { assertBuilt, FM_BIN, fmEnv, type FmResult, makeTempDir, parseJsonOut, removeDir } from "../helpers/cli.js"
+import { publishFixture, type RunningServer, startServer } from "../helpers/server.js"
 
 /** Runs the built `fm` (dist/fm.js) to completion in `cwd`. */
 const runFm = (args: ReadonlyArray<string>, options: { home: string; cwd: string }): Promise<FmResult> =>
@@ -18,7 +19,6 @@ const runFm = (args: ReadonlyArray<string>, options: { home: string; cwd: string
       }
     )
   })
-import { publishFixture, type RunningServer, startServer } from "../helpers/server.js"
 
 describe("fm tree / outdated / update (built CLI, real server)", () => {
   let server: RunningServer
@@ -44,7 +44,11 @@ describe("fm tree / outdated / update (built CLI, real server)", () => {
     )
     fs.writeFileSync(
       path.join(project, "manifest.json"),
-      JSON.stringify({ name: "demo", version: "1.0.0", dependencies: { "app-core": "^1.0.0", "json-tool": "1.0.0" } }, null, 2)
+      JSON.stringify(
+        { name: "demo", version: "1.0.0", dependencies: { "app-core": "^1.0.0", "json-tool": "1.0.0" } },
+        null,
+        2
+      )
     )
   }, 120_000)
 
@@ -80,7 +84,11 @@ describe("fm tree / outdated / update (built CLI, real server)", () => {
       await runFm(["tree", "--json"], { home, cwd: project })
     )
     expect(json.fromLock).toBe(true)
-    expect(json.packages.map((p) => `${p.name}@${p.version}`).sort()).toEqual(["app-core@1.0.0", "json-tool@1.0.0", "logger@1.1.0"])
+    expect(json.packages.map((p) => `${p.name}@${p.version}`).sort()).toEqual([
+      "app-core@1.0.0",
+      "json-tool@1.0.0",
+      "logger@1.1.0"
+    ])
   }, 120_000)
 
   it("outdated lists what has newer versions (--json too)", async () => {
@@ -97,7 +105,10 @@ describe("fm tree / outdated / update (built CLI, real server)", () => {
     const manifest = path.join(project, "manifest.json")
     const original = fs.readFileSync(manifest, "utf8")
     const lock = fs.readFileSync(path.join(project, "fm.lock.json"), "utf8")
-    fs.writeFileSync(manifest, JSON.stringify({ name: "demo", version: "1.0.0", dependencies: { "app-core": "^1.0.0", legacy: "^1.0.0" } }))
+    fs.writeFileSync(
+      manifest,
+      JSON.stringify({ name: "demo", version: "1.0.0", dependencies: { "app-core": "^1.0.0", legacy: "^1.0.0" } })
+    )
     const up = await runFm(["update"], { home, cwd: project })
     expect(up.code).toBe(1)
     expect(up.stderr).toContain("cannot resolve the dependencies of demo")
@@ -106,34 +117,45 @@ describe("fm tree / outdated / update (built CLI, real server)", () => {
     fs.writeFileSync(manifest, original)
   }, 120_000)
 
-  it("fm install (no NAME) follows the lock; --frozen refuses a stale lock; fm install NAME adds to the project", async () => {
-    const fromLock = await runFm(["install"], { home, cwd: project })
-    expect(fromLock.code, fromLock.stderr).toBe(0)
-    expect(fromLock.stdout).toContain("Installed 3 packages")
-    expect(fromLock.stdout).toContain("from fm.lock.json")
-    const asJson = JSON.parse((await runFm(["install", "--json"], { home, cwd: project })).stdout)
-    expect(asJson.resolved).toBe(false)
-    expect(asJson.packages.every((p: { from_cache: boolean }) => p.from_cache)).toBe(true)
+  it(
+    "fm install (no NAME) follows the lock; --frozen refuses a stale lock; fm install NAME adds to the project",
+    async () => {
+      const fromLock = await runFm(["install"], { home, cwd: project })
+      expect(fromLock.code, fromLock.stderr).toBe(0)
+      expect(fromLock.stdout).toContain("Installed 3 packages")
+      expect(fromLock.stdout).toContain("from fm.lock.json")
+      const asJson = JSON.parse((await runFm(["install", "--json"], { home, cwd: project })).stdout)
+      expect(asJson.resolved).toBe(false)
+      expect(asJson.packages.every((p: { from_cache: boolean }) => p.from_cache)).toBe(true)
 
-    const manifest = path.join(project, "manifest.json")
-    const original = fs.readFileSync(manifest, "utf8")
-    fs.writeFileSync(manifest, JSON.stringify({ name: "demo", version: "1.0.0", dependencies: { "app-core": "^1.0.0", "json-tool": "^1.2.0" } }))
-    const frozen = await runFm(["install", "--frozen"], { home, cwd: project })
-    expect(frozen.code).toBe(1)
-    expect(frozen.stderr).toContain("fm.lock.json does not satisfy the project file (--frozen)")
-    expect(frozen.stderr).toContain("depends on json-tool ^1.2.0, but fm.lock.json has 1.0.0")
-    fs.writeFileSync(manifest, original)
+      const manifest = path.join(project, "manifest.json")
+      const original = fs.readFileSync(manifest, "utf8")
+      fs.writeFileSync(
+        manifest,
+        JSON.stringify({
+          name: "demo",
+          version: "1.0.0",
+          dependencies: { "app-core": "^1.0.0", "json-tool": "^1.2.0" }
+        })
+      )
+      const frozen = await runFm(["install", "--frozen"], { home, cwd: project })
+      expect(frozen.code).toBe(1)
+      expect(frozen.stderr).toContain("fm.lock.json does not satisfy the project file (--frozen)")
+      expect(frozen.stderr).toContain("depends on json-tool ^1.2.0, but fm.lock.json has 1.0.0")
+      fs.writeFileSync(manifest, original)
 
-    const add = await runFm(["install", "logger"], { home, cwd: project })
-    expect(add.code, add.stderr).toBe(0)
-    expect(add.stdout).toContain("Added logger ^1.1.0 to manifest.json")
-    expect(JSON.parse(fs.readFileSync(manifest, "utf8")).dependencies).toEqual({
-      "app-core": "^1.0.0",
-      "json-tool": "1.0.0",
-      logger: "^1.1.0"
-    })
-    fs.writeFileSync(manifest, original)
-  }, 180_000)
+      const add = await runFm(["install", "logger"], { home, cwd: project })
+      expect(add.code, add.stderr).toBe(0)
+      expect(add.stdout).toContain("Added logger ^1.1.0 to manifest.json")
+      expect(JSON.parse(fs.readFileSync(manifest, "utf8")).dependencies).toEqual({
+        "app-core": "^1.0.0",
+        "json-tool": "1.0.0",
+        logger: "^1.1.0"
+      })
+      fs.writeFileSync(manifest, original)
+    },
+    180_000
+  )
 
   it("outside a project: a clear error, exit 1", async () => {
     const empty = makeTempDir("fm-empty-")

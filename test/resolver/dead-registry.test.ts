@@ -47,7 +47,9 @@ const withHome = async <A, E>(home: string, f: Effect.Effect<A, E, ProjectInstal
   })
   const exit = await Effect.runPromiseExit(
     f.pipe(
-      Effect.provide(ProjectInstall.Default.pipe(Layer.provideMerge(clientLayerAt(home)), Layer.provideMerge(NodeContext.layer))),
+      Effect.provide(
+        ProjectInstall.Default.pipe(Layer.provideMerge(clientLayerAt(home)), Layer.provideMerge(NodeContext.layer))
+      ),
       Effect.locallyWith(FiberRef.currentLoggers, () => HashSet.make(logger))
     )
   )
@@ -82,7 +84,10 @@ describe("a dead registry at top priority", () => {
     )
     const deps: Record<string, string> = {}
     for (let i = 0; i < 30; i++) deps[`d${i}`] = "^1.0.0"
-    fs.writeFileSync(path.join(project, "manifest.json"), JSON.stringify({ name: "deadproj", version: "1.0.0", dependencies: deps }))
+    fs.writeFileSync(
+      path.join(project, "manifest.json"),
+      JSON.stringify({ name: "deadproj", version: "1.0.0", dependencies: deps })
+    )
   }, 300_000)
 
   afterAll(async () => {
@@ -108,7 +113,10 @@ describe("a dead registry at top priority", () => {
     dead.reset()
     const { exit } = await withHome(
       home,
-      Effect.flatMap(Registries, (r) => Effect.forEach(["d1", "d2", "d3", "d4", "d5"], (n) => r.fetch(n), { concurrency: 3 }))
+      Effect.flatMap(
+        Registries,
+        (r) => Effect.forEach(["d1", "d2", "d3", "d4", "d5"], (n) => r.fetch(n), { concurrency: 3 })
+      )
     )
     expect(Exit.isSuccess(exit) ? "ok" : String(exit.cause)).toBe("ok")
     expect(dead.accepts()).toBeLessThanOrEqual(1)
@@ -132,27 +140,32 @@ describe("a dead registry at top priority", () => {
     }
   }, 120_000)
 
-  it("publishing to the default registry while it is down says so, with --registry and fm registry set-default", async () => {
-    const file = path.join(home, "pub-1.0.0.fmpkg")
-    fs.writeFileSync(file, fixtureArchive({ name: "pub", version: "1.0.0", deps: {} }))
-    const withDefault = (registries: unknown) => fs.writeFileSync(path.join(home, "registries.json"), JSON.stringify({ registries }))
-    withDefault([
-      { name: "dead", url: dead.url, priority: 1, enabled: true, is_default: true, can_publish: true },
-      { name: "main", url: main.url, priority: 50, enabled: true }
-    ])
-    try {
-      const { exit } = await withHome(home, Effect.flatMap(Publisher, (p) => p.publish(file)))
-      expect(Exit.isFailure(exit)).toBe(true)
-      const failure = Exit.isFailure(exit) ? Cause.failureOption(exit.cause) : Option.none()
-      const error = Option.getOrThrow(failure)
-      expect(error._tag).toBe("DefaultRegistryUnavailable")
-      expect(error.message).toContain(`default registry dead (${dead.url}) is unavailable`)
-      expect("hint" in error ? error.hint : "").toMatch(/--registry NAME.*fm registry set-default NAME/)
-    } finally {
+  it(
+    "publishing to the default registry while it is down says so, with --registry and fm registry set-default",
+    async () => {
+      const file = path.join(home, "pub-1.0.0.fmpkg")
+      fs.writeFileSync(file, fixtureArchive({ name: "pub", version: "1.0.0", deps: {} }))
+      const withDefault = (registries: unknown) =>
+        fs.writeFileSync(path.join(home, "registries.json"), JSON.stringify({ registries }))
       withDefault([
-        { name: "dead", url: dead.url, priority: 1, enabled: true, is_default: true },
+        { name: "dead", url: dead.url, priority: 1, enabled: true, is_default: true, can_publish: true },
         { name: "main", url: main.url, priority: 50, enabled: true }
       ])
-    }
-  }, 120_000)
+      try {
+        const { exit } = await withHome(home, Effect.flatMap(Publisher, (p) => p.publish(file)))
+        expect(Exit.isFailure(exit)).toBe(true)
+        const failure = Exit.isFailure(exit) ? Cause.failureOption(exit.cause) : Option.none()
+        const error = Option.getOrThrow(failure)
+        expect(error._tag).toBe("DefaultRegistryUnavailable")
+        expect(error.message).toContain(`default registry dead (${dead.url}) is unavailable`)
+        expect("hint" in error ? error.hint : "").toMatch(/--registry NAME.*fm registry set-default NAME/)
+      } finally {
+        withDefault([
+          { name: "dead", url: dead.url, priority: 1, enabled: true, is_default: true },
+          { name: "main", url: main.url, priority: 50, enabled: true }
+        ])
+      }
+    },
+    120_000
+  )
 })

@@ -6,7 +6,12 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Schema } from "effect"
 import { PackageInfo, ReleaseInfo } from "../../src/api/Models.js"
-import { makeMemory, type PackageMetadata, ResolveError, type UnreportedDependencies } from "../../src/resolver/MetadataSource.js"
+import {
+  makeMemory,
+  type PackageMetadata,
+  ResolveError,
+  type UnreportedDependencies
+} from "../../src/resolver/MetadataSource.js"
 import { resolveFrom } from "../../src/resolver/Resolver.js"
 
 const registry = { name: "orig", url: "http://127.0.0.1:1" }
@@ -23,7 +28,9 @@ const archives = (manifests: Record<string, Record<string, string>>) => {
       read.push(key)
       const deps = manifests[key]
       return deps === undefined
-        ? Effect.fail(new ResolveError({ package: key, registry: meta.registry.name, reason: "its archive could not be read" }))
+        ? Effect.fail(
+          new ResolveError({ package: key, registry: meta.registry.name, reason: "its archive could not be read" })
+        )
         : Effect.succeed(deps)
     })
   return { read, reader }
@@ -54,11 +61,19 @@ describe("unreported dependencies", () => {
 
   it.effect("a chain app -> mid -> base known only from the archives resolves completely", () =>
     Effect.gen(function*() {
-      const { read, reader } = archives({ "app@1.0.0": { mid: "^1.0.0" }, "mid@1.0.0": { base: "^1.0.0" }, "base@1.2.0": {} })
-      const source = makeMemory([{
-        registry,
-        packages: { app: [rel("1.0.0")], mid: [rel("1.0.0")], base: [rel("1.0.0"), rel("1.2.0")] }
-      }], {}, reader)
+      const { read, reader } = archives({
+        "app@1.0.0": { mid: "^1.0.0" },
+        "mid@1.0.0": { base: "^1.0.0" },
+        "base@1.2.0": {}
+      })
+      const source = makeMemory(
+        [{
+          registry,
+          packages: { app: [rel("1.0.0")], mid: [rel("1.0.0")], base: [rel("1.0.0"), rel("1.2.0")] }
+        }],
+        {},
+        reader
+      )
       const res = yield* resolveFrom(source, { dependencies: { app: "^1.0.0" } })
       assert.deepStrictEqual(versions(res.packages), ["app@1.0.0", "base@1.2.0", "mid@1.0.0"])
       assert.deepStrictEqual(res.packages.find((p) => p.name === "mid")?.dependencies, { base: "^1.0.0" })
@@ -72,7 +87,11 @@ describe("unreported dependencies", () => {
     Effect.gen(function*() {
       // app 2.0.0's archive needs base ^9 (there is none): app 1.0.0, which reports none, is taken
       const { read, reader } = archives({ "app@2.0.0": { base: "^9.0.0" } })
-      const source = makeMemory([{ registry, packages: { app: [rel("1.0.0", {}), rel("2.0.0")], base: [rel("1.0.0", {})] } }], {}, reader)
+      const source = makeMemory(
+        [{ registry, packages: { app: [rel("1.0.0", {}), rel("2.0.0")], base: [rel("1.0.0", {})] } }],
+        {},
+        reader
+      )
       const res = yield* resolveFrom(source, { dependencies: { app: "*" } })
       assert.deepStrictEqual(versions(res.packages), ["app@1.0.0"])
       assert.deepStrictEqual(read, ["app@2.0.0"])

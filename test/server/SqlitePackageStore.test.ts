@@ -24,7 +24,8 @@ const open = () => {
   if (dirs.length === 0) dirs.push(dir)
   const runtime = ManagedRuntime.make(SqlitePackageStore.layer(path.join(dir, "registry.db")))
   return {
-    run: <A, E>(f: (s: PackageStore["Type"]) => Effect.Effect<A, E>) => runtime.runPromise(Effect.flatMap(PackageStore, f)),
+    run: <A, E>(f: (s: PackageStore["Type"]) => Effect.Effect<A, E>) =>
+      runtime.runPromise(Effect.flatMap(PackageStore, f)),
     close: () => runtime.dispose()
   }
 }
@@ -42,7 +43,9 @@ describe("download counts on SQLite", () => {
     await store.run((s) => s.recordDownload("counted", "1.0.0"))
     expect((await store.run((s) => s.stats)).totalDownloads).toBe(9)
     await store.run((s) => s.recordDownload("counted", "1.0.0"))
-    expect((await store.run((s) => s.search({ q: "counted", category: undefined, page: 1, pageSize: 5 }))).rows[0]!.downloads).toBe(10)
+    expect(
+      (await store.run((s) => s.search({ q: "counted", category: undefined, page: 1, pageSize: 5 }))).rows[0]!.downloads
+    ).toBe(10)
     await store.close()
   })
 

@@ -23,7 +23,9 @@ afterAll(async () => {
 })
 
 const get = (p: string, token?: string, headers: Record<string, string> = {}) =>
-  fetch(`${server.url}${API}${p}`, { headers: { ...headers, ...(token === undefined ? {} : { authorization: `Bearer ${token}` }) } })
+  fetch(`${server.url}${API}${p}`, {
+    headers: { ...headers, ...(token === undefined ? {} : { authorization: `Bearer ${token}` }) }
+  })
 
 describe("answers replayed only where the real path would give them", () => {
   it("an answer given to a token is not given to anyone else", async () => {
@@ -52,7 +54,10 @@ describe("answers replayed only where the real path would give them", () => {
     })
     expect(yank.status).toBe(200)
     expect(await (await get("/packages/secret", admin)).json()).toMatchObject({ yanked: true, yank_reason: "no" })
-    const del = await fetch(`${server.url}${API}/packages/secret/1.0.0`, { method: "DELETE", headers: { authorization: `Bearer ${admin}` } })
+    const del = await fetch(`${server.url}${API}/packages/secret/1.0.0`, {
+      method: "DELETE",
+      headers: { authorization: `Bearer ${admin}` }
+    })
     expect(del.status).toBe(200)
     expect((await get("/packages/secret", admin)).status).toBe(404)
     expect((await get("/packages/secret/1.0.0/download", admin)).status).toBe(404)

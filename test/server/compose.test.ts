@@ -2,9 +2,9 @@
  * The registry is a layer other @effect/platform apps compose: mounted next to another app's own
  * routes, both answer (HttpApiBuilder.Router and HttpLayerRouter styles).
  */
-import { HttpApiBuilder, HttpLayerRouter, HttpServerResponse } from "@effect/platform"
+import { HttpApiBuilder, HttpLayerRouter, HttpServer, HttpServerResponse } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
-import { Effect, Exit, Layer, Scope } from "effect"
+import { Context, Effect, Exit, Layer, Scope } from "effect"
 import * as fs from "node:fs"
 import { createServer } from "node:http"
 import * as os from "node:os"
@@ -12,8 +12,6 @@ import * as path from "node:path"
 import { afterEach, expect, it } from "vitest"
 import { RegistryApi } from "../../src/api/RegistryApi.js"
 import * as RegistryServer from "../../src/server/RegistryServer.js"
-import { HttpServer } from "@effect/platform"
-import { Context } from "effect"
 
 const cleanups: Array<() => Promise<void>> = []
 afterEach(async () => {
@@ -46,7 +44,9 @@ const check = async (url: string) => {
 }
 
 it("mounts next to another app's routes with HttpApiBuilder.serve()", async () => {
-  const Hello = HttpApiBuilder.Router.use((router) => router.get("/hello", HttpServerResponse.text("hello from the host app")))
+  const Hello = HttpApiBuilder.Router.use((router) =>
+    router.get("/hello", HttpServerResponse.text("hello from the host app"))
+  )
   const App = HttpApiBuilder.serve().pipe(
     Layer.provide(Hello),
     Layer.provide(RegistryServer.layer({ dataDir: tempDir() })),
@@ -60,8 +60,9 @@ it("mounts into an HttpLayerRouter app with addHttpApi", async () => {
   const Registry = HttpLayerRouter.addHttpApi(RegistryApi).pipe(
     Layer.provide(RegistryServer.handlersLayer({ dataDir: tempDir() }))
   )
-  const App = HttpLayerRouter.serve(Layer.mergeAll(Hello, Registry), { disableLogger: true, disableListenLog: true }).pipe(
-    Layer.provideMerge(NodeHttpServer.layer(createServer, { port: 0, host: "127.0.0.1" }))
-  )
+  const App = HttpLayerRouter.serve(Layer.mergeAll(Hello, Registry), { disableLogger: true, disableListenLog: true })
+    .pipe(
+      Layer.provideMerge(NodeHttpServer.layer(createServer, { port: 0, host: "127.0.0.1" }))
+    )
   await check(await launch(App))
 })

@@ -9,10 +9,10 @@ import * as http from "node:http"
 import * as os from "node:os"
 import * as path from "node:path"
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
-import type { RunningServer } from "../helpers/server.js"
-import { fixtureArchive, publishFixture, startServer, uploadArchive } from "../helpers/server.js"
 import type { TestDatabase } from "../helpers/pg.js"
 import { createTestDatabase, storedBlobs, testBackends } from "../helpers/pg.js"
+import type { RunningServer } from "../helpers/server.js"
+import { fixtureArchive, publishFixture, startServer, uploadArchive } from "../helpers/server.js"
 
 const servers: Array<RunningServer> = []
 const dirs: Array<string> = []
@@ -41,106 +41,114 @@ const waitFor = async (cond: () => boolean, ms: number) => {
 // FM_DATABASE_URL is inherited by the server and `fm studio token` processes.
 // On PostgreSQL the archives are in the database (blobs table), not in <data-dir>/blobs.
 describe.each(await testBackends())("on %s", (backend) => {
-let db: TestDatabase | undefined
-// a fresh database per test (as a fresh data dir); a restart within a test keeps it
-beforeEach(async () => {
-  if (backend === "postgres") {
-    db = await createTestDatabase("durab")
-    process.env.FM_DATABASE_URL = db.url
-  }
-})
-afterEach(async () => {
-  await Promise.all(servers.splice(0).map((s) => s.stop()))
-  delete process.env.FM_DATABASE_URL
-  await db?.drop()
-  db = undefined
-})
-const storedArchives = async (dataDir: string) =>
-  backend === "postgres" ? [...(await storedBlobs(db!.url))] : listFiles(path.join(dataDir, "blobs"))
-
-describe("crash safety", () => {
-  it("kill -9 mid-upload: after restart no temp file, no blob, no row; stray blobs are swept", async () => {
-    // our own data dir, kept across the restart (removed in afterEach)
-    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "fm-crash-"))
-    dirs.push(dataDir)
-    const first = await startServer({ dataDir })
-    await publishFixture(first.url, first.adminToken, { name: "survivor", version: "1.0.0" })
-
-    // larger than the in-memory upload limit (4 MiB), so it streams through a temp file
-    const big = fixtureArchive({ name: "half-done", version: "1.0.0", files: { "blob.bin": crypto.randomBytes(6_000_000) } })
-    const boundary = "----fmcrash"
-    const head = Buffer.from(
-      `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="half-done.fmpkg"\r\n` +
-        "Content-Type: application/octet-stream\r\n\r\n"
-    )
-    const tail = Buffer.from(`\r\n--${boundary}--\r\n`)
-    const url = new URL(`${first.url}/api/v1/registry/packages/upload`)
-    const req = http.request({
-      host: url.hostname,
-      port: url.port,
-      path: url.pathname,
-      method: "POST",
-      headers: {
-        authorization: `Bearer ${first.adminToken}`,
-        "content-type": `multipart/form-data; boundary=${boundary}`,
-        "content-length": String(head.length + big.length + tail.length)
-      }
-    })
-    req.on("error", () => undefined)
-    req.write(head)
-    // half the archive, slowly
-    const half = Math.floor(big.length / 2)
-    for (let off = 0; off < half; off += 100_000) {
-      req.write(big.subarray(off, Math.min(off + 100_000, half)))
-      await new Promise((r) => setTimeout(r, 20))
+  let db: TestDatabase | undefined
+  // a fresh database per test (as a fresh data dir); a restart within a test keeps it
+  beforeEach(async () => {
+    if (backend === "postgres") {
+      db = await createTestDatabase("durab")
+      process.env.FM_DATABASE_URL = db.url
     }
-    const tmp = path.join(dataDir, "tmp")
-    await waitFor(() => listFiles(tmp).some((f) => fs.statSync(f).size > 0), 30_000)
-    process.kill(first.pid!, "SIGKILL")
-    await first.stop()
-    req.destroy()
-    expect(listFiles(tmp).length).toBeGreaterThan(0) // the partial upload is on disk, uncommitted
-
-    // a stray blob, as if the crash had come after the rename but before the row, and a small
-    // upload's half-written file beside its content address
-    const stray = "ab".repeat(32)
-    fs.mkdirSync(path.join(dataDir, "blobs", "ab"), { recursive: true })
-    fs.writeFileSync(path.join(dataDir, "blobs", "ab", stray), "stray")
-    fs.writeFileSync(path.join(dataDir, "blobs", "ab", `${"ab".repeat(32)}.0123456789ab.part`), "half")
-
-    const second = await startServer({ dataDir, adminToken: first.adminToken })
-    servers.push(second)
-    expect(listFiles(tmp)).toEqual([])
-    const blobs = await storedArchives(dataDir)
-    expect(blobs).toHaveLength(1) // only survivor's
-    expect(blobs.some((b) => b.endsWith(stray))).toBe(false)
-    expect((await fetch(`${second.url}/api/v1/registry/packages/half-done`)).status).toBe(404)
-    const survivor = await (await fetch(`${second.url}/api/v1/registry/packages/survivor`)).json() as { checksum: string }
-    expect(blobs[0]!.endsWith(survivor.checksum)).toBe(true)
-    // and the store still takes the upload that was cut off
-    const ok = await uploadArchive(second.url, second.adminToken, big)
-    expect(ok.status).toBe(201)
   })
-})
-
-describe("concurrency", () => {
-  it("20 concurrent uploads of one name@version: one 201, 19 409s, one blob", async () => {
-    const server = await startServer()
-    servers.push(server)
-    const archives = Array.from({ length: 20 }, (_, i) =>
-      fixtureArchive({ name: "race-pkg", version: "1.0.0", files: { "n.txt": `upload ${i}` } }))
-    const results = await Promise.all(archives.map((a) => uploadArchive(server.url, server.adminToken, a)))
-    const statuses = results.map((r) => r.status).sort()
-    await Promise.all(results.map((r) => r.arrayBuffer()))
-    expect(statuses.filter((s) => s === 201)).toHaveLength(1)
-    expect(statuses.filter((s) => s === 409)).toHaveLength(19)
-    const blobs = await storedArchives(server.dataDir)
-    expect(blobs).toHaveLength(1)
-    const info = await (await fetch(`${server.url}/api/v1/registry/packages/race-pkg`)).json() as { checksum: string }
-    expect(blobs[0]!.endsWith(info.checksum)).toBe(true)
-    expect(listFiles(path.join(server.dataDir, "tmp"))).toEqual([])
+  afterEach(async () => {
+    await Promise.all(servers.splice(0).map((s) => s.stop()))
+    delete process.env.FM_DATABASE_URL
+    await db?.drop()
+    db = undefined
   })
-})
+  const storedArchives = async (dataDir: string) =>
+    backend === "postgres" ? [...(await storedBlobs(db!.url))] : listFiles(path.join(dataDir, "blobs"))
+
+  describe("crash safety", () => {
+    it("kill -9 mid-upload: after restart no temp file, no blob, no row; stray blobs are swept", async () => {
+      // our own data dir, kept across the restart (removed in afterEach)
+      const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "fm-crash-"))
+      dirs.push(dataDir)
+      const first = await startServer({ dataDir })
+      await publishFixture(first.url, first.adminToken, { name: "survivor", version: "1.0.0" })
+
+      // larger than the in-memory upload limit (4 MiB), so it streams through a temp file
+      const big = fixtureArchive({
+        name: "half-done",
+        version: "1.0.0",
+        files: { "blob.bin": crypto.randomBytes(6_000_000) }
+      })
+      const boundary = "----fmcrash"
+      const head = Buffer.from(
+        `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="half-done.fmpkg"\r\n` +
+          "Content-Type: application/octet-stream\r\n\r\n"
+      )
+      const tail = Buffer.from(`\r\n--${boundary}--\r\n`)
+      const url = new URL(`${first.url}/api/v1/registry/packages/upload`)
+      const req = http.request({
+        host: url.hostname,
+        port: url.port,
+        path: url.pathname,
+        method: "POST",
+        headers: {
+          authorization: `Bearer ${first.adminToken}`,
+          "content-type": `multipart/form-data; boundary=${boundary}`,
+          "content-length": String(head.length + big.length + tail.length)
+        }
+      })
+      req.on("error", () => undefined)
+      req.write(head)
+      // half the archive, slowly
+      const half = Math.floor(big.length / 2)
+      for (let off = 0; off < half; off += 100_000) {
+        req.write(big.subarray(off, Math.min(off + 100_000, half)))
+        await new Promise((r) => setTimeout(r, 20))
+      }
+      const tmp = path.join(dataDir, "tmp")
+      await waitFor(() => listFiles(tmp).some((f) => fs.statSync(f).size > 0), 30_000)
+      process.kill(first.pid!, "SIGKILL")
+      await first.stop()
+      req.destroy()
+      expect(listFiles(tmp).length).toBeGreaterThan(0) // the partial upload is on disk, uncommitted
+
+      // a stray blob, as if the crash had come after the rename but before the row, and a small
+      // upload's half-written file beside its content address
+      const stray = "ab".repeat(32)
+      fs.mkdirSync(path.join(dataDir, "blobs", "ab"), { recursive: true })
+      fs.writeFileSync(path.join(dataDir, "blobs", "ab", stray), "stray")
+      fs.writeFileSync(path.join(dataDir, "blobs", "ab", `${"ab".repeat(32)}.0123456789ab.part`), "half")
+
+      const second = await startServer({ dataDir, adminToken: first.adminToken })
+      servers.push(second)
+      expect(listFiles(tmp)).toEqual([])
+      const blobs = await storedArchives(dataDir)
+      expect(blobs).toHaveLength(1) // only survivor's
+      expect(blobs.some((b) => b.endsWith(stray))).toBe(false)
+      expect((await fetch(`${second.url}/api/v1/registry/packages/half-done`)).status).toBe(404)
+      const survivor = await (await fetch(`${second.url}/api/v1/registry/packages/survivor`)).json() as {
+        checksum: string
+      }
+      expect(blobs[0]!.endsWith(survivor.checksum)).toBe(true)
+      // and the store still takes the upload that was cut off
+      const ok = await uploadArchive(second.url, second.adminToken, big)
+      expect(ok.status).toBe(201)
+    })
+  })
+
+  describe("concurrency", () => {
+    it("20 concurrent uploads of one name@version: one 201, 19 409s, one blob", async () => {
+      const server = await startServer()
+      servers.push(server)
+      const archives = Array.from(
+        { length: 20 },
+        (_, i) => fixtureArchive({ name: "race-pkg", version: "1.0.0", files: { "n.txt": `upload ${i}` } })
+      )
+      const results = await Promise.all(archives.map((a) => uploadArchive(server.url, server.adminToken, a)))
+      const statuses = results.map((r) => r.status).sort()
+      await Promise.all(results.map((r) => r.arrayBuffer()))
+      expect(statuses.filter((s) => s === 201)).toHaveLength(1)
+      expect(statuses.filter((s) => s === 409)).toHaveLength(19)
+      const blobs = await storedArchives(server.dataDir)
+      expect(blobs).toHaveLength(1)
+      const info = await (await fetch(`${server.url}/api/v1/registry/packages/race-pkg`)).json() as { checksum: string }
+      expect(blobs[0]!.endsWith(info.checksum)).toBe(true)
+      expect(listFiles(path.join(server.dataDir, "tmp"))).toEqual([])
+    })
+  })
 })
 
 // SQLite + files only: the marker belongs to a data directory one server owns.
@@ -171,7 +179,9 @@ describe("clean shutdown (SQLite + files)", () => {
     const third = await startServer({ dataDir, adminToken: first.adminToken })
     servers.push(third)
     expect(fs.existsSync(planted)).toBe(false)
-    const info = await (await fetch(`${third.url}/api/v1/registry/packages/kept`)).json() as { available_versions: Array<string> }
+    const info = await (await fetch(`${third.url}/api/v1/registry/packages/kept`)).json() as {
+      available_versions: Array<string>
+    }
     expect(info.available_versions).toEqual(["1.0.0", "1.1.0"])
     expect(listFiles(path.join(dataDir, "blobs"))).toHaveLength(2)
   })

@@ -8,8 +8,8 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { PackageStore } from "../../src/server/storage/PackageStore.js"
-import { makeSql } from "../../src/server/storage/SqlPackageStore.js"
 import * as SqlitePackageStore from "../../src/server/storage/SqlitePackageStore.js"
+import { makeSql } from "../../src/server/storage/SqlPackageStore.js"
 import { newRelease } from "../helpers/releases.js"
 
 /** The SQLite store on `file`, its group fsyncs recorded in `events` once each is done. */
@@ -19,7 +19,10 @@ const storeLayer = (file: string, events: Array<string>) =>
     Effect.flatMap(SqlitePackageStore.dialect, (dialect) =>
       makeSql({
         ...dialect,
-        syncCommitted: Effect.zipRight(dialect.syncCommitted ?? Effect.void, Effect.sync(() => void events.push("sync")))
+        syncCommitted: Effect.zipRight(
+          dialect.syncCommitted ?? Effect.void,
+          Effect.sync(() => void events.push("sync"))
+        )
       }))
   ).pipe(Layer.provide(SqlitePackageStore.migratorLayer), Layer.provide(SqlitePackageStore.clientLayer(file)))
 
@@ -54,7 +57,9 @@ describe("group commit of publishes (SQLite)", () => {
       assert.strictEqual(events.filter((e) => e === "ack").length, releases.length)
 
       // all of it is in the database for the next store
-      const found = yield* Effect.flatMap(PackageStore, (store) => store.stats).pipe(Effect.provide(storeLayer(file, [])))
+      const found = yield* Effect.flatMap(PackageStore, (store) => store.stats).pipe(
+        Effect.provide(storeLayer(file, []))
+      )
       assert.strictEqual(found.versions, 26)
     }).pipe(Effect.scoped))
 })

@@ -22,7 +22,14 @@ import { parseVerifier } from "../../src/shared/log/SignedNote.js"
 import type { TestDatabase } from "../helpers/pg.js"
 import { createTestDatabase, testBackends } from "../helpers/pg.js"
 import type { RunningServer } from "../helpers/server.js"
-import { createToken, fixtureArchive, publishFixture, runStudio, startServer, uploadArchive } from "../helpers/server.js"
+import {
+  createToken,
+  fixtureArchive,
+  publishFixture,
+  runStudio,
+  startServer,
+  uploadArchive
+} from "../helpers/server.js"
 
 const API = "/api/v1/registry"
 const backends = await testBackends()
@@ -33,14 +40,21 @@ interface Json {
 const getJson = async (base: string, p: string, headers: Record<string, string> = {}) => {
   const res = await fetch(`${base}${API}${p}`, { headers })
   const text = await res.text()
-  return { status: res.status, headers: res.headers, text, body: (text.startsWith("{") ? JSON.parse(text) : {}) as Json }
+  return {
+    status: res.status,
+    headers: res.headers,
+    text,
+    body: (text.startsWith("{") ? JSON.parse(text) : {}) as Json
+  }
 }
 const unb64 = (s: unknown): Uint8Array => new Uint8Array(Buffer.from(String(s), "base64"))
 const hashesOf = (v: unknown): Array<Uint8Array> => (Array.isArray(v) ? v.map(unb64) : [])
 const fieldsOf = (e: unknown): LogEntryFields => {
   const o = (e ?? {}) as Record<string, unknown>
   return {
-    operation: o["operation"] === "yank" || o["operation"] === "unyank" || o["operation"] === "delete" ? o["operation"] : "publish",
+    operation: o["operation"] === "yank" || o["operation"] === "unyank" || o["operation"] === "delete"
+      ? o["operation"]
+      : "publish",
     name: String(o["name"]),
     version: String(o["version"]),
     sha256: String(o["sha256"]),
@@ -56,7 +70,11 @@ const verifierOf = async (base: string, token?: string): Promise<NoteVerifier> =
   return verifier
 }
 
-const checkpointOf = async (base: string, verifier: NoteVerifier, headers: Record<string, string> = {}): Promise<Checkpoint> => {
+const checkpointOf = async (
+  base: string,
+  verifier: NoteVerifier,
+  headers: Record<string, string> = {}
+): Promise<Checkpoint> => {
   const res = await getJson(base, "/log/checkpoint", headers)
   assert.strictEqual(res.status, 200, res.text)
   assert.match(res.headers.get("content-type") ?? "", /^text\/plain/)
@@ -93,9 +111,22 @@ for (const backend of backends) {
       const again = await uploadArchive(base, server.adminToken, a1, "log-a-1.0.0.fmpkg")
       assert.strictEqual(again.status, 409)
       const auth = { authorization: `Bearer ${server.adminToken}`, "content-type": "application/json" }
-      assert.strictEqual((await fetch(`${base}${API}/packages/log-a/1.1.0/yank`, { method: "POST", headers: auth, body: JSON.stringify({ reason: "bad" }) })).status, 200)
-      assert.strictEqual((await fetch(`${base}${API}/packages/log-a/1.1.0/unyank`, { method: "POST", headers: auth })).status, 200)
-      assert.strictEqual((await fetch(`${base}${API}/packages/log-b/2.0.0`, { method: "DELETE", headers: auth })).status, 200)
+      assert.strictEqual(
+        (await fetch(`${base}${API}/packages/log-a/1.1.0/yank`, {
+          method: "POST",
+          headers: auth,
+          body: JSON.stringify({ reason: "bad" })
+        })).status,
+        200
+      )
+      assert.strictEqual(
+        (await fetch(`${base}${API}/packages/log-a/1.1.0/unyank`, { method: "POST", headers: auth })).status,
+        200
+      )
+      assert.strictEqual(
+        (await fetch(`${base}${API}/packages/log-b/2.0.0`, { method: "DELETE", headers: auth })).status,
+        200
+      )
 
       const head = await checkpointOf(base, verifier)
       assert.strictEqual(head.size, 6)
@@ -104,7 +135,14 @@ for (const backend of backends) {
       const list = Array.isArray(entries.body["entries"]) ? entries.body["entries"] : []
       assert.deepStrictEqual(
         list.map((e) => `${fieldsOf(e).operation} ${fieldsOf(e).name}@${fieldsOf(e).version}`),
-        ["publish log-a@1.0.0", "publish log-a@1.1.0", "publish log-b@2.0.0", "yank log-a@1.1.0", "unyank log-a@1.1.0", "delete log-b@2.0.0"]
+        [
+          "publish log-a@1.0.0",
+          "publish log-a@1.1.0",
+          "publish log-b@2.0.0",
+          "yank log-a@1.1.0",
+          "unyank log-a@1.1.0",
+          "delete log-b@2.0.0"
+        ]
       )
       assert.strictEqual(fieldsOf(list[0]).sha256, crypto.createHash("sha256").update(a1).digest("hex"))
       assert.strictEqual(fieldsOf(list[0]).size, a1.length)
@@ -125,10 +163,17 @@ for (const backend of backends) {
       assert.match(fixed.headers.get("cache-control") ?? "", /immutable/)
       const etag = fixed.headers.get("etag") ?? ""
       assert.match(etag, /^"[0-9a-f]{64}"$/)
-      assert.strictEqual((await fetch(`${base}${API}/log/proof/inclusion?index=1&size=6`, { headers: { "if-none-match": etag } })).status, 304)
+      assert.strictEqual(
+        (await fetch(`${base}${API}/log/proof/inclusion?index=1&size=6`, { headers: { "if-none-match": etag } }))
+          .status,
+        304
+      )
       const leaf = entryLeafHash(fieldsOf(fixed.body["entry"]))
       assert.isTrue(verifyInclusion(1, 6, leaf, hashesOf(fixed.body["hashes"]), head.root))
-      const byHash = await getJson(base, `/log/proof/inclusion?hash=${encodeURIComponent(Buffer.from(leaf).toString("base64"))}&size=6`)
+      const byHash = await getJson(
+        base,
+        `/log/proof/inclusion?hash=${encodeURIComponent(Buffer.from(leaf).toString("base64"))}&size=6`
+      )
       assert.strictEqual(byHash.body["index"], 1)
 
       // the install bundle: current checkpoint + inclusion + consistency from an old size, one request
@@ -138,7 +183,15 @@ for (const backend of backends) {
       const opened = openCheckpoint(String(bundle.body["checkpoint"]), verifier)
       if ("refused" in opened) throw new Error(opened.refused)
       assert.strictEqual(opened.checkpoint.size, 6)
-      assert.isTrue(verifyInclusion(0, 6, entryLeafHash(fieldsOf(bundle.body["entry"])), hashesOf(bundle.body["hashes"]), opened.checkpoint.root))
+      assert.isTrue(
+        verifyInclusion(
+          0,
+          6,
+          entryLeafHash(fieldsOf(bundle.body["entry"])),
+          hashesOf(bundle.body["hashes"]),
+          opened.checkpoint.root
+        )
+      )
       assert.isTrue(verifyConsistency(3, 6, tree.root(3), opened.checkpoint.root, hashesOf(bundle.body["consistency"])))
 
       const consistency = await getJson(base, "/log/proof/consistency?old=2&new=6")
@@ -185,7 +238,10 @@ describe("the publish log's key and --private", () => {
       assert.match(String(printed["public_key_pem"]), /^-----BEGIN PUBLIC KEY-----/)
 
       const rsa = path.join(dir, "rsa.pem")
-      fs.writeFileSync(rsa, execFileSync("openssl", ["genpkey", "-algorithm", "rsa", "-pkeyopt", "rsa_keygen_bits:1024"]))
+      fs.writeFileSync(
+        rsa,
+        execFileSync("openssl", ["genpkey", "-algorithm", "rsa", "-pkeyopt", "rsa_keygen_bits:1024"])
+      )
       const refused = await runStudio(["log-key", "--log-key", rsa]).then(() => "", (e: unknown) => String(e))
       assert.match(refused, /rsa key; the log needs Ed25519/)
     } finally {
@@ -221,7 +277,12 @@ describe.skipIf(!backends.includes("postgres"))("replicas of one PostgreSQL data
       for (const name of ["r1", "r2"]) {
         fs.mkdirSync(path.join(dir, name))
         replicas.push(
-          await startServer({ dataDir: path.join(dir, name), databaseUrl: db.url, adminToken: admin, args: ["--log-key", keyFile] })
+          await startServer({
+            dataDir: path.join(dir, name),
+            databaseUrl: db.url,
+            adminToken: admin,
+            args: ["--log-key", keyFile]
+          })
         )
       }
       const [r1, r2] = replicas
@@ -230,8 +291,13 @@ describe.skipIf(!backends.includes("postgres"))("replicas of one PostgreSQL data
       assert.strictEqual((await verifierOf(r2.url)).text, verifier.text)
       const n = 12
       const indexes = await Promise.all(
-        Array.from({ length: n }, (_, i) =>
-          publishFixture(i % 2 === 0 ? r1.url : r2.url, admin, { name: `rep-${i}`, version: "1.0.0" }).then((p) => p["log_index"]))
+        Array.from(
+          { length: n },
+          (_, i) =>
+            publishFixture(i % 2 === 0 ? r1.url : r2.url, admin, { name: `rep-${i}`, version: "1.0.0" }).then((p) =>
+              p["log_index"]
+            )
+        )
       )
       assert.deepStrictEqual([...indexes].sort((a, b) => Number(a) - Number(b)), Array.from({ length: n }, (_, i) => i))
       const c1 = await checkpointOf(r1.url, verifier)

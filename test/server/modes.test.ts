@@ -5,10 +5,10 @@
 import * as crypto from "node:crypto"
 import * as http from "node:http"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import type { RunningServer } from "../helpers/server.js"
-import { createToken, fixtureArchive, publishFixture, startServer, uploadArchive } from "../helpers/server.js"
 import type { TestDatabase } from "../helpers/pg.js"
 import { createTestDatabase, testBackends } from "../helpers/pg.js"
+import type { RunningServer } from "../helpers/server.js"
+import { createToken, fixtureArchive, publishFixture, startServer, uploadArchive } from "../helpers/server.js"
 
 const servers: Array<RunningServer> = []
 afterAll(async () => {
@@ -31,103 +31,132 @@ const start = async (options: Parameters<typeof startServer>[0]) => {
 // for this file and dropped after) when reachable; CI requires it (FM_REQUIRE_POSTGRES=1).
 // FM_DATABASE_URL is inherited by the server and `fm studio token` processes.
 describe.each(await testBackends())("on %s", (backend) => {
-beforeAll(() => {
-  if (backend === "postgres") pgDatabases = []
-})
-afterAll(async () => {
-  await Promise.all(servers.splice(0).map((s) => s.stop()))
-  delete process.env.FM_DATABASE_URL
-  for (const db of pgDatabases?.splice(0) ?? []) await db.drop()
-  pgDatabases = undefined
-})
-
-describe("private mode", () => {
-  it("everything but health needs a read token", async () => {
-    const s = await start({ private: true })
-    const api = `${s.url}/api/v1/registry`
-    await publishFixture(s.url, s.adminToken, { name: "secret-pkg", version: "1.0.0" })
-    expect((await fetch(`${api}/health`)).status).toBe(200)
-    for (const p of ["/packages/search?q=secret", "/packages/secret-pkg", "/packages/secret-pkg/versions", "/packages/secret-pkg/1.0.0", "/packages/secret-pkg/1.0.0/download", "/categories", "/stats"]) {
-      const anon = await fetch(`${api}${p}`)
-      expect(anon.status, p).toBe(401)
-      expect((await anon.json() as { detail: string }).detail).toMatch(/read/)
-      const ok = await fetch(`${api}${p}`, { headers: { authorization: `Bearer ${s.adminToken}` } })
-      expect(ok.status, p).toBe(200)
-      await ok.arrayBuffer()
-    }
-    const bad = await fetch(`${api}/stats`, { headers: { authorization: "Bearer fmr_wrong" } })
-    expect(bad.status).toBe(401)
+  beforeAll(() => {
+    if (backend === "postgres") pgDatabases = []
   })
-})
-
-describe("download_url", () => {
-  it("uses --public-url when given", async () => {
-    const s = await start({ inProcess: true, publicUrl: "https://registry.example.com/base/" })
-    const info = await publishFixture(s.url, s.adminToken, { name: "pub-url", version: "1.0.0" })
-    expect(info.download_url).toBe("https://registry.example.com/base/api/v1/registry/packages/pub-url/1.0.0/download")
+  afterAll(async () => {
+    await Promise.all(servers.splice(0).map((s) => s.stop()))
+    delete process.env.FM_DATABASE_URL
+    for (const db of pgDatabases?.splice(0) ?? []) await db.drop()
+    pgDatabases = undefined
   })
 
-  it("follows X-Forwarded-* only with --trust-proxy, else the Host header", async () => {
-    const plain = await start({ inProcess: true })
-    const trusting = await start({ inProcess: true, trustProxy: true })
-    await publishFixture(plain.url, plain.adminToken, { name: "fwd", version: "1.0.0" })
-    await publishFixture(trusting.url, trusting.adminToken, { name: "fwd", version: "1.0.0" })
-    const headers = { "x-forwarded-proto": "https", "x-forwarded-host": "reg.example.org" }
-    const a = await (await fetch(`${plain.url}/api/v1/registry/packages/fwd`, { headers })).json() as { download_url: string }
-    expect(a.download_url).toBe(`${plain.url}/api/v1/registry/packages/fwd/1.0.0/download`)
-    const b = await (await fetch(`${trusting.url}/api/v1/registry/packages/fwd`, { headers })).json() as { download_url: string }
-    expect(b.download_url).toBe("https://reg.example.org/api/v1/registry/packages/fwd/1.0.0/download")
-  })
-})
-
-describe("upload size limit", () => {
-  it("413 up front (Content-Length) and while streaming (chunked), nothing stored", async () => {
-    const s = await start({ inProcess: true, maxUploadSize: 100_000 })
-    const huge = fixtureArchive({ name: "too-big", version: "1.0.0", files: { "x.bin": crypto.randomBytes(300_000) } })
-    const res = await uploadArchive(s.url, s.adminToken, huge)
-    expect(res.status).toBe(413)
-    expect((await res.json() as { detail: string }).detail).toMatch(/100000/)
-
-    const slightly = fixtureArchive({ name: "too-big", version: "1.0.0", files: { "x.bin": crypto.randomBytes(120_000) } })
-    const boundary = "----fmlimit"
-    const body = Buffer.concat([
-      Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="a.fmpkg"\r\nContent-Type: application/octet-stream\r\n\r\n`),
-      slightly,
-      Buffer.from(`\r\n--${boundary}--\r\n`)
-    ])
-    const status = await new Promise<number>((resolve, reject) => {
-      const u = new URL(`${s.url}/api/v1/registry/packages/upload`)
-      const req = http.request({
-        host: u.hostname,
-        port: u.port,
-        path: u.pathname,
-        method: "POST",
-        headers: { authorization: `Bearer ${s.adminToken}`, "content-type": `multipart/form-data; boundary=${boundary}` }
-      }, (r) => {
-        r.resume()
-        resolve(r.statusCode ?? 0)
-      })
-      req.on("error", reject)
-      for (let i = 0; i < body.length; i += 16_384) req.write(body.subarray(i, i + 16_384))
-      req.end()
+  describe("private mode", () => {
+    it("everything but health needs a read token", async () => {
+      const s = await start({ private: true })
+      const api = `${s.url}/api/v1/registry`
+      await publishFixture(s.url, s.adminToken, { name: "secret-pkg", version: "1.0.0" })
+      expect((await fetch(`${api}/health`)).status).toBe(200)
+      for (
+        const p of [
+          "/packages/search?q=secret",
+          "/packages/secret-pkg",
+          "/packages/secret-pkg/versions",
+          "/packages/secret-pkg/1.0.0",
+          "/packages/secret-pkg/1.0.0/download",
+          "/categories",
+          "/stats"
+        ]
+      ) {
+        const anon = await fetch(`${api}${p}`)
+        expect(anon.status, p).toBe(401)
+        expect((await anon.json() as { detail: string }).detail).toMatch(/read/)
+        const ok = await fetch(`${api}${p}`, { headers: { authorization: `Bearer ${s.adminToken}` } })
+        expect(ok.status, p).toBe(200)
+        await ok.arrayBuffer()
+      }
+      const bad = await fetch(`${api}/stats`, { headers: { authorization: "Bearer fmr_wrong" } })
+      expect(bad.status).toBe(401)
     })
-    expect(status).toBe(413)
-    expect((await fetch(`${s.url}/api/v1/registry/packages/too-big`)).status).toBe(404)
-    const small = await uploadArchive(s.url, s.adminToken, fixtureArchive({ name: "small-enough", version: "1.0.0" }))
-    expect(small.status).toBe(201)
   })
-})
 
-describe("token expiry", () => {
-  it("an expired token answers 401", async () => {
-    const s = await start({})
-    const token = await createToken(s.dataDir, "publish", { name: "brief", expiresIn: "2s" })
-    const ok = await uploadArchive(s.url, token, fixtureArchive({ name: "exp-a", version: "1.0.0" }))
-    expect(ok.status).toBe(201)
-    await new Promise((r) => setTimeout(r, 2_500))
-    const late = await uploadArchive(s.url, token, fixtureArchive({ name: "exp-b", version: "1.0.0" }))
-    expect(late.status).toBe(401)
-    expect((await late.json() as { detail: string }).detail).toMatch(/expired/)
+  describe("download_url", () => {
+    it("uses --public-url when given", async () => {
+      const s = await start({ inProcess: true, publicUrl: "https://registry.example.com/base/" })
+      const info = await publishFixture(s.url, s.adminToken, { name: "pub-url", version: "1.0.0" })
+      expect(info.download_url).toBe(
+        "https://registry.example.com/base/api/v1/registry/packages/pub-url/1.0.0/download"
+      )
+    })
+
+    it("follows X-Forwarded-* only with --trust-proxy, else the Host header", async () => {
+      const plain = await start({ inProcess: true })
+      const trusting = await start({ inProcess: true, trustProxy: true })
+      await publishFixture(plain.url, plain.adminToken, { name: "fwd", version: "1.0.0" })
+      await publishFixture(trusting.url, trusting.adminToken, { name: "fwd", version: "1.0.0" })
+      const headers = { "x-forwarded-proto": "https", "x-forwarded-host": "reg.example.org" }
+      const a = await (await fetch(`${plain.url}/api/v1/registry/packages/fwd`, { headers })).json() as {
+        download_url: string
+      }
+      expect(a.download_url).toBe(`${plain.url}/api/v1/registry/packages/fwd/1.0.0/download`)
+      const b = await (await fetch(`${trusting.url}/api/v1/registry/packages/fwd`, { headers })).json() as {
+        download_url: string
+      }
+      expect(b.download_url).toBe("https://reg.example.org/api/v1/registry/packages/fwd/1.0.0/download")
+    })
   })
-})
+
+  describe("upload size limit", () => {
+    it("413 up front (Content-Length) and while streaming (chunked), nothing stored", async () => {
+      const s = await start({ inProcess: true, maxUploadSize: 100_000 })
+      const huge = fixtureArchive({
+        name: "too-big",
+        version: "1.0.0",
+        files: { "x.bin": crypto.randomBytes(300_000) }
+      })
+      const res = await uploadArchive(s.url, s.adminToken, huge)
+      expect(res.status).toBe(413)
+      expect((await res.json() as { detail: string }).detail).toMatch(/100000/)
+
+      const slightly = fixtureArchive({
+        name: "too-big",
+        version: "1.0.0",
+        files: { "x.bin": crypto.randomBytes(120_000) }
+      })
+      const boundary = "----fmlimit"
+      const body = Buffer.concat([
+        Buffer.from(
+          `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="a.fmpkg"\r\nContent-Type: application/octet-stream\r\n\r\n`
+        ),
+        slightly,
+        Buffer.from(`\r\n--${boundary}--\r\n`)
+      ])
+      const status = await new Promise<number>((resolve, reject) => {
+        const u = new URL(`${s.url}/api/v1/registry/packages/upload`)
+        const req = http.request({
+          host: u.hostname,
+          port: u.port,
+          path: u.pathname,
+          method: "POST",
+          headers: {
+            authorization: `Bearer ${s.adminToken}`,
+            "content-type": `multipart/form-data; boundary=${boundary}`
+          }
+        }, (r) => {
+          r.resume()
+          resolve(r.statusCode ?? 0)
+        })
+        req.on("error", reject)
+        for (let i = 0; i < body.length; i += 16_384) req.write(body.subarray(i, i + 16_384))
+        req.end()
+      })
+      expect(status).toBe(413)
+      expect((await fetch(`${s.url}/api/v1/registry/packages/too-big`)).status).toBe(404)
+      const small = await uploadArchive(s.url, s.adminToken, fixtureArchive({ name: "small-enough", version: "1.0.0" }))
+      expect(small.status).toBe(201)
+    })
+  })
+
+  describe("token expiry", () => {
+    it("an expired token answers 401", async () => {
+      const s = await start({})
+      const token = await createToken(s.dataDir, "publish", { name: "brief", expiresIn: "2s" })
+      const ok = await uploadArchive(s.url, token, fixtureArchive({ name: "exp-a", version: "1.0.0" }))
+      expect(ok.status).toBe(201)
+      await new Promise((r) => setTimeout(r, 2_500))
+      const late = await uploadArchive(s.url, token, fixtureArchive({ name: "exp-b", version: "1.0.0" }))
+      expect(late.status).toBe(401)
+      expect((await late.json() as { detail: string }).detail).toMatch(/expired/)
+    })
+  })
 })

@@ -51,7 +51,9 @@ let publisher: string
 
 /** The registry's layer in a host app of its own, next to the host's route, as in the README. */
 const mount = async (dataDir: string) => {
-  const Hello = HttpApiBuilder.Router.use((router) => router.get("/hello", HttpServerResponse.text("hello from the host app")))
+  const Hello = HttpApiBuilder.Router.use((router) =>
+    router.get("/hello", HttpServerResponse.text("hello from the host app"))
+  )
   const App = HttpApiBuilder.serve().pipe(
     Layer.provide(Hello),
     Layer.provide(RegistryServer.layer({ dataDir, publicUrl: PUBLIC_URL, maxUploadSize: LIMIT, logRequests: false })),
@@ -76,9 +78,22 @@ beforeAll(async () => {
       version: "1.0.0",
       manifest: { description: "Alpha does data things", category: "data", tags: ["etl", "csv"] }
     })
-    await publishFixture(first.url, admin, { name: "alpha", version: "1.2.0", manifest: { description: "Alpha, newer", category: "data" } })
-    await publishFixture(first.url, admin, { name: "beta_pkg", version: "0.1.0", deps: { alpha: "^1.0.0" }, manifest: { category: "io" } })
-    await publishFixture(first.url, admin, { name: "gamma", version: "2.0.0", manifest: { description: "Gamma is yanked" } })
+    await publishFixture(first.url, admin, {
+      name: "alpha",
+      version: "1.2.0",
+      manifest: { description: "Alpha, newer", category: "data" }
+    })
+    await publishFixture(first.url, admin, {
+      name: "beta_pkg",
+      version: "0.1.0",
+      deps: { alpha: "^1.0.0" },
+      manifest: { category: "io" }
+    })
+    await publishFixture(first.url, admin, {
+      name: "gamma",
+      version: "2.0.0",
+      manifest: { description: "Gamma is yanked" }
+    })
     const yanked = await fetch(`${first.url}${API}/packages/gamma/2.0.0/yank`, {
       method: "POST",
       headers: { authorization: `Bearer ${admin}`, "content-type": "application/json" },
@@ -120,7 +135,10 @@ const answer = async (res: Response, blank: ReadonlyArray<string> = []): Promise
   let body = Buffer.from(await res.arrayBuffer()).toString("base64")
   if (blank.length > 0 && (res.headers.get("content-type") ?? "").startsWith("application/json")) {
     // fields that differ by when a write happened (a publish's time), not by which server answered
-    body = JSON.stringify(JSON.parse(Buffer.from(body, "base64").toString("utf8")), (k, v) => (blank.includes(k) ? "<blank>" : v))
+    body = JSON.stringify(
+      JSON.parse(Buffer.from(body, "base64").toString("utf8")),
+      (k, v) => (blank.includes(k) ? "<blank>" : v)
+    )
     delete headers["content-length"]
     delete headers["etag"]
   }
@@ -139,7 +157,10 @@ const same = async (p: string, init: Init | (() => Init) = {}): Promise<Answer &
   const b = await answer(await fetch(`${embedded.url}${p}`, { ...make(), redirect: "manual" }), make().blank)
   const request = `${make().method ?? "GET"} ${p}`
   expect({ request, ...b }).toEqual({ request, ...a })
-  return { ...a, json: () => JSON.parse(make().blank === undefined ? Buffer.from(a.body, "base64").toString("utf8") : a.body) }
+  return {
+    ...a,
+    json: () => JSON.parse(make().blank === undefined ? Buffer.from(a.body, "base64").toString("utf8") : a.body)
+  }
 }
 
 const bearer = (token: string) => ({ authorization: `Bearer ${token}` })
@@ -155,8 +176,13 @@ describe("fm studio start and RegistryServer.layer give the same answers", () =>
       expect((await same(`${API}/packages/alpha`, { headers })).status).toBe(200)
       expect((await same(`${API}/packages/ALPHA`, { headers })).status).toBe(200)
       expect((await same(`${API}/packages/beta-pkg`, { headers })).json()).toMatchObject({ name: "beta_pkg" })
-      expect((await same(`${API}/packages/gamma`, { headers })).json()).toMatchObject({ yanked: true, yank_reason: "broken" })
-      expect((await same(`${API}/packages/alpha/versions`, { headers })).json()).toMatchObject({ versions: ["1.0.0", "1.2.0"] })
+      expect((await same(`${API}/packages/gamma`, { headers })).json()).toMatchObject({
+        yanked: true,
+        yank_reason: "broken"
+      })
+      expect((await same(`${API}/packages/alpha/versions`, { headers })).json()).toMatchObject({
+        versions: ["1.0.0", "1.2.0"]
+      })
       expect((await same(`${API}/packages/alpha/1.0.0`, { headers })).json()).toMatchObject({ latest_version: "1.2.0" })
     }
     expect((await same(`${API}/packages/alpha`, { headers: bearer("fmr_not-a-token") })).status).toBe(401)
@@ -207,18 +233,24 @@ describe("fm studio start and RegistryServer.layer give the same answers", () =>
     const download = await same(`${API}/packages/alpha/1.0.0/download`)
     const tag = download.headers["etag"]!
     for (const inm of [tag, `W/${tag}`, `"other", ${tag}`, "*"]) {
-      expect((await same(`${API}/packages/alpha/1.0.0/download`, { headers: { "if-none-match": inm } })).status).toBe(304)
+      expect((await same(`${API}/packages/alpha/1.0.0/download`, { headers: { "if-none-match": inm } })).status).toBe(
+        304
+      )
     }
-    expect((await same(`${API}/packages/alpha/1.0.0/download`, { headers: { "if-none-match": "\"other\"" } })).status).toBe(200)
+    expect((await same(`${API}/packages/alpha/1.0.0/download`, { headers: { "if-none-match": "\"other\"" } })).status)
+      .toBe(200)
   })
 
   it("downloads: whole, HEAD, byte ranges, unsatisfiable ranges; the count shows at once", async () => {
     expect((await same(`${API}/packages/beta-pkg/0.1.0/download`)).status).toBe(200)
     expect((await same(`${API}/packages/beta-pkg/0.1.0/download`, { headers: bearer(reader) })).status).toBe(200)
     expect((await same(`${API}/packages/beta-pkg/0.1.0/download`, { method: "HEAD" })).status).toBe(200)
-    expect((await same(`${API}/packages/beta-pkg/0.1.0/download`, { headers: { range: "bytes=0-9" } })).status).toBe(206)
+    expect((await same(`${API}/packages/beta-pkg/0.1.0/download`, { headers: { range: "bytes=0-9" } })).status).toBe(
+      206
+    )
     expect((await same(`${API}/packages/beta-pkg/0.1.0/download`, { headers: { range: "bytes=-5" } })).status).toBe(206)
-    expect((await same(`${API}/packages/beta-pkg/0.1.0/download`, { headers: { range: "bytes=999999-" } })).status).toBe(416)
+    expect((await same(`${API}/packages/beta-pkg/0.1.0/download`, { headers: { range: "bytes=999999-" } })).status)
+      .toBe(416)
     expect((await same(`${API}/packages/beta-pkg`)).json()).toMatchObject({ downloads: 2 })
     expect((await same(`${API}/packages/beta-pkg/versions`)).json()).toMatchObject({ releases: [{ downloads: 2 }] })
     // the same download again and again (an answer the server may replay): each one counts, a 304 does not
@@ -240,25 +272,40 @@ describe("fm studio start and RegistryServer.layer give the same answers", () =>
       const form = new FormData()
       form.append("file", new Blob([Buffer.from(archive)], { type: "application/octet-stream" }), "x.fmpkg")
       form.append("checksum", checksum ?? crypto.createHash("sha256").update(archive).digest("hex"))
-      return { method: "POST", headers: token === undefined ? {} : bearer(token), body: form, blank: ["published_at"] } as const
+      return {
+        method: "POST",
+        headers: token === undefined ? {} : bearer(token),
+        body: form,
+        blank: ["published_at"]
+      } as const
     }
     const url = `${API}/packages/upload`
     const good = fixtureArchive({ name: "delta", version: "1.0.0", manifest: { description: "Fresh" } })
     expect((await same(url, upload(publisher, good))).json()).toMatchObject({ name: "delta", version: "1.0.0" })
     expect((await same(url, upload(publisher, good))).status).toBe(409)
     expect((await same(url, upload(admin, good, "0".repeat(64)))).json().detail).toMatch(/^Checksum mismatch/)
-    expect((await same(url, upload(admin, Buffer.from("not a zip at all")))).json().detail).toMatch(/^Invalid package archive: .*upload/)
+    expect((await same(url, upload(admin, Buffer.from("not a zip at all")))).json().detail).toMatch(
+      /^Invalid package archive: .*upload/
+    )
     const noFile = new FormData()
     noFile.append("checksum", "0".repeat(64))
     expect((await same(url, { method: "POST", headers: bearer(admin), body: noFile })).json()).toEqual({
       detail: "Missing multipart file part 'file' (the .fmpkg archive)"
     })
-    const unclosed = Buffer.from("--b\r\nContent-Disposition: form-data; name=\"file\"; filename=\"x\"\r\n\r\nno closing boundary")
+    const unclosed = Buffer.from(
+      "--b\r\nContent-Disposition: form-data; name=\"file\"; filename=\"x\"\r\n\r\nno closing boundary"
+    )
     const truncated = await same(url, post(admin, unclosed, "multipart/form-data; boundary=b"))
     expect(truncated.status).toBe(400)
     expect(truncated.json().detail).toMatch(/^Bad multipart body: /)
-    const big = fixtureArchive({ name: "too-big", version: "1.0.0", files: { "big.bin": crypto.randomBytes(LIMIT + 10) } })
-    expect((await same(url, upload(admin, big))).json()).toEqual({ detail: `Upload too large: the limit is ${LIMIT} bytes` })
+    const big = fixtureArchive({
+      name: "too-big",
+      version: "1.0.0",
+      files: { "big.bin": crypto.randomBytes(LIMIT + 10) }
+    })
+    expect((await same(url, upload(admin, big))).json()).toEqual({
+      detail: `Upload too large: the limit is ${LIMIT} bytes`
+    })
     const other = fixtureArchive({ name: "epsilon", version: "1.0.0" })
     expect((await same(url, upload(undefined, other))).status).toBe(401)
     expect((await same(url, upload("fmr_not-a-token", other))).status).toBe(401)
@@ -288,16 +335,31 @@ describe("fm studio start and RegistryServer.layer give the same answers", () =>
     const newer = fixtureArchive({ name: "alpha", version: "1.3.0", manifest: { description: "Alpha, newest" } })
     const form = new FormData()
     form.append("file", new Blob([Buffer.from(newer)], { type: "application/octet-stream" }), "x.fmpkg")
-    expect((await same(`${API}/packages/upload`, { method: "POST", headers: bearer(admin), body: form, blank: ["published_at"] })).status).toBe(201)
-    expect((await same(`${API}/packages/alpha`, { blank: ["published_at"] })).json()).toMatchObject({ latest_version: "1.3.0" })
+    expect(
+      (await same(`${API}/packages/upload`, {
+        method: "POST",
+        headers: bearer(admin),
+        body: form,
+        blank: ["published_at"]
+      })).status
+    ).toBe(201)
+    expect((await same(`${API}/packages/alpha`, { blank: ["published_at"] })).json()).toMatchObject({
+      latest_version: "1.3.0"
+    })
     expect((await same(`${API}/packages/search?q=alpha`, { blank: ["published_at"] })).json()).toMatchObject({
       packages: [{ latest_version: "1.3.0" }]
     })
 
-    const yank = { method: "POST", headers: { ...bearer(admin), "content-type": "application/json" }, body: JSON.stringify({ reason: "oops" }) }
+    const yank = {
+      method: "POST",
+      headers: { ...bearer(admin), "content-type": "application/json" },
+      body: JSON.stringify({ reason: "oops" })
+    }
     expect((await same(`${API}/packages/alpha/1.3.0/yank`, { ...yank, blank: ["published_at"] })).status).toBe(200)
     expect((await same(`${API}/packages/alpha`)).json()).toMatchObject({ latest_version: "1.2.0" })
-    expect((await same(`${API}/packages/alpha/1.3.0`, { blank: ["published_at"] })).json()).toMatchObject({ yanked: true })
+    expect((await same(`${API}/packages/alpha/1.3.0`, { blank: ["published_at"] })).json()).toMatchObject({
+      yanked: true
+    })
 
     const before = (await same(`${API}/packages/alpha`)).json() as { downloads: number }
     expect((await same(`${API}/packages/alpha/1.2.0/download`)).status).toBe(200)

@@ -66,8 +66,14 @@ const collect = (stream: Stream.Stream<Uint8Array, unknown>) =>
 
 describe("S3BlobStore on s3rver", () => {
   it("parses s3://BUCKET/PREFIX and refuses anything else", () => {
-    assert.deepStrictEqual(S3BlobStore.parseS3Url("s3://fm-archives/reg/a/"), Option.some({ bucket: "fm-archives", prefix: "reg/a/" }))
-    assert.deepStrictEqual(S3BlobStore.parseS3Url("s3://fm-archives"), Option.some({ bucket: "fm-archives", prefix: "" }))
+    assert.deepStrictEqual(
+      S3BlobStore.parseS3Url("s3://fm-archives/reg/a/"),
+      Option.some({ bucket: "fm-archives", prefix: "reg/a/" })
+    )
+    assert.deepStrictEqual(
+      S3BlobStore.parseS3Url("s3://fm-archives"),
+      Option.some({ bucket: "fm-archives", prefix: "" })
+    )
     assert.isTrue(Option.isNone(S3BlobStore.parseS3Url("https://fm-archives/x")))
     assert.isTrue(Option.isNone(S3BlobStore.parseS3Url("s3://UPPER/x")))
   })
@@ -90,7 +96,9 @@ describe("S3BlobStore on s3rver", () => {
       yield* store.confirm(digest)
       assert.deepStrictEqual(yield* Effect.promise(() => keys("unit1/")), [`unit1/blobs/${digest}`])
       assert.deepStrictEqual(yield* store.stat(digest), Option.some({ size: bytes.byteLength }))
-      assert.isTrue((yield* collect(store.stream(digest, { start: 1000, end: 200_000 }))).equals(bytes.subarray(1000, 200_001)))
+      assert.isTrue(
+        (yield* collect(store.stream(digest, { start: 1000, end: 200_000 }))).equals(bytes.subarray(1000, 200_001))
+      )
       assert.isTrue(Buffer.from(yield* store.readAll(digest)).equals(bytes))
       yield* store.remove(digest)
       assert.deepStrictEqual(yield* Effect.promise(() => keys("unit1/")), [])
@@ -136,94 +144,104 @@ const upload = async (base: string, data: Uint8Array) => {
 }
 
 const download = async (base: string, name: string, version: string, range?: string) => {
-  const res = await fetch(`${base}${API}/packages/${name}/${version}/download`, range === undefined ? {} : { headers: { range } })
+  const res = await fetch(
+    `${base}${API}/packages/${name}/${version}/download`,
+    range === undefined ? {} : { headers: { range } }
+  )
   return { status: res.status, bytes: Buffer.from(await res.arrayBuffer()) }
 }
 
-describe.each(postgres ? ["sqlite", "postgres"] : ["sqlite"])("fm studio start --blob-url s3://... on %s", (backend) => {
-  let db: TestDatabase | undefined
-  const prefix = `server-${backend}`
-  const start = async (dataDir: string) =>
-    startReplica({
-      databaseUrl: db?.url,
-      dataDir,
-      adminToken: ADMIN,
-      args: ["--blob-url", `s3://${s3.bucket}/${prefix}`],
-      env: s3.env
+describe.each(postgres ? ["sqlite", "postgres"] : ["sqlite"])(
+  "fm studio start --blob-url s3://... on %s",
+  (backend) => {
+    let db: TestDatabase | undefined
+    const prefix = `server-${backend}`
+    const start = async (dataDir: string) =>
+      startReplica({
+        databaseUrl: db?.url,
+        dataDir,
+        adminToken: ADMIN,
+        args: ["--blob-url", `s3://${s3.bucket}/${prefix}`],
+        env: s3.env
+      })
+    let replica: Replica | undefined
+    const dataDir = () => Path.join(dir, `server-${backend}`)
+
+    beforeAll(async () => {
+      if (backend === "postgres") db = await createTestDatabase("s3")
+      replica = await start(dataDir())
+    }, 120_000)
+    afterAll(async () => {
+      await replica?.stop()
+      await db?.drop()
     })
-  let replica: Replica | undefined
-  const dataDir = () => Path.join(dir, `server-${backend}`)
+    const url = () => replica?.url ?? ""
 
-  beforeAll(async () => {
-    if (backend === "postgres") db = await createTestDatabase("s3")
-    replica = await start(dataDir())
-  }, 120_000)
-  afterAll(async () => {
-    await replica?.stop()
-    await db?.drop()
-  })
-  const url = () => replica?.url ?? ""
-
-  it("publishes into the bucket and serves downloads whole and by range", async () => {
-    const data = archive("s3-pkg", "1.0.0")
-    assert.strictEqual(await upload(url(), data), 201)
-    assert.deepStrictEqual(await keys(`${prefix}/blobs/`), [`${prefix}/blobs/${sha(data)}`])
-    assert.deepStrictEqual(await keys(`${prefix}/tmp/`), [])
-    const whole = await download(url(), "s3-pkg", "1.0.0")
-    assert.strictEqual(whole.status, 200)
-    assert.strictEqual(sha(whole.bytes), sha(data))
-    const part = await download(url(), "s3-pkg", "1.0.0", "bytes=10-99")
-    assert.strictEqual(part.status, 206)
-    assert.isTrue(part.bytes.equals(Buffer.from(data).subarray(10, 100)))
-  })
-
-  it("streams a large upload (over the in-memory size) into the bucket intact", async () => {
-    const data = buildZip([
-      { name: "manifest.json", data: projectManifest("s3-large", "1.0.0", { description: "large" }) },
-      { name: "data/blob.bin", data: crypto.randomBytes(5 * 1024 * 1024) }
-    ])
-    assert.isAbove(data.byteLength, 4 * 1024 * 1024)
-    assert.strictEqual(await upload(url(), data), 201)
-    assert.isTrue((await keys(`${prefix}/blobs/`)).includes(`${prefix}/blobs/${sha(data)}`))
-    const got = await download(url(), "s3-large", "1.0.0")
-    assert.strictEqual(got.status, 200)
-    assert.strictEqual(sha(got.bytes), sha(data))
-  }, 60_000)
-
-  it("lets one of 30 concurrent uploads of one name@version win, and keeps only its object", async () => {
-    const archives = Array.from({ length: 30 }, (_, i) => archive("s3-race", "1.0.0", `attempt ${i}`))
-    const statuses = await Promise.all(archives.map((a) => upload(url(), a)))
-    assert.strictEqual(statuses.filter((s) => s === 201).length, 1)
-    assert.strictEqual(statuses.filter((s) => s === 409).length, 29)
-    const winner = archives[statuses.indexOf(201)] ?? new Uint8Array()
-    const stored = await keys(`${prefix}/blobs/`)
-    for (const a of archives) assert.strictEqual(stored.includes(`${prefix}/blobs/${sha(a)}`), a === winner)
-    assert.deepStrictEqual(await keys(`${prefix}/tmp/`), [])
-    assert.strictEqual(sha((await download(url(), "s3-race", "1.0.0")).bytes), sha(winner))
-  })
-
-  it("serves everything acknowledged after kill -9 and a restart, and copies a committed staged object into place", async () => {
-    const published: Array<Uint8Array> = []
-    for (let i = 0; i < 5; i++) {
-      const data = archive("s3-crash", `1.0.${i}`)
+    it("publishes into the bucket and serves downloads whole and by range", async () => {
+      const data = archive("s3-pkg", "1.0.0")
       assert.strictEqual(await upload(url(), data), 201)
-      published.push(data)
-    }
-    // as if the process had died between the row's commit and the copy: the object is staged only
-    const victim = published[4] ?? new Uint8Array()
-    await client.send(new DeleteObjectCommand({ Bucket: s3.bucket, Key: `${prefix}/blobs/${sha(victim)}` }))
-    const staged = `${prefix}/tmp/${sha(victim)}/crash`
-    const { PutObjectCommand } = await import("@aws-sdk/client-s3")
-    await client.send(new PutObjectCommand({ Bucket: s3.bucket, Key: staged, Body: victim }))
-    if (replica !== undefined) process.kill(replica.pid, "SIGKILL")
-    await replica?.stop()
-    replica = await start(dataDir())
-    for (const [i, data] of published.entries()) {
-      const got = await download(url(), "s3-crash", `1.0.${i}`)
+      assert.deepStrictEqual(await keys(`${prefix}/blobs/`), [`${prefix}/blobs/${sha(data)}`])
+      assert.deepStrictEqual(await keys(`${prefix}/tmp/`), [])
+      const whole = await download(url(), "s3-pkg", "1.0.0")
+      assert.strictEqual(whole.status, 200)
+      assert.strictEqual(sha(whole.bytes), sha(data))
+      const part = await download(url(), "s3-pkg", "1.0.0", "bytes=10-99")
+      assert.strictEqual(part.status, 206)
+      assert.isTrue(part.bytes.equals(Buffer.from(data).subarray(10, 100)))
+    })
+
+    it("streams a large upload (over the in-memory size) into the bucket intact", async () => {
+      const data = buildZip([
+        { name: "manifest.json", data: projectManifest("s3-large", "1.0.0", { description: "large" }) },
+        { name: "data/blob.bin", data: crypto.randomBytes(5 * 1024 * 1024) }
+      ])
+      assert.isAbove(data.byteLength, 4 * 1024 * 1024)
+      assert.strictEqual(await upload(url(), data), 201)
+      assert.isTrue((await keys(`${prefix}/blobs/`)).includes(`${prefix}/blobs/${sha(data)}`))
+      const got = await download(url(), "s3-large", "1.0.0")
       assert.strictEqual(got.status, 200)
       assert.strictEqual(sha(got.bytes), sha(data))
-    }
-    assert.isTrue((await keys(`${prefix}/blobs/`)).includes(`${prefix}/blobs/${sha(victim)}`))
-    assert.deepStrictEqual(await keys(`${prefix}/tmp/`), [])
-  }, 120_000)
-})
+    }, 60_000)
+
+    it("lets one of 30 concurrent uploads of one name@version win, and keeps only its object", async () => {
+      const archives = Array.from({ length: 30 }, (_, i) => archive("s3-race", "1.0.0", `attempt ${i}`))
+      const statuses = await Promise.all(archives.map((a) => upload(url(), a)))
+      assert.strictEqual(statuses.filter((s) => s === 201).length, 1)
+      assert.strictEqual(statuses.filter((s) => s === 409).length, 29)
+      const winner = archives[statuses.indexOf(201)] ?? new Uint8Array()
+      const stored = await keys(`${prefix}/blobs/`)
+      for (const a of archives) assert.strictEqual(stored.includes(`${prefix}/blobs/${sha(a)}`), a === winner)
+      assert.deepStrictEqual(await keys(`${prefix}/tmp/`), [])
+      assert.strictEqual(sha((await download(url(), "s3-race", "1.0.0")).bytes), sha(winner))
+    })
+
+    it(
+      "serves everything acknowledged after kill -9 and a restart, and copies a committed staged object into place",
+      async () => {
+        const published: Array<Uint8Array> = []
+        for (let i = 0; i < 5; i++) {
+          const data = archive("s3-crash", `1.0.${i}`)
+          assert.strictEqual(await upload(url(), data), 201)
+          published.push(data)
+        }
+        // as if the process had died between the row's commit and the copy: the object is staged only
+        const victim = published[4] ?? new Uint8Array()
+        await client.send(new DeleteObjectCommand({ Bucket: s3.bucket, Key: `${prefix}/blobs/${sha(victim)}` }))
+        const staged = `${prefix}/tmp/${sha(victim)}/crash`
+        const { PutObjectCommand } = await import("@aws-sdk/client-s3")
+        await client.send(new PutObjectCommand({ Bucket: s3.bucket, Key: staged, Body: victim }))
+        if (replica !== undefined) process.kill(replica.pid, "SIGKILL")
+        await replica?.stop()
+        replica = await start(dataDir())
+        for (const [i, data] of published.entries()) {
+          const got = await download(url(), "s3-crash", `1.0.${i}`)
+          assert.strictEqual(got.status, 200)
+          assert.strictEqual(sha(got.bytes), sha(data))
+        }
+        assert.isTrue((await keys(`${prefix}/blobs/`)).includes(`${prefix}/blobs/${sha(victim)}`))
+        assert.deepStrictEqual(await keys(`${prefix}/tmp/`), [])
+      },
+      120_000
+    )
+  }
+)

@@ -70,7 +70,9 @@ describe("Checkpoint", () => {
     const signer = newSigner("fm-log/0011223344556677")
     const checkpoint = { origin: "fm-log/0011223344556677", size: 42, root: emptyRoot() }
     const note = signCheckpoint(checkpoint, signer)
-    assert.isTrue(note.startsWith("fm-log/0011223344556677\n42\n47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=\n\n\u2014 "))
+    assert.isTrue(
+      note.startsWith("fm-log/0011223344556677\n42\n47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=\n\n\u2014 ")
+    )
     assert.deepStrictEqual(openCheckpoint(note, signer.verifier), { checkpoint })
     assert.deepStrictEqual(openCheckpoint(note.replace("\n42\n", "\n41\n"), signer.verifier), {
       refused: "bad-signature"

@@ -11,8 +11,10 @@ import * as path from "node:path"
 import { Checksum, ChecksumMismatch, isSha256Hex, sha256Hex } from "../../src/shared/Checksum.js"
 import { makeTempDir, removeDir } from "../helpers/archives.js"
 
-const tempDir = Effect.acquireRelease(Effect.sync(() => makeTempDir("fm-checksum-")), (dir) =>
-  Effect.sync(() => removeDir(dir)))
+const tempDir = Effect.acquireRelease(
+  Effect.sync(() => makeTempDir("fm-checksum-")),
+  (dir) => Effect.sync(() => removeDir(dir))
+)
 
 const EMPTY = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 

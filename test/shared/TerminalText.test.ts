@@ -10,7 +10,11 @@ describe("terminalText", () => {
     ["OSC ended by BEL (window title)", `a${ESC}]0;title\u0007b`, "ab"],
     ["OSC ended by ST (hyperlink)", `a${ESC}]8;;http://x${ESC}\\link${ESC}]8;;${ESC}\\b`, "alinkb"],
     ["OSC never ended: the rest is swallowed, as a terminal would", `a${ESC}]0;title and more`, "a"],
-    ["DCS, APC, PM, SOS strings", `a${ESC}Pq#0${ESC}\\b${ESC}_apc${ESC}\\c${ESC}^pm${ESC}\\d${ESC}Xsos${ESC}\\e`, "abcde"],
+    [
+      "DCS, APC, PM, SOS strings",
+      `a${ESC}Pq#0${ESC}\\b${ESC}_apc${ESC}\\c${ESC}^pm${ESC}\\d${ESC}Xsos${ESC}\\e`,
+      "abcde"
+    ],
     ["8-bit C1: CSI, OSC, DCS, ST", "a\u009b31mb\u009d0;t\u0007c\u0090dcs\u009cd", "abcd"],
     ["two-byte escapes: RIS, save/restore cursor, charset", `a${ESC}cb${ESC}7c${ESC}8d${ESC}(0e`, "abcde"],
     ["a lone ESC at the end", `ab${ESC}`, "ab"],

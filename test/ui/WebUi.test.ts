@@ -55,7 +55,10 @@ const get = (port: number, p: string, headers: Record<string, string> = {}, meth
     const req = httpRequest({ host: "127.0.0.1", port, path: p, headers, method }, (res) => {
       const chunks: Array<Buffer> = []
       res.on("data", (c: Buffer) => chunks.push(c))
-      res.on("end", () => resume(Effect.succeed({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) })))
+      res.on(
+        "end",
+        () => resume(Effect.succeed({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }))
+      )
     })
     req.on("error", (e) => resume(Effect.die(e)))
     req.end()
@@ -122,7 +125,10 @@ describe("WebUi", () => {
         const api = yield* get(port, `${API_PREFIX}/no-such-endpoint`)
         assert.strictEqual(api.status, 404)
         assert.match(String(api.headers["content-type"]), /^application\/json/)
-        assert.match(JSON.parse(api.body.toString("utf8")).detail, /No API endpoint GET \/api\/v1\/registry\/no-such-endpoint/)
+        assert.match(
+          JSON.parse(api.body.toString("utf8")).detail,
+          /No API endpoint GET \/api\/v1\/registry\/no-such-endpoint/
+        )
         const apiRoot = yield* get(port, "/api")
         assert.strictEqual(apiRoot.status, 404)
         assert.match(String(apiRoot.headers["content-type"]), /^application\/json/)

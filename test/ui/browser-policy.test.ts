@@ -25,7 +25,10 @@ describe("browser tests without Chromium", () => {
 
   it("fail when FM_REQUIRE_BROWSER is set (CI)", () => {
     const lines: Array<string> = []
-    assert.throws(() => browserEnabled({ FM_CHROMIUM: missing, FM_REQUIRE_BROWSER: "1" }, (l) => lines.push(l)), /FM_REQUIRE_BROWSER/)
+    assert.throws(
+      () => browserEnabled({ FM_CHROMIUM: missing, FM_REQUIRE_BROWSER: "1" }, (l) => lines.push(l)),
+      /FM_REQUIRE_BROWSER/
+    )
     assert.deepStrictEqual(lines, [])
   })
 

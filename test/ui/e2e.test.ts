@@ -138,7 +138,9 @@ describe.skipIf(!enabled)("web UI in Chromium", () => {
     const raw = bodies.reduce((n, b) => n + b.bytes.length, 0)
     const gz = bodies.reduce((n, b) => n + gzipSync(b.bytes).length, 0)
     console.log(
-      `first page JS+CSS: ${bodies.length} files, ${raw} bytes raw, ${gz} bytes gzipped (${(gz / 1024).toFixed(1)} KiB; budget 100 KiB)`
+      `first page JS+CSS: ${bodies.length} files, ${raw} bytes raw, ${gz} bytes gzipped (${
+        (gz / 1024).toFixed(1)
+      } KiB; budget 100 KiB)`
     )
     assert.isBelow(gz, FIRST_PAGE_BUDGET)
   })
@@ -186,10 +188,15 @@ describe.skipIf(!enabled)("web UI in Chromium", () => {
     assert.strictEqual(await text(page, "#checksum"), sums["text-tools@2.0.0"])
     assert.deepStrictEqual(await page.$$eval("ul.deps li a", (as) => as.map((a) => a.textContent)), ["http-utils"])
     assert.include(await text(page, "ul.deps li"), "^1.0.0")
-    const comps = await page.$$eval("section[aria-labelledby=components-heading] li", (li) => li.map((l) => l.textContent))
+    const comps = await page.$$eval(
+      "section[aria-labelledby=components-heading] li",
+      (li) => li.map((l) => l.textContent)
+    )
     assert.sameMembers(comps, ["summarize", "translate", "classify"])
-    const rows = await page.$$eval("table.versions tbody tr", (trs) =>
-      trs.map((tr) => Array.from(tr.children, (c) => (c.textContent ?? "").trim())))
+    const rows = await page.$$eval(
+      "table.versions tbody tr",
+      (trs) => trs.map((tr) => Array.from(tr.children, (c) => (c.textContent ?? "").trim()))
+    )
     assert.deepStrictEqual(rows.map((r) => r[0]), ["2.0.0", "1.1.0", "1.0.0"])
     for (const r of rows) assert.match(r[1]!, /^\d{4}-\d\d-\d\d$/)
     assert.strictEqual(rows[1]![4], "Yanked broken tokenizer, use 2.0.0")
@@ -201,7 +208,10 @@ describe.skipIf(!enabled)("web UI in Chromium", () => {
     assert.strictEqual(new URL(page.url()).pathname, "/packages/text-tools/1.0.0")
     assert.strictEqual(await text(page, "#install-cmd"), "fm install text-tools --version 1.0.0")
     assert.strictEqual(await text(page, "#checksum"), sums["text-tools@1.0.0"])
-    assert.strictEqual(await page.getAttribute("table.versions a[aria-current=page]", "href"), "/packages/text-tools/1.0.0")
+    assert.strictEqual(
+      await page.getAttribute("table.versions a[aria-current=page]", "href"),
+      "/packages/text-tools/1.0.0"
+    )
     assert.include(await text(page, "p.note"), "A newer version exists: 2.0.0")
     // Focus moved to the new page's heading.
     assert.strictEqual(await page.evaluate(() => document.activeElement?.tagName), "H1")
@@ -232,8 +242,10 @@ describe.skipIf(!enabled)("web UI in Chromium", () => {
     // The download is counted, per version and in total.
     await page.reload()
     await page.waitForSelector("#checksum")
-    const downloads = await page.$$eval("dl.details dt", (dts) =>
-      dts.find((d) => d.textContent === "Downloads")?.nextElementSibling?.textContent)
+    const downloads = await page.$$eval(
+      "dl.details dt",
+      (dts) => dts.find((d) => d.textContent === "Downloads")?.nextElementSibling?.textContent
+    )
     assert.strictEqual(downloads, "1 of this version, 1 of all versions")
   })
 
@@ -253,7 +265,10 @@ describe.skipIf(!enabled)("web UI in Chromium", () => {
     await page.goto(pub.url + "/")
     await page.click("header nav a:text-is('Categories & stats')")
     await page.waitForSelector("dl.stats")
-    const stats = await page.$$eval("dl.stats .stat", (s) => s.map((d) => [d.querySelector("dt")?.textContent, d.querySelector("dd")?.textContent]))
+    const stats = await page.$$eval(
+      "dl.stats .stat",
+      (s) => s.map((d) => [d.querySelector("dt")?.textContent, d.querySelector("dd")?.textContent])
+    )
     assert.deepStrictEqual(stats.slice(0, 2), [["Packages", "24"], ["Versions", "26"]])
     const cats = await page.$$eval("ul.categories li", (li) => li.map((l) => (l.textContent ?? "").trim()))
     assert.deepStrictEqual(cats, ["connectors 1 package", "loaders 22 packages", "transformers 1 package"])
@@ -334,7 +349,10 @@ describe.skipIf(!enabled)("web UI in Chromium", () => {
     const box = await page.locator("#checksum").boundingBox()
     assert.isAtMost((box?.x ?? 0) + (box?.width ?? 0), 375)
     // Touch targets are at least 44 px tall.
-    const buttonHeights = await page.$$eval("main button, main .button", (els) => els.map((e) => e.getBoundingClientRect().height))
+    const buttonHeights = await page.$$eval(
+      "main button, main .button",
+      (els) => els.map((e) => e.getBoundingClientRect().height)
+    )
     for (const hgt of buttonHeights) assert.isAtLeast(hgt, 44)
     await shot(page, "phone-package", false)
     await shot(page, "phone-package-full")
@@ -408,56 +426,65 @@ describe.skipIf(!enabled)("web UI in Chromium", () => {
     assert.strictEqual((await active()).tag, "H1")
   })
 
-  it.each(["light", "dark"] as const)("has landmarks, labelled controls, a live results region and readable contrast (%s)", async (scheme) => {
-    const page = await newPage({ colorScheme: scheme })
-    await page.goto(pub.url + "/")
-    await page.waitForSelector("ol.results li")
-    const report = await page.evaluate(() => {
-      const lum = (c: string) => {
-        const m = c.match(/[\d.]+/g)!.map(Number)
-        const ch = m.slice(0, 3).map((v) => {
-          const s = v / 255
-          return s <= 0.03928 ? s / 12.92 : ((s + 0.055) / 1.055) ** 2.4
-        })
-        return 0.2126 * ch[0]! + 0.7152 * ch[1]! + 0.0722 * ch[2]!
-      }
-      const bgOf = (el: Element | null): string => {
-        for (let e = el; e; e = e.parentElement) {
-          const b = getComputedStyle(e).backgroundColor
-          if (b && !b.startsWith("rgba(0, 0, 0, 0)") && b !== "transparent") return b
+  it.each(["light", "dark"] as const)(
+    "has landmarks, labelled controls, a live results region and readable contrast (%s)",
+    async (scheme) => {
+      const page = await newPage({ colorScheme: scheme })
+      await page.goto(pub.url + "/")
+      await page.waitForSelector("ol.results li")
+      const report = await page.evaluate(() => {
+        const lum = (c: string) => {
+          const m = c.match(/[\d.]+/g)!.map(Number)
+          const ch = m.slice(0, 3).map((v) => {
+            const s = v / 255
+            return s <= 0.03928 ? s / 12.92 : ((s + 0.055) / 1.055) ** 2.4
+          })
+          return 0.2126 * ch[0]! + 0.7152 * ch[1]! + 0.0722 * ch[2]!
         }
-        return "rgb(255, 255, 255)"
-      }
-      const ratio = (el: Element | null) => {
-        if (!el) return 0
-        const l1 = lum(getComputedStyle(el).color)
-        const l2 = lum(bgOf(el))
-        return (Math.max(l1, l2) + 0.05) / (Math.min(l1, l2) + 0.05)
-      }
-      return {
-        banner: !!document.querySelector("header"),
-        nav: !!document.querySelector("nav[aria-label=Main]"),
-        main: !!document.querySelector("main#main"),
-        footer: !!document.querySelector("footer"),
-        lang: document.documentElement.lang,
-        unlabelled: Array.from(document.querySelectorAll("input, select")).filter((e) => (e as HTMLInputElement).labels?.length === 0).length,
-        live: document.querySelector("#result-status")?.getAttribute("aria-live"),
-        contrast: {
-          body: ratio(document.querySelector("p.lead, ol.results p")),
-          link: ratio(document.querySelector("ol.results a")),
-          muted: ratio(document.querySelector(".meta")),
-          button: ratio(document.querySelector("form button")),
-          status: ratio(document.querySelector("#result-status"))
+        const bgOf = (el: Element | null): string => {
+          for (let e = el; e; e = e.parentElement) {
+            const b = getComputedStyle(e).backgroundColor
+            if (b && !b.startsWith("rgba(0, 0, 0, 0)") && b !== "transparent") return b
+          }
+          return "rgb(255, 255, 255)"
         }
+        const ratio = (el: Element | null) => {
+          if (!el) return 0
+          const l1 = lum(getComputedStyle(el).color)
+          const l2 = lum(bgOf(el))
+          return (Math.max(l1, l2) + 0.05) / (Math.min(l1, l2) + 0.05)
+        }
+        return {
+          banner: !!document.querySelector("header"),
+          nav: !!document.querySelector("nav[aria-label=Main]"),
+          main: !!document.querySelector("main#main"),
+          footer: !!document.querySelector("footer"),
+          lang: document.documentElement.lang,
+          unlabelled: Array.from(document.querySelectorAll("input, select")).filter((e) =>
+            (e as HTMLInputElement).labels?.length === 0
+          ).length,
+          live: document.querySelector("#result-status")?.getAttribute("aria-live"),
+          contrast: {
+            body: ratio(document.querySelector("p.lead, ol.results p")),
+            link: ratio(document.querySelector("ol.results a")),
+            muted: ratio(document.querySelector(".meta")),
+            button: ratio(document.querySelector("form button")),
+            status: ratio(document.querySelector("#result-status"))
+          }
+        }
+      })
+      assert.isTrue(report.banner && report.nav && report.main && report.footer)
+      assert.strictEqual(report.lang, "en")
+      assert.strictEqual(report.unlabelled, 0)
+      assert.strictEqual(report.live, "polite")
+      for (const [what, r] of Object.entries(report.contrast)) {
+        assert.isAtLeast(r, 4.5, `${what} contrast ${r.toFixed(2)}`)
       }
-    })
-    assert.isTrue(report.banner && report.nav && report.main && report.footer)
-    assert.strictEqual(report.lang, "en")
-    assert.strictEqual(report.unlabelled, 0)
-    assert.strictEqual(report.live, "polite")
-    for (const [what, r] of Object.entries(report.contrast)) assert.isAtLeast(r, 4.5, `${what} contrast ${r.toFixed(2)}`)
-    if (scheme === "dark") await shot(page, "search-dark")
-  })
+      if (scheme === "dark") {
+        await shot(page, "search-dark")
+      }
+    }
+  )
 
   it("shows a not-found page for an unknown package and an unknown route", async () => {
     const page = await newPage()

@@ -29,7 +29,16 @@ describe("UI formatting", () => {
   it("orders versions by semver, prereleases below their release", () => {
     const vs = ["1.10.0", "1.9.0", "2.0.0-rc.1", "2.0.0", "2.0.0-beta.2", "2.0.0-beta.10", "1.0.0+build.5", "0.9.9"]
     const sorted = [...vs].sort(compareVersions)
-    assert.deepStrictEqual(sorted, ["0.9.9", "1.0.0+build.5", "1.9.0", "1.10.0", "2.0.0-beta.2", "2.0.0-beta.10", "2.0.0-rc.1", "2.0.0"])
+    assert.deepStrictEqual(sorted, [
+      "0.9.9",
+      "1.0.0+build.5",
+      "1.9.0",
+      "1.10.0",
+      "2.0.0-beta.2",
+      "2.0.0-beta.10",
+      "2.0.0-rc.1",
+      "2.0.0"
+    ])
     assert.strictEqual(compareVersions("1.0.0", "1.0.0"), 0)
   })
 })

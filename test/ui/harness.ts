@@ -44,7 +44,9 @@ export const buildUiTemp = async (): Promise<string> => {
  * `--private`, serving the UI built in `uiDir` (`FM_UI_DIR`), with a read token created in its
  * data directory beforehand.
  */
-export const startUiServer = async (options: { readonly uiDir: string; readonly private: boolean }): Promise<UiServer> => {
+export const startUiServer = async (
+  options: { readonly uiDir: string; readonly private: boolean }
+): Promise<UiServer> => {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "fm-ui-data-"))
   try {
     const readToken = await Effect.runPromise(
@@ -82,7 +84,13 @@ export interface FixtureSpec {
 export const fixtureArchive = (spec: FixtureSpec): Buffer => {
   const components = spec.components ?? []
   return buildZip([
-    { name: "manifest.json", data: projectManifest(spec.name, spec.version, { ...spec.manifest, components: components.map((c) => `components/${c}.py`) }) },
+    {
+      name: "manifest.json",
+      data: projectManifest(spec.name, spec.version, {
+        ...spec.manifest,
+        components: components.map((c) => `components/${c}.py`)
+      })
+    },
     ...components.map((c) => ({ name: `components/${c}.py`, data: `# ${c} of ${spec.name} ${spec.version}\n` })),
     { name: "pipelines/main.pipeline.json", data: JSON.stringify({ stages: [], v: spec.version }) }
   ])
@@ -93,14 +101,20 @@ export const publish = async (server: UiServer, spec: FixtureSpec): Promise<stri
   const bytes = fixtureArchive(spec)
   const checksum = crypto.createHash("sha256").update(bytes).digest("hex")
   const form = new FormData()
-  form.append("file", new Blob([new Uint8Array(bytes)], { type: "application/octet-stream" }), `${spec.name}-${spec.version}.fmpkg`)
+  form.append(
+    "file",
+    new Blob([new Uint8Array(bytes)], { type: "application/octet-stream" }),
+    `${spec.name}-${spec.version}.fmpkg`
+  )
   form.append("checksum", checksum)
   const res = await fetch(`${server.url}/api/v1/registry/packages/upload`, {
     method: "POST",
     body: form,
     headers: { Authorization: `Bearer ${server.adminToken}` }
   })
-  if (res.status !== 201) throw new Error(`publishing ${spec.name}@${spec.version} failed: ${res.status} ${await res.text()}`)
+  if (res.status !== 201) {
+    throw new Error(`publishing ${spec.name}@${spec.version} failed: ${res.status} ${await res.text()}`)
+  }
   return checksum
 }
 
@@ -162,4 +176,5 @@ export const launchChromium = (): Promise<Browser> =>
   })
 
 /** SHA-256 hex of a file. */
-export const sha256File = (file: string): string => crypto.createHash("sha256").update(fs.readFileSync(file)).digest("hex")
+export const sha256File = (file: string): string =>
+  crypto.createHash("sha256").update(fs.readFileSync(file)).digest("hex")

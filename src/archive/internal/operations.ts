@@ -2,13 +2,20 @@
  * The archive operations as plain async functions; `PackageArchive` wraps them in Effects.
  * @internal
  */
+import { Either } from "effect"
 import * as crypto from "node:crypto"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { Either } from "effect"
 import { decodeManifest, type Manifest, ManifestError, type ManifestFile } from "../../domain/Manifest.js"
 import type { ArchiveLimits } from "../ArchiveLimits.js"
-import { ArchiveFailure, formatBytes, MANIFEST_NAMES, MAX_MANIFEST_BYTES, NameRegistry, normalizeEntryPath } from "./paths.js"
+import {
+  ArchiveFailure,
+  formatBytes,
+  MANIFEST_NAMES,
+  MAX_MANIFEST_BYTES,
+  NameRegistry,
+  normalizeEntryPath
+} from "./paths.js"
 import { scanTar, writeTarGz } from "./tar.js"
 import type { ByteSource, ScannedEntry, ScanOptions, ScanResult, Sink } from "./types.js"
 import { type PackFile, RATIO_ENTRY_THRESHOLD, scanZip, writeZip } from "./zip.js"
@@ -48,7 +55,7 @@ export const bufferSource = (bytes: Uint8Array, label: string): ByteSource => {
       position < 0 || position + length > buffer.length
         ? Promise.reject(new ArchiveFailure("truncated (unexpected end of file)"))
         : Promise.resolve(buffer.subarray(position, position + length)),
-    chunks: async function*() {
+    async *chunks() {
       yield buffer
     }
   }
@@ -121,7 +128,13 @@ const openSource = async (source: ByteSource, limits: ArchiveLimits, signal: Abo
   const manifests = new ManifestCollector()
   const result = await scanSource(source, { limits, signal, verifyAll: true, sinkFor: (e) => manifests.sink(e) })
   const manifest = manifests.decode(source.label, result.entries)
-  return { file: source.label, format: result.format, entries: publicEntries(result.entries), manifest, size: source.size }
+  return {
+    file: source.label,
+    format: result.format,
+    entries: publicEntries(result.entries),
+    manifest,
+    size: source.size
+  }
 }
 
 /** `open`: validates every entry (ZIP: inflates and CRC-checks all) and decodes the manifest. */
@@ -282,7 +295,9 @@ const readDirManifests = async (root: string): Promise<Manifest> => {
       throw e
     }
     if (!stat.isFile()) throw new ArchiveFailure("is not a regular file", name)
-    if (stat.size > MAX_MANIFEST_BYTES) throw new ArchiveFailure(`manifest is larger than ${formatBytes(MAX_MANIFEST_BYTES)}`, name)
+    if (stat.size > MAX_MANIFEST_BYTES) {
+      throw new ArchiveFailure(`manifest is larger than ${formatBytes(MAX_MANIFEST_BYTES)}`, name)
+    }
     return { file, text: (await fs.promises.readFile(file, "utf8")).replace(/^\uFEFF/, "") }
   }
   const project = await read("manifest.json")

@@ -11,7 +11,7 @@ import * as zlib from "node:zlib"
 import { Header, Parser, Pax, type ReadEntry } from "tar"
 import type {} from "./zstdTypes.js"
 import { ArchiveFailure, formatBytes, NameRegistry, normalizeEntryPath } from "./paths.js"
-import type { ByteSource, ScanOptions, ScannedEntry, ScanResult, Sink } from "./types.js"
+import type { ByteSource, ScannedEntry, ScanOptions, ScanResult, Sink } from "./types.js"
 import type { PackFile, WrittenEntry } from "./zip.js"
 
 const BLOCK = 512
@@ -241,8 +241,7 @@ export const scanTar = async (source: ByteSource, options: ScanOptions): Promise
       then(() => {
         if (seen !== scanned.size) throw new ArchiveFailure("truncated tar data", scanned.path)
         return sink?.close()
-      })
-    )
+      }))
   }
 
   parser.on("entry", (entry: ReadEntry) => {

@@ -6,7 +6,7 @@ import * as fs from "node:fs"
 import { pipeline } from "node:stream/promises"
 import * as zlib from "node:zlib"
 import { ArchiveFailure, formatBytes, NameRegistry, normalizeEntryPath } from "./paths.js"
-import type { ByteSource, ScanOptions, ScannedEntry, ScanResult, Sink } from "./types.js"
+import type { ByteSource, ScannedEntry, ScanOptions, ScanResult, Sink } from "./types.js"
 
 const SIG_LOCAL = 0x04034b50
 const SIG_CENTRAL = 0x02014b50
@@ -103,7 +103,9 @@ const readDirectory = async (
     const recordPos = u64(locator, 8)
     if (recordPos + 56 > eocdPos - 20) throw new ArchiveFailure("corrupt ZIP64: bad end-of-central-directory offset")
     const record = await source.readAt(recordPos, 56)
-    if (record.readUInt32LE(0) !== SIG_EOCD64) throw new ArchiveFailure("corrupt ZIP64: end-of-central-directory record missing")
+    if (record.readUInt32LE(0) !== SIG_EOCD64) {
+      throw new ArchiveFailure("corrupt ZIP64: end-of-central-directory record missing")
+    }
     diskNumber = record.readUInt32LE(16)
     cdDisk = record.readUInt32LE(20)
     total = u64(record, 32)
@@ -232,7 +234,9 @@ const readDirectory = async (
   for (let i = 0; i < byOffset.length; i++) {
     if (options.signal.aborted) throw new ArchiveFailure("interrupted")
     const entry = byOffset[i]
-    if (entry.localOffset + 30 > cdOffset) throw new ArchiveFailure("corrupt: local header outside the data area", entry.path)
+    if (entry.localOffset + 30 > cdOffset) {
+      throw new ArchiveFailure("corrupt: local header outside the data area", entry.path)
+    }
     const header = await source.readAt(entry.localOffset, 30)
     if (header.readUInt32LE(0) !== SIG_LOCAL) throw new ArchiveFailure("corrupt: local header not found", entry.path)
     const localFlags = header.readUInt16LE(6)
@@ -242,7 +246,9 @@ const readDirectory = async (
     if (localMethod !== entry.method) {
       throw new ArchiveFailure("corrupt: local header and central directory disagree on the method", entry.path)
     }
-    if ((localFlags & 0x0001) !== 0) throw new ArchiveFailure("is encrypted; encrypted ZIP entries are not supported", entry.path)
+    if ((localFlags & 0x0001) !== 0) {
+      throw new ArchiveFailure("is encrypted; encrypted ZIP entries are not supported", entry.path)
+    }
     if ((localFlags & 0x0008) === 0) {
       const lc = header.readUInt32LE(14)
       const lcs = header.readUInt32LE(18)
@@ -263,7 +269,9 @@ const readDirectory = async (
     const limit = i + 1 < byOffset.length ? byOffset[i + 1].localOffset : cdOffset
     if (dataEnd > limit) {
       throw new ArchiveFailure(
-        i + 1 < byOffset.length ? "corrupt: entry data overlaps another entry" : "truncated: entry data runs past the data area",
+        i + 1 < byOffset.length
+          ? "corrupt: entry data overlaps another entry"
+          : "truncated: entry data runs past the data area",
         entry.path
       )
     }
@@ -336,7 +344,10 @@ const readEntryData = async (
       )
     }
     if (data.length !== entry.size) {
-      throw new ArchiveFailure(`corrupt: inflates to ${data.length} bytes but its header says ${entry.size}`, entry.path)
+      throw new ArchiveFailure(
+        `corrupt: inflates to ${data.length} bytes but its header says ${entry.size}`,
+        entry.path
+      )
     }
     if ((zlib.crc32(data) >>> 0) !== entry.crc) throw new ArchiveFailure("corrupt: CRC-32 mismatch", entry.path)
     if (sink !== undefined) {

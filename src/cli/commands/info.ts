@@ -7,9 +7,9 @@ import { Effect, Option } from "effect"
 import { ClientServicesLive } from "../../client/ClientLayers.js"
 import { Registries } from "../../client/Registries.js"
 import { parsePublishedAt } from "../../client/RemoteRegistry.js"
+import { HttpClientLive } from "../HttpClientLayer.js"
 import { formatBytes, json, printFields, printJson, registryOption, UsageError } from "../Output.js"
 import { packageSpec } from "../PackageSpec.js"
-import { HttpClientLive } from "../HttpClientLayer.js"
 
 /**
  * The `info` command.
@@ -61,7 +61,9 @@ export const info = Command.make(
       yield* printFields(lines)
     })
 ).pipe(
-  Command.withDescription("Show a package version's details. The first registry (in priority order) that has it answers."),
+  Command.withDescription(
+    "Show a package version's details. The first registry (in priority order) that has it answers."
+  ),
   Command.provide(ClientServicesLive),
   Command.provide(HttpClientLive) // undici: loaded with this command only
 )

@@ -5,21 +5,21 @@
  */
 import { Args, Command, Options } from "@effect/cli"
 import { Console, Effect, Layer, Option } from "effect"
+import { PackageArchive } from "../../archive/PackageArchive.js"
 import { ClientServicesLive } from "../../client/ClientLayers.js"
-import { type InstallResult, Installer, InvalidPackageName, looksLikePath } from "../../client/Installer.js"
-import { frozenOption, isProjectInstall, runProjectInstall } from "../ProjectCli.js"
-import { ProjectInstall } from "../../resolver/ProjectInstall.js"
+import { Installer, type InstallResult, InvalidPackageName, looksLikePath } from "../../client/Installer.js"
 import { Registries } from "../../client/Registries.js"
 import { isPackageName, normalizeName } from "../../domain/PackageName.js"
-import { PackageArchive } from "../../archive/PackageArchive.js"
 import { makeArchiveDependencies } from "../../resolver/ArchiveDependencies.js"
+import { ProjectInstall } from "../../resolver/ProjectInstall.js"
 import { makeRegistryMetadata } from "../../resolver/RegistryMetadata.js"
 import { resolveFrom } from "../../resolver/Resolver.js"
+import { HttpClientLive } from "../HttpClientLayer.js"
 import { formatBytes, json, printJson, registryOption, UsageError, warn } from "../Output.js"
 import { packageSpec } from "../PackageSpec.js"
-import { HttpClientLive } from "../HttpClientLayer.js"
-import { INSTALL_VERSION_OPTION } from "./installArgs.js"
 import { makeProgress } from "../Progress.js"
+import { frozenOption, isProjectInstall, runProjectInstall } from "../ProjectCli.js"
+import { INSTALL_VERSION_OPTION } from "./installArgs.js"
 
 /** The JSON shape of an install (snake_case like the wire). */
 const installJson = (r: InstallResult) => ({
@@ -71,7 +71,8 @@ export const install = Command.make(
   (args) =>
     Effect.gen(function*() {
       // no NAME, or a NAME inside a project (manifest.json / flowmason.json): RESOLVER's project install
-      const singleOnly = Option.isSome(args.registry) || Option.isSome(args.dir) || args.offline || args.extract || args.noDeps
+      const singleOnly = Option.isSome(args.registry) || Option.isSome(args.dir) || args.offline || args.extract ||
+        args.noDeps
       if (isProjectInstall({ target: args.target, singleOnly, looksLikePath })) {
         return yield* runProjectInstall({
           target: args.target,
@@ -118,7 +119,8 @@ export const install = Command.make(
           yield* registries.getPackage(spec.name, { version: spec.version, registry: options.registry })
           // archives this command downloaded to read dependencies their registry does not report
           const downloaded = new Set<string>()
-          const idOf = (registry: string | null, name: string, version: string) => `${registry}\u0000${normalizeName(name)}@${version}`
+          const idOf = (registry: string | null, name: string, version: string) =>
+            `${registry}\u0000${normalizeName(name)}@${version}`
           const source = makeRegistryMetadata(registries, {
             pins: options.registry === undefined ? {} : { [spec.name]: options.registry },
             dependencies: makeArchiveDependencies(registries, yield* PackageArchive, (f) => {
@@ -129,7 +131,7 @@ export const install = Command.make(
             dependencies: { [spec.name]: spec.version ?? "*" },
             rootName: `fm install ${target}`
           })
-          if (!args.json) for (const w of resolution.warnings) yield* warn(w)
+          if (!args.json) { for (const w of resolution.warnings) yield* warn(w) }
           const key = normalizeName(spec.name)
           const ordered = [...resolution.packages].sort((a, b) =>
             Number(normalizeName(b.name) === key) - Number(normalizeName(a.name) === key)
@@ -146,12 +148,18 @@ export const install = Command.make(
       for (const result of results) {
         const from = result.registry === null ? "local file" : `registry ${result.registry}`
         const cached = result.fromCache ? ", from cache" : ""
-        yield* Console.log(`Installed ${result.name}@${result.version} from ${from}${cached} (${formatBytes(result.size)})`)
+        yield* Console.log(
+          `Installed ${result.name}@${result.version} from ${from}${cached} (${formatBytes(result.size)})`
+        )
         yield* Console.log(`  ${result.path}`)
         if (result.extractedTo !== null) yield* Console.log(`  unpacked to ${result.extractedTo}`)
       }
       if (deps.length > 0) {
-        yield* Console.log(`${root.name}@${root.version} and ${deps.length} ${deps.length === 1 ? "dependency" : "dependencies"} installed.`)
+        yield* Console.log(
+          `${root.name}@${root.version} and ${deps.length} ${
+            deps.length === 1 ? "dependency" : "dependencies"
+          } installed.`
+        )
       }
     })
 ).pipe(

@@ -23,13 +23,16 @@ const readStdinToken = Effect.async<string, UsageError>((resume) => {
   const onData = (chunk: Buffer) => {
     size += chunk.length
     if (size > MAX_TOKEN_BYTES) {
-      done(Effect.fail(new UsageError({ reason: `stdin holds more than ${MAX_TOKEN_BYTES} bytes; that is not a token` })))
+      done(
+        Effect.fail(new UsageError({ reason: `stdin holds more than ${MAX_TOKEN_BYTES} bytes; that is not a token` }))
+      )
       return
     }
     chunks.push(chunk)
   }
   const onEnd = () => done(Effect.succeed(Buffer.concat(chunks).toString("utf8").split(/\r?\n/)[0]?.trim() ?? ""))
-  const onError = (e: Error) => done(Effect.fail(new UsageError({ reason: `cannot read the token from stdin: ${e.message}` })))
+  const onError = (e: Error) =>
+    done(Effect.fail(new UsageError({ reason: `cannot read the token from stdin: ${e.message}` })))
   process.stdin.on("data", onData).on("end", onEnd).on("error", onError)
 })
 
@@ -50,7 +53,9 @@ export const login = Command.make(
   (args) =>
     Effect.gen(function*() {
       const config = yield* RegistryConfig
-      const entry = Option.isSome(args.registry) ? yield* config.get(args.registry.value) : yield* config.defaultRegistry
+      const entry = Option.isSome(args.registry)
+        ? yield* config.get(args.registry.value)
+        : yield* config.defaultRegistry
       const token = process.stdin.isTTY === true
         ? Redacted.value(yield* Prompt.hidden({ message: `Token for registry '${entry.name}' (${entry.url}):` })).trim()
         : yield* readStdinToken

@@ -5,8 +5,8 @@
 import { Command } from "@effect/cli"
 import { Console, Effect } from "effect"
 import { ProjectInstall } from "../../resolver/ProjectInstall.js"
-import { json, projectDirOption, printJson, printTable } from "../Output.js"
 import { HttpClientLive } from "../HttpClientLayer.js"
+import { json, printJson, printTable, projectDirOption } from "../Output.js"
 
 /**
  * `fm outdated [--dir DIR] [--json]`.
@@ -29,7 +29,9 @@ export const outdated = Command.make(
         ["PACKAGE", "CURRENT", "WANTED", "LATEST", "REGISTRY", "TYPE"],
         rows.map((r) => [r.name, r.current, r.wanted ?? "-", r.latest, r.registry, r.direct ? "direct" : "transitive"])
       )
-      yield* Console.log("\nWANTED is the newest version the project file's range allows; `fm update NAME` moves to it.")
+      yield* Console.log(
+        "\nWANTED is the newest version the project file's range allows; `fm update NAME` moves to it."
+      )
     })
 ).pipe(
   Command.withDescription(

@@ -31,7 +31,7 @@ export const pack = Command.make(
     ),
     json
   },
-  ({ dir, output, format, json }) =>
+  ({ dir, format, json, output }) =>
     Effect.gen(function*() {
       const archive = yield* PackageArchive
       const result = yield* archive.pack(path.resolve(dir), {

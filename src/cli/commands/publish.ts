@@ -11,8 +11,8 @@ import * as path from "node:path"
 import { PackageArchive } from "../../archive/PackageArchive.js"
 import { ClientServicesLive } from "../../client/ClientLayers.js"
 import { Publisher } from "../../client/Publisher.js"
-import { formatBytes, json, printJson, registryOption } from "../Output.js"
 import { HttpClientLive } from "../HttpClientLayer.js"
+import { formatBytes, json, printJson, registryOption } from "../Output.js"
 import { makeProgress } from "../Progress.js"
 
 const isDirectory = (p: string): boolean => {
@@ -49,9 +49,15 @@ export const publish = Command.make(
       // a directory: packed into a temporary file first (gone when the command ends)
       const file = isDirectory(source)
         ? yield* Effect.gen(function*() {
-          const tmp = yield* FileSystem.FileSystem.pipe(Effect.flatMap((f) => f.makeTempDirectoryScoped({ prefix: "fm-publish-" })))
+          const tmp = yield* FileSystem.FileSystem.pipe(
+            Effect.flatMap((f) => f.makeTempDirectoryScoped({ prefix: "fm-publish-" }))
+          )
           const packed = yield* (yield* PackageArchive).pack(source, { output: path.join(tmp, "package.fmpkg") })
-          if (!args.json) yield* Console.error(`Packed ${packed.manifest.name}@${packed.manifest.version} (${formatBytes(packed.size)})`)
+          if (!args.json) {
+            yield* Console.error(
+              `Packed ${packed.manifest.name}@${packed.manifest.version} (${formatBytes(packed.size)})`
+            )
+          }
           return packed.file
         })
         : source

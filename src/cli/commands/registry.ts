@@ -8,16 +8,16 @@ import { PackageCache } from "../../client/PackageCache.js"
 import {
   checkRegistryName,
   checkRegistryUrl,
-  type RegistryEntry,
   RegistryConfig,
-  type RegistryPatch,
+  type RegistryEntry,
   RegistryEntry as Entry,
   RegistryExists,
+  type RegistryPatch,
   type TokenSource
 } from "../../client/RegistryConfig.js"
-import { formatBytes, isInteractive, json, printJson, printTable, UsageError, warn, yesNo } from "../Output.js"
 import { parseVerifier } from "../../shared/log/SignedNote.js"
 import { terminalLine } from "../../shared/TerminalText.js"
+import { formatBytes, isInteractive, json, printJson, printTable, UsageError, warn, yesNo } from "../Output.js"
 
 /** The JSON shape of a registry in `--json` output (snake_case like the file; never the token). */
 const entryJson = (e: RegistryEntry, token: TokenSource) => ({
@@ -53,7 +53,9 @@ const authFlags = onOff("requires-auth", "no-requires-auth", "The registry needs
 /** `--X` → true, `--no-X` → false, neither → unchanged; both is a usage error. */
 const toggleOf = (flag: string, on: boolean, off: boolean): Effect.Effect<boolean | undefined, UsageError> =>
   on && off
-    ? Effect.fail(new UsageError({ reason: `--${flag} and --no-${flag} contradict each other`, hint: "give one of them" }))
+    ? Effect.fail(
+      new UsageError({ reason: `--${flag} and --no-${flag} contradict each other`, hint: "give one of them" })
+    )
     : Effect.succeed(on ? true : off ? false : undefined)
 
 // ---------------------------------------------------------------------------------------------
@@ -76,7 +78,9 @@ const listCommand = Command.make(
       const fallback = yield* config.defaultRegistry.pipe(Effect.option)
       const isDefault = (e: RegistryEntry) => Option.isSome(fallback) && fallback.value.name === e.name
       if (json) {
-        return yield* printJson(entries.map((e) => ({ ...entryJson(e, config.tokenSource(e)), is_default: isDefault(e) })))
+        return yield* printJson(
+          entries.map((e) => ({ ...entryJson(e, config.tokenSource(e)), is_default: isDefault(e) }))
+        )
       }
       if (entries.length === 0) {
         return yield* Console.log(
@@ -121,10 +125,12 @@ const pinnedKey = (flag: Option.Option<string>) =>
     onNone: () => Effect.succeed(undefined),
     onSome: (text) =>
       parseVerifier(text) === undefined
-        ? Effect.fail(new UsageError({
-          reason: `--log-key: '${terminalLine(text.slice(0, 120))}' is not a log key`,
-          hint: "give the key `fm studio log-key` prints on the registry's host (ORIGIN+KEYID+KEY)"
-        }))
+        ? Effect.fail(
+          new UsageError({
+            reason: `--log-key: '${terminalLine(text.slice(0, 120))}' is not a log key`,
+            hint: "give the key `fm studio log-key` prints on the registry's host (ORIGIN+KEYID+KEY)"
+          })
+        )
         : Effect.succeed(text.trim())
   })
 
@@ -145,7 +151,11 @@ const addCommand = Command.make(
     requiresAuth: Options.boolean("requires-auth").pipe(
       Options.withDescription("The registry needs a token for every request")
     ),
-    description: Options.text("description").pipe(Options.withPseudoName("TEXT"), Options.withDescription("A note shown in lists"), Options.optional),
+    description: Options.text("description").pipe(
+      Options.withPseudoName("TEXT"),
+      Options.withDescription("A note shown in lists"),
+      Options.optional
+    ),
     logKey: logKeyOption,
     json
   },
@@ -192,8 +202,10 @@ const addCommand = Command.make(
       if (args.json) {
         return yield* printJson({ ...entryJson(entry, config.tokenSource(entry)), health, saved: true })
       }
-      yield* Console.log(`Added registry '${entry.name}' (${entry.url}), priority ${entry.priority}` +
-        `${entry.isDefault ? ", default" : ""}${entry.canPublish ? ", publishing allowed" : ""}.`)
+      yield* Console.log(
+        `Added registry '${entry.name}' (${entry.url}), priority ${entry.priority}` +
+          `${entry.isDefault ? ", default" : ""}${entry.canPublish ? ", publishing allowed" : ""}.`
+      )
       if (health.ok) {
         const what = health.status ?? "answered"
         const extra = [
@@ -231,7 +243,8 @@ const setCommand = Command.make(
     noPublish: publishFlags.off,
     requiresAuth: authFlags.on,
     noRequiresAuth: authFlags.off,
-    description: Options.text("description").pipe(Options.withPseudoName("TEXT"),
+    description: Options.text("description").pipe(
+      Options.withPseudoName("TEXT"),
       Options.withDescription("A note shown in lists (\"\" removes it)"),
       Options.optional
     ),
@@ -244,7 +257,10 @@ const setCommand = Command.make(
       const canPublish = yield* toggleOf("publish", args.publish, args.noPublish)
       const requiresAuth = yield* toggleOf("requires-auth", args.requiresAuth, args.noRequiresAuth)
       if (Option.isSome(args.token) && args.noToken) {
-        return yield* new UsageError({ reason: "--token and --no-token contradict each other", hint: "give one of them" })
+        return yield* new UsageError({
+          reason: "--token and --no-token contradict each other",
+          hint: "give one of them"
+        })
       }
       if (Option.isSome(args.url)) {
         const badUrl = checkRegistryUrl(args.url.value)
@@ -273,7 +289,9 @@ const setCommand = Command.make(
       yield* config.update(args.name, patch)
       const entry = yield* config.get(args.name)
       if (args.json) return yield* printJson(entryJson(entry, config.tokenSource(entry)))
-      const changed = Object.keys(patch).map((k) => k === "authToken" ? "token" : k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`))
+      const changed = Object.keys(patch).map((k) =>
+        k === "authToken" ? "token" : k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)
+      )
       yield* Console.log(`Updated registry '${entry.name}': ${changed.join(", ")}.`)
     })
 ).pipe(Command.withDescription(
@@ -290,7 +308,7 @@ const removeCommand = Command.make(
     yes: Options.boolean("yes").pipe(Options.withAlias("y"), Options.withDescription("Do not ask for confirmation")),
     json
   },
-  ({ name, yes, json }) =>
+  ({ json, name, yes }) =>
     Effect.gen(function*() {
       const config = yield* RegistryConfig
       const entry = yield* config.get(name)
@@ -312,25 +330,32 @@ const removeCommand = Command.make(
         yield* Console.log(
           Option.match(next, {
             onNone: () => "It was the default; no enabled registry is left.",
-            onSome: (n) => `It was the default; '${n.name}' is used by default now (change with \`fm registry set-default NAME\`).`
+            onSome: (n) =>
+              `It was the default; '${n.name}' is used by default now (change with \`fm registry set-default NAME\`).`
           })
         )
       }
     })
 ).pipe(Command.withDescription("Remove a registry. Asks first on a terminal; pass --yes in scripts."))
 
-const setDefaultCommand = Command.make("set-default", { name: nameArg, json }, ({ name, json }) =>
-  Effect.gen(function*() {
-    const config = yield* RegistryConfig
-    yield* config.setDefault(name)
-    const entry = yield* config.get(name)
-    if (json) return yield* printJson(entryJson(entry, config.tokenSource(entry)))
-    yield* Console.log(`'${name}' is now the default registry.`)
-    if (!entry.enabled) yield* warn(`registry '${name}' is disabled; enable it with \`fm registry enable ${name}\``)
-  })).pipe(Command.withDescription("Make a registry the default. The default is where `fm publish` goes without --registry."))
+const setDefaultCommand = Command.make(
+  "set-default",
+  { name: nameArg, json },
+  ({ json, name }) =>
+    Effect.gen(function*() {
+      const config = yield* RegistryConfig
+      yield* config.setDefault(name)
+      const entry = yield* config.get(name)
+      if (json) return yield* printJson(entryJson(entry, config.tokenSource(entry)))
+      yield* Console.log(`'${name}' is now the default registry.`)
+      if (!entry.enabled) yield* warn(`registry '${name}' is disabled; enable it with \`fm registry enable ${name}\``)
+    })
+).pipe(
+  Command.withDescription("Make a registry the default. The default is where `fm publish` goes without --registry.")
+)
 
 const toggle = (on: boolean) =>
-  Command.make(on ? "enable" : "disable", { name: nameArg, json }, ({ name, json }) =>
+  Command.make(on ? "enable" : "disable", { name: nameArg, json }, ({ json, name }) =>
     Effect.gen(function*() {
       const config = yield* RegistryConfig
       yield* config.setEnabled(name, on)
@@ -355,7 +380,7 @@ const cacheCommand = Command.make(
     ),
     json
   },
-  ({ clear, olderThan, json }) =>
+  ({ clear, json, olderThan }) =>
     Effect.gen(function*() {
       const cache = yield* PackageCache
       if (Option.isSome(olderThan) && !clear) {
@@ -400,7 +425,9 @@ const cacheCommand = Command.make(
  * @category commands
  */
 export const registry = Command.make("registry").pipe(
-  Command.withDescription("Manage registries and the download cache. Registries are kept in ~/.flowmason/registries.json."),
+  Command.withDescription(
+    "Manage registries and the download cache. Registries are kept in ~/.flowmason/registries.json."
+  ),
   Command.withSubcommands([
     listCommand,
     addCommand,

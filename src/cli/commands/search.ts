@@ -6,8 +6,8 @@ import { Args, Command, Options } from "@effect/cli"
 import { Console, Data, Effect, Option } from "effect"
 import { ClientServicesLive } from "../../client/ClientLayers.js"
 import { Registries } from "../../client/Registries.js"
-import { json, printJson, printTable, registryOption, warn } from "../Output.js"
 import { HttpClientLive } from "../HttpClientLayer.js"
+import { json, printJson, printTable, registryOption, warn } from "../Output.js"
 
 /**
  * Every registry asked failed to answer a search.
@@ -42,7 +42,10 @@ export const search = Command.make(
       Options.optional
     ),
     page: Options.integer("page").pipe(Options.withDescription("Page number (from 1)"), Options.optional),
-    pageSize: Options.integer("page-size").pipe(Options.withDescription("Results per page (max 100)"), Options.optional),
+    pageSize: Options.integer("page-size").pipe(
+      Options.withDescription("Results per page (max 100)"),
+      Options.optional
+    ),
     json
   },
   (args) =>

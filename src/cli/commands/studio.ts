@@ -10,11 +10,15 @@ import * as crypto from "node:crypto"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
 import { Auth, parseExpiresIn } from "../../server/http/Auth.js"
-import type { TokenRow } from "../../server/storage/PackageStore.js"
-import { PackageStore } from "../../server/storage/PackageStore.js"
 import { loadLogKey } from "../../server/log/LogKey.js"
 import * as RegistryServer from "../../server/RegistryServer.js"
 import * as StorageOptions from "../../server/selection/StorageOptions.js"
+import type { TokenRow } from "../../server/storage/PackageStore.js"
+import { PackageStore } from "../../server/storage/PackageStore.js"
+import * as WebUi from "../../server/webui/WebUi.js"
+import { FlowmasonHome } from "../../shared/FlowmasonHome.js"
+import * as Settings from "../../shared/Settings.js"
+import { json, printJson, printTable, UsageError } from "../Output.js"
 import {
   blobDirOption,
   blobUrlOption,
@@ -22,15 +26,11 @@ import {
   migrateCommand,
   resolveBlobDir,
   resolveBlobUrl,
+  resolveDatabaseUrl,
   s3EndpointOption,
   s3RegionOption,
-  resolveDatabaseUrl,
   storeLayerFor
 } from "../StudioOptions.js"
-import * as WebUi from "../../server/webui/WebUi.js"
-import { FlowmasonHome } from "../../shared/FlowmasonHome.js"
-import * as Settings from "../../shared/Settings.js"
-import { json, printJson, printTable, UsageError } from "../Output.js"
 
 const dataDirOption = Options.directory("data-dir").pipe(
   Options.withDescription(
@@ -97,7 +97,9 @@ const startCommand = Command.make(
       Options.withDescription("Require a token with scope 'read' for everything except health")
     ),
     publicUrl: Options.text("public-url").pipe(
-      Options.withDescription("Base URL clients reach the server at, used in download_url (e.g. https://registry.example.com)"),
+      Options.withDescription(
+        "Base URL clients reach the server at, used in download_url (e.g. https://registry.example.com)"
+      ),
       Options.optional
     ),
     maxUploadSize: Options.text("max-upload-size").pipe(
@@ -132,7 +134,11 @@ const startCommand = Command.make(
       const databaseUrl = yield* resolveDatabaseUrl(opts.databaseUrl)
       const blobDir = yield* resolveBlobDir(opts.blobDir)
       const blobUrl = yield* resolveBlobUrl(opts.blobUrl, blobDir)
-      const s3 = { blobUrl, s3Endpoint: Option.getOrUndefined(opts.s3Endpoint), s3Region: Option.getOrUndefined(opts.s3Region) }
+      const s3 = {
+        blobUrl,
+        s3Endpoint: Option.getOrUndefined(opts.s3Endpoint),
+        s3Region: Option.getOrUndefined(opts.s3Region)
+      }
       const publicUrl = Option.getOrUndefined(opts.publicUrl)
       if (publicUrl !== undefined && !/^https?:\/\/[^/]/.test(publicUrl)) {
         return yield* new UsageError({ reason: `--public-url: '${publicUrl}' must start with http:// or https://` })
@@ -234,7 +240,10 @@ const tokenCreate = Command.make(
     scope: Options.choice("scope", ["read", "publish", "admin"]).pipe(
       Options.withDescription("What the token may do: read < publish < admin (each includes the ones before)")
     ),
-    name: Options.text("name").pipe(Options.withDescription("A unique label to recognise (and revoke) the token by (default: <scope>-<date>)"), Options.optional),
+    name: Options.text("name").pipe(
+      Options.withDescription("A unique label to recognise (and revoke) the token by (default: <scope>-<date>)"),
+      Options.optional
+    ),
     expiresIn: Options.text("expires-in").pipe(
       Options.withPseudoName("DURATION"),
       Options.withDescription("Lifetime such as 30d, 12h, 2w, 1y (default: never expires)"),
@@ -258,7 +267,11 @@ const tokenCreate = Command.make(
       }
       const scope = opts.scope
       const name = Option.getOrUndefined(opts.name)
-      const created = yield* withAuth(opts.dataDir, opts.databaseUrl, (auth) => auth.create({ name, scope, expiresInMs }))
+      const created = yield* withAuth(
+        opts.dataDir,
+        opts.databaseUrl,
+        (auth) => auth.create({ name, scope, expiresInMs })
+      )
       if (opts.json) return yield* printJson({ token: created.token, ...tokenJson(created.row) })
       yield* Console.log(created.token)
       yield* Console.error(
@@ -269,29 +282,35 @@ const tokenCreate = Command.make(
     })
 ).pipe(Command.withDescription("Create an API token. It is printed once; only its hash is stored."))
 
-const tokenList = Command.make("list", { dataDir: dataDirOption, databaseUrl: databaseUrlOption, json }, (opts) =>
-  Effect.gen(function*() {
-    const tokens = yield* withAuth(opts.dataDir, opts.databaseUrl, (auth) => auth.list)
-    if (opts.json) return yield* printJson(tokens.map((t) => ({ ...tokenJson(t), state: tokenState(t) })))
-    if (tokens.length === 0) return yield* Console.log("No tokens.")
-    yield* printTable(
-      ["ID", "NAME", "PREFIX", "SCOPE", "STATE", "CREATED", "EXPIRES"],
-      tokens.map((t) => [
-        String(t.id),
-        t.name,
-        `${t.prefix}…`,
-        t.scope,
-        tokenState(t),
-        t.createdAt.slice(0, 19),
-        t.expiresAt?.slice(0, 19) ?? "never"
-      ])
-    )
-  })).pipe(Command.withDescription("List API tokens. Their secrets are never shown."))
+const tokenList = Command.make(
+  "list",
+  { dataDir: dataDirOption, databaseUrl: databaseUrlOption, json },
+  (opts) =>
+    Effect.gen(function*() {
+      const tokens = yield* withAuth(opts.dataDir, opts.databaseUrl, (auth) => auth.list)
+      if (opts.json) return yield* printJson(tokens.map((t) => ({ ...tokenJson(t), state: tokenState(t) })))
+      if (tokens.length === 0) return yield* Console.log("No tokens.")
+      yield* printTable(
+        ["ID", "NAME", "PREFIX", "SCOPE", "STATE", "CREATED", "EXPIRES"],
+        tokens.map((t) => [
+          String(t.id),
+          t.name,
+          `${t.prefix}…`,
+          t.scope,
+          tokenState(t),
+          t.createdAt.slice(0, 19),
+          t.expiresAt?.slice(0, 19) ?? "never"
+        ])
+      )
+    })
+).pipe(Command.withDescription("List API tokens. Their secrets are never shown."))
 
 const tokenRevoke = Command.make(
   "revoke",
   {
-    token: Args.text({ name: "id-or-name" }).pipe(Args.withDescription("The token's id, or its name (see 'fm studio token list'); exactly one token is revoked")),
+    token: Args.text({ name: "id-or-name" }).pipe(
+      Args.withDescription("The token's id, or its name (see 'fm studio token list'); exactly one token is revoked")
+    ),
     dataDir: dataDirOption,
     databaseUrl: databaseUrlOption,
     json
@@ -320,7 +339,11 @@ const logKeyCommand = Command.make(
       )
       const pem = crypto.createPublicKey(signer.privateKey).export({ format: "pem", type: "spki" }).toString()
       if (opts.json) {
-        return yield* printJson({ origin: signer.verifier.name, verifier_key: signer.verifier.text, public_key_pem: pem })
+        return yield* printJson({
+          origin: signer.verifier.name,
+          verifier_key: signer.verifier.text,
+          public_key_pem: pem
+        })
       }
       yield* Console.log(signer.verifier.text)
     })

@@ -6,9 +6,9 @@
 import { Command, Options } from "@effect/cli"
 import { Console, Effect } from "effect"
 import { normalizeName } from "../../domain/PackageName.js"
-import { type ProjectTree, ProjectInstall } from "../../resolver/ProjectInstall.js"
-import { json, projectDirOption, printJson } from "../Output.js"
+import { ProjectInstall, type ProjectTree } from "../../resolver/ProjectInstall.js"
 import { HttpClientLive } from "../HttpClientLayer.js"
+import { json, printJson, projectDirOption } from "../Output.js"
 
 /**
  * Renders a tree with box-drawing lines; a package already shown is printed once more with
@@ -31,7 +31,9 @@ export const renderTree = (tree: ProjectTree, maxDepth = Number.POSITIVE_INFINIT
       const again = shown.has(key)
       const label = node === undefined
         ? `${d.name} ${d.range} (missing)`
-        : `${node.name} ${node.version}${depth === 0 ? ` (${node.registry})` : ""}${again && node.dependencies.length > 0 ? " (*)" : ""}`
+        : `${node.name} ${node.version}${depth === 0 ? ` (${node.registry})` : ""}${
+          again && node.dependencies.length > 0 ? " (*)" : ""
+        }`
       lines.push(`${prefix}${last ? "└── " : "├── "}${label}`)
       if (node === undefined || again || depth + 1 >= maxDepth) return
       shown.add(key)

@@ -6,9 +6,9 @@
 import { Args, Command, Options } from "@effect/cli"
 import { Console, Effect } from "effect"
 import { ProjectInstall } from "../../resolver/ProjectInstall.js"
-import { json, projectDirOption, printJson, UsageError, warn } from "../Output.js"
-import { splitSpec } from "../PackageSpec.js"
 import { HttpClientLive } from "../HttpClientLayer.js"
+import { json, printJson, projectDirOption, UsageError, warn } from "../Output.js"
+import { splitSpec } from "../PackageSpec.js"
 import { makeProgress } from "../Progress.js"
 
 /**
@@ -44,7 +44,11 @@ export const update = Command.make(
       }
       const project = yield* ProjectInstall
       const progress = makeProgress("downloading", { json })
-      const result = yield* project.update(names, { dir, concurrency: Math.max(1, concurrency), onProgress: progress.update }).pipe(
+      const result = yield* project.update(names, {
+        dir,
+        concurrency: Math.max(1, concurrency),
+        onProgress: progress.update
+      }).pipe(
         Effect.ensuring(Effect.sync(() => progress.done()))
       )
       if (json) return yield* printJson(result)
@@ -55,7 +59,9 @@ export const update = Command.make(
       for (const c of result.changes) {
         yield* Console.log(c.from === null ? `+ ${c.name} ${c.to}` : `~ ${c.name} ${c.from} -> ${c.to}`)
       }
-      yield* Console.log(`Installed ${result.packages.length} packages into ${result.installDir}; wrote ${result.lockfile}.`)
+      yield* Console.log(
+        `Installed ${result.packages.length} packages into ${result.installDir}; wrote ${result.lockfile}.`
+      )
     })
 ).pipe(
   Command.withDescription(

@@ -4,15 +4,15 @@
  */
 import { Args, Command } from "@effect/cli"
 import { Console, Effect, Option } from "effect"
+import * as semver from "semver"
 import { ClientServicesLive } from "../../client/ClientLayers.js"
 import { Registries } from "../../client/Registries.js"
 import { parsePublishedAt } from "../../client/RemoteRegistry.js"
 import type { VersionsSource } from "../../client/VersionsFallback.js"
 import { pickLatest } from "../../domain/Version.js"
-import * as semver from "semver"
+import { HttpClientLive } from "../HttpClientLayer.js"
 import { json, printJson, printTable, registryOption, UsageError } from "../Output.js"
 import { packageSpec } from "../PackageSpec.js"
-import { HttpClientLive } from "../HttpClientLayer.js"
 
 /** What `fm versions` says about where the list came from, after "NAME from registry R". */
 const SOURCE_NOTE: Record<VersionsSource, string> = {
@@ -44,7 +44,10 @@ export const versions = Command.make(
       const range = spec.version
       const list = range === undefined
         ? all
-        : { ...all, releases: all.releases.filter((r) => semver.satisfies(r.version, range, { includePrerelease: true })) }
+        : {
+          ...all,
+          releases: all.releases.filter((r) => semver.satisfies(r.version, range, { includePrerelease: true }))
+        }
       const latest = pickLatest(all.releases.filter((r) => !r.yanked).map((r) => r.version))
       if (args.json) {
         return yield* printJson({
@@ -73,11 +76,15 @@ export const versions = Command.make(
       )
       yield* Console.log(`${list.name} from registry ${list.registry}${SOURCE_NOTE[list.source]}`)
       if (!list.supported) {
-        yield* Console.error(`note: registry ${list.registry} does not list yanked versions (an older FlowMason server)`)
+        yield* Console.error(
+          `note: registry ${list.registry} does not list yanked versions (an older FlowMason server)`
+        )
       }
     })
 ).pipe(
-  Command.withDescription("List a package's versions. Newest first, with dates and yanked marks; NAME@RANGE lists only those in the range."),
+  Command.withDescription(
+    "List a package's versions. Newest first, with dates and yanked marks; NAME@RANGE lists only those in the range."
+  ),
   Command.provide(ClientServicesLive),
   Command.provide(HttpClientLive) // undici: loaded with this command only
 )

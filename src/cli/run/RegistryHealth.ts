@@ -94,4 +94,3 @@ export const checkHealth = (url: string, token: Option.Option<string>) =>
     ),
     Effect.provide(HttpClientLive)
   )
-

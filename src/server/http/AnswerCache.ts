@@ -19,9 +19,9 @@ import type * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { Context, Effect, Exit, Option } from "effect"
 import type { Forbidden, Unauthorized, Unavailable } from "../../api/ApiErrors.js"
 import { API_PREFIX, Authentication } from "../../api/RegistryApi.js"
+import type { PackageStoreService, WriteCounts } from "../storage/PackageStore.js"
 import type { Auth } from "./Auth.js"
 import { principalFor } from "./Auth.js"
-import type { PackageStoreService, WriteCounts } from "../storage/PackageStore.js"
 
 const PACKAGES = `${API_PREFIX}/packages/`
 
@@ -126,7 +126,8 @@ export const make = (
     }
   }
   const valid = (e: Omit<Entry, "size" | "response">, now: WriteCounts | undefined) =>
-    now !== undefined && e.writes.releases === now.releases && (e.note.countFree || e.writes.downloads === now.downloads)
+    now !== undefined && e.writes.releases === now.releases &&
+    (e.note.countFree || e.writes.downloads === now.downloads)
 
   const answerMiss = <E, R>(
     key: string,
@@ -188,10 +189,12 @@ export const make = (
  * @since 0.1.0
  * @category utils
  */
-export const authClass = (auth: Auth) => (request: HttpServerRequest.HttpServerRequest): Effect.Effect<string, Unauthorized | Forbidden | Unavailable> =>
-  HttpApiBuilder.securityDecode(Authentication.security.bearer).pipe(
-    Effect.provideService(HttpServerRequest.ParsedSearchParams, {}),
-    Effect.provideService(HttpServerRequest.HttpServerRequest, request),
-    Effect.flatMap(principalFor(auth, undefined)),
-    Effect.map((principal) => principal.scope ?? "anonymous")
-  )
+export const authClass =
+  (auth: Auth) =>
+  (request: HttpServerRequest.HttpServerRequest): Effect.Effect<string, Unauthorized | Forbidden | Unavailable> =>
+    HttpApiBuilder.securityDecode(Authentication.security.bearer).pipe(
+      Effect.provideService(HttpServerRequest.ParsedSearchParams, {}),
+      Effect.provideService(HttpServerRequest.HttpServerRequest, request),
+      Effect.flatMap(principalFor(auth, undefined)),
+      Effect.map((principal) => principal.scope ?? "anonymous")
+    )

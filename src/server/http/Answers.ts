@@ -124,7 +124,8 @@ export const answerFailure = (
   }
   if (e instanceof Multipart.MultipartError) {
     return Effect.succeed(
-      e.reason === "FileTooLarge" || e.reason === "FieldTooLarge" || e.reason === "BodyTooLarge" || e.reason === "TooManyParts"
+      e.reason === "FileTooLarge" || e.reason === "FieldTooLarge" || e.reason === "BodyTooLarge" ||
+        e.reason === "TooManyParts"
         ? json(413, `Multipart body too large (${e.reason})`)
         : json(400, `Bad multipart body: ${multipartDetail(e)}`)
     )

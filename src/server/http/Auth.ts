@@ -11,8 +11,8 @@
 import { Effect, Layer, Option, Redacted } from "effect"
 import { randomBytes } from "node:crypto"
 import { Forbidden, Unauthorized, Unavailable } from "../../api/ApiErrors.js"
-import type { TokenScope } from "../../api/RegistryApi.js"
-import { Authentication, Principal, RequireAdmin, RequirePublish } from "../../api/RegistryApi.js"
+import type { Principal, TokenScope } from "../../api/RegistryApi.js"
+import { Authentication, RequireAdmin, RequirePublish } from "../../api/RegistryApi.js"
 import { sha256Hex } from "../../shared/Hash.js"
 import { ServerConfig } from "../ServerConfig.js"
 import type { TokenRow } from "../storage/PackageStore.js"
@@ -55,7 +55,14 @@ export const scopeIncludes = (has: TokenScope, needs: TokenScope): boolean => ra
 export const parseExpiresIn = (text: string): number | undefined => {
   const m = /^(\d+)\s*([smhdwy])$/.exec(text.trim())
   if (m === null) return undefined
-  const units: Readonly<Record<string, number>> = { s: 1e3, m: 60e3, h: 3600e3, d: 86400e3, w: 7 * 86400e3, y: 365 * 86400e3 }
+  const units: Readonly<Record<string, number>> = {
+    s: 1e3,
+    m: 60e3,
+    h: 3600e3,
+    d: 86400e3,
+    w: 7 * 86400e3,
+    y: 365 * 86400e3
+  }
   const unit = units[m[2] ?? ""]
   if (unit === undefined) return undefined
   const ms = Number(m[1]) * unit
@@ -136,7 +143,9 @@ export class Auth extends Effect.Service<Auth>()("fm/server/Auth", {
     const bootstrap = Effect.fn("Auth.bootstrap")(function*(envToken: string | undefined) {
       if (envToken !== undefined && envToken !== "") {
         const known = yield* store.findTokenByHash(hashToken(envToken))
-        if (Option.isNone(known)) yield* create({ name: "admin (FM_ADMIN_TOKEN)", numbered: true, scope: "admin", token: envToken })
+        if (Option.isNone(known)) {
+          yield* create({ name: "admin (FM_ADMIN_TOKEN)", numbered: true, scope: "admin", token: envToken })
+        }
         return Option.none<string>()
       }
       const all = yield* store.listTokens
@@ -172,9 +181,12 @@ export const principalOf = (
  * @since 0.1.0
  * @category utils
  */
-export const principalFor = (auth: Auth, scope: TokenScope | undefined) =>
-(redacted: Redacted.Redacted<string>): Effect.Effect<Principal["Type"], Unauthorized | Forbidden | Unavailable> =>
-  scope === undefined ? principalOf(auth, redacted) : Effect.tap(principalOf(auth, redacted), (p) => checkScope(p, scope))
+export const principalFor =
+  (auth: Auth, scope: TokenScope | undefined) =>
+  (redacted: Redacted.Redacted<string>): Effect.Effect<Principal["Type"], Unauthorized | Forbidden | Unavailable> =>
+    scope === undefined
+      ? principalOf(auth, redacted)
+      : Effect.tap(principalOf(auth, redacted), (p) => checkScope(p, scope))
 
 /**
  * The security middlewares of `RegistryApi`: {@link Authentication} (reads: anyone on a public
@@ -184,23 +196,32 @@ export const principalFor = (auth: Auth, scope: TokenScope | undefined) =>
  * @since 0.1.0
  * @category layers
  */
-export const AuthenticationLive: Layer.Layer<Authentication | RequirePublish | RequireAdmin, never, Auth | ServerConfig> =
-  Layer.unwrapEffect(
-    Effect.gen(function*() {
-      const auth = yield* Auth
-      const config = yield* ServerConfig
-      return Layer.mergeAll(
-        Layer.succeed(Authentication, { bearer: principalFor(auth, config.private ? "read" : undefined) }),
-        Layer.succeed(RequirePublish, { bearer: principalFor(auth, "publish") }),
-        Layer.succeed(RequireAdmin, { bearer: principalFor(auth, "admin") })
-      )
-    })
-  )
+export const AuthenticationLive: Layer.Layer<
+  Authentication | RequirePublish | RequireAdmin,
+  never,
+  Auth | ServerConfig
+> = Layer.unwrapEffect(
+  Effect.gen(function*() {
+    const auth = yield* Auth
+    const config = yield* ServerConfig
+    return Layer.mergeAll(
+      Layer.succeed(Authentication, { bearer: principalFor(auth, config.private ? "read" : undefined) }),
+      Layer.succeed(RequirePublish, { bearer: principalFor(auth, "publish") }),
+      Layer.succeed(RequireAdmin, { bearer: principalFor(auth, "admin") })
+    )
+  })
+)
 
 /** Fails unless `p` has at least `scope`: 401 without a token, 403 when too small. */
 const checkScope = (p: Principal["Type"], scope: TokenScope): Effect.Effect<void, Unauthorized | Forbidden> =>
   p.scope === undefined
-    ? Effect.fail(new Unauthorized({ detail: `Authentication required: send 'Authorization: Bearer <token>' with a token of scope '${scope}'` }))
+    ? Effect.fail(
+      new Unauthorized({
+        detail: `Authentication required: send 'Authorization: Bearer <token>' with a token of scope '${scope}'`
+      })
+    )
     : scopeIncludes(p.scope, scope)
     ? Effect.void
-    : Effect.fail(new Forbidden({ detail: `Token '${p.tokenName}' has scope '${p.scope}'; this needs scope '${scope}'` }))
+    : Effect.fail(
+      new Forbidden({ detail: `Token '${p.tokenName}' has scope '${p.scope}'; this needs scope '${scope}'` })
+    )

@@ -7,24 +7,26 @@ import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
 import * as HttpIncomingMessage from "@effect/platform/HttpIncomingMessage"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
-import * as Multipart from "@effect/platform/Multipart"
-import { Effect, Layer, Option, Stream } from "effect"
+import type * as Multipart from "@effect/platform/Multipart"
+import type { Stream } from "effect"
+import { Effect, Layer, Option } from "effect"
 import { BadRequest, InvalidParameter, NotFound, Unavailable } from "../../api/ApiErrors.js"
-import { CategoryCount, ChangeResponse, HealthResponse, PackageInfo, SearchResponse, StatsResponse, VersionsResponse } from "../../api/Models.js"
+import type { PackageInfo, SearchResponse } from "../../api/Models.js"
+import { CategoryCount, ChangeResponse, HealthResponse, StatsResponse, VersionsResponse } from "../../api/Models.js"
 import { RegistryApi } from "../../api/RegistryApi.js"
 import { PackageArchive } from "../../archive/PackageArchive.js"
 import { FM_VERSION } from "../../shared/FmVersion.js"
-import * as AnswerCache from "./AnswerCache.js"
-import { BlobStore } from "../storage/BlobStore.js"
-import type { BlobError } from "../storage/BlobStore.js"
-import { notModified } from "./Conditional.js"
-import type { ReleaseNotFound, ReleaseRow, StoreError } from "../storage/PackageStore.js"
-import { PackageStore } from "../storage/PackageStore.js"
-import { outOfBounds } from "./SearchQuery.js"
-import { ServerConfig } from "../ServerConfig.js"
 import { LogLive } from "../log/LogHandlers.js"
 import { PublishLog } from "../log/PublishLog.js"
+import { ServerConfig } from "../ServerConfig.js"
+import { BlobStore } from "../storage/BlobStore.js"
+import type { BlobError } from "../storage/BlobStore.js"
+import type { ReleaseNotFound, ReleaseRow, StoreError } from "../storage/PackageStore.js"
+import { PackageStore } from "../storage/PackageStore.js"
 import * as Upload from "../uploads/Upload.js"
+import * as AnswerCache from "./AnswerCache.js"
+import { notModified } from "./Conditional.js"
+import { outOfBounds } from "./SearchQuery.js"
 import { baseUrlOf, downloadHeaders, infoBody, searchBody, toPackageInfo, toReleaseInfo } from "./WireBodies.js"
 
 const unavailable = (e: StoreError | BlobError) => new Unavailable({ detail: e.message })
@@ -44,7 +46,11 @@ const intParam = (name: string, raw: string | undefined, fallback: number, min: 
   const n = Number(raw)
   return Number.isInteger(n) && n >= min && n <= max
     ? Effect.succeed(n)
-    : Effect.fail(new InvalidParameter({ detail: `query parameter '${name}' must be an integer from ${min} to ${max}, got '${raw}'` }))
+    : Effect.fail(
+      new InvalidParameter({
+        detail: `query parameter '${name}' must be an integer from ${min} to ${max}, got '${raw}'`
+      })
+    )
 }
 
 /**
@@ -75,7 +81,10 @@ export const HealthLive = HttpApiBuilder.group(RegistryApi, "health", (handlers)
   }))
 
 /** Parses a `Range: bytes=a-b` header against a size: the range, "none" or "unsatisfiable". */
-const parseRange = (header: string | undefined, size: number): { start: number; end: number } | "none" | "unsatisfiable" => {
+const parseRange = (
+  header: string | undefined,
+  size: number
+): { start: number; end: number } | "none" | "unsatisfiable" => {
   if (header === undefined) return "none"
   const m = /^bytes=(\d*)-(\d*)$/.exec(header.trim())
   if (m === null || (m[1] === "" && m[2] === "")) return "none"
@@ -110,7 +119,9 @@ export const PackagesLive = HttpApiBuilder.group(RegistryApi, "packages", (handl
           if (tooBig !== undefined) return yield* new BadRequest({ detail: tooBig })
           const page = yield* intParam("page", urlParams.page, 1, 1, 1_000_000)
           const pageSize = yield* intParam("page_size", urlParams.page_size, 20, 1, 100)
-          const category = urlParams.category === undefined || urlParams.category === "" ? undefined : urlParams.category
+          const category = urlParams.category === undefined || urlParams.category === ""
+            ? undefined
+            : urlParams.category
           const result = yield* store.search({ q, category, page, pageSize }).pipe(Effect.mapError(unavailable))
           return json(searchBody(result, yield* base, { q, page, pageSize }))
         }))
@@ -143,12 +154,14 @@ export const PackagesLive = HttpApiBuilder.group(RegistryApi, "packages", (handl
           if (releases.length === 0) return yield* new NotFound({ detail: `Package '${path.name}' not found` })
           const found = yield* store.getPackage(path.name).pipe(Effect.mapError(unavailable))
           const b = yield* base
-          return json(new VersionsResponse({
-            name: Option.match(found, { onNone: () => releases[0].name, onSome: (p) => p.name }),
-            versions: releases.map((r) => r.version),
-            latest_version: Option.match(found, { onNone: () => null, onSome: (p) => p.latest.version }),
-            releases: releases.map((r) => toReleaseInfo(r, b))
-          }, true))
+          return json(
+            new VersionsResponse({
+              name: Option.match(found, { onNone: () => releases[0].name, onSome: (p) => p.name }),
+              versions: releases.map((r) => r.version),
+              latest_version: Option.match(found, { onNone: () => null, onSome: (p) => p.latest.version }),
+              releases: releases.map((r) => toReleaseInfo(r, b))
+            }, true)
+          )
         }))
       .handle("version", ({ path }) =>
         Effect.gen(function*() {
@@ -171,19 +184,27 @@ export const PackagesLive = HttpApiBuilder.group(RegistryApi, "packages", (handl
           }
           const r = found.value
           const headers = downloadHeaders(r)
-          const readBlob = (range?: { readonly start: number; readonly end: number }) => blobs.readable(r.checksum, range)
+          const readBlob = (range?: { readonly start: number; readonly end: number }) =>
+            blobs.readable(r.checksum, range)
           const unchanged = notModified(request, headers)
           if (Option.isSome(unchanged)) return unchanged.value
           const range = parseRange(request.headers["range"], r.sizeBytes)
           if (range === "unsatisfiable") {
-            return HttpServerResponse.empty({ status: 416, headers: { ...headers, "content-range": `bytes */${r.sizeBytes}` } })
+            return HttpServerResponse.empty({
+              status: 416,
+              headers: { ...headers, "content-range": `bytes */${r.sizeBytes}` }
+            })
           }
-          const missing = () => new Unavailable({ detail: `the archive of ${r.name}@${r.version} is missing from the registry's storage` })
+          const missing = () =>
+            new Unavailable({ detail: `the archive of ${r.name}@${r.version} is missing from the registry's storage` })
           if (range === "none" && request.method === "GET" && r.sizeBytes <= READ_WHOLE_LIMIT) {
             // a small archive: read whole (kept in memory by the blob store) and sent in one write
             const bytes = yield* blobs.readAll(r.checksum).pipe(
               Effect.catchAll((e) =>
-                Effect.flatMap(blobs.stat(r.checksum), (s) => Effect.fail(Option.isNone(s) ? missing() : unavailable(e))).pipe(
+                Effect.flatMap(
+                  blobs.stat(r.checksum),
+                  (s) => Effect.fail(Option.isNone(s) ? missing() : unavailable(e))
+                ).pipe(
                   Effect.catchTag("BlobError", (e) => Effect.fail(unavailable(e)))
                 )
               )
@@ -192,7 +213,11 @@ export const PackagesLive = HttpApiBuilder.group(RegistryApi, "packages", (handl
             yield* count
             // the same bytes may be served again from the answer cache, counted each time
             yield* AnswerCache.noteAnswer({ onReplay: count, countFree: true })
-            return HttpServerResponse.uint8Array(bytes, { status: 200, headers, contentType: "application/octet-stream" })
+            return HttpServerResponse.uint8Array(bytes, {
+              status: 200,
+              headers,
+              contentType: "application/octet-stream"
+            })
           }
           const stat = yield* blobs.stat(r.checksum).pipe(Effect.mapError(unavailable))
           if (Option.isNone(stat)) return yield* missing()
@@ -240,7 +265,10 @@ export const PublishLive = HttpApiBuilder.group(RegistryApi, "publish", (handler
         // archive to a temp file
         const form = Number.isFinite(length) && length <= Upload.IN_MEMORY_UPLOAD
           ? yield* Effect.flatMap(
-            Effect.mapError(request.arrayBuffer, () => new BadRequest({ detail: "Bad multipart body: the request body could not be read" })),
+            Effect.mapError(
+              request.arrayBuffer,
+              () => new BadRequest({ detail: "Bad multipart body: the request body could not be read" })
+            ),
             (body) => uploader.readWhole(new Uint8Array(body), request.headers)
           )
           : yield* uploader.readForm(payload)
@@ -252,10 +280,19 @@ export const PublishLive = HttpApiBuilder.group(RegistryApi, "publish", (handler
       )
 
     const change = (status: "deleted" | "yanked" | "unyanked", r: ReleaseRow) =>
-      new ChangeResponse({ name: r.name, version: r.version, status, reason: status === "yanked" ? r.yankReason : null })
-    const notFoundOr = <A>(e: Effect.Effect<A, StoreError | ReleaseNotFound>): Effect.Effect<A, NotFound | Unavailable> =>
+      new ChangeResponse({
+        name: r.name,
+        version: r.version,
+        status,
+        reason: status === "yanked" ? r.yankReason : null
+      })
+    const notFoundOr = <A>(
+      e: Effect.Effect<A, StoreError | ReleaseNotFound>
+    ): Effect.Effect<A, NotFound | Unavailable> =>
       Effect.mapError(e, (err): NotFound | Unavailable =>
-        err._tag === "ReleaseNotFound" ? new NotFound({ detail: err.message }) : new Unavailable({ detail: err.message }))
+        err._tag === "ReleaseNotFound"
+          ? new NotFound({ detail: err.message })
+          : new Unavailable({ detail: err.message }))
 
     return handlers
       .handle("upload", ({ payload }) => upload(payload))

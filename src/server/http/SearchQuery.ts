@@ -36,5 +36,7 @@ export const outOfBounds = (q: string): string | undefined => {
     return `search query too long: ${q.length} characters, at most ${MAX_QUERY_LENGTH} are accepted`
   }
   const words = searchWords(q).length
-  return words > MAX_QUERY_WORDS ? `search query has ${words} words, at most ${MAX_QUERY_WORDS} are accepted` : undefined
+  return words > MAX_QUERY_WORDS
+    ? `search query has ${words} words, at most ${MAX_QUERY_WORDS} are accepted`
+    : undefined
 }

@@ -23,12 +23,12 @@ import type { Scope } from "effect"
 import { isApiError, toWire } from "../../api/ApiErrors.js"
 import { RegistryApi } from "../../api/RegistryApi.js"
 import { sha256Hex } from "../../shared/Hash.js"
-import { Auth } from "./Auth.js"
+import { ServerConfig } from "../ServerConfig.js"
+import { PackageStore } from "../storage/PackageStore.js"
 import * as AnswerCache from "./AnswerCache.js"
 import * as Answers from "./Answers.js"
+import { Auth } from "./Auth.js"
 import { notModified } from "./Conditional.js"
-import { PackageStore } from "../storage/PackageStore.js"
-import { ServerConfig } from "../ServerConfig.js"
 import { baseUrlOf, noApiEndpoint } from "./WireBodies.js"
 
 /**
@@ -113,7 +113,9 @@ const answerFailure = (
   }
   if (e instanceof HttpServerError.RouteNotFound) {
     const path = pathOf(request.url)
-    return Effect.succeed(path === "/api" || path.startsWith("/api/") ? noApiEndpoint(request) : detail("Not Found", 404))
+    return Effect.succeed(
+      path === "/api" || path.startsWith("/api/") ? noApiEndpoint(request) : detail("Not Found", 404)
+    )
   }
   return Answers.answerFailure(cause) ?? Answers.internalError(cause)
 }
@@ -166,10 +168,13 @@ export const layer = HttpApiBuilder.middleware(
     return (app: HttpApp.Default): HttpApp.Default => {
       const limited = Answers.requestLimits(app)
       const handled = (request: HttpServerRequest.HttpServerRequest) =>
-        Effect.matchCauseEffect(cached(request, Effect.map(limited, (response) => withMetadataEtag(request, response))), {
-          onFailure: (cause) => Effect.map(answerFailure(request, cause), withDetail),
-          onSuccess: (response) => Effect.succeed(finish(request, response))
-        })
+        Effect.matchCauseEffect(
+          cached(request, Effect.map(limited, (response) => withMetadataEtag(request, response))),
+          {
+            onFailure: (cause) => Effect.map(answerFailure(request, cause), withDetail),
+            onSuccess: (response) => Effect.succeed(finish(request, response))
+          }
+        )
       return Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) => {
         if (logLine === undefined) return handled(request)
         const started = performance.now()

@@ -40,7 +40,11 @@ const count = (name: string, raw: string | undefined): Effect.Effect<number | un
   if (raw === undefined || raw === "") return Effect.succeed(undefined)
   return /^(0|[1-9][0-9]{0,14})$/.test(raw)
     ? Effect.succeed(Number(raw))
-    : Effect.fail(new InvalidParameter({ detail: `query parameter '${name}' must be a non-negative integer, got '${raw.slice(0, 40)}'` }))
+    : Effect.fail(
+      new InvalidParameter({
+        detail: `query parameter '${name}' must be a non-negative integer, got '${raw.slice(0, 40)}'`
+      })
+    )
 }
 
 const b64 = (h: Uint8Array) => Buffer.from(h).toString("base64")
@@ -60,7 +64,9 @@ export const LogLive = HttpApiBuilder.group(RegistryApi, "log", (handlers) =>
         failures(Effect.gen(function*() {
           const start = (yield* count("start", urlParams.start)) ?? 0
           const end = (yield* count("end", urlParams.end)) ?? start + MAX_ENTRIES
-          if (end < start) return yield* new InvalidParameter({ detail: `end ${end} is before start ${start}` })
+          if (end < start) {
+            return yield* new InvalidParameter({ detail: `end ${end} is before start ${start}` })
+          }
           const entries = yield* log.entries(start, end)
           // a full range below the tree's size never changes
           const full = entries.length === end - start
@@ -89,7 +95,9 @@ export const LogLive = HttpApiBuilder.group(RegistryApi, "log", (handlers) =>
             hashes: inclusion.proof.map(b64),
             entry: inclusion.entry,
             ...(checkpoint === undefined ? {} : { checkpoint: checkpoint.note }),
-            ...(old === undefined || consistency === undefined ? {} : { old_size: old, consistency: consistency.map(b64) })
+            ...(old === undefined || consistency === undefined
+              ? {}
+              : { old_size: old, consistency: consistency.map(b64) })
           })
           return json(body, fixedSize === undefined ? REVALIDATE : IMMUTABLE)
         })))
@@ -98,7 +106,9 @@ export const LogLive = HttpApiBuilder.group(RegistryApi, "log", (handlers) =>
           const old = yield* count("old", urlParams.old)
           const fixed = yield* count("new", urlParams.new)
           const newSize = fixed ?? (yield* log.checkpoint).size
-          if (old === undefined) return yield* new InvalidParameter({ detail: "query parameter 'old' is required" })
+          if (old === undefined) {
+            return yield* new InvalidParameter({ detail: "query parameter 'old' is required" })
+          }
           const hashes = yield* log.consistency(old, newSize)
           const body = new ConsistencyProofResponse({ old_size: old, new_size: newSize, hashes: hashes.map(b64) })
           return json(body, fixed === undefined ? REVALIDATE : IMMUTABLE)

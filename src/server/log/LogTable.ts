@@ -76,7 +76,9 @@ export const readEntries = (
       rows.map((r) =>
         LogEntry.make({
           index: num(r.idx),
-          operation: r.operation === "yank" || r.operation === "unyank" || r.operation === "delete" ? r.operation : "publish",
+          operation: r.operation === "yank" || r.operation === "unyank" || r.operation === "delete"
+            ? r.operation
+            : "publish",
           name: String(r.name),
           version: String(r.version),
           sha256: String(r.sha256),

@@ -10,9 +10,9 @@ import type { LogEntry } from "../../shared/log/LogEntry.js"
 import { entryLeafHash } from "../../shared/log/LogEntry.js"
 import { MerkleTree } from "../../shared/log/Merkle.js"
 import type { NoteSigner } from "../../shared/log/SignedNote.js"
+import { ServerConfig } from "../ServerConfig.js"
 import type { StoreError } from "../storage/PackageStore.js"
 import { PackageStore } from "../storage/PackageStore.js"
-import { ServerConfig } from "../ServerConfig.js"
 import type { LogKeyError } from "./LogKey.js"
 import { loadLogKey } from "./LogKey.js"
 
@@ -147,7 +147,9 @@ export const make = (signer: NoteSigner): Effect.Effect<PublishLogService, Store
     const consistency = (oldSize: number, newSize: number) =>
       Effect.gen(function*() {
         yield* atLeast(newSize, "tree size")
-        if (oldSize > newSize) return yield* new LogRangeError({ detail: `old size ${oldSize} exceeds new size ${newSize}` })
+        if (oldSize > newSize) {
+          return yield* new LogRangeError({ detail: `old size ${oldSize} exceeds new size ${newSize}` })
+        }
         return tree.consistencyProof(oldSize, newSize)
       })
 

@@ -95,7 +95,9 @@ export const make = (tempDir: string): Effect.Effect<BlobStoreService, BlobError
           sql.withTransaction(
             Effect.gen(function*() {
               const chunkCount = Math.ceil(temp.size / CHUNK_SIZE)
-              const claimed = yield* sql<{ id: unknown }>`INSERT INTO blobs (sha256, size_bytes, chunk_size, chunk_count)
+              const claimed = yield* sql<
+                { id: unknown }
+              >`INSERT INTO blobs (sha256, size_bytes, chunk_size, chunk_count)
                 VALUES (${temp.sha256}, ${temp.size}, ${CHUNK_SIZE}, ${chunkCount})
                 ON CONFLICT (sha256) DO NOTHING RETURNING id`
               // Same content stored already (by us or another replica): nothing to write.
@@ -119,7 +121,9 @@ export const make = (tempDir: string): Effect.Effect<BlobStoreService, BlobError
                   }
                   got += bytesRead
                 }
-                yield* sql`INSERT INTO blob_chunks (blob_id, seq, data) VALUES (${id}, ${seq}, ${buffer.subarray(0, want)})`
+                yield* sql`INSERT INTO blob_chunks (blob_id, seq, data) VALUES (${id}, ${seq}, ${
+                  buffer.subarray(0, want)
+                })`
               }
             })
           ).pipe(
@@ -154,7 +158,9 @@ export const make = (tempDir: string): Effect.Effect<BlobStoreService, BlobError
         Effect.gen(function*() {
           const found = yield* meta(sha256)
           if (Option.isNone(found)) {
-            return Stream.fail(new BlobError({ file: sha256, operation: "read", cause: new Error("no such archive in PostgreSQL") }))
+            return Stream.fail(
+              new BlobError({ file: sha256, operation: "read", cause: new Error("no such archive in PostgreSQL") })
+            )
           }
           const m = found.value
           if (m.size === 0) return Stream.empty
@@ -169,7 +175,9 @@ export const make = (tempDir: string): Effect.Effect<BlobStoreService, BlobError
                 Effect.mapError(blobError(sha256, "read from PostgreSQL")),
                 Effect.flatMap((rows) =>
                   rows.length === 0
-                    ? Effect.fail(new BlobError({ file: sha256, operation: "read", cause: new Error(`chunk ${seq} is missing`) }))
+                    ? Effect.fail(
+                      new BlobError({ file: sha256, operation: "read", cause: new Error(`chunk ${seq} is missing`) })
+                    )
                     : Effect.succeed(rows[0].data)
                 ),
                 Effect.map((data) => {
@@ -206,8 +214,7 @@ export const make = (tempDir: string): Effect.Effect<BlobStoreService, BlobError
     const writeTemp = <E>(
       bytes: Stream.Stream<Uint8Array, E>,
       limit: number
-    ): Effect.Effect<TempBlob, E | BlobError | BlobTooLarge, Scope.Scope> =>
-      local.writeTemp(bytes, limit)
+    ): Effect.Effect<TempBlob, E | BlobError | BlobTooLarge, Scope.Scope> => local.writeTemp(bytes, limit)
 
     return fromParts({ root: local.root, writeTemp, commit, pathOf, stat, stream, remove, sweep })
   })

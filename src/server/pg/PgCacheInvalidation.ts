@@ -102,7 +102,10 @@ export const make = (
 
     const readGeneration = (client: Pg.Client) =>
       Effect.map(
-        attempt("read the cache generation", () => client.query<{ g: string }>("SELECT last_value::text AS g FROM cache_generation")),
+        attempt(
+          "read the cache generation",
+          () => client.query<{ g: string }>("SELECT last_value::text AS g FROM cache_generation")
+        ),
         (result) => BigInt(result.rows[0]?.g ?? "0")
       )
 
@@ -170,7 +173,9 @@ export const make = (
     )
 
     const announce = (kind: WriteKind) =>
-      sql`SELECT pg_notify(${CHANNEL}, ${kind === "releases" ? "r" : "d"} || ${`:${replicaId}:`} || nextval('cache_generation')::text)`
+      sql`SELECT pg_notify(${CHANNEL}, ${
+        kind === "releases" ? "r" : "d"
+      } || ${`:${replicaId}:`} || nextval('cache_generation')::text)`
         .pipe(Effect.asVoid)
 
     return {
@@ -186,5 +191,6 @@ export const make = (
  * @since 0.1.0
  * @category layers
  */
-export const layer = (options: PgCacheInvalidationOptions): Layer.Layer<PgCacheInvalidation, never, SqlClient.SqlClient> =>
-  Layer.scoped(PgCacheInvalidation, make(options))
+export const layer = (
+  options: PgCacheInvalidationOptions
+): Layer.Layer<PgCacheInvalidation, never, SqlClient.SqlClient> => Layer.scoped(PgCacheInvalidation, make(options))

@@ -13,9 +13,9 @@ import { SqlClient as SqlClientTag } from "@effect/sql"
 import { PgClient } from "@effect/sql-pg"
 import { SqlError } from "@effect/sql/SqlError"
 import { Duration, Effect, Layer, Option, Redacted } from "effect"
+import { redactUrl } from "../selection/StorageOptions.js"
 import { StoreError } from "../storage/PackageStore.js"
 import { migrate } from "./PgMigrations.js"
-import { redactUrl } from "../selection/StorageOptions.js"
 
 export {
   /**
@@ -45,7 +45,6 @@ export interface PgDatabaseOptions {
   /** Shown in `pg_stat_activity.application_name` (default `fm-registry`). */
   readonly applicationName?: string | undefined
 }
-
 
 const urlOf = (options: PgDatabaseOptions): Redacted.Redacted<string> =>
   typeof options.url === "string" ? Redacted.make(options.url) : options.url
@@ -89,10 +88,12 @@ export const pgStoreError = (operation: string, cause: unknown): StoreError =>
  * all or nothing.)
  * @since 0.1.0
  */
-export const catchSqlDefects = <E2>(onSqlError: (error: SqlError) => E2) =>
-<A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E | E2, R> =>
-  Effect.catchSomeDefect(effect, (defect) =>
-    defect instanceof SqlError ? Option.some(Effect.fail(onSqlError(defect))) : Option.none())
+export const catchSqlDefects =
+  <E2>(onSqlError: (error: SqlError) => E2) => <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E | E2, R> =>
+    Effect.catchSomeDefect(
+      effect,
+      (defect) => defect instanceof SqlError ? Option.some(Effect.fail(onSqlError(defect))) : Option.none()
+    )
 
 /**
  * The pool on `options.url`, as `PgClient` and the generic `SqlClient`. Building it checks the
@@ -121,8 +122,11 @@ export const clientLayer = (
  * @since 0.1.0
  * @category migrations
  */
-export const runMigrations: Effect.Effect<ReadonlyArray<readonly [id: number, name: string]>, StoreError, SqlClient.SqlClient> =
-  migrate.pipe(Effect.mapError((cause) => pgStoreError("migrate the PostgreSQL registry database", cause)))
+export const runMigrations: Effect.Effect<
+  ReadonlyArray<readonly [id: number, name: string]>,
+  StoreError,
+  SqlClient.SqlClient
+> = migrate.pipe(Effect.mapError((cause) => pgStoreError("migrate the PostgreSQL registry database", cause)))
 
 /**
  * Runs the migrations when the layer is built (replicas migrate at start; it is a no-op once done).
@@ -160,7 +164,10 @@ export const ping = (
 ): Effect.Effect<void, StoreError, SqlClient.SqlClient> =>
   Effect.flatMap(SqlClientTag.SqlClient, (sql) =>
     sql`SELECT 1`.pipe(
-      Effect.timeoutFail({ duration: timeout, onTimeout: () => new Error(`no answer within ${Duration.format(timeout)}`) }),
+      Effect.timeoutFail({
+        duration: timeout,
+        onTimeout: () => new Error(`no answer within ${Duration.format(timeout)}`)
+      }),
       Effect.mapError((cause) => pgStoreError("reach PostgreSQL", cause)),
       Effect.asVoid
     ))

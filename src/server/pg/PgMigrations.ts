@@ -10,10 +10,10 @@
  * @since 0.1.0
  */
 import { SqlClient } from "@effect/sql"
-import type { SqlError } from "@effect/sql/SqlError"
 import { PgMigrator } from "@effect/sql-pg"
-import { createLogTable } from "../log/LogTable.js"
+import type { SqlError } from "@effect/sql/SqlError"
 import { Effect } from "effect"
+import { createLogTable } from "../log/LogTable.js"
 
 /**
  * The migrations, keyed `<id>_<name>`. Never edit a released one; add a new key.

@@ -30,14 +30,14 @@ import { Effect, Layer, Option } from "effect"
 import type { Scope } from "effect"
 import { normalizeName } from "../../domain/PackageName.js"
 import { sortVersions } from "../../domain/Version.js"
+import { searchWords } from "../http/SearchQuery.js"
 import type { PackageStoreService, SearchQuery } from "../storage/PackageStore.js"
 import { PackageStore, StoreError } from "../storage/PackageStore.js"
 import type { SqlDialect } from "../storage/SqlPackageStore.js"
 import { latestOf, makeSql } from "../storage/SqlPackageStore.js"
-import type { PgDatabaseOptions } from "./PgDatabase.js"
 import * as PgCacheInvalidation from "./PgCacheInvalidation.js"
+import type { PgDatabaseOptions } from "./PgDatabase.js"
 import { catchSqlDefects, layer as databaseLayer, migratorLayer, pgStoreError } from "./PgDatabase.js"
-import { searchWords } from "../http/SearchQuery.js"
 
 /**
  * Turns user text into a `to_tsquery('simple', ...)` input: every word must match, each as a
@@ -45,8 +45,7 @@ import { searchWords } from "../http/SearchQuery.js"
  * Empty when the text has no word.
  * @since 0.1.0
  */
-export const tsQuery = (q: string): string =>
-  searchWords(q).map((w) => `${w}:*`).join(" & ")
+export const tsQuery = (q: string): string => searchWords(q).map((w) => `${w}:*`).join(" & ")
 
 /** Advisory lock key serializing log appends across replicas ("fm-log" as an integer). */
 const LOG_LOCK = 0x666d2d6c6f67
@@ -71,7 +70,11 @@ export const dialect: Effect.Effect<SqlDialect, never, SqlClient.SqlClient> = Ef
       const rows = yield* sql<{ id: unknown; version: string; yanked: unknown }>`SELECT id, version, yanked
         FROM releases WHERE package_id = ${packageId}`
       if (rows.length > 0) {
-        const releases = rows.map((r) => ({ id: Number(r.id), version: String(r.version), yanked: Number(r.yanked) !== 0 }))
+        const releases = rows.map((r) => ({
+          id: Number(r.id),
+          version: String(r.version),
+          yanked: Number(r.yanked) !== 0
+        }))
         const latest = latestOf(releases)
         const latestId = releases.find((r) => r.version === latest)?.id ?? releases[0].id
         const versions = JSON.stringify(sortVersions(releases.map((r) => r.version)))
@@ -139,42 +142,45 @@ const enrich = <A, E>(operation: string, effect: Effect.Effect<A, E | StoreError
  * @since 0.1.0
  * @category constructors
  */
-export const make: Effect.Effect<PackageStoreService, never, SqlClient.SqlClient | Scope.Scope> = Effect.gen(function*() {
-  const store = yield* Effect.flatMap(dialect, makeSql)
-  return {
-    backend: store.backend,
-    writeCounts: store.writeCounts, // undefined without PgCacheInvalidation: nothing read is kept
-    publish: (release) => enrich(`publish ${release.name}@${release.version}`, store.publish(release)),
-    getPackage: (name) => enrich(`read package ${name}`, store.getPackage(name)),
-    listReleases: (name) => enrich(`list versions of ${name}`, store.listReleases(name)),
-    getRelease: (name, version) => enrich(`read ${name}@${version}`, store.getRelease(name, version)),
-    findArchive: (name, version) => enrich(`read ${name}@${version}`, store.findArchive(name, version)),
-    search: (query) => enrich(`search '${query.q}'`, store.search(query)),
-    stats: enrich("read stats", store.stats),
-    counts: enrich("read counts", store.counts),
-    recordDownload: (name, version) => enrich(`count a download of ${name}@${version}`, store.recordDownload(name, version)),
-    yank: (name, version, reason) => enrich(`yank ${name}@${version}`, store.yank(name, version, reason)),
-    unyank: (name, version) => enrich(`unyank ${name}@${version}`, store.unyank(name, version)),
-    delete: (name, version) => enrich(`delete ${name}@${version}`, store.delete(name, version)),
-    checksums: enrich("list checksums", store.checksums),
-    logEntries: (start, end) => enrich(`read log entries ${start}..${end}`, store.logEntries(start, end)),
-    logSize: enrich("read the log size", store.logSize),
-    // Replicas starting together all register FM_ADMIN_TOKEN: the same secret (same hash) stored
-    // by another replica a moment ago is that token, not an error.
-    createToken: (token) =>
-      enrich(
-        `create token ${token.name}`,
-        store.createToken(token).pipe(
-          Effect.catchTag("StoreError", (e) =>
-            Effect.flatMap(store.findTokenByHash(token.hash), (found) =>
-              found._tag === "Some" ? Effect.succeed(found.value) : Effect.fail(e)))
-        )
-      ),
-    findTokenByHash: (hash) => enrich("look up a token", store.findTokenByHash(hash)),
-    listTokens: enrich("list tokens", store.listTokens),
-    revokeToken: (idOrName) => enrich(`revoke token ${idOrName}`, store.revokeToken(idOrName))
-  } satisfies PackageStoreService
-})
+export const make: Effect.Effect<PackageStoreService, never, SqlClient.SqlClient | Scope.Scope> = Effect.gen(
+  function*() {
+    const store = yield* Effect.flatMap(dialect, makeSql)
+    return {
+      backend: store.backend,
+      writeCounts: store.writeCounts, // undefined without PgCacheInvalidation: nothing read is kept
+      publish: (release) => enrich(`publish ${release.name}@${release.version}`, store.publish(release)),
+      getPackage: (name) => enrich(`read package ${name}`, store.getPackage(name)),
+      listReleases: (name) => enrich(`list versions of ${name}`, store.listReleases(name)),
+      getRelease: (name, version) => enrich(`read ${name}@${version}`, store.getRelease(name, version)),
+      findArchive: (name, version) => enrich(`read ${name}@${version}`, store.findArchive(name, version)),
+      search: (query) => enrich(`search '${query.q}'`, store.search(query)),
+      stats: enrich("read stats", store.stats),
+      counts: enrich("read counts", store.counts),
+      recordDownload: (name, version) =>
+        enrich(`count a download of ${name}@${version}`, store.recordDownload(name, version)),
+      yank: (name, version, reason) => enrich(`yank ${name}@${version}`, store.yank(name, version, reason)),
+      unyank: (name, version) => enrich(`unyank ${name}@${version}`, store.unyank(name, version)),
+      delete: (name, version) => enrich(`delete ${name}@${version}`, store.delete(name, version)),
+      checksums: enrich("list checksums", store.checksums),
+      logEntries: (start, end) => enrich(`read log entries ${start}..${end}`, store.logEntries(start, end)),
+      logSize: enrich("read the log size", store.logSize),
+      // Replicas starting together all register FM_ADMIN_TOKEN: the same secret (same hash) stored
+      // by another replica a moment ago is that token, not an error.
+      createToken: (token) =>
+        enrich(
+          `create token ${token.name}`,
+          store.createToken(token).pipe(
+            Effect.catchTag("StoreError", (e) =>
+              Effect.flatMap(store.findTokenByHash(token.hash), (found) =>
+                found._tag === "Some" ? Effect.succeed(found.value) : Effect.fail(e)))
+          )
+        ),
+      findTokenByHash: (hash) => enrich("look up a token", store.findTokenByHash(hash)),
+      listTokens: enrich("list tokens", store.listTokens),
+      revokeToken: (idOrName) => enrich(`revoke token ${idOrName}`, store.revokeToken(idOrName))
+    } satisfies PackageStoreService
+  }
+)
 
 /**
  * The store on the PostgreSQL client in context, migrated first.

@@ -15,16 +15,15 @@
  * @since 0.1.0
  */
 import { Effect, Layer } from "effect"
-import type { BlobError } from "../storage/BlobStore.js"
-import { BlobStore } from "../storage/BlobStore.js"
-import * as BlobStoreFs from "../storage/BlobStore.js"
-import { PackageStore, StoreError } from "../storage/PackageStore.js"
-import * as SqlitePackageStore from "../storage/SqlitePackageStore.js"
 import * as PgBlobStore from "../pg/PgBlobStore.js"
 import * as PgCacheInvalidation from "../pg/PgCacheInvalidation.js"
 import * as PgDatabase from "../pg/PgDatabase.js"
 import * as PgPackageStore from "../pg/PgPackageStore.js"
+import type { BlobError, BlobStore } from "../storage/BlobStore.js"
+import * as BlobStoreFs from "../storage/BlobStore.js"
+import { PackageStore, StoreError } from "../storage/PackageStore.js"
 import * as SharedDirBlobStore from "../storage/SharedDirBlobStore.js"
+import * as SqlitePackageStore from "../storage/SqlitePackageStore.js"
 import type { StorageOptions } from "./StorageOptions.js"
 import { redactUrl, sqliteFile } from "./StorageOptions.js"
 
@@ -50,8 +49,6 @@ export {
    */
   type StorageOptions
 } from "./StorageOptions.js"
-
-
 
 /**
  * The storage the options select (see the module table), swept at start.

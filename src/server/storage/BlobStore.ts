@@ -9,17 +9,17 @@
  */
 import { Context, Data, Effect, Layer, Option, Stream } from "effect"
 import type { Scope } from "effect"
+import { randomBytes } from "node:crypto"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
 import { Readable } from "node:stream"
-import { randomBytes } from "node:crypto"
-import { sha256Hashing } from "../../shared/Hash.js"
 import { fieldOf } from "../../shared/Fields.js"
+import { sha256Hashing } from "../../shared/Hash.js"
 import { BlobCache } from "./BlobCache.js"
 import * as BlobWriter from "./BlobWriter.js"
+import { DIR_MODE, FILE_MODE } from "./FileModes.js"
 import type { StoreError } from "./PackageStore.js"
 import { PackageStore } from "./PackageStore.js"
-import { DIR_MODE, FILE_MODE } from "./FileModes.js"
 
 /**
  * A file-system failure in the blob store, naming the file.
@@ -148,14 +148,17 @@ export const fromParts = (
     readable: parts.readable ?? ((sha256, range) => Readable.from(Stream.toAsyncIterable(parts.stream(sha256, range)))),
     readAll: (sha256) => {
       const hit = kept.get(sha256)
-      return hit !== undefined ? Effect.succeed(hit) : Effect.tap(readAll(sha256), (bytes) => Effect.sync(() => kept.set(sha256, bytes)))
+      return hit !== undefined
+        ? Effect.succeed(hit)
+        : Effect.tap(readAll(sha256), (bytes) => Effect.sync(() => kept.set(sha256, bytes)))
     },
     confirm: parts.confirm ?? (() => Effect.void),
     put: (bytes, limit) => Effect.scoped(Effect.tap(parts.writeTemp(bytes, limit), parts.commit)),
     putBytes: parts.putBytes ??
-      ((bytes) => Effect.scoped(Effect.flatMap(parts.writeTemp(Stream.make(bytes), Infinity), parts.commit)).pipe(
-        Effect.catchTag("BlobTooLarge", (e) => Effect.die(e))
-      ))
+      ((bytes) =>
+        Effect.scoped(Effect.flatMap(parts.writeTemp(Stream.make(bytes), Infinity), parts.commit)).pipe(
+          Effect.catchTag("BlobTooLarge", (e) => Effect.die(e))
+        ))
   }
 }
 
@@ -224,7 +227,9 @@ export const make = (
           attempt(path, "create", () => Fs.promises.open(path, "wx", FILE_MODE)),
           (h) => Effect.promise(() => h.close().catch(() => undefined))
         )
-        yield* Effect.addFinalizer(() => Effect.promise(() => Fs.promises.rm(path, { force: true }).catch(() => undefined)))
+        yield* Effect.addFinalizer(() =>
+          Effect.promise(() => Fs.promises.rm(path, { force: true }).catch(() => undefined))
+        )
         const hash = sha256Hashing()
         let size = 0
         yield* Stream.runForEach(bytes, (chunk): Effect.Effect<void, BlobError | BlobTooLarge> => {
@@ -277,7 +282,10 @@ export const make = (
       })
 
     const readable = (sha256: string, range?: { readonly start: number; readonly end: number }) =>
-      Fs.createReadStream(pathOf(sha256), range === undefined ? { highWaterMark: 256 * 1024 } : { ...range, highWaterMark: 256 * 1024 })
+      Fs.createReadStream(
+        pathOf(sha256),
+        range === undefined ? { highWaterMark: 256 * 1024 } : { ...range, highWaterMark: 256 * 1024 }
+      )
 
     const stream = (sha256: string, range?: { readonly start: number; readonly end: number }) =>
       Stream.fromAsyncIterable(
@@ -360,7 +368,20 @@ export const make = (
         return { blobs: blobsRemoved, temps }
       })
 
-    return fromParts({ root, writeTemp, commit, putBytes, confirm, pathOf, stat, stream, readable, readAll, remove, sweep })
+    return fromParts({
+      root,
+      writeTemp,
+      commit,
+      putBytes,
+      confirm,
+      pathOf,
+      stat,
+      stream,
+      readable,
+      readAll,
+      remove,
+      sweep
+    })
   })
 
 /**

@@ -95,7 +95,14 @@ export const make: Effect.Effect<BlobWriter> = Effect.sync(() => {
 /** Writes all of `bytes` from `at` (a write may take fewer bytes than offered). */
 const writeAll = (fd: number, bytes: Uint8Array, at: number, done: (e: NodeJS.ErrnoException | null) => void): void => {
   if (at >= bytes.byteLength) return done(null)
-  Fs.write(fd, bytes, at, bytes.byteLength - at, null, (e, written) => (e !== null ? done(e) : writeAll(fd, bytes, at + written, done)))
+  Fs.write(
+    fd,
+    bytes,
+    at,
+    bytes.byteLength - at,
+    null,
+    (e, written) => (e !== null ? done(e) : writeAll(fd, bytes, at + written, done))
+  )
 }
 
 /** Opens a directory, fsyncs it and closes it. */

@@ -138,7 +138,10 @@ export const make = (options: S3BlobStoreOptions): Effect.Effect<BlobStoreServic
     const pathOf = (sha256: string) => `s3://${bucket}/${finalKey(sha256)}`
 
     const call = <A>(file: string, operation: string, f: () => Promise<A>) =>
-      Effect.tryPromise({ try: f, catch: (cause) => new BlobError({ file: `s3://${bucket}/${file}`, operation, cause }) })
+      Effect.tryPromise({
+        try: f,
+        catch: (cause) => new BlobError({ file: `s3://${bucket}/${file}`, operation, cause })
+      })
 
     // staging keys this process uploaded and has not yet copied into place, by checksum
     const staged = new Map<string, string>()
@@ -149,9 +152,11 @@ export const make = (options: S3BlobStoreOptions): Effect.Effect<BlobStoreServic
         yield* call(key, "upload", () =>
           client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body(), ContentLength: size })))
         // what the server stored must be what was sent, byte for byte in length at least
-        const head = yield* call(key, "stat", () => client.send(new HeadObjectCommand({ Bucket: bucket, Key: key })))
+        const head = yield* call(key, "stat", () =>
+          client.send(new HeadObjectCommand({ Bucket: bucket, Key: key })))
         if (head.ContentLength !== size) {
-          yield* Effect.ignore(call(key, "delete", () => client.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }))))
+          yield* Effect.ignore(call(key, "delete", () =>
+            client.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }))))
           return yield* new BlobError({
             file: `s3://${bucket}/${key}`,
             operation: "upload",
@@ -160,7 +165,10 @@ export const make = (options: S3BlobStoreOptions): Effect.Effect<BlobStoreServic
         }
         const before = staged.get(sha256)
         staged.set(sha256, key)
-        if (before !== undefined) yield* Effect.ignore(call(before, "delete", () => client.send(new DeleteObjectCommand({ Bucket: bucket, Key: before }))))
+        if (before !== undefined) {
+          yield* Effect.ignore(call(before, "delete", () =>
+            client.send(new DeleteObjectCommand({ Bucket: bucket, Key: before }))))
+        }
         return `s3://${bucket}/${key}`
       })
 
@@ -192,17 +200,28 @@ export const make = (options: S3BlobStoreOptions): Effect.Effect<BlobStoreServic
       })
 
     const listStaging = (sha256: string) =>
-      call(stagingPrefix(sha256), "list", () =>
-        client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: stagingPrefix(sha256), MaxKeys: 10 }))).pipe(
-          Effect.map((r) => (r.Contents ?? []).flatMap((o) => (o.Key === undefined ? [] : [{ key: o.Key, size: o.Size ?? 0 }])))
+      call(
+        stagingPrefix(sha256),
+        "list",
+        () => client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: stagingPrefix(sha256), MaxKeys: 10 }))
+      ).pipe(
+        Effect.map((r) =>
+          (r.Contents ?? []).flatMap((o) => (o.Key === undefined ? [] : [{ key: o.Key, size: o.Size ?? 0 }]))
         )
+      )
 
     /** The key holding a blob's bytes: its content address, else a staging copy; with the size. */
     const locate = (sha256: string) =>
-      call(finalKey(sha256), "stat", () => client.send(new HeadObjectCommand({ Bucket: bucket, Key: finalKey(sha256) }))).pipe(
+      call(
+        finalKey(sha256),
+        "stat",
+        () => client.send(new HeadObjectCommand({ Bucket: bucket, Key: finalKey(sha256) }))
+      ).pipe(
         Effect.map((r) => Option.some({ key: finalKey(sha256), size: r.ContentLength ?? 0 })),
-        Effect.catchIf((e) => isMissing(e.cause), () =>
-          Effect.map(listStaging(sha256), (found) => Option.fromNullable(found[0])))
+        Effect.catchIf(
+          (e) => isMissing(e.cause),
+          () => Effect.map(listStaging(sha256), (found) => Option.fromNullable(found[0]))
+        )
       )
 
     const stat = (sha256: string) => Effect.map(locate(sha256), Option.map((o) => ({ size: o.size })))
@@ -212,7 +231,9 @@ export const make = (options: S3BlobStoreOptions): Effect.Effect<BlobStoreServic
         Effect.gen(function*() {
           const found = yield* locate(sha256)
           if (Option.isNone(found)) {
-            return Stream.fail(new BlobError({ file: pathOf(sha256), operation: "read", cause: new Error("no such object") }))
+            return Stream.fail(
+              new BlobError({ file: pathOf(sha256), operation: "read", cause: new Error("no such object") })
+            )
           }
           if (found.value.size === 0) return Stream.empty
           const key = found.value.key
@@ -228,9 +249,12 @@ export const make = (options: S3BlobStoreOptions): Effect.Effect<BlobStoreServic
           if (!(body instanceof Readable)) {
             return Stream.fail(new BlobError({ file: pathOf(sha256), operation: "read", cause: new Error("no body") }))
           }
-          return Stream.fromAsyncIterable(body, (cause) => new BlobError({ file: pathOf(sha256), operation: "read", cause })).pipe(
-            Stream.filter((chunk): chunk is Uint8Array => chunk instanceof Uint8Array)
-          )
+          return Stream.fromAsyncIterable(body, (cause) =>
+            new BlobError({ file: pathOf(sha256), operation: "read", cause })).pipe(
+              Stream.filter((chunk): chunk is Uint8Array =>
+                chunk instanceof Uint8Array
+              )
+            )
         })
       )
 
@@ -240,7 +264,8 @@ export const make = (options: S3BlobStoreOptions): Effect.Effect<BlobStoreServic
         for (const o of yield* listStaging(sha256)) {
           yield* call(o.key, "delete", () => client.send(new DeleteObjectCommand({ Bucket: bucket, Key: o.key })))
         }
-        yield* call(finalKey(sha256), "delete", () => client.send(new DeleteObjectCommand({ Bucket: bucket, Key: finalKey(sha256) })))
+        yield* call(finalKey(sha256), "delete", () =>
+          client.send(new DeleteObjectCommand({ Bucket: bucket, Key: finalKey(sha256) })))
       })
 
     /** Every object under `under`, page by page. */
@@ -252,10 +277,14 @@ export const make = (options: S3BlobStoreOptions): Effect.Effect<BlobStoreServic
           const r = yield* call(under, "list", () =>
             client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: under, ContinuationToken: token })))
           for (const o of r.Contents ?? []) {
-            if (o.Key !== undefined) all.push({ key: o.Key, modified: o.LastModified?.getTime() ?? 0 })
+            if (o.Key !== undefined) {
+              all.push({ key: o.Key, modified: o.LastModified?.getTime() ?? 0 })
+            }
           }
           token = r.NextContinuationToken
-          if (r.IsTruncated !== true || token === undefined) break
+          if (r.IsTruncated !== true || token === undefined) {
+            break
+          }
         }
         return all
       })

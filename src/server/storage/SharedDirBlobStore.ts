@@ -10,9 +10,9 @@ import { Duration, Effect, Layer } from "effect"
 import type { Scope } from "effect"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
+import { SWEEP_MIN_AGE, sweepOldFiles } from "../pg/PgBlobStore.js"
 import type { BlobStoreService } from "./BlobStore.js"
 import { BlobError, BlobStore, make as makeLocalBlobStore } from "./BlobStore.js"
-import { SWEEP_MIN_AGE, sweepOldFiles } from "../pg/PgBlobStore.js"
 
 /**
  * Builds the shared-directory blob store rooted at `dir` (creates `blobs/` and `tmp/`).

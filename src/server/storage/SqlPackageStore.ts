@@ -27,11 +27,11 @@ import type { SqlError } from "@effect/sql/SqlError"
 import { Deferred, Effect, Exit, Option, Schema } from "effect"
 import type { Scope } from "effect"
 import { TokenScope } from "../../api/RegistryApi.js"
-import type { CacheCoherence, WriteKind } from "./CacheCoherence.js"
 import { normalizeName } from "../../domain/PackageName.js"
 import { pickLatest, sortVersions } from "../../domain/Version.js"
 import type { LogOperation } from "../../shared/log/LogEntry.js"
 import { appendEntry, logSize as readLogSize, readEntries } from "../log/LogTable.js"
+import type { CacheCoherence, WriteKind } from "./CacheCoherence.js"
 import type {
   NewRelease,
   NewToken,
@@ -71,7 +71,9 @@ export interface SqlDialect {
    * first, then relevance, then `packages.downloads`), for the requested page, and the total count.
    * Filter on `category` (the latest release's, exact) when given.
    */
-  readonly search: (query: SearchQuery) => Effect.Effect<{ readonly ids: ReadonlyArray<number>; readonly total: number }, SqlError>
+  readonly search: (
+    query: SearchQuery
+  ) => Effect.Effect<{ readonly ids: ReadonlyArray<number>; readonly total: number }, SqlError>
   /**
    * True when this store is the only writer of its database (embedded SQLite): package and search
    * reads are then cached in memory and dropped on every write this store makes. Leave unset for
@@ -190,7 +192,9 @@ const toPackage = (r: Row): PackageRow => ({
  * @since 0.1.0
  * @category utils
  */
-export const latestOf = (releases: ReadonlyArray<{ readonly version: string; readonly yanked: boolean }>): string | undefined =>
+export const latestOf = (
+  releases: ReadonlyArray<{ readonly version: string; readonly yanked: boolean }>
+): string | undefined =>
   pickLatest(releases.filter((r) => !r.yanked).map((r) => r.version)) ?? pickLatest(releases.map((r) => r.version))
 
 /**
@@ -199,7 +203,9 @@ export const latestOf = (releases: ReadonlyArray<{ readonly version: string; rea
  * @since 0.1.0
  * @category constructors
  */
-export const makeSql = (dialect: SqlDialect): Effect.Effect<PackageStoreService, never, SqlClient.SqlClient | Scope.Scope> =>
+export const makeSql = (
+  dialect: SqlDialect
+): Effect.Effect<PackageStoreService, never, SqlClient.SqlClient | Scope.Scope> =>
   Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
     const fail = (operation: string) => (cause: SqlError) => new StoreError({ operation, cause })
@@ -247,7 +253,7 @@ export const makeSql = (dialect: SqlDialect): Effect.Effect<PackageStoreService,
           return Effect.tap(read, (value) =>
             Effect.sync(() => {
               if (gen !== generation) return
-              if (caches.reduce((n, c) => n + c.size, 0) >= CACHE_LIMIT) for (const c of caches) c.clear()
+              if (caches.reduce((n, c) => n + c.size, 0) >= CACHE_LIMIT) { for (const c of caches) c.clear() }
               cache.set(key, { gen, value })
             }))
         })
@@ -270,7 +276,9 @@ export const makeSql = (dialect: SqlDialect): Effect.Effect<PackageStoreService,
     // milliseconds of counts. On a shared database, other processes see them once written.
     const pendingCounts = new Map<string, { readonly name: string; readonly version: string; n: number }>()
     let flushTimer: ReturnType<typeof setTimeout> | undefined
-    const writeCounts = (batch: ReadonlyArray<{ readonly name: string; readonly version: string; readonly n: number }>) =>
+    const writeCounts = (
+      batch: ReadonlyArray<{ readonly name: string; readonly version: string; readonly n: number }>
+    ) =>
       sql.withTransaction(
         Effect.forEach(batch, ({ n, name, version }) =>
           Effect.gen(function*() {
@@ -324,7 +332,8 @@ export const makeSql = (dialect: SqlDialect): Effect.Effect<PackageStoreService,
       )
     yield* Effect.addFinalizer(() => Effect.ignore(flushCounts))
 
-    const PACKAGE_SELECT = sql`SELECT r.*, p.name AS p_name, p.versions_json AS p_versions_json, p.downloads AS p_downloads
+    const PACKAGE_SELECT =
+      sql`SELECT r.*, p.name AS p_name, p.versions_json AS p_versions_json, p.downloads AS p_downloads
       FROM packages p JOIN releases r ON r.id = p.latest_release_id`
 
     /** Recomputes latest/versions of a package after a write, and its search entry; returns them. */
@@ -340,9 +349,9 @@ export const makeSql = (dialect: SqlDialect): Effect.Effect<PackageStoreService,
           const latest = latestOf(releases)
           const latestId = releases.find((r) => r.version === latest)?.id ?? releases[0].id
           const versions = sortVersions(releases.map((r) => r.version))
-          yield* sql`UPDATE packages SET latest_release_id = ${latestId}, latest_version = ${latest ?? null}, versions_json = ${
-            JSON.stringify(versions)
-          } WHERE id = ${packageId}`
+          yield* sql`UPDATE packages SET latest_release_id = ${latestId}, latest_version = ${
+            latest ?? null
+          }, versions_json = ${JSON.stringify(versions)} WHERE id = ${packageId}`
           result = { versions, latest: latest ?? null }
         }
         yield* dialect.reindex(packageId, rows.length > 0)
@@ -367,74 +376,82 @@ export const makeSql = (dialect: SqlDialect): Effect.Effect<PackageStoreService,
     /** One publish: its writes in a transaction (a savepoint when run inside a group's). */
     const publishOne = (release: NewRelease) =>
       Effect.gen(function*() {
-      const nameNorm = normalizeName(release.name)
-      const at = now()
-      return yield* sql.withTransaction(
-        Effect.gen(function*() {
-          const claimed = yield* sql<Row>`INSERT INTO release_keys (name_norm, version, published_at)
+        const nameNorm = normalizeName(release.name)
+        const at = now()
+        return yield* sql.withTransaction(
+          Effect.gen(function*() {
+            const claimed = yield* sql<Row>`INSERT INTO release_keys (name_norm, version, published_at)
             VALUES (${nameNorm}, ${release.version}, ${at}) ON CONFLICT DO NOTHING RETURNING name_norm`
-          if (claimed.length === 0) {
-            const prior = yield* sql<Row>`SELECT deleted_at FROM release_keys WHERE name_norm = ${nameNorm} AND version = ${release.version}`
-            return yield* new VersionExists({
-              name: release.name,
-              version: release.version,
-              deleted: prior.length > 0 && prior[0].deleted_at !== null
-            })
-          }
-          const pkg = yield* sql<Row>`INSERT INTO packages (name_norm, name, versions_json, downloads, created_at, updated_at)
+            if (claimed.length === 0) {
+              const prior = yield* sql<
+                Row
+              >`SELECT deleted_at FROM release_keys WHERE name_norm = ${nameNorm} AND version = ${release.version}`
+              return yield* new VersionExists({
+                name: release.name,
+                version: release.version,
+                deleted: prior.length > 0 && prior[0].deleted_at !== null
+              })
+            }
+            const pkg = yield* sql<
+              Row
+            >`INSERT INTO packages (name_norm, name, versions_json, downloads, created_at, updated_at)
             VALUES (${nameNorm}, ${release.name}, '[]', 0, ${at}, ${at})
             ON CONFLICT (name_norm) DO UPDATE SET updated_at = excluded.updated_at RETURNING id`
-          const packageId = num(pkg[0].id)
-          const logIndex = yield* appendEntry(sql, lockLog, {
-            operation: "publish",
-            name: release.name,
-            version: release.version,
-            sha256: release.checksum,
-            size: release.sizeBytes,
-            time: at
-          })
-          const inserted = yield* sql<Row>`INSERT INTO releases ${
-            sql.insert({
-              package_id: packageId,
+            const packageId = num(pkg[0].id)
+            const logIndex = yield* appendEntry(sql, lockLog, {
+              operation: "publish",
               name: release.name,
-              name_norm: nameNorm,
               version: release.version,
-              description: release.description,
-              author: release.author,
-              author_email: release.authorEmail,
-              license: release.license,
-              category: release.category,
-              homepage: release.homepage,
-              repository: release.repository,
-              tags_json: JSON.stringify(release.tags),
-              components_json: JSON.stringify(release.components),
-              component_count: release.components.length,
-              python_requirements_json: JSON.stringify(release.pythonRequirements),
-              deps_json: JSON.stringify(release.dependencies),
-              flowmason_version: release.flowmasonVersion,
-              kind: release.kind,
-              checksum: release.checksum,
-              size_bytes: release.sizeBytes,
-              downloads: 0,
-              published_at: at,
-              yanked: 0,
-              yank_reason: null,
-              log_index: logIndex
+              sha256: release.checksum,
+              size: release.sizeBytes,
+              time: at
             })
-          } RETURNING *`
-          const row = inserted[0]
-          const deps = Object.entries(release.dependencies)
-          if (deps.length > 0) {
-            yield* sql`INSERT INTO release_deps ${
-              sql.insert(deps.map(([dep_name, dep_range]) => ({ release_id: num(row.id), dep_name, dep_range })))
-            }`
-          }
-          const after = yield* refreshPackage(packageId)
-          yield* announce("releases")
-          return { ...toRelease(row), packageVersions: after.versions, packageLatest: after.latest } satisfies PublishedRelease
-        })
-      ).pipe(Effect.catchTag("SqlError", (e) => Effect.fail(fail(`publish ${release.name}@${release.version}`)(e))))
-    })
+            const inserted = yield* sql<Row>`INSERT INTO releases ${
+              sql.insert({
+                package_id: packageId,
+                name: release.name,
+                name_norm: nameNorm,
+                version: release.version,
+                description: release.description,
+                author: release.author,
+                author_email: release.authorEmail,
+                license: release.license,
+                category: release.category,
+                homepage: release.homepage,
+                repository: release.repository,
+                tags_json: JSON.stringify(release.tags),
+                components_json: JSON.stringify(release.components),
+                component_count: release.components.length,
+                python_requirements_json: JSON.stringify(release.pythonRequirements),
+                deps_json: JSON.stringify(release.dependencies),
+                flowmason_version: release.flowmasonVersion,
+                kind: release.kind,
+                checksum: release.checksum,
+                size_bytes: release.sizeBytes,
+                downloads: 0,
+                published_at: at,
+                yanked: 0,
+                yank_reason: null,
+                log_index: logIndex
+              })
+            } RETURNING *`
+            const row = inserted[0]
+            const deps = Object.entries(release.dependencies)
+            if (deps.length > 0) {
+              yield* sql`INSERT INTO release_deps ${
+                sql.insert(deps.map(([dep_name, dep_range]) => ({ release_id: num(row.id), dep_name, dep_range })))
+              }`
+            }
+            const after = yield* refreshPackage(packageId)
+            yield* announce("releases")
+            return {
+              ...toRelease(row),
+              packageVersions: after.versions,
+              packageLatest: after.latest
+            } satisfies PublishedRelease
+          })
+        ).pipe(Effect.catchTag("SqlError", (e) => Effect.fail(fail(`publish ${release.name}@${release.version}`)(e))))
+      })
 
     // Group commit. Publishes queue here; whoever holds the writer lock takes every queued one
     // (up to MAX_PUBLISH_GROUP) and writes them in ONE transaction, each in a savepoint of its own
@@ -443,7 +460,9 @@ export const makeSql = (dialect: SqlDialect): Effect.Effect<PackageStoreService,
     // meanwhile form the next group, so under load a commit and its fsync serve many publishes
     // and alone a publish pays for one of each, as before.
     type Outcome = Exit.Exit<PublishedRelease, StoreError | VersionExists>
-    const queued: Array<{ readonly release: NewRelease; readonly done: Deferred.Deferred<PublishedRelease, StoreError | VersionExists> }> = []
+    const queued: Array<
+      { readonly release: NewRelease; readonly done: Deferred.Deferred<PublishedRelease, StoreError | VersionExists> }
+    > = []
     const writer = yield* Effect.makeSemaphore(1)
     const writeGroup = Effect.suspend(() => {
       const group = queued.splice(0, MAX_PUBLISH_GROUP)
@@ -457,7 +476,9 @@ export const makeSql = (dialect: SqlDialect): Effect.Effect<PackageStoreService,
       )
       return Effect.flatMap(Effect.exit(written), (exit) =>
         Effect.forEach(group, (p, i) => {
-          const outcome: Outcome = Exit.isSuccess(exit) ? (exit.value[i] ?? Exit.die("lost publish")) : Exit.failCause(exit.cause)
+          const outcome: Outcome = Exit.isSuccess(exit)
+            ? (exit.value[i] ?? Exit.die("lost publish"))
+            : Exit.failCause(exit.cause)
           return Deferred.done(p.done, outcome)
         }, { discard: true }))
     })
@@ -468,7 +489,6 @@ export const makeSql = (dialect: SqlDialect): Effect.Effect<PackageStoreService,
       yield* Effect.uninterruptible(writer.withPermits(1)(writeGroup))
       return yield* Deferred.await(done)
     })
-
 
     const getPackage = Effect.fn("PackageStore.getPackage")(function*(name: string) {
       const nameNorm = normalizeName(name)
@@ -517,7 +537,12 @@ export const makeSql = (dialect: SqlDialect): Effect.Effect<PackageStoreService,
         )
 
     const search = (query: SearchQuery) =>
-      counted(searchCache(`s\u0000${query.q}\u0000${query.category ?? "\u0001"}\u0000${query.page}\u0000${query.pageSize}`, searchUncached(query)))
+      counted(
+        searchCache(
+          `s\u0000${query.q}\u0000${query.category ?? "\u0001"}\u0000${query.page}\u0000${query.pageSize}`,
+          searchUncached(query)
+        )
+      )
 
     const searchUncached = Effect.fn("PackageStore.search")(function*(query: SearchQuery) {
       const offset = (query.page - 1) * query.pageSize
@@ -526,7 +551,9 @@ export const makeSql = (dialect: SqlDialect): Effect.Effect<PackageStoreService,
           const where = query.category === undefined ? sql`` : sql`WHERE r.category = ${query.category}`
           const ids = yield* sql<Row>`SELECT p.id FROM packages p JOIN releases r ON r.id = p.latest_release_id ${where}
             ORDER BY p.updated_at DESC, p.id DESC LIMIT ${query.pageSize} OFFSET ${offset}`
-          const total = yield* sql<Row>`SELECT count(*) AS n FROM packages p JOIN releases r ON r.id = p.latest_release_id ${where}`
+          const total = yield* sql<
+            Row
+          >`SELECT count(*) AS n FROM packages p JOIN releases r ON r.id = p.latest_release_id ${where}`
           return { ids: ids.map((r) => num(r.id)), total: num(total[0]?.n) }
         })
         : yield* dialect.search(query)
@@ -545,8 +572,12 @@ export const makeSql = (dialect: SqlDialect): Effect.Effect<PackageStoreService,
       "stats",
       Effect.gen(function*() {
         const p = yield* countsQuery
-        const r = yield* sql<Row>`SELECT count(*) AS versions, sum(size_bytes) AS size, sum(downloads) AS downloads FROM releases`
-        const c = yield* sql<Row>`SELECT r.category AS name, count(*) AS n FROM packages p JOIN releases r ON r.id = p.latest_release_id
+        const r = yield* sql<
+          Row
+        >`SELECT count(*) AS versions, sum(size_bytes) AS size, sum(downloads) AS downloads FROM releases`
+        const c = yield* sql<
+          Row
+        >`SELECT r.category AS name, count(*) AS n FROM packages p JOIN releases r ON r.id = p.latest_release_id
         WHERE r.category IS NOT NULL AND r.category <> '' GROUP BY r.category ORDER BY count(*) DESC, r.category`
         return {
           packages: p.packages,
@@ -580,7 +611,10 @@ export const makeSql = (dialect: SqlDialect): Effect.Effect<PackageStoreService,
           yield* announce("releases")
           return release
         })
-      ).pipe(releasing, Effect.catchTag("SqlError", (e) => Effect.fail(fail(`${yanked ? "yank" : "unyank"} ${name}@${version}`)(e))))
+      ).pipe(
+        releasing,
+        Effect.catchTag("SqlError", (e) => Effect.fail(fail(`${yanked ? "yank" : "unyank"} ${name}@${version}`)(e)))
+      )
 
     const yank = Effect.fn("PackageStore.yank")(function*(name: string, version: string, reason: string) {
       return yield* setYank(name, version, true, reason)
@@ -597,7 +631,9 @@ export const makeSql = (dialect: SqlDialect): Effect.Effect<PackageStoreService,
           if (rows.length === 0) return yield* new ReleaseNotFound({ name, version })
           const row = rows[0]
           const packageId = num(row.package_id)
-          yield* sql`UPDATE packages SET latest_release_id = NULL WHERE id = ${packageId} AND latest_release_id = ${num(row.id)}`
+          yield* sql`UPDATE packages SET latest_release_id = NULL WHERE id = ${packageId} AND latest_release_id = ${
+            num(row.id)
+          }`
           yield* sql`DELETE FROM release_deps WHERE release_id = ${num(row.id)}`
           yield* sql`DELETE FROM releases WHERE id = ${num(row.id)}`
           yield* sql`UPDATE release_keys SET deleted_at = ${now()} WHERE name_norm = ${nameNorm} AND version = ${version}`
@@ -648,7 +684,9 @@ export const makeSql = (dialect: SqlDialect): Effect.Effect<PackageStoreService,
     })
 
     const findTokenByHash = Effect.fn("PackageStore.findTokenByHash")(function*(hash: string) {
-      const rows = yield* sql<Row>`SELECT * FROM tokens WHERE hash = ${hash}`.pipe(Effect.mapError(fail("look up a token")))
+      const rows = yield* sql<Row>`SELECT * FROM tokens WHERE hash = ${hash}`.pipe(
+        Effect.mapError(fail("look up a token"))
+      )
       return rows.length === 0 ? Option.none() : Option.some(toToken(rows[0]))
     })
 
@@ -665,10 +703,14 @@ export const makeSql = (dialect: SqlDialect): Effect.Effect<PackageStoreService,
           const byId = /^\d+$/.test(idOrName)
             ? yield* sql<Row>`SELECT * FROM tokens WHERE id = ${Number(idOrName)}`
             : []
-          const matches = byId.length > 0 ? byId : yield* sql<Row>`SELECT * FROM tokens WHERE name = ${idOrName} ORDER BY id`
+          const matches = byId.length > 0
+            ? byId
+            : yield* sql<Row>`SELECT * FROM tokens WHERE name = ${idOrName} ORDER BY id`
           const target = matches[0]
           if (target === undefined) return yield* new TokenNotFound({ token: idOrName })
-          if (matches.length > 1) return yield* new AmbiguousToken({ token: idOrName, ids: matches.map((r) => num(r.id)) })
+          if (matches.length > 1) {
+            return yield* new AmbiguousToken({ token: idOrName, ids: matches.map((r) => num(r.id)) })
+          }
           const rows = yield* sql<Row>`UPDATE tokens SET revoked_at = coalesce(revoked_at, ${at})
             WHERE id = ${num(target.id)} RETURNING *`
           return toToken(rows[0] ?? target)

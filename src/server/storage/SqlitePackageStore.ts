@@ -10,17 +10,17 @@
  * @since 0.1.0
  */
 import { Migrator, SqlClient } from "@effect/sql"
-import { createLogTable } from "../log/LogTable.js"
 import { SqliteClient } from "@effect/sql-sqlite-node"
 import { Effect, Layer } from "effect"
+import * as Fs from "node:fs"
 import { normalizeName } from "../../domain/PackageName.js"
+import { searchWords } from "../http/SearchQuery.js"
+import { createLogTable } from "../log/LogTable.js"
+import { restrictDatabaseFiles } from "./FileModes.js"
 import type { SearchQuery } from "./PackageStore.js"
 import { PackageStore, StoreError } from "./PackageStore.js"
 import type { SqlDialect } from "./SqlPackageStore.js"
 import { makeSql } from "./SqlPackageStore.js"
-import { restrictDatabaseFiles } from "./FileModes.js"
-import { searchWords } from "../http/SearchQuery.js"
-import * as Fs from "node:fs"
 
 /**
  * An fsync of `file` by libuv's thread pool (the event loop never waits on the disk); a file
@@ -30,10 +30,14 @@ import * as Fs from "node:fs"
  */
 export const fsyncFile = (file: string): Effect.Effect<void, StoreError> =>
   Effect.async<void, StoreError>((resume) => {
-    const failed = (cause: NodeJS.ErrnoException) => resume(Effect.fail(new StoreError({ operation: `fsync ${file}`, cause })))
+    const failed = (cause: NodeJS.ErrnoException) =>
+      resume(Effect.fail(new StoreError({ operation: `fsync ${file}`, cause })))
     Fs.open(file, "r+", (e, fd) => {
       if (e !== null) return e.code === "ENOENT" ? resume(Effect.void) : failed(e)
-      Fs.fsync(fd, (e) => Fs.close(fd, (e2) => (e !== null ? failed(e) : e2 !== null ? failed(e2) : resume(Effect.void))))
+      Fs.fsync(
+        fd,
+        (e) => Fs.close(fd, (e2) => (e !== null ? failed(e) : e2 !== null ? failed(e2) : resume(Effect.void)))
+      )
     })
   })
 
@@ -197,11 +201,19 @@ export const dialect: Effect.Effect<SqlDialect, never, SqlClient.SqlClient> = Ef
     })
   // WAL with synchronous = NORMAL: a commit is in the -wal file but not synced; a group of
   // publishes is acknowledged after one fsync of it, off the main thread (a file database only)
-  const files = yield* sql<{ file: string }>`SELECT file FROM pragma_database_list WHERE name = 'main'`.pipe(Effect.orDie)
+  const files = yield* sql<{ file: string }>`SELECT file FROM pragma_database_list WHERE name = 'main'`.pipe(
+    Effect.orDie
+  )
   const file = files[0]?.file ?? ""
   const syncCommitted = file === "" ? undefined : fsyncFile(`${file}-wal`)
   // the server holds the database file alone (token commands only touch tokens)
-  return { backend: "sqlite", reindex, search, singleWriter: true, ...(syncCommitted === undefined ? {} : { syncCommitted }) }
+  return {
+    backend: "sqlite",
+    reindex,
+    search,
+    singleWriter: true,
+    ...(syncCommitted === undefined ? {} : { syncCommitted })
+  }
 })
 
 /**
@@ -210,7 +222,9 @@ export const dialect: Effect.Effect<SqlDialect, never, SqlClient.SqlClient> = Ef
  * @since 0.1.0
  * @category layers
  */
-export const clientLayer = (filename: string): Layer.Layer<SqliteClient.SqliteClient | SqlClient.SqlClient, StoreError> =>
+export const clientLayer = (
+  filename: string
+): Layer.Layer<SqliteClient.SqliteClient | SqlClient.SqlClient, StoreError> =>
   Layer.effectDiscard(
     Effect.gen(function*() {
       const sql = yield* SqlClient.SqlClient

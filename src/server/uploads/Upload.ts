@@ -7,18 +7,18 @@
  * @since 0.1.0
  */
 import * as Multipart from "@effect/platform/Multipart"
-import * as MP from "multipasta"
 import { Context, Effect, Layer, Option, Predicate, Stream } from "effect"
 import type { Scope } from "effect"
+import * as MP from "multipasta"
 import { BadRequest, Conflict, PayloadTooLarge, Unavailable } from "../../api/ApiErrors.js"
 import type { PackageInfo } from "../../api/Models.js"
 import { PackageArchive } from "../../archive/PackageArchive.js"
+import { sha256Hex } from "../../shared/Hash.js"
+import { toPackageInfo } from "../http/WireBodies.js"
+import { ServerConfig } from "../ServerConfig.js"
 import { BlobStore } from "../storage/BlobStore.js"
 import type { BlobError, BlobTooLarge, TempBlob } from "../storage/BlobStore.js"
 import { PackageStore } from "../storage/PackageStore.js"
-import { sha256Hex } from "../../shared/Hash.js"
-import { ServerConfig } from "../ServerConfig.js"
-import { toPackageInfo } from "../http/WireBodies.js"
 
 /**
  * Uploads whose request declares at most this many bytes (`Content-Length`) keep their archive in
@@ -133,7 +133,10 @@ export interface UploaderService {
     headers: Record<string, string>
   ) => Effect.Effect<ReceivedForm, BadRequest | PayloadTooLarge>
   /** Checks and publishes a received upload; `baseUrl` is the registry's URL as the client sees it. */
-  readonly publish: (form: ReceivedForm, baseUrl: string) => Effect.Effect<PackageInfo, BadRequest | Conflict | Unavailable>
+  readonly publish: (
+    form: ReceivedForm,
+    baseUrl: string
+  ) => Effect.Effect<PackageInfo, BadRequest | Conflict | Unavailable>
 }
 
 /**
@@ -141,159 +144,179 @@ export interface UploaderService {
  * @since 0.1.0
  * @category constructors
  */
-export const make: Effect.Effect<UploaderService, never, PackageStore | BlobStore | PackageArchive | ServerConfig> = Effect.gen(
-  function*() {
-    const store = yield* PackageStore
-    const blobs = yield* BlobStore
-    const archive = yield* PackageArchive
-    const config = yield* ServerConfig
-    const limit = config.maxUploadSize
-    const tooLarge = () => new PayloadTooLarge({ detail: `Upload too large: the limit is ${limit} bytes` })
-    const unavailable = (e: { readonly message: string }) => new Unavailable({ detail: e.message })
+export const make: Effect.Effect<UploaderService, never, PackageStore | BlobStore | PackageArchive | ServerConfig> =
+  Effect.gen(
+    function*() {
+      const store = yield* PackageStore
+      const blobs = yield* BlobStore
+      const archive = yield* PackageArchive
+      const config = yield* ServerConfig
+      const limit = config.maxUploadSize
+      const tooLarge = () => new PayloadTooLarge({ detail: `Upload too large: the limit is ${limit} bytes` })
+      const unavailable = (e: { readonly message: string }) => new Unavailable({ detail: e.message })
 
-    const readForm = (parts: Stream.Stream<Multipart.Part, Multipart.MultipartError>) =>
-      Effect.gen(function*() {
-        let archive: ReceivedArchive | undefined
-        let checksum: string | undefined
-        const receive = (file: Multipart.File) =>
-          Effect.map(blobs.writeTemp(file.content, limit), (temp): ReceivedArchive => ({ sha256: temp.sha256, size: temp.size, temp }))
-        yield* Stream.runForEach(
-          Multipart.withLimitsStream(parts, {
-            maxParts: Option.some(MAX_PARTS),
-            maxFieldSize: MAX_FIELD_BYTES,
-            maxFileSize: Option.some(limit),
-            maxTotalSize: Option.some(limit + MULTIPART_SLACK)
-          }),
-          (part): Effect.Effect<void, Multipart.MultipartError | BlobError | BlobTooLarge, Scope.Scope> => {
-            if (Multipart.isFile(part)) {
-              if (part.key !== "file" || archive !== undefined) return Stream.runDrain(part.content)
-              return Effect.map(receive(part), (a) => {
-                archive = a
-              })
+      const readForm = (parts: Stream.Stream<Multipart.Part, Multipart.MultipartError>) =>
+        Effect.gen(function*() {
+          let archive: ReceivedArchive | undefined
+          let checksum: string | undefined
+          const receive = (file: Multipart.File) =>
+            Effect.map(
+              blobs.writeTemp(file.content, limit),
+              (temp): ReceivedArchive => ({ sha256: temp.sha256, size: temp.size, temp })
+            )
+          yield* Stream.runForEach(
+            Multipart.withLimitsStream(parts, {
+              maxParts: Option.some(MAX_PARTS),
+              maxFieldSize: MAX_FIELD_BYTES,
+              maxFileSize: Option.some(limit),
+              maxTotalSize: Option.some(limit + MULTIPART_SLACK)
+            }),
+            (part): Effect.Effect<void, Multipart.MultipartError | BlobError | BlobTooLarge, Scope.Scope> => {
+              if (Multipart.isFile(part)) {
+                if (part.key !== "file" || archive !== undefined) return Stream.runDrain(part.content)
+                return Effect.map(receive(part), (a) => {
+                  archive = a
+                })
+              }
+              if (part.key === "checksum") checksum = part.value.trim().toLowerCase()
+              return Effect.void
             }
-            if (part.key === "checksum") checksum = part.value.trim().toLowerCase()
-            return Effect.void
-          }
-        ).pipe(
-          Effect.catchTags({
-            MultipartError: (e) =>
-              Effect.fail(overLimit(e) ? tooLarge() : new BadRequest({ detail: `Bad multipart body: ${multipartProblem(e)}` })),
-            BlobTooLarge: () => Effect.fail(tooLarge()),
-            BlobError: (e) => Effect.fail(unavailable(e))
-          })
-        )
-        return { archive, checksum } satisfies ReceivedForm
-      })
-    const readWhole = (body: Uint8Array, headers: Record<string, string>) =>
-      Effect.suspend((): Effect.Effect<ReceivedForm, BadRequest | PayloadTooLarge> => {
-        let file: Array<Uint8Array> | undefined
-        let checksum: string | undefined
-        let failure: MP.MultipartError | undefined
-        let done = false
-        const parser = MP.make({
-          headers,
-          // as the platform's parser decides (its default field MIME types: JSON parts are fields)
-          isFile: (info) => !info.contentType.includes("application/json") && MP.defaultIsFile(info),
-          maxParts: MAX_PARTS,
-          maxFieldSize: MAX_FIELD_BYTES,
-          maxPartSize: limit,
-          maxTotalSize: limit + MULTIPART_SLACK,
-          onField: (info, value) => {
-            if (info.name === "checksum") checksum = MP.decodeField(info, value).trim().toLowerCase()
-          },
-          onFile: (info) => {
-            // the first `file` part is the archive; any other file part is skipped
-            if (info.name !== "file" || file !== undefined) return () => {}
-            const chunks: Array<Uint8Array> = []
-            file = chunks
-            return (chunk) => {
-              if (chunk !== null) chunks.push(chunk)
-            }
-          },
-          onError: (e) => {
-            failure ??= e
-          },
-          onDone: () => {
-            done = true
-          }
-        })
-        parser.write(body)
-        parser.end()
-        if (failure !== undefined) {
-          const limitHit = failure._tag === "ReachedLimit" ? failure.limit : undefined
-          return Effect.fail(
-            isSizeLimit(limitHit)
-              ? tooLarge()
-              : new BadRequest({
-                detail: `Bad multipart body: ${parserProblem(failure._tag, limitHit) ?? "unreadable form"}`
-              })
-          )
-        }
-        if (!done) return Effect.fail(new BadRequest({ detail: `Bad multipart body: ${parserProblem("EndNotReached", undefined)}` }))
-        if (file === undefined) return Effect.succeed({ archive: undefined, checksum })
-        const bytes = file.length === 1 && file[0] !== undefined ? file[0] : Buffer.concat(file)
-        const archive: ReceivedArchive = { sha256: sha256Hex(bytes), size: bytes.byteLength, bytes }
-        return Effect.succeed({ archive, checksum })
-      })
-    const publish = (form: ReceivedForm, baseUrl: string) =>
-      Effect.gen(function*() {
-        const t = form.archive
-        if (t === undefined) return yield* new BadRequest({ detail: "Missing multipart file part 'file' (the .fmpkg archive)" })
-        const checksum = form.checksum
-        if (checksum !== undefined && checksum !== "" && checksum !== t.sha256) {
-          return yield* new BadRequest({ detail: `Checksum mismatch: the form says ${checksum}, the uploaded bytes hash to ${t.sha256}` })
-        }
-        // in memory: checked and stored from the bytes; streamed: from the temp file, whose path
-        // is not the client's business ("upload" in messages)
-        const opened = yield* ("bytes" in t ? archive.openBytes(t.bytes, "upload") : archive.open(t.temp.path)).pipe(
-          Effect.mapError((e) =>
-            new BadRequest({
-              detail: `Invalid package archive: ${"bytes" in t ? e.message : e.message.split(t.temp.path).join("upload")}`
+          ).pipe(
+            Effect.catchTags({
+              MultipartError: (e) =>
+                Effect.fail(
+                  overLimit(e) ? tooLarge() : new BadRequest({ detail: `Bad multipart body: ${multipartProblem(e)}` })
+                ),
+              BlobTooLarge: () => Effect.fail(tooLarge()),
+              BlobError: (e) => Effect.fail(unavailable(e))
             })
           )
-        )
-        const m = opened.manifest
-        yield* ("bytes" in t ? blobs.putBytes(t.bytes, t.sha256) : blobs.commit(t.temp)).pipe(Effect.mapError(unavailable))
-        const row = yield* store.publish({
-          name: m.name,
-          version: m.version,
-          description: m.description,
-          author: m.author?.name ?? null,
-          authorEmail: m.author?.email ?? null,
-          license: m.license ?? null,
-          category: m.category ?? null,
-          homepage: m.homepage ?? null,
-          repository: m.repository ?? null,
-          tags: m.tags,
-          components: m.components,
-          pythonRequirements: m.pythonRequirements,
-          flowmasonVersion: m.flowmasonVersion ?? null,
-          kind: m.kind,
-          dependencies: m.dependencies,
-          checksum: t.sha256,
-          sizeBytes: t.size
-        }).pipe(
-          Effect.tap(() => blobs.confirm(t.sha256)),
-          Effect.catchTags({
-            VersionExists: (e) =>
-              // Keep the blob only when the existing release is these very bytes.
-              store.getRelease(m.name, m.version).pipe(
-                Effect.flatMap((existing) =>
-                  Option.isSome(existing) && existing.value.checksum === t.sha256 ? Effect.void : blobs.remove(t.sha256)
-                ),
-                Effect.zipRight(blobs.confirm(t.sha256)),
-                Effect.ignore, // unconfirmed: the next start walks the blobs and removes it
-                Effect.zipRight(Effect.fail(new Conflict({ detail: e.message })))
-              ),
-            StoreError: (e) => Effect.fail(unavailable(e))
+          return { archive, checksum } satisfies ReceivedForm
+        })
+      const readWhole = (body: Uint8Array, headers: Record<string, string>) =>
+        Effect.suspend((): Effect.Effect<ReceivedForm, BadRequest | PayloadTooLarge> => {
+          let file: Array<Uint8Array> | undefined
+          let checksum: string | undefined
+          let failure: MP.MultipartError | undefined
+          let done = false
+          const parser = MP.make({
+            headers,
+            // as the platform's parser decides (its default field MIME types: JSON parts are fields)
+            isFile: (info) => !info.contentType.includes("application/json") && MP.defaultIsFile(info),
+            maxParts: MAX_PARTS,
+            maxFieldSize: MAX_FIELD_BYTES,
+            maxPartSize: limit,
+            maxTotalSize: limit + MULTIPART_SLACK,
+            onField: (info, value) => {
+              if (info.name === "checksum") checksum = MP.decodeField(info, value).trim().toLowerCase()
+            },
+            onFile: (info) => {
+              // the first `file` part is the archive; any other file part is skipped
+              if (info.name !== "file" || file !== undefined) return () => {}
+              const chunks: Array<Uint8Array> = []
+              file = chunks
+              return (chunk) => {
+                if (chunk !== null) chunks.push(chunk)
+              }
+            },
+            onError: (e) => {
+              failure ??= e
+            },
+            onDone: () => {
+              done = true
+            }
           })
-        )
-        return toPackageInfo(row, baseUrl, { versions: row.packageVersions, latest: row.packageLatest })
-      })
+          parser.write(body)
+          parser.end()
+          if (failure !== undefined) {
+            const limitHit = failure._tag === "ReachedLimit" ? failure.limit : undefined
+            return Effect.fail(
+              isSizeLimit(limitHit)
+                ? tooLarge()
+                : new BadRequest({
+                  detail: `Bad multipart body: ${parserProblem(failure._tag, limitHit) ?? "unreadable form"}`
+                })
+            )
+          }
+          if (!done) {
+            return Effect.fail(
+              new BadRequest({ detail: `Bad multipart body: ${parserProblem("EndNotReached", undefined)}` })
+            )
+          }
+          if (file === undefined) return Effect.succeed({ archive: undefined, checksum })
+          const bytes = file.length === 1 && file[0] !== undefined ? file[0] : Buffer.concat(file)
+          const archive: ReceivedArchive = { sha256: sha256Hex(bytes), size: bytes.byteLength, bytes }
+          return Effect.succeed({ archive, checksum })
+        })
+      const publish = (form: ReceivedForm, baseUrl: string) =>
+        Effect.gen(function*() {
+          const t = form.archive
+          if (t === undefined) {
+            return yield* new BadRequest({ detail: "Missing multipart file part 'file' (the .fmpkg archive)" })
+          }
+          const checksum = form.checksum
+          if (checksum !== undefined && checksum !== "" && checksum !== t.sha256) {
+            return yield* new BadRequest({
+              detail: `Checksum mismatch: the form says ${checksum}, the uploaded bytes hash to ${t.sha256}`
+            })
+          }
+          // in memory: checked and stored from the bytes; streamed: from the temp file, whose path
+          // is not the client's business ("upload" in messages)
+          const opened = yield* ("bytes" in t ? archive.openBytes(t.bytes, "upload") : archive.open(t.temp.path)).pipe(
+            Effect.mapError((e) =>
+              new BadRequest({
+                detail: `Invalid package archive: ${
+                  "bytes" in t ? e.message : e.message.split(t.temp.path).join("upload")
+                }`
+              })
+            )
+          )
+          const m = opened.manifest
+          yield* ("bytes" in t ? blobs.putBytes(t.bytes, t.sha256) : blobs.commit(t.temp)).pipe(
+            Effect.mapError(unavailable)
+          )
+          const row = yield* store.publish({
+            name: m.name,
+            version: m.version,
+            description: m.description,
+            author: m.author?.name ?? null,
+            authorEmail: m.author?.email ?? null,
+            license: m.license ?? null,
+            category: m.category ?? null,
+            homepage: m.homepage ?? null,
+            repository: m.repository ?? null,
+            tags: m.tags,
+            components: m.components,
+            pythonRequirements: m.pythonRequirements,
+            flowmasonVersion: m.flowmasonVersion ?? null,
+            kind: m.kind,
+            dependencies: m.dependencies,
+            checksum: t.sha256,
+            sizeBytes: t.size
+          }).pipe(
+            Effect.tap(() => blobs.confirm(t.sha256)),
+            Effect.catchTags({
+              VersionExists: (e) =>
+                // Keep the blob only when the existing release is these very bytes.
+                store.getRelease(m.name, m.version).pipe(
+                  Effect.flatMap((existing) =>
+                    Option.isSome(existing) && existing.value.checksum === t.sha256
+                      ? Effect.void
+                      : blobs.remove(t.sha256)
+                  ),
+                  Effect.zipRight(blobs.confirm(t.sha256)),
+                  Effect.ignore, // unconfirmed: the next start walks the blobs and removes it
+                  Effect.zipRight(Effect.fail(new Conflict({ detail: e.message })))
+                ),
+              StoreError: (e) => Effect.fail(unavailable(e))
+            })
+          )
+          return toPackageInfo(row, baseUrl, { versions: row.packageVersions, latest: row.packageLatest })
+        })
 
-    return { limit, tooLarge, readForm, readWhole, publish } satisfies UploaderService
-  }
-)
+      return { limit, tooLarge, readForm, readWhole, publish } satisfies UploaderService
+    }
+  )
 
 /**
  * The upload pipeline as a service: one instance serves the HttpApi handler and the hot path.
@@ -307,7 +330,8 @@ export class Uploader extends Context.Tag("fm/server/Uploader")<Uploader, Upload
  * @since 0.1.0
  * @category layers
  */
-export const layer: Layer.Layer<Uploader, never, PackageStore | BlobStore | PackageArchive | ServerConfig> = Layer.effect(
-  Uploader,
-  make
-)
+export const layer: Layer.Layer<Uploader, never, PackageStore | BlobStore | PackageArchive | ServerConfig> = Layer
+  .effect(
+    Uploader,
+    make
+  )

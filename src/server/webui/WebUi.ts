@@ -19,8 +19,8 @@ import { extname, join, relative, sep } from "node:path"
 import { fileURLToPath } from "node:url"
 import { gzipSync } from "node:zlib"
 import { sha256Base64Url } from "../../shared/Hash.js"
-import { notModified } from "../http/Conditional.js"
 import * as Settings from "../../shared/Settings.js"
+import { notModified } from "../http/Conditional.js"
 import { noApiEndpoint } from "../http/WireBodies.js"
 
 /**
@@ -71,7 +71,16 @@ const CONTENT_TYPES: Record<string, string> = {
 
 const STATIC_EXTENSIONS = new Set([
   ...Object.keys(CONTENT_TYPES).filter((e) => e !== ".html"),
-  ".jpg", ".jpeg", ".gif", ".webp", ".xml", ".webmanifest", ".woff", ".ttf", ".php", ".env"
+  ".jpg",
+  ".jpeg",
+  ".gif",
+  ".webp",
+  ".xml",
+  ".webmanifest",
+  ".woff",
+  ".ttf",
+  ".php",
+  ".env"
 ])
 
 const COMPRESSIBLE = new Set([".html", ".js", ".mjs", ".css", ".json", ".map", ".svg", ".txt"])
@@ -225,7 +234,9 @@ export const make = Effect.fn("WebUi.make")(function*(options?: WebUiOptions) {
   const index = assets?.get("/index.html")
 
   /** Answers one GET request for a UI path (never for `/api/*`, which gets the API's JSON 404). */
-  const respond = (request: HttpServerRequest.HttpServerRequest): Effect.Effect<HttpServerResponse.HttpServerResponse> =>
+  const respond = (
+    request: HttpServerRequest.HttpServerRequest
+  ): Effect.Effect<HttpServerResponse.HttpServerResponse> =>
     Effect.sync(() => {
       let path: string
       try {
@@ -241,7 +252,10 @@ export const make = Effect.fn("WebUi.make")(function*(options?: WebUiOptions) {
       // a client-side route.
       const ext = extname(path).toLowerCase()
       if (path.startsWith("/assets/") || (!path.startsWith("/packages/") && STATIC_EXTENSIONS.has(ext))) {
-        return HttpServerResponse.text(`Not found: ${path}`, { status: 404, headers: { "x-content-type-options": "nosniff" } })
+        return HttpServerResponse.text(`Not found: ${path}`, {
+          status: 404,
+          headers: { "x-content-type-options": "nosniff" }
+        })
       }
       // A client-side route (/packages/x, /categories, ...): the app renders it.
       return send(index, request, 200)

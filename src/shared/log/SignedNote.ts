@@ -43,8 +43,7 @@ export interface NoteSigner {
  * Whether a key name is valid: non-empty, no whitespace, no `+`, no control codes.
  * @since 0.1.0
  */
-export const isKeyName = (name: string): boolean =>
-  name.length > 0 && name.length <= 256 && !/[\s+\p{Cc}]/u.test(name)
+export const isKeyName = (name: string): boolean => name.length > 0 && name.length <= 256 && !/[\s+\p{Cc}]/u.test(name)
 
 const keyIdOf = (name: string, raw: Uint8Array): Uint8Array =>
   new Uint8Array(

@@ -45,7 +45,9 @@ export const renderCategories = async (ctx: Ctx): Promise<Rendered> => {
               "li",
               null,
               h("a", { href: searchHref("", name, 1) }, name),
-              count !== undefined ? h("span", { class: "count" }, ` ${formatCount(count)} ${count === 1 ? "package" : "packages"}`) : null
+              count !== undefined
+                ? h("span", { class: "count" }, ` ${formatCount(count)} ${count === 1 ? "package" : "packages"}`)
+                : null
             )
           )
         )

@@ -4,7 +4,16 @@
  * components, dependencies and every version with its date and yank status.
  * @since 0.1.0
  */
-import { ApiError, api, downloadPath, downloadWithToken, getToken, type Pkg, type Release, type Versions } from "../api.js"
+import {
+  api,
+  ApiError,
+  downloadPath,
+  downloadWithToken,
+  getToken,
+  type Pkg,
+  type Release,
+  type Versions
+} from "../api.js"
 import { h, replace, safeHref } from "../dom.js"
 import { compareVersions, formatBytes, formatCount, timeEl } from "../format.js"
 import { type Ctx, heading, type Rendered } from "./common.js"
@@ -38,7 +47,11 @@ const installBlock = (pkg: Pkg, pinned: boolean): HTMLElement => {
       onclick: () => {
         copyText(cmd).then(
           () => (status.textContent = "Copied"),
-          (e: unknown) => (status.textContent = `Copy failed: ${e instanceof Error ? e.message : String(e)}; select the text instead`)
+          (
+            e: unknown
+          ) => (status.textContent = `Copy failed: ${
+            e instanceof Error ? e.message : String(e)
+          }; select the text instead`)
         )
       }
     },
@@ -69,7 +82,9 @@ const downloadBlock = (pkg: Pkg): HTMLElement => {
         status.textContent = `Downloading ${file}…`
         downloadWithToken(pkg.name, pkg.version, pkg.checksum ?? "").then(
           (verified) => (status.textContent = `Saved ${file}${verified ? " (SHA-256 verified)" : ""}.`),
-          (err: unknown) => (status.textContent = `Download failed: ${err instanceof Error ? err.message : String(err)}`)
+          (
+            err: unknown
+          ) => (status.textContent = `Download failed: ${err instanceof Error ? err.message : String(err)}`)
         )
       }
     },
@@ -126,7 +141,9 @@ const listSection = (id: string, title: string, items: ReadonlyArray<Node | stri
     "section",
     { "aria-labelledby": id },
     h("h2", { id }, title),
-    items.length > 0 ? h("ul", { class: "chips" }, items.map((i) => h("li", null, i))) : h("p", { class: "muted" }, empty)
+    items.length > 0
+      ? h("ul", { class: "chips" }, items.map((i) => h("li", null, i)))
+      : h("p", { class: "muted" }, empty)
   )
 
 const dependencies = (pkg: Pkg): HTMLElement => {
@@ -143,7 +160,12 @@ const dependencies = (pkg: Pkg): HTMLElement => {
         deps.map(([n, range]) => h("li", null, h("a", { href: pkgHref(n) }, n), " ", h("code", null, range)))
       )
       : h("p", { class: "muted" }, "No registry dependencies."),
-    py.length > 0 ? [h("h3", null, "Python requirements"), h("ul", { class: "chips" }, py.map((r) => h("li", null, h("code", null, r))))] : null
+    py.length > 0
+      ? [
+        h("h3", null, "Python requirements"),
+        h("ul", { class: "chips" }, py.map((r) => h("li", null, h("code", null, r))))
+      ]
+      : null
   )
 }
 
@@ -162,7 +184,11 @@ const versionsTable = (name: string, releases: ReadonlyArray<Release>, current: 
         h(
           "thead",
           null,
-          h("tr", null, ["Version", "Published", "Size", "Downloads", "Status"].map((c) => h("th", { scope: "col" }, c)))
+          h(
+            "tr",
+            null,
+            ["Version", "Published", "Size", "Downloads", "Status"].map((c) => h("th", { scope: "col" }, c))
+          )
         ),
         h(
           "tbody",
@@ -174,7 +200,11 @@ const versionsTable = (name: string, releases: ReadonlyArray<Release>, current: 
               h(
                 "th",
                 { scope: "row" },
-                h("a", { href: pkgHref(name, r.version), "aria-current": r.version === current ? "page" : null }, r.version)
+                h(
+                  "a",
+                  { href: pkgHref(name, r.version), "aria-current": r.version === current ? "page" : null },
+                  r.version
+                )
               ),
               h("td", null, timeEl(r.published_at)),
               h("td", null, r.size_bytes !== undefined ? formatBytes(r.size_bytes) : ""),
@@ -184,7 +214,9 @@ const versionsTable = (name: string, releases: ReadonlyArray<Release>, current: 
                 null,
                 r.yanked
                   ? [h("span", { class: "badge yanked" }, "Yanked"), r.yank_reason ? ` ${r.yank_reason}` : ""]
-                  : r.version === current ? h("span", { class: "muted" }, "viewing") : ""
+                  : r.version === current
+                  ? h("span", { class: "muted" }, "viewing")
+                  : ""
               )
             )
           )
@@ -239,7 +271,12 @@ export const renderPackage = async (ctx: Ctx, name: string, version: string | un
     !isLatest && latest && !pkg.yanked
       ? h("p", { class: "note" }, "A newer version exists: ", h("a", { href: pkgHref(pkg.name, latest) }, latest))
       : null,
-    h("div", { class: "grid" }, installBlock(pkg, version !== undefined || !isLatest), h("section", { "aria-label": "Download" }, h("h2", null, "Download"), downloadBlock(pkg))),
+    h(
+      "div",
+      { class: "grid" },
+      installBlock(pkg, version !== undefined || !isLatest),
+      h("section", { "aria-label": "Download" }, h("h2", null, "Download"), downloadBlock(pkg))
+    ),
     details(pkg, downloadCounts(pkg, releases, versions !== undefined)),
     listSection(
       "components-heading",

@@ -55,7 +55,13 @@ const build = (navigate: (href: string) => void): SearchPage => {
   const resultsHeading = h("h2", { id: "results-heading", tabindex: "-1", class: "sr-only" }, "Results")
   const list = h("ol", { class: "results", "aria-labelledby": "results-heading" })
   const pager = h("nav", { class: "pager", "aria-label": "Result pages" })
-  const root = h("div", { class: "search-page" }, h1, form, h("section", { "aria-labelledby": "results-heading" }, resultsHeading, status, list, pager))
+  const root = h(
+    "div",
+    { class: "search-page" },
+    h1,
+    form,
+    h("section", { "aria-labelledby": "results-heading" }, resultsHeading, status, list, pager)
+  )
   return { root, h1, q, category, status, resultsHeading, list, pager, categoriesLoaded: false }
 }
 
@@ -92,7 +98,11 @@ const card = (pkg: Pkg): HTMLElement =>
   )
 
 /** Renders (or updates) the search page for the current URL. @since 0.1.0 */
-export const renderSearch = async (ctx: Ctx, navigate: (href: string) => void, fromNavigation: boolean): Promise<Rendered> => {
+export const renderSearch = async (
+  ctx: Ctx,
+  navigate: (href: string) => void,
+  fromNavigation: boolean
+): Promise<Rendered> => {
   const params = ctx.url.searchParams
   const q = (params.get("q") ?? "").trim()
   const category = params.get("category") ?? ""
@@ -121,7 +131,9 @@ export const renderSearch = async (ctx: Ctx, navigate: (href: string) => void, f
   const count = `${formatCount(total)} ${total === 1 ? "package" : "packages"}${what ? " " + what : ""}`
   p.status.textContent = total === 0
     ? `No packages${what ? " " + what : ""}.`
-    : pages > 1 ? `${count}, page ${pageNo} of ${pages}.` : `${count}.`
+    : pages > 1
+    ? `${count}, page ${pageNo} of ${pages}.`
+    : `${count}.`
   replace(
     p.pager,
     pageNo > 1 ? h("a", { href: searchHref(q, category, pageNo - 1), rel: "prev" }, "← Previous") : null,
