@@ -1,17 +1,17 @@
-import { describe, expect, it } from "vitest"
+import { assert, describe, it } from "vitest"
 import { makeProgress, PROGRESS_THRESHOLD, progressEnabled, renderProgress } from "../../src/cli/Progress.js"
 
 describe("Progress", () => {
   it("renders bytes, total, a bar, the rate and the time left", () => {
     const line = renderProgress("downloading x", 1024 * 1024, 2 * 1024 * 1024, 1000)
-    expect(line).toBe("downloading x [############............] 1.0 MiB / 2.0 MiB  1.0 MiB/s  ETA 1s")
-    expect(renderProgress("x", 1024 * 1024, 200 * 1024 * 1024, 1000)).toContain("ETA 3m19s")
-    expect(renderProgress("x", 2048, undefined, 2000)).toBe("x 2.0 KiB  1.0 KiB/s")
+    assert.strictEqual(line, "downloading x [############............] 1.0 MiB / 2.0 MiB  1.0 MiB/s  ETA 1s")
+    assert.include(renderProgress("x", 1024 * 1024, 200 * 1024 * 1024, 1000), "ETA 3m19s")
+    assert.strictEqual(renderProgress("x", 2048, undefined, 2000), "x 2.0 KiB  1.0 KiB/s")
   })
 
   it("is off with --json and when stderr is not a terminal (as under vitest)", () => {
-    expect(progressEnabled(true)).toBe(false)
-    expect(progressEnabled(false)).toBe(process.stderr.isTTY === true)
+    assert.isFalse(progressEnabled(true))
+    assert.strictEqual(progressEnabled(false), process.stderr.isTTY === true)
   })
 
   it("draws nothing for a small transfer or when disabled", () => {
@@ -28,6 +28,6 @@ describe("Progress", () => {
     } finally {
       process.stderr.write = original
     }
-    expect(writes).toEqual([])
+    assert.deepStrictEqual(writes, [])
   })
 })

@@ -8,7 +8,7 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
-import { afterAll, beforeAll, expect, it } from "vitest"
+import { afterAll, assert, beforeAll, it } from "vitest"
 import type { RunningServer } from "../helpers/server.js"
 import { fixtureArchive, publishFixture, startServer } from "../helpers/server.js"
 
@@ -41,20 +41,21 @@ it("FlowMason's Python client publishes, searches, resolves and downloads", asyn
   const file = path.join(dir, "compat-flow-1.2.0.fmpkg")
   fs.writeFileSync(file, fixtureArchive({ name: "compat-flow", version: "1.2.0", deps: { "compat-base": "^1.0.0" } }))
   const res = await runPython([server.url, server.adminToken, file, "compat-flow", "1.2.0"])
-  expect(res.stderr).toBe("")
-  expect(res.code).toBe(0)
+  assert.strictEqual(res.stderr, "")
+  assert.strictEqual(res.code, 0)
   const seen = JSON.parse(res.stdout)
-  expect(seen.health).toBe("healthy")
-  expect(seen.anonymous_publish).toMatch(/authentication failed/)
-  expect(seen.published).toMatchObject({ name: "compat-flow", version: "1.2.0" })
-  expect(seen.published.download_url).toMatch(
+  assert.strictEqual(seen.health, "healthy")
+  assert.match(seen.anonymous_publish, /authentication failed/)
+  assert.containSubset(seen.published, { name: "compat-flow", version: "1.2.0" })
+  assert.match(
+    seen.published.download_url,
     /^http:\/\/127\.0\.0\.1:\d+\/api\/v1\/registry\/packages\/compat-flow\/1\.2\.0\/download$/
   )
-  expect(seen.search_names).toContain("compat-flow")
-  expect(seen.latest).toBe("1.2.0")
-  expect(seen.exact).toBe("1.2.0")
-  expect(seen.versions).toEqual(["0.9.0", "1.2.0"])
-  expect(seen.missing).toBeNull()
-  expect(seen.sha256_ok).toBe(true)
-  expect(seen.downloaded_bytes).toBe(fs.statSync(file).size)
+  assert.include(seen.search_names, "compat-flow")
+  assert.strictEqual(seen.latest, "1.2.0")
+  assert.strictEqual(seen.exact, "1.2.0")
+  assert.deepStrictEqual(seen.versions, ["0.9.0", "1.2.0"])
+  assert.isNull(seen.missing)
+  assert.isTrue(seen.sha256_ok)
+  assert.strictEqual(seen.downloaded_bytes, fs.statSync(file).size)
 })

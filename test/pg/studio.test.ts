@@ -6,7 +6,7 @@ import * as crypto from "node:crypto"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { afterAll, assert, beforeAll, describe, it } from "vitest"
 import { migrations } from "../../src/server/pg/PgMigrations.js"
 import { pgEnabled, startReplica, usePgDatabase, withPg } from "../helpers/pg.js"
 import type { Replica } from "../helpers/pg.js"
@@ -16,8 +16,10 @@ const enabled = await pgEnabled()
 
 describe("fm studio migrate", () => {
   it("refuses to run without a database URL, and refuses a non-PostgreSQL URL", async () => {
-    await expect(runStudio(["migrate"], { FM_DATABASE_URL: "" })).rejects.toThrow(/--database-url/)
-    await expect(runStudio(["migrate", "--database-url", "mysql://h/db"])).rejects.toThrow(/not a PostgreSQL URL/)
+    const refusal = (run: Promise<string>) =>
+      run.then((out) => assert.fail(`expected a refusal, got: ${out}`), (e: unknown) => String(e))
+    assert.match(await refusal(runStudio(["migrate"], { FM_DATABASE_URL: "" })), /--database-url/)
+    assert.match(await refusal(runStudio(["migrate", "--database-url", "mysql://h/db"])), /not a PostgreSQL URL/)
   })
 })
 
@@ -39,9 +41,9 @@ describe.skipIf(!enabled)("fm studio on PostgreSQL", () => {
       applied: Array<string>
       database: string
     }
-    expect(first.applied).toEqual(Object.keys(migrations))
+    assert.deepStrictEqual(first.applied, Object.keys(migrations))
     const again = await runStudio(["migrate"], { FM_DATABASE_URL: db().url })
-    expect(again).toMatch(/up to date/)
+    assert.match(again, /up to date/)
   })
 
   it("replicas sharing --blob-dir serve each other's archives; tokens made with --database-url work on every replica", async () => {
@@ -66,14 +68,14 @@ describe.skipIf(!enabled)("fm studio on PostgreSQL", () => {
     ) as { token: string }).token
     const archive = fixtureArchive({ name: "shared-dir-pkg", version: "1.0.0" })
     const res = await uploadArchive(replicas[0]!.url, token, archive)
-    expect(res.status).toBe(201)
+    assert.strictEqual(res.status, 201)
     const sha = crypto.createHash("sha256").update(archive).digest("hex")
-    expect(Fs.existsSync(Path.join(blobDir, "blobs", sha.slice(0, 2), sha))).toBe(true)
+    assert.isTrue(Fs.existsSync(Path.join(blobDir, "blobs", sha.slice(0, 2), sha)))
     const got = await fetch(`${replicas[1]!.url}/api/v1/registry/packages/shared-dir-pkg/1.0.0/download`)
-    expect(got.status).toBe(200)
-    expect(crypto.createHash("sha256").update(new Uint8Array(await got.arrayBuffer())).digest("hex")).toBe(sha)
+    assert.strictEqual(got.status, 200)
+    assert.strictEqual(crypto.createHash("sha256").update(new Uint8Array(await got.arrayBuffer())).digest("hex"), sha)
     // archives went to the directory, not into PostgreSQL
     const rows = await withPg(db().url, (sql) => sql<{ n: string }>`SELECT count(*)::text AS n FROM blobs`)
-    expect(rows[0]!.n).toBe("0")
+    assert.strictEqual(rows[0]!.n, "0")
   })
 })

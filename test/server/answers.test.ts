@@ -11,7 +11,7 @@ import * as fs from "node:fs"
 import { createServer } from "node:http"
 import * as os from "node:os"
 import * as path from "node:path"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { afterAll, assert, beforeAll, describe, it } from "vitest"
 import { Auth } from "../../src/server/http/Auth.js"
 import * as RegistryServer from "../../src/server/RegistryServer.js"
 import * as SqlitePackageStore from "../../src/server/storage/SqlitePackageStore.js"
@@ -60,33 +60,33 @@ afterAll(async () => {
 describe("failures as answers", () => {
   it("a defect answers 500 'internal error <id>' and logs one line with the id and the cause", async () => {
     const res = await fetch(`${url}/boom`)
-    expect(res.status).toBe(500)
+    assert.strictEqual(res.status, 500)
     const { detail } = await res.json() as { detail: string }
     const id = /^internal error ([0-9a-f]{12})$/.exec(detail)?.[1]
-    expect(id).toBeDefined()
+    assert.isDefined(id)
     const lines = logs.filter((l) => l.includes(id!))
-    expect(lines).toHaveLength(1)
-    expect(lines[0]).toMatch(/^ERROR internal error [0-9a-f]{12}: Error: kaboom second line \(at /)
-    expect(lines[0]).not.toMatch(/\n/)
+    assert.lengthOf(lines, 1)
+    assert.match(lines[0], /^ERROR internal error [0-9a-f]{12}: Error: kaboom second line \(at /)
+    assert.notMatch(lines[0], /\n/)
   })
 
   it("a URL over 8 KiB answers 414 with a detail", async () => {
     const res = await fetch(`${url}/api/v1/registry/packages/search?q=${"a".repeat(9 * 1024)}`)
-    expect(res.status).toBe(414)
-    expect((await res.json() as { detail: string }).detail).toMatch(/URL too long/)
+    assert.strictEqual(res.status, 414)
+    assert.match((await res.json() as { detail: string }).detail, /URL too long/)
   })
 
   it("a JSON body: anonymous 401 before it is read; with a token, 413 past 64 KiB and 400 when chunked", async () => {
     const yank = (auth: string, framing: string) =>
       `POST /api/v1/registry/packages/x/1.0.0/yank HTTP/1.1\r\nHost: 127.0.0.1\r\n${auth}Content-Type: application/json\r\n${framing}\r\n`
     const anonymous = await rawRequest(url, yank("", "Content-Length: 100000\r\n"), Buffer.from("{"))
-    expect(anonymous === "no answer" ? 0 : anonymous.status).toBe(401)
+    assert.strictEqual(anonymous === "no answer" ? 0 : anonymous.status, 401)
     const bearer = `Authorization: Bearer ${publisher}\r\n`
     const big = await rawRequest(url, yank(bearer, "Content-Length: 100000\r\n"), Buffer.from("{"))
-    expect(big === "no answer" ? 0 : big.status).toBe(413)
-    expect(detailOf(big)).toMatch(/64 KiB/)
+    assert.strictEqual(big === "no answer" ? 0 : big.status, 413)
+    assert.match(detailOf(big), /64 KiB/)
     const chunked = await rawRequest(url, yank(bearer, "Transfer-Encoding: chunked\r\n"), Buffer.from("1\r\n{\r\n"))
-    expect(chunked === "no answer" ? 0 : chunked.status).toBe(400)
-    expect(detailOf(chunked)).toMatch(/Content-Length/)
+    assert.strictEqual(chunked === "no answer" ? 0 : chunked.status, 400)
+    assert.match(detailOf(chunked), /Content-Length/)
   })
 })

@@ -9,7 +9,7 @@ import * as fs from "node:fs"
 import { createServer } from "node:http"
 import * as os from "node:os"
 import * as path from "node:path"
-import { afterEach, expect, it } from "vitest"
+import { afterEach, assert, it } from "vitest"
 import { RegistryApi } from "../../src/api/RegistryApi.js"
 import * as RegistryServer from "../../src/server/RegistryServer.js"
 
@@ -33,14 +33,14 @@ const tempDir = () => {
 
 const check = async (url: string) => {
   const hello = await fetch(`${url}/hello`)
-  expect(hello.status).toBe(200)
-  expect(await hello.text()).toBe("hello from the host app")
+  assert.strictEqual(hello.status, 200)
+  assert.strictEqual(await hello.text(), "hello from the host app")
   const health = await fetch(`${url}/api/v1/registry/health`)
-  expect(health.status).toBe(200)
-  expect((await health.json() as { status: string }).status).toBe("healthy")
+  assert.strictEqual(health.status, 200)
+  assert.strictEqual((await health.json() as { status: string }).status, "healthy")
   const missing = await fetch(`${url}/api/v1/registry/packages/none`)
-  expect(missing.status).toBe(404)
-  expect(await missing.json()).toEqual({ detail: "Package 'none' not found" })
+  assert.strictEqual(missing.status, 404)
+  assert.deepStrictEqual(await missing.json(), { detail: "Package 'none' not found" })
 }
 
 it("mounts next to another app's routes with HttpApiBuilder.serve()", async () => {

@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest"
+import { assert, describe, it } from "vitest"
 import { terminalBlock, terminalJson, terminalLine, terminalText } from "../../src/shared/TerminalText.js"
 
 const ESC = "\u001b"
@@ -23,23 +23,23 @@ describe("terminalText", () => {
     ["line breaks and tabs stay", "a\n\tb", "a\n\tb"],
     ["plain text, accents and emoji are untouched", "Grüße — 日本 🎉", "Grüße — 日本 🎉"]
   ])("%s", (_, input, expected) => {
-    expect(terminalText(input)).toBe(expected)
+    assert.strictEqual(terminalText(input), expected)
   })
 
   it("terminalLine puts everything on one line", () => {
-    expect(terminalLine(`a\nhint: fake\tb${ESC}[2J`)).toBe("a hint: fake b")
+    assert.strictEqual(terminalLine(`a\nhint: fake\tb${ESC}[2J`), "a hint: fake b")
   })
 
   it("terminalBlock indents every line after the first unless it already is", () => {
-    expect(terminalBlock("first\nhint: fake\n  - kept\n\nlast")).toBe("first\n  hint: fake\n  - kept\n\n  last")
+    assert.strictEqual(terminalBlock("first\nhint: fake\n  - kept\n\nlast"), "first\n  hint: fake\n  - kept\n\n  last")
   })
 
   it("terminalJson is the same JSON value with nothing a terminal obeys", () => {
     const value = { s: `a${ESC}[2J\u009b31m\u007f\u202eb\n`, n: 1 }
     const text = terminalJson(value, 2)
-    expect(JSON.parse(text)).toEqual(value)
-    expect(terminalText(text)).toBe(text)
+    assert.deepStrictEqual(JSON.parse(text), value)
+    assert.strictEqual(terminalText(text), text)
     // eslint-disable-next-line no-control-regex
-    expect(text).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202a-\u202e]/)
+    assert.notMatch(text, /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202a-\u202e]/)
   })
 })
