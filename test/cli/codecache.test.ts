@@ -3,7 +3,7 @@
  * used (not rewritten) afterwards, and never a reason to fail: corrupt, truncated, foreign or
  * unwritable caches fall back to a plain compile.
  */
-import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
+import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
 import * as crypto from "node:crypto"
 import * as fs from "node:fs"
 import * as path from "node:path"
@@ -36,8 +36,8 @@ const cacheFiles = (home: string): Array<string> =>
 /** `fm registry list --json` in `home`, which must succeed; returns stdout. */
 const listJson = async (home: string, env: Record<string, string> = {}): Promise<string> => {
   const r = await runFm(["registry", "list", "--json"], { home, env })
-  expect(r.code, r.stderr).toBe(0)
-  expect(r.stderr).toBe("")
+  assert.strictEqual(r.code, 0, r.stderr)
+  assert.strictEqual(r.stderr, "")
   return r.stdout
 }
 
@@ -46,7 +46,7 @@ const primed = async () => {
   const home = newHome()
   const expected = await listJson(home)
   const files = cacheFiles(home)
-  expect(files).toHaveLength(1)
+  assert.lengthOf(files, 1)
   return { home, expected, file: path.join(cacheDir(home), files[0]!) }
 }
 
@@ -55,25 +55,25 @@ describe("readCodeCache / writeCodeCache", () => {
     const dir = newHome()
     const file = path.join(dir, "v8", "x-a.bin")
     const data = crypto.randomBytes(10_000)
-    expect(writeCodeCache(file, data, "x-")).toBe(true)
-    expect(readCodeCache(file)).toEqual(data)
+    assert.isTrue(writeCodeCache(file, data, "x-"))
+    assert.deepStrictEqual(readCodeCache(file), data)
     const good = fs.readFileSync(file)
 
     const flipped = Buffer.from(good)
     flipped[good.length - 100] = flipped[good.length - 100]! ^ 0xff
     fs.writeFileSync(file, flipped)
-    expect(readCodeCache(file)).toBeUndefined()
+    assert.isUndefined(readCodeCache(file))
 
     fs.writeFileSync(file, good.subarray(0, good.length - 1))
-    expect(readCodeCache(file)).toBeUndefined()
+    assert.isUndefined(readCodeCache(file))
 
     fs.writeFileSync(file, Buffer.concat([good, Buffer.from([0])]))
-    expect(readCodeCache(file)).toBeUndefined()
+    assert.isUndefined(readCodeCache(file))
 
     fs.writeFileSync(file, "")
-    expect(readCodeCache(file)).toBeUndefined()
+    assert.isUndefined(readCodeCache(file))
 
-    expect(readCodeCache(path.join(dir, "missing.bin"))).toBeUndefined()
+    assert.isUndefined(readCodeCache(path.join(dir, "missing.bin")))
   })
 
   it("removes other builds' files and stray temporary files once stale, and reports a failed write", () => {
@@ -90,13 +90,18 @@ describe("readCodeCache / writeCodeCache", () => {
     file("x-b.bin.123-ab.tmp", 0) // another process writing now: kept
     file("x-c.bin.456-cd.tmp", 2) // left by a crash: removed
     file("x-d.bin", 30) // this build's, however old: kept
-    expect(writeCodeCache(path.join(dir, "x-a.bin"), Buffer.from("data"), "x-", now)).toBe(true)
-    expect(fs.readdirSync(dir).sort()).toEqual(["other-build-a.bin", "x-a.bin", "x-b.bin.123-ab.tmp", "x-d.bin"])
+    assert.isTrue(writeCodeCache(path.join(dir, "x-a.bin"), Buffer.from("data"), "x-", now))
+    assert.deepStrictEqual(fs.readdirSync(dir).sort(), [
+      "other-build-a.bin",
+      "x-a.bin",
+      "x-b.bin.123-ab.tmp",
+      "x-d.bin"
+    ])
 
     // a "directory" that is a file: nothing written, nothing thrown
     const blocked = path.join(dir, "blocked")
     fs.writeFileSync(blocked, "")
-    expect(writeCodeCache(path.join(blocked, "x-a.bin"), Buffer.from("data"), "x-")).toBe(false)
+    assert.isFalse(writeCodeCache(path.join(blocked, "x-a.bin"), Buffer.from("data"), "x-"))
   })
 })
 
@@ -111,24 +116,26 @@ describe("fm's code cache (built binary)", () => {
 
     const first = await listJson(home)
     const files = cacheFiles(home)
-    expect(files).toEqual([expect.stringMatching(
+    assert.lengthOf(files, 1)
+    assert.match(
+      files[0]!,
       new RegExp(`^cli-[A-Z0-9]+\\.cjs-node${process.version.replace(/\./g, "\\.")}-${process.arch}-registry\\.bin$`)
-    )])
+    )
     const file = path.join(cacheDir(home), files[0]!)
-    expect(fs.readFileSync(file).subarray(0, 4).toString("latin1")).toBe("FMV8")
-    expect(readCodeCache(file)?.length).toBeGreaterThan(100_000)
+    assert.strictEqual(fs.readFileSync(file).subarray(0, 4).toString("latin1"), "FMV8")
+    assert.isAbove(readCodeCache(file)?.length ?? 0, 100_000)
     const written = fs.statSync(file)
 
     // V8 accepted it: the file is left as it is (a rejected or invalid one would be replaced)
-    expect(await listJson(home)).toBe(first)
+    assert.strictEqual(await listJson(home), first)
     const after = fs.statSync(file)
-    expect([after.ino, after.mtimeMs]).toEqual([written.ino, written.mtimeMs])
+    assert.deepStrictEqual([after.ino, after.mtimeMs], [written.ino, written.mtimeMs])
 
     // another subcommand gets its own; `fm --version` loads nothing and writes none
     const help = await runFm(["--help"], { home })
-    expect(help.code, help.stderr).toBe(0)
-    expect(await runFm(["--version"], { home }).then((r) => r.code)).toBe(0)
-    expect(cacheFiles(home).map((f) => f.replace(/^.*-/, ""))).toEqual(["_.bin", "registry.bin"])
+    assert.strictEqual(help.code, 0, help.stderr)
+    assert.strictEqual(await runFm(["--version"], { home }).then((r) => r.code), 0)
+    assert.deepStrictEqual(cacheFiles(home).map((f) => f.replace(/^.*-/, "")), ["_.bin", "registry.bin"])
   }, CLI_TIMEOUT)
 
   it("a corrupt, truncated or foreign cache file is ignored (and replaced) and the command works", async () => {
@@ -150,10 +157,10 @@ describe("fm's code cache (built binary)", () => {
     ]
     for (const [what, corrupt] of corruptions) {
       corrupt()
-      expect(await listJson(home), what).toBe(expected)
+      assert.strictEqual(await listJson(home), expected, what)
       if (what !== "a directory") {
         // replaced by a good one
-        expect(readCodeCache(file)?.length, what).toBeGreaterThan(100_000)
+        assert.isAbove(readCodeCache(file)?.length ?? 0, 100_000, what)
       }
     }
   }, CLI_TIMEOUT)
@@ -163,11 +170,11 @@ describe("fm's code cache (built binary)", () => {
     fs.mkdirSync(path.join(home, "cache"), { recursive: true })
     fs.writeFileSync(cacheDir(home), "not a directory")
     const expected = await listJson(home)
-    expect(await listJson(home)).toBe(expected)
-    expect(fs.readFileSync(cacheDir(home), "utf8")).toBe("not a directory")
+    assert.strictEqual(await listJson(home), expected)
+    assert.strictEqual(fs.readFileSync(cacheDir(home), "utf8"), "not a directory")
 
     const off = newHome()
-    expect(await listJson(off, { FLOWMASON_NO_CODE_CACHE: "1" })).toBe(expected)
-    expect(cacheFiles(off)).toEqual([])
+    assert.strictEqual(await listJson(off, { FLOWMASON_NO_CODE_CACHE: "1" }), expected)
+    assert.deepStrictEqual(cacheFiles(off), [])
   }, CLI_TIMEOUT)
 })

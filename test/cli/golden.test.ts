@@ -13,7 +13,7 @@ import { spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { afterAll, assert, beforeAll, describe, it } from "vitest"
 import {
   assertBuilt,
   fmBin,
@@ -46,12 +46,15 @@ const writeRegistries = (dir: string, registries: ReadonlyArray<Record<string, u
   fs.writeFileSync(path.join(dir, "registries.json"), JSON.stringify({ registries }, null, 2), { mode: 0o600 })
 }
 
+/** An ANSI escape sequence (ESC [ ... letter); ESC is built so no control character sits in a regex. */
+const ANSI_ESCAPE = new RegExp(`${String.fromCharCode(0x1b)}\\[[0-9;]*[A-Za-z]`, "g")
+
 /** Run-specific values as placeholders. */
 const normalize = (text: string): string => {
   let out = text
   for (const [from, to] of replacements) out = out.split(from).join(to)
   return out
-    .replace(/\u001b\[[0-9;]*[A-Za-z]/g, "")
+    .replace(ANSI_ESCAPE, "")
     .replace(/\b[0-9a-f]{64}\b/g, "<SHA256>")
     .replace(/\b[0-9a-f]{12}…/g, "<SHA256-PREFIX>…")
     .replace(/fmr_[A-Za-z0-9_-]{20,}/g, "<TOKEN>")
@@ -83,7 +86,7 @@ const golden = (name: string, text: string) => {
     return
   }
   if (!fs.existsSync(file)) throw new Error(`no golden file ${file}: run with FM_UPDATE_GOLDEN=1, then review it`)
-  expect(body).toBe(fs.readFileSync(file, "utf8"))
+  assert.strictEqual(body, fs.readFileSync(file, "utf8"))
 }
 
 /** Runs fm in the shared home (or `opts.home`) and records the transcript under `name`. */
@@ -177,8 +180,8 @@ describe("usage errors name the word at fault, with a did-you-mean (exit 2)", ()
       { args: ["install", "text-utils@1.0.0", "--version", "1.1.5"] },
       { args: ["install", "text-utils", "--version", "banana", "--json"], note: "--json: the error is JSON on stdout" }
     ])
-    expect(results.map((r) => r.code)).toEqual([2, 2, 2, 2, 2, 2])
-    expect(JSON.parse(results[5]!.stdout)).toMatchObject({ error: { code: "usage" } })
+    assert.deepStrictEqual(results.map((r) => r.code), [2, 2, 2, 2, 2, 2])
+    assert.containSubset(JSON.parse(results[5]!.stdout), { error: { code: "usage" } })
   }, T)
 
   it("commands: did you mean at every level; a missing argument says error:", async () => {
@@ -200,8 +203,8 @@ describe("usage errors name the word at fault, with a did-you-mean (exit 2)", ()
       { args: ["update", "text-utils@1.2"] },
       { args: ["tree", "--dir", "."], note: "--dir is install's target; the project is --project/-C" }
     ])
-    expect(results.map((r) => r.code)).toEqual([2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2])
-    expect(JSON.parse(results[5]!.stdout)).toMatchObject({ error: { code: "usage" } })
+    assert.deepStrictEqual(results.map((r) => r.code), [2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2])
+    assert.containSubset(JSON.parse(results[5]!.stdout), { error: { code: "usage" } })
   }, T)
 })
 
@@ -220,9 +223,9 @@ describe("packages: NAME@VERSION, NAME@RANGE and dependencies", () => {
         { args: ["versions", "text-utils@~1.0"] },
         { args: ["install", "Bad Name!"] }
       ])
-      expect(results.map((r) => r.code)).toEqual([0, 0, 0, 0, 1])
-      expect(fs.readdirSync(dir).sort()).toEqual(["str-core-2.1.0.fmpkg", "text-utils-1.0.0.fmpkg"])
-      expect(fs.readdirSync(path.join(work, "nodeps"))).toEqual(["text-utils-1.1.5.fmpkg"])
+      assert.deepStrictEqual(results.map((r) => r.code), [0, 0, 0, 0, 1])
+      assert.deepStrictEqual(fs.readdirSync(dir).sort(), ["str-core-2.1.0.fmpkg", "text-utils-1.0.0.fmpkg"])
+      assert.deepStrictEqual(fs.readdirSync(path.join(work, "nodeps")), ["text-utils-1.1.5.fmpkg"])
     },
     T
   )
@@ -234,13 +237,13 @@ describe("packages: NAME@VERSION, NAME@RANGE and dependencies", () => {
       home: fresh,
       note: "was: no registry is enabled"
     })
-    expect(r.code).toBe(1)
+    assert.strictEqual(r.code, 1)
   }, T)
 
   it("search lists a package once, from the highest-priority registry", async () => {
     const r = await fm("search-once", ["search", "text"], { note: "was: one line per registry" })
-    expect(r.code).toBe(0)
-    expect(r.stdout.match(/text-utils/g)?.length).toBe(1)
+    assert.strictEqual(r.code, 0)
+    assert.strictEqual(r.stdout.match(/text-utils/g)?.length, 1)
   }, T)
 
   it("a corrupt cached archive warns once, in one format", async () => {
@@ -253,9 +256,9 @@ describe("packages: NAME@VERSION, NAME@RANGE and dependencies", () => {
         note: "was: warned twice (a timestamped WARN line on stdout, and warning: on stderr)"
       }
     )
-    expect(r.code).toBe(0)
-    expect(r.stderr.match(/corrupt/g)?.length).toBe(1)
-    expect(r.stdout).not.toMatch(/WARN/)
+    assert.strictEqual(r.code, 0)
+    assert.strictEqual(r.stderr.match(/corrupt/g)?.length, 1)
+    assert.notMatch(r.stdout, /WARN/)
   }, T)
 })
 
@@ -269,7 +272,7 @@ describe("failures in words: no library names, internal paths or stack traces (e
       { args: ["studio", "start", "--host", "192.0.2.1", "--port", "0", "--data-dir", path.join(work, "d-addr")] },
       { args: ["studio", "start", "--port", new URL(main.url).port, "--data-dir", path.join(work, "d-busy"), "--json"] }
     ])
-    expect(results.map((r) => r.code)).toEqual([1, 1, 2])
+    assert.deepStrictEqual(results.map((r) => r.code), [1, 1, 2])
   }, T)
 
   it("an unwritable --dir names the directory and the reason", async () => {
@@ -305,7 +308,7 @@ describe("failures in words: no library names, internal paths or stack traces (e
       "install-dir-unwritable",
       transcript(args, r, "was: PermissionDenied: FileSystem.copyFile (.../blobs/<sha>.fmpkg)")
     )
-    expect(r.code).toBe(1)
+    assert.strictEqual(r.code, 1)
   }, T)
 
   it("a schema error in registries.json reads as one line per field", async () => {
@@ -315,7 +318,7 @@ describe("failures in words: no library names, internal paths or stack traces (e
       home: bad,
       note: "was: the schema library's tree"
     })
-    expect(r.code).toBe(1)
+    assert.strictEqual(r.code, 1)
   }, T)
 })
 
@@ -347,11 +350,11 @@ describe("registries: add, set, login, remove", () => {
       { args: ["registry", "remove", "first", "--yes"], home: h },
       { args: ["registry", "list"], home: h, note: "was: no mark in DEFAULT for the new default" }
     ])
-    expect(results.map((r) => r.code)).toEqual([0, 0, 0, 2, 0, 0, 2, 0, 0])
+    assert.deepStrictEqual(results.map((r) => r.code), [0, 0, 0, 2, 0, 0, 2, 0, 0])
     const saved = JSON.parse(fs.readFileSync(path.join(h, "registries.json"), "utf8")) as {
       registries: Array<{ name: string; auth_token?: string }>
     }
-    expect(saved.registries.find((r) => r.name === "second")?.auth_token).toBe("s3cret-token")
+    assert.strictEqual(saved.registries.find((r) => r.name === "second")?.auth_token, "s3cret-token")
   }, T)
 })
 
@@ -369,7 +372,7 @@ describe("publish", () => {
       { args: ["publish", pkg] },
       { args: ["publish", pkg, "--registry", "mirror"] }
     ])
-    expect(results.map((r) => r.code)).toEqual([0, 1, 0, 1])
+    assert.deepStrictEqual(results.map((r) => r.code), [0, 1, 0, 1])
   }, T)
 })
 
@@ -388,8 +391,8 @@ describe("studio tokens: unique names; revoke revokes exactly what it names", ()
       },
       { args: studio(["studio", "token", "list"]) }
     ])
-    expect(results.map((r) => r.code)).toEqual([0, 0, 0, 1, 0, 0])
-    expect(results[5]!.stdout.match(/revoked/g)?.length).toBe(1)
+    assert.deepStrictEqual(results.map((r) => r.code), [0, 0, 0, 1, 0, 0])
+    assert.strictEqual(results[5]!.stdout.match(/revoked/g)?.length, 1)
   }, T)
 
   it("a name several old tokens share is refused, and nothing is revoked", async () => {
@@ -410,8 +413,8 @@ describe("studio tokens: unique names; revoke revokes exactly what it names", ()
       { args: ["studio", "token", "list", "--data-dir", data] },
       { args: ["studio", "token", "revoke", "99", "--data-dir", data] }
     ])
-    expect(results.map((r) => r.code)).toEqual([1, 0, 1])
-    expect(results[1]!.stdout).not.toMatch(/revoked/)
+    assert.deepStrictEqual(results.map((r) => r.code), [1, 0, 1])
+    assert.notMatch(results[1]!.stdout, /revoked/)
   }, T)
 })
 
@@ -433,9 +436,9 @@ describe("help", () => {
       const parts: Array<string> = []
       for (const args of pages) {
         const r = await fm(undefined, args, { env: { COLUMNS: String(columns) } })
-        expect(r.code, r.stderr).toBe(0)
-        for (const line of r.stdout.split("\n")) expect(line.length, line).toBeLessThanOrEqual(columns)
-        expect(r.stdout).toMatch(/Examples:\n {2}(echo .* \| )?fm /)
+        assert.strictEqual(r.code, 0, r.stderr)
+        for (const line of r.stdout.split("\n")) assert.isAtMost(line.length, columns, line)
+        assert.match(r.stdout, /Examples:\n {2}(echo .* \| )?fm /)
         parts.push(transcript(args, r))
       }
       golden(`help-${columns}`, parts.join("\n"))
@@ -444,7 +447,7 @@ describe("help", () => {
 
   it("fm alone prints the help; -V and --version print the version", async () => {
     const results = await session("help-root", [{ args: [] }, { args: ["-V"] }, { args: ["--version"] }])
-    expect(results.map((r) => r.code)).toEqual([0, 0, 0])
+    assert.deepStrictEqual(results.map((r) => r.code), [0, 0, 0])
   }, T)
 
   it("every example in the help is a valid command line of the command it is shown for", async () => {
@@ -458,9 +461,9 @@ describe("help", () => {
       for (const example of examples) {
         const line = example.slice(example.indexOf("fm ") + 3)
         const words = [...line.matchAll(/"([^"]*)"|(\S+)/g)].map((m) => m[1] ?? m[2] ?? "")
-        expect(line.startsWith(where), `${example} is shown under '${where}'`).toBe(true)
+        assert.isTrue(line.startsWith(where), `${example} is shown under '${where}'`)
         const intent = checkArgv(tree, words)
-        expect(isArgvProblem(intent) ? `${example}: ${intent.reason}` : "ok").toBe("ok")
+        assert.strictEqual(isArgvProblem(intent) ? `${example}: ${intent.reason}` : "ok", "ok")
       }
     }
   }, T)

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
+import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { sha256Hex } from "../../src/shared/Checksum.js"
@@ -40,16 +40,16 @@ describe("fm pack (built binary)", () => {
     const out = makeTempDir("fm-pack-out-")
     try {
       const r = await runFm(["pack", pkgDir, "--json"], { home, cwd: out })
-      expect(r.code, r.stderr).toBe(0)
+      assert.strictEqual(r.code, 0, r.stderr)
       const j = parseJsonOut<PackJson>(r)
-      expect(j.name).toBe("demo-pkg")
-      expect(j.version).toBe("1.2.3")
-      expect(j.format).toBe("zip")
-      expect(fs.realpathSync(j.file)).toBe(fs.realpathSync(path.join(out, "demo-pkg-1.2.3.fmpkg")))
+      assert.strictEqual(j.name, "demo-pkg")
+      assert.strictEqual(j.version, "1.2.3")
+      assert.strictEqual(j.format, "zip")
+      assert.strictEqual(fs.realpathSync(j.file), fs.realpathSync(path.join(out, "demo-pkg-1.2.3.fmpkg")))
       const bytes = fs.readFileSync(j.file)
-      expect(j.size).toBe(bytes.length)
-      expect(j.sha256).toBe(sha256Hex(bytes))
-      expect(bytes.subarray(0, 4).toString("hex")).toBe("504b0304") // ZIP
+      assert.strictEqual(j.size, bytes.length)
+      assert.strictEqual(j.sha256, sha256Hex(bytes))
+      assert.strictEqual(bytes.subarray(0, 4).toString("hex"), "504b0304") // ZIP
     } finally {
       removeDir(out)
     }
@@ -59,28 +59,28 @@ describe("fm pack (built binary)", () => {
     const target = path.join(home, "out", "demo.tgz")
     fs.mkdirSync(path.dirname(target), { recursive: true })
     const r = await runFm(["pack", "-o", target, "--format", "tar"], { home, cwd: pkgDir })
-    expect(r.code, r.stderr).toBe(0)
+    assert.strictEqual(r.code, 0, r.stderr)
     const bytes = fs.readFileSync(target)
-    expect(bytes.subarray(0, 2).toString("hex")).toBe("1f8b") // gzip
-    expect(r.stdout).toContain("Packed demo-pkg@1.2.3")
-    expect(r.stdout).toContain(`sha256:  ${sha256Hex(bytes)}`)
-    expect(r.stdout).toContain(`(${bytes.length} bytes)`)
-    expect(r.stdout).toContain(target)
+    assert.strictEqual(bytes.subarray(0, 2).toString("hex"), "1f8b") // gzip
+    assert.include(r.stdout, "Packed demo-pkg@1.2.3")
+    assert.include(r.stdout, `sha256:  ${sha256Hex(bytes)}`)
+    assert.include(r.stdout, `(${bytes.length} bytes)`)
+    assert.include(r.stdout, target)
   }, CLI_TIMEOUT)
 
   it("fails with exit 1 naming the directory when there is no manifest; usage errors exit 2", async () => {
     const empty = path.join(home, "empty")
     fs.mkdirSync(empty, { recursive: true })
     const r = await runFm(["pack", empty], { home })
-    expect(r.code).toBe(1)
-    expect(r.stderr).toMatch(/^error: .*empty/m)
-    expect(r.stderr).toMatch(/manifest/)
-    expect(fs.readdirSync(empty)).toEqual([])
+    assert.strictEqual(r.code, 1)
+    assert.match(r.stderr, /^error: .*empty/m)
+    assert.match(r.stderr, /manifest/)
+    assert.deepStrictEqual(fs.readdirSync(empty), [])
 
     const missing = await runFm(["pack", path.join(home, "does-not-exist")], { home })
-    expect(missing.code).toBe(2)
+    assert.strictEqual(missing.code, 2)
     const badFormat = await runFm(["pack", pkgDir, "--format", "rar"], { home })
-    expect(badFormat.code).toBe(2)
-    expect(badFormat.stderr).toContain("zip, tar")
+    assert.strictEqual(badFormat.code, 2)
+    assert.include(badFormat.stderr, "zip, tar")
   }, CLI_TIMEOUT)
 })

@@ -7,7 +7,7 @@ import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process"
 import * as crypto from "node:crypto"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { afterAll, assert, beforeAll, describe, it } from "vitest"
 import { assertBuilt, fmBin, fmEnv, makeTempDir, removeDir, removeFmBinSnapshot } from "../helpers/cli.js"
 import { type RunningServer, startServer } from "../helpers/server.js"
 
@@ -83,20 +83,18 @@ describe("progress on a terminal", () => {
     fs.closeSync(fd)
 
     const up = await onPty(["publish", pkg])
-    expect(up.code, up.output).toBe(0)
-    expect(up.output).toMatch(
-      /uploading \[[#.]{24}\] [\d.]+ MiB \/ 57\.\d MiB {2}[\d.]+ [KMG]iB\/s {2}ETA \d+(s|m\d\ds)/
-    )
+    assert.strictEqual(up.code, 0, up.output)
+    assert.match(up.output, /uploading \[[#.]{24}\] [\d.]+ MiB \/ 57\.\d MiB {2}[\d.]+ [KMG]iB\/s {2}ETA \d+(s|m\d\ds)/)
     // the bar is cleared (carriage return, erase line) before the result is printed
     const cleared = up.output.lastIndexOf("\r\u001b[2K")
-    expect(cleared).toBeGreaterThan(up.output.lastIndexOf("uploading ["))
-    expect(up.output.indexOf("Published big-pkg@1.0.0", cleared)).toBeGreaterThan(cleared)
+    assert.isAbove(cleared, up.output.lastIndexOf("uploading ["))
+    assert.isAbove(up.output.indexOf("Published big-pkg@1.0.0", cleared), cleared)
 
     const down = await onPty(["install", "big-pkg", "--no-deps", "--dir", path.join(work, "installed")])
-    expect(down.code, down.output).toBe(0)
-    expect(down.output).toMatch(/downloading big-pkg \[[#.]{24}\] [\d.]+ [KM]iB \/ 57\.\d MiB {2}[\d.]+ [KMG]iB\/s/)
+    assert.strictEqual(down.code, 0, down.output)
+    assert.match(down.output, /downloading big-pkg \[[#.]{24}\] [\d.]+ [KM]iB \/ 57\.\d MiB {2}[\d.]+ [KMG]iB\/s/)
     const clearedDown = down.output.lastIndexOf("\r\u001b[2K")
-    expect(down.output.indexOf("Installed big-pkg@1.0.0", clearedDown)).toBeGreaterThan(clearedDown)
+    assert.isAbove(down.output.indexOf("Installed big-pkg@1.0.0", clearedDown), clearedDown)
 
     // a project install: one bar over all its downloads (the cache emptied first)
     fs.rmSync(path.join(home, "cache", "packages"), { recursive: true, force: true })
@@ -107,16 +105,16 @@ describe("progress on a terminal", () => {
       JSON.stringify({ name: "project", version: "1.0.0", dependencies: { "big-pkg": "^1.0.0" } })
     )
     const proj = await onPty(["install"], () => {}, project)
-    expect(proj.code, proj.output).toBe(0)
-    expect(proj.output).toMatch(/downloading \[[#.]{24}\] [\d.]+ [KM]iB \/ 57\.\d MiB {2}[\d.]+ [KMG]iB\/s/)
+    assert.strictEqual(proj.code, 0, proj.output)
+    assert.match(proj.output, /downloading \[[#.]{24}\] [\d.]+ [KM]iB \/ 57\.\d MiB {2}[\d.]+ [KMG]iB\/s/)
     const clearedProj = proj.output.lastIndexOf("\r\u001b[2K")
-    expect(proj.output.indexOf("Installed 1 packages", clearedProj)).toBeGreaterThan(clearedProj)
+    assert.isAbove(proj.output.indexOf("Installed 1 packages", clearedProj), clearedProj)
   }, T)
 
   it("with --json there is no bar, even on a terminal", async () => {
     const r = await onPty(["install", "big-pkg", "--no-deps", "--dir", path.join(work, "json"), "--json"])
-    expect(r.code, r.output).toBe(0)
-    expect(r.output).not.toMatch(/downloading/)
+    assert.strictEqual(r.code, 0, r.output)
+    assert.notMatch(r.output, /downloading/)
   }, T)
 })
 
@@ -137,19 +135,19 @@ describe("the registry remove prompt on a terminal", () => {
 
   it("asks; n keeps the registry, Ctrl-C cancels with exit 130, y removes it", async () => {
     const no = await onPty(["registry", "remove", "spare"], answer("n"))
-    expect(no.output).toMatch(/Remove registry 'spare' \(http:\/\/127\.0\.0\.1:\d+\)\?/)
-    expect(no.code, no.output).toBe(0)
-    expect(no.output).toMatch(/Nothing removed\./)
-    expect(names()).toContain("spare")
+    assert.match(no.output, /Remove registry 'spare' \(http:\/\/127\.0\.0\.1:\d+\)\?/)
+    assert.strictEqual(no.code, 0, no.output)
+    assert.match(no.output, /Nothing removed\./)
+    assert.include(names(), "spare")
 
     const cancelled = await onPty(["registry", "remove", "spare"], answer("\u0003"))
-    expect(cancelled.code, cancelled.output).toBe(130)
-    expect(cancelled.output).toMatch(/error: cancelled/)
-    expect(names()).toContain("spare")
+    assert.strictEqual(cancelled.code, 130, cancelled.output)
+    assert.match(cancelled.output, /error: cancelled/)
+    assert.include(names(), "spare")
 
     const yes = await onPty(["registry", "remove", "spare"], answer("y"))
-    expect(yes.code, yes.output).toBe(0)
-    expect(yes.output).toMatch(/Removed registry 'spare'/)
-    expect(names()).not.toContain("spare")
+    assert.strictEqual(yes.code, 0, yes.output)
+    assert.match(yes.output, /Removed registry 'spare'/)
+    assert.notInclude(names(), "spare")
   }, T)
 })

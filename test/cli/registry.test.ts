@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
+import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
 import { Effect, Layer, Stream } from "effect"
 import * as fs from "node:fs"
 import * as http from "node:http"
@@ -76,23 +76,23 @@ const closedPort = async () => {
 
 const listJson = async (home: string, all = true, env: Record<string, string> = {}) => {
   const r = await runFm(["registry", "list", ...(all ? ["--all"] : []), "--json"], { home, env })
-  expect(r.code, r.stderr).toBe(0)
+  assert.strictEqual(r.code, 0, r.stderr)
   return parseJsonOut<Array<RegistryJson>>(r)
 }
 
 describe("fm (built binary)", () => {
   it("--version prints the version", async () => {
     const r = await runFm(["--version"], { home: newHome() })
-    expect(r.code).toBe(0)
-    expect(r.stdout.trim()).toBe(FM_VERSION)
+    assert.strictEqual(r.code, 0)
+    assert.strictEqual(r.stdout.trim(), FM_VERSION)
   }, CLI_TIMEOUT)
 
   it("with no arguments prints help (plain text when not a terminal)", async () => {
     const r = await runFm([], { home: newHome() })
-    expect(r.code).toBe(0)
-    expect(r.stdout).toMatch(/registry +Manage registries/)
-    expect(r.stdout).toMatch(/pack +Pack a package directory/)
-    expect(r.stdout).not.toContain("\u001b[")
+    assert.strictEqual(r.code, 0)
+    assert.match(r.stdout, /registry +Manage registries/)
+    assert.match(r.stdout, /pack +Pack a package directory/)
+    assert.notInclude(r.stdout, "\u001b[")
   }, CLI_TIMEOUT)
 
   it("usage errors exit 2 with the problem on stderr", async () => {
@@ -110,23 +110,23 @@ describe("fm (built binary)", () => {
       ] as const
     ) {
       const r = await runFm(args, { home })
-      expect(r.code, `${args.join(" ")}: ${r.stderr}`).toBe(2)
-      expect(r.stderr).toContain(text)
-      expect(r.stderr).not.toContain("\u001b[")
+      assert.strictEqual(r.code, 2, `${args.join(" ")}: ${r.stderr}`)
+      assert.include(r.stderr, text)
+      assert.notInclude(r.stderr, "\u001b[")
     }
     // nothing was written by any of them
-    expect(fs.existsSync(path.join(home, "registries.json"))).toBe(false)
+    assert.isFalse(fs.existsSync(path.join(home, "registries.json")))
   }, CLI_TIMEOUT)
 
   it("registry list with no file shows the implicit local registry (table and --json)", async () => {
     const home = newHome()
     const table = await runFm(["registry", "list"], { home })
-    expect(table.code).toBe(0)
+    assert.strictEqual(table.code, 0)
     const lines = table.stdout.trimEnd().split("\n")
-    expect(lines[0]).toMatch(/^NAME\s+URL\s+PRIORITY\s+ENABLED\s+DEFAULT\s+PUBLISH\s+AUTH\s+TOKEN$/)
-    expect(lines[1]).toMatch(/^local\s+http:\/\/localhost:8999\s+50\s+yes\s+\*\s+yes\s+no\s+none$/)
-    expect(table.stdout).not.toContain("\u001b[")
-    expect(await listJson(home)).toEqual([{
+    assert.match(lines[0], /^NAME\s+URL\s+PRIORITY\s+ENABLED\s+DEFAULT\s+PUBLISH\s+AUTH\s+TOKEN$/)
+    assert.match(lines[1], /^local\s+http:\/\/localhost:8999\s+50\s+yes\s+\*\s+yes\s+no\s+none$/)
+    assert.notInclude(table.stdout, "\u001b[")
+    assert.deepStrictEqual(await listJson(home), [{
       name: "local",
       url: "http://localhost:8999",
       priority: 50,
@@ -143,22 +143,22 @@ describe("fm (built binary)", () => {
     const home = newHome()
     const url = `http://127.0.0.1:${await closedPort()}`
     const r = await runFm(["registry", "add", "down", url, "-p", "5"], { home })
-    expect(r.code, r.stderr).toBe(0)
-    expect(r.stdout).toContain("Added registry 'down'")
-    expect(r.stderr).toMatch(/^warning: registry 'down' did not answer its health check/m)
-    expect(r.stderr).toContain("ECONNREFUSED")
-    expect(r.stderr).toContain("ENABLED")
-    expect(r.stderr).toContain("fm registry disable down")
+    assert.strictEqual(r.code, 0, r.stderr)
+    assert.include(r.stdout, "Added registry 'down'")
+    assert.match(r.stderr, /^warning: registry 'down' did not answer its health check/m)
+    assert.include(r.stderr, "ECONNREFUSED")
+    assert.include(r.stderr, "ENABLED")
+    assert.include(r.stderr, "fm registry disable down")
     const list = await listJson(home, false)
-    expect(list.map((e) => [e.name, e.enabled, e.priority])).toEqual([["down", true, 5], ["local", true, 50]])
+    assert.deepStrictEqual(list.map((e) => [e.name, e.enabled, e.priority]), [["down", true, 5], ["local", true, 50]])
     // --json reports the failed check too
     const j = await runFm(["registry", "add", "down2", url, "--json"], { home })
-    expect(j.code).toBe(0)
+    assert.strictEqual(j.code, 0)
     const out = parseJsonOut<{ saved: boolean; enabled: boolean; health: { ok: boolean; error: string } }>(j)
-    expect(out.saved).toBe(true)
-    expect(out.enabled).toBe(true)
-    expect(out.health.ok).toBe(false)
-    expect(out.health.error).toContain("ECONNREFUSED")
+    assert.isTrue(out.saved)
+    assert.isTrue(out.enabled)
+    assert.isFalse(out.health.ok)
+    assert.include(out.health.error, "ECONNREFUSED")
   }, CLI_TIMEOUT)
 
   it("registry add against a live registry says it is healthy and sends the token", async () => {
@@ -180,13 +180,17 @@ describe("fm (built binary)", () => {
       ],
       { home }
     )
-    expect(r.code, r.stderr).toBe(0)
-    expect(r.stdout).toContain("Health check: healthy (name tiny, 3 packages)")
-    expect(r.stderr).toBe("")
-    expect(seen).toEqual([{ url: "/api/v1/registry/health", auth: "Bearer tiny-secret-token", ua: `fm/${FM_VERSION}` }])
+    assert.strictEqual(r.code, 0, r.stderr)
+    assert.include(r.stdout, "Health check: healthy (name tiny, 3 packages)")
+    assert.strictEqual(r.stderr, "")
+    assert.deepStrictEqual(seen, [{
+      url: "/api/v1/registry/health",
+      auth: "Bearer tiny-secret-token",
+      ua: `fm/${FM_VERSION}`
+    }])
     const list = await listJson(home)
     const tiny = list.find((e) => e.name === "tiny")!
-    expect(tiny).toEqual({
+    assert.deepStrictEqual(tiny, {
       name: "tiny",
       url: serverUrl, // trailing slash dropped
       priority: 100,
@@ -197,36 +201,38 @@ describe("fm (built binary)", () => {
       description: "A tiny one",
       token: "config"
     })
-    expect(list.find((e) => e.name === "local")!.is_default).toBe(false)
+    assert.isFalse(list.find((e) => e.name === "local")!.is_default)
     const file = JSON.parse(fs.readFileSync(path.join(home, "registries.json"), "utf8"))
-    expect(file.registries[1].auth_token).toBe("tiny-secret-token")
-    expect((fs.statSync(path.join(home, "registries.json")).mode & 0o777).toString(8)).toBe("600")
+    assert.strictEqual(file.registries[1].auth_token, "tiny-secret-token")
+    assert.strictEqual((fs.statSync(path.join(home, "registries.json")).mode & 0o777).toString(8), "600")
 
     const again = await runFm(["registry", "add", "tiny", serverUrl], { home })
-    expect(again.code).toBe(1)
-    expect(again.stderr).toContain(`error: a registry named 'tiny' already exists (${serverUrl})`)
-    expect(again.stderr).toMatch(/^hint: .*fm registry set tiny/m)
+    assert.strictEqual(again.code, 1)
+    assert.include(again.stderr, `error: a registry named 'tiny' already exists (${serverUrl})`)
+    assert.match(again.stderr, /^hint: .*fm registry set tiny/m)
   }, CLI_TIMEOUT)
 
   it("registry list never prints a token, and says where each comes from", async () => {
     const home = newHome()
-    expect((await runFm(["registry", "add", "own", "http://127.0.0.1:9", "-t", "config-secret-xyz"], { home })).code)
-      .toBe(0)
+    assert.strictEqual(
+      (await runFm(["registry", "add", "own", "http://127.0.0.1:9", "-t", "config-secret-xyz"], { home })).code,
+      0
+    )
     for (const env of [{ FLOWMASON_REGISTRY_TOKEN: "env-secret-abc" }, {}]) {
       for (const args of [["registry", "list"], ["registry", "list", "--all"], ["registry", "list", "--json"]]) {
         const r = await runFm(args, { home, env })
-        expect(r.code).toBe(0)
-        expect(r.stdout + r.stderr).not.toContain("config-secret-xyz")
-        expect(r.stdout + r.stderr).not.toContain("env-secret-abc")
+        assert.strictEqual(r.code, 0)
+        assert.notInclude(r.stdout + r.stderr, "config-secret-xyz")
+        assert.notInclude(r.stdout + r.stderr, "env-secret-abc")
       }
     }
     const withEnv = await listJson(home, true, { FLOWMASON_REGISTRY_TOKEN: "env-secret-abc" })
-    expect(withEnv.map((e) => [e.name, e.token])).toEqual([["local", "env"], ["own", "config"]])
+    assert.deepStrictEqual(withEnv.map((e) => [e.name, e.token]), [["local", "env"], ["own", "config"]])
     const withoutEnv = await listJson(home)
-    expect(withoutEnv.map((e) => [e.name, e.token])).toEqual([["local", "none"], ["own", "config"]])
+    assert.deepStrictEqual(withoutEnv.map((e) => [e.name, e.token]), [["local", "none"], ["own", "config"]])
     const table = await runFm(["registry", "list"], { home, env: { FLOWMASON_REGISTRY_TOKEN: "env-secret-abc" } })
-    expect(table.stdout).toMatch(/^local .* env$/m)
-    expect(table.stdout).toMatch(/^own .* config$/m)
+    assert.match(table.stdout, /^local .* env$/m)
+    assert.match(table.stdout, /^own .* config$/m)
   }, CLI_TIMEOUT)
 
   it("set-default, disable, enable and remove; list hides disabled ones unless --all", async () => {
@@ -235,40 +241,40 @@ describe("fm (built binary)", () => {
     await runFm(["registry", "add", "b", "http://127.0.0.1:9", "-p", "10"], { home })
 
     const sd = await runFm(["registry", "set-default", "b", "--json"], { home })
-    expect(sd.code).toBe(0)
-    expect(parseJsonOut<RegistryJson>(sd).is_default).toBe(true)
-    expect((await listJson(home)).filter((e) => e.is_default).map((e) => e.name)).toEqual(["b"])
+    assert.strictEqual(sd.code, 0)
+    assert.isTrue(parseJsonOut<RegistryJson>(sd).is_default)
+    assert.deepStrictEqual((await listJson(home)).filter((e) => e.is_default).map((e) => e.name), ["b"])
 
     const dis = await runFm(["registry", "disable", "a"], { home })
-    expect(dis.code).toBe(0)
-    expect(dis.stdout).toContain("'a' is now disabled")
-    expect((await listJson(home, false)).map((e) => e.name)).toEqual(["b", "local"])
-    expect((await listJson(home, true)).map((e) => e.name)).toEqual(["a", "b", "local"])
+    assert.strictEqual(dis.code, 0)
+    assert.include(dis.stdout, "'a' is now disabled")
+    assert.deepStrictEqual((await listJson(home, false)).map((e) => e.name), ["b", "local"])
+    assert.deepStrictEqual((await listJson(home, true)).map((e) => e.name), ["a", "b", "local"])
     const table = await runFm(["registry", "list", "-a"], { home })
-    expect(table.stdout).toMatch(/^a\s+http:\/\/127\.0\.0\.1:9\s+10\s+no\s/m)
+    assert.match(table.stdout, /^a\s+http:\/\/127\.0\.0\.1:9\s+10\s+no\s/m)
 
     const en = await runFm(["registry", "enable", "a", "--json"], { home })
-    expect(parseJsonOut<RegistryJson>(en).enabled).toBe(true)
+    assert.isTrue(parseJsonOut<RegistryJson>(en).enabled)
 
     const file = path.join(home, "registries.json")
     const before = fs.readFileSync(file)
     const refuse = await runFm(["registry", "remove", "a"], { home })
-    expect(refuse.code).toBe(2)
-    expect(refuse.stderr).toContain("--yes")
-    expect(fs.readFileSync(file).equals(before)).toBe(true)
+    assert.strictEqual(refuse.code, 2)
+    assert.include(refuse.stderr, "--yes")
+    assert.isTrue(fs.readFileSync(file).equals(before))
 
     const rm = await runFm(["registry", "remove", "a", "--yes"], { home })
-    expect(rm.code, rm.stderr).toBe(0)
-    expect(rm.stdout).toContain("Removed registry 'a'")
+    assert.strictEqual(rm.code, 0, rm.stderr)
+    assert.include(rm.stdout, "Removed registry 'a'")
     const rmDefault = await runFm(["registry", "remove", "b", "-y"], { home })
-    expect(rmDefault.stdout).toContain("'local' is used by default now")
-    expect((await listJson(home)).map((e) => e.name)).toEqual(["local"])
+    assert.include(rmDefault.stdout, "'local' is used by default now")
+    assert.deepStrictEqual((await listJson(home)).map((e) => e.name), ["local"])
 
     for (const cmd of [["remove", "nope", "--yes"], ["set-default", "nope"], ["enable", "nope"], ["disable", "nope"]]) {
       const r = await runFm(["registry", ...cmd], { home })
-      expect(r.code).toBe(1)
-      expect(r.stderr).toContain("error: no registry named 'nope' (known: local)")
-      expect(r.stderr).toContain("fm registry list")
+      assert.strictEqual(r.code, 1)
+      assert.include(r.stderr, "error: no registry named 'nope' (known: local)")
+      assert.include(r.stderr, "fm registry list")
     }
   }, CLI_TIMEOUT)
 
@@ -286,21 +292,21 @@ describe("fm (built binary)", () => {
       ]]
     ) {
       const r = await runFm(args, { home })
-      expect(r.code).toBe(1)
-      expect(r.stderr).toContain(`error: ${file}:3:18: invalid JSON`)
-      expect(r.stderr).toMatch(/^hint: fix or move .*registries\.json/m)
+      assert.strictEqual(r.code, 1)
+      assert.include(r.stderr, `error: ${file}:3:18: invalid JSON`)
+      assert.match(r.stderr, /^hint: fix or move .*registries\.json/m)
     }
-    expect(fs.readFileSync(file).equals(before)).toBe(true)
+    assert.isTrue(fs.readFileSync(file).equals(before))
     // nothing else was written but fm's V8 code cache (cache/v8, see codecache.test.ts)
-    expect(fs.readdirSync(home).sort()).toEqual(["cache", "registries.json"])
-    expect(fs.readdirSync(path.join(home, "cache"))).toEqual(["v8"])
+    assert.deepStrictEqual(fs.readdirSync(home).sort(), ["cache", "registries.json"])
+    assert.deepStrictEqual(fs.readdirSync(path.join(home, "cache")), ["v8"])
   }, CLI_TIMEOUT)
 
   it("registry cache: stats, clear --older-than, clear", async () => {
     const home = newHome()
     const empty = await runFm(["registry", "cache", "--json"], { home })
-    expect(empty.code).toBe(0)
-    expect(parseJsonOut(empty)).toEqual({
+    assert.strictEqual(empty.code, 0)
+    assert.deepStrictEqual(parseJsonOut(empty), {
       packages: 0,
       total_size_bytes: 0,
       cache_dir: path.join(home, "cache", "packages")
@@ -322,18 +328,18 @@ describe("fm (built binary)", () => {
       }).pipe(Effect.provide(PackageCacheLive.pipe(Layer.provide(layerAt(home)))))
     )
     const stats = await runFm(["registry", "cache"], { home })
-    expect(stats.code).toBe(0)
-    expect(stats.stdout).toMatch(/^CACHE\s+PACKAGES\s+SIZE$/m)
-    expect(stats.stdout).toMatch(/cache\/packages\s+2\s+3\.0 KiB$/m)
-    expect(parseJsonOut(await runFm(["registry", "cache", "--json"], { home }))).toMatchObject({
+    assert.strictEqual(stats.code, 0)
+    assert.match(stats.stdout, /^CACHE\s+PACKAGES\s+SIZE$/m)
+    assert.match(stats.stdout, /cache\/packages\s+2\s+3\.0 KiB$/m)
+    assert.containSubset(parseJsonOut(await runFm(["registry", "cache", "--json"], { home })), {
       packages: 2,
       total_size_bytes: 3048
     })
     const recent = await runFm(["registry", "cache", "--clear", "--older-than", "30", "--json"], { home })
-    expect(parseJsonOut(recent)).toMatchObject({ removed: 0, freed_bytes: 0 })
+    assert.containSubset(parseJsonOut(recent), { removed: 0, freed_bytes: 0 })
     const all = await runFm(["registry", "cache", "--clear"], { home })
-    expect(all.code).toBe(0)
-    expect(all.stdout).toContain("Removed 2 cached package version(s); freed 3.0 KiB.")
-    expect(parseJsonOut(await runFm(["registry", "cache", "--json"], { home }))).toMatchObject({ packages: 0 })
+    assert.strictEqual(all.code, 0)
+    assert.include(all.stdout, "Removed 2 cached package version(s); freed 3.0 KiB.")
+    assert.containSubset(parseJsonOut(await runFm(["registry", "cache", "--json"], { home })), { packages: 0 })
   }, CLI_TIMEOUT)
 })

@@ -4,7 +4,7 @@
  */
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { afterAll, assert, beforeAll, describe, it } from "vitest"
 import { makeTempDir, parseJsonOut, removeDir, runFm } from "../helpers/cli.js"
 import { closedPort, makeFmpkg, type StandIn, startStandIn, writeRegistries } from "../helpers/quirky-server.js"
 import { fixtureArchive, publishFixture, type RunningServer, startServer } from "../helpers/server.js"
@@ -57,16 +57,16 @@ const fm = (args: ReadonlyArray<string>, extraEnv: Record<string, string | undef
 describe("fm search / info / versions", () => {
   it("search merges registries, shows a REGISTRY column, --json", async () => {
     const table = await fm(["search", "alpha"])
-    expect(table.code, table.stderr).toBe(0)
-    expect(table.stdout).toMatch(/NAME\s+VERSION\s+REGISTRY/)
-    expect(table.stdout).toMatch(/alpha\s+1\.2\.0\s+main/)
+    assert.strictEqual(table.code, 0, table.stderr)
+    assert.match(table.stdout, /NAME\s+VERSION\s+REGISTRY/)
+    assert.match(table.stdout, /alpha\s+1\.2\.0\s+main/)
     const lower = await fm(["search", "lower"])
-    expect(lower.stdout).toMatch(/lower\s+0\.3\.0\s+mirror/)
+    assert.match(lower.stdout, /lower\s+0\.3\.0\s+mirror/)
     const js = parseJsonOut<{ packages: Array<{ name: string; registry: string }>; errors: Array<unknown> }>(
       await fm(["search", "alpha", "--json"])
     )
-    expect(js.packages.map((p) => `${p.name}:${p.registry}`)).toEqual(["alpha:main"])
-    expect(js.errors).toEqual([])
+    assert.deepStrictEqual(js.packages.map((p) => `${p.name}:${p.registry}`), ["alpha:main"])
+    assert.deepStrictEqual(js.errors, [])
   })
 
   it("search warns about a registry that is down and still exits 0; all down exits 1", async () => {
@@ -77,16 +77,15 @@ describe("fm search / info / versions", () => {
         { name: "mirror", url: standIn.url, priority: 2 }
       ])
       const r = await runFm(["search", "lower"], { home: h, env })
-      expect(r.code, r.stderr).toBe(0)
-      expect(r.stdout).toMatch(/lower/)
-      expect(r.stderr).toMatch(/warning: registry down .* unavailable/)
+      assert.strictEqual(r.code, 0, r.stderr)
+      assert.match(r.stdout, /lower/)
+      assert.match(r.stderr, /warning: registry down .* unavailable/)
       const only = await runFm(["search", "lower", "--registry", "down", "--json"], { home: h, env })
-      expect(only.code).toBe(1)
+      assert.strictEqual(only.code, 1)
       // with --json the error is a JSON object on stdout
-      expect(parseJsonOut<{ error: { code: string; message: string } }>(only).error).toMatchObject({
-        code: "search_failed",
-        message: expect.stringMatching(/no registry answered/)
-      })
+      const { error } = parseJsonOut<{ error: { code: string; message: string } }>(only)
+      assert.strictEqual(error.code, "search_failed")
+      assert.match(error.message, /no registry answered/)
     } finally {
       removeDir(h)
     }
@@ -94,39 +93,39 @@ describe("fm search / info / versions", () => {
 
   it("an unknown --registry is an error naming the known ones", async () => {
     const r = await fm(["search", "x", "--registry", "nope"])
-    expect(r.code).toBe(1)
-    expect(r.stderr).toMatch(/no registry named 'nope'.*main, mirror/)
+    assert.strictEqual(r.code, 1)
+    assert.match(r.stderr, /no registry named 'nope'.*main, mirror/)
   })
 
   it("info NAME, NAME@VERSION and --json", async () => {
     const latest = parseJsonOut<{ name: string; version: string; registry: string; checksum: string }>(
       await fm(["info", "alpha", "--json"])
     )
-    expect(latest).toMatchObject({ name: "alpha", version: "1.2.0", registry: "main" })
-    expect(latest.checksum).toMatch(/^[0-9a-f]{64}$/)
+    assert.containSubset(latest, { name: "alpha", version: "1.2.0", registry: "main" })
+    assert.match(latest.checksum, /^[0-9a-f]{64}$/)
     const old = await fm(["info", "alpha@1.0.0"])
-    expect(old.code, old.stderr).toBe(0)
-    expect(old.stdout).toMatch(/version\s+1\.0\.0/)
-    expect(old.stdout).toMatch(/registry\s+main/)
+    assert.strictEqual(old.code, 0, old.stderr)
+    assert.match(old.stdout, /version\s+1\.0\.0/)
+    assert.match(old.stdout, /registry\s+main/)
     const missing = await fm(["info", "ghost"])
-    expect(missing.code).toBe(1)
-    expect(missing.stderr).toMatch(/ghost/)
-    expect(missing.stderr).toMatch(/main: not found/)
-    expect(missing.stderr).toMatch(/mirror: not found/)
+    assert.strictEqual(missing.code, 1)
+    assert.match(missing.stderr, /ghost/)
+    assert.match(missing.stderr, /main: not found/)
+    assert.match(missing.stderr, /mirror: not found/)
   })
 
   it("versions lists newest first with the latest marked; --json", async () => {
     const r = await fm(["versions", "alpha"])
-    expect(r.code, r.stderr).toBe(0)
+    assert.strictEqual(r.code, 0, r.stderr)
     const lines = r.stdout.split("\n")
-    expect(lines[0]).toMatch(/VERSION\s+PUBLISHED\s+STATUS/)
-    expect(lines[1]).toMatch(/^1\.2\.0\s+\d{4}-\d{2}-\d{2}\s+latest/)
-    expect(lines[2]).toMatch(/^1\.0\.0/)
+    assert.match(lines[0], /VERSION\s+PUBLISHED\s+STATUS/)
+    assert.match(lines[1], /^1\.2\.0\s+\d{4}-\d{2}-\d{2}\s+latest/)
+    assert.match(lines[2], /^1\.0\.0/)
     const js = parseJsonOut<{ latest_version: string; versions: Array<{ version: string; yanked: boolean }> }>(
       await fm(["versions", "alpha", "--json"])
     )
-    expect(js.latest_version).toBe("1.2.0")
-    expect(js.versions.map((v) => [v.version, v.yanked])).toEqual([["1.0.0", false], ["1.2.0", false]])
+    assert.strictEqual(js.latest_version, "1.2.0")
+    assert.deepStrictEqual(js.versions.map((v) => [v.version, v.yanked]), [["1.0.0", false], ["1.2.0", false]])
   })
 })
 
@@ -136,24 +135,27 @@ describe("fm install", () => {
     const r = parseJsonOut<{ name: string; version: string; registry: string; path: string; from_cache: boolean }>(
       await fm(["install", "alpha", "--dir", dir, "--json"])
     )
-    expect(r).toMatchObject({ name: "alpha", version: "1.2.0", registry: "main", from_cache: false })
-    expect(fs.existsSync(path.join(dir, "alpha-1.2.0.fmpkg"))).toBe(true)
+    assert.containSubset(r, { name: "alpha", version: "1.2.0", registry: "main", from_cache: false })
+    assert.isTrue(fs.existsSync(path.join(dir, "alpha-1.2.0.fmpkg")))
     const again = parseJsonOut<{ from_cache: boolean }>(await fm(["install", "alpha", "--dir", dir, "--json"]))
-    expect(again.from_cache).toBe(true)
+    assert.isTrue(again.from_cache)
     const ranged = await fm(["install", "alpha", "--version", "~1.0", "--dir", dir])
-    expect(ranged.code, ranged.stderr).toBe(0)
-    expect(ranged.stdout).toMatch(/Installed alpha@1\.0\.0 from registry main/)
+    assert.strictEqual(ranged.code, 0, ranged.stderr)
+    assert.match(ranged.stdout, /Installed alpha@1\.0\.0 from registry main/)
     const lower = await fm(["install", "lower", "--dir", dir])
-    expect(lower.code, lower.stderr).toBe(0)
-    expect(lower.stdout).toMatch(/lower@0\.3\.0 from registry mirror/)
-    expect(fs.readdirSync(dir).sort()).toEqual(["alpha-1.0.0.fmpkg", "alpha-1.2.0.fmpkg", "lower-0.3.0.fmpkg"])
+    assert.strictEqual(lower.code, 0, lower.stderr)
+    assert.match(lower.stdout, /lower@0\.3\.0 from registry mirror/)
+    assert.deepStrictEqual(fs.readdirSync(dir).sort(), ["alpha-1.0.0.fmpkg", "alpha-1.2.0.fmpkg", "lower-0.3.0.fmpkg"])
   })
 
   it("--extract unpacks into <dir>/<name>/<version>/", async () => {
     const dir = path.join(work, "pk2")
     const r = await fm(["install", "alpha", "--version", "1.0.0", "--dir", dir, "--extract"])
-    expect(r.code, r.stderr).toBe(0)
-    expect(JSON.parse(fs.readFileSync(path.join(dir, "alpha", "1.0.0", "manifest.json"), "utf8")).version).toBe("1.0.0")
+    assert.strictEqual(r.code, 0, r.stderr)
+    assert.strictEqual(
+      JSON.parse(fs.readFileSync(path.join(dir, "alpha", "1.0.0", "manifest.json"), "utf8")).version,
+      "1.0.0"
+    )
   })
 
   it("installs a local .fmpkg by path (validated, copied in)", async () => {
@@ -163,29 +165,29 @@ describe("fm install", () => {
     const r = parseJsonOut<{ name: string; registry: null; path: string }>(
       await fm(["install", "./local-pkg-2.0.0.fmpkg", "--dir", dir, "--json"])
     )
-    expect(r).toMatchObject({ name: "local-pkg", registry: null })
-    expect(fs.readFileSync(r.path)).toEqual(fs.readFileSync(file))
+    assert.containSubset(r, { name: "local-pkg", registry: null })
+    assert.deepStrictEqual(fs.readFileSync(r.path), fs.readFileSync(file))
     fs.writeFileSync(path.join(work, "broken.fmpkg"), "not an archive")
     const bad = await fm(["install", "./broken.fmpkg", "--dir", dir])
-    expect(bad.code).toBe(1)
-    expect(bad.stderr).toMatch(/broken\.fmpkg/)
-    expect(fs.readdirSync(dir)).toEqual(["local-pkg-2.0.0.fmpkg"])
+    assert.strictEqual(bad.code, 1)
+    assert.match(bad.stderr, /broken\.fmpkg/)
+    assert.deepStrictEqual(fs.readdirSync(dir), ["local-pkg-2.0.0.fmpkg"])
   })
 
   it("exit codes: not found 1 (lists registries), no argument outside a project 1, bad option 2, offline without exact version 1", async () => {
     const nf = await fm(["install", "ghost", "--dir", path.join(work, "pk4")])
-    expect(nf.code).toBe(1)
-    expect(nf.stderr).toMatch(/package ghost could not be found in any registry/)
-    expect(fs.existsSync(path.join(work, "pk4"))).toBe(false)
+    assert.strictEqual(nf.code, 1)
+    assert.match(nf.stderr, /package ghost could not be found in any registry/)
+    assert.isFalse(fs.existsSync(path.join(work, "pk4")))
     // no NAME outside a project: the project install (RESOLVER) says there is no project
     const none = await fm(["install"])
-    expect(none.code).toBe(1)
-    expect(none.stderr).toMatch(/fm install NAME/)
+    assert.strictEqual(none.code, 1)
+    assert.match(none.stderr, /fm install NAME/)
     const usage = await fm(["install", "alpha", "--no-such-option"])
-    expect(usage.code).toBe(2)
+    assert.strictEqual(usage.code, 2)
     const off = await fm(["install", "alpha", "--offline"])
-    expect(off.code).toBe(1)
-    expect(off.stderr).toMatch(/--offline needs an exact --version/)
+    assert.strictEqual(off.code, 1)
+    assert.match(off.stderr, /--offline needs an exact --version/)
   })
 })
 
@@ -196,35 +198,35 @@ describe("fm publish", () => {
     const ok = parseJsonOut<{ registry: string; name: string; version: string; checksum: string }>(
       await fm(["publish", file, "--json"])
     )
-    expect(ok).toMatchObject({ registry: "main", name: "beta", version: "1.0.0" })
+    assert.containSubset(ok, { registry: "main", name: "beta", version: "1.0.0" })
     const info = parseJsonOut<{ version: string }>(await fm(["info", "beta", "--json"]))
-    expect(info.version).toBe("1.0.0")
+    assert.strictEqual(info.version, "1.0.0")
     const dup = await fm(["publish", file])
-    expect(dup.code).toBe(1)
-    expect(dup.stderr).toMatch(/409/)
-    expect(dup.stderr).toMatch(/bump the version/)
+    assert.strictEqual(dup.code, 1)
+    assert.match(dup.stderr, /409/)
+    assert.match(dup.stderr, /bump the version/)
   })
 
   it("refuses locally: a registry that is not publishable, and a private one without a token", async () => {
     const file = path.join(work, "gamma-1.0.0.fmpkg")
     fs.writeFileSync(file, fixtureArchive({ name: "gamma", version: "1.0.0" }))
     const notPub = await fm(["publish", file, "--registry", "mirror"])
-    expect(notPub.code).toBe(1)
-    expect(notPub.stderr).toMatch(/not marked for publishing/)
-    expect(notPub.stderr).toMatch(/--publish/)
-    expect(standIn.log.some((l) => l.method === "POST")).toBe(false)
+    assert.strictEqual(notPub.code, 1)
+    assert.match(notPub.stderr, /not marked for publishing/)
+    assert.match(notPub.stderr, /--publish/)
+    assert.isFalse(standIn.log.some((l) => l.method === "POST"))
     const h = makeTempDir("fm-cli-notoken-")
     try {
       writeRegistries(h, [{ name: "private", url: real.url, can_publish: true, requires_auth: true }])
       const r = await runFm(["publish", file], { home: h, env })
-      expect(r.code).toBe(1)
-      expect(r.stderr).toMatch(/requires authentication and no token is set/)
-      expect(r.stderr).toMatch(/FLOWMASON_REGISTRY_TOKEN/)
+      assert.strictEqual(r.code, 1)
+      assert.match(r.stderr, /requires authentication and no token is set/)
+      assert.match(r.stderr, /FLOWMASON_REGISTRY_TOKEN/)
       // a wrong token: the server's 401 becomes a clear message
       const bad = await runFm(["publish", file], { home: h, env: { ...env, FLOWMASON_REGISTRY_TOKEN: "fmr_wrong" } })
-      expect(bad.code).toBe(1)
-      expect(bad.stderr).toMatch(/registry private rejected the credentials \(401\) for gamma@1\.0\.0/)
-      expect(bad.stderr).toMatch(/hint: .*fm login private/)
+      assert.strictEqual(bad.code, 1)
+      assert.match(bad.stderr, /registry private rejected the credentials \(401\) for gamma@1\.0\.0/)
+      assert.match(bad.stderr, /hint: .*fm login private/)
     } finally {
       removeDir(h)
     }
@@ -234,7 +236,7 @@ describe("fm publish", () => {
     const file = path.join(work, "junk.fmpkg")
     fs.writeFileSync(file, "junk")
     const r = await fm(["publish", file])
-    expect(r.code).toBe(1)
-    expect(r.stderr).toMatch(/junk\.fmpkg/)
+    assert.strictEqual(r.code, 1)
+    assert.match(r.stderr, /junk\.fmpkg/)
   })
 })

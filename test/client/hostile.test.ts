@@ -8,7 +8,7 @@
  */
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { afterAll, assert, beforeAll, describe, it } from "vitest"
 import { buildZip, projectManifest } from "../helpers/archives.js"
 import { makeTempDir, removeDir, removeFmBinSnapshot, runFm } from "../helpers/cli.js"
 import { type HostileOptions, runFmPty, startHostile } from "../helpers/hostile-registry.js"
@@ -96,26 +96,26 @@ const install = (target: string) => ["install", "victim", "--dir", target]
 describe("every transfer ends", () => {
   it("a download that stalls mid-body ends after the idle timeout; no temp file stays", async () => {
     const { home, r, target } = await against("download stalls after 10 bytes", { download: "stall" }, install)
-    expect(r.code, r.stderr).toBe(1)
-    expect(r.stderr).toMatch(/evil: unavailable \(the download stalled: no data for 1s\)/)
-    expect(tmpLeftovers(home)).toEqual([])
-    expect(fs.existsSync(target)).toBe(false)
+    assert.strictEqual(r.code, 1, r.stderr)
+    assert.match(r.stderr, /evil: unavailable \(the download stalled: no data for 1s\)/)
+    assert.deepStrictEqual(tmpLeftovers(home), [])
+    assert.isFalse(fs.existsSync(target))
   })
 
   it("package info that stalls mid-body ends after the idle timeout", async () => {
     const { r } = await against("package info stalls mid-body", { metadata: "stall" }, () => ["info", "victim"])
-    expect(r.code, r.stderr).toBe(1)
-    expect(r.stderr).toMatch(/evil: unavailable \(no data for 1s\)/)
+    assert.strictEqual(r.code, 1, r.stderr)
+    assert.match(r.stderr, /evil: unavailable \(no data for 1s\)/)
   })
 
   it("an endless download stops at the size the metadata declared", async () => {
     const { home, r, target } = await against(`endless download, ${good.length} bytes declared`, {
       download: "endless"
     }, install)
-    expect(r.code, r.stderr).toBe(1)
-    expect(r.stderr).toMatch(new RegExp(`registry evil .*more than the ${good.length} bytes`))
-    expect(tmpLeftovers(home)).toEqual([])
-    expect(fs.existsSync(target)).toBe(false)
+    assert.strictEqual(r.code, 1, r.stderr)
+    assert.match(r.stderr, new RegExp(`registry evil .*more than the ${good.length} bytes`))
+    assert.deepStrictEqual(tmpLeftovers(home), [])
+    assert.isFalse(fs.existsSync(target))
   })
 
   it("an endless download with no declared size stops at FLOWMASON_MAX_DOWNLOAD_BYTES", async () => {
@@ -125,16 +125,16 @@ describe("every transfer ends", () => {
       install,
       { FLOWMASON_MAX_DOWNLOAD_BYTES: String(2 * 1024 * 1024) }
     )
-    expect(r.code, r.stderr).toBe(1)
-    expect(r.stderr).toMatch(/registry evil .*more than the 2097152 bytes/)
-    expect(tmpLeftovers(home)).toEqual([])
+    assert.strictEqual(r.code, 1, r.stderr)
+    assert.match(r.stderr, /registry evil .*more than the 2097152 bytes/)
+    assert.deepStrictEqual(tmpLeftovers(home), [])
   })
 
   it("a Content-Length over the declared size is refused before any byte is stored", async () => {
     const { home, r } = await against("Content-Length 10 GiB, endless body", { download: "lying-length" }, install)
-    expect(r.code, r.stderr).toBe(1)
-    expect(r.stderr).toMatch(/registry evil .*announced 10737418240 bytes/)
-    expect(tmpLeftovers(home)).toEqual([])
+    assert.strictEqual(r.code, 1, r.stderr)
+    assert.match(r.stderr, /registry evil .*announced 10737418240 bytes/)
+    assert.deepStrictEqual(tmpLeftovers(home), [])
   })
 
   it("an error answer to a download (403) whose body never ends is cut off at 16 MiB", async () => {
@@ -143,21 +143,21 @@ describe("every transfer ends", () => {
       { download: "endless", downloadError: { status: 403, detail: "" } },
       install
     )
-    expect(r.code, r.stderr).toBe(1)
-    expect(r.stderr).toMatch(/registry evil refused access \(403\) for victim@1\.0\.0/)
-    expect(tmpLeftovers(home)).toEqual([])
+    assert.strictEqual(r.code, 1, r.stderr)
+    assert.match(r.stderr, /registry evil refused access \(403\) for victim@1\.0\.0/)
+    assert.deepStrictEqual(tmpLeftovers(home), [])
   })
 
   it("package info over 16 MiB is refused with an error naming the registry", async () => {
     const { r } = await against("package info of 20 MiB", { metadata: "huge" }, () => ["info", "victim"])
-    expect(r.code, r.stderr).toBe(1)
-    expect(r.stderr).toMatch(/registry evil .*over the 16 MiB limit/)
+    assert.strictEqual(r.code, 1, r.stderr)
+    assert.match(r.stderr, /registry evil .*over the 16 MiB limit/)
   })
 
   it("a search answer over 16 MiB is refused with an error naming the registry", async () => {
     const { r } = await against("search answer of 20 MiB", { search: "huge" }, () => ["search", "victim"])
-    expect(r.code, r.stderr).toBe(1)
-    expect(r.stderr).toMatch(/warning: registry evil .*over the 16 MiB limit/)
+    assert.strictEqual(r.code, 1, r.stderr)
+    assert.match(r.stderr, /warning: registry evil .*over the 16 MiB limit/)
   })
 })
 
@@ -167,8 +167,8 @@ describe("every transfer ends: the health check of fm registry add", () => {
     try {
       const r = await runFm(["registry", "add", "big", hostile.url], { home, env, timeoutMs: KILL_MS })
       record("health answer of 20 MiB (registry add)", r, r.stderr)
-      expect(r.code, r.stderr).toBe(0)
-      expect(r.stderr).toMatch(/warning: .*over 16777216 bytes/)
+      assert.strictEqual(r.code, 0, r.stderr)
+      assert.match(r.stderr, /warning: .*over 16777216 bytes/)
     } finally {
       await hostile.stop()
     }
@@ -183,9 +183,9 @@ describe("nothing unverified lands", () => {
 
   it("a traversal archive is refused without --extract: no archive, no folder", async () => {
     const { r, target } = await against("archive with ../../../evil.txt, no --extract", { archive: traversal }, install)
-    expect(r.code, r.stderr).toBe(1)
-    expect(r.stderr).toMatch(/refusing to install victim@1\.0\.0 from registry evil: .*evil\.txt/)
-    expect(fs.existsSync(target)).toBe(false)
+    assert.strictEqual(r.code, 1, r.stderr)
+    assert.match(r.stderr, /refusing to install victim@1\.0\.0 from registry evil: .*evil\.txt/)
+    assert.isFalse(fs.existsSync(target))
   })
 
   it("a traversal archive is refused with --extract: no archive, no folder", async () => {
@@ -194,9 +194,9 @@ describe("nothing unverified lands", () => {
       { archive: traversal },
       (t) => [...install(t), "--extract"]
     )
-    expect(r.code, r.stderr).toBe(1)
-    expect(fs.existsSync(target)).toBe(false)
-    expect(fs.existsSync(path.join(home, "deep", "evil.txt"))).toBe(false)
+    assert.strictEqual(r.code, 1, r.stderr)
+    assert.isFalse(fs.existsSync(target))
+    assert.isFalse(fs.existsSync(path.join(home, "deep", "evil.txt")))
   })
 
   it("an archive whose manifest names another package is refused", async () => {
@@ -205,9 +205,9 @@ describe("nothing unverified lands", () => {
       { archive: await makeFmpkg("other", "1.0.0") },
       install
     )
-    expect(r.code, r.stderr).toBe(1)
-    expect(r.stderr).toMatch(/victim@1\.0\.0.*manifest.*other@1\.0\.0/)
-    expect(fs.existsSync(target)).toBe(false)
+    assert.strictEqual(r.code, 1, r.stderr)
+    assert.match(r.stderr, /victim@1\.0\.0.*manifest.*other@1\.0\.0/)
+    assert.isFalse(fs.existsSync(target))
   })
 
   it("an archive whose manifest has another version is refused", async () => {
@@ -216,9 +216,9 @@ describe("nothing unverified lands", () => {
       { archive: await makeFmpkg("victim", "0.9.0") },
       (t) => [...install(t), "--extract"]
     )
-    expect(r.code, r.stderr).toBe(1)
-    expect(r.stderr).toMatch(/victim@1\.0\.0.*manifest.*victim@0\.9\.0/)
-    expect(fs.existsSync(target)).toBe(false)
+    assert.strictEqual(r.code, 1, r.stderr)
+    assert.match(r.stderr, /victim@1\.0\.0.*manifest.*victim@0\.9\.0/)
+    assert.isFalse(fs.existsSync(target))
   })
 })
 
@@ -239,10 +239,10 @@ describe("nothing unverified lands in a project", () => {
       for (const attempt of ["download", "cache hit"]) {
         const r = await runFm(["install"], { home, env, cwd: project, timeoutMs: KILL_MS })
         record(`project install, manifest says other@1.0.0 (${attempt})`, r, r.stderr)
-        expect(r.code, r.stderr).toBe(1)
-        expect(r.stderr).toMatch(/victim.*manifest is for other@1\.0\.0/)
-        expect(fs.existsSync(path.join(project, "fm_packages"))).toBe(false)
-        expect(fs.existsSync(path.join(project, "fm.lock.json"))).toBe(false)
+        assert.strictEqual(r.code, 1, r.stderr)
+        assert.match(r.stderr, /victim.*manifest is for other@1\.0\.0/)
+        assert.isFalse(fs.existsSync(path.join(project, "fm_packages")))
+        assert.isFalse(fs.existsSync(path.join(project, "fm.lock.json")))
       }
     } finally {
       await hostile.stop()
@@ -277,7 +277,7 @@ const expectNoControls = (screen: Buffer) => {
     .replaceAll("\u001b[1;36mhint:\u001b[0m", "hint:")
   // eslint-disable-next-line no-control-regex
   const bad = text.match(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g) ?? []
-  expect(bad.map((c) => c.charCodeAt(0).toString(16)), JSON.stringify(text)).toEqual([])
+  assert.deepStrictEqual(bad.map((c) => c.charCodeAt(0).toString(16)), [], JSON.stringify(text))
 }
 
 describe("what registries send is text, never control", () => {
@@ -285,7 +285,7 @@ describe("what registries send is text, never control", () => {
     const { home, hostile } = await setup({ name: "victim", version: "1.0.0", archive: good, info: evilInfo })
     try {
       const r = await runFmPty(["info", "victim"], { home, env, timeoutMs: KILL_MS })
-      expect(r.code, r.screen.toString()).toBe(0)
+      assert.strictEqual(r.code, 0, r.screen.toString())
       expectNoControls(r.screen)
       const text = r.screen.toString("utf8")
       for (
@@ -302,13 +302,13 @@ describe("what registries send is text, never control", () => {
           "ver-A"
         ]
       ) {
-        expect(text).toContain(field)
+        assert.include(text, field)
       }
-      expect(text).toContain("hidden")
-      expect(text).not.toContain("pwned-title")
+      assert.include(text, "hidden")
+      assert.notInclude(text, "pwned-title")
       // off a terminal (piped, as in a log file) the same
       const piped = await runFm(["info", "victim"], { home, env, timeoutMs: KILL_MS })
-      expect(piped.code, piped.stderr).toBe(0)
+      assert.strictEqual(piped.code, 0, piped.stderr)
       expectNoControls(Buffer.from(piped.stdout + piped.stderr))
     } finally {
       await hostile.stop()
@@ -319,11 +319,11 @@ describe("what registries send is text, never control", () => {
     const { home, hostile } = await setup({ name: "victim", version: "1.0.0", archive: good, info: evilInfo })
     try {
       const r = await runFmPty(["info", "victim", "--json"], { home, env, timeoutMs: KILL_MS })
-      expect(r.code, r.screen.toString()).toBe(0)
+      assert.strictEqual(r.code, 0, r.screen.toString())
       expectNoControls(r.screen)
       const json = JSON.parse(r.screen.toString("utf8").replaceAll("\r\n", "\n")) as Record<string, unknown>
-      expect(json["description"]).toBe(`desc-${EVIL}`)
-      expect(json["author"]).toBe(`author-${EVIL}`)
+      assert.strictEqual(json["description"], `desc-${EVIL}`)
+      assert.strictEqual(json["author"], `author-${EVIL}`)
     } finally {
       await hostile.stop()
     }
@@ -333,11 +333,11 @@ describe("what registries send is text, never control", () => {
     const { home, hostile } = await setup({ name: "victim", version: "1.0.0", archive: good, info: evilInfo })
     try {
       const s = await runFmPty(["search", "victim"], { home, env, timeoutMs: KILL_MS })
-      expect(s.code, s.screen.toString()).toBe(0)
+      assert.strictEqual(s.code, 0, s.screen.toString())
       expectNoControls(s.screen)
-      expect(s.screen.toString("utf8")).toMatch(/victim\s+1\.0\.0\s+evil\s+category-A/)
+      assert.match(s.screen.toString("utf8"), /victim\s+1\.0\.0\s+evil\s+category-A/)
       const v = await runFmPty(["versions", "victim"], { home, env, timeoutMs: KILL_MS })
-      expect(v.code, v.screen.toString()).toBe(0)
+      assert.strictEqual(v.code, 0, v.screen.toString())
       expectNoControls(v.screen)
     } finally {
       await hostile.stop()
@@ -353,12 +353,12 @@ describe("what registries send is text, never control", () => {
     })
     try {
       const r = await runFmPty(["install", "victim", "--dir", target], { home, env, timeoutMs: KILL_MS })
-      expect(r.code, r.screen.toString()).toBe(1)
+      assert.strictEqual(r.code, 1, r.screen.toString())
       expectNoControls(r.screen)
       const text = r.screen.toString("utf8").replaceAll("\r\n", "\n")
-      expect(text).toContain("denied-A")
+      assert.include(text, "denied-A")
       // the registry's text cannot start a line of its own (no fake `hint:`)
-      expect(text).not.toMatch(/^hint: fake advice/m)
+      assert.notMatch(text, /^hint: fake advice/m)
       const s = await runFmPty(["search", "victim"], {
         home,
         env: { ...env, FLOWMASON_HTTP_TIMEOUT: "5" },
@@ -389,13 +389,13 @@ describe("what registries send is text, never control", () => {
       })
       record("Ctrl-C during a stalled download", r)
       const text = r.screen.toString("latin1")
-      expect(r.code, text).toBe(130)
-      expect(text).toContain("downloading victim")
+      assert.strictEqual(r.code, 130, text)
+      assert.include(text, "downloading victim")
       // the last thing on the progress line is a clear (CR, erase line)
       const lastBar = text.lastIndexOf("downloading victim")
-      expect(text.slice(lastBar)).toContain("\r\u001b[2K")
-      expect(tmpLeftovers(home)).toEqual([])
-      expect(fs.existsSync(target)).toBe(false)
+      assert.include(text.slice(lastBar), "\r\u001b[2K")
+      assert.deepStrictEqual(tmpLeftovers(home), [])
+      assert.isFalse(fs.existsSync(target))
     } finally {
       await hostile.stop()
     }
@@ -412,8 +412,8 @@ describe("config writes leave no token-bearing temp files", () => {
       fs.writeFileSync(path.join(home, f), "{\"registries\":[{\"auth_token\":\"secret-token\"}]}", { mode: 0o600 })
     }
     const r = await runFm(["registry", "add", "two", "http://127.0.0.1:2"], { home, env, timeoutMs: KILL_MS })
-    expect(r.code, r.stderr).toBe(0)
-    expect(fs.readdirSync(home).filter((f) => f.endsWith(".tmp"))).toEqual([])
-    expect(fs.existsSync(path.join(home, "registries.json"))).toBe(true)
+    assert.strictEqual(r.code, 0, r.stderr)
+    assert.deepStrictEqual(fs.readdirSync(home).filter((f) => f.endsWith(".tmp")), [])
+    assert.isTrue(fs.existsSync(path.join(home, "registries.json")))
   })
 })

@@ -10,7 +10,7 @@ import * as fs from "node:fs"
 import * as net from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
-import { afterAll, describe, expect, it } from "vitest"
+import { afterAll, describe, it } from "vitest"
 import { buildTar, buildZip, gzip, projectManifest } from "./archives.js"
 import type { TestDatabase } from "./pg.js"
 import { createTestDatabase } from "./pg.js"
@@ -105,21 +105,21 @@ export const attackSuite = (backend: "sqlite" | "postgres") => {
       const opening = Buffer.from(`{"reason":"${"a".repeat(65_536)}`)
       // the body never comes: an answer can only come from a server that did not wait for it
       const anonymous = await rawRequest(s.url, yank("", 300 * 1024 * 1024), opening)
-      expect(anonymous === "no answer" ? 0 : anonymous.status).toBe(401)
-      expect(detailOf(anonymous)).toMatch(/publish/)
+      assert.strictEqual(anonymous === "no answer" ? 0 : anonymous.status, 401)
+      assert.match(detailOf(anonymous), /publish/)
       const read = await rawRequest(s.url, yank(`Authorization: Bearer ${reader}\r\n`, 300 * 1024 * 1024), opening)
-      expect(read === "no answer" ? 0 : read.status).toBe(403)
+      assert.strictEqual(read === "no answer" ? 0 : read.status, 403)
       // an allowed sender still may not send a JSON body over 64 KiB
       const body = Buffer.from(JSON.stringify({ reason: "b".repeat(1024 * 1024) }))
       const big = await rawRequest(s.url, yank(`Authorization: Bearer ${s.adminToken}\r\n`, body.length), body)
-      expect(big === "no answer" ? 0 : big.status).toBe(413)
-      expect(detailOf(big)).toMatch(/64 KiB/)
+      assert.strictEqual(big === "no answer" ? 0 : big.status, 413)
+      assert.match(detailOf(big), /64 KiB/)
       const ok = await fetch(`${s.url}/api/v1/registry/packages/big-body/1.0.0/yank`, {
         method: "POST",
         headers: { authorization: `Bearer ${s.adminToken}`, "content-type": "application/json" },
         body: JSON.stringify({ reason: "fine" })
       })
-      expect(ok.status).toBe(200)
+      assert.strictEqual(ok.status, 200)
     })
 
     it("a search query of 3,500 words gets 400 with a detail; queries within the bounds answer", async () => {
@@ -128,13 +128,13 @@ export const attackSuite = (backend: "sqlite" | "postgres") => {
       const huge = Array.from({ length: 3_500 }, (_, i) => String.fromCharCode(97 + (i % 26))).join(" ")
       // spaces as '+', as forms and most clients send them: 7 KB, within the URL limit (8 KiB)
       const res = await fetch(`${s.url}/api/v1/registry/packages/search?${new URLSearchParams({ q: huge })}`)
-      expect(res.status).toBe(400)
-      expect((await res.json() as { detail: string }).detail).toMatch(/search query/)
+      assert.strictEqual(res.status, 400)
+      assert.match((await res.json() as { detail: string }).detail, /search query/)
       const long = await fetch(`${s.url}/api/v1/registry/packages/search?q=${"x".repeat(1_000)}`)
-      expect(long.status).toBe(400)
+      assert.strictEqual(long.status, 400)
       const fine = await fetch(`${s.url}/api/v1/registry/packages/search?q=search`)
-      expect(fine.status).toBe(200)
-      expect((await fine.json() as { total_count: number }).total_count).toBe(1)
+      assert.strictEqual(fine.status, 200)
+      assert.strictEqual((await fine.json() as { total_count: number }).total_count, 1)
     })
 
     it("a request that arrives while the server starts is answered (200, or 503 with Retry-After)", async () => {
@@ -187,13 +187,13 @@ export const attackSuite = (backend: "sqlite" | "postgres") => {
           }
         }
         await Promise.all(probes)
-        expect(out).toMatch(/listening on/)
-        expect(answers.length).toBeGreaterThan(0)
+        assert.match(out, /listening on/)
+        assert.isAbove(answers.length, 0)
         for (const a of answers) {
-          expect(a).not.toBe("no answer")
+          assert.notStrictEqual(a, "no answer")
           if (a !== "no answer" && a.status !== 200) {
-            expect(a.status).toBe(503)
-            expect(a.headers["retry-after"]).toMatch(/^\d+$/)
+            assert.strictEqual(a.status, 503)
+            assert.match(a.headers["retry-after"], /^\d+$/)
           }
         }
       } finally {
@@ -214,18 +214,18 @@ export const attackSuite = (backend: "sqlite" | "postgres") => {
         "--x\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a\"\r\n\r\nabc\r\n--x--\r\n"
       )
       const answer = await rawRequest(s.url, head(body.length), body)
-      expect(answer === "no answer" ? 0 : answer.status).toBe(400)
-      expect(detailOf(answer)).toMatch(/boundary/)
+      assert.strictEqual(answer === "no answer" ? 0 : answer.status, 400)
+      assert.match(detailOf(answer), /boundary/)
       await sleep(200)
-      expect(s.output()).not.toMatch(/\n\s+at /)
+      assert.notMatch(s.output(), /\n\s+at /)
     })
 
     it("a gzip tar with an entry after its end-of-archive marker (../../x) is refused on upload", async () => {
       const s = await start()
       const res = await uploadArchive(s.url, s.adminToken, tarAfterEnd("hidden-entry"), "hidden-entry-1.0.0.fmpkg")
-      expect(res.status).toBe(400)
-      expect((await res.json() as { detail: string }).detail).toMatch(/after the end of the tar archive/)
-      expect((await fetch(`${s.url}/api/v1/registry/packages/hidden-entry`)).status).toBe(404)
+      assert.strictEqual(res.status, 400)
+      assert.match((await res.json() as { detail: string }).detail, /after the end of the tar archive/)
+      assert.strictEqual((await fetch(`${s.url}/api/v1/registry/packages/hidden-entry`)).status, 404)
     })
 
     it("under umask 022 the data dir is 0700 and every file in it 0600", async () => {
@@ -240,9 +240,12 @@ export const attackSuite = (backend: "sqlite" | "postgres") => {
           await publishFixture(s.url, s.adminToken, { name: "modes-pkg", version: "1.0.0" })
           const found = modesUnder(s.dataDir)
           // on SQLite the database and the archive are files here (on PostgreSQL: directories only)
-          if (backend === "sqlite") expect(found.filter((f) => !f.dir).length).toBeGreaterThan(2)
+          if (backend === "sqlite") assert.isAbove(found.filter((f) => !f.dir).length, 2)
           for (const f of found) {
-            expect({ path: f.path, mode: f.mode.toString(8) }).toEqual({ path: f.path, mode: f.dir ? "700" : "600" })
+            assert.deepStrictEqual({ path: f.path, mode: f.mode.toString(8) }, {
+              path: f.path,
+              mode: f.dir ? "700" : "600"
+            })
           }
         }
       } finally {
@@ -273,16 +276,16 @@ export const attackSuite = (backend: "sqlite" | "postgres") => {
         const signalled = Date.now()
         process.kill(first.pid!, "SIGTERM")
         while (isAlive(first.pid!) && Date.now() - signalled < 30_000) await sleep(50)
-        expect(isAlive(first.pid!)).toBe(false)
+        assert.isFalse(isAlive(first.pid!))
         // the grace period is 5 s; the server must not wait on the stalled clients beyond it
-        expect(Date.now() - signalled).toBeLessThan(15_000)
+        assert.isBelow(Date.now() - signalled, 15_000)
         await Promise.all(stalled)
         const again = await start({
           dataDir,
           adminToken: first.adminToken,
           ...(first.databaseUrl === undefined ? {} : { databaseUrl: first.databaseUrl })
         })
-        expect((await fetch(`${again.url}/api/v1/registry/packages/kept-pkg`)).status).toBe(200)
+        assert.strictEqual((await fetch(`${again.url}/api/v1/registry/packages/kept-pkg`)).status, 200)
       } finally {
         fs.rmSync(dataDir, { recursive: true, force: true })
       }
@@ -361,10 +364,10 @@ export const attackSuite = (backend: "sqlite" | "postgres") => {
       const s = await start({ private: true })
       for (const p of ["/api/v1/registry/openapi.json", "/api/v1/registry/docs"]) {
         const anon = await fetch(`${s.url}${p}`)
-        expect(anon.status, p).toBe(401)
-        expect((await anon.json() as { detail: string }).detail, p).toMatch(/read/)
+        assert.strictEqual(anon.status, 401, p)
+        assert.match((await anon.json() as { detail: string }).detail, /read/, p)
         const ok = await fetch(`${s.url}${p}`, { headers: { authorization: `Bearer ${s.adminToken}` } })
-        expect(ok.status, p).toBe(200)
+        assert.strictEqual(ok.status, 200, p)
         await ok.arrayBuffer()
       }
     })

@@ -3,7 +3,7 @@ import * as crypto from "node:crypto"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { afterAll, assert, beforeAll, describe, it } from "vitest"
 import * as PgBlobStore from "../../src/server/pg/PgBlobStore.js"
 import * as PgDatabase from "../../src/server/pg/PgDatabase.js"
 import { BlobStore } from "../../src/server/storage/BlobStore.js"
@@ -51,17 +51,17 @@ describe.skipIf(!enabled)("PgBlobStore on PostgreSQL", () => {
 
   it("stores an archive in 256 KiB chunks and streams it back whole and by range from another replica", async () => {
     const t = await on(0, (s) => s.put(pieces(data), 10_000_000))
-    expect(t.sha256).toBe(sha(data))
-    expect(t.size).toBe(data.length)
+    assert.strictEqual(t.sha256, sha(data))
+    assert.strictEqual(t.size, data.length)
     const chunks = await withPg(
       db().url,
       (sql) =>
         sql<{ n: string; biggest: number }>`SELECT count(*)::text AS n, max(length(data)) AS biggest FROM blob_chunks`
     )
-    expect(Number(chunks[0]!.n)).toBe(4)
-    expect(chunks[0]!.biggest).toBe(PgBlobStore.CHUNK_SIZE)
-    expect(Option.getOrThrow(await on(1, (s) => s.stat(t.sha256))).size).toBe(data.length)
-    expect((await on(1, (s) => bytesOf(s.stream(t.sha256)))).equals(data)).toBe(true)
+    assert.strictEqual(Number(chunks[0]!.n), 4)
+    assert.strictEqual(chunks[0]!.biggest, PgBlobStore.CHUNK_SIZE)
+    assert.strictEqual(Option.getOrThrow(await on(1, (s) => s.stat(t.sha256))).size, data.length)
+    assert.isTrue((await on(1, (s) => bytesOf(s.stream(t.sha256)))).equals(data))
     for (
       const [start, end] of [[0, 0], [5, 100], [PgBlobStore.CHUNK_SIZE - 3, PgBlobStore.CHUNK_SIZE + 2], [
         100,
@@ -69,30 +69,30 @@ describe.skipIf(!enabled)("PgBlobStore on PostgreSQL", () => {
       ], [data.length - 1, data.length - 1]] as const
     ) {
       const got = await on(1, (s) => bytesOf(s.stream(t.sha256, { start, end })))
-      expect(got.equals(data.subarray(start, end + 1))).toBe(true)
+      assert.isTrue(got.equals(data.subarray(start, end + 1)))
     }
     // temp files are gone once committed
-    expect(Fs.readdirSync(Path.join(tmp, "replica-0", "tmp"))).toEqual([])
+    assert.deepStrictEqual(Fs.readdirSync(Path.join(tmp, "replica-0", "tmp")), [])
   })
 
   it("stores one copy when replicas commit the same content at once; empty archives work", async () => {
     const same = crypto.randomBytes(300_000)
     const results = await Promise.all([0, 1, 0, 1].map((i) => on(i, (s) => s.put(pieces(same), 10_000_000))))
-    expect(new Set(results.map((r) => r.sha256))).toEqual(new Set([sha(same)]))
+    assert.deepStrictEqual(new Set(results.map((r) => r.sha256)), new Set([sha(same)]))
     const rows = await withPg(
       db().url,
       (sql) => sql<{ n: string }>`SELECT count(*)::text AS n FROM blobs WHERE sha256 = ${sha(same)}`
     )
-    expect(rows[0]!.n).toBe("1")
+    assert.strictEqual(rows[0]!.n, "1")
     const empty = await on(0, (s) => s.put(Stream.empty, 10))
-    expect((await on(1, (s) => bytesOf(s.stream(empty.sha256)))).length).toBe(0)
+    assert.strictEqual((await on(1, (s) => bytesOf(s.stream(empty.sha256)))).length, 0)
   })
 
   it("enforces the size limit and leaves nothing behind", async () => {
     const exit = await replicas[0]!.runPromiseExit(Effect.flatMap(BlobStore, (s) => s.put(pieces(data), 1000)))
-    expect(Exit.isFailure(exit) && JSON.stringify(exit.cause).includes("BlobTooLarge")).toBe(true)
-    expect(Option.isNone(await on(0, (s) => s.stat(sha(data.subarray(0, 1000)))))).toBe(true)
-    expect(Fs.readdirSync(Path.join(tmp, "replica-0", "tmp"))).toEqual([])
+    assert.isTrue(Exit.isFailure(exit) && JSON.stringify(exit.cause).includes("BlobTooLarge"))
+    assert.isTrue(Option.isNone(await on(0, (s) => s.stat(sha(data.subarray(0, 1000))))))
+    assert.deepStrictEqual(Fs.readdirSync(Path.join(tmp, "replica-0", "tmp")), [])
   })
 
   it("never shows a half-written archive: a failed commit rolls back every chunk", async () => {
@@ -104,8 +104,8 @@ describe.skipIf(!enabled)("PgBlobStore on PostgreSQL", () => {
       Fs.truncateSync(t.path, PgBlobStore.CHUNK_SIZE * 2 + 10)
       return yield* s.commit(t)
     })))
-    expect(Exit.isFailure(exit)).toBe(true)
-    expect(Option.isNone(await on(1, (s) => s.stat(sha(big))))).toBe(true)
+    assert.isTrue(Exit.isFailure(exit))
+    assert.isTrue(Option.isNone(await on(1, (s) => s.stat(sha(big)))))
     const orphans = await withPg(
       db().url,
       (sql) =>
@@ -113,7 +113,7 @@ describe.skipIf(!enabled)("PgBlobStore on PostgreSQL", () => {
           { n: string }
         >`SELECT count(*)::text AS n FROM blob_chunks c WHERE NOT EXISTS (SELECT 1 FROM blobs b WHERE b.id = c.blob_id)`
     )
-    expect(orphans[0]!.n).toBe("0")
+    assert.strictEqual(orphans[0]!.n, "0")
   })
 
   it("removes only unreferenced blobs, and the sweep spares recent ones (uploads in flight elsewhere)", async () => {
@@ -125,18 +125,18 @@ describe.skipIf(!enabled)("PgBlobStore on PostgreSQL", () => {
           VALUES (1, 'x', 'x', '1.0.0', ${t.sha256}, 1000, '2026-01-01T00:00:00Z')`
     )
     await on(1, (s) => s.remove(t.sha256))
-    expect(Option.isSome(await on(0, (s) => s.stat(t.sha256)))).toBe(true)
+    assert.isTrue(Option.isSome(await on(0, (s) => s.stat(t.sha256))))
     const orphan = await on(0, (s) => s.put(pieces(crypto.randomBytes(2000)), 10_000))
     const swept = await on(1, (s) => s.sweep(Effect.succeed(new Set<string>())))
-    expect(swept.blobs).toBe(0)
-    expect(Option.isSome(await on(0, (s) => s.stat(orphan.sha256)))).toBe(true)
+    assert.strictEqual(swept.blobs, 0)
+    assert.isTrue(Option.isSome(await on(0, (s) => s.stat(orphan.sha256))))
     await withPg(
       db().url,
       (sql) => sql`UPDATE blobs SET created_at = now() - interval '2 hours' WHERE sha256 = ${orphan.sha256}`
     )
-    expect((await on(1, (s) => s.sweep(Effect.succeed(new Set<string>())))).blobs).toBeGreaterThanOrEqual(1)
-    expect(Option.isNone(await on(0, (s) => s.stat(orphan.sha256)))).toBe(true)
-    expect(Option.isSome(await on(0, (s) => s.stat(t.sha256)))).toBe(true)
+    assert.isAtLeast((await on(1, (s) => s.sweep(Effect.succeed(new Set<string>())))).blobs, 1)
+    assert.isTrue(Option.isNone(await on(0, (s) => s.stat(orphan.sha256))))
+    assert.isTrue(Option.isSome(await on(0, (s) => s.stat(t.sha256))))
     await on(1, (s) => s.remove(orphan.sha256))
   })
 })
@@ -161,11 +161,11 @@ describe("SharedDirBlobStore", () => {
       Fs.writeFileSync(Path.join(dir, "tmp", "upload-crashed.part"), "x")
       Fs.utimesSync(Path.join(dir, "tmp", "upload-crashed.part"), past, past)
       const swept = await run((s) => s.sweep(Effect.succeed(new Set([kept.sha256]))))
-      expect(swept).toEqual({ blobs: 1, temps: 1 })
-      expect(Fs.readdirSync(Path.join(dir, "tmp"))).toEqual(["upload-inflight.part"])
-      expect(Option.isSome(await run((s) => s.stat(fresh.sha256)))).toBe(true)
-      expect(Option.isNone(await run((s) => s.stat(old.sha256)))).toBe(true)
-      expect(Option.isSome(await run((s) => s.stat(kept.sha256)))).toBe(true)
+      assert.deepStrictEqual(swept, { blobs: 1, temps: 1 })
+      assert.deepStrictEqual(Fs.readdirSync(Path.join(dir, "tmp")), ["upload-inflight.part"])
+      assert.isTrue(Option.isSome(await run((s) => s.stat(fresh.sha256))))
+      assert.isTrue(Option.isNone(await run((s) => s.stat(old.sha256))))
+      assert.isTrue(Option.isSome(await run((s) => s.stat(kept.sha256))))
     } finally {
       Fs.rmSync(dir, { recursive: true, force: true })
     }

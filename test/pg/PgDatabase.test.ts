@@ -1,5 +1,5 @@
 import { Effect, Layer } from "effect"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { afterAll, assert, beforeAll, describe, it } from "vitest"
 import * as PgDatabase from "../../src/server/pg/PgDatabase.js"
 import { migrations } from "../../src/server/pg/PgMigrations.js"
 import { pgEnabled, usePgDatabase, withPg } from "../helpers/pg.js"
@@ -8,11 +8,14 @@ const enabled = await pgEnabled()
 
 describe("PgDatabase: helpers without a server", () => {
   it("redacts the password of a database URL and recognises postgres URLs", () => {
-    expect(PgDatabase.redactUrl("postgres://fm:s3cret@db.example:5432/fm")).toBe("postgres://fm:***@db.example:5432/fm")
-    expect(PgDatabase.redactUrl("postgres://postgres@127.0.0.1/x")).toBe("postgres://postgres@127.0.0.1/x")
-    expect(PgDatabase.isPostgresUrl("postgresql://h/db")).toBe(true)
-    expect(PgDatabase.isPostgresUrl("postgres://h/db")).toBe(true)
-    expect(PgDatabase.isPostgresUrl("/tmp/registry.db")).toBe(false)
+    assert.strictEqual(
+      PgDatabase.redactUrl("postgres://fm:s3cret@db.example:5432/fm"),
+      "postgres://fm:***@db.example:5432/fm"
+    )
+    assert.strictEqual(PgDatabase.redactUrl("postgres://postgres@127.0.0.1/x"), "postgres://postgres@127.0.0.1/x")
+    assert.isTrue(PgDatabase.isPostgresUrl("postgresql://h/db"))
+    assert.isTrue(PgDatabase.isPostgresUrl("postgres://h/db"))
+    assert.isFalse(PgDatabase.isPostgresUrl("/tmp/registry.db"))
   })
 
   it("fails to connect to an unreachable server with a StoreError that names the URL but not the password", async () => {
@@ -21,10 +24,10 @@ describe("PgDatabase: helpers without a server", () => {
         PgDatabase.migrateDatabase({ url: "postgres://fm:hunter2@127.0.0.1:1/nowhere", connectTimeout: "2 seconds" })
       )
     )
-    expect(error._tag).toBe("StoreError")
-    expect(error.message).toContain("postgres://fm:***@127.0.0.1:1/nowhere")
-    expect(error.message).toContain("ECONNREFUSED")
-    expect(error.message).not.toContain("hunter2")
+    assert.strictEqual(error._tag, "StoreError")
+    assert.include(error.message, "postgres://fm:***@127.0.0.1:1/nowhere")
+    assert.include(error.message, "ECONNREFUSED")
+    assert.notInclude(error.message, "hunter2")
   })
 })
 
@@ -36,15 +39,15 @@ describe.skipIf(!enabled)("PgDatabase on PostgreSQL", () => {
       [1, 2, 3].map(() => Effect.runPromise(PgDatabase.migrateDatabase({ url: db().url })))
     )
     const applied = runs.flat().map(([id]) => id).sort()
-    expect(applied).toEqual(Object.keys(migrations).map((key) => Number(key.slice(0, 4))))
+    assert.deepStrictEqual(applied, Object.keys(migrations).map((key) => Number(key.slice(0, 4))))
     const again = await Effect.runPromise(PgDatabase.migrateDatabase({ url: db().url }))
-    expect(again).toEqual([])
+    assert.deepStrictEqual(again, [])
     const tables = await withPg(
       db().url,
       (sql) =>
         sql<{ tablename: string }>`SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename`
     )
-    expect(tables.map((t) => t.tablename)).toEqual([
+    assert.deepStrictEqual(tables.map((t) => t.tablename), [
       "blob_chunks",
       "blobs",
       "effect_sql_migrations",
@@ -61,8 +64,8 @@ describe.skipIf(!enabled)("PgDatabase on PostgreSQL", () => {
       (sql) => sql<{ indexname: string }>`SELECT indexname FROM pg_indexes WHERE schemaname = 'public'`
     )
     const names = indexes.map((i) => i.indexname)
-    expect(names).toContain("packages_name_trgm")
-    expect(names).toContain("packages_search_document")
+    assert.include(names, "packages_name_trgm")
+    assert.include(names, "packages_search_document")
   })
 
   it("ping answers through the migrated layer", async () => {

@@ -1,6 +1,6 @@
 import type { Layer } from "effect"
 import { Effect, Exit, ManagedRuntime, Option } from "effect"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { afterAll, assert, beforeAll, describe, it } from "vitest"
 import * as PgPackageStore from "../../src/server/pg/PgPackageStore.js"
 import { PackageStore } from "../../src/server/storage/PackageStore.js"
 import { eventually, pgEnabled, usePgDatabase } from "../helpers/pg.js"
@@ -12,9 +12,9 @@ const release = newRelease
 
 describe("tsQuery", () => {
   it("makes every word a prefix term, dropping punctuation", () => {
-    expect(PgPackageStore.tsQuery("JSON-transform")).toBe("json:* & transform:*")
-    expect(PgPackageStore.tsQuery("  ")).toBe("")
-    expect(PgPackageStore.tsQuery("a'b & c|d")).toBe("a:* & b:* & c:* & d:*")
+    assert.strictEqual(PgPackageStore.tsQuery("JSON-transform"), "json:* & transform:*")
+    assert.strictEqual(PgPackageStore.tsQuery("  "), "")
+    assert.strictEqual(PgPackageStore.tsQuery("a'b & c|d"), "a:* & b:* & c:* & d:*")
   })
 })
 
@@ -46,10 +46,10 @@ describe.skipIf(!enabled)("PgPackageStore on PostgreSQL", () => {
           })
         )
     )
-    expect(row.nameNorm).toBe("json-transform")
+    assert.strictEqual(row.nameNorm, "json-transform")
     const pkg = await on(1, (s) => s.getPackage("json-transform"))
-    expect(Option.getOrThrow(pkg).latest.dependencies).toEqual({ "flowmason-http": "^1.0.0" })
-    expect(Option.getOrThrow(pkg).latest.tags).toEqual(["json", "data"])
+    assert.deepStrictEqual(Option.getOrThrow(pkg).latest.dependencies, { "flowmason-http": "^1.0.0" })
+    assert.deepStrictEqual(Option.getOrThrow(pkg).latest.tags, ["json", "data"])
     await Promise.all(
       Array.from({ length: 40 }, (_, i) => on(i % 2, (s) => s.recordDownload("json-transform", "1.0.0")))
     )
@@ -58,15 +58,15 @@ describe.skipIf(!enabled)("PgPackageStore on PostgreSQL", () => {
       async () => Option.getOrThrow(await on(1, (s) => s.getRelease("json-transform", "1.0.0"))),
       (r) => r.downloads === 40
     )
-    expect(after.downloads).toBe(40)
+    assert.strictEqual(after.downloads, 40)
     const counted = await eventually(
       async () => Option.getOrThrow(await on(0, (s) => s.getPackage("json-transform"))),
       (p) => p.downloads === 40
     )
-    expect(counted.downloads).toBe(40)
+    assert.strictEqual(counted.downloads, 40)
     const stats = await on(0, (s) => s.stats)
-    expect(stats.totalDownloads).toBe(40)
-    expect(stats.packages).toBe(1)
+    assert.strictEqual(stats.totalDownloads, 40)
+    assert.strictEqual(stats.packages, 1)
   })
 
   it("lets exactly one of 30 concurrent publishes of one name@version win", async () => {
@@ -81,27 +81,27 @@ describe.skipIf(!enabled)("PgPackageStore on PostgreSQL", () => {
       )
     )
     const ok = exits.filter(Exit.isSuccess)
-    expect(ok.length).toBe(1)
+    assert.strictEqual(ok.length, 1)
     for (const e of exits.filter(Exit.isFailure)) {
-      expect(JSON.stringify(e.cause)).toContain("VersionExists")
+      assert.include(JSON.stringify(e.cause), "VersionExists")
     }
-    expect(Option.getOrThrow(await on(1, (s) => s.getPackage("race-pkg"))).versions).toEqual(["1.0.0"])
+    assert.deepStrictEqual(Option.getOrThrow(await on(1, (s) => s.getPackage("race-pkg"))).versions, ["1.0.0"])
   })
 
   it("keeps latest/versions right when replicas publish versions of one package at once, and yanks are seen everywhere", async () => {
     const versions = ["1.0.0", "1.1.0", "1.2.0", "2.0.0", "2.1.0", "0.9.0", "3.0.0-rc.1", "2.2.0"]
     await Promise.all(versions.map((v, i) => on(i % 2, (s) => s.publish(release("multi", v)))))
     const pkg = Option.getOrThrow(await on(0, (s) => s.getPackage("multi")))
-    expect(pkg.versions).toEqual(["0.9.0", "1.0.0", "1.1.0", "1.2.0", "2.0.0", "2.1.0", "2.2.0", "3.0.0-rc.1"])
-    expect(pkg.latest.version).toBe("2.2.0")
+    assert.deepStrictEqual(pkg.versions, ["0.9.0", "1.0.0", "1.1.0", "1.2.0", "2.0.0", "2.1.0", "2.2.0", "3.0.0-rc.1"])
+    assert.strictEqual(pkg.latest.version, "2.2.0")
     await on(0, (s) => s.yank("multi", "2.2.0", "broken"))
-    expect(Option.getOrThrow(await on(1, (s) => s.getPackage("multi"))).latest.version).toBe("2.1.0")
+    assert.strictEqual(Option.getOrThrow(await on(1, (s) => s.getPackage("multi"))).latest.version, "2.1.0")
     await on(1, (s) => s.delete("multi", "2.1.0"))
-    expect(Option.getOrThrow(await on(0, (s) => s.getPackage("multi"))).latest.version).toBe("2.0.0")
+    assert.strictEqual(Option.getOrThrow(await on(0, (s) => s.getPackage("multi"))).latest.version, "2.0.0")
     const again = await replicas[0]!.runPromiseExit(
       Effect.flatMap(PackageStore, (s) => s.publish(release("multi", "2.1.0")))
     )
-    expect(JSON.stringify(Exit.isFailure(again) ? again.cause : "")).toContain("\"deleted\":true")
+    assert.include(JSON.stringify(Exit.isFailure(again) ? again.cause : ""), "\"deleted\":true")
   })
 
   it("sees a token revoked on one replica as revoked on the other at once", async () => {
@@ -109,9 +109,9 @@ describe.skipIf(!enabled)("PgPackageStore on PostgreSQL", () => {
       0,
       (s) => s.createToken({ name: "ci", prefix: "fmr_ab", hash: "f".repeat(64), scope: "publish", expiresAt: null })
     )
-    expect(Option.getOrThrow(await on(1, (s) => s.findTokenByHash("f".repeat(64)))).revokedAt).toBeNull()
+    assert.isNull(Option.getOrThrow(await on(1, (s) => s.findTokenByHash("f".repeat(64)))).revokedAt)
     await on(1, (s) => s.revokeToken("ci"))
-    expect(Option.getOrThrow(await on(0, (s) => s.findTokenByHash("f".repeat(64)))).revokedAt).not.toBeNull()
+    assert.isNotNull(Option.getOrThrow(await on(0, (s) => s.findTokenByHash("f".repeat(64)))).revokedAt)
   })
 
   it("lets replicas starting together register the same FM_ADMIN_TOKEN (same hash) without failing", async () => {
@@ -127,7 +127,7 @@ describe.skipIf(!enabled)("PgPackageStore on PostgreSQL", () => {
           }))
       )
     )
-    expect(new Set(rows.map((r) => r.id)).size).toBe(1)
+    assert.strictEqual(new Set(rows.map((r) => r.id)).size, 1)
   })
 
   it("searches with full text and trigram on names: exact name first, then relevance, then downloads", async () => {
@@ -165,22 +165,22 @@ describe.skipIf(!enabled)("PgPackageStore on PostgreSQL", () => {
       const r = await on(1, (s) => s.search({ q, category, page, pageSize }))
       return { names: r.rows.map((p) => p.name), total: r.total }
     }
-    expect(await names("csv")).toEqual({ names: ["csv", "csv-tools", "table-kit"], total: 3 })
-    expect(await names("csv", "data")).toEqual({ names: ["table-kit"], total: 1 })
-    expect(await names("csv", undefined, 2, 2)).toEqual({ names: ["table-kit"], total: 3 })
+    assert.deepStrictEqual(await names("csv"), { names: ["csv", "csv-tools", "table-kit"], total: 3 })
+    assert.deepStrictEqual(await names("csv", "data"), { names: ["table-kit"], total: 1 })
+    assert.deepStrictEqual(await names("csv", undefined, 2, 2), { names: ["table-kit"], total: 3 })
     // prefix matching
-    expect((await names("summ")).names).toEqual(["summarizer", "text-summary"])
+    assert.deepStrictEqual((await names("summ")).names, ["summarizer", "text-summary"])
     // a typo in a name still finds it (trigram), no full-text hit needed
-    expect((await names("sumarizer")).names[0]).toBe("summarizer")
-    expect(await names("zzzqqq")).toEqual({ names: [], total: 0 })
+    assert.strictEqual((await names("sumarizer")).names[0], "summarizer")
+    assert.deepStrictEqual(await names("zzzqqq"), { names: [], total: 0 })
     // downloads break ties between equally relevant packages
     await on(0, (s) => s.publish(release("alpha-util", "1.0.0", { description: "parser helpers" })))
     await on(0, (s) => s.publish(release("beta-util", "1.0.0", { description: "parser helpers" })))
     await on(0, (s) => s.recordDownload("beta-util", "1.0.0"))
     // the count reaches replica 1 once replica 0 has written its batch (within 50 ms)
     const ranked = await eventually(() => names("parser"), (r) => r.names[0] === "beta-util")
-    expect(ranked.names).toEqual(["beta-util", "alpha-util"])
+    assert.deepStrictEqual(ranked.names, ["beta-util", "alpha-util"])
     // empty q lists newest first
-    expect((await names("")).names.slice(0, 2)).toEqual(["beta-util", "alpha-util"])
+    assert.deepStrictEqual((await names("")).names.slice(0, 2), ["beta-util", "alpha-util"])
   })
 })

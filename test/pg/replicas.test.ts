@@ -8,7 +8,7 @@ import * as crypto from "node:crypto"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { afterAll, assert, beforeAll, describe, it } from "vitest"
 import { hashToken } from "../../src/server/http/Auth.js"
 import { buildZip, projectManifest } from "../helpers/archives.js"
 import type { Replica, TestDatabase } from "../helpers/pg.js"
@@ -84,81 +84,91 @@ describe.skipIf(!enabled)("three registry replicas on one PostgreSQL database", 
   it("publishes through one replica; the others serve its info, versions, search and bytes", async () => {
     const data = archive("shared-pkg", "1.0.0", { description: "Shared between replicas", keywords: ["replica"] })
     const published = await upload(at(0), data)
-    expect(published.status).toBe(201)
-    expect(published.body.checksum).toBe(sha(data))
+    assert.strictEqual(published.status, 201)
+    assert.strictEqual(published.body.checksum, sha(data))
     for (const i of [1, 2]) {
       const info = await getJson(at(i), "/packages/shared-pkg")
-      expect(info.status).toBe(200)
-      expect(info.body.version).toBe("1.0.0")
-      expect(info.body.checksum).toBe(sha(data))
+      assert.strictEqual(info.status, 200)
+      assert.strictEqual(info.body.version, "1.0.0")
+      assert.strictEqual(info.body.checksum, sha(data))
       const versions = await getJson(at(i), "/packages/shared-pkg/versions")
-      expect(versions.body.versions).toEqual(["1.0.0"])
+      assert.deepStrictEqual(versions.body.versions, ["1.0.0"])
       const search = await getJson(at(i), "/packages/search?q=shared")
-      expect((search.body.packages as Array<{ name: string }>).map((p) => p.name)).toEqual(["shared-pkg"])
+      assert.deepStrictEqual((search.body.packages as Array<{ name: string }>).map((p) => p.name), ["shared-pkg"])
       const got = await download(at(i), "shared-pkg", "1.0.0")
-      expect(got.status).toBe(200)
-      expect(sha(got.bytes)).toBe(sha(data))
+      assert.strictEqual(got.status, 200)
+      assert.strictEqual(sha(got.bytes), sha(data))
     }
     const health = await getJson(at(2), "/health")
-    expect(health.status).toBe(200)
-    expect(health.body.database).toBe("pg")
+    assert.strictEqual(health.status, 200)
+    assert.strictEqual(health.body.database, "pg")
   })
 
   it("lets exactly one of 30 concurrent uploads of one name@version (spread over the replicas) succeed", async () => {
     const archives = Array.from({ length: 30 }, (_, i) => archive("race-pkg", "2.0.0", { description: `attempt ${i}` }))
     const results = await Promise.all(archives.map((a, i) => upload(at(i), a)))
     const statuses = results.map((r) => r.status)
-    expect(statuses.filter((s) => s === 201).length).toBe(1)
-    expect(statuses.filter((s) => s === 409).length).toBe(29)
+    assert.strictEqual(statuses.filter((s) => s === 201).length, 1)
+    assert.strictEqual(statuses.filter((s) => s === 409).length, 29)
     const winner = archives[statuses.indexOf(201)]!
-    for (const r of results.filter((r) => r.status === 409)) expect(String(r.body.detail)).toContain("race-pkg@2.0.0")
+    for (const r of results.filter((r) => r.status === 409)) assert.include(String(r.body.detail), "race-pkg@2.0.0")
     for (const i of [0, 1, 2]) {
       const got = await download(at(i), "race-pkg", "2.0.0")
-      expect(sha(got.bytes)).toBe(sha(winner))
+      assert.strictEqual(sha(got.bytes), sha(winner))
     }
     // the losers' archives were not kept
     const blobs = await withPg(db.url, (sql) => sql<{ sha256: string }>`SELECT sha256 FROM blobs`)
     const kept = new Set(blobs.map((b) => b.sha256))
-    for (const a of archives) expect(kept.has(sha(a))).toBe(a === winner)
+    for (const a of archives) assert.strictEqual(kept.has(sha(a)), a === winner)
   })
 
   it("adds up download counts exactly across replicas", async () => {
     const data = archive("counted", "1.0.0")
-    expect((await upload(at(1), data)).status).toBe(201)
+    assert.strictEqual((await upload(at(1), data)).status, 201)
     const n = 60
     const got = await Promise.all(Array.from({ length: n }, (_, i) => download(at(i), "counted", "1.0.0")))
-    expect(got.every((g) => g.status === 200 && sha(g.bytes) === sha(data))).toBe(true)
+    assert.isTrue(got.every((g) => g.status === 200 && sha(g.bytes) === sha(data)))
     // every replica writes its batch of counts within 50 ms and tells the others
     for (const i of [0, 1, 2]) {
       const info = await eventually(() => getJson(at(i), "/packages/counted"), (r) => r.body.downloads === n)
-      expect(info.body.downloads).toBe(n)
+      assert.strictEqual(info.body.downloads, n)
     }
     const stats = await getJson(at(2), "/stats")
-    expect(stats.body.total_downloads).toBeGreaterThanOrEqual(n)
+    const total = stats.body.total_downloads
+    assert.isNumber(total)
+    assert.isAtLeast(Number(total), n)
   })
 
   it("sees a yank, an unyank, a delete and a token revocation from every replica at once", async () => {
-    expect((await upload(at(0), archive("lifecycle", "1.0.0"))).status).toBe(201)
-    expect((await upload(at(0), archive("lifecycle", "1.1.0"))).status).toBe(201)
+    assert.strictEqual((await upload(at(0), archive("lifecycle", "1.0.0"))).status, 201)
+    assert.strictEqual((await upload(at(0), archive("lifecycle", "1.1.0"))).status, 201)
     const auth = { authorization: `Bearer ${ADMIN}`, "content-type": "application/json" }
     const yank = await getJson(at(1), "/packages/lifecycle/1.1.0/yank", {
       method: "POST",
       headers: auth,
       body: JSON.stringify({ reason: "broken" })
     })
-    expect(yank.status).toBe(200)
-    for (const i of [0, 2]) expect((await getJson(at(i), "/packages/lifecycle")).body.latest_version).toBe("1.0.0")
-    expect((await getJson(at(2), "/packages/lifecycle/1.1.0/unyank", { method: "POST", headers: auth })).status).toBe(
+    assert.strictEqual(yank.status, 200)
+    for (const i of [0, 2]) {
+      assert.strictEqual((await getJson(at(i), "/packages/lifecycle")).body.latest_version, "1.0.0")
+    }
+    assert.strictEqual(
+      (await getJson(at(2), "/packages/lifecycle/1.1.0/unyank", { method: "POST", headers: auth })).status,
       200
     )
-    for (const i of [0, 1]) expect((await getJson(at(i), "/packages/lifecycle")).body.latest_version).toBe("1.1.0")
-    expect((await getJson(at(0), "/packages/lifecycle/1.1.0", { method: "DELETE", headers: auth })).status).toBe(200)
+    for (const i of [0, 1]) {
+      assert.strictEqual((await getJson(at(i), "/packages/lifecycle")).body.latest_version, "1.1.0")
+    }
+    assert.strictEqual(
+      (await getJson(at(0), "/packages/lifecycle/1.1.0", { method: "DELETE", headers: auth })).status,
+      200
+    )
     for (const i of [1, 2]) {
-      expect((await getJson(at(i), "/packages/lifecycle/1.1.0")).status).toBe(404)
-      expect((await getJson(at(i), "/packages/lifecycle")).body.latest_version).toBe("1.0.0")
+      assert.strictEqual((await getJson(at(i), "/packages/lifecycle/1.1.0")).status, 404)
+      assert.strictEqual((await getJson(at(i), "/packages/lifecycle")).body.latest_version, "1.0.0")
     }
     // re-publishing a deleted version is refused on every replica
-    expect((await upload(at(2), archive("lifecycle", "1.1.0"))).status).toBe(409)
+    assert.strictEqual((await upload(at(2), archive("lifecycle", "1.1.0"))).status, 409)
 
     // a publish token, revoked in the database: refused by every replica from then on
     const token = `fmr_test_pub_${crypto.randomBytes(8).toString("hex")}`
@@ -169,9 +179,11 @@ describe.skipIf(!enabled)("three registry replicas on one PostgreSQL database", 
           hashToken(token)
         }, 'publish', ${new Date().toISOString()})`
     )
-    expect((await upload(at(1), archive("tokened", "1.0.0"), token)).status).toBe(201)
+    assert.strictEqual((await upload(at(1), archive("tokened", "1.0.0"), token)).status, 201)
     await withPg(db.url, (sql) => sql`UPDATE tokens SET revoked_at = ${new Date().toISOString()} WHERE name = 'ci'`)
-    for (const i of [0, 1, 2]) expect((await upload(at(i), archive("tokened", `1.0.${i + 1}`), token)).status).toBe(401)
+    for (const i of [0, 1, 2]) {
+      assert.strictEqual((await upload(at(i), archive("tokened", `1.0.${i + 1}`), token)).status, 401)
+    }
   })
 
   it("answers 503 while PostgreSQL is unreachable, recovers without a restart, and never half-publishes", async () => {
@@ -223,28 +235,28 @@ describe.skipIf(!enabled)("three registry replicas on one PostgreSQL database", 
     stop = true
     await Promise.all(workers)
 
-    expect(healthy.size).toBe(3)
-    expect(replicas.map((r) => r.pid)).toEqual(pids)
+    assert.strictEqual(healthy.size, 3)
+    assert.deepStrictEqual(replicas.map((r) => r.pid), pids)
     const unavailable = during.filter((s) => s.status === 503)
-    expect(unavailable.length).toBeGreaterThan(0)
-    for (const u of unavailable) expect(typeof u.detail === "string" && u.detail.length > 0).toBe(true)
-    expect(during.filter((s) => s.status !== 503 && s.status !== 200 && s.status !== 201)).toEqual([])
-    expect(seen.filter((s) => s.status < 0 || s.status === 500)).toEqual([])
-    expect(published.length).toBeGreaterThan(0)
+    assert.isAbove(unavailable.length, 0)
+    for (const u of unavailable) assert.isTrue(typeof u.detail === "string" && u.detail.length > 0)
+    assert.deepStrictEqual(during.filter((s) => s.status !== 503 && s.status !== 200 && s.status !== 201), [])
+    assert.deepStrictEqual(seen.filter((s) => s.status < 0 || s.status === 500), [])
+    assert.isAbove(published.length, 0)
 
     // Nothing half-published: what was acknowledged is complete, what failed is absent.
     for (const p of published) {
       const got = await download(at(1), p.name, p.version)
-      expect(got.status).toBe(200)
-      expect(sha(got.bytes)).toBe(p.sha)
+      assert.strictEqual(got.status, 200)
+      assert.strictEqual(sha(got.bytes), p.sha)
     }
     for (const f of failed) {
       const r = await getJson(at(2), `/packages/${f.name}/${f.version}`)
       if (r.status === 200) {
         // only when the connection died during a COMMIT that took effect: then it is complete too
-        expect(sha((await download(at(0), f.name, f.version)).bytes)).toBe(f.sha)
+        assert.strictEqual(sha((await download(at(0), f.name, f.version)).bytes), f.sha)
       } else {
-        expect(r.status).toBe(404)
+        assert.strictEqual(r.status, 404)
       }
     }
     const broken = await withPg(
@@ -253,13 +265,13 @@ describe.skipIf(!enabled)("three registry replicas on one PostgreSQL database", 
         sql<{ n: string }>`SELECT count(*)::text AS n FROM releases r LEFT JOIN blobs b ON b.sha256 = r.checksum
         WHERE b.id IS NULL OR b.chunk_count <> (SELECT count(*) FROM blob_chunks c WHERE c.blob_id = b.id)`
     )
-    expect(broken[0]!.n).toBe("0")
+    assert.strictEqual(broken[0]!.n, "0")
     const keys = await withPg(
       db.url,
       (sql) =>
         sql<{ n: string }>`SELECT count(*)::text AS n FROM release_keys k WHERE k.deleted_at IS NULL
         AND NOT EXISTS (SELECT 1 FROM releases r WHERE r.name_norm = k.name_norm AND r.version = k.version)`
     )
-    expect(keys[0]!.n).toBe("0")
+    assert.strictEqual(keys[0]!.n, "0")
   }, 60_000)
 })

@@ -1,5 +1,5 @@
 import { NodeContext } from "@effect/platform-node"
-import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
+import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
 import { Effect, Exit, Layer } from "effect"
 import * as crypto from "node:crypto"
 import * as fs from "node:fs"
@@ -92,25 +92,25 @@ describe("project installs against a real registry server", () => {
 
   it("installs, locks, and reinstalls byte-identically from the lock after the cache is cleared", async () => {
     const first = await withProject(home, (p) => p.install({ dir: project }))
-    expect(Exit.isSuccess(first)).toBe(true)
+    assert.isTrue(Exit.isSuccess(first))
     if (!Exit.isSuccess(first)) return
-    expect(first.value.resolved).toBe(true)
-    expect(first.value.packages.length).toBe(50)
+    assert.isTrue(first.value.resolved)
+    assert.strictEqual(first.value.packages.length, 50)
     const lock = JSON.parse(fs.readFileSync(path.join(project, "fm.lock.json"), "utf8"))
-    expect(lock.packages.g7.version).toBe("1.0.0") // backed off: g7 1.1.0 needs g9 ^2 while others need ^1
-    expect(lock.packages.g9.version).toBe("1.1.0")
-    expect(lock.packages.g0).toMatchObject({ version: "1.1.0", registry: { name: "main", url: main.url } })
-    expect(lock.packages.g0.sha256).toMatch(/^[0-9a-f]{64}$/)
+    assert.strictEqual(lock.packages.g7.version, "1.0.0") // backed off: g7 1.1.0 needs g9 ^2 while others need ^1
+    assert.strictEqual(lock.packages.g9.version, "1.1.0")
+    assert.containSubset(lock.packages.g0, { version: "1.1.0", registry: { name: "main", url: main.url } })
+    assert.match(lock.packages.g0.sha256, /^[0-9a-f]{64}$/)
     const before = snapshot(path.join(project, "fm_packages"))
-    expect(Object.keys(before).length).toBe(50)
+    assert.strictEqual(Object.keys(before).length, 50)
 
     fs.rmSync(path.join(home, "cache"), { recursive: true, force: true })
     fs.rmSync(path.join(project, "fm_packages"), { recursive: true, force: true })
     const lockText = fs.readFileSync(path.join(project, "fm.lock.json"), "utf8")
     const second = await withProject(home, (p) => p.install({ dir: project, frozen: true }))
-    expect(Exit.isSuccess(second) && second.value.resolved).toBe(false)
-    expect(snapshot(path.join(project, "fm_packages"))).toEqual(before)
-    expect(fs.readFileSync(path.join(project, "fm.lock.json"), "utf8")).toBe(lockText)
+    assert.isFalse(Exit.isSuccess(second) && second.value.resolved)
+    assert.deepStrictEqual(snapshot(path.join(project, "fm_packages")), before)
+    assert.strictEqual(fs.readFileSync(path.join(project, "fm.lock.json"), "utf8"), lockText)
 
     // everything cached: a reinstall from the lock needs no network at all
     const deadHome = tmp("fm-home-dead-")
@@ -118,20 +118,20 @@ describe("project installs against a real registry server", () => {
     writeRegistries(deadHome, [{ name: "main", url: main.url, priority: 50 }])
     fs.rmSync(path.join(project, "fm_packages"), { recursive: true, force: true })
     const offlineLike = await withProject(deadHome, (p) => p.install({ dir: project }))
-    expect(Exit.isSuccess(offlineLike) && offlineLike.value.packages.every((x) => x.fromCache)).toBe(true)
+    assert.isTrue(Exit.isSuccess(offlineLike) && offlineLike.value.packages.every((x) => x.fromCache))
     fs.rmSync(deadHome, { recursive: true, force: true })
   }, 300_000)
 
   it("tree and outdated read the lock", async () => {
     const tree = await withProject(home, (p) => p.tree({ dir: project }))
-    expect(Exit.isSuccess(tree) && tree.value.fromLock).toBe(true)
+    assert.isTrue(Exit.isSuccess(tree) && tree.value.fromLock)
     if (Exit.isSuccess(tree)) {
-      expect(tree.value.packages.find((p) => p.name === "g7")?.version).toBe("1.0.0")
+      assert.strictEqual(tree.value.packages.find((p) => p.name === "g7")?.version, "1.0.0")
     }
     const outdated = await withProject(home, (p) => p.outdated({ dir: project }))
-    expect(Exit.isSuccess(outdated)).toBe(true)
+    assert.isTrue(Exit.isSuccess(outdated))
     if (Exit.isSuccess(outdated)) {
-      expect(outdated.value.map((r) => `${r.name} ${r.current} ${r.wanted} ${r.latest}`)).toEqual([
+      assert.deepStrictEqual(outdated.value.map((r) => `${r.name} ${r.current} ${r.wanted} ${r.latest}`), [
         "g7 1.0.0 1.1.0 1.1.0",
         "g9 1.1.0 1.1.0 2.0.0"
       ])
@@ -147,8 +147,9 @@ describe("project installs against a real registry server", () => {
       json.dependencies.g9 = "^2.0.0"
       fs.writeFileSync(manifest, JSON.stringify(json))
       const frozen = await withProject(home, (p) => p.install({ dir: project, frozen: true }))
-      expect(Exit.isFailure(frozen)).toBe(true)
-      expect(String(Exit.isFailure(frozen) ? frozen.cause : "")).toContain(
+      assert.isTrue(Exit.isFailure(frozen))
+      assert.include(
+        String(Exit.isFailure(frozen) ? frozen.cause : ""),
         "depends on g9 ^2.0.0, but fm.lock.json has 1.1.0"
       )
       fs.writeFileSync(manifest, original)
@@ -161,10 +162,10 @@ describe("project installs against a real registry server", () => {
       fs.writeFileSync(lockFile, JSON.stringify(tampered))
       fs.rmSync(path.join(home, "cache"), { recursive: true, force: true })
       const bad = await withProject(home, (p) => p.install({ dir: project }))
-      expect(Exit.isFailure(bad)).toBe(true)
-      expect(String(Exit.isFailure(bad) ? bad.cause : "")).toContain("g3@")
-      expect(snapshot(path.join(project, "fm_packages"))).toEqual(before)
-      expect(fs.readdirSync(project).filter((f) => f.includes("staging"))).toEqual([])
+      assert.isTrue(Exit.isFailure(bad))
+      assert.include(String(Exit.isFailure(bad) ? bad.cause : ""), "g3@")
+      assert.deepStrictEqual(snapshot(path.join(project, "fm_packages")), before)
+      assert.deepStrictEqual(fs.readdirSync(project).filter((f) => f.includes("staging")), [])
       fs.writeFileSync(lockFile, lockText)
     },
     300_000
@@ -182,17 +183,17 @@ describe("project installs against a real registry server", () => {
       const before = snapshot(path.join(project, "fm_packages"))
       const lockText = fs.readFileSync(path.join(project, "fm.lock.json"), "utf8")
       const locked = await withProject(home, (p) => p.install({ dir: project }))
-      expect(Exit.isSuccess(locked) && locked.value.resolved).toBe(false)
-      expect(snapshot(path.join(project, "fm_packages"))).toEqual(before)
-      expect(fs.readFileSync(path.join(project, "fm.lock.json"), "utf8")).toBe(lockText)
+      assert.isFalse(Exit.isSuccess(locked) && locked.value.resolved)
+      assert.deepStrictEqual(snapshot(path.join(project, "fm_packages")), before)
+      assert.strictEqual(fs.readFileSync(path.join(project, "fm.lock.json"), "utf8"), lockText)
 
       fs.rmSync(path.join(project, "fm.lock.json"))
       const fresh = await withProject(home, (p) => p.install({ dir: project }))
-      expect(Exit.isSuccess(fresh)).toBe(true)
+      assert.isTrue(Exit.isSuccess(fresh))
       if (Exit.isSuccess(fresh)) {
         const g5 = fresh.value.packages.find((p) => p.name === "g5")
-        expect(g5?.registry).toBe("other")
-        expect(fresh.value.warnings.join("\n")).toContain("g5 is also published by registry 'main'")
+        assert.strictEqual(g5?.registry, "other")
+        assert.include(fresh.value.warnings.join("\n"), "g5 is also published by registry 'main'")
       }
       writeRegistries(home, [{ name: "main", url: main.url, priority: 50 }])
       fs.writeFileSync(path.join(project, "fm.lock.json"), lockText)
@@ -208,24 +209,24 @@ describe("project installs against a real registry server", () => {
         JSON.stringify({ name: "adder", version: "0.1.0", custom: { keep: true } }, null, 2)
       )
       const added = await withProject(home, (p) => p.add("g45", { dir }))
-      expect(Exit.isSuccess(added)).toBe(true)
+      assert.isTrue(Exit.isSuccess(added))
       let manifest = JSON.parse(fs.readFileSync(path.join(dir, "manifest.json"), "utf8"))
-      expect(manifest).toEqual({
+      assert.deepStrictEqual(manifest, {
         name: "adder",
         version: "0.1.0",
         custom: { keep: true },
         dependencies: { g45: "^1.1.0" }
       })
       const pinned = await withProject(home, (p) => p.add("g48@~1.0.0", { dir }))
-      expect(Exit.isSuccess(pinned)).toBe(true)
+      assert.isTrue(Exit.isSuccess(pinned))
       manifest = JSON.parse(fs.readFileSync(path.join(dir, "manifest.json"), "utf8"))
-      expect(manifest.dependencies).toEqual({ g45: "^1.1.0", g48: "~1.0.0" })
+      assert.deepStrictEqual(manifest.dependencies, { g45: "^1.1.0", g48: "~1.0.0" })
       const lock = JSON.parse(fs.readFileSync(path.join(dir, "fm.lock.json"), "utf8"))
-      expect(lock.packages.g48.version).toBe("1.0.0")
-      expect(lock.packages.g45.version).toBe("1.1.0") // kept from the first lock
+      assert.strictEqual(lock.packages.g48.version, "1.0.0")
+      assert.strictEqual(lock.packages.g45.version, "1.1.0") // kept from the first lock
       const bad = await withProject(home, (p) => p.add("g1@not-a-range", { dir }))
-      expect(Exit.isFailure(bad)).toBe(true)
-      expect(JSON.parse(fs.readFileSync(path.join(dir, "manifest.json"), "utf8")).dependencies).toEqual({
+      assert.isTrue(Exit.isFailure(bad))
+      assert.deepStrictEqual(JSON.parse(fs.readFileSync(path.join(dir, "manifest.json"), "utf8")).dependencies, {
         g45: "^1.1.0",
         g48: "~1.0.0"
       })

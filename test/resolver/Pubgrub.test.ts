@@ -1,4 +1,4 @@
-import { describe, expect, it } from "@effect/vitest"
+import { assert, describe, it } from "@effect/vitest"
 import fc from "fast-check"
 import semver from "semver"
 import { type PackageSource, solve } from "../../src/resolver/Pubgrub.js"
@@ -49,9 +49,9 @@ describe("Pubgrub.solve", () => {
       c: { "1.0.0": {}, "1.1.0": {}, "1.2.0": {}, "2.0.0": {} }
     }
     const r = solve({ a: "^1.0.0", b: "^1.0.0" }, sourceOf(reg))
-    expect(r._tag).toBe("Solved")
+    assert.strictEqual(r._tag, "Solved")
     if (r._tag === "Solved") {
-      expect(Object.fromEntries(r.solution)).toEqual({ a: "1.1.0", b: "1.0.0", c: "1.2.0" })
+      assert.deepStrictEqual(Object.fromEntries(r.solution), { a: "1.1.0", b: "1.0.0", c: "1.2.0" })
     }
   })
 
@@ -62,10 +62,10 @@ describe("Pubgrub.solve", () => {
       baz: { "1.0.0": {}, "2.0.0": {} }
     }
     const r = solve({ foo: "^1.0.0", bar: "^1.0.0 || ^2.0.0" }, sourceOf(reg))
-    expect(r._tag).toBe("Solved")
+    assert.strictEqual(r._tag, "Solved")
     if (r._tag === "Solved") {
-      expect(Object.fromEntries(r.solution)).toEqual({ foo: "1.0.0", bar: "1.1.0" })
-      expect(r.conflicts).toBeGreaterThan(0)
+      assert.deepStrictEqual(Object.fromEntries(r.solution), { foo: "1.0.0", bar: "1.1.0" })
+      assert.isAbove(r.conflicts, 0)
     }
   })
 
@@ -77,7 +77,11 @@ describe("Pubgrub.solve", () => {
       c: { "1.0.0": {}, "2.0.0": {} }
     }
     const r = solve({ a: "*", c: "^1.0.0" }, sourceOf(reg))
-    expect(r._tag === "Solved" && Object.fromEntries(r.solution)).toEqual({ a: "1.0.0", b: "1.0.0", c: "1.0.0" })
+    assert.deepStrictEqual(r._tag === "Solved" && Object.fromEntries(r.solution), {
+      a: "1.0.0",
+      b: "1.0.0",
+      c: "1.0.0"
+    })
   })
 
   it("explains a conflict in plain lines naming packages and ranges", () => {
@@ -87,9 +91,9 @@ describe("Pubgrub.solve", () => {
       b: { "1.0.0": {}, "2.0.0": {} }
     }
     const r = solve({ a: "^1.0.0", c: "^3.0.0" }, sourceOf(reg), { rootName: "my-project" })
-    expect(r._tag).toBe("NoSolution")
+    assert.strictEqual(r._tag, "NoSolution")
     if (r._tag === "NoSolution") {
-      expect(r.lines).toEqual([
+      assert.deepStrictEqual(r.lines, [
         "a 1.0.0 depends on b ^2.0.0; c 3.1.0 depends on b ^1.0.0; so a 1.0.0 and c 3.1.0 cannot be installed together",
         "my-project depends on a ^1.0.0; so c 3.1.0 cannot be installed",
         "my-project depends on c ^3.0.0; so my-project's dependencies cannot be satisfied"
@@ -103,7 +107,8 @@ describe("Pubgrub.solve", () => {
       b: { "1.0.0": {}, "1.5.0": {} }
     }
     const r = solve({ a: "^1.0.0" }, sourceOf(reg))
-    expect(r._tag === "NoSolution" && r.message).toBe(
+    assert.strictEqual(
+      r._tag === "NoSolution" && r.message,
       "every version of a depends on b ^2.0.0, but no version of b matches ^2.0.0; the project depends on a ^1.0.0; so the project's dependencies cannot be satisfied"
     )
   })
@@ -111,36 +116,39 @@ describe("Pubgrub.solve", () => {
   it("explains a missing package and a missing version", () => {
     const reg: Registry = { a: { "1.0.0": {}, "2.0.0": {} } }
     const missing = solve({ ghost: "^1.0.0" }, sourceOf(reg))
-    expect(missing._tag === "NoSolution" && missing.message).toContain("no versions of ghost are available")
+    assert.include(missing._tag === "NoSolution" && missing.message, "no versions of ghost are available")
     const noVersion = solve({ a: "^3.0.0" }, sourceOf(reg))
-    expect(noVersion._tag === "NoSolution" && noVersion.message).toContain("no version of a matches ^3.0.0")
+    assert.include(noVersion._tag === "NoSolution" && noVersion.message, "no version of a matches ^3.0.0")
   })
 
   it("uses prereleases only when a range asks for them", () => {
     const reg: Registry = { a: { "1.0.0": {}, "1.1.0-beta.1": {}, "2.0.0-rc.1": {} } }
     const plain = solve({ a: "^1.0.0" }, sourceOf(reg))
-    expect(plain._tag === "Solved" && plain.solution.get("a")).toBe("1.0.0")
+    assert.strictEqual(plain._tag === "Solved" && plain.solution.get("a"), "1.0.0")
     const star = solve({ a: "*" }, sourceOf(reg))
-    expect(star._tag === "Solved" && star.solution.get("a")).toBe("1.0.0")
+    assert.strictEqual(star._tag === "Solved" && star.solution.get("a"), "1.0.0")
     const asked = solve({ a: "^1.1.0-beta.0" }, sourceOf(reg))
-    expect(asked._tag === "Solved" && asked.solution.get("a")).toBe("1.1.0-beta.1")
+    assert.strictEqual(asked._tag === "Solved" && asked.solution.get("a"), "1.1.0-beta.1")
     const rc = solve({ a: ">=2.0.0-rc.0" }, sourceOf(reg))
-    expect(rc._tag === "Solved" && rc.solution.get("a")).toBe("2.0.0-rc.1")
+    assert.strictEqual(rc._tag === "Solved" && rc.solution.get("a"), "2.0.0-rc.1")
   })
 
   it("leaves out versions the source drops (yanked) and fails clearly when only those match", () => {
     const reg: Registry = { a: { "1.0.0": {}, "1.1.0": {} } }
     const noYanked: PackageSource = { ...sourceOf(reg), versions: () => ["1.0.0"] }
     const r = solve({ a: "^1.0.0" }, noYanked)
-    expect(r._tag === "Solved" && r.solution.get("a")).toBe("1.0.0")
+    assert.strictEqual(r._tag === "Solved" && r.solution.get("a"), "1.0.0")
     const pinned = solve({ a: "1.1.0" }, noYanked)
-    expect(pinned._tag === "NoSolution" && pinned.message).toContain("no version of a matches 1.1.0")
+    assert.include(pinned._tag === "NoSolution" && pinned.message, "no version of a matches 1.1.0")
   })
 
   it("compares names through normalizeName and prefers locked versions", () => {
     const reg: Registry = { "json-tool": { "1.0.0": {}, "1.5.0": {} }, app: { "1.0.0": { "json.tool": "^1.0.0" } } }
     const r = solve({ app: "*", JSON_tool: "^1.0.0" }, sourceOf(reg), { preferred: new Map([["json-tool", "1.0.0"]]) })
-    expect(r._tag === "Solved" && Object.fromEntries(r.solution)).toEqual({ app: "1.0.0", "json-tool": "1.0.0" })
+    assert.deepStrictEqual(r._tag === "Solved" && Object.fromEntries(r.solution), {
+      app: "1.0.0",
+      "json-tool": "1.0.0"
+    })
   })
 
   const names = ["a", "b", "c", "d"]
@@ -165,11 +173,11 @@ describe("Pubgrub.solve", () => {
       fc.property(registryArb, rootArb, (reg, root) => {
         const r = solve(root, sourceOf(reg))
         if (r._tag === "Solved") {
-          expect(satisfiesAll(root, reg, r.solution)).toBe(true)
+          assert.isTrue(satisfiesAll(root, reg, r.solution))
         } else {
-          expect(bruteForce(root, reg)).toBe(false)
-          expect(r.lines.length).toBeGreaterThan(0)
-          expect(r.message).toMatch(/cannot be satisfied/)
+          assert.isFalse(bruteForce(root, reg))
+          assert.isAbove(r.lines.length, 0)
+          assert.match(r.message, /cannot be satisfied/)
         }
       }),
       { numRuns: 3000 }

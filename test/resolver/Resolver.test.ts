@@ -1,4 +1,4 @@
-import { describe, expect, it } from "@effect/vitest"
+import { assert, describe, it } from "@effect/vitest"
 import { Effect, Exit, Layer } from "effect"
 import { ReleaseInfo } from "../../src/api/Models.js"
 import { makeMemory, type MemoryRegistry, MetadataSource } from "../../src/resolver/MetadataSource.js"
@@ -48,13 +48,13 @@ describe("Resolver", () => {
         (r) => r.resolve({ dependencies: { app: "^1.0.0" } })
       )
       const res = yield* effect
-      expect(res.packages.map((p) => `${p.name}@${p.version}@${p.registry.name}`)).toEqual([
+      assert.deepStrictEqual(res.packages.map((p) => `${p.name}@${p.version}@${p.registry.name}`), [
         "app@1.0.0@primary",
         "lib@1.2.0@primary",
         "util@1.3.0@primary"
       ])
-      expect([...mem.calls.values()].every((n) => n === 1)).toBe(true)
-      expect(mem.calls.size).toBe(3)
+      assert.isTrue([...mem.calls.values()].every((n) => n === 1))
+      assert.strictEqual(mem.calls.size, 3)
     }))
 
   it.effect("never merges versions across registries: the highest-priority registry that has a name wins", () =>
@@ -68,7 +68,7 @@ describe("Resolver", () => {
         (r) => r.resolve({ dependencies: { lib: "*", other: "^1.0.0" } })
       )
       const res = yield* effect
-      expect(res.packages.map((p) => `${p.name}@${p.version}@${p.registry.name}`)).toEqual([
+      assert.deepStrictEqual(res.packages.map((p) => `${p.name}@${p.version}@${p.registry.name}`), [
         "lib@1.0.0@primary",
         "other@1.0.0@secondary"
       ])
@@ -82,7 +82,7 @@ describe("Resolver", () => {
         (r) => r.resolve({ dependencies: { lib: "^9.0.0" } })
       )
       const exit = yield* Effect.exit(e2)
-      expect(Exit.isFailure(exit)).toBe(true)
+      assert.isTrue(Exit.isFailure(exit))
     }))
 
   it.effect("a registry pin makes only that registry asked", () =>
@@ -96,9 +96,9 @@ describe("Resolver", () => {
         (r) => r.resolve({ dependencies: { lib: "*" } })
       )
       const res = yield* effect
-      expect(res.packages[0]!.registry.name).toBe("secondary")
-      expect(res.packages[0]!.version).toBe("9.0.0")
-      expect(mem.calls.has("primary\u0000lib")).toBe(false)
+      assert.strictEqual(res.packages[0]!.registry.name, "secondary")
+      assert.strictEqual(res.packages[0]!.version, "9.0.0")
+      assert.isFalse(mem.calls.has("primary\u0000lib"))
     }))
 
   it.effect("yanked versions are skipped, but used with a warning when pinned exactly or locked", () =>
@@ -108,19 +108,19 @@ describe("Resolver", () => {
         packages: { lib: [rel("1.0.0"), rel("1.1.0", {}, "security hole CVE-1")] }
       }]
       const a = yield* run(registries, {}, (r) => r.resolve({ dependencies: { lib: "^1.0.0" } })).effect
-      expect(a.packages[0]!.version).toBe("1.0.0")
-      expect(a.warnings).toEqual([])
+      assert.strictEqual(a.packages[0]!.version, "1.0.0")
+      assert.deepStrictEqual(a.warnings, [])
       const pinned = yield* run(registries, {}, (r) => r.resolve({ dependencies: { lib: "=1.1.0" } })).effect
-      expect(pinned.packages[0]!.version).toBe("1.1.0")
-      expect(pinned.warnings[0]).toContain("lib 1.1.0 from registry 'primary' is yanked (security hole CVE-1)")
-      expect(pinned.warnings[0]).toContain("pinned exactly")
+      assert.strictEqual(pinned.packages[0]!.version, "1.1.0")
+      assert.include(pinned.warnings[0], "lib 1.1.0 from registry 'primary' is yanked (security hole CVE-1)")
+      assert.include(pinned.warnings[0], "pinned exactly")
       const locked = yield* run(
         registries,
         {},
         (r) => r.resolve({ dependencies: { lib: "^1.0.0" }, locked: new Map([["lib", "1.1.0"]]) })
       ).effect
-      expect(locked.packages[0]!.version).toBe("1.1.0")
-      expect(locked.warnings[0]).toContain("locked in fm.lock.json")
+      assert.strictEqual(locked.packages[0]!.version, "1.1.0")
+      assert.include(locked.warnings[0], "locked in fm.lock.json")
     }))
 
   it.effect("a conflict fails with ResolutionConflict whose message explains it", () =>
@@ -140,8 +140,8 @@ describe("Resolver", () => {
         (r) => r.resolve({ dependencies: { a: "^1.0.0", c: "^3.0.0", ghost: "^1.0.0" }, rootName: "demo" })
       )
       const err = yield* Effect.flip(effect)
-      expect(err).toBeInstanceOf(ResolutionConflict)
-      expect(err.message).toContain("cannot resolve the dependencies of demo")
-      expect(err.message).toContain("ghost was not found in any configured registry")
+      assert.instanceOf(err, ResolutionConflict)
+      assert.include(err.message, "cannot resolve the dependencies of demo")
+      assert.include(err.message, "ghost was not found in any configured registry")
     }))
 })

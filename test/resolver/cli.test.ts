@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
+import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
 import { execFile } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
@@ -60,19 +60,19 @@ describe("fm tree / outdated / update (built CLI, real server)", () => {
 
   it("update resolves, installs and locks; tree prints the graph", async () => {
     const up = await runFm(["update"], { home, cwd: project })
-    expect(up.code, up.stderr).toBe(0)
-    expect(up.stdout).toContain("+ json-tool 1.0.0")
-    expect(fs.readdirSync(path.join(project, "fm_packages")).sort()).toEqual([
+    assert.strictEqual(up.code, 0, up.stderr)
+    assert.include(up.stdout, "+ json-tool 1.0.0")
+    assert.deepStrictEqual(fs.readdirSync(path.join(project, "fm_packages")).sort(), [
       "app-core-1.0.0.fmpkg",
       "json-tool-1.0.0.fmpkg",
       "logger-1.1.0.fmpkg"
     ])
     const lock = JSON.parse(fs.readFileSync(path.join(project, "fm.lock.json"), "utf8"))
-    expect(Object.keys(lock.packages)).toEqual(["app-core", "json-tool", "logger"])
+    assert.deepStrictEqual(Object.keys(lock.packages), ["app-core", "json-tool", "logger"])
 
     const tree = await runFm(["tree"], { home, cwd: project })
-    expect(tree.code, tree.stderr).toBe(0)
-    expect(tree.stdout.trim().split("\n")).toEqual([
+    assert.strictEqual(tree.code, 0, tree.stderr)
+    assert.deepStrictEqual(tree.stdout.trim().split("\n"), [
       "demo",
       "├── app-core 1.0.0 (main)",
       "│   ├── json-tool 1.0.0",
@@ -83,8 +83,8 @@ describe("fm tree / outdated / update (built CLI, real server)", () => {
     const json = parseJsonOut<{ fromLock: boolean; packages: Array<{ name: string; version: string }> }>(
       await runFm(["tree", "--json"], { home, cwd: project })
     )
-    expect(json.fromLock).toBe(true)
-    expect(json.packages.map((p) => `${p.name}@${p.version}`).sort()).toEqual([
+    assert.isTrue(json.fromLock)
+    assert.deepStrictEqual(json.packages.map((p) => `${p.name}@${p.version}`).sort(), [
       "app-core@1.0.0",
       "json-tool@1.0.0",
       "logger@1.1.0"
@@ -93,12 +93,12 @@ describe("fm tree / outdated / update (built CLI, real server)", () => {
 
   it("outdated lists what has newer versions (--json too)", async () => {
     const out = await runFm(["outdated", "--json"], { home, cwd: project })
-    expect(out.code, out.stderr).toBe(0)
-    expect(JSON.parse(out.stdout)).toEqual([
+    assert.strictEqual(out.code, 0, out.stderr)
+    assert.deepStrictEqual(JSON.parse(out.stdout), [
       { name: "json-tool", current: "1.0.0", wanted: "1.0.0", latest: "1.2.0", registry: "main", direct: true }
     ])
     const table = await runFm(["outdated"], { home, cwd: project })
-    expect(table.stdout).toMatch(/json-tool\s+1\.0\.0\s+1\.0\.0\s+1\.2\.0\s+main\s+direct/)
+    assert.match(table.stdout, /json-tool\s+1\.0\.0\s+1\.0\.0\s+1\.2\.0\s+main\s+direct/)
   }, 120_000)
 
   it("update explains a conflict in plain lines and changes nothing", async () => {
@@ -110,10 +110,10 @@ describe("fm tree / outdated / update (built CLI, real server)", () => {
       JSON.stringify({ name: "demo", version: "1.0.0", dependencies: { "app-core": "^1.0.0", legacy: "^1.0.0" } })
     )
     const up = await runFm(["update"], { home, cwd: project })
-    expect(up.code).toBe(1)
-    expect(up.stderr).toContain("cannot resolve the dependencies of demo")
-    expect(up.stderr).toContain("legacy 1.0.0 depends on logger ^2.0.0, but no version of logger matches ^2.0.0")
-    expect(fs.readFileSync(path.join(project, "fm.lock.json"), "utf8")).toBe(lock)
+    assert.strictEqual(up.code, 1)
+    assert.include(up.stderr, "cannot resolve the dependencies of demo")
+    assert.include(up.stderr, "legacy 1.0.0 depends on logger ^2.0.0, but no version of logger matches ^2.0.0")
+    assert.strictEqual(fs.readFileSync(path.join(project, "fm.lock.json"), "utf8"), lock)
     fs.writeFileSync(manifest, original)
   }, 120_000)
 
@@ -121,12 +121,12 @@ describe("fm tree / outdated / update (built CLI, real server)", () => {
     "fm install (no NAME) follows the lock; --frozen refuses a stale lock; fm install NAME adds to the project",
     async () => {
       const fromLock = await runFm(["install"], { home, cwd: project })
-      expect(fromLock.code, fromLock.stderr).toBe(0)
-      expect(fromLock.stdout).toContain("Installed 3 packages")
-      expect(fromLock.stdout).toContain("from fm.lock.json")
+      assert.strictEqual(fromLock.code, 0, fromLock.stderr)
+      assert.include(fromLock.stdout, "Installed 3 packages")
+      assert.include(fromLock.stdout, "from fm.lock.json")
       const asJson = JSON.parse((await runFm(["install", "--json"], { home, cwd: project })).stdout)
-      expect(asJson.resolved).toBe(false)
-      expect(asJson.packages.every((p: { from_cache: boolean }) => p.from_cache)).toBe(true)
+      assert.isFalse(asJson.resolved)
+      assert.isTrue(asJson.packages.every((p: { from_cache: boolean }) => p.from_cache))
 
       const manifest = path.join(project, "manifest.json")
       const original = fs.readFileSync(manifest, "utf8")
@@ -139,15 +139,15 @@ describe("fm tree / outdated / update (built CLI, real server)", () => {
         })
       )
       const frozen = await runFm(["install", "--frozen"], { home, cwd: project })
-      expect(frozen.code).toBe(1)
-      expect(frozen.stderr).toContain("fm.lock.json does not satisfy the project file (--frozen)")
-      expect(frozen.stderr).toContain("depends on json-tool ^1.2.0, but fm.lock.json has 1.0.0")
+      assert.strictEqual(frozen.code, 1)
+      assert.include(frozen.stderr, "fm.lock.json does not satisfy the project file (--frozen)")
+      assert.include(frozen.stderr, "depends on json-tool ^1.2.0, but fm.lock.json has 1.0.0")
       fs.writeFileSync(manifest, original)
 
       const add = await runFm(["install", "logger"], { home, cwd: project })
-      expect(add.code, add.stderr).toBe(0)
-      expect(add.stdout).toContain("Added logger ^1.1.0 to manifest.json")
-      expect(JSON.parse(fs.readFileSync(manifest, "utf8")).dependencies).toEqual({
+      assert.strictEqual(add.code, 0, add.stderr)
+      assert.include(add.stdout, "Added logger ^1.1.0 to manifest.json")
+      assert.deepStrictEqual(JSON.parse(fs.readFileSync(manifest, "utf8")).dependencies, {
         "app-core": "^1.0.0",
         "json-tool": "1.0.0",
         logger: "^1.1.0"
@@ -161,8 +161,8 @@ describe("fm tree / outdated / update (built CLI, real server)", () => {
     const empty = makeTempDir("fm-empty-")
     try {
       const r = await runFm(["tree"], { home, cwd: empty })
-      expect(r.code).toBe(1)
-      expect(r.stderr).toContain("no project file in")
+      assert.strictEqual(r.code, 1)
+      assert.include(r.stderr, "no project file in")
     } finally {
       removeDir(empty)
     }

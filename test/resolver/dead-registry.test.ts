@@ -5,7 +5,7 @@
  * A package pinned to the dead registry is an error that names it.
  */
 import { NodeContext } from "@effect/platform-node"
-import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
+import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
 import { Cause, Effect, Exit, FiberRef, HashSet, Layer, Logger, Option } from "effect"
 import * as fs from "node:fs"
 import * as net from "node:net"
@@ -99,14 +99,14 @@ describe("a dead registry at top priority", () => {
   it("a 30-package project install succeeds with at most one connection to it and one warning naming it", async () => {
     dead.reset()
     const { exit, warnings } = await withHome(home, Effect.flatMap(ProjectInstall, (p) => p.install({ dir: project })))
-    expect(Exit.isSuccess(exit) ? "ok" : String(exit.cause)).toBe("ok")
+    assert.strictEqual(Exit.isSuccess(exit) ? "ok" : String(exit.cause), "ok")
     if (!Exit.isSuccess(exit)) return
-    expect(exit.value.packages.length).toBe(30)
-    expect(exit.value.packages.every((p) => p.registry === "main")).toBe(true)
-    expect(dead.accepts()).toBeLessThanOrEqual(1)
+    assert.strictEqual(exit.value.packages.length, 30)
+    assert.isTrue(exit.value.packages.every((p) => p.registry === "main"))
+    assert.isAtMost(dead.accepts(), 1)
     const aboutDead = warnings.filter((w) => w.includes("dead"))
-    expect(aboutDead.length).toBe(1)
-    expect(aboutDead[0]).toContain(dead.url)
+    assert.strictEqual(aboutDead.length, 1)
+    assert.include(aboutDead[0], dead.url)
   }, 120_000)
 
   it("standalone fetches in one command also try it at most once", async () => {
@@ -118,8 +118,8 @@ describe("a dead registry at top priority", () => {
         (r) => Effect.forEach(["d1", "d2", "d3", "d4", "d5"], (n) => r.fetch(n), { concurrency: 3 })
       )
     )
-    expect(Exit.isSuccess(exit) ? "ok" : String(exit.cause)).toBe("ok")
-    expect(dead.accepts()).toBeLessThanOrEqual(1)
+    assert.strictEqual(Exit.isSuccess(exit) ? "ok" : String(exit.cause), "ok")
+    assert.isAtMost(dead.accepts(), 1)
   }, 120_000)
 
   it("a package pinned to the dead registry is an error naming it", async () => {
@@ -130,11 +130,11 @@ describe("a dead registry at top priority", () => {
         JSON.stringify({ name: "pinned", version: "1.0.0", dependencies: { d1: "^1.0.0" }, registries: { d1: "dead" } })
       )
       const { exit } = await withHome(home, Effect.flatMap(ProjectInstall, (p) => p.install({ dir })))
-      expect(Exit.isFailure(exit)).toBe(true)
+      assert.isTrue(Exit.isFailure(exit))
       const text = Exit.isFailure(exit) ? String(exit.cause) : ""
-      expect(text).toContain("d1")
-      expect(text).toContain("'dead'")
-      expect(fs.existsSync(path.join(dir, "fm_packages"))).toBe(false)
+      assert.include(text, "d1")
+      assert.include(text, "'dead'")
+      assert.isFalse(fs.existsSync(path.join(dir, "fm_packages")))
     } finally {
       fs.rmSync(dir, { recursive: true, force: true })
     }
@@ -153,12 +153,12 @@ describe("a dead registry at top priority", () => {
       ])
       try {
         const { exit } = await withHome(home, Effect.flatMap(Publisher, (p) => p.publish(file)))
-        expect(Exit.isFailure(exit)).toBe(true)
+        assert.isTrue(Exit.isFailure(exit))
         const failure = Exit.isFailure(exit) ? Cause.failureOption(exit.cause) : Option.none()
         const error = Option.getOrThrow(failure)
-        expect(error._tag).toBe("DefaultRegistryUnavailable")
-        expect(error.message).toContain(`default registry dead (${dead.url}) is unavailable`)
-        expect("hint" in error ? error.hint : "").toMatch(/--registry NAME.*fm registry set-default NAME/)
+        assert.strictEqual(error._tag, "DefaultRegistryUnavailable")
+        assert.include(error.message, `default registry dead (${dead.url}) is unavailable`)
+        assert.match("hint" in error ? error.hint : "", /--registry NAME.*fm registry set-default NAME/)
       } finally {
         withDefault([
           { name: "dead", url: dead.url, priority: 1, enabled: true, is_default: true },

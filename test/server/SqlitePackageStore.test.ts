@@ -6,7 +6,7 @@ import { Effect, ManagedRuntime, Option } from "effect"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { afterEach, describe, expect, it } from "vitest"
+import { afterEach, assert, describe, it } from "vitest"
 import { BlobCache } from "../../src/server/storage/BlobCache.js"
 import { PackageStore } from "../../src/server/storage/PackageStore.js"
 import * as SqlitePackageStore from "../../src/server/storage/SqlitePackageStore.js"
@@ -36,16 +36,18 @@ describe("download counts on SQLite", () => {
     await store.run((s) => s.publish(release("counted", "1.0.0")))
     for (let i = 0; i < 7; i++) await store.run((s) => s.recordDownload("counted", "1.0.0"))
     const pkg = Option.getOrThrow(await store.run((s) => s.getPackage("counted")))
-    expect(pkg.downloads).toBe(7)
-    expect(Option.getOrThrow(await store.run((s) => s.getRelease("Counted", "1.0.0"))).downloads).toBe(7)
+    assert.strictEqual(pkg.downloads, 7)
+    assert.strictEqual(Option.getOrThrow(await store.run((s) => s.getRelease("Counted", "1.0.0"))).downloads, 7)
     await store.run((s) => s.recordDownload("counted", "1.0.0"))
-    expect((await store.run((s) => s.listReleases("counted")))[0]!.downloads).toBe(8)
+    assert.strictEqual((await store.run((s) => s.listReleases("counted")))[0]!.downloads, 8)
     await store.run((s) => s.recordDownload("counted", "1.0.0"))
-    expect((await store.run((s) => s.stats)).totalDownloads).toBe(9)
+    assert.strictEqual((await store.run((s) => s.stats)).totalDownloads, 9)
     await store.run((s) => s.recordDownload("counted", "1.0.0"))
-    expect(
-      (await store.run((s) => s.search({ q: "counted", category: undefined, page: 1, pageSize: 5 }))).rows[0]!.downloads
-    ).toBe(10)
+    assert.strictEqual(
+      (await store.run((s) => s.search({ q: "counted", category: undefined, page: 1, pageSize: 5 }))).rows[0]!
+        .downloads,
+      10
+    )
     await store.close()
   })
 
@@ -55,7 +57,7 @@ describe("download counts on SQLite", () => {
     await Promise.all(Array.from({ length: 25 }, () => first.run((s) => s.recordDownload("closing", "1.0.0"))))
     await first.close() // well within the flush delay
     const second = open()
-    expect(Option.getOrThrow(await second.run((s) => s.getPackage("closing"))).downloads).toBe(25)
+    assert.strictEqual(Option.getOrThrow(await second.run((s) => s.getPackage("closing"))).downloads, 25)
     await second.close()
   })
 
@@ -65,7 +67,7 @@ describe("download counts on SQLite", () => {
     await store.run((s) => s.recordDownload("gone", "1.0.0"))
     await store.run((s) => s.delete("gone", "1.0.0"))
     await store.run((s) => s.recordDownload("never-was", "9.9.9"))
-    expect((await store.run((s) => s.stats)).totalDownloads).toBe(0)
+    assert.strictEqual((await store.run((s) => s.stats)).totalDownloads, 0)
     await store.close()
   })
 })
@@ -76,14 +78,14 @@ describe("BlobCache", () => {
     const b = (n: number) => Buffer.alloc(n)
     cache.set("a", b(4))
     cache.set("b", b(4))
-    expect(cache.get("a")?.byteLength).toBe(4) // a is now the most recent
+    assert.strictEqual(cache.get("a")?.byteLength, 4) // a is now the most recent
     cache.set("c", b(4)) // 12 > 10: b goes
-    expect(cache.get("b")).toBeUndefined()
-    expect(cache.get("a")).toBeDefined()
-    expect(cache.get("c")).toBeDefined()
-    expect(cache.size).toBe(8)
+    assert.isUndefined(cache.get("b"))
+    assert.isDefined(cache.get("a"))
+    assert.isDefined(cache.get("c"))
+    assert.strictEqual(cache.size, 8)
     cache.set("big", b(5)) // over the entry limit: not kept
-    expect(cache.get("big")).toBeUndefined()
-    expect(cache.size).toBe(8)
+    assert.isUndefined(cache.get("big"))
+    assert.strictEqual(cache.size, 8)
   })
 })

@@ -8,7 +8,7 @@ import * as fs from "node:fs"
 import * as http from "node:http"
 import * as os from "node:os"
 import * as path from "node:path"
-import { afterEach, beforeEach, describe, expect, it } from "vitest"
+import { afterEach, assert, beforeEach, describe, it } from "vitest"
 import type { TestDatabase } from "../helpers/pg.js"
 import { createTestDatabase, storedBlobs, testBackends } from "../helpers/pg.js"
 import type { RunningServer } from "../helpers/server.js"
@@ -103,7 +103,7 @@ describe.each(await testBackends())("on %s", (backend) => {
       process.kill(first.pid!, "SIGKILL")
       await first.stop()
       req.destroy()
-      expect(listFiles(tmp).length).toBeGreaterThan(0) // the partial upload is on disk, uncommitted
+      assert.isAbove(listFiles(tmp).length, 0) // the partial upload is on disk, uncommitted
 
       // a stray blob, as if the crash had come after the rename but before the row, and a small
       // upload's half-written file beside its content address
@@ -114,18 +114,18 @@ describe.each(await testBackends())("on %s", (backend) => {
 
       const second = await startServer({ dataDir, adminToken: first.adminToken })
       servers.push(second)
-      expect(listFiles(tmp)).toEqual([])
+      assert.deepStrictEqual(listFiles(tmp), [])
       const blobs = await storedArchives(dataDir)
-      expect(blobs).toHaveLength(1) // only survivor's
-      expect(blobs.some((b) => b.endsWith(stray))).toBe(false)
-      expect((await fetch(`${second.url}/api/v1/registry/packages/half-done`)).status).toBe(404)
+      assert.lengthOf(blobs, 1) // only survivor's
+      assert.isFalse(blobs.some((b) => b.endsWith(stray)))
+      assert.strictEqual((await fetch(`${second.url}/api/v1/registry/packages/half-done`)).status, 404)
       const survivor = await (await fetch(`${second.url}/api/v1/registry/packages/survivor`)).json() as {
         checksum: string
       }
-      expect(blobs[0]!.endsWith(survivor.checksum)).toBe(true)
+      assert.isTrue(blobs[0]!.endsWith(survivor.checksum))
       // and the store still takes the upload that was cut off
       const ok = await uploadArchive(second.url, second.adminToken, big)
-      expect(ok.status).toBe(201)
+      assert.strictEqual(ok.status, 201)
     })
   })
 
@@ -140,13 +140,13 @@ describe.each(await testBackends())("on %s", (backend) => {
       const results = await Promise.all(archives.map((a) => uploadArchive(server.url, server.adminToken, a)))
       const statuses = results.map((r) => r.status).sort()
       await Promise.all(results.map((r) => r.arrayBuffer()))
-      expect(statuses.filter((s) => s === 201)).toHaveLength(1)
-      expect(statuses.filter((s) => s === 409)).toHaveLength(19)
+      assert.lengthOf(statuses.filter((s) => s === 201), 1)
+      assert.lengthOf(statuses.filter((s) => s === 409), 19)
       const blobs = await storedArchives(server.dataDir)
-      expect(blobs).toHaveLength(1)
+      assert.lengthOf(blobs, 1)
       const info = await (await fetch(`${server.url}/api/v1/registry/packages/race-pkg`)).json() as { checksum: string }
-      expect(blobs[0]!.endsWith(info.checksum)).toBe(true)
-      expect(listFiles(path.join(server.dataDir, "tmp"))).toEqual([])
+      assert.isTrue(blobs[0]!.endsWith(info.checksum))
+      assert.deepStrictEqual(listFiles(path.join(server.dataDir, "tmp")), [])
     })
   })
 })
@@ -159,30 +159,30 @@ describe("clean shutdown (SQLite + files)", () => {
     const marker = path.join(dataDir, ".fm-clean-shutdown")
     const first = await startServer({ dataDir })
     await publishFixture(first.url, first.adminToken, { name: "kept", version: "1.0.0" })
-    expect(fs.existsSync(marker)).toBe(false)
+    assert.isFalse(fs.existsSync(marker))
     await first.stop() // SIGTERM: graceful
-    expect(fs.existsSync(marker)).toBe(true)
+    assert.isTrue(fs.existsSync(marker))
 
     // trusted: the start consumes the marker and walks no blob (a file planted meanwhile stays)
     const planted = path.join(dataDir, "blobs", "cd", "cd".repeat(32))
     fs.mkdirSync(path.dirname(planted), { recursive: true })
     fs.writeFileSync(planted, "planted after the clean stop")
     const second = await startServer({ dataDir, adminToken: first.adminToken })
-    expect(fs.existsSync(marker)).toBe(false)
-    expect(fs.existsSync(planted)).toBe(true)
+    assert.isFalse(fs.existsSync(marker))
+    assert.isTrue(fs.existsSync(planted))
     await publishFixture(second.url, second.adminToken, { name: "kept", version: "1.1.0" })
     process.kill(second.pid!, "SIGKILL")
     await second.stop()
-    expect(fs.existsSync(marker)).toBe(false)
+    assert.isFalse(fs.existsSync(marker))
 
     // after a crash: the full sweep, which removes what no release refers to
     const third = await startServer({ dataDir, adminToken: first.adminToken })
     servers.push(third)
-    expect(fs.existsSync(planted)).toBe(false)
+    assert.isFalse(fs.existsSync(planted))
     const info = await (await fetch(`${third.url}/api/v1/registry/packages/kept`)).json() as {
       available_versions: Array<string>
     }
-    expect(info.available_versions).toEqual(["1.0.0", "1.1.0"])
-    expect(listFiles(path.join(dataDir, "blobs"))).toHaveLength(2)
+    assert.deepStrictEqual(info.available_versions, ["1.0.0", "1.1.0"])
+    assert.lengthOf(listFiles(path.join(dataDir, "blobs")), 2)
   })
 })

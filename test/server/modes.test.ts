@@ -4,7 +4,7 @@
  */
 import * as crypto from "node:crypto"
 import * as http from "node:http"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { afterAll, assert, beforeAll, describe, it } from "vitest"
 import type { TestDatabase } from "../helpers/pg.js"
 import { createTestDatabase, testBackends } from "../helpers/pg.js"
 import type { RunningServer } from "../helpers/server.js"
@@ -46,7 +46,7 @@ describe.each(await testBackends())("on %s", (backend) => {
       const s = await start({ private: true })
       const api = `${s.url}/api/v1/registry`
       await publishFixture(s.url, s.adminToken, { name: "secret-pkg", version: "1.0.0" })
-      expect((await fetch(`${api}/health`)).status).toBe(200)
+      assert.strictEqual((await fetch(`${api}/health`)).status, 200)
       for (
         const p of [
           "/packages/search?q=secret",
@@ -59,14 +59,14 @@ describe.each(await testBackends())("on %s", (backend) => {
         ]
       ) {
         const anon = await fetch(`${api}${p}`)
-        expect(anon.status, p).toBe(401)
-        expect((await anon.json() as { detail: string }).detail).toMatch(/read/)
+        assert.strictEqual(anon.status, 401, p)
+        assert.match((await anon.json() as { detail: string }).detail, /read/)
         const ok = await fetch(`${api}${p}`, { headers: { authorization: `Bearer ${s.adminToken}` } })
-        expect(ok.status, p).toBe(200)
+        assert.strictEqual(ok.status, 200, p)
         await ok.arrayBuffer()
       }
       const bad = await fetch(`${api}/stats`, { headers: { authorization: "Bearer fmr_wrong" } })
-      expect(bad.status).toBe(401)
+      assert.strictEqual(bad.status, 401)
     })
   })
 
@@ -74,7 +74,8 @@ describe.each(await testBackends())("on %s", (backend) => {
     it("uses --public-url when given", async () => {
       const s = await start({ inProcess: true, publicUrl: "https://registry.example.com/base/" })
       const info = await publishFixture(s.url, s.adminToken, { name: "pub-url", version: "1.0.0" })
-      expect(info.download_url).toBe(
+      assert.strictEqual(
+        info.download_url,
         "https://registry.example.com/base/api/v1/registry/packages/pub-url/1.0.0/download"
       )
     })
@@ -88,11 +89,11 @@ describe.each(await testBackends())("on %s", (backend) => {
       const a = await (await fetch(`${plain.url}/api/v1/registry/packages/fwd`, { headers })).json() as {
         download_url: string
       }
-      expect(a.download_url).toBe(`${plain.url}/api/v1/registry/packages/fwd/1.0.0/download`)
+      assert.strictEqual(a.download_url, `${plain.url}/api/v1/registry/packages/fwd/1.0.0/download`)
       const b = await (await fetch(`${trusting.url}/api/v1/registry/packages/fwd`, { headers })).json() as {
         download_url: string
       }
-      expect(b.download_url).toBe("https://reg.example.org/api/v1/registry/packages/fwd/1.0.0/download")
+      assert.strictEqual(b.download_url, "https://reg.example.org/api/v1/registry/packages/fwd/1.0.0/download")
     })
   })
 
@@ -105,8 +106,8 @@ describe.each(await testBackends())("on %s", (backend) => {
         files: { "x.bin": crypto.randomBytes(300_000) }
       })
       const res = await uploadArchive(s.url, s.adminToken, huge)
-      expect(res.status).toBe(413)
-      expect((await res.json() as { detail: string }).detail).toMatch(/100000/)
+      assert.strictEqual(res.status, 413)
+      assert.match((await res.json() as { detail: string }).detail, /100000/)
 
       const slightly = fixtureArchive({
         name: "too-big",
@@ -140,10 +141,10 @@ describe.each(await testBackends())("on %s", (backend) => {
         for (let i = 0; i < body.length; i += 16_384) req.write(body.subarray(i, i + 16_384))
         req.end()
       })
-      expect(status).toBe(413)
-      expect((await fetch(`${s.url}/api/v1/registry/packages/too-big`)).status).toBe(404)
+      assert.strictEqual(status, 413)
+      assert.strictEqual((await fetch(`${s.url}/api/v1/registry/packages/too-big`)).status, 404)
       const small = await uploadArchive(s.url, s.adminToken, fixtureArchive({ name: "small-enough", version: "1.0.0" }))
-      expect(small.status).toBe(201)
+      assert.strictEqual(small.status, 201)
     })
   })
 
@@ -152,11 +153,11 @@ describe.each(await testBackends())("on %s", (backend) => {
       const s = await start({})
       const token = await createToken(s.dataDir, "publish", { name: "brief", expiresIn: "2s" })
       const ok = await uploadArchive(s.url, token, fixtureArchive({ name: "exp-a", version: "1.0.0" }))
-      expect(ok.status).toBe(201)
+      assert.strictEqual(ok.status, 201)
       await new Promise((r) => setTimeout(r, 2_500))
       const late = await uploadArchive(s.url, token, fixtureArchive({ name: "exp-b", version: "1.0.0" }))
-      expect(late.status).toBe(401)
-      expect((await late.json() as { detail: string }).detail).toMatch(/expired/)
+      assert.strictEqual(late.status, 401)
+      assert.match((await late.json() as { detail: string }).detail, /expired/)
     })
   })
 })
