@@ -328,7 +328,7 @@ const main = async () => {
     const scenario = async (name: string, start: () => Promise<ReadonlyArray<Replica>>, database?: () => string) => {
       const t = performance.now()
       const replicas = await start()
-      running.push(...replicas)
+      for (const replica of replicas) running.push(replica)
       try {
         process.stderr.write(`${name}: started in ${((performance.now() - t) / 1000).toFixed(1)} s, measuring ...\n`)
         rows.push(await measure(name, replicas, database?.()))

@@ -1,5 +1,5 @@
 import { HttpApiClient } from "@effect/platform"
-import type { Effect } from "effect"
+import type { Brand, Effect } from "effect"
 import { Schema } from "effect"
 import { expect, test } from "tstyche"
 import type { NotFound } from "../src/api/ApiErrors.js"
@@ -11,7 +11,7 @@ import { PackageName } from "../src/domain/PackageName.js"
 import type { Version } from "../src/domain/Version.js"
 
 test("PackageName and Version are branded strings", () => {
-  expect(Schema.decodeSync(PackageName)("x")).type.toBe<string & import("effect").Brand.Brand<"PackageName">>()
+  expect(Schema.decodeSync(PackageName)("x")).type.toBe<string & Brand.Brand<"PackageName">>()
   expect<string>().type.not.toBeAssignableTo<typeof Version.Type>()
   expect<typeof PackageName.Type>().type.toBeAssignableTo<string>()
 })
@@ -21,10 +21,10 @@ test("decodeManifestEffect fails only with ManifestError", () => {
 })
 
 test("the typed client's package info returns PackageInfo and can fail with NotFound", () => {
-  const make = () => HttpApiClient.make(RegistryApi)
-  type Client = Effect.Effect.Success<ReturnType<typeof make>>
-  const info = (client: Client) => client.packages.info({ path: { name: "x" } })
-  type Info = ReturnType<typeof info>
+  const _make = () => HttpApiClient.make(RegistryApi)
+  type Client = Effect.Effect.Success<ReturnType<typeof _make>>
+  const _info = (client: Client) => client.packages.info({ path: { name: "x" } })
+  type Info = ReturnType<typeof _info>
   expect<Effect.Effect.Success<Info>>().type.toBe<PackageInfo>()
   expect<NotFound>().type.toBeAssignableTo<Effect.Effect.Error<Info>>()
   expect<Effect.Effect.Context<Info>>().type.toBe<never>()

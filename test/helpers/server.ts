@@ -131,7 +131,7 @@ export const startServer = async (options: StartServerOptions = {}): Promise<Run
   if (options.logRequests !== true) args.push("--quiet")
   if (options.databaseUrl !== undefined) args.push("--database-url", options.databaseUrl)
   if (options.blobDir !== undefined) args.push("--blob-dir", options.blobDir)
-  args.push(...(options.args ?? []))
+  for (const arg of options.args ?? []) args.push(arg)
   const child = await spawnReady(args, {
     ...(options.umask === undefined ? {} : { umask: options.umask }),
     cwd: ROOT,
