@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect } from "effect"
+import { Effect, Layer } from "effect"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -9,9 +9,10 @@ import { Installer } from "../../src/client/Installer.js"
 import { Registries } from "../../src/client/Registries.js"
 import { parsePublishedAt, resolveDownloadUrl } from "../../src/client/RemoteRegistry.js"
 import { makeFmpkg, type StandIn, startStandIn, writeRegistries } from "../helpers/quirky-server.js"
+import { settingsLayer } from "../helpers/settings.js"
 
-process.env.FLOWMASON_HTTP_RETRIES = "1"
-process.env.FLOWMASON_HTTP_RETRY_DELAY_MS = "10"
+/** One retry, 10 ms apart: these stand-ins answer at once, so the tests stay quick. */
+const settings = settingsLayer({ FLOWMASON_HTTP_RETRIES: "1", FLOWMASON_HTTP_RETRY_DELAY_MS: "10" })
 
 const dirs: Array<string> = []
 const tmp = () => {
@@ -39,7 +40,7 @@ afterAll(async () => {
 const run = <A, E>(url: string, program: Effect.Effect<A, E, Registries | Installer>) => {
   const home = tmp()
   writeRegistries(home, [{ name: "studio", url }])
-  return program.pipe(Effect.provide(clientLayerAt(home)))
+  return program.pipe(Effect.provide(clientLayerAt(home).pipe(Layer.provide(settings))))
 }
 
 describe("the existing FlowMason server's quirks", () => {

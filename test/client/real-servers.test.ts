@@ -3,7 +3,7 @@
  * through a small recording node:http proxy (which can also tamper with downloads).
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Effect } from "effect"
+import { Effect, Layer } from "effect"
 import * as fs from "node:fs"
 import * as http from "node:http"
 import type { AddressInfo } from "node:net"
@@ -15,9 +15,10 @@ import { Installer } from "../../src/client/Installer.js"
 import { Registries } from "../../src/client/Registries.js"
 import { closedPort, writeRegistries } from "../helpers/quirky-server.js"
 import { fixtureArchive, publishFixture, type RunningServer, startServer } from "../helpers/server.js"
+import { settingsLayer } from "../helpers/settings.js"
 
-process.env.FLOWMASON_HTTP_RETRIES = "1"
-process.env.FLOWMASON_HTTP_RETRY_DELAY_MS = "10"
+/** One retry, 10 ms apart: the servers here answer at once, so the tests stay quick. */
+const settings = settingsLayer({ FLOWMASON_HTTP_RETRIES: "1", FLOWMASON_HTTP_RETRY_DELAY_MS: "10" })
 
 interface Proxy {
   readonly url: string
@@ -117,7 +118,7 @@ const withHome = <A, E>(
 ) => {
   const home = tmp()
   writeRegistries(home, registries)
-  return program.pipe(Effect.provide(clientLayerAt(home)))
+  return program.pipe(Effect.provide(clientLayerAt(home).pipe(Layer.provide(settings))))
 }
 
 describe("real fm registry servers", () => {

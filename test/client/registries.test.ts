@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Cause, Effect, Exit, Option } from "effect"
+import { Cause, Effect, Exit, Layer, Option } from "effect"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -8,10 +8,16 @@ import { clientLayerAt } from "../../src/client/ClientLayers.js"
 import { Installer } from "../../src/client/Installer.js"
 import { Registries } from "../../src/client/Registries.js"
 import { closedPort, makeFmpkg, type StandIn, startStandIn, writeRegistries } from "../helpers/quirky-server.js"
+import { settingsLayer } from "../helpers/settings.js"
 
-process.env.FLOWMASON_HTTP_RETRIES = "1"
-process.env.FLOWMASON_HTTP_RETRY_DELAY_MS = "10"
-process.env.FLOWMASON_HTTP_TIMEOUT = "5"
+/** One retry 10 ms apart and a 5 s timeout: the servers here answer (or refuse) at once. */
+const settings = settingsLayer({
+  FLOWMASON_HTTP_RETRIES: "1",
+  FLOWMASON_HTTP_RETRY_DELAY_MS: "10",
+  FLOWMASON_HTTP_TIMEOUT: "5"
+})
+/** The client's layers over `home`, reading the settings above. */
+const clientLayer = (home: string) => clientLayerAt(home).pipe(Layer.provide(settings))
 
 const servers: Array<StandIn> = []
 const dirs: Array<string> = []
@@ -59,7 +65,7 @@ const withHome = <A, E>(
 ) => {
   const home = tmp()
   writeRegistries(home, registries)
-  return program(home).pipe(Effect.provide(clientLayerAt(home)))
+  return program(home).pipe(Effect.provide(clientLayer(home)))
 }
 
 const failureOf = <A, E>(exit: Exit.Exit<A, E>): E => {
@@ -269,7 +275,7 @@ describe("Registries and Installer against real servers on 127.0.0.1", () => {
       const s = yield* Effect.promise(() => start({ packages: [pkg("alpha@1.1.0", "alpha", "1.1.0")] }))
       const home = tmp()
       writeRegistries(home, [{ name: "s", url: s.url }])
-      const layer = clientLayerAt(home)
+      const layer = clientLayer(home)
       const first = yield* Effect.flatMap(Installer, (i) => i.installName("alpha", { dir: tmp() })).pipe(
         Effect.provide(layer)
       )

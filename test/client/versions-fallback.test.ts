@@ -4,7 +4,7 @@
  * (real archives on disk) and, for the bounds, against answers made here.
  */
 import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
-import { Effect, Option } from "effect"
+import { Effect, Layer, Option } from "effect"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -15,8 +15,10 @@ import { normalizePublishedAt } from "../../src/client/ServerQuirks.js"
 import { gatherVersions, MAX_SEARCH_PAGES, SEARCH_PAGE_SIZE } from "../../src/client/VersionsFallback.js"
 import { type OriginalServer, startOriginalServer } from "../helpers/original-server.js"
 import { writeRegistries } from "../helpers/quirky-server.js"
+import { settingsLayer } from "../helpers/settings.js"
 
-process.env.FLOWMASON_HTTP_RETRIES = "0"
+/** No retries: every request the stand-in sees is one the client meant. */
+const settings = settingsLayer({ FLOWMASON_HTTP_RETRIES: "0" })
 
 const dirs: Array<string> = []
 const tmp = () => {
@@ -43,7 +45,9 @@ afterAll(async () => {
 const listVersions = (name: string) => {
   const home = tmp()
   writeRegistries(home, [{ name: "orig", url: server.url }])
-  return Effect.flatMap(Registries, (r) => r.listVersions(name)).pipe(Effect.provide(clientLayerAt(home)))
+  return Effect.flatMap(Registries, (r) => r.listVersions(name)).pipe(
+    Effect.provide(clientLayerAt(home).pipe(Layer.provide(settings)))
+  )
 }
 
 const info = (name: string, version: string) => new PackageInfo({ name, version, checksum: "a".repeat(64) })
