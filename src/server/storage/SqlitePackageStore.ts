@@ -9,9 +9,9 @@
  * else is the shared `SqlPackageStore.makeSql`.
  * @since 0.1.0
  */
-import { Migrator, SqlClient } from "@effect/sql"
+import { Migrator, SqlClient, SqlSchema } from "@effect/sql"
 import { SqliteClient } from "@effect/sql-sqlite-node"
-import { Effect, Layer } from "effect"
+import { Effect, Layer, Option, Schema } from "effect"
 import * as Fs from "node:fs"
 import { normalizeName } from "../../domain/PackageName.js"
 import { searchWords } from "../http/SearchQuery.js"
@@ -19,8 +19,9 @@ import { createLogTable } from "../log/LogTable.js"
 import { restrictDatabaseFiles } from "./FileModes.js"
 import type { SearchQuery } from "./PackageStore.js"
 import { PackageStore, StoreError } from "./PackageStore.js"
-import type { SqlDialect } from "./SqlPackageStore.js"
+import type { SqlDialect } from "./SqlDialect.js"
 import { makeSql } from "./SqlPackageStore.js"
+import { CountRow, IdRow } from "./SqlRows.js"
 
 /**
  * An fsync of `file` by libuv's thread pool (the event loop never waits on the disk); a file
@@ -178,6 +179,35 @@ export const dialect: Effect.Effect<SqlDialect, never, SqlClient.SqlClient> = Ef
         SELECT p.id, p.name_norm, r.description, r.tags_json, r.components_json, ${sql.literal(CATEGORY_TOKEN)}
         FROM packages p JOIN releases r ON r.id = p.latest_release_id WHERE p.id = ${packageId}`.pipe(Effect.asVoid)
       : sql`DELETE FROM packages_fts WHERE rowid = ${packageId}`.pipe(Effect.asVoid)
+  const namedId = SqlSchema.findOne({
+    Request: Schema.String,
+    Result: IdRow,
+    execute: (exact) => sql`SELECT id FROM packages WHERE name_norm = ${exact}`
+  })
+  const rankedPage = SqlSchema.findAll({
+    Request: Schema.Struct({
+      match: Schema.String,
+      exact: Schema.String,
+      id: Schema.Number,
+      limit: Schema.Number,
+      offset: Schema.Number
+    }),
+    Result: IdRow,
+    execute: (r) =>
+      sql`WITH first AS MATERIALIZED (
+          SELECT rowid AS id, bm25(packages_fts, 10.0, 1.0, 3.0, 2.0, 0.0) AS score
+          FROM packages_fts WHERE packages_fts MATCH ${r.match} LIMIT ${RANKED_MATCHES}),
+        hits AS (SELECT id, score FROM first UNION ALL SELECT ${r.id}, 0 WHERE ${r.id} NOT IN (SELECT id FROM first))
+        SELECT p.id AS id FROM hits h JOIN packages p ON p.id = h.id
+        ORDER BY (p.name_norm = ${r.exact}) DESC, h.score, p.downloads DESC, p.name_norm
+        LIMIT ${r.limit} OFFSET ${r.offset}`
+  })
+  // every index row is a package with a latest release (see reindex): count the index alone
+  const matchCount = SqlSchema.single({
+    Request: Schema.String,
+    Result: CountRow,
+    execute: (match) => sql`SELECT count(*) AS n FROM packages_fts WHERE packages_fts MATCH ${match}`
+  })
   const search = (query: SearchQuery) =>
     Effect.gen(function*() {
       const match = ftsQuery(query.q, query.category)
@@ -186,25 +216,22 @@ export const dialect: Effect.Effect<SqlDialect, never, SqlClient.SqlClient> = Ef
       const offset = (query.page - 1) * query.pageSize
       // Ranking costs the main thread per match, so a broad query ranks the first RANKED_MATCHES
       // matches the index yields, plus the package named exactly `q` (ranked first anyway).
-      const named = yield* sql<{ id: number }>`SELECT id FROM packages WHERE name_norm = ${exact}`
-      const id = named.length === 0 ? -1 : Number(named[0].id)
-      const page = yield* sql<{ id: number }>`WITH first AS MATERIALIZED (
-          SELECT rowid AS id, bm25(packages_fts, 10.0, 1.0, 3.0, 2.0, 0.0) AS score
-          FROM packages_fts WHERE packages_fts MATCH ${match} LIMIT ${RANKED_MATCHES}),
-        hits AS (SELECT id, score FROM first UNION ALL SELECT ${id}, 0 WHERE ${id} NOT IN (SELECT id FROM first))
-        SELECT p.id AS id FROM hits h JOIN packages p ON p.id = h.id
-        ORDER BY (p.name_norm = ${exact}) DESC, h.score, p.downloads DESC, p.name_norm
-        LIMIT ${query.pageSize} OFFSET ${offset}`
-      // every index row is a package with a latest release (see reindex): count the index alone
-      const total = yield* sql<{ n: number }>`SELECT count(*) AS n FROM packages_fts WHERE packages_fts MATCH ${match}`
-      return { ids: page.map((r) => Number(r.id)), total: Number(total[0]?.n ?? 0) }
+      const named = yield* namedId(exact)
+      const id = Option.match(named, { onNone: () => -1, onSome: (r) => r.id })
+      const page = yield* rankedPage({ match, exact, id, limit: query.pageSize, offset })
+      const total = yield* matchCount(match).pipe(
+        Effect.catchTag("NoSuchElementException", () => Effect.succeed({ n: 0 }))
+      )
+      return { ids: page.map((r) => r.id), total: total.n }
     })
   // WAL with synchronous = NORMAL: a commit is in the -wal file but not synced; a group of
   // publishes is acknowledged after one fsync of it, off the main thread (a file database only)
-  const files = yield* sql<{ file: string }>`SELECT file FROM pragma_database_list WHERE name = 'main'`.pipe(
-    Effect.orDie
-  )
-  const file = files[0]?.file ?? ""
+  const files = yield* SqlSchema.findOne({
+    Request: Schema.Void,
+    Result: Schema.Struct({ file: Schema.String }),
+    execute: () => sql`SELECT file FROM pragma_database_list WHERE name = 'main'`
+  })().pipe(Effect.orDie)
+  const file = Option.match(files, { onNone: () => "", onSome: (r) => r.file })
   const syncCommitted = file === "" ? undefined : fsyncFile(`${file}-wal`)
   // the server holds the database file alone (token commands only touch tokens)
   return {
