@@ -22,6 +22,7 @@ import { PackageStore, StoreError } from "./PackageStore.js"
 import type { SqlDialect } from "./SqlDialect.js"
 import { makeSql } from "./SqlPackageStore.js"
 import { CountRow, IdRow } from "./SqlRows.js"
+import { createRegistryTables } from "./SqlTables.js"
 
 /**
  * An fsync of `file` by libuv's thread pool (the event loop never waits on the disk); a file
@@ -58,71 +59,12 @@ const categoryToken = (category: string): string => `c${Buffer.from(category, "u
 export const migrations = {
   "0001_create_registry": Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
-    yield* sql`CREATE TABLE packages (
-      id INTEGER PRIMARY KEY AUTOINCREMENT,
-      name_norm TEXT NOT NULL UNIQUE,
-      name TEXT NOT NULL,
-      latest_release_id INTEGER,
-      latest_version TEXT,
-      versions_json TEXT NOT NULL DEFAULT '[]',
-      downloads INTEGER NOT NULL DEFAULT 0,
-      created_at TEXT NOT NULL,
-      updated_at TEXT NOT NULL
-    )`
-    yield* sql`CREATE INDEX packages_updated ON packages (updated_at)`
-    yield* sql`CREATE TABLE releases (
-      id INTEGER PRIMARY KEY AUTOINCREMENT,
-      package_id INTEGER NOT NULL,
-      name TEXT NOT NULL,
-      name_norm TEXT NOT NULL,
-      version TEXT NOT NULL,
-      description TEXT NOT NULL DEFAULT '',
-      author TEXT, author_email TEXT, license TEXT, category TEXT, homepage TEXT, repository TEXT,
-      tags_json TEXT NOT NULL DEFAULT '[]',
-      components_json TEXT NOT NULL DEFAULT '[]',
-      component_count INTEGER NOT NULL DEFAULT 0,
-      python_requirements_json TEXT NOT NULL DEFAULT '[]',
-      deps_json TEXT NOT NULL DEFAULT '{}',
-      flowmason_version TEXT, kind TEXT,
-      checksum TEXT NOT NULL,
-      size_bytes INTEGER NOT NULL,
-      downloads INTEGER NOT NULL DEFAULT 0,
-      published_at TEXT NOT NULL,
-      yanked INTEGER NOT NULL DEFAULT 0,
-      yank_reason TEXT,
-      UNIQUE (name_norm, version)
-    )`
-    yield* sql`CREATE INDEX releases_package ON releases (package_id)`
-    yield* sql`CREATE INDEX releases_category ON releases (category)`
-    yield* sql`CREATE TABLE release_deps (
-      release_id INTEGER NOT NULL,
-      dep_name TEXT NOT NULL,
-      dep_range TEXT NOT NULL,
-      PRIMARY KEY (release_id, dep_name)
-    )`
-    yield* sql`CREATE INDEX release_deps_name ON release_deps (dep_name)`
-    yield* sql`CREATE TABLE release_keys (
-      name_norm TEXT NOT NULL,
-      version TEXT NOT NULL,
-      published_at TEXT NOT NULL,
-      deleted_at TEXT,
-      PRIMARY KEY (name_norm, version)
-    )`
-    yield* sql`CREATE TABLE tokens (
-      id INTEGER PRIMARY KEY AUTOINCREMENT,
-      name TEXT NOT NULL,
-      prefix TEXT NOT NULL,
-      hash TEXT NOT NULL UNIQUE,
-      scope TEXT NOT NULL,
-      created_at TEXT NOT NULL,
-      expires_at TEXT,
-      revoked_at TEXT
-    )`
+    yield* createRegistryTables({ integer: "INTEGER", identity: "INTEGER PRIMARY KEY AUTOINCREMENT" })
     yield* sql`CREATE VIRTUAL TABLE packages_fts USING fts5(
       name, description, tags, components, tokenize = 'unicode61', prefix = '2 3'
     )`
   }),
-  /** The start-up blob sweep lists every checksum: a covering index instead of a table scan + sort. */
+  /** The checksum index (`SqlTables`), for databases made before 0001 created it. */
   "0002_releases_checksum_index": Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
     yield* sql`CREATE INDEX IF NOT EXISTS releases_checksum ON releases (checksum)`
