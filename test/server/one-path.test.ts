@@ -151,7 +151,10 @@ type Init = RequestInit & { readonly blank?: ReadonlyArray<string>; readonly dup
  * Sends the same request to both servers (studio first, then embedded) and expects one answer.
  * `init` may be a function, for bodies that can be sent only once (streams).
  */
-const same = async (p: string, init: Init | (() => Init) = {}) => {
+const same = async (
+  p: string,
+  init: Init | (() => Init) = {}
+): Promise<Answer & { readonly json: () => Readonly<Record<string, unknown>> }> => {
   const make = typeof init === "function" ? init : () => init
   const a = await answer(await fetch(`${studio.url}${p}`, { ...make(), redirect: "manual" }), make().blank)
   const b = await answer(await fetch(`${embedded.url}${p}`, { ...make(), redirect: "manual" }), make().blank)
@@ -199,6 +202,15 @@ describe("fm studio start and RegistryServer.layer give the same answers", () =>
     assert.isAtLeast((await same(`${API}/packages/%E0%A4%A`)).status, 400)
     assert.strictEqual((await same(`${API}/packages/alpha`, { method: "DELETE" })).status, 404)
     assert.strictEqual((await same(`${API}/packages/alpha/1.0.0`, { method: "DELETE" })).status, 401)
+  })
+
+  it("the API description and the publish log's refusals", async () => {
+    assert.isString((await same(`${API}/openapi.json`)).json().openapi)
+    for (const p of ["entries?start=x&end=1", "proof/inclusion", "proof/consistency?first=2&second=1"]) {
+      const a = await same(`${API}/log/${p}`)
+      assert.isString(a.json().detail)
+      assert.isTrue(a.status >= 400 && a.status < 500)
+    }
   })
 
   it("search: query, category, paging, empty query, bad parameters", async () => {
@@ -265,10 +277,9 @@ describe("fm studio start and RegistryServer.layer give the same answers", () =>
       416
     )
     assert.containSubset((await same(`${API}/packages/beta-pkg`)).json(), { downloads: 2 })
-    assert.deepStrictEqual(
-      (await same(`${API}/packages/beta-pkg/versions`)).json().releases.map((r: { downloads: number }) => r.downloads),
-      [2]
-    )
+    const releases = (await same(`${API}/packages/beta-pkg/versions`)).json()
+    assert.containSubset(releases, { releases: [{ downloads: 2 }] })
+    assert.nestedPropertyVal(releases, "releases.length", 1)
     // the same download again and again (an answer the server may replay): each one counts, a 304 does not
     const url = `${API}/packages/beta-pkg/0.1.0/download`
     const first = await same(url)
@@ -299,9 +310,9 @@ describe("fm studio start and RegistryServer.layer give the same answers", () =>
     const good = fixtureArchive({ name: "delta", version: "1.0.0", manifest: { description: "Fresh" } })
     assert.containSubset((await same(url, upload(publisher, good))).json(), { name: "delta", version: "1.0.0" })
     assert.strictEqual((await same(url, upload(publisher, good))).status, 409)
-    assert.match((await same(url, upload(admin, good, "0".repeat(64)))).json().detail, /^Checksum mismatch/)
+    assert.match(String((await same(url, upload(admin, good, "0".repeat(64)))).json().detail), /^Checksum mismatch/)
     assert.match(
-      (await same(url, upload(admin, Buffer.from("not a zip at all")))).json().detail,
+      String((await same(url, upload(admin, Buffer.from("not a zip at all")))).json().detail),
       /^Invalid package archive: .*upload/
     )
     const noFile = new FormData()
@@ -314,7 +325,7 @@ describe("fm studio start and RegistryServer.layer give the same answers", () =>
     )
     const truncated = await same(url, post(admin, unclosed, "multipart/form-data; boundary=b"))
     assert.strictEqual(truncated.status, 400)
-    assert.match(truncated.json().detail, /^Bad multipart body: /)
+    assert.match(String(truncated.json().detail), /^Bad multipart body: /)
     const big = fixtureArchive({
       name: "too-big",
       version: "1.0.0",
@@ -326,7 +337,7 @@ describe("fm studio start and RegistryServer.layer give the same answers", () =>
     const other = fixtureArchive({ name: "epsilon", version: "1.0.0" })
     assert.strictEqual((await same(url, upload(undefined, other))).status, 401)
     assert.strictEqual((await same(url, upload("fmr_not-a-token", other))).status, 401)
-    assert.include((await same(url, upload(reader, other))).json().detail, "this needs scope 'publish'")
+    assert.include(String((await same(url, upload(reader, other))).json().detail), "this needs scope 'publish'")
     // a streamed upload (no Content-Length) of a good archive, and of one over the limit
     const stream = (bytes: Uint8Array) => (): Init => ({
       method: "POST",
@@ -364,12 +375,9 @@ describe("fm studio start and RegistryServer.layer give the same answers", () =>
     assert.containSubset((await same(`${API}/packages/alpha`, { blank: ["published_at"] })).json(), {
       latest_version: "1.3.0"
     })
-    assert.deepStrictEqual(
-      (await same(`${API}/packages/search?q=alpha`, { blank: ["published_at"] })).json().packages.map((
-        p: { latest_version: string }
-      ) => p.latest_version),
-      ["1.3.0"]
-    )
+    const found = (await same(`${API}/packages/search?q=alpha`, { blank: ["published_at"] })).json()
+    assert.containSubset(found, { packages: [{ latest_version: "1.3.0" }] })
+    assert.nestedPropertyVal(found, "packages.length", 1)
 
     const yank = {
       method: "POST",
