@@ -1,6 +1,7 @@
 import type { FileSystem } from "@effect/platform"
 import type { Effect, Layer } from "effect"
 import { expect, test } from "tstyche"
+import type { LogUnavailable, LogVerificationFailed } from "../src/client/LogVerifier.js"
 import type { MetadataSource, PackageMetadata, ResolveError } from "../src/resolver/MetadataSource.js"
 import { layerMemory } from "../src/resolver/MetadataSource.js"
 import type { Lockfile, Project, ProjectError } from "../src/resolver/ProjectFile.js"
@@ -52,6 +53,9 @@ test("ProjectInstall methods have no requirements and name their errors", () => 
   expect<LockOutOfDate>().type.toBeAssignableTo<E<ReturnType<typeof project.install>>>()
   expect<InstallFailed>().type.toBeAssignableTo<E<ReturnType<typeof project.install>>>()
   expect<ResolutionConflict>().type.toBeAssignableTo<E<ReturnType<typeof project.install>>>()
+  // a project install checks every registry's publish log (src/client/LogVerifier.ts)
+  expect<LogVerificationFailed>().type.toBeAssignableTo<E<ReturnType<typeof project.install>>>()
+  expect<LogUnavailable>().type.toBeAssignableTo<E<ReturnType<typeof project.install>>>()
   expect<A<ReturnType<typeof project.tree>>>().type.toBe<ProjectTree>()
   expect<A<ReturnType<typeof project.outdated>>>().type.toBe<ReadonlyArray<OutdatedRow>>()
 })
