@@ -550,6 +550,8 @@ export class Registries extends Effect.Service<Registries>()("fm/Registries", {
       vouchMany,
       /** A registry's client, log key and checkpoint directory, for `fm registry verify`. */
       logTarget,
+      /** Where the newest checkpoint seen of each log is kept (`<home>/logs`). */
+      logStateDir,
       /** The registry clients to use (one named registry, else every enabled one, in priority order). */
       sources,
       /** A package version's info from the first registry that has it. */
