@@ -118,19 +118,30 @@ export const verifyCommand = Command.make(
         const enabled = (yield* config.list).filter((e) => e.enabled)
         const targets: Array<GossipRegistry> = []
         const skipped: Array<string> = []
+        const unavailable: Array<string> = []
         for (const entry of enabled) {
-          const target = yield* targetOf(entry.name)
-          if (target.logKey === undefined) skipped.push(entry.name)
+          // a registry that cannot be reached now is left out (and said so), not a failure of the others
+          const target = yield* registries.logTarget(entry.name).pipe(
+            Effect.catchTag("LogUnavailable", () => Effect.succeed(undefined))
+          )
+          if (target === undefined) unavailable.push(entry.name)
+          else if (target.logKey === undefined) skipped.push(entry.name)
           else targets.push({ registry: entry.name, logKey: target.logKey, source: target.source })
         }
         const files = yield* Effect.forEach(args.checkpoint, readCheckpointFile)
         const report = yield* gossip({ registries: targets, files, stateDir: registries.logStateDir })
-        out.gossip = { checkpoints: report.checkpoints, comparisons: report.comparisons, without_log: skipped }
+        out.gossip = {
+          checkpoints: report.checkpoints,
+          comparisons: report.comparisons,
+          without_log: skipped,
+          unavailable
+        }
         if (!args.json) {
           for (const c of report.checkpoints) {
             yield* Console.log(`  ${terminalLine(c.from)}: log ${c.log}, ${c.size} entries, root ${c.root}`)
           }
           for (const s of skipped) yield* Console.log(`  registry ${terminalLine(s)}: publishes no log (not compared)`)
+          for (const s of unavailable) yield* Console.log(`  registry ${terminalLine(s)}: unavailable (not compared)`)
           yield* Console.log(
             `Gossip: ${report.checkpoints.length} checkpoints, ${report.comparisons} comparisons of one log: they agree.`
           )
