@@ -136,11 +136,11 @@ const b64 = (h: Uint8Array) => Buffer.from(h).toString("base64")
 export const auditLog = (target: AuditTarget): Effect.Effect<AuditReport, LogAuditFailed> =>
   Effect.gen(function*() {
     const verifier = parseVerifier(target.logKey)
-    const failed = (log: string) => (reason: string) =>
-      new LogAuditFailed({ registry: target.registry, log, reason })
+    const failed = (log: string) => (reason: string) => new LogAuditFailed({ registry: target.registry, log, reason })
     if (verifier === undefined) return yield* failed("(unknown)")("the pinned log key is not a valid key")
     const fail = failed(verifier.name)
-    const unreadable = (what: string) => (e: { readonly message: string }) => fail(`its ${what} could not be read (${e.message})`)
+    const unreadable = (what: string) => (e: { readonly message: string }) =>
+      fail(`its ${what} could not be read (${e.message})`)
     const file = stateFile(target.stateDir, verifier.name)
     const stored: Checkpoint | undefined = yield* readStored(file, verifier).pipe(Effect.mapError(fail))
     const note = yield* target.source.logCheckpoint.pipe(Effect.mapError(unreadable("checkpoint")))
@@ -170,7 +170,9 @@ export const auditLog = (target: AuditTarget): Effect.Effect<AuditReport, LogAud
     while (tree.size < head.size) {
       const start = tree.size
       const end = Math.min(head.size, start + AUDIT_PAGE)
-      const page = yield* target.source.logEntries(start, end).pipe(Effect.mapError(unreadable(`entries ${start}..${end}`)))
+      const page = yield* target.source.logEntries(start, end).pipe(
+        Effect.mapError(unreadable(`entries ${start}..${end}`))
+      )
       if (page.entries.length !== end - start) {
         return yield* fail(`it answered ${page.entries.length} entries for ${start}..${end} of a signed ${head.size}`)
       }

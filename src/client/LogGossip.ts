@@ -139,8 +139,10 @@ export const gossip = (options: {
         }
         if (small.checkpoint.size === 0) continue
         // any registry serving this log can prove it: the proof is checked against both signed roots
-        const prover = views.find((v) => v.source !== undefined && v.checkpoint.origin === log &&
-          v.checkpoint.size >= large.checkpoint.size)?.source
+        const prover = views.find((v) =>
+          v.source !== undefined && v.checkpoint.origin === log &&
+          v.checkpoint.size >= large.checkpoint.size
+        )?.source
         if (prover === undefined) {
           // every registry serving this log shows fewer entries than were witnessed
           return yield* fail(
@@ -149,7 +151,9 @@ export const gossip = (options: {
           )
         }
         const answer = yield* prover.source.logConsistency(small.checkpoint.size, large.checkpoint.size).pipe(
-          Effect.mapError((e) => fail(`a consistency proof could not be read from registry ${prover.registry} (${e.message})`))
+          Effect.mapError((e) =>
+            fail(`a consistency proof could not be read from registry ${prover.registry} (${e.message})`)
+          )
         )
         const ok = answer.old_size === small.checkpoint.size && answer.new_size === large.checkpoint.size &&
           verifyConsistency(

@@ -20,9 +20,9 @@ import type { EntryProof, InclusionProofResponse, InclusionProofsResponse } from
 import { MAX_PROOFS } from "../api/LogModels.js"
 import type { PackageInfo } from "../api/Models.js"
 import { normalizeName } from "../domain/PackageName.js"
-import type { LogEntry } from "../shared/log/LogEntry.js"
 import type { Checkpoint } from "../shared/log/Checkpoint.js"
 import { openCheckpoint } from "../shared/log/Checkpoint.js"
+import type { LogEntry } from "../shared/log/LogEntry.js"
 import { entryLeafHash } from "../shared/log/LogEntry.js"
 import { hashEquals, verifyConsistency, verifyInclusion } from "../shared/log/Merkle.js"
 import type { NoteVerifier } from "../shared/log/SignedNote.js"
@@ -170,7 +170,9 @@ export const checkHead = (
 ): Effect.Effect<Checkpoint, string> =>
   Effect.gen(function*() {
     const opened = openCheckpoint(note, verifier)
-    if ("refused" in opened) return yield* Effect.fail(`its checkpoint is not signed by the pinned key (${opened.refused})`)
+    if ("refused" in opened) {
+      return yield* Effect.fail(`its checkpoint is not signed by the pinned key (${opened.refused})`)
+    }
     const head = opened.checkpoint
     if (stored === undefined) return head
     if (head.size < stored.size) {
@@ -212,7 +214,10 @@ const entryProblem = (
   if (index !== pkg.index || entry.index !== pkg.index) {
     return `the proof is for entry ${index}, not entry ${pkg.index}`
   }
-  if (entry.operation !== "publish" || normalizeName(entry.name) !== normalizeName(pkg.name) || entry.version !== pkg.version) {
+  if (
+    entry.operation !== "publish" || normalizeName(entry.name) !== normalizeName(pkg.name) ||
+    entry.version !== pkg.version
+  ) {
     return `log entry ${index} is '${entry.operation} ${entry.name}@${entry.version}', not its publish`
   }
   if (entry.sha256 !== pkg.sha256 || entry.size !== pkg.size) {

@@ -208,7 +208,9 @@ export const readLock = (dir: string): Effect.Effect<Lockfile | undefined, Proje
       }
       const dependencies = yield* stringMap(file, `packages.${name}.dependencies`, p.dependencies)
       const logIndex = p.log_index
-      if (logIndex !== undefined && !(typeof logIndex === "number" && Number.isSafeInteger(logIndex) && logIndex >= 0)) {
+      if (
+        logIndex !== undefined && !(typeof logIndex === "number" && Number.isSafeInteger(logIndex) && logIndex >= 0)
+      ) {
         return yield* bad(`'${name}' has a log_index that is not a non-negative integer`)
       }
       packages.set(normalizeName(name), {

@@ -586,14 +586,18 @@ export class ProjectInstall extends Effect.Service<ProjectInstall>()("fm/Project
         }))))
         const installed = yield* materialize(packages, installDir, concurrency, early, meter, Fiber.join(vouching))
         const indexes = yield* Fiber.join(vouching)
-        const learned = packages.some((p) => p.logIndex === undefined && indexes.has(loggedId({ ...p, registry: p.registry.name })))
+        const learned = packages.some((p) =>
+          p.logIndex === undefined && indexes.has(loggedId({ ...p, registry: p.registry.name }))
+        )
         packages = packages.map((p) => {
           const index = indexes.get(loggedId({ ...p, registry: p.registry.name }))
           return index === undefined ? p : { ...p, logIndex: index }
         })
         if (!resolved && learned && options.frozen !== true) {
           // a lock from before the publish log: record the indexes the registries vouched for
-          yield* provideFs(writeLock(project.dir, lock?.packages === undefined ? packages : mergeLocked(lock.packages, packages)))
+          yield* provideFs(
+            writeLock(project.dir, lock?.packages === undefined ? packages : mergeLocked(lock.packages, packages))
+          )
         }
         if (resolved) {
           // a registry without checksums in its index: record what was downloaded and verified

@@ -29,7 +29,8 @@ assertBuilt()
 interface LockJson {
   packages: Record<string, { version: string; sha256: string; log_index?: number }>
 }
-const readLock = (dir: string): LockJson => JSON.parse(fs.readFileSync(path.join(dir, "fm.lock.json"), "utf8")) as LockJson
+const readLock = (dir: string): LockJson =>
+  JSON.parse(fs.readFileSync(path.join(dir, "fm.lock.json"), "utf8")) as LockJson
 const installed = (dir: string): Array<string> => {
   const target = path.join(dir, "fm_packages")
   return fs.existsSync(target) ? fs.readdirSync(target).sort() : []
@@ -62,10 +63,15 @@ describe("project installs check the registry's publish log (built binary)", () 
       )
 
       // a lock made before the log: the install finds the indexes (one package answer each) and records them
-      const stripped = { ...lock, packages: Object.fromEntries(Object.entries(lock.packages).map(([n, p]) => {
-        const { log_index: _, ...rest } = p
-        return [n, rest]
-      })) }
+      const stripped = {
+        ...lock,
+        packages: Object.fromEntries(
+          Object.entries(lock.packages).map(([n, p]) => {
+            const { log_index: _, ...rest } = p
+            return [n, rest]
+          })
+        )
+      }
       fs.writeFileSync(path.join(p1, "fm.lock.json"), JSON.stringify(stripped))
       const old = await fm(["install"], p1)
       assert.strictEqual(old.code, 0, old.stderr)

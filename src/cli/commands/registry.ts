@@ -17,8 +17,8 @@ import {
 } from "../../client/RegistryConfig.js"
 import { parseVerifier } from "../../shared/log/SignedNote.js"
 import { terminalLine } from "../../shared/TerminalText.js"
-import { verifyCommand } from "./registryVerify.js"
 import { formatBytes, isInteractive, json, printJson, printTable, UsageError, warn, yesNo } from "../Output.js"
+import { verifyCommand } from "./registryVerify.js"
 
 /** The JSON shape of a registry in `--json` output (snake_case like the file; never the token). */
 const entryJson = (e: RegistryEntry, token: TokenSource) => ({

@@ -24,13 +24,14 @@ const MAX_CHECKPOINT_FILE = 64 * 1024
 const readCheckpointFile = (file: string) =>
   Effect.gen(function*() {
     const fs = yield* FileSystem.FileSystem
-    const unreadable = (reason: string) =>
-      new LogAuditFailed({ registry: `(file ${file})`, log: "(unknown)", reason })
+    const unreadable = (reason: string) => new LogAuditFailed({ registry: `(file ${file})`, log: "(unknown)", reason })
     const info = yield* fs.stat(file).pipe(Effect.mapError((e) => unreadable(`cannot be read (${e.message})`)))
     if (Number(info.size) > MAX_CHECKPOINT_FILE) {
       return yield* unreadable(`is ${Number(info.size)} bytes, larger than a checkpoint (${MAX_CHECKPOINT_FILE})`)
     }
-    const text = yield* fs.readFileString(file).pipe(Effect.mapError((e) => unreadable(`cannot be read (${e.message})`)))
+    const text = yield* fs.readFileString(file).pipe(
+      Effect.mapError((e) => unreadable(`cannot be read (${e.message})`))
+    )
     return [file, text] as const
   })
 
@@ -77,7 +78,11 @@ export const verifyCommand = Command.make(
       const targetOf = (registry: string) =>
         registries.logTarget(registry).pipe(
           Effect.catchTag("LogUnavailable", (e) =>
-            new LogAuditFailed({ registry: e.registry, log: e.log, reason: `its log key could not be read (${e.reason})` }))
+            new LogAuditFailed({
+              registry: e.registry,
+              log: e.log,
+              reason: `its log key could not be read (${e.reason})`
+            }))
         )
       if (name !== undefined) {
         const target = yield* targetOf(name)

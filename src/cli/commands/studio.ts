@@ -152,7 +152,9 @@ const startCommand = Command.make(
       }
       const logWitnessUrl = Option.getOrUndefined(opts.logWitnessUrl)
       if (logWitnessUrl !== undefined && !/^https?:\/\/[^/]/.test(logWitnessUrl)) {
-        return yield* new UsageError({ reason: `--log-witness-url: '${logWitnessUrl}' must start with http:// or https://` })
+        return yield* new UsageError({
+          reason: `--log-witness-url: '${logWitnessUrl}' must start with http:// or https://`
+        })
       }
       const publicUrl = Option.getOrUndefined(opts.publicUrl)
       if (publicUrl !== undefined && !/^https?:\/\/[^/]/.test(publicUrl)) {

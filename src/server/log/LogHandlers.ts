@@ -118,15 +118,20 @@ export const LogLive = HttpApiBuilder.group(RegistryApi, "log", (handlers) =>
           const indexes: Array<number> = []
           for (const part of parts) {
             const index = yield* count("indexes", part)
-            if (index !== undefined) indexes.push(index)
+            if (index !== undefined) {
+              indexes.push(index)
+            }
           }
           const fixedSize = yield* count("size", urlParams.size)
           const old = yield* count("old", urlParams.old)
           const checkpoint = fixedSize === undefined ? yield* log.checkpoint : undefined
           const size = fixedSize ?? checkpoint?.size ?? 0
           const proofs = yield* Effect.forEach(indexes, (index) =>
-            Effect.map(log.inclusion(index, size), (inclusion) =>
-              new EntryProof({ index, hashes: inclusion.proof.map(b64), entry: inclusion.entry })))
+            Effect.map(
+              log.inclusion(index, size),
+              (inclusion) =>
+                new EntryProof({ index, hashes: inclusion.proof.map(b64), entry: inclusion.entry })
+            ))
           // an old size beyond the tree gets no consistency proof: the client sees the smaller tree
           const consistency = old === undefined || old > size ? undefined : yield* log.consistency(old, size)
           const body = new InclusionProofsResponse({

@@ -52,10 +52,12 @@ export const publishCheckpoints = (log: PublishLogService, targets: WitnessTarge
       )
     const toFile = (file: string, note: string, size: number) =>
       Effect.tryPromise(() => writeFileAtomicPromise(file, note, { temp: tempBeside(file), mode: 0o644 })).pipe(
-        Effect.tap(() => Effect.sync(() => {
-          fileSize = size
-          warned.delete("file")
-        })),
+        Effect.tap(() =>
+          Effect.sync(() => {
+            fileSize = size
+            warned.delete("file")
+          })
+        ),
         Effect.catchAll((e) => warn("file", `cannot write the log's checkpoint to ${file}: ${String(e.error)}`))
       )
     const toUrl = (url: string, note: string, size: number) =>
@@ -69,10 +71,12 @@ export const publishCheckpoints = (log: PublishLogService, targets: WitnessTarge
         await res.body?.cancel()
         if (!res.ok) throw new Error(`HTTP ${res.status}`)
       }).pipe(
-        Effect.tap(() => Effect.sync(() => {
-          urlSize = size
-          warned.delete("url")
-        })),
+        Effect.tap(() =>
+          Effect.sync(() => {
+            urlSize = size
+            warned.delete("url")
+          })
+        ),
         Effect.catchAll((e) => warn("url", `cannot POST the log's checkpoint to ${url}: ${String(e.error)}`))
       )
     const tick = Effect.gen(function*() {

@@ -14,8 +14,8 @@ import { ServerConfig } from "../ServerConfig.js"
 import type { StoreError } from "../storage/PackageStore.js"
 import { PackageStore } from "../storage/PackageStore.js"
 import type { LogKeyError } from "./LogKey.js"
-import { publishCheckpoints } from "./LogWitness.js"
 import { loadLogKey } from "./LogKey.js"
+import { publishCheckpoints } from "./LogWitness.js"
 
 /**
  * A request for a part of the log that does not exist (an index or size beyond the tree).
