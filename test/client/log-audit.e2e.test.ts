@@ -94,7 +94,7 @@ describe("fm registry verify (built binary)", () => {
       await server.stop()
       removeDir(root)
     }
-  })
+  }, 240_000)
 
   it("catches a version published twice with other bytes in the log itself", async () => {
     const { fm, home, root } = logSetup()
@@ -118,7 +118,7 @@ describe("fm registry verify (built binary)", () => {
       await server.stop()
       removeDir(root)
     }
-  })
+  }, 240_000)
 
   it("--gossip: one log agrees across registries and witness files; a split view is caught", async () => {
     const { fm, root } = logSetup()
@@ -177,5 +177,5 @@ describe("fm registry verify (built binary)", () => {
       sink.close()
       removeDir(root)
     }
-  })
+  }, 240_000)
 })

@@ -37,77 +37,81 @@ const installed = (dir: string): Array<string> => {
 }
 
 describe("project installs check the registry's publish log (built binary)", () => {
-  it("one log request per install, log_index in the lock (old locks get it); (a) an edited store is caught", async () => {
-    // metadata always revalidated: the install sees what the (edited) registry says now
-    const { fm, home, root } = logSetup({ FLOWMASON_METADATA_MAX_AGE: "0" })
-    let server = await startServer({ dataDir: path.join(root, "data"), logRequests: true })
-    try {
-      const token = server.adminToken
-      await publishFixture(server.url, token, { name: "dep-pkg", version: "1.0.0" })
-      await publishFixture(server.url, token, { name: "app-pkg", version: "1.0.0", deps: { "dep-pkg": "^1.0.0" } })
-      await publishFixture(server.url, token, { name: "other", version: "1.0.0" })
-      assert.strictEqual((await fm(["registry", "add", "r", server.url])).code, 0)
-      const origin = recordedOrigin(home)
+  it(
+    "one log request per install, log_index in the lock (old locks get it); (a) an edited store is caught",
+    async () => {
+      // metadata always revalidated: the install sees what the (edited) registry says now
+      const { fm, home, root } = logSetup({ FLOWMASON_METADATA_MAX_AGE: "0" })
+      let server = await startServer({ dataDir: path.join(root, "data"), logRequests: true })
+      try {
+        const token = server.adminToken
+        await publishFixture(server.url, token, { name: "dep-pkg", version: "1.0.0" })
+        await publishFixture(server.url, token, { name: "app-pkg", version: "1.0.0", deps: { "dep-pkg": "^1.0.0" } })
+        await publishFixture(server.url, token, { name: "other", version: "1.0.0" })
+        assert.strictEqual((await fm(["registry", "add", "r", server.url])).code, 0)
+        const origin = recordedOrigin(home)
 
-      const p1 = path.join(root, "p1")
-      writeProject(p1, { "app-pkg": "^1.0.0", other: "^1.0.0" })
-      const before = logRequests(server)
-      const first = await fm(["install"], p1)
-      assert.strictEqual(first.code, 0, first.stderr)
-      assert.strictEqual(logRequests(server) - before, 1, "one log request for three packages")
-      assert.notInclude(first.stderr, "notice: registry r publishes no log")
-      const lock = readLock(p1)
-      assert.deepStrictEqual(
-        Object.fromEntries(Object.entries(lock.packages).map(([n, p]) => [n, p.log_index])),
-        { "app-pkg": 1, "dep-pkg": 0, other: 2 }
-      )
-
-      // a lock made before the log: the install finds the indexes (one package answer each) and records them
-      const stripped = {
-        ...lock,
-        packages: Object.fromEntries(
-          Object.entries(lock.packages).map(([n, p]) => {
-            const { log_index: _, ...rest } = p
-            return [n, rest]
-          })
+        const p1 = path.join(root, "p1")
+        writeProject(p1, { "app-pkg": "^1.0.0", other: "^1.0.0" })
+        const before = logRequests(server)
+        const first = await fm(["install"], p1)
+        assert.strictEqual(first.code, 0, first.stderr)
+        assert.strictEqual(logRequests(server) - before, 1, "one log request for three packages")
+        assert.notInclude(first.stderr, "notice: registry r publishes no log")
+        const lock = readLock(p1)
+        assert.deepStrictEqual(
+          Object.fromEntries(Object.entries(lock.packages).map(([n, p]) => [n, p.log_index])),
+          { "app-pkg": 1, "dep-pkg": 0, other: 2 }
         )
+
+        // a lock made before the log: the install finds the indexes (one package answer each) and records them
+        const stripped = {
+          ...lock,
+          packages: Object.fromEntries(
+            Object.entries(lock.packages).map(([n, p]) => {
+              const { log_index: _, ...rest } = p
+              return [n, rest]
+            })
+          )
+        }
+        fs.writeFileSync(path.join(p1, "fm.lock.json"), JSON.stringify(stripped))
+        const old = await fm(["install"], p1)
+        assert.strictEqual(old.code, 0, old.stderr)
+        assert.strictEqual(readLock(p1).packages["app-pkg"]?.log_index, 1)
+
+        // following the lock, every archive cached: still one log request
+        const mid = logRequests(server)
+        const frozen = await fm(["install", "--frozen"], p1)
+        assert.strictEqual(frozen.code, 0, frozen.stderr)
+        assert.strictEqual(logRequests(server) - mid, 1, "one log request for a frozen install")
+
+        // (a) behind the server's back: other bytes and their checksum for dep-pkg@1.0.0
+        const dataDir = server.dataDir
+        await server.stop()
+        const other = fixtureArchive({ name: "dep-pkg", version: "1.0.0", files: { "README.md": "# evil\n" } })
+        const sha = crypto.createHash("sha256").update(other).digest("hex")
+        fs.mkdirSync(path.join(dataDir, "blobs", sha.slice(0, 2)), { recursive: true })
+        fs.writeFileSync(path.join(dataDir, "blobs", sha.slice(0, 2), sha), other)
+        execFileSync("sqlite3", [
+          path.join(dataDir, "registry.db"),
+          `UPDATE releases SET checksum = '${sha}', size_bytes = ${other.length} WHERE name_norm = 'dep-pkg' AND version = '1.0.0'`
+        ])
+        server = await startServer({ dataDir, logRequests: true })
+        assert.strictEqual((await fm(["registry", "set", "r", "--url", server.url])).code, 0)
+        const p2 = path.join(root, "p2")
+        writeProject(p2, { "app-pkg": "^1.0.0" })
+        const edited = await fm(["install"], p2)
+        assertLogFailure(edited, origin, /log recorded SHA-256 [0-9a-f]{64}/)
+        assert.include(edited.stderr, "dep-pkg@1.0.0")
+        assert.deepStrictEqual(installed(p2), [], "nothing installed")
+        assert.isFalse(fs.existsSync(path.join(p2, "fm.lock.json")), "no lock written")
+      } finally {
+        await server.stop()
+        removeDir(root)
       }
-      fs.writeFileSync(path.join(p1, "fm.lock.json"), JSON.stringify(stripped))
-      const old = await fm(["install"], p1)
-      assert.strictEqual(old.code, 0, old.stderr)
-      assert.strictEqual(readLock(p1).packages["app-pkg"]?.log_index, 1)
-
-      // following the lock, every archive cached: still one log request
-      const mid = logRequests(server)
-      const frozen = await fm(["install", "--frozen"], p1)
-      assert.strictEqual(frozen.code, 0, frozen.stderr)
-      assert.strictEqual(logRequests(server) - mid, 1, "one log request for a frozen install")
-
-      // (a) behind the server's back: other bytes and their checksum for dep-pkg@1.0.0
-      const dataDir = server.dataDir
-      await server.stop()
-      const other = fixtureArchive({ name: "dep-pkg", version: "1.0.0", files: { "README.md": "# evil\n" } })
-      const sha = crypto.createHash("sha256").update(other).digest("hex")
-      fs.mkdirSync(path.join(dataDir, "blobs", sha.slice(0, 2)), { recursive: true })
-      fs.writeFileSync(path.join(dataDir, "blobs", sha.slice(0, 2), sha), other)
-      execFileSync("sqlite3", [
-        path.join(dataDir, "registry.db"),
-        `UPDATE releases SET checksum = '${sha}', size_bytes = ${other.length} WHERE name_norm = 'dep-pkg' AND version = '1.0.0'`
-      ])
-      server = await startServer({ dataDir, logRequests: true })
-      assert.strictEqual((await fm(["registry", "set", "r", "--url", server.url])).code, 0)
-      const p2 = path.join(root, "p2")
-      writeProject(p2, { "app-pkg": "^1.0.0" })
-      const edited = await fm(["install"], p2)
-      assertLogFailure(edited, origin, /log recorded SHA-256 [0-9a-f]{64}/)
-      assert.include(edited.stderr, "dep-pkg@1.0.0")
-      assert.deepStrictEqual(installed(p2), [], "nothing installed")
-      assert.isFalse(fs.existsSync(path.join(p2, "fm.lock.json")), "no lock written")
-    } finally {
-      await server.stop()
-      removeDir(root)
-    }
-  })
+    },
+    240_000
+  )
 
   it("(c) a rollback and (b) a fork are caught by an install that follows the lock from the cache", async () => {
     const { fm, home, root } = logSetup()
@@ -159,5 +163,5 @@ describe("project installs check the registry's publish log (built binary)", () 
       await server.stop()
       removeDir(root)
     }
-  })
+  }, 240_000)
 })
