@@ -9,13 +9,12 @@
  * A failure names the registry and the log, and leaves fm_packages as it was.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { execFileSync } from "node:child_process"
-import * as crypto from "node:crypto"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { assertBuilt, removeDir } from "../helpers/cli.js"
 import {
   assertLogFailure,
+  editStoredRelease,
   logKeyFile,
   logRequests,
   logSetup,
@@ -88,14 +87,7 @@ describe("project installs check the registry's publish log (built binary)", () 
         // (a) behind the server's back: other bytes and their checksum for dep-pkg@1.0.0
         const dataDir = server.dataDir
         await server.stop()
-        const other = fixtureArchive({ name: "dep-pkg", version: "1.0.0", files: { "README.md": "# evil\n" } })
-        const sha = crypto.createHash("sha256").update(other).digest("hex")
-        fs.mkdirSync(path.join(dataDir, "blobs", sha.slice(0, 2)), { recursive: true })
-        fs.writeFileSync(path.join(dataDir, "blobs", sha.slice(0, 2), sha), other)
-        execFileSync("sqlite3", [
-          path.join(dataDir, "registry.db"),
-          `UPDATE releases SET checksum = '${sha}', size_bytes = ${other.length} WHERE name_norm = 'dep-pkg' AND version = '1.0.0'`
-        ])
+        editStoredRelease(dataDir, "dep-pkg", "1.0.0")
         server = await startServer({ dataDir, logRequests: true })
         assert.strictEqual((await fm(["registry", "set", "r", "--url", server.url])).code, 0)
         const p2 = path.join(root, "p2")

@@ -4,12 +4,14 @@
  * that a failure names the registry and the log and installed nothing.
  */
 import { assert } from "@effect/vitest"
+import { execFileSync } from "node:child_process"
 import * as crypto from "node:crypto"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import type { FmResult } from "./cli.js"
 import { makeTempDir, runFm } from "./cli.js"
 import type { RunningServer } from "./server.js"
+import { fixtureArchive } from "./server.js"
 
 /** A temp root with `home` and `cwd`, and `fm` run there (`env` added). */
 export const logSetup = (env: Readonly<Record<string, string>> = {}) => {
@@ -59,4 +61,19 @@ export const assertLogFailure = (result: FmResult, origin: string, reason: RegEx
 export const writeProject = (dir: string, dependencies: Record<string, string>): void => {
   fs.mkdirSync(dir, { recursive: true })
   fs.writeFileSync(path.join(dir, "manifest.json"), JSON.stringify({ name: "demo", version: "1.0.0", dependencies }))
+}
+
+/**
+ * Behind a stopped server's back: other bytes (and their checksum and size) for a published
+ * `name@version` in its SQLite store and blob directory. The log is left as it was.
+ */
+export const editStoredRelease = (dataDir: string, name: string, version: string): void => {
+  const other = fixtureArchive({ name, version, files: { "README.md": "# evil\n" } })
+  const sha = crypto.createHash("sha256").update(other).digest("hex")
+  fs.mkdirSync(path.join(dataDir, "blobs", sha.slice(0, 2)), { recursive: true })
+  fs.writeFileSync(path.join(dataDir, "blobs", sha.slice(0, 2), sha), other)
+  execFileSync("sqlite3", [
+    path.join(dataDir, "registry.db"),
+    `UPDATE releases SET checksum = '${sha}', size_bytes = ${other.length} WHERE name_norm = '${name}' AND version = '${version}'`
+  ])
 }
