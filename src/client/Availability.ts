@@ -30,6 +30,8 @@ export interface Tracker {
   readonly gate: (probe: RemoteRegistry, main: RemoteRegistry) => RemoteRegistry
   /** Whether the registry was found down in this command. */
   readonly isDown: () => boolean
+  /** The registry answered (for transports other than the observed client: downloads). */
+  readonly answered: () => void
 }
 
 const isUnavailable = (e: unknown): e is RegistryUnavailable =>
@@ -155,6 +157,7 @@ export const tracker = (target: { readonly name: string; readonly url: string })
       publish: (file, upload) => run((r) => r.publish(file, upload), probe, main),
       logProof: (index, old) => run((r) => r.logProof(index, old), probe, main)
     }),
-    isDown: () => state._tag === "Down"
+    isDown: () => state._tag === "Down",
+    answered
   }
 }
