@@ -347,6 +347,17 @@ export const make = (
      * ETag revalidation of package metadata: the cached copy's ETag goes out as `If-None-Match`;
      * a `304` is answered from the cached body; a `200` with an `ETag` replaces the cached copy.
      */
+    /**
+     * What `freshVersions` just read of a metadata file, by URL, handed to the request that follows
+     * (its `If-None-Match`) so the file is read once per call, not twice.
+     */
+    const peeked = new Map<string, Option.Option<MetadataRecord>>()
+    const readOnce = (file: string, url: string): Effect.Effect<Option.Option<MetadataRecord>> =>
+      Effect.suspend(() => {
+        const known = peeked.get(url)
+        peeked.delete(url)
+        return known !== undefined ? Effect.succeed(known) : readMetadata(file, url)
+      })
     const withMetadataCache = (c: HttpClient.HttpClient): HttpClient.HttpClient => {
       const dir = options.metadataCacheDir
       if (dir === undefined) return c
@@ -370,7 +381,7 @@ export const make = (
           const file = fileOf(req)
           if (file === undefined) return Effect.succeed(req)
           return Effect.map(
-            readMetadata(file, req.url),
+            readOnce(file, req.url),
             Option.match({
               onNone: () => req,
               onSome: (r) => {
@@ -582,11 +593,15 @@ export const make = (
           ? undefined
           : metadataFile(options.metadataCacheDir, registry, base, url)
         if (window <= 0 || file === undefined) return Effect.succeed(Option.none())
-        return Effect.map(readMetadata(file, url), (kept) =>
-          Option.flatMap(kept, (r) =>
+        return Effect.map(readMetadata(file, url), (kept) => {
+          const fresh = Option.flatMap(kept, (r) =>
             r.checkedAt !== undefined && Date.now() - r.checkedAt < window
               ? decodeVersionsBody(r.body)
-              : Option.none()))
+              : Option.none())
+          // not fresh: the request that follows revalidates this very copy (no second read)
+          if (Option.isNone(fresh)) peeked.set(url, kept)
+          return fresh
+        })
       })
 
     const versions = Effect.fn("RemoteRegistry.versions")(function*(name: string) {
@@ -598,8 +613,7 @@ export const make = (
           Effect.map(Option.some),
           // FlowMason's server always answers 404 here (`Package 'x@versions' not found`): treat a
           // 404 as "not supported" and ask for the package itself (which 404s if it is missing).
-          Effect.catchTag("PackageNotFound", () =>
-            Effect.succeed(Option.none()))
+          Effect.catchTag("PackageNotFound", () => Effect.succeed(Option.none()))
         )
       if (Option.isSome(answer)) {
         const v = answer.value
@@ -609,9 +623,7 @@ export const make = (
         const byVersion = new Map(v.releases.map((r) => [r.version, r]))
         const all = new Set([...v.versions, ...byVersion.keys()])
         const releases = [...all]
-          .filter((x) =>
-            semver.valid(x) !== null
-          )
+          .filter((x) => semver.valid(x) !== null)
           .sort(semver.compare)
           .map((x) => byVersion.get(x) ?? new ReleaseInfo({ version: x }))
         const listed: VersionList = {
