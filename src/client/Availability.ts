@@ -30,6 +30,8 @@ export interface Tracker {
   readonly gate: (probe: RemoteRegistry, main: RemoteRegistry) => RemoteRegistry
   /** Whether the registry was found down in this command. */
   readonly isDown: () => boolean
+  /** The registry answered (for transports other than the observed client: downloads). */
+  readonly answered: () => void
 }
 
 const isUnavailable = (e: unknown): e is RegistryUnavailable =>
@@ -159,6 +161,7 @@ export const tracker = (target: { readonly name: string; readonly url: string })
       logEntries: (start, end) => run((r) => r.logEntries(start, end), probe, main),
       logConsistency: (oldSize, newSize) => run((r) => r.logConsistency(oldSize, newSize), probe, main)
     }),
-    isDown: () => state._tag === "Down"
+    isDown: () => state._tag === "Down",
+    answered
   }
 }

@@ -175,8 +175,13 @@ export class Registries extends Effect.Service<Registries>()("fm/Registries", {
 
     const metadataDir = path.join(path.dirname(cache.dir), "metadata")
 
-    const options = (entry: RegistryEntry, retriesOf: number): RemoteRegistry.RemoteRegistryOptions => ({
+    const options = (
+      entry: RegistryEntry,
+      retriesOf: number,
+      onAnswer: () => void
+    ): RemoteRegistry.RemoteRegistryOptions => ({
       token: config.token(entry),
+      onAnswer,
       timeout: `${timeoutSeconds} seconds`,
       retries: retriesOf,
       retryDelay: `${retryDelayMs} millis`,
@@ -196,8 +201,8 @@ export class Registries extends Effect.Service<Registries>()("fm/Registries", {
         return Effect.map(
           Effect.all({
             // first contact: one attempt, no retries (a dead registry costs one connection)
-            probe: RemoteRegistry.make(entry, options(entry, 0)),
-            main: RemoteRegistry.make(entry, options(entry, retries))
+            probe: RemoteRegistry.make(entry, options(entry, 0, tracker.answered)),
+            main: RemoteRegistry.make(entry, options(entry, retries, tracker.answered))
           }).pipe(Effect.provideService(HttpClient.HttpClient, observed)),
           ({ main, probe }) => {
             const gated = tracker.gate(probe, main)
