@@ -102,6 +102,11 @@ export const make = (tempDir: string): Effect.Effect<BlobStoreService, BlobError
                 ON CONFLICT (sha256) DO NOTHING RETURNING id`
               // Same content stored already (by us or another replica): nothing to write.
               if (claimed.length === 0) return
+              // No WAL flush of its own: no release refers to the blob until the publish's
+              // transaction commits, and that commit's flush (synchronous, later in the one WAL)
+              // makes this one durable too. Saves one fsync per publish; a crash before the
+              // release commits may lose the blob, which nothing refers to then.
+              yield* sql`SET LOCAL synchronous_commit TO OFF`
               const id = Number(claimed[0].id)
               const buffer = Buffer.allocUnsafe(CHUNK_SIZE)
               for (let seq = 0; seq < chunkCount; seq++) {
