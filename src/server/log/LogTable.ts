@@ -8,15 +8,13 @@
  * reader never sees index n+1 before n.
  * @since 0.1.0
  */
-import { SqlClient } from "@effect/sql"
+import { SqlClient, SqlSchema } from "@effect/sql"
 import type { SqlError } from "@effect/sql/SqlError"
-import { Effect } from "effect"
+import { Effect, Schema } from "effect"
+import type { ParseError } from "effect/ParseResult"
 import type { LogEntryFields } from "../../shared/log/LogEntry.js"
 import { LogEntry } from "../../shared/log/LogEntry.js"
-
-type Row = Record<string, unknown>
-
-const num = (v: unknown): number => Number(v)
+import { CountRow, IntColumn, LogEntryRow } from "../storage/SqlRows.js"
 
 /**
  * The portable DDL of the log, with the backend's integer type for indexes and sizes, and the
@@ -53,13 +51,20 @@ export const appendEntry = (
   sql: SqlClient.SqlClient,
   lock: Effect.Effect<void, SqlError>,
   entry: LogEntryFields
-): Effect.Effect<number, SqlError> =>
+): Effect.Effect<number, SqlError | ParseError> =>
   Effect.gen(function*() {
     yield* lock
-    const rows = yield* sql<Row>`INSERT INTO log_entries (idx, operation, name, version, sha256, size_bytes, at)
-      SELECT coalesce(max(idx) + 1, 0), ${entry.operation}, ${entry.name}, ${entry.version}, ${entry.sha256},
-        ${entry.size}, ${entry.time} FROM log_entries RETURNING idx`
-    return num(rows[0]?.idx)
+    const row = yield* SqlSchema.single({
+      Request: LogEntryRow.omit("index"),
+      Result: Schema.Struct({ idx: IntColumn }),
+      execute: (e) =>
+        sql`INSERT INTO log_entries (idx, operation, name, version, sha256, size_bytes, at)
+          SELECT coalesce(max(idx) + 1, 0), ${e.operation}, ${e.name}, ${e.version}, ${e.sha256},
+            ${e.size_bytes}, ${e.at} FROM log_entries RETURNING idx`
+    })(entry).pipe(
+      Effect.catchTag("NoSuchElementException", () => Effect.dieMessage("INSERT ... RETURNING returned no row"))
+    )
+    return row.idx
   })
 
 /**
@@ -70,28 +75,26 @@ export const readEntries = (
   sql: SqlClient.SqlClient,
   start: number,
   end: number
-): Effect.Effect<ReadonlyArray<LogEntry>, SqlError> =>
-  sql<Row>`SELECT * FROM log_entries WHERE idx >= ${start} AND idx < ${end} ORDER BY idx`.pipe(
-    Effect.map((rows) =>
-      rows.map((r) =>
-        LogEntry.make({
-          index: num(r.idx),
-          operation: r.operation === "yank" || r.operation === "unyank" || r.operation === "delete"
-            ? r.operation
-            : "publish",
-          name: String(r.name),
-          version: String(r.version),
-          sha256: String(r.sha256),
-          size: num(r.size_bytes),
-          time: String(r.at)
-        }, { disableValidation: true })
-      )
-    )
+): Effect.Effect<ReadonlyArray<LogEntry>, SqlError | ParseError> =>
+  SqlSchema.findAll({
+    Request: Schema.Struct({ start: Schema.Number, end: Schema.Number }),
+    Result: LogEntryRow,
+    execute: (r) => sql`SELECT * FROM log_entries WHERE idx >= ${r.start} AND idx < ${r.end} ORDER BY idx`
+  })({ start, end }).pipe(
+    // the database's entries were checked when appended: not checked again on every read
+    Effect.map((rows) => rows.map((r) => LogEntry.make(r, { disableValidation: true })))
   )
 
 /**
  * The number of entries.
  * @since 0.1.0
  */
-export const logSize = (sql: SqlClient.SqlClient): Effect.Effect<number, SqlError> =>
-  sql<Row>`SELECT coalesce(max(idx) + 1, 0) AS n FROM log_entries`.pipe(Effect.map((rows) => num(rows[0]?.n)))
+export const logSize = (sql: SqlClient.SqlClient): Effect.Effect<number, SqlError | ParseError> =>
+  SqlSchema.single({
+    Request: Schema.Void,
+    Result: CountRow,
+    execute: () => sql`SELECT coalesce(max(idx) + 1, 0) AS n FROM log_entries`
+  })().pipe(
+    Effect.map((row) => row.n),
+    Effect.catchTag("NoSuchElementException", () => Effect.dieMessage("an aggregate returned no row"))
+  )

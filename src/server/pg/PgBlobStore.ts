@@ -14,14 +14,23 @@
  * own `--data-dir`).
  * @since 0.1.0
  */
-import { SqlClient } from "@effect/sql"
+import { SqlClient, SqlSchema } from "@effect/sql"
 import type { Scope } from "effect"
-import { Duration, Effect, Layer, Option, Stream } from "effect"
+import { Duration, Effect, Layer, Option, Schema, Stream } from "effect"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
 import type { BlobStoreService, BlobTooLarge, TempBlob } from "../storage/BlobStore.js"
 import { BlobError, BlobStore, fromParts, make as makeLocalBlobStore } from "../storage/BlobStore.js"
+import { IdRow, IntColumn } from "../storage/SqlRows.js"
 import { catchSqlDefects, describeCause } from "./PgDatabase.js"
+
+/** A `blobs` row: where an archive's chunks are and how many there are. */
+const BlobRow = Schema.Struct({
+  id: IntColumn,
+  size: Schema.propertySignature(IntColumn).pipe(Schema.fromKey("size_bytes")),
+  chunkSize: Schema.propertySignature(IntColumn).pipe(Schema.fromKey("chunk_size")),
+  chunkCount: Schema.propertySignature(IntColumn).pipe(Schema.fromKey("chunk_count"))
+})
 
 /**
  * Size of one stored chunk: 256 KiB.
@@ -84,6 +93,25 @@ export const make = (tempDir: string): Effect.Effect<BlobStoreService, BlobError
       return `postgres:blobs/${sha256}`
     }
 
+    const claimBlob = SqlSchema.findOne({
+      Request: Schema.Struct({ sha256: Schema.String, size: Schema.Number, chunkCount: Schema.Number }),
+      Result: IdRow,
+      execute: (r) =>
+        sql`INSERT INTO blobs (sha256, size_bytes, chunk_size, chunk_count)
+          VALUES (${r.sha256}, ${r.size}, ${CHUNK_SIZE}, ${r.chunkCount})
+          ON CONFLICT (sha256) DO NOTHING RETURNING id`
+    })
+    const blobBySha = SqlSchema.findOne({
+      Request: Schema.String,
+      Result: BlobRow,
+      execute: (sha256) => sql`SELECT id, size_bytes, chunk_size, chunk_count FROM blobs WHERE sha256 = ${sha256}`
+    })
+    const chunk = SqlSchema.findOne({
+      Request: Schema.Struct({ id: Schema.Number, seq: Schema.Number }),
+      Result: Schema.Struct({ data: Schema.Uint8ArrayFromSelf }),
+      execute: (r) => sql`SELECT data FROM blob_chunks WHERE blob_id = ${r.id} AND seq = ${r.seq}`
+    })
+
     const commit = Effect.fn("PgBlobStore.commit")(function*(temp: TempBlob) {
       const target = pathOf(temp.sha256)
       yield* Effect.acquireUseRelease(
@@ -95,19 +123,15 @@ export const make = (tempDir: string): Effect.Effect<BlobStoreService, BlobError
           sql.withTransaction(
             Effect.gen(function*() {
               const chunkCount = Math.ceil(temp.size / CHUNK_SIZE)
-              const claimed = yield* sql<
-                { id: unknown }
-              >`INSERT INTO blobs (sha256, size_bytes, chunk_size, chunk_count)
-                VALUES (${temp.sha256}, ${temp.size}, ${CHUNK_SIZE}, ${chunkCount})
-                ON CONFLICT (sha256) DO NOTHING RETURNING id`
+              const claimed = yield* claimBlob({ sha256: temp.sha256, size: temp.size, chunkCount })
               // Same content stored already (by us or another replica): nothing to write.
-              if (claimed.length === 0) return
+              if (Option.isNone(claimed)) return
               // No WAL flush of its own: no release refers to the blob until the publish's
               // transaction commits, and that commit's flush (synchronous, later in the one WAL)
               // makes this one durable too. Saves one fsync per publish; a crash before the
               // release commits may lose the blob, which nothing refers to then.
               yield* sql`SET LOCAL synchronous_commit TO OFF`
-              const id = Number(claimed[0].id)
+              const id = claimed.value.id
               const buffer = Buffer.allocUnsafe(CHUNK_SIZE)
               for (let seq = 0; seq < chunkCount; seq++) {
                 const want = Math.min(CHUNK_SIZE, temp.size - seq * CHUNK_SIZE)
@@ -132,7 +156,10 @@ export const make = (tempDir: string): Effect.Effect<BlobStoreService, BlobError
               }
             })
           ).pipe(
-            Effect.catchTag("SqlError", (e) => Effect.fail(blobError(temp.sha256, "store in PostgreSQL")(e))),
+            Effect.catchTags({
+              SqlError: (e) => Effect.fail(blobError(temp.sha256, "store in PostgreSQL")(e)),
+              ParseError: (e) => Effect.fail(blobError(temp.sha256, "store in PostgreSQL")(e))
+            }),
             // a connection killed during COMMIT/ROLLBACK is a defect in @effect/sql: keep it typed
             catchSqlDefects(blobError(temp.sha256, "store in PostgreSQL"))
           ),
@@ -142,19 +169,7 @@ export const make = (tempDir: string): Effect.Effect<BlobStoreService, BlobError
       return target
     })
 
-    const meta = (sha256: string) =>
-      sql<{ id: unknown; size_bytes: unknown; chunk_size: unknown; chunk_count: unknown }>`SELECT id, size_bytes,
-        chunk_size, chunk_count FROM blobs WHERE sha256 = ${sha256}`.pipe(
-        Effect.map((rows) =>
-          rows.length === 0 ? Option.none() : Option.some({
-            id: Number(rows[0].id),
-            size: Number(rows[0].size_bytes),
-            chunkSize: Number(rows[0].chunk_size),
-            chunkCount: Number(rows[0].chunk_count)
-          })
-        ),
-        Effect.mapError(blobError(sha256, "look up in PostgreSQL"))
-      )
+    const meta = (sha256: string) => blobBySha(sha256).pipe(Effect.mapError(blobError(sha256, "look up in PostgreSQL")))
 
     const stat = (sha256: string) => Effect.map(meta(sha256), Option.map((m) => ({ size: m.size })))
 
@@ -176,15 +191,15 @@ export const make = (tempDir: string): Effect.Effect<BlobStoreService, BlobError
           const last = Math.floor(end / m.chunkSize)
           return Stream.range(first, last).pipe(
             Stream.mapEffect((seq) =>
-              sql<{ data: Uint8Array }>`SELECT data FROM blob_chunks WHERE blob_id = ${m.id} AND seq = ${seq}`.pipe(
+              chunk({ id: m.id, seq }).pipe(
                 Effect.mapError(blobError(sha256, "read from PostgreSQL")),
-                Effect.flatMap((rows) =>
-                  rows.length === 0
-                    ? Effect.fail(
+                Effect.flatMap(Option.match({
+                  onNone: () =>
+                    Effect.fail(
                       new BlobError({ file: sha256, operation: "read", cause: new Error(`chunk ${seq} is missing`) })
-                    )
-                    : Effect.succeed(rows[0].data)
-                ),
+                    ),
+                  onSome: (row) => Effect.succeed(row.data)
+                })),
                 Effect.map((data) => {
                   const offset = seq * m.chunkSize
                   const from = seq === first ? start - offset : 0
@@ -209,7 +224,7 @@ export const make = (tempDir: string): Effect.Effect<BlobStoreService, BlobError
         // Temp uploads live in this replica's own data directory: whatever is there at start was
         // left by a crash of this replica (give each replica its own --data-dir).
         const temps = yield* sweepOldFiles(Path.join(local.root, "tmp"), Duration.zero)
-        const removed = yield* sql<{ sha256: string }>`DELETE FROM blobs b
+        const removed = yield* sql`DELETE FROM blobs b
           WHERE b.created_at < now() - make_interval(secs => ${Duration.toSeconds(SWEEP_MIN_AGE)})
           AND NOT EXISTS (SELECT 1 FROM releases r WHERE r.checksum = b.sha256)
           RETURNING b.sha256`.pipe(Effect.mapError(blobError("blobs", "sweep in PostgreSQL")))

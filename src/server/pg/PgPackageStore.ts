@@ -25,16 +25,17 @@
  * downloads, then name.
  * @since 0.1.0
  */
-import { SqlClient } from "@effect/sql"
-import { Effect, Layer, Option } from "effect"
+import { SqlClient, SqlSchema } from "@effect/sql"
+import { Effect, Layer, Option, Schema } from "effect"
 import type { Scope } from "effect"
 import { normalizeName } from "../../domain/PackageName.js"
-import { sortVersions } from "../../domain/Version.js"
 import { searchWords } from "../http/SearchQuery.js"
 import type { PackageStoreService, SearchQuery } from "../storage/PackageStore.js"
 import { PackageStore, StoreError } from "../storage/PackageStore.js"
-import type { SqlDialect } from "../storage/SqlPackageStore.js"
-import { latestOf, makeSql } from "../storage/SqlPackageStore.js"
+import type { SqlDialect } from "../storage/SqlDialect.js"
+import { makeSql } from "../storage/SqlPackageStore.js"
+import { makeSqlQueries } from "../storage/SqlQueries.js"
+import { CountRow, IdRow } from "../storage/SqlRows.js"
 import * as PgCacheInvalidation from "./PgCacheInvalidation.js"
 import type { PgDatabaseOptions } from "./PgDatabase.js"
 import { catchSqlDefects, layer as databaseLayer, migratorLayer, pgStoreError } from "./PgDatabase.js"
@@ -63,24 +64,12 @@ export const dialect: Effect.Effect<SqlDialect, never, SqlClient.SqlClient> = Ef
   const coherence = yield* Effect.serviceOption(PgCacheInvalidation.PgCacheInvalidation)
   const sql = yield* SqlClient.SqlClient
 
+  const queries = makeSqlQueries(sql)
   const reindex = (packageId: number, _hasReleases: boolean) =>
     Effect.gen(function*() {
       // Recompute latest/versions now that this transaction holds the package row's lock: a
       // concurrent writer on another replica may have committed a version since our caller read.
-      const rows = yield* sql<{ id: unknown; version: string; yanked: unknown }>`SELECT id, version, yanked
-        FROM releases WHERE package_id = ${packageId}`
-      if (rows.length > 0) {
-        const releases = rows.map((r) => ({
-          id: Number(r.id),
-          version: String(r.version),
-          yanked: Number(r.yanked) !== 0
-        }))
-        const latest = latestOf(releases)
-        const latestId = releases.find((r) => r.version === latest)?.id ?? releases[0].id
-        const versions = JSON.stringify(sortVersions(releases.map((r) => r.version)))
-        yield* sql`UPDATE packages SET latest_release_id = ${latestId}, latest_version = ${latest ?? null},
-          versions_json = ${versions} WHERE id = ${packageId}`
-      }
+      yield* queries.refreshLatest(packageId)
       yield* sql`DELETE FROM packages_search WHERE package_id = ${packageId}`
       yield* sql`INSERT INTO packages_search (package_id, document)
         SELECT p.id,
@@ -91,33 +80,54 @@ export const dialect: Effect.Effect<SqlDialect, never, SqlClient.SqlClient> = Ef
         FROM packages p JOIN releases r ON r.id = p.latest_release_id WHERE p.id = ${packageId}`
     })
 
-  const search = (query: SearchQuery) =>
-    Effect.gen(function*() {
-      const text = tsQuery(query.q)
-      const exact = normalizeName(query.q.trim())
-      if (text === "" && exact === "") return { ids: [], total: 0 }
-      const category = query.category === undefined ? sql`` : sql`AND r.category = ${query.category}`
-      const offset = (query.page - 1) * query.pageSize
-      // Candidates come from two indexes (GIN tsvector, GIN trigram), united by id.
-      const hits = text === ""
-        ? sql`SELECT id FROM packages WHERE name_norm % ${exact}`
-        : sql`SELECT package_id AS id FROM packages_search WHERE document @@ to_tsquery('simple', ${text})
-          UNION SELECT id FROM packages WHERE name_norm % ${exact}`
-      const tsq = text === "" ? sql`NULL::tsquery` : sql`to_tsquery('simple', ${text})`
-      const rows = yield* sql<{ id: unknown }>`WITH hits AS (${hits})
+  const Matching = Schema.Struct({ text: Schema.String, exact: Schema.String, category: Schema.NullOr(Schema.String) })
+  // Candidates come from two indexes (GIN tsvector, GIN trigram), united by id.
+  const hitsOf = (r: typeof Matching.Type) =>
+    r.text === ""
+      ? sql`SELECT id FROM packages WHERE name_norm % ${r.exact}`
+      : sql`SELECT package_id AS id FROM packages_search WHERE document @@ to_tsquery('simple', ${r.text})
+          UNION SELECT id FROM packages WHERE name_norm % ${r.exact}`
+  const inCategory = (r: typeof Matching.Type) => r.category === null ? sql`` : sql`AND r.category = ${r.category}`
+  const rankedPage = SqlSchema.findAll({
+    Request: Schema.Struct({ ...Matching.fields, limit: Schema.Number, offset: Schema.Number }),
+    Result: IdRow,
+    execute: (r) => {
+      const tsq = r.text === "" ? sql`NULL::tsquery` : sql`to_tsquery('simple', ${r.text})`
+      return sql`WITH hits AS (${hitsOf(r)})
         SELECT p.id AS id
         FROM hits h JOIN packages p ON p.id = h.id JOIN releases r ON r.id = p.latest_release_id
         LEFT JOIN packages_search s ON s.package_id = p.id
-        WHERE TRUE ${category}
-        ORDER BY (p.name_norm = ${exact}) DESC,
+        WHERE TRUE ${inCategory(r)}
+        ORDER BY (p.name_norm = ${r.exact}) DESC,
           round((coalesce(ts_rank(${WEIGHTS}::float4[], s.document, ${tsq}), 0)
-            + similarity(p.name_norm, ${exact}))::numeric, 6) DESC,
+            + similarity(p.name_norm, ${r.exact}))::numeric, 6) DESC,
           p.downloads DESC, p.name_norm
-        LIMIT ${query.pageSize} OFFSET ${offset}`
-      const total = yield* sql<{ n: unknown }>`WITH hits AS (${hits})
+        LIMIT ${r.limit} OFFSET ${r.offset}`
+    }
+  })
+  const matchCount = SqlSchema.single({
+    Request: Matching,
+    Result: CountRow,
+    execute: (r) =>
+      sql`WITH hits AS (${hitsOf(r)})
         SELECT count(*) AS n FROM hits h JOIN packages p ON p.id = h.id JOIN releases r ON r.id = p.latest_release_id
-        WHERE TRUE ${category}`
-      return { ids: rows.map((r) => Number(r.id)), total: Number(total[0]?.n ?? 0) }
+        WHERE TRUE ${inCategory(r)}`
+  })
+
+  const search = (query: SearchQuery) =>
+    Effect.gen(function*() {
+      const matching = {
+        text: tsQuery(query.q),
+        exact: normalizeName(query.q.trim()),
+        category: query.category ?? null
+      }
+      if (matching.text === "" && matching.exact === "") return { ids: [], total: 0 }
+      const offset = (query.page - 1) * query.pageSize
+      const rows = yield* rankedPage({ ...matching, limit: query.pageSize, offset })
+      const total = yield* matchCount(matching).pipe(
+        Effect.catchTag("NoSuchElementException", () => Effect.succeed({ n: 0 }))
+      )
+      return { ids: rows.map((r) => r.id), total: total.n }
     })
 
   // One log for every replica: appends wait for this transaction-scoped lock ("fm-log" as an integer).

@@ -9,9 +9,9 @@
  * else is the shared `SqlPackageStore.makeSql`.
  * @since 0.1.0
  */
-import { Migrator, SqlClient } from "@effect/sql"
+import { Migrator, SqlClient, SqlSchema } from "@effect/sql"
 import { SqliteClient } from "@effect/sql-sqlite-node"
-import { Effect, Layer } from "effect"
+import { Effect, Layer, Option, Schema } from "effect"
 import * as Fs from "node:fs"
 import { normalizeName } from "../../domain/PackageName.js"
 import { searchWords } from "../http/SearchQuery.js"
@@ -19,8 +19,10 @@ import { createLogTable } from "../log/LogTable.js"
 import { restrictDatabaseFiles } from "./FileModes.js"
 import type { SearchQuery } from "./PackageStore.js"
 import { PackageStore, StoreError } from "./PackageStore.js"
-import type { SqlDialect } from "./SqlPackageStore.js"
+import type { SqlDialect } from "./SqlDialect.js"
 import { makeSql } from "./SqlPackageStore.js"
+import { CountRow, IdRow } from "./SqlRows.js"
+import { createRegistryTables } from "./SqlTables.js"
 
 /**
  * An fsync of `file` by libuv's thread pool (the event loop never waits on the disk); a file
@@ -57,71 +59,12 @@ const categoryToken = (category: string): string => `c${Buffer.from(category, "u
 export const migrations = {
   "0001_create_registry": Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
-    yield* sql`CREATE TABLE packages (
-      id INTEGER PRIMARY KEY AUTOINCREMENT,
-      name_norm TEXT NOT NULL UNIQUE,
-      name TEXT NOT NULL,
-      latest_release_id INTEGER,
-      latest_version TEXT,
-      versions_json TEXT NOT NULL DEFAULT '[]',
-      downloads INTEGER NOT NULL DEFAULT 0,
-      created_at TEXT NOT NULL,
-      updated_at TEXT NOT NULL
-    )`
-    yield* sql`CREATE INDEX packages_updated ON packages (updated_at)`
-    yield* sql`CREATE TABLE releases (
-      id INTEGER PRIMARY KEY AUTOINCREMENT,
-      package_id INTEGER NOT NULL,
-      name TEXT NOT NULL,
-      name_norm TEXT NOT NULL,
-      version TEXT NOT NULL,
-      description TEXT NOT NULL DEFAULT '',
-      author TEXT, author_email TEXT, license TEXT, category TEXT, homepage TEXT, repository TEXT,
-      tags_json TEXT NOT NULL DEFAULT '[]',
-      components_json TEXT NOT NULL DEFAULT '[]',
-      component_count INTEGER NOT NULL DEFAULT 0,
-      python_requirements_json TEXT NOT NULL DEFAULT '[]',
-      deps_json TEXT NOT NULL DEFAULT '{}',
-      flowmason_version TEXT, kind TEXT,
-      checksum TEXT NOT NULL,
-      size_bytes INTEGER NOT NULL,
-      downloads INTEGER NOT NULL DEFAULT 0,
-      published_at TEXT NOT NULL,
-      yanked INTEGER NOT NULL DEFAULT 0,
-      yank_reason TEXT,
-      UNIQUE (name_norm, version)
-    )`
-    yield* sql`CREATE INDEX releases_package ON releases (package_id)`
-    yield* sql`CREATE INDEX releases_category ON releases (category)`
-    yield* sql`CREATE TABLE release_deps (
-      release_id INTEGER NOT NULL,
-      dep_name TEXT NOT NULL,
-      dep_range TEXT NOT NULL,
-      PRIMARY KEY (release_id, dep_name)
-    )`
-    yield* sql`CREATE INDEX release_deps_name ON release_deps (dep_name)`
-    yield* sql`CREATE TABLE release_keys (
-      name_norm TEXT NOT NULL,
-      version TEXT NOT NULL,
-      published_at TEXT NOT NULL,
-      deleted_at TEXT,
-      PRIMARY KEY (name_norm, version)
-    )`
-    yield* sql`CREATE TABLE tokens (
-      id INTEGER PRIMARY KEY AUTOINCREMENT,
-      name TEXT NOT NULL,
-      prefix TEXT NOT NULL,
-      hash TEXT NOT NULL UNIQUE,
-      scope TEXT NOT NULL,
-      created_at TEXT NOT NULL,
-      expires_at TEXT,
-      revoked_at TEXT
-    )`
+    yield* createRegistryTables({ integer: "INTEGER", identity: "INTEGER PRIMARY KEY AUTOINCREMENT" })
     yield* sql`CREATE VIRTUAL TABLE packages_fts USING fts5(
       name, description, tags, components, tokenize = 'unicode61', prefix = '2 3'
     )`
   }),
-  /** The start-up blob sweep lists every checksum: a covering index instead of a table scan + sort. */
+  /** The checksum index (`SqlTables`), for databases made before 0001 created it. */
   "0002_releases_checksum_index": Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
     yield* sql`CREATE INDEX IF NOT EXISTS releases_checksum ON releases (checksum)`
@@ -178,6 +121,35 @@ export const dialect: Effect.Effect<SqlDialect, never, SqlClient.SqlClient> = Ef
         SELECT p.id, p.name_norm, r.description, r.tags_json, r.components_json, ${sql.literal(CATEGORY_TOKEN)}
         FROM packages p JOIN releases r ON r.id = p.latest_release_id WHERE p.id = ${packageId}`.pipe(Effect.asVoid)
       : sql`DELETE FROM packages_fts WHERE rowid = ${packageId}`.pipe(Effect.asVoid)
+  const namedId = SqlSchema.findOne({
+    Request: Schema.String,
+    Result: IdRow,
+    execute: (exact) => sql`SELECT id FROM packages WHERE name_norm = ${exact}`
+  })
+  const rankedPage = SqlSchema.findAll({
+    Request: Schema.Struct({
+      match: Schema.String,
+      exact: Schema.String,
+      id: Schema.Number,
+      limit: Schema.Number,
+      offset: Schema.Number
+    }),
+    Result: IdRow,
+    execute: (r) =>
+      sql`WITH first AS MATERIALIZED (
+          SELECT rowid AS id, bm25(packages_fts, 10.0, 1.0, 3.0, 2.0, 0.0) AS score
+          FROM packages_fts WHERE packages_fts MATCH ${r.match} LIMIT ${RANKED_MATCHES}),
+        hits AS (SELECT id, score FROM first UNION ALL SELECT ${r.id}, 0 WHERE ${r.id} NOT IN (SELECT id FROM first))
+        SELECT p.id AS id FROM hits h JOIN packages p ON p.id = h.id
+        ORDER BY (p.name_norm = ${r.exact}) DESC, h.score, p.downloads DESC, p.name_norm
+        LIMIT ${r.limit} OFFSET ${r.offset}`
+  })
+  // every index row is a package with a latest release (see reindex): count the index alone
+  const matchCount = SqlSchema.single({
+    Request: Schema.String,
+    Result: CountRow,
+    execute: (match) => sql`SELECT count(*) AS n FROM packages_fts WHERE packages_fts MATCH ${match}`
+  })
   const search = (query: SearchQuery) =>
     Effect.gen(function*() {
       const match = ftsQuery(query.q, query.category)
@@ -186,25 +158,22 @@ export const dialect: Effect.Effect<SqlDialect, never, SqlClient.SqlClient> = Ef
       const offset = (query.page - 1) * query.pageSize
       // Ranking costs the main thread per match, so a broad query ranks the first RANKED_MATCHES
       // matches the index yields, plus the package named exactly `q` (ranked first anyway).
-      const named = yield* sql<{ id: number }>`SELECT id FROM packages WHERE name_norm = ${exact}`
-      const id = named.length === 0 ? -1 : Number(named[0].id)
-      const page = yield* sql<{ id: number }>`WITH first AS MATERIALIZED (
-          SELECT rowid AS id, bm25(packages_fts, 10.0, 1.0, 3.0, 2.0, 0.0) AS score
-          FROM packages_fts WHERE packages_fts MATCH ${match} LIMIT ${RANKED_MATCHES}),
-        hits AS (SELECT id, score FROM first UNION ALL SELECT ${id}, 0 WHERE ${id} NOT IN (SELECT id FROM first))
-        SELECT p.id AS id FROM hits h JOIN packages p ON p.id = h.id
-        ORDER BY (p.name_norm = ${exact}) DESC, h.score, p.downloads DESC, p.name_norm
-        LIMIT ${query.pageSize} OFFSET ${offset}`
-      // every index row is a package with a latest release (see reindex): count the index alone
-      const total = yield* sql<{ n: number }>`SELECT count(*) AS n FROM packages_fts WHERE packages_fts MATCH ${match}`
-      return { ids: page.map((r) => Number(r.id)), total: Number(total[0]?.n ?? 0) }
+      const named = yield* namedId(exact)
+      const id = Option.match(named, { onNone: () => -1, onSome: (r) => r.id })
+      const page = yield* rankedPage({ match, exact, id, limit: query.pageSize, offset })
+      const total = yield* matchCount(match).pipe(
+        Effect.catchTag("NoSuchElementException", () => Effect.succeed({ n: 0 }))
+      )
+      return { ids: page.map((r) => r.id), total: total.n }
     })
   // WAL with synchronous = NORMAL: a commit is in the -wal file but not synced; a group of
   // publishes is acknowledged after one fsync of it, off the main thread (a file database only)
-  const files = yield* sql<{ file: string }>`SELECT file FROM pragma_database_list WHERE name = 'main'`.pipe(
-    Effect.orDie
-  )
-  const file = files[0]?.file ?? ""
+  const files = yield* SqlSchema.findOne({
+    Request: Schema.Void,
+    Result: Schema.Struct({ file: Schema.String }),
+    execute: () => sql`SELECT file FROM pragma_database_list WHERE name = 'main'`
+  })().pipe(Effect.orDie)
+  const file = Option.match(files, { onNone: () => "", onSome: (r) => r.file })
   const syncCommitted = file === "" ? undefined : fsyncFile(`${file}-wal`)
   // the server holds the database file alone (token commands only touch tokens)
   return {

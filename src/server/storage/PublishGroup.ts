@@ -1,0 +1,82 @@
+/**
+ * Group commit of publishes. Publishes queue here; whoever holds the writer lock takes every
+ * queued one (up to {@link MAX_PUBLISH_GROUP}) and writes them in ONE transaction, each in a
+ * savepoint of its own (a conflict fails only its own publish), then makes the commit durable
+ * (`syncCommitted`) once for the group; only then is any publish of the group answered. Publishes
+ * that arrive meanwhile form the next group, so under load a commit and its fsync serve many
+ * publishes and alone a publish pays for one of each.
+ * @since 0.1.0
+ */
+import { SqlClient } from "@effect/sql"
+import type { SqlError } from "@effect/sql/SqlError"
+import { Deferred, Effect, Exit } from "effect"
+import type { NewRelease, PublishedRelease, StoreError, VersionExists } from "./PackageStore.js"
+
+/**
+ * Most publishes written in one transaction (one group commit).
+ * @since 0.1.0
+ * @category constants
+ */
+export const MAX_PUBLISH_GROUP = 64
+
+/**
+ * What the group commit needs from the store.
+ * @since 0.1.0
+ * @category models
+ */
+export interface PublishGroupOptions {
+  /** One publish's writes, in a transaction of its own (a savepoint inside the group's). */
+  readonly publishOne: (release: NewRelease) => Effect.Effect<PublishedRelease, VersionExists | StoreError>
+  /** The error a failed group transaction (its begin or commit) becomes. */
+  readonly fail: (operation: string) => (cause: SqlError) => StoreError
+  /** Makes the group's commit durable when the commit itself does not (see `SqlDialect`). */
+  readonly syncCommitted: Effect.Effect<void, StoreError> | undefined
+  /** Wraps the group's write (drops caches, counts the write). */
+  readonly releasing: <A, E>(effect: Effect.Effect<A, E>) => Effect.Effect<A, E>
+}
+
+/**
+ * The store's `publish`, through a group commit.
+ * @since 0.1.0
+ * @category constructors
+ */
+export const makePublishGroup = (
+  options: PublishGroupOptions
+): Effect.Effect<
+  (release: NewRelease) => Effect.Effect<PublishedRelease, StoreError | VersionExists>,
+  never,
+  SqlClient.SqlClient
+> =>
+  Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    type Outcome = Exit.Exit<PublishedRelease, StoreError | VersionExists>
+    const queued: Array<
+      { readonly release: NewRelease; readonly done: Deferred.Deferred<PublishedRelease, StoreError | VersionExists> }
+    > = []
+    const writer = yield* Effect.makeSemaphore(1)
+    const writeGroup = Effect.suspend(() => {
+      const group = queued.splice(0, MAX_PUBLISH_GROUP)
+      if (group.length === 0) return Effect.void
+      const written = sql.withTransaction(
+        Effect.forEach(group, (p) => Effect.exit(options.publishOne(p.release)))
+      ).pipe(
+        Effect.catchTag("SqlError", (e) => Effect.fail(options.fail(`publish ${group.length} release(s)`)(e))),
+        Effect.tap(() => options.syncCommitted ?? Effect.void),
+        options.releasing
+      )
+      return Effect.flatMap(Effect.exit(written), (exit) =>
+        Effect.forEach(group, (p, i) => {
+          const outcome: Outcome = Exit.isSuccess(exit)
+            ? (exit.value[i] ?? Exit.die("lost publish"))
+            : Exit.failCause(exit.cause)
+          return Deferred.done(p.done, outcome)
+        }, { discard: true }))
+    })
+    return Effect.fn("PackageStore.publish")(function*(release: NewRelease) {
+      const done = yield* Deferred.make<PublishedRelease, StoreError | VersionExists>()
+      queued.push({ release, done })
+      // the group is written whole whatever happens to the fiber that writes it
+      yield* Effect.uninterruptible(writer.withPermits(1)(writeGroup))
+      return yield* Deferred.await(done)
+    })
+  })
