@@ -153,7 +153,11 @@ export const tracker = (target: { readonly name: string; readonly url: string })
       resolve: (name, spec) => run((r) => r.resolve(name, spec), probe, main),
       download: (info) => runStream((r) => r.download(info), probe, main),
       publish: (file, upload) => run((r) => r.publish(file, upload), probe, main),
-      logProof: (index, old) => run((r) => r.logProof(index, old), probe, main)
+      logProof: (index, old) => run((r) => r.logProof(index, old), probe, main),
+      logProofs: (indexes, old, size) => run((r) => r.logProofs(indexes, old, size), probe, main),
+      logCheckpoint: run((r) => r.logCheckpoint, probe, main),
+      logEntries: (start, end) => run((r) => r.logEntries(start, end), probe, main),
+      logConsistency: (oldSize, newSize) => run((r) => r.logConsistency(oldSize, newSize), probe, main)
     }),
     isDown: () => state._tag === "Down"
   }

@@ -35,7 +35,12 @@ import * as crypto from "node:crypto"
 import * as fs from "node:fs"
 import semver from "semver"
 import type { ApiError } from "../api/ApiErrors.js"
-import type { InclusionProofResponse } from "../api/LogModels.js"
+import type {
+  ConsistencyProofResponse,
+  InclusionProofResponse,
+  InclusionProofsResponse,
+  LogEntriesResponse
+} from "../api/LogModels.js"
 import type { HealthResponse, SearchResponse } from "../api/Models.js"
 import { PackageInfo, ReleaseInfo, VersionsResponse } from "../api/Models.js"
 import { API_PREFIX, RegistryApi } from "../api/RegistryApi.js"
@@ -218,6 +223,28 @@ export interface RemoteRegistry {
     index: number,
     old: number | undefined
   ) => Effect.Effect<InclusionProofResponse, PackageNotFound | RemoteError>
+  /**
+   * `GET log/proof/inclusions?indexes=...[&old=M][&size=N]`: the inclusion proofs of several
+   * entries (at most 256) in one tree; without `size` the current tree, with its signed checkpoint
+   * and (with `old`) the consistency proof from the tree of `old` entries. Not verified here.
+   */
+  readonly logProofs: (
+    indexes: ReadonlyArray<number>,
+    old: number | undefined,
+    size: number | undefined
+  ) => Effect.Effect<InclusionProofsResponse, PackageNotFound | RemoteError>
+  /** `GET log/checkpoint`: the registry's signed checkpoint (a signed note). Not verified here. */
+  readonly logCheckpoint: Effect.Effect<string, PackageNotFound | RemoteError>
+  /** `GET log/entries?start=&end=`: at most 1000 entries from `start`. Not verified here. */
+  readonly logEntries: (
+    start: number,
+    end: number
+  ) => Effect.Effect<LogEntriesResponse, PackageNotFound | RemoteError>
+  /** `GET log/proof/consistency?old=&new=`: a consistency proof between two sizes. Not verified here. */
+  readonly logConsistency: (
+    oldSize: number,
+    newSize: number
+  ) => Effect.Effect<ConsistencyProofResponse, PackageNotFound | RemoteError>
   /** Uploads an archive (multipart `file` + `checksum`), streamed from disk. */
   readonly publish: (
     file: string,
@@ -817,6 +844,32 @@ export const make = (
         { url: endpoint(`/log/proof/inclusion?index=${index}`) }
       ).pipe(Effect.withSpan("RemoteRegistry.logProof", { attributes: { registry } }))
 
+    const logProofs = (indexes: ReadonlyArray<number>, old: number | undefined, size: number | undefined) =>
+      call(
+        api.log.inclusions({
+          urlParams: {
+            indexes: indexes.join(","),
+            ...(old === undefined ? {} : { old: String(old) }),
+            ...(size === undefined ? {} : { size: String(size) })
+          }
+        }),
+        { url: endpoint("/log/proof/inclusions") }
+      ).pipe(Effect.withSpan("RemoteRegistry.logProofs", { attributes: { registry, count: indexes.length } }))
+
+    const logCheckpoint = call(api.log.checkpoint(), { url: endpoint("/log/checkpoint") })
+
+    const logEntries = (start: number, end: number) =>
+      call(
+        api.log.entries({ urlParams: { start: String(start), end: String(end) } }),
+        { url: endpoint(`/log/entries?start=${start}&end=${end}`) }
+      )
+
+    const logConsistency = (oldSize: number, newSize: number) =>
+      call(
+        api.log.consistency({ urlParams: { old: String(oldSize), new: String(newSize) } }),
+        { url: endpoint(`/log/proof/consistency?old=${oldSize}&new=${newSize}`) }
+      )
+
     return {
       name: registry,
       url: base,
@@ -826,7 +879,11 @@ export const make = (
       resolve,
       download,
       publish,
-      logProof
+      logProof,
+      logProofs,
+      logCheckpoint,
+      logEntries,
+      logConsistency
     } satisfies RemoteRegistry
   })
 
