@@ -12,7 +12,9 @@ import { afterAll, assert, beforeAll, describe, it } from "vitest"
 import { FM_VERSION } from "../../src/shared/FmVersion.js"
 import { buildTarGz, buildZip, componentManifest, projectManifest } from "../helpers/archives.js"
 import type { TestDatabase } from "../helpers/pg.js"
-import { createTestDatabase, testBackends } from "../helpers/pg.js"
+import { createTestDatabase, testBackends, usesPostgres, usesS3 } from "../helpers/pg.js"
+import type { TestS3 } from "../helpers/s3.js"
+import { startS3 } from "../helpers/s3.js"
 import type { RunningServer } from "../helpers/server.js"
 import {
   createToken,
@@ -46,15 +48,22 @@ const del = (p: string, token: string | undefined) =>
   fetch(`${api}${p}`, { method: "DELETE", headers: token === undefined ? {} : { authorization: `Bearer ${token}` } })
 
 // The whole suite runs once per storage backend: SQLite, then PostgreSQL (a database created
-// for this file and dropped after) when reachable; CI requires it (FM_REQUIRE_POSTGRES=1).
+// for this file and dropped after) when reachable; CI requires it (FM_REQUIRE_POSTGRES=1); then
+// with the archives in S3 (s3rver started here; FM_BLOB_URL and the AWS variables are inherited).
 // FM_DATABASE_URL is inherited by the server and `fm studio token` processes.
-describe.each(await testBackends())("on %s", (backend) => {
+describe.each(await testBackends({ s3: true }))("on %s", (backend) => {
   let db: TestDatabase | undefined
+  let s3: TestS3 | undefined
+  let undoS3 = () => {}
 
   beforeAll(async () => {
-    if (backend === "postgres") {
+    if (usesPostgres(backend)) {
       db = await createTestDatabase("api")
       process.env.FM_DATABASE_URL = db.url
+    }
+    if (usesS3(backend)) {
+      s3 = await startS3()
+      undoS3 = s3.useFor("api")
     }
     server = await startServer()
     api = `${server.url}/api/v1/registry`
@@ -67,6 +76,8 @@ describe.each(await testBackends())("on %s", (backend) => {
   afterAll(async () => {
     await server?.stop()
     delete process.env.FM_DATABASE_URL
+    undoS3()
+    await s3?.stop()
     await db?.drop()
   })
 
@@ -76,7 +87,7 @@ describe.each(await testBackends())("on %s", (backend) => {
       assert.strictEqual(res.status, 200)
       const body = await json(res)
       assert.strictEqual(body.status, "healthy")
-      assert.strictEqual(body.database, backend === "postgres" ? "pg" : "sqlite")
+      assert.strictEqual(body.database, usesPostgres(backend) ? "pg" : "sqlite")
       assert.strictEqual(typeof body.packages_count, "number")
     })
 
@@ -299,6 +310,8 @@ describe.each(await testBackends())("on %s", (backend) => {
 
     it("download: bytes, Content-Length, ETag, Content-Disposition; 304, 206, 416; exact counts", async () => {
       const info = await json(await get("/packages/http-tools/1.0.0"))
+      // with archives in S3, the bytes served are the object at the content address
+      if (s3 !== undefined) assert.include(await s3.keys("api/blobs/"), `api/blobs/${info.checksum}`)
       const res = await fetch(info.download_url, { redirect: "manual" })
       assert.strictEqual(res.status, 200)
       const bytes = new Uint8Array(await res.arrayBuffer())
