@@ -7,6 +7,7 @@ import * as crypto from "node:crypto"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { decodeManifest, type Manifest, ManifestError, type ManifestFile } from "../../domain/Manifest.js"
+import { AtomicWriteFailed, writeFileAtomicWith } from "../../shared/AtomicFile.js"
 import type { ArchiveLimits } from "../ArchiveLimits.js"
 import {
   ArchiveFailure,
@@ -379,14 +380,10 @@ export const packDirectory = async (
   const files = await collectFiles(root, output, limits, signal)
   await fs.promises.mkdir(path.dirname(output), { recursive: true })
   const temp = path.join(path.dirname(output), `.${path.basename(output)}.${crypto.randomBytes(6).toString("hex")}.tmp`)
-  const fh = await fs.promises.open(temp, "wx", 0o644)
-  let closed = false
-  try {
+  // the ratio checks run on what was written, before the rename: a refused archive is never visible
+  const size = await writeFileAtomicWith(output, { temp, mode: 0o644, syncDirectory: true }, async (fh) => {
     const written = format === "zip" ? await writeZip(fh, files, signal) : await writeTarGz(fh, files, signal)
-    await fh.sync()
     const { size } = await fh.stat()
-    closed = true
-    await fh.close()
     const unpacked = written.reduce((n, w) => n + w.size, 0)
     if (unpacked / Math.max(size, 1) > limits.maxCompressionRatio) {
       throw new ArchiveFailure(
@@ -405,12 +402,9 @@ export const packDirectory = async (
         )
       }
     }
-    await fs.promises.rename(temp, output)
-    await syncDirectory(path.dirname(output))
-    return { file: output, format, manifest, size }
-  } catch (e) {
-    if (!closed) await fh.close().catch(() => undefined)
-    await fs.promises.rm(temp, { force: true })
-    throw e
-  }
+    return size
+  }).catch((e: unknown) => {
+    throw e instanceof AtomicWriteFailed ? e.cause : e
+  })
+  return { file: output, format, manifest, size }
 }
