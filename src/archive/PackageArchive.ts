@@ -6,6 +6,7 @@
 import { Data, Effect, Layer } from "effect"
 import { type Manifest, ManifestError } from "../domain/Manifest.js"
 import { Checksum } from "../shared/Checksum.js"
+import { hasErrnoCode } from "../shared/Errno.js"
 import { describeCause } from "../shared/FileError.js"
 import { type ArchiveLimits, defaultLimits } from "./ArchiveLimits.js"
 import {
@@ -114,7 +115,7 @@ const toArchiveError = (file: string, cause: unknown): ArchiveError =>
     ? new ArchiveError({ file, reason: cause.message })
     : new ArchiveError({
       file,
-      reason: (cause as NodeJS.ErrnoException | undefined)?.code === "ENOENT" && !String(cause).includes(file)
+      reason: hasErrnoCode(cause, "ENOENT") && !String(cause).includes(file)
         ? `not found (${describeCause(cause)})`
         : describeCause(cause)
     })

@@ -96,8 +96,8 @@ export const checkArgv = (root: CommandSpec, args: ReadonlyArray<string>): ArgvI
     const cmd = chain[chain.length - 1] ?? root
     const here = pathOf(chain)
     if (word === "--") {
-      out.push(...args.slice(i))
-      positionals.push(...args.slice(i + 1))
+      for (const rest of args.slice(i)) out.push(rest)
+      for (const rest of args.slice(i + 1)) positionals.push(rest)
       break
     }
     if (word === "--help" || word === "-h") {

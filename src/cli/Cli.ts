@@ -13,6 +13,7 @@ import { CliConfig, Command, HelpDoc } from "@effect/cli"
 import * as Descriptor from "@effect/cli/CommandDescriptor"
 import { Config, Console, Effect, Option } from "effect"
 import { FM_VERSION } from "../shared/FmVersion.js"
+import { withoutColours } from "../shared/TerminalText.js"
 import { checkArgv, isArgvProblem } from "./ArgvCheck.js"
 import { INSTALL_VERSION_OPTION, withInstallVersionFlag } from "./commands/installArgs.js"
 import { commandSpec } from "./CommandSpec.js"
@@ -133,7 +134,7 @@ export const run = (argv: ReadonlyArray<string>) =>
         yield* Descriptor.parse(fm.descriptor, ["fm", ...intent.args], config).pipe(
           Effect.mapError((e) =>
             new UsageError({
-              reason: inWords(HelpDoc.toAnsiText(e.error).replace(/\u001b\[[0-9;]*m/g, "").trim().split("\n")[0] ?? ""),
+              reason: inWords(withoutColours(HelpDoc.toAnsiText(e.error)).trim().split("\n")[0] ?? ""),
               hint: `see '${intent.chain.map((c) => c.name).join(" ")} --help'`
             })
           )

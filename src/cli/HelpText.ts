@@ -101,15 +101,22 @@ export const renderHelp = (chain: ReadonlyArray<CommandSpec>, width: number, ver
   const path = names.slice(1).join(" ")
   const full = names.join(" ")
   const out: Array<string> = []
+  /** Appends lines, given one by one or as arrays of lines. */
+  const add = (...parts: ReadonlyArray<string | ReadonlyArray<string>>): void => {
+    for (const part of parts) {
+      if (typeof part === "string") out.push(part)
+      else for (const line of part) out.push(line)
+    }
+  }
   const isRoot = chain.length === 1
 
-  out.push(...wrap(isRoot ? `fm ${version}: ${summaryOf(cmd.description)}` : summaryOf(cmd.description), width))
-  out.push("")
+  add(wrap(isRoot ? `fm ${version}: ${summaryOf(cmd.description)}` : summaryOf(cmd.description), width))
+  add("")
 
   if (cmd.subcommands.length > 0) {
-    out.push(`Usage: ${full} ${isRoot ? "[OPTIONS] " : ""}<COMMAND>`)
+    add(`Usage: ${full} ${isRoot ? "[OPTIONS] " : ""}<COMMAND>`)
     const detail = detailOf(cmd.description)
-    if (detail !== "") out.push("", ...wrap(detail, width))
+    if (detail !== "") add("", wrap(detail, width))
     const row = (c: CommandSpec): readonly [string, string] => [c.name, summaryOf(c.description)]
     if (isRoot) {
       const termWidth = Math.max(...cmd.subcommands.map((c) => c.name.length))
@@ -118,40 +125,40 @@ export const renderHelp = (chain: ReadonlyArray<CommandSpec>, width: number, ver
         const subs = members.flatMap((m) => cmd.subcommands.filter((c) => c.name === m))
         if (subs.length === 0) continue
         subs.forEach((s) => listed.add(s.name))
-        out.push("", `${title}:`, ...table(subs.map(row), width, termWidth))
+        add("", `${title}:`, table(subs.map(row), width, termWidth))
       }
       const rest = cmd.subcommands.filter((c) => !listed.has(c.name))
-      if (rest.length > 0) out.push("", "Other commands:", ...table(rest.map(row), width, termWidth))
-      out.push(
+      if (rest.length > 0) add("", "Other commands:", table(rest.map(row), width, termWidth))
+      add(
         "",
         "Options:",
-        ...table([
+        table([
           HELP_FLAG,
           ["-V, --version", "Print fm's version"],
           ["    --completions SHELL", "Print a completion script for bash, zsh or fish"]
         ], width)
       )
     } else {
-      out.push("", "Commands:", ...table(cmd.subcommands.map(row), width))
+      add("", "Commands:", table(cmd.subcommands.map(row), width))
     }
   } else {
     const args = cmd.args.map(argTerm).join(" ")
-    out.push(
-      ...wrap(`Usage: ${full}${cmd.flags.length > 0 ? " [OPTIONS]" : ""}${args === "" ? "" : ` ${args}`}`, width)
+    add(
+      wrap(`Usage: ${full}${cmd.flags.length > 0 ? " [OPTIONS]" : ""}${args === "" ? "" : ` ${args}`}`, width)
     )
     const detail = detailOf(cmd.description)
-    if (detail !== "") out.push("", ...wrap(detail, width))
+    if (detail !== "") add("", wrap(detail, width))
     if (cmd.args.length > 0) {
-      out.push(
+      add(
         "",
         "Arguments:",
-        ...table(cmd.args.map((a) => [argTerm(a), withDefault(a.description, a.defaultValue)]), width)
+        table(cmd.args.map((a) => [argTerm(a), withDefault(a.description, a.defaultValue)]), width)
       )
     }
-    out.push(
+    add(
       "",
       "Options:",
-      ...table([
+      table([
         ...cmd.flags.map((f): readonly [string, string] => [flagTerm(f), withDefault(f.description, f.defaultValue)]),
         HELP_FLAG
       ], width)
@@ -159,11 +166,11 @@ export const renderHelp = (chain: ReadonlyArray<CommandSpec>, width: number, ver
   }
 
   const examples = EXAMPLES[path] ?? []
-  if (examples.length > 0) out.push("", "Examples:", ...examples.map((e) => `  ${e}`))
+  if (examples.length > 0) add("", "Examples:", examples.map((e) => `  ${e}`))
   if (cmd.subcommands.length > 0) {
-    out.push(
+    add(
       "",
-      ...wrap(`See '${isRoot ? "fm help <command>" : `fm help ${path} <command>`}' for the help of a command.`, width)
+      wrap(`See '${isRoot ? "fm help <command>" : `fm help ${path} <command>`}' for the help of a command.`, width)
     )
   }
   return out.join("\n")

@@ -17,12 +17,11 @@ import * as NodeTerminal from "@effect/platform-node/NodeTerminal"
 import { Cause, Console, Effect, Exit, FiberRef, HashSet, Layer, Logger } from "effect"
 import { FlowmasonHome } from "../shared/FlowmasonHome.js"
 import * as Settings from "../shared/Settings.js"
-import { terminalBlock } from "../shared/TerminalText.js"
+import { terminalBlock, withoutColours } from "../shared/TerminalText.js"
 import { run } from "./Cli.js"
 import { describeDefect, describeFailure, printFailure, wantsJson } from "./ErrorVoice.js"
 
-const ANSI = /\u001b\[[0-9;]*m/g
-const strip = (args: ReadonlyArray<unknown>) => args.map((a) => (typeof a === "string" ? a.replace(ANSI, "") : a))
+const strip = (args: ReadonlyArray<unknown>) => args.map((a) => (typeof a === "string" ? withoutColours(a) : a))
 
 /** @effect/cli colours its help and messages unconditionally: drop the colours off a terminal. */
 const plainConsole = (c: Console.Console, outTty: boolean, errTty: boolean): Console.Console => ({

@@ -4,6 +4,7 @@
  * @internal
  */
 import * as nodeFs from "node:fs"
+import { hasErrnoCode } from "../shared/Errno.js"
 import { sha256Hashing } from "../shared/Hash.js"
 
 const HASH_CHUNK = 1024 * 1024
@@ -20,7 +21,7 @@ export const hashBlobSync = (file: string): { readonly sha256: string; readonly 
   try {
     fd = nodeFs.openSync(file, "r")
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === "ENOENT") return undefined
+    if (hasErrnoCode(e, "ENOENT")) return undefined
     throw e
   }
   try {

@@ -16,6 +16,7 @@ import { PackageArchive } from "../archive/PackageArchive.js"
 import { isPackageName } from "../domain/PackageName.js"
 import { isVersion } from "../domain/Version.js"
 import { Checksum } from "../shared/Checksum.js"
+import { hasErrnoCode } from "../shared/Errno.js"
 import { fileError } from "../shared/FileError.js"
 import { FlowmasonHome } from "../shared/FlowmasonHome.js"
 import { type Fetched, type FetchOptions, Registries } from "./Registries.js"
@@ -212,7 +213,7 @@ export class Installer extends Effect.Service<Installer>()("fm/Installer", {
           try {
             nodeFs.rmdirSync(d)
           } catch (e) {
-            if ((e as NodeJS.ErrnoException).code !== "ENOENT") return
+            if (!hasErrnoCode(e, "ENOENT")) return
           }
           if (d === top || path.dirname(d) === d) return
         }

@@ -129,7 +129,7 @@ export class RegistryConfig extends Effect.Service<RegistryConfig>()("fm/Registr
     const save = (loaded: Loaded, entries: ReadonlyArray<Loaded["entries"][number]>) =>
       Effect.gen(function*() {
         const registries = entries.map(({ entry, raw }) => {
-          const encoded = encodeEntry(entry) as Record<string, unknown>
+          const encoded: { readonly [key: string]: unknown } = encodeEntry(entry)
           const out: Record<string, unknown> = { ...raw }
           for (const key of KNOWN_KEYS) {
             if (key in encoded) out[key] = encoded[key]
@@ -218,14 +218,20 @@ export class RegistryConfig extends Effect.Service<RegistryConfig>()("fm/Registr
     ) => entries.map((e, j) => (j === i ? { raw: e.raw, entry } : e))
 
     const withFields = (entry: RegistryEntry, patch: RegistryPatch): RegistryEntry => {
-      const { authToken, description, ...rest } = patch
-      const base: Record<string, unknown> = { ...entry }
-      for (const [k, v] of Object.entries(rest)) if (v !== undefined) base[k] = v
-      if (authToken === null) delete base["authToken"]
-      else if (authToken !== undefined) base["authToken"] = authToken
-      if (description === null) delete base["description"]
-      else if (description !== undefined) base["description"] = description
-      return new RegistryEntry(base as ConstructorParameters<typeof RegistryEntry>[0])
+      const { authToken, description } = patch
+      return new RegistryEntry({
+        name: entry.name,
+        url: patch.url ?? entry.url,
+        priority: patch.priority ?? entry.priority,
+        enabled: patch.enabled ?? entry.enabled,
+        isDefault: patch.isDefault ?? entry.isDefault,
+        canPublish: patch.canPublish ?? entry.canPublish,
+        requiresAuth: patch.requiresAuth ?? entry.requiresAuth,
+        logKey: patch.logKey ?? entry.logKey,
+        // null removes the field; undefined keeps what the entry had
+        authToken: authToken === null ? undefined : authToken ?? entry.authToken,
+        description: description === null ? undefined : description ?? entry.description
+      })
     }
 
     const list: Effect.Effect<ReadonlyArray<RegistryEntry>, ConfigError> = load.pipe(

@@ -287,8 +287,7 @@ export const reachable = (
 ): Array<LockedPackage> => {
   const out = new Map<string, LockedPackage>()
   const stack = Object.keys(roots).map(normalizeName)
-  while (stack.length > 0) {
-    const k = stack.pop()!
+  for (let k = stack.pop(); k !== undefined; k = stack.pop()) {
     if (out.has(k)) continue
     const p = packages.get(k)
     if (p === undefined) continue

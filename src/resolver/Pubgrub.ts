@@ -452,8 +452,7 @@ class Solver {
   propagate(start: number): void {
     const changed: Array<number> = [start]
     const queued = new Set<number>([start])
-    while (changed.length > 0) {
-      const pkg = changed.pop()!
+    for (let pkg = changed.pop(); pkg !== undefined; pkg = changed.pop()) {
       queued.delete(pkg)
       const list = this.pkgs[pkg].incompats
       for (let k = list.length - 1; k >= 0; k--) {
@@ -506,15 +505,15 @@ class Solver {
       const firsts = inc.terms.map((t) => this.firstSatisfier(t))
       for (let i = 0; i < firsts.length; i++) {
         if (firsts[i] > satIdx) {
-          satIdx = firsts[i]!
-          satTerm = inc.terms[i]!
+          satIdx = firsts[i]
+          satTerm = inc.terms[i]
         }
       }
       if (satTerm === undefined) throw new Error("PubGrub invariant: a satisfied incompatibility has a satisfier")
       const satisfier = this.assignments[satIdx]
       let prevIdx = -1
       for (let i = 0; i < firsts.length; i++) {
-        if (inc.terms[i].pkg !== satisfier.pkg && firsts[i] > prevIdx) prevIdx = firsts[i]!
+        if (inc.terms[i].pkg !== satisfier.pkg && firsts[i] > prevIdx) prevIdx = firsts[i]
       }
       if (!subset(satisfier.term, satTerm.term)) {
         for (const a of this.pkgs[satisfier.pkg].assignments) {
@@ -555,8 +554,12 @@ class Solver {
   }
 
   backtrack(level: number): void {
-    while (this.assignments.length > 0 && this.assignments[this.assignments.length - 1].level > level) {
-      const a = this.assignments.pop()!
+    for (
+      let a = this.assignments.at(-1);
+      a !== undefined && a.level > level;
+      a = this.assignments.at(-1)
+    ) {
+      this.assignments.pop()
       const p = this.pkgs[a.pkg]
       p.assignments.pop()
       const last = p.assignments.at(-1)
@@ -578,7 +581,7 @@ class Solver {
       const p = this.pkgs[cands[i]]
       if (p.decided || !p.acc.pos) {
         p.listed = false
-        cands[i] = cands[cands.length - 1]!
+        cands[i] = cands[cands.length - 1]
         cands.pop()
         i--
         continue

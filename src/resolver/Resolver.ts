@@ -161,8 +161,10 @@ export const resolveWith = (
   const packages: Array<ResolvedPackage> = []
   const warnings: Array<string> = []
   for (const [k, version] of result.solution) {
-    const e = index.get(k)!
-    const r = e.byVersion.get(version)!
+    const e = index.get(k)
+    const r = e?.byVersion.get(version)
+    // the solver only picks versions it was given from this index
+    if (e === undefined || r === undefined) throw new Error(`resolver invariant: ${k}@${version} is not in the index`)
     const p: ResolvedPackage = {
       name: e.meta.name,
       version,

@@ -173,19 +173,18 @@ export const layer = (options: RegistryServerOptions) =>
 export const serve = <E = never, R = never, SE = StoreError | BlobError>(
   options: RegistryServerOptions,
   extra: Layer.Layer<never, E, R | HttpApi.Api> = Layer.empty,
-  storage: Layer.Layer<PackageStore | BlobStore, SE> = storageLayer(options.dataDir) as Layer.Layer<
-    PackageStore | BlobStore,
-    SE
-  >
+  storage?: Layer.Layer<PackageStore | BlobStore, SE>
 ) => {
   const config = { ...ServerConfigLayer.defaults(options.dataDir), ...options }
+  const stores: Layer.Layer<PackageStore | BlobStore, SE | StoreError | BlobError> = storage ??
+    storageLayer(options.dataDir)
   return HttpApiBuilder.serve().pipe(
     // no span per request: nothing exports them here, and making one costs more than a cached answer
     HttpMiddleware.withTracerDisabledWhen(() => true),
     Layer.provide(extra),
     Layer.provide(apiLayerFrom(config)),
     Layer.provideMerge(NodeHttpServer.layer(makeNodeServer, { port: config.port, host: config.host })),
-    Layer.provideMerge(storage)
+    Layer.provideMerge(stores)
   )
 }
 

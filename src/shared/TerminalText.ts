@@ -18,8 +18,17 @@ const CSI = /(?:\u001b\[|\u009b)[0-?]*[ -/]*[@-~]?/g
 const ESCAPE = /\u001b[ -/]*[0-~]?/g
 /** What is left to remove: C0 except TAB and LF, DEL, C1, bidi embeddings/overrides/isolates. */
 const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g
+/** SGR sequences (colours, bold ...) as @effect/cli writes them. */
+const SGR = /\u001b\[[0-9;]*m/g
 /** Line breaks and tabs, for single-line text. */
 const BREAKS = /[\t\n]+/g
+
+/**
+ * `text` without its colours (SGR sequences); fm's own text, such as @effect/cli's help and
+ * messages, shown where colours do not belong (not a terminal, or inside another message).
+ * @since 0.1.0
+ */
+export const withoutColours = (text: string): string => text.replace(SGR, "")
 
 /**
  * `text` with every escape sequence and control character removed; line breaks and tabs are kept.

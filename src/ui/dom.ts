@@ -10,10 +10,13 @@ export type Child = Node | string | number | null | undefined | false | Readonly
 /** Attributes and `on<event>` listeners accepted by {@link h}. @since 0.1.0 */
 export type Props = Record<string, string | number | boolean | null | undefined | EventListener>
 
+/** `Array.isArray` narrows to `any[]`; this keeps the element type. */
+const isChildList = (child: Child): child is ReadonlyArray<Child> => Array.isArray(child)
+
 const append = (parent: Node, child: Child): void => {
   if (child === null || child === undefined || child === false) return
-  if (Array.isArray(child)) {
-    for (const c of child as ReadonlyArray<Child>) append(parent, c)
+  if (isChildList(child)) {
+    for (const c of child) append(parent, c)
   } else if (child instanceof Node) {
     parent.appendChild(child)
   } else {

@@ -14,10 +14,17 @@ import { renderPackage } from "./views/package.js"
 import { renderSearch } from "./views/search.js"
 import { renderTokenPrompt } from "./views/token.js"
 
-const main = document.getElementById("main") as HTMLElement
-const announcer = document.getElementById("announcer") as HTMLElement
-const session = document.getElementById("session") as HTMLElement
-const footerInfo = document.getElementById("registry-info") as HTMLElement
+/** An element index.html always has. */
+const byId = (id: string): HTMLElement => {
+  const element = document.getElementById(id)
+  if (element === null) throw new Error(`index.html has no #${id}`)
+  return element
+}
+
+const main = byId("main")
+const announcer = byId("announcer")
+const session = byId("session")
+const footerInfo = byId("registry-info")
 
 const announce = (message: string): void => {
   announcer.textContent = ""
@@ -108,7 +115,7 @@ const navigate = (href: string): void => {
 
 document.addEventListener("click", (e) => {
   if (e.defaultPrevented || e.button !== 0 || e.metaKey || e.ctrlKey || e.shiftKey || e.altKey) return
-  const a = (e.target as Element | null)?.closest?.("a")
+  const a = e.target instanceof Element ? e.target.closest("a") : null
   if (!a || a.hasAttribute("download") || (a.target && a.target !== "_self")) return
   const url = new URL(a.href, location.href)
   if (url.origin !== location.origin || url.pathname.startsWith("/api/")) return

@@ -8,6 +8,7 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { decodeManifest, type Manifest, ManifestError, type ManifestFile } from "../../domain/Manifest.js"
 import { AtomicWriteFailed, writeFileAtomicWith } from "../../shared/AtomicFile.js"
+import { hasErrnoCode } from "../../shared/Errno.js"
 import type { ArchiveLimits } from "../ArchiveLimits.js"
 import {
   ArchiveFailure,
@@ -78,7 +79,7 @@ const scan = (file: string, options: ScanOptions): Promise<ScanResult> =>
   withFileSource(file, (source) => scanSource(source, options))
 
 const isManifestEntry = (entry: ScannedEntry): boolean =>
-  entry.type === "file" && (MANIFEST_NAMES as ReadonlyArray<string>).includes(entry.path)
+  entry.type === "file" && MANIFEST_NAMES.some((name) => name === entry.path)
 
 /** Collects the root manifest entries' bytes. */
 class ManifestCollector {
@@ -205,7 +206,7 @@ const checkTarget = async (target: string): Promise<boolean> => {
   try {
     stat = await fs.promises.lstat(target)
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === "ENOENT") return false
+    if (hasErrnoCode(e, "ENOENT")) return false
     throw e
   }
   if (!stat.isDirectory()) throw new ArchiveFailure(`target ${target} exists and is not a directory`)
@@ -292,7 +293,7 @@ const readDirManifests = async (root: string): Promise<Manifest> => {
     try {
       stat = await fs.promises.lstat(file)
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === "ENOENT") return undefined
+      if (hasErrnoCode(e, "ENOENT")) return undefined
       throw e
     }
     if (!stat.isFile()) throw new ArchiveFailure("is not a regular file", name)

@@ -5,6 +5,7 @@
 import * as fs from "node:fs"
 import { pipeline } from "node:stream/promises"
 import * as zlib from "node:zlib"
+import { errnoCode } from "../../shared/Errno.js"
 import { ArchiveFailure, formatBytes, NameRegistry, normalizeEntryPath } from "./paths.js"
 import type { ByteSource, ScannedEntry, ScanOptions, ScanResult, Sink } from "./types.js"
 
@@ -325,7 +326,7 @@ const readEntryData = async (
       try {
         data = zlib.inflateRawSync(raw, { maxOutputLength: entry.size + 1 })
       } catch (e) {
-        const code = (e as NodeJS.ErrnoException).code ?? ""
+        const code = errnoCode(e) ?? ""
         if (code === "ERR_BUFFER_TOO_LARGE" || e instanceof RangeError) {
           throw new ArchiveFailure(
             `inflates to more than its declared size of ${entry.size} bytes (corrupt or malicious header)`,
@@ -366,7 +367,7 @@ const readEntryData = async (
   } catch (e) {
     await checking?.catch(() => undefined)
     if (e instanceof ArchiveFailure) throw e
-    const code = (e as NodeJS.ErrnoException).code ?? ""
+    const code = errnoCode(e) ?? ""
     throw new ArchiveFailure(`corrupt compressed data (${code || String(e)})`, entry.path)
   }
   if (produced !== entry.size) {

@@ -14,7 +14,6 @@ import { BadRequest, InvalidParameter, NotFound, Unavailable } from "../../api/A
 import type { PackageInfo, SearchResponse } from "../../api/Models.js"
 import { CategoryCount, ChangeResponse, HealthResponse, StatsResponse, VersionsResponse } from "../../api/Models.js"
 import { RegistryApi } from "../../api/RegistryApi.js"
-import { PackageArchive } from "../../archive/PackageArchive.js"
 import { FM_VERSION } from "../../shared/FmVersion.js"
 import { LogLive } from "../log/LogHandlers.js"
 import { PublishLog } from "../log/PublishLog.js"
