@@ -8,16 +8,10 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { decodeManifest, type Manifest, ManifestError, type ManifestFile } from "../../domain/Manifest.js"
 import { AtomicWriteFailed, writeFileAtomicWith } from "../../shared/AtomicFile.js"
+import { formatBytesExact } from "../../shared/ByteSize.js"
 import { hasErrnoCode } from "../../shared/Errno.js"
 import type { ArchiveLimits } from "../ArchiveLimits.js"
-import {
-  ArchiveFailure,
-  formatBytes,
-  MANIFEST_NAMES,
-  MAX_MANIFEST_BYTES,
-  NameRegistry,
-  normalizeEntryPath
-} from "./paths.js"
+import { ArchiveFailure, MANIFEST_NAMES, MAX_MANIFEST_BYTES, NameRegistry, normalizeEntryPath } from "./paths.js"
 import { scanTar, writeTarGz } from "./tar.js"
 import type { ByteSource, ScannedEntry, ScanOptions, ScanResult, Sink } from "./types.js"
 import { type PackFile, RATIO_ENTRY_THRESHOLD, scanZip, writeZip } from "./zip.js"
@@ -87,7 +81,7 @@ class ManifestCollector {
   sink(entry: ScannedEntry): Sink | undefined {
     if (!isManifestEntry(entry)) return undefined
     if (entry.size > MAX_MANIFEST_BYTES) {
-      throw new ArchiveFailure(`manifest is larger than ${formatBytes(MAX_MANIFEST_BYTES)}`, entry.path)
+      throw new ArchiveFailure(`manifest is larger than ${formatBytesExact(MAX_MANIFEST_BYTES)}`, entry.path)
     }
     const chunks: Array<Buffer> = []
     this.found.set(entry.path, chunks)
@@ -298,7 +292,7 @@ const readDirManifests = async (root: string): Promise<Manifest> => {
     }
     if (!stat.isFile()) throw new ArchiveFailure("is not a regular file", name)
     if (stat.size > MAX_MANIFEST_BYTES) {
-      throw new ArchiveFailure(`manifest is larger than ${formatBytes(MAX_MANIFEST_BYTES)}`, name)
+      throw new ArchiveFailure(`manifest is larger than ${formatBytesExact(MAX_MANIFEST_BYTES)}`, name)
     }
     return { file, text: (await fs.promises.readFile(file, "utf8")).replace(/^\uFEFF/, "") }
   }
@@ -345,7 +339,9 @@ export const collectFiles = async (
           throw new ArchiveFailure(`has more than ${limits.maxEntries} files (the entry limit)`)
         }
         if (total > limits.maxUnpackedBytes) {
-          throw new ArchiveFailure(`holds more than ${formatBytes(limits.maxUnpackedBytes)} (the unpacked-size limit)`)
+          throw new ArchiveFailure(
+            `holds more than ${formatBytesExact(limits.maxUnpackedBytes)} (the unpacked-size limit)`
+          )
         }
       } else {
         throw new ArchiveFailure("is not a regular file or directory (device, FIFO or socket)", rel)
