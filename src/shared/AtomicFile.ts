@@ -78,6 +78,27 @@ export const writeFileAtomic = (
   })
 
 /**
+ * Copies `source` to `target` atomically: copy to `temp`, fsync, rename over `target`. The temp file
+ * is removed when any step fails or the copy is interrupted. The error's `method` says which step
+ * failed (`rename` for the last).
+ * @since 0.1.0
+ */
+export const copyFileAtomic = (
+  source: string,
+  target: string,
+  options: { readonly temp: string }
+): Effect.Effect<void, PlatformError, FileSystem.FileSystem> =>
+  Effect.gen(function*() {
+    const fs = yield* FileSystem.FileSystem
+    const { temp } = options
+    yield* fs.copyFile(source, temp).pipe(
+      Effect.zipRight(Effect.scoped(Effect.flatMap(fs.open(temp, { flag: "r+" }), (h) => h.sync))),
+      Effect.zipRight(fs.rename(temp, target)),
+      Effect.onError(() => fs.remove(temp, { force: true }).pipe(Effect.ignore))
+    )
+  })
+
+/**
  * How {@link writeFileAtomicPromise} and {@link writeFileAtomicWith} write.
  * @since 0.1.0
  * @category models
