@@ -73,6 +73,8 @@ const start = async (): Promise<Server> => {
   const child: ChildProcessByStdio<null, Readable, null> = spawn(
     process.execPath,
     [
+      // BENCH_NODE_ARGS: extra node flags for the server (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof")
+      ...(process.env["BENCH_NODE_ARGS"] ?? "").split(" ").filter((a) => a !== ""),
       "--import",
       path.join(HERE, "loop-delay.mjs"),
       ...command,

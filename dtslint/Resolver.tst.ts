@@ -1,6 +1,7 @@
 import type { FileSystem } from "@effect/platform"
 import type { Effect, Layer } from "effect"
 import { expect, test } from "tstyche"
+import type { LogUnavailable, LogVerificationFailed } from "../src/client/LogVerifier.js"
 import type { MetadataSource, PackageMetadata, ResolveError } from "../src/resolver/MetadataSource.js"
 import { layerMemory } from "../src/resolver/MetadataSource.js"
 import type { Lockfile, Project, ProjectError } from "../src/resolver/ProjectFile.js"
@@ -19,7 +20,7 @@ import { exactPin, solve } from "../src/resolver/Pubgrub.js"
 import type { Resolution, ResolutionConflict, Resolver } from "../src/resolver/Resolver.js"
 
 declare const resolver: Resolver
-declare const project: ProjectInstall
+declare const _project: ProjectInstall
 
 test("the pure core is synchronous and total", () => {
   expect(solve({ a: "^1.0.0" }, { versions: () => [], dependencies: () => ({}) })).type.toBe<SolveResult>()
@@ -46,12 +47,15 @@ test("ProjectInstall methods have no requirements and name their errors", () => 
   type R<T> = T extends Effect.Effect<infer _A, infer _E, infer R> ? R : never
   type E<T> = T extends Effect.Effect<infer _A, infer E, infer _R> ? E : never
   type A<T> = T extends Effect.Effect<infer A, infer _E, infer _R> ? A : never
-  expect<R<ReturnType<typeof project.install>>>().type.toBe<never>()
-  expect<A<ReturnType<typeof project.install>>>().type.toBe<ProjectInstallResult>()
-  expect<NoProject>().type.toBeAssignableTo<E<ReturnType<typeof project.install>>>()
-  expect<LockOutOfDate>().type.toBeAssignableTo<E<ReturnType<typeof project.install>>>()
-  expect<InstallFailed>().type.toBeAssignableTo<E<ReturnType<typeof project.install>>>()
-  expect<ResolutionConflict>().type.toBeAssignableTo<E<ReturnType<typeof project.install>>>()
-  expect<A<ReturnType<typeof project.tree>>>().type.toBe<ProjectTree>()
-  expect<A<ReturnType<typeof project.outdated>>>().type.toBe<ReadonlyArray<OutdatedRow>>()
+  expect<R<ReturnType<typeof _project.install>>>().type.toBe<never>()
+  expect<A<ReturnType<typeof _project.install>>>().type.toBe<ProjectInstallResult>()
+  expect<NoProject>().type.toBeAssignableTo<E<ReturnType<typeof _project.install>>>()
+  expect<LockOutOfDate>().type.toBeAssignableTo<E<ReturnType<typeof _project.install>>>()
+  expect<InstallFailed>().type.toBeAssignableTo<E<ReturnType<typeof _project.install>>>()
+  expect<ResolutionConflict>().type.toBeAssignableTo<E<ReturnType<typeof _project.install>>>()
+  // a project install checks every registry's publish log (src/client/LogVerifier.ts)
+  expect<LogVerificationFailed>().type.toBeAssignableTo<E<ReturnType<typeof _project.install>>>()
+  expect<LogUnavailable>().type.toBeAssignableTo<E<ReturnType<typeof _project.install>>>()
+  expect<A<ReturnType<typeof _project.tree>>>().type.toBe<ProjectTree>()
+  expect<A<ReturnType<typeof _project.outdated>>>().type.toBe<ReadonlyArray<OutdatedRow>>()
 })

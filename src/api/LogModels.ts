@@ -39,6 +39,38 @@ export class InclusionProofResponse extends Schema.Class<InclusionProofResponse>
 }) {}
 
 /**
+ * One entry with its inclusion proof, in a {@link InclusionProofsResponse}.
+ * @since 0.1.0
+ * @category models
+ */
+export class EntryProof extends Schema.Class<EntryProof>("EntryProof")({
+  index: Count,
+  hashes: Hashes,
+  entry: LogEntry
+}) {}
+
+/**
+ * The most entries one `log/proof/inclusions` request proves.
+ * @since 0.1.0
+ */
+export const MAX_PROOFS = 256
+
+/**
+ * `GET log/proof/inclusions?indexes=I,J,...`: the inclusion proofs of several entries in one tree,
+ * for a project install (one request per registry). Without `size` it is the current tree, with its
+ * signed `checkpoint` and (with `old`) the `consistency` proof from the tree of `old` entries.
+ * @since 0.1.0
+ * @category models
+ */
+export class InclusionProofsResponse extends Schema.Class<InclusionProofsResponse>("InclusionProofsResponse")({
+  tree_size: Count,
+  proofs: Schema.Array(EntryProof).pipe(Schema.maxItems(MAX_PROOFS)),
+  checkpoint: Schema.optional(Schema.String.pipe(Schema.maxLength(64 * 1024))),
+  old_size: Schema.optional(Count),
+  consistency: Schema.optional(Hashes)
+}) {}
+
+/**
  * `GET log/proof/consistency?old=&new=`: the consistency proof between two tree sizes.
  * @since 0.1.0
  * @category models
@@ -58,6 +90,18 @@ export class ConsistencyProofResponse extends Schema.Class<ConsistencyProofRespo
 export const InclusionParams = Schema.Struct({
   index: Schema.optional(Schema.String),
   hash: Schema.optional(Schema.String),
+  size: Schema.optional(Schema.String),
+  old: Schema.optional(Schema.String)
+})
+
+/**
+ * The query of `log/proof/inclusions`: `indexes` (comma-separated, at most {@link MAX_PROOFS}),
+ * optional `size` and `old` as for `log/proof/inclusion`.
+ * @since 0.1.0
+ * @category models
+ */
+export const InclusionsParams = Schema.Struct({
+  indexes: Schema.optional(Schema.String),
   size: Schema.optional(Schema.String),
   old: Schema.optional(Schema.String)
 })

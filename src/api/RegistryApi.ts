@@ -30,6 +30,8 @@ import {
   EntriesParams,
   InclusionParams,
   InclusionProofResponse,
+  InclusionProofsResponse,
+  InclusionsParams,
   LogEntriesResponse
 } from "./LogModels.js"
 import {
@@ -219,6 +221,11 @@ export class LogGroup extends HttpApiGroup.make("log")
     HttpApiEndpoint.get("inclusion", "/log/proof/inclusion")
       .setUrlParams(InclusionParams)
       .addSuccess(InclusionProofResponse)
+  )
+  .add(
+    HttpApiEndpoint.get("inclusions", "/log/proof/inclusions")
+      .setUrlParams(InclusionsParams)
+      .addSuccess(InclusionProofsResponse)
   )
   .add(
     HttpApiEndpoint.get("consistency", "/log/proof/consistency")

@@ -5,8 +5,11 @@
  * saves V8's compiled code for it (taken at exit, so the functions compiled lazily while the
  * command ran are in it too) and later runs hand it back to V8 instead of compiling again.
  *
- * Cache files live in `$FLOWMASON_HOME/cache/v8/` (`~/.flowmason/cache/v8/`), named after the
- * bundle (its name carries a content hash), the Node version, the architecture and the
+ * Cache files live in the user's cache directory, `$XDG_CACHE_HOME/flowmason/v8/` (else
+ * `~/.cache/flowmason/v8/`), or in `FLOWMASON_CODE_CACHE_DIR`; not under `FLOWMASON_HOME`: the
+ * compiled code belongs to the fm build and the Node version, not to a home's registries and
+ * packages, so a new or emptied home (a cold install) does not compile fm again. Files are named
+ * after the bundle (its name carries a content hash), the Node version, the architecture and the
  * subcommand. `FLOWMASON_NO_CODE_CACHE=1` turns the cache off.
  *
  * The cache is only ever an optimisation, never a reason for `fm` to fail: a missing, unreadable,
@@ -103,16 +106,20 @@ const safeReaddir = (dir: string): Array<string> => {
 }
 
 /**
- * Where the code cache lives: `$FLOWMASON_HOME/cache/v8`, else `~/.flowmason/cache/v8` (the
- * same home as `FlowmasonHome`); `undefined` when `FLOWMASON_NO_CODE_CACHE` is set.
+ * Where the code cache lives: `FLOWMASON_CODE_CACHE_DIR` when set, else
+ * `$XDG_CACHE_HOME/flowmason/v8`, else `~/.cache/flowmason/v8` (the user's cache directory,
+ * whatever `FLOWMASON_HOME` says); `undefined` when `FLOWMASON_NO_CODE_CACHE` is set.
  * @since 0.1.0
  */
 export const codeCacheDir = (env: Readonly<Record<string, string | undefined>>): string | undefined => {
-  if (env.FLOWMASON_NO_CODE_CACHE !== undefined && env.FLOWMASON_NO_CODE_CACHE !== "") return undefined
-  const home = env.FLOWMASON_HOME !== undefined && env.FLOWMASON_HOME !== ""
-    ? path.resolve(env.FLOWMASON_HOME)
-    : path.join(os.homedir(), ".flowmason")
-  return path.join(home, "cache", "v8")
+  const set = (v: string | undefined): v is string => v !== undefined && v !== ""
+  if (set(env.FLOWMASON_NO_CODE_CACHE)) return undefined
+  if (set(env.FLOWMASON_CODE_CACHE_DIR)) return path.resolve(env.FLOWMASON_CODE_CACHE_DIR)
+  // XDG: a relative XDG_CACHE_HOME is invalid and ignored
+  const base = set(env.XDG_CACHE_HOME) && path.isAbsolute(env.XDG_CACHE_HOME)
+    ? env.XDG_CACHE_HOME
+    : path.join(os.homedir(), ".cache")
+  return path.join(base, "flowmason", "v8")
 }
 
 /**

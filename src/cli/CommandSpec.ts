@@ -255,7 +255,12 @@ const collectUsage = (
       }
       const first = u.names[0] ?? ""
       if (first.startsWith("-")) {
-        out.flags.push({ names: u.names, accepts: Option.getOrUndefined(u.acceptedValues), optional })
+        // a repeated flag may be given zero times
+        out.flags.push({
+          names: u.names,
+          accepts: Option.getOrUndefined(u.acceptedValues),
+          optional: optional || repeated
+        })
       } else {
         out.args.push({ name: first.replace(/^<|>$/g, ""), optional, repeated })
       }

@@ -64,6 +64,11 @@ export const EXAMPLES: Readonly<Record<string, ReadonlyArray<string>>> = {
   "registry set-default": ["fm registry set-default company"],
   "registry enable": ["fm registry enable company"],
   "registry disable": ["fm registry disable company"],
+  "registry verify": [
+    "fm registry verify company",
+    "fm registry verify --gossip",
+    "fm registry verify --gossip --checkpoint witness/checkpoint.txt --json"
+  ],
   "registry cache": ["fm registry cache", "fm registry cache --clear", "fm registry cache --clear --older-than 30"],
   studio: ["fm studio start", "fm studio token create --scope publish --name ci", "fm studio token list"],
   "studio start": [

@@ -30,6 +30,8 @@ export interface Tracker {
   readonly gate: (probe: RemoteRegistry, main: RemoteRegistry) => RemoteRegistry
   /** Whether the registry was found down in this command. */
   readonly isDown: () => boolean
+  /** The registry answered (for transports other than the observed client: downloads). */
+  readonly answered: () => void
 }
 
 const isUnavailable = (e: unknown): e is RegistryUnavailable =>
@@ -153,8 +155,13 @@ export const tracker = (target: { readonly name: string; readonly url: string })
       resolve: (name, spec) => run((r) => r.resolve(name, spec), probe, main),
       download: (info) => runStream((r) => r.download(info), probe, main),
       publish: (file, upload) => run((r) => r.publish(file, upload), probe, main),
-      logProof: (index, old) => run((r) => r.logProof(index, old), probe, main)
+      logProof: (index, old) => run((r) => r.logProof(index, old), probe, main),
+      logProofs: (indexes, old, size) => run((r) => r.logProofs(indexes, old, size), probe, main),
+      logCheckpoint: run((r) => r.logCheckpoint, probe, main),
+      logEntries: (start, end) => run((r) => r.logEntries(start, end), probe, main),
+      logConsistency: (oldSize, newSize) => run((r) => r.logConsistency(oldSize, newSize), probe, main)
     }),
-    isDown: () => state._tag === "Down"
+    isDown: () => state._tag === "Down",
+    answered
   }
 }

@@ -16,15 +16,18 @@ import { Data, Effect, Schema } from "effect"
 import * as crypto from "node:crypto"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
-import type { InclusionProofResponse } from "../api/LogModels.js"
+import type { EntryProof, InclusionProofResponse, InclusionProofsResponse } from "../api/LogModels.js"
+import { MAX_PROOFS } from "../api/LogModels.js"
 import type { PackageInfo } from "../api/Models.js"
 import { normalizeName } from "../domain/PackageName.js"
 import type { Checkpoint } from "../shared/log/Checkpoint.js"
 import { openCheckpoint } from "../shared/log/Checkpoint.js"
+import type { LogEntry } from "../shared/log/LogEntry.js"
 import { entryLeafHash } from "../shared/log/LogEntry.js"
 import { hashEquals, verifyConsistency, verifyInclusion } from "../shared/log/Merkle.js"
 import type { NoteVerifier } from "../shared/log/SignedNote.js"
 import { parseVerifier } from "../shared/log/SignedNote.js"
+import type { PackageNotFound, RemoteError } from "./RemoteErrors.js"
 
 /**
  * A registry's log does not vouch for a package: a bad signature, a fork or rollback of the log,
@@ -47,6 +50,29 @@ export class LogVerificationFailed extends Data.TaggedError("LogVerificationFail
   get hint(): string {
     return `the registry may have been tampered with or rolled back; ask its operator, and compare its key with ` +
       `\`fm studio log-key\` on the registry's host (fm registry set ${this.registry} --log-key KEY changes the pinned key)`
+  }
+}
+
+/**
+ * A registry's log could not be read to check a package (the registry is down, or its log
+ * endpoints answer not found or nonsense). Nothing is installed.
+ * @since 0.1.0
+ * @category errors
+ */
+export class LogUnavailable extends Data.TaggedError("LogUnavailable")<{
+  readonly registry: string
+  readonly log: string
+  readonly package: string
+  readonly reason: string
+}> {
+  /** Names the registry, its log, the package and what failed. */
+  override get message(): string {
+    return `registry ${this.registry}: its log ${this.log} could not be read to check ${this.package}: ${this.reason}. ` +
+      `Nothing was installed.`
+  }
+  /** What to do. */
+  get hint(): string {
+    return `try again later; if the registry no longer serves its log, ask its operator`
   }
 }
 
@@ -89,7 +115,11 @@ export const readStored = (
     return opened.checkpoint
   })
 
-const writeStored = (file: string, checkpoint: Checkpoint, note: string) =>
+/**
+ * Keeps a checkpoint as the newest seen of its log (temp file, fsync, rename; mode 0600).
+ * @since 0.1.0
+ */
+export const writeStored = (file: string, checkpoint: Checkpoint, note: string): Effect.Effect<void, string> =>
   Effect.try({
     try: () => {
       Fs.mkdirSync(Path.dirname(file), { recursive: true, mode: 0o700 })
@@ -107,31 +137,135 @@ const writeStored = (file: string, checkpoint: Checkpoint, note: string) =>
   })
 
 /**
+ * The request errors of a log request, as log errors: a "not found" means the log denies what the
+ * registry's answers claim (a verification failure); anything else means it could not be read.
+ */
+const fromRequest = (
+  registry: string,
+  log: string,
+  pkg: string
+) =>
+(e: PackageNotFound | RemoteError): LogVerificationFailed | LogUnavailable =>
+  e._tag === "PackageNotFound"
+    ? new LogVerificationFailed({
+      registry,
+      log,
+      package: pkg,
+      reason: "its log answered that the entry or tree size does not exist"
+    })
+    : new LogUnavailable({ registry, log, package: pkg, reason: e.message })
+
+const unb64 = (s: string) => new Uint8Array(Buffer.from(s, "base64"))
+
+/**
+ * Opens a registry's signed checkpoint and checks it against the stored one: the same key, a tree
+ * that did not shrink, and a valid consistency proof from the stored size. Fails with the reason.
+ * @since 0.1.0
+ */
+export const checkHead = (
+  verifier: NoteVerifier,
+  note: string,
+  stored: Checkpoint | undefined,
+  proof: { readonly oldSize: number | undefined; readonly hashes: ReadonlyArray<string> | undefined }
+): Effect.Effect<Checkpoint, string> =>
+  Effect.gen(function*() {
+    const opened = openCheckpoint(note, verifier)
+    if ("refused" in opened) {
+      return yield* Effect.fail(`its checkpoint is not signed by the pinned key (${opened.refused})`)
+    }
+    const head = opened.checkpoint
+    if (stored === undefined) return head
+    if (head.size < stored.size) {
+      return yield* Effect.fail(`the log shrank from ${stored.size} to ${head.size} entries (rolled back)`)
+    }
+    if (proof.oldSize !== stored.size || proof.hashes === undefined) {
+      return yield* Effect.fail(`no consistency proof from the ${stored.size} entries seen before`)
+    }
+    if (!verifyConsistency(stored.size, head.size, stored.root, head.root, proof.hashes.map(unb64))) {
+      return yield* Effect.fail(
+        `the log of ${head.size} entries does not extend the ${stored.size} entries seen before (a fork: the registry ` +
+          `rewrote its history)`
+      )
+    }
+    return head
+  })
+
+/**
+ * A package as its registry's log must record it: the publish of name@version at `index`, with
+ * this SHA-256 and size.
+ * @since 0.1.0
+ * @category models
+ */
+export interface LoggedPackage {
+  readonly name: string
+  readonly version: string
+  readonly sha256: string
+  readonly size: number
+  readonly index: number
+}
+
+/** Why the log entry does not vouch for the package, or `undefined` when it does. */
+const entryProblem = (
+  pkg: LoggedPackage,
+  proof: { readonly index: number; readonly entry: LogEntry; readonly hashes: ReadonlyArray<string> },
+  head: Checkpoint
+): string | undefined => {
+  const { entry, index } = proof
+  if (index !== pkg.index || entry.index !== pkg.index) {
+    return `the proof is for entry ${index}, not entry ${pkg.index}`
+  }
+  if (
+    entry.operation !== "publish" || normalizeName(entry.name) !== normalizeName(pkg.name) ||
+    entry.version !== pkg.version
+  ) {
+    return `log entry ${index} is '${entry.operation} ${entry.name}@${entry.version}', not its publish`
+  }
+  if (entry.sha256 !== pkg.sha256 || entry.size !== pkg.size) {
+    return `the log recorded SHA-256 ${entry.sha256} (${entry.size} bytes) but the registry served ${pkg.sha256} ` +
+      `(${pkg.size} bytes)`
+  }
+  if (!verifyInclusion(index, head.size, entryLeafHash(entry), proof.hashes.map(unb64), head.root)) {
+    return `entry ${index} is not in the signed tree of ${head.size} entries`
+  }
+  return undefined
+}
+
+/** Keeps the head when it is newer than the stored checkpoint. */
+const keepNewer = (file: string, stored: Checkpoint | undefined, head: Checkpoint, note: string) =>
+  stored === undefined || head.size > stored.size || !hashEquals(head.root, stored.root)
+    ? writeStored(file, head, note)
+    : Effect.void
+
+/**
  * What one check needs: the registry's name, its pinned key, the package answer and what was
  * downloaded, where checkpoints are kept, and the request for the proof bundle.
  * @since 0.1.0
  * @category models
  */
-export interface LogCheck<E> {
+export interface LogCheck {
   readonly registry: string
   readonly logKey: string
   readonly info: PackageInfo
   readonly sha256: string
   readonly size: number
   readonly stateDir: string
-  readonly fetchProof: (index: number, old: number | undefined) => Effect.Effect<InclusionProofResponse, E>
+  readonly fetchProof: (
+    index: number,
+    old: number | undefined
+  ) => Effect.Effect<InclusionProofResponse, PackageNotFound | RemoteError>
 }
-
-const unb64 = (s: string) => new Uint8Array(Buffer.from(s, "base64"))
 
 /**
  * Checks that the registry's log vouches for the downloaded package (see the module comment);
  * answers the entry's index and the tree size it was proven in.
  * @since 0.1.0
  */
-export const verifyLogged = <E>(
-  check: LogCheck<E>
-): Effect.Effect<{ readonly index: number; readonly treeSize: number }, LogVerificationFailed | E> =>
+export const verifyLogged = (
+  check: LogCheck
+): Effect.Effect<
+  { readonly index: number; readonly treeSize: number },
+  LogVerificationFailed | LogUnavailable
+> =>
   Effect.gen(function*() {
     const pkg = `${check.info.name}@${check.info.version}`
     const verifier = parseVerifier(check.logKey)
@@ -143,47 +277,94 @@ export const verifyLogged = <E>(
     if (index === undefined) return yield* fail("the registry's answer carries no log index")
     const file = stateFile(check.stateDir, verifier.name)
     const stored = yield* readStored(file, verifier).pipe(Effect.mapError(fail))
-    const proof = yield* check.fetchProof(index, stored?.size)
-    const opened = openCheckpoint(proof.checkpoint ?? "", verifier)
-    if ("refused" in opened) return yield* fail(`its checkpoint is not signed by the pinned key (${opened.refused})`)
-    const head = opened.checkpoint
-    if (stored !== undefined) {
-      if (head.size < stored.size) {
-        return yield* fail(`the log shrank from ${stored.size} to ${head.size} entries (rolled back)`)
-      }
-      if (proof.old_size !== stored.size || proof.consistency === undefined) {
-        return yield* fail(`no consistency proof from the ${stored.size} entries seen before`)
-      }
-      if (!verifyConsistency(stored.size, head.size, stored.root, head.root, proof.consistency.map(unb64))) {
-        return yield* fail(
-          `the log of ${head.size} entries does not extend the ${stored.size} entries seen before (a fork: the registry ` +
-            `rewrote its history)`
+    const proof = yield* check.fetchProof(index, stored?.size).pipe(
+      Effect.mapError(fromRequest(check.registry, verifier.name, pkg))
+    )
+    const note = proof.checkpoint ?? ""
+    const head = yield* checkHead(verifier, note, stored, { oldSize: proof.old_size, hashes: proof.consistency }).pipe(
+      Effect.mapError(fail)
+    )
+    if (proof.tree_size !== head.size) {
+      return yield* fail(`the proof is for a tree of ${proof.tree_size} entries, not the signed ${head.size}`)
+    }
+    const problem = entryProblem({ ...check, ...check.info, index }, proof, head)
+    if (problem !== undefined) return yield* fail(problem)
+    yield* keepNewer(file, stored, head, note).pipe(Effect.mapError(fail))
+    return { index, treeSize: head.size }
+  })
+
+/**
+ * What a batch check needs: the registry, its pinned key, the packages (each with its log index),
+ * where checkpoints are kept, and the request for proofs of several entries.
+ * @since 0.1.0
+ * @category models
+ */
+export interface LogBatchCheck {
+  readonly registry: string
+  readonly logKey: string
+  readonly packages: ReadonlyArray<LoggedPackage>
+  readonly stateDir: string
+  readonly fetchProofs: (
+    indexes: ReadonlyArray<number>,
+    old: number | undefined,
+    size: number | undefined
+  ) => Effect.Effect<InclusionProofsResponse, PackageNotFound | RemoteError>
+}
+
+/**
+ * Checks that the registry's log vouches for every package of a project install, as
+ * {@link verifyLogged} does for one: the first request brings the signed checkpoint, the
+ * consistency proof from the stored checkpoint and up to 256 inclusion proofs; more packages take
+ * one request per 256 more, in the same (fixed-size, cacheable) tree. Answers the tree size.
+ * @since 0.1.0
+ */
+export const verifyLoggedMany = (
+  check: LogBatchCheck
+): Effect.Effect<{ readonly treeSize: number }, LogVerificationFailed | LogUnavailable> =>
+  Effect.gen(function*() {
+    const first = check.packages[0]
+    const label = first === undefined
+      ? "nothing"
+      : check.packages.length === 1
+      ? `${first.name}@${first.version}`
+      : `${first.name}@${first.version} and ${check.packages.length - 1} more`
+    const verifier = parseVerifier(check.logKey)
+    const failed = (log: string, pkg: string) => (reason: string) =>
+      new LogVerificationFailed({ registry: check.registry, log, package: pkg, reason })
+    if (verifier === undefined) return yield* failed("(unknown)", label)("the pinned log key is not a valid key")
+    const fail = failed(verifier.name, label)
+    const request = fromRequest(check.registry, verifier.name, label)
+    const file = stateFile(check.stateDir, verifier.name)
+    const stored = yield* readStored(file, verifier).pipe(Effect.mapError(fail))
+    const chunks: Array<ReadonlyArray<LoggedPackage>> = []
+    for (let i = 0; i < check.packages.length; i += MAX_PROOFS) chunks.push(check.packages.slice(i, i + MAX_PROOFS))
+    const answer = yield* check.fetchProofs((chunks[0] ?? []).map((p) => p.index), stored?.size, undefined).pipe(
+      Effect.mapError(request)
+    )
+    const note = answer.checkpoint ?? ""
+    const head = yield* checkHead(verifier, note, stored, { oldSize: answer.old_size, hashes: answer.consistency })
+      .pipe(Effect.mapError(fail))
+    let reply: { readonly tree_size: number; readonly proofs: ReadonlyArray<EntryProof> } = answer
+    for (const [i, chunk] of chunks.entries()) {
+      if (i > 0) {
+        reply = yield* check.fetchProofs(chunk.map((p) => p.index), undefined, head.size).pipe(
+          Effect.mapError(request)
         )
       }
+      if (reply.tree_size !== head.size) {
+        return yield* fail(`the proofs are for a tree of ${reply.tree_size} entries, not the signed ${head.size}`)
+      }
+      const proofs = reply.proofs
+      for (const [j, pkg] of chunk.entries()) {
+        const proof = proofs[j]
+        const problem = proof === undefined
+          ? `no proof of entry ${pkg.index}`
+          : entryProblem(pkg, proof, head)
+        if (problem !== undefined) {
+          return yield* failed(verifier.name, `${pkg.name}@${pkg.version}`)(problem)
+        }
+      }
     }
-    const entry = proof.entry
-    if (proof.index !== index || proof.tree_size !== head.size || entry.index !== index) {
-      return yield* fail(
-        `the proof is for entry ${proof.index} of ${proof.tree_size}, not entry ${index} of ${head.size}`
-      )
-    }
-    if (
-      entry.operation !== "publish" || normalizeName(entry.name) !== normalizeName(check.info.name) ||
-      entry.version !== check.info.version
-    ) {
-      return yield* fail(`log entry ${index} is '${entry.operation} ${entry.name}@${entry.version}', not its publish`)
-    }
-    if (entry.sha256 !== check.sha256 || entry.size !== check.size) {
-      return yield* fail(
-        `the log recorded SHA-256 ${entry.sha256} (${entry.size} bytes) but the registry served ${check.sha256} ` +
-          `(${check.size} bytes)`
-      )
-    }
-    if (!verifyInclusion(index, head.size, entryLeafHash(entry), proof.hashes.map(unb64), head.root)) {
-      return yield* fail(`entry ${index} is not in the signed tree of ${head.size} entries`)
-    }
-    if (stored === undefined || head.size > stored.size || !hashEquals(head.root, stored.root)) {
-      yield* writeStored(file, head, proof.checkpoint ?? "").pipe(Effect.mapError(fail))
-    }
-    return { index, treeSize: head.size }
+    yield* keepNewer(file, stored, head, note).pipe(Effect.mapError(fail))
+    return { treeSize: head.size }
   })

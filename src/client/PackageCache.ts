@@ -15,7 +15,7 @@ import * as nodeFs from "node:fs"
 import * as path from "node:path"
 import { isPackageName, normalizeName } from "../domain/PackageName.js"
 import { isVersion } from "../domain/Version.js"
-import { writeFileAtomic } from "../shared/AtomicFile.js"
+import { writeFileAtomicPromise } from "../shared/AtomicFile.js"
 import { Checksum, ChecksumMismatch, isSha256Hex } from "../shared/Checksum.js"
 import { FlowmasonHome } from "../shared/FlowmasonHome.js"
 import { hashBlobSync } from "./CacheBlobHash.js"
@@ -113,13 +113,23 @@ export class PackageCache extends Effect.Service<PackageCache>()("fm/PackageCach
           Effect.zipRight(Effect.forEach(dirs, (d) => fs.makeDirectory(d, { recursive: true }), { discard: true }), op)
       )
 
-    /** Writes a small file atomically: unique temp file in tmp/, fsync, rename over the target. */
+    /**
+     * Writes an index entry atomically: unique temp file in tmp/, rename over the target. No fsync:
+     * a torn or lost entry reads as absent (a re-download, or `lookupShaMany` rewrites it), and the
+     * blob it names is verified by its SHA-256 on every read.
+     */
     const writeAtomic = (target: string, text: string) =>
-      // directories are created only when missing (a recursive mkdir per file was a hot spot)
-      writeFileAtomic(target, text, {
-        temp: path.join(tmpDir, `${path.basename(target)}.${uniqueSuffix()}.tmp`),
-        createDirectories: true
-      }).pipe(Effect.provideService(FileSystem.FileSystem, fs), Effect.mapError(err(target, "cannot write")))
+      Effect.tryPromise({
+        // directories are created only when missing (a recursive mkdir per file was a hot spot)
+        try: () =>
+          writeFileAtomicPromise(target, text, {
+            temp: path.join(tmpDir, `${path.basename(target)}.${uniqueSuffix()}.tmp`),
+            createDirectories: true,
+            fsync: false
+          }),
+        catch: (e) =>
+          new CacheError({ file: target, reason: `cannot write: ${e instanceof Error ? e.message : String(e)}` })
+      })
 
     const removeQuietly = (file: string) => fs.remove(file, { force: true }).pipe(Effect.ignore)
 
@@ -249,14 +259,14 @@ export class PackageCache extends Effect.Service<PackageCache>()("fm/PackageCach
         if (nodeFs.existsSync(mark)) return Effect.void
         return Effect.zipRight(
           check,
-          Effect.sync(() => {
-            try {
-              nodeFs.mkdirSync(verifiedDir, { recursive: true })
-              nodeFs.writeFileSync(mark, "")
-            } catch {
+          // off the main thread; the directory is created only when missing
+          Effect.promise(() =>
+            nodeFs.promises.writeFile(mark, "").catch(() =>
+              nodeFs.promises.mkdir(verifiedDir, { recursive: true }).then(() => nodeFs.promises.writeFile(mark, ""))
+            ).catch(() => {
               // not remembered: checked again next time
-            }
-          })
+            })
+          )
         )
       })
 
@@ -321,7 +331,8 @@ export class PackageCache extends Effect.Service<PackageCache>()("fm/PackageCach
       Effect.gen(function*() {
         const { indexFile, key: k } = yield* resolveKey(key)
         const tmp = path.join(tmpDir, `${k.name}-${k.version}.${uniqueSuffix()}.part`)
-        yield* Effect.addFinalizer(() => removeQuietly(tmp)) // gone after rename; removed on any failure
+        let placed = false
+        yield* Effect.addFinalizer(() => (placed ? Effect.void : removeQuietly(tmp))) // removed on any failure
         const hashing = checksum.hashing()
         let size = 0
         yield* Effect.scoped(Effect.gen(function*() {
@@ -348,6 +359,7 @@ export class PackageCache extends Effect.Service<PackageCache>()("fm/PackageCach
         }
         const blob = blobPath(actual)
         yield* withDirs(fs.rename(tmp, blob), [blobsDir]).pipe(Effect.mapError(err(blob, "cannot move into place")))
+        placed = true
         const record: IndexRecord = { ...k, sha256: actual, size, stored_at: new Date().toISOString() }
         yield* writeAtomic(indexFile, JSON.stringify(record, null, 2) + "\n")
         return { ...k, path: blob, sha256: actual, size } satisfies CachedPackage

@@ -16,7 +16,7 @@ import { isVersion } from "../domain/Version.js"
 import type { ChecksumMismatch } from "../shared/Checksum.js"
 import { parseVerifier } from "../shared/log/SignedNote.js"
 import * as Availability from "./Availability.js"
-import { LogVerificationFailed, verifyLogged } from "./LogVerifier.js"
+import { LogUnavailable, LogVerificationFailed, verifyLogged, verifyLoggedMany } from "./LogVerifier.js"
 import type { CachedPackage, CacheError } from "./PackageCache.js"
 import { PackageCache } from "./PackageCache.js"
 import type { ConfigError, RegistryEntry, UnknownRegistry } from "./RegistryConfig.js"
@@ -175,8 +175,13 @@ export class Registries extends Effect.Service<Registries>()("fm/Registries", {
 
     const metadataDir = path.join(path.dirname(cache.dir), "metadata")
 
-    const options = (entry: RegistryEntry, retriesOf: number): RemoteRegistry.RemoteRegistryOptions => ({
+    const options = (
+      entry: RegistryEntry,
+      retriesOf: number,
+      onAnswer: () => void
+    ): RemoteRegistry.RemoteRegistryOptions => ({
       token: config.token(entry),
+      onAnswer,
       timeout: `${timeoutSeconds} seconds`,
       retries: retriesOf,
       retryDelay: `${retryDelayMs} millis`,
@@ -196,8 +201,8 @@ export class Registries extends Effect.Service<Registries>()("fm/Registries", {
         return Effect.map(
           Effect.all({
             // first contact: one attempt, no retries (a dead registry costs one connection)
-            probe: RemoteRegistry.make(entry, options(entry, 0)),
-            main: RemoteRegistry.make(entry, options(entry, retries))
+            probe: RemoteRegistry.make(entry, options(entry, 0, tracker.answered)),
+            main: RemoteRegistry.make(entry, options(entry, retries, tracker.answered))
           }).pipe(Effect.provideService(HttpClient.HttpClient, observed)),
           ({ main, probe }) => {
             const gated = tracker.gate(probe, main)
@@ -413,6 +418,42 @@ export class Registries extends Effect.Service<Registries>()("fm/Registries", {
       })
 
     /**
+     * The key to check a registry's log with: the pinned one, or (trust on first use, recorded in
+     * registries.json) the key the registry names now. `undefined` for a registry without a log
+     * (`logged` false: its answers carry no log index), after one notice per command.
+     */
+    const logKeyFor = (entry: RegistryEntry, source: RemoteRegistry.RemoteRegistry, logged: boolean, pkg: string) =>
+      Effect.gen(function*() {
+        if (entry.logKey !== undefined) return entry.logKey
+        if (!logged) {
+          yield* notice(
+            entry.name,
+            `registry ${entry.name} publishes no log; its packages are checked against its own checksums only`
+          )
+          return undefined
+        }
+        const health = yield* source.health.pipe(
+          Effect.mapError((e) =>
+            new LogUnavailable({ registry: entry.name, log: "(its key)", package: pkg, reason: e.message })
+          )
+        )
+        const named = health.log_key
+        if (named === undefined || parseVerifier(named) === undefined) {
+          return yield* new LogVerificationFailed({
+            registry: entry.name,
+            log: "(unknown)",
+            package: pkg,
+            reason: "its answers carry log indexes but it names no valid log key"
+          })
+        }
+        yield* config.update(entry.name, { logKey: named }).pipe(
+          Effect.catchAll(() => Effect.void) // the implicit local registry has no file entry to keep it in
+        )
+        yield* notice(entry.name, `trusting the log key registry ${entry.name} names on first use: ${named}`)
+        return named
+      })
+
+    /**
      * Checks that the registry a package came from vouches for it in its publish log (see
      * `LogVerifier`): with its pinned key, or the key it names now (trust on first use, recorded in
      * registries.json). A registry without a log gets one notice per command and no check.
@@ -421,30 +462,9 @@ export class Registries extends Effect.Service<Registries>()("fm/Registries", {
       const entry = (yield* entries).find((e) => e.name === fetched.registry)
       if (entry === undefined) return undefined
       const source = yield* connect(entry)
-      let logKey = entry.logKey
-      if (logKey === undefined) {
-        if (fetched.info.log_index === undefined) {
-          yield* notice(
-            entry.name,
-            `registry ${entry.name} publishes no log; its packages are checked against its own checksums only`
-          )
-          return undefined
-        }
-        const named = (yield* source.health).log_key
-        if (named === undefined || parseVerifier(named) === undefined) {
-          return yield* new LogVerificationFailed({
-            registry: entry.name,
-            log: "(unknown)",
-            package: `${fetched.info.name}@${fetched.info.version}`,
-            reason: "its answers carry log indexes but it names no valid log key"
-          })
-        }
-        logKey = named
-        yield* config.update(entry.name, { logKey: named }).pipe(
-          Effect.catchAll(() => Effect.void) // the implicit local registry has no file entry to keep it in
-        )
-        yield* notice(entry.name, `trusting the log key registry ${entry.name} names on first use: ${named}`)
-      }
+      const pkg = `${fetched.info.name}@${fetched.info.version}`
+      const logKey = yield* logKeyFor(entry, source, fetched.info.log_index !== undefined, pkg)
+      if (logKey === undefined) return undefined
       return yield* verifyLogged({
         registry: entry.name,
         logKey,
@@ -456,12 +476,87 @@ export class Registries extends Effect.Service<Registries>()("fm/Registries", {
       })
     })
 
+    /**
+     * Checks the publish log of every registry a project install takes packages from (see
+     * `LogVerifier.verifyLoggedMany`): one request per registry for up to 256 packages. A package
+     * without a known log index gets it from its package answer. Answers each package's log index
+     * (by {@link loggedId}); registries without a log get one notice and no check.
+     */
+    const vouchMany = Effect.fn("Registries.vouchMany")(function*(packages: ReadonlyArray<ToVouch>) {
+      const byRegistry = new Map<string, Array<ToVouch>>()
+      for (const p of packages) byRegistry.set(p.registry, [...(byRegistry.get(p.registry) ?? []), p])
+      const all = yield* entries
+      const indexes = new Map<string, number>()
+      yield* Effect.forEach([...byRegistry], ([name, items]) =>
+        Effect.gen(function*() {
+          const entry = all.find((e) => e.name === name)
+          if (entry === undefined || items.length === 0) return
+          const source = yield* connect(entry)
+          const head = `${items[0]?.name}@${items[0]?.version}`
+          const logKey = yield* logKeyFor(entry, source, items.some((p) => p.logIndex !== undefined), head)
+          if (logKey === undefined) return
+          // a lock from before the log, or an index the listing did not carry: the package answer has it
+          const logged = yield* Effect.forEach(items, (p) =>
+            p.logIndex !== undefined
+              ? Effect.succeed({ ...p, index: p.logIndex })
+              : source.resolve(p.name, p.version).pipe(
+                Effect.mapError((e) =>
+                  new LogUnavailable({
+                    registry: name,
+                    log: parseVerifier(logKey)?.name ?? "(unknown)",
+                    package: `${p.name}@${p.version}`,
+                    reason: `its log index could not be read (${e.message})`
+                  })
+                ),
+                Effect.flatMap((info) =>
+                  info.log_index === undefined
+                    ? new LogVerificationFailed({
+                      registry: name,
+                      log: parseVerifier(logKey)?.name ?? "(unknown)",
+                      package: `${p.name}@${p.version}`,
+                      reason: "the registry's answer carries no log index"
+                    })
+                    : Effect.succeed({ ...p, index: info.log_index })
+                )
+              ), { concurrency: 8 })
+          yield* verifyLoggedMany({
+            registry: name,
+            logKey,
+            packages: logged,
+            stateDir: logStateDir,
+            fetchProofs: source.logProofs
+          })
+          for (const p of logged) indexes.set(loggedId(p), p.index)
+        }), { concurrency: 4, discard: true })
+      return indexes
+    })
+
+    /**
+     * What `fm registry verify` needs of a registry: its entry, client, pinned log key (after
+     * trust on first use; `undefined` when it names none) and where checkpoints are kept.
+     */
+    const logTarget = Effect.fn("Registries.logTarget")(function*(name: string) {
+      const entry = (yield* entries).find((e) => e.name === name) ?? (yield* config.get(name))
+      const source = yield* connect(entry)
+      // a registry that names no key has no log to audit
+      const logKey = yield* logKeyFor(entry, source, true, "its log").pipe(
+        Effect.catchTag("LogVerificationFailed", () => Effect.succeed(undefined))
+      )
+      return { entry, source, logKey, stateDir: logStateDir } as const
+    })
+
     return {
       /**
        * Checks the publish log of the registry a fetched package came from (see `LogVerifier`);
        * the entry's index, or `undefined` for a registry without a log.
        */
       vouch,
+      /** Checks the publish logs for a project install's packages; their log indexes (see `loggedId`). */
+      vouchMany,
+      /** A registry's client, log key and checkpoint directory, for `fm registry verify`. */
+      logTarget,
+      /** Where the newest checkpoint seen of each log is kept (`<home>/logs`). */
+      logStateDir,
       /** The registry clients to use (one named registry, else every enabled one, in priority order). */
       sources,
       /** A package version's info from the first registry that has it. */
@@ -478,6 +573,28 @@ export class Registries extends Effect.Service<Registries>()("fm/Registries", {
   }),
   dependencies: [RegistryConfig.Default, PackageCache.Default]
 }) {}
+
+/**
+ * A package of a project install whose registry's log must vouch for it (`logIndex` from the lock
+ * or the versions listing, when known).
+ * @since 0.1.0
+ * @category models
+ */
+export interface ToVouch {
+  readonly registry: string
+  readonly name: string
+  readonly version: string
+  readonly sha256: string
+  readonly size: number
+  readonly logIndex?: number | undefined
+}
+
+/**
+ * The key of a package in {@link Registries}' `vouchMany` answer.
+ * @since 0.1.0
+ */
+export const loggedId = (p: { readonly registry: string; readonly name: string; readonly version: string }): string =>
+  `${p.registry}\u0000${normalizeName(p.name)}\u0000${p.version}`
 
 /** The tags that let a lookup move on to the next registry (and nothing else does). */
 const FALLBACK_TAGS: ReadonlySet<string> = new Set(["PackageNotFound", "RegistryUnavailable"])

@@ -35,7 +35,12 @@ import * as crypto from "node:crypto"
 import * as fs from "node:fs"
 import semver from "semver"
 import type { ApiError } from "../api/ApiErrors.js"
-import type { InclusionProofResponse } from "../api/LogModels.js"
+import type {
+  ConsistencyProofResponse,
+  InclusionProofResponse,
+  InclusionProofsResponse,
+  LogEntriesResponse
+} from "../api/LogModels.js"
 import type { HealthResponse, SearchResponse } from "../api/Models.js"
 import { PackageInfo, ReleaseInfo, VersionsResponse } from "../api/Models.js"
 import { API_PREFIX, RegistryApi } from "../api/RegistryApi.js"
@@ -45,6 +50,7 @@ import { USER_AGENT } from "../shared/FmVersion.js"
 import { boundedBody, MAX_ANSWER_BYTES, readBounded } from "./BoundedBody.js"
 import { metadataFile, type MetadataRecord, readMetadata, touchMetadata, writeMetadata } from "./MetadataDiskCache.js"
 import { metadataMaxAge } from "./MetadataFreshness.js"
+import { type BodyFailure, nodeDownload, type StartFailure } from "./NodeDownload.js"
 import {
   AuthenticationFailed,
   MalformedResponse,
@@ -146,6 +152,11 @@ export interface RemoteRegistryOptions {
    * the cap otherwise. Default: `FLOWMASON_MAX_DOWNLOAD_BYTES`, else {@link DEFAULT_MAX_DOWNLOAD_BYTES}.
    */
   readonly maxDownloadBytes?: number | undefined
+  /**
+   * Called whenever the registry answers a download (any status): downloads do not go through the
+   * `HttpClient`, so they tell its observers (`Availability.ts`) this way.
+   */
+  readonly onAnswer?: (() => void) | undefined
 }
 
 const MiB = 1024 * 1024
@@ -218,6 +229,28 @@ export interface RemoteRegistry {
     index: number,
     old: number | undefined
   ) => Effect.Effect<InclusionProofResponse, PackageNotFound | RemoteError>
+  /**
+   * `GET log/proof/inclusions?indexes=...[&old=M][&size=N]`: the inclusion proofs of several
+   * entries (at most 256) in one tree; without `size` the current tree, with its signed checkpoint
+   * and (with `old`) the consistency proof from the tree of `old` entries. Not verified here.
+   */
+  readonly logProofs: (
+    indexes: ReadonlyArray<number>,
+    old: number | undefined,
+    size: number | undefined
+  ) => Effect.Effect<InclusionProofsResponse, PackageNotFound | RemoteError>
+  /** `GET log/checkpoint`: the registry's signed checkpoint (a signed note). Not verified here. */
+  readonly logCheckpoint: Effect.Effect<string, PackageNotFound | RemoteError>
+  /** `GET log/entries?start=&end=`: at most 1000 entries from `start`. Not verified here. */
+  readonly logEntries: (
+    start: number,
+    end: number
+  ) => Effect.Effect<LogEntriesResponse, PackageNotFound | RemoteError>
+  /** `GET log/proof/consistency?old=&new=`: a consistency proof between two sizes. Not verified here. */
+  readonly logConsistency: (
+    oldSize: number,
+    newSize: number
+  ) => Effect.Effect<ConsistencyProofResponse, PackageNotFound | RemoteError>
   /** Uploads an archive (multipart `file` + `checksum`), streamed from disk. */
   readonly publish: (
     file: string,
@@ -329,16 +362,10 @@ export const make = (
         })
       )
 
-    /** Downloads: per-attempt timeout (until the headers) inside transient retries. */
     // no retries: no retryTransient at all (Effect's repeat reads `times: 0` as "no limit", so a
     // 503 would be asked again forever)
     const retrying = (c: HttpClient.HttpClient): HttpClient.HttpClient =>
       retries > 0 ? HttpClient.retryTransient(c, { schedule, times: retries }) : c
-    const client = raw.pipe(
-      withHeaders,
-      withTimeout(timeout),
-      retrying
-    )
     // The base URL is prepended BEFORE the headers are set (so that the origin check sees the
     // full URL); HttpApiClient's own `baseUrl` would be applied after our request mapping.
     const prepend = (c: HttpClient.HttpClient): HttpClient.HttpClient =>
@@ -347,6 +374,17 @@ export const make = (
      * ETag revalidation of package metadata: the cached copy's ETag goes out as `If-None-Match`;
      * a `304` is answered from the cached body; a `200` with an `ETag` replaces the cached copy.
      */
+    /**
+     * What `freshVersions` just read of a metadata file, by URL, handed to the request that follows
+     * (its `If-None-Match`) so the file is read once per call, not twice.
+     */
+    const peeked = new Map<string, Option.Option<MetadataRecord>>()
+    const readOnce = (file: string, url: string): Effect.Effect<Option.Option<MetadataRecord>> =>
+      Effect.suspend(() => {
+        const known = peeked.get(url)
+        peeked.delete(url)
+        return known !== undefined ? Effect.succeed(known) : readMetadata(file, url)
+      })
     const withMetadataCache = (c: HttpClient.HttpClient): HttpClient.HttpClient => {
       const dir = options.metadataCacheDir
       if (dir === undefined) return c
@@ -370,7 +408,7 @@ export const make = (
           const file = fileOf(req)
           if (file === undefined) return Effect.succeed(req)
           return Effect.map(
-            readMetadata(file, req.url),
+            readOnce(file, req.url),
             Option.match({
               onNone: () => req,
               onSome: (r) => {
@@ -472,16 +510,6 @@ export const make = (
     const detailOf = (e: unknown): string =>
       typeof e === "object" && e !== null && "detail" in e && typeof e.detail === "string" ? e.detail : ""
 
-    /** The `detail` of an error answer, read within the bounds of any JSON answer; "" when there is none. */
-    const errorDetail = (res: HttpClientResponse.HttpClientResponse): Effect.Effect<string> =>
-      boundedBody(res, { idle: timeout, maxBytes: MAX_ANSWER_BYTES }, () =>
-        "idle", () => "too large").pipe(
-          Effect.flatMap(readBounded),
-          Effect.flatMap((bytes) => Schema.decodeUnknown(Schema.parseJson())(new TextDecoder().decode(bytes))),
-          Effect.map(detailOf),
-          Effect.orElseSucceed(() => "")
-        )
-
     /** An API error the endpoint asked does not declare: the server is not speaking the protocol. */
     const unexpected = (ctx: Ctx) => (e: ApiError | HttpApiError.HttpApiDecodeError): MalformedResponse =>
       new MalformedResponse({ registry, url: ctx.url, reason: `${e._tag}: ${e.message}` })
@@ -489,7 +517,8 @@ export const make = (
     /** Maps anything the typed client can fail with into our errors. */
     const mapError = (ctx: Ctx) => (e: ClientFailure): PackageNotFound | RemoteError =>
       Match.valueTags(e, {
-        NotFound: (e) => fromStatus(404, e.detail, ctx),
+        NotFound: (e) =>
+          fromStatus(404, e.detail, ctx),
         Unauthorized: (e) => fromStatus(401, e.detail, ctx),
         Forbidden: (e) => fromStatus(403, e.detail, ctx),
         Unavailable: (e) => fromStatus(503, e.detail, ctx),
@@ -591,11 +620,15 @@ export const make = (
           ? undefined
           : metadataFile(options.metadataCacheDir, registry, base, url)
         if (window <= 0 || file === undefined) return Effect.succeed(Option.none())
-        return Effect.map(readMetadata(file, url), (kept) =>
-          Option.flatMap(kept, (r) =>
+        return Effect.map(readMetadata(file, url), (kept) => {
+          const fresh = Option.flatMap(kept, (r) =>
             r.checkedAt !== undefined && Date.now() - r.checkedAt < window
               ? decodeVersionsBody(r.body)
-              : Option.none()))
+              : Option.none())
+          // not fresh: the request that follows revalidates this very copy (no second read)
+          if (Option.isNone(fresh)) peeked.set(url, kept)
+          return fresh
+        })
       })
 
     const versions = Effect.fn("RemoteRegistry.versions")(function*(name: string) {
@@ -607,8 +640,7 @@ export const make = (
           Effect.map(Option.some),
           // FlowMason's server always answers 404 here (`Package 'x@versions' not found`): treat a
           // 404 as "not supported" and ask for the package itself (which 404s if it is missing).
-          Effect.catchTag("PackageNotFound", () =>
-            Effect.succeed(Option.none()))
+          Effect.catchTag("PackageNotFound", () => Effect.succeed(Option.none()))
         )
       if (Option.isSome(answer)) {
         const v = answer.value
@@ -618,9 +650,7 @@ export const make = (
         const byVersion = new Map(v.releases.map((r) => [r.version, r]))
         const all = new Set([...v.versions, ...byVersion.keys()])
         const releases = [...all]
-          .filter((x) =>
-            semver.valid(x) !== null
-          )
+          .filter((x) => semver.valid(x) !== null)
           .sort(semver.compare)
           .map((x) => byVersion.get(x) ?? new ReleaseInfo({ version: x }))
         const listed: VersionList = {
@@ -676,46 +706,47 @@ export const make = (
         : `the ${limit} bytes allowed when no size is declared (FLOWMASON_MAX_DOWNLOAD_BYTES)`
       const refuse = (what: string) =>
         new MalformedResponse({ registry, url, reason: `the download of ${pkg} ${what}` })
+      const unavailable = (reason: string) => new RegistryUnavailable({ registry, url, reason, package: label(ctx) })
+      const headers: Record<string, string> = { "user-agent": USER_AGENT }
+      if (Option.isSome(token) && originOf(url) === origin && origin !== undefined) {
+        headers.authorization = `Bearer ${Redacted.value(token.value)}`
+      }
+      const started = nodeDownload({
+        url,
+        headers,
+        timeoutMs: Duration.toMillis(timeout),
+        idleMs: Duration.toMillis(timeout),
+        maxBytes: limit,
+        onAnswer: options.onAnswer
+      })
+      // only the start is retried (connection failures, no answer in time, 408/429/5xx), as JSON calls are
+      const transient = (e: StartFailure) =>
+        e._tag === "NoAnswer" || (e._tag === "Status" && isTransientStatus(e.status))
+      const retried = retries > 0 ? Effect.retry(started, { schedule, times: retries, while: transient }) : started
+      const bodyError = (e: BodyFailure): RemoteError => {
+        switch (e._tag) {
+          case "Stalled":
+            return unavailable(`the download stalled: ${idle}`)
+          case "TooLarge":
+            return refuse(`sent more than ${allowed}`)
+          case "BrokeOff":
+            return unavailable(`the download broke off: ${e.description}`)
+        }
+      }
       return Stream.unwrapScoped(
-        client.get(url).pipe(
-          Effect.flatMap((res) =>
-            res.status >= 200 && res.status < 300
-              ? Effect.succeed(res)
-              : Effect.flatMap(errorDetail(res), (detail) => Effect.fail(fromStatus(res.status, detail, ctx)))
-          ),
-          Effect.flatMap((res) =>
-            boundedBody(
-              res,
-              { idle: timeout, maxBytes: limit },
-              () =>
-                new RegistryUnavailable({
-                  registry,
-                  url,
-                  reason: `the download stalled: ${idle}`,
-                  package: label(ctx)
-                }),
-              (announced) =>
-                refuse(
-                  announced === undefined
-                    ? `sent more than ${allowed}`
-                    : `announced ${announced} bytes, more than ${allowed}`
-                )
-            )
-          )
+        retried.pipe(
+          Effect.mapError((e): PackageNotFound | RemoteError => {
+            switch (e._tag) {
+              case "NoAnswer":
+                return unavailable(e.description)
+              case "Announced":
+                return refuse(`announced ${e.bytes} bytes, more than ${allowed}`)
+              case "Status":
+                return fromStatus(e.status, detailOf(Option.getOrUndefined(decodeJsonOption(e.body))), ctx)
+            }
+          }),
+          Effect.map(Stream.mapError(bodyError))
         )
-      ).pipe(
-        Stream.catchTags({
-          ResponseError: (e) =>
-            Stream.fail(
-              new RegistryUnavailable({
-                registry,
-                url,
-                reason: `the download broke off: ${e.description ?? e.reason}`,
-                package: label(ctx)
-              })
-            ),
-          RequestError: (e) => Stream.fail(mapError(ctx)(e))
-        })
       )
     }
 
@@ -817,6 +848,32 @@ export const make = (
         { url: endpoint(`/log/proof/inclusion?index=${index}`) }
       ).pipe(Effect.withSpan("RemoteRegistry.logProof", { attributes: { registry } }))
 
+    const logProofs = (indexes: ReadonlyArray<number>, old: number | undefined, size: number | undefined) =>
+      call(
+        api.log.inclusions({
+          urlParams: {
+            indexes: indexes.join(","),
+            ...(old === undefined ? {} : { old: String(old) }),
+            ...(size === undefined ? {} : { size: String(size) })
+          }
+        }),
+        { url: endpoint("/log/proof/inclusions") }
+      ).pipe(Effect.withSpan("RemoteRegistry.logProofs", { attributes: { registry, count: indexes.length } }))
+
+    const logCheckpoint = call(api.log.checkpoint(), { url: endpoint("/log/checkpoint") })
+
+    const logEntries = (start: number, end: number) =>
+      call(
+        api.log.entries({ urlParams: { start: String(start), end: String(end) } }),
+        { url: endpoint(`/log/entries?start=${start}&end=${end}`) }
+      )
+
+    const logConsistency = (oldSize: number, newSize: number) =>
+      call(
+        api.log.consistency({ urlParams: { old: String(oldSize), new: String(newSize) } }),
+        { url: endpoint(`/log/proof/consistency?old=${oldSize}&new=${newSize}`) }
+      )
+
     return {
       name: registry,
       url: base,
@@ -826,7 +883,11 @@ export const make = (
       resolve,
       download,
       publish,
-      logProof
+      logProof,
+      logProofs,
+      logCheckpoint,
+      logEntries,
+      logConsistency
     } satisfies RemoteRegistry
   })
 

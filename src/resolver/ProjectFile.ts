@@ -74,6 +74,8 @@ export interface LockedPackage {
   readonly sha256: string
   readonly size: number
   readonly dependencies: Readonly<Record<string, string>>
+  /** The index of its publish entry in the registry's log (`log_index`; absent in older locks). */
+  readonly logIndex?: number | undefined
 }
 
 /**
@@ -205,7 +207,14 @@ export const readLock = (dir: string): Effect.Effect<Lockfile | undefined, Proje
         return yield* bad(`'${name}' has no valid sha256`)
       }
       const dependencies = yield* stringMap(file, `packages.${name}.dependencies`, p.dependencies)
+      const logIndex = p.log_index
+      if (
+        logIndex !== undefined && !(typeof logIndex === "number" && Number.isSafeInteger(logIndex) && logIndex >= 0)
+      ) {
+        return yield* bad(`'${name}' has a log_index that is not a non-negative integer`)
+      }
       packages.set(normalizeName(name), {
+        ...(logIndex === undefined ? {} : { logIndex }),
         name,
         version: p.version,
         registry: { name: reg.name, url: reg.url },
@@ -230,6 +239,7 @@ export const renderLock = (packages: Iterable<LockedPackage>): string => {
       registry: { name: p.registry.name, url: p.registry.url },
       sha256: p.sha256,
       size: p.size,
+      ...(p.logIndex === undefined ? {} : { log_index: p.logIndex }),
       dependencies: Object.fromEntries(Object.entries(p.dependencies).sort(([a], [b]) => (a < b ? -1 : 1)))
     }]))
   }

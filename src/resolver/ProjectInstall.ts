@@ -18,7 +18,7 @@ import { PackageInfo, type ReleaseInfo } from "../api/Models.js"
 import { PackageArchive } from "../archive/PackageArchive.js"
 import { installMetadataMaxAge, withFreshMetadata } from "../client/MetadataFreshness.js"
 import { PackageCache } from "../client/PackageCache.js"
-import { type Fetched, Registries } from "../client/Registries.js"
+import { type Fetched, loggedId, Registries } from "../client/Registries.js"
 import { verifyPackageArchive } from "../client/VerifiedArchive.js"
 import { normalizeName } from "../domain/PackageName.js"
 import { pickLatest } from "../domain/Version.js"
@@ -229,8 +229,19 @@ const toLocked = (r: Resolution): Array<LockedPackage> =>
     registry: p.registry,
     sha256: p.checksum.toLowerCase(),
     size: p.sizeBytes,
-    dependencies: p.dependencies
+    dependencies: p.dependencies,
+    ...(p.logIndex === undefined ? {} : { logIndex: p.logIndex })
   }))
+
+/** The lock's packages with the given ones replacing theirs (leftovers kept as they were). */
+const mergeLocked = (
+  all: ReadonlyMap<string, LockedPackage>,
+  updated: ReadonlyArray<LockedPackage>
+): Array<LockedPackage> => {
+  const out = new Map(all)
+  for (const p of updated) out.set(normalizeName(p.name), p)
+  return [...out.values()]
+}
 
 /**
  * The project operations behind `fm install` (no argument, or NAME inside a project),
@@ -412,13 +423,17 @@ export class ProjectInstall extends Effect.Service<ProjectInstall>()("fm/Project
         return { start, settle } as const
       })
 
-    /** Fetches every package (concurrently), stages the install dir, then swaps it in. */
-    const materialize = (
+    /**
+     * Fetches every package (concurrently), stages the install dir, waits for `beforeSwap` (the
+     * publish-log check), then swaps it in.
+     */
+    const materialize = <E = never>(
       packages: ReadonlyArray<LockedPackage>,
       installDir: string,
       concurrency: number,
       early: ReadonlyMap<string, Got>,
-      meter: Meter
+      meter: Meter,
+      beforeSwap: Effect.Effect<void, E> = Effect.void
     ) =>
       Effect.gen(function*() {
         const parent = path.dirname(installDir)
@@ -477,6 +492,7 @@ export class ProjectInstall extends Effect.Service<ProjectInstall>()("fm/Project
                 registry: p.registry.name
               })
             ).pipe(Effect.mapError((e) => failFor(p)(e.reason))), { concurrency: LOCAL, discard: true })
+          yield* beforeSwap
           // hard links to the immutable, content-addressed blobs (copies across devices)
           const targets = packages.map((p) => path.join(staging, `${normalizeName(p.name)}-${p.version}.fmpkg`))
           yield* cache.linkOrCopyMany(packages.map((_, i) => ({ blob: got[i].path, target: targets[i] }))).pipe(
@@ -557,7 +573,32 @@ export class ProjectInstall extends Effect.Service<ProjectInstall>()("fm/Project
           resolved = true
           early = new Map([...read, ...(yield* downloads.settle)])
         }
-        const installed = yield* materialize(packages, installDir, concurrency, early, meter)
+        // the registries' publish logs must vouch for every package: one request per registry,
+        // alongside the downloads; nothing is swapped in before it passes
+        const toVouch = packages.filter((p) => p.sha256 !== "")
+        const vouching = yield* Effect.fork(registries.vouchMany(toVouch.map((p) => ({
+          registry: p.registry.name,
+          name: p.name,
+          version: p.version,
+          sha256: p.sha256,
+          size: p.size,
+          logIndex: p.logIndex
+        }))))
+        const installed = yield* materialize(packages, installDir, concurrency, early, meter, Fiber.join(vouching))
+        const indexes = yield* Fiber.join(vouching)
+        const learned = packages.some((p) =>
+          p.logIndex === undefined && indexes.has(loggedId({ ...p, registry: p.registry.name }))
+        )
+        packages = packages.map((p) => {
+          const index = indexes.get(loggedId({ ...p, registry: p.registry.name }))
+          return index === undefined ? p : { ...p, logIndex: index }
+        })
+        if (!resolved && learned && options.frozen !== true) {
+          // a lock from before the publish log: record the indexes the registries vouched for
+          yield* provideFs(
+            writeLock(project.dir, lock?.packages === undefined ? packages : mergeLocked(lock.packages, packages))
+          )
+        }
         if (resolved) {
           // a registry without checksums in its index: record what was downloaded and verified
           const bySha = new Map(installed.map((i) => [normalizeName(i.name), i]))

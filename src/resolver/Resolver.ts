@@ -29,6 +29,8 @@ export interface ResolvedPackage {
   readonly dependencies: Readonly<Record<string, string>>
   readonly yanked: boolean
   readonly yankReason: string | null
+  /** The index of its publish entry in the registry's log, when the registry has a log. */
+  readonly logIndex?: number | undefined
 }
 
 /**
@@ -174,7 +176,8 @@ export const resolveWith = (
       downloadUrl: r.download_url,
       dependencies: r.dependencies ?? {},
       yanked: r.yanked,
-      yankReason: r.yank_reason
+      yankReason: r.yank_reason,
+      ...(r.log_index === undefined ? {} : { logIndex: r.log_index })
     }
     packages.push(p)
     if (r.yanked) warnings.push(yankWarning(p, locked.get(k) === version ? "locked in fm.lock.json" : "pinned exactly"))

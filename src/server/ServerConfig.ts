@@ -33,6 +33,10 @@ export interface ServerOptions {
    * generated on first start. Replicas sharing a database must be given the same key.
    */
   readonly logKeyFile: string | undefined
+  /** Keep the log's latest signed checkpoint in this file, for witnesses (`--log-witness-file`). */
+  readonly logWitnessFile?: string | undefined
+  /** POST each new signed checkpoint to this URL, for witnesses (`--log-witness-url`). */
+  readonly logWitnessUrl?: string | undefined
 }
 
 /**

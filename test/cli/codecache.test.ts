@@ -3,7 +3,7 @@
  * used (not rewritten) afterwards, and never a reason to fail: corrupt, truncated, foreign or
  * unwritable caches fall back to a plain compile.
  */
-import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
+import { afterAll, assert, beforeAll, describe, expect, it } from "@effect/vitest"
 import * as crypto from "node:crypto"
 import * as fs from "node:fs"
 import * as path from "node:path"
@@ -27,7 +27,8 @@ afterAll(() => {
   removeFmBinSnapshot()
 })
 
-const cacheDir = (home: string) => path.join(home, "cache", "v8")
+/** The user's cache directory of a test's fm (its HOME is `<home>/.fake-home`, see test/helpers/cli.ts). */
+const cacheDir = (home: string) => path.join(home, ".fake-home", ".cache", "flowmason", "v8")
 
 /** The cache files in a home, by name. */
 const cacheFiles = (home: string): Array<string> =>
@@ -160,7 +161,7 @@ describe("fm's code cache (built binary)", () => {
 
   it("an unwritable cache directory, or FLOWMASON_NO_CODE_CACHE, just means no cache", async () => {
     const home = newHome()
-    fs.mkdirSync(path.join(home, "cache"), { recursive: true })
+    fs.mkdirSync(path.dirname(cacheDir(home)), { recursive: true })
     fs.writeFileSync(cacheDir(home), "not a directory")
     const expected = await listJson(home)
     expect(await listJson(home)).toBe(expected)
@@ -169,5 +170,27 @@ describe("fm's code cache (built binary)", () => {
     const off = newHome()
     expect(await listJson(off, { FLOWMASON_NO_CODE_CACHE: "1" })).toBe(expected)
     expect(cacheFiles(off)).toEqual([])
+  }, CLI_TIMEOUT)
+
+  it("belongs to the user, not to a FlowMason home: a new, empty home compiles nothing again", async () => {
+    const user = newHome()
+    const cache = path.join(user, ".cache", "flowmason", "v8")
+    const first = newHome()
+    const expected = await listJson(first, { HOME: user })
+    const files = fs.readdirSync(cache)
+    assert.strictEqual(files.length, 1)
+    const written = fs.statSync(path.join(cache, files[0]!))
+    // a second, empty home (a cold install's): the same file is used, not written again
+    const second = newHome()
+    assert.strictEqual(await listJson(second, { HOME: user }), expected)
+    const after = fs.statSync(path.join(cache, files[0]!))
+    assert.deepStrictEqual([after.ino, after.mtimeMs], [written.ino, written.mtimeMs])
+    assert.deepStrictEqual(fs.readdirSync(cache), files)
+    // neither home holds a code cache
+    for (const home of [first, second]) assert.isFalse(fs.existsSync(path.join(home, "cache", "v8")))
+    // FLOWMASON_CODE_CACHE_DIR moves it
+    const moved = path.join(newHome(), "v8")
+    assert.strictEqual(await listJson(newHome(), { HOME: user, FLOWMASON_CODE_CACHE_DIR: moved }), expected)
+    assert.strictEqual(fs.readdirSync(moved).length, 1)
   }, CLI_TIMEOUT)
 })

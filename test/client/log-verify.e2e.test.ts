@@ -10,11 +10,11 @@
  * A failure names the registry and the log, and installs nothing.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { execFileSync } from "node:child_process"
 import * as crypto from "node:crypto"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { assertBuilt, makeTempDir, removeDir, runFm } from "../helpers/cli.js"
+import { editStoredRelease } from "../helpers/publish-log.js"
 import type { RunningServer } from "../helpers/server.js"
 import { fixtureArchive, publishFixture, startServer, uploadArchive } from "../helpers/server.js"
 
@@ -76,14 +76,7 @@ describe("fm install checks the registry's publish log (built binary)", () => {
       // (a) behind the server's back: other bytes and their checksum for good-pkg@1.0.0
       const dataDir = server.dataDir
       await server.stop()
-      const other = fixtureArchive({ name: "good-pkg", version: "1.0.0", files: { "README.md": "# evil\n" } })
-      const sha = crypto.createHash("sha256").update(other).digest("hex")
-      fs.mkdirSync(path.join(dataDir, "blobs", sha.slice(0, 2)), { recursive: true })
-      fs.writeFileSync(path.join(dataDir, "blobs", sha.slice(0, 2), sha), other)
-      execFileSync("sqlite3", [
-        path.join(dataDir, "registry.db"),
-        `UPDATE releases SET checksum = '${sha}', size_bytes = ${other.length} WHERE name_norm = 'good-pkg' AND version = '1.0.0'`
-      ])
+      editStoredRelease(dataDir, "good-pkg", "1.0.0")
       server = await startServer({ dataDir, logRequests: true })
       assert.strictEqual((await fm(["registry", "set", "r", "--url", server.url])).code, 0)
       const edited = await fm(["install", "good-pkg@1.0.0", "--registry", "r", "--dir", path.join(root, "d3")])

@@ -151,7 +151,10 @@ type Init = RequestInit & { readonly blank?: ReadonlyArray<string>; readonly dup
  * Sends the same request to both servers (studio first, then embedded) and expects one answer.
  * `init` may be a function, for bodies that can be sent only once (streams).
  */
-const same = async (p: string, init: Init | (() => Init) = {}): Promise<Answer & { readonly json: () => any }> => {
+const same = async (
+  p: string,
+  init: Init | (() => Init) = {}
+): Promise<Answer & { readonly json: () => Readonly<Record<string, unknown>> }> => {
   const make = typeof init === "function" ? init : () => init
   const a = await answer(await fetch(`${studio.url}${p}`, { ...make(), redirect: "manual" }), make().blank)
   const b = await answer(await fetch(`${embedded.url}${p}`, { ...make(), redirect: "manual" }), make().blank)
@@ -198,6 +201,15 @@ describe("fm studio start and RegistryServer.layer give the same answers", () =>
     expect((await same(`${API}/packages/%E0%A4%A`)).status).toBeGreaterThanOrEqual(400)
     expect((await same(`${API}/packages/alpha`, { method: "DELETE" })).status).toBe(404)
     expect((await same(`${API}/packages/alpha/1.0.0`, { method: "DELETE" })).status).toBe(401)
+  })
+
+  it("the API description and the publish log's refusals", async () => {
+    expect((await same(`${API}/openapi.json`)).json()).toMatchObject({ openapi: expect.any(String) })
+    for (const p of ["entries?start=x&end=1", "proof/inclusion", "proof/consistency?first=2&second=1"]) {
+      const a = await same(`${API}/log/${p}`)
+      expect([a.status, typeof a.json().detail]).toEqual([expect.any(Number), "string"])
+      expect(a.status >= 400 && a.status < 500).toBe(true)
+    }
   })
 
   it("search: query, category, paging, empty query, bad parameters", async () => {

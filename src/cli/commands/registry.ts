@@ -18,6 +18,7 @@ import {
 import { parseVerifier } from "../../shared/log/SignedNote.js"
 import { terminalLine } from "../../shared/TerminalText.js"
 import { formatBytes, isInteractive, json, printJson, printTable, UsageError, warn, yesNo } from "../Output.js"
+import { verifyCommand } from "./registryVerify.js"
 
 /** The JSON shape of a registry in `--json` output (snake_case like the file; never the token). */
 const entryJson = (e: RegistryEntry, token: TokenSource) => ({
@@ -436,7 +437,8 @@ export const registry = Command.make("registry").pipe(
     setDefaultCommand,
     toggle(true),
     toggle(false),
-    cacheCommand
+    cacheCommand,
+    verifyCommand
   ]),
   Command.provide(RegistryConfig.Default)
 )

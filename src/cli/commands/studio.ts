@@ -112,6 +112,17 @@ const startCommand = Command.make(
     quiet: Options.boolean("quiet").pipe(Options.withDescription("Do not log one line per request")),
     noUi: Options.boolean("no-ui").pipe(Options.withDescription("Serve only the API, not the web UI at /")),
     logKey: logKeyOption,
+    logWitnessFile: Options.file("log-witness-file").pipe(
+      Options.withDescription(
+        "Keep the publish log's latest signed checkpoint in FILE (written atomically after each append), for " +
+          "witnesses: fm registry verify --gossip --checkpoint FILE"
+      ),
+      Options.optional
+    ),
+    logWitnessUrl: Options.text("log-witness-url").pipe(
+      Options.withDescription("POST each new signed checkpoint of the publish log to URL (text/plain, 5 s at most)"),
+      Options.optional
+    ),
     databaseUrl: databaseUrlOption,
     blobDir: blobDirOption,
     blobUrl: blobUrlOption,
@@ -139,6 +150,12 @@ const startCommand = Command.make(
         s3Endpoint: Option.getOrUndefined(opts.s3Endpoint),
         s3Region: Option.getOrUndefined(opts.s3Region)
       }
+      const logWitnessUrl = Option.getOrUndefined(opts.logWitnessUrl)
+      if (logWitnessUrl !== undefined && !/^https?:\/\/[^/]/.test(logWitnessUrl)) {
+        return yield* new UsageError({
+          reason: `--log-witness-url: '${logWitnessUrl}' must start with http:// or https://`
+        })
+      }
       const publicUrl = Option.getOrUndefined(opts.publicUrl)
       if (publicUrl !== undefined && !/^https?:\/\/[^/]/.test(publicUrl)) {
         return yield* new UsageError({ reason: `--public-url: '${publicUrl}' must start with http:// or https://` })
@@ -156,7 +173,9 @@ const startCommand = Command.make(
         trustProxy: opts.trustProxy,
         maxUploadSize,
         logRequests: !opts.quiet,
-        logKeyFile: Option.getOrUndefined(opts.logKey)
+        logKeyFile: Option.getOrUndefined(opts.logKey),
+        logWitnessFile: Option.getOrUndefined(opts.logWitnessFile),
+        logWitnessUrl
       }
       yield* Effect.scoped(
         Effect.gen(function*() {

@@ -10,7 +10,14 @@ import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { Effect } from "effect"
 import { createHash } from "node:crypto"
 import { InvalidParameter, NotFound, Unavailable } from "../../api/ApiErrors.js"
-import { ConsistencyProofResponse, InclusionProofResponse, LogEntriesResponse } from "../../api/LogModels.js"
+import {
+  ConsistencyProofResponse,
+  EntryProof,
+  InclusionProofResponse,
+  InclusionProofsResponse,
+  LogEntriesResponse,
+  MAX_PROOFS
+} from "../../api/LogModels.js"
 import { RegistryApi } from "../../api/RegistryApi.js"
 import type { StoreError } from "../storage/PackageStore.js"
 import type { LogRangeError } from "./PublishLog.js"
@@ -94,6 +101,42 @@ export const LogLive = HttpApiBuilder.group(RegistryApi, "log", (handlers) =>
             tree_size: size,
             hashes: inclusion.proof.map(b64),
             entry: inclusion.entry,
+            ...(checkpoint === undefined ? {} : { checkpoint: checkpoint.note }),
+            ...(old === undefined || consistency === undefined
+              ? {}
+              : { old_size: old, consistency: consistency.map(b64) })
+          })
+          return json(body, fixedSize === undefined ? REVALIDATE : IMMUTABLE)
+        })))
+      .handle("inclusions", ({ urlParams }) =>
+        failures(Effect.gen(function*() {
+          const raw = urlParams.indexes ?? ""
+          const parts = raw === "" ? [] : raw.split(",", MAX_PROOFS + 1)
+          if (parts.length > MAX_PROOFS) {
+            return yield* new InvalidParameter({ detail: `at most ${MAX_PROOFS} indexes per request` })
+          }
+          const indexes: Array<number> = []
+          for (const part of parts) {
+            const index = yield* count("indexes", part)
+            if (index !== undefined) {
+              indexes.push(index)
+            }
+          }
+          const fixedSize = yield* count("size", urlParams.size)
+          const old = yield* count("old", urlParams.old)
+          const checkpoint = fixedSize === undefined ? yield* log.checkpoint : undefined
+          const size = fixedSize ?? checkpoint?.size ?? 0
+          const proofs = yield* Effect.forEach(indexes, (index) =>
+            Effect.map(
+              log.inclusion(index, size),
+              (inclusion) =>
+                new EntryProof({ index, hashes: inclusion.proof.map(b64), entry: inclusion.entry })
+            ))
+          // an old size beyond the tree gets no consistency proof: the client sees the smaller tree
+          const consistency = old === undefined || old > size ? undefined : yield* log.consistency(old, size)
+          const body = new InclusionProofsResponse({
+            tree_size: size,
+            proofs,
             ...(checkpoint === undefined ? {} : { checkpoint: checkpoint.note }),
             ...(old === undefined || consistency === undefined
               ? {}

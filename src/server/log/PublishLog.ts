@@ -15,6 +15,7 @@ import type { StoreError } from "../storage/PackageStore.js"
 import { PackageStore } from "../storage/PackageStore.js"
 import type { LogKeyError } from "./LogKey.js"
 import { loadLogKey } from "./LogKey.js"
+import { publishCheckpoints } from "./LogWitness.js"
 
 /**
  * A request for a part of the log that does not exist (an index or size beyond the tree).
@@ -178,16 +179,19 @@ export const layer = (signer: NoteSigner): Layer.Layer<PublishLog, StoreError, P
 
 /**
  * The publish log over the store in context, signing with the key of the server's options
- * (`logKeyFile`, else the data directory's generated key).
+ * (`logKeyFile`, else the data directory's generated key), publishing its checkpoints to the
+ * witness file or URL of the options (see `LogWitness`).
  * @since 0.1.0
  * @category layers
  */
 export const layerFromConfig: Layer.Layer<PublishLog, StoreError | LogKeyError, PackageStore | ServerConfig> = Layer
-  .effect(
+  .scoped(
     PublishLog,
     Effect.gen(function*() {
       const config = yield* ServerConfig
       const signer = yield* loadLogKey({ keyFile: config.logKeyFile, dataDir: config.dataDir })
-      return yield* make(signer)
+      const log = yield* make(signer)
+      yield* publishCheckpoints(log, { file: config.logWitnessFile, url: config.logWitnessUrl })
+      return log
     })
   )

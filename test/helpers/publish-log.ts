@@ -1,0 +1,79 @@
+/**
+ * Helpers of the publish-log tests on the built `fm`: a throwaway home and working directory, the
+ * origin of the log key recorded for a registry, counting a server's log requests, and the check
+ * that a failure names the registry and the log and installed nothing.
+ */
+import { assert } from "@effect/vitest"
+import { execFileSync } from "node:child_process"
+import * as crypto from "node:crypto"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import type { FmResult } from "./cli.js"
+import { makeTempDir, runFm } from "./cli.js"
+import type { RunningServer } from "./server.js"
+import { fixtureArchive } from "./server.js"
+
+/** A temp root with `home` and `cwd`, and `fm` run there (`env` added). */
+export const logSetup = (env: Readonly<Record<string, string>> = {}) => {
+  const root = makeTempDir("fm-log-")
+  const home = path.join(root, "home")
+  const cwd = path.join(root, "cwd")
+  fs.mkdirSync(home)
+  fs.mkdirSync(cwd)
+  return {
+    root,
+    home,
+    cwd,
+    fm: (args: ReadonlyArray<string>, dir: string = cwd): Promise<FmResult> => runFm(args, { home, cwd: dir, env })
+  }
+}
+
+/** The origin of the log key registries.json records for `registry`. */
+export const recordedOrigin = (home: string, registry = "r"): string => {
+  const file = JSON.parse(fs.readFileSync(path.join(home, "registries.json"), "utf8")) as {
+    registries: Array<{ name: string; log_key?: string }>
+  }
+  const key = file.registries.find((r) => r.name === registry)?.log_key ?? ""
+  return key.split("+")[0] ?? ""
+}
+
+/** How many requests the server logged under `/api/v1/registry/log/` (start it with `logRequests`). */
+export const logRequests = (server: RunningServer): number =>
+  server.output().split("\n").filter((l) => l.includes("/api/v1/registry/log/")).length
+
+/** A fresh PKCS#8 PEM Ed25519 key file in `dir`. */
+export const logKeyFile = (dir: string): string => {
+  const file = path.join(dir, "log.pem")
+  const pem = crypto.generateKeyPairSync("ed25519").privateKey.export({ format: "pem", type: "pkcs8" }).toString()
+  fs.writeFileSync(file, pem, { mode: 0o600 })
+  return file
+}
+
+/** The command failed, naming registry `r` and the log `origin`, with `reason`. */
+export const assertLogFailure = (result: FmResult, origin: string, reason: RegExp): void => {
+  assert.notStrictEqual(result.code, 0, result.stdout + result.stderr)
+  assert.include(result.stderr, "registry r")
+  assert.include(result.stderr, origin)
+  assert.match(result.stderr, reason)
+}
+
+/** Writes a project file depending on `dependencies` in `dir`. */
+export const writeProject = (dir: string, dependencies: Record<string, string>): void => {
+  fs.mkdirSync(dir, { recursive: true })
+  fs.writeFileSync(path.join(dir, "manifest.json"), JSON.stringify({ name: "demo", version: "1.0.0", dependencies }))
+}
+
+/**
+ * Behind a stopped server's back: other bytes (and their checksum and size) for a published
+ * `name@version` in its SQLite store and blob directory. The log is left as it was.
+ */
+export const editStoredRelease = (dataDir: string, name: string, version: string): void => {
+  const other = fixtureArchive({ name, version, files: { "README.md": "# evil\n" } })
+  const sha = crypto.createHash("sha256").update(other).digest("hex")
+  fs.mkdirSync(path.join(dataDir, "blobs", sha.slice(0, 2)), { recursive: true })
+  fs.writeFileSync(path.join(dataDir, "blobs", sha.slice(0, 2), sha), other)
+  execFileSync("sqlite3", [
+    path.join(dataDir, "registry.db"),
+    `UPDATE releases SET checksum = '${sha}', size_bytes = ${other.length} WHERE name_norm = '${name}' AND version = '${version}'`
+  ])
+}
