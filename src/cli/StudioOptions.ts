@@ -11,6 +11,7 @@ import { Console, Effect, Layer, Option } from "effect"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
 import {
+  blobUrlSetting,
   DATABASE_URL_ENV,
   databaseUrlFrom,
   databaseUrlSetting,
@@ -55,7 +56,7 @@ export const blobDirOption: Options.Options<Option.Option<string>> = Options.tex
  */
 export const blobUrlOption: Options.Options<Option.Option<string>> = Options.text("blob-url").pipe(
   Options.withDescription(
-    "s3://BUCKET/PREFIX: package archives in S3-compatible object storage, shared by replicas. " +
+    "s3://BUCKET/PREFIX: package archives in S3-compatible object storage, shared by replicas (default: $FM_BLOB_URL). " +
       "Endpoint, region and credentials from AWS_ENDPOINT_URL, AWS_REGION, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY " +
       "(or --s3-endpoint, --s3-region)"
   ),
@@ -83,26 +84,31 @@ export const s3RegionOption: Options.Options<Option.Option<string>> = Options.te
 )
 
 /**
- * The `--blob-url`, checked: it must be `s3://BUCKET[/PREFIX]` and not come with `--blob-dir`.
+ * The `--blob-url` (else `$FM_BLOB_URL`, unless `--blob-dir` is given), checked: it must be
+ * `s3://BUCKET[/PREFIX]`, and the flag must not come with `--blob-dir`.
  * @since 0.1.0
  */
 export const resolveBlobUrl = (
   flag: Option.Option<string>,
   blobDir: string | undefined
-): Effect.Effect<string | undefined, UsageError> =>
-  Option.match(flag, {
-    onNone: () => Effect.succeed(undefined),
-    onSome: (url) =>
-      blobDir !== undefined
-        ? Effect.fail(new UsageError({ reason: "--blob-url and --blob-dir both name where archives go; give one" }))
-        : /^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/.*)?$/.test(url.trim())
-        ? Effect.succeed(url.trim())
-        : Effect.fail(
-          new UsageError({
-            reason: `--blob-url: '${url}' is not an s3://BUCKET/PREFIX URL`,
-            hint: "e.g. --blob-url s3://fm-archives/registry"
-          })
-        )
+): Effect.Effect<string | undefined, UsageError | ConfigError.ConfigError> =>
+  Effect.flatMap(blobUrlSetting, (fromEnv) => {
+    const given = Option.isSome(flag) ? flag : blobDir === undefined ? fromEnv : Option.none()
+    const what = Option.isSome(flag) ? "--blob-url" : "$FM_BLOB_URL"
+    return Option.match(given, {
+      onNone: () => Effect.succeed(undefined),
+      onSome: (url) =>
+        Option.isSome(flag) && blobDir !== undefined
+          ? Effect.fail(new UsageError({ reason: "--blob-url and --blob-dir both name where archives go; give one" }))
+          : /^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/.*)?$/.test(url.trim())
+          ? Effect.succeed(url.trim())
+          : Effect.fail(
+            new UsageError({
+              reason: `${what}: '${url}' is not an s3://BUCKET/PREFIX URL`,
+              hint: "e.g. --blob-url s3://fm-archives/registry"
+            })
+          )
+    })
   })
 
 /**

@@ -1,6 +1,7 @@
 /**
  * The attacks of issue #11 against `fm studio start` (a child process), as one suite run once per
- * storage backend: test/server/attacks.test.ts (SQLite) and test/pg/attacks.test.ts (PostgreSQL).
+ * storage backend: test/server/attacks.test.ts (SQLite), test/pg/attacks.test.ts (PostgreSQL) and
+ * test/pg/attacks-s3.test.ts (archives in S3, beside PostgreSQL when enabled).
  * Each test is what an attacker on 127.0.0.1 would send, and what the server must answer.
  */
 import { assert } from "@effect/vitest"
@@ -10,12 +11,14 @@ import * as fs from "node:fs"
 import * as net from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
-import { afterAll, describe, expect, it } from "vitest"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { buildTar, buildZip, gzip, projectManifest } from "./archives.js"
-import type { TestDatabase } from "./pg.js"
-import { createTestDatabase } from "./pg.js"
+import type { TestBackend, TestDatabase } from "./pg.js"
+import { createTestDatabase, usesPostgres, usesS3 } from "./pg.js"
 import type { RawAnswer } from "./raw-http.js"
 import { detailOf, pacedRequest, rawRequest } from "./raw-http.js"
+import type { TestS3 } from "./s3.js"
+import { startS3 } from "./s3.js"
 import type { RunningServer, StartServerOptions } from "./server.js"
 import { createToken, publishFixture, serverBundle, startServer, uploadArchive } from "./server.js"
 
@@ -66,16 +69,26 @@ export const tarAfterEnd = (name: string): Buffer =>
  * The suite. `backend` picks the storage: SQLite in each server's data dir, or PostgreSQL with a
  * fresh database per server (dropped after the suite).
  */
-export const attackSuite = (backend: "sqlite" | "postgres") => {
+export const attackSuite = (backend: TestBackend) => {
   const servers: Array<RunningServer> = []
   const databases: Array<TestDatabase> = []
+  // archives in S3: every server of the suite inherits FM_BLOB_URL and the AWS variables
+  let s3: TestS3 | undefined
+  let undoS3 = () => {}
+  beforeAll(async () => {
+    if (!usesS3(backend)) return
+    s3 = await startS3()
+    undoS3 = s3.useFor("attacks")
+  })
   afterAll(async () => {
     await Promise.all(servers.splice(0).map((s) => s.stop()))
     for (const db of databases.splice(0)) await db.drop()
+    undoS3()
+    await s3?.stop()
   })
   /** Where the next server keeps its metadata: nothing extra for SQLite, a new database for PostgreSQL. */
   const storage = async (): Promise<{ readonly databaseUrl?: string }> => {
-    if (backend === "sqlite") return {}
+    if (!usesPostgres(backend)) return {}
     const db = await createTestDatabase("attacks")
     databases.push(db)
     return { databaseUrl: db.url }
@@ -241,6 +254,7 @@ export const attackSuite = (backend: "sqlite" | "postgres") => {
           const found = modesUnder(s.dataDir)
           // on SQLite the database and the archive are files here (on PostgreSQL: directories only)
           if (backend === "sqlite") expect(found.filter((f) => !f.dir).length).toBeGreaterThan(2)
+          if (s3 !== undefined) expect((await s3.keys("attacks/blobs/")).length).toBeGreaterThan(0)
           for (const f of found) {
             expect({ path: f.path, mode: f.mode.toString(8) }).toEqual({ path: f.path, mode: f.dir ? "700" : "600" })
           }

@@ -68,12 +68,31 @@ export const pgEnabled = async (): Promise<boolean> => {
   return up
 }
 
-/** The storage backends the server tests run against: always SQLite, plus PostgreSQL when enabled. */
-export type TestBackend = "sqlite" | "postgres"
+/**
+ * The storage backends the server tests run against: SQLite (archives on disk), PostgreSQL
+ * (archives in the database) and, for the suites that exercise archives, object storage: archives
+ * in S3 (s3rver, see ./s3.ts) beside PostgreSQL, or beside SQLite when PostgreSQL is not enabled.
+ */
+export type TestBackend = "sqlite" | "postgres" | "postgres+s3" | "sqlite+s3"
 
-/** The backends to parametrize server tests with (`describe.each(await testBackends())`). */
-export const testBackends = async (): Promise<ReadonlyArray<TestBackend>> =>
-  (await pgEnabled()) ? ["sqlite", "postgres"] : ["sqlite"]
+/** Whether `backend` keeps its metadata in PostgreSQL. */
+export const usesPostgres = (backend: TestBackend): boolean => backend.startsWith("postgres")
+
+/** Whether `backend` keeps its archives in S3. */
+export const usesS3 = (backend: TestBackend): boolean => backend.endsWith("+s3")
+
+/**
+ * The backends to parametrize server tests with (`describe.each(await testBackends())`); with
+ * `{ s3: true }` also archives in S3 (on PostgreSQL when enabled, else on SQLite).
+ */
+export const testBackends = async (
+  options: { readonly s3?: boolean } = {}
+): Promise<ReadonlyArray<TestBackend>> => {
+  const pg = await pgEnabled()
+  const base: Array<TestBackend> = pg ? ["sqlite", "postgres"] : ["sqlite"]
+  if (options.s3 === true) base.push(pg ? "postgres+s3" : "sqlite+s3")
+  return base
+}
 
 const quoteIdent = (s: string): string => `"${s.replace(/"/g, "\"\"")}"`
 

@@ -3,6 +3,7 @@
  * random port, its objects in a temp directory, with one bucket made at start. Stopped (and its
  * directory removed) by `stop()`.
  */
+import { ListObjectsV2Command, PutObjectCommand, S3Client } from "@aws-sdk/client-s3"
 import * as Fs from "node:fs"
 import { createRequire } from "node:module"
 import * as Os from "node:os"
@@ -27,6 +28,14 @@ export interface TestS3 {
   readonly bucket: string
   /** The AWS variables that point a replica (or the SDK) at it. */
   readonly env: Readonly<Record<string, string>>
+  /** Every key under `prefix` in the bucket, sorted. */
+  readonly keys: (prefix: string) => Promise<ReadonlyArray<string>>
+  /** Stores `body` under `key` in the bucket. */
+  readonly put: (key: string, body: Uint8Array | string) => Promise<void>
+  /** Sets the last-modified time s3rver reports for `key` (it is the object file's mtime). */
+  readonly age: (key: string, at: Date) => void
+  /** Points every server started from now on at `s3://BUCKET/PREFIX` (`FM_BLOB_URL` and the AWS variables); returns the undo. */
+  readonly useFor: (prefix: string) => () => void
   readonly stop: () => Promise<void>
 }
 
@@ -43,17 +52,56 @@ export const startS3 = async (bucket = "fm-test"): Promise<TestS3> => {
   })
   const { port } = await server.run()
   const endpoint = `http://127.0.0.1:${port}`
+  // s3rver's fixed credentials
+  const env = {
+    AWS_ENDPOINT_URL: endpoint,
+    AWS_REGION: "us-east-1",
+    AWS_ACCESS_KEY_ID: "S3RVER",
+    AWS_SECRET_ACCESS_KEY: "S3RVER"
+  }
+  const client = new S3Client({
+    region: "us-east-1",
+    endpoint,
+    forcePathStyle: true,
+    credentials: { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" }
+  })
   return {
     endpoint,
     bucket,
-    // s3rver's fixed credentials
-    env: {
-      AWS_ENDPOINT_URL: endpoint,
-      AWS_REGION: "us-east-1",
-      AWS_ACCESS_KEY_ID: "S3RVER",
-      AWS_SECRET_ACCESS_KEY: "S3RVER"
+    env,
+    keys: async (prefix) => {
+      const out: Array<string> = []
+      let token: string | undefined
+      do {
+        const r = await client.send(
+          new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token })
+        )
+        for (const o of r.Contents ?? []) if (o.Key !== undefined) out.push(o.Key)
+        token = r.IsTruncated === true ? r.NextContinuationToken : undefined
+      } while (token !== undefined)
+      return out.sort()
+    },
+    put: async (key, body) => {
+      await client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body }))
+    },
+    age: (key, at) => {
+      const parts = key.split("/")
+      const last = parts.pop() ?? ""
+      Fs.utimesSync(Path.join(directory, bucket, ...parts, `${last}._S3rver_object`), at, at)
+    },
+    useFor: (prefix) => {
+      const vars: Record<string, string> = { ...env, FM_BLOB_URL: `s3://${bucket}/${prefix}` }
+      const before = Object.fromEntries(Object.keys(vars).map((k) => [k, process.env[k]]))
+      Object.assign(process.env, vars)
+      return () => {
+        for (const [k, v] of Object.entries(before)) {
+          if (v === undefined) delete process.env[k]
+          else process.env[k] = v
+        }
+      }
     },
     stop: async () => {
+      client.destroy()
       await server.close()
       Fs.rmSync(directory, { recursive: true, force: true })
     }

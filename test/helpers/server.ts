@@ -102,12 +102,16 @@ export const serverBundle = (): Promise<string> => {
   return bundlePromise
 }
 
-/** Storage of an in-process server: SQLite in the data dir, or PostgreSQL (`databaseUrl`, else $FM_DATABASE_URL). */
+/**
+ * Storage of an in-process server: SQLite in the data dir, or PostgreSQL (`databaseUrl`, else
+ * $FM_DATABASE_URL); archives in `blobDir`, else in S3 when $FM_BLOB_URL is set (as the child reads it).
+ */
 const inProcessStorage = (dataDir: string, options: StartServerOptions) => {
   const databaseUrl = options.databaseUrl ?? (process.env.FM_DATABASE_URL || undefined)
-  return databaseUrl === undefined && options.blobDir === undefined
+  const blobUrl = options.blobDir === undefined ? process.env.FM_BLOB_URL || undefined : undefined
+  return databaseUrl === undefined && options.blobDir === undefined && blobUrl === undefined
     ? RegistryServer.storageLayer(dataDir)
-    : Storage.layer({ dataDir, databaseUrl, blobDir: options.blobDir })
+    : Storage.layer({ dataDir, databaseUrl, blobDir: options.blobDir, blobUrl })
 }
 
 const makeToken = () => `fmr_test${crypto.randomBytes(24).toString("base64url")}`
@@ -131,7 +135,7 @@ export const startServer = async (options: StartServerOptions = {}): Promise<Run
   if (options.logRequests !== true) args.push("--quiet")
   if (options.databaseUrl !== undefined) args.push("--database-url", options.databaseUrl)
   if (options.blobDir !== undefined) args.push("--blob-dir", options.blobDir)
-  args.push(...(options.args ?? []))
+  for (const a of options.args ?? []) args.push(a)
   const child = await spawnReady(args, {
     ...(options.umask === undefined ? {} : { umask: options.umask }),
     cwd: ROOT,

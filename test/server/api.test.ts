@@ -12,7 +12,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { FM_VERSION } from "../../src/shared/FmVersion.js"
 import { buildTarGz, buildZip, componentManifest, projectManifest } from "../helpers/archives.js"
 import type { TestDatabase } from "../helpers/pg.js"
-import { createTestDatabase, testBackends } from "../helpers/pg.js"
+import { createTestDatabase, testBackends, usesPostgres, usesS3 } from "../helpers/pg.js"
+import type { TestS3 } from "../helpers/s3.js"
+import { startS3 } from "../helpers/s3.js"
 import type { RunningServer } from "../helpers/server.js"
 import {
   createToken,
@@ -45,15 +47,22 @@ const del = (p: string, token: string | undefined) =>
   fetch(`${api}${p}`, { method: "DELETE", headers: token === undefined ? {} : { authorization: `Bearer ${token}` } })
 
 // The whole suite runs once per storage backend: SQLite, then PostgreSQL (a database created
-// for this file and dropped after) when reachable; CI requires it (FM_REQUIRE_POSTGRES=1).
+// for this file and dropped after) when reachable; CI requires it (FM_REQUIRE_POSTGRES=1); then
+// with the archives in S3 (s3rver started here; FM_BLOB_URL and the AWS variables are inherited).
 // FM_DATABASE_URL is inherited by the server and `fm studio token` processes.
-describe.each(await testBackends())("on %s", (backend) => {
+describe.each(await testBackends({ s3: true }))("on %s", (backend) => {
   let db: TestDatabase | undefined
+  let s3: TestS3 | undefined
+  let undoS3 = () => {}
 
   beforeAll(async () => {
-    if (backend === "postgres") {
+    if (usesPostgres(backend)) {
       db = await createTestDatabase("api")
       process.env.FM_DATABASE_URL = db.url
+    }
+    if (usesS3(backend)) {
+      s3 = await startS3()
+      undoS3 = s3.useFor("api")
     }
     server = await startServer()
     api = `${server.url}/api/v1/registry`
@@ -66,6 +75,8 @@ describe.each(await testBackends())("on %s", (backend) => {
   afterAll(async () => {
     await server?.stop()
     delete process.env.FM_DATABASE_URL
+    undoS3()
+    await s3?.stop()
     await db?.drop()
   })
 
@@ -75,7 +86,7 @@ describe.each(await testBackends())("on %s", (backend) => {
       expect(res.status).toBe(200)
       const body = await json(res)
       expect(body.status).toBe("healthy")
-      expect(body.database).toBe(backend === "postgres" ? "pg" : "sqlite")
+      expect(body.database).toBe(usesPostgres(backend) ? "pg" : "sqlite")
       expect(typeof body.packages_count).toBe("number")
     })
 
@@ -293,6 +304,8 @@ describe.each(await testBackends())("on %s", (backend) => {
 
     it("download: bytes, Content-Length, ETag, Content-Disposition; 304, 206, 416; exact counts", async () => {
       const info = await json(await get("/packages/http-tools/1.0.0"))
+      // with archives in S3, the bytes served are the object at the content address
+      if (s3 !== undefined) expect(await s3.keys("api/blobs/")).toContain(`api/blobs/${info.checksum}`)
       const res = await fetch(info.download_url, { redirect: "manual" })
       expect(res.status).toBe(200)
       const bytes = new Uint8Array(await res.arrayBuffer())

@@ -8,9 +8,11 @@ import * as fs from "node:fs"
 import * as http from "node:http"
 import * as os from "node:os"
 import * as path from "node:path"
-import { afterEach, beforeEach, describe, expect, it } from "vitest"
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest"
 import type { TestDatabase } from "../helpers/pg.js"
-import { createTestDatabase, storedBlobs, testBackends } from "../helpers/pg.js"
+import { createTestDatabase, storedBlobs, testBackends, usesPostgres, usesS3 } from "../helpers/pg.js"
+import type { TestS3 } from "../helpers/s3.js"
+import { startS3 } from "../helpers/s3.js"
 import type { RunningServer } from "../helpers/server.js"
 import { fixtureArchive, publishFixture, startServer, uploadArchive } from "../helpers/server.js"
 
@@ -37,26 +39,49 @@ const waitFor = async (cond: () => boolean, ms: number) => {
 }
 
 // The whole suite runs once per storage backend: SQLite, then PostgreSQL (a database created
-// for this file and dropped after) when reachable; CI requires it (FM_REQUIRE_POSTGRES=1).
+// for this file and dropped after) when reachable; CI requires it (FM_REQUIRE_POSTGRES=1); then
+// with the archives in S3 (s3rver, started here; FM_BLOB_URL and the AWS variables point the
+// servers at a fresh prefix per test).
 // FM_DATABASE_URL is inherited by the server and `fm studio token` processes.
 // On PostgreSQL the archives are in the database (blobs table), not in <data-dir>/blobs.
-describe.each(await testBackends())("on %s", (backend) => {
+describe.each(await testBackends({ s3: true }))("on %s", (backend) => {
   let db: TestDatabase | undefined
-  // a fresh database per test (as a fresh data dir); a restart within a test keeps it
+  let s3: TestS3 | undefined
+  let prefix = ""
+  let undoS3 = () => {}
+  beforeAll(async () => {
+    if (usesS3(backend)) s3 = await startS3()
+  })
+  afterAll(async () => {
+    await s3?.stop()
+  })
+  // a fresh database (and S3 prefix) per test (as a fresh data dir); a restart within a test keeps it
   beforeEach(async () => {
-    if (backend === "postgres") {
+    if (usesPostgres(backend)) {
       db = await createTestDatabase("durab")
       process.env.FM_DATABASE_URL = db.url
+    }
+    if (s3 !== undefined) {
+      prefix = `durab-${crypto.randomBytes(4).toString("hex")}`
+      undoS3 = s3.useFor(prefix)
     }
   })
   afterEach(async () => {
     await Promise.all(servers.splice(0).map((s) => s.stop()))
     delete process.env.FM_DATABASE_URL
+    undoS3()
+    undoS3 = () => {}
     await db?.drop()
     db = undefined
   })
-  const storedArchives = async (dataDir: string) =>
-    backend === "postgres" ? [...(await storedBlobs(db!.url))] : listFiles(path.join(dataDir, "blobs"))
+  const storedArchives = async (dataDir: string): Promise<ReadonlyArray<string>> =>
+    s3 !== undefined
+      ? s3.keys(`${prefix}/blobs/`)
+      : usesPostgres(backend)
+      ? [...(await storedBlobs(db!.url))]
+      : listFiles(path.join(dataDir, "blobs"))
+  /** Objects staged in S3 and not yet copied into place (none on the other backends). */
+  const stagedArchives = async (): Promise<ReadonlyArray<string>> => s3 === undefined ? [] : s3.keys(`${prefix}/tmp/`)
 
   describe("crash safety", () => {
     it("kill -9 mid-upload: after restart no temp file, no blob, no row; stray blobs are swept", async () => {
@@ -111,6 +136,15 @@ describe.each(await testBackends())("on %s", (backend) => {
       fs.mkdirSync(path.join(dataDir, "blobs", "ab"), { recursive: true })
       fs.writeFileSync(path.join(dataDir, "blobs", "ab", stray), "stray")
       fs.writeFileSync(path.join(dataDir, "blobs", "ab", `${"ab".repeat(32)}.0123456789ab.part`), "half")
+      if (s3 !== undefined) {
+        // in the bucket: a stray object at a content address and a staged one without a row, both
+        // older than the sweep's minimum age (younger ones may be another replica's upload in flight)
+        const old = new Date(Date.now() - 2 * 3600_000)
+        for (const key of [`${prefix}/blobs/${stray}`, `${prefix}/tmp/${stray}/0123456789abcdef`]) {
+          await s3.put(key, "stray")
+          s3.age(key, old)
+        }
+      }
 
       const second = await startServer({ dataDir, adminToken: first.adminToken })
       servers.push(second)
@@ -118,6 +152,7 @@ describe.each(await testBackends())("on %s", (backend) => {
       const blobs = await storedArchives(dataDir)
       expect(blobs).toHaveLength(1) // only survivor's
       expect(blobs.some((b) => b.endsWith(stray))).toBe(false)
+      expect(await stagedArchives()).toEqual([])
       expect((await fetch(`${second.url}/api/v1/registry/packages/half-done`)).status).toBe(404)
       const survivor = await (await fetch(`${second.url}/api/v1/registry/packages/survivor`)).json() as {
         checksum: string
@@ -147,6 +182,11 @@ describe.each(await testBackends())("on %s", (backend) => {
       const info = await (await fetch(`${server.url}/api/v1/registry/packages/race-pkg`)).json() as { checksum: string }
       expect(blobs[0]!.endsWith(info.checksum)).toBe(true)
       expect(listFiles(path.join(server.dataDir, "tmp"))).toEqual([])
+      expect(await stagedArchives()).toEqual([])
+      const got = Buffer.from(
+        await (await fetch(`${server.url}/api/v1/registry/packages/race-pkg/1.0.0/download`)).arrayBuffer()
+      )
+      expect(crypto.createHash("sha256").update(got).digest("hex")).toBe(info.checksum)
     })
   })
 })

@@ -5,7 +5,7 @@
  * and by range), the publish race (one winner, no loser's object kept), and kill -9 right after
  * publishes (what was acknowledged is still served after a restart).
  */
-import { DeleteObjectCommand, ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3"
+import { DeleteObjectCommand, S3Client } from "@aws-sdk/client-s3"
 import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
 import { Effect, Option, Redacted, Stream } from "effect"
 import * as crypto from "node:crypto"
@@ -47,10 +47,7 @@ afterAll(async () => {
 })
 
 /** Every key under `prefix` in the test bucket, sorted. */
-const keys = async (prefix: string): Promise<ReadonlyArray<string>> => {
-  const r = await client.send(new ListObjectsV2Command({ Bucket: s3.bucket, Prefix: prefix }))
-  return (r.Contents ?? []).flatMap((o) => (o.Key === undefined ? [] : [o.Key])).sort()
-}
+const keys = (prefix: string): Promise<ReadonlyArray<string>> => s3.keys(prefix)
 
 const storeOptions = (prefix: string, tempDir: string): S3BlobStore.S3BlobStoreOptions => ({
   url: `s3://${s3.bucket}/${prefix}`,
@@ -228,8 +225,7 @@ describe.each(postgres ? ["sqlite", "postgres"] : ["sqlite"])(
         const victim = published[4] ?? new Uint8Array()
         await client.send(new DeleteObjectCommand({ Bucket: s3.bucket, Key: `${prefix}/blobs/${sha(victim)}` }))
         const staged = `${prefix}/tmp/${sha(victim)}/crash`
-        const { PutObjectCommand } = await import("@aws-sdk/client-s3")
-        await client.send(new PutObjectCommand({ Bucket: s3.bucket, Key: staged, Body: victim }))
+        await s3.put(staged, victim)
         if (replica !== undefined) process.kill(replica.pid, "SIGKILL")
         await replica?.stop()
         replica = await start(dataDir())

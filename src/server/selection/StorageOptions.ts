@@ -70,6 +70,18 @@ export const databaseUrlSetting: Config.Config<Option.Option<Redacted.Redacted<s
 )
 
 /**
+ * The environment variable read when neither `--blob-url` nor `--blob-dir` is given.
+ * @since 0.1.0
+ */
+export const BLOB_URL_ENV = "FM_BLOB_URL"
+
+/**
+ * `$FM_BLOB_URL` through `Config` (`s3://BUCKET/PREFIX`; blank counts as unset).
+ * @since 0.1.0
+ */
+export const blobUrlSetting: Config.Config<Option.Option<string>> = Settings.optional(BLOB_URL_ENV)
+
+/**
  * `flag`, else `fromEnv` (`$FM_DATABASE_URL`, see {@link databaseUrlSetting}), else `undefined`
  * (SQLite). Empty strings count as unset.
  * @since 0.1.0
