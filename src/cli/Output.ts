@@ -145,20 +145,10 @@ export const terminalSafeOutput = <A, E, R>(effect: Effect.Effect<A, E, R>): Eff
   Console.consoleWith((c) => Console.withConsole(effect, terminalConsole(c)))
 
 /**
- * A human-readable size in binary units: `512 B`, `1.5 KiB`, `12.0 MiB`.
+ * A human-readable size in binary units: `512 B`, `1.5 KiB`, `12.0 MiB` (`ByteSize.formatBytes`).
  * @since 0.1.0
  */
-export const formatBytes = (bytes: number): string => {
-  if (!Number.isFinite(bytes) || bytes < 1024) return `${bytes} B`
-  const units = ["KiB", "MiB", "GiB", "TiB"] as const
-  let value = bytes / 1024
-  let unit = 0
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024
-    unit++
-  }
-  return `${value.toFixed(1)} ${units[unit]}`
-}
+export { formatBytes } from "../shared/ByteSize.js"
 
 /**
  * `yes`/`no` for table cells.

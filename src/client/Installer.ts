@@ -15,6 +15,7 @@ import * as path from "node:path"
 import { PackageArchive } from "../archive/PackageArchive.js"
 import { isPackageName } from "../domain/PackageName.js"
 import { isVersion } from "../domain/Version.js"
+import { copyFileAtomic } from "../shared/AtomicFile.js"
 import { Checksum } from "../shared/Checksum.js"
 import { hasErrnoCode } from "../shared/Errno.js"
 import { fileError } from "../shared/FileError.js"
@@ -145,16 +146,14 @@ export class Installer extends Effect.Service<Installer>()("fm/Installer", {
         const target = path.join(dir, file)
         const tmp = path.join(dir, `.${file}.${unique()}.tmp`)
         yield* fs.makeDirectory(dir, { recursive: true }).pipe(Effect.mapError(fail(dir, "cannot create directory")))
-        yield* Effect.gen(function*() {
-          // errors name the directory: the temporary file's name means nothing to the user
-          yield* fs.copyFile(src, tmp).pipe(Effect.mapError(fail(dir, "cannot write into")))
-          yield* Effect.scoped(
-            Effect.flatMap(fs.open(tmp, { flag: "r+" }), (h) => h.sync).pipe(
-              Effect.mapError(fail(dir, "cannot write into"))
-            )
+        // errors name the directory (the temporary file's name means nothing to the user), or the
+        // target when the rename failed
+        yield* copyFileAtomic(src, target, { temp: tmp }).pipe(
+          Effect.provideService(FileSystem.FileSystem, fs),
+          Effect.mapError((e) =>
+            e.method === "rename" ? fail(target, "cannot rename into")(e) : fail(dir, "cannot write into")(e)
           )
-          yield* fs.rename(tmp, target).pipe(Effect.mapError(fail(target, "cannot rename into")))
-        }).pipe(Effect.onError(() => fs.remove(tmp, { force: true }).pipe(Effect.ignore)))
+        )
         return target
       })
 

@@ -5,9 +5,11 @@
  * removed. Callers choose the temp file's name (each has its own convention, which its cleanup of
  * stale temp files relies on) and map `PlatformError` to their own error.
  *
+ * Writes whose bytes are streamed (`pack`, the server's blobs) go through
+ * {@link writeFileAtomicWith}, which can also fsync the directory after the rename.
+ *
  * Not here, on purpose: the CLI's V8 code cache (`cli/CodeCache.ts`, plain Node before the Effect
- * runtime loads), the server's blob writes (`server/storage/BlobWriter.ts`, one batch of libuv
- * calls tuned for throughput, with a directory fsync) and the archive's own staging.
+ * runtime loads) and the archive's extraction (a staging directory renamed whole, not a file).
  * @since 0.1.0
  */
 import type { PlatformError } from "@effect/platform/Error"
@@ -76,27 +78,94 @@ export const writeFileAtomic = (
   })
 
 /**
- * How {@link writeFileAtomicPromise} writes.
+ * Copies `source` to `target` atomically: copy to `temp`, fsync, rename over `target`. The temp file
+ * is removed when any step fails or the copy is interrupted. The error's `method` says which step
+ * failed (`rename` for the last).
+ * @since 0.1.0
+ */
+export const copyFileAtomic = (
+  source: string,
+  target: string,
+  options: { readonly temp: string }
+): Effect.Effect<void, PlatformError, FileSystem.FileSystem> =>
+  Effect.gen(function*() {
+    const fs = yield* FileSystem.FileSystem
+    const { temp } = options
+    yield* fs.copyFile(source, temp).pipe(
+      Effect.zipRight(Effect.scoped(Effect.flatMap(fs.open(temp, { flag: "r+" }), (h) => h.sync))),
+      Effect.zipRight(fs.rename(temp, target)),
+      Effect.onError(() => fs.remove(temp, { force: true }).pipe(Effect.ignore))
+    )
+  })
+
+/**
+ * How {@link writeFileAtomicPromise} and {@link writeFileAtomicWith} write.
  * @since 0.1.0
  * @category models
  */
 export interface AtomicWritePromiseOptions extends AtomicWriteOptions {
   /** `false` skips the fsync (for caches, where a file torn by a crash reads as absent). */
   readonly fsync?: boolean | undefined
+  /**
+   * Also fsync the target's directory after the rename, so the rename itself survives a power
+   * loss. A platform that cannot fsync a directory is let be (the rename is still atomic); any
+   * other failure fails the write (the new file is in place by then).
+   */
+  readonly syncDirectory?: boolean | undefined
 }
 
 /**
- * {@link writeFileAtomic} for plain-promise code (no `FileSystem` service): the same steps with
- * `node:fs/promises`; rejects with Node's error after removing the temp file.
+ * A failed step of {@link writeFileAtomicWith}: what it was doing (`create`, `write`, `fsync`,
+ * `close`, `rename into`), on which file, and Node's error.
+ * @since 0.1.0
+ * @category errors
+ */
+export class AtomicWriteFailed extends Error {
+  constructor(readonly operation: string, readonly file: string, override readonly cause: unknown) {
+    super(`${operation} ${file}: ${cause instanceof Error ? cause.message : String(cause)}`, { cause })
+  }
+}
+
+/** Errors of a platform that cannot fsync a directory (the rename is still atomic there). */
+const CANNOT_SYNC_DIRECTORY = new Set(["EINVAL", "ENOTSUP", "EISDIR", "EPERM", "EACCES"])
+
+/** Opens, fsyncs and closes a directory; a platform that cannot is let be, any other error is thrown. */
+const syncDirectoryOf = async (file: string): Promise<void> => {
+  const dir = path.dirname(file)
+  let handle: fs.promises.FileHandle | undefined
+  try {
+    handle = await fs.promises.open(dir, "r")
+    await handle.sync()
+  } catch (e) {
+    if (e instanceof Error && "code" in e && typeof e.code === "string" && CANNOT_SYNC_DIRECTORY.has(e.code)) return
+    throw new AtomicWriteFailed("fsync", dir, e)
+  } finally {
+    await handle?.close().catch(() => undefined)
+  }
+}
+
+/**
+ * The atomic write for plain-promise code whose bytes come from `write` (a stream, an encoder):
+ * exclusive create of `options.temp`, `write(handle)`, fsync, close, `chmod` (when a mode is
+ * given), rename over `target`, and the directory's fsync when asked. `write` may throw to refuse
+ * what it wrote (a check after writing): nothing is renamed. The temp file is removed when any step
+ * fails; a failed step rejects with {@link AtomicWriteFailed}, a throw of `write` as it is.
  * @since 0.1.0
  */
-export const writeFileAtomicPromise = async (
+export const writeFileAtomicWith = async <A>(
   target: string,
-  data: string | Uint8Array,
-  options: AtomicWritePromiseOptions
-): Promise<void> => {
+  options: AtomicWritePromiseOptions,
+  write: (handle: fs.promises.FileHandle) => Promise<A>
+): Promise<A> => {
   const { mode, temp } = options
-  const orCreateDirectory = async <A>(op: () => Promise<A>, dir: string): Promise<A> =>
+  const step = async <B>(operation: string, file: string, op: () => Promise<B>): Promise<B> => {
+    try {
+      return await op()
+    } catch (e) {
+      throw new AtomicWriteFailed(operation, file, e)
+    }
+  }
+  const orCreateDirectory = async <B>(op: () => Promise<B>, dir: string): Promise<B> =>
     options.createDirectories === true
       ? op().catch(async (e: unknown) => {
         if (!(e instanceof Error) || !("code" in e) || e.code !== "ENOENT") throw e
@@ -104,18 +173,43 @@ export const writeFileAtomicPromise = async (
         return op()
       })
       : op()
+  let handle: fs.promises.FileHandle | undefined
   try {
-    const handle = await orCreateDirectory(() => fs.promises.open(temp, "wx", mode), path.dirname(temp))
-    try {
-      await handle.writeFile(data)
-      if (options.fsync !== false) await handle.sync()
-    } finally {
-      await handle.close()
-    }
-    if (mode !== undefined) await fs.promises.chmod(temp, mode)
-    await orCreateDirectory(() => fs.promises.rename(temp, target), path.dirname(target))
+    handle = await step(
+      "create",
+      temp,
+      () => orCreateDirectory(() => fs.promises.open(temp, "wx", mode), path.dirname(temp))
+    )
+    const opened = handle
+    const result = await write(opened)
+    if (options.fsync !== false) await step("fsync", temp, () => opened.sync())
+    handle = undefined
+    await step("close", temp, () => opened.close())
+    if (mode !== undefined) await step("chmod", temp, () => fs.promises.chmod(temp, mode))
+    await step(
+      "rename into",
+      target,
+      () => orCreateDirectory(() => fs.promises.rename(temp, target), path.dirname(target))
+    )
+    if (options.syncDirectory === true) await syncDirectoryOf(target)
+    return result
   } catch (e) {
+    await handle?.close().catch(() => undefined)
     await fs.promises.rm(temp, { force: true }).catch(() => undefined)
     throw e
   }
 }
+
+/**
+ * {@link writeFileAtomic} for plain-promise code (no `FileSystem` service): the same steps with
+ * `node:fs/promises`; rejects with Node's error after removing the temp file.
+ * @since 0.1.0
+ */
+export const writeFileAtomicPromise = (
+  target: string,
+  data: string | Uint8Array,
+  options: AtomicWritePromiseOptions
+): Promise<void> =>
+  writeFileAtomicWith(target, options, (handle) => handle.writeFile(data)).catch((e: unknown) => {
+    throw e instanceof AtomicWriteFailed ? e.cause : e
+  })

@@ -2,24 +2,13 @@
  * Formatting of sizes, dates, counts and versions for display.
  * @since 0.1.0
  */
+import { formatBytesShort } from "../shared/ByteSize.js"
 
 /**
- * `1536` -> `"1.5 KiB"`, `12582912` -> `"12 MiB"` (whole numbers from 10 up). Not the CLI's `Output.formatBytes`:
- * the page shows sizes in this shorter form, and the UI is bundled for the browser on its own.
+ * `1536` -> `"1.5 KiB"`, `12582912` -> `"12 MiB"`: `ByteSize.formatBytesShort`, with a missing size as 0.
  * @since 0.1.0
  */
-export const formatBytes = (n: number | undefined): string => {
-  const v = n ?? 0
-  if (v < 1024) return `${v} B`
-  const units = ["KiB", "MiB", "GiB", "TiB"]
-  let x = v / 1024
-  let i = 0
-  while (x >= 1024 && i < units.length - 1) {
-    x /= 1024
-    i++
-  }
-  return `${x < 10 ? x.toFixed(1) : Math.round(x)} ${units[i]}`
-}
+export const formatBytes = (n: number | undefined): string => formatBytesShort(n ?? 0)
 
 /** `12345` -> `"12,345"`. @since 0.1.0 */
 export const formatCount = (n: number | undefined): string => (n ?? 0).toLocaleString("en-US")

@@ -10,21 +10,24 @@ export type RawAnswer =
   | "no answer"
 
 /**
- * Sends `head` (and `body`, maybe only the start of what `Content-Length` announces) on a fresh
- * TCP connection and waits up to `waitMs` for a whole response. The connection is then destroyed.
+ * Opens a fresh TCP connection to `url`, writes `head`, then lets `sendBody` write the body (it
+ * returns how to stop sending), and waits up to `waitMs` for a whole response. The connection is
+ * then destroyed.
  */
-export const rawRequest = (
+const exchange = (
   url: string,
   head: string,
-  body: Buffer = Buffer.alloc(0),
-  waitMs = 5_000
+  sendBody: (socket: net.Socket) => () => void,
+  waitMs: number
 ): Promise<RawAnswer> =>
   new Promise((resolve) => {
     const u = new URL(url)
     const socket = net.connect(Number(u.port), u.hostname)
     let received = Buffer.alloc(0)
+    let stopSending = () => {}
     const finish = (answer: RawAnswer) => {
       clearTimeout(timer)
+      stopSending()
       socket.destroy()
       resolve(answer)
     }
@@ -38,14 +41,29 @@ export const rawRequest = (
     })
     socket.on("connect", () => {
       socket.write(head)
-      // the server may answer and close before the body is sent: that is fine
-      if (body.length > 0) socket.write(body, () => undefined)
+      stopSending = sendBody(socket)
     })
   })
 
 /**
+ * Sends `head` (and `body`, maybe only the start of what `Content-Length` announces) on a fresh
+ * TCP connection and waits up to `waitMs` for a whole response. The connection is then destroyed.
+ */
+export const rawRequest = (
+  url: string,
+  head: string,
+  body: Buffer = Buffer.alloc(0),
+  waitMs = 5_000
+): Promise<RawAnswer> =>
+  exchange(url, head, (socket) => {
+    // the server may answer and close before the body is sent: that is fine
+    if (body.length > 0) socket.write(body, () => undefined)
+    return () => {}
+  }, waitMs)
+
+/**
  * Like {@link rawRequest}, but sends `body` in `chunk`-byte pieces, one every `everyMs`: an
- * upload that is progressing, however slowly .
+ * upload that is progressing, however slowly.
  */
 export const pacedRequest = (
   url: string,
@@ -53,35 +71,15 @@ export const pacedRequest = (
   body: Buffer,
   options: { readonly chunk: number; readonly everyMs: number; readonly waitMs: number }
 ): Promise<RawAnswer> =>
-  new Promise((resolve) => {
-    const u = new URL(url)
-    const socket = net.connect(Number(u.port), u.hostname)
-    let received = Buffer.alloc(0)
+  exchange(url, head, (socket) => {
     let at = 0
-    let pacer: ReturnType<typeof setInterval> | undefined
-    const finish = (answer: RawAnswer) => {
-      clearTimeout(timer)
-      clearInterval(pacer)
-      socket.destroy()
-      resolve(answer)
-    }
-    const timer = setTimeout(() => finish(parse(received) ?? "no answer"), options.waitMs)
-    socket.on("error", () => finish(parse(received) ?? "no answer"))
-    socket.on("close", () => finish(parse(received) ?? "no answer"))
-    socket.on("data", (d: Buffer) => {
-      received = Buffer.concat([received, d])
-      const answer = parse(received)
-      if (answer !== undefined) finish(answer)
-    })
-    socket.on("connect", () => {
-      socket.write(head)
-      pacer = setInterval(() => {
-        if (at >= body.length) return clearInterval(pacer)
-        socket.write(body.subarray(at, at + options.chunk), () => undefined)
-        at += options.chunk
-      }, options.everyMs)
-    })
-  })
+    const pacer = setInterval(() => {
+      if (at >= body.length) return clearInterval(pacer)
+      socket.write(body.subarray(at, at + options.chunk), () => undefined)
+      at += options.chunk
+    }, options.everyMs)
+    return () => clearInterval(pacer)
+  }, options.waitMs)
 
 /** A complete HTTP/1.1 response in `bytes` (by Content-Length), or undefined. */
 const parse = (bytes: Buffer): RawAnswer | undefined => {

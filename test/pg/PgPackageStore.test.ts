@@ -183,4 +183,25 @@ describe.skipIf(!enabled)("PgPackageStore on PostgreSQL", () => {
     // empty q lists newest first
     assert.deepStrictEqual((await names("")).names.slice(0, 2), ["beta-util", "alpha-util"])
   })
+
+  it("publishes, yanks and deletes one package at once on two replicas without a deadlock", async () => {
+    await on(0, (s) => s.publish(release("lock-order", "1.0.0")))
+    await on(0, (s) => s.publish(release("lock-order", "1.0.1")))
+    // a publish locks the package row and then the log; a yank or delete once took them the other way
+    const writes = Array.from({ length: 24 }, (_, i) => {
+      const replica = replicas[i % 2]!
+      const write: Effect.Effect<unknown, unknown, PackageStore> = i % 3 === 0
+        ? Effect.flatMap(PackageStore, (s) => s.publish(release("lock-order", `2.0.${i}`)))
+        : i % 3 === 1
+        ? Effect.flatMap(PackageStore, (s) => s.yank("lock-order", "1.0.0", `round ${i}`))
+        : Effect.flatMap(PackageStore, (s) => s.unyank("lock-order", "1.0.0"))
+      return replica.runPromiseExit(write)
+    })
+    const exits = await Promise.all(writes)
+    const failed = exits.filter(Exit.isFailure).map((e) => String(Exit.isFailure(e) ? e.cause : ""))
+    assert.deepStrictEqual(failed, [])
+    await on(1, (s) => s.delete("lock-order", "1.0.1"))
+    const versions = (await on(0, (s) => s.listReleases("lock-order"))).map((r) => r.version)
+    assert.strictEqual(versions.length, 9)
+  })
 })

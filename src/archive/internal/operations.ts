@@ -7,16 +7,11 @@ import * as crypto from "node:crypto"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { decodeManifest, type Manifest, ManifestError, type ManifestFile } from "../../domain/Manifest.js"
+import { AtomicWriteFailed, writeFileAtomicWith } from "../../shared/AtomicFile.js"
+import { formatBytesExact } from "../../shared/ByteSize.js"
 import { hasErrnoCode } from "../../shared/Errno.js"
 import type { ArchiveLimits } from "../ArchiveLimits.js"
-import {
-  ArchiveFailure,
-  formatBytes,
-  MANIFEST_NAMES,
-  MAX_MANIFEST_BYTES,
-  NameRegistry,
-  normalizeEntryPath
-} from "./paths.js"
+import { ArchiveFailure, MANIFEST_NAMES, MAX_MANIFEST_BYTES, NameRegistry, normalizeEntryPath } from "./paths.js"
 import { scanTar, writeTarGz } from "./tar.js"
 import type { ByteSource, ScannedEntry, ScanOptions, ScanResult, Sink } from "./types.js"
 import { type PackFile, RATIO_ENTRY_THRESHOLD, scanZip, writeZip } from "./zip.js"
@@ -86,7 +81,7 @@ class ManifestCollector {
   sink(entry: ScannedEntry): Sink | undefined {
     if (!isManifestEntry(entry)) return undefined
     if (entry.size > MAX_MANIFEST_BYTES) {
-      throw new ArchiveFailure(`manifest is larger than ${formatBytes(MAX_MANIFEST_BYTES)}`, entry.path)
+      throw new ArchiveFailure(`manifest is larger than ${formatBytesExact(MAX_MANIFEST_BYTES)}`, entry.path)
     }
     const chunks: Array<Buffer> = []
     this.found.set(entry.path, chunks)
@@ -297,7 +292,7 @@ const readDirManifests = async (root: string): Promise<Manifest> => {
     }
     if (!stat.isFile()) throw new ArchiveFailure("is not a regular file", name)
     if (stat.size > MAX_MANIFEST_BYTES) {
-      throw new ArchiveFailure(`manifest is larger than ${formatBytes(MAX_MANIFEST_BYTES)}`, name)
+      throw new ArchiveFailure(`manifest is larger than ${formatBytesExact(MAX_MANIFEST_BYTES)}`, name)
     }
     return { file, text: (await fs.promises.readFile(file, "utf8")).replace(/^\uFEFF/, "") }
   }
@@ -344,7 +339,9 @@ export const collectFiles = async (
           throw new ArchiveFailure(`has more than ${limits.maxEntries} files (the entry limit)`)
         }
         if (total > limits.maxUnpackedBytes) {
-          throw new ArchiveFailure(`holds more than ${formatBytes(limits.maxUnpackedBytes)} (the unpacked-size limit)`)
+          throw new ArchiveFailure(
+            `holds more than ${formatBytesExact(limits.maxUnpackedBytes)} (the unpacked-size limit)`
+          )
         }
       } else {
         throw new ArchiveFailure("is not a regular file or directory (device, FIFO or socket)", rel)
@@ -380,14 +377,10 @@ export const packDirectory = async (
   const files = await collectFiles(root, output, limits, signal)
   await fs.promises.mkdir(path.dirname(output), { recursive: true })
   const temp = path.join(path.dirname(output), `.${path.basename(output)}.${crypto.randomBytes(6).toString("hex")}.tmp`)
-  const fh = await fs.promises.open(temp, "wx", 0o644)
-  let closed = false
-  try {
+  // the ratio checks run on what was written, before the rename: a refused archive is never visible
+  const size = await writeFileAtomicWith(output, { temp, mode: 0o644, syncDirectory: true }, async (fh) => {
     const written = format === "zip" ? await writeZip(fh, files, signal) : await writeTarGz(fh, files, signal)
-    await fh.sync()
     const { size } = await fh.stat()
-    closed = true
-    await fh.close()
     const unpacked = written.reduce((n, w) => n + w.size, 0)
     if (unpacked / Math.max(size, 1) > limits.maxCompressionRatio) {
       throw new ArchiveFailure(
@@ -406,12 +399,9 @@ export const packDirectory = async (
         )
       }
     }
-    await fs.promises.rename(temp, output)
-    await syncDirectory(path.dirname(output))
-    return { file: output, format, manifest, size }
-  } catch (e) {
-    if (!closed) await fh.close().catch(() => undefined)
-    await fs.promises.rm(temp, { force: true })
-    throw e
-  }
+    return size
+  }).catch((e: unknown) => {
+    throw e instanceof AtomicWriteFailed ? e.cause : e
+  })
+  return { file: output, format, manifest, size }
 }

@@ -110,16 +110,3 @@ export class NameRegistry {
     }
   }
 }
-
-/**
- * Human byte count for archive messages. Not the CLI's `Output.formatBytes`: these messages
- * say `N bytes` and two decimals of GiB (`1.00 GiB`), and tests and users match on them.
- */
-export const formatBytes = (n: number): string =>
-  n >= 1024 * 1024 * 1024
-    ? `${(n / (1024 * 1024 * 1024)).toFixed(2)} GiB`
-    : n >= 1024 * 1024
-    ? `${(n / (1024 * 1024)).toFixed(1)} MiB`
-    : n >= 1024
-    ? `${(n / 1024).toFixed(1)} KiB`
-    : `${n} bytes`

@@ -10,7 +10,8 @@ import { pipeline } from "node:stream/promises"
 import * as zlib from "node:zlib"
 import { Header, Parser, Pax, type ReadEntry } from "tar"
 import type {} from "./zstdTypes.js"
-import { ArchiveFailure, formatBytes, NameRegistry, normalizeEntryPath } from "./paths.js"
+import { formatBytesExact } from "../../shared/ByteSize.js"
+import { ArchiveFailure, NameRegistry, normalizeEntryPath } from "./paths.js"
 import type { ByteSource, ScannedEntry, ScanOptions, ScanResult, Sink } from "./types.js"
 import type { PackFile, WrittenEntry } from "./zip.js"
 
@@ -90,10 +91,12 @@ class TarFeed {
 
   private checkBounds(): void {
     if (this.fed + this.heldZeros > this.maxTarBytes) {
-      throw new ArchiveFailure(`tar stream larger than ${formatBytes(this.maxTarBytes)} (the unpacked-size limit)`)
+      throw new ArchiveFailure(`tar stream larger than ${formatBytesExact(this.maxTarBytes)} (the unpacked-size limit)`)
     }
     if (this.ended && this.heldZeros > MAX_TRAILING) {
-      throw new ArchiveFailure(`more than ${formatBytes(MAX_TRAILING)} of padding after the end of the tar archive`)
+      throw new ArchiveFailure(
+        `more than ${formatBytesExact(MAX_TRAILING)} of padding after the end of the tar archive`
+      )
     }
   }
 
@@ -176,7 +179,7 @@ export const scanTar = async (source: ByteSource, options: ScanOptions): Promise
   parser.on("ignoredEntry", (entry: ReadEntry) =>
     feed.fail(
       entry.meta
-        ? new ArchiveFailure(`${entry.type} larger than ${formatBytes(MAX_META)}`)
+        ? new ArchiveFailure(`${entry.type} larger than ${formatBytesExact(MAX_META)}`)
         : new ArchiveFailure(refusedType(entry.type) ?? "ignored tar entry", entry.path)
     ))
 
@@ -210,7 +213,7 @@ export const scanTar = async (source: ByteSource, options: ScanOptions): Promise
     unpacked += size
     if (unpacked > limits.maxUnpackedBytes) {
       throw new ArchiveFailure(
-        `would unpack to more than ${formatBytes(limits.maxUnpackedBytes)} (the unpacked-size limit)`
+        `would unpack to more than ${formatBytesExact(limits.maxUnpackedBytes)} (the unpacked-size limit)`
       )
     }
     if (unpacked > ratioBound) {

@@ -5,8 +5,9 @@
 import * as fs from "node:fs"
 import { pipeline } from "node:stream/promises"
 import * as zlib from "node:zlib"
+import { formatBytesExact } from "../../shared/ByteSize.js"
 import { errnoCode } from "../../shared/Errno.js"
-import { ArchiveFailure, formatBytes, NameRegistry, normalizeEntryPath } from "./paths.js"
+import { ArchiveFailure, NameRegistry, normalizeEntryPath } from "./paths.js"
 import type { ByteSource, ScannedEntry, ScanOptions, ScanResult, Sink } from "./types.js"
 
 const SIG_LOCAL = 0x04034b50
@@ -199,7 +200,7 @@ const readDirectory = async (
     unpacked += size
     if (unpacked > limits.maxUnpackedBytes) {
       throw new ArchiveFailure(
-        `would unpack to more than ${formatBytes(limits.maxUnpackedBytes)} (the unpacked-size limit)`
+        `would unpack to more than ${formatBytesExact(limits.maxUnpackedBytes)} (the unpacked-size limit)`
       )
     }
     if (size >= RATIO_ENTRY_THRESHOLD && size / Math.max(compressedSize, 1) > limits.maxCompressionRatio) {

@@ -128,6 +128,8 @@ export const makeSql = (
         const at = now()
         return yield* sql.withTransaction(
           Effect.gen(function*() {
+            // every write takes the log lock before any row lock: one order, no deadlock
+            yield* lockLog
             const claimed = yield* q.claimKey({ nameNorm, version: release.version, at })
             if (Option.isNone(claimed)) {
               const prior = yield* q.keyOf({ nameNorm, version: release.version })
@@ -263,6 +265,7 @@ export const makeSql = (
     const setYank = (name: string, version: string, yanked: boolean, reason: string | null) =>
       sql.withTransaction(
         Effect.gen(function*() {
+          yield* lockLog
           const row = yield* q.setYank({ nameNorm: normalizeName(name), version, yanked, reason })
           if (Option.isNone(row)) return yield* new ReleaseNotFound({ name, version })
           const release = releaseOf(row.value)
@@ -284,6 +287,7 @@ export const makeSql = (
       const nameNorm = normalizeName(name)
       return yield* sql.withTransaction(
         Effect.gen(function*() {
+          yield* lockLog
           const found = yield* q.release({ nameNorm, version })
           if (Option.isNone(found)) return yield* new ReleaseNotFound({ name, version })
           const row = found.value
