@@ -9,7 +9,7 @@
  * @since 0.1.0
  */
 import * as HttpClient from "@effect/platform/HttpClient"
-import { Cause, Deferred, Effect, Exit, FiberId, Option, Stream } from "effect"
+import { Cause, Deferred, type Duration, Effect, Exit, FiberId, Option, Stream } from "effect"
 import { RegistryUnavailable, type RemoteRegistry } from "./RemoteRegistry.js"
 
 type State =
@@ -26,8 +26,17 @@ type State =
 export interface Tracker {
   /** The HTTP client both of the registry's clients must be built on: it notices every answer. */
   readonly observe: (client: HttpClient.HttpClient) => HttpClient.HttpClient
-  /** One registry client: `probe` (no retries) for the first contact, `main` afterwards. */
-  readonly gate: (probe: RemoteRegistry, main: RemoteRegistry) => RemoteRegistry
+  /**
+   * One registry client: `probe` (no retries) for the first contact, `main` afterwards. When the
+   * first contact is answered with a transient failure (a 5xx), `again` (if any: the retries left
+   * after that attempt) repeats it after `retryDelay`, so the attempts are never more than the
+   * configured retries plus one.
+   */
+  readonly gate: (
+    probe: RemoteRegistry,
+    main: RemoteRegistry,
+    again: { readonly client: RemoteRegistry; readonly retryDelay: Duration.DurationInput } | undefined
+  ) => RemoteRegistry
   /** Whether the registry was found down in this command. */
   readonly isDown: () => boolean
   /** The registry answered (for transports other than the observed client: downloads). */
@@ -113,20 +122,27 @@ export const tracker = (target: { readonly name: string; readonly url: string })
   const release = (c: Claim, exit: Exit.Exit<unknown, unknown>) =>
     c !== "wait" && c.first !== undefined ? settle(exit, c.first) : Effect.void
 
+  type Again = Parameters<Tracker["gate"]>[2]
+
   const run = <A, E>(
     call: (r: RemoteRegistry) => Effect.Effect<A, E>,
     probe: RemoteRegistry,
-    main: RemoteRegistry
+    main: RemoteRegistry,
+    again: Again
   ): Effect.Effect<A, E | RegistryUnavailable> =>
     Effect.zipRight(
       waitTurn,
       Effect.acquireUseRelease(claim(probe, main), (c): Effect.Effect<A, E | RegistryUnavailable> =>
         c === "wait"
-          ? run(call, probe, main)
-          : c.first === undefined
+          ? run(call, probe, main, again)
+          : c.first === undefined || again === undefined
           ? call(c.client)
-          // it answered, with a transient failure (a 5xx): again, with the retries
-          : Effect.catchIf(call(c.client), (e) => isUnavailable(e) && state._tag === "Up", () => call(main)), release)
+          // it answered, with a transient failure (a 5xx): again, after a pause, with the retries left
+          : Effect.catchIf(
+            call(c.client),
+            (e) => isUnavailable(e) && state._tag === "Up",
+            () => Effect.zipRight(Effect.sleep(again.retryDelay), call(again.client))
+          ), release)
     )
 
   const runStream = <A, E>(
@@ -146,20 +162,20 @@ export const tracker = (target: { readonly name: string; readonly url: string })
 
   return {
     observe: (client) => HttpClient.transformResponse(client, Effect.tap(() => Effect.sync(answered))),
-    gate: (probe, main) => ({
+    gate: (probe, main, again) => ({
       name: main.name,
       url: main.url,
-      health: run((r) => r.health, probe, main),
-      search: (query) => run((r) => r.search(query), probe, main),
-      versions: (name) => run((r) => r.versions(name), probe, main),
-      resolve: (name, spec) => run((r) => r.resolve(name, spec), probe, main),
+      health: run((r) => r.health, probe, main, again),
+      search: (query) => run((r) => r.search(query), probe, main, again),
+      versions: (name) => run((r) => r.versions(name), probe, main, again),
+      resolve: (name, spec) => run((r) => r.resolve(name, spec), probe, main, again),
       download: (info) => runStream((r) => r.download(info), probe, main),
-      publish: (file, upload) => run((r) => r.publish(file, upload), probe, main),
-      logProof: (index, old) => run((r) => r.logProof(index, old), probe, main),
-      logProofs: (indexes, old, size) => run((r) => r.logProofs(indexes, old, size), probe, main),
-      logCheckpoint: run((r) => r.logCheckpoint, probe, main),
-      logEntries: (start, end) => run((r) => r.logEntries(start, end), probe, main),
-      logConsistency: (oldSize, newSize) => run((r) => r.logConsistency(oldSize, newSize), probe, main)
+      publish: (file, upload) => run((r) => r.publish(file, upload), probe, main, again),
+      logProof: (index, old) => run((r) => r.logProof(index, old), probe, main, again),
+      logProofs: (indexes, old, size) => run((r) => r.logProofs(indexes, old, size), probe, main, again),
+      logCheckpoint: run((r) => r.logCheckpoint, probe, main, again),
+      logEntries: (start, end) => run((r) => r.logEntries(start, end), probe, main, again),
+      logConsistency: (oldSize, newSize) => run((r) => r.logConsistency(oldSize, newSize), probe, main, again)
     }),
     isDown: () => state._tag === "Down",
     answered

@@ -202,10 +202,17 @@ export class Registries extends Effect.Service<Registries>()("fm/Registries", {
           Effect.all({
             // first contact: one attempt, no retries (a dead registry costs one connection)
             probe: RemoteRegistry.make(entry, options(entry, 0, tracker.answered)),
-            main: RemoteRegistry.make(entry, options(entry, retries, tracker.answered))
+            main: RemoteRegistry.make(entry, options(entry, retries, tracker.answered)),
+            // after a first contact answered with a 5xx: the retries left
+            again: retries > 0
+              ? Effect.map(RemoteRegistry.make(entry, options(entry, retries - 1, tracker.answered)), (client) => ({
+                client,
+                retryDelay: `${retryDelayMs} millis` as const
+              }))
+              : Effect.succeed(undefined)
           }).pipe(Effect.provideService(HttpClient.HttpClient, observed)),
-          ({ main, probe }) => {
-            const gated = tracker.gate(probe, main)
+          ({ again, main, probe }) => {
+            const gated = tracker.gate(probe, main, again)
             clients.set(key, gated)
             return gated
           }
