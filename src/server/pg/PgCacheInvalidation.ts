@@ -20,7 +20,7 @@
  * @since 0.1.0
  */
 import { SqlClient } from "@effect/sql"
-import { Context, Deferred, Duration, Effect, Exit, Layer, Redacted } from "effect"
+import { Context, Deferred, Duration, Effect, Exit, Layer, Redacted, Schema } from "effect"
 import type { Scope } from "effect"
 import { randomBytes } from "node:crypto"
 import * as Pg from "pg"
@@ -63,6 +63,12 @@ const PAYLOAD = /^([rd]):([0-9a-f]{12}):(\d{1,20})$/
 
 class ListenLost extends Error {}
 
+/** The one row of `SELECT last_value::text AS g FROM cache_generation`: a sequence value as text. */
+const decodeGeneration = Schema.decodeUnknown(
+  Schema.Tuple(Schema.Struct({ g: Schema.BigInt }))
+    .pipe(Schema.transform(Schema.BigIntFromSelf, { strict: true, decode: ([row]) => row.g, encode: (g) => [{ g }] }))
+)
+
 /**
  * Starts listening (in the background, for as long as the scope lasts) and returns the coherence
  * service. `announce` runs on the `SqlClient` in context (inside the caller's transaction).
@@ -101,13 +107,13 @@ export const make = (
       Effect.tryPromise({ try: f, catch: (cause) => new ListenLost(`${what}: ${describeCause(cause)}`) })
 
     const readGeneration = (client: Pg.Client) =>
-      Effect.map(
-        attempt(
-          "read the cache generation",
-          () => client.query<{ g: string }>("SELECT last_value::text AS g FROM cache_generation")
-        ),
-        (result) => BigInt(result.rows[0]?.g ?? "0")
-      )
+      attempt("read the cache generation", () => client.query("SELECT last_value::text AS g FROM cache_generation"))
+        .pipe(
+          Effect.flatMap((result) => decodeGeneration(result.rows)),
+          Effect.mapError((e) =>
+            e instanceof ListenLost ? e : new ListenLost(`read the cache generation: ${describeCause(e)}`)
+          )
+        )
 
     /** One listening session: connects, listens, beats until the connection is lost. Never succeeds. */
     const session = Effect.scoped(
