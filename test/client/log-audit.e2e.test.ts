@@ -14,7 +14,7 @@ import * as fs from "node:fs"
 import * as http from "node:http"
 import * as path from "node:path"
 import { assertBuilt, removeDir } from "../helpers/cli.js"
-import { assertLogFailure, logKeyFile, logSetup, recordedOrigin } from "../helpers/publish-log.js"
+import { assertLogFailure, forkableRegistry, logKeyFile, logSetup, recordedOrigin } from "../helpers/publish-log.js"
 import { publishFixture, startServer } from "../helpers/server.js"
 
 assertBuilt()
@@ -34,17 +34,10 @@ const waitForCheckpoint = async (file: string, size: number): Promise<string> =>
 describe("fm registry verify (built binary)", () => {
   it("audits a good log, then catches a rollback and a fork", async () => {
     const { fm, home, root } = logSetup()
-    const dataDir = path.join(root, "data")
-    const keyArgs = ["--log-key", logKeyFile(root)]
-    let server = await startServer({ dataDir, args: keyArgs })
-    const token = server.adminToken
+    const registry = await forkableRegistry(root, { name: "a", version: "1.0.0" }, { name: "a", version: "1.1.0" })
+    const token = registry.token
+    let server = registry.server
     try {
-      await publishFixture(server.url, token, { name: "a", version: "1.0.0" })
-      await server.stop()
-      const snapshot = path.join(root, "snapshot")
-      fs.cpSync(dataDir, snapshot, { recursive: true })
-      server = await startServer({ dataDir, args: keyArgs, adminToken: token })
-      await publishFixture(server.url, token, { name: "a", version: "1.1.0" })
       const yank = await fetch(`${server.url}/api/v1/registry/packages/a/1.0.0/yank`, {
         method: "POST",
         headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
@@ -68,18 +61,14 @@ describe("fm registry verify (built binary)", () => {
       assert.include(second.stdout, "consistent with the 3 entries seen before")
 
       // a rollback: the store of one entry, same key
-      await server.stop()
-      fs.rmSync(dataDir, { recursive: true, force: true })
-      fs.cpSync(snapshot, dataDir, { recursive: true })
-      server = await startServer({ dataDir, args: keyArgs, adminToken: token })
+      server = await registry.rollBack()
       assert.strictEqual((await fm(["registry", "set", "r", "--url", server.url])).code, 0)
       const rolled = await fm(["registry", "verify", "r"])
       assert.strictEqual(rolled.code, 1)
       assertLogFailure(rolled, origin, /shrank from 4 to 1 entries/)
 
       // a fork: the same key over a fresh store with more entries
-      await server.stop()
-      server = await startServer({ dataDir: path.join(root, "fresh"), args: keyArgs, adminToken: token })
+      server = await registry.fork()
       for (const v of ["1.0.0", "1.0.1", "1.0.2", "1.0.3", "1.0.4"]) {
         await publishFixture(server.url, token, { name: "c", version: v })
       }
@@ -91,7 +80,7 @@ describe("fm registry verify (built binary)", () => {
       assert.include(String(error?.message), origin)
       assert.include(String(error?.message), "does not extend the 4 entries seen before")
     } finally {
-      await server.stop()
+      await registry.stop()
       removeDir(root)
     }
   }, 240_000)

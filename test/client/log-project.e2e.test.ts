@@ -15,7 +15,7 @@ import { assertBuilt, removeDir } from "../helpers/cli.js"
 import {
   assertLogFailure,
   editStoredRelease,
-  logKeyFile,
+  forkableRegistry,
   logRequests,
   logSetup,
   recordedOrigin,
@@ -107,17 +107,13 @@ describe("project installs check the registry's publish log (built binary)", () 
 
   it("(c) a rollback and (b) a fork are caught by an install that follows the lock from the cache", async () => {
     const { fm, home, root } = logSetup()
-    const dataDir = path.join(root, "data")
-    const keyArgs = ["--log-key", logKeyFile(root)]
-    let server = await startServer({ dataDir, args: keyArgs })
-    const token = server.adminToken
+    const registry = await forkableRegistry(root, { name: "old-pkg", version: "1.0.0" }, {
+      name: "new-pkg",
+      version: "1.0.0"
+    })
+    const token = registry.token
+    let server = registry.server
     try {
-      await publishFixture(server.url, token, { name: "old-pkg", version: "1.0.0" })
-      await server.stop()
-      const snapshot = path.join(root, "snapshot")
-      fs.cpSync(dataDir, snapshot, { recursive: true })
-      server = await startServer({ dataDir, args: keyArgs, adminToken: token })
-      await publishFixture(server.url, token, { name: "new-pkg", version: "1.0.0" })
       assert.strictEqual((await fm(["registry", "add", "r", server.url])).code, 0)
       const origin = recordedOrigin(home)
       const project = path.join(root, "project")
@@ -130,10 +126,7 @@ describe("project installs check the registry's publish log (built binary)", () 
       assert.strictEqual(newer.code, 0, newer.stderr)
 
       // (c) the store rolled back to the snapshot (one entry instead of two), same key
-      await server.stop()
-      fs.rmSync(dataDir, { recursive: true, force: true })
-      fs.cpSync(snapshot, dataDir, { recursive: true })
-      server = await startServer({ dataDir, args: keyArgs, adminToken: token })
+      server = await registry.rollBack()
       assert.strictEqual((await fm(["registry", "set", "r", "--url", server.url])).code, 0)
       fs.rmSync(path.join(project, "fm_packages"), { recursive: true })
       const rolled = await fm(["install", "--frozen"], project)
@@ -141,8 +134,7 @@ describe("project installs check the registry's publish log (built binary)", () 
       assert.deepStrictEqual(installed(project), [], "nothing installed")
 
       // (b) the same key over a fresh store with other entries, and more of them
-      await server.stop()
-      server = await startServer({ dataDir: path.join(root, "fresh"), args: keyArgs, adminToken: token })
+      server = await registry.fork()
       const forged = fixtureArchive({ name: "new-pkg", version: "1.0.0", files: { "README.md": "# forged\n" } })
       assert.strictEqual((await uploadArchive(server.url, token, forged)).status, 201)
       await publishFixture(server.url, token, { name: "old-pkg", version: "1.0.0" })
@@ -152,7 +144,7 @@ describe("project installs check the registry's publish log (built binary)", () 
       assertLogFailure(forked, origin, /does not extend the 2 entries seen before \(a fork/)
       assert.deepStrictEqual(installed(project), [], "nothing installed")
     } finally {
-      await server.stop()
+      await registry.stop()
       removeDir(root)
     }
   }, 240_000)

@@ -10,35 +10,13 @@
  * A failure names the registry and the log, and installs nothing.
  */
 import { assert, describe, it } from "@effect/vitest"
-import * as crypto from "node:crypto"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { assertBuilt, makeTempDir, removeDir, runFm } from "../helpers/cli.js"
-import { editStoredRelease } from "../helpers/publish-log.js"
-import type { RunningServer } from "../helpers/server.js"
+import { assertBuilt, removeDir } from "../helpers/cli.js"
+import { editStoredRelease, forkableRegistry, logRequests, logSetup, recordedOrigin } from "../helpers/publish-log.js"
 import { fixtureArchive, publishFixture, startServer, uploadArchive } from "../helpers/server.js"
 
 assertBuilt()
-
-const logRequests = (server: RunningServer) =>
-  server.output().split("\n").filter((l) => l.includes("/api/v1/registry/log/")).length
-
-const setup = () => {
-  const root = makeTempDir("fm-logverify-")
-  const home = path.join(root, "home")
-  const cwd = path.join(root, "cwd")
-  fs.mkdirSync(home)
-  fs.mkdirSync(cwd)
-  return { root, home, cwd, fm: (args: ReadonlyArray<string>) => runFm(args, { home, cwd }) }
-}
-
-const originOf = (home: string): string => {
-  const file = JSON.parse(fs.readFileSync(path.join(home, "registries.json"), "utf8")) as {
-    registries: Array<{ name: string; log_key?: string }>
-  }
-  const key = file.registries.find((r) => r.name === "r")?.log_key ?? ""
-  return key.split("+")[0] ?? ""
-}
 
 const assertCaught = (result: { code: number | null; stderr: string }, origin: string, dir: string, reason: RegExp) => {
   assert.notStrictEqual(result.code, 0, result.stderr)
@@ -50,14 +28,14 @@ const assertCaught = (result: { code: number | null; stderr: string }, origin: s
 
 describe("fm install checks the registry's publish log (built binary)", () => {
   it("(d) a good registry passes with one log request per install; (a) an edited store is caught", async () => {
-    const { fm, home, root } = setup()
+    const { fm, home, root } = logSetup()
     let server = await startServer({ dataDir: path.join(root, "data"), logRequests: true })
     try {
       const token = server.adminToken
       await publishFixture(server.url, token, { name: "good-pkg", version: "1.0.0" })
       const added = await fm(["registry", "add", "r", server.url])
       assert.strictEqual(added.code, 0, added.stderr)
-      const origin = originOf(home)
+      const origin = recordedOrigin(home)
       assert.match(origin, /^fm-log\/[0-9a-f]{16}$/)
 
       const before = logRequests(server)
@@ -88,39 +66,27 @@ describe("fm install checks the registry's publish log (built binary)", () => {
   })
 
   it("(b) a fork (same key, fresh store, other bytes) and (c) a rollback (an older store) are caught", async () => {
-    const { fm, home, root } = setup()
-    const dataDir = path.join(root, "data")
-    const keyFile = path.join(root, "log.pem")
-    const pem = crypto.generateKeyPairSync("ed25519").privateKey.export({ format: "pem", type: "pkcs8" }).toString()
-    fs.writeFileSync(keyFile, pem, { mode: 0o600 })
-    const keyArgs = ["--log-key", keyFile]
-    let server = await startServer({ dataDir, args: keyArgs })
-    const token = server.adminToken
+    const { fm, home, root } = logSetup()
+    const registry = await forkableRegistry(root, { name: "old-pkg", version: "1.0.0" }, {
+      name: "new-pkg",
+      version: "1.0.0"
+    })
+    const token = registry.token
+    let server = registry.server
     try {
-      await publishFixture(server.url, token, { name: "old-pkg", version: "1.0.0" })
-      await server.stop()
-      const snapshot = path.join(root, "snapshot")
-      fs.cpSync(dataDir, snapshot, { recursive: true })
-      server = await startServer({ dataDir, args: keyArgs, adminToken: token })
-      await publishFixture(server.url, token, { name: "new-pkg", version: "1.0.0" })
       assert.strictEqual((await fm(["registry", "add", "r", server.url])).code, 0)
-      const origin = originOf(home)
+      const origin = recordedOrigin(home)
       const ok = await fm(["install", "new-pkg@1.0.0", "--registry", "r", "--dir", path.join(root, "ok")])
       assert.strictEqual(ok.code, 0, ok.stderr)
 
       // (c) the store rolled back to the snapshot (one entry instead of two), same key
-      await server.stop()
-      fs.rmSync(dataDir, { recursive: true, force: true })
-      fs.cpSync(snapshot, dataDir, { recursive: true })
-      server = await startServer({ dataDir, args: keyArgs, adminToken: token })
+      server = await registry.rollBack()
       assert.strictEqual((await fm(["registry", "set", "r", "--url", server.url])).code, 0)
       const rolled = await fm(["install", "old-pkg@1.0.0", "--registry", "r", "--dir", path.join(root, "c")])
       assertCaught(rolled, origin, path.join(root, "c"), /shrank from 2 to 1 entries/)
 
       // (b) the same key over a fresh store where new-pkg@1.0.0 has other bytes, and more entries
-      await server.stop()
-      const fresh = path.join(root, "fresh")
-      server = await startServer({ dataDir: fresh, args: keyArgs, adminToken: token })
+      server = await registry.fork()
       const forged = fixtureArchive({ name: "new-pkg", version: "1.0.0", files: { "README.md": "# forged\n" } })
       assert.strictEqual((await uploadArchive(server.url, token, forged)).status, 201)
       await publishFixture(server.url, token, { name: "filler", version: "1.0.0" })
@@ -129,13 +95,13 @@ describe("fm install checks the registry's publish log (built binary)", () => {
       const forkedResult = await fm(["install", "new-pkg@1.0.0", "--registry", "r", "--dir", path.join(root, "b")])
       assertCaught(forkedResult, origin, path.join(root, "b"), /does not extend the 2 entries seen before \(a fork/)
     } finally {
-      await server.stop()
+      await registry.stop()
       removeDir(root)
     }
   })
 
   it("a registry without a log still installs, with one notice", async () => {
-    const { fm, root } = setup()
+    const { fm, root } = logSetup()
     // the original FlowMason server has no log: a stand-in that strips the log from our answers
     const http = await import("node:http")
     const server = await startServer({})

@@ -11,7 +11,7 @@ import * as path from "node:path"
 import type { FmResult } from "./cli.js"
 import { makeTempDir, runFm } from "./cli.js"
 import type { RunningServer } from "./server.js"
-import { fixtureArchive } from "./server.js"
+import { fixtureArchive, publishFixture, startServer } from "./server.js"
 
 /** A temp root with `home` and `cwd`, and `fm` run there (`env` added). */
 export const logSetup = (env: Readonly<Record<string, string>> = {}) => {
@@ -76,4 +76,51 @@ export const editStoredRelease = (dataDir: string, name: string, version: string
     path.join(dataDir, "registry.db"),
     `UPDATE releases SET checksum = '${sha}', size_bytes = ${other.length} WHERE name_norm = '${name}' AND version = '${version}'`
   ])
+}
+
+/**
+ * The fork and rollback scenario: a server with a pinned log key publishes `first`, its store is
+ * copied (the snapshot) and it is restarted to publish `second`. `rollBack` restarts it on the
+ * snapshot (a smaller tree, same key); `fork` restarts it on a fresh store (same key). `server`
+ * is the one running now; `stop` stops it.
+ */
+export const forkableRegistry = async (
+  root: string,
+  first: { readonly name: string; readonly version: string },
+  second: { readonly name: string; readonly version: string }
+) => {
+  const dataDir = path.join(root, "data")
+  const snapshot = path.join(root, "snapshot")
+  const args = ["--log-key", logKeyFile(root)]
+  let server = await startServer({ dataDir, args })
+  const token = server.adminToken
+  try {
+    await publishFixture(server.url, token, first)
+    await server.stop()
+    fs.cpSync(dataDir, snapshot, { recursive: true })
+    server = await startServer({ dataDir, args, adminToken: token })
+    await publishFixture(server.url, token, second)
+  } catch (e) {
+    await server.stop()
+    throw e
+  }
+  return {
+    token,
+    get server(): RunningServer {
+      return server
+    },
+    rollBack: async (): Promise<RunningServer> => {
+      await server.stop()
+      fs.rmSync(dataDir, { recursive: true, force: true })
+      fs.cpSync(snapshot, dataDir, { recursive: true })
+      server = await startServer({ dataDir, args, adminToken: token })
+      return server
+    },
+    fork: async (): Promise<RunningServer> => {
+      await server.stop()
+      server = await startServer({ dataDir: path.join(root, "fresh"), args, adminToken: token })
+      return server
+    },
+    stop: () => server.stop()
+  }
 }
