@@ -181,12 +181,24 @@ export const serve = <E = never, R = never, SE = StoreError | BlobError>(
   return HttpApiBuilder.serve().pipe(
     // no span per request: nothing exports them here, and making one costs more than a cached answer
     HttpMiddleware.withTracerDisabledWhen(() => true),
+    // an answer held in memory is written at once, without waiting for the socket to drain
+    sendInMemoryAnswersAtOnce,
     Layer.provide(extra),
     Layer.provide(apiLayerFrom(config)),
     Layer.provideMerge(NodeHttpServer.layer(makeNodeServer, { port: config.port, host: config.host })),
     Layer.provideMerge(stores)
   )
 }
+
+/**
+ * Writes every answer whose body is already in memory as soon as it is ready, instead of keeping
+ * the request's fiber waiting for the socket to drain (`NodeServer.sendInMemoryAnswersAtOnce`):
+ * {@link serve} applies it to its `HttpApiBuilder.serve()` layer; an app that serves {@link layer}
+ * on `NodeHttpServer` can do the same.
+ * @since 0.1.0
+ * @category layers
+ */
+export const sendInMemoryAnswersAtOnce = NodeServer.sendInMemoryAnswersAtOnce
 
 /**
  * A `node:http` server with the limits, start-up answers and bounded stop of `NodeServer.harden`.

@@ -1,10 +1,15 @@
 /**
  * The `node:http` side of the registry server: size and time limits on what a client may send,
- * an answer for every request accepted while the app is not attached, and a stop that waits for
- * in-flight requests only so long.
+ * an answer for every request accepted while the app is not attached, a stop that waits for
+ * in-flight requests only so long, and answers held in memory sent without waiting for the socket.
  * @since 0.1.0
  */
-import type { IncomingMessage, Server, ServerResponse } from "node:http"
+import * as NodeHttpServerRequest from "@effect/platform-node/NodeHttpServerRequest"
+import * as Cookies from "@effect/platform/Cookies"
+import * as HttpApp from "@effect/platform/HttpApp"
+import { Effect, Layer, Option } from "effect"
+import type { IncomingMessage, Server } from "node:http"
+import { ServerResponse } from "node:http"
 import type { Socket } from "node:net"
 
 /**
@@ -191,3 +196,35 @@ export const harden = <S extends Server>(server: S): S => {
   }
   return server
 }
+
+/**
+ * Writes an answer whose body is already in memory (bytes, no cookies, not to a `HEAD`) to the
+ * Node response at once, as the platform would (`writeHead(status, headers)`, `end(bytes)`), so
+ * the request's fiber ends here instead of suspending until the socket reports the bytes written;
+ * the platform then finds the response ended and writes nothing. Anything else is left to the
+ * platform.
+ */
+const sendAtOnce: HttpApp.PreResponseHandler = (request, response) =>
+  Effect.sync(() => {
+    const body = response.body
+    if (body._tag !== "Uint8Array" || request.method === "HEAD" || !Cookies.isEmpty(response.cookies)) return response
+    const res: unknown = NodeHttpServerRequest.toServerResponse(request)
+    if (!(res instanceof ServerResponse) || res.headersSent) return response
+    res.writeHead(response.status, response.headers)
+    res.end(body.body)
+    return response
+  })
+
+/**
+ * Sends every answer of the apps `serve` runs whose body is already in memory (cached answers,
+ * metadata, small downloads, errors) at once: same status, headers and bytes, written when the
+ * answer is ready rather than after the platform has waited for the socket to drain, which costs
+ * more than a cached answer. Apply it to an `HttpApiBuilder.serve()` layer on `NodeHttpServer`, as
+ * `RegistryServer.serve` does. It is the first pre-response handler of every request: a handler a
+ * request appends (`HttpApp.appendPreResponseHandler`, as `HttpApiBuilder.securitySetCookie` does)
+ * would find an in-memory answer already sent, so do not combine the two.
+ * @since 0.1.0
+ * @category layers
+ */
+export const sendInMemoryAnswersAtOnce = <A, E, R>(layer: Layer.Layer<A, E, R>): Layer.Layer<A, E, R> =>
+  Layer.locally(layer, HttpApp.currentPreResponseHandlers, Option.some(sendAtOnce))
