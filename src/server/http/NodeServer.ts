@@ -61,9 +61,10 @@ export const STOP_CHECK_MS = 100
 
 /**
  * During a stop, an idle keep-alive connection is closed once no answer has gone out on it for
- * this long (250 ms; at once if it was already that quiet): a client that has just had an answer
- * may be sending its next request on it, and closing it then would reset that request. A
- * request that does arrive is answered, with `Connection: close`.
+ * this long (250 ms; at the first look after the signal, {@link STOP_CHECK_MS}, if it was already
+ * that quiet): a client that has just had an answer may be sending its next request on it, and
+ * closing it then would reset that request. A request that does arrive is answered, with
+ * `Connection: close`.
  * @since 0.1.0
  */
 export const STOP_QUIET_MS = 250
@@ -124,6 +125,11 @@ interface Connection {
   response: ServerResponse | undefined
   /** When it opened or its last answer went out (ms since the epoch). */
   quietSince: number
+  /**
+   * Looks by a stop that found it idle. A request whose bytes have arrived but not been read yet
+   * (the event loop was busy) is read between two looks, so one look is never enough to close it.
+   */
+  idleLooks: number
   /** Bytes read from it when the stop last looked. */
   seen: number
   /** Looks in a row that found its body arriving too slowly. */
@@ -160,7 +166,14 @@ export const harden = <S extends Server>(server: S): S => {
   const waiting = new Set<Waiting>()
   let stopping = false
   server.on("connection", (socket: Net.Socket) => {
-    connections.set(socket, { request: undefined, response: undefined, quietSince: Date.now(), seen: 0, slow: 0 })
+    connections.set(socket, {
+      request: undefined,
+      response: undefined,
+      quietSince: Date.now(),
+      idleLooks: 0,
+      seen: 0,
+      slow: 0
+    })
     socket.once("close", () => connections.delete(socket))
   })
   // the app attaches (another "request" listener): what waited for it goes to it
@@ -185,6 +198,7 @@ export const harden = <S extends Server>(server: S): S => {
         c.request = undefined
         c.response = undefined
         c.quietSince = Date.now()
+        c.idleLooks = 0
         // while stopping, a connection closes once its answer is sent
         if (stopping) req.socket.destroySoon()
       })
@@ -204,11 +218,16 @@ export const harden = <S extends Server>(server: S): S => {
     }
     waiting.add(w)
   })
-  /** Closes the idle connections that have been quiet for {@link STOP_QUIET_MS}. */
+  /**
+   * Closes the idle connections that have been quiet for {@link STOP_QUIET_MS} and found idle by
+   * an earlier look too.
+   */
   const closeQuiet = () => {
     const now = Date.now()
     for (const [socket, c] of connections) {
-      if (c.request === undefined && now - c.quietSince >= STOP_QUIET_MS) socket.destroy()
+      if (c.request !== undefined) continue
+      c.idleLooks++
+      if (c.idleLooks >= 2 && now - c.quietSince >= STOP_QUIET_MS) socket.destroy()
     }
   }
   /** One look at the open connections during a stop: closes the quiet idle ones and the stalled. */
