@@ -21,6 +21,7 @@ import * as Storage from "../../src/server/selection/Storage.js"
 import { PackageStore } from "../../src/server/storage/PackageStore.js"
 import { buildZip, projectManifest } from "./archives.js"
 import { spawnReady } from "./child.js"
+import { fmBin } from "./cli.js"
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url))
 
@@ -49,6 +50,8 @@ export interface StartServerOptions {
   readonly umask?: number
   /** Extra `fm studio start` arguments (child-process mode only). */
   readonly args?: ReadonlyArray<string>
+  /** Run the built CLI, `node dist/fm.js studio start`, instead of the test bundle (child-process mode only). */
+  readonly builtFm?: boolean
 }
 
 /** A running registry server. */
@@ -204,8 +207,8 @@ const startChild = async (
   adminToken: string,
   cleanup: () => void
 ): Promise<RunningServer> => {
-  const bundle = await serverBundle()
-  const args = [bundle, "start", "--port", "0", "--host", "127.0.0.1", "--data-dir", dataDir]
+  const command = options.builtFm === true ? [fmBin(), "studio"] : [await serverBundle()]
+  const args = [...command, "start", "--port", "0", "--host", "127.0.0.1", "--data-dir", dataDir]
   if (options.private === true) args.push("--private")
   if (options.trustProxy === true) args.push("--trust-proxy")
   if (options.publicUrl !== undefined) args.push("--public-url", options.publicUrl)
