@@ -94,12 +94,69 @@ const deepImports = {
 }
 
 /**
+ * better-sqlite3's JavaScript is bundled (so it is in the code cache instead of being read and
+ * compiled from node_modules on every start); its native addon is not. better-sqlite3 finds the
+ * addon with the `bindings` package, which walks the stack and tries a dozen paths on every start
+ * (tens of milliseconds of a registry server's start-up). Here it is loaded from where
+ * better-sqlite3 builds or installs it, `<better-sqlite3>/build/Release/`; anywhere else,
+ * `bindings` searches better-sqlite3's directory as before.
+ */
+const sqliteAddon = {
+  name: "fm-sqlite-addon",
+  setup(build) {
+    build.onResolve(
+      { filter: /^bindings$/ },
+      (args) =>
+        /[\\/]better-sqlite3[\\/]/.test(args.importer) ? { path: "bindings", namespace: "fm-sqlite-addon" } : undefined
+    )
+    build.onLoad({ filter: /.*/, namespace: "fm-sqlite-addon" }, () => ({
+      contents: `const path = require("node:path")
+const fs = require("node:fs")
+const { createRequire } = require("node:module")
+module.exports = (name) => {
+  const pkg = require.resolve("better-sqlite3/package.json")
+  const root = path.dirname(pkg)
+  const built = path.join(root, "build", "Release", name)
+  if (fs.existsSync(built)) return require(built)
+  // bindings as better-sqlite3 itself finds and calls it, searching better-sqlite3's directory
+  return createRequire(pkg)("bindings")({ bindings: name, module_root: root })
+}
+`,
+      loader: "js"
+    }))
+  }
+}
+
+/**
+ * effect's `Utils.js` asks, when it is loaded, whether the JavaScript engine keeps the frame of a
+ * function named `effect_internal_function` in stack traces: it formats a stack and looks. V8
+ * always keeps it (inlined frames included), and formatting that first stack made V8 compute the
+ * line ends of the whole bundle, 3.6 MB scanned before anything runs (about 42 million
+ * instructions, 2.5% of `fm studio start` up to its first answer). The answer, `true` on Node,
+ * is written in; a later effect whose text differs is left as it is.
+ */
+const effectStackProbe = {
+  name: "fm-effect-stack-probe",
+  setup(build) {
+    build.onLoad({ filter: /[\\/]node_modules[\\/]effect[\\/]dist[\\/]esm[\\/]Utils\.js$/ }, (args) => {
+      const text = readFileSync(args.path, "utf8")
+      const probe = "/*#__PURE__*/standard.effect_internal_function(() => new Error().stack)" +
+        "?.includes(\"effect_internal_function\") === true"
+      return {
+        contents: text.includes(probe) ? text.replace(probe, "true /* V8 keeps the frame */") : text,
+        loader: "js"
+      }
+    })
+  }
+}
+
+/**
  * Packages fm never loads from the bundle, or only optionally (left to `require`). The AWS SDK
  * (archives in S3, `--blob-url`) is required from node_modules when asked for: it loads parts of
  * itself with `import()`, which the bundle cannot hold.
  */
 const external = [
-  "better-sqlite3",
+  "better-sqlite3/package.json", // only resolved, by fm-sqlite-addon
   "@parcel/watcher",
   "pg-native",
   "playwright-core",
@@ -132,7 +189,7 @@ if (existsSync("src/cli/bin.ts")) {
     sourcemap: "linked",
     minify: true,
     metafile: true,
-    plugins: [unusedCliParsers, deepImports],
+    plugins: [unusedCliParsers, deepImports, sqliteAddon, effectStackProbe],
     external,
     // `import.meta.url` (src/server/webui/WebUi.ts finds dist/ui with it) is the bundle's own URL
     define: { "import.meta.url": "__fmImportMetaUrl" },

@@ -129,7 +129,9 @@ export const docsLayer: Layer.Layer<never, never, HttpApi.Api | Authentication> 
     const authentication = yield* Authentication
     const allowed = Effect.flatMap(HttpApiBuilder.securityDecode(HttpApiSecurity.bearer), authentication.bearer)
     const scope = yield* Effect.scope
-    const openApi = yield* Effect.cached(HttpServerResponse.json(OpenApi.fromApi(api)).pipe(Effect.orDie))
+    const openApi = yield* Effect.cached(
+      Effect.suspend(() => HttpServerResponse.json(OpenApi.fromApi(api))).pipe(Effect.orDie)
+    )
     const swagger = yield* Effect.cached(
       HttpLayerRouter.toHttpEffect(HttpApiSwagger.layerHttpLayerRouter({ api, path: `${API_PREFIX}/docs` })).pipe(
         Scope.extend(scope)

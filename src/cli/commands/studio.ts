@@ -19,6 +19,7 @@ import { PackageStore } from "../../server/storage/PackageStore.js"
 import * as WebUi from "../../server/webui/WebUi.js"
 import { FlowmasonHome } from "../../shared/FlowmasonHome.js"
 import * as Settings from "../../shared/Settings.js"
+import { announceStarted } from "../CodeCache.js"
 import { json, printJson, printTable, UsageError } from "../Output.js"
 import {
   blobDirOption,
@@ -224,6 +225,8 @@ const startCommand = Command.make(
           if (Option.isSome(generated)) {
             yield* Console.log(`Admin token (shown once; store it safely): ${generated.value}`)
           }
+          // start-up is over: the code cache, if one is due, is written now (see CodeCache.ts)
+          yield* Effect.sync(announceStarted)
           return yield* Effect.never
         })
       )
