@@ -128,29 +128,6 @@ module.exports = (name) => {
 }
 
 /**
- * effect's `Utils.js` asks, when it is loaded, whether the JavaScript engine keeps the frame of a
- * function named `effect_internal_function` in stack traces: it formats a stack and looks. V8
- * always keeps it (inlined frames included), and formatting that first stack made V8 compute the
- * line ends of the whole bundle, 3.6 MB scanned before anything runs (about 42 million
- * instructions, 2.5% of `fm studio start` up to its first answer). The answer, `true` on Node,
- * is written in; a later effect whose text differs is left as it is.
- */
-const effectStackProbe = {
-  name: "fm-effect-stack-probe",
-  setup(build) {
-    build.onLoad({ filter: /[\\/]node_modules[\\/]effect[\\/]dist[\\/]esm[\\/]Utils\.js$/ }, (args) => {
-      const text = readFileSync(args.path, "utf8")
-      const probe = "/*#__PURE__*/standard.effect_internal_function(() => new Error().stack)" +
-        "?.includes(\"effect_internal_function\") === true"
-      return {
-        contents: text.includes(probe) ? text.replace(probe, "true /* V8 keeps the frame */") : text,
-        loader: "js"
-      }
-    })
-  }
-}
-
-/**
  * Packages fm never loads from the bundle, or only optionally (left to `require`). The AWS SDK
  * (archives in S3, `--blob-url`) is required from node_modules when asked for: it loads parts of
  * itself with `import()`, which the bundle cannot hold.
@@ -189,7 +166,7 @@ if (existsSync("src/cli/bin.ts")) {
     sourcemap: "linked",
     minify: true,
     metafile: true,
-    plugins: [unusedCliParsers, deepImports, sqliteAddon, effectStackProbe],
+    plugins: [unusedCliParsers, deepImports, sqliteAddon],
     external,
     // `import.meta.url` (src/server/webui/WebUi.ts finds dist/ui with it) is the bundle's own URL
     define: { "import.meta.url": "__fmImportMetaUrl" },
