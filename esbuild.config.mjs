@@ -94,12 +94,46 @@ const deepImports = {
 }
 
 /**
+ * better-sqlite3's JavaScript is bundled (so it is in the code cache instead of being read and
+ * compiled from node_modules on every start); its native addon is not. better-sqlite3 finds the
+ * addon with the `bindings` package, which walks the stack and tries a dozen paths on every start
+ * (tens of milliseconds of a registry server's start-up). Here it is loaded from where
+ * better-sqlite3 builds or installs it, `<better-sqlite3>/build/Release/`; anywhere else,
+ * `bindings` searches better-sqlite3's directory as before.
+ */
+const sqliteAddon = {
+  name: "fm-sqlite-addon",
+  setup(build) {
+    build.onResolve(
+      { filter: /^bindings$/ },
+      (args) =>
+        /[\\/]better-sqlite3[\\/]/.test(args.importer) ? { path: "bindings", namespace: "fm-sqlite-addon" } : undefined
+    )
+    build.onLoad({ filter: /.*/, namespace: "fm-sqlite-addon" }, () => ({
+      contents: `const path = require("node:path")
+const fs = require("node:fs")
+const { createRequire } = require("node:module")
+module.exports = (name) => {
+  const pkg = require.resolve("better-sqlite3/package.json")
+  const root = path.dirname(pkg)
+  const built = path.join(root, "build", "Release", name)
+  if (fs.existsSync(built)) return require(built)
+  // bindings as better-sqlite3 itself finds and calls it, searching better-sqlite3's directory
+  return createRequire(pkg)("bindings")({ bindings: name, module_root: root })
+}
+`,
+      loader: "js"
+    }))
+  }
+}
+
+/**
  * Packages fm never loads from the bundle, or only optionally (left to `require`). The AWS SDK
  * (archives in S3, `--blob-url`) is required from node_modules when asked for: it loads parts of
  * itself with `import()`, which the bundle cannot hold.
  */
 const external = [
-  "better-sqlite3",
+  "better-sqlite3/package.json", // only resolved, by fm-sqlite-addon
   "@parcel/watcher",
   "pg-native",
   "playwright-core",
@@ -132,7 +166,7 @@ if (existsSync("src/cli/bin.ts")) {
     sourcemap: "linked",
     minify: true,
     metafile: true,
-    plugins: [unusedCliParsers, deepImports],
+    plugins: [unusedCliParsers, deepImports, sqliteAddon],
     external,
     // `import.meta.url` (src/server/webui/WebUi.ts finds dist/ui with it) is the bundle's own URL
     define: { "import.meta.url": "__fmImportMetaUrl" },

@@ -12,8 +12,13 @@
  * read-scoped token, 4 in flight); uploads declaring 2 GiB (anonymous and read-scoped, 2 in
  * flight); searches of 3,500 one-letter words (2 in flight); 20 slow uploads (one byte a
  * second, reopened when closed); malformed multipart uploads with a publish token (no boundary,
- * garbage, truncated; 2 in flight). At 1/3 and 2/3 of the run the server restarts (SIGTERM, then
- * a new process on the same port) while 200 new connections burst in.
+ * garbage, truncated; 2 in flight). At 1/3 and 2/3 of the run the server restarts while 200 new
+ * connections burst in. BENCH_RESTART picks how:
+ * - `handover` (the default): a zero-gap restart. A holder process (test/helpers/socket-holder.ts,
+ *   which never accepts) keeps the listening socket; each server gets it as systemd does (fd 3,
+ *   LISTEN_FDS/LISTEN_PID). The successor starts on it first; once it listens, the old process
+ *   gets SIGTERM, stops accepting at once and finishes what it has.
+ * - `stop-start`: SIGTERM, then a new process on the same port (clients retry while none listens).
  *
  * The server is `node dist/fm.js studio start` (as users run it; `npm run build` first), else the
  * test bundle of `src/server/main.ts`.
@@ -32,6 +37,7 @@ import * as path from "node:path"
 import type { Readable } from "node:stream"
 import { fileURLToPath } from "node:url"
 import { runStudio, serverBundle } from "../test/helpers/server.js"
+import { holdSocket } from "../test/helpers/socket-holder.js"
 import { archive, uploadBody } from "./uploads.js"
 
 const SECONDS = Number(process.env["BENCH_SECONDS"] ?? 60)
@@ -40,6 +46,10 @@ const API = "/api/v1/registry"
 const ADMIN = `fmr_bench_${crypto.randomBytes(12).toString("hex")}`
 const HERE = path.dirname(fileURLToPath(import.meta.url))
 const RETRY_BUDGET_MS = 5_000
+const RESTART = process.env["BENCH_RESTART"] ?? "handover"
+if (RESTART !== "handover" && RESTART !== "stop-start") {
+  throw new Error(`BENCH_RESTART: '${RESTART}' is not handover or stop-start`)
+}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 /** A free port on 127.0.0.1 (the server is restarted on the same one). */
@@ -62,7 +72,9 @@ const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "fm-bench-abuse-"))
 /** The built CLI (`npm run build`); without it the server runs from the test bundle. */
 const FM_CLI = path.join(HERE, "..", "dist", "fm.js")
 const home = fs.mkdtempSync(path.join(os.tmpdir(), "fm-bench-abuse-home-"))
-const port = await freePort()
+/** In `handover` mode, the listening socket every server shares. */
+const holder = RESTART === "handover" ? await holdSocket() : undefined
+const port = holder?.port ?? await freePort()
 const base = `http://127.0.0.1:${port}`
 let generation = 0
 
@@ -70,25 +82,29 @@ const start = async (): Promise<Server> => {
   const loopFile = path.join(dataDir, `..`, `${path.basename(dataDir)}-loop-${generation++}.json`)
   // `fm studio start` as users run it (the built CLI, with its code cache), else the test bundle
   const command = fs.existsSync(FM_CLI) ? [FM_CLI, "studio", "start"] : [await serverBundle(), "start"]
+  const args = [
+    // BENCH_NODE_ARGS: extra node flags for the server (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof")
+    ...(process.env["BENCH_NODE_ARGS"] ?? "").split(" ").filter((a) => a !== ""),
+    "--import",
+    path.join(HERE, "loop-delay.mjs"),
+    ...command,
+    "--data-dir",
+    dataDir,
+    "--quiet",
+    "--no-ui"
+  ]
+  const env: Record<string, string> = {}
+  for (const [k, v] of Object.entries(process.env)) if (v !== undefined) env[k] = v
+  Object.assign(env, { FM_ADMIN_TOKEN: ADMIN, NO_COLOR: "1", FM_BENCH_LOOP_FILE: loopFile, FLOWMASON_HOME: home })
+  if (holder !== undefined) {
+    // on the held socket, as systemd socket activation passes it
+    const held = await holder.spawn(args, { env, systemd: true, ready: /listening on/ })
+    return { pid: held.pid, loopFile, stop: held.stop }
+  }
   const child: ChildProcessByStdio<null, Readable, null> = spawn(
     process.execPath,
-    [
-      // BENCH_NODE_ARGS: extra node flags for the server (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof")
-      ...(process.env["BENCH_NODE_ARGS"] ?? "").split(" ").filter((a) => a !== ""),
-      "--import",
-      path.join(HERE, "loop-delay.mjs"),
-      ...command,
-      "--port",
-      String(port),
-      "--data-dir",
-      dataDir,
-      "--quiet",
-      "--no-ui"
-    ],
-    {
-      env: { ...process.env, FM_ADMIN_TOKEN: ADMIN, NO_COLOR: "1", FM_BENCH_LOOP_FILE: loopFile, FLOWMASON_HOME: home },
-      stdio: ["ignore", "pipe", "inherit"]
-    }
+    [...args, "--port", String(port)],
+    { env, stdio: ["ignore", "pipe", "inherit"] }
   )
   const exited = new Promise((r) => child.once("exit", r))
   await new Promise<void>((resolve, reject) => {
@@ -279,7 +295,8 @@ const percentile = (xs: ReadonlyArray<number>, p: number) => {
 
 const main = async () => {
   console.log(
-    `machine: ${os.cpus().length} cpus, load ${os.loadavg().map((l) => l.toFixed(1)).join(" ")}; ${SECONDS} s`
+    `machine: ${os.cpus().length} cpus, load ${os.loadavg().map((l) => l.toFixed(1)).join(" ")}; ${SECONDS} s; ` +
+      `restarts: ${RESTART}`
   )
   let server = await start()
   const servers: Array<Server> = [server]
@@ -302,6 +319,7 @@ const main = async () => {
   }, 100)
 
   const startedAt = Date.now()
+  /** Times of each restart (ms since the epoch): `handover` starts the successor, then stops the old one. */
   const restarts: Array<{ from: number; stopped: number; listening: number; to: number }> = []
   let published = 0
   const boundary = "fmabusehonest"
@@ -409,14 +427,26 @@ const main = async () => {
     await sleep(startedAt + SECONDS * 1000 * at - Date.now())
     const from = Date.now()
     const bursting = burst(200)
-    await server.stop()
-    const stopped = Date.now()
-    server = await start()
-    const listening = Date.now()
-    servers.push(server)
-    await bursting
-    await burst(200)
-    restarts.push({ from, stopped, listening, to: Date.now() })
+    if (RESTART === "handover") {
+      const old = server
+      server = await start()
+      const listening = Date.now()
+      servers.push(server)
+      await old.stop()
+      const stopped = Date.now()
+      await bursting
+      await burst(200)
+      restarts.push({ from, stopped, listening, to: Date.now() })
+    } else {
+      await server.stop()
+      const stopped = Date.now()
+      server = await start()
+      const listening = Date.now()
+      servers.push(server)
+      await bursting
+      await burst(200)
+      restarts.push({ from, stopped, listening, to: Date.now() })
+    }
   }
   await sleep(startedAt + SECONDS * 1000 - Date.now())
   for (const stop of stops) stop()
@@ -458,7 +488,11 @@ const main = async () => {
       } | ${rs.filter((r) => r.error !== undefined).length} |`
     )
   }
-  console.log(`| all | ${honest.length} | ${percentile(ms, 50).toFixed(1)} | ${p99.toFixed(1)} | ${errors.length} |`)
+  console.log(
+    `| all (restarts: ${RESTART}) | ${honest.length} | ${percentile(ms, 50).toFixed(1)} | ${
+      p99.toFixed(1)
+    } | ${errors.length} |`
+  )
   console.log(
     `| all, outside the ${restarts.length} restarts | ${steady.length} | ${percentile(steady, 50).toFixed(1)} | ${
       percentile(steady, 99).toFixed(1)
@@ -472,9 +506,13 @@ const main = async () => {
   console.log("\nhostile requests made")
   for (const [k, n] of Object.entries(hostileCounts)) console.log(`- ${k}: ${n}`)
   console.log(
-    `restarts (SIGTERM to exit + spawn to listening; the window with both bursts): ${
-      restarts.map((r) => `${r.stopped - r.from} + ${r.listening - r.stopped} ms (${r.to - r.from} ms)`).join(", ")
-    }`
+    RESTART === "handover"
+      ? `restarts (handover: successor spawn to listening, then the old one's SIGTERM to exit; the window with both bursts): ${
+        restarts.map((r) => `${r.listening - r.from} + ${r.stopped - r.listening} ms (${r.to - r.from} ms)`).join(", ")
+      }`
+      : `restarts (SIGTERM to exit + spawn to listening; the window with both bursts): ${
+        restarts.map((r) => `${r.stopped - r.from} + ${r.listening - r.stopped} ms (${r.to - r.from} ms)`).join(", ")
+      }`
   )
   console.log(
     `server event-loop delay (per process): ${
@@ -488,7 +526,7 @@ const main = async () => {
   console.log("\n| target | goal | measured | met |")
   console.log("|---|---|---|---|")
   console.log(`| honest errors | 0 | ${errors.length} | ${errors.length === 0 ? "yes" : "no"} |`)
-  console.log(`| honest p99 | < 50 ms | ${p99.toFixed(1)} ms | ${p99 < 50 ? "yes" : "no"} |`)
+  console.log(`| honest p99 (restarts: ${RESTART}) | < 50 ms | ${p99.toFixed(1)} ms | ${p99 < 50 ? "yes" : "no"} |`)
   console.log(`| server peak RSS | < 512 MiB | ${peakMiB.toFixed(0)} MiB | ${peakMiB < 512 ? "yes" : "no"} |`)
   console.log(`| event-loop delay p99 | < 50 ms | ${loopP99.toFixed(1)} ms | ${loopP99 < 50 ? "yes" : "no"} |`)
 }
@@ -502,5 +540,6 @@ try {
     if (f.startsWith(`${path.basename(dataDir)}-loop-`)) fs.rmSync(path.join(path.dirname(dataDir), f), { force: true })
   }
   honestAgent.destroy()
+  await holder?.close()
 }
 process.exit(0)

@@ -23,6 +23,7 @@
  * and loading that runtime is exactly what it makes fast.
  * @since 0.1.0
  */
+import type { EventEmitter } from "node:events"
 import * as fs from "node:fs"
 import { createRequire } from "node:module"
 import * as os from "node:os"
@@ -130,6 +131,24 @@ export const codeCacheDir = (env: Readonly<Record<string, string | undefined>>):
 export const codeCachePrefix = (bundleName: string): string => `${bundleName}-node${process.version}-${process.arch}-`
 
 /**
+ * The `process` event a long-running command (`fm studio start`) emits once its start-up is over:
+ * a code cache still to be written is written then, with the functions its start-up compiled,
+ * rather than at an exit that may be days away (by when V8 may have dropped the compiled code of
+ * functions that ran only at the start).
+ * @since 0.1.0
+ */
+export const STARTED_EVENT = "fm:started"
+
+/**
+ * Emits {@link STARTED_EVENT}: called by a long-running command once its start-up is over.
+ * @since 0.1.0
+ */
+export const announceStarted = (): void => {
+  const events: EventEmitter = process
+  events.emit(STARTED_EVENT)
+}
+
+/**
  * How {@link loadBundle} went: whether V8 was given cached code and accepted it, and whether a
  * cache file will be written when the process exits.
  * @since 0.1.0
@@ -158,14 +177,20 @@ export const loadBundle = (bundle: string, cacheFile: string | undefined, keepPr
   const cacheUsed = cachedData !== undefined && script.cachedDataRejected !== true
   const cacheWillBeWritten = cacheFile !== undefined && !cacheUsed
   if (cacheWillBeWritten) {
-    // at exit: by then V8 has compiled every function the command used, and they are saved too
-    process.once("exit", () => {
+    // at exit: by then V8 has compiled every function the command used, and they are saved too;
+    // a command that runs on (the server) says when its start-up is over, see STARTED_EVENT
+    let saved = false
+    const save = () => {
+      if (saved) return
+      saved = true
       try {
         writeCodeCache(cacheFile, script.createCachedData(), keepPrefix)
       } catch {
         // no cache this time
       }
-    })
+    }
+    process.once("exit", save)
+    process.once(STARTED_EVENT, save)
   }
   const wrapper: unknown = script.runInThisContext()
   if (typeof wrapper !== "function") throw new Error(`${bundle} is not a wrapped CommonJS bundle`)

@@ -57,7 +57,13 @@ const listenFailure = (cause: unknown): Failure => {
   const code = str(field(cause, "code"))
   const port = field(cause, "port")
   const address = str(field(cause, "address")) ?? str(field(cause, "hostname"))
-  const where = address === undefined ? `port ${String(port)}` : `${address}:${String(port)}`
+  // no port: it was an inherited socket (--listen-fd, systemd socket activation)
+  const inherited = typeof port !== "number"
+  const where = inherited
+    ? "the inherited socket"
+    : address === undefined
+    ? `port ${String(port)}`
+    : `${address}:${String(port)}`
   switch (code) {
     case "EADDRINUSE":
       return {
@@ -92,7 +98,7 @@ const listenFailure = (cause: unknown): Failure => {
       return {
         code: "cannot_listen",
         message: `cannot start the server on ${where}: ${str(field(cause, "message")) ?? "unknown error"}`,
-        hint: undefined,
+        hint: inherited ? "the inherited descriptor must be a listening TCP or Unix socket" : undefined,
         exit: 1
       }
   }

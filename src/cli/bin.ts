@@ -24,16 +24,23 @@ type Main = (argv: ReadonlyArray<string>) => Promise<void>
 const isMain = (exports: unknown): exports is { readonly main: Main } =>
   typeof exports === "object" && exports !== null && "main" in exports && typeof exports.main === "function"
 
-/** `main` from the bundle, with the code cache of the subcommand named first (one per name). */
+/**
+ * The code cache a command line uses: one per subcommand named first, and one of its own for the
+ * registry server (`studio start`), whose code is mostly not that of the token commands beside it.
+ */
+const cacheNameOf = (argv: ReadonlyArray<string>): string => {
+  const first = argv[2]
+  if (!isSubcommandName(first)) return "_"
+  return first === "studio" && argv[3] === "start" ? "studio-start" : first
+}
+
+/** `main` from the bundle, with the code cache of its command line (see {@link cacheNameOf}). */
 const loadBuiltMain = (bundleName: string, argv: ReadonlyArray<string>): Main => {
   const bundle = path.join(path.dirname(fileURLToPath(import.meta.url)), bundleName)
   // before Effect is loaded (the start-up path), so the environment is read directly here
   const dir = codeCacheDir(process.env)
   const prefix = codeCachePrefix(bundleName)
-  const first = argv[2]
-  const cacheFile = dir === undefined
-    ? undefined
-    : path.join(dir, `${prefix}${isSubcommandName(first) ? first : "_"}.bin`)
+  const cacheFile = dir === undefined ? undefined : path.join(dir, `${prefix}${cacheNameOf(argv)}.bin`)
   const { exports } = loadBundle(bundle, cacheFile, prefix)
   if (!isMain(exports)) throw new Error(`${bundle} does not export main`)
   return exports.main

@@ -29,18 +29,21 @@ import type { NoteVerifier } from "../shared/log/SignedNote.js"
 import { parseVerifier } from "../shared/log/SignedNote.js"
 import type { PackageNotFound, RemoteError } from "./RemoteErrors.js"
 
+/** What a log failure names: the registry, its log (origin), the package and what failed. */
+interface LogFailure {
+  readonly registry: string
+  readonly log: string
+  readonly package: string
+  readonly reason: string
+}
+
 /**
  * A registry's log does not vouch for a package: a bad signature, a fork or rollback of the log,
  * or an entry that does not match what was downloaded. Nothing is installed.
  * @since 0.1.0
  * @category errors
  */
-export class LogVerificationFailed extends Data.TaggedError("LogVerificationFailed")<{
-  readonly registry: string
-  readonly log: string
-  readonly package: string
-  readonly reason: string
-}> {
+export class LogVerificationFailed extends Data.TaggedError("LogVerificationFailed")<LogFailure> {
   /** Names the registry, its log, the package and what failed. */
   override get message(): string {
     return `registry ${this.registry}: its log ${this.log} does not vouch for ${this.package}: ${this.reason}. ` +
@@ -59,12 +62,7 @@ export class LogVerificationFailed extends Data.TaggedError("LogVerificationFail
  * @since 0.1.0
  * @category errors
  */
-export class LogUnavailable extends Data.TaggedError("LogUnavailable")<{
-  readonly registry: string
-  readonly log: string
-  readonly package: string
-  readonly reason: string
-}> {
+export class LogUnavailable extends Data.TaggedError("LogUnavailable")<LogFailure> {
   /** Names the registry, its log, the package and what failed. */
   override get message(): string {
     return `registry ${this.registry}: its log ${this.log} could not be read to check ${this.package}: ${this.reason}. ` +

@@ -25,7 +25,7 @@ import * as HttpMiddleware from "@effect/platform/HttpMiddleware"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as OpenApi from "@effect/platform/OpenApi"
 import { Effect, Layer, Scope } from "effect"
-import * as Http from "node:http"
+import type * as Http from "node:http"
 import { API_PREFIX, Authentication, RegistryApi } from "../api/RegistryApi.js"
 import { PackageArchive } from "../archive/PackageArchive.js"
 import * as Answers from "./http/Answers.js"
@@ -129,7 +129,9 @@ export const docsLayer: Layer.Layer<never, never, HttpApi.Api | Authentication> 
     const authentication = yield* Authentication
     const allowed = Effect.flatMap(HttpApiBuilder.securityDecode(HttpApiSecurity.bearer), authentication.bearer)
     const scope = yield* Effect.scope
-    const openApi = yield* Effect.cached(HttpServerResponse.json(OpenApi.fromApi(api)).pipe(Effect.orDie))
+    const openApi = yield* Effect.cached(
+      Effect.suspend(() => HttpServerResponse.json(OpenApi.fromApi(api))).pipe(Effect.orDie)
+    )
     const swagger = yield* Effect.cached(
       HttpLayerRouter.toHttpEffect(HttpApiSwagger.layerHttpLayerRouter({ api, path: `${API_PREFIX}/docs` })).pipe(
         Scope.extend(scope)
@@ -162,11 +164,13 @@ export const layer = (options: RegistryServerOptions) =>
 
 /**
  * Serves the registry API (plus any `extra` route layers, e.g. the web UI, added with
- * `HttpApiBuilder.Router.use`) with Node on `options.host:options.port`, over `storage` (default:
- * SQLite + blobs in `options.dataDir`, swept at start; PostgreSQL: `selection/Storage.layer`): exactly
- * {@link layer}'s app, on a `node:http` server with the limits of `NodeServer.harden`. The
- * `HttpServer` (bound address), `PackageStore` and `BlobStore` stay in the layer's output so the
- * caller can read the address and bootstrap tokens.
+ * `HttpApiBuilder.Router.use`) with Node on `options.host:options.port`, or on the inherited
+ * listening socket `options.listenFd`, over `storage` (default: SQLite + blobs in
+ * `options.dataDir`, swept at start; PostgreSQL: `selection/Storage.layer`): exactly
+ * {@link layer}'s app, on a `node:http` server with the limits of `NodeServer.harden`. It listens
+ * once the app is built, and at the end stops accepting before the app is released (see
+ * `NodeServer.layer`). The `HttpServer` (bound address), `PackageStore` and `BlobStore` stay in
+ * the layer's output so the caller can read the address and bootstrap tokens.
  * @since 0.1.0
  * @category layers
  */
@@ -178,14 +182,19 @@ export const serve = <E = never, R = never, SE = StoreError | BlobError>(
   const config = { ...ServerConfigLayer.defaults(options.dataDir), ...options }
   const stores: Layer.Layer<PackageStore | BlobStore, SE | StoreError | BlobError> = storage ??
     storageLayer(options.dataDir)
-  return HttpApiBuilder.serve().pipe(
+  const listenOn: NodeServer.ListenOn = config.listenFd === undefined
+    ? { host: config.host, port: config.port }
+    : { fd: config.listenFd }
+  const app = HttpApiBuilder.serve().pipe(
     // no span per request: nothing exports them here, and making one costs more than a cached answer
     HttpMiddleware.withTracerDisabledWhen(() => true),
     // an answer held in memory is written at once, without waiting for the socket to drain
-    sendInMemoryAnswersAtOnce,
+    sendInMemoryAnswersAtOnce
+  )
+  return NodeServer.layer(app, listenOn).pipe(
     Layer.provide(extra),
     Layer.provide(apiLayerFrom(config)),
-    Layer.provideMerge(NodeHttpServer.layer(makeNodeServer, { port: config.port, host: config.host })),
+    Layer.provideMerge(NodeHttpServer.layerContext),
     Layer.provideMerge(stores)
   )
 }
@@ -205,7 +214,7 @@ export const sendInMemoryAnswersAtOnce = NodeServer.sendInMemoryAnswersAtOnce
  * @since 0.1.0
  * @category utils
  */
-export const makeNodeServer = (): Http.Server => NodeServer.harden(Http.createServer(NodeServer.serverOptions))
+export const makeNodeServer = (): Http.Server => NodeServer.make()
 
 /**
  * The URL a running server listens on (`http://host:port`).

@@ -14,6 +14,11 @@ export interface ServerOptions {
   readonly host: string
   /** Port to bind; 0 picks a free one (default 8999). */
   readonly port: number
+  /**
+   * An inherited listening socket to serve on instead of `host:port` (systemd socket activation,
+   * `--listen-fd`): other processes may hold it too, so a successor can take over without a gap.
+   */
+  readonly listenFd?: number | undefined
   /** Where the database (`registry.db`), `blobs/` and `tmp/` live. */
   readonly dataDir: string
   /** When true, everything but `health` needs a token with scope `read`. */

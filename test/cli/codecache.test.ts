@@ -8,7 +8,15 @@ import * as crypto from "node:crypto"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { readCodeCache, writeCodeCache } from "../../src/cli/CodeCache.js"
-import { assertBuilt, makeTempDir, removeDir, removeFmBinSnapshot, runFm } from "../helpers/cli.js"
+import {
+  assertBuilt,
+  makeTempDir,
+  removeDir,
+  removeFmBinSnapshot,
+  runFm,
+  spawnFm,
+  waitForExit
+} from "../helpers/cli.js"
 
 /** Each test runs several `fm` processes; generous for a loaded shared machine. */
 const CLI_TIMEOUT = 240_000
@@ -199,5 +207,43 @@ describe("fm's code cache (built binary)", () => {
     const moved = path.join(newHome(), "v8")
     assert.strictEqual(await listJson(newHome(), { HOME: user, FLOWMASON_CODE_CACHE_DIR: moved }), expected)
     assert.strictEqual(fs.readdirSync(moved).length, 1)
+  }, CLI_TIMEOUT)
+
+  it("the server (studio start) has a cache of its own, written once it has started, not at its exit", async () => {
+    const home = newHome()
+    const dataDir = path.join(home, "data")
+    // a token command first, as a benchmark or an admin does: it writes the `studio` cache
+    const token = await runFm(["studio", "token", "create", "--scope", "publish", "--data-dir", dataDir, "--json"], {
+      home
+    })
+    assert.strictEqual(token.code, 0, token.stderr)
+    assert.deepStrictEqual(cacheFiles(home).map((f) => f.replace(/^.*-x64-|^.*-arm64-/, "")), ["studio.bin"])
+
+    const server = spawnFm(["studio", "start", "--port", "0", "--quiet", "--no-ui", "--data-dir", dataDir], { home })
+    const exited = waitForExit(server, performance.now(), 120_000)
+    try {
+      let out = ""
+      server.stdout!.setEncoding("utf8")
+      await new Promise<void>((resolve, reject) => {
+        server.stdout!.on("data", (d: string) => {
+          out += d
+          if (out.includes("listening on")) resolve()
+        })
+        server.once("close", () => reject(new Error(`the server ended before listening: ${out}`)))
+      })
+      // written while the server runs (it announces its start-up is over right after that line)
+      const deadline = Date.now() + 60_000
+      while (!cacheFiles(home).some((f) => f.endsWith("-studio-start.bin")) && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 100))
+      }
+      const files = cacheFiles(home)
+      assert.deepStrictEqual(files.map((f) => f.replace(/^.*-x64-|^.*-arm64-/, "")), ["studio-start.bin", "studio.bin"])
+      const file = path.join(cacheDir(home), files[0]!)
+      assert.isAbove(readCodeCache(file)?.length ?? 0, 100_000)
+      assert.isNull(server.exitCode)
+    } finally {
+      if (server.pid !== undefined && server.exitCode === null) process.kill(server.pid, "SIGTERM")
+    }
+    assert.strictEqual((await exited).code, 143)
   }, CLI_TIMEOUT)
 })

@@ -331,3 +331,21 @@ export const minimalZip = (name = "demo-pkg", version = "1.0.0"): Buffer =>
     { name: "manifest.json", data: projectManifest(name, version) },
     { name: "pipelines/main.pipeline.json", data: "{\"stages\":[]}" }
   ])
+
+/** A ZIP package with bytes after its end record, and a gzip tar one with bytes (not an entry) after its end marker. */
+export const trailingData = (name: string): { readonly zip: Buffer; readonly tar: Buffer } => ({
+  zip: Buffer.concat([minimalZip(name, "1.0.0"), Buffer.from("hidden data after the end record")]),
+  tar: gzip(Buffer.concat([
+    buildTar([{ name: "manifest.json", data: projectManifest(name, "1.0.0") }]),
+    Buffer.alloc(512),
+    Buffer.from("junk")
+  ]))
+})
+
+/** The same packages followed by zero padding only (allowed). */
+export const zeroPadded = (name: string): { readonly zip: Buffer; readonly tar: Buffer } => ({
+  zip: Buffer.concat([minimalZip(name, "1.0.0"), Buffer.alloc(1000)]),
+  tar: gzip(
+    Buffer.concat([buildTar([{ name: "manifest.json", data: projectManifest(name, "1.0.0") }]), Buffer.alloc(4096)])
+  )
+})

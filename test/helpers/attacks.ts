@@ -12,7 +12,7 @@ import * as net from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
 import { afterAll, beforeAll, describe, it } from "vitest"
-import { buildTar, buildZip, gzip, projectManifest } from "./archives.js"
+import { buildTar, buildZip, gzip, projectManifest, trailingData, zeroPadded } from "./archives.js"
 import type { TestBackend, TestDatabase } from "./pg.js"
 import { createTestDatabase, usesPostgres, usesS3 } from "./pg.js"
 import type { RawAnswer } from "./raw-http.js"
@@ -239,6 +239,28 @@ export const attackSuite = (backend: TestBackend) => {
       assert.strictEqual(res.status, 400)
       assert.match((await res.json() as { detail: string }).detail, /after the end of the tar archive/)
       assert.strictEqual((await fetch(`${s.url}/api/v1/registry/packages/hidden-entry`)).status, 404)
+    })
+
+    it("data after a ZIP's end record or after a tar's end marker, other than zero padding, is refused on upload by the built fm", async () => {
+      const s = await start({ builtFm: true })
+      const refused = async (archive: Buffer, name: string, reason: RegExp) => {
+        const res = await uploadArchive(s.url, s.adminToken, archive, `${name}-1.0.0.fmpkg`)
+        assert.strictEqual(res.status, 400, name)
+        assert.match((await res.json() as { detail: string }).detail, reason)
+        assert.strictEqual((await fetch(`${s.url}/api/v1/registry/packages/${name}`)).status, 404)
+      }
+      await refused(trailingData("zip-trailing").zip, "zip-trailing", /data after the end of the ZIP archive/)
+      await refused(trailingData("tar-trailing").tar, "tar-trailing", /data after the end of the tar archive/)
+      // zero padding after either end is allowed
+      for (
+        const [name, archive] of [["zip-padded", zeroPadded("zip-padded").zip], [
+          "tar-padded",
+          zeroPadded("tar-padded").tar
+        ]] as const
+      ) {
+        const res = await uploadArchive(s.url, s.adminToken, archive, `${name}-1.0.0.fmpkg`)
+        assert.strictEqual(res.status, 201, `${name}: ${await res.clone().text()}`)
+      }
     })
 
     it("under umask 022 the data dir is 0700 and every file in it 0600", async () => {

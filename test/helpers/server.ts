@@ -2,12 +2,13 @@
  * Real registry servers for tests: `startServer` runs `fm studio start` on 127.0.0.1, port 0, with
  * a real SQLite file in a temp data dir, either as a child process (default; the same command
  * tree as `fm studio`, from a bundle of src/cli/StudioMain.ts built once per test process) or
- * in-process (`inProcess: true`, faster, no pid). `publishFixture` packs a package and uploads it.
- *
- * Signature kept stable for other areas (client, resolver, ui, pg).
+ * in-process (`inProcess: true`, faster, no pid). `acquireServer` (and `TestServer.layer`) start one
+ * in the current scope for `@effect/vitest` tests; `startServer` is the same server for tests written
+ * with promises. `publishFixture` packs a package and uploads it.
  */
 import { HttpServer } from "@effect/platform"
-import { Context, Effect, Exit, Layer, Scope } from "effect"
+import type { Scope } from "effect"
+import { Context, Effect, Layer, ManagedRuntime } from "effect"
 import { spawn } from "node:child_process"
 import * as crypto from "node:crypto"
 import * as fs from "node:fs"
@@ -20,6 +21,7 @@ import * as Storage from "../../src/server/selection/Storage.js"
 import { PackageStore } from "../../src/server/storage/PackageStore.js"
 import { buildZip, projectManifest } from "./archives.js"
 import { spawnReady } from "./child.js"
+import { fmBin } from "./cli.js"
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url))
 
@@ -48,6 +50,8 @@ export interface StartServerOptions {
   readonly umask?: number
   /** Extra `fm studio start` arguments (child-process mode only). */
   readonly args?: ReadonlyArray<string>
+  /** Run the built CLI, `node dist/fm.js studio start`, instead of the test bundle (child-process mode only). */
+  readonly builtFm?: boolean
 }
 
 /** A running registry server. */
@@ -116,18 +120,95 @@ const inProcessStorage = (dataDir: string, options: StartServerOptions) => {
 
 const makeToken = () => `fmr_test${crypto.randomBytes(24).toString("base64url")}`
 
-/** Starts a real registry server on 127.0.0.1 (random port). */
+/** A registry server that stops when the scope it was acquired in closes ({@link acquireServer}). */
+export type ScopedServer = Omit<RunningServer, "stop">
+
+/** A temp directory removed when the scope closes (after anything acquired later in it). */
+const scopedTempDir = (prefix: string) =>
+  Effect.acquireRelease(
+    Effect.sync(() => fs.mkdtempSync(path.join(os.tmpdir(), prefix))),
+    (dir) => Effect.sync(() => fs.rmSync(dir, { recursive: true, force: true }))
+  )
+
+/** The registry's layers built in the current scope, with the admin token registered. */
+const inProcessServer = (options: StartServerOptions, dataDir: string, adminToken: string) =>
+  Effect.gen(function*() {
+    const ctx = yield* Layer.build(
+      RegistryServer.serve(
+        {
+          dataDir,
+          port: 0,
+          host: "127.0.0.1",
+          private: options.private ?? false,
+          publicUrl: options.publicUrl,
+          trustProxy: options.trustProxy ?? false,
+          ...(options.maxUploadSize === undefined ? {} : { maxUploadSize: options.maxUploadSize }),
+          logRequests: options.logRequests ?? false
+        },
+        undefined,
+        inProcessStorage(dataDir, options)
+      )
+    )
+    const store = Context.get(ctx, PackageStore)
+    const auth = yield* Effect.provide(Auth, Auth.Default.pipe(Layer.provide(Layer.succeed(PackageStore, store))))
+    yield* auth.bootstrap(adminToken)
+    const url = RegistryServer.listeningUrl(Context.get(ctx, HttpServer.HttpServer))
+    return { url, dataDir, adminToken, output: () => "" } satisfies ScopedServer
+  })
+
+/**
+ * Starts a real registry server on 127.0.0.1 (random port) in the current scope: it stops, and a
+ * temp data dir is removed, when the scope closes. Use it in `it.scoped`/`it.scopedLive` or in a
+ * layer given to `layer(...)`.
+ */
+export const acquireServer = (options: StartServerOptions = {}): Effect.Effect<ScopedServer, unknown, Scope.Scope> =>
+  Effect.gen(function*() {
+    const dataDir = options.dataDir ?? (yield* scopedTempDir("fm-registry-"))
+    const adminToken = options.adminToken ?? makeToken()
+    if (options.inProcess === true) return yield* inProcessServer(options, dataDir, adminToken)
+    const { stop: _stop, ...running } = yield* Effect.acquireRelease(
+      Effect.promise(() => startChild({ ...options, dataDir, adminToken }, dataDir, adminToken, () => {})),
+      (server) => Effect.promise(() => server.stop())
+    )
+    return running
+  })
+
+/** One registry server for a whole test file: `layer(TestServer.layer(options))(...)`. */
+export class TestServer extends Context.Tag("test/TestServer")<TestServer, ScopedServer>() {
+  /** The server of {@link acquireServer}, built once for the tests that share the layer. */
+  static readonly layer = (options: StartServerOptions = {}) => Layer.scoped(TestServer, acquireServer(options))
+}
+
+/**
+ * Starts a real registry server on 127.0.0.1 (random port), for tests written with promises: the
+ * server of {@link acquireServer} held by a runtime of its own, which `stop()` disposes.
+ */
 export const startServer = async (options: StartServerOptions = {}): Promise<RunningServer> => {
+  if (options.inProcess === true) {
+    const runtime = ManagedRuntime.make(TestServer.layer(options))
+    const running = await runtime.runPromise(TestServer).catch(async (e: unknown) => {
+      await runtime.dispose()
+      throw e
+    })
+    return { ...running, stop: () => runtime.dispose() }
+  }
   const ownDir = options.dataDir === undefined
   const dataDir = options.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), "fm-registry-"))
   const adminToken = options.adminToken ?? makeToken()
-  const cleanup = () => {
+  return startChild(options, dataDir, adminToken, () => {
     if (ownDir) fs.rmSync(dataDir, { recursive: true, force: true })
-  }
-  if (options.inProcess === true) return startInProcess(options, dataDir, adminToken, cleanup)
+  })
+}
 
-  const bundle = await serverBundle()
-  const args = [bundle, "start", "--port", "0", "--host", "127.0.0.1", "--data-dir", dataDir]
+/** `fm studio start` as a child process; `cleanup` runs after it stops (or fails to start). */
+const startChild = async (
+  options: StartServerOptions,
+  dataDir: string,
+  adminToken: string,
+  cleanup: () => void
+): Promise<RunningServer> => {
+  const command = options.builtFm === true ? [fmBin(), "studio"] : [await serverBundle()]
+  const args = [...command, "start", "--port", "0", "--host", "127.0.0.1", "--data-dir", dataDir]
   if (options.private === true) args.push("--private")
   if (options.trustProxy === true) args.push("--trust-proxy")
   if (options.publicUrl !== undefined) args.push("--public-url", options.publicUrl)
@@ -153,45 +234,6 @@ export const startServer = async (options: StartServerOptions = {}): Promise<Run
     cleanup()
   }
   return { url: child.ready, dataDir, adminToken, pid: child.pid, output: child.output, stop }
-}
-
-const startInProcess = async (
-  options: StartServerOptions,
-  dataDir: string,
-  adminToken: string,
-  cleanup: () => void
-): Promise<RunningServer> => {
-  const scope = Effect.runSync(Scope.make())
-  const url = await Effect.runPromise(
-    Effect.gen(function*() {
-      const ctx = yield* Layer.buildWithScope(
-        RegistryServer.serve(
-          {
-            dataDir,
-            port: 0,
-            host: "127.0.0.1",
-            private: options.private ?? false,
-            publicUrl: options.publicUrl,
-            trustProxy: options.trustProxy ?? false,
-            ...(options.maxUploadSize === undefined ? {} : { maxUploadSize: options.maxUploadSize }),
-            logRequests: options.logRequests ?? false
-          },
-          undefined,
-          inProcessStorage(dataDir, options)
-        ),
-        scope
-      )
-      const store = Context.get(ctx, PackageStore)
-      const auth = yield* Effect.provide(Auth, Auth.Default.pipe(Layer.provide(Layer.succeed(PackageStore, store))))
-      yield* auth.bootstrap(adminToken)
-      return RegistryServer.listeningUrl(Context.get(ctx, HttpServer.HttpServer))
-    })
-  )
-  const stop = async () => {
-    await Effect.runPromise(Scope.close(scope, Exit.void))
-    cleanup()
-  }
-  return { url, dataDir, adminToken, output: () => "", stop }
 }
 
 /** What {@link publishFixture} packs. */

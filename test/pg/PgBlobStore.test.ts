@@ -1,3 +1,4 @@
+import { SqlClient } from "@effect/sql"
 import { Chunk, Effect, Exit, Layer, ManagedRuntime, Option, Stream } from "effect"
 import * as crypto from "node:crypto"
 import * as Fs from "node:fs"
@@ -86,6 +87,46 @@ describe.skipIf(!enabled)("PgBlobStore on PostgreSQL", () => {
     assert.strictEqual(rows[0]!.n, "1")
     const empty = await on(0, (s) => s.put(Stream.empty, 10))
     assert.strictEqual((await on(1, (s) => bytesOf(s.stream(empty.sha256)))).length, 0)
+  })
+
+  it("stores an archive held in memory without a temp file, in one statement that leaves the connection synchronous", async () => {
+    // one connection: the statement after putBytes runs on the connection putBytes used
+    const dir = Path.join(tmp, "in-memory")
+    const one = ManagedRuntime.make(
+      PgBlobStore.layerFromClient(dir).pipe(
+        Layer.provideMerge(PgDatabase.layer({ url: db().url, maxConnections: 1 }))
+      )
+    )
+    try {
+      await one.runPromise(Effect.void)
+      // no temp directory to write to: an upload held in memory must not need one
+      Fs.rmSync(Path.join(dir, "tmp"), { recursive: true, force: true })
+      Fs.writeFileSync(Path.join(dir, "tmp"), "not a directory")
+      const small = crypto.randomBytes(3000)
+      const several = crypto.randomBytes(PgBlobStore.CHUNK_SIZE * 2 + 7)
+      const empty = new Uint8Array(0)
+      for (const bytes of [small, several, several, empty]) {
+        await one.runPromise(Effect.flatMap(BlobStore, (s) => s.putBytes(bytes, sha(bytes))))
+      }
+      for (const bytes of [small, several, empty]) {
+        assert.isTrue((await on(1, (s) => bytesOf(s.stream(sha(bytes))))).equals(bytes))
+      }
+      const rows = await withPg(
+        db().url,
+        (sql) =>
+          sql<{ n: string; chunks: string }>`SELECT count(*)::text AS n,
+            (SELECT count(*) FROM blob_chunks c WHERE c.blob_id = max(b.id))::text AS chunks
+            FROM blobs b WHERE sha256 = ${sha(several)}`
+      )
+      assert.deepStrictEqual(rows[0], { n: "1", chunks: "3" })
+      // the blob's transaction alone skips its WAL flush; the connection's next one does not
+      const setting = await one.runPromise(
+        Effect.flatMap(SqlClient.SqlClient, (sql) => sql<{ synchronous_commit: string }>`SHOW synchronous_commit`)
+      )
+      assert.strictEqual(setting[0]?.synchronous_commit, "on")
+    } finally {
+      await one.dispose()
+    }
   })
 
   it("enforces the size limit and leaves nothing behind", async () => {

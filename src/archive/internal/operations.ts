@@ -12,7 +12,6 @@ import { formatBytesExact } from "../../shared/ByteSize.js"
 import { hasErrnoCode } from "../../shared/Errno.js"
 import type { ArchiveLimits } from "../ArchiveLimits.js"
 import { ArchiveFailure, MANIFEST_NAMES, MAX_MANIFEST_BYTES, NameRegistry, normalizeEntryPath } from "./paths.js"
-import { scanTar, writeTarGz } from "./tar.js"
 import type { ByteSource, ScannedEntry, ScanOptions, ScanResult, Sink } from "./types.js"
 import { type PackFile, RATIO_ENTRY_THRESHOLD, scanZip, writeZip } from "./zip.js"
 
@@ -66,8 +65,14 @@ const detectFormat = async (source: ByteSource): Promise<"zip" | "tar"> => {
   throw new ArchiveFailure(`is neither a ZIP nor a gzip tar archive (starts with ${head.toString("hex")})`)
 }
 
+/**
+ * The gzip tar reader and writer (and node-tar under them), loaded on the first tar archive: most
+ * archives are ZIPs, and loading node-tar was a tenth of a registry server's start-up.
+ */
+const tar = () => import("./tar.js")
+
 const scanSource = async (source: ByteSource, options: ScanOptions): Promise<ScanResult> =>
-  (await detectFormat(source)) === "zip" ? scanZip(source, options) : scanTar(source, options)
+  (await detectFormat(source)) === "zip" ? scanZip(source, options) : (await tar()).scanTar(source, options)
 
 const scan = (file: string, options: ScanOptions): Promise<ScanResult> =>
   withFileSource(file, (source) => scanSource(source, options))
@@ -379,7 +384,9 @@ export const packDirectory = async (
   const temp = path.join(path.dirname(output), `.${path.basename(output)}.${crypto.randomBytes(6).toString("hex")}.tmp`)
   // the ratio checks run on what was written, before the rename: a refused archive is never visible
   const size = await writeFileAtomicWith(output, { temp, mode: 0o644, syncDirectory: true }, async (fh) => {
-    const written = format === "zip" ? await writeZip(fh, files, signal) : await writeTarGz(fh, files, signal)
+    const written = format === "zip"
+      ? await writeZip(fh, files, signal)
+      : await (await tar()).writeTarGz(fh, files, signal)
     const { size } = await fh.stat()
     const unpacked = written.reduce((n, w) => n + w.size, 0)
     if (unpacked / Math.max(size, 1) > limits.maxCompressionRatio) {

@@ -111,6 +111,10 @@ const listCommand = Command.make(
 // ---------------------------------------------------------------------------------------------
 // add
 
+/** `--description TEXT` (of `add` and `set`, which say what it does in their own words). */
+const descriptionOption = (help: string) =>
+  Options.text("description").pipe(Options.withPseudoName("TEXT"), Options.withDescription(help), Options.optional)
+
 const logKeyOption = Options.text("log-key").pipe(
   Options.withPseudoName("KEY"),
   Options.withDescription(
@@ -152,11 +156,7 @@ const addCommand = Command.make(
     requiresAuth: Options.boolean("requires-auth").pipe(
       Options.withDescription("The registry needs a token for every request")
     ),
-    description: Options.text("description").pipe(
-      Options.withPseudoName("TEXT"),
-      Options.withDescription("A note shown in lists"),
-      Options.optional
-    ),
+    description: descriptionOption("A note shown in lists"),
     logKey: logKeyOption,
     json
   },
@@ -244,11 +244,7 @@ const setCommand = Command.make(
     noPublish: publishFlags.off,
     requiresAuth: authFlags.on,
     noRequiresAuth: authFlags.off,
-    description: Options.text("description").pipe(
-      Options.withPseudoName("TEXT"),
-      Options.withDescription("A note shown in lists (\"\" removes it)"),
-      Options.optional
-    ),
+    description: descriptionOption("A note shown in lists (\"\" removes it)"),
     logKey: logKeyOption,
     json
   },

@@ -10,6 +10,7 @@ import * as crypto from "node:crypto"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
 import { Auth, parseExpiresIn } from "../../server/http/Auth.js"
+import * as InheritedSocket from "../../server/http/InheritedSocket.js"
 import { loadLogKey } from "../../server/log/LogKey.js"
 import * as RegistryServer from "../../server/RegistryServer.js"
 import * as StorageOptions from "../../server/selection/StorageOptions.js"
@@ -18,6 +19,7 @@ import { PackageStore } from "../../server/storage/PackageStore.js"
 import * as WebUi from "../../server/webui/WebUi.js"
 import { FlowmasonHome } from "../../shared/FlowmasonHome.js"
 import * as Settings from "../../shared/Settings.js"
+import { announceStarted } from "../CodeCache.js"
 import { json, printJson, printTable, UsageError } from "../Output.js"
 import {
   blobDirOption,
@@ -92,6 +94,14 @@ const startCommand = Command.make(
       Options.withDescription("Port to listen on (0 picks a free one)"),
       Options.withDefault(8999)
     ),
+    listenFd: Options.integer("listen-fd").pipe(
+      Options.withPseudoName("N"),
+      Options.withDescription(
+        "Serve on the listening socket inherited as file descriptor N (kept by a supervisor across restarts) " +
+          "instead of --host/--port. Under systemd socket activation (LISTEN_FDS=1) fd 3 is used without this flag"
+      ),
+      Options.optional
+    ),
     dataDir: dataDirOption,
     private: Options.boolean("private").pipe(
       Options.withDescription("Require a token with scope 'read' for everything except health")
@@ -142,6 +152,9 @@ const startCommand = Command.make(
       if (opts.port < 0 || opts.port > 65535) {
         return yield* new UsageError({ reason: `--port: ${opts.port} is not a port (0-65535)` })
       }
+      const listenFd = yield* InheritedSocket.resolve(opts.listenFd).pipe(
+        Effect.catchTag("InheritedSocketError", (e) => new UsageError({ reason: e.reason, hint: e.hint }))
+      )
       const databaseUrl = yield* resolveDatabaseUrl(opts.databaseUrl)
       const blobDir = yield* resolveBlobDir(opts.blobDir)
       const blobUrl = yield* resolveBlobUrl(opts.blobUrl, blobDir)
@@ -168,6 +181,7 @@ const startCommand = Command.make(
         dataDir,
         host: opts.host,
         port: opts.port,
+        listenFd,
         private: opts.private,
         publicUrl,
         trustProxy: opts.trustProxy,
@@ -180,13 +194,18 @@ const startCommand = Command.make(
       yield* Effect.scoped(
         Effect.gen(function*() {
           const ui = opts.noUi ? Layer.empty : WebUi.layer()
-          const storage = databaseUrl === undefined && blobDir === undefined && blobUrl === undefined
+          const plain = databaseUrl === undefined && blobDir === undefined && blobUrl === undefined
+          // On an inherited socket the previous server may still be finishing uploads in this data
+          // directory: its archives are kept as a shared directory's are (the start-up sweep
+          // leaves young temp files and unreferenced blobs alone).
+          const archives = plain && listenFd !== undefined ? dataDir : blobDir
+          const storage = plain && archives === undefined
             ? RegistryServer.storageLayer(dataDir)
             // PostgreSQL / blob directory / object storage: that code (and the driver) loads only now
             : Layer.unwrapEffect(
               Effect.map(
                 Effect.promise(() => import("../../server/selection/Storage.js")),
-                (S) => S.layer({ dataDir, databaseUrl, blobDir, ...s3 })
+                (S) => S.layer({ dataDir, databaseUrl, blobDir: archives, ...s3 })
               )
             )
           const ctx = yield* Layer.build(RegistryServer.serve(options, ui, storage))
@@ -196,13 +215,18 @@ const startCommand = Command.make(
           const adminToken = yield* Settings.optionalSecret("FM_ADMIN_TOKEN")
           const generated = yield* auth.bootstrap(Option.getOrUndefined(Option.map(adminToken, Redacted.value)))
           const url = RegistryServer.listeningUrl(server)
-          const where = databaseUrl === undefined && blobDir === undefined && blobUrl === undefined
+          const where = plain
             ? `data: ${dataDir}`
             : `database: ${StorageOptions.describe({ dataDir, databaseUrl, blobDir }).database}`
-          yield* Console.log(`fm registry listening on ${url} (${where}${opts.private ? ", private" : ""})`)
+          const inherited = listenFd === undefined ? "" : `, inherited socket fd ${listenFd}`
+          yield* Console.log(
+            `fm registry listening on ${url} (${where}${inherited}${opts.private ? ", private" : ""})`
+          )
           if (Option.isSome(generated)) {
             yield* Console.log(`Admin token (shown once; store it safely): ${generated.value}`)
           }
+          // start-up is over: the code cache, if one is due, is written now (see CodeCache.ts)
+          yield* Effect.sync(announceStarted)
           return yield* Effect.never
         })
       )

@@ -44,16 +44,15 @@ export const createLogTable = (integer: "INTEGER" | "BIGINT") =>
   })
 
 /**
- * Appends one entry inside the caller's transaction (after `lock`); returns its index.
+ * Appends one entry inside the caller's transaction, which must hold the dialect's log lock
+ * already (every write takes it first); returns its index.
  * @since 0.1.0
  */
 export const appendEntry = (
   sql: SqlClient.SqlClient,
-  lock: Effect.Effect<void, SqlError>,
   entry: LogEntryFields
 ): Effect.Effect<number, SqlError | ParseError> =>
   Effect.gen(function*() {
-    yield* lock
     const row = yield* SqlSchema.single({
       Request: LogEntryRow.omit("index"),
       Result: Schema.Struct({ idx: IntColumn }),

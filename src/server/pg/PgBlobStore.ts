@@ -2,10 +2,16 @@
  * Archives stored in PostgreSQL, for registry replicas that share nothing but the database.
  *
  * An archive is one `blobs` row (keyed by its SHA-256) plus `blob_chunks` rows of at most
- * {@link CHUNK_SIZE} bytes. Uploads still stream into a local temp file first (the server must
+ * {@link CHUNK_SIZE} bytes. A large upload streams into a local temp file first (the server must
  * open the archive to read its manifest); `commit` then copies that file into the database chunk
- * by chunk inside ONE transaction, so other replicas see the whole archive or nothing. Reads stream
- * chunk by chunk (one query per chunk): an archive is never held whole in memory, on either side.
+ * by chunk inside ONE transaction, so other replicas see the whole archive or nothing. A small
+ * upload, held in memory, is stored by `putBytes` in ONE statement (no temp file). Reads stream
+ * chunk by chunk (one query per chunk): a large archive is never held whole in memory.
+ *
+ * Neither write waits for its WAL flush (`synchronous_commit` off for that transaction alone): no
+ * release refers to the blob until the publish's transaction commits, and that commit's flush
+ * (synchronous, later in the one WAL) makes the blob durable too. This saves one fsync per
+ * publish; a crash before the release commits may lose the blob, which nothing refers to then.
  *
  * Removal is guarded by the database: a blob still referenced by a release is never deleted, and
  * the start-up sweep only removes unreferenced blobs older than {@link SWEEP_MIN_AGE}, so a
@@ -93,13 +99,18 @@ export const make = (tempDir: string): Effect.Effect<BlobStoreService, BlobError
       return `postgres:blobs/${sha256}`
     }
 
+    // `set_config(..., true)` lasts until the statement's (or the enclosing) transaction ends: see
+    // the module comment for why that transaction need not wait for its WAL flush.
+    const asyncCommit = sql`async_commit AS MATERIALIZED (SELECT set_config('synchronous_commit', 'off', true) AS off)`
+    /** Inserts the `blobs` row of an archive unless that content is stored already; returns its id. */
+    const insertBlob = (r: { readonly sha256: string; readonly size: number; readonly chunkCount: number }) =>
+      sql`INSERT INTO blobs (sha256, size_bytes, chunk_size, chunk_count)
+        SELECT ${r.sha256}, ${r.size}, ${CHUNK_SIZE}, ${r.chunkCount} FROM async_commit
+        ON CONFLICT (sha256) DO NOTHING RETURNING id`
     const claimBlob = SqlSchema.findOne({
       Request: Schema.Struct({ sha256: Schema.String, size: Schema.Number, chunkCount: Schema.Number }),
       Result: IdRow,
-      execute: (r) =>
-        sql`INSERT INTO blobs (sha256, size_bytes, chunk_size, chunk_count)
-          VALUES (${r.sha256}, ${r.size}, ${CHUNK_SIZE}, ${r.chunkCount})
-          ON CONFLICT (sha256) DO NOTHING RETURNING id`
+      execute: (r) => sql`WITH ${asyncCommit} ${insertBlob(r)}`
     })
     const blobBySha = SqlSchema.findOne({
       Request: Schema.String,
@@ -126,11 +137,6 @@ export const make = (tempDir: string): Effect.Effect<BlobStoreService, BlobError
               const claimed = yield* claimBlob({ sha256: temp.sha256, size: temp.size, chunkCount })
               // Same content stored already (by us or another replica): nothing to write.
               if (Option.isNone(claimed)) return
-              // No WAL flush of its own: no release refers to the blob until the publish's
-              // transaction commits, and that commit's flush (synchronous, later in the one WAL)
-              // makes this one durable too. Saves one fsync per publish; a crash before the
-              // release commits may lose the blob, which nothing refers to then.
-              yield* sql`SET LOCAL synchronous_commit TO OFF`
               const id = claimed.value.id
               const buffer = Buffer.allocUnsafe(CHUNK_SIZE)
               for (let seq = 0; seq < chunkCount; seq++) {
@@ -166,6 +172,26 @@ export const make = (tempDir: string): Effect.Effect<BlobStoreService, BlobError
         (handle) => Effect.promise(() => handle.close().catch(() => undefined))
       )
       yield* Effect.promise(() => Fs.promises.rm(temp.path, { force: true }).catch(() => undefined))
+      return target
+    })
+
+    /** A small archive from memory: its row and its chunks in one statement (all or nothing), no temp file. */
+    const putBytes = Effect.fn("PgBlobStore.putBytes")(function*(bytes: Uint8Array, sha256: string) {
+      const target = pathOf(sha256)
+      const whole = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+      const chunkCount = Math.ceil(whole.byteLength / CHUNK_SIZE)
+      const row = insertBlob({ sha256, size: whole.byteLength, chunkCount })
+      const chunks = Array.from(
+        { length: chunkCount },
+        (_, seq) => sql`(${seq}::integer, ${whole.subarray(seq * CHUNK_SIZE, (seq + 1) * CHUNK_SIZE)}::bytea)`
+      )
+      yield* (chunkCount === 0
+        ? sql`WITH ${asyncCommit} ${row}`
+        : sql`WITH ${asyncCommit}, claimed AS (${row})
+          INSERT INTO blob_chunks (blob_id, seq, data)
+          SELECT claimed.id, c.seq, c.data FROM claimed, (VALUES ${sql.csv(chunks)}) AS c (seq, data)`).pipe(
+          Effect.mapError(blobError(sha256, "store in PostgreSQL"))
+        )
       return target
     })
 
@@ -236,7 +262,7 @@ export const make = (tempDir: string): Effect.Effect<BlobStoreService, BlobError
       limit: number
     ): Effect.Effect<TempBlob, E | BlobError | BlobTooLarge, Scope.Scope> => local.writeTemp(bytes, limit)
 
-    return fromParts({ root: local.root, writeTemp, commit, pathOf, stat, stream, remove, sweep })
+    return fromParts({ root: local.root, writeTemp, commit, putBytes, pathOf, stat, stream, remove, sweep })
   })
 
 /**

@@ -15,8 +15,9 @@
  *   `LISTEN/NOTIFY` message, delivered when the write commits); while a replica cannot hear the
  *   others it reads the database for every request. Without it nothing read is kept.
  * - Tokens are read from the database on every request (no per-process cache).
- * - `reindex` recomputes the package row (latest, versions) while holding its row lock, so two
- *   replicas writing different versions of one package at once cannot leave a stale latest.
+ * - Every write takes one transaction-scoped advisory lock first (the log lock): writes of all
+ *   replicas are serialized, so the latest/versions a write recomputes, and the search entry it
+ *   rewrites, are never stale (two replicas writing different versions of one package at once).
  *
  * Search: a weighted `tsvector` per package (`packages_search`: name A, tags B, components C,
  * description D; GIN index; `simple` configuration, no stemming, as SQLite's `unicode61`) matched
@@ -34,7 +35,6 @@ import type { PackageStoreService, SearchQuery } from "../storage/PackageStore.j
 import { PackageStore, StoreError } from "../storage/PackageStore.js"
 import type { SqlDialect } from "../storage/SqlDialect.js"
 import { makeSql } from "../storage/SqlPackageStore.js"
-import { makeSqlQueries } from "../storage/SqlQueries.js"
 import { CountRow, IdRow } from "../storage/SqlRows.js"
 import * as PgCacheInvalidation from "./PgCacheInvalidation.js"
 import type { PgDatabaseOptions } from "./PgDatabase.js"
@@ -64,21 +64,19 @@ export const dialect: Effect.Effect<SqlDialect, never, SqlClient.SqlClient> = Ef
   const coherence = yield* Effect.serviceOption(PgCacheInvalidation.PgCacheInvalidation)
   const sql = yield* SqlClient.SqlClient
 
-  const queries = makeSqlQueries(sql)
-  const reindex = (packageId: number, _hasReleases: boolean) =>
-    Effect.gen(function*() {
-      // Recompute latest/versions now that this transaction holds the package row's lock: a
-      // concurrent writer on another replica may have committed a version since our caller read.
-      yield* queries.refreshLatest(packageId)
-      yield* sql`DELETE FROM packages_search WHERE package_id = ${packageId}`
-      yield* sql`INSERT INTO packages_search (package_id, document)
+  // One statement either way. It runs after the caller's `refreshLatest`, in the transaction that
+  // holds the log lock every write takes first: the package row it reads is current.
+  const reindex = (packageId: number, hasReleases: boolean) =>
+    hasReleases
+      ? sql`INSERT INTO packages_search (package_id, document)
         SELECT p.id,
           setweight(to_tsvector('simple', p.name_norm), 'A') ||
           setweight(to_tsvector('simple', r.tags_json), 'B') ||
           setweight(to_tsvector('simple', r.components_json), 'C') ||
           setweight(to_tsvector('simple', r.description), 'D')
-        FROM packages p JOIN releases r ON r.id = p.latest_release_id WHERE p.id = ${packageId}`
-    })
+        FROM packages p JOIN releases r ON r.id = p.latest_release_id WHERE p.id = ${packageId}
+        ON CONFLICT (package_id) DO UPDATE SET document = excluded.document`.pipe(Effect.asVoid)
+      : sql`DELETE FROM packages_search WHERE package_id = ${packageId}`.pipe(Effect.asVoid)
 
   const Matching = Schema.Struct({ text: Schema.String, exact: Schema.String, category: Schema.NullOr(Schema.String) })
   // Candidates come from two indexes (GIN tsvector, GIN trigram), united by id.

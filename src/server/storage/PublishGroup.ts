@@ -1,10 +1,11 @@
 /**
  * Group commit of publishes. Publishes queue here; whoever holds the writer lock takes every
  * queued one (up to {@link MAX_PUBLISH_GROUP}) and writes them in ONE transaction, each in a
- * savepoint of its own (a conflict fails only its own publish), then makes the commit durable
- * (`syncCommitted`) once for the group; only then is any publish of the group answered. Publishes
- * that arrive meanwhile form the next group, so under load a commit and its fsync serve many
- * publishes and alone a publish pays for one of each.
+ * savepoint of its own (a conflict fails only its own publish; a group of one needs none: its
+ * failure rolls back the whole transaction), announces the group's writes to the other processes
+ * once, then makes the commit durable (`syncCommitted`) once for the group; only then is any
+ * publish of the group answered. Publishes that arrive meanwhile form the next group, so under
+ * load a commit and its fsync serve many publishes and alone a publish pays for one of each.
  * @since 0.1.0
  */
 import { SqlClient } from "@effect/sql"
@@ -25,8 +26,13 @@ export const MAX_PUBLISH_GROUP = 64
  * @category models
  */
 export interface PublishGroupOptions {
-  /** One publish's writes, in a transaction of its own (a savepoint inside the group's). */
+  /**
+   * One publish's writes, run inside the group's transaction (in a savepoint of its own when the
+   * group has more than one publish). A failure must leave nothing written once rolled back.
+   */
   readonly publishOne: (release: NewRelease) => Effect.Effect<PublishedRelease, VersionExists | StoreError>
+  /** Tells the other processes of the group's writes (inside its transaction, once, when any publish succeeded). */
+  readonly announce: Effect.Effect<void, StoreError>
   /** The error a failed group transaction (its begin or commit) becomes. */
   readonly fail: (operation: string) => (cause: SqlError) => StoreError
   /** Makes the group's commit durable when the commit itself does not (see `SqlDialect`). */
@@ -57,8 +63,19 @@ export const makePublishGroup = (
     const writeGroup = Effect.suspend(() => {
       const group = queued.splice(0, MAX_PUBLISH_GROUP)
       if (group.length === 0) return Effect.void
+      const only = group.length === 1 ? group[0] : undefined
+      const writes: Effect.Effect<ReadonlyArray<Outcome>, StoreError | VersionExists> = only !== undefined
+        ? Effect.map(options.publishOne(only.release), (row) => [Exit.succeed(row)])
+        : Effect.forEach(group, (p) =>
+          sql.withTransaction(options.publishOne(p.release)).pipe(
+            Effect.catchTag(
+              "SqlError",
+              (e) => Effect.fail(options.fail(`publish ${p.release.name}@${p.release.version}`)(e))
+            ),
+            Effect.exit
+          ))
       const written = sql.withTransaction(
-        Effect.forEach(group, (p) => Effect.exit(options.publishOne(p.release)))
+        Effect.tap(writes, (outcomes) => outcomes.some(Exit.isSuccess) ? options.announce : Effect.void)
       ).pipe(
         Effect.catchTag("SqlError", (e) => Effect.fail(options.fail(`publish ${group.length} release(s)`)(e))),
         Effect.tap(() => options.syncCommitted ?? Effect.void),

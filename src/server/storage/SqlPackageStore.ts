@@ -107,9 +107,9 @@ export const makeSql = (
       })
 
     const lockLog = dialect.lockLog ?? Effect.void
-    /** Logs a yank, unyank or delete of `release`, inside the caller's transaction. */
+    /** Logs a yank, unyank or delete of `release`, inside the caller's transaction (which holds the log lock). */
     const logChange = (operation: LogOperation, release: ReleaseRow) =>
-      appendEntry(sql, lockLog, {
+      appendEntry(sql, {
         operation,
         name: release.name,
         version: release.version,
@@ -121,58 +121,57 @@ export const makeSql = (
       readEntries(sql, start, end).pipe(failing(`read log entries ${start}..${end}`))
     const logSize = readLogSize(sql).pipe(failing("read the log size"))
 
-    /** One publish: its writes in a transaction (a savepoint when run inside a group's). */
+    /**
+     * One publish's writes, inside the group's transaction (see `PublishGroup`); the group announces
+     * them to the other processes once for all its publishes.
+     */
     const publishOne = (release: NewRelease) =>
       Effect.gen(function*() {
         const nameNorm = normalizeName(release.name)
         const at = now()
-        return yield* sql.withTransaction(
-          Effect.gen(function*() {
-            // every write takes the log lock before any row lock: one order, no deadlock
-            yield* lockLog
-            const claimed = yield* q.claimKey({ nameNorm, version: release.version, at })
-            if (Option.isNone(claimed)) {
-              const prior = yield* q.keyOf({ nameNorm, version: release.version })
-              return yield* new VersionExists({
-                name: release.name,
-                version: release.version,
-                deleted: Option.isSome(prior) && prior.value.deletedAt !== null
-              })
-            }
-            const pkg = yield* q.upsertPackage({ nameNorm, name: release.name, at })
-            const logIndex = yield* appendEntry(sql, lockLog, {
-              operation: "publish",
-              name: release.name,
-              version: release.version,
-              sha256: release.checksum,
-              size: release.sizeBytes,
-              time: at
-            })
-            const row = yield* q.insertRelease({
-              ...release,
-              packageId: pkg.id,
-              nameNorm,
-              componentCount: release.components.length,
-              downloads: 0,
-              publishedAt: at,
-              yanked: false,
-              yankReason: null,
-              logIndex
-            })
-            yield* q.insertDeps({ releaseId: row.id, deps: release.dependencies })
-            const after = yield* refreshPackage(pkg.id)
-            yield* cache.announce("releases")
-            return {
-              ...row,
-              packageVersions: after.versions,
-              packageLatest: after.latest
-            } satisfies PublishedRelease
+        // every write takes the log lock before any row lock: one order, no deadlock
+        yield* lockLog
+        const claimed = yield* q.claimKey({ nameNorm, version: release.version, at })
+        if (Option.isNone(claimed)) {
+          const prior = yield* q.keyOf({ nameNorm, version: release.version })
+          return yield* new VersionExists({
+            name: release.name,
+            version: release.version,
+            deleted: Option.isSome(prior) && prior.value.deletedAt !== null
           })
-        ).pipe(failing(`publish ${release.name}@${release.version}`))
-      })
+        }
+        const pkg = yield* q.upsertPackage({ nameNorm, name: release.name, at })
+        const logIndex = yield* appendEntry(sql, {
+          operation: "publish",
+          name: release.name,
+          version: release.version,
+          sha256: release.checksum,
+          size: release.sizeBytes,
+          time: at
+        })
+        const row = yield* q.insertRelease({
+          ...release,
+          packageId: pkg.id,
+          nameNorm,
+          componentCount: release.components.length,
+          downloads: 0,
+          publishedAt: at,
+          yanked: false,
+          yankReason: null,
+          logIndex
+        })
+        yield* q.insertDeps({ releaseId: row.id, deps: release.dependencies })
+        const after = yield* refreshPackage(pkg.id)
+        return {
+          ...row,
+          packageVersions: after.versions,
+          packageLatest: after.latest
+        } satisfies PublishedRelease
+      }).pipe(failing(`publish ${release.name}@${release.version}`))
 
     const publish = yield* makePublishGroup({
       publishOne,
+      announce: cache.announce("releases").pipe(failing("announce a publish")),
       fail,
       syncCommitted: dialect.syncCommitted,
       releasing

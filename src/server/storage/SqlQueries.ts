@@ -18,12 +18,12 @@
  * @since 0.1.0
  */
 import type { SqlClient } from "@effect/sql"
-import { SqlSchema } from "@effect/sql"
 import type { SqlError } from "@effect/sql/SqlError"
 import { Cause, Effect, Schema } from "effect"
 import type { ParseError } from "effect/ParseResult"
 import { TokenScope } from "../../api/RegistryApi.js"
 import { pickLatest, sortVersions } from "../../domain/Version.js"
+import * as SqlSchema from "./LazySqlSchema.js"
 import {
   CategoryCountRow,
   CountRow,

@@ -9,7 +9,7 @@
  * else is the shared `SqlPackageStore.makeSql`.
  * @since 0.1.0
  */
-import { Migrator, SqlClient, SqlSchema } from "@effect/sql"
+import { Migrator, SqlClient } from "@effect/sql"
 import { SqliteClient } from "@effect/sql-sqlite-node"
 import { Effect, Layer, Option, Schema } from "effect"
 import * as Fs from "node:fs"
@@ -17,6 +17,7 @@ import { normalizeName } from "../../domain/PackageName.js"
 import { searchWords } from "../http/SearchQuery.js"
 import { createLogTable } from "../log/LogTable.js"
 import { restrictDatabaseFiles } from "./FileModes.js"
+import * as SqlSchema from "./LazySqlSchema.js"
 import type { SearchQuery } from "./PackageStore.js"
 import { PackageStore, StoreError } from "./PackageStore.js"
 import type { SqlDialect } from "./SqlDialect.js"
