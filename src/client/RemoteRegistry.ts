@@ -35,7 +35,7 @@ import * as crypto from "node:crypto"
 import * as fs from "node:fs"
 import semver from "semver"
 import type { ApiError } from "../api/ApiErrors.js"
-import type {
+import {
   ConsistencyProofResponse,
   InclusionProofResponse,
   InclusionProofsResponse,
@@ -48,9 +48,9 @@ import { sameName } from "../domain/PackageName.js"
 import { maxSatisfying, pickLatest } from "../domain/Version.js"
 import { USER_AGENT } from "../shared/FmVersion.js"
 import { boundedBody, MAX_ANSWER_BYTES, readBounded } from "./BoundedBody.js"
+import { type BodyFailure, BoundedGet, type StartFailure } from "./BoundedGet.js"
 import { metadataFile, type MetadataRecord, readMetadata, touchMetadata, writeMetadata } from "./MetadataDiskCache.js"
 import { metadataMaxAge } from "./MetadataFreshness.js"
-import { type BodyFailure, nodeDownload, type StartFailure } from "./NodeDownload.js"
 import {
   AuthenticationFailed,
   MalformedResponse,
@@ -285,14 +285,16 @@ interface Ctx {
 const decodeVersionsBody = Schema.decodeUnknownOption(Schema.parseJson(VersionsResponse))
 
 /**
- * Builds the client of one registry. Requires an `HttpClient` once, at construction.
+ * Builds the client of one registry. Requires an `HttpClient` (the typed API client's, built on
+ * its first use) and the {@link BoundedGet} transport (downloads and log proofs) once, at
+ * construction.
  * @since 0.1.0
  * @category constructors
  */
 export const make = (
   target: RegistryTarget,
   options: RemoteRegistryOptions = {}
-): Effect.Effect<RemoteRegistry, never, HttpClient.HttpClient> =>
+): Effect.Effect<RemoteRegistry, never, HttpClient.HttpClient | BoundedGet> =>
   Effect.gen(function*() {
     const registry = target.name
     const base = target.url.replace(/\/+$/, "")
@@ -313,6 +315,7 @@ export const make = (
     const idle = `no data for ${Duration.format(timeout)}`
 
     const raw = yield* HttpClient.HttpClient
+    const transport = yield* BoundedGet
 
     /** Headers for every request; the token only to the registry's own origin. */
     const withHeaders = (c: HttpClient.HttpClient): HttpClient.HttpClient =>
@@ -470,10 +473,17 @@ export const make = (
     /** Uploads: no retries (a repeated POST could answer 409 for our own first attempt). */
     const uploadClient = raw.pipe(withHeaders, withTimeout(uploadTimeout), withBoundedBody)
 
-    const api = yield* HttpApiClient.make(RegistryApi, {
-      transformClient: () =>
-        apiClient
-    })
+    // built on first use: a command whose calls all go through `BoundedGet` (a frozen install's
+    // log check) never derives the typed client
+    const api = yield* Effect.cached(
+      HttpApiClient.make(RegistryApi, {
+        transformClient: () =>
+          apiClient
+      }).pipe(
+        Effect.provideService(HttpClient.HttpClient, raw)
+      )
+    )
+    type Api = Effect.Effect.Success<typeof api>
 
     const label = (ctx: Ctx) =>
       ctx.name === undefined ? undefined : ctx.version === undefined ? ctx.name : `${ctx.name}@${ctx.version}`
@@ -549,9 +559,9 @@ export const make = (
       })
 
     const call = <A>(
-      effect: Effect.Effect<A, ClientFailure>,
+      request: (client: Api) => Effect.Effect<A, ClientFailure>,
       ctx: Ctx
-    ): Effect.Effect<A, PackageNotFound | RemoteError> => Effect.mapError(effect, mapError(ctx))
+    ): Effect.Effect<A, PackageNotFound | RemoteError> => Effect.mapError(Effect.flatMap(api, request), mapError(ctx))
 
     const endpoint = (path: string) => `${base}${API_PREFIX}${path}`
     const seg = (s: string) => encodeURIComponent(s)
@@ -577,7 +587,7 @@ export const make = (
       return Effect.succeed(normalize(info))
     }
 
-    const health = call(api.health.health(), { url: endpoint("/health") }).pipe(
+    const health = call((api) => api.health.health(), { url: endpoint("/health") }).pipe(
       Effect.catchTag("PackageNotFound", (e) => Effect.die(e)),
       Effect.withSpan("RemoteRegistry.health", { attributes: { registry } })
     )
@@ -589,7 +599,7 @@ export const make = (
         ...(q.page === undefined ? {} : { page: String(q.page) }),
         ...(q.pageSize === undefined ? {} : { page_size: String(q.pageSize) })
       }
-      return yield* call(api.packages.search({ urlParams }), { url: endpoint("/packages/search") }).pipe(
+      return yield* call((api) => api.packages.search({ urlParams }), { url: endpoint("/packages/search") }).pipe(
         Effect.catchTags({
           PackageNotFound: () =>
             Effect.fail(
@@ -603,9 +613,10 @@ export const make = (
       const url = version === undefined
         ? endpoint(`/packages/${seg(name)}`)
         : endpoint(`/packages/${seg(name)}/${seg(version)}`)
-      const req = version === undefined
-        ? api.packages.info({ path: { name: seg(name) } })
-        : api.packages.version({ path: { name: seg(name), version: seg(version) } })
+      const req = (api: Api) =>
+        version === undefined
+          ? api.packages.info({ path: { name: seg(name) } })
+          : api.packages.version({ path: { name: seg(name), version: seg(version) } })
       return call(req, { name, version, url }).pipe(Effect.flatMap((info) => checkInfo(info, name, version, url)))
     }
 
@@ -636,7 +647,7 @@ export const make = (
       const fresh = yield* freshVersions(url)
       const answer = Option.isSome(fresh) ?
         fresh :
-        yield* call(api.packages.versions({ path: { name: seg(name) } }), { name, url }).pipe(
+        yield* call((api) => api.packages.versions({ path: { name: seg(name) } }), { name, url }).pipe(
           Effect.map(Option.some),
           // FlowMason's server always answers 404 here (`Package 'x@versions' not found`): treat a
           // 404 as "not supported" and ask for the package itself (which 404s if it is missing).
@@ -665,7 +676,7 @@ export const make = (
       // no listing: its search answers and package answer (see VersionsFallback.ts)
       const infoUrl = endpoint(`/packages/${seg(name)}`)
       const gathered = yield* gatherVersions(name, {
-        latest: call(api.packages.info({ path: { name: seg(name) } }), { name, url: infoUrl }).pipe(
+        latest: call((api) => api.packages.info({ path: { name: seg(name) } }), { name, url: infoUrl }).pipe(
           Effect.map((info) => Option.some(normalize(info))),
           Effect.catchTag("PackageNotFound", () => Effect.succeed(Option.none()))
         ),
@@ -695,6 +706,88 @@ export const make = (
       return yield* infoRaw(name, chosen)
     })
 
+    /** Headers of a `BoundedGet` request: the user agent, and the token only to the registry's origin. */
+    const headersFor = (url: string): Record<string, string> =>
+      Option.isSome(token) && originOf(url) === origin && origin !== undefined
+        ? { "user-agent": USER_AGENT, authorization: `Bearer ${Redacted.value(token.value)}` }
+        : { "user-agent": USER_AGENT }
+
+    /** A `BoundedGet` request of `url` with this registry's headers, timeouts and answer observer. */
+    const boundedRequest = (url: string, maxBytes: number) => ({
+      url,
+      headers: headersFor(url),
+      timeoutMs: Duration.toMillis(timeout),
+      idleMs: Duration.toMillis(timeout),
+      maxBytes,
+      onAnswer: options.onAnswer
+    })
+
+    /** What is retried, as JSON calls are: no answer (in time), 408/429/5xx. */
+    const transientStart = (e: StartFailure | BodyFailure) =>
+      e._tag === "NoAnswer" || (e._tag === "Status" && isTransientStatus(e.status))
+
+    const retryTransient = <A, E extends StartFailure | BodyFailure, R>(
+      effect: Effect.Effect<A, E, R>,
+      alsoWhen: (e: E) => boolean = () => false
+    ): Effect.Effect<A, E, R> =>
+      retries > 0
+        ? Effect.retry(effect, { schedule, times: retries, while: (e) => transientStart(e) || alsoWhen(e) })
+        : effect
+
+    /**
+     * A `BoundedGet` failure as this registry's error: `refuse` words a transfer over its cap,
+     * `broken` one that stalled or broke off.
+     */
+    const transferError = (
+      ctx: Ctx,
+      refuse: (bytes: number | undefined) => MalformedResponse,
+      broken: (why: string) => string
+    ) =>
+    (e: StartFailure | BodyFailure): PackageNotFound | RemoteError => {
+      const unavailable = (reason: string) =>
+        new RegistryUnavailable({ registry, url: ctx.url, reason, package: label(ctx) })
+      switch (e._tag) {
+        case "NoAnswer":
+          return unavailable(e.description)
+        case "Status":
+          return fromStatus(e.status, detailOf(Option.getOrUndefined(decodeJsonOption(e.body))), ctx)
+        case "Announced":
+          return refuse(e.bytes)
+        case "TooLarge":
+          return refuse(undefined)
+        case "Stalled":
+          return unavailable(broken(idle))
+        case "BrokeOff":
+          return unavailable(broken(e.description))
+      }
+    }
+
+    /**
+     * `GET` of a JSON answer through {@link BoundedGet} (bounded as every answer is: the per-attempt
+     * timeout, the idle timeout, {@link MAX_ANSWER_BYTES}), retried as JSON calls are (a stalled
+     * answer too), decoded with the endpoint's own success schema from `RegistryApi`.
+     */
+    const getJson = <A, I>(schema: Schema.Schema<A, I>, ctx: Ctx): Effect.Effect<A, PackageNotFound | RemoteError> =>
+      retryTransient(transport.read(boundedRequest(ctx.url, MAX_ANSWER_BYTES)), (e) => e._tag === "Stalled").pipe(
+        Effect.mapError(transferError(
+          ctx,
+          (bytes) =>
+            new MalformedResponse({
+              registry,
+              url: ctx.url,
+              reason: bytes === undefined
+                ? `the answer is over the ${MAX_ANSWER_BYTES / MiB} MiB limit`
+                : `the answer announced ${bytes} bytes, over the ${MAX_ANSWER_BYTES / MiB} MiB limit`
+            }),
+          (why) => why
+        )),
+        Effect.flatMap((answer) =>
+          Schema.decodeUnknown(Schema.parseJson(schema))(new TextDecoder().decode(answer.body)).pipe(
+            Effect.mapError((e) => new MalformedResponse({ registry, url: ctx.url, reason: e.message }))
+          )
+        )
+      )
+
     const download = (info: PackageInfo): Stream.Stream<Uint8Array, PackageNotFound | RemoteError> => {
       const url = resolveDownloadUrl(base, info.name, info.version, info.download_url)
       const ctx: Ctx = { name: info.name, version: info.version, url }
@@ -704,48 +797,24 @@ export const make = (
       const allowed = declared
         ? `the ${limit} bytes its metadata declared`
         : `the ${limit} bytes allowed when no size is declared (FLOWMASON_MAX_DOWNLOAD_BYTES)`
-      const refuse = (what: string) =>
-        new MalformedResponse({ registry, url, reason: `the download of ${pkg} ${what}` })
-      const unavailable = (reason: string) => new RegistryUnavailable({ registry, url, reason, package: label(ctx) })
-      const headers: Record<string, string> = { "user-agent": USER_AGENT }
-      if (Option.isSome(token) && originOf(url) === origin && origin !== undefined) {
-        headers.authorization = `Bearer ${Redacted.value(token.value)}`
-      }
-      const started = nodeDownload({
-        url,
-        headers,
-        timeoutMs: Duration.toMillis(timeout),
-        idleMs: Duration.toMillis(timeout),
-        maxBytes: limit,
-        onAnswer: options.onAnswer
-      })
-      // only the start is retried (connection failures, no answer in time, 408/429/5xx), as JSON calls are
-      const transient = (e: StartFailure) =>
-        e._tag === "NoAnswer" || (e._tag === "Status" && isTransientStatus(e.status))
-      const retried = retries > 0 ? Effect.retry(started, { schedule, times: retries, while: transient }) : started
-      const bodyError = (e: BodyFailure): RemoteError => {
-        switch (e._tag) {
-          case "Stalled":
-            return unavailable(`the download stalled: ${idle}`)
-          case "TooLarge":
-            return refuse(`sent more than ${allowed}`)
-          case "BrokeOff":
-            return unavailable(`the download broke off: ${e.description}`)
-        }
-      }
-      return Stream.unwrapScoped(
-        retried.pipe(
-          Effect.mapError((e): PackageNotFound | RemoteError => {
-            switch (e._tag) {
-              case "NoAnswer":
-                return unavailable(e.description)
-              case "Announced":
-                return refuse(`announced ${e.bytes} bytes, more than ${allowed}`)
-              case "Status":
-                return fromStatus(e.status, detailOf(Option.getOrUndefined(decodeJsonOption(e.body))), ctx)
-            }
+      const failure = transferError(
+        ctx,
+        (bytes) =>
+          new MalformedResponse({
+            registry,
+            url,
+            reason: bytes === undefined
+              ? `the download of ${pkg} sent more than ${allowed}`
+              : `the download of ${pkg} announced ${bytes} bytes, more than ${allowed}`
           }),
-          Effect.map(Stream.mapError(bodyError))
+        (why) => why === idle ? `the download stalled: ${idle}` : `the download broke off: ${why}`
+      )
+      // only the start is retried (connection failures, no answer in time, 408/429/5xx), as JSON
+      // calls are: once body bytes flow they are the cache's to verify
+      return Stream.unwrapScoped(
+        retryTransient(transport.stream(boundedRequest(url, limit))).pipe(
+          Effect.mapError(failure),
+          Effect.map(Stream.mapError(failure))
         )
       )
     }
@@ -842,37 +911,33 @@ export const make = (
       }
     })
 
+    // the publish-log endpoints, on every install's path: through `BoundedGet`, decoded with the
+    // schemas their `RegistryApi` endpoints declare
+    const logUrl = (path: string, params: Record<string, string | number | undefined>) => {
+      const query = new URLSearchParams()
+      for (const [k, v] of Object.entries(params)) if (v !== undefined) query.set(k, String(v))
+      return endpoint(`${path}?${query.toString()}`)
+    }
+
     const logProof = (index: number, old: number | undefined) =>
-      call(
-        api.log.inclusion({ urlParams: { index: String(index), ...(old === undefined ? {} : { old: String(old) }) } }),
-        { url: endpoint(`/log/proof/inclusion?index=${index}`) }
-      ).pipe(Effect.withSpan("RemoteRegistry.logProof", { attributes: { registry } }))
+      getJson(InclusionProofResponse, { url: logUrl("/log/proof/inclusion", { index, old }) }).pipe(
+        Effect.withSpan("RemoteRegistry.logProof", { attributes: { registry } })
+      )
 
     const logProofs = (indexes: ReadonlyArray<number>, old: number | undefined, size: number | undefined) =>
-      call(
-        api.log.inclusions({
-          urlParams: {
-            indexes: indexes.join(","),
-            ...(old === undefined ? {} : { old: String(old) }),
-            ...(size === undefined ? {} : { size: String(size) })
-          }
-        }),
-        { url: endpoint("/log/proof/inclusions") }
-      ).pipe(Effect.withSpan("RemoteRegistry.logProofs", { attributes: { registry, count: indexes.length } }))
+      getJson(InclusionProofsResponse, {
+        url: logUrl("/log/proof/inclusions", { indexes: indexes.join(","), old, size })
+      }).pipe(Effect.withSpan("RemoteRegistry.logProofs", { attributes: { registry, count: indexes.length } }))
 
-    const logCheckpoint = call(api.log.checkpoint(), { url: endpoint("/log/checkpoint") })
+    const logCheckpoint = call((api) => api.log.checkpoint(), { url: endpoint("/log/checkpoint") })
 
     const logEntries = (start: number, end: number) =>
-      call(
-        api.log.entries({ urlParams: { start: String(start), end: String(end) } }),
-        { url: endpoint(`/log/entries?start=${start}&end=${end}`) }
-      )
+      getJson(LogEntriesResponse, { url: logUrl("/log/entries", { start, end }) })
 
     const logConsistency = (oldSize: number, newSize: number) =>
-      call(
-        api.log.consistency({ urlParams: { old: String(oldSize), new: String(newSize) } }),
-        { url: endpoint(`/log/proof/consistency?old=${oldSize}&new=${newSize}`) }
-      )
+      getJson(ConsistencyProofResponse, {
+        url: logUrl("/log/proof/consistency", { old: oldSize, new: newSize })
+      })
 
     return {
       name: registry,
