@@ -1,8 +1,10 @@
 /**
- * A client for ONE registry, derived from the shared `RegistryApi` definition
- * (`HttpApiClient.make`), over @effect/platform's `HttpClient`: a per-attempt timeout, retries with
- * backoff for transient failures only, `User-Agent: fm/<version>`, the registry's token sent only
- * to the registry's own origin, and percent-encoded paths. It also survives the quirks of the
+ * A client for ONE registry of the shared `RegistryApi` definition: its answers are decoded with
+ * the schemas the API's endpoints declare. Reads go through {@link BoundedGet} (Node's `http`
+ * with keep-alive; the platform `HttpClient` and the typed `HttpApiClient` cost several ms of CPU
+ * per request, most of a 143-package install's), uploads through the `HttpClient`: a per-attempt
+ * timeout, retries with backoff for transient failures only, `User-Agent: fm/<version>`, the
+ * registry's token sent only to the registry's own origin, and percent-encoded paths. It also survives the quirks of the
  * existing FlowMason server (relative `download_url`, a `/versions` endpoint that always answers
  * 404, "latest" by filename order, dates without a timezone, `components: [""]`).
  * Every transfer ends: each response body has an idle timeout (the per-attempt timeout) and a size
@@ -11,13 +13,10 @@
  * Every failure is a typed error whose message names the package and the registry.
  * @since 0.1.0
  */
-import * as HttpApiClient from "@effect/platform/HttpApiClient"
-import type * as HttpApiError from "@effect/platform/HttpApiError"
 import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientError from "@effect/platform/HttpClientError"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import * as HttpClientResponse from "@effect/platform/HttpClientResponse"
-import type { ParseResult } from "effect"
 import {
   Config,
   Duration,
@@ -34,16 +33,14 @@ import {
 import * as crypto from "node:crypto"
 import * as fs from "node:fs"
 import semver from "semver"
-import type { ApiError } from "../api/ApiErrors.js"
 import {
   ConsistencyProofResponse,
   InclusionProofResponse,
   InclusionProofsResponse,
   LogEntriesResponse
 } from "../api/LogModels.js"
-import type { HealthResponse, SearchResponse } from "../api/Models.js"
-import { PackageInfo, ReleaseInfo, VersionsResponse } from "../api/Models.js"
-import { API_PREFIX, RegistryApi } from "../api/RegistryApi.js"
+import { HealthResponse, PackageInfo, ReleaseInfo, SearchResponse, VersionsResponse } from "../api/Models.js"
+import { API_PREFIX } from "../api/RegistryApi.js"
 import { sameName } from "../domain/PackageName.js"
 import { maxSatisfying, pickLatest } from "../domain/Version.js"
 import { USER_AGENT } from "../shared/FmVersion.js"
@@ -365,18 +362,6 @@ export const make = (
         })
       )
 
-    // no retries: no retryTransient at all (Effect's repeat reads `times: 0` as "no limit", so a
-    // 503 would be asked again forever)
-    const retrying = (c: HttpClient.HttpClient): HttpClient.HttpClient =>
-      retries > 0 ? HttpClient.retryTransient(c, { schedule, times: retries }) : c
-    // The base URL is prepended BEFORE the headers are set (so that the origin check sees the
-    // full URL); HttpApiClient's own `baseUrl` would be applied after our request mapping.
-    const prepend = (c: HttpClient.HttpClient): HttpClient.HttpClient =>
-      HttpClient.mapRequest(c, HttpClientRequest.prependUrl(base))
-    /**
-     * ETag revalidation of package metadata: the cached copy's ETag goes out as `If-None-Match`;
-     * a `304` is answered from the cached body; a `200` with an `ETag` replaces the cached copy.
-     */
     /**
      * What `freshVersions` just read of a metadata file, by URL, handed to the request that follows
      * (its `If-None-Match`) so the file is read once per call, not twice.
@@ -388,102 +373,8 @@ export const make = (
         peeked.delete(url)
         return known !== undefined ? Effect.succeed(known) : readMetadata(file, url)
       })
-    const withMetadataCache = (c: HttpClient.HttpClient): HttpClient.HttpClient => {
-      const dir = options.metadataCacheDir
-      if (dir === undefined) return c
-      const fileOf = (req: HttpClientRequest.HttpClientRequest) =>
-        req.method === "GET" ? metadataFile(dir, registry, base, req.url) : undefined
-      // the copy read for `If-None-Match`, kept (by URL) for its 304 so the file is read once
-      const pending = new Map<string, MetadataRecord>()
-      const cachedCopy = (file: string, url: string, etag: string | undefined) =>
-        Effect.suspend(() => {
-          const kept = pending.get(url)
-          pending.delete(url)
-          return kept !== undefined && kept.etag === etag ? Effect.succeed(Option.some(kept)) : readMetadata(file, url)
-        })
-      const rebuilt = (request: HttpClientRequest.HttpClientRequest, body: string, etag: string) =>
-        HttpClientResponse.fromWeb(
-          request,
-          new Response(body, { status: 200, headers: { "content-type": "application/json", etag } })
-        )
-      return c.pipe(
-        HttpClient.mapRequestEffect((req) => {
-          const file = fileOf(req)
-          if (file === undefined) return Effect.succeed(req)
-          return Effect.map(
-            readOnce(file, req.url),
-            Option.match({
-              onNone: () => req,
-              onSome: (r) => {
-                pending.set(req.url, r)
-                return HttpClientRequest.setHeader(req, "if-none-match", r.etag)
-              }
-            })
-          )
-        }),
-        HttpClient.transformResponse(Effect.flatMap((res) => {
-          const file = fileOf(res.request)
-          if (file === undefined) return Effect.succeed(res)
-          if (res.status === 304) {
-            return Effect.flatMap(
-              cachedCopy(file, res.request.url, res.request.headers["if-none-match"]),
-              Option.match({
-                onNone: () =>
-                  Effect.fail(
-                    new HttpClientError.ResponseError({
-                      request: res.request,
-                      response: res,
-                      reason: "StatusCode",
-                      description: "HTTP 304 but the cached copy is gone; try again"
-                    })
-                  ),
-                onSome: (r) => Effect.as(touchMetadata(file), rebuilt(res.request, r.body, r.etag))
-              })
-            )
-          }
-          pending.delete(res.request.url)
-          const etag = res.headers["etag"]
-          if (res.status !== 200 || etag === undefined || etag === "") return Effect.succeed(res)
-          return Effect.flatMap(res.text, (body) =>
-            Effect.as(writeMetadata(file, { url: res.request.url, etag, body }), rebuilt(res.request, body, etag)))
-        })),
-        // within a fresh-metadata window (MetadataFreshness.ts), a copy confirmed recently enough
-        // answers without a request (and without retries or timeouts: nothing goes out)
-        HttpClient.transform((effect, req) =>
-          Effect.flatMap(FiberRef.get(metadataMaxAge), (maxAge) => {
-            const kept = pending.get(req.url)
-            const window = Duration.toMillis(maxAge)
-            if (kept?.checkedAt === undefined || window <= 0 || Date.now() - kept.checkedAt >= window) {
-              return effect
-            }
-            pending.delete(req.url)
-            return Effect.succeed(rebuilt(req, kept.body, kept.etag))
-          })
-        )
-      )
-    }
-    const apiClient = raw.pipe(
-      prepend,
-      withHeaders,
-      withTimeout(timeout),
-      withBoundedBody,
-      retrying,
-      withMetadataCache
-    )
     /** Uploads: no retries (a repeated POST could answer 409 for our own first attempt). */
     const uploadClient = raw.pipe(withHeaders, withTimeout(uploadTimeout), withBoundedBody)
-
-    // built on first use: a command whose calls all go through `BoundedGet` (a frozen install's
-    // log check) never derives the typed client
-    const api = yield* Effect.cached(
-      HttpApiClient.make(RegistryApi, {
-        transformClient: () =>
-          apiClient
-      }).pipe(
-        Effect.provideService(HttpClient.HttpClient, raw)
-      )
-    )
-    type Api = Effect.Effect.Success<typeof api>
 
     const label = (ctx: Ctx) =>
       ctx.name === undefined ? undefined : ctx.version === undefined ? ctx.name : `${ctx.name}@${ctx.version}`
@@ -520,18 +411,9 @@ export const make = (
     const detailOf = (e: unknown): string =>
       typeof e === "object" && e !== null && "detail" in e && typeof e.detail === "string" ? e.detail : ""
 
-    /** An API error the endpoint asked does not declare: the server is not speaking the protocol. */
-    const unexpected = (ctx: Ctx) => (e: ApiError | HttpApiError.HttpApiDecodeError): MalformedResponse =>
-      new MalformedResponse({ registry, url: ctx.url, reason: `${e._tag}: ${e.message}` })
-
-    /** Maps anything the typed client can fail with into our errors. */
-    const mapError = (ctx: Ctx) => (e: ClientFailure): PackageNotFound | RemoteError =>
+    /** Maps an upload's transport failures into our errors. */
+    const mapError = (ctx: Ctx) => (e: HttpClientError.HttpClientError): PackageNotFound | RemoteError =>
       Match.valueTags(e, {
-        NotFound: (e) =>
-          fromStatus(404, e.detail, ctx),
-        Unauthorized: (e) => fromStatus(401, e.detail, ctx),
-        Forbidden: (e) => fromStatus(403, e.detail, ctx),
-        Unavailable: (e) => fromStatus(503, e.detail, ctx),
         RequestError: (re) =>
           new RegistryUnavailable({
             registry,
@@ -549,21 +431,16 @@ export const make = (
             })
           }
           return fromStatus(status, re.description ?? "", ctx)
-        },
-        ParseError: (pe) => new MalformedResponse({ registry, url: ctx.url, reason: pe.message }),
-        BadRequest: unexpected(ctx),
-        Conflict: unexpected(ctx),
-        PayloadTooLarge: unexpected(ctx),
-        InvalidParameter: unexpected(ctx),
-        HttpApiDecodeError: unexpected(ctx)
+        }
       })
 
-    const call = <A>(
-      request: (client: Api) => Effect.Effect<A, ClientFailure>,
-      ctx: Ctx
-    ): Effect.Effect<A, PackageNotFound | RemoteError> => Effect.mapError(Effect.flatMap(api, request), mapError(ctx))
-
     const endpoint = (path: string) => `${base}${API_PREFIX}${path}`
+    /** An endpoint's URL with its query (parameters left undefined are left out). */
+    const withQuery = (path: string, params: Record<string, string | number | undefined>) => {
+      const query = new URLSearchParams()
+      for (const [k, v] of Object.entries(params)) if (v !== undefined) query.set(k, String(v))
+      return endpoint(`${path}?${query.toString()}`)
+    }
     const seg = (s: string) => encodeURIComponent(s)
 
     const normalize = (info: PackageInfo): PackageInfo => readThroughQuirks(base, info)
@@ -586,125 +463,6 @@ export const make = (
       }
       return Effect.succeed(normalize(info))
     }
-
-    const health = call((api) => api.health.health(), { url: endpoint("/health") }).pipe(
-      Effect.catchTag("PackageNotFound", (e) => Effect.die(e)),
-      Effect.withSpan("RemoteRegistry.health", { attributes: { registry } })
-    )
-
-    const search = Effect.fn("RemoteRegistry.search")(function*(q: SearchQuery) {
-      const urlParams = {
-        q: q.query,
-        ...(q.category === undefined ? {} : { category: q.category }),
-        ...(q.page === undefined ? {} : { page: String(q.page) }),
-        ...(q.pageSize === undefined ? {} : { page_size: String(q.pageSize) })
-      }
-      return yield* call((api) => api.packages.search({ urlParams }), { url: endpoint("/packages/search") }).pipe(
-        Effect.catchTags({
-          PackageNotFound: () =>
-            Effect.fail(
-              new MalformedResponse({ registry, url: endpoint("/packages/search"), reason: "search answered 404" })
-            )
-        })
-      )
-    })
-
-    const infoRaw = (name: string, version: string | undefined) => {
-      const url = version === undefined
-        ? endpoint(`/packages/${seg(name)}`)
-        : endpoint(`/packages/${seg(name)}/${seg(version)}`)
-      const req = (api: Api) =>
-        version === undefined
-          ? api.packages.info({ path: { name: seg(name) } })
-          : api.packages.version({ path: { name: seg(name), version: seg(version) } })
-      return call(req, { name, version, url }).pipe(Effect.flatMap((info) => checkInfo(info, name, version, url)))
-    }
-
-    /**
-     * Within a fresh-metadata window (MetadataFreshness.ts): the cached versions answer, decoded
-     * straight from its file when the registry confirmed it recently enough (no HTTP client at all).
-     */
-    const freshVersions = (url: string): Effect.Effect<Option.Option<VersionsResponse>> =>
-      Effect.flatMap(FiberRef.get(metadataMaxAge), (maxAge) => {
-        const window = Duration.toMillis(maxAge)
-        const file = options.metadataCacheDir === undefined
-          ? undefined
-          : metadataFile(options.metadataCacheDir, registry, base, url)
-        if (window <= 0 || file === undefined) return Effect.succeed(Option.none())
-        return Effect.map(readMetadata(file, url), (kept) => {
-          const fresh = Option.flatMap(kept, (r) =>
-            r.checkedAt !== undefined && Date.now() - r.checkedAt < window
-              ? decodeVersionsBody(r.body)
-              : Option.none())
-          // not fresh: the request that follows revalidates this very copy (no second read)
-          if (Option.isNone(fresh)) peeked.set(url, kept)
-          return fresh
-        })
-      })
-
-    const versions = Effect.fn("RemoteRegistry.versions")(function*(name: string) {
-      const url = endpoint(`/packages/${seg(name)}/versions`)
-      const fresh = yield* freshVersions(url)
-      const answer = Option.isSome(fresh) ?
-        fresh :
-        yield* call((api) => api.packages.versions({ path: { name: seg(name) } }), { name, url }).pipe(
-          Effect.map(Option.some),
-          // FlowMason's server always answers 404 here (`Package 'x@versions' not found`): treat a
-          // 404 as "not supported" and ask for the package itself (which 404s if it is missing).
-          Effect.catchTag("PackageNotFound", () => Effect.succeed(Option.none()))
-        )
-      if (Option.isSome(answer)) {
-        const v = answer.value
-        if (v.name !== "" && !sameName(v.name, name)) {
-          return yield* new MalformedResponse({ registry, url, reason: `asked for ${name} but got ${v.name}` })
-        }
-        const byVersion = new Map(v.releases.map((r) => [r.version, r]))
-        const all = new Set([...v.versions, ...byVersion.keys()])
-        const releases = [...all]
-          .filter((x) => semver.valid(x) !== null)
-          .sort(semver.compare)
-          .map((x) => byVersion.get(x) ?? new ReleaseInfo({ version: x }))
-        const listed: VersionList = {
-          name: v.name === "" ? name : v.name,
-          registry,
-          releases,
-          supported: true,
-          source: "versions"
-        }
-        return listed
-      }
-      // no listing: its search answers and package answer (see VersionsFallback.ts)
-      const infoUrl = endpoint(`/packages/${seg(name)}`)
-      const gathered = yield* gatherVersions(name, {
-        latest: call((api) => api.packages.info({ path: { name: seg(name) } }), { name, url: infoUrl }).pipe(
-          Effect.map((info) => Option.some(normalize(info))),
-          Effect.catchTag("PackageNotFound", () => Effect.succeed(Option.none()))
-        ),
-        page: (page, pageSize) =>
-          search({ query: name, page, pageSize }).pipe(
-            Effect.map((answer) => Option.some({ ...answer, packages: answer.packages.map(normalize) })),
-            // a search that refuses the query or answers garbage: the package answer alone
-            Effect.catchTag("MalformedResponse", () => Effect.succeed(Option.none()))
-          )
-      })
-      if (Option.isNone(gathered)) return yield* new PackageNotFound({ name, registry })
-      const { name: spelled, releases, source } = gathered.value
-      const list: VersionList = { name: spelled, registry, releases, supported: false, source }
-      return list
-    })
-
-    const resolve = Effect.fn("RemoteRegistry.resolve")(function*(name: string, spec?: string | undefined) {
-      const exact = spec !== undefined && semver.valid(spec) === spec
-      if (exact) return yield* infoRaw(name, spec)
-      if (spec !== undefined && semver.validRange(spec) === null) {
-        return yield* new PackageNotFound({ name, version: spec, registry })
-      }
-      const list = yield* versions(name)
-      const candidates = list.releases.filter((r) => !r.yanked).map((r) => r.version)
-      const chosen = spec === undefined ? pickLatest(candidates) : maxSatisfying(candidates, spec)
-      if (chosen === undefined) return yield* new PackageNotFound({ name, version: spec ?? "latest", registry })
-      return yield* infoRaw(name, chosen)
-    })
 
     /** Headers of a `BoundedGet` request: the user agent, and the token only to the registry's origin. */
     const headersFor = (url: string): Record<string, string> =>
@@ -763,30 +521,182 @@ export const make = (
     }
 
     /**
-     * `GET` of a JSON answer through {@link BoundedGet} (bounded as every answer is: the per-attempt
-     * timeout, the idle timeout, {@link MAX_ANSWER_BYTES}), retried as JSON calls are (a stalled
-     * answer too), decoded with the endpoint's own success schema from `RegistryApi`.
+     * The text of a registry's answer to a `GET` of `ctx.url` through {@link BoundedGet}: bounded
+     * as every answer is (the per-attempt timeout, the idle timeout, {@link MAX_ANSWER_BYTES}),
+     * retried as every call is (a stalled answer too). Package metadata (info, versions, one
+     * version) is revalidated against its cached copy: the copy's ETag goes out as
+     * `If-None-Match`, a `304` is answered from the copy, a `200` with an `ETag` replaces it; within
+     * a fresh-metadata window (MetadataFreshness.ts) a copy confirmed recently enough answers
+     * without a request.
      */
-    const getJson = <A, I>(schema: Schema.Schema<A, I>, ctx: Ctx): Effect.Effect<A, PackageNotFound | RemoteError> =>
-      retryTransient(transport.read(boundedRequest(ctx.url, MAX_ANSWER_BYTES)), (e) => e._tag === "Stalled").pipe(
-        Effect.mapError(transferError(
-          ctx,
-          (bytes) =>
-            new MalformedResponse({
-              registry,
-              url: ctx.url,
-              reason: bytes === undefined
-                ? `the answer is over the ${MAX_ANSWER_BYTES / MiB} MiB limit`
-                : `the answer announced ${bytes} bytes, over the ${MAX_ANSWER_BYTES / MiB} MiB limit`
-            }),
-          (why) => why
-        )),
-        Effect.flatMap((answer) =>
-          Schema.decodeUnknown(Schema.parseJson(schema))(new TextDecoder().decode(answer.body)).pipe(
-            Effect.mapError((e) => new MalformedResponse({ registry, url: ctx.url, reason: e.message }))
-          )
+    const getText = (ctx: Ctx): Effect.Effect<string, PackageNotFound | RemoteError> =>
+      Effect.gen(function*() {
+        const url = ctx.url
+        const file = options.metadataCacheDir === undefined
+          ? undefined
+          : metadataFile(options.metadataCacheDir, registry, base, url)
+        const kept = file === undefined ? Option.none<MetadataRecord>() : yield* readOnce(file, url)
+        if (Option.isSome(kept) && kept.value.checkedAt !== undefined) {
+          const window = Duration.toMillis(yield* FiberRef.get(metadataMaxAge))
+          if (window > 0 && Date.now() - kept.value.checkedAt < window) return kept.value.body
+        }
+        const request = boundedRequest(url, MAX_ANSWER_BYTES)
+        const headers = Option.isSome(kept) ? { ...request.headers, "if-none-match": kept.value.etag } : request.headers
+        const answer = yield* retryTransient(transport.read({ ...request, headers }), (e) => e._tag === "Stalled").pipe(
+          Effect.map(Option.some),
+          Effect.catchIf(
+            (e) => e._tag === "Status" && e.status === 304 && Option.isSome(kept),
+            () => Effect.succeed(Option.none())
+          ),
+          Effect.mapError(transferError(
+            ctx,
+            (bytes) =>
+              new MalformedResponse({
+                registry,
+                url,
+                reason: bytes === undefined
+                  ? `the answer is over the ${MAX_ANSWER_BYTES / MiB} MiB limit`
+                  : `the answer announced ${bytes} bytes, over the ${MAX_ANSWER_BYTES / MiB} MiB limit`
+              }),
+            (why) => why
+          ))
         )
+        if (Option.isNone(answer)) {
+          // not modified: the cached copy, confirmed now
+          if (file !== undefined) yield* touchMetadata(file)
+          return Option.match(kept, { onNone: () => "", onSome: (r) => r.body })
+        }
+        const text = new TextDecoder().decode(answer.value.body)
+        const etag = answer.value.headers.etag
+        if (file !== undefined && answer.value.status === 200 && etag !== undefined && etag !== "") {
+          yield* writeMetadata(file, { url, etag, body: text })
+        }
+        return text
+      })
+
+    /** A JSON answer (see {@link getText}), decoded with the schema its `RegistryApi` endpoint declares. */
+    const getJson = <A, I>(schema: Schema.Schema<A, I>, ctx: Ctx): Effect.Effect<A, PackageNotFound | RemoteError> =>
+      Effect.flatMap(getText(ctx), (text) =>
+        Schema.decodeUnknown(Schema.parseJson(schema))(text).pipe(
+          Effect.mapError((e) => new MalformedResponse({ registry, url: ctx.url, reason: e.message }))
+        ))
+
+    const health = getJson(HealthResponse, { url: endpoint("/health") }).pipe(
+      Effect.catchTag("PackageNotFound", (e) => Effect.die(e)),
+      Effect.withSpan("RemoteRegistry.health", { attributes: { registry } })
+    )
+
+    const search = Effect.fn("RemoteRegistry.search")(function*(q: SearchQuery) {
+      const url = withQuery("/packages/search", {
+        q: q.query,
+        category: q.category,
+        page: q.page,
+        page_size: q.pageSize
+      })
+      return yield* getJson(SearchResponse, { url }).pipe(
+        Effect.catchTags({
+          PackageNotFound: () =>
+            Effect.fail(
+              new MalformedResponse({ registry, url: endpoint("/packages/search"), reason: "search answered 404" })
+            )
+        })
       )
+    })
+
+    const infoRaw = (name: string, version: string | undefined) => {
+      const url = version === undefined
+        ? endpoint(`/packages/${seg(name)}`)
+        : endpoint(`/packages/${seg(name)}/${seg(version)}`)
+      return getJson(PackageInfo, { name, version, url }).pipe(
+        Effect.flatMap((info) => checkInfo(info, name, version, url))
+      )
+    }
+
+    /**
+     * Within a fresh-metadata window (MetadataFreshness.ts): the cached versions answer, decoded
+     * straight from its file when the registry confirmed it recently enough (no HTTP client at all).
+     */
+    const freshVersions = (url: string): Effect.Effect<Option.Option<VersionsResponse>> =>
+      Effect.flatMap(FiberRef.get(metadataMaxAge), (maxAge) => {
+        const window = Duration.toMillis(maxAge)
+        const file = options.metadataCacheDir === undefined
+          ? undefined
+          : metadataFile(options.metadataCacheDir, registry, base, url)
+        if (window <= 0 || file === undefined) return Effect.succeed(Option.none())
+        return Effect.map(readMetadata(file, url), (kept) => {
+          const fresh = Option.flatMap(kept, (r) =>
+            r.checkedAt !== undefined && Date.now() - r.checkedAt < window
+              ? decodeVersionsBody(r.body)
+              : Option.none())
+          // not fresh: the request that follows revalidates this very copy (no second read)
+          if (Option.isNone(fresh)) peeked.set(url, kept)
+          return fresh
+        })
+      })
+
+    const versions = Effect.fn("RemoteRegistry.versions")(function*(name: string) {
+      const url = endpoint(`/packages/${seg(name)}/versions`)
+      const fresh = yield* freshVersions(url)
+      const answer = Option.isSome(fresh) ?
+        fresh :
+        yield* getJson(VersionsResponse, { name, url }).pipe(
+          Effect.map(Option.some),
+          // FlowMason's server always answers 404 here (`Package 'x@versions' not found`): treat a
+          // 404 as "not supported" and ask for the package itself (which 404s if it is missing).
+          Effect.catchTag("PackageNotFound", () => Effect.succeed(Option.none()))
+        )
+      if (Option.isSome(answer)) {
+        const v = answer.value
+        if (v.name !== "" && !sameName(v.name, name)) {
+          return yield* new MalformedResponse({ registry, url, reason: `asked for ${name} but got ${v.name}` })
+        }
+        const byVersion = new Map(v.releases.map((r) => [r.version, r]))
+        const all = new Set([...v.versions, ...byVersion.keys()])
+        const releases = [...all]
+          .filter((x) => semver.valid(x) !== null)
+          .sort(semver.compare)
+          .map((x) => byVersion.get(x) ?? new ReleaseInfo({ version: x }))
+        const listed: VersionList = {
+          name: v.name === "" ? name : v.name,
+          registry,
+          releases,
+          supported: true,
+          source: "versions"
+        }
+        return listed
+      }
+      // no listing: its search answers and package answer (see VersionsFallback.ts)
+      const infoUrl = endpoint(`/packages/${seg(name)}`)
+      const gathered = yield* gatherVersions(name, {
+        latest: getJson(PackageInfo, { name, url: infoUrl }).pipe(
+          Effect.map((info) => Option.some(normalize(info))),
+          Effect.catchTag("PackageNotFound", () => Effect.succeed(Option.none()))
+        ),
+        page: (page, pageSize) =>
+          search({ query: name, page, pageSize }).pipe(
+            Effect.map((answer) => Option.some({ ...answer, packages: answer.packages.map(normalize) })),
+            // a search that refuses the query or answers garbage: the package answer alone
+            Effect.catchTag("MalformedResponse", () => Effect.succeed(Option.none()))
+          )
+      })
+      if (Option.isNone(gathered)) return yield* new PackageNotFound({ name, registry })
+      const { name: spelled, releases, source } = gathered.value
+      const list: VersionList = { name: spelled, registry, releases, supported: false, source }
+      return list
+    })
+
+    const resolve = Effect.fn("RemoteRegistry.resolve")(function*(name: string, spec?: string | undefined) {
+      const exact = spec !== undefined && semver.valid(spec) === spec
+      if (exact) return yield* infoRaw(name, spec)
+      if (spec !== undefined && semver.validRange(spec) === null) {
+        return yield* new PackageNotFound({ name, version: spec, registry })
+      }
+      const list = yield* versions(name)
+      const candidates = list.releases.filter((r) => !r.yanked).map((r) => r.version)
+      const chosen = spec === undefined ? pickLatest(candidates) : maxSatisfying(candidates, spec)
+      if (chosen === undefined) return yield* new PackageNotFound({ name, version: spec ?? "latest", registry })
+      return yield* infoRaw(name, chosen)
+    })
 
     const download = (info: PackageInfo): Stream.Stream<Uint8Array, PackageNotFound | RemoteError> => {
       const url = resolveDownloadUrl(base, info.name, info.version, info.download_url)
@@ -913,30 +823,24 @@ export const make = (
 
     // the publish-log endpoints, on every install's path: through `BoundedGet`, decoded with the
     // schemas their `RegistryApi` endpoints declare
-    const logUrl = (path: string, params: Record<string, string | number | undefined>) => {
-      const query = new URLSearchParams()
-      for (const [k, v] of Object.entries(params)) if (v !== undefined) query.set(k, String(v))
-      return endpoint(`${path}?${query.toString()}`)
-    }
-
     const logProof = (index: number, old: number | undefined) =>
-      getJson(InclusionProofResponse, { url: logUrl("/log/proof/inclusion", { index, old }) }).pipe(
+      getJson(InclusionProofResponse, { url: withQuery("/log/proof/inclusion", { index, old }) }).pipe(
         Effect.withSpan("RemoteRegistry.logProof", { attributes: { registry } })
       )
 
     const logProofs = (indexes: ReadonlyArray<number>, old: number | undefined, size: number | undefined) =>
       getJson(InclusionProofsResponse, {
-        url: logUrl("/log/proof/inclusions", { indexes: indexes.join(","), old, size })
+        url: withQuery("/log/proof/inclusions", { indexes: indexes.join(","), old, size })
       }).pipe(Effect.withSpan("RemoteRegistry.logProofs", { attributes: { registry, count: indexes.length } }))
 
-    const logCheckpoint = call((api) => api.log.checkpoint(), { url: endpoint("/log/checkpoint") })
+    const logCheckpoint = getText({ url: endpoint("/log/checkpoint") })
 
     const logEntries = (start: number, end: number) =>
-      getJson(LogEntriesResponse, { url: logUrl("/log/entries", { start, end }) })
+      getJson(LogEntriesResponse, { url: withQuery("/log/entries", { start, end }) })
 
     const logConsistency = (oldSize: number, newSize: number) =>
       getJson(ConsistencyProofResponse, {
-        url: logUrl("/log/proof/consistency", { old: oldSize, new: newSize })
+        url: withQuery("/log/proof/consistency", { old: oldSize, new: newSize })
       })
 
     return {
@@ -955,13 +859,6 @@ export const make = (
       logConsistency
     } satisfies RemoteRegistry
   })
-
-/** Everything the typed API client can fail with. */
-type ClientFailure =
-  | HttpClientError.HttpClientError
-  | ParseResult.ParseError
-  | HttpApiError.HttpApiDecodeError
-  | ApiError
 
 /** The `code` (ECONNREFUSED, ...) a Node error carries, if any. */
 const codeOf = (u: unknown): string | undefined =>
