@@ -493,12 +493,12 @@ export const make = (
         : effect
 
     /**
-     * A `BoundedGet` failure as this registry's error: `refuse` words a transfer over its cap,
-     * `broken` one that stalled or broke off.
+     * A `BoundedGet` failure as this registry's error: `over` words a transfer over its cap (the
+     * bytes it announced, if it did), `broken` one that stalled or broke off.
      */
     const transferError = (
       ctx: Ctx,
-      refuse: (bytes: number | undefined) => MalformedResponse,
+      over: (bytes: number | undefined) => string,
       broken: (why: string) => string
     ) =>
     (e: StartFailure | BodyFailure): PackageNotFound | RemoteError => {
@@ -510,9 +510,9 @@ export const make = (
         case "Status":
           return fromStatus(e.status, detailOf(Option.getOrUndefined(decodeJsonOption(e.body))), ctx)
         case "Announced":
-          return refuse(e.bytes)
+          return new MalformedResponse({ registry, url: ctx.url, reason: over(e.bytes) })
         case "TooLarge":
-          return refuse(undefined)
+          return new MalformedResponse({ registry, url: ctx.url, reason: over(undefined) })
         case "Stalled":
           return unavailable(broken(idle))
         case "BrokeOff":
@@ -551,13 +551,9 @@ export const make = (
           Effect.mapError(transferError(
             ctx,
             (bytes) =>
-              new MalformedResponse({
-                registry,
-                url,
-                reason: bytes === undefined
-                  ? `the answer is over the ${MAX_ANSWER_BYTES / MiB} MiB limit`
-                  : `the answer announced ${bytes} bytes, over the ${MAX_ANSWER_BYTES / MiB} MiB limit`
-              }),
+              bytes === undefined
+                ? `the answer is over the ${MAX_ANSWER_BYTES / MiB} MiB limit`
+                : `the answer announced ${bytes} bytes, over the ${MAX_ANSWER_BYTES / MiB} MiB limit`,
             (why) => why
           ))
         )
@@ -710,13 +706,9 @@ export const make = (
       const failure = transferError(
         ctx,
         (bytes) =>
-          new MalformedResponse({
-            registry,
-            url,
-            reason: bytes === undefined
-              ? `the download of ${pkg} sent more than ${allowed}`
-              : `the download of ${pkg} announced ${bytes} bytes, more than ${allowed}`
-          }),
+          bytes === undefined
+            ? `the download of ${pkg} sent more than ${allowed}`
+            : `the download of ${pkg} announced ${bytes} bytes, more than ${allowed}`,
         (why) => why === idle ? `the download stalled: ${idle}` : `the download broke off: ${why}`
       )
       // only the start is retried (connection failures, no answer in time, 408/429/5xx), as JSON

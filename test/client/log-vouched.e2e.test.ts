@@ -62,32 +62,31 @@ describe("the stored log remembers what it vouched for (built binary)", () => {
       proxy.take()
 
       const project = path.join(root, "project")
+      /** Installs (afresh: no fm_packages) and answers the one log request it made. */
+      const install = async (args: ReadonlyArray<string>) => {
+        fs.rmSync(path.join(project, "fm_packages"), { recursive: true, force: true })
+        const r = await fm(args, project)
+        assert.strictEqual(r.code, 0, r.stderr)
+        const [asked, ...more] = proxy.take()
+        assert.deepStrictEqual(more, [], "one log request")
+        assert.strictEqual(asked?.path, "/api/v1/registry/log/proof/inclusions")
+        return asked
+      }
       writeProject(project, { "app-pkg": "^1.0.0" })
-      const first = await fm(["install"], project)
-      assert.strictEqual(first.code, 0, first.stderr)
-      const [asked, ...more] = proxy.take()
-      assert.deepStrictEqual(more, [], "one log request")
-      assert.strictEqual(asked?.path, "/api/v1/registry/log/proof/inclusions")
-      assert.deepStrictEqual(asked?.get("indexes")?.split(",").sort(), ["0", "1"])
+      const first = await install(["install"])
+      assert.deepStrictEqual(first?.get("indexes")?.split(",").sort(), ["0", "1"])
 
       // everything proven before: the checkpoint and the consistency proof from it, no inclusion proof
-      fs.rmSync(path.join(project, "fm_packages"), { recursive: true })
-      const frozen = await fm(["install", "--frozen"], project)
-      assert.strictEqual(frozen.code, 0, frozen.stderr)
-      const again = proxy.take()
-      assert.strictEqual(again.length, 1, "one log request")
-      assert.strictEqual(again[0]?.get("indexes"), "")
-      assert.strictEqual(again[0]?.get("old"), "2")
+      const again = await install(["install", "--frozen"])
+      assert.strictEqual(again?.get("indexes"), "")
+      assert.strictEqual(again?.get("old"), "2")
 
       // a new package: its proof alone
       await publishFixture(server.url, token, { name: "other", version: "1.0.0" })
       writeProject(project, { "app-pkg": "^1.0.0", other: "^1.0.0" })
-      const grown = await fm(["install"], project)
-      assert.strictEqual(grown.code, 0, grown.stderr)
-      const third = proxy.take()
-      assert.strictEqual(third.length, 1, "one log request")
-      assert.strictEqual(third[0]?.get("indexes"), "2")
-      assert.strictEqual(third[0]?.get("old"), "2")
+      const third = await install(["install"])
+      assert.strictEqual(third?.get("indexes"), "2")
+      assert.strictEqual(third?.get("old"), "2")
 
       // a remembered package whose recorded bytes differ (the lock says other bytes): proven again
       const lockFile = path.join(project, "fm.lock.json")
@@ -109,12 +108,8 @@ describe("the stored log remembers what it vouched for (built binary)", () => {
           vouched: stored.vouched.map((v) => (v.name === "dep-pkg" ? { ...v, sha256: "0".repeat(64) } : v))
         })
       )
-      fs.rmSync(path.join(project, "fm_packages"), { recursive: true })
-      const reproved = await fm(["install", "--frozen"], project)
-      assert.strictEqual(reproved.code, 0, reproved.stderr)
-      const fourth = proxy.take()
-      assert.strictEqual(fourth.length, 1, "one log request")
-      assert.strictEqual(fourth[0]?.get("indexes"), "0")
+      const fourth = await install(["install", "--frozen"])
+      assert.strictEqual(fourth?.get("indexes"), "0")
     } finally {
       await proxy.close()
       await server.stop()
