@@ -74,11 +74,40 @@ export class LogUnavailable extends Data.TaggedError("LogUnavailable")<LogFailur
   }
 }
 
+/**
+ * A package the log vouched for (the publish of name@version with this SHA-256 and size, at this
+ * index), proven included in the stored checkpoint's tree or an earlier one it extends.
+ */
+const Vouched = Schema.Struct({
+  index: Schema.Number,
+  name: Schema.String,
+  version: Schema.String,
+  sha256: Schema.String,
+  size: Schema.Number
+})
+type Vouched = typeof Vouched.Type
+
+/** The most vouched packages kept per log (the newest are kept). */
+const MAX_VOUCHED = 20_000
+
 const StoredCheckpoint = Schema.Struct({
   origin: Schema.String,
   size: Schema.Number,
-  note: Schema.String
+  note: Schema.String,
+  vouched: Schema.optional(Schema.Array(Vouched))
 })
+
+/**
+ * What is kept of a log: the newest checkpoint seen, and the packages its tree was proven to
+ * include (a cache of earlier checks' answers: inclusion in that tree, with the consistency of
+ * every later checkpoint, is inclusion in the later tree).
+ * @since 0.1.0
+ * @category models
+ */
+export interface StoredLog {
+  readonly checkpoint: Checkpoint
+  readonly vouched: ReadonlyArray<Vouched>
+}
 
 /**
  * The file that keeps the newest checkpoint seen of a log.
@@ -88,13 +117,13 @@ export const stateFile = (stateDir: string, origin: string): string =>
   Path.join(stateDir, `${origin.replace(/[^A-Za-z0-9._-]/g, "_")}.json`)
 
 /**
- * The stored checkpoint of a log (verified again with the key): `undefined` when none is stored.
+ * What is kept of a log (its checkpoint verified again with the key): `undefined` when nothing is.
  * @since 0.1.0
  */
-export const readStored = (
+export const readStoredLog = (
   file: string,
   verifier: NoteVerifier
-): Effect.Effect<Checkpoint | undefined, string> =>
+): Effect.Effect<StoredLog | undefined, string> =>
   Effect.gen(function*() {
     if (!Fs.existsSync(file)) return undefined
     const text = yield* Effect.try({
@@ -110,21 +139,43 @@ export const readStored = (
         `the stored checkpoint ${file} is not signed by the pinned key (remove it to trust the log afresh)`
       )
     }
-    return opened.checkpoint
+    // only entries of the stored tree count
+    const vouched = (stored.vouched ?? []).filter((v) => v.index < opened.checkpoint.size)
+    return { checkpoint: opened.checkpoint, vouched }
   })
 
 /**
- * Keeps a checkpoint as the newest seen of its log (temp file, fsync, rename; mode 0600).
+ * The stored checkpoint of a log (verified again with the key): `undefined` when none is stored.
  * @since 0.1.0
  */
-export const writeStored = (file: string, checkpoint: Checkpoint, note: string): Effect.Effect<void, string> =>
+export const readStored = (
+  file: string,
+  verifier: NoteVerifier
+): Effect.Effect<Checkpoint | undefined, string> => Effect.map(readStoredLog(file, verifier), (s) => s?.checkpoint)
+
+/**
+ * Keeps a checkpoint as the newest seen of its log (temp file, fsync, rename; mode 0600), with the
+ * packages proven included in its tree (none unless given: a checkpoint kept without its chain of
+ * consistency checks carries no vouched packages over).
+ * @since 0.1.0
+ */
+export const writeStored = (
+  file: string,
+  checkpoint: Checkpoint,
+  note: string,
+  vouched: ReadonlyArray<Vouched> = []
+): Effect.Effect<void, string> =>
   Effect.try({
     try: () => {
       Fs.mkdirSync(Path.dirname(file), { recursive: true, mode: 0o700 })
       const temp = `${file}.${process.pid}.${crypto.randomBytes(6).toString("hex")}.tmp`
       const fd = Fs.openSync(temp, "wx", 0o600)
       try {
-        Fs.writeFileSync(fd, JSON.stringify({ origin: checkpoint.origin, size: checkpoint.size, note }))
+        const kept = vouched.length > MAX_VOUCHED ? vouched.slice(vouched.length - MAX_VOUCHED) : vouched
+        Fs.writeFileSync(
+          fd,
+          JSON.stringify({ origin: checkpoint.origin, size: checkpoint.size, note, vouched: kept })
+        )
         Fs.fsyncSync(fd)
       } finally {
         Fs.closeSync(fd)
@@ -228,11 +279,47 @@ const entryProblem = (
   return undefined
 }
 
-/** Keeps the head when it is newer than the stored checkpoint. */
-const keepNewer = (file: string, stored: Checkpoint | undefined, head: Checkpoint, note: string) =>
-  stored === undefined || head.size > stored.size || !hashEquals(head.root, stored.root)
-    ? writeStored(file, head, note)
-    : Effect.void
+/** The stored record of a package, for {@link isVouched}. */
+const vouchedOf = (pkg: LoggedPackage): Vouched => ({
+  index: pkg.index,
+  name: normalizeName(pkg.name),
+  version: pkg.version,
+  sha256: pkg.sha256,
+  size: pkg.size
+})
+
+const vouchedKey = (v: Vouched) => `${v.index}\u0000${v.name}\u0000${v.version}\u0000${v.sha256}\u0000${v.size}`
+
+/**
+ * Keeps the head when it is newer than the stored checkpoint, with the packages just proven
+ * included added to the stored ones (checked against the stored tree or one it extends, so they
+ * stay included in the head).
+ */
+const keepNewer = (
+  file: string,
+  stored: StoredLog | undefined,
+  head: Checkpoint,
+  note: string,
+  proven: ReadonlyArray<LoggedPackage>
+) =>
+  Effect.suspend(() => {
+    const kept = stored?.vouched ?? []
+    const known = new Set(kept.map(vouchedKey))
+    const added = proven.map(vouchedOf).filter((v) => !known.has(vouchedKey(v)))
+    return stored === undefined || head.size > stored.checkpoint.size ||
+        !hashEquals(head.root, stored.checkpoint.root) || added.length > 0
+      ? writeStored(file, head, note, [...kept, ...added])
+      : Effect.void
+  })
+
+/**
+ * The packages the stored log already vouched for (same index, name, version, SHA-256 and size):
+ * the consistency of the new checkpoint with the stored one proves them included in it too.
+ */
+const isVouched = (stored: StoredLog | undefined) => {
+  const known = new Set((stored?.vouched ?? []).map(vouchedKey))
+  return (pkg: LoggedPackage) => known.has(vouchedKey(vouchedOf(pkg)))
+}
 
 /**
  * What one check needs: the registry's name, its pinned key, the package answer and what was
@@ -274,20 +361,22 @@ export const verifyLogged = (
     const index = check.info.log_index
     if (index === undefined) return yield* fail("the registry's answer carries no log index")
     const file = stateFile(check.stateDir, verifier.name)
-    const stored = yield* readStored(file, verifier).pipe(Effect.mapError(fail))
-    const proof = yield* check.fetchProof(index, stored?.size).pipe(
+    const stored = yield* readStoredLog(file, verifier).pipe(Effect.mapError(fail))
+    const proof = yield* check.fetchProof(index, stored?.checkpoint.size).pipe(
       Effect.mapError(fromRequest(check.registry, verifier.name, pkg))
     )
     const note = proof.checkpoint ?? ""
-    const head = yield* checkHead(verifier, note, stored, { oldSize: proof.old_size, hashes: proof.consistency }).pipe(
-      Effect.mapError(fail)
-    )
+    const head = yield* checkHead(verifier, note, stored?.checkpoint, {
+      oldSize: proof.old_size,
+      hashes: proof.consistency
+    }).pipe(Effect.mapError(fail))
     if (proof.tree_size !== head.size) {
       return yield* fail(`the proof is for a tree of ${proof.tree_size} entries, not the signed ${head.size}`)
     }
-    const problem = entryProblem({ ...check, ...check.info, index }, proof, head)
+    const logged: LoggedPackage = { ...check, ...check.info, index }
+    const problem = entryProblem(logged, proof, head)
     if (problem !== undefined) return yield* fail(problem)
-    yield* keepNewer(file, stored, head, note).pipe(Effect.mapError(fail))
+    yield* keepNewer(file, stored, head, note, [logged]).pipe(Effect.mapError(fail))
     return { index, treeSize: head.size }
   })
 
@@ -313,7 +402,10 @@ export interface LogBatchCheck {
  * Checks that the registry's log vouches for every package of a project install, as
  * {@link verifyLogged} does for one: the first request brings the signed checkpoint, the
  * consistency proof from the stored checkpoint and up to 256 inclusion proofs; more packages take
- * one request per 256 more, in the same (fixed-size, cacheable) tree. Answers the tree size.
+ * one request per 256 more, in the same (fixed-size, cacheable) tree. A package the stored log
+ * already vouched for needs no inclusion proof (the consistency proof carries it into the new
+ * tree), so an install of what was installed before asks for the checkpoint and the consistency
+ * proof alone. Answers the tree size.
  * @since 0.1.0
  */
 export const verifyLoggedMany = (
@@ -333,15 +425,21 @@ export const verifyLoggedMany = (
     const fail = failed(verifier.name, label)
     const request = fromRequest(check.registry, verifier.name, label)
     const file = stateFile(check.stateDir, verifier.name)
-    const stored = yield* readStored(file, verifier).pipe(Effect.mapError(fail))
+    const stored = yield* readStoredLog(file, verifier).pipe(Effect.mapError(fail))
+    const known = isVouched(stored)
+    const unproven = check.packages.filter((p) => !known(p))
     const chunks: Array<ReadonlyArray<LoggedPackage>> = []
-    for (let i = 0; i < check.packages.length; i += MAX_PROOFS) chunks.push(check.packages.slice(i, i + MAX_PROOFS))
-    const answer = yield* check.fetchProofs((chunks[0] ?? []).map((p) => p.index), stored?.size, undefined).pipe(
-      Effect.mapError(request)
-    )
+    for (let i = 0; i < unproven.length; i += MAX_PROOFS) chunks.push(unproven.slice(i, i + MAX_PROOFS))
+    const answer = yield* check.fetchProofs(
+      (chunks[0] ?? []).map((p) => p.index),
+      stored?.checkpoint.size,
+      undefined
+    ).pipe(Effect.mapError(request))
     const note = answer.checkpoint ?? ""
-    const head = yield* checkHead(verifier, note, stored, { oldSize: answer.old_size, hashes: answer.consistency })
-      .pipe(Effect.mapError(fail))
+    const head = yield* checkHead(verifier, note, stored?.checkpoint, {
+      oldSize: answer.old_size,
+      hashes: answer.consistency
+    }).pipe(Effect.mapError(fail))
     let reply: { readonly tree_size: number; readonly proofs: ReadonlyArray<EntryProof> } = answer
     for (const [i, chunk] of chunks.entries()) {
       if (i > 0) {
@@ -363,6 +461,6 @@ export const verifyLoggedMany = (
         }
       }
     }
-    yield* keepNewer(file, stored, head, note).pipe(Effect.mapError(fail))
+    yield* keepNewer(file, stored, head, note, unproven).pipe(Effect.mapError(fail))
     return { treeSize: head.size }
   })

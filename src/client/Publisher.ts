@@ -10,6 +10,7 @@ import * as path from "node:path"
 import type { PackageInfo } from "../api/Models.js"
 import { PackageArchive } from "../archive/PackageArchive.js"
 import { Checksum } from "../shared/Checksum.js"
+import { BoundedGet } from "./BoundedGet.js"
 import { RegistryConfig } from "./RegistryConfig.js"
 import * as RemoteRegistry from "./RemoteRegistry.js"
 
@@ -98,6 +99,7 @@ export class Publisher extends Effect.Service<Publisher>()("fm/Publisher", {
     const archive = yield* PackageArchive
     const checksum = yield* Checksum
     const http = yield* HttpClient.HttpClient
+    const transport = yield* BoundedGet
 
     /** Everything `publish` checks before sending a byte: the archive, the registry, its token. */
     const check = Effect.fn("Publisher.check")(function*(
@@ -130,7 +132,8 @@ export class Publisher extends Effect.Service<Publisher>()("fm/Publisher", {
     ) {
       const ok = yield* check(file, options)
       const remote = yield* RemoteRegistry.make(ok.entry, { token: ok.token }).pipe(
-        Effect.provideService(HttpClient.HttpClient, http)
+        Effect.provideService(HttpClient.HttpClient, http),
+        Effect.provideService(BoundedGet, transport)
       )
       const info = yield* remote.publish(ok.file, {
         name: ok.name,
@@ -164,5 +167,5 @@ export class Publisher extends Effect.Service<Publisher>()("fm/Publisher", {
       publish
     } as const
   }),
-  dependencies: [RegistryConfig.Default, PackageArchive.Default, Checksum.Default]
+  dependencies: [RegistryConfig.Default, PackageArchive.Default, Checksum.Default, BoundedGet.Default]
 }) {}

@@ -16,6 +16,7 @@ import { isVersion } from "../domain/Version.js"
 import type { ChecksumMismatch } from "../shared/Checksum.js"
 import { parseVerifier } from "../shared/log/SignedNote.js"
 import * as Availability from "./Availability.js"
+import { BoundedGet } from "./BoundedGet.js"
 import { LogUnavailable, LogVerificationFailed, verifyLogged, verifyLoggedMany } from "./LogVerifier.js"
 import type { CachedPackage, CacheError } from "./PackageCache.js"
 import { PackageCache } from "./PackageCache.js"
@@ -165,6 +166,7 @@ export class Registries extends Effect.Service<Registries>()("fm/Registries", {
     const config = yield* RegistryConfig
     const cache = yield* PackageCache
     const http = yield* HttpClient.HttpClient
+    const transport = yield* BoundedGet
     // transport tuning from the environment; a malformed value is a startup defect naming the variable
     const timeoutSeconds = yield* Config.number("FLOWMASON_HTTP_TIMEOUT").pipe(Config.withDefault(30), Effect.orDie)
     const retries = yield* Config.integer("FLOWMASON_HTTP_RETRIES").pipe(Config.withDefault(3), Effect.orDie)
@@ -210,7 +212,7 @@ export class Registries extends Effect.Service<Registries>()("fm/Registries", {
                 retryDelay: `${retryDelayMs} millis` as const
               }))
               : Effect.succeed(undefined)
-          }).pipe(Effect.provideService(HttpClient.HttpClient, observed)),
+          }).pipe(Effect.provideService(HttpClient.HttpClient, observed), Effect.provideService(BoundedGet, transport)),
           ({ again, main, probe }) => {
             const gated = tracker.gate(probe, main, again)
             clients.set(key, gated)
@@ -578,7 +580,7 @@ export class Registries extends Effect.Service<Registries>()("fm/Registries", {
       fetchCached
     } as const
   }),
-  dependencies: [RegistryConfig.Default, PackageCache.Default]
+  dependencies: [RegistryConfig.Default, PackageCache.Default, BoundedGet.Default]
 }) {}
 
 /**

@@ -1,8 +1,10 @@
 /**
- * A client for ONE registry, derived from the shared `RegistryApi` definition
- * (`HttpApiClient.make`), over @effect/platform's `HttpClient`: a per-attempt timeout, retries with
- * backoff for transient failures only, `User-Agent: fm/<version>`, the registry's token sent only
- * to the registry's own origin, and percent-encoded paths. It also survives the quirks of the
+ * A client for ONE registry of the shared `RegistryApi` definition: its answers are decoded with
+ * the schemas the API's endpoints declare. Reads go through {@link BoundedGet} (Node's `http`
+ * with keep-alive; the platform `HttpClient` and the typed `HttpApiClient` cost several ms of CPU
+ * per request, most of a 143-package install's), uploads through the `HttpClient`: a per-attempt
+ * timeout, retries with backoff for transient failures only, `User-Agent: fm/<version>`, the
+ * registry's token sent only to the registry's own origin, and percent-encoded paths. It also survives the quirks of the
  * existing FlowMason server (relative `download_url`, a `/versions` endpoint that always answers
  * 404, "latest" by filename order, dates without a timezone, `components: [""]`).
  * Every transfer ends: each response body has an idle timeout (the per-attempt timeout) and a size
@@ -11,13 +13,10 @@
  * Every failure is a typed error whose message names the package and the registry.
  * @since 0.1.0
  */
-import * as HttpApiClient from "@effect/platform/HttpApiClient"
-import type * as HttpApiError from "@effect/platform/HttpApiError"
 import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientError from "@effect/platform/HttpClientError"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import * as HttpClientResponse from "@effect/platform/HttpClientResponse"
-import type { ParseResult } from "effect"
 import {
   Config,
   Duration,
@@ -34,23 +33,21 @@ import {
 import * as crypto from "node:crypto"
 import * as fs from "node:fs"
 import semver from "semver"
-import type { ApiError } from "../api/ApiErrors.js"
-import type {
+import {
   ConsistencyProofResponse,
   InclusionProofResponse,
   InclusionProofsResponse,
   LogEntriesResponse
 } from "../api/LogModels.js"
-import type { HealthResponse, SearchResponse } from "../api/Models.js"
-import { PackageInfo, ReleaseInfo, VersionsResponse } from "../api/Models.js"
-import { API_PREFIX, RegistryApi } from "../api/RegistryApi.js"
+import { HealthResponse, PackageInfo, ReleaseInfo, SearchResponse, VersionsResponse } from "../api/Models.js"
+import { API_PREFIX } from "../api/RegistryApi.js"
 import { sameName } from "../domain/PackageName.js"
 import { maxSatisfying, pickLatest } from "../domain/Version.js"
 import { USER_AGENT } from "../shared/FmVersion.js"
 import { boundedBody, MAX_ANSWER_BYTES, readBounded } from "./BoundedBody.js"
+import { type BodyFailure, BoundedGet, type StartFailure } from "./BoundedGet.js"
 import { metadataFile, type MetadataRecord, readMetadata, touchMetadata, writeMetadata } from "./MetadataDiskCache.js"
 import { metadataMaxAge } from "./MetadataFreshness.js"
-import { type BodyFailure, nodeDownload, type StartFailure } from "./NodeDownload.js"
 import {
   AuthenticationFailed,
   MalformedResponse,
@@ -285,14 +282,16 @@ interface Ctx {
 const decodeVersionsBody = Schema.decodeUnknownOption(Schema.parseJson(VersionsResponse))
 
 /**
- * Builds the client of one registry. Requires an `HttpClient` once, at construction.
+ * Builds the client of one registry. Requires an `HttpClient` (the typed API client's, built on
+ * its first use) and the {@link BoundedGet} transport (downloads and log proofs) once, at
+ * construction.
  * @since 0.1.0
  * @category constructors
  */
 export const make = (
   target: RegistryTarget,
   options: RemoteRegistryOptions = {}
-): Effect.Effect<RemoteRegistry, never, HttpClient.HttpClient> =>
+): Effect.Effect<RemoteRegistry, never, HttpClient.HttpClient | BoundedGet> =>
   Effect.gen(function*() {
     const registry = target.name
     const base = target.url.replace(/\/+$/, "")
@@ -313,6 +312,7 @@ export const make = (
     const idle = `no data for ${Duration.format(timeout)}`
 
     const raw = yield* HttpClient.HttpClient
+    const transport = yield* BoundedGet
 
     /** Headers for every request; the token only to the registry's own origin. */
     const withHeaders = (c: HttpClient.HttpClient): HttpClient.HttpClient =>
@@ -362,18 +362,6 @@ export const make = (
         })
       )
 
-    // no retries: no retryTransient at all (Effect's repeat reads `times: 0` as "no limit", so a
-    // 503 would be asked again forever)
-    const retrying = (c: HttpClient.HttpClient): HttpClient.HttpClient =>
-      retries > 0 ? HttpClient.retryTransient(c, { schedule, times: retries }) : c
-    // The base URL is prepended BEFORE the headers are set (so that the origin check sees the
-    // full URL); HttpApiClient's own `baseUrl` would be applied after our request mapping.
-    const prepend = (c: HttpClient.HttpClient): HttpClient.HttpClient =>
-      HttpClient.mapRequest(c, HttpClientRequest.prependUrl(base))
-    /**
-     * ETag revalidation of package metadata: the cached copy's ETag goes out as `If-None-Match`;
-     * a `304` is answered from the cached body; a `200` with an `ETag` replaces the cached copy.
-     */
     /**
      * What `freshVersions` just read of a metadata file, by URL, handed to the request that follows
      * (its `If-None-Match`) so the file is read once per call, not twice.
@@ -385,95 +373,8 @@ export const make = (
         peeked.delete(url)
         return known !== undefined ? Effect.succeed(known) : readMetadata(file, url)
       })
-    const withMetadataCache = (c: HttpClient.HttpClient): HttpClient.HttpClient => {
-      const dir = options.metadataCacheDir
-      if (dir === undefined) return c
-      const fileOf = (req: HttpClientRequest.HttpClientRequest) =>
-        req.method === "GET" ? metadataFile(dir, registry, base, req.url) : undefined
-      // the copy read for `If-None-Match`, kept (by URL) for its 304 so the file is read once
-      const pending = new Map<string, MetadataRecord>()
-      const cachedCopy = (file: string, url: string, etag: string | undefined) =>
-        Effect.suspend(() => {
-          const kept = pending.get(url)
-          pending.delete(url)
-          return kept !== undefined && kept.etag === etag ? Effect.succeed(Option.some(kept)) : readMetadata(file, url)
-        })
-      const rebuilt = (request: HttpClientRequest.HttpClientRequest, body: string, etag: string) =>
-        HttpClientResponse.fromWeb(
-          request,
-          new Response(body, { status: 200, headers: { "content-type": "application/json", etag } })
-        )
-      return c.pipe(
-        HttpClient.mapRequestEffect((req) => {
-          const file = fileOf(req)
-          if (file === undefined) return Effect.succeed(req)
-          return Effect.map(
-            readOnce(file, req.url),
-            Option.match({
-              onNone: () => req,
-              onSome: (r) => {
-                pending.set(req.url, r)
-                return HttpClientRequest.setHeader(req, "if-none-match", r.etag)
-              }
-            })
-          )
-        }),
-        HttpClient.transformResponse(Effect.flatMap((res) => {
-          const file = fileOf(res.request)
-          if (file === undefined) return Effect.succeed(res)
-          if (res.status === 304) {
-            return Effect.flatMap(
-              cachedCopy(file, res.request.url, res.request.headers["if-none-match"]),
-              Option.match({
-                onNone: () =>
-                  Effect.fail(
-                    new HttpClientError.ResponseError({
-                      request: res.request,
-                      response: res,
-                      reason: "StatusCode",
-                      description: "HTTP 304 but the cached copy is gone; try again"
-                    })
-                  ),
-                onSome: (r) => Effect.as(touchMetadata(file), rebuilt(res.request, r.body, r.etag))
-              })
-            )
-          }
-          pending.delete(res.request.url)
-          const etag = res.headers["etag"]
-          if (res.status !== 200 || etag === undefined || etag === "") return Effect.succeed(res)
-          return Effect.flatMap(res.text, (body) =>
-            Effect.as(writeMetadata(file, { url: res.request.url, etag, body }), rebuilt(res.request, body, etag)))
-        })),
-        // within a fresh-metadata window (MetadataFreshness.ts), a copy confirmed recently enough
-        // answers without a request (and without retries or timeouts: nothing goes out)
-        HttpClient.transform((effect, req) =>
-          Effect.flatMap(FiberRef.get(metadataMaxAge), (maxAge) => {
-            const kept = pending.get(req.url)
-            const window = Duration.toMillis(maxAge)
-            if (kept?.checkedAt === undefined || window <= 0 || Date.now() - kept.checkedAt >= window) {
-              return effect
-            }
-            pending.delete(req.url)
-            return Effect.succeed(rebuilt(req, kept.body, kept.etag))
-          })
-        )
-      )
-    }
-    const apiClient = raw.pipe(
-      prepend,
-      withHeaders,
-      withTimeout(timeout),
-      withBoundedBody,
-      retrying,
-      withMetadataCache
-    )
     /** Uploads: no retries (a repeated POST could answer 409 for our own first attempt). */
     const uploadClient = raw.pipe(withHeaders, withTimeout(uploadTimeout), withBoundedBody)
-
-    const api = yield* HttpApiClient.make(RegistryApi, {
-      transformClient: () =>
-        apiClient
-    })
 
     const label = (ctx: Ctx) =>
       ctx.name === undefined ? undefined : ctx.version === undefined ? ctx.name : `${ctx.name}@${ctx.version}`
@@ -510,18 +411,9 @@ export const make = (
     const detailOf = (e: unknown): string =>
       typeof e === "object" && e !== null && "detail" in e && typeof e.detail === "string" ? e.detail : ""
 
-    /** An API error the endpoint asked does not declare: the server is not speaking the protocol. */
-    const unexpected = (ctx: Ctx) => (e: ApiError | HttpApiError.HttpApiDecodeError): MalformedResponse =>
-      new MalformedResponse({ registry, url: ctx.url, reason: `${e._tag}: ${e.message}` })
-
-    /** Maps anything the typed client can fail with into our errors. */
-    const mapError = (ctx: Ctx) => (e: ClientFailure): PackageNotFound | RemoteError =>
+    /** Maps an upload's transport failures into our errors. */
+    const mapError = (ctx: Ctx) => (e: HttpClientError.HttpClientError): PackageNotFound | RemoteError =>
       Match.valueTags(e, {
-        NotFound: (e) =>
-          fromStatus(404, e.detail, ctx),
-        Unauthorized: (e) => fromStatus(401, e.detail, ctx),
-        Forbidden: (e) => fromStatus(403, e.detail, ctx),
-        Unavailable: (e) => fromStatus(503, e.detail, ctx),
         RequestError: (re) =>
           new RegistryUnavailable({
             registry,
@@ -539,21 +431,16 @@ export const make = (
             })
           }
           return fromStatus(status, re.description ?? "", ctx)
-        },
-        ParseError: (pe) => new MalformedResponse({ registry, url: ctx.url, reason: pe.message }),
-        BadRequest: unexpected(ctx),
-        Conflict: unexpected(ctx),
-        PayloadTooLarge: unexpected(ctx),
-        InvalidParameter: unexpected(ctx),
-        HttpApiDecodeError: unexpected(ctx)
+        }
       })
 
-    const call = <A>(
-      effect: Effect.Effect<A, ClientFailure>,
-      ctx: Ctx
-    ): Effect.Effect<A, PackageNotFound | RemoteError> => Effect.mapError(effect, mapError(ctx))
-
     const endpoint = (path: string) => `${base}${API_PREFIX}${path}`
+    /** An endpoint's URL with its query (parameters left undefined are left out). */
+    const withQuery = (path: string, params: Record<string, string | number | undefined>) => {
+      const query = new URLSearchParams()
+      for (const [k, v] of Object.entries(params)) if (v !== undefined) query.set(k, String(v))
+      return endpoint(`${path}?${query.toString()}`)
+    }
     const seg = (s: string) => encodeURIComponent(s)
 
     const normalize = (info: PackageInfo): PackageInfo => readThroughQuirks(base, info)
@@ -577,19 +464,132 @@ export const make = (
       return Effect.succeed(normalize(info))
     }
 
-    const health = call(api.health.health(), { url: endpoint("/health") }).pipe(
+    /** Headers of a `BoundedGet` request: the user agent, and the token only to the registry's origin. */
+    const headersFor = (url: string): Record<string, string> =>
+      Option.isSome(token) && originOf(url) === origin && origin !== undefined
+        ? { "user-agent": USER_AGENT, authorization: `Bearer ${Redacted.value(token.value)}` }
+        : { "user-agent": USER_AGENT }
+
+    /** A `BoundedGet` request of `url` with this registry's headers, timeouts and answer observer. */
+    const boundedRequest = (url: string, maxBytes: number) => ({
+      url,
+      headers: headersFor(url),
+      timeoutMs: Duration.toMillis(timeout),
+      idleMs: Duration.toMillis(timeout),
+      maxBytes,
+      onAnswer: options.onAnswer
+    })
+
+    /** What is retried, as JSON calls are: no answer (in time), 408/429/5xx. */
+    const transientStart = (e: StartFailure | BodyFailure) =>
+      e._tag === "NoAnswer" || (e._tag === "Status" && isTransientStatus(e.status))
+
+    const retryTransient = <A, E extends StartFailure | BodyFailure, R>(
+      effect: Effect.Effect<A, E, R>,
+      alsoWhen: (e: E) => boolean = () => false
+    ): Effect.Effect<A, E, R> =>
+      retries > 0
+        ? Effect.retry(effect, { schedule, times: retries, while: (e) => transientStart(e) || alsoWhen(e) })
+        : effect
+
+    /**
+     * A `BoundedGet` failure as this registry's error: `over` words a transfer over its cap (the
+     * bytes it announced, if it did), `broken` one that stalled or broke off.
+     */
+    const transferError = (
+      ctx: Ctx,
+      over: (bytes: number | undefined) => string,
+      broken: (why: string) => string
+    ) =>
+    (e: StartFailure | BodyFailure): PackageNotFound | RemoteError => {
+      const unavailable = (reason: string) =>
+        new RegistryUnavailable({ registry, url: ctx.url, reason, package: label(ctx) })
+      switch (e._tag) {
+        case "NoAnswer":
+          return unavailable(e.description)
+        case "Status":
+          return fromStatus(e.status, detailOf(Option.getOrUndefined(decodeJsonOption(e.body))), ctx)
+        case "Announced":
+          return new MalformedResponse({ registry, url: ctx.url, reason: over(e.bytes) })
+        case "TooLarge":
+          return new MalformedResponse({ registry, url: ctx.url, reason: over(undefined) })
+        case "Stalled":
+          return unavailable(broken(idle))
+        case "BrokeOff":
+          return unavailable(broken(e.description))
+      }
+    }
+
+    /**
+     * The text of a registry's answer to a `GET` of `ctx.url` through {@link BoundedGet}: bounded
+     * as every answer is (the per-attempt timeout, the idle timeout, {@link MAX_ANSWER_BYTES}),
+     * retried as every call is (a stalled answer too). Package metadata (info, versions, one
+     * version) is revalidated against its cached copy: the copy's ETag goes out as
+     * `If-None-Match`, a `304` is answered from the copy, a `200` with an `ETag` replaces it; within
+     * a fresh-metadata window (MetadataFreshness.ts) a copy confirmed recently enough answers
+     * without a request.
+     */
+    const getText = (ctx: Ctx): Effect.Effect<string, PackageNotFound | RemoteError> =>
+      Effect.gen(function*() {
+        const url = ctx.url
+        const file = options.metadataCacheDir === undefined
+          ? undefined
+          : metadataFile(options.metadataCacheDir, registry, base, url)
+        const kept = file === undefined ? Option.none<MetadataRecord>() : yield* readOnce(file, url)
+        if (Option.isSome(kept) && kept.value.checkedAt !== undefined) {
+          const window = Duration.toMillis(yield* FiberRef.get(metadataMaxAge))
+          if (window > 0 && Date.now() - kept.value.checkedAt < window) return kept.value.body
+        }
+        const request = boundedRequest(url, MAX_ANSWER_BYTES)
+        const headers = Option.isSome(kept) ? { ...request.headers, "if-none-match": kept.value.etag } : request.headers
+        const answer = yield* retryTransient(transport.read({ ...request, headers }), (e) => e._tag === "Stalled").pipe(
+          Effect.map(Option.some),
+          Effect.catchIf(
+            (e) => e._tag === "Status" && e.status === 304 && Option.isSome(kept),
+            () => Effect.succeed(Option.none())
+          ),
+          Effect.mapError(transferError(
+            ctx,
+            (bytes) =>
+              bytes === undefined
+                ? `the answer is over the ${MAX_ANSWER_BYTES / MiB} MiB limit`
+                : `the answer announced ${bytes} bytes, over the ${MAX_ANSWER_BYTES / MiB} MiB limit`,
+            (why) => why
+          ))
+        )
+        if (Option.isNone(answer)) {
+          // not modified: the cached copy, confirmed now
+          if (file !== undefined) yield* touchMetadata(file)
+          return Option.match(kept, { onNone: () => "", onSome: (r) => r.body })
+        }
+        const text = new TextDecoder().decode(answer.value.body)
+        const etag = answer.value.headers.etag
+        if (file !== undefined && answer.value.status === 200 && etag !== undefined && etag !== "") {
+          yield* writeMetadata(file, { url, etag, body: text })
+        }
+        return text
+      })
+
+    /** A JSON answer (see {@link getText}), decoded with the schema its `RegistryApi` endpoint declares. */
+    const getJson = <A, I>(schema: Schema.Schema<A, I>, ctx: Ctx): Effect.Effect<A, PackageNotFound | RemoteError> =>
+      Effect.flatMap(getText(ctx), (text) =>
+        Schema.decodeUnknown(Schema.parseJson(schema))(text).pipe(
+          Effect.mapError((e) => new MalformedResponse({ registry, url: ctx.url, reason: e.message }))
+        ))
+
+    const health = getJson(HealthResponse, { url: endpoint("/health") }).pipe(
       Effect.catchTag("PackageNotFound", (e) => Effect.die(e)),
       Effect.withSpan("RemoteRegistry.health", { attributes: { registry } })
     )
 
     const search = Effect.fn("RemoteRegistry.search")(function*(q: SearchQuery) {
-      const urlParams = {
+      const url = withQuery("/packages/search", {
         q: q.query,
-        ...(q.category === undefined ? {} : { category: q.category }),
-        ...(q.page === undefined ? {} : { page: String(q.page) }),
-        ...(q.pageSize === undefined ? {} : { page_size: String(q.pageSize) })
-      }
-      return yield* call(api.packages.search({ urlParams }), { url: endpoint("/packages/search") }).pipe(
+        category: q.category,
+        page: q.page,
+        page_size: q.pageSize
+      })
+      return yield* getJson(SearchResponse, { url }).pipe(
         Effect.catchTags({
           PackageNotFound: () =>
             Effect.fail(
@@ -603,10 +603,9 @@ export const make = (
       const url = version === undefined
         ? endpoint(`/packages/${seg(name)}`)
         : endpoint(`/packages/${seg(name)}/${seg(version)}`)
-      const req = version === undefined
-        ? api.packages.info({ path: { name: seg(name) } })
-        : api.packages.version({ path: { name: seg(name), version: seg(version) } })
-      return call(req, { name, version, url }).pipe(Effect.flatMap((info) => checkInfo(info, name, version, url)))
+      return getJson(PackageInfo, { name, version, url }).pipe(
+        Effect.flatMap((info) => checkInfo(info, name, version, url))
+      )
     }
 
     /**
@@ -636,7 +635,7 @@ export const make = (
       const fresh = yield* freshVersions(url)
       const answer = Option.isSome(fresh) ?
         fresh :
-        yield* call(api.packages.versions({ path: { name: seg(name) } }), { name, url }).pipe(
+        yield* getJson(VersionsResponse, { name, url }).pipe(
           Effect.map(Option.some),
           // FlowMason's server always answers 404 here (`Package 'x@versions' not found`): treat a
           // 404 as "not supported" and ask for the package itself (which 404s if it is missing).
@@ -665,7 +664,7 @@ export const make = (
       // no listing: its search answers and package answer (see VersionsFallback.ts)
       const infoUrl = endpoint(`/packages/${seg(name)}`)
       const gathered = yield* gatherVersions(name, {
-        latest: call(api.packages.info({ path: { name: seg(name) } }), { name, url: infoUrl }).pipe(
+        latest: getJson(PackageInfo, { name, url: infoUrl }).pipe(
           Effect.map((info) => Option.some(normalize(info))),
           Effect.catchTag("PackageNotFound", () => Effect.succeed(Option.none()))
         ),
@@ -704,48 +703,20 @@ export const make = (
       const allowed = declared
         ? `the ${limit} bytes its metadata declared`
         : `the ${limit} bytes allowed when no size is declared (FLOWMASON_MAX_DOWNLOAD_BYTES)`
-      const refuse = (what: string) =>
-        new MalformedResponse({ registry, url, reason: `the download of ${pkg} ${what}` })
-      const unavailable = (reason: string) => new RegistryUnavailable({ registry, url, reason, package: label(ctx) })
-      const headers: Record<string, string> = { "user-agent": USER_AGENT }
-      if (Option.isSome(token) && originOf(url) === origin && origin !== undefined) {
-        headers.authorization = `Bearer ${Redacted.value(token.value)}`
-      }
-      const started = nodeDownload({
-        url,
-        headers,
-        timeoutMs: Duration.toMillis(timeout),
-        idleMs: Duration.toMillis(timeout),
-        maxBytes: limit,
-        onAnswer: options.onAnswer
-      })
-      // only the start is retried (connection failures, no answer in time, 408/429/5xx), as JSON calls are
-      const transient = (e: StartFailure) =>
-        e._tag === "NoAnswer" || (e._tag === "Status" && isTransientStatus(e.status))
-      const retried = retries > 0 ? Effect.retry(started, { schedule, times: retries, while: transient }) : started
-      const bodyError = (e: BodyFailure): RemoteError => {
-        switch (e._tag) {
-          case "Stalled":
-            return unavailable(`the download stalled: ${idle}`)
-          case "TooLarge":
-            return refuse(`sent more than ${allowed}`)
-          case "BrokeOff":
-            return unavailable(`the download broke off: ${e.description}`)
-        }
-      }
+      const failure = transferError(
+        ctx,
+        (bytes) =>
+          bytes === undefined
+            ? `the download of ${pkg} sent more than ${allowed}`
+            : `the download of ${pkg} announced ${bytes} bytes, more than ${allowed}`,
+        (why) => why === idle ? `the download stalled: ${idle}` : `the download broke off: ${why}`
+      )
+      // only the start is retried (connection failures, no answer in time, 408/429/5xx), as JSON
+      // calls are: once body bytes flow they are the cache's to verify
       return Stream.unwrapScoped(
-        retried.pipe(
-          Effect.mapError((e): PackageNotFound | RemoteError => {
-            switch (e._tag) {
-              case "NoAnswer":
-                return unavailable(e.description)
-              case "Announced":
-                return refuse(`announced ${e.bytes} bytes, more than ${allowed}`)
-              case "Status":
-                return fromStatus(e.status, detailOf(Option.getOrUndefined(decodeJsonOption(e.body))), ctx)
-            }
-          }),
-          Effect.map(Stream.mapError(bodyError))
+        retryTransient(transport.stream(boundedRequest(url, limit))).pipe(
+          Effect.mapError(failure),
+          Effect.map(Stream.mapError(failure))
         )
       )
     }
@@ -842,37 +813,27 @@ export const make = (
       }
     })
 
+    // the publish-log endpoints, on every install's path: through `BoundedGet`, decoded with the
+    // schemas their `RegistryApi` endpoints declare
     const logProof = (index: number, old: number | undefined) =>
-      call(
-        api.log.inclusion({ urlParams: { index: String(index), ...(old === undefined ? {} : { old: String(old) }) } }),
-        { url: endpoint(`/log/proof/inclusion?index=${index}`) }
-      ).pipe(Effect.withSpan("RemoteRegistry.logProof", { attributes: { registry } }))
+      getJson(InclusionProofResponse, { url: withQuery("/log/proof/inclusion", { index, old }) }).pipe(
+        Effect.withSpan("RemoteRegistry.logProof", { attributes: { registry } })
+      )
 
     const logProofs = (indexes: ReadonlyArray<number>, old: number | undefined, size: number | undefined) =>
-      call(
-        api.log.inclusions({
-          urlParams: {
-            indexes: indexes.join(","),
-            ...(old === undefined ? {} : { old: String(old) }),
-            ...(size === undefined ? {} : { size: String(size) })
-          }
-        }),
-        { url: endpoint("/log/proof/inclusions") }
-      ).pipe(Effect.withSpan("RemoteRegistry.logProofs", { attributes: { registry, count: indexes.length } }))
+      getJson(InclusionProofsResponse, {
+        url: withQuery("/log/proof/inclusions", { indexes: indexes.join(","), old, size })
+      }).pipe(Effect.withSpan("RemoteRegistry.logProofs", { attributes: { registry, count: indexes.length } }))
 
-    const logCheckpoint = call(api.log.checkpoint(), { url: endpoint("/log/checkpoint") })
+    const logCheckpoint = getText({ url: endpoint("/log/checkpoint") })
 
     const logEntries = (start: number, end: number) =>
-      call(
-        api.log.entries({ urlParams: { start: String(start), end: String(end) } }),
-        { url: endpoint(`/log/entries?start=${start}&end=${end}`) }
-      )
+      getJson(LogEntriesResponse, { url: withQuery("/log/entries", { start, end }) })
 
     const logConsistency = (oldSize: number, newSize: number) =>
-      call(
-        api.log.consistency({ urlParams: { old: String(oldSize), new: String(newSize) } }),
-        { url: endpoint(`/log/proof/consistency?old=${oldSize}&new=${newSize}`) }
-      )
+      getJson(ConsistencyProofResponse, {
+        url: withQuery("/log/proof/consistency", { old: oldSize, new: newSize })
+      })
 
     return {
       name: registry,
@@ -890,13 +851,6 @@ export const make = (
       logConsistency
     } satisfies RemoteRegistry
   })
-
-/** Everything the typed API client can fail with. */
-type ClientFailure =
-  | HttpClientError.HttpClientError
-  | ParseResult.ParseError
-  | HttpApiError.HttpApiDecodeError
-  | ApiError
 
 /** The `code` (ECONNREFUSED, ...) a Node error carries, if any. */
 const codeOf = (u: unknown): string | undefined =>

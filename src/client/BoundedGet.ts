@@ -1,18 +1,20 @@
 /**
- * The transport of archive downloads: one `GET` on Node's own `http`/`https` with a keep-alive
- * agent per protocol (connections are reused across the downloads of a command), its body handed
- * on chunk by chunk. Measured on a 143-package install, the platform `HttpClient` pipeline
- * (request transforms, web streams, per-chunk stream stages) cost about 6-10 ms of CPU per 20 KiB
- * archive, against about 1 ms here; `bench/peer` and `npm run bench:client` show the difference.
+ * The bounded `GET` of the client: archive downloads and the registry answers read on the hot
+ * paths of an install (the publish-log proofs), on Node's own `http`/`https` with a keep-alive
+ * agent per protocol (connections are reused across the requests of a command). Measured on a
+ * 143-package install, the platform `HttpClient` pipeline (request transforms, web streams,
+ * per-chunk stream stages) cost about 6-10 ms of CPU per 20 KiB archive, against about 1 ms here,
+ * and a frozen install that made one log request through it loaded undici and the typed API client
+ * for that request alone; `bench/peer` and `npm run bench:client` show the difference.
  *
- * Every transfer is bounded exactly as before: a per-attempt timeout until the response headers,
- * an idle timeout on the body (no byte for that long ends it), a byte cap (a larger
- * `Content-Length` is refused unread, and the body is cut as soon as it goes over), and an error
- * answer's body is read only up to {@link MAX_ERROR_BYTES}. Nothing here knows registries: the
- * outcomes are plain data that `RemoteRegistry.download` maps to its typed errors.
+ * Every transfer is bounded: a per-attempt timeout until the response headers, an idle timeout on
+ * the body (no byte for that long ends it), a byte cap (a larger `Content-Length` is refused
+ * unread, and the body is cut as soon as it goes over), and an error answer's body is read only up
+ * to {@link MAX_ERROR_BYTES}. Nothing here knows registries: the outcomes are plain data that
+ * `RemoteRegistry` maps to its typed errors.
  * @since 0.1.0
  */
-import { Effect, type Scope, Stream } from "effect"
+import { Chunk, Effect, type Scope, Stream } from "effect"
 import * as http from "node:http"
 import * as https from "node:https"
 
@@ -22,10 +24,10 @@ import * as https from "node:https"
  */
 export const MAX_ERROR_BYTES = 64 * 1024
 
-/** Connections are kept between downloads; idle ones never hold the process open. */
-const agents = {
-  "http:": new http.Agent({ keepAlive: true, maxSockets: 32 }),
-  "https:": new https.Agent({ keepAlive: true, maxSockets: 32 })
+/** A keep-alive agent per protocol: connections are kept between requests. */
+interface Agents {
+  readonly "http:": http.Agent
+  readonly "https:": https.Agent
 }
 
 /**
@@ -50,11 +52,11 @@ export type BodyFailure =
   | { readonly _tag: "BrokeOff"; readonly description: string }
 
 /**
- * What a download needs: where, which headers, and its bounds.
+ * What a `GET` needs: where, which headers, and its bounds.
  * @since 0.1.0
  * @category models
  */
-export interface DownloadRequest {
+export interface GetRequest {
   readonly url: string
   readonly headers: Readonly<Record<string, string>>
   /** No response headers within this: `NoAnswer`. */
@@ -73,7 +75,7 @@ const describe = (e: unknown): string => {
   return code !== undefined && !e.message.includes(code) ? `${code}: ${e.message}` : e.message
 }
 
-/** A started download: the 2xx response, not yet read. */
+/** A started `GET`: the 2xx response, not yet read. */
 interface Started {
   readonly response: http.IncomingMessage
   readonly request: http.ClientRequest
@@ -83,7 +85,7 @@ interface Started {
  * Sends the request and waits for a 2xx answer's headers; any other answer is read (bounded) and
  * failed with as `Status`. Interrupting it destroys the request.
  */
-const start = (req: DownloadRequest): Effect.Effect<Started, StartFailure> =>
+const start = (agents: Agents, req: GetRequest): Effect.Effect<Started, StartFailure> =>
   Effect.async<Started, StartFailure>((resume) => {
     let done = false
     const finish = (effect: Effect.Effect<Started, StartFailure>) => {
@@ -153,10 +155,10 @@ const start = (req: DownloadRequest): Effect.Effect<Started, StartFailure> =>
   })
 
 /**
- * The body of a started download, chunk by chunk, within the idle timeout and the byte cap;
+ * The body of a started `GET`, chunk by chunk, within the idle timeout and the byte cap;
  * the request is destroyed when the stream ends early or is interrupted.
  */
-const body = (started: Started, req: DownloadRequest): Stream.Stream<Uint8Array, BodyFailure> =>
+const body = (started: Started, req: GetRequest): Stream.Stream<Uint8Array, BodyFailure> =>
   Stream.async<Uint8Array, BodyFailure>((emit) => {
     const { request, response } = started
     let received = 0
@@ -205,15 +207,62 @@ const body = (started: Started, req: DownloadRequest): Stream.Stream<Uint8Array,
   }, 64)
 
 /**
- * `GET` a download: sends it and waits for a 2xx answer's headers (what a caller retries for
- * transient failures), then gives its body as a stream (never retried: bytes may have gone out).
+ * A 2xx answer read whole: its status, headers and body.
  * @since 0.1.0
+ * @category models
  */
-export const nodeDownload = (
-  req: DownloadRequest
-): Effect.Effect<Stream.Stream<Uint8Array, BodyFailure>, StartFailure, Scope.Scope> =>
-  Effect.map(
-    // a body never read still releases its connection when the scope closes
-    Effect.acquireRelease(start(req), (started) => Effect.sync(() => started.request.destroy())),
-    (started) => body(started, req)
+export interface Answer {
+  readonly status: number
+  readonly headers: http.IncomingHttpHeaders
+  readonly body: Uint8Array
+}
+
+/**
+ * Bounded `GET`s over Node's `http`/`https` (see the module comment). The keep-alive agents live
+ * in the layer's scope: closing it closes their connections.
+ * @since 0.1.0
+ * @category services
+ */
+export class BoundedGet extends Effect.Service<BoundedGet>()("fm/BoundedGet", {
+  scoped: Effect.map(
+    Effect.acquireRelease(
+      Effect.sync((): Agents => ({
+        "http:": new http.Agent({ keepAlive: true, maxSockets: 32 }),
+        "https:": new https.Agent({ keepAlive: true, maxSockets: 32 })
+      })),
+      (agents) =>
+        Effect.sync(() => {
+          agents["http:"].destroy()
+          agents["https:"].destroy()
+        })
+    ),
+    (agents) => {
+      // a body never read still releases its connection when the scope closes
+      const open = (req: GetRequest) =>
+        Effect.acquireRelease(start(agents, req), (started) => Effect.sync(() => started.request.destroy()))
+      const stream = (
+        req: GetRequest
+      ): Effect.Effect<Stream.Stream<Uint8Array, BodyFailure>, StartFailure, Scope.Scope> =>
+        Effect.map(open(req), (started) => body(started, req))
+      const read = (req: GetRequest): Effect.Effect<Answer, StartFailure | BodyFailure> =>
+        Effect.scoped(
+          Effect.flatMap(open(req), (started) =>
+            Effect.map(Stream.runCollect(body(started, req)), (chunks): Answer => ({
+              status: started.response.statusCode ?? 0,
+              headers: started.response.headers,
+              body: Buffer.concat(Chunk.toReadonlyArray(chunks))
+            })))
+        )
+      return {
+        /**
+         * Sends the request and waits for a 2xx answer's headers (what a caller retries for
+         * transient failures), then gives its body as a stream (never retried: bytes may have gone
+         * out). The request ends with the scope.
+         */
+        stream,
+        /** Sends the request and reads a 2xx answer's whole body (within the bounds). */
+        read
+      } as const
+    }
   )
+}) {}
