@@ -13,13 +13,13 @@
  * @since 0.1.0
  */
 import { Data, Effect, Schema } from "effect"
-import * as crypto from "node:crypto"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
 import type { EntryProof, InclusionProofResponse, InclusionProofsResponse } from "../api/LogModels.js"
 import { MAX_PROOFS } from "../api/LogModels.js"
 import type { PackageInfo } from "../api/Models.js"
 import { normalizeName } from "../domain/PackageName.js"
+import { tempBeside, writeFileAtomicWith } from "../shared/AtomicFile.js"
 import type { Checkpoint } from "../shared/log/Checkpoint.js"
 import { openCheckpoint } from "../shared/log/Checkpoint.js"
 import type { LogEntry } from "../shared/log/LogEntry.js"
@@ -165,22 +165,12 @@ export const writeStored = (
   note: string,
   vouched: ReadonlyArray<Vouched> = []
 ): Effect.Effect<void, string> =>
-  Effect.try({
-    try: () => {
-      Fs.mkdirSync(Path.dirname(file), { recursive: true, mode: 0o700 })
-      const temp = `${file}.${process.pid}.${crypto.randomBytes(6).toString("hex")}.tmp`
-      const fd = Fs.openSync(temp, "wx", 0o600)
-      try {
-        const kept = vouched.length > MAX_VOUCHED ? vouched.slice(vouched.length - MAX_VOUCHED) : vouched
-        Fs.writeFileSync(
-          fd,
-          JSON.stringify({ origin: checkpoint.origin, size: checkpoint.size, note, vouched: kept })
-        )
-        Fs.fsyncSync(fd)
-      } finally {
-        Fs.closeSync(fd)
-      }
-      Fs.renameSync(temp, file)
+  Effect.tryPromise({
+    try: async () => {
+      await Fs.promises.mkdir(Path.dirname(file), { recursive: true, mode: 0o700 })
+      const kept = vouched.length > MAX_VOUCHED ? vouched.slice(vouched.length - MAX_VOUCHED) : vouched
+      const text = JSON.stringify({ origin: checkpoint.origin, size: checkpoint.size, note, vouched: kept })
+      await writeFileAtomicWith(file, { temp: tempBeside(file), mode: 0o600 }, (handle) => handle.writeFile(text))
     },
     catch: (e) => `cannot keep the checkpoint in ${file}: ${String(e)}`
   })
