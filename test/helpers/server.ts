@@ -177,7 +177,18 @@ export const acquireServer = (options: StartServerOptions = {}): Effect.Effect<S
 export class TestServer extends Context.Tag("test/TestServer")<TestServer, ScopedServer>() {
   /** The server of {@link acquireServer}, built once for the tests that share the layer. */
   static readonly layer = (options: StartServerOptions = {}) => Layer.scoped(TestServer, acquireServer(options))
+  /** {@link TestServer.layer} with `seed` run once on the started server (publishing fixtures, ...). */
+  static readonly seeded = (options: StartServerOptions, seed: (server: ScopedServer) => Promise<unknown>) =>
+    Layer.scoped(TestServer, Effect.tap(acquireServer(options), (server) => Effect.promise(() => seed(server))))
 }
+
+/**
+ * A test body written with promises, run against the file's {@link TestServer}:
+ * `it.effect("...", () => withServer(async (server) => { ... }))` inside `layer(TestServer.layer(...))`.
+ * A rejection (a failed `assert`) fails the test with that error.
+ */
+export const withServer = <A>(body: (server: ScopedServer) => Promise<A>): Effect.Effect<A, never, TestServer> =>
+  Effect.flatMap(TestServer, (server) => Effect.promise(() => body(server)))
 
 /**
  * Starts a real registry server on 127.0.0.1 (random port), for tests written with promises: the
