@@ -22,6 +22,7 @@ import { PackageStore } from "../../src/server/storage/PackageStore.js"
 import { buildZip, projectManifest } from "./archives.js"
 import { spawnReady } from "./child.js"
 import { fmBin } from "./cli.js"
+import { tempDir, using } from "./scoped.js"
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url))
 
@@ -123,13 +124,6 @@ const makeToken = () => `fmr_test${crypto.randomBytes(24).toString("base64url")}
 /** A registry server that stops when the scope it was acquired in closes ({@link acquireServer}). */
 export type ScopedServer = Omit<RunningServer, "stop">
 
-/** A temp directory removed when the scope closes (after anything acquired later in it). */
-const scopedTempDir = (prefix: string) =>
-  Effect.acquireRelease(
-    Effect.sync(() => fs.mkdtempSync(path.join(os.tmpdir(), prefix))),
-    (dir) => Effect.sync(() => fs.rmSync(dir, { recursive: true, force: true }))
-  )
-
 /** The registry's layers built in the current scope, with the admin token registered. */
 const inProcessServer = (options: StartServerOptions, dataDir: string, adminToken: string) =>
   Effect.gen(function*() {
@@ -163,7 +157,7 @@ const inProcessServer = (options: StartServerOptions, dataDir: string, adminToke
  */
 export const acquireServer = (options: StartServerOptions = {}): Effect.Effect<ScopedServer, unknown, Scope.Scope> =>
   Effect.gen(function*() {
-    const dataDir = options.dataDir ?? (yield* scopedTempDir("fm-registry-"))
+    const dataDir = options.dataDir ?? (yield* tempDir("fm-registry-"))
     const adminToken = options.adminToken ?? makeToken()
     if (options.inProcess === true) return yield* inProcessServer(options, dataDir, adminToken)
     const { stop: _stop, ...running } = yield* Effect.acquireRelease(
@@ -188,7 +182,7 @@ export class TestServer extends Context.Tag("test/TestServer")<TestServer, Scope
  * A rejection (a failed `assert`) fails the test with that error.
  */
 export const withServer = <A>(body: (server: ScopedServer) => Promise<A>): Effect.Effect<A, never, TestServer> =>
-  Effect.flatMap(TestServer, (server) => Effect.promise(() => body(server)))
+  using(TestServer, body)
 
 /**
  * Starts a real registry server on 127.0.0.1 (random port), for tests written with promises: the
