@@ -319,11 +319,16 @@ export const runStudio = async (args: ReadonlyArray<string>, env: Record<string,
 export const createToken = async (
   dataDir: string,
   scope: "read" | "publish" | "admin",
-  options: { readonly name?: string; readonly expiresIn?: string } = {}
+  options: {
+    readonly name?: string
+    readonly expiresIn?: string
+    /** Extra environment of the command (the storage it opens: `FM_DATABASE_URL`, `FM_BLOB_URL`, ...). */
+    readonly env?: Record<string, string>
+  } = {}
 ): Promise<string> => {
   const args = ["token", "create", "--scope", scope, "--data-dir", dataDir, "--json"]
   if (options.name !== undefined) args.push("--name", options.name)
   if (options.expiresIn !== undefined) args.push("--expires-in", options.expiresIn)
-  const out = JSON.parse(await runStudio(args)) as { token: string }
+  const out = JSON.parse(await runStudio(args, options.env)) as { token: string }
   return out.token
 }
