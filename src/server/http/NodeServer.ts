@@ -346,6 +346,8 @@ export type ListenOn = { readonly host: string; readonly port: number } | { read
 /** Node's `server.listen` takes `{ fd }` (an inherited socket); its type does not say so. */
 type ListenOptions = Net.ListenOptions & { readonly fd?: number }
 
+const listenOptions = (on: ListenOn): ListenOptions => "fd" in on ? { fd: on.fd } : { host: on.host, port: on.port }
+
 /** Closes `server` (its bounded stop) and waits until every connection is closed. */
 const stop = (server: Server) =>
   Effect.async<void>((resume) => {
@@ -395,9 +397,25 @@ const replayingServer = (server: Server, options: ListenOptions) =>
 export const layer = <ROut, E, RIn>(app: Layer.Layer<ROut, E, RIn>, on: ListenOn) =>
   Layer.unwrapEffect(Effect.sync(() => {
     const server = make()
-    const options: ListenOptions = "fd" in on ? { fd: on.fd } : { host: on.host, port: on.port }
+    const options = listenOptions(on)
     const listening = Layer.scoped(HttpServer.HttpServer, replayingServer(server, options))
     // built last, so released first: the stop comes before the app is detached
     const stopFirst = Layer.scopedDiscard(Effect.addFinalizer(() => stop(server)))
     return stopFirst.pipe(Layer.provideMerge(app.pipe(Layer.provideMerge(listening))))
   }))
+
+/**
+ * What `NodeHttpServer.layer(createServer, options)` gives an app of your own (the `HttpServer`,
+ * `HttpPlatform`, `Etag.Generator`, `NodeContext`), on a server from {@link make} listening on
+ * `on`: with the limits and bounded stop of {@link harden}, and the registry's own answers to
+ * anonymous package reads replayed before the app runs (when the app mounts
+ * `RegistryServer.layer`). Unlike {@link layer}, the stop comes when the server is released,
+ * after the app.
+ * @since 0.1.0
+ * @category layers
+ */
+export const serverLayer = (on: ListenOn) =>
+  Layer.merge(
+    Layer.scoped(HttpServer.HttpServer, Effect.suspend(() => replayingServer(make(), listenOptions(on)))),
+    NodeHttpServer.layerContext
+  )
