@@ -210,6 +210,16 @@ export const serve = <E = never, R = never, SE = StoreError | BlobError>(
 export const sendInMemoryAnswersAtOnce = NodeServer.sendInMemoryAnswersAtOnce
 
 /**
+ * The `node:http` server `fm studio start` serves on, as a layer for an app that mounts
+ * {@link layer} (in place of `NodeHttpServer.layer(createServer, { host, port })`): the limits and
+ * bounded stop of `NodeServer.harden`, and the registry's own answers to repeated anonymous
+ * package reads replayed before the app runs, as `fm studio start` does (`NodeServer.serverLayer`).
+ * @since 0.1.0
+ * @category layers
+ */
+export const nodeServerLayer = NodeServer.serverLayer
+
+/**
  * A `node:http` server with the limits, start-up answers and bounded stop of `NodeServer.harden`.
  * @since 0.1.0
  * @category utils

@@ -5,7 +5,10 @@
  * headers that matter and the body bytes, for every read (info, versions, version, search, download,
  * 304s, 404s, bad parameters, the publish log's checkpoint, entries and proofs) and every upload
  * outcome (201, 409, 400s, 413, 401, 403), including reads right after writes (a cached answer must
- * not outlive the store's next write).
+ * not outlive the store's next write). `fm studio start` replays its own answer to a repeated
+ * anonymous read before its app runs (`AnswerCache.Replay`); the embedded layer, on a plain
+ * `NodeHttpServer`, runs the app for every request: repeated reads compare the replays with the
+ * app's answers.
  */
 import { HttpApiBuilder, HttpServer, HttpServerResponse } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
@@ -428,6 +431,61 @@ layer(OnePathLive, { timeout: "120 seconds", excludeTestServices: true })(
         })
         assert.strictEqual((await same(url, stream(fixtureArchive({ name: "zeta", version: "1.0.0" })))).status, 201)
         assert.strictEqual((await same(url, stream(big))).status, 413)
+      }))
+
+    it.effect("repeated reads (replayed by fm studio start) are the app's answers, 200 and 304, before and after writes", () =>
+      run(async ({ admin, reader, same }) => {
+        const reads = [
+          `${API}/packages/gamma`,
+          `${API}/packages/gamma/versions`,
+          `${API}/packages/gamma/2.0.0`,
+          `${API}/packages/search?q=gam`
+        ]
+        /** Every read three times, anonymous and with a read token, then three times with its ETag; gives the ETags. */
+        const round = async (blank?: ReadonlyArray<string>) => {
+          const etags: Record<string, string> = {}
+          for (const headers of [{}, bearer(reader)]) {
+            for (const p of reads) {
+              for (let i = 0; i < 3; i++) {
+                const a = await same(p, { headers, ...(blank === undefined ? {} : { blank }) })
+                assert.strictEqual(a.status, 200, p)
+                if (blank === undefined) etags[p] = a.headers["etag"] ?? ""
+              }
+              if (blank !== undefined) continue
+              for (let i = 0; i < 3; i++) {
+                const unchanged = await same(p, { headers: { ...headers, "if-none-match": etags[p] ?? "" } })
+                assert.strictEqual(unchanged.status, 304, p)
+              }
+            }
+          }
+          return etags
+        }
+        const before = await round()
+        const unyank = await same(`${API}/packages/gamma/2.0.0/unyank`, { method: "POST", headers: bearer(admin) })
+        assert.strictEqual(unyank.status, 200)
+        for (const headers of [{}, bearer(reader)]) {
+          for (const p of reads) {
+            const changed = await same(p, { headers: { ...headers, "if-none-match": before[p] ?? "" } })
+            assert.strictEqual(changed.status, 200, `${p} after the unyank`)
+          }
+        }
+        assert.containSubset((await same(`${API}/packages/gamma`)).json(), { yanked: false })
+        const after = await round()
+        for (const p of reads) assert.notStrictEqual(after[p], before[p], p)
+        const newer = fixtureArchive({ name: "gamma", version: "2.1.0", manifest: { description: "Gamma, newer" } })
+        const form = new FormData()
+        form.append("file", new Blob([Buffer.from(newer)], { type: "application/octet-stream" }), "x.fmpkg")
+        const published = await same(`${API}/packages/upload`, {
+          method: "POST",
+          headers: bearer(admin),
+          body: form,
+          blank: ["published_at"]
+        })
+        assert.strictEqual(published.status, 201)
+        await round(["published_at"])
+        assert.containSubset((await same(`${API}/packages/gamma`, { blank: ["published_at"] })).json(), {
+          latest_version: "2.1.0"
+        })
       }))
 
     it.effect("a read right after a write sees it (publish, yank, delete, downloads)", () =>

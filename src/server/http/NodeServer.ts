@@ -3,7 +3,9 @@
  * an answer for every request accepted while the app is not attached, a stop that stops
  * accepting at once and waits for in-flight requests only so long, {@link layer}, which
  * listens on a host and port or on an inherited socket (shared with a successor process, for a
- * restart without a gap), and answers held in memory sent without waiting for the socket.
+ * restart without a gap), answers held in memory sent without waiting for the socket, and the
+ * app's own final answers to anonymous package reads replayed before the app runs
+ * (`AnswerCache.Replay`).
  * @since 0.1.0
  */
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
@@ -15,6 +17,7 @@ import { Effect, Layer, Option } from "effect"
 import * as Http from "node:http"
 import type { IncomingMessage, Server, ServerResponse } from "node:http"
 import type * as Net from "node:net"
+import * as AnswerCache from "./AnswerCache.js"
 
 /**
  * Largest request head (request line and headers), in bytes: 16 KiB; past it Node answers 431.
@@ -287,12 +290,18 @@ export const harden = <S extends Server>(server: S): S => {
   return server
 }
 
+/** Writes an answer held in memory as the platform does: `writeHead(status, headers)`, then `end(bytes)`. */
+const writeAnswer = (res: ServerResponse, answer: AnswerCache.WireAnswer): void => {
+  res.writeHead(answer.status, answer.headers)
+  if (answer.body === undefined) res.end()
+  else res.end(answer.body)
+}
+
 /**
  * Writes an answer whose body is already in memory (bytes, no cookies, not to a `HEAD`) to the
- * Node response at once, as the platform would (`writeHead(status, headers)`, `end(bytes)`), so
- * the request's fiber ends here instead of suspending until the socket reports the bytes written;
- * the platform then finds the response ended and writes nothing. Anything else is left to the
- * platform.
+ * Node response at once, as the platform would ({@link writeAnswer}), so the request's fiber ends
+ * here instead of suspending until the socket reports the bytes written; the platform then finds
+ * the response ended and writes nothing. Anything else is left to the platform.
  */
 const sendAtOnce: HttpApp.PreResponseHandler = (request, response) =>
   Effect.sync(() => {
@@ -300,8 +309,7 @@ const sendAtOnce: HttpApp.PreResponseHandler = (request, response) =>
     if (body._tag !== "Uint8Array" || request.method === "HEAD" || !Cookies.isEmpty(response.cookies)) return response
     const res: unknown = NodeHttpServerRequest.toServerResponse(request)
     if (!(res instanceof Http.ServerResponse) || res.headersSent) return response
-    res.writeHead(response.status, response.headers)
-    res.end(body.body)
+    writeAnswer(res, { status: response.status, headers: response.headers, body: body.body })
     return response
   })
 
@@ -311,8 +319,9 @@ const sendAtOnce: HttpApp.PreResponseHandler = (request, response) =>
  * answer is ready rather than after the platform has waited for the socket to drain, which costs
  * more than a cached answer. Apply it to an `HttpApiBuilder.serve()` layer on `NodeHttpServer`, as
  * `RegistryServer.serve` does. It is the first pre-response handler of every request: a handler a
- * request appends (`HttpApp.appendPreResponseHandler`, as `HttpApiBuilder.securitySetCookie` does)
- * would find an in-memory answer already sent, so do not combine the two.
+ * request appends (`HttpApp.appendPreResponseHandler`) finds an in-memory answer already sent, so
+ * it may look at the answer (as `AnswerCache` does, to keep it) but not change it (as
+ * `HttpApiBuilder.securitySetCookie` would): do not combine the two.
  * @since 0.1.0
  * @category layers
  */
@@ -337,12 +346,42 @@ export type ListenOn = { readonly host: string; readonly port: number } | { read
 /** Node's `server.listen` takes `{ fd }` (an inherited socket); its type does not say so. */
 type ListenOptions = Net.ListenOptions & { readonly fd?: number }
 
+const listenOptions = (on: ListenOn): ListenOptions => "fd" in on ? { fd: on.fd } : { host: on.host, port: on.port }
+
 /** Closes `server` (its bounded stop) and waits until every connection is closed. */
 const stop = (server: Server) =>
   Effect.async<void>((resume) => {
     if (!server.listening) return resume(Effect.void)
     server.close(() => resume(Effect.void))
   })
+
+/**
+ * `NodeHttpServer.make`'s server (listening on `options`), serving each app with a request
+ * handler that first offers the request to the app's replay of its own answers
+ * (`AnswerCache.Replay`, when the app's context has one, as `RegistryServer`'s API layer gives),
+ * written with {@link writeAnswer}; whatever it does not answer goes to the app.
+ */
+const replayingServer = (server: Server, options: ListenOptions) =>
+  Effect.map(NodeHttpServer.make(() => server, options), (base) =>
+    HttpServer.make({
+      address: base.address,
+      serve: (httpApp, middleware) =>
+        Effect.gen(function*() {
+          const replay = yield* Effect.serviceOption(AnswerCache.Replay)
+          if (Option.isNone(replay)) {
+            return yield* (middleware === undefined ? base.serve(httpApp) : base.serve(httpApp, middleware))
+          }
+          const handler = yield* (middleware === undefined
+            ? NodeHttpServer.makeHandler(httpApp)
+            : NodeHttpServer.makeHandler(httpApp, middleware))
+          const replayer = replay.value.attach()
+          const onRequest = (req: IncomingMessage, res: ServerResponse) => {
+            if (!replayer(req, (answer) => writeAnswer(res, answer))) handler(req, res)
+          }
+          yield* Effect.addFinalizer(() => Effect.sync(() => server.off("request", onRequest)))
+          server.on("request", onRequest)
+        })
+    }))
 
 /**
  * Serves `app` (e.g. `HttpApiBuilder.serve()` and its API) on a server from {@link make},
@@ -358,9 +397,25 @@ const stop = (server: Server) =>
 export const layer = <ROut, E, RIn>(app: Layer.Layer<ROut, E, RIn>, on: ListenOn) =>
   Layer.unwrapEffect(Effect.sync(() => {
     const server = make()
-    const options: ListenOptions = "fd" in on ? { fd: on.fd } : { host: on.host, port: on.port }
-    const listening = Layer.scoped(HttpServer.HttpServer, NodeHttpServer.make(() => server, options))
+    const options = listenOptions(on)
+    const listening = Layer.scoped(HttpServer.HttpServer, replayingServer(server, options))
     // built last, so released first: the stop comes before the app is detached
     const stopFirst = Layer.scopedDiscard(Effect.addFinalizer(() => stop(server)))
     return stopFirst.pipe(Layer.provideMerge(app.pipe(Layer.provideMerge(listening))))
   }))
+
+/**
+ * What `NodeHttpServer.layer(createServer, options)` gives an app of your own (the `HttpServer`,
+ * `HttpPlatform`, `Etag.Generator`, `NodeContext`), on a server from {@link make} listening on
+ * `on`: with the limits and bounded stop of {@link harden}, and the registry's own answers to
+ * anonymous package reads replayed before the app runs (when the app mounts
+ * `RegistryServer.layer`). Unlike {@link layer}, the stop comes when the server is released,
+ * after the app.
+ * @since 0.1.0
+ * @category layers
+ */
+export const serverLayer = (on: ListenOn) =>
+  Layer.merge(
+    Layer.scoped(HttpServer.HttpServer, Effect.suspend(() => replayingServer(make(), listenOptions(on)))),
+    NodeHttpServer.layerContext
+  )

@@ -10,7 +10,9 @@
  * 5. metadata ETags: every `200` metadata answer gets the quoted hex SHA-256 of its body.
  *
  * It is part of `RegistryServer.layer`, so an app that mounts the registry serves it exactly as
- * `fm studio start` does.
+ * `fm studio start` does. The layer also gives `AnswerCache.Replay`: the chain's own final answers
+ * to anonymous package reads, which `NodeServer.layer` replays before the app runs (same bytes,
+ * same log line), while the cache holds them.
  * @since 0.1.0
  */
 import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
@@ -18,7 +20,7 @@ import type * as HttpApp from "@effect/platform/HttpApp"
 import * as HttpServerError from "@effect/platform/HttpServerError"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
-import { Cause, Effect, Option } from "effect"
+import { Cause, Context, Effect, Layer, Option } from "effect"
 import type { Scope } from "effect"
 import { isApiError, toWire } from "../../api/ApiErrors.js"
 import { RegistryApi } from "../../api/RegistryApi.js"
@@ -29,7 +31,7 @@ import * as AnswerCache from "./AnswerCache.js"
 import * as Answers from "./Answers.js"
 import { Auth } from "./Auth.js"
 import { notModified } from "./Conditional.js"
-import { baseUrlOf, noApiEndpoint } from "./WireBodies.js"
+import { baseUrlFromHeaders, noApiEndpoint } from "./WireBodies.js"
 
 /**
  * The request log on stdout, for as long as its scope is open: lines are buffered and written
@@ -153,23 +155,42 @@ export const finish = (
     : withDetail(response)
 
 /**
- * The whole chain (see the module doc) as an `HttpApi` middleware layer, over the store, the
- * server options and `Auth` in context.
- * @since 0.1.0
- * @category layers
+ * Writes the request log line of an answer with `status` to `method url`, begun at `started`
+ * (`performance.now()`): time, method, path without query string, status, ms.
  */
-export const layer = HttpApiBuilder.middleware(
-  RegistryApi,
+const logAnswer = (
+  logLine: (line: string) => void,
+  method: string,
+  url: string,
+  status: number,
+  started: number
+): void => {
+  const ms = (performance.now() - started).toFixed(1)
+  logLine(`${new Date().toISOString()} ${method} ${pathOf(url)} ${status} ${ms}ms`)
+}
+
+/** The chain and the replay of its answers, made together over one cache and one log. */
+class Chain extends Context.Tag("fm/server/ServerMiddleware/Chain")<Chain, {
+  readonly middleware: (app: HttpApp.Default) => HttpApp.Default
+  readonly replay: Context.Tag.Service<AnswerCache.Replay>
+}>() {}
+
+const chain = Layer.scoped(
+  Chain,
   Effect.gen(function*() {
     const store = yield* PackageStore
     const config = yield* ServerConfig
-    const cached = AnswerCache.make(store, (request) => baseUrlOf(request, config), AnswerCache.authClass(yield* Auth))
+    const cache = AnswerCache.make(
+      store,
+      (request) => baseUrlFromHeaders(request.headers, config),
+      AnswerCache.authClass(yield* Auth)
+    )
     const logLine = config.logRequests ? yield* requestLog : undefined
-    return (app: HttpApp.Default): HttpApp.Default => {
+    const middleware = (app: HttpApp.Default): HttpApp.Default => {
       const limited = Answers.requestLimits(app)
       const handled = (request: HttpServerRequest.HttpServerRequest) =>
         Effect.matchCauseEffect(
-          cached(request, Effect.map(limited, (response) => withMetadataEtag(request, response))),
+          cache.answer(request, Effect.map(limited, (response) => withMetadataEtag(request, response))),
           {
             onFailure: (cause) => Effect.map(answerFailure(request, cause), withDetail),
             onSuccess: (response) => Effect.succeed(finish(request, response))
@@ -178,11 +199,35 @@ export const layer = HttpApiBuilder.middleware(
       return Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) => {
         if (logLine === undefined) return handled(request)
         const started = performance.now()
-        return Effect.tap(handled(request), (response) => {
-          const ms = (performance.now() - started).toFixed(1)
-          logLine(`${new Date().toISOString()} ${request.method} ${pathOf(request.url)} ${response.status} ${ms}ms`)
-        })
+        return Effect.tap(
+          handled(request),
+          (response) => logAnswer(logLine, request.method, request.url, response.status, started)
+        )
       })
     }
+    const attach = (): AnswerCache.Replayer => {
+      const finalAnswer = cache.replayFinal()
+      return (head, send) => {
+        const started = logLine === undefined ? 0 : performance.now()
+        const answer = finalAnswer(head)
+        if (answer === undefined) return false
+        send(answer)
+        if (logLine !== undefined) logAnswer(logLine, "GET", head.url ?? "", answer.status, started)
+        return true
+      }
+    }
+    return { middleware, replay: { attach } }
   })
 )
+
+/**
+ * The whole chain (see the module doc) as an `HttpApi` middleware layer, over the store, the
+ * server options and `Auth` in context; it also gives the replay of the chain's final answers
+ * (`AnswerCache.Replay`).
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer = Layer.merge(
+  HttpApiBuilder.middleware(RegistryApi, Effect.map(Chain, (c) => c.middleware)),
+  Layer.effect(AnswerCache.Replay, Effect.map(Chain, (c) => c.replay))
+).pipe(Layer.provide(chain))
