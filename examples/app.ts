@@ -1,10 +1,8 @@
 // Your HTTP app with the fm registry API mounted beside its own routes.
-import { HttpApiBuilder, HttpServer, HttpServerResponse } from "@effect/platform"
-import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
+import { HttpApiBuilder, HttpMiddleware, HttpServer, HttpServerResponse } from "@effect/platform"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import { Config, Effect, Layer } from "effect"
 import { RegistryServer } from "fm/server"
-import { createServer } from "node:http"
 
 // a route of your own, next to /api/v1/registry/...
 const HelloRoute = HttpApiBuilder.Router.use((router) =>
@@ -16,10 +14,14 @@ const AppLive = Layer.unwrapEffect(
     const dataDir = yield* Config.string("DATA_DIR") // SQLite + archives live here
     const port = yield* Config.integer("PORT").pipe(Config.withDefault(8080))
     return HttpApiBuilder.serve().pipe(
+      // as fm studio start: no span per request, answers held in memory written at once
+      HttpMiddleware.withTracerDisabledWhen(() => true),
+      RegistryServer.sendInMemoryAnswersAtOnce,
       Layer.provide(HelloRoute),
       Layer.provide(RegistryServer.layer({ dataDir })),
       HttpServer.withLogAddress,
-      Layer.provide(NodeHttpServer.layer(createServer, { host: "127.0.0.1", port }))
+      // fm studio start's node:http server: its limits, bounded stop and replayed answers
+      Layer.provide(RegistryServer.nodeServerLayer({ host: "127.0.0.1", port }))
     )
   })
 )
