@@ -282,6 +282,8 @@ export const scanTar = async (source: ByteSource, options: ScanOptions): Promise
         noSink = sink === undefined
       })
     }
+    // nothing to route: node-tar drops the bytes (a short entry leaves no end marker: refused by finish())
+    if (noSink) return void entry.resume()
     entry.on("data", (piece: Buffer) => {
       seen += piece.length
       if (!noSink) then(() => sink?.write(piece))
