@@ -19,6 +19,7 @@ const BATCH = 1024 * 1024
 /** Deflate's output piece, each one write to the file. */
 const OUTPUT_CHUNK = 256 * 1024
 const ZEROS = Buffer.alloc(BLOCK * 2)
+const EPOCH = new Date(0)
 
 const padding = (size: number): number => (BLOCK - (size % BLOCK)) % BLOCK
 
@@ -28,17 +29,18 @@ const padding = (size: number): number => (BLOCK - (size % BLOCK)) % BLOCK
  * vary between machines is fixed: mtime 0, uid/gid 0, no owner names, mode 0644 or 0755.
  */
 const headersFor = (path: string, size: number, executable: boolean): Buffer => {
-  const header = new Header({
-    path,
-    mode: executable ? 0o755 : 0o644,
-    uid: 0,
-    gid: 0,
-    size,
-    mtime: new Date(0),
-    type: "File",
-    uname: "",
-    gname: ""
-  })
+  // fields set one by one: node-tar's constructor copies an options object through
+  // Object.entries/fromEntries/assign, most of the cost of a header when files are small
+  const header = new Header()
+  header.path = path
+  header.mode = executable ? 0o755 : 0o644
+  header.uid = 0
+  header.gid = 0
+  header.size = size
+  header.mtime = EPOCH
+  header.type = "File"
+  header.uname = ""
+  header.gname = ""
   const block = Buffer.alloc(BLOCK)
   const needPax = header.encode(block)
   return needPax ? Buffer.concat([new Pax({ path }).encode(), block]) : block
