@@ -229,8 +229,8 @@ export const scanTar = async (source: ByteSource, options: ScanOptions): Promise
     return scanned
   }
 
-  /** Makes `running` the tail of the queue, which empties itself when `running` settles last. */
-  const track = (running: Promise<void>): void => {
+  /** Makes `running` (which never rejects) the tail of the queue, which empties itself when `running` settles last. */
+  const track = (running: Promise<unknown>): void => {
     const tail: Promise<void> = running.then(
       () => {
         if (work === tail) work = undefined
@@ -251,14 +251,12 @@ export const scanTar = async (source: ByteSource, options: ScanOptions): Promise
   const then = <A>(f: () => Promise<A> | A): void => {
     if (feed.failure !== undefined) return
     if (work !== undefined) {
-      track(work.then(async () => {
-        if (feed.failure === undefined) await f()
-      }))
+      track(work.then(() => (feed.failure === undefined ? f() : undefined)))
       return
     }
     try {
       const result = f()
-      if (result instanceof Promise) track(result.then(() => undefined))
+      if (result instanceof Promise) track(result)
     } catch (e) {
       feed.fail(e)
     }
