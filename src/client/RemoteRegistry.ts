@@ -24,6 +24,7 @@ import {
   FiberRef,
   Match,
   Option,
+  type ParseResult,
   Predicate,
   Redacted,
   Schedule,
@@ -280,6 +281,27 @@ interface Ctx {
 
 /** A cached versions answer (the body as the registry sent it). */
 const decodeVersionsBody = Schema.decodeUnknownOption(Schema.parseJson(VersionsResponse))
+
+/** Decodes a JSON answer's text. */
+type JsonDecoder<A> = (text: string) => Effect.Effect<A, ParseResult.ParseError>
+
+const jsonDecoder = <A, I>(schema: Schema.Schema<A, I>): JsonDecoder<A> =>
+  Schema.decodeUnknown(Schema.parseJson(schema))
+
+/**
+ * The decoders of the answers, built once: `Schema.parseJson(schema)` makes a new schema, and a
+ * decoder made from a new schema is compiled again (it was, for every answer).
+ */
+const fromJson = {
+  health: jsonDecoder(HealthResponse),
+  search: jsonDecoder(SearchResponse),
+  packageInfo: jsonDecoder(PackageInfo),
+  versions: jsonDecoder(VersionsResponse),
+  inclusion: jsonDecoder(InclusionProofResponse),
+  inclusions: jsonDecoder(InclusionProofsResponse),
+  entries: jsonDecoder(LogEntriesResponse),
+  consistency: jsonDecoder(ConsistencyProofResponse)
+} as const
 
 /**
  * Builds the client of one registry. Requires an `HttpClient` (the typed API client's, built on
@@ -571,13 +593,13 @@ export const make = (
       })
 
     /** A JSON answer (see {@link getText}), decoded with the schema its `RegistryApi` endpoint declares. */
-    const getJson = <A, I>(schema: Schema.Schema<A, I>, ctx: Ctx): Effect.Effect<A, PackageNotFound | RemoteError> =>
+    const getJson = <A>(decode: JsonDecoder<A>, ctx: Ctx): Effect.Effect<A, PackageNotFound | RemoteError> =>
       Effect.flatMap(getText(ctx), (text) =>
-        Schema.decodeUnknown(Schema.parseJson(schema))(text).pipe(
+        decode(text).pipe(
           Effect.mapError((e) => new MalformedResponse({ registry, url: ctx.url, reason: e.message }))
         ))
 
-    const health = getJson(HealthResponse, { url: endpoint("/health") }).pipe(
+    const health = getJson(fromJson.health, { url: endpoint("/health") }).pipe(
       Effect.catchTag("PackageNotFound", (e) => Effect.die(e)),
       Effect.withSpan("RemoteRegistry.health", { attributes: { registry } })
     )
@@ -589,7 +611,7 @@ export const make = (
         page: q.page,
         page_size: q.pageSize
       })
-      return yield* getJson(SearchResponse, { url }).pipe(
+      return yield* getJson(fromJson.search, { url }).pipe(
         Effect.catchTags({
           PackageNotFound: () =>
             Effect.fail(
@@ -603,7 +625,7 @@ export const make = (
       const url = version === undefined
         ? endpoint(`/packages/${seg(name)}`)
         : endpoint(`/packages/${seg(name)}/${seg(version)}`)
-      return getJson(PackageInfo, { name, version, url }).pipe(
+      return getJson(fromJson.packageInfo, { name, version, url }).pipe(
         Effect.flatMap((info) => checkInfo(info, name, version, url))
       )
     }
@@ -635,7 +657,7 @@ export const make = (
       const fresh = yield* freshVersions(url)
       const answer = Option.isSome(fresh) ?
         fresh :
-        yield* getJson(VersionsResponse, { name, url }).pipe(
+        yield* getJson(fromJson.versions, { name, url }).pipe(
           Effect.map(Option.some),
           // FlowMason's server always answers 404 here (`Package 'x@versions' not found`): treat a
           // 404 as "not supported" and ask for the package itself (which 404s if it is missing).
@@ -664,7 +686,7 @@ export const make = (
       // no listing: its search answers and package answer (see VersionsFallback.ts)
       const infoUrl = endpoint(`/packages/${seg(name)}`)
       const gathered = yield* gatherVersions(name, {
-        latest: getJson(PackageInfo, { name, url: infoUrl }).pipe(
+        latest: getJson(fromJson.packageInfo, { name, url: infoUrl }).pipe(
           Effect.map((info) => Option.some(normalize(info))),
           Effect.catchTag("PackageNotFound", () => Effect.succeed(Option.none()))
         ),
@@ -816,22 +838,22 @@ export const make = (
     // the publish-log endpoints, on every install's path: through `BoundedGet`, decoded with the
     // schemas their `RegistryApi` endpoints declare
     const logProof = (index: number, old: number | undefined) =>
-      getJson(InclusionProofResponse, { url: withQuery("/log/proof/inclusion", { index, old }) }).pipe(
+      getJson(fromJson.inclusion, { url: withQuery("/log/proof/inclusion", { index, old }) }).pipe(
         Effect.withSpan("RemoteRegistry.logProof", { attributes: { registry } })
       )
 
     const logProofs = (indexes: ReadonlyArray<number>, old: number | undefined, size: number | undefined) =>
-      getJson(InclusionProofsResponse, {
+      getJson(fromJson.inclusions, {
         url: withQuery("/log/proof/inclusions", { indexes: indexes.join(","), old, size })
       }).pipe(Effect.withSpan("RemoteRegistry.logProofs", { attributes: { registry, count: indexes.length } }))
 
     const logCheckpoint = getText({ url: endpoint("/log/checkpoint") })
 
     const logEntries = (start: number, end: number) =>
-      getJson(LogEntriesResponse, { url: withQuery("/log/entries", { start, end }) })
+      getJson(fromJson.entries, { url: withQuery("/log/entries", { start, end }) })
 
     const logConsistency = (oldSize: number, newSize: number) =>
-      getJson(ConsistencyProofResponse, {
+      getJson(fromJson.consistency, {
         url: withQuery("/log/proof/consistency", { old: oldSize, new: newSize })
       })
 

@@ -8,7 +8,7 @@
  * @since 0.1.0
  */
 import type { HttpClient } from "@effect/platform"
-import { Cause, Effect, Exit, ManagedRuntime, Option } from "effect"
+import { Cause, type ConfigProvider, Effect, Exit, Layer, ManagedRuntime, Option } from "effect"
 import type { PackageInfo } from "../api/Models.js"
 import type { FlowmasonHome } from "../shared/FlowmasonHome.js"
 import type { ClientServices } from "./ClientLayers.js"
@@ -67,6 +67,11 @@ export interface AddRegistryOptions {
 export interface RemoteRegistryClientOptions {
   /** The FlowMason home directory; default `$FLOWMASON_HOME` or `~/.flowmason`. */
   readonly home?: string | undefined
+  /**
+   * Where the client's settings (`FLOWMASON_HTTP_RETRIES`, ...) are read; default the environment.
+   * @since 0.1.0
+   */
+  readonly configProvider?: ConfigProvider.ConfigProvider | undefined
 }
 
 type Services = ClientServices | FlowmasonHome | HttpClient.HttpClient
@@ -91,7 +96,12 @@ export class RemoteRegistryClient {
    * @since 0.1.0
    */
   constructor(options: RemoteRegistryClientOptions = {}) {
-    this.#runtime = ManagedRuntime.make(options.home === undefined ? ClientLive : clientLayerAt(options.home))
+    const services = options.home === undefined ? ClientLive : clientLayerAt(options.home)
+    this.#runtime = ManagedRuntime.make(
+      options.configProvider === undefined
+        ? services
+        : Layer.provide(services, Layer.setConfigProvider(options.configProvider))
+    )
   }
 
   /**

@@ -252,7 +252,10 @@ export const decodeManifest = (files: {
     repository: opt(pj?.repository) ?? opt(cj?.repository),
     kind: cj !== undefined ? "component" as const : "project" as const
   })
-  return Either.right(new Manifest(fields))
+  // every field comes from a dialect schema's decode above (or is built here from its strings), so
+  // the class is not asked to validate them again: that second pass was most of a decode's cost
+  // (about 0.7 ms per manifest in a fresh process, once per archive an install checks)
+  return Either.right(new Manifest(fields, { disableValidation: true }))
 }
 
 /**

@@ -366,7 +366,11 @@ export class ProjectInstall extends Effect.Service<ProjectInstall>()("fm/Project
           return { path: fetched.cached.path, fromCache: fetched.fromCache, sha256: fetched.cached.sha256 }
         }
         // straight to the archive: the lock already has everything the package info would say
-        const info = new PackageInfo({ name: p.name, version: p.version, checksum: p.sha256, size_bytes: p.size })
+        // the lock's fields were decoded by its schema (or by the registry's answer): not validated again
+        const info = new PackageInfo(
+          { name: p.name, version: p.version, checksum: p.sha256, size_bytes: p.size },
+          { disableValidation: true }
+        )
         const body = source.download(info).pipe(Stream.tap((chunk) => Effect.sync(() => counted(chunk.length))))
         const cached = yield* cache.store(key, p.sha256, body).pipe(
           Effect.retry({

@@ -9,6 +9,8 @@ import * as crypto from "node:crypto"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import * as tar from "tar"
+import { vi } from "vitest"
+import { READ_WHOLE_BYTES } from "../../src/archive/internal/operations.js"
 import { PackageArchive } from "../../src/archive/PackageArchive.js"
 import { sha256Hex } from "../../src/shared/Checksum.js"
 import {
@@ -297,6 +299,43 @@ describe("ZIP structure", () => {
       assert.strictEqual((yield* archive.list(file)).length, 2)
       const error = yield* Effect.flip(archive.open(file))
       assert.match(error.message, /payload\.txt.*CRC-32 mismatch/)
+    }).pipe(Effect.provide(PackageArchive.Default)))
+})
+
+describe("reading archives from disk", () => {
+  it.scoped("a small archive is read in one read, then checked in memory; a large one piece by piece, same answer", () =>
+    Effect.gen(function*() {
+      const archive = yield* PackageArchive
+      const dir = yield* tempDir
+      const entries = (payload: Uint8Array) => [
+        { name: "manifest.json", data: projectManifest("read-whole") },
+        { name: "index.js", data: "module.exports = 1\n" },
+        { name: "README.md", data: "# read-whole\n" },
+        { name: "data.bin", data: payload, method: 0 }
+      ]
+      const small = path.join(dir, "small.fmpkg")
+      fs.writeFileSync(small, buildZip(entries(crypto.randomBytes(20_000))))
+      const large = path.join(dir, "large.fmpkg")
+      fs.writeFileSync(large, buildZip(entries(crypto.randomBytes(READ_WHOLE_BYTES + 1))))
+      // FileHandle is not exported by node:fs: its prototype is that of any open handle
+      const handle = yield* Effect.promise(() => fs.promises.open(small, "r"))
+      const proto: { read: fs.promises.FileHandle["read"] } = Object.getPrototypeOf(handle)
+      yield* Effect.promise(() => handle.close())
+      const reads = vi.spyOn(proto, "read")
+      yield* Effect.addFinalizer(() => Effect.sync(() => reads.mockRestore()))
+      const fromSmall = yield* archive.open(small)
+      const smallReads = reads.mock.calls.length
+      reads.mockClear()
+      const fromLarge = yield* archive.open(large)
+      assert.isAtMost(smallReads, 2, `open of a ${fs.statSync(small).size}-byte archive made ${smallReads} reads`)
+      assert.isAbove(reads.mock.calls.length, 2)
+      assert.strictEqual(fromSmall.manifest.name, "read-whole")
+      assert.deepStrictEqual(fromSmall.entries.map((e) => e.path), fromLarge.entries.map((e) => e.path))
+      // a corrupt entry of a small archive is still found (every entry is inflated and CRC-checked)
+      const bad = buildZip(entries(Buffer.from("x".repeat(1000))))
+      bad[bad.indexOf("x".repeat(100)) + 10] = 0x79
+      fs.writeFileSync(small, bad)
+      assert.match((yield* Effect.flip(archive.open(small))).message, /data\.bin.*CRC-32 mismatch/)
     }).pipe(Effect.provide(PackageArchive.Default)))
 })
 

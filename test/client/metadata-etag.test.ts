@@ -5,21 +5,20 @@
  * by a small node:http proxy in front of the server.
  */
 import { NodeContext } from "@effect/platform-node"
-import { assert, describe, it } from "@effect/vitest"
-import { Duration, Effect, Exit, Layer, Schema } from "effect"
+import { assert, layer } from "@effect/vitest"
+import { Context, Duration, Effect, Exit, Layer, Schema } from "effect"
 import * as crypto from "node:crypto"
 import * as fs from "node:fs"
 import * as http from "node:http"
 import type { AddressInfo } from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
-import { afterAll, beforeAll } from "vitest"
 import { clientLayerAt } from "../../src/client/ClientLayers.js"
 import { withFreshMetadata } from "../../src/client/MetadataFreshness.js"
 import { Registries } from "../../src/client/Registries.js"
 import { ProjectInstall } from "../../src/resolver/ProjectInstall.js"
 import { writeRegistries } from "../helpers/quirky-server.js"
-import { publishFixture, type RunningServer, startServer } from "../helpers/server.js"
+import { publishFixture, TestServer, withServer } from "../helpers/server.js"
 
 interface Seen {
   readonly url: string
@@ -27,17 +26,18 @@ interface Seen {
   readonly status: number
 }
 
-let server: RunningServer
-let proxy: http.Server
-let proxyUrl = ""
-const seen: Array<Seen> = []
-const dirs: Array<string> = []
+/** A node:http proxy in front of the file's server that records every request and its status. */
+class Recorder extends Context.Tag("test/metadata-etag/Recorder")<Recorder, {
+  readonly url: string
+  readonly seen: Array<Seen>
+}>() {}
 
-beforeAll(async () => {
-  server = await startServer({ inProcess: true })
-  await publishFixture(server.url, server.adminToken, { name: "etag-pkg", version: "1.0.0" })
+const recorder = Effect.gen(function*() {
+  const server = yield* TestServer
+  yield* Effect.promise(() => publishFixture(server.url, server.adminToken, { name: "etag-pkg", version: "1.0.0" }))
   const target = new URL(server.url)
-  proxy = http.createServer((req, res) => {
+  const seen: Array<Seen> = []
+  const proxy = http.createServer((req, res) => {
     const up = http.request({
       host: target.hostname,
       port: target.port,
@@ -53,31 +53,44 @@ beforeAll(async () => {
     up.on("error", () => res.destroy())
     req.pipe(up)
   })
-  await new Promise<void>((r) => proxy.listen(0, "127.0.0.1", () => r()))
-  proxyUrl = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`
-}, 120_000)
-
-afterAll(async () => {
-  proxy?.closeAllConnections()
-  await Promise.all([server?.stop(), new Promise<void>((r) => (proxy === undefined ? r() : proxy.close(() => r())))])
-  for (const d of dirs) fs.rmSync(d, { recursive: true, force: true })
+  yield* Effect.acquireRelease(
+    Effect.async<void>((resume) => void proxy.listen(0, "127.0.0.1", () => resume(Effect.void))),
+    () =>
+      Effect.async<void>((resume) => {
+        proxy.closeAllConnections()
+        proxy.close(() => resume(Effect.void))
+      })
+  )
+  // a listening server's address is an AddressInfo (a TCP port), never a pipe name
+  return { url: `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`, seen }
 })
 
-const newHome = () => {
-  const home = fs.mkdtempSync(path.join(os.tmpdir(), "fm-etag-"))
-  dirs.push(home)
-  writeRegistries(home, [{ name: "main", url: proxyUrl, priority: 10 }])
+/** The server (in-process, `etag-pkg@1.0.0` published) and the recording proxy in front of it. */
+const Served = Layer.scoped(Recorder, recorder).pipe(Layer.provideMerge(TestServer.layer({ inProcess: true })))
+
+/** A temp directory removed when the test's scope closes. */
+const tempDir = (prefix: string) =>
+  Effect.acquireRelease(
+    Effect.sync(() => fs.mkdtempSync(path.join(os.tmpdir(), prefix))),
+    (dir) => Effect.sync(() => fs.rmSync(dir, { recursive: true, force: true }))
+  )
+
+/** A client home whose one registry, `main`, is the recording proxy. */
+const newHome = Effect.gen(function*() {
+  const { url } = yield* Recorder
+  const home = yield* tempDir("fm-etag-")
+  writeRegistries(home, [{ name: "main", url, priority: 10 }])
   return home
-}
+})
 
 /** A metadata cache file as the client writes it. */
 const CacheFile = Schema.parseJson(Schema.Struct({ url: Schema.String, etag: Schema.String, body: Schema.String }))
 
-const statusesOf = (suffix: string) => seen.filter((s) => s.url.endsWith(suffix))
+const statusesOf = (seen: ReadonlyArray<Seen>, suffix: string) => seen.filter((s) => s.url.endsWith(suffix))
 
-describe("metadata ETag revalidation", () => {
-  it.live("package info (answered on the server's fast path) carries the same ETag and revalidates with 304", () =>
-    Effect.promise(async () => {
+layer(Served, { excludeTestServices: true })("metadata ETag revalidation", (it) => {
+  it.scoped("package info (answered on the server's fast path) carries the same ETag and revalidates with 304", () =>
+    withServer(async (server) => {
       const url = `${server.url}/api/v1/registry/packages/etag-pkg`
       const first = await fetch(url)
       const body = await first.text()
@@ -89,8 +102,8 @@ describe("metadata ETag revalidation", () => {
       assert.strictEqual(await again.text(), "")
     }))
 
-  it.live("the server sends an ETag and answers 304 to If-None-Match (weak or strong), 200 otherwise", () =>
-    Effect.promise(async () => {
+  it.scoped("the server sends an ETag and answers 304 to If-None-Match (weak or strong), 200 otherwise", () =>
+    withServer(async (server) => {
       const url = `${server.url}/api/v1/registry/packages/etag-pkg/versions`
       const first = await fetch(url)
       const etag = first.headers.get("etag")
@@ -111,9 +124,11 @@ describe("metadata ETag revalidation", () => {
       assert.isNull(missing.headers.get("etag"))
     }))
 
-  it.live("the client revalidates: 200, then 304 with equal data, then 200 with new data after a publish", () =>
+  it.scoped("the client revalidates: 200, then 304 with equal data, then 200 with new data after a publish", () =>
     Effect.gen(function*() {
-      const home = newHome()
+      const server = yield* TestServer
+      const { seen } = yield* Recorder
+      const home = yield* newHome
       const versions = Effect.gen(function*() {
         const registries = yield* Registries
         const [source] = yield* registries.sources("main")
@@ -144,22 +159,23 @@ describe("metadata ETag revalidation", () => {
       // one version's info: cached the same way
       const i1 = yield* info
       const i2 = yield* info
-      assert.deepStrictEqual(statusesOf("/etag-pkg/1.0.0").slice(-2).map((s) => s.status), [200, 304])
+      assert.deepStrictEqual(statusesOf(seen, "/etag-pkg/1.0.0").slice(-2).map((s) => s.status), [200, 304])
       assert.deepStrictEqual(i2, i1)
 
       // a new version changes the answer: 200 and the new data, and the cache follows
       yield* Effect.promise(() => publishFixture(server.url, server.adminToken, { name: "etag-pkg", version: "1.1.0" }))
       const v3 = yield* versions
       const v4 = yield* versions
-      assert.deepStrictEqual(statusesOf("/etag-pkg/versions").slice(-2).map((s) => s.status), [200, 304])
+      assert.deepStrictEqual(statusesOf(seen, "/etag-pkg/versions").slice(-2).map((s) => s.status), [200, 304])
       assert.deepStrictEqual(v3.releases.map((r) => r.version), ["1.0.0", "1.1.0"])
       assert.deepStrictEqual(v4, v3)
       assert.notStrictEqual(JSON.parse(fs.readFileSync(file, "utf8")).etag, record.etag)
     }))
 
-  it.live("a corrupt cache file is ignored (no If-None-Match, a 200) and replaced", () =>
+  it.scoped("a corrupt cache file is ignored (no If-None-Match, a 200) and replaced", () =>
     Effect.gen(function*() {
-      const home = newHome()
+      const { seen } = yield* Recorder
+      const home = yield* newHome
       const file = path.join(home, "cache", "metadata", "main", "etag-pkg.versions.json")
       fs.mkdirSync(path.dirname(file), { recursive: true })
       fs.writeFileSync(file, "{ not json")
@@ -176,19 +192,21 @@ describe("metadata ETag revalidation", () => {
       assert.deepStrictEqual(fs.readdirSync(path.dirname(file)).filter((f) => f.endsWith(".tmp")), [])
     }))
 
-  it.live("within a fresh-metadata window a recently confirmed copy answers unasked; a stale one is revalidated, and a 304 renews it", () =>
+  it.scoped("within a fresh-metadata window a recently confirmed copy answers unasked; a stale one is revalidated, and a 304 renews it", () =>
     Effect.gen(function*() {
+      const server = yield* TestServer
+      const { seen } = yield* Recorder
       yield* Effect.promise(() =>
         publishFixture(server.url, server.adminToken, { name: "fresh-pkg", version: "1.0.0" })
       )
-      const home = newHome()
+      const home = yield* newHome
       const versions = Effect.gen(function*() {
         const registries = yield* Registries
         const [source] = yield* registries.sources("main")
         return yield* source!.versions("fresh-pkg")
       }).pipe(Effect.provide(clientLayerAt(home)))
       const fresh = versions.pipe(withFreshMetadata(Duration.minutes(5)))
-      const asked = () => statusesOf("/fresh-pkg/versions").map((s) => s.status)
+      const asked = () => statusesOf(seen, "/fresh-pkg/versions").map((s) => s.status)
       const file = path.join(home, "cache", "metadata", "main", "fresh-pkg.versions.json")
 
       // nothing cached: the window changes nothing, the registry is asked
@@ -227,12 +245,13 @@ describe("metadata ETag revalidation", () => {
       assert.deepStrictEqual(asked(), [200, 304, 200, 304, 200])
     }))
 
-  it.live("fm install resolves from fresh metadata without asking; fm update asks", () =>
+  it.scoped("fm install resolves from fresh metadata without asking; fm update asks", () =>
     Effect.gen(function*() {
+      const server = yield* TestServer
+      const { seen } = yield* Recorder
       yield* Effect.promise(() => publishFixture(server.url, server.adminToken, { name: "proj-dep", version: "1.0.0" }))
-      const home = newHome()
-      const project = fs.mkdtempSync(path.join(os.tmpdir(), "fm-etag-project-"))
-      dirs.push(project)
+      const home = yield* newHome
+      const project = yield* tempDir("fm-etag-project-")
       fs.writeFileSync(
         path.join(project, "manifest.json"),
         JSON.stringify({ name: "p", version: "1.0.0", dependencies: { "proj-dep": "^1.0.0" } })
@@ -244,7 +263,7 @@ describe("metadata ETag revalidation", () => {
           ),
           Effect.exit
         )
-      const asked = () => statusesOf("/proj-dep/versions").length
+      const asked = () => statusesOf(seen, "/proj-dep/versions").length
       const installed = (
         exit: Exit.Exit<
           { readonly packages: ReadonlyArray<{ readonly name: string; readonly version: string }> },

@@ -2,19 +2,19 @@
  * End to end against REAL fm registry servers (test/helpers/server.ts) on 127.0.0.1, each seen
  * through a small recording node:http proxy (which can also tamper with downloads).
  */
-import { assert, describe, it } from "@effect/vitest"
-import { Effect, Layer } from "effect"
+import { assert, layer } from "@effect/vitest"
+import type { Scope } from "effect"
+import { Context, Effect, Layer } from "effect"
 import * as fs from "node:fs"
 import * as http from "node:http"
 import type { AddressInfo } from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
-import { afterAll, beforeAll } from "vitest"
 import { clientLayerAt } from "../../src/client/ClientLayers.js"
 import { Installer } from "../../src/client/Installer.js"
 import { Registries } from "../../src/client/Registries.js"
 import { closedPort, writeRegistries } from "../helpers/quirky-server.js"
-import { fixtureArchive, publishFixture, type RunningServer, startServer } from "../helpers/server.js"
+import { acquireServer, fixtureArchive, publishFixture, type ScopedServer } from "../helpers/server.js"
 import { settingsLayer } from "../helpers/settings.js"
 
 /** One retry, 10 ms apart: the servers here answer at once, so the tests stay quick. */
@@ -23,11 +23,16 @@ const settings = settingsLayer({ FLOWMASON_HTTP_RETRIES: "1", FLOWMASON_HTTP_RET
 interface Proxy {
   readonly url: string
   readonly log: Array<{ method: string; url: string; headers: http.IncomingHttpHeaders }>
-  readonly stop: () => Promise<void>
 }
 
-/** A recording reverse proxy to `target`; `tamper` flips the last byte of every download. */
-const startProxy = (target: string | (() => string), options: { readonly tamper?: boolean } = {}): Promise<Proxy> => {
+/**
+ * A recording reverse proxy to `target`, closed when the scope closes; `tamper` flips the last byte
+ * of every download.
+ */
+const proxy = (
+  target: string | (() => string),
+  options: { readonly tamper?: boolean } = {}
+): Effect.Effect<Proxy, never, Scope.Scope> => {
   const log: Proxy["log"] = []
   const server = http.createServer((req, res) => {
     const t = new URL(typeof target === "string" ? target : target())
@@ -51,88 +56,82 @@ const startProxy = (target: string | (() => string), options: { readonly tamper?
     up.on("error", () => res.destroy())
     req.pipe(up)
   })
-  return new Promise((resolve) =>
-    server.listen(0, "127.0.0.1", () =>
-      resolve({
-        url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-        log,
-        stop: () =>
-          new Promise<void>((r) => {
-            server.closeAllConnections()
-            server.close(() => r())
-          })
-      }))
+  return Effect.acquireRelease(
+    Effect.async<Proxy>((resume) =>
+      void server.listen(0, "127.0.0.1", () =>
+        // a listening TCP server's address is an AddressInfo, never a pipe name
+        resume(Effect.succeed({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, log })))
+    ),
+    () =>
+      Effect.async<void>((resume) => {
+        server.closeAllConnections()
+        server.close(() => resume(Effect.void))
+      })
   )
 }
 
-let a: RunningServer
-let b: RunningServer
-let priv: RunningServer
-let cdnTarget: RunningServer
-let cdn: Proxy
-const proxies: Array<Proxy> = []
-const dirs: Array<string> = []
-const tmp = () => {
-  const d = fs.mkdtempSync(path.join(os.tmpdir(), "fm-real-"))
-  dirs.push(d)
-  return d
-}
+/** The file's servers: `a`, `b`, a private one, and one whose download_url points at `cdn`. */
+class Servers extends Context.Tag("test/real-servers/Servers")<Servers, {
+  readonly a: ScopedServer
+  readonly b: ScopedServer
+  readonly priv: ScopedServer
+  readonly cdnTarget: ScopedServer
+  readonly cdn: Proxy
+}>() {}
 
-beforeAll(async () => {
-  a = await startServer({ inProcess: true })
-  b = await startServer({ inProcess: true })
-  priv = await startServer({ inProcess: true, private: true })
-  await publishFixture(a.url, a.adminToken, { name: "both", version: "1.0.0", manifest: { description: "from A" } })
-  await publishFixture(b.url, b.adminToken, { name: "both", version: "1.0.0", manifest: { description: "from B" } })
-  await publishFixture(b.url, b.adminToken, { name: "only-b", version: "2.0.0" })
-  await publishFixture(priv.url, priv.adminToken, { name: "secret", version: "1.0.0" })
-  // a registry whose download_url points at another origin (a recording proxy, "the CDN"): the
-  // proxy starts first (its URL is the server's public URL), then learns the server's address
-  let cdnBackend = ""
-  cdn = await startProxy(() => cdnBackend)
-  cdnTarget = await startServer({ inProcess: true, publicUrl: cdn.url })
-  cdnBackend = cdnTarget.url
-}, 180_000)
+const Started = Layer.scoped(
+  Servers,
+  Effect.gen(function*() {
+    const [a, b, priv] = yield* Effect.all([
+      acquireServer({ inProcess: true }),
+      acquireServer({ inProcess: true }),
+      acquireServer({ inProcess: true, private: true })
+    ])
+    yield* Effect.promise(async () => {
+      await publishFixture(a.url, a.adminToken, { name: "both", version: "1.0.0", manifest: { description: "from A" } })
+      await publishFixture(b.url, b.adminToken, { name: "both", version: "1.0.0", manifest: { description: "from B" } })
+      await publishFixture(b.url, b.adminToken, { name: "only-b", version: "2.0.0" })
+      await publishFixture(priv.url, priv.adminToken, { name: "secret", version: "1.0.0" })
+    })
+    // a registry whose download_url points at another origin (a recording proxy, "the CDN"): the
+    // proxy starts first (its URL is the server's public URL), then learns the server's address
+    let cdnBackend = ""
+    const cdn = yield* proxy(() => cdnBackend)
+    const cdnTarget = yield* acquireServer({ inProcess: true, publicUrl: cdn.url })
+    cdnBackend = cdnTarget.url
+    return { a, b, priv, cdnTarget, cdn }
+  })
+)
 
-afterAll(async () => {
-  await Promise.all([
-    a?.stop(),
-    b?.stop(),
-    priv?.stop(),
-    cdnTarget?.stop(),
-    cdn?.stop(),
-    ...proxies.map((p) => p.stop())
-  ])
-  for (const d of dirs) fs.rmSync(d, { recursive: true, force: true })
-})
-
-const proxy = async (target: string, options: { readonly tamper?: boolean } = {}) => {
-  const p = await startProxy(target, options)
-  proxies.push(p)
-  return p
-}
+/** A temp directory removed when the test's scope closes. */
+const tmp = Effect.acquireRelease(
+  Effect.sync(() => fs.mkdtempSync(path.join(os.tmpdir(), "fm-real-"))),
+  (d) => Effect.sync(() => fs.rmSync(d, { recursive: true, force: true }))
+)
 
 const withHome = <A, E>(
   registries: ReadonlyArray<Record<string, unknown>>,
   program: Effect.Effect<A, E, Registries | Installer>
-) => {
-  const home = tmp()
-  writeRegistries(home, registries)
-  return program.pipe(Effect.provide(clientLayerAt(home).pipe(Layer.provide(settings))))
-}
+) =>
+  Effect.gen(function*() {
+    const home = yield* tmp
+    writeRegistries(home, registries)
+    return yield* program.pipe(Effect.provide(clientLayerAt(home).pipe(Layer.provide(settings))))
+  })
 
-describe("real fm registry servers", () => {
-  it.live("lower-priority only, same name in both (higher priority wins), and a down registry first", () =>
+layer(Started, { excludeTestServices: true, timeout: "180 seconds" })("real fm registry servers", (it) => {
+  it.scoped("lower-priority only, same name in both (higher priority wins), and a down registry first", () =>
     Effect.gen(function*() {
+      const { a, b } = yield* Servers
       const down = yield* Effect.promise(() => closedPort())
-      const pa = yield* Effect.promise(() => proxy(a.url))
-      const pb = yield* Effect.promise(() => proxy(b.url))
+      const pa = yield* proxy(a.url)
+      const pb = yield* proxy(b.url)
       const regs = [
         { name: "down", url: `http://127.0.0.1:${down}`, priority: 1 },
         { name: "b", url: pb.url, priority: 20 },
         { name: "a", url: pa.url, priority: 10 }
       ]
-      const dir = tmp()
+      const dir = yield* tmp
       const got = yield* withHome(
         regs,
         Effect.gen(function*() {
@@ -151,11 +150,12 @@ describe("real fm registry servers", () => {
       assert.isFalse(pb.log.some((l) => l.url.includes("/packages/both")))
     }))
 
-  it.live("tampered download: ChecksumMismatch naming the registry, nothing installed, the next registry not used", () =>
+  it.scoped("tampered download: ChecksumMismatch naming the registry, nothing installed, the next registry not used", () =>
     Effect.gen(function*() {
-      const evil = yield* Effect.promise(() => proxy(b.url, { tamper: true }))
-      const honest = yield* Effect.promise(() => proxy(b.url))
-      const dir = tmp()
+      const { b } = yield* Servers
+      const evil = yield* proxy(b.url, { tamper: true })
+      const honest = yield* proxy(b.url)
+      const dir = yield* tmp
       const e = yield* withHome([
         { name: "evil", url: evil.url, priority: 1 },
         { name: "honest", url: honest.url, priority: 2 }
@@ -166,8 +166,9 @@ describe("real fm registry servers", () => {
       assert.strictEqual(honest.log.length, 0)
     }))
 
-  it.live("a private registry without a token: AuthenticationFailed (401) naming it; with the token: installs", () =>
+  it.scoped("a private registry without a token: AuthenticationFailed (401) naming it; with the token: installs", () =>
     Effect.gen(function*() {
+      const { priv } = yield* Servers
       const e = yield* withHome(
         [{ name: "private", url: priv.url }],
         Effect.flatMap(Registries, (r) => r.getPackage("secret"))
@@ -175,24 +176,27 @@ describe("real fm registry servers", () => {
         Effect.flip
       )
       assert.strictEqual(e._tag, "AuthenticationFailed")
+      const dir = yield* tmp
       assert.match(e.message, /registry private/)
       const ok = yield* withHome(
         [{ name: "private", url: priv.url, auth_token: priv.adminToken }],
-        Effect.flatMap(Installer, (i) => i.installName("secret", { dir: tmp() }))
+        Effect.flatMap(Installer, (i) => i.installName("secret", { dir }))
       )
       assert.strictEqual(ok.version, "1.0.0")
     }))
 
-  it.live("download_url on another origin: the token never reaches it", () =>
+  it.scoped("download_url on another origin: the token never reaches it", () =>
     Effect.gen(function*() {
+      const { cdn, cdnTarget } = yield* Servers
       yield* Effect.promise(() =>
         publishFixture(cdnTarget.url, cdnTarget.adminToken, { name: "cdn-pkg", version: "1.0.0" }).then(() => undefined)
       )
+      const dir = yield* tmp
       const r = yield* withHome(
         [{ name: "tokened", url: cdnTarget.url, auth_token: cdnTarget.adminToken }],
         Effect.gen(function*() {
           const found = yield* Effect.flatMap(Registries, (reg) => reg.getPackage("cdn-pkg"))
-          const installed = yield* Effect.flatMap(Installer, (i) => i.installName("cdn-pkg", { dir: tmp() }))
+          const installed = yield* Effect.flatMap(Installer, (i) => i.installName("cdn-pkg", { dir }))
           return { found, installed }
         })
       )

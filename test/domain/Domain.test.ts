@@ -1,6 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Either, Schema } from "effect"
-import { decodeManifest, ManifestError } from "../../src/domain/Manifest.js"
+import { decodeManifest, Manifest, ManifestError } from "../../src/domain/Manifest.js"
 import { isPackageName, normalizeName, PackageName, sameName } from "../../src/domain/PackageName.js"
 import { isVersion, maxSatisfying, pickLatest, sortVersions } from "../../src/domain/Version.js"
 
@@ -111,6 +111,35 @@ describe("Manifest", () => {
       component: component({ name: "x", version: "1.0.1" })
     })
     assert.strictEqual(Either.isLeft(clash) && clash.left.field, "version")
+  })
+
+  it("builds manifests the Manifest schema accepts as they are (the class is not asked to check them again)", () => {
+    const decoded = [
+      decodeManifest({
+        project: project({
+          name: "my-pipeline",
+          version: "1.2.0",
+          author: "Ada <ada@example.com>",
+          keywords: ["nlp", "nlp"],
+          dependencies: { "flowmason-http": "^1.0.0" },
+          components: ["components/summarizer.py"],
+          flowmason: ">=0.5",
+          license: null
+        })
+      }),
+      decodeManifest({
+        component: component({ name: "json_transform", version: "0.3.1", author: { email: "b@example.com" } })
+      }),
+      decodeManifest({
+        project: project({ name: "x", version: "1.0.0", description: null, dependencies: null }),
+        component: component({ name: "x", version: "1.0.0", category: "c", tags: ["t"], components: [] })
+      })
+    ]
+    for (const d of decoded) {
+      const m = Either.getOrThrow(d)
+      const checked = Schema.validateSync(Manifest)(m)
+      assert.deepStrictEqual({ ...checked }, { ...m })
+    }
   })
 
   it("names the file and the field in errors", () => {

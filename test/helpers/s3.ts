@@ -34,6 +34,8 @@ export interface TestS3 {
   readonly put: (key: string, body: Uint8Array | string) => Promise<void>
   /** Sets the last-modified time s3rver reports for `key` (it is the object file's mtime). */
   readonly age: (key: string, at: Date) => void
+  /** The variables (`FM_BLOB_URL` and the AWS ones) that point a server's child process at `s3://BUCKET/PREFIX`. */
+  readonly envFor: (prefix: string) => Readonly<Record<string, string>>
   /** Points every server started from now on at `s3://BUCKET/PREFIX` (`FM_BLOB_URL` and the AWS variables); returns the undo. */
   readonly useFor: (prefix: string) => () => void
   readonly stop: () => Promise<void>
@@ -65,6 +67,7 @@ export const startS3 = async (bucket = "fm-test"): Promise<TestS3> => {
     forcePathStyle: true,
     credentials: { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" }
   })
+  const envFor = (prefix: string) => ({ ...env, FM_BLOB_URL: `s3://${bucket}/${prefix}` })
   return {
     endpoint,
     bucket,
@@ -89,8 +92,9 @@ export const startS3 = async (bucket = "fm-test"): Promise<TestS3> => {
       const last = parts.pop() ?? ""
       Fs.utimesSync(Path.join(directory, bucket, ...parts, `${last}._S3rver_object`), at, at)
     },
+    envFor,
     useFor: (prefix) => {
-      const vars: Record<string, string> = { ...env, FM_BLOB_URL: `s3://${bucket}/${prefix}` }
+      const vars: Record<string, string> = { ...envFor(prefix) }
       const before = Object.fromEntries(Object.keys(vars).map((k) => [k, process.env[k]]))
       Object.assign(process.env, vars)
       return () => {

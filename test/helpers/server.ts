@@ -22,6 +22,7 @@ import { PackageStore } from "../../src/server/storage/PackageStore.js"
 import { buildZip, projectManifest } from "./archives.js"
 import { spawnReady } from "./child.js"
 import { fmBin } from "./cli.js"
+import { tempDir, using } from "./scoped.js"
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url))
 
@@ -123,13 +124,6 @@ const makeToken = () => `fmr_test${crypto.randomBytes(24).toString("base64url")}
 /** A registry server that stops when the scope it was acquired in closes ({@link acquireServer}). */
 export type ScopedServer = Omit<RunningServer, "stop">
 
-/** A temp directory removed when the scope closes (after anything acquired later in it). */
-const scopedTempDir = (prefix: string) =>
-  Effect.acquireRelease(
-    Effect.sync(() => fs.mkdtempSync(path.join(os.tmpdir(), prefix))),
-    (dir) => Effect.sync(() => fs.rmSync(dir, { recursive: true, force: true }))
-  )
-
 /** The registry's layers built in the current scope, with the admin token registered. */
 const inProcessServer = (options: StartServerOptions, dataDir: string, adminToken: string) =>
   Effect.gen(function*() {
@@ -163,7 +157,7 @@ const inProcessServer = (options: StartServerOptions, dataDir: string, adminToke
  */
 export const acquireServer = (options: StartServerOptions = {}): Effect.Effect<ScopedServer, unknown, Scope.Scope> =>
   Effect.gen(function*() {
-    const dataDir = options.dataDir ?? (yield* scopedTempDir("fm-registry-"))
+    const dataDir = options.dataDir ?? (yield* tempDir("fm-registry-"))
     const adminToken = options.adminToken ?? makeToken()
     if (options.inProcess === true) return yield* inProcessServer(options, dataDir, adminToken)
     const { stop: _stop, ...running } = yield* Effect.acquireRelease(
@@ -177,7 +171,18 @@ export const acquireServer = (options: StartServerOptions = {}): Effect.Effect<S
 export class TestServer extends Context.Tag("test/TestServer")<TestServer, ScopedServer>() {
   /** The server of {@link acquireServer}, built once for the tests that share the layer. */
   static readonly layer = (options: StartServerOptions = {}) => Layer.scoped(TestServer, acquireServer(options))
+  /** {@link TestServer.layer} with `seed` run once on the started server (publishing fixtures, ...). */
+  static readonly seeded = (options: StartServerOptions, seed: (server: ScopedServer) => Promise<unknown>) =>
+    Layer.scoped(TestServer, Effect.tap(acquireServer(options), (server) => Effect.promise(() => seed(server))))
 }
+
+/**
+ * A test body written with promises, run against the file's {@link TestServer}:
+ * `it.effect("...", () => withServer(async (server) => { ... }))` inside `layer(TestServer.layer(...))`.
+ * A rejection (a failed `assert`) fails the test with that error.
+ */
+export const withServer = <A>(body: (server: ScopedServer) => Promise<A>): Effect.Effect<A, never, TestServer> =>
+  using(TestServer, body)
 
 /**
  * Starts a real registry server on 127.0.0.1 (random port), for tests written with promises: the
@@ -314,11 +319,16 @@ export const runStudio = async (args: ReadonlyArray<string>, env: Record<string,
 export const createToken = async (
   dataDir: string,
   scope: "read" | "publish" | "admin",
-  options: { readonly name?: string; readonly expiresIn?: string } = {}
+  options: {
+    readonly name?: string
+    readonly expiresIn?: string
+    /** Extra environment of the command (the storage it opens: `FM_DATABASE_URL`, `FM_BLOB_URL`, ...). */
+    readonly env?: Record<string, string>
+  } = {}
 ): Promise<string> => {
   const args = ["token", "create", "--scope", scope, "--data-dir", dataDir, "--json"]
   if (options.name !== undefined) args.push("--name", options.name)
   if (options.expiresIn !== undefined) args.push("--expires-in", options.expiresIn)
-  const out = JSON.parse(await runStudio(args)) as { token: string }
+  const out = JSON.parse(await runStudio(args, options.env)) as { token: string }
   return out.token
 }

@@ -1,13 +1,14 @@
 import { NodeContext } from "@effect/platform-node"
-import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
-import { Effect, Exit, Layer } from "effect"
+import { assert, layer } from "@effect/vitest"
+import { Context, Effect, Exit, Layer } from "effect"
 import * as crypto from "node:crypto"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { clientLayerAt } from "../../src/client/ClientLayers.js"
 import { ProjectInstall } from "../../src/resolver/ProjectInstall.js"
-import { publishFixture, type RunningServer, startServer } from "../helpers/server.js"
+import { tempDir, using } from "../helpers/scoped.js"
+import { acquireServer, publishFixture, type ScopedServer } from "../helpers/server.js"
 
 const tmp = (prefix: string) => fs.mkdtempSync(path.join(os.tmpdir(), prefix))
 
@@ -63,18 +64,24 @@ const graph = (): Array<{ name: string; version: string; deps: Record<string, st
   return out
 }
 
-describe("project installs against a real registry server", () => {
-  let main: RunningServer
-  let other: RunningServer
-  let home: string
-  let project: string
+/** `main` with the 50-package graph, an empty `other`, a home on `main` and a project needing g0..g49. */
+class Fixture extends Context.Tag("test/ProjectInstall-e2e/Fixture")<Fixture, {
+  readonly main: ScopedServer
+  readonly other: ScopedServer
+  readonly home: string
+  readonly project: string
+}>() {}
 
-  beforeAll(async () => {
-    main = await startServer({ inProcess: true })
-    other = await startServer({ inProcess: true })
-    for (const spec of graph()) await publishFixture(main.url, main.adminToken, spec)
-    home = tmp("fm-home-")
-    project = tmp("fm-project-")
+const Prepared = Layer.scoped(
+  Fixture,
+  Effect.gen(function*() {
+    const main = yield* acquireServer({ inProcess: true })
+    const other = yield* acquireServer({ inProcess: true })
+    yield* Effect.promise(async () => {
+      for (const spec of graph()) await publishFixture(main.url, main.adminToken, spec)
+    })
+    const home = yield* tempDir("fm-home-")
+    const project = yield* tempDir("fm-project-")
     writeRegistries(home, [{ name: "main", url: main.url, priority: 50 }])
     const deps: Record<string, string> = {}
     for (let i = 0; i < 50; i++) deps[`g${i}`] = "^1.0.0"
@@ -82,156 +89,172 @@ describe("project installs against a real registry server", () => {
       path.join(project, "manifest.json"),
       JSON.stringify({ name: "demo", version: "1.0.0", dependencies: deps }, null, 2)
     )
-  }, 300_000)
-
-  afterAll(async () => {
-    await main?.stop()
-    await other?.stop()
-    for (const d of [home, project]) if (d !== undefined) fs.rmSync(d, { recursive: true, force: true })
+    return { main, other, home, project }
   })
+)
 
-  it("installs, locks, and reinstalls byte-identically from the lock after the cache is cleared", async () => {
-    const first = await withProject(home, (p) => p.install({ dir: project }))
-    assert.isTrue(Exit.isSuccess(first))
-    if (!Exit.isSuccess(first)) return
-    assert.isTrue(first.value.resolved)
-    assert.strictEqual(first.value.packages.length, 50)
-    const lock = JSON.parse(fs.readFileSync(path.join(project, "fm.lock.json"), "utf8"))
-    assert.strictEqual(lock.packages.g7.version, "1.0.0") // backed off: g7 1.1.0 needs g9 ^2 while others need ^1
-    assert.strictEqual(lock.packages.g9.version, "1.1.0")
-    assert.containSubset(lock.packages.g0, { version: "1.1.0", registry: { name: "main", url: main.url } })
-    assert.match(lock.packages.g0.sha256, /^[0-9a-f]{64}$/)
-    const before = snapshot(path.join(project, "fm_packages"))
-    assert.strictEqual(Object.keys(before).length, 50)
+layer(Prepared, { excludeTestServices: true, timeout: "300 seconds" })(
+  "project installs against a real registry server",
+  (it) => {
+    it.effect(
+      "installs, locks, and reinstalls byte-identically from the lock after the cache is cleared",
+      () =>
+        using(Fixture, async ({ home, main, project }) => {
+          const first = await withProject(home, (p) => p.install({ dir: project }))
+          assert.isTrue(Exit.isSuccess(first))
+          if (!Exit.isSuccess(first)) return
+          assert.isTrue(first.value.resolved)
+          assert.strictEqual(first.value.packages.length, 50)
+          const lock = JSON.parse(fs.readFileSync(path.join(project, "fm.lock.json"), "utf8"))
+          assert.strictEqual(lock.packages.g7.version, "1.0.0") // backed off: g7 1.1.0 needs g9 ^2 while others need ^1
+          assert.strictEqual(lock.packages.g9.version, "1.1.0")
+          assert.containSubset(lock.packages.g0, { version: "1.1.0", registry: { name: "main", url: main.url } })
+          assert.match(lock.packages.g0.sha256, /^[0-9a-f]{64}$/)
+          const before = snapshot(path.join(project, "fm_packages"))
+          assert.strictEqual(Object.keys(before).length, 50)
 
-    fs.rmSync(path.join(home, "cache"), { recursive: true, force: true })
-    fs.rmSync(path.join(project, "fm_packages"), { recursive: true, force: true })
-    const lockText = fs.readFileSync(path.join(project, "fm.lock.json"), "utf8")
-    const second = await withProject(home, (p) => p.install({ dir: project, frozen: true }))
-    assert.isFalse(Exit.isSuccess(second) && second.value.resolved)
-    assert.deepStrictEqual(snapshot(path.join(project, "fm_packages")), before)
-    assert.strictEqual(fs.readFileSync(path.join(project, "fm.lock.json"), "utf8"), lockText)
+          fs.rmSync(path.join(home, "cache"), { recursive: true, force: true })
+          fs.rmSync(path.join(project, "fm_packages"), { recursive: true, force: true })
+          const lockText = fs.readFileSync(path.join(project, "fm.lock.json"), "utf8")
+          const second = await withProject(home, (p) => p.install({ dir: project, frozen: true }))
+          assert.isFalse(Exit.isSuccess(second) && second.value.resolved)
+          assert.deepStrictEqual(snapshot(path.join(project, "fm_packages")), before)
+          assert.strictEqual(fs.readFileSync(path.join(project, "fm.lock.json"), "utf8"), lockText)
 
-    // everything cached: a reinstall from the lock needs no network at all
-    const deadHome = tmp("fm-home-dead-")
-    fs.cpSync(path.join(home, "cache"), path.join(deadHome, "cache"), { recursive: true })
-    writeRegistries(deadHome, [{ name: "main", url: main.url, priority: 50 }])
-    fs.rmSync(path.join(project, "fm_packages"), { recursive: true, force: true })
-    const offlineLike = await withProject(deadHome, (p) => p.install({ dir: project }))
-    assert.isTrue(Exit.isSuccess(offlineLike) && offlineLike.value.packages.every((x) => x.fromCache))
-    fs.rmSync(deadHome, { recursive: true, force: true })
-  }, 300_000)
+          // everything cached: a reinstall from the lock needs no network at all
+          const deadHome = tmp("fm-home-dead-")
+          fs.cpSync(path.join(home, "cache"), path.join(deadHome, "cache"), { recursive: true })
+          writeRegistries(deadHome, [{ name: "main", url: main.url, priority: 50 }])
+          fs.rmSync(path.join(project, "fm_packages"), { recursive: true, force: true })
+          const offlineLike = await withProject(deadHome, (p) => p.install({ dir: project }))
+          assert.isTrue(Exit.isSuccess(offlineLike) && offlineLike.value.packages.every((x) => x.fromCache))
+          fs.rmSync(deadHome, { recursive: true, force: true })
+        }),
+      300_000
+    )
 
-  it("tree and outdated read the lock", async () => {
-    const tree = await withProject(home, (p) => p.tree({ dir: project }))
-    assert.isTrue(Exit.isSuccess(tree) && tree.value.fromLock)
-    if (Exit.isSuccess(tree)) {
-      assert.strictEqual(tree.value.packages.find((p) => p.name === "g7")?.version, "1.0.0")
-    }
-    const outdated = await withProject(home, (p) => p.outdated({ dir: project }))
-    assert.isTrue(Exit.isSuccess(outdated))
-    if (Exit.isSuccess(outdated)) {
-      assert.deepStrictEqual(outdated.value.map((r) => `${r.name} ${r.current} ${r.wanted} ${r.latest}`), [
-        "g7 1.0.0 1.1.0 1.1.0",
-        "g9 1.1.0 1.1.0 2.0.0"
-      ])
-    }
-  }, 120_000)
+    it.effect("tree and outdated read the lock", () =>
+      using(Fixture, async ({ home, project }) => {
+        const tree = await withProject(home, (p) => p.tree({ dir: project }))
+        assert.isTrue(Exit.isSuccess(tree) && tree.value.fromLock)
+        if (Exit.isSuccess(tree)) {
+          assert.strictEqual(
+            tree.value.packages.find((p) => p.name === "g7")?.version,
+            "1.0.0"
+          )
+        }
+        const outdated = await withProject(home, (p) => p.outdated({ dir: project }))
+        assert.isTrue(Exit.isSuccess(outdated))
+        if (Exit.isSuccess(outdated)) {
+          assert.deepStrictEqual(outdated.value.map((r) => `${r.name} ${r.current} ${r.wanted} ${r.latest}`), [
+            "g7 1.0.0 1.1.0 1.1.0",
+            "g9 1.1.0 1.1.0 2.0.0"
+          ])
+        }
+      }), 120_000)
 
-  it(
-    "--frozen fails when the lock does not satisfy the project file; a bad checksum leaves the install dir as it was",
-    async () => {
-      const manifest = path.join(project, "manifest.json")
-      const original = fs.readFileSync(manifest, "utf8")
-      const json = JSON.parse(original)
-      json.dependencies.g9 = "^2.0.0"
-      fs.writeFileSync(manifest, JSON.stringify(json))
-      const frozen = await withProject(home, (p) => p.install({ dir: project, frozen: true }))
-      assert.isTrue(Exit.isFailure(frozen))
-      assert.include(
-        String(Exit.isFailure(frozen) ? frozen.cause : ""),
-        "depends on g9 ^2.0.0, but fm.lock.json has 1.1.0"
-      )
-      fs.writeFileSync(manifest, original)
+    it.effect(
+      "--frozen fails when the lock does not satisfy the project file; a bad checksum leaves the install dir as it was",
+      () =>
+        using(Fixture, async ({ home, project }) => {
+          const manifest = path.join(project, "manifest.json")
+          const original = fs.readFileSync(manifest, "utf8")
+          const json = JSON.parse(original)
+          json.dependencies.g9 = "^2.0.0"
+          fs.writeFileSync(manifest, JSON.stringify(json))
+          const frozen = await withProject(home, (p) => p.install({ dir: project, frozen: true }))
+          assert.isTrue(Exit.isFailure(frozen))
+          assert.include(
+            String(Exit.isFailure(frozen) ? frozen.cause : ""),
+            "depends on g9 ^2.0.0, but fm.lock.json has 1.1.0"
+          )
+          fs.writeFileSync(manifest, original)
 
-      const lockFile = path.join(project, "fm.lock.json")
-      const lockText = fs.readFileSync(lockFile, "utf8")
-      const before = snapshot(path.join(project, "fm_packages"))
-      const tampered = JSON.parse(lockText)
-      tampered.packages.g3.sha256 = "0".repeat(64)
-      fs.writeFileSync(lockFile, JSON.stringify(tampered))
-      fs.rmSync(path.join(home, "cache"), { recursive: true, force: true })
-      const bad = await withProject(home, (p) => p.install({ dir: project }))
-      assert.isTrue(Exit.isFailure(bad))
-      assert.include(String(Exit.isFailure(bad) ? bad.cause : ""), "g3@")
-      assert.deepStrictEqual(snapshot(path.join(project, "fm_packages")), before)
-      assert.deepStrictEqual(fs.readdirSync(project).filter((f) => f.includes("staging")), [])
-      fs.writeFileSync(lockFile, lockText)
-    },
-    300_000
-  )
+          const lockFile = path.join(project, "fm.lock.json")
+          const lockText = fs.readFileSync(lockFile, "utf8")
+          const before = snapshot(path.join(project, "fm_packages"))
+          const tampered = JSON.parse(lockText)
+          tampered.packages.g3.sha256 = "0".repeat(64)
+          fs.writeFileSync(lockFile, JSON.stringify(tampered))
+          fs.rmSync(path.join(home, "cache"), { recursive: true, force: true })
+          const bad = await withProject(home, (p) => p.install({ dir: project }))
+          assert.isTrue(Exit.isFailure(bad))
+          assert.include(String(Exit.isFailure(bad) ? bad.cause : ""), "g3@")
+          assert.deepStrictEqual(snapshot(path.join(project, "fm_packages")), before)
+          assert.deepStrictEqual(fs.readdirSync(project).filter((f) => f.includes("staging")), [])
+          fs.writeFileSync(lockFile, lockText)
+        }),
+      300_000
+    )
 
-  it(
-    "a higher-priority registry that later gains a dependency's name changes nothing locked, and is reported without a lock",
-    async () => {
-      await publishFixture(other.url, other.adminToken, { name: "g5", version: "1.9.0", deps: {} })
-      writeRegistries(home, [{ name: "other", url: other.url, priority: 10 }, {
-        name: "main",
-        url: main.url,
-        priority: 50
-      }])
-      const before = snapshot(path.join(project, "fm_packages"))
-      const lockText = fs.readFileSync(path.join(project, "fm.lock.json"), "utf8")
-      const locked = await withProject(home, (p) => p.install({ dir: project }))
-      assert.isFalse(Exit.isSuccess(locked) && locked.value.resolved)
-      assert.deepStrictEqual(snapshot(path.join(project, "fm_packages")), before)
-      assert.strictEqual(fs.readFileSync(path.join(project, "fm.lock.json"), "utf8"), lockText)
+    it.effect(
+      "a higher-priority registry that later gains a dependency's name changes nothing locked, and is reported without a lock",
+      () =>
+        using(Fixture, async ({ home, main, other, project }) => {
+          await publishFixture(other.url, other.adminToken, { name: "g5", version: "1.9.0", deps: {} })
+          writeRegistries(home, [{ name: "other", url: other.url, priority: 10 }, {
+            name: "main",
+            url: main.url,
+            priority: 50
+          }])
+          const before = snapshot(path.join(project, "fm_packages"))
+          const lockText = fs.readFileSync(path.join(project, "fm.lock.json"), "utf8")
+          const locked = await withProject(home, (p) => p.install({ dir: project }))
+          assert.isFalse(Exit.isSuccess(locked) && locked.value.resolved)
+          assert.deepStrictEqual(snapshot(path.join(project, "fm_packages")), before)
+          assert.strictEqual(fs.readFileSync(path.join(project, "fm.lock.json"), "utf8"), lockText)
 
-      fs.rmSync(path.join(project, "fm.lock.json"))
-      const fresh = await withProject(home, (p) => p.install({ dir: project }))
-      assert.isTrue(Exit.isSuccess(fresh))
-      if (Exit.isSuccess(fresh)) {
-        const g5 = fresh.value.packages.find((p) => p.name === "g5")
-        assert.strictEqual(g5?.registry, "other")
-        assert.include(fresh.value.warnings.join("\n"), "g5 is also published by registry 'main'")
-      }
-      writeRegistries(home, [{ name: "main", url: main.url, priority: 50 }])
-      fs.writeFileSync(path.join(project, "fm.lock.json"), lockText)
-    },
-    300_000
-  )
+          fs.rmSync(path.join(project, "fm.lock.json"))
+          const fresh = await withProject(home, (p) => p.install({ dir: project }))
+          assert.isTrue(Exit.isSuccess(fresh))
+          if (Exit.isSuccess(fresh)) {
+            const g5 = fresh.value.packages.find((p) => p.name === "g5")
+            assert.strictEqual(g5?.registry, "other")
+            assert.include(fresh.value.warnings.join("\n"), "g5 is also published by registry 'main'")
+          }
+          writeRegistries(home, [{ name: "main", url: main.url, priority: 50 }])
+          fs.writeFileSync(path.join(project, "fm.lock.json"), lockText)
+        }),
+      300_000
+    )
 
-  it("fm install NAME[@RANGE] in a project adds the dependency to the project file and the lock", async () => {
-    const dir = tmp("fm-project-add-")
-    try {
-      fs.writeFileSync(
-        path.join(dir, "manifest.json"),
-        JSON.stringify({ name: "adder", version: "0.1.0", custom: { keep: true } }, null, 2)
-      )
-      const added = await withProject(home, (p) => p.add("g45", { dir }))
-      assert.isTrue(Exit.isSuccess(added))
-      let manifest = JSON.parse(fs.readFileSync(path.join(dir, "manifest.json"), "utf8"))
-      assert.deepStrictEqual(manifest, {
-        name: "adder",
-        version: "0.1.0",
-        custom: { keep: true },
-        dependencies: { g45: "^1.1.0" }
-      })
-      const pinned = await withProject(home, (p) => p.add("g48@~1.0.0", { dir }))
-      assert.isTrue(Exit.isSuccess(pinned))
-      manifest = JSON.parse(fs.readFileSync(path.join(dir, "manifest.json"), "utf8"))
-      assert.deepStrictEqual(manifest.dependencies, { g45: "^1.1.0", g48: "~1.0.0" })
-      const lock = JSON.parse(fs.readFileSync(path.join(dir, "fm.lock.json"), "utf8"))
-      assert.strictEqual(lock.packages.g48.version, "1.0.0")
-      assert.strictEqual(lock.packages.g45.version, "1.1.0") // kept from the first lock
-      const bad = await withProject(home, (p) => p.add("g1@not-a-range", { dir }))
-      assert.isTrue(Exit.isFailure(bad))
-      assert.deepStrictEqual(JSON.parse(fs.readFileSync(path.join(dir, "manifest.json"), "utf8")).dependencies, {
-        g45: "^1.1.0",
-        g48: "~1.0.0"
-      })
-    } finally {
-      fs.rmSync(dir, { recursive: true, force: true })
-    }
-  }, 300_000)
-})
+    it.effect(
+      "fm install NAME[@RANGE] in a project adds the dependency to the project file and the lock",
+      () =>
+        using(Fixture, async ({ home }) => {
+          const dir = tmp("fm-project-add-")
+          try {
+            fs.writeFileSync(
+              path.join(dir, "manifest.json"),
+              JSON.stringify({ name: "adder", version: "0.1.0", custom: { keep: true } }, null, 2)
+            )
+            const added = await withProject(home, (p) => p.add("g45", { dir }))
+            assert.isTrue(Exit.isSuccess(added))
+            let manifest = JSON.parse(fs.readFileSync(path.join(dir, "manifest.json"), "utf8"))
+            assert.deepStrictEqual(manifest, {
+              name: "adder",
+              version: "0.1.0",
+              custom: { keep: true },
+              dependencies: { g45: "^1.1.0" }
+            })
+            const pinned = await withProject(home, (p) => p.add("g48@~1.0.0", { dir }))
+            assert.isTrue(Exit.isSuccess(pinned))
+            manifest = JSON.parse(fs.readFileSync(path.join(dir, "manifest.json"), "utf8"))
+            assert.deepStrictEqual(manifest.dependencies, { g45: "^1.1.0", g48: "~1.0.0" })
+            const lock = JSON.parse(fs.readFileSync(path.join(dir, "fm.lock.json"), "utf8"))
+            assert.strictEqual(lock.packages.g48.version, "1.0.0")
+            assert.strictEqual(lock.packages.g45.version, "1.1.0") // kept from the first lock
+            const bad = await withProject(home, (p) => p.add("g1@not-a-range", { dir }))
+            assert.isTrue(Exit.isFailure(bad))
+            assert.deepStrictEqual(JSON.parse(fs.readFileSync(path.join(dir, "manifest.json"), "utf8")).dependencies, {
+              g45: "^1.1.0",
+              g48: "~1.0.0"
+            })
+          } finally {
+            fs.rmSync(dir, { recursive: true, force: true })
+          }
+        }),
+      300_000
+    )
+  }
+)

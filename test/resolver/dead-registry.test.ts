@@ -5,8 +5,8 @@
  * A package pinned to the dead registry is an error that names it.
  */
 import { NodeContext } from "@effect/platform-node"
-import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
-import { Cause, Effect, Exit, FiberRef, HashSet, Layer, Logger, Option } from "effect"
+import { assert, layer } from "@effect/vitest"
+import { Cause, Context, Effect, Exit, FiberRef, HashSet, Layer, Logger, Option } from "effect"
 import * as fs from "node:fs"
 import * as net from "node:net"
 import * as os from "node:os"
@@ -15,64 +15,79 @@ import { clientLayerAt } from "../../src/client/ClientLayers.js"
 import { Publisher } from "../../src/client/Publisher.js"
 import { Registries } from "../../src/client/Registries.js"
 import { ProjectInstall } from "../../src/resolver/ProjectInstall.js"
-import { fixtureArchive, publishFixture, type RunningServer, startServer } from "../helpers/server.js"
+import { acquireServer, fixtureArchive, publishFixture, type ScopedServer } from "../helpers/server.js"
 
-const tmp = (prefix: string) => fs.mkdtempSync(path.join(os.tmpdir(), prefix))
+/** A temp directory removed when the scope closes. */
+const tmp = (prefix: string) =>
+  Effect.acquireRelease(
+    Effect.sync(() => fs.mkdtempSync(path.join(os.tmpdir(), prefix))),
+    (d) => Effect.sync(() => fs.rmSync(d, { recursive: true, force: true }))
+  )
 
-/** A listening socket on 127.0.0.1 that counts the connections it accepts and destroys each one. */
-const deadRegistry = async () => {
+/** A listening socket on 127.0.0.1 that counts the connections it accepts and destroys each one; closed with the scope. */
+const deadRegistry = Effect.gen(function*() {
   let accepts = 0
   const server = net.createServer((socket) => {
     accepts += 1
     socket.destroy()
   })
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
+  yield* Effect.acquireRelease(
+    Effect.async<void>((resume) => void server.listen(0, "127.0.0.1", () => resume(Effect.void))),
+    () => Effect.async<void>((resume) => void server.close(() => resume(Effect.void)))
+  )
   const address = server.address()
-  if (address === null || typeof address === "string") throw new Error("no port")
+  if (address === null || typeof address === "string") return yield* Effect.die(new Error("no port"))
   return {
     url: `http://127.0.0.1:${address.port}`,
     accepts: () => accepts,
     reset: () => {
       accepts = 0
-    },
-    stop: () => new Promise<void>((resolve) => server.close(() => resolve()))
+    }
   }
-}
+})
 
-/** Runs `f` with the client services of `home`; returns its exit and the warnings logged. */
-const withHome = async <A, E>(home: string, f: Effect.Effect<A, E, ProjectInstall | Registries | Publisher>) => {
-  const warnings: Array<string> = []
-  const logger = Logger.make(({ logLevel, message }) => {
-    if (logLevel._tag === "Warning") warnings.push((Array.isArray(message) ? message : [message]).map(String).join(" "))
-  })
-  const exit = await Effect.runPromiseExit(
-    f.pipe(
+/** Runs `f` with the client services of `home`; gives its exit and the warnings logged. */
+const withHome = <A, E>(home: string, f: Effect.Effect<A, E, ProjectInstall | Registries | Publisher>) =>
+  Effect.suspend(() => {
+    const warnings: Array<string> = []
+    const logger = Logger.make(({ logLevel, message }) => {
+      if (logLevel._tag === "Warning") {
+        warnings.push((Array.isArray(message) ? message : [message]).map(String).join(" "))
+      }
+    })
+    return f.pipe(
       Effect.provide(
         ProjectInstall.Default.pipe(Layer.provideMerge(clientLayerAt(home)), Layer.provideMerge(NodeContext.layer))
       ),
-      Effect.locallyWith(FiberRef.currentLoggers, () => HashSet.make(logger))
+      Effect.locallyWith(FiberRef.currentLoggers, () => HashSet.make(logger)),
+      Effect.exit,
+      Effect.map((exit) => ({ exit, warnings }))
     )
-  )
-  return { exit, warnings }
-}
+  })
 
-describe("a dead registry at top priority", () => {
-  let main: RunningServer
-  let dead: Awaited<ReturnType<typeof deadRegistry>>
-  let home: string
-  let project: string
+/** The main registry (30 packages `d0`..`d29`), the dead one, a client home with both, a project needing all 30. */
+class Fixture extends Context.Tag("test/dead-registry/Fixture")<Fixture, {
+  readonly main: ScopedServer
+  readonly dead: Effect.Effect.Success<typeof deadRegistry>
+  readonly home: string
+  readonly project: string
+}>() {}
 
-  beforeAll(async () => {
-    main = await startServer({ inProcess: true })
-    dead = await deadRegistry()
+const Prepared = Layer.scoped(
+  Fixture,
+  Effect.gen(function*() {
+    const main = yield* acquireServer({ inProcess: true })
+    const dead = yield* deadRegistry
     // 30 packages, each depending on up to two later ones
-    for (let i = 0; i < 30; i++) {
-      const deps: Record<string, string> = {}
-      for (const j of [i + 1, i + 3]) if (j < 30) deps[`d${j}`] = "^1.0.0"
-      await publishFixture(main.url, main.adminToken, { name: `d${i}`, version: "1.0.0", deps })
-    }
-    home = tmp("fm-home-dead-")
-    project = tmp("fm-project-dead-")
+    yield* Effect.promise(async () => {
+      for (let i = 0; i < 30; i++) {
+        const deps: Record<string, string> = {}
+        for (const j of [i + 1, i + 3]) if (j < 30) deps[`d${j}`] = "^1.0.0"
+        await publishFixture(main.url, main.adminToken, { name: `d${i}`, version: "1.0.0", deps })
+      }
+    })
+    const home = yield* tmp("fm-home-dead-")
+    const project = yield* tmp("fm-project-dead-")
     fs.writeFileSync(
       path.join(home, "registries.json"),
       JSON.stringify({
@@ -88,84 +103,92 @@ describe("a dead registry at top priority", () => {
       path.join(project, "manifest.json"),
       JSON.stringify({ name: "deadproj", version: "1.0.0", dependencies: deps })
     )
-  }, 300_000)
-
-  afterAll(async () => {
-    await main?.stop()
-    await dead?.stop()
-    for (const d of [home, project]) if (d !== undefined) fs.rmSync(d, { recursive: true, force: true })
+    return { main, dead, home, project }
   })
+)
 
-  it("a 30-package project install succeeds with at most one connection to it and one warning naming it", async () => {
-    dead.reset()
-    const { exit, warnings } = await withHome(home, Effect.flatMap(ProjectInstall, (p) => p.install({ dir: project })))
-    assert.strictEqual(Exit.isSuccess(exit) ? "ok" : String(exit.cause), "ok")
-    if (!Exit.isSuccess(exit)) return
-    assert.strictEqual(exit.value.packages.length, 30)
-    assert.isTrue(exit.value.packages.every((p) => p.registry === "main"))
-    assert.isAtMost(dead.accepts(), 1)
-    const aboutDead = warnings.filter((w) => w.includes("dead"))
-    assert.strictEqual(aboutDead.length, 1)
-    assert.include(aboutDead[0], dead.url)
-  }, 120_000)
+layer(Prepared, { excludeTestServices: true, timeout: "300 seconds" })("a dead registry at top priority", (it) => {
+  it.effect(
+    "a 30-package project install succeeds with at most one connection to it and one warning naming it",
+    () =>
+      Effect.gen(function*() {
+        const { dead, home, project } = yield* Fixture
+        dead.reset()
+        const { exit, warnings } = yield* withHome(
+          home,
+          Effect.flatMap(ProjectInstall, (p) => p.install({ dir: project }))
+        )
+        assert.strictEqual(Exit.isSuccess(exit) ? "ok" : String(exit.cause), "ok")
+        if (!Exit.isSuccess(exit)) return
+        assert.strictEqual(exit.value.packages.length, 30)
+        assert.isTrue(exit.value.packages.every((p) => p.registry === "main"))
+        assert.isAtMost(dead.accepts(), 1)
+        const aboutDead = warnings.filter((w) => w.includes("dead"))
+        assert.strictEqual(aboutDead.length, 1)
+        assert.include(aboutDead[0], dead.url)
+      }),
+    120_000
+  )
 
-  it("standalone fetches in one command also try it at most once", async () => {
-    dead.reset()
-    const { exit } = await withHome(
-      home,
-      Effect.flatMap(
-        Registries,
-        (r) => Effect.forEach(["d1", "d2", "d3", "d4", "d5"], (n) => r.fetch(n), { concurrency: 3 })
+  it.effect("standalone fetches in one command also try it at most once", () =>
+    Effect.gen(function*() {
+      const { dead, home } = yield* Fixture
+      dead.reset()
+      const { exit } = yield* withHome(
+        home,
+        Effect.flatMap(
+          Registries,
+          (r) => Effect.forEach(["d1", "d2", "d3", "d4", "d5"], (n) => r.fetch(n), { concurrency: 3 })
+        )
       )
-    )
-    assert.strictEqual(Exit.isSuccess(exit) ? "ok" : String(exit.cause), "ok")
-    assert.isAtMost(dead.accepts(), 1)
-  }, 120_000)
+      assert.strictEqual(Exit.isSuccess(exit) ? "ok" : String(exit.cause), "ok")
+      assert.isAtMost(dead.accepts(), 1)
+    }), 120_000)
 
-  it("a package pinned to the dead registry is an error naming it", async () => {
-    const dir = tmp("fm-project-pinned-")
-    try {
+  it.scoped("a package pinned to the dead registry is an error naming it", () =>
+    Effect.gen(function*() {
+      const { home } = yield* Fixture
+      const dir = yield* tmp("fm-project-pinned-")
       fs.writeFileSync(
         path.join(dir, "manifest.json"),
         JSON.stringify({ name: "pinned", version: "1.0.0", dependencies: { d1: "^1.0.0" }, registries: { d1: "dead" } })
       )
-      const { exit } = await withHome(home, Effect.flatMap(ProjectInstall, (p) => p.install({ dir })))
+      const { exit } = yield* withHome(home, Effect.flatMap(ProjectInstall, (p) => p.install({ dir })))
       assert.isTrue(Exit.isFailure(exit))
       const text = Exit.isFailure(exit) ? String(exit.cause) : ""
       assert.include(text, "d1")
       assert.include(text, "'dead'")
       assert.isFalse(fs.existsSync(path.join(dir, "fm_packages")))
-    } finally {
-      fs.rmSync(dir, { recursive: true, force: true })
-    }
-  }, 120_000)
+    }), 120_000)
 
-  it(
+  it.effect(
     "publishing to the default registry while it is down says so, with --registry and fm registry set-default",
-    async () => {
-      const file = path.join(home, "pub-1.0.0.fmpkg")
-      fs.writeFileSync(file, fixtureArchive({ name: "pub", version: "1.0.0", deps: {} }))
-      const withDefault = (registries: unknown) =>
-        fs.writeFileSync(path.join(home, "registries.json"), JSON.stringify({ registries }))
-      withDefault([
-        { name: "dead", url: dead.url, priority: 1, enabled: true, is_default: true, can_publish: true },
-        { name: "main", url: main.url, priority: 50, enabled: true }
-      ])
-      try {
-        const { exit } = await withHome(home, Effect.flatMap(Publisher, (p) => p.publish(file)))
-        assert.isTrue(Exit.isFailure(exit))
-        const failure = Exit.isFailure(exit) ? Cause.failureOption(exit.cause) : Option.none()
-        const error = Option.getOrThrow(failure)
-        assert.strictEqual(error._tag, "DefaultRegistryUnavailable")
-        assert.include(error.message, `default registry dead (${dead.url}) is unavailable`)
-        assert.match("hint" in error ? error.hint : "", /--registry NAME.*fm registry set-default NAME/)
-      } finally {
+    () =>
+      Effect.gen(function*() {
+        const { dead, home, main } = yield* Fixture
+        const file = path.join(home, "pub-1.0.0.fmpkg")
+        fs.writeFileSync(file, fixtureArchive({ name: "pub", version: "1.0.0", deps: {} }))
+        const withDefault = (registries: unknown) =>
+          fs.writeFileSync(path.join(home, "registries.json"), JSON.stringify({ registries }))
         withDefault([
-          { name: "dead", url: dead.url, priority: 1, enabled: true, is_default: true },
+          { name: "dead", url: dead.url, priority: 1, enabled: true, is_default: true, can_publish: true },
           { name: "main", url: main.url, priority: 50, enabled: true }
         ])
-      }
-    },
+        yield* Effect.gen(function*() {
+          const { exit } = yield* withHome(home, Effect.flatMap(Publisher, (p) => p.publish(file)))
+          assert.isTrue(Exit.isFailure(exit))
+          const failure = Exit.isFailure(exit) ? Cause.failureOption(exit.cause) : Option.none()
+          const error = Option.getOrThrow(failure)
+          assert.strictEqual(error._tag, "DefaultRegistryUnavailable")
+          assert.include(error.message, `default registry dead (${dead.url}) is unavailable`)
+          assert.match("hint" in error ? error.hint : "", /--registry NAME.*fm registry set-default NAME/)
+        }).pipe(Effect.ensuring(Effect.sync(() =>
+          withDefault([
+            { name: "dead", url: dead.url, priority: 1, enabled: true, is_default: true },
+            { name: "main", url: main.url, priority: 50, enabled: true }
+          ])
+        )))
+      }),
     120_000
   )
 })

@@ -42,13 +42,14 @@ const waitFor = async (cond: () => boolean, ms: number) => {
 // for this file and dropped after) when reachable; CI requires it (FM_REQUIRE_POSTGRES=1); then
 // with the archives in S3 (s3rver, started here; FM_BLOB_URL and the AWS variables point the
 // servers at a fresh prefix per test).
-// FM_DATABASE_URL is inherited by the server and `fm studio token` processes.
+// FM_DATABASE_URL (and the S3 variables) go to the servers as their environment, not through process.env.
 // On PostgreSQL the archives are in the database (blobs table), not in <data-dir>/blobs.
 describe.each(await testBackends({ s3: true }))("on %s", (backend) => {
   let db: TestDatabase | undefined
   let s3: TestS3 | undefined
   let prefix = ""
-  let undoS3 = () => {}
+  /** The storage's variables, given to each server of the test as its environment. */
+  let env: Record<string, string> = {}
   beforeAll(async () => {
     if (usesS3(backend)) s3 = await startS3()
   })
@@ -59,18 +60,16 @@ describe.each(await testBackends({ s3: true }))("on %s", (backend) => {
   beforeEach(async () => {
     if (usesPostgres(backend)) {
       db = await createTestDatabase("durab")
-      process.env.FM_DATABASE_URL = db.url
+      env = { ...env, FM_DATABASE_URL: db.url }
     }
     if (s3 !== undefined) {
       prefix = `durab-${crypto.randomBytes(4).toString("hex")}`
-      undoS3 = s3.useFor(prefix)
+      env = { ...env, ...s3.envFor(prefix) }
     }
   })
   afterEach(async () => {
     await Promise.all(servers.splice(0).map((s) => s.stop()))
-    delete process.env.FM_DATABASE_URL
-    undoS3()
-    undoS3 = () => {}
+    env = {}
     await db?.drop()
     db = undefined
   })
@@ -88,7 +87,7 @@ describe.each(await testBackends({ s3: true }))("on %s", (backend) => {
       // our own data dir, kept across the restart (removed in afterEach)
       const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "fm-crash-"))
       dirs.push(dataDir)
-      const first = await startServer({ dataDir })
+      const first = await startServer({ dataDir, env })
       await publishFixture(first.url, first.adminToken, { name: "survivor", version: "1.0.0" })
 
       // larger than the in-memory upload limit (4 MiB), so it streams through a temp file
@@ -146,7 +145,7 @@ describe.each(await testBackends({ s3: true }))("on %s", (backend) => {
         }
       }
 
-      const second = await startServer({ dataDir, adminToken: first.adminToken })
+      const second = await startServer({ dataDir, adminToken: first.adminToken, env })
       servers.push(second)
       assert.deepStrictEqual(listFiles(tmp), [])
       const blobs = await storedArchives(dataDir)
@@ -166,7 +165,7 @@ describe.each(await testBackends({ s3: true }))("on %s", (backend) => {
 
   describe("concurrency", () => {
     it("20 concurrent uploads of one name@version: one 201, 19 409s, one blob", async () => {
-      const server = await startServer()
+      const server = await startServer({ env })
       servers.push(server)
       const archives = Array.from(
         { length: 20 },

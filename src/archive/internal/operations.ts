@@ -15,8 +15,48 @@ import { ArchiveFailure, MANIFEST_NAMES, MAX_MANIFEST_BYTES, NameRegistry, norma
 import type { ByteSource, ScannedEntry, ScanOptions, ScanResult, Sink } from "./types.js"
 import { type PackFile, RATIO_ENTRY_THRESHOLD, scanZip, writeZip } from "./zip.js"
 
-/** An archive file on disk as a {@link ByteSource}, open for the duration of `use`. */
+/**
+ * Archives up to this size are read whole, in one synchronous read of a few syscalls, before they
+ * are checked: a ZIP's checks read its end record, its central directory and every local header
+ * apart, and each of those reads was a round trip to the thread pool (about fifteen for a small
+ * package), and an open file handle per archive (a `FileHandle`, closed asynchronously) cost more
+ * than the reads themselves.
+ */
+export const READ_WHOLE_BYTES = 1024 * 1024
+
+/**
+ * The whole file when it is a regular file of at most {@link READ_WHOLE_BYTES} (exactly the size
+ * it had when opened: a file that shrinks meanwhile is truncated), else `undefined` (anything
+ * else, a FIFO say, is never opened here: that could block).
+ */
+const readSmall = (file: string): Buffer | undefined => {
+  const info = fs.statSync(file)
+  if (!info.isFile() || info.size <= 0 || info.size > READ_WHOLE_BYTES) return undefined
+  const fd = fs.openSync(file, "r")
+  try {
+    const { size } = fs.fstatSync(fd)
+    if (size <= 0 || size > READ_WHOLE_BYTES) return undefined
+    const buffer = Buffer.allocUnsafe(size)
+    let done = 0
+    while (done < size) {
+      const bytesRead = fs.readSync(fd, buffer, done, size - done, done)
+      if (bytesRead === 0) throw new ArchiveFailure("truncated (unexpected end of file)")
+      done += bytesRead
+    }
+    return buffer
+  } finally {
+    fs.closeSync(fd)
+  }
+}
+
+/**
+ * An archive file on disk as a {@link ByteSource}, open for the duration of `use`: read whole
+ * when it is at most {@link READ_WHOLE_BYTES} (the same checks then run on the buffer), else
+ * read piece by piece.
+ */
 const withFileSource = async <A>(file: string, use: (source: ByteSource) => Promise<A>): Promise<A> => {
+  const small = readSmall(file)
+  if (small !== undefined) return use(bufferSource(small, file))
   const fh = await fs.promises.open(file, "r")
   try {
     const { size } = await fh.stat()

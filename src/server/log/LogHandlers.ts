@@ -126,12 +126,9 @@ export const LogLive = HttpApiBuilder.group(RegistryApi, "log", (handlers) =>
           const old = yield* count("old", urlParams.old)
           const checkpoint = fixedSize === undefined ? yield* log.checkpoint : undefined
           const size = fixedSize ?? checkpoint?.size ?? 0
-          const proofs = yield* Effect.forEach(indexes, (index) =>
-            Effect.map(
-              log.inclusion(index, size),
-              (inclusion) =>
-                new EntryProof({ index, hashes: inclusion.proof.map(b64), entry: inclusion.entry })
-            ))
+          const proofs = (yield* log.inclusions(indexes, size)).map((inclusion, i) =>
+            new EntryProof({ index: indexes[i], hashes: inclusion.proof.map(b64), entry: inclusion.entry })
+          )
           // an old size beyond the tree gets no consistency proof: the client sees the smaller tree
           const consistency = old === undefined || old > size ? undefined : yield* log.consistency(old, size)
           const body = new InclusionProofsResponse({

@@ -57,6 +57,14 @@ export interface PublishLogService {
   readonly entries: (start: number, end: number) => Effect.Effect<ReadonlyArray<LogEntry>, StoreError | LogRangeError>
   /** The inclusion proof of entry `index` in the tree of `size` entries. */
   readonly inclusion: (index: number, size: number) => Effect.Effect<Inclusion, StoreError | LogRangeError>
+  /**
+   * The inclusion proofs of entries `indexes` in the tree of `size` entries, in the order asked:
+   * one catch-up with the store, and the entries read in a few range reads (not one per index).
+   */
+  readonly inclusions: (
+    indexes: ReadonlyArray<number>,
+    size: number
+  ) => Effect.Effect<ReadonlyArray<Inclusion>, StoreError | LogRangeError>
   /** The index of the first entry with this leaf hash in the tree of `size` entries. */
   readonly indexOfLeaf: (hash: Uint8Array, size: number) => Effect.Effect<number, StoreError | LogRangeError>
   /** The consistency proof of the tree of `oldSize` entries with the tree of `newSize`. */
@@ -74,6 +82,33 @@ export interface PublishLogService {
 export class PublishLog extends Context.Tag("fm/server/PublishLog")<PublishLog, PublishLogService>() {}
 
 const SYNC_BATCH = 5000
+
+/**
+ * Indexes of one batch of inclusion proofs closer than this share a range read of the store (the
+ * entries between them are read and dropped): a handful of reads for a project's packages.
+ */
+const RANGE_GAP = 64
+
+/**
+ * The range reads `[start, end)` that cover `sorted` (ascending, distinct): neighbours at most
+ * {@link RANGE_GAP} apart share one, and no range spans more than {@link MAX_ENTRIES}.
+ */
+export const coveringRanges = (sorted: ReadonlyArray<number>): Array<readonly [number, number]> => {
+  const ranges: Array<readonly [number, number]> = []
+  let start = -1
+  let last = -1
+  for (const i of sorted) {
+    if (start >= 0 && i - last <= RANGE_GAP && i + 1 - start <= MAX_ENTRIES) {
+      last = i
+      continue
+    }
+    if (start >= 0) ranges.push([start, last + 1])
+    start = i
+    last = i
+  }
+  if (start >= 0) ranges.push([start, last + 1])
+  return ranges
+}
 
 /**
  * The log over the store in context, signing with `signer`.
@@ -135,6 +170,28 @@ export const make = (signer: NoteSigner): Effect.Effect<PublishLogService, Store
         return { entry, size, proof: tree.inclusionProof(index, size) } satisfies Inclusion
       })
 
+    const inclusions = (indexes: ReadonlyArray<number>, size: number) =>
+      Effect.gen(function*() {
+        yield* atLeast(size, "tree size")
+        for (const index of indexes) {
+          if (index >= size) {
+            return yield* new LogRangeError({ detail: `index ${index} is not below tree size ${size}` })
+          }
+        }
+        const sorted = [...new Set(indexes)].sort((a, b) => a - b)
+        const byIndex = new Map<number, LogEntry>()
+        for (const [start, end] of coveringRanges(sorted)) {
+          for (const entry of yield* store.logEntries(start, end)) byIndex.set(entry.index, entry)
+        }
+        const out: Array<Inclusion> = []
+        for (const index of indexes) {
+          const entry = byIndex.get(index)
+          if (entry === undefined) return yield* new LogRangeError({ detail: `no entry ${index}` })
+          out.push({ entry, size, proof: tree.inclusionProof(index, size) })
+        }
+        return out
+      })
+
     const indexOfLeaf = (hash: Uint8Array, size: number) =>
       Effect.gen(function*() {
         yield* atLeast(size, "tree size")
@@ -164,6 +221,7 @@ export const make = (signer: NoteSigner): Effect.Effect<PublishLogService, Store
       checkpoint,
       entries,
       inclusion,
+      inclusions,
       indexOfLeaf,
       consistency
     } satisfies PublishLogService
