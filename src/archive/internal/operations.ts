@@ -106,10 +106,13 @@ const detectFormat = async (source: ByteSource): Promise<"zip" | "tar"> => {
 }
 
 /**
- * The gzip tar reader and writer (and node-tar under them), loaded on the first tar archive: most
+ * The gzip tar reader (node-tar's parser under it), loaded on the first tar archive read: most
  * archives are ZIPs, and loading node-tar was a tenth of a registry server's start-up.
  */
 const tar = () => import("./tar.js")
+
+/** The gzip tar writer (node-tar's header encoder under it), loaded on the first tar `pack`. */
+const tarWriter = () => import("./tarWriter.js")
 
 const scanSource = async (source: ByteSource, options: ScanOptions): Promise<ScanResult> =>
   (await detectFormat(source)) === "zip" ? scanZip(source, options) : (await tar()).scanTar(source, options)
@@ -426,7 +429,7 @@ export const packDirectory = async (
   const size = await writeFileAtomicWith(output, { temp, mode: 0o644, syncDirectory: true }, async (fh) => {
     const written = format === "zip"
       ? await writeZip(fh, files, signal)
-      : await (await tar()).writeTarGz(fh, files, signal)
+      : await (await tarWriter()).writeTarGz(fh, files, signal)
     const { size } = await fh.stat()
     const unpacked = written.reduce((n, w) => n + w.size, 0)
     if (unpacked / Math.max(size, 1) > limits.maxCompressionRatio) {

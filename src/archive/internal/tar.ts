@@ -1,19 +1,20 @@
 /**
- * The gzip tar format through node-tar (`tar`): its `Parser` reads entries (ustar, pax, GNU long
- * names) and its `Header`/`Pax` encode them. A thin layer keeps fm's own rules where node-tar is
- * lenient: entry types and names, sizes and limits, one end-of-archive marker followed by zero
- * padding only, and a deterministic writer.
+ * Reads the gzip tar format through node-tar (`tar`): its `Parser` reads entries (ustar, pax, GNU
+ * long names). A thin layer keeps fm's own rules where node-tar is lenient: entry types and names,
+ * sizes and limits, one end-of-archive marker followed by zero padding only. The writer is
+ * `tarWriter.ts`.
  * @internal
  */
-import * as fs from "node:fs"
 import { pipeline } from "node:stream/promises"
 import * as zlib from "node:zlib"
-import { Header, Parser, Pax, type ReadEntry } from "tar"
+// node-tar's parser module alone: its main entry is all of node-tar (pack, unpack, file system
+// helpers) in one minified module that every tar read would load and compile
+import { Parser } from "tar/parse"
+import type { ReadEntry } from "tar/read-entry"
 import type {} from "./zstdTypes.js"
 import { formatBytesExact } from "../../shared/ByteSize.js"
 import { ArchiveFailure, NameRegistry, normalizeEntryPath } from "./paths.js"
 import type { ByteSource, ScannedEntry, ScanOptions, ScanResult, Sink } from "./types.js"
-import type { PackFile, WrittenEntry } from "./zip.js"
 
 const BLOCK = 512
 const MAX_META = 1024 * 1024
@@ -70,11 +71,11 @@ class TarFeed {
   ended = false
   failure: unknown = undefined
 
-  /** `settle` waits for the work the parser's events queued (sink writes): the backpressure. */
+  /** `settle` is the work the parser's events queued (sink writes), `undefined` when none: the backpressure. */
   constructor(
     private readonly parser: Parser,
     private readonly maxTarBytes: number,
-    private readonly settle: () => Promise<void>
+    private readonly settle: () => Promise<void> | undefined
   ) {
     parser.on("eof", () => {
       this.ended = true
@@ -106,8 +107,11 @@ class TarFeed {
     this.checkBounds()
     this.parser.write(b)
     this.check()
-    await this.settle()
-    this.check()
+    const pending = this.settle()
+    if (pending !== undefined) {
+      await pending
+      this.check()
+    }
   }
 
   private async feedZeros(): Promise<void> {
@@ -155,7 +159,8 @@ export const scanTar = async (source: ByteSource, options: ScanOptions): Promise
   let afterZeroBlock = false
   const parser = new Parser({ maxMetaEntrySize: MAX_META, brotli: false, zstd: false })
   // bounds the work on headers that carry no file bytes (a flood of empty pax headers)
-  let work: Promise<void> = Promise.resolve()
+  /** The sink work still running, in archive order; `undefined` when none is. */
+  let work: Promise<void> | undefined
   const feed = new TarFeed(parser, limits.maxUnpackedBytes + (limits.maxEntries * 4 + 16) * 4 * BLOCK, () => work)
   const countHeader = (): void => {
     if (afterZeroBlock) throw new ArchiveFailure("corrupt tar: data after a zero block")
@@ -224,21 +229,62 @@ export const scanTar = async (source: ByteSource, options: ScanOptions): Promise
     return scanned
   }
 
-  /** Queues work in archive order; the first failure stops the rest. */
-  const then = (f: () => Promise<void> | void): void => {
-    work = work.then(() => (feed.failure === undefined ? f() : undefined)).catch((e) => feed.fail(e))
+  /** Makes `running` (which never rejects) the tail of the queue, which empties itself when `running` settles last. */
+  const track = (running: Promise<unknown>): void => {
+    const tail: Promise<void> = running.then(
+      () => {
+        if (work === tail) work = undefined
+      },
+      (e: unknown) => {
+        feed.fail(e)
+        if (work === tail) work = undefined
+      }
+    )
+    work = tail
+  }
+
+  /**
+   * Runs `f` in archive order; the first failure stops the rest. With nothing queued `f` runs at
+   * once (most entries of an `open` have no sink, and a synchronous sink needs no promise); its
+   * promise, if it returns one, is what later work waits for.
+   */
+  const then = <A>(f: () => Promise<A> | A): void => {
+    if (feed.failure !== undefined) return
+    if (work !== undefined) {
+      track(work.then(() => (feed.failure === undefined ? f() : undefined)))
+      return
+    }
+    try {
+      const result = f()
+      if (result instanceof Promise) track(result)
+    } catch (e) {
+      feed.fail(e)
+    }
   }
 
   /** Routes a validated file's bytes to its sink as node-tar emits them, in order, and checks the count. */
   const consume = (entry: ReadEntry, scanned: ScannedEntry): void => {
     let sink: Sink | undefined
+    /** Whether `sink` is known to be none: its pieces need not be queued. */
+    let noSink = options.sinkFor === undefined
     let seen = 0
-    then(async () => {
-      sink = options.sinkFor === undefined ? undefined : await options.sinkFor(scanned)
-    })
+    if (!noSink) {
+      then(() => {
+        const chosen = options.sinkFor?.(scanned)
+        if (chosen instanceof Promise) {
+          return chosen.then((s) => {
+            sink = s
+          })
+        }
+        sink = chosen
+        noSink = sink === undefined
+      })
+    }
+    // nothing to route: node-tar drops the bytes (a short entry leaves no end marker: refused by finish())
+    if (noSink) return void entry.resume()
     entry.on("data", (piece: Buffer) => {
       seen += piece.length
-      then(() => sink?.write(piece))
+      if (!noSink) then(() => sink?.write(piece))
     })
     entry.on("end", () =>
       then(() => {
@@ -276,14 +322,15 @@ export const scanTar = async (source: ByteSource, options: ScanOptions): Promise
       await feed.push(chunk)
     }
     await feed.finish()
-    await work
+    while (work !== undefined) await work
     if (feed.failure !== undefined) throw feed.failure
   }
   let parsing: Promise<void> | undefined
   try {
     await pipeline(
       source.chunks(),
-      zlib.createGunzip({ chunkSize: 64 * 1024 }),
+      // large pieces: each is a round trip to zlib's thread and one write into node-tar's parser
+      zlib.createGunzip({ chunkSize: 256 * 1024 }),
       (chunks: AsyncIterable<Buffer>) => (parsing = parse(chunks).catch((e) => {
         feed.fail(e)
         throw e
@@ -293,7 +340,7 @@ export const scanTar = async (source: ByteSource, options: ScanOptions): Promise
     // the first failure (pipeline() may report only the abort it caused)
     feed.fail(e)
     await parsing?.catch(() => undefined)
-    await work
+    while (work !== undefined) await work
     const failure = feed.failure
     if (isZlibError(failure)) throw new ArchiveFailure(`truncated or corrupt gzip data (${failure.message})`)
     throw failure
@@ -303,97 +350,3 @@ export const scanTar = async (source: ByteSource, options: ScanOptions): Promise
 
 const isZlibError = (e: unknown): e is Error & { readonly code: string } =>
   e instanceof Error && "code" in e && (e.code === "Z_BUF_ERROR" || e.code === "Z_DATA_ERROR")
-
-// ---------------------------------------------------------------------------------------------
-// Writer
-
-const padding = (size: number): number => (BLOCK - (size % BLOCK)) % BLOCK
-
-/**
- * Header block(s) for one file, encoded by node-tar: ustar (with a prefix when the name needs
- * it), preceded by a pax `path` record when the name fits no ustar field. Every field that could
- * vary between machines is fixed: mtime 0, uid/gid 0, no owner names, mode 0644 or 0755.
- */
-const headersFor = (path: string, size: number, executable: boolean): Buffer => {
-  const header = new Header({
-    path,
-    mode: executable ? 0o755 : 0o644,
-    uid: 0,
-    gid: 0,
-    size,
-    mtime: new Date(0),
-    type: "File",
-    uname: "",
-    gname: ""
-  })
-  const block = Buffer.alloc(BLOCK)
-  const needPax = header.encode(block)
-  return needPax ? Buffer.concat([new Pax({ path }).encode(), block]) : block
-}
-
-/** A gzip header with no timestamp, no file name and OS "unknown", so output is byte-stable. */
-const GZIP_HEADER = Buffer.from([0x1f, 0x8b, 0x08, 0x00, 0, 0, 0, 0, 0x00, 0xff])
-
-/**
- * Writes a deterministic gzip tar: entries in the given order, headers from {@link headersFor},
- * a fixed gzip header (zlib's own would name the OS it runs on).
- */
-export const writeTarGz = async (
-  out: fs.promises.FileHandle,
-  files: ReadonlyArray<PackFile>,
-  signal: AbortSignal
-): Promise<Array<WrittenEntry>> => {
-  const written: Array<WrittenEntry> = []
-  let crc = 0
-  let total = 0
-  let position = 0
-  const write = async (chunk: Buffer): Promise<void> => {
-    await out.write(chunk, 0, chunk.length, position)
-    position += chunk.length
-  }
-  async function* tarBytes(): AsyncGenerator<Buffer> {
-    for (const file of files) {
-      if (signal.aborted) throw new ArchiveFailure("interrupted")
-      const { size } = await fs.promises.stat(file.source)
-      const header = headersFor(file.path, size, file.executable)
-      if (size <= 1024 * 1024) {
-        const data = await fs.promises.readFile(file.source)
-        if (data.length !== size) throw new ArchiveFailure("file changed while packing", file.path)
-        yield Buffer.concat([header, data, Buffer.alloc(padding(size))])
-      } else {
-        yield header
-        let seen = 0
-        for await (const chunk of fs.createReadStream(file.source, { highWaterMark: 1024 * 1024 })) {
-          if (!Buffer.isBuffer(chunk)) throw new ArchiveFailure("unexpected string chunk", file.path)
-          seen += chunk.length
-          if (seen > size) throw new ArchiveFailure("file changed while packing", file.path)
-          yield chunk
-        }
-        if (seen !== size) throw new ArchiveFailure("file changed while packing", file.path)
-        if (padding(size) > 0) yield Buffer.alloc(padding(size))
-      }
-      written.push({ path: file.path, size, compressedSize: size })
-    }
-    yield Buffer.alloc(BLOCK * 2)
-  }
-  await write(GZIP_HEADER)
-  await pipeline(
-    tarBytes(),
-    async function*(source: AsyncIterable<Buffer>) {
-      for await (const chunk of source) {
-        crc = zlib.crc32(chunk, crc)
-        total += chunk.length
-        yield chunk
-      }
-    },
-    zlib.createDeflateRaw({ level: 6 }),
-    async (source: AsyncIterable<Buffer>) => {
-      for await (const chunk of source) await write(chunk)
-    }
-  )
-  const trailer = Buffer.alloc(8)
-  trailer.writeUInt32LE(crc >>> 0, 0)
-  trailer.writeUInt32LE(total % 0x100000000, 4)
-  await write(trailer)
-  return written
-}
