@@ -112,6 +112,12 @@ export interface AtomicWritePromiseOptions extends AtomicWriteOptions {
    * other failure fails the write (the new file is in place by then).
    */
   readonly syncDirectory?: boolean | undefined
+  /**
+   * With `syncDirectory`: an open handle of the target's directory, kept by the caller across
+   * writes, fsynced instead of opening and closing the directory on every write (two thread-pool
+   * round trips fewer). The caller closes it.
+   */
+  readonly directory?: fs.promises.FileHandle | undefined
 }
 
 /**
@@ -129,11 +135,15 @@ export class AtomicWriteFailed extends Error {
 /** Errors of a platform that cannot fsync a directory (the rename is still atomic there). */
 const CANNOT_SYNC_DIRECTORY = new Set(["EINVAL", "ENOTSUP", "EISDIR", "EPERM", "EACCES"])
 
-/** Opens, fsyncs and closes a directory; a platform that cannot is let be, any other error is thrown. */
-const syncDirectoryOf = async (file: string): Promise<void> => {
+/**
+ * Fsyncs the directory of `file` through `kept` (the caller's open handle of it), else opens,
+ * fsyncs and closes it; a platform that cannot is let be, any other error is thrown.
+ */
+const syncDirectoryOf = async (file: string, kept: fs.promises.FileHandle | undefined): Promise<void> => {
   const dir = path.dirname(file)
   let handle: fs.promises.FileHandle | undefined
   try {
+    if (kept !== undefined) return await kept.sync()
     handle = await fs.promises.open(dir, "r")
     await handle.sync()
   } catch (e) {
@@ -191,7 +201,7 @@ export const writeFileAtomicWith = async <A>(
       target,
       () => orCreateDirectory(() => fs.promises.rename(temp, target), path.dirname(target))
     )
-    if (options.syncDirectory === true) await syncDirectoryOf(target)
+    if (options.syncDirectory === true) await syncDirectoryOf(target, options.directory)
     return result
   } catch (e) {
     await handle?.close().catch(() => undefined)

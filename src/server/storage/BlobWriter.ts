@@ -1,10 +1,11 @@
 /**
  * Durable blob writes: the atomic write of `shared/AtomicFile.ts` (`open(wx)`, `write`, `fsync`,
- * `close`, `rename`) plus the directory's `fsync`, run by libuv's thread pool (so `fsync` never
+ * `close`, `rename`) plus the directory's `fsync` (through a handle of the directory kept open), run by libuv's thread pool (so `fsync` never
  * blocks the event loop, and several writes proceed side by side), with errors naming the step.
  * @since 0.1.0
  */
 import { Data, Effect } from "effect"
+import type { Scope } from "effect"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
 import { AtomicWriteFailed, writeFileAtomicWith } from "../../shared/AtomicFile.js"
@@ -32,32 +33,47 @@ export type BlobWriter = (bytes: Uint8Array, part: string, target: string) => Ef
 
 /**
  * A {@link BlobWriter} through `AtomicFile.writeFileAtomicWith` (with the directory's fsync).
- * Directories it has made (or found) are remembered, so a write into a known shard costs no
- * `mkdir`.
+ * Directories it has made (or found) are remembered with an open handle, closed with the scope:
+ * a write into a known shard costs no `mkdir`, and its directory fsync no `open` and `close`.
  * @since 0.1.0
  * @category constructors
  */
-export const make: Effect.Effect<BlobWriter> = Effect.sync(() => {
-  const made = new Set<string>()
+export const make: Effect.Effect<BlobWriter, never, Scope.Scope> = Effect.gen(function*() {
+  // a shard's directory handle once it is known to exist (undefined: it could not be opened, and
+  // each write opens the directory for its fsync, as without a handle)
+  const made = new Map<string, Promise<Fs.promises.FileHandle | undefined>>()
+  yield* Effect.addFinalizer(() =>
+    Effect.promise(() =>
+      Promise.all([...made.values()].map((h) => h.then((handle) => handle?.close()).catch(() => undefined)))
+    )
+  )
   const failed = (operation: string, file: string) => (cause: unknown) =>
     new WriteFailed({ operation, file, message: cause instanceof Error ? cause.message : String(cause) })
+  const directoryOf = (dir: string): Promise<Fs.promises.FileHandle | undefined> => {
+    const known = made.get(dir)
+    if (known !== undefined) return known
+    const opened = Fs.promises.mkdir(dir, { recursive: true, mode: DIR_MODE }).then(() =>
+      Fs.promises.open(dir, "r").catch(() => undefined)
+    )
+    made.set(dir, opened)
+    // a failed mkdir is not remembered: the next write tries again
+    opened.catch(() => made.delete(dir))
+    return opened
+  }
   return (bytes, part, target) => {
     const dir = Path.dirname(target)
-    const mkdir = made.has(dir) ? Effect.void : Effect.tryPromise({
-      try: () => Fs.promises.mkdir(dir, { recursive: true, mode: DIR_MODE }).then(() => void made.add(dir)),
-      catch: failed("create", dir)
-    })
-    return Effect.zipRight(
-      mkdir,
-      Effect.tryPromise({
-        try: () =>
-          writeFileAtomicWith(
-            target,
-            { temp: part, mode: FILE_MODE, syncDirectory: true },
-            (handle) => handle.writeFile(bytes)
-          ),
-        catch: (e) => e instanceof AtomicWriteFailed ? failed(e.operation, e.file)(e.cause) : failed("write", part)(e)
-      })
+    return Effect.flatMap(
+      Effect.tryPromise({ try: () => directoryOf(dir), catch: failed("create", dir) }),
+      (directory) =>
+        Effect.tryPromise({
+          try: () =>
+            writeFileAtomicWith(
+              target,
+              { temp: part, mode: FILE_MODE, syncDirectory: true, directory },
+              (handle) => handle.writeFile(bytes)
+            ),
+          catch: (e) => e instanceof AtomicWriteFailed ? failed(e.operation, e.file)(e.cause) : failed("write", part)(e)
+        })
     )
   }
 })
