@@ -9,6 +9,7 @@
  */
 import * as Reactivity from "@effect/experimental/Reactivity"
 import { PgClient } from "@effect/sql-pg"
+import type { Scope } from "effect"
 import { Duration, Effect, Redacted } from "effect"
 import * as crypto from "node:crypto"
 import { flagSet } from "./env.js"
@@ -124,6 +125,10 @@ export const createTestDatabase = async (label = "t"): Promise<TestDatabase> => 
   await withPg(PG_ADMIN_URL, (sql) => sql.unsafe(`CREATE DATABASE ${quoteIdent(name)}`))
   return { name, url: pgUrlFor(name), drop: () => dropDatabase(name) }
 }
+
+/** {@link createTestDatabase} in the current scope: the database is dropped when the scope closes. */
+export const acquireTestDatabase = (label?: string): Effect.Effect<TestDatabase, never, Scope.Scope> =>
+  Effect.acquireRelease(Effect.promise(() => createTestDatabase(label)), (db) => Effect.promise(() => db.drop()))
 
 const pidAlive = (pid: number): boolean => {
   try {

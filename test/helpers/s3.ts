@@ -4,6 +4,8 @@
  * directory removed) by `stop()`.
  */
 import { ListObjectsV2Command, PutObjectCommand, S3Client } from "@aws-sdk/client-s3"
+import type { Scope } from "effect"
+import { Effect } from "effect"
 import * as Fs from "node:fs"
 import { createRequire } from "node:module"
 import * as Os from "node:os"
@@ -36,8 +38,6 @@ export interface TestS3 {
   readonly age: (key: string, at: Date) => void
   /** The variables (`FM_BLOB_URL` and the AWS ones) that point a server's child process at `s3://BUCKET/PREFIX`. */
   readonly envFor: (prefix: string) => Readonly<Record<string, string>>
-  /** Points every server started from now on at `s3://BUCKET/PREFIX` (`FM_BLOB_URL` and the AWS variables); returns the undo. */
-  readonly useFor: (prefix: string) => () => void
   readonly stop: () => Promise<void>
 }
 
@@ -93,17 +93,6 @@ export const startS3 = async (bucket = "fm-test"): Promise<TestS3> => {
       Fs.utimesSync(Path.join(directory, bucket, ...parts, `${last}._S3rver_object`), at, at)
     },
     envFor,
-    useFor: (prefix) => {
-      const vars: Record<string, string> = { ...envFor(prefix) }
-      const before = Object.fromEntries(Object.keys(vars).map((k) => [k, process.env[k]]))
-      Object.assign(process.env, vars)
-      return () => {
-        for (const [k, v] of Object.entries(before)) {
-          if (v === undefined) delete process.env[k]
-          else process.env[k] = v
-        }
-      }
-    },
     stop: async () => {
       client.destroy()
       await server.close()
@@ -111,3 +100,7 @@ export const startS3 = async (bucket = "fm-test"): Promise<TestS3> => {
     }
   }
 }
+
+/** {@link startS3} in the current scope: stopped (its directory removed) when the scope closes. */
+export const acquireS3 = (bucket?: string): Effect.Effect<TestS3, never, Scope.Scope> =>
+  Effect.acquireRelease(Effect.promise(() => startS3(bucket)), (s3) => Effect.promise(() => s3.stop()))

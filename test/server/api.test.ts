@@ -13,9 +13,9 @@ import * as path from "node:path"
 import { FM_VERSION } from "../../src/shared/FmVersion.js"
 import { buildTarGz, buildZip, componentManifest, projectManifest } from "../helpers/archives.js"
 import type { TestBackend } from "../helpers/pg.js"
-import { createTestDatabase, testBackends, usesPostgres, usesS3 } from "../helpers/pg.js"
+import { acquireTestDatabase, testBackends, usesPostgres, usesS3 } from "../helpers/pg.js"
 import type { TestS3 } from "../helpers/s3.js"
-import { startS3 } from "../helpers/s3.js"
+import { acquireS3 } from "../helpers/s3.js"
 import { using } from "../helpers/scoped.js"
 import type { ScopedServer } from "../helpers/server.js"
 import {
@@ -67,18 +67,8 @@ const onBackend = (backend: TestBackend) =>
   Layer.scoped(
     Fixture,
     Effect.gen(function*() {
-      const db = usesPostgres(backend)
-        ? yield* Effect.acquireRelease(Effect.promise(() => createTestDatabase("api")), (db) =>
-          Effect.promise(() => db.drop()))
-        : undefined
-      const s3 = usesS3(backend)
-        ? yield* Effect.acquireRelease(
-          Effect.promise(() =>
-            startS3()
-          ),
-          (s3) => Effect.promise(() => s3.stop())
-        )
-        : undefined
+      const db = usesPostgres(backend) ? yield* acquireTestDatabase("api") : undefined
+      const s3 = usesS3(backend) ? yield* acquireS3() : undefined
       const env: Record<string, string> = {
         ...(db === undefined ? {} : { FM_DATABASE_URL: db.url }),
         ...(s3 === undefined ? {} : s3.envFor("api"))

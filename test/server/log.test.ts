@@ -18,7 +18,7 @@ import { entryLeafHash } from "../../src/shared/log/LogEntry.js"
 import { MerkleTree, verifyConsistency, verifyInclusion } from "../../src/shared/log/Merkle.js"
 import type { NoteVerifier } from "../../src/shared/log/SignedNote.js"
 import { parseVerifier } from "../../src/shared/log/SignedNote.js"
-import { createTestDatabase, testBackends } from "../helpers/pg.js"
+import { acquireTestDatabase, testBackends } from "../helpers/pg.js"
 import { tempDir } from "../helpers/scoped.js"
 import type { StartServerOptions } from "../helpers/server.js"
 import {
@@ -84,16 +84,12 @@ const checkpointOf = async (
   return opened.checkpoint
 }
 
-/** A database created for the scope and dropped when it closes. */
-const scopedDatabase = (label: string) =>
-  Effect.acquireRelease(Effect.promise(() => createTestDatabase(label)), (db) => Effect.promise(() => db.drop()))
-
 /** The server of one backend (on PostgreSQL, on a database of its own). */
 const onBackend = (backend: string) =>
   Layer.scoped(
     TestServer,
     Effect.gen(function*() {
-      const db = backend === "postgres" ? yield* scopedDatabase("log") : undefined
+      const db = backend === "postgres" ? yield* acquireTestDatabase("log") : undefined
       return yield* acquireServer(db === undefined ? {} : { databaseUrl: db.url })
     })
   )
@@ -274,7 +270,7 @@ describe("the publish log's key and --private", () => {
 describe.skipIf(!backends.includes("postgres"))("replicas of one PostgreSQL database", () => {
   it.scopedLive("agree on one log: concurrent publishes through two replicas get indexes 0..n-1 and one checkpoint", () =>
     Effect.gen(function*() {
-      const db = yield* scopedDatabase("logrep")
+      const db = yield* acquireTestDatabase("logrep")
       const dir = yield* tempDir("fm-logrep-")
       const keyFile = path.join(dir, "log.pem")
       fs.writeFileSync(keyFile, execFileSync("openssl", ["genpkey", "-algorithm", "ed25519"]), { mode: 0o600 })

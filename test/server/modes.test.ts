@@ -7,7 +7,7 @@ import { Effect } from "effect"
 import * as crypto from "node:crypto"
 import * as http from "node:http"
 import type { TestBackend } from "../helpers/pg.js"
-import { createTestDatabase, testBackends } from "../helpers/pg.js"
+import { acquireTestDatabase, testBackends } from "../helpers/pg.js"
 import type { StartServerOptions } from "../helpers/server.js"
 import { acquireServer, createToken, fixtureArchive, publishFixture, uploadArchive } from "../helpers/server.js"
 
@@ -19,8 +19,7 @@ import { acquireServer, createToken, fixtureArchive, publishFixture, uploadArchi
 const start = (backend: TestBackend, options: StartServerOptions) =>
   Effect.gen(function*() {
     const db = backend === "postgres"
-      ? yield* Effect.acquireRelease(Effect.promise(() => createTestDatabase("modes")), (db) =>
-        Effect.promise(() => db.drop()))
+      ? yield* acquireTestDatabase("modes")
       : undefined
     const env: Record<string, string> = db === undefined ? {} : { FM_DATABASE_URL: db.url }
     const server = yield* acquireServer(
