@@ -1,10 +1,10 @@
 /**
- * Real registry servers for tests: `startServer` runs `fm studio start` on 127.0.0.1, port 0, with
- * a real SQLite file in a temp data dir, either as a child process (default; the same command
- * tree as `fm studio`, from a bundle of src/cli/StudioMain.ts built once per test process) or
- * in-process (`inProcess: true`, faster, no pid). `acquireServer` (and `TestServer.layer`) start one
- * in the current scope for `@effect/vitest` tests; `startServer` is the same server for tests written
- * with promises. `publishFixture` packs a package and uploads it.
+ * Real registry servers for tests: `acquireServer` runs `fm studio start` on 127.0.0.1, port 0, with
+ * a real SQLite file in a temp data dir, in the current scope, either as a child process (default;
+ * the same command tree as `fm studio`, from a bundle of src/cli/StudioMain.ts built once per test
+ * process) or in-process (`inProcess: true`, faster, no pid). `TestServer.layer` is one for a whole
+ * `@effect/vitest` file; `startServer` is the same server for the benchmark scripts, written with
+ * promises. `publishFixture` packs a package and uploads it.
  */
 import { HttpServer } from "@effect/platform"
 import type { Scope } from "effect"
@@ -12,7 +12,6 @@ import { Context, Effect, Layer, ManagedRuntime } from "effect"
 import { spawn } from "node:child_process"
 import * as crypto from "node:crypto"
 import * as fs from "node:fs"
-import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import { Auth } from "../../src/server/http/Auth.js"
@@ -66,7 +65,7 @@ export interface RunningServer {
   readonly pid?: number
   /** Everything the child printed so far (stdout + stderr). */
   readonly output: () => string
-  /** Stops the server (SIGTERM, then SIGKILL after 5 s) and removes a temp data dir. */
+  /** Stops the server (SIGTERM, then SIGKILL after 5 s) and removes a temp data dir (the one of `startServer`). */
   readonly stop: () => Promise<void>
 }
 
@@ -161,11 +160,17 @@ export const acquireServer = (options: StartServerOptions = {}): Effect.Effect<S
     const adminToken = options.adminToken ?? makeToken()
     if (options.inProcess === true) return yield* inProcessServer(options, dataDir, adminToken)
     const { stop: _stop, ...running } = yield* Effect.acquireRelease(
-      Effect.promise(() => startChild({ ...options, dataDir, adminToken }, dataDir, adminToken, () => {})),
+      Effect.promise(() => startChild(options, dataDir, adminToken)),
       (server) => Effect.promise(() => server.stop())
     )
     return running
   })
+
+/** The pid of a child-process server (an in-process one has none: that is an error of the test). */
+export const pidOf = (server: Pick<ScopedServer, "pid" | "url">): number => {
+  if (server.pid === undefined) throw new Error(`the server at ${server.url} runs in this process: it has no pid`)
+  return server.pid
+}
 
 /** One registry server for a whole test file: `layer(TestServer.layer(options))(...)`. */
 export class TestServer extends Context.Tag("test/TestServer")<TestServer, ScopedServer>() {
@@ -185,33 +190,21 @@ export const withServer = <A>(body: (server: ScopedServer) => Promise<A>): Effec
   using(TestServer, body)
 
 /**
- * Starts a real registry server on 127.0.0.1 (random port), for tests written with promises: the
- * server of {@link acquireServer} held by a runtime of its own, which `stop()` disposes.
+ * Starts a real registry server on 127.0.0.1 (random port) for scripts written with promises (the
+ * benchmarks; tests use {@link acquireServer}): the server of {@link acquireServer} held by a
+ * runtime of its own, which `stop()` disposes.
  */
 export const startServer = async (options: StartServerOptions = {}): Promise<RunningServer> => {
-  if (options.inProcess === true) {
-    const runtime = ManagedRuntime.make(TestServer.layer(options))
-    const running = await runtime.runPromise(TestServer).catch(async (e: unknown) => {
-      await runtime.dispose()
-      throw e
-    })
-    return { ...running, stop: () => runtime.dispose() }
-  }
-  const ownDir = options.dataDir === undefined
-  const dataDir = options.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), "fm-registry-"))
-  const adminToken = options.adminToken ?? makeToken()
-  return startChild(options, dataDir, adminToken, () => {
-    if (ownDir) fs.rmSync(dataDir, { recursive: true, force: true })
+  const runtime = ManagedRuntime.make(TestServer.layer(options))
+  const running = await runtime.runPromise(TestServer).catch(async (e: unknown) => {
+    await runtime.dispose()
+    throw e
   })
+  return { ...running, stop: () => runtime.dispose() }
 }
 
-/** `fm studio start` as a child process; `cleanup` runs after it stops (or fails to start). */
-const startChild = async (
-  options: StartServerOptions,
-  dataDir: string,
-  adminToken: string,
-  cleanup: () => void
-): Promise<RunningServer> => {
+/** `fm studio start` as a child process on `dataDir` (kept when it stops). */
+const startChild = async (options: StartServerOptions, dataDir: string, adminToken: string): Promise<RunningServer> => {
   const command = options.builtFm === true ? [fmBin(), "studio"] : [await serverBundle()]
   const args = [...command, "start", "--port", "0", "--host", "127.0.0.1", "--data-dir", dataDir]
   if (options.private === true) args.push("--private")
@@ -230,15 +223,8 @@ const startChild = async (
     what: "registry server",
     timeoutMs: 60_000,
     killAfterMs: 5_000
-  }).catch((e: unknown) => {
-    cleanup()
-    throw e
   })
-  const stop = async () => {
-    await child.stop()
-    cleanup()
-  }
-  return { url: child.ready, dataDir, adminToken, pid: child.pid, output: child.output, stop }
+  return { url: child.ready, dataDir, adminToken, pid: child.pid, output: child.output, stop: child.stop }
 }
 
 /** What {@link publishFixture} packs. */
