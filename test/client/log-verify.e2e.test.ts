@@ -10,11 +10,14 @@
  * A failure names the registry and the log, and installs nothing.
  */
 import { assert, describe, it } from "@effect/vitest"
+import { Effect } from "effect"
 import * as fs from "node:fs"
+import * as http from "node:http"
 import * as path from "node:path"
-import { assertBuilt, removeDir } from "../helpers/cli.js"
+import { assertBuilt } from "../helpers/cli.js"
 import { editStoredRelease, forkableRegistry, logRequests, logSetup, recordedOrigin } from "../helpers/publish-log.js"
-import { fixtureArchive, publishFixture, startServer, uploadArchive } from "../helpers/server.js"
+import { listening, within } from "../helpers/scoped.js"
+import { acquireServer, fixtureArchive, publishFixture, uploadArchive } from "../helpers/server.js"
 
 assertBuilt()
 
@@ -27,87 +30,83 @@ const assertCaught = (result: { code: number | null; stderr: string }, origin: s
 }
 
 describe("fm install checks the registry's publish log (built binary)", () => {
-  it("(d) a good registry passes with one log request per install; (a) an edited store is caught", async () => {
-    const { fm, home, root } = logSetup()
-    let server = await startServer({ dataDir: path.join(root, "data"), logRequests: true })
-    try {
-      const token = server.adminToken
-      await publishFixture(server.url, token, { name: "good-pkg", version: "1.0.0" })
-      const added = await fm(["registry", "add", "r", server.url])
-      assert.strictEqual(added.code, 0, added.stderr)
-      const origin = recordedOrigin(home)
-      assert.match(origin, /^fm-log\/[0-9a-f]{16}$/)
+  it.scopedLive("(d) a good registry passes with one log request per install; (a) an edited store is caught", () =>
+    Effect.gen(function*() {
+      const { fm, home, root } = yield* logSetup()
+      const dataDir = path.join(root, "data")
+      const origin = yield* within(acquireServer({ dataDir, logRequests: true }), async (server) => {
+        const token = server.adminToken
+        await publishFixture(server.url, token, { name: "good-pkg", version: "1.0.0" })
+        const added = await fm(["registry", "add", "r", server.url])
+        assert.strictEqual(added.code, 0, added.stderr)
+        const origin = recordedOrigin(home)
+        assert.match(origin, /^fm-log\/[0-9a-f]{16}$/)
 
-      const before = logRequests(server)
-      const first = await fm(["install", "good-pkg@1.0.0", "--registry", "r", "--dir", path.join(root, "d1")])
-      assert.strictEqual(first.code, 0, first.stderr)
-      assert.strictEqual(logRequests(server) - before, 1, "one log request per install")
-      assert.isTrue(fs.existsSync(path.join(home, "logs", `${origin.replace("/", "_")}.json`)))
+        const before = logRequests(server)
+        const first = await fm(["install", "good-pkg@1.0.0", "--registry", "r", "--dir", path.join(root, "d1")])
+        assert.strictEqual(first.code, 0, first.stderr)
+        assert.strictEqual(logRequests(server) - before, 1, "one log request per install")
+        assert.isTrue(fs.existsSync(path.join(home, "logs", `${origin.replace("/", "_")}.json`)))
 
-      await publishFixture(server.url, token, { name: "good-pkg", version: "1.1.0" })
-      const mid = logRequests(server)
-      const second = await fm(["install", "good-pkg@1.1.0", "--registry", "r", "--dir", path.join(root, "d2")])
-      assert.strictEqual(second.code, 0, second.stderr)
-      assert.strictEqual(logRequests(server) - mid, 1)
-      assert.notInclude(second.stderr, "notice")
+        await publishFixture(server.url, token, { name: "good-pkg", version: "1.1.0" })
+        const mid = logRequests(server)
+        const second = await fm(["install", "good-pkg@1.1.0", "--registry", "r", "--dir", path.join(root, "d2")])
+        assert.strictEqual(second.code, 0, second.stderr)
+        assert.strictEqual(logRequests(server) - mid, 1)
+        assert.notInclude(second.stderr, "notice")
+        return origin
+      })
 
-      // (a) behind the server's back: other bytes and their checksum for good-pkg@1.0.0
-      const dataDir = server.dataDir
-      await server.stop()
+      // (a) behind the stopped server's back: other bytes and their checksum for good-pkg@1.0.0
       editStoredRelease(dataDir, "good-pkg", "1.0.0")
-      server = await startServer({ dataDir, logRequests: true })
-      assert.strictEqual((await fm(["registry", "set", "r", "--url", server.url])).code, 0)
-      const edited = await fm(["install", "good-pkg@1.0.0", "--registry", "r", "--dir", path.join(root, "d3")])
-      assertCaught(edited, origin, path.join(root, "d3"), /log recorded SHA-256 [0-9a-f]{64}/)
-    } finally {
-      await server.stop()
-      removeDir(root)
-    }
-  })
+      yield* within(acquireServer({ dataDir, logRequests: true }), async (server) => {
+        assert.strictEqual((await fm(["registry", "set", "r", "--url", server.url])).code, 0)
+        const edited = await fm(["install", "good-pkg@1.0.0", "--registry", "r", "--dir", path.join(root, "d3")])
+        assertCaught(edited, origin, path.join(root, "d3"), /log recorded SHA-256 [0-9a-f]{64}/)
+      })
+    }))
 
-  it("(b) a fork (same key, fresh store, other bytes) and (c) a rollback (an older store) are caught", async () => {
-    const { fm, home, root } = logSetup()
-    const registry = await forkableRegistry(root, { name: "old-pkg", version: "1.0.0" }, {
-      name: "new-pkg",
-      version: "1.0.0"
-    })
-    const token = registry.token
-    let server = registry.server
-    try {
-      assert.strictEqual((await fm(["registry", "add", "r", server.url])).code, 0)
-      const origin = recordedOrigin(home)
-      const ok = await fm(["install", "new-pkg@1.0.0", "--registry", "r", "--dir", path.join(root, "ok")])
-      assert.strictEqual(ok.code, 0, ok.stderr)
+  it.scopedLive("(b) a fork (same key, fresh store, other bytes) and (c) a rollback (an older store) are caught", () =>
+    Effect.gen(function*() {
+      const { fm, home, root } = yield* logSetup()
+      const registry = yield* forkableRegistry(root, { name: "old-pkg", version: "1.0.0" }, {
+        name: "new-pkg",
+        version: "1.0.0"
+      })
+      const token = registry.token
+      const origin = yield* within(registry.serve, async (server) => {
+        assert.strictEqual((await fm(["registry", "add", "r", server.url])).code, 0)
+        const ok = await fm(["install", "new-pkg@1.0.0", "--registry", "r", "--dir", path.join(root, "ok")])
+        assert.strictEqual(ok.code, 0, ok.stderr)
+        return recordedOrigin(home)
+      })
 
       // (c) the store rolled back to the snapshot (one entry instead of two), same key
-      server = await registry.rollBack()
-      assert.strictEqual((await fm(["registry", "set", "r", "--url", server.url])).code, 0)
-      const rolled = await fm(["install", "old-pkg@1.0.0", "--registry", "r", "--dir", path.join(root, "c")])
-      assertCaught(rolled, origin, path.join(root, "c"), /shrank from 2 to 1 entries/)
+      yield* within(registry.rollBack, async (server) => {
+        assert.strictEqual((await fm(["registry", "set", "r", "--url", server.url])).code, 0)
+        const rolled = await fm(["install", "old-pkg@1.0.0", "--registry", "r", "--dir", path.join(root, "c")])
+        assertCaught(rolled, origin, path.join(root, "c"), /shrank from 2 to 1 entries/)
+      })
 
       // (b) the same key over a fresh store where new-pkg@1.0.0 has other bytes, and more entries
-      server = await registry.fork()
-      const forged = fixtureArchive({ name: "new-pkg", version: "1.0.0", files: { "README.md": "# forged\n" } })
-      assert.strictEqual((await uploadArchive(server.url, token, forged)).status, 201)
-      await publishFixture(server.url, token, { name: "filler", version: "1.0.0" })
-      await publishFixture(server.url, token, { name: "filler", version: "1.0.1" })
-      assert.strictEqual((await fm(["registry", "set", "r", "--url", server.url])).code, 0)
-      const forkedResult = await fm(["install", "new-pkg@1.0.0", "--registry", "r", "--dir", path.join(root, "b")])
-      assertCaught(forkedResult, origin, path.join(root, "b"), /does not extend the 2 entries seen before \(a fork/)
-    } finally {
-      await registry.stop()
-      removeDir(root)
-    }
-  })
+      yield* within(registry.fork, async (server) => {
+        const forged = fixtureArchive({ name: "new-pkg", version: "1.0.0", files: { "README.md": "# forged\n" } })
+        assert.strictEqual((await uploadArchive(server.url, token, forged)).status, 201)
+        await publishFixture(server.url, token, { name: "filler", version: "1.0.0" })
+        await publishFixture(server.url, token, { name: "filler", version: "1.0.1" })
+        assert.strictEqual((await fm(["registry", "set", "r", "--url", server.url])).code, 0)
+        const forkedResult = await fm(["install", "new-pkg@1.0.0", "--registry", "r", "--dir", path.join(root, "b")])
+        assertCaught(forkedResult, origin, path.join(root, "b"), /does not extend the 2 entries seen before \(a fork/)
+      })
+    }))
 
-  it("a registry without a log still installs, with one notice", async () => {
-    const { fm, root } = logSetup()
-    // the original FlowMason server has no log: a stand-in that strips the log from our answers
-    const http = await import("node:http")
-    const server = await startServer({})
-    try {
-      await publishFixture(server.url, server.adminToken, { name: "plain", version: "1.0.0" })
-      const proxy = http.createServer((req, res) => {
+  it.scopedLive("a registry without a log still installs, with one notice", () =>
+    Effect.gen(function*() {
+      const { fm, root } = yield* logSetup()
+      const server = yield* acquireServer({})
+      yield* Effect.promise(() => publishFixture(server.url, server.adminToken, { name: "plain", version: "1.0.0" }))
+      // the original FlowMason server has no log: a stand-in that strips the log from our answers
+      const proxy = yield* listening(http.createServer((req, res) => {
         void fetch(`${server.url}${req.url ?? "/"}`).then(async (up) => {
           let body = Buffer.from(await up.arrayBuffer())
           if ((up.headers.get("content-type") ?? "").includes("json")) {
@@ -118,22 +117,13 @@ describe("fm install checks the registry's publish log (built binary)", () => {
           })
           res.end(body)
         })
-      })
-      await new Promise<void>((resolve) => proxy.listen(0, "127.0.0.1", resolve))
-      const address = proxy.address()
-      const port = typeof address === "object" && address !== null ? address.port : 0
-      try {
-        assert.strictEqual((await fm(["registry", "add", "r", `http://127.0.0.1:${port}`])).code, 0)
+      }))
+      yield* Effect.promise(async () => {
+        assert.strictEqual((await fm(["registry", "add", "r", proxy])).code, 0)
         const result = await fm(["install", "plain@1.0.0", "--registry", "r", "--dir", path.join(root, "p")])
         assert.strictEqual(result.code, 0, result.stderr)
         assert.strictEqual(result.stderr.split("publishes no log").length - 1, 1)
         assert.isTrue(fs.existsSync(path.join(root, "p", "plain-1.0.0.fmpkg")))
-      } finally {
-        proxy.close()
-      }
-    } finally {
-      await server.stop()
-      removeDir(root)
-    }
-  })
+      })
+    }))
 })

@@ -4,29 +4,32 @@
  * that a failure names the registry and the log and installed nothing.
  */
 import { assert } from "@effect/vitest"
+import type { Scope } from "effect"
+import { Effect } from "effect"
 import { execFileSync } from "node:child_process"
 import * as crypto from "node:crypto"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import type { FmResult } from "./cli.js"
-import { makeTempDir, runFm } from "./cli.js"
-import type { RunningServer } from "./server.js"
-import { fixtureArchive, publishFixture, startServer } from "./server.js"
+import { runFm } from "./cli.js"
+import { tempDir, within } from "./scoped.js"
+import type { ScopedServer } from "./server.js"
+import { acquireServer, fixtureArchive, publishFixture } from "./server.js"
 
-/** A temp root with `home` and `cwd`, and `fm` run there (`env` added). */
-export const logSetup = (env: Readonly<Record<string, string>> = {}) => {
-  const root = makeTempDir("fm-log-")
-  const home = path.join(root, "home")
-  const cwd = path.join(root, "cwd")
-  fs.mkdirSync(home)
-  fs.mkdirSync(cwd)
-  return {
-    root,
-    home,
-    cwd,
-    fm: (args: ReadonlyArray<string>, dir: string = cwd): Promise<FmResult> => runFm(args, { home, cwd: dir, env })
-  }
-}
+/** A temp root with `home` and `cwd` (removed when the scope closes), and `fm` run there (`env` added). */
+export const logSetup = (env: Readonly<Record<string, string>> = {}) =>
+  Effect.map(tempDir("fm-log-"), (root) => {
+    const home = path.join(root, "home")
+    const cwd = path.join(root, "cwd")
+    fs.mkdirSync(home)
+    fs.mkdirSync(cwd)
+    return {
+      root,
+      home,
+      cwd,
+      fm: (args: ReadonlyArray<string>, dir: string = cwd): Promise<FmResult> => runFm(args, { home, cwd: dir, env })
+    }
+  })
 
 /** The origin of the log key registries.json records for `registry`. */
 export const recordedOrigin = (home: string, registry = "r"): string => {
@@ -38,7 +41,7 @@ export const recordedOrigin = (home: string, registry = "r"): string => {
 }
 
 /** How many requests the server logged under `/api/v1/registry/log/` (start it with `logRequests`). */
-export const logRequests = (server: RunningServer): number =>
+export const logRequests = (server: Pick<ScopedServer, "output">): number =>
   server.output().split("\n").filter((l) => l.includes("/api/v1/registry/log/")).length
 
 /** A fresh PKCS#8 PEM Ed25519 key file in `dir`. */
@@ -78,49 +81,49 @@ export const editStoredRelease = (dataDir: string, name: string, version: string
   ])
 }
 
+/** The registry of {@link forkableRegistry}: each server is to be acquired in a scope of its own ({@link within}). */
+export interface ForkableRegistry {
+  /** The admin token of every server below. */
+  readonly token: string
+  /** A server on the store as it is now (both releases published). */
+  readonly serve: Effect.Effect<ScopedServer, unknown, Scope.Scope>
+  /** A server on the snapshot (a smaller tree, same key), copied over the store. */
+  readonly rollBack: Effect.Effect<ScopedServer, unknown, Scope.Scope>
+  /** A server on a fresh store (same key). */
+  readonly fork: Effect.Effect<ScopedServer, unknown, Scope.Scope>
+}
+
 /**
- * The fork and rollback scenario: a server with a pinned log key publishes `first`, its store is
- * copied (the snapshot) and it is restarted to publish `second`. `rollBack` restarts it on the
- * snapshot (a smaller tree, same key); `fork` restarts it on a fresh store (same key). `server`
- * is the one running now; `stop` stops it.
+ * The fork and rollback scenario: a server with a pinned log key publishes `first` and stops, its
+ * store is copied (the snapshot), and it is restarted to publish `second` and stops. The servers
+ * of the answer run on that store, the snapshot or a fresh store, all with the same key.
  */
-export const forkableRegistry = async (
+export const forkableRegistry = (
   root: string,
   first: { readonly name: string; readonly version: string },
   second: { readonly name: string; readonly version: string }
-) => {
-  const dataDir = path.join(root, "data")
-  const snapshot = path.join(root, "snapshot")
-  const args = ["--log-key", logKeyFile(root)]
-  let server = await startServer({ dataDir, args })
-  const token = server.adminToken
-  try {
-    await publishFixture(server.url, token, first)
-    await server.stop()
+): Effect.Effect<ForkableRegistry, unknown> =>
+  Effect.gen(function*() {
+    const dataDir = path.join(root, "data")
+    const snapshot = path.join(root, "snapshot")
+    const args = ["--log-key", logKeyFile(root)]
+    const token = yield* within(acquireServer({ dataDir, args }), async (server) => {
+      await publishFixture(server.url, server.adminToken, first)
+      return server.adminToken
+    })
     fs.cpSync(dataDir, snapshot, { recursive: true })
-    server = await startServer({ dataDir, args, adminToken: token })
-    await publishFixture(server.url, token, second)
-  } catch (e) {
-    await server.stop()
-    throw e
-  }
-  return {
-    token,
-    get server(): RunningServer {
-      return server
-    },
-    rollBack: async (): Promise<RunningServer> => {
-      await server.stop()
-      fs.rmSync(dataDir, { recursive: true, force: true })
-      fs.cpSync(snapshot, dataDir, { recursive: true })
-      server = await startServer({ dataDir, args, adminToken: token })
-      return server
-    },
-    fork: async (): Promise<RunningServer> => {
-      await server.stop()
-      server = await startServer({ dataDir: path.join(root, "fresh"), args, adminToken: token })
-      return server
-    },
-    stop: () => server.stop()
-  }
-}
+    const serve = acquireServer({ dataDir, args, adminToken: token })
+    yield* within(serve, (server) => publishFixture(server.url, token, second))
+    return {
+      token,
+      serve,
+      rollBack: Effect.zipRight(
+        Effect.sync(() => {
+          fs.rmSync(dataDir, { recursive: true, force: true })
+          fs.cpSync(snapshot, dataDir, { recursive: true })
+        }),
+        serve
+      ),
+      fork: acquireServer({ dataDir: path.join(root, "fresh"), args, adminToken: token })
+    }
+  })
