@@ -3,10 +3,10 @@
  * a temp data dir; it mounts the UI through `WebUi.layer`), a read token created in its store, packages published through the real upload endpoint, and Debian's Chromium driven by
  * playwright-core.
  */
+import type { Scope } from "effect"
 import { Effect, Layer } from "effect"
 import * as crypto from "node:crypto"
 import * as fs from "node:fs"
-import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import { type Browser, chromium } from "playwright-core"
@@ -15,7 +15,8 @@ import * as RegistryServer from "../../src/server/RegistryServer.js"
 import { buildUi } from "../../src/ui/bundle.mjs"
 import { buildZip, projectManifest } from "../helpers/archives.js"
 import { flagSet } from "../helpers/env.js"
-import { startServer } from "../helpers/server.js"
+import { tempDir } from "../helpers/scoped.js"
+import { acquireServer } from "../helpers/server.js"
 
 /** Repository root. */
 export const ROOT = fileURLToPath(new URL("../../", import.meta.url))
@@ -23,54 +24,38 @@ export const ROOT = fileURLToPath(new URL("../../", import.meta.url))
 /** Where the e2e run saves its screenshots (gitignored). */
 export const SCREENSHOTS = path.join(ROOT, "screenshots")
 
-/** A running registry with the UI. */
+/** A running registry with the UI (stopped when the scope it was acquired in closes). */
 export interface UiServer {
   readonly url: string
   readonly dataDir: string
   readonly adminToken: string
   readonly readToken: string
-  readonly stop: () => Promise<void>
 }
 
-/** Builds the UI once per test file into a temp dir; returns that dir. */
-export const buildUiTemp = async (): Promise<string> => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "fm-ui-build-"))
-  await buildUi({ outDir: path.join(dir, "ui") })
-  return path.join(dir, "ui")
-}
+/** The UI built once (per test file) into a temp dir, removed when the scope closes; its directory. */
+export const acquireUiBuild: Effect.Effect<string, never, Scope.Scope> = Effect.gen(function*() {
+  const dir = path.join(yield* tempDir("fm-ui-build-"), "ui")
+  yield* Effect.promise(() => buildUi({ outDir: dir }))
+  return dir
+})
 
 /**
- * Starts `fm studio start` (a child process, via test/helpers/server.ts) on 127.0.0.1:0, public or
- * `--private`, serving the UI built in `uiDir` (`FM_UI_DIR`), with a read token created in its
- * data directory beforehand.
+ * `fm studio start` (a child process, via test/helpers/server.ts) on 127.0.0.1:0 in the current
+ * scope, public or `--private`, serving the UI built in `uiDir` (`FM_UI_DIR`), with a read token
+ * created in its data directory (a temp dir, removed with the scope) beforehand.
  */
-export const startUiServer = async (
+export const acquireUiServer = (
   options: { readonly uiDir: string; readonly private: boolean }
-): Promise<UiServer> => {
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "fm-ui-data-"))
-  try {
-    const readToken = await Effect.runPromise(
-      Effect.gen(function*() {
-        const auth = yield* Auth
-        return (yield* auth.create({ name: "e2e-read", scope: "read" })).token
-      }).pipe(Effect.provide(Auth.Default.pipe(Layer.provide(RegistryServer.storageLayer(dataDir)))), Effect.scoped)
-    )
-    const server = await startServer({ dataDir, private: options.private, env: { FM_UI_DIR: options.uiDir } })
-    return {
-      url: server.url,
-      dataDir,
-      adminToken: server.adminToken,
-      readToken,
-      stop: async () => {
-        await server.stop()
-        fs.rmSync(dataDir, { recursive: true, force: true })
-      }
-    }
-  } catch (e) {
-    fs.rmSync(dataDir, { recursive: true, force: true })
-    throw e
-  }
-}
+): Effect.Effect<UiServer, unknown, Scope.Scope> =>
+  Effect.gen(function*() {
+    const dataDir = yield* tempDir("fm-ui-data-")
+    const readToken = yield* Effect.gen(function*() {
+      const auth = yield* Auth
+      return (yield* auth.create({ name: "e2e-read", scope: "read" })).token
+    }).pipe(Effect.provide(Auth.Default.pipe(Layer.provide(RegistryServer.storageLayer(dataDir)))), Effect.scoped)
+    const server = yield* acquireServer({ dataDir, private: options.private, env: { FM_UI_DIR: options.uiDir } })
+    return { url: server.url, dataDir, adminToken: server.adminToken, readToken }
+  })
 
 /** What to put in a fixture package's manifest.json. */
 export interface FixtureSpec {
@@ -160,7 +145,7 @@ export const browserEnabled = (
 }
 
 /** Launches Debian's Chromium headless (never downloads a browser). */
-export const launchChromium = (): Promise<Browser> =>
+const launchChromium = (): Promise<Browser> =>
   chromium.launch({
     executablePath: chromiumPath(),
     args: [
@@ -174,6 +159,12 @@ export const launchChromium = (): Promise<Browser> =>
       "--no-first-run"
     ]
   })
+
+/** Debian's Chromium, headless (never downloads a browser), closed when the scope closes. */
+export const acquireChromium: Effect.Effect<Browser, never, Scope.Scope> = Effect.acquireRelease(
+  Effect.promise(() => launchChromium()),
+  (browser) => Effect.promise(() => browser.close())
+)
 
 /** SHA-256 hex of a file. */
 export const sha256File = (file: string): string =>
