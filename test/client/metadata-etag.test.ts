@@ -10,14 +10,13 @@ import { Context, Duration, Effect, Exit, Layer, Schema } from "effect"
 import * as crypto from "node:crypto"
 import * as fs from "node:fs"
 import * as http from "node:http"
-import type { AddressInfo } from "node:net"
-import * as os from "node:os"
 import * as path from "node:path"
 import { clientLayerAt } from "../../src/client/ClientLayers.js"
 import { withFreshMetadata } from "../../src/client/MetadataFreshness.js"
 import { Registries } from "../../src/client/Registries.js"
 import { ProjectInstall } from "../../src/resolver/ProjectInstall.js"
 import { writeRegistries } from "../helpers/quirky-server.js"
+import { listening, tempDir } from "../helpers/scoped.js"
 import { publishFixture, TestServer, withServer } from "../helpers/server.js"
 
 interface Seen {
@@ -53,27 +52,11 @@ const recorder = Effect.gen(function*() {
     up.on("error", () => res.destroy())
     req.pipe(up)
   })
-  yield* Effect.acquireRelease(
-    Effect.async<void>((resume) => void proxy.listen(0, "127.0.0.1", () => resume(Effect.void))),
-    () =>
-      Effect.async<void>((resume) => {
-        proxy.closeAllConnections()
-        proxy.close(() => resume(Effect.void))
-      })
-  )
-  // a listening server's address is an AddressInfo (a TCP port), never a pipe name
-  return { url: `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`, seen }
+  return { url: yield* listening(proxy), seen }
 })
 
 /** The server (in-process, `etag-pkg@1.0.0` published) and the recording proxy in front of it. */
 const Served = Layer.scoped(Recorder, recorder).pipe(Layer.provideMerge(TestServer.layer({ inProcess: true })))
-
-/** A temp directory removed when the test's scope closes. */
-const tempDir = (prefix: string) =>
-  Effect.acquireRelease(
-    Effect.sync(() => fs.mkdtempSync(path.join(os.tmpdir(), prefix))),
-    (dir) => Effect.sync(() => fs.rmSync(dir, { recursive: true, force: true }))
-  )
 
 /** A client home whose one registry, `main`, is the recording proxy. */
 const newHome = Effect.gen(function*() {

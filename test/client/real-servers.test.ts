@@ -7,13 +7,11 @@ import type { Scope } from "effect"
 import { Context, Effect, Layer } from "effect"
 import * as fs from "node:fs"
 import * as http from "node:http"
-import type { AddressInfo } from "node:net"
-import * as os from "node:os"
-import * as path from "node:path"
 import { clientLayerAt } from "../../src/client/ClientLayers.js"
 import { Installer } from "../../src/client/Installer.js"
 import { Registries } from "../../src/client/Registries.js"
 import { closedPort, writeRegistries } from "../helpers/quirky-server.js"
+import { listening, tempDir } from "../helpers/scoped.js"
 import { acquireServer, fixtureArchive, publishFixture, type ScopedServer } from "../helpers/server.js"
 import { settingsLayer } from "../helpers/settings.js"
 
@@ -56,18 +54,7 @@ const proxy = (
     up.on("error", () => res.destroy())
     req.pipe(up)
   })
-  return Effect.acquireRelease(
-    Effect.async<Proxy>((resume) =>
-      void server.listen(0, "127.0.0.1", () =>
-        // a listening TCP server's address is an AddressInfo, never a pipe name
-        resume(Effect.succeed({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, log })))
-    ),
-    () =>
-      Effect.async<void>((resume) => {
-        server.closeAllConnections()
-        server.close(() => resume(Effect.void))
-      })
-  )
+  return Effect.map(listening(server), (url): Proxy => ({ url, log }))
 }
 
 /** The file's servers: `a`, `b`, a private one, and one whose download_url points at `cdn`. */
@@ -104,10 +91,7 @@ const Started = Layer.scoped(
 )
 
 /** A temp directory removed when the test's scope closes. */
-const tmp = Effect.acquireRelease(
-  Effect.sync(() => fs.mkdtempSync(path.join(os.tmpdir(), "fm-real-"))),
-  (d) => Effect.sync(() => fs.rmSync(d, { recursive: true, force: true }))
-)
+const tmp = tempDir("fm-real-")
 
 const withHome = <A, E>(
   registries: ReadonlyArray<Record<string, unknown>>,
