@@ -462,7 +462,8 @@ export const collectFiles = async (
         await walk(rel)
       } else if (item.isFile()) {
         if (path.resolve(abs) === output) continue
-        const stat = await fs.promises.lstat(abs)
+        // synchronous like the reads of small files that follow (a thread-pool round trip a file cost more)
+        const stat = fs.lstatSync(abs)
         total += stat.size
         files.push({ path: rel, source: abs, size: stat.size, executable: (stat.mode & 0o111) !== 0 })
         if (files.length > limits.maxEntries) {
