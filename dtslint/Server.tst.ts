@@ -49,7 +49,7 @@ test("principalFor gives the Principal or fails with 401/403/503, needing nothin
 
 test("the registry layer composes with no requirements left", () => {
   expect(RegistryServer.layer({ dataDir: "/tmp/x" })).type.toBe<
-    Layer.Layer<HttpApi.Api, StoreError | BlobError | LogKeyError, never>
+    Layer.Layer<HttpApi.Api | RegistryServer.AnswerReplay, StoreError | BlobError | LogKeyError, never>
   >()
   expect(RegistryServer.storageLayer("/tmp/x")).type.toBe<
     Layer.Layer<PackageStore | BlobStore, StoreError | BlobError, never>

@@ -28,6 +28,7 @@ import { Effect, Layer, Scope } from "effect"
 import type * as Http from "node:http"
 import { API_PREFIX, Authentication, RegistryApi } from "../api/RegistryApi.js"
 import { PackageArchive } from "../archive/PackageArchive.js"
+import * as AnswerCache from "./http/AnswerCache.js"
 import * as Answers from "./http/Answers.js"
 import { Auth, AuthenticationLive } from "./http/Auth.js"
 import { HandlersLive } from "./http/Handlers.js"
@@ -208,6 +209,22 @@ export const serve = <E = never, R = never, SE = StoreError | BlobError>(
  * @category layers
  */
 export const sendInMemoryAnswersAtOnce = NodeServer.sendInMemoryAnswersAtOnce
+
+/**
+ * What {@link layer} gives beside `HttpApi.Api`: the app's own final answers to repeated anonymous
+ * package reads, which the server of {@link nodeServerLayer} (and {@link serve}) replays before
+ * the app runs. Other servers ignore it.
+ * @since 0.1.0
+ * @category tags
+ */
+export const AnswerReplay = AnswerCache.Replay
+
+/**
+ * The service type of {@link AnswerReplay}, as it appears in {@link layer}'s output.
+ * @since 0.1.0
+ * @category tags
+ */
+export type AnswerReplay = AnswerCache.Replay
 
 /**
  * The `node:http` server `fm studio start` serves on, as a layer for an app that mounts
