@@ -176,12 +176,13 @@ const make = (limits: ArchiveLimits) =>
        */
       pack: Effect.fn("PackageArchive.pack")(function*(dir: string, options?: PackOptions) {
         const packed = yield* Effect.tryPromise({
-          try: (signal) => packDirectory(dir, options ?? {}, limits, signal),
+          try: (signal) => packDirectory(dir, options ?? {}, limits, signal, checksum.hashing),
           catch: (e) => toError(dir, e)
         })
-        const sha256 = yield* checksum.hashFile(packed.file).pipe(
+        // a tar was hashed as it was written; a ZIP (headers written after the data) is read back
+        const sha256 = packed.sha256 ?? (yield* checksum.hashFile(packed.file).pipe(
           Effect.mapError((e) => new ArchiveError({ file: packed.file, reason: e.message }))
-        )
+        ))
         const result: PackResult = { ...packed, sha256 }
         return result
       })

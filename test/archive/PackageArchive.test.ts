@@ -103,6 +103,27 @@ describe("pack", () => {
       }).pipe(Effect.provide(PackageArchive.Default)))
   }
 
+  for (const format of ["zip", "tar"] as const) {
+    it.scoped(`${format}: files over 1 MiB (streamed when packed, written in pieces when extracted) round-trip`, () =>
+      Effect.gen(function*() {
+        const archive = yield* PackageArchive
+        const dir = yield* tempDir
+        const src = path.join(dir, "src")
+        writeTree(src, {
+          "manifest.json": projectManifest("big-pkg", "1.0.0"),
+          "data/exact.bin": crypto.randomBytes(1024 * 1024),
+          "data/large.bin": crypto.randomBytes(3 * 1024 * 1024 + 7),
+          "data/text.txt": crypto.randomBytes(1_200_000).toString("hex"),
+          "z.txt": "after the big ones\n"
+        })
+        const packed = yield* archive.pack(src, { output: path.join(dir, "p.fmpkg"), format })
+        assert.strictEqual(packed.sha256, sha256Hex(fs.readFileSync(packed.file)))
+        const target = path.join(dir, "x")
+        yield* archive.extract(packed.file, target)
+        assert.deepStrictEqual(snapshotTree(target), snapshotTree(src))
+      }).pipe(Effect.provide(PackageArchive.Default)))
+  }
+
   it.scoped("our ZIP is read by python3 zipfile and our tar by GNU tar", () =>
     Effect.gen(function*() {
       const archive = yield* PackageArchive

@@ -10,10 +10,12 @@ import { decodeManifest, type Manifest, ManifestError, type ManifestFile } from 
 import { AtomicWriteFailed, writeFileAtomicWith } from "../../shared/AtomicFile.js"
 import { formatBytesExact } from "../../shared/ByteSize.js"
 import { hasErrnoCode } from "../../shared/Errno.js"
+import type { Hashing } from "../../shared/Hash.js"
 import type { ArchiveLimits } from "../ArchiveLimits.js"
+import type { PackFile } from "./packFile.js"
 import { ArchiveFailure, MANIFEST_NAMES, MAX_MANIFEST_BYTES, NameRegistry, normalizeEntryPath } from "./paths.js"
-import type { ByteSource, ScannedEntry, ScanOptions, ScanResult, Sink } from "./types.js"
-import { type PackFile, RATIO_ENTRY_THRESHOLD, scanZip, writeZip } from "./zip.js"
+import type { Appender, ByteSource, ScannedEntry, ScanOptions, ScanResult, Sink } from "./types.js"
+import { RATIO_ENTRY_THRESHOLD, scanZip, writeZip } from "./zip.js"
 
 /**
  * Archives up to this size are read whole, in one synchronous read of a few syscalls, before they
@@ -126,7 +128,8 @@ const isManifestEntry = (entry: ScannedEntry): boolean =>
 /** Collects the root manifest entries' bytes. */
 class ManifestCollector {
   readonly found = new Map<string, Array<Buffer>>()
-  sink(entry: ScannedEntry): Sink | undefined {
+  /** A synchronous sink for a root manifest entry, else `undefined`. */
+  sink(entry: ScannedEntry): { readonly write: (chunk: Buffer) => void; readonly close: () => void } | undefined {
     if (!isManifestEntry(entry)) return undefined
     if (entry.size > MAX_MANIFEST_BYTES) {
       throw new ArchiveFailure(`manifest is larger than ${formatBytesExact(MAX_MANIFEST_BYTES)}`, entry.path)
@@ -222,6 +225,90 @@ const syncDirectory = async (dir: string): Promise<void> => {
   }
 }
 
+// Extraction writes a package's files through callback `fs` calls on plain descriptors, a promise
+// per step at most: for many small files a `FileHandle` per file (closed through promises of its
+// own) and a promise per call cost more than the calls themselves.
+
+const settle = <A>(resolve: (a: A) => void, reject: (e: unknown) => void) => (e: Error | null, a: A): void =>
+  e === null ? resolve(a) : reject(e)
+
+const openFd = (file: string, flags: string, mode: number): Promise<number> =>
+  new Promise((resolve, reject) => fs.open(file, flags, mode, settle(resolve, reject)))
+
+const closeFd = (fd: number): Promise<void> =>
+  new Promise((resolve, reject) => fs.close(fd, (e) => (e === null ? resolve() : reject(e))))
+
+/** Writes all of `pieces` at the descriptor's position (a short write goes on with the rest). */
+const writeAll = (fd: number, pieces: ReadonlyArray<Buffer>): Promise<void> =>
+  new Promise((resolve, reject) => {
+    const go = (rest: ReadonlyArray<Buffer>): void =>
+      fs.writev(fd, rest, (e, written) => {
+        if (e !== null) return reject(e)
+        let left = written
+        let i = 0
+        while (i < rest.length && left >= rest[i].length) left -= rest[i++].length
+        if (i === rest.length) return resolve()
+        if (written <= 0) return reject(new ArchiveFailure("the file system took no more bytes"))
+        go([rest[i].subarray(left), ...rest.slice(i + 1)])
+      })
+    go(pieces)
+  })
+
+/** Bytes an extracted file holds back before writing: most files are created, written and closed at once. */
+const HOLD_BYTES = 1024 * 1024
+
+/**
+ * One file being extracted: its bytes are held until {@link HOLD_BYTES} are pending, then the
+ * file is created (exclusively) and written; `close` writes the rest and closes it. Open
+ * descriptors are in `open` until closed (the caller closes them on failure).
+ */
+class ExtractedFile {
+  private fd: number | undefined
+  private pending: Array<Buffer> = []
+  private pendingBytes = 0
+  constructor(private readonly file: string, private readonly mode: number, private readonly open: Set<number>) {}
+
+  write(chunk: Buffer): Promise<void> | undefined {
+    this.pending.push(chunk)
+    this.pendingBytes += chunk.length
+    return this.pendingBytes >= HOLD_BYTES ? this.flush().then(() => undefined) : undefined
+  }
+
+  private async flush(): Promise<number> {
+    let fd = this.fd
+    if (fd === undefined) {
+      fd = await openFd(this.file, "wx", this.mode)
+      this.fd = fd
+      this.open.add(fd)
+    }
+    const pieces = this.pending
+    this.pending = []
+    this.pendingBytes = 0
+    if (pieces.length > 0) await writeAll(fd, pieces)
+    return fd
+  }
+
+  async close(): Promise<void> {
+    const fd = await this.flush()
+    this.fd = undefined
+    this.open.delete(fd)
+    await closeFd(fd)
+  }
+}
+
+/** Opens, fdatasyncs and closes `file`: one promise. */
+const syncFile = (file: string): Promise<void> =>
+  new Promise((resolve, reject) =>
+    fs.open(file, "r", (e, fd) => {
+      if (e !== null) return reject(e)
+      fs.fdatasync(fd, (synced) =>
+        fs.close(fd, (closed) => {
+          const failure = synced ?? closed
+          return failure === null ? resolve() : reject(failure)
+        }))
+    })
+  )
+
 /**
  * fsyncs files (by reopening them) with bounded concurrency, so the journal can group the
  * commits; done once everything was written and checked, just before the rename.
@@ -231,12 +318,7 @@ const syncFiles = async (files: ReadonlyArray<string>, signal: AbortSignal): Pro
   const worker = async (): Promise<void> => {
     while (next < files.length) {
       if (signal.aborted) throw new ArchiveFailure("interrupted")
-      const fh = await fs.promises.open(files[next++], "r")
-      try {
-        await fh.datasync()
-      } finally {
-        await fh.close()
-      }
+      await syncFile(files[next++])
     }
   }
   await Promise.all(Array.from({ length: Math.min(32, files.length) }, worker))
@@ -274,7 +356,7 @@ export const extractArchive = async (
   const targetExists = await checkTarget(target)
   await fs.promises.mkdir(parent, { recursive: true })
   const staging = await fs.promises.mkdtemp(path.join(parent, `.${path.basename(target)}.extract-`))
-  const handles = new Set<fs.promises.FileHandle>()
+  const open = new Set<number>()
   const written: Array<string> = []
   const made = new Set<string>()
   try {
@@ -286,27 +368,27 @@ export const extractArchive = async (
       onDirectory: async (entry) => {
         await fs.promises.mkdir(resolveInside(staging, entry.path), { recursive: true })
       },
-      sinkFor: async (entry) => {
+      sinkFor: (entry) => {
         const collect = manifests.sink(entry)
         const dest = resolveInside(staging, entry.path)
-        const parentDir = path.dirname(dest)
-        if (!made.has(parentDir)) {
-          await fs.promises.mkdir(parentDir, { recursive: true })
-          made.add(parentDir)
-        }
-        const fh = await fs.promises.open(dest, "wx", entry.executable ? 0o755 : 0o644)
-        handles.add(fh)
-        return {
-          write: async (chunk) => {
-            if (collect !== undefined) await collect.write(chunk)
-            await fh.write(chunk, 0, chunk.length)
+        const out = new ExtractedFile(dest, entry.executable ? 0o755 : 0o644, open)
+        const sink: Sink = {
+          write: (chunk) => {
+            collect?.write(chunk)
+            return out.write(chunk)
           },
-          close: async () => {
-            handles.delete(fh)
-            await fh.close()
-            written.push(dest)
-          }
+          close: () =>
+            out.close().then(() => {
+              written.push(dest)
+            })
         }
+        // a synchronous answer when the directory is known to exist: no promise for the step
+        const parentDir = path.dirname(dest)
+        if (made.has(parentDir)) return sink
+        return fs.promises.mkdir(parentDir, { recursive: true }).then(() => {
+          made.add(parentDir)
+          return sink
+        })
       }
     })
     const manifest = manifests.decode(file, result.entries)
@@ -318,7 +400,7 @@ export const extractArchive = async (
     const { size } = await fs.promises.stat(file)
     return { file, format: result.format, entries: publicEntries(result.entries), manifest, size }
   } catch (e) {
-    await Promise.all([...handles].map((fh) => fh.close().catch(() => undefined)))
+    await Promise.all([...open].map((fd) => closeFd(fd).catch(() => undefined)))
     await fs.promises.rm(staging, { recursive: true, force: true })
     throw e
   }
@@ -380,9 +462,10 @@ export const collectFiles = async (
         await walk(rel)
       } else if (item.isFile()) {
         if (path.resolve(abs) === output) continue
-        const stat = await fs.promises.lstat(abs)
+        // synchronous like the reads of small files that follow (a thread-pool round trip a file cost more)
+        const stat = fs.lstatSync(abs)
         total += stat.size
-        files.push({ path: rel, source: abs, executable: (stat.mode & 0o111) !== 0 })
+        files.push({ path: rel, source: abs, size: stat.size, executable: (stat.mode & 0o111) !== 0 })
         if (files.length > limits.maxEntries) {
           throw new ArchiveFailure(`has more than ${limits.maxEntries} files (the entry limit)`)
         }
@@ -397,22 +480,50 @@ export const collectFiles = async (
     }
   }
   await walk("")
-  files.sort((a, b) => Buffer.compare(Buffer.from(a.path), Buffer.from(b.path)))
+  // by the names' UTF-8 bytes, each name encoded once (not twice per comparison)
+  const sorted = files
+    .map((file) => ({ file, key: Buffer.from(file.path) }))
+    .sort((a, b) => Buffer.compare(a.key, b.key))
+    .map(({ file }) => file)
   const names = new NameRegistry()
-  for (const f of files) {
+  for (const f of sorted) {
     const normalized = normalizeEntryPath(f.path, false)
     if (normalized !== f.path) throw new ArchiveFailure("is not a portable file name", f.path)
     names.add(f.path, "file")
   }
-  return files
+  return sorted
 }
 
-/** `pack`: writes a deterministic archive of `dir` to a temp file beside the output, then renames. */
+/**
+ * Appends to a file from its start, hashing every byte as it is written: the SHA-256 of what
+ * `pack` renames into place without reading it back. `position` is how many bytes were written.
+ */
+class HashingAppender implements Appender {
+  position = 0
+  constructor(private readonly fh: fs.promises.FileHandle, private readonly hashing: Hashing) {}
+  async append(chunk: Buffer): Promise<void> {
+    let done = 0
+    while (done < chunk.length) {
+      const { bytesWritten } = await this.fh.write(chunk, done, chunk.length - done, this.position + done)
+      if (bytesWritten <= 0) throw new ArchiveFailure("the output file took no more bytes")
+      done += bytesWritten
+    }
+    this.hashing.update(chunk)
+    this.position += chunk.length
+  }
+}
+
+/**
+ * `pack`: writes a deterministic archive of `dir` to a temp file beside the output, then renames.
+ * A tar is written front to back and hashed as it is written (`sha256`, from `hashing`); a ZIP's
+ * headers are written after its data, so its `sha256` is `undefined` (the caller hashes the file).
+ */
 export const packDirectory = async (
   dir: string,
   options: { readonly output?: string | undefined; readonly format?: "zip" | "tar" | undefined },
   limits: ArchiveLimits,
-  signal: AbortSignal
+  signal: AbortSignal,
+  hashing: () => Hashing
 ) => {
   const root = path.resolve(dir)
   const stat = await fs.promises.stat(root)
@@ -426,11 +537,17 @@ export const packDirectory = async (
   await fs.promises.mkdir(path.dirname(output), { recursive: true })
   const temp = path.join(path.dirname(output), `.${path.basename(output)}.${crypto.randomBytes(6).toString("hex")}.tmp`)
   // the ratio checks run on what was written, before the rename: a refused archive is never visible
+  const hash = format === "tar" ? hashing() : undefined
   const size = await writeFileAtomicWith(output, { temp, mode: 0o644, syncDirectory: true }, async (fh) => {
-    const written = format === "zip"
+    const appender = hash === undefined ? undefined : new HashingAppender(fh, hash)
+    const written = appender === undefined
       ? await writeZip(fh, files, signal)
-      : await (await tarWriter()).writeTarGz(fh, files, signal)
+      : await (await tarWriter()).writeTarGz(appender, files, signal)
     const { size } = await fh.stat()
+    // the digest is the file's only if the file is exactly the bytes hashed
+    if (appender !== undefined && appender.position !== size) {
+      throw new ArchiveFailure(`wrote ${appender.position} bytes but the file has ${size}`)
+    }
     const unpacked = written.reduce((n, w) => n + w.size, 0)
     if (unpacked / Math.max(size, 1) > limits.maxCompressionRatio) {
       throw new ArchiveFailure(
@@ -453,5 +570,5 @@ export const packDirectory = async (
   }).catch((e: unknown) => {
     throw e instanceof AtomicWriteFailed ? e.cause : e
   })
-  return { file: output, format, manifest, size }
+  return { file: output, format, manifest, size, sha256: hash?.digest() }
 }

@@ -229,37 +229,55 @@ export const scanTar = async (source: ByteSource, options: ScanOptions): Promise
     return scanned
   }
 
-  /** Makes `running` (which never rejects) the tail of the queue, which empties itself when `running` settles last. */
-  const track = (running: Promise<unknown>): void => {
-    const tail: Promise<void> = running.then(
-      () => {
-        if (work === tail) work = undefined
-      },
-      (e: unknown) => {
-        feed.fail(e)
-        if (work === tail) work = undefined
+  /** Sink steps waiting behind the one running, in archive order (from `next` on). */
+  let steps: Array<(() => unknown) | undefined> = []
+  let next = 0
+
+  /** Awaits `running`, then runs the waiting steps in order, awaiting those that return a promise; never rejects. */
+  const drain = async (running: Promise<unknown>): Promise<void> => {
+    try {
+      await running
+      while (next < steps.length && feed.failure === undefined) {
+        const step = steps[next]
+        steps[next++] = undefined
+        const result = step?.()
+        if (result instanceof Promise) await result
       }
-    )
-    work = tail
+    } catch (e) {
+      feed.fail(e)
+    }
+    steps = []
+    next = 0
+    work = undefined
   }
 
   /**
-   * Runs `f` in archive order; the first failure stops the rest. With nothing queued `f` runs at
-   * once (most entries of an `open` have no sink, and a synchronous sink needs no promise); its
-   * promise, if it returns one, is what later work waits for.
+   * Runs `f` in archive order; the first failure stops the rest. With nothing running `f` runs at
+   * once (most entries of an `open` have no sink, and a synchronous step needs no promise); when
+   * it returns a promise, later steps wait in a list that one loop works through (a promise chain
+   * cost two promises and three closures a step).
    */
-  const then = <A>(f: () => Promise<A> | A): void => {
+  const then = (f: () => unknown): void => {
     if (feed.failure !== undefined) return
     if (work !== undefined) {
-      track(work.then(() => (feed.failure === undefined ? f() : undefined)))
+      steps.push(f)
       return
     }
     try {
       const result = f()
-      if (result instanceof Promise) track(result)
+      if (result instanceof Promise) work = drain(result)
     } catch (e) {
       feed.fail(e)
     }
+  }
+
+  /**
+   * Lets node-tar drop an entry's bytes: `ignore` makes it skip them (no emit per piece), flowing
+   * so that its end still comes. A short entry leaves no end marker: refused by `finish()`.
+   */
+  const skip = (entry: ReadEntry): void => {
+    entry.ignore = true
+    entry.resume()
   }
 
   /** Routes a validated file's bytes to its sink as node-tar emits them, in order, and checks the count. */
@@ -280,8 +298,7 @@ export const scanTar = async (source: ByteSource, options: ScanOptions): Promise
         noSink = sink === undefined
       })
     }
-    // nothing to route: node-tar drops the bytes (a short entry leaves no end marker: refused by finish())
-    if (noSink) return void entry.resume()
+    if (noSink) return skip(entry)
     entry.on("data", (piece: Buffer) => {
       seen += piece.length
       if (!noSink) then(() => sink?.write(piece))
@@ -300,9 +317,9 @@ export const scanTar = async (source: ByteSource, options: ScanOptions): Promise
     } catch (e) {
       feed.fail(e)
     }
-    if (feed.failure !== undefined || scanned === undefined) return void entry.resume()
+    if (feed.failure !== undefined || scanned === undefined) return skip(entry)
     if (scanned.type === "directory") {
-      entry.resume()
+      skip(entry)
       const directory = scanned
       if (options.onDirectory !== undefined) then(() => options.onDirectory?.(directory))
       return

@@ -10,8 +10,9 @@ import * as zlib from "node:zlib"
 // node-tar's header modules alone (not its main entry: all of node-tar in one module)
 import { Header } from "tar/header"
 import { Pax } from "tar/pax"
+import { type PackFile, readPackFile, type WrittenEntry } from "./packFile.js"
 import { ArchiveFailure } from "./paths.js"
-import type { PackFile, WrittenEntry } from "./zip.js"
+import type { Appender } from "./types.js"
 
 const BLOCK = 512
 /** Tar bytes go to deflate in pieces of at least this size (but for big files' own chunks). */
@@ -50,22 +51,18 @@ const headersFor = (path: string, size: number, executable: boolean): Buffer => 
 const GZIP_HEADER = Buffer.from([0x1f, 0x8b, 0x08, 0x00, 0, 0, 0, 0, 0x00, 0xff])
 
 /**
- * Writes a deterministic gzip tar: entries in the given order, headers from {@link headersFor},
- * a fixed gzip header (zlib's own would name the OS it runs on).
+ * Writes a deterministic gzip tar, front to back through `out`: entries in the given order,
+ * headers from {@link headersFor}, a fixed gzip header (zlib's own would name the OS it runs on).
  */
 export const writeTarGz = async (
-  out: fs.promises.FileHandle,
+  out: Appender,
   files: ReadonlyArray<PackFile>,
   signal: AbortSignal
 ): Promise<Array<WrittenEntry>> => {
   const written: Array<WrittenEntry> = []
   let crc = 0
   let total = 0
-  let position = 0
-  const write = async (chunk: Buffer): Promise<void> => {
-    await out.write(chunk, 0, chunk.length, position)
-    position += chunk.length
-  }
+  const write = (chunk: Buffer): Promise<void> => out.append(chunk)
   /** The tar stream (CRC and length counted) in pieces of about {@link BATCH} bytes: small files go to deflate together. */
   async function* tarBytes(): AsyncGenerator<Buffer> {
     let batch: Array<Buffer> = []
@@ -87,12 +84,10 @@ export const writeTarGz = async (
     }
     for (const file of files) {
       if (signal.aborted) throw new ArchiveFailure("interrupted")
-      const { size } = await fs.promises.stat(file.source)
+      const { size } = file
       add(headersFor(file.path, size, file.executable))
       if (size <= 1024 * 1024) {
-        const data = await fs.promises.readFile(file.source)
-        if (data.length !== size) throw new ArchiveFailure("file changed while packing", file.path)
-        add(data)
+        add(readPackFile(file))
       } else {
         if (batched > 0) yield flush()
         let seen = 0

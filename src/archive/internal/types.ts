@@ -49,3 +49,8 @@ export interface ByteSource {
   readonly readAt: (position: number, length: number) => Promise<Buffer>
   readonly chunks: () => AsyncIterable<Buffer>
 }
+
+/** Where a writer that writes front to back puts its bytes: appended, in order, to the output. */
+export interface Appender {
+  readonly append: (chunk: Buffer) => Promise<void>
+}

@@ -7,6 +7,7 @@ import { pipeline } from "node:stream/promises"
 import * as zlib from "node:zlib"
 import { formatBytesExact } from "../../shared/ByteSize.js"
 import { errnoCode } from "../../shared/Errno.js"
+import { type PackFile, readPackFile, type WrittenEntry } from "./packFile.js"
 import { ArchiveFailure, NameRegistry, normalizeEntryPath } from "./paths.js"
 import type { ByteSource, ScannedEntry, ScanOptions, ScanResult, Sink } from "./types.js"
 
@@ -408,23 +409,9 @@ export const scanZip = async (source: ByteSource, options: ScanOptions): Promise
 // ---------------------------------------------------------------------------------------------
 // Writer
 
-/** A file to put into an archive: its archive path, its path on disk, and its mode bits. */
-export interface PackFile {
-  readonly path: string
-  readonly source: string
-  readonly executable: boolean
-}
-
 /** Fixed DOS date of every entry: 1980-01-01 00:00:00. */
 const DOS_DATE = (0 << 9) | (1 << 5) | 1
 const DOS_TIME = 0
-
-/** Per-entry result of the writer, for the ratio check. */
-export interface WrittenEntry {
-  readonly path: string
-  readonly size: number
-  readonly compressedSize: number
-}
 
 /**
  * Writes a deterministic ZIP to an open file: entries in the given order, fixed timestamps,
@@ -450,10 +437,9 @@ export const writeZip = async (
     let compressedSize = 0
     let position = dataStart
     let method = 8
-    const { size: statSize } = await fs.promises.stat(file.source)
-    if (statSize <= SMALL_ENTRY) {
+    if (file.size <= SMALL_ENTRY) {
       // small file: deflate in memory; store it when deflate does not make it smaller
-      const data = await fs.promises.readFile(file.source)
+      const data = readPackFile(file)
       crc = zlib.crc32(data)
       size = data.length
       const deflated = zlib.deflateRawSync(data, { level: 6 })
@@ -481,6 +467,7 @@ export const writeZip = async (
           }
         }
       )
+      if (size !== file.size) throw new ArchiveFailure("file changed while packing", file.path)
     }
     if (position > 0xffffffff || size > 0xffffffff) {
       throw new ArchiveFailure("the archive would exceed 4 GiB, which needs ZIP64 (not written by fm)", file.path)
