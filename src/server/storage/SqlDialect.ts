@@ -9,6 +9,7 @@ import type { Effect } from "effect"
 import type { ParseError } from "effect/ParseResult"
 import type { CacheCoherence } from "./CacheCoherence.js"
 import type { SearchQuery, StoreError } from "./PackageStore.js"
+import type { RunStatement } from "./SqlQueries.js"
 
 /**
  * The dialect-specific pieces of a SQL store.
@@ -54,4 +55,14 @@ export interface SqlDialect {
    * once per group of publishes, before any of them is acknowledged. Unset: a commit is durable.
    */
   readonly syncCommitted?: Effect.Effect<void, StoreError>
+  /**
+   * Runs after each write of the store (its transaction ended, whatever its outcome): SQLite
+   * asks its checkpoint worker for a checkpoint (`WalCheckpointer`). Unset: nothing to do.
+   */
+  readonly wrote?: Effect.Effect<void>
+  /**
+   * Runs the store's statements (`SqlQueries`) to the same rows as their own Effects, faster
+   * (SQLite: synchronously inside a transaction). Unset: each statement runs as its own Effect.
+   */
+  readonly run?: RunStatement
 }

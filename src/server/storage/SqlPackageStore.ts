@@ -37,7 +37,7 @@ import {
 import { makePublishGroup } from "./PublishGroup.js"
 import { makeReadCache } from "./ReadCache.js"
 import type { SqlDialect } from "./SqlDialect.js"
-import { makeSqlQueries } from "./SqlQueries.js"
+import { makeSqlQueries, runStatement } from "./SqlQueries.js"
 import type { PackageWithLatest } from "./SqlRows.js"
 
 /** A release row without the package id its query carried along. */
@@ -61,7 +61,8 @@ export const makeSql = (
 ): Effect.Effect<PackageStoreService, never, SqlClient.SqlClient | Scope.Scope> =>
   Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
-    const q = makeSqlQueries(sql)
+    const run = dialect.run ?? runStatement
+    const q = makeSqlQueries(sql, run)
     const fail = (operation: string) => (cause: SqlError | ParseError) => new StoreError({ operation, cause })
     /** Turns the database's and the rows' errors into a `StoreError` naming `operation`. */
     const failing = (operation: string) => <A, E, R>(effect: Effect.Effect<A, E, R>) =>
@@ -80,10 +81,14 @@ export const makeSql = (
     const searchCache = cache.make<SearchResult>()
     const countsCache = cache.make<{ readonly packages: number; readonly components: number }>()
     const statsCache = cache.make<StoreStats>()
+    const wrote = dialect.wrote
+    /** Wraps a write: drops the read cache after it, and tells the dialect (`SqlDialect.wrote`). */
+    const writing = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+      wrote === undefined ? cache.writing(effect) : Effect.ensuring(cache.writing(effect), wrote)
     // writes that change releases (publish, yank, unyank, delete), as opposed to download counts
     let releaseWrites = 0
     const releasing = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
-      Effect.ensuring(cache.writing(effect), Effect.sync(() => void releaseWrites++))
+      Effect.ensuring(writing(effect), Effect.sync(() => void releaseWrites++))
 
     const downloads = yield* makeDownloadCounts((batch) =>
       sql.withTransaction(
@@ -94,7 +99,7 @@ export const makeSql = (
               onSome: ({ packageId }) => q.addPackageDownloads({ packageId, n })
             }))
           ), { discard: true }).pipe(Effect.zipRight(cache.announce("downloads")))
-      ).pipe(cache.writing, failing(`count ${batch.length} download(s)`))
+      ).pipe(writing, failing(`count ${batch.length} download(s)`))
     )
     const counted = downloads.counted
 
@@ -116,7 +121,7 @@ export const makeSql = (
         sha256: release.checksum,
         size: release.sizeBytes,
         time: now()
-      })
+      }, run)
     const logEntries = (start: number, end: number) =>
       readEntries(sql, start, end).pipe(failing(`read log entries ${start}..${end}`))
     const logSize = readLogSize(sql).pipe(failing("read the log size"))
@@ -148,7 +153,7 @@ export const makeSql = (
           sha256: release.checksum,
           size: release.sizeBytes,
           time: at
-        })
+        }, run)
         const row = yield* q.insertRelease({
           ...release,
           packageId: pkg.id,

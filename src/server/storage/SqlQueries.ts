@@ -19,6 +19,7 @@
  */
 import type { SqlClient } from "@effect/sql"
 import type { SqlError } from "@effect/sql/SqlError"
+import type * as Statement from "@effect/sql/Statement"
 import { Cause, Effect, Schema } from "effect"
 import type { ParseError } from "effect/ParseResult"
 import { TokenScope } from "../../api/RegistryApi.js"
@@ -67,11 +68,28 @@ export const latestOf = (
   pickLatest(releases.filter((r) => !r.yanked).map((r) => r.version)) ?? pickLatest(releases.map((r) => r.version))
 
 /**
- * The typed statements of the store over `sql`.
+ * Runs one statement of the store: the statement's own Effect, or a dialect's faster way to the
+ * same rows (SQLite inside a transaction: `SqliteConnection.SqliteStatements`).
+ * @since 0.1.0
+ * @category models
+ */
+export type RunStatement = <A extends object>(
+  statement: Statement.Statement<A>
+) => Effect.Effect<ReadonlyArray<A>, SqlError>
+
+/**
+ * Runs a statement as its own Effect.
+ * @since 0.1.0
+ * @category utils
+ */
+export const runStatement: RunStatement = (statement) => statement
+
+/**
+ * The typed statements of the store over `sql`, each run by `run`.
  * @since 0.1.0
  * @category constructors
  */
-export const makeSqlQueries = (sql: SqlClient.SqlClient) => {
+export const makeSqlQueries = (sql: SqlClient.SqlClient, run: RunStatement = runStatement) => {
   const PACKAGE_SELECT =
     sql`SELECT r.*, p.name AS p_name, p.versions_json AS p_versions_json, p.downloads AS p_downloads
       FROM packages p JOIN releases r ON r.id = p.latest_release_id`
@@ -79,7 +97,7 @@ export const makeSqlQueries = (sql: SqlClient.SqlClient) => {
   const versionsOf = SqlSchema.findAll({
     Request: Schema.Number,
     Result: VersionRow,
-    execute: (packageId) => sql`SELECT id, version, yanked FROM releases WHERE package_id = ${packageId}`
+    execute: (packageId) => run(sql`SELECT id, version, yanked FROM releases WHERE package_id = ${packageId}`)
   })
   const setLatest = SqlSchema.void({
     Request: Schema.Struct({
@@ -89,8 +107,8 @@ export const makeSqlQueries = (sql: SqlClient.SqlClient) => {
       versions: Schema.parseJson(Schema.Array(Schema.String))
     }),
     execute: (r) =>
-      sql`UPDATE packages SET latest_release_id = ${r.latestId}, latest_version = ${r.latest},
-        versions_json = ${r.versions} WHERE id = ${r.packageId}`
+      run(sql`UPDATE packages SET latest_release_id = ${r.latestId}, latest_version = ${r.latest},
+        versions_json = ${r.versions} WHERE id = ${r.packageId}`)
   })
 
   return {
@@ -98,63 +116,67 @@ export const makeSqlQueries = (sql: SqlClient.SqlClient) => {
     packageByName: SqlSchema.findOne({
       Request: Schema.String,
       Result: PackageWithLatest,
-      execute: (nameNorm) => sql`${PACKAGE_SELECT} WHERE p.name_norm = ${nameNorm}`
+      execute: (nameNorm) => run(sql`${PACKAGE_SELECT} WHERE p.name_norm = ${nameNorm}`)
     }),
     /** Packages and their latest releases, by id (in no particular order). */
     packagesByIds: SqlSchema.findAll({
       Request: Schema.Array(Schema.Number),
       Result: PackageWithLatest,
-      execute: (ids) => sql`${PACKAGE_SELECT} WHERE p.id IN ${sql.in(ids)}`
+      execute: (ids) => run(sql`${PACKAGE_SELECT} WHERE p.id IN ${sql.in(ids)}`)
     }),
     /** Every release of a package, by normalized name (in no particular order). */
     releasesOf: SqlSchema.findAll({
       Request: Schema.String,
       Result: ReleaseRowSchema,
-      execute: (nameNorm) => sql`SELECT * FROM releases WHERE name_norm = ${nameNorm}`
+      execute: (nameNorm) => run(sql`SELECT * FROM releases WHERE name_norm = ${nameNorm}`)
     }),
     /** One release and its package id. */
     release: SqlSchema.findOne({
       Request: NameVersion,
       Result: ReleaseWithPackage,
-      execute: (r) => sql`SELECT * FROM releases WHERE name_norm = ${r.nameNorm} AND version = ${r.version}`
+      execute: (r) => run(sql`SELECT * FROM releases WHERE name_norm = ${r.nameNorm} AND version = ${r.version}`)
     }),
     /** Ids of a page of packages with a latest release (in a category), newest first. */
     newestPage: SqlSchema.findAll({
       Request: Schema.Struct({ category: Schema.NullOr(Schema.String), limit: Schema.Number, offset: Schema.Number }),
       Result: IdRow,
       execute: (r) =>
-        sql`SELECT p.id FROM packages p JOIN releases r ON r.id = p.latest_release_id ${latestWhere(r.category)}
-          ORDER BY p.updated_at DESC, p.id DESC LIMIT ${r.limit} OFFSET ${r.offset}`
+        run(sql`SELECT p.id FROM packages p JOIN releases r ON r.id = p.latest_release_id ${latestWhere(r.category)}
+          ORDER BY p.updated_at DESC, p.id DESC LIMIT ${r.limit} OFFSET ${r.offset}`)
     }),
     /** How many packages have a latest release (in a category). */
     newestTotal: single({
       Request: Schema.NullOr(Schema.String),
       Result: CountRow,
       execute: (category) =>
-        sql`SELECT count(*) AS n FROM packages p JOIN releases r ON r.id = p.latest_release_id ${latestWhere(category)}`
+        run(
+          sql`SELECT count(*) AS n FROM packages p JOIN releases r ON r.id = p.latest_release_id ${
+            latestWhere(category)
+          }`
+        )
     }),
     /** Packages and the components of their latest releases. */
     counts: single({
       Request: Schema.Void,
       Result: CountsRow,
       execute: () =>
-        sql`SELECT count(*) AS packages, sum(r.component_count) AS components
-          FROM packages p JOIN releases r ON r.id = p.latest_release_id`
+        run(sql`SELECT count(*) AS packages, sum(r.component_count) AS components
+          FROM packages p JOIN releases r ON r.id = p.latest_release_id`)
     }),
     /** Releases, their bytes and their downloads. */
     releaseTotals: single({
       Request: Schema.Void,
       Result: ReleaseTotalsRow,
       execute: () =>
-        sql`SELECT count(*) AS versions, sum(size_bytes) AS size, sum(downloads) AS downloads FROM releases`
+        run(sql`SELECT count(*) AS versions, sum(size_bytes) AS size, sum(downloads) AS downloads FROM releases`)
     }),
     /** The categories of the latest releases, most used first. */
     categories: SqlSchema.findAll({
       Request: Schema.Void,
       Result: CategoryCountRow,
       execute: () =>
-        sql`SELECT r.category AS name, count(*) AS n FROM packages p JOIN releases r ON r.id = p.latest_release_id
-          WHERE r.category IS NOT NULL AND r.category <> '' GROUP BY r.category ORDER BY count(*) DESC, r.category`
+        run(sql`SELECT r.category AS name, count(*) AS n FROM packages p JOIN releases r ON r.id = p.latest_release_id
+          WHERE r.category IS NOT NULL AND r.category <> '' GROUP BY r.category ORDER BY count(*) DESC, r.category`)
     }),
     /** Every distinct archive checksum, as value arrays (tens of thousands of rows at start-up). */
     checksums: SqlSchema.findAll({
@@ -167,8 +189,8 @@ export const makeSqlQueries = (sql: SqlClient.SqlClient) => {
       Request: Schema.Struct({ nameNorm: Schema.String, version: Schema.String, at: Schema.String }),
       Result: Schema.Struct({ name_norm: Schema.String }),
       execute: (r) =>
-        sql`INSERT INTO release_keys (name_norm, version, published_at)
-          VALUES (${r.nameNorm}, ${r.version}, ${r.at}) ON CONFLICT DO NOTHING RETURNING name_norm`
+        run(sql`INSERT INTO release_keys (name_norm, version, published_at)
+          VALUES (${r.nameNorm}, ${r.version}, ${r.at}) ON CONFLICT DO NOTHING RETURNING name_norm`)
     }),
     /** The ledger entry of `name@version`: whether it was deleted. */
     keyOf: SqlSchema.findOne({
@@ -177,22 +199,22 @@ export const makeSqlQueries = (sql: SqlClient.SqlClient) => {
         deletedAt: Schema.propertySignature(Schema.NullOr(Schema.String)).pipe(Schema.fromKey("deleted_at"))
       }),
       execute: (r) =>
-        sql`SELECT deleted_at FROM release_keys WHERE name_norm = ${r.nameNorm} AND version = ${r.version}`
+        run(sql`SELECT deleted_at FROM release_keys WHERE name_norm = ${r.nameNorm} AND version = ${r.version}`)
     }),
     /** Creates the package row (or touches it); returns its id. */
     upsertPackage: single({
       Request: Schema.Struct({ nameNorm: Schema.String, name: Schema.String, at: Schema.String }),
       Result: IdRow,
       execute: (r) =>
-        sql`INSERT INTO packages (name_norm, name, versions_json, downloads, created_at, updated_at)
+        run(sql`INSERT INTO packages (name_norm, name, versions_json, downloads, created_at, updated_at)
           VALUES (${r.nameNorm}, ${r.name}, '[]', 0, ${r.at}, ${r.at})
-          ON CONFLICT (name_norm) DO UPDATE SET updated_at = excluded.updated_at RETURNING id`
+          ON CONFLICT (name_norm) DO UPDATE SET updated_at = excluded.updated_at RETURNING id`)
     }),
     /** Inserts a release; returns its row. */
     insertRelease: single({
       Request: ReleaseInsert,
       Result: ReleaseRowSchema,
-      execute: (columns) => sql`INSERT INTO releases ${sql.insert(columns)} RETURNING *`
+      execute: (columns) => run(sql`INSERT INTO releases ${sql.insert(columns)} RETURNING *`)
     }),
     /** Records a release's dependencies. */
     insertDeps: SqlSchema.void({
@@ -206,7 +228,7 @@ export const makeSqlQueries = (sql: SqlClient.SqlClient) => {
           dep_name,
           dep_range
         }))
-        return rows.length === 0 ? Effect.void : sql`INSERT INTO release_deps ${sql.insert(rows)}`
+        return rows.length === 0 ? Effect.void : run(sql`INSERT INTO release_deps ${sql.insert(rows)}`)
       }
     }),
     /** Adds `n` downloads to a release; returns its package id (none: no such release). */
@@ -214,13 +236,13 @@ export const makeSqlQueries = (sql: SqlClient.SqlClient) => {
       Request: Schema.Struct({ nameNorm: Schema.String, version: Schema.String, n: Schema.Number }),
       Result: Schema.Struct({ packageId: Schema.propertySignature(IntColumn).pipe(Schema.fromKey("package_id")) }),
       execute: (r) =>
-        sql`UPDATE releases SET downloads = downloads + ${r.n}
-          WHERE name_norm = ${r.nameNorm} AND version = ${r.version} RETURNING package_id`
+        run(sql`UPDATE releases SET downloads = downloads + ${r.n}
+          WHERE name_norm = ${r.nameNorm} AND version = ${r.version} RETURNING package_id`)
     }),
     /** Adds `n` downloads to a package. */
     addPackageDownloads: SqlSchema.void({
       Request: Schema.Struct({ packageId: Schema.Number, n: Schema.Number }),
-      execute: (r) => sql`UPDATE packages SET downloads = downloads + ${r.n} WHERE id = ${r.packageId}`
+      execute: (r) => run(sql`UPDATE packages SET downloads = downloads + ${r.n} WHERE id = ${r.packageId}`)
     }),
     /** Sets a release's yank flag and reason; returns its row (none: no such release). */
     setYank: SqlSchema.findOne({
@@ -232,8 +254,8 @@ export const makeSqlQueries = (sql: SqlClient.SqlClient) => {
       }),
       Result: ReleaseWithPackage,
       execute: (r) =>
-        sql`UPDATE releases SET yanked = ${r.yanked}, yank_reason = ${r.reason}
-          WHERE name_norm = ${r.nameNorm} AND version = ${r.version} RETURNING *`
+        run(sql`UPDATE releases SET yanked = ${r.yanked}, yank_reason = ${r.reason}
+          WHERE name_norm = ${r.nameNorm} AND version = ${r.version} RETURNING *`)
     }),
     /** Removes a release (its row, its dependencies, its package's pointer to it) and tombstones its key. */
     deleteRelease: SqlSchema.void({
@@ -246,42 +268,46 @@ export const makeSqlQueries = (sql: SqlClient.SqlClient) => {
       }),
       execute: (r) =>
         Effect.all([
-          sql`UPDATE packages SET latest_release_id = NULL WHERE id = ${r.packageId} AND latest_release_id = ${r.releaseId}`,
-          sql`DELETE FROM release_deps WHERE release_id = ${r.releaseId}`,
-          sql`DELETE FROM releases WHERE id = ${r.releaseId}`,
-          sql`UPDATE release_keys SET deleted_at = ${r.at} WHERE name_norm = ${r.nameNorm} AND version = ${r.version}`
+          run(
+            sql`UPDATE packages SET latest_release_id = NULL WHERE id = ${r.packageId} AND latest_release_id = ${r.releaseId}`
+          ),
+          run(sql`DELETE FROM release_deps WHERE release_id = ${r.releaseId}`),
+          run(sql`DELETE FROM releases WHERE id = ${r.releaseId}`),
+          run(
+            sql`UPDATE release_keys SET deleted_at = ${r.at} WHERE name_norm = ${r.nameNorm} AND version = ${r.version}`
+          )
         ], { discard: true })
     }),
     /** Removes a package row that has no release left. */
     deleteEmptyPackage: SqlSchema.void({
       Request: Schema.Number,
       execute: (packageId) =>
-        sql`DELETE FROM packages WHERE id = ${packageId}
-          AND NOT EXISTS (SELECT 1 FROM releases WHERE package_id = ${packageId})`
+        run(sql`DELETE FROM packages WHERE id = ${packageId}
+          AND NOT EXISTS (SELECT 1 FROM releases WHERE package_id = ${packageId})`)
     }),
     /** Tokens named `name`, oldest first. */
     tokensNamed: SqlSchema.findAll({
       Request: Schema.String,
       Result: TokenRowSchema,
-      execute: (name) => sql`SELECT * FROM tokens WHERE name = ${name} ORDER BY id`
+      execute: (name) => run(sql`SELECT * FROM tokens WHERE name = ${name} ORDER BY id`)
     }),
     /** The token with id `id`. */
     tokenById: SqlSchema.findAll({
       Request: Schema.Number,
       Result: TokenRowSchema,
-      execute: (id) => sql`SELECT * FROM tokens WHERE id = ${id}`
+      execute: (id) => run(sql`SELECT * FROM tokens WHERE id = ${id}`)
     }),
     /** The token whose SHA-256 is `hash`. */
     tokenByHash: SqlSchema.findOne({
       Request: Schema.String,
       Result: TokenRowSchema,
-      execute: (hash) => sql`SELECT * FROM tokens WHERE hash = ${hash}`
+      execute: (hash) => run(sql`SELECT * FROM tokens WHERE hash = ${hash}`)
     }),
     /** Every token, oldest first. */
     allTokens: SqlSchema.findAll({
       Request: Schema.Void,
       Result: TokenRowSchema,
-      execute: () => sql`SELECT * FROM tokens ORDER BY id`
+      execute: () => run(sql`SELECT * FROM tokens ORDER BY id`)
     }),
     /** Inserts a token; returns its row. */
     insertToken: single({
@@ -295,7 +321,7 @@ export const makeSqlQueries = (sql: SqlClient.SqlClient) => {
       }),
       Result: TokenRowSchema,
       execute: (t) =>
-        sql`INSERT INTO tokens ${
+        run(sql`INSERT INTO tokens ${
           sql.insert({
             name: t.name,
             prefix: t.prefix,
@@ -305,13 +331,14 @@ export const makeSqlQueries = (sql: SqlClient.SqlClient) => {
             expires_at: t.expiresAt,
             revoked_at: null
           })
-        } RETURNING *`
+        } RETURNING *`)
     }),
     /** Marks a token revoked at `at` (kept when it already was); returns its row. */
     revokeToken: SqlSchema.findOne({
       Request: Schema.Struct({ id: Schema.Number, at: Schema.String }),
       Result: TokenRowSchema,
-      execute: (r) => sql`UPDATE tokens SET revoked_at = coalesce(revoked_at, ${r.at}) WHERE id = ${r.id} RETURNING *`
+      execute: (r) =>
+        run(sql`UPDATE tokens SET revoked_at = coalesce(revoked_at, ${r.at}) WHERE id = ${r.id} RETURNING *`)
     }),
     /**
      * Recomputes a package's latest release and versions from its releases (inside the caller's

@@ -1,0 +1,150 @@
+/**
+ * Checkpoints of a SQLite database in WAL mode off the main thread. SQLite checkpoints
+ * automatically inside the COMMIT that takes the `-wal` file past `wal_autocheckpoint` pages:
+ * copying the pages into the database file and two fsyncs, on the thread that commits (the event
+ * loop), so every thousandth page or so one publish waits milliseconds to tens of milliseconds.
+ * Here a worker thread with a connection of its own runs `PRAGMA wal_checkpoint(PASSIVE)` (which
+ * never blocks a writer) when the store says it wrote, at most every {@link CHECKPOINT_INTERVAL_MS},
+ * and the store's own connection checkpoints only past {@link FALLBACK_AUTOCHECKPOINT} pages (a
+ * bound on the `-wal` file should the worker fall behind). A worker that cannot start or fails
+ * gives the checkpoints back to the store's connection at SQLite's default threshold.
+ * @since 0.1.0
+ */
+import { Effect } from "effect"
+import type { Scope } from "effect"
+import { createRequire } from "node:module"
+import { Worker } from "node:worker_threads"
+
+/**
+ * Least time between two checkpoints of the worker.
+ * @since 0.1.0
+ */
+export const CHECKPOINT_INTERVAL_MS = 200
+
+/**
+ * `wal_autocheckpoint` of the store's connection while the worker checkpoints (pages).
+ * @since 0.1.0
+ */
+export const FALLBACK_AUTOCHECKPOINT = 20000
+
+/** SQLite's default `wal_autocheckpoint`, given back when the worker fails. */
+const DEFAULT_AUTOCHECKPOINT = 1000
+
+/**
+ * The worker, as plain CommonJS (a worker cannot load TypeScript under the tests, and the CLI is
+ * one bundle): opens the database with better-sqlite3 (resolved by the main thread) and answers
+ * each message with one passive checkpoint: `[busy, log, checkpointed]`, or the error's message.
+ */
+const WORKER = `
+const { parentPort, workerData } = require("node:worker_threads")
+const Database = require(workerData.module)
+const db = new Database(workerData.filename, { fileMustExist: true })
+db.pragma("busy_timeout = 0")
+parentPort.on("message", () => {
+  try {
+    const row = db.pragma("wal_checkpoint(PASSIVE)")[0] ?? {}
+    parentPort.postMessage({ ok: [row.busy, row.log, row.checkpointed] })
+  } catch (e) {
+    parentPort.postMessage({ error: String(e && e.message || e) })
+  }
+})
+`
+
+/**
+ * What the store tells the checkpointer.
+ * @since 0.1.0
+ * @category models
+ */
+export interface WalCheckpointer {
+  /**
+   * Run after each committed write (outside its transaction): asks the worker for a checkpoint
+   * when none ran lately (starting the worker the first time), and moves the store's connection's
+   * `wal_autocheckpoint` as the worker comes up or fails.
+   */
+  readonly wrote: Effect.Effect<void>
+  /** Checkpoints the worker has run. */
+  readonly checkpoints: () => number
+}
+
+/**
+ * A checkpointer of the database file `filename`, its worker started on the first `wrote` and
+ * stopped with the scope. `setAutocheckpoint` sets `wal_autocheckpoint` on the store's connection.
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = (
+  filename: string,
+  setAutocheckpoint: (pages: number) => Effect.Effect<void>
+): Effect.Effect<WalCheckpointer, never, Scope.Scope> =>
+  Effect.gen(function*() {
+    // idle: no worker yet; up: the worker checkpoints; failed: it stopped, and the store's
+    // connection has yet to get its default back; off: the store's connection checkpoints
+    let state: "idle" | "up" | "failed" | "off" = "idle"
+    let worker: Worker | undefined
+    let busy = false
+    let last = 0
+    let done = 0
+    const stop = () => {
+      const w = worker
+      worker = undefined
+      return w?.terminate()
+    }
+    const fail = () => {
+      if (state !== "up") return
+      state = "failed"
+      void stop()
+    }
+    yield* Effect.addFinalizer(() =>
+      Effect.promise(async () => {
+        state = "off"
+        await stop()
+      })
+    )
+    const start = (): boolean => {
+      try {
+        const module = createRequire(import.meta.url).resolve("better-sqlite3")
+        const w = new Worker(WORKER, { eval: true, workerData: { module, filename } })
+        // the worker never keeps the process alive
+        w.unref()
+        w.on("message", (m: { readonly error?: string }) => {
+          busy = false
+          if (m.error !== undefined) fail()
+          else done++
+        })
+        w.on("error", fail)
+        w.on("exit", () => {
+          if (worker === w) fail()
+        })
+        worker = w
+        state = "up"
+        return true
+      } catch {
+        state = "off"
+        return false
+      }
+    }
+    const ask = () => {
+      const now = Date.now()
+      if (busy || now - last < CHECKPOINT_INTERVAL_MS || worker === undefined) return
+      last = now
+      busy = true
+      worker.postMessage(0)
+    }
+    const wrote = Effect.suspend(() => {
+      switch (state) {
+        case "up":
+          ask()
+          return Effect.void
+        case "idle":
+          if (!start()) return Effect.void
+          ask()
+          return setAutocheckpoint(FALLBACK_AUTOCHECKPOINT)
+        case "failed":
+          state = "off"
+          return setAutocheckpoint(DEFAULT_AUTOCHECKPOINT)
+        case "off":
+          return Effect.void
+      }
+    })
+    return { wrote, checkpoints: () => done }
+  })

@@ -1,0 +1,66 @@
+/**
+ * SQLite checkpoints off the main thread (`WalCheckpointer`): once the store has written, a worker
+ * thread copies the `-wal` file into the database file and the store's connection checkpoints only
+ * past a high threshold; a worker that fails gives the checkpoints back to the store's connection.
+ */
+import { SqlClient } from "@effect/sql"
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Layer } from "effect"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { PackageStore } from "../../src/server/storage/PackageStore.js"
+import * as SqlitePackageStore from "../../src/server/storage/SqlitePackageStore.js"
+import * as WalCheckpointer from "../../src/server/storage/WalCheckpointer.js"
+import { newRelease } from "../helpers/releases.js"
+import { tempDir } from "../helpers/scoped.js"
+
+/** Polls `cond` every 20 ms for at most 10 s. */
+const eventually = (cond: () => boolean) =>
+  Effect.gen(function*() {
+    for (let i = 0; i < 500 && !cond(); i++) yield* Effect.sleep("20 millis")
+    return cond()
+  })
+
+describe("WAL checkpoints by a worker thread", () => {
+  it.live("after a publish the worker copies the -wal into the database file; the store's connection checkpoints only past the fallback", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDir("fm-wal-checkpoint-")
+      const file = path.join(dir, "registry.db")
+      const client = SqlitePackageStore.clientLayer(file)
+      const layer = Layer.merge(SqlitePackageStore.layerFromClient.pipe(Layer.provide(client)), client)
+      yield* Effect.gen(function*() {
+        const sql = yield* SqlClient.SqlClient
+        const store = yield* PackageStore
+        // the migrations are in the -wal only: nothing checkpointed them into the database file yet
+        const before = fs.statSync(file).size
+        assert.isAbove(fs.statSync(`${file}-wal`).size, 0)
+        yield* store.publish(newRelease("checkpointed", "1.0.0"))
+        assert.isTrue(yield* eventually(() => fs.statSync(file).size > before + 4096))
+        const rows = yield* sql<{ readonly wal_autocheckpoint: number }>`PRAGMA wal_autocheckpoint`
+        assert.strictEqual(rows[0]?.wal_autocheckpoint, WalCheckpointer.FALLBACK_AUTOCHECKPOINT)
+      }).pipe(Effect.provide(layer))
+    }).pipe(Effect.scoped))
+
+  it.live("a worker that cannot open the database gives the checkpoints back to the store's connection", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDir("fm-wal-checkpoint-")
+      const set: Array<number> = []
+      const checkpointer = yield* WalCheckpointer.make(
+        path.join(dir, "missing.db"),
+        (pages) => Effect.sync(() => void set.push(pages))
+      )
+      yield* checkpointer.wrote
+      assert.deepStrictEqual(set, [WalCheckpointer.FALLBACK_AUTOCHECKPOINT])
+      // the worker fails on its own; the next write hands the checkpoints back
+      let tries = 0
+      const handedBack = yield* Effect.gen(function*() {
+        while (set.length < 2 && tries++ < 500) {
+          yield* checkpointer.wrote
+          if (set.length < 2) yield* Effect.sleep("20 millis")
+        }
+        return set
+      })
+      assert.deepStrictEqual(handedBack, [WalCheckpointer.FALLBACK_AUTOCHECKPOINT, 1000])
+      assert.strictEqual(checkpointer.checkpoints(), 0)
+    }).pipe(Effect.scoped))
+})
