@@ -9,6 +9,7 @@ import { Effect, Layer } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { PackageStore } from "../../src/server/storage/PackageStore.js"
+import * as SqliteConnection from "../../src/server/storage/SqliteConnection.js"
 import * as SqlitePackageStore from "../../src/server/storage/SqlitePackageStore.js"
 import * as WalCheckpointer from "../../src/server/storage/WalCheckpointer.js"
 import { newRelease } from "../helpers/releases.js"
@@ -39,6 +40,31 @@ describe("WAL checkpoints by a worker thread", () => {
         const rows = yield* sql<{ readonly wal_autocheckpoint: number }>`PRAGMA wal_autocheckpoint`
         assert.strictEqual(rows[0]?.wal_autocheckpoint, WalCheckpointer.FALLBACK_AUTOCHECKPOINT)
       }).pipe(Effect.provide(layer))
+    }).pipe(Effect.scoped))
+
+  it.live("writes one after another: past the drain threshold the -wal file starts over instead of growing", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDir("fm-wal-checkpoint-")
+      const file = path.join(dir, "test.db")
+      yield* Effect.gen(function*() {
+        const sql = yield* SqlClient.SqlClient
+        yield* sql`CREATE TABLE t (b BLOB)`
+        const checkpointer = yield* WalCheckpointer.make(
+          file,
+          (pages) => sql`PRAGMA wal_autocheckpoint = ${sql.literal(String(pages))}`.pipe(Effect.ignore),
+          { drainFrames: 50, intervalMs: 0 }
+        )
+        const page = new Uint8Array(4000)
+        // 1000 writes of a page or two each: 6 MB or more of -wal if it never started over
+        for (let i = 0; i < 1000; i++) {
+          yield* sql.withTransaction(sql`INSERT INTO t (b) VALUES (${page})`)
+          // the store's write ends with an fsync by the thread pool: the event loop turns
+          yield* Effect.promise(() => new Promise((resolve) => setImmediate(resolve)))
+          yield* checkpointer.wrote
+        }
+        assert.isAbove(checkpointer.checkpoints(), 0)
+        assert.isBelow(fs.statSync(`${file}-wal`).size, 2 * 1024 * 1024)
+      }).pipe(Effect.provide(SqliteConnection.layer(file)))
     }).pipe(Effect.scoped))
 
   it.live("a worker that cannot open the database gives the checkpoints back to the store's connection", () =>

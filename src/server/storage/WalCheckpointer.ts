@@ -8,6 +8,12 @@
  * and the store's own connection checkpoints only past {@link FALLBACK_AUTOCHECKPOINT} pages (a
  * bound on the `-wal` file should the worker fall behind). A worker that cannot start or fails
  * gives the checkpoints back to the store's connection at SQLite's default threshold.
+ *
+ * SQLite starts the `-wal` file over only when a write begins with every frame of it checkpointed,
+ * which writes one after another rarely leave room for. So once the worker reports more than
+ * {@link DRAIN_FRAMES} frames, the next `wrote` (which the store runs before its next write)
+ * waits, without blocking the event loop, for a checkpoint of the whole file: the write after
+ * it starts the file over.
  * @since 0.1.0
  */
 import { Effect } from "effect"
@@ -26,6 +32,13 @@ export const CHECKPOINT_INTERVAL_MS = 200
  * @since 0.1.0
  */
 export const FALLBACK_AUTOCHECKPOINT = 20000
+
+/**
+ * Frames in the `-wal` file past which the store waits for a checkpoint of all of them (so that
+ * its next write starts the file over).
+ * @since 0.1.0
+ */
+export const DRAIN_FRAMES = 4000
 
 /** SQLite's default `wal_autocheckpoint`, given back when the worker fails. */
 const DEFAULT_AUTOCHECKPOINT = 1000
@@ -58,7 +71,8 @@ parentPort.on("message", () => {
 export interface WalCheckpointer {
   /**
    * Run after each committed write (outside its transaction): asks the worker for a checkpoint
-   * when none ran lately (starting the worker the first time), and moves the store's connection's
+   * when none ran lately (starting the worker the first time), waits for a checkpoint of the whole
+   * `-wal` file when it has grown past the drain threshold, and moves the store's connection's
    * `wal_autocheckpoint` as the worker comes up or fails.
    */
   readonly wrote: Effect.Effect<void>
@@ -69,24 +83,40 @@ export interface WalCheckpointer {
 /**
  * A checkpointer of the database file `filename`, its worker started on the first `wrote` and
  * stopped with the scope. `setAutocheckpoint` sets `wal_autocheckpoint` on the store's connection.
+ * `options` (for tests): the drain threshold in frames and the least time between checkpoints.
  * @since 0.1.0
  * @category constructors
  */
 export const make = (
   filename: string,
-  setAutocheckpoint: (pages: number) => Effect.Effect<void>
+  setAutocheckpoint: (pages: number) => Effect.Effect<void>,
+  options: { readonly drainFrames?: number; readonly intervalMs?: number } = {}
 ): Effect.Effect<WalCheckpointer, never, Scope.Scope> =>
   Effect.gen(function*() {
     // idle: no worker yet; up: the worker checkpoints; failed: it stopped, and the store's
     // connection has yet to get its default back; off: the store's connection checkpoints
     let state: "idle" | "up" | "failed" | "off" = "idle"
     let worker: Worker | undefined
+    const drainFrames = options.drainFrames ?? DRAIN_FRAMES
+    const interval = options.intervalMs ?? CHECKPOINT_INTERVAL_MS
     let busy = false
     let last = 0
     let done = 0
+    // frames in the -wal file when the last checkpoint began (0: after a drain, the next write
+    // starts the file over)
+    let frames = 0
+    // called with the next answer of the worker (or when it stops)
+    let waiting: Array<() => void> = []
+    const answered = () => {
+      busy = false
+      const called = waiting
+      waiting = []
+      for (const f of called) f()
+    }
     const stop = () => {
       const w = worker
       worker = undefined
+      answered()
       return w?.terminate()
     }
     const fail = () => {
@@ -106,10 +136,12 @@ export const make = (
         const w = new Worker(WORKER, { eval: true, workerData: { module, filename } })
         // the worker never keeps the process alive
         w.unref()
-        w.on("message", (m: { readonly error?: string }) => {
-          busy = false
-          if (m.error !== undefined) fail()
-          else done++
+        w.on("message", (m: { readonly ok?: ReadonlyArray<number>; readonly error?: string }) => {
+          if (m.ok === undefined) return fail()
+          done++
+          // the frames it saw when it began (all of them checkpointed, unless a reader held some)
+          frames = m.ok[1] ?? 0
+          answered()
         })
         w.on("error", fail)
         w.on("exit", () => {
@@ -123,16 +155,33 @@ export const make = (
         return false
       }
     }
-    const ask = () => {
-      const now = Date.now()
-      if (busy || now - last < CHECKPOINT_INTERVAL_MS || worker === undefined) return
-      last = now
+    const post = () => {
+      if (worker === undefined) return false
+      last = Date.now()
       busy = true
       worker.postMessage(0)
+      return true
     }
+    const ask = () => {
+      if (!busy && Date.now() - last >= interval) post()
+    }
+    /** A checkpoint begun after every write so far, done (or the worker stopped). */
+    const drain = Effect.async<void>((resume) => {
+      const fresh = () => {
+        waiting.push(() => {
+          frames = 0
+          resume(Effect.void)
+        })
+        if (!post()) answered()
+      }
+      // one under way may have begun before the last write: the next one covers it
+      if (busy) waiting.push(fresh)
+      else fresh()
+    })
     const wrote = Effect.suspend(() => {
       switch (state) {
         case "up":
+          if (frames > drainFrames) return drain
           ask()
           return Effect.void
         case "idle":
