@@ -40,6 +40,9 @@ export const FALLBACK_AUTOCHECKPOINT = 20000
  */
 export const DRAIN_FRAMES = 4000
 
+/** Longest a write waits for a checkpoint of the whole -wal file. */
+const DRAIN_WAIT_MS = 2000
+
 /** SQLite's default `wal_autocheckpoint`, given back when the worker fails. */
 const DEFAULT_AUTOCHECKPOINT = 1000
 
@@ -165,12 +168,23 @@ export const make = (
     const ask = () => {
       if (!busy && Date.now() - last >= interval) post()
     }
-    /** A checkpoint begun after every write so far, done (or the worker stopped). */
+    /**
+     * A checkpoint begun after every write so far, done (or the worker stopped); a write never
+     * waits on it longer than {@link DRAIN_WAIT_MS} (the -wal file then goes on growing).
+     */
     const drain = Effect.async<void>((resume) => {
+      let resumed = false
+      const finish = () => {
+        if (resumed) return
+        resumed = true
+        clearTimeout(timer)
+        resume(Effect.void)
+      }
+      const timer = setTimeout(finish, DRAIN_WAIT_MS)
       const fresh = () => {
         waiting.push(() => {
           frames = 0
-          resume(Effect.void)
+          finish()
         })
         if (!post()) answered()
       }
