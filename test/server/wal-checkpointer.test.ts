@@ -4,12 +4,12 @@
  * past a high threshold; a worker that fails gives the checkpoints back to the store's connection.
  */
 import { SqlClient } from "@effect/sql"
+import { SqliteClient } from "@effect/sql-sqlite-node"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Layer } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { PackageStore } from "../../src/server/storage/PackageStore.js"
-import * as SqliteConnection from "../../src/server/storage/SqliteConnection.js"
 import * as SqlitePackageStore from "../../src/server/storage/SqlitePackageStore.js"
 import * as WalCheckpointer from "../../src/server/storage/WalCheckpointer.js"
 import { newRelease } from "../helpers/releases.js"
@@ -64,7 +64,7 @@ describe("WAL checkpoints by a worker thread", () => {
         }
         assert.isAbove(checkpointer.checkpoints(), 0)
         assert.isBelow(fs.statSync(`${file}-wal`).size, 2 * 1024 * 1024)
-      }).pipe(Effect.provide(SqliteConnection.layer(file)))
+      }).pipe(Effect.provide(SqliteClient.layer({ filename: file })))
     }).pipe(Effect.scoped))
 
   it.live("a worker that cannot open the database gives the checkpoints back to the store's connection", () =>

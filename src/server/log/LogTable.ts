@@ -14,8 +14,6 @@ import { Effect, Schema } from "effect"
 import type { ParseError } from "effect/ParseResult"
 import type { LogEntryFields } from "../../shared/log/LogEntry.js"
 import { LogEntry } from "../../shared/log/LogEntry.js"
-import type { RunStatement } from "../storage/SqlQueries.js"
-import { runStatement } from "../storage/SqlQueries.js"
 import { CountRow, IntColumn, LogEntryRow } from "../storage/SqlRows.js"
 
 /**
@@ -51,22 +49,21 @@ const AppendResult = Schema.Struct({ idx: IntColumn })
 
 /**
  * Appends one entry inside the caller's transaction, which must hold the dialect's log lock
- * already (every write takes it first), its statement run by `run`; returns its index.
+ * already (every write takes it first); returns its index.
  * @since 0.1.0
  */
 export const appendEntry = (
   sql: SqlClient.SqlClient,
-  entry: LogEntryFields,
-  run: RunStatement = runStatement
+  entry: LogEntryFields
 ): Effect.Effect<number, SqlError | ParseError> =>
   Effect.gen(function*() {
     const row = yield* SqlSchema.single({
       Request: AppendRequest,
       Result: AppendResult,
       execute: (e) =>
-        run(sql`INSERT INTO log_entries (idx, operation, name, version, sha256, size_bytes, at)
+        sql`INSERT INTO log_entries (idx, operation, name, version, sha256, size_bytes, at)
           SELECT coalesce(max(idx) + 1, 0), ${e.operation}, ${e.name}, ${e.version}, ${e.sha256},
-            ${e.size_bytes}, ${e.at} FROM log_entries RETURNING idx`)
+            ${e.size_bytes}, ${e.at} FROM log_entries RETURNING idx`
     })(entry).pipe(
       Effect.catchTag("NoSuchElementException", () => Effect.dieMessage("INSERT ... RETURNING returned no row"))
     )

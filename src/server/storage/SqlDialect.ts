@@ -9,7 +9,6 @@ import type { Effect } from "effect"
 import type { ParseError } from "effect/ParseResult"
 import type { CacheCoherence } from "./CacheCoherence.js"
 import type { SearchQuery, StoreError } from "./PackageStore.js"
-import type { RunStatement } from "./SqlQueries.js"
 
 /**
  * The dialect-specific pieces of a SQL store.
@@ -60,9 +59,4 @@ export interface SqlDialect {
    * asks its checkpoint worker for a checkpoint (`WalCheckpointer`). Unset: nothing to do.
    */
   readonly wrote?: Effect.Effect<void>
-  /**
-   * Runs the store's statements (`SqlQueries`) to the same rows as their own Effects, faster
-   * (SQLite: synchronously inside a transaction). Unset: each statement runs as its own Effect.
-   */
-  readonly run?: RunStatement
 }

@@ -37,7 +37,7 @@ import {
 import { makePublishGroup } from "./PublishGroup.js"
 import { makeReadCache } from "./ReadCache.js"
 import type { SqlDialect } from "./SqlDialect.js"
-import { makeSqlQueries, runStatement } from "./SqlQueries.js"
+import { makeSqlQueries } from "./SqlQueries.js"
 import type { PackageWithLatest } from "./SqlRows.js"
 
 /** A release row without the package id its query carried along. */
@@ -61,8 +61,7 @@ export const makeSql = (
 ): Effect.Effect<PackageStoreService, never, SqlClient.SqlClient | Scope.Scope> =>
   Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
-    const run = dialect.run ?? runStatement
-    const q = makeSqlQueries(sql, run)
+    const q = makeSqlQueries(sql)
     const fail = (operation: string) => (cause: SqlError | ParseError) => new StoreError({ operation, cause })
     /** Turns the database's and the rows' errors into a `StoreError` naming `operation`. */
     const failing = (operation: string) => <A, E, R>(effect: Effect.Effect<A, E, R>) =>
@@ -121,7 +120,7 @@ export const makeSql = (
         sha256: release.checksum,
         size: release.sizeBytes,
         time: now()
-      }, run)
+      })
     const logEntries = (start: number, end: number) =>
       readEntries(sql, start, end).pipe(failing(`read log entries ${start}..${end}`))
     const logSize = readLogSize(sql).pipe(failing("read the log size"))
@@ -153,7 +152,7 @@ export const makeSql = (
           sha256: release.checksum,
           size: release.sizeBytes,
           time: at
-        }, run)
+        })
         const row = yield* q.insertRelease({
           ...release,
           packageId: pkg.id,

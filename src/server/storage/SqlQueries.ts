@@ -19,7 +19,6 @@
  */
 import type { SqlClient } from "@effect/sql"
 import type { SqlError } from "@effect/sql/SqlError"
-import type * as Statement from "@effect/sql/Statement"
 import { Cause, Effect, Schema } from "effect"
 import type { ParseError } from "effect/ParseResult"
 import { TokenScope } from "../../api/RegistryApi.js"
@@ -68,28 +67,11 @@ export const latestOf = (
   pickLatest(releases.filter((r) => !r.yanked).map((r) => r.version)) ?? pickLatest(releases.map((r) => r.version))
 
 /**
- * Runs one statement of the store: the statement's own Effect, or a dialect's faster way to the
- * same rows (SQLite inside a transaction: `SqliteConnection.SqliteStatements`).
- * @since 0.1.0
- * @category models
- */
-export type RunStatement = <A extends object>(
-  statement: Statement.Statement<A>
-) => Effect.Effect<ReadonlyArray<A>, SqlError>
-
-/**
- * Runs a statement as its own Effect.
- * @since 0.1.0
- * @category utils
- */
-export const runStatement: RunStatement = (statement) => statement
-
-/**
- * The typed statements of the store over `sql`, each run by `run`.
+ * The typed statements of the store over `sql`.
  * @since 0.1.0
  * @category constructors
  */
-export const makeSqlQueries = (sql: SqlClient.SqlClient, run: RunStatement = runStatement) => {
+export const makeSqlQueries = (sql: SqlClient.SqlClient) => {
   const PACKAGE_SELECT =
     sql`SELECT r.*, p.name AS p_name, p.versions_json AS p_versions_json, p.downloads AS p_downloads
       FROM packages p JOIN releases r ON r.id = p.latest_release_id`
@@ -97,7 +79,7 @@ export const makeSqlQueries = (sql: SqlClient.SqlClient, run: RunStatement = run
   const versionsOf = SqlSchema.findAll({
     Request: Schema.Number,
     Result: VersionRow,
-    execute: (packageId) => run(sql`SELECT id, version, yanked FROM releases WHERE package_id = ${packageId}`)
+    execute: (packageId) => sql`SELECT id, version, yanked FROM releases WHERE package_id = ${packageId}`
   })
   const setLatest = SqlSchema.void({
     Request: Schema.Struct({
@@ -107,8 +89,8 @@ export const makeSqlQueries = (sql: SqlClient.SqlClient, run: RunStatement = run
       versions: Schema.parseJson(Schema.Array(Schema.String))
     }),
     execute: (r) =>
-      run(sql`UPDATE packages SET latest_release_id = ${r.latestId}, latest_version = ${r.latest},
-        versions_json = ${r.versions} WHERE id = ${r.packageId}`)
+      sql`UPDATE packages SET latest_release_id = ${r.latestId}, latest_version = ${r.latest},
+        versions_json = ${r.versions} WHERE id = ${r.packageId}`
   })
 
   return {
@@ -116,67 +98,63 @@ export const makeSqlQueries = (sql: SqlClient.SqlClient, run: RunStatement = run
     packageByName: SqlSchema.findOne({
       Request: Schema.String,
       Result: PackageWithLatest,
-      execute: (nameNorm) => run(sql`${PACKAGE_SELECT} WHERE p.name_norm = ${nameNorm}`)
+      execute: (nameNorm) => sql`${PACKAGE_SELECT} WHERE p.name_norm = ${nameNorm}`
     }),
     /** Packages and their latest releases, by id (in no particular order). */
     packagesByIds: SqlSchema.findAll({
       Request: Schema.Array(Schema.Number),
       Result: PackageWithLatest,
-      execute: (ids) => run(sql`${PACKAGE_SELECT} WHERE p.id IN ${sql.in(ids)}`)
+      execute: (ids) => sql`${PACKAGE_SELECT} WHERE p.id IN ${sql.in(ids)}`
     }),
     /** Every release of a package, by normalized name (in no particular order). */
     releasesOf: SqlSchema.findAll({
       Request: Schema.String,
       Result: ReleaseRowSchema,
-      execute: (nameNorm) => run(sql`SELECT * FROM releases WHERE name_norm = ${nameNorm}`)
+      execute: (nameNorm) => sql`SELECT * FROM releases WHERE name_norm = ${nameNorm}`
     }),
     /** One release and its package id. */
     release: SqlSchema.findOne({
       Request: NameVersion,
       Result: ReleaseWithPackage,
-      execute: (r) => run(sql`SELECT * FROM releases WHERE name_norm = ${r.nameNorm} AND version = ${r.version}`)
+      execute: (r) => sql`SELECT * FROM releases WHERE name_norm = ${r.nameNorm} AND version = ${r.version}`
     }),
     /** Ids of a page of packages with a latest release (in a category), newest first. */
     newestPage: SqlSchema.findAll({
       Request: Schema.Struct({ category: Schema.NullOr(Schema.String), limit: Schema.Number, offset: Schema.Number }),
       Result: IdRow,
       execute: (r) =>
-        run(sql`SELECT p.id FROM packages p JOIN releases r ON r.id = p.latest_release_id ${latestWhere(r.category)}
-          ORDER BY p.updated_at DESC, p.id DESC LIMIT ${r.limit} OFFSET ${r.offset}`)
+        sql`SELECT p.id FROM packages p JOIN releases r ON r.id = p.latest_release_id ${latestWhere(r.category)}
+          ORDER BY p.updated_at DESC, p.id DESC LIMIT ${r.limit} OFFSET ${r.offset}`
     }),
     /** How many packages have a latest release (in a category). */
     newestTotal: single({
       Request: Schema.NullOr(Schema.String),
       Result: CountRow,
       execute: (category) =>
-        run(
-          sql`SELECT count(*) AS n FROM packages p JOIN releases r ON r.id = p.latest_release_id ${
-            latestWhere(category)
-          }`
-        )
+        sql`SELECT count(*) AS n FROM packages p JOIN releases r ON r.id = p.latest_release_id ${latestWhere(category)}`
     }),
     /** Packages and the components of their latest releases. */
     counts: single({
       Request: Schema.Void,
       Result: CountsRow,
       execute: () =>
-        run(sql`SELECT count(*) AS packages, sum(r.component_count) AS components
-          FROM packages p JOIN releases r ON r.id = p.latest_release_id`)
+        sql`SELECT count(*) AS packages, sum(r.component_count) AS components
+          FROM packages p JOIN releases r ON r.id = p.latest_release_id`
     }),
     /** Releases, their bytes and their downloads. */
     releaseTotals: single({
       Request: Schema.Void,
       Result: ReleaseTotalsRow,
       execute: () =>
-        run(sql`SELECT count(*) AS versions, sum(size_bytes) AS size, sum(downloads) AS downloads FROM releases`)
+        sql`SELECT count(*) AS versions, sum(size_bytes) AS size, sum(downloads) AS downloads FROM releases`
     }),
     /** The categories of the latest releases, most used first. */
     categories: SqlSchema.findAll({
       Request: Schema.Void,
       Result: CategoryCountRow,
       execute: () =>
-        run(sql`SELECT r.category AS name, count(*) AS n FROM packages p JOIN releases r ON r.id = p.latest_release_id
-          WHERE r.category IS NOT NULL AND r.category <> '' GROUP BY r.category ORDER BY count(*) DESC, r.category`)
+        sql`SELECT r.category AS name, count(*) AS n FROM packages p JOIN releases r ON r.id = p.latest_release_id
+          WHERE r.category IS NOT NULL AND r.category <> '' GROUP BY r.category ORDER BY count(*) DESC, r.category`
     }),
     /** Every distinct archive checksum, as value arrays (tens of thousands of rows at start-up). */
     checksums: SqlSchema.findAll({
@@ -189,8 +167,8 @@ export const makeSqlQueries = (sql: SqlClient.SqlClient, run: RunStatement = run
       Request: Schema.Struct({ nameNorm: Schema.String, version: Schema.String, at: Schema.String }),
       Result: Schema.Struct({ name_norm: Schema.String }),
       execute: (r) =>
-        run(sql`INSERT INTO release_keys (name_norm, version, published_at)
-          VALUES (${r.nameNorm}, ${r.version}, ${r.at}) ON CONFLICT DO NOTHING RETURNING name_norm`)
+        sql`INSERT INTO release_keys (name_norm, version, published_at)
+          VALUES (${r.nameNorm}, ${r.version}, ${r.at}) ON CONFLICT DO NOTHING RETURNING name_norm`
     }),
     /** The ledger entry of `name@version`: whether it was deleted. */
     keyOf: SqlSchema.findOne({
@@ -199,22 +177,22 @@ export const makeSqlQueries = (sql: SqlClient.SqlClient, run: RunStatement = run
         deletedAt: Schema.propertySignature(Schema.NullOr(Schema.String)).pipe(Schema.fromKey("deleted_at"))
       }),
       execute: (r) =>
-        run(sql`SELECT deleted_at FROM release_keys WHERE name_norm = ${r.nameNorm} AND version = ${r.version}`)
+        sql`SELECT deleted_at FROM release_keys WHERE name_norm = ${r.nameNorm} AND version = ${r.version}`
     }),
     /** Creates the package row (or touches it); returns its id. */
     upsertPackage: single({
       Request: Schema.Struct({ nameNorm: Schema.String, name: Schema.String, at: Schema.String }),
       Result: IdRow,
       execute: (r) =>
-        run(sql`INSERT INTO packages (name_norm, name, versions_json, downloads, created_at, updated_at)
+        sql`INSERT INTO packages (name_norm, name, versions_json, downloads, created_at, updated_at)
           VALUES (${r.nameNorm}, ${r.name}, '[]', 0, ${r.at}, ${r.at})
-          ON CONFLICT (name_norm) DO UPDATE SET updated_at = excluded.updated_at RETURNING id`)
+          ON CONFLICT (name_norm) DO UPDATE SET updated_at = excluded.updated_at RETURNING id`
     }),
     /** Inserts a release; returns its row. */
     insertRelease: single({
       Request: ReleaseInsert,
       Result: ReleaseRowSchema,
-      execute: (columns) => run(sql`INSERT INTO releases ${sql.insert(columns)} RETURNING *`)
+      execute: (columns) => sql`INSERT INTO releases ${sql.insert(columns)} RETURNING *`
     }),
     /** Records a release's dependencies. */
     insertDeps: SqlSchema.void({
@@ -228,7 +206,7 @@ export const makeSqlQueries = (sql: SqlClient.SqlClient, run: RunStatement = run
           dep_name,
           dep_range
         }))
-        return rows.length === 0 ? Effect.void : run(sql`INSERT INTO release_deps ${sql.insert(rows)}`)
+        return rows.length === 0 ? Effect.void : sql`INSERT INTO release_deps ${sql.insert(rows)}`
       }
     }),
     /** Adds `n` downloads to a release; returns its package id (none: no such release). */
@@ -236,13 +214,13 @@ export const makeSqlQueries = (sql: SqlClient.SqlClient, run: RunStatement = run
       Request: Schema.Struct({ nameNorm: Schema.String, version: Schema.String, n: Schema.Number }),
       Result: Schema.Struct({ packageId: Schema.propertySignature(IntColumn).pipe(Schema.fromKey("package_id")) }),
       execute: (r) =>
-        run(sql`UPDATE releases SET downloads = downloads + ${r.n}
-          WHERE name_norm = ${r.nameNorm} AND version = ${r.version} RETURNING package_id`)
+        sql`UPDATE releases SET downloads = downloads + ${r.n}
+          WHERE name_norm = ${r.nameNorm} AND version = ${r.version} RETURNING package_id`
     }),
     /** Adds `n` downloads to a package. */
     addPackageDownloads: SqlSchema.void({
       Request: Schema.Struct({ packageId: Schema.Number, n: Schema.Number }),
-      execute: (r) => run(sql`UPDATE packages SET downloads = downloads + ${r.n} WHERE id = ${r.packageId}`)
+      execute: (r) => sql`UPDATE packages SET downloads = downloads + ${r.n} WHERE id = ${r.packageId}`
     }),
     /** Sets a release's yank flag and reason; returns its row (none: no such release). */
     setYank: SqlSchema.findOne({
@@ -254,8 +232,8 @@ export const makeSqlQueries = (sql: SqlClient.SqlClient, run: RunStatement = run
       }),
       Result: ReleaseWithPackage,
       execute: (r) =>
-        run(sql`UPDATE releases SET yanked = ${r.yanked}, yank_reason = ${r.reason}
-          WHERE name_norm = ${r.nameNorm} AND version = ${r.version} RETURNING *`)
+        sql`UPDATE releases SET yanked = ${r.yanked}, yank_reason = ${r.reason}
+          WHERE name_norm = ${r.nameNorm} AND version = ${r.version} RETURNING *`
     }),
     /** Removes a release (its row, its dependencies, its package's pointer to it) and tombstones its key. */
     deleteRelease: SqlSchema.void({
@@ -268,46 +246,42 @@ export const makeSqlQueries = (sql: SqlClient.SqlClient, run: RunStatement = run
       }),
       execute: (r) =>
         Effect.all([
-          run(
-            sql`UPDATE packages SET latest_release_id = NULL WHERE id = ${r.packageId} AND latest_release_id = ${r.releaseId}`
-          ),
-          run(sql`DELETE FROM release_deps WHERE release_id = ${r.releaseId}`),
-          run(sql`DELETE FROM releases WHERE id = ${r.releaseId}`),
-          run(
-            sql`UPDATE release_keys SET deleted_at = ${r.at} WHERE name_norm = ${r.nameNorm} AND version = ${r.version}`
-          )
+          sql`UPDATE packages SET latest_release_id = NULL WHERE id = ${r.packageId} AND latest_release_id = ${r.releaseId}`,
+          sql`DELETE FROM release_deps WHERE release_id = ${r.releaseId}`,
+          sql`DELETE FROM releases WHERE id = ${r.releaseId}`,
+          sql`UPDATE release_keys SET deleted_at = ${r.at} WHERE name_norm = ${r.nameNorm} AND version = ${r.version}`
         ], { discard: true })
     }),
     /** Removes a package row that has no release left. */
     deleteEmptyPackage: SqlSchema.void({
       Request: Schema.Number,
       execute: (packageId) =>
-        run(sql`DELETE FROM packages WHERE id = ${packageId}
-          AND NOT EXISTS (SELECT 1 FROM releases WHERE package_id = ${packageId})`)
+        sql`DELETE FROM packages WHERE id = ${packageId}
+          AND NOT EXISTS (SELECT 1 FROM releases WHERE package_id = ${packageId})`
     }),
     /** Tokens named `name`, oldest first. */
     tokensNamed: SqlSchema.findAll({
       Request: Schema.String,
       Result: TokenRowSchema,
-      execute: (name) => run(sql`SELECT * FROM tokens WHERE name = ${name} ORDER BY id`)
+      execute: (name) => sql`SELECT * FROM tokens WHERE name = ${name} ORDER BY id`
     }),
     /** The token with id `id`. */
     tokenById: SqlSchema.findAll({
       Request: Schema.Number,
       Result: TokenRowSchema,
-      execute: (id) => run(sql`SELECT * FROM tokens WHERE id = ${id}`)
+      execute: (id) => sql`SELECT * FROM tokens WHERE id = ${id}`
     }),
     /** The token whose SHA-256 is `hash`. */
     tokenByHash: SqlSchema.findOne({
       Request: Schema.String,
       Result: TokenRowSchema,
-      execute: (hash) => run(sql`SELECT * FROM tokens WHERE hash = ${hash}`)
+      execute: (hash) => sql`SELECT * FROM tokens WHERE hash = ${hash}`
     }),
     /** Every token, oldest first. */
     allTokens: SqlSchema.findAll({
       Request: Schema.Void,
       Result: TokenRowSchema,
-      execute: () => run(sql`SELECT * FROM tokens ORDER BY id`)
+      execute: () => sql`SELECT * FROM tokens ORDER BY id`
     }),
     /** Inserts a token; returns its row. */
     insertToken: single({
@@ -321,7 +295,7 @@ export const makeSqlQueries = (sql: SqlClient.SqlClient, run: RunStatement = run
       }),
       Result: TokenRowSchema,
       execute: (t) =>
-        run(sql`INSERT INTO tokens ${
+        sql`INSERT INTO tokens ${
           sql.insert({
             name: t.name,
             prefix: t.prefix,
@@ -331,14 +305,13 @@ export const makeSqlQueries = (sql: SqlClient.SqlClient, run: RunStatement = run
             expires_at: t.expiresAt,
             revoked_at: null
           })
-        } RETURNING *`)
+        } RETURNING *`
     }),
     /** Marks a token revoked at `at` (kept when it already was); returns its row. */
     revokeToken: SqlSchema.findOne({
       Request: Schema.Struct({ id: Schema.Number, at: Schema.String }),
       Result: TokenRowSchema,
-      execute: (r) =>
-        run(sql`UPDATE tokens SET revoked_at = coalesce(revoked_at, ${r.at}) WHERE id = ${r.id} RETURNING *`)
+      execute: (r) => sql`UPDATE tokens SET revoked_at = coalesce(revoked_at, ${r.at}) WHERE id = ${r.id} RETURNING *`
     }),
     /**
      * Recomputes a package's latest release and versions from its releases (inside the caller's

@@ -10,6 +10,7 @@
  * @since 0.1.0
  */
 import { Migrator, SqlClient } from "@effect/sql"
+import { SqliteClient } from "@effect/sql-sqlite-node"
 import { Effect, Layer, Option, Schema } from "effect"
 import type { Scope } from "effect"
 import * as Fs from "node:fs"
@@ -21,8 +22,6 @@ import * as SqlSchema from "./LazySqlSchema.js"
 import type { SearchQuery } from "./PackageStore.js"
 import { PackageStore, StoreError } from "./PackageStore.js"
 import type { SqlDialect } from "./SqlDialect.js"
-import * as SqliteConnection from "./SqliteConnection.js"
-import { SqliteStatements } from "./SqliteConnection.js"
 import { makeSql } from "./SqlPackageStore.js"
 import { CountRow, IdRow } from "./SqlRows.js"
 import { createRegistryTables } from "./SqlTables.js"
@@ -150,87 +149,84 @@ const ftsQuery = (q: string, category: string | undefined): string => {
  * @since 0.1.0
  * @category dialect
  */
-export const dialect: Effect.Effect<SqlDialect, never, SqlClient.SqlClient | SqliteStatements | Scope.Scope> = Effect
-  .gen(function*() {
-    const sql = yield* SqlClient.SqlClient
-    const { run } = yield* SqliteStatements
-    // one statement either way: FTS5 replaces the entry of an existing rowid
-    const reindex = (packageId: number, hasReleases: boolean) =>
-      hasReleases
-        ? run(sql`INSERT OR REPLACE INTO packages_fts (rowid, name, description, tags, components, category)
+export const dialect: Effect.Effect<SqlDialect, never, SqlClient.SqlClient | Scope.Scope> = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  // one statement either way: FTS5 replaces the entry of an existing rowid
+  const reindex = (packageId: number, hasReleases: boolean) =>
+    hasReleases
+      ? sql`INSERT OR REPLACE INTO packages_fts (rowid, name, description, tags, components, category)
         SELECT p.id, p.name_norm, r.description, r.tags_json, r.components_json, ${sql.literal(CATEGORY_TOKEN)}
-        FROM packages p JOIN releases r ON r.id = p.latest_release_id WHERE p.id = ${packageId}`).pipe(Effect.asVoid)
-        : run(sql`DELETE FROM packages_fts WHERE rowid = ${packageId}`).pipe(Effect.asVoid)
-    const namedId = SqlSchema.findOne({
-      Request: Schema.String,
-      Result: IdRow,
-      execute: (exact) => sql`SELECT id FROM packages WHERE name_norm = ${exact}`
-    })
-    const rankedPage = SqlSchema.findAll({
-      Request: Schema.Struct({
-        match: Schema.String,
-        exact: Schema.String,
-        id: Schema.Number,
-        limit: Schema.Number,
-        offset: Schema.Number
-      }),
-      Result: IdRow,
-      execute: (r) =>
-        sql`WITH first AS MATERIALIZED (
+        FROM packages p JOIN releases r ON r.id = p.latest_release_id WHERE p.id = ${packageId}`.pipe(Effect.asVoid)
+      : sql`DELETE FROM packages_fts WHERE rowid = ${packageId}`.pipe(Effect.asVoid)
+  const namedId = SqlSchema.findOne({
+    Request: Schema.String,
+    Result: IdRow,
+    execute: (exact) => sql`SELECT id FROM packages WHERE name_norm = ${exact}`
+  })
+  const rankedPage = SqlSchema.findAll({
+    Request: Schema.Struct({
+      match: Schema.String,
+      exact: Schema.String,
+      id: Schema.Number,
+      limit: Schema.Number,
+      offset: Schema.Number
+    }),
+    Result: IdRow,
+    execute: (r) =>
+      sql`WITH first AS MATERIALIZED (
           SELECT rowid AS id, bm25(packages_fts, 10.0, 1.0, 3.0, 2.0, 0.0) AS score
           FROM packages_fts WHERE packages_fts MATCH ${r.match} LIMIT ${RANKED_MATCHES}),
         hits AS (SELECT id, score FROM first UNION ALL SELECT ${r.id}, 0 WHERE ${r.id} NOT IN (SELECT id FROM first))
         SELECT p.id AS id FROM hits h JOIN packages p ON p.id = h.id
         ORDER BY (p.name_norm = ${r.exact}) DESC, h.score, p.downloads DESC, p.name_norm
         LIMIT ${r.limit} OFFSET ${r.offset}`
-    })
-    // every index row is a package with a latest release (see reindex): count the index alone
-    const matchCount = SqlSchema.single({
-      Request: Schema.String,
-      Result: CountRow,
-      execute: (match) => sql`SELECT count(*) AS n FROM packages_fts WHERE packages_fts MATCH ${match}`
-    })
-    const search = (query: SearchQuery) =>
-      Effect.gen(function*() {
-        const match = ftsQuery(query.q, query.category)
-        if (match === "") return { ids: [], total: 0 }
-        const exact = normalizeName(query.q.trim())
-        const offset = (query.page - 1) * query.pageSize
-        // Ranking costs the main thread per match, so a broad query ranks the first RANKED_MATCHES
-        // matches the index yields, plus the package named exactly `q` (ranked first anyway).
-        const named = yield* namedId(exact)
-        const id = Option.match(named, { onNone: () => -1, onSome: (r) => r.id })
-        const page = yield* rankedPage({ match, exact, id, limit: query.pageSize, offset })
-        const total = yield* matchCount(match).pipe(
-          Effect.catchTag("NoSuchElementException", () => Effect.succeed({ n: 0 }))
-        )
-        return { ids: page.map((r) => r.id), total: total.n }
-      })
-    // WAL with synchronous = NORMAL: a commit is in the -wal file but not synced; a group of
-    // publishes is acknowledged after one fsync of it, off the main thread (a file database only)
-    const files = yield* SqlSchema.findOne({
-      Request: Schema.Void,
-      Result: Schema.Struct({ file: Schema.String }),
-      execute: () => sql`SELECT file FROM pragma_database_list WHERE name = 'main'`
-    })().pipe(Effect.orDie)
-    const file = Option.match(files, { onNone: () => "", onSome: (r) => r.file })
-    const syncCommitted = file === "" ? undefined : yield* fileSyncer(`${file}-wal`)
-    // checkpoints by a worker thread, not inside a COMMIT on the main thread
-    const checkpointer = file === "" ? undefined : yield* WalCheckpointer.make(
-      file,
-      (pages) => sql`PRAGMA wal_autocheckpoint = ${sql.literal(String(Math.trunc(pages)))}`.pipe(Effect.ignore)
-    )
-    // the server holds the database file alone (token commands only touch tokens)
-    return {
-      backend: "sqlite",
-      reindex,
-      search,
-      run,
-      singleWriter: true,
-      ...(syncCommitted === undefined ? {} : { syncCommitted }),
-      ...(checkpointer === undefined ? {} : { wrote: checkpointer.wrote })
-    }
   })
+  // every index row is a package with a latest release (see reindex): count the index alone
+  const matchCount = SqlSchema.single({
+    Request: Schema.String,
+    Result: CountRow,
+    execute: (match) => sql`SELECT count(*) AS n FROM packages_fts WHERE packages_fts MATCH ${match}`
+  })
+  const search = (query: SearchQuery) =>
+    Effect.gen(function*() {
+      const match = ftsQuery(query.q, query.category)
+      if (match === "") return { ids: [], total: 0 }
+      const exact = normalizeName(query.q.trim())
+      const offset = (query.page - 1) * query.pageSize
+      // Ranking costs the main thread per match, so a broad query ranks the first RANKED_MATCHES
+      // matches the index yields, plus the package named exactly `q` (ranked first anyway).
+      const named = yield* namedId(exact)
+      const id = Option.match(named, { onNone: () => -1, onSome: (r) => r.id })
+      const page = yield* rankedPage({ match, exact, id, limit: query.pageSize, offset })
+      const total = yield* matchCount(match).pipe(
+        Effect.catchTag("NoSuchElementException", () => Effect.succeed({ n: 0 }))
+      )
+      return { ids: page.map((r) => r.id), total: total.n }
+    })
+  // WAL with synchronous = NORMAL: a commit is in the -wal file but not synced; a group of
+  // publishes is acknowledged after one fsync of it, off the main thread (a file database only)
+  const files = yield* SqlSchema.findOne({
+    Request: Schema.Void,
+    Result: Schema.Struct({ file: Schema.String }),
+    execute: () => sql`SELECT file FROM pragma_database_list WHERE name = 'main'`
+  })().pipe(Effect.orDie)
+  const file = Option.match(files, { onNone: () => "", onSome: (r) => r.file })
+  const syncCommitted = file === "" ? undefined : yield* fileSyncer(`${file}-wal`)
+  // checkpoints by a worker thread, not inside a COMMIT on the main thread
+  const checkpointer = file === "" ? undefined : yield* WalCheckpointer.make(
+    file,
+    (pages) => sql`PRAGMA wal_autocheckpoint = ${sql.literal(String(Math.trunc(pages)))}`.pipe(Effect.ignore)
+  )
+  // the server holds the database file alone (token commands only touch tokens)
+  return {
+    backend: "sqlite",
+    reindex,
+    search,
+    singleWriter: true,
+    ...(syncCommitted === undefined ? {} : { syncCommitted }),
+    ...(checkpointer === undefined ? {} : { wrote: checkpointer.wrote })
+  }
+})
 
 /**
  * The SQLite client for a database file: WAL mode (synchronous NORMAL), a 5 s busy timeout; the
@@ -240,7 +236,7 @@ export const dialect: Effect.Effect<SqlDialect, never, SqlClient.SqlClient | Sql
  */
 export const clientLayer = (
   filename: string
-): Layer.Layer<SqlClient.SqlClient | SqliteStatements, StoreError> =>
+): Layer.Layer<SqliteClient.SqliteClient | SqlClient.SqlClient, StoreError> =>
   Layer.effectDiscard(
     Effect.gen(function*() {
       const sql = yield* SqlClient.SqlClient
@@ -252,7 +248,7 @@ export const clientLayer = (
       yield* sql`PRAGMA synchronous = NORMAL`
     })
   ).pipe(
-    Layer.provideMerge(SqliteConnection.layer(filename)),
+    Layer.provideMerge(SqliteClient.layer({ filename })),
     Layer.provide(Layer.effectDiscard(Effect.try(() => {
       if (filename !== ":memory:") restrictDatabaseFiles(filename)
     }))),
@@ -275,8 +271,8 @@ export const migratorLayer: Layer.Layer<never, StoreError, SqlClient.SqlClient> 
  * @since 0.1.0
  * @category layers
  */
-export const layerFromClient: Layer.Layer<PackageStore, StoreError, SqlClient.SqlClient | SqliteStatements> = Layer
-  .scoped(PackageStore, Effect.flatMap(dialect, makeSql)).pipe(Layer.provide(migratorLayer))
+export const layerFromClient: Layer.Layer<PackageStore, StoreError, SqliteClient.SqliteClient | SqlClient.SqlClient> =
+  Layer.scoped(PackageStore, Effect.flatMap(dialect, makeSql)).pipe(Layer.provide(migratorLayer))
 
 /**
  * The SQLite store on the database file `filename` (created and migrated when missing).
