@@ -15,7 +15,7 @@ import * as nodeFs from "node:fs"
 import * as path from "node:path"
 import { isPackageName, normalizeName } from "../domain/PackageName.js"
 import { isVersion } from "../domain/Version.js"
-import { writeFileAtomicPromise } from "../shared/AtomicFile.js"
+import { writeFileAtomicPromise, writeFileAtomicSync } from "../shared/AtomicFile.js"
 import { Checksum, ChecksumMismatch, isSha256Hex } from "../shared/Checksum.js"
 import { FlowmasonHome } from "../shared/FlowmasonHome.js"
 import { hashBlobSync } from "./CacheBlobHash.js"
@@ -119,10 +119,10 @@ export class PackageCache extends Effect.Service<PackageCache>()("fm/PackageCach
      * blob it names is verified by its SHA-256 on every read.
      */
     const writeAtomic = (target: string, text: string) =>
-      Effect.tryPromise({
-        // directories are created only when missing (a recursive mkdir per file was a hot spot)
+      Effect.try({
+        // synchronous: a few small system calls (directories created only when missing)
         try: () =>
-          writeFileAtomicPromise(target, text, {
+          writeFileAtomicSync(target, text, {
             temp: path.join(tmpDir, `${path.basename(target)}.${uniqueSuffix()}.tmp`),
             createDirectories: true,
             fsync: false
@@ -259,14 +259,19 @@ export class PackageCache extends Effect.Service<PackageCache>()("fm/PackageCach
         if (nodeFs.existsSync(mark)) return Effect.void
         return Effect.zipRight(
           check,
-          // off the main thread; the directory is created only when missing
-          Effect.promise(() =>
-            nodeFs.promises.writeFile(mark, "").catch(() =>
-              nodeFs.promises.mkdir(verifiedDir, { recursive: true }).then(() => nodeFs.promises.writeFile(mark, ""))
-            ).catch(() => {
-              // not remembered: checked again next time
-            })
-          )
+          // an empty file: one synchronous create (the directory is created only when missing)
+          Effect.sync(() => {
+            try {
+              nodeFs.closeSync(nodeFs.openSync(mark, "w"))
+            } catch {
+              try {
+                nodeFs.mkdirSync(verifiedDir, { recursive: true })
+                nodeFs.closeSync(nodeFs.openSync(mark, "w"))
+              } catch {
+                // not remembered: checked again next time
+              }
+            }
+          })
         )
       })
 
