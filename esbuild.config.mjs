@@ -2,6 +2,7 @@
 // exists, the web UI (dist/ui). Run by the `prepare` and `build` scripts; nothing is downloaded.
 import * as esbuild from "esbuild"
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { createRequire } from "node:module"
 import * as path from "node:path"
 import { pathToFileURL } from "node:url"
 
@@ -167,6 +168,45 @@ const writeSwaggerUi = async () => {
 }
 
 /**
+ * Packages that are imported at the top of modules on every `fm studio start` (and other commands)
+ * but used only later, if at all: `ws` (@effect/platform-node's HTTP server needs it only for a
+ * WebSocket upgrade, which fm never serves; it loads Node's `https` and `tls`) and `semver` (its
+ * index loads every function, and `ranges/subset` parses comparators at load). An import of one of
+ * them by the given importers gets a module with the same export names whose getters load the
+ * package on first use (the package itself stays in the bundle, initialised only then).
+ */
+const LAZY_PACKAGES = {
+  ws: /[\\/]@effect[\\/]platform-node(-shared)?[\\/]/,
+  semver: /[\\/]src[\\/].*\.ts$/
+}
+const lazyPackages = {
+  name: "fm-lazy-packages",
+  setup(build) {
+    build.onResolve(
+      { filter: new RegExp(`^(${Object.keys(LAZY_PACKAGES).join("|")})$`) },
+      (args) =>
+        args.namespace === "file" && LAZY_PACKAGES[args.path].test(args.importer)
+          ? { path: args.path, namespace: "fm-lazy-package", pluginData: { resolveDir: args.resolveDir } }
+          : undefined
+    )
+    build.onLoad({ filter: /.*/, namespace: "fm-lazy-package" }, async (args) => {
+      const names = Object.keys(createRequire(path.join(args.pluginData.resolveDir, "x.js"))(args.path))
+      const getters = names.map((n) => `  get ${JSON.stringify(n)}() { return load()[${JSON.stringify(n)}] }`)
+      return {
+        contents: `let pkg
+const load = () => pkg ??= require(${JSON.stringify(args.path)})
+module.exports = {
+${getters.join(",\n")}
+}
+`,
+        loader: "js",
+        resolveDir: args.pluginData.resolveDir
+      }
+    })
+  }
+}
+
+/**
  * Packages fm never loads from the bundle, or only optionally (left to `require`). The AWS SDK
  * (archives in S3, `--blob-url`) is required from node_modules when asked for: it loads parts of
  * itself with `import()`, which the bundle cannot hold.
@@ -205,7 +245,7 @@ if (existsSync("src/cli/bin.ts")) {
     sourcemap: "linked",
     minify: true,
     metafile: true,
-    plugins: [unusedCliParsers, deepImports, sqliteAddon, lazySwaggerUi],
+    plugins: [unusedCliParsers, deepImports, sqliteAddon, lazySwaggerUi, lazyPackages],
     external,
     // `import.meta.url` (src/server/webui/WebUi.ts finds dist/ui with it) is the bundle's own URL
     define: { "import.meta.url": "__fmImportMetaUrl" },
