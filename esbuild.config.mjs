@@ -2,7 +2,9 @@
 // exists, the web UI (dist/ui). Run by the `prepare` and `build` scripts; nothing is downloaded.
 import * as esbuild from "esbuild"
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { createRequire } from "node:module"
 import * as path from "node:path"
+import { pathToFileURL } from "node:url"
 
 rmSync("dist", { recursive: true, force: true })
 mkdirSync("dist", { recursive: true })
@@ -128,6 +130,83 @@ module.exports = (name) => {
 }
 
 /**
+ * @effect/platform's HttpApiSwagger holds the Swagger UI (its script and stylesheet, about 1.9 MB
+ * of text) in a module of its own, which the docs page (`/api/v1/registry/docs`) is the only user
+ * of. Bundled, every `fm` start read and copied that text (half the bundle) and the server's code
+ * cache carried it too. Instead it is written to dist/swagger-ui.json and read when the docs page
+ * is first built; the module is replaced by one that reads the file on first use.
+ */
+const SWAGGER_UI_FILE = "swagger-ui.json"
+/** The module replaced, as esbuild resolved it (what writeSwaggerUi reads). */
+let swaggerUiModule
+const lazySwaggerUi = {
+  name: "fm-lazy-swagger-ui",
+  setup(build) {
+    build.onResolve({ filter: /[\\/]internal[\\/]httpApiSwagger\.js$/ }, (args) => {
+      if (!/[\\/]@effect[\\/]platform[\\/]/.test(args.importer)) return undefined
+      swaggerUiModule = path.join(path.dirname(args.importer), args.path)
+      return { path: args.path, namespace: "fm-lazy-swagger-ui" }
+    })
+    build.onLoad({ filter: /.*/, namespace: "fm-lazy-swagger-ui" }, () => ({
+      contents: `let ui
+const load = () => ui ??= JSON.parse(require("node:fs").readFileSync(require("node:path").join(__dirname, ${
+        JSON.stringify(SWAGGER_UI_FILE)
+      }), "utf8"))
+module.exports = { get css() { return load().css }, get javascript() { return load().javascript } }
+`,
+      loader: "js"
+    }))
+  }
+}
+
+/** Writes the Swagger UI text the bundle's docs page reads (see `lazySwaggerUi`) to dist/. */
+const writeSwaggerUi = async () => {
+  if (swaggerUiModule === undefined) throw new Error("esbuild did not reach @effect/platform's Swagger UI module")
+  const { css, javascript } = await import(pathToFileURL(swaggerUiModule).href)
+  if (typeof css !== "string" || typeof javascript !== "string") throw new Error("no Swagger UI in @effect/platform")
+  writeFileSync(path.join("dist", SWAGGER_UI_FILE), JSON.stringify({ css, javascript }))
+}
+
+/**
+ * Packages that are imported at the top of modules on every `fm studio start` (and other commands)
+ * but used only later, if at all: `ws` (@effect/platform-node's HTTP server needs it only for a
+ * WebSocket upgrade, which fm never serves; it loads Node's `https` and `tls`) and `semver` (its
+ * index loads every function, and `ranges/subset` parses comparators at load). An import of one of
+ * them by the given importers gets a module with the same export names whose getters load the
+ * package on first use (the package itself stays in the bundle, initialised only then).
+ */
+const LAZY_PACKAGES = {
+  ws: /[\\/]@effect[\\/]platform-node(-shared)?[\\/]/,
+  semver: /[\\/]src[\\/].*\.ts$/
+}
+const lazyPackages = {
+  name: "fm-lazy-packages",
+  setup(build) {
+    build.onResolve(
+      { filter: new RegExp(`^(${Object.keys(LAZY_PACKAGES).join("|")})$`) },
+      (args) =>
+        args.namespace === "file" && LAZY_PACKAGES[args.path].test(args.importer)
+          ? { path: args.path, namespace: "fm-lazy-package", pluginData: { resolveDir: args.resolveDir } }
+          : undefined
+    )
+    build.onLoad({ filter: /.*/, namespace: "fm-lazy-package" }, async (args) => {
+      const names = Object.keys(createRequire(path.join(args.pluginData.resolveDir, "x.js"))(args.path))
+      const getters = names.map((n) => `  get ${JSON.stringify(n)}() { return load()[${JSON.stringify(n)}] }`)
+      return {
+        contents: `let pkg
+const load = () => pkg ??= require(${JSON.stringify(args.path)})
+module.exports = {
+${getters.join(",\n")}
+}
+`,
+        loader: "js",
+        resolveDir: args.pluginData.resolveDir
+      }
+    })
+  }
+}
+
+/**
  * Packages fm never loads from the bundle, or only optionally (left to `require`). The AWS SDK
  * (archives in S3, `--blob-url`) is required from node_modules when asked for: it loads parts of
  * itself with `import()`, which the bundle cannot hold.
@@ -166,7 +245,7 @@ if (existsSync("src/cli/bin.ts")) {
     sourcemap: "linked",
     minify: true,
     metafile: true,
-    plugins: [unusedCliParsers, deepImports, sqliteAddon],
+    plugins: [unusedCliParsers, deepImports, sqliteAddon, lazySwaggerUi, lazyPackages],
     external,
     // `import.meta.url` (src/server/webui/WebUi.ts finds dist/ui with it) is the bundle's own URL
     define: { "import.meta.url": "__fmImportMetaUrl" },
@@ -177,6 +256,7 @@ if (existsSync("src/cli/bin.ts")) {
     footer: { js: "\n})" },
     logLevel: "warning"
   })
+  await writeSwaggerUi()
   const bundle = Object.keys(tree.metafile.outputs).find((f) => f.endsWith(".cjs"))
   if (bundle === undefined) throw new Error("esbuild produced no dist/cli-*.cjs")
   const text = readFileSync(bundle, "latin1")

@@ -9,14 +9,14 @@
  * (`HelpText.ts`), and @effect/cli parses and runs what passed.
  * @since 0.1.0
  */
-import { CliConfig, Command, HelpDoc } from "@effect/cli"
+import { CliConfig, Command, HelpDoc, ValidationError } from "@effect/cli"
 import * as Descriptor from "@effect/cli/CommandDescriptor"
 import { Config, Console, Effect, Option } from "effect"
 import { FM_VERSION } from "../shared/FmVersion.js"
 import { withoutColours } from "../shared/TerminalText.js"
 import { checkArgv, isArgvProblem } from "./ArgvCheck.js"
 import { INSTALL_VERSION_OPTION, withInstallVersionFlag } from "./commands/installArgs.js"
-import { commandSpec } from "./CommandSpec.js"
+import { type CommandSpec, commandSpec } from "./CommandSpec.js"
 import { helpWidth, renderHelp } from "./HelpText.js"
 import { terminalSafeOutput, UsageError } from "./Output.js"
 import { isSubcommandName, SUBCOMMAND_NAMES, type SubcommandName } from "./SubcommandNames.js"
@@ -97,11 +97,23 @@ const columnsConfig = Config.string("COLUMNS").pipe(
   Effect.orElseSucceed(() => undefined)
 )
 
+/** fm's help of the last command of `chain` (`HelpText.ts`), wrapped to the terminal or COLUMNS. */
+const printHelp = (chain: ReadonlyArray<CommandSpec>) =>
+  Effect.flatMap(columnsConfig, (columns) =>
+    Console.log(
+      renderHelp(
+        chain,
+        helpWidth(columns, process.stdout.isTTY === true ? process.stdout.columns : undefined),
+        FM_VERSION
+      )
+    ))
+
 /**
  * Runs `fm` on a full `process.argv` (node and script path first): checks the words against the
  * command tree first (`ArgvCheck.ts`: usage mistakes fail with a {@link UsageError} naming the
- * word at fault), prints help and the version itself (`HelpText.ts`), and hands the rest to
- * @effect/cli, once its own parse of them has succeeded (what it rejects becomes a UsageError too).
+ * word at fault), prints help and the version itself (`HelpText.ts`), and runs the rest once
+ * @effect/cli's parse of them has succeeded (what it rejects becomes a UsageError too), with the
+ * command's handler on that parse.
  * @since 0.1.0
  */
 export const run = (argv: ReadonlyArray<string>) =>
@@ -122,16 +134,11 @@ export const run = (argv: ReadonlyArray<string>) =>
         // install's version option is typed `--version` (see installArgs.ts)
         return yield* Console.log(lines.join("\n").split(`--${INSTALL_VERSION_OPTION}`).join("--version"))
       }
-      case "Help": {
-        const width = helpWidth(
-          yield* columnsConfig,
-          process.stdout.isTTY === true ? process.stdout.columns : undefined
-        )
-        return yield* Console.log(renderHelp(intent.chain, width, FM_VERSION))
-      }
+      case "Help":
+        return yield* printHelp(intent.chain)
       case "Run": {
         const config = yield* CliConfig.CliConfig
-        yield* Descriptor.parse(fm.descriptor, ["fm", ...intent.args], config).pipe(
+        const directive = yield* Descriptor.parse(fm.descriptor, ["fm", ...intent.args], config).pipe(
           Effect.mapError((e) =>
             new UsageError({
               reason: inWords(withoutColours(HelpDoc.toAnsiText(e.error)).trim().split("\n")[0] ?? ""),
@@ -139,6 +146,18 @@ export const run = (argv: ReadonlyArray<string>) =>
             })
           )
         )
+        // What `Command.run` does with this parse (it would parse the same words again first, a
+        // good part of a short command's start): the handler, given the parsed value. A built-in
+        // option or words left over are left to `Command.run`; a handler asking for help (a
+        // command without one of its own) gets fm's help of its command.
+        if (directive._tag === "UserDefined" && directive.leftover.length === 0) {
+          return yield* fm.transform(fm.handler(directive.value), directive.value).pipe(
+            Effect.catchIf(
+              (e) => ValidationError.isValidationError(e) && ValidationError.isHelpRequested(e),
+              () => printHelp(intent.chain)
+            )
+          )
+        }
         return yield* Command.run(fm, { name: "fm", version: FM_VERSION })(["node", "fm", ...intent.args])
       }
     }

@@ -170,6 +170,8 @@ export const tracker = (target: { readonly name: string; readonly url: string })
       versions: (name) => run((r) => r.versions(name), probe, main, again),
       resolve: (name, spec) => run((r) => r.resolve(name, spec), probe, main, again),
       download: (info) => runStream((r) => r.download(info), probe, main),
+      // as `download`: a first contact answered with a 5xx is not repeated here
+      downloadBytes: (info) => run((r) => r.downloadBytes(info), probe, main, undefined),
       publish: (file, upload) => run((r) => r.publish(file, upload), probe, main, again),
       logProof: (index, old) => run((r) => r.logProof(index, old), probe, main, again),
       logProofs: (indexes, old, size) => run((r) => r.logProofs(indexes, old, size), probe, main, again),

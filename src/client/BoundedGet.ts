@@ -14,7 +14,7 @@
  * `RemoteRegistry` maps to its typed errors.
  * @since 0.1.0
  */
-import { Chunk, Effect, type Scope, Stream } from "effect"
+import { Effect, type Scope, Stream } from "effect"
 import * as http from "node:http"
 import * as https from "node:https"
 
@@ -154,57 +154,95 @@ const start = (agents: Agents, req: GetRequest): Effect.Effect<Started, StartFai
     })
   })
 
+/** What {@link readBody} reports: each chunk, then exactly one of the end or a failure. */
+interface BodyListener {
+  readonly chunk: (chunk: Buffer) => void
+  readonly end: () => void
+  readonly fail: (failure: BodyFailure) => void
+}
+
 /**
- * The body of a started `GET`, chunk by chunk, within the idle timeout and the byte cap;
- * the request is destroyed when the stream ends early or is interrupted.
+ * Reads the body of a started `GET` within the idle timeout and the byte cap, telling `to` of each
+ * chunk and then of the end or of the failure (once); the request is destroyed when the body ends
+ * early. Returns the canceller (clears the timer, destroys the request). The one body reader of
+ * both {@link BoundedGet} `stream` and `read`.
+ */
+const readBody = (started: Started, req: GetRequest, to: BodyListener): () => void => {
+  const { request, response } = started
+  let received = 0
+  let over = false
+  let idle = setTimeout(stalled, req.idleMs)
+  function stalled() {
+    over = true
+    to.fail({ _tag: "Stalled" })
+    request.destroy()
+  }
+  response.on("data", (chunk: Buffer) => {
+    if (over) return
+    clearTimeout(idle)
+    received += chunk.length
+    if (received > req.maxBytes) {
+      over = true
+      to.fail({ _tag: "TooLarge" })
+      request.destroy()
+      return
+    }
+    idle = setTimeout(stalled, req.idleMs)
+    to.chunk(chunk)
+  })
+  response.on("end", () => {
+    clearTimeout(idle)
+    if (over) return
+    over = true
+    to.end()
+  })
+  const broke = (why: string) => {
+    clearTimeout(idle)
+    if (over) return
+    over = true
+    to.fail({ _tag: "BrokeOff", description: why })
+  }
+  response.on("error", (e) => broke(describe(e)))
+  response.on("aborted", () => broke("the connection was closed mid-body"))
+  response.on("close", () => {
+    if (!response.complete) broke("the connection was closed mid-body")
+  })
+  return () => {
+    clearTimeout(idle)
+    over = true
+    request.destroy()
+  }
+}
+
+/**
+ * The body of a started `GET`, chunk by chunk (see {@link readBody}); the request is destroyed
+ * when the stream ends early or is interrupted.
  */
 const body = (started: Started, req: GetRequest): Stream.Stream<Uint8Array, BodyFailure> =>
   Stream.async<Uint8Array, BodyFailure>((emit) => {
-    const { request, response } = started
-    let received = 0
-    let over = false
-    let idle = setTimeout(stalled, req.idleMs)
-    function stalled() {
-      over = true
-      void emit.fail({ _tag: "Stalled" })
-      request.destroy()
-    }
-    response.on("data", (chunk: Buffer) => {
-      if (over) return
-      clearTimeout(idle)
-      received += chunk.length
-      if (received > req.maxBytes) {
-        over = true
-        void emit.fail({ _tag: "TooLarge" })
-        request.destroy()
-        return
-      }
-      idle = setTimeout(stalled, req.idleMs)
-      void emit.single(chunk)
+    const cancel = readBody(started, req, {
+      chunk: (chunk) => void emit.single(chunk),
+      end: () => void emit.end(),
+      fail: (failure) => void emit.fail(failure)
     })
-    response.on("end", () => {
-      clearTimeout(idle)
-      if (over) return
-      over = true
-      void emit.end()
-    })
-    const broke = (why: string) => {
-      clearTimeout(idle)
-      if (over) return
-      over = true
-      void emit.fail({ _tag: "BrokeOff", description: why })
-    }
-    response.on("error", (e) => broke(describe(e)))
-    response.on("aborted", () => broke("the connection was closed mid-body"))
-    response.on("close", () => {
-      if (!response.complete) broke("the connection was closed mid-body")
-    })
-    return Effect.sync(() => {
-      clearTimeout(idle)
-      over = true
-      request.destroy()
-    })
+    return Effect.sync(cancel)
   }, 64)
+
+/**
+ * The whole body of a started `GET` (see {@link readBody}) in one buffer, without a stream: for
+ * the small answers read on every install (package metadata, log proofs), a stream's per-chunk
+ * machinery cost several times the transfer itself.
+ */
+const collect = (started: Started, req: GetRequest): Effect.Effect<Buffer, BodyFailure> =>
+  Effect.async<Buffer, BodyFailure>((resume) => {
+    const chunks: Array<Buffer> = []
+    const cancel = readBody(started, req, {
+      chunk: (chunk) => void chunks.push(chunk),
+      end: () => resume(Effect.succeed(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks))),
+      fail: (failure) => resume(Effect.fail(failure))
+    })
+    return Effect.sync(cancel)
+  })
 
 /**
  * A 2xx answer read whole: its status, headers and body.
@@ -247,10 +285,10 @@ export class BoundedGet extends Effect.Service<BoundedGet>()("fm/BoundedGet", {
       const read = (req: GetRequest): Effect.Effect<Answer, StartFailure | BodyFailure> =>
         Effect.scoped(
           Effect.flatMap(open(req), (started) =>
-            Effect.map(Stream.runCollect(body(started, req)), (chunks): Answer => ({
+            Effect.map(collect(started, req), (bytes): Answer => ({
               status: started.response.statusCode ?? 0,
               headers: started.response.headers,
-              body: Buffer.concat(Chunk.toReadonlyArray(chunks))
+              body: bytes
             })))
         )
       return {

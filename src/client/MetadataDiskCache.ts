@@ -8,7 +8,7 @@ import * as crypto from "node:crypto"
 import * as fs from "node:fs"
 import * as nodePath from "node:path"
 import { API_PREFIX } from "../api/RegistryApi.js"
-import { writeFileAtomicPromise } from "../shared/AtomicFile.js"
+import { writeFileAtomicSync } from "../shared/AtomicFile.js"
 
 /**
  * One cached metadata answer: the URL it answers, its ETag and the JSON body.
@@ -54,12 +54,18 @@ export const metadataFile = (dir: string, registry: string, base: string, url: s
  * @internal
  */
 export const readMetadata = (file: string, url: string): Effect.Effect<Option.Option<MetadataRecord>> =>
-  Effect.promise(async () => {
-    const handle = await fs.promises.open(file, "r").catch(() => undefined)
-    if (handle === undefined) return Option.none()
+  // synchronous: a small file, and on a cold cache one failed open (thread-pool round trips cost more)
+  Effect.sync(() => {
+    let fd: number
+    try {
+      fd = fs.openSync(file, "r")
+    } catch {
+      return Option.none()
+    }
     try {
       // the file's mtime is when the registry last confirmed it (written on a 200, touched on a 304)
-      const [text, info] = await Promise.all([handle.readFile("utf8"), handle.stat()])
+      const info = fs.fstatSync(fd)
+      const text = fs.readFileSync(fd, "utf8")
       return Option.filterMap(
         decodeMetadataFile(text),
         (
@@ -69,7 +75,7 @@ export const readMetadata = (file: string, url: string): Effect.Effect<Option.Op
     } catch {
       return Option.none()
     } finally {
-      await handle.close().catch(() => undefined)
+      fs.closeSync(fd)
     }
   })
 
@@ -91,15 +97,19 @@ export const touchMetadata = (file: string): Effect.Effect<void> =>
 /**
  * Writes a record atomically (temp file in the same directory, then rename); failures are ignored
  * (it is a cache). No fsync: a file torn by a crash does not parse, and reads as absent.
- * Uninterruptible: Ctrl-C waits the few milliseconds it takes, so no temp file stays.
+ * Synchronous (a few small system calls), so Ctrl-C never stops it half-way: no temp file stays.
  * @internal
  */
 export const writeMetadata = (file: string, record: Omit<MetadataRecord, "checkedAt">): Effect.Effect<void> =>
-  Effect.uninterruptible(Effect.promise(async () => {
-    // the directory is created only when missing (a recursive mkdir per answer was a hot spot)
-    await writeFileAtomicPromise(file, JSON.stringify(record), {
-      temp: `${file}.${process.pid}-${crypto.randomBytes(6).toString("hex")}.tmp`,
-      createDirectories: true,
-      fsync: false
-    }).catch(() => undefined)
-  }))
+  // the directory is created only when missing
+  Effect.sync(() => {
+    try {
+      writeFileAtomicSync(file, JSON.stringify(record), {
+        temp: `${file}.${process.pid}-${crypto.randomBytes(6).toString("hex")}.tmp`,
+        createDirectories: true,
+        fsync: false
+      })
+    } catch {
+      // a cache: not kept
+    }
+  })

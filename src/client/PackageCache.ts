@@ -15,7 +15,7 @@ import * as nodeFs from "node:fs"
 import * as path from "node:path"
 import { isPackageName, normalizeName } from "../domain/PackageName.js"
 import { isVersion } from "../domain/Version.js"
-import { writeFileAtomicPromise } from "../shared/AtomicFile.js"
+import { writeFileAtomicPromise, writeFileAtomicSync } from "../shared/AtomicFile.js"
 import { Checksum, ChecksumMismatch, isSha256Hex } from "../shared/Checksum.js"
 import { FlowmasonHome } from "../shared/FlowmasonHome.js"
 import { hashBlobSync } from "./CacheBlobHash.js"
@@ -119,10 +119,10 @@ export class PackageCache extends Effect.Service<PackageCache>()("fm/PackageCach
      * blob it names is verified by its SHA-256 on every read.
      */
     const writeAtomic = (target: string, text: string) =>
-      Effect.tryPromise({
-        // directories are created only when missing (a recursive mkdir per file was a hot spot)
+      Effect.try({
+        // synchronous: a few small system calls (directories created only when missing)
         try: () =>
-          writeFileAtomicPromise(target, text, {
+          writeFileAtomicSync(target, text, {
             temp: path.join(tmpDir, `${path.basename(target)}.${uniqueSuffix()}.tmp`),
             createDirectories: true,
             fsync: false
@@ -259,14 +259,19 @@ export class PackageCache extends Effect.Service<PackageCache>()("fm/PackageCach
         if (nodeFs.existsSync(mark)) return Effect.void
         return Effect.zipRight(
           check,
-          // off the main thread; the directory is created only when missing
-          Effect.promise(() =>
-            nodeFs.promises.writeFile(mark, "").catch(() =>
-              nodeFs.promises.mkdir(verifiedDir, { recursive: true }).then(() => nodeFs.promises.writeFile(mark, ""))
-            ).catch(() => {
-              // not remembered: checked again next time
-            })
-          )
+          // an empty file: one synchronous create (the directory is created only when missing)
+          Effect.sync(() => {
+            try {
+              nodeFs.closeSync(nodeFs.openSync(mark, "w"))
+            } catch {
+              try {
+                nodeFs.mkdirSync(verifiedDir, { recursive: true })
+                nodeFs.closeSync(nodeFs.openSync(mark, "w"))
+              } catch {
+                // not remembered: checked again next time
+              }
+            }
+          })
         )
       })
 
@@ -348,22 +353,66 @@ export class PackageCache extends Effect.Service<PackageCache>()("fm/PackageCach
           yield* handle.sync.pipe(Effect.mapError(err(tmp, "cannot fsync")))
         }))
         const actual = hashing.digest()
-        if (expectedSha256 !== undefined && actual !== expectedSha256.trim().toLowerCase()) {
-          return yield* new ChecksumMismatch({
+        yield* checkSha(k, expectedSha256, actual)
+        const blob = blobPath(actual)
+        yield* withDirs(fs.rename(tmp, blob), [blobsDir]).pipe(Effect.mapError(err(blob, "cannot move into place")))
+        placed = true
+        return yield* indexed(k, indexFile, actual, size)
+      }).pipe(Effect.scoped, Effect.withSpan("PackageCache.store"))
+
+    /** Fails with {@link ChecksumMismatch} when `expected` is given and is not `actual`. */
+    const checkSha = (k: CacheKey, expected: string | undefined, actual: string) =>
+      expected !== undefined && actual !== expected.trim().toLowerCase()
+        ? Effect.fail(
+          new ChecksumMismatch({
             file: `${k.name}-${k.version}.fmpkg`,
-            expected: expectedSha256.trim(),
+            expected: expected.trim(),
             actual,
             package: `${k.name}@${k.version}`,
             registry: k.registry
           })
-        }
+        )
+        : Effect.void
+
+    /** Writes the index entry of a blob now in place, and gives the cached package. */
+    const indexed = (k: CacheKey, indexFile: string, sha256: string, size: number) =>
+      Effect.as(
+        writeAtomic(
+          indexFile,
+          JSON.stringify({ ...k, sha256, size, stored_at: new Date().toISOString() } satisfies IndexRecord, null, 2) +
+            "\n"
+        ),
+        { ...k, path: blobPath(sha256), sha256, size } satisfies CachedPackage
+      )
+
+    /**
+     * {@link store} of bytes already in memory (a small download read whole): hashed first, so a
+     * mismatch writes nothing; then the blob is written atomically (temp file in `tmp/`, fsync,
+     * rename) and indexed, as `store` does.
+     */
+    const storeBytes = (
+      key: CacheKey,
+      expectedSha256: string | undefined,
+      bytes: Uint8Array
+    ): Effect.Effect<CachedPackage, ChecksumMismatch | CacheError> =>
+      Effect.gen(function*() {
+        const { indexFile, key: k } = yield* resolveKey(key)
+        const hashing = checksum.hashing()
+        hashing.update(bytes)
+        const actual = hashing.digest()
+        yield* checkSha(k, expectedSha256, actual)
         const blob = blobPath(actual)
-        yield* withDirs(fs.rename(tmp, blob), [blobsDir]).pipe(Effect.mapError(err(blob, "cannot move into place")))
-        placed = true
-        const record: IndexRecord = { ...k, sha256: actual, size, stored_at: new Date().toISOString() }
-        yield* writeAtomic(indexFile, JSON.stringify(record, null, 2) + "\n")
-        return { ...k, path: blob, sha256: actual, size } satisfies CachedPackage
-      }).pipe(Effect.scoped, Effect.withSpan("PackageCache.store"))
+        yield* Effect.tryPromise({
+          try: () =>
+            writeFileAtomicPromise(blob, bytes, {
+              temp: path.join(tmpDir, `${k.name}-${k.version}.${uniqueSuffix()}.part`),
+              createDirectories: true
+            }),
+          catch: (e) =>
+            new CacheError({ file: blob, reason: `cannot write: ${e instanceof Error ? e.message : String(e)}` })
+        })
+        return yield* indexed(k, indexFile, actual, bytes.length)
+      }).pipe(Effect.withSpan("PackageCache.storeBytes"))
 
     const storeFile = Effect.fn("PackageCache.storeFile")(function*(
       key: CacheKey,
@@ -481,6 +530,8 @@ export class PackageCache extends Effect.Service<PackageCache>()("fm/PackageCach
       lookupAnyRegistry,
       /** Streams bytes into the cache, verifying the expected SHA-256 (nothing is kept on mismatch). */
       store,
+      /** {@link store} of bytes in memory (nothing is written on a mismatch). */
+      storeBytes,
       /** Copies a local file into the cache, verifying the expected SHA-256 when given. */
       storeFile,
       /** Counts and sizes. */

@@ -219,6 +219,11 @@ export interface RemoteRegistry {
    */
   readonly download: (info: PackageInfo) => Stream.Stream<Uint8Array, PackageNotFound | RemoteError>
   /**
+   * {@link RemoteRegistry.download} read whole into memory (same request, bounds and errors), for
+   * an archive whose metadata declares a small size: no stream machinery per chunk.
+   */
+  readonly downloadBytes: (info: PackageInfo) => Effect.Effect<Uint8Array, PackageNotFound | RemoteError>
+  /**
    * `GET log/proof/inclusion?index=I[&old=M]`: the registry's current signed checkpoint, entry
    * `index` with its inclusion proof in that tree, and (with `old`) the consistency proof from the
    * tree of `old` entries. Not verified here (see `LogVerifier`).
@@ -716,7 +721,8 @@ export const make = (
       return yield* infoRaw(name, chosen)
     })
 
-    const download = (info: PackageInfo): Stream.Stream<Uint8Array, PackageNotFound | RemoteError> => {
+    /** The bounded request of a version's archive and its error mapping (one for both download forms). */
+    const downloadRequest = (info: PackageInfo) => {
       const url = resolveDownloadUrl(base, info.name, info.version, info.download_url)
       const ctx: Ctx = { name: info.name, version: info.version, url }
       const pkg = `${info.name}@${info.version}`
@@ -733,13 +739,27 @@ export const make = (
             : `the download of ${pkg} announced ${bytes} bytes, more than ${allowed}`,
         (why) => why === idle ? `the download stalled: ${idle}` : `the download broke off: ${why}`
       )
+      return { request: boundedRequest(url, limit), failure }
+    }
+
+    const download = (info: PackageInfo): Stream.Stream<Uint8Array, PackageNotFound | RemoteError> => {
+      const { failure, request } = downloadRequest(info)
       // only the start is retried (connection failures, no answer in time, 408/429/5xx), as JSON
       // calls are: once body bytes flow they are the cache's to verify
       return Stream.unwrapScoped(
-        retryTransient(transport.stream(boundedRequest(url, limit))).pipe(
+        retryTransient(transport.stream(request)).pipe(
           Effect.mapError(failure),
           Effect.map(Stream.mapError(failure))
         )
+      )
+    }
+
+    const downloadBytes = (info: PackageInfo): Effect.Effect<Uint8Array, PackageNotFound | RemoteError> => {
+      const { failure, request } = downloadRequest(info)
+      // retried as `download` is: only a start that failed (a body that broke off is not)
+      return retryTransient(transport.read(request)).pipe(
+        Effect.map((answer) => answer.body),
+        Effect.mapError(failure)
       )
     }
 
@@ -865,6 +885,7 @@ export const make = (
       versions,
       resolve,
       download,
+      downloadBytes,
       publish,
       logProof,
       logProofs,

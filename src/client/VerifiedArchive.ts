@@ -42,6 +42,22 @@ export interface Expected {
   readonly registry: string
 }
 
+/** Requires the opened archive's manifest to be `expected.name` (normalized) at exactly `expected.version`. */
+const expectManifest = (
+  opened: Effect.Effect<OpenedArchive, { readonly message: string }>,
+  expected: Expected
+): Effect.Effect<OpenedArchive, PackageRefused> =>
+  Effect.gen(function*() {
+    const refuse = (reason: string) =>
+      new PackageRefused({ package: `${expected.name}@${expected.version}`, registry: expected.registry, reason })
+    const archive = yield* opened.pipe(Effect.mapError((e) => refuse(e.message)))
+    const m = archive.manifest
+    if (!sameName(m.name, expected.name) || m.version !== expected.version) {
+      return yield* refuse(`its manifest is for ${m.name}@${m.version}`)
+    }
+    return archive
+  })
+
 /**
  * Opens `file` with `archive` (every check of a local file) and requires its manifest to be
  * `expected.name` (normalized) at exactly `expected.version`.
@@ -51,14 +67,16 @@ export const verifyPackageArchive = (
   archive: PackageArchive,
   file: string,
   expected: Expected
-): Effect.Effect<OpenedArchive, PackageRefused> =>
-  Effect.gen(function*() {
-    const refuse = (reason: string) =>
-      new PackageRefused({ package: `${expected.name}@${expected.version}`, registry: expected.registry, reason })
-    const opened = yield* archive.open(file).pipe(Effect.mapError((e) => refuse(e.message)))
-    const m = opened.manifest
-    if (!sameName(m.name, expected.name) || m.version !== expected.version) {
-      return yield* refuse(`its manifest is for ${m.name}@${m.version}`)
-    }
-    return opened
-  })
+): Effect.Effect<OpenedArchive, PackageRefused> => expectManifest(archive.open(file), expected)
+
+/**
+ * {@link verifyPackageArchive} of archive bytes in memory (a download read whole), named `label`
+ * in errors: the same checks, no file read.
+ * @since 0.1.0
+ */
+export const verifyPackageArchiveBytes = (
+  archive: PackageArchive,
+  bytes: Uint8Array,
+  label: string,
+  expected: Expected
+): Effect.Effect<OpenedArchive, PackageRefused> => expectManifest(archive.openBytes(bytes, label), expected)

@@ -19,7 +19,7 @@ import { PackageArchive } from "../archive/PackageArchive.js"
 import { installMetadataMaxAge, withFreshMetadata } from "../client/MetadataFreshness.js"
 import { PackageCache } from "../client/PackageCache.js"
 import { type Fetched, loggedId, Registries } from "../client/Registries.js"
-import { verifyPackageArchive } from "../client/VerifiedArchive.js"
+import { verifyPackageArchive, verifyPackageArchiveBytes } from "../client/VerifiedArchive.js"
 import { normalizeName } from "../domain/PackageName.js"
 import { pickLatest } from "../domain/Version.js"
 import { makeArchiveDependencies } from "./ArchiveDependencies.js"
@@ -47,6 +47,13 @@ import { type Resolution, resolveFrom } from "./Resolver.js"
  * @since 0.1.0
  */
 export const DOWNLOAD_CONCURRENCY = 16
+
+/**
+ * Archives whose locked or listed size is at most this are downloaded whole into memory (and
+ * checked there) instead of streamed to disk.
+ * @since 0.1.0
+ */
+export const WHOLE_DOWNLOAD_BYTES = 4 * 1024 * 1024
 
 /**
  * The directory (inside the project) that `fm install` fills.
@@ -331,6 +338,23 @@ export class ProjectInstall extends Effect.Service<ProjectInstall>()("fm/Project
         )
       )
 
+    /**
+     * The archive checks of an install on the bytes just downloaded (remembered per SHA-256, name
+     * and version, as `materialize` asks), so the file is not read and inflated again. A refusal is
+     * not reported here: nothing is remembered, and `materialize` checks the file and reports it.
+     */
+    const verifiedInMemory = (p: LockedPackage, bytes: Uint8Array) =>
+      cache.verifiedOnce(
+        p.sha256,
+        p.name,
+        p.version,
+        verifyPackageArchiveBytes(archive, bytes, `${normalizeName(p.name)}-${p.version}.fmpkg`, {
+          name: p.name,
+          version: p.version,
+          registry: p.registry.name
+        })
+      ).pipe(Effect.ignore)
+
     /** Downloads one locked package into the cache, verified against the lock while storing. */
     const fetchOne = (p: LockedPackage, counted: (bytes: number) => void = () => {}) =>
       Effect.gen(function*() {
@@ -371,8 +395,19 @@ export class ProjectInstall extends Effect.Service<ProjectInstall>()("fm/Project
           { name: p.name, version: p.version, checksum: p.sha256, size_bytes: p.size },
           { disableValidation: true }
         )
-        const body = source.download(info).pipe(Stream.tap((chunk) => Effect.sync(() => counted(chunk.length))))
-        const cached = yield* cache.store(key, p.sha256, body).pipe(
+        // a small archive is read whole (no stream machinery per chunk), checked in memory, then written
+        const small = p.size > 0 && p.size <= WHOLE_DOWNLOAD_BYTES
+        const stored = small
+          ? Effect.flatMap(source.downloadBytes(info), (bytes) => {
+            counted(bytes.length)
+            return Effect.zipLeft(cache.storeBytes(key, p.sha256, bytes), verifiedInMemory(p, bytes))
+          })
+          : cache.store(
+            key,
+            p.sha256,
+            source.download(info).pipe(Stream.tap((chunk) => Effect.sync(() => counted(chunk.length))))
+          )
+        const cached = yield* stored.pipe(
           Effect.retry({
             times: 2,
             schedule: Schedule.exponential("200 millis"),

@@ -24,7 +24,7 @@ import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
 import * as HttpMiddleware from "@effect/platform/HttpMiddleware"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as OpenApi from "@effect/platform/OpenApi"
-import { Effect, Layer, Scope } from "effect"
+import { Effect, FiberRef, Layer, Scope } from "effect"
 import type * as Http from "node:http"
 import { API_PREFIX, Authentication, RegistryApi } from "../api/RegistryApi.js"
 import { PackageArchive } from "../archive/PackageArchive.js"
@@ -189,6 +189,8 @@ export const serve = <E = never, R = never, SE = StoreError | BlobError>(
   const app = HttpApiBuilder.serve().pipe(
     // no span per request: nothing exports them here, and making one costs more than a cached answer
     HttpMiddleware.withTracerDisabledWhen(() => true),
+    // nor any span inside a request (store, SQL, archive): each would be made and dropped
+    (served) => Layer.locally(served, FiberRef.currentTracerEnabled, false),
     // an answer held in memory is written at once, without waiting for the socket to drain
     sendInMemoryAnswersAtOnce
   )

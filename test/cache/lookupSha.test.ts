@@ -116,4 +116,29 @@ describe("PackageCache lookups by SHA-256", () => {
         assert.include(gone.message, "nope.fmpkg")
       })
     ))
+
+  it.effect("storeBytes: a mismatch writes nothing; a match is a blob, an index entry and a hit, as store gives", () =>
+    withCache()((home) =>
+      Effect.gen(function*() {
+        const cache = yield* PackageCache
+        const root = path.join(home, "cache", "packages")
+        const a = bytes("whole")
+        const key = { registry: "r1", name: "Whole_Pkg", version: "1.0.0" }
+        const wrong = yield* Effect.flip(cache.storeBytes(key, "f".repeat(64), a))
+        assert.strictEqual(wrong._tag, "ChecksumMismatch")
+        const files = (d: string): Array<string> =>
+          fs.existsSync(d) ? fs.readdirSync(d, { recursive: true, encoding: "utf8" }) : []
+        assert.deepStrictEqual(files(root), [])
+        const stored = yield* cache.storeBytes(key, sha(a).toUpperCase(), a)
+        assert.strictEqual(stored.sha256, sha(a))
+        assert.strictEqual(stored.size, a.length)
+        assert.deepStrictEqual(new Uint8Array(fs.readFileSync(stored.path)), a)
+        assert.deepStrictEqual(files(path.join(root, "tmp")), [])
+        const index = JSON.parse(fs.readFileSync(path.join(root, "index", "r1", "whole-pkg", "1.0.0.json"), "utf8"))
+        assert.strictEqual(index.sha256, sha(a))
+        const hit = yield* cache.lookup(key)
+        assert.isTrue(Option.isSome(hit))
+        assert.strictEqual(Option.getOrThrow(hit).path, stored.path)
+      })
+    ))
 })

@@ -10,6 +10,7 @@ import * as path from "node:path"
 import { readCodeCache, writeCodeCache } from "../../src/cli/CodeCache.js"
 import {
   assertBuilt,
+  fmBin,
   makeTempDir,
   removeDir,
   removeFmBinSnapshot,
@@ -246,4 +247,44 @@ describe("fm's code cache (built binary)", () => {
     }
     assert.strictEqual((await exited).code, 143)
   }, CLI_TIMEOUT)
+
+  it(
+    "the Swagger UI is not in the bundle (nor its code cache): the built server reads it for its docs page",
+    async () => {
+      // a text only the Swagger UI script has
+      const swaggerScript = "webpackUniversalModuleDefinition"
+      const dist = path.dirname(fmBin())
+      const bundles = fs.readdirSync(dist).filter((f) => /^cli-[A-Z0-9]+\.cjs$/.test(f))
+      assert.strictEqual(bundles.length, 1)
+      assert.notInclude(fs.readFileSync(path.join(dist, bundles[0]!), "latin1"), swaggerScript)
+
+      const home = newHome()
+      const server = spawnFm(
+        ["studio", "start", "--port", "0", "--quiet", "--no-ui", "--data-dir", path.join(home, "data")],
+        { home }
+      )
+      const exited = waitForExit(server, performance.now(), 120_000)
+      try {
+        const url = await new Promise<string>((resolve, reject) => {
+          let out = ""
+          server.stdout!.setEncoding("utf8")
+          server.stdout!.on("data", (d: string) => {
+            out += d
+            const m = /listening on (http:\/\/\S+) /.exec(out)
+            if (m !== null) resolve(m[1]!)
+          })
+          server.once("close", () => reject(new Error(`the server ended before listening: ${out}`)))
+        })
+        const docs = await fetch(`${url}/api/v1/registry/docs`)
+        assert.strictEqual(docs.status, 200)
+        const page = await docs.text()
+        assert.include(page, swaggerScript)
+        assert.include(page, ".swagger-ui")
+      } finally {
+        if (server.pid !== undefined && server.exitCode === null) process.kill(server.pid, "SIGTERM")
+      }
+      assert.strictEqual((await exited).code, 143)
+    },
+    CLI_TIMEOUT
+  )
 })

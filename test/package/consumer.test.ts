@@ -183,13 +183,21 @@ describe("fm installed from its tarball into another project", () => {
       /^build\/.+\.(js|js\.map|d\.ts|d\.ts\.map)$/,
       /^src\/(api|archive|client|domain|resolver|server|shared)\/.+\.ts$/,
       /^src\/index\.ts$/,
-      /^dist\/(fm\.js|package\.json|cli-[A-Z0-9]+\.cjs|cli-[A-Z0-9]+\.cjs\.LEGAL\.txt)$/,
+      /^dist\/(fm\.js|package\.json|cli-[A-Z0-9]+\.cjs|cli-[A-Z0-9]+\.cjs\.LEGAL\.txt|swagger-ui\.json)$/,
       /^dist\/ui\//
     ]
     const stray = packed.filter((f) => !allowed.some((re) => re.test(f)))
     assert.deepStrictEqual(stray, [])
     for (
-      const f of ["LICENSE", "README.md", "build/index.js", "build/index.d.ts", "build/index.d.ts.map", "dist/fm.js"]
+      const f of [
+        "LICENSE",
+        "README.md",
+        "build/index.js",
+        "build/index.d.ts",
+        "build/index.d.ts.map",
+        "dist/fm.js",
+        "dist/swagger-ui.json" // the docs page's Swagger UI, read by the bundle (esbuild.config.mjs)
+      ]
     ) {
       assert.include(packed, f)
     }

@@ -4,12 +4,13 @@
  * python3's zipfile (as FlowMason's builder does), tar.gz, `_` vs `-` names, tokens and scopes.
  */
 import { assert, describe, layer } from "@effect/vitest"
-import { Context, Effect, Layer } from "effect"
+import { Context, Effect, Layer, Schema } from "effect"
 import { execFileSync } from "node:child_process"
 import * as crypto from "node:crypto"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
+import { PackageInfo } from "../../src/api/Models.js"
 import { FM_VERSION } from "../../src/shared/FmVersion.js"
 import { buildTarGz, buildZip, componentManifest, projectManifest } from "../helpers/archives.js"
 import type { TestBackend } from "../helpers/pg.js"
@@ -148,7 +149,12 @@ describe.each(await testBackends({ s3: true }))("on %s", (backend) => {
           })
           const res = await uploadArchive(server.url, publishToken, archive, "http-tools-1.0.0.fmpkg")
           assert.strictEqual(res.status, 201)
-          const body = await json(res)
+          const text = await res.text()
+          // the very bytes HttpApi's schema encoding of the declared PackageInfo gives (the
+          // handler writes that JSON itself)
+          const encoded = Schema.encodeSync(PackageInfo)(Schema.decodeUnknownSync(PackageInfo)(JSON.parse(text)))
+          assert.strictEqual(text, JSON.stringify(encoded))
+          const body = JSON.parse(text)
           assert.containSubset(body, {
             name: "http-tools",
             version: "1.0.0",

@@ -35,10 +35,12 @@ const READ_WHOLE_LIMIT = 2 * 1024 * 1024
 
 /**
  * Answers a wire model as JSON directly: the model is built from typed rows, so the schema
- * encoding HttpApi would run (same JSON) is skipped on the hot read paths.
+ * encoding HttpApi would run (same JSON) is skipped on the hot read paths and the upload's 201.
  */
-const json = (body: PackageInfo | SearchResponse | VersionsResponse): HttpServerResponse.HttpServerResponse =>
-  HttpServerResponse.unsafeJson(body)
+const json = (
+  body: PackageInfo | SearchResponse | VersionsResponse,
+  status = 200
+): HttpServerResponse.HttpServerResponse => HttpServerResponse.unsafeJson(body, { status })
 
 const intParam = (name: string, raw: string | undefined, fallback: number, min: number, max: number) => {
   if (raw === undefined || raw === "") return Effect.succeed(fallback)
@@ -271,7 +273,7 @@ export const PublishLive = HttpApiBuilder.group(RegistryApi, "publish", (handler
             (body) => uploader.readWhole(new Uint8Array(body), request.headers)
           )
           : yield* uploader.readForm(payload)
-        return yield* uploader.publish(form, baseUrlOf(request, config))
+        return json(yield* uploader.publish(form, baseUrlOf(request, config)), 201)
       }).pipe(
         Effect.scoped,
         // this route reads up to the upload limit (every other body stops at Answers.JSON_BODY_LIMIT)
