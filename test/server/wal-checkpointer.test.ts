@@ -55,6 +55,11 @@ describe("WAL checkpoints by a worker thread", () => {
           { drainFrames: 50, intervalMs: 0 }
         )
         const page = new Uint8Array(4000)
+        // the worker up and answering first (its start is not what this test is about: on a loaded
+        // machine it can take longer than the writes below, and the -wal file keeps its largest size)
+        yield* sql.withTransaction(sql`INSERT INTO t (b) VALUES (${page})`)
+        yield* checkpointer.wrote
+        assert.isTrue(yield* eventually(() => checkpointer.checkpoints() > 0))
         // 1000 writes of a page or two each: 6 MB or more of -wal if it never started over
         for (let i = 0; i < 1000; i++) {
           yield* sql.withTransaction(sql`INSERT INTO t (b) VALUES (${page})`)
