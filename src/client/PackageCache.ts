@@ -241,6 +241,16 @@ export class PackageCache extends Effect.Service<PackageCache>()("fm/PackageCach
     })
 
     /**
+     * The marker file `verified/<sha256>.<name>@<version>` that remembers a pass of the archive
+     * checks (see {@link verifiedOnce}); `undefined` for a key that is never remembered.
+     */
+    const verifiedMark = (sha256: string, name: string, version: string): string | undefined => {
+      const n = normalizeName(name)
+      if (!isSha256Hex(sha256) || !isPackageName(n) || !isVersion(version)) return undefined
+      return path.join(verifiedDir, `${sha256.toLowerCase()}.${n}@${version}`)
+    }
+
+    /**
      * Runs `check` (the archive checks of an install) on the blob `sha256` for `name@version`
      * unless it passed before, and remembers a pass as an empty marker file
      * `verified/<sha256>.<name>@<version>`. The answer depends only on the bytes, the name and the
@@ -253,9 +263,8 @@ export class PackageCache extends Effect.Service<PackageCache>()("fm/PackageCach
       check: Effect.Effect<A, E>
     ): Effect.Effect<void, E> =>
       Effect.suspend(() => {
-        const n = normalizeName(name)
-        if (!isSha256Hex(sha256) || !isPackageName(n) || !isVersion(version)) return Effect.asVoid(check)
-        const mark = path.join(verifiedDir, `${sha256.toLowerCase()}.${n}@${version}`)
+        const mark = verifiedMark(sha256, name, version)
+        if (mark === undefined) return Effect.asVoid(check)
         if (nodeFs.existsSync(mark)) return Effect.void
         return Effect.zipRight(
           check,
@@ -272,6 +281,32 @@ export class PackageCache extends Effect.Service<PackageCache>()("fm/PackageCach
               }
             }
           })
+        )
+      })
+
+    /**
+     * {@link verifiedOnce} for many blobs: the remembered passes are looked up in one synchronous
+     * loop, and only the rest run their `check` (`concurrency` at a time). For a project install
+     * from the cache, where every pass is remembered, no fiber is started.
+     */
+    const verifiedOnceMany = <A, E>(
+      items: ReadonlyArray<{
+        readonly sha256: string
+        readonly name: string
+        readonly version: string
+        readonly check: () => Effect.Effect<A, E>
+      }>,
+      concurrency: number
+    ): Effect.Effect<void, E> =>
+      Effect.suspend(() => {
+        const todo = items.filter((it) => {
+          const mark = verifiedMark(it.sha256, it.name, it.version)
+          return mark === undefined || !nodeFs.existsSync(mark)
+        })
+        return Effect.forEach(
+          todo,
+          (it) => verifiedOnce(it.sha256, it.name, it.version, Effect.suspend(it.check)),
+          { concurrency, discard: true }
         )
       })
 
@@ -524,6 +559,8 @@ export class PackageCache extends Effect.Service<PackageCache>()("fm/PackageCach
       lookupShaMany,
       /** Runs an archive check on a blob for `name@version` unless it passed before (remembered per SHA-256, name, version). */
       verifiedOnce,
+      /** {@link verifiedOnce} for many blobs (remembered passes looked up in one loop, the rest checked concurrently). */
+      verifiedOnceMany,
       /** Puts cached blobs at new paths: hard links, else copies (never write into the results in place). */
       linkOrCopyMany,
       /** A verified archive for a package version from any registry, if cached (for offline use). */
