@@ -76,6 +76,15 @@ const IndexRecordRead = Schema.Struct({ sha256: Schema.String.pipe(Schema.filter
 /** An index file's record: `None` when it is torn, not JSON, or has no valid checksum. */
 const decodeIndexRecord = Schema.decodeUnknownOption(Schema.parseJson(IndexRecordRead))
 
+/** Blobs hashed per synchronous slice of `lookupShaMany` (a few ms of work for small archives). */
+const SHA_SLICE = 16
+
+/** One turn of Node's event loop (`setImmediate`: after pending I/O callbacks), interruptible. */
+const eventLoopTurn: Effect.Effect<void> = Effect.async<void>((resume) => {
+  const handle = setImmediate(() => resume(Effect.void))
+  return Effect.sync(() => clearImmediate(handle))
+})
+
 /**
  * The package download cache.
  * @since 0.1.0
@@ -188,7 +197,7 @@ export class PackageCache extends Effect.Service<PackageCache>()("fm/PackageCach
      * The fast path when the caller already knows the SHA-256 (a lockfile): blob paths are
      * content-addressed, so no index is read. Each blob is hashed once and must match (a corrupt
      * blob is evicted); the hits' index entries are touched (last use, for `clear --older-than`),
-     * and rewritten when missing. The whole batch runs as one synchronous loop.
+     * and rewritten when missing. The batch runs as synchronous loops of {@link SHA_SLICE} blobs.
      */
     const lookupShaMany = Effect.fn("PackageCache.lookupShaMany")(function*(requests: ReadonlyArray<ShaLookup>) {
       const keys = yield* Effect.forEach(requests, (r) => resolveKey(r.key))
@@ -196,36 +205,45 @@ export class PackageCache extends Effect.Service<PackageCache>()("fm/PackageCach
       const corrupt: Array<string> = []
       const unindexed: Array<{ readonly file: string; readonly record: IndexRecord }> = []
       let current = blobsDir
-      const out = yield* Effect.try({
-        try: () =>
-          requests.map((r, i): Option.Option<CachedPackage> => {
-            const { indexFile, key: k } = keys[i]
-            const expected = r.sha256.trim().toLowerCase()
-            if (!isSha256Hex(expected)) return Option.none()
-            const blob = blobPath(expected)
-            current = blob
-            const got = hashBlobSync(blob)
-            if (got === undefined) return Option.none()
-            if (got.sha256 !== expected) {
-              corrupt.push(
-                `the cached copy of ${k.name}@${k.version} (from ${k.registry}) was corrupt (its SHA-256 did not match); removed it`
-              )
-              nodeFs.rmSync(blob, { force: true })
-              return Option.none()
-            }
-            try {
-              nodeFs.utimesSync(indexFile, now, now)
-            } catch {
-              unindexed.push({
-                file: indexFile,
-                record: { ...k, sha256: expected, size: got.size, stored_at: now.toISOString() }
-              })
-            }
-            return Option.some({ ...k, path: blob, sha256: expected, size: got.size })
-          }),
-        catch: (e) =>
-          new CacheError({ file: current, reason: `cannot read: ${e instanceof Error ? e.message : String(e)}` })
-      })
+      const lookOne = (r: ShaLookup, i: number): Option.Option<CachedPackage> => {
+        const { indexFile, key: k } = keys[i]
+        const expected = r.sha256.trim().toLowerCase()
+        if (!isSha256Hex(expected)) return Option.none()
+        const blob = blobPath(expected)
+        current = blob
+        const got = hashBlobSync(blob)
+        if (got === undefined) return Option.none()
+        if (got.sha256 !== expected) {
+          corrupt.push(
+            `the cached copy of ${k.name}@${k.version} (from ${k.registry}) was corrupt (its SHA-256 did not match); removed it`
+          )
+          nodeFs.rmSync(blob, { force: true })
+          return Option.none()
+        }
+        try {
+          nodeFs.utimesSync(indexFile, now, now)
+        } catch {
+          unindexed.push({
+            file: indexFile,
+            record: { ...k, sha256: expected, size: got.size, stored_at: now.toISOString() }
+          })
+        }
+        return Option.some({ ...k, path: blob, sha256: expected, size: got.size })
+      }
+      // synchronous slices with a turn of the event loop between them, so that I/O started
+      // alongside (a project install's publish-log request) goes on while the blobs are hashed
+      const out: Array<Option.Option<CachedPackage>> = []
+      for (let start = 0; start < requests.length; start += SHA_SLICE) {
+        if (start > 0) yield* eventLoopTurn
+        const end = Math.min(start + SHA_SLICE, requests.length)
+        yield* Effect.try({
+          try: () => {
+            for (let i = start; i < end; i++) out.push(lookOne(requests[i], i))
+          },
+          catch: (e) =>
+            new CacheError({ file: current, reason: `cannot read: ${e instanceof Error ? e.message : String(e)}` })
+        })
+      }
       for (const line of corrupt) yield* Effect.logWarning(line)
       if (unindexed.length > 0) {
         yield* ensureDirs.pipe(
