@@ -207,6 +207,30 @@ ${getters.join(",\n")}
 }
 
 /**
+ * effect's `Utils` module probes, when it is initialised (on every `fm` start), whether a bundler
+ * renamed or inlined its `effect_internal_function` wrapper: it formats a `new Error().stack`
+ * and looks for the name. Formatting a stack makes V8 compute the line ends of the script a frame
+ * is in, here the whole 1.7 MB bundle (about 20 M instructions, 1.3 % of a frozen install). In
+ * this bundle the answer is known: esbuild keeps property names, so the arrow function keeps the
+ * name `effect_internal_function` (the build checks the wrapper is in the output as written). The
+ * probe is replaced by that answer; every other line of the module is as published.
+ */
+const EFFECT_UTILS_PROBE =
+  "standard.effect_internal_function(() => new Error().stack)?.includes(\"effect_internal_function\") === true"
+const effectUtilsProbe = {
+  name: "fm-effect-utils-probe",
+  setup(build) {
+    build.onLoad({ filter: /[\\/]node_modules[\\/]effect[\\/]dist[\\/]esm[\\/]Utils\.js$/ }, (args) => {
+      const text = readFileSync(args.path, "utf8")
+      if (!text.includes(EFFECT_UTILS_PROBE)) {
+        throw new Error(`${args.path}: effect's internalCall probe changed; update fm-effect-utils-probe`)
+      }
+      return { contents: text.replace(EFFECT_UTILS_PROBE, "true"), loader: "js" }
+    })
+  }
+}
+
+/**
  * Packages fm never loads from the bundle, or only optionally (left to `require`). The AWS SDK
  * (archives in S3, `--blob-url`) is required from node_modules when asked for: it loads parts of
  * itself with `import()`, which the bundle cannot hold.
@@ -245,7 +269,7 @@ if (existsSync("src/cli/bin.ts")) {
     sourcemap: "linked",
     minify: true,
     metafile: true,
-    plugins: [unusedCliParsers, deepImports, sqliteAddon, lazySwaggerUi, lazyPackages],
+    plugins: [unusedCliParsers, deepImports, sqliteAddon, lazySwaggerUi, lazyPackages, effectUtilsProbe],
     external,
     // `import.meta.url` (src/server/webui/WebUi.ts finds dist/ui with it) is the bundle's own URL
     define: { "import.meta.url": "__fmImportMetaUrl" },
@@ -264,6 +288,10 @@ if (existsSync("src/cli/bin.ts")) {
   // vm.Script has no module loader for import() on Node 20 (short of an experimental flag that
   // warns on stderr): everything the bundle loads must be bundled or require()d
   if (/\bimport\(/.test(text)) throw new Error(`${bundle} contains import(): bundle that module or require() it`)
+  // fm-effect-utils-probe's answer: the wrapper keeps its name (a property key, never renamed)
+  if (!/[{,]effect_internal_function:\w+=>\w+\(\)[,}]/.test(text)) {
+    throw new Error(`${bundle}: effect's effect_internal_function wrapper is not as fm-effect-utils-probe expects`)
+  }
   await esbuild.build({
     entryPoints: { fm: "src/cli/bin.ts" },
     outdir: "dist",

@@ -24,6 +24,7 @@ import {
   Unauthorized,
   Unavailable
 } from "./ApiErrors.js"
+import { API_PREFIX } from "./ApiPrefix.js"
 import {
   ConsistencyParams,
   ConsistencyProofResponse,
@@ -45,11 +46,13 @@ import {
   YankRequest
 } from "./Models.js"
 
-/**
- * The path every registry endpoint lives under.
- * @since 0.1.0
- */
-export const API_PREFIX = "/api/v1/registry"
+export {
+  /**
+   * The path every registry endpoint lives under (defined in `ApiPrefix.ts`).
+   * @since 0.1.0
+   */
+  API_PREFIX
+} from "./ApiPrefix.js"
 
 /**
  * Token scopes, from least to most: `read` < `publish` < `admin`; a scope includes those below it.

@@ -16,7 +16,8 @@
  */
 import { Effect, type Scope, Stream } from "effect"
 import * as http from "node:http"
-import * as https from "node:https"
+import type * as Https from "node:https"
+import { createRequire } from "node:module"
 
 /**
  * The most bytes of an error answer read for its `detail`.
@@ -24,10 +25,36 @@ import * as https from "node:https"
  */
 export const MAX_ERROR_BYTES = 64 * 1024
 
-/** A keep-alive agent per protocol: connections are kept between requests. */
+/**
+ * A keep-alive agent per protocol: connections are kept between requests. `node:https` (and with
+ * it `node:tls`, several ms of module loading) is loaded with the first `https:` request, so a
+ * command that only talks to `http:` registries (or to none) never loads it.
+ */
 interface Agents {
   readonly "http:": http.Agent
-  readonly "https:": https.Agent
+  /** The `https:` module and agent, created on first use. */
+  readonly "https:": () => { readonly module: typeof Https; readonly agent: Https.Agent }
+  /** Closes the agents' connections. */
+  readonly destroy: () => void
+}
+
+const makeAgents = (): Agents => {
+  const plain = new http.Agent({ keepAlive: true, maxSockets: 32 })
+  let secure: { readonly module: typeof Https; readonly agent: Https.Agent } | undefined
+  return {
+    "http:": plain,
+    "https:": () => {
+      if (secure === undefined) {
+        const module: typeof Https = createRequire(import.meta.url)("node:https")
+        secure = { module, agent: new module.Agent({ keepAlive: true, maxSockets: 32 }) }
+      }
+      return secure
+    },
+    destroy: () => {
+      plain.destroy()
+      secure?.agent.destroy()
+    }
+  }
 }
 
 /**
@@ -101,12 +128,14 @@ const start = (agents: Agents, req: GetRequest): Effect.Effect<Started, StartFai
       finish(Effect.fail({ _tag: "NoAnswer", description: `not a URL: ${req.url}` }))
       return
     }
-    const agent = url.protocol === "http:" ? agents["http:"] : url.protocol === "https:" ? agents["https:"] : undefined
-    if (agent === undefined) {
+    if (url.protocol !== "http:" && url.protocol !== "https:") {
       finish(Effect.fail({ _tag: "NoAnswer", description: `unsupported protocol ${url.protocol}` }))
       return
     }
-    const request = (url.protocol === "https:" ? https : http).get(url, { agent, headers: { ...req.headers } })
+    const options = { headers: { ...req.headers } }
+    const request = url.protocol === "https:"
+      ? agents["https:"]().module.get(url, { ...options, agent: agents["https:"]().agent })
+      : http.get(url, { ...options, agent: agents["http:"] })
     const timer = setTimeout(() => {
       finish(Effect.fail({ _tag: "NoAnswer", description: `no answer within ${req.timeoutMs / 1000} s` }))
       request.destroy()
@@ -264,15 +293,8 @@ export interface Answer {
 export class BoundedGet extends Effect.Service<BoundedGet>()("fm/BoundedGet", {
   scoped: Effect.map(
     Effect.acquireRelease(
-      Effect.sync((): Agents => ({
-        "http:": new http.Agent({ keepAlive: true, maxSockets: 32 }),
-        "https:": new https.Agent({ keepAlive: true, maxSockets: 32 })
-      })),
-      (agents) =>
-        Effect.sync(() => {
-          agents["http:"].destroy()
-          agents["https:"].destroy()
-        })
+      Effect.sync(makeAgents),
+      (agents) => Effect.sync(() => agents.destroy())
     ),
     (agents) => {
       // a body never read still releases its connection when the scope closes

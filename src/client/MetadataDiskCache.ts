@@ -7,7 +7,7 @@ import { Effect, Option, Schema } from "effect"
 import * as crypto from "node:crypto"
 import * as fs from "node:fs"
 import * as nodePath from "node:path"
-import { API_PREFIX } from "../api/RegistryApi.js"
+import { API_PREFIX } from "../api/ApiPrefix.js"
 import { writeFileAtomicSync } from "../shared/AtomicFile.js"
 
 /**

@@ -76,6 +76,15 @@ const IndexRecordRead = Schema.Struct({ sha256: Schema.String.pipe(Schema.filter
 /** An index file's record: `None` when it is torn, not JSON, or has no valid checksum. */
 const decodeIndexRecord = Schema.decodeUnknownOption(Schema.parseJson(IndexRecordRead))
 
+/** Blobs hashed per synchronous slice of `lookupShaMany` (a few ms of work for small archives). */
+const SHA_SLICE = 16
+
+/** One turn of Node's event loop (`setImmediate`: after pending I/O callbacks), interruptible. */
+const eventLoopTurn: Effect.Effect<void> = Effect.async<void>((resume) => {
+  const handle = setImmediate(() => resume(Effect.void))
+  return Effect.sync(() => clearImmediate(handle))
+})
+
 /**
  * The package download cache.
  * @since 0.1.0
@@ -188,7 +197,7 @@ export class PackageCache extends Effect.Service<PackageCache>()("fm/PackageCach
      * The fast path when the caller already knows the SHA-256 (a lockfile): blob paths are
      * content-addressed, so no index is read. Each blob is hashed once and must match (a corrupt
      * blob is evicted); the hits' index entries are touched (last use, for `clear --older-than`),
-     * and rewritten when missing. The whole batch runs as one synchronous loop.
+     * and rewritten when missing. The batch runs as synchronous loops of {@link SHA_SLICE} blobs.
      */
     const lookupShaMany = Effect.fn("PackageCache.lookupShaMany")(function*(requests: ReadonlyArray<ShaLookup>) {
       const keys = yield* Effect.forEach(requests, (r) => resolveKey(r.key))
@@ -196,36 +205,45 @@ export class PackageCache extends Effect.Service<PackageCache>()("fm/PackageCach
       const corrupt: Array<string> = []
       const unindexed: Array<{ readonly file: string; readonly record: IndexRecord }> = []
       let current = blobsDir
-      const out = yield* Effect.try({
-        try: () =>
-          requests.map((r, i): Option.Option<CachedPackage> => {
-            const { indexFile, key: k } = keys[i]
-            const expected = r.sha256.trim().toLowerCase()
-            if (!isSha256Hex(expected)) return Option.none()
-            const blob = blobPath(expected)
-            current = blob
-            const got = hashBlobSync(blob)
-            if (got === undefined) return Option.none()
-            if (got.sha256 !== expected) {
-              corrupt.push(
-                `the cached copy of ${k.name}@${k.version} (from ${k.registry}) was corrupt (its SHA-256 did not match); removed it`
-              )
-              nodeFs.rmSync(blob, { force: true })
-              return Option.none()
-            }
-            try {
-              nodeFs.utimesSync(indexFile, now, now)
-            } catch {
-              unindexed.push({
-                file: indexFile,
-                record: { ...k, sha256: expected, size: got.size, stored_at: now.toISOString() }
-              })
-            }
-            return Option.some({ ...k, path: blob, sha256: expected, size: got.size })
-          }),
-        catch: (e) =>
-          new CacheError({ file: current, reason: `cannot read: ${e instanceof Error ? e.message : String(e)}` })
-      })
+      const lookOne = (r: ShaLookup, i: number): Option.Option<CachedPackage> => {
+        const { indexFile, key: k } = keys[i]
+        const expected = r.sha256.trim().toLowerCase()
+        if (!isSha256Hex(expected)) return Option.none()
+        const blob = blobPath(expected)
+        current = blob
+        const got = hashBlobSync(blob)
+        if (got === undefined) return Option.none()
+        if (got.sha256 !== expected) {
+          corrupt.push(
+            `the cached copy of ${k.name}@${k.version} (from ${k.registry}) was corrupt (its SHA-256 did not match); removed it`
+          )
+          nodeFs.rmSync(blob, { force: true })
+          return Option.none()
+        }
+        try {
+          nodeFs.utimesSync(indexFile, now, now)
+        } catch {
+          unindexed.push({
+            file: indexFile,
+            record: { ...k, sha256: expected, size: got.size, stored_at: now.toISOString() }
+          })
+        }
+        return Option.some({ ...k, path: blob, sha256: expected, size: got.size })
+      }
+      // synchronous slices with a turn of the event loop between them, so that I/O started
+      // alongside (a project install's publish-log request) goes on while the blobs are hashed
+      const out: Array<Option.Option<CachedPackage>> = []
+      for (let start = 0; start < requests.length; start += SHA_SLICE) {
+        if (start > 0) yield* eventLoopTurn
+        const end = Math.min(start + SHA_SLICE, requests.length)
+        yield* Effect.try({
+          try: () => {
+            for (let i = start; i < end; i++) out.push(lookOne(requests[i], i))
+          },
+          catch: (e) =>
+            new CacheError({ file: current, reason: `cannot read: ${e instanceof Error ? e.message : String(e)}` })
+        })
+      }
       for (const line of corrupt) yield* Effect.logWarning(line)
       if (unindexed.length > 0) {
         yield* ensureDirs.pipe(
@@ -241,6 +259,16 @@ export class PackageCache extends Effect.Service<PackageCache>()("fm/PackageCach
     })
 
     /**
+     * The marker file `verified/<sha256>.<name>@<version>` that remembers a pass of the archive
+     * checks (see {@link verifiedOnce}); `undefined` for a key that is never remembered.
+     */
+    const verifiedMark = (sha256: string, name: string, version: string): string | undefined => {
+      const n = normalizeName(name)
+      if (!isSha256Hex(sha256) || !isPackageName(n) || !isVersion(version)) return undefined
+      return path.join(verifiedDir, `${sha256.toLowerCase()}.${n}@${version}`)
+    }
+
+    /**
      * Runs `check` (the archive checks of an install) on the blob `sha256` for `name@version`
      * unless it passed before, and remembers a pass as an empty marker file
      * `verified/<sha256>.<name>@<version>`. The answer depends only on the bytes, the name and the
@@ -253,9 +281,8 @@ export class PackageCache extends Effect.Service<PackageCache>()("fm/PackageCach
       check: Effect.Effect<A, E>
     ): Effect.Effect<void, E> =>
       Effect.suspend(() => {
-        const n = normalizeName(name)
-        if (!isSha256Hex(sha256) || !isPackageName(n) || !isVersion(version)) return Effect.asVoid(check)
-        const mark = path.join(verifiedDir, `${sha256.toLowerCase()}.${n}@${version}`)
+        const mark = verifiedMark(sha256, name, version)
+        if (mark === undefined) return Effect.asVoid(check)
         if (nodeFs.existsSync(mark)) return Effect.void
         return Effect.zipRight(
           check,
@@ -272,6 +299,32 @@ export class PackageCache extends Effect.Service<PackageCache>()("fm/PackageCach
               }
             }
           })
+        )
+      })
+
+    /**
+     * {@link verifiedOnce} for many blobs: the remembered passes are looked up in one synchronous
+     * loop, and only the rest run their `check` (`concurrency` at a time). For a project install
+     * from the cache, where every pass is remembered, no fiber is started.
+     */
+    const verifiedOnceMany = <A, E>(
+      items: ReadonlyArray<{
+        readonly sha256: string
+        readonly name: string
+        readonly version: string
+        readonly check: () => Effect.Effect<A, E>
+      }>,
+      concurrency: number
+    ): Effect.Effect<void, E> =>
+      Effect.suspend(() => {
+        const todo = items.filter((it) => {
+          const mark = verifiedMark(it.sha256, it.name, it.version)
+          return mark === undefined || !nodeFs.existsSync(mark)
+        })
+        return Effect.forEach(
+          todo,
+          (it) => verifiedOnce(it.sha256, it.name, it.version, Effect.suspend(it.check)),
+          { concurrency, discard: true }
         )
       })
 
@@ -524,6 +577,8 @@ export class PackageCache extends Effect.Service<PackageCache>()("fm/PackageCach
       lookupShaMany,
       /** Runs an archive check on a blob for `name@version` unless it passed before (remembered per SHA-256, name, version). */
       verifiedOnce,
+      /** {@link verifiedOnce} for many blobs (remembered passes looked up in one loop, the rest checked concurrently). */
+      verifiedOnceMany,
       /** Puts cached blobs at new paths: hard links, else copies (never write into the results in place). */
       linkOrCopyMany,
       /** A verified archive for a package version from any registry, if cached (for offline use). */

@@ -34,6 +34,7 @@ import {
 import * as crypto from "node:crypto"
 import * as fs from "node:fs"
 import semver from "semver"
+import { API_PREFIX } from "../api/ApiPrefix.js"
 import {
   ConsistencyProofResponse,
   InclusionProofResponse,
@@ -41,7 +42,6 @@ import {
   LogEntriesResponse
 } from "../api/LogModels.js"
 import { HealthResponse, PackageInfo, ReleaseInfo, SearchResponse, VersionsResponse } from "../api/Models.js"
-import { API_PREFIX } from "../api/RegistryApi.js"
 import { sameName } from "../domain/PackageName.js"
 import { maxSatisfying, pickLatest } from "../domain/Version.js"
 import { USER_AGENT } from "../shared/FmVersion.js"

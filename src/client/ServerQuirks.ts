@@ -5,8 +5,8 @@
  * `RemoteRegistry` re-exports them.
  * @since 0.1.0
  */
+import { API_PREFIX } from "../api/ApiPrefix.js"
 import { PackageInfo } from "../api/Models.js"
-import { API_PREFIX } from "../api/RegistryApi.js"
 
 /**
  * Resolves a registry's `download_url` (absolute, relative, or empty) against its base URL.

@@ -3,6 +3,7 @@
  * @since 0.1.0
  */
 import { Schema } from "effect"
+import { rememberAccepted } from "./RememberAccepted.js"
 
 const NAME_PATTERN = /^[a-z0-9][a-z0-9._-]*$/
 
@@ -45,4 +46,4 @@ export const sameName = (a: string, b: string): boolean => normalizeName(a) === 
  * Whether a string is a valid package name.
  * @since 0.1.0
  */
-export const isPackageName: (u: unknown) => u is PackageName = Schema.is(PackageName)
+export const isPackageName: (u: unknown) => u is PackageName = rememberAccepted(Schema.is(PackageName))

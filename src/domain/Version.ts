@@ -4,6 +4,7 @@
  */
 import { Schema } from "effect"
 import semver from "semver"
+import { rememberAccepted } from "./RememberAccepted.js"
 
 /**
  * A strict semantic version such as `1.2.3` or `2.0.0-rc.1` (no leading `v`, no loose forms).
@@ -37,7 +38,7 @@ export const VersionRange = Schema.String.pipe(
  * Whether a string is a valid strict semver version.
  * @since 0.1.0
  */
-export const isVersion: (u: unknown) => u is Version = Schema.is(Version)
+export const isVersion: (u: unknown) => u is Version = rememberAccepted(Schema.is(Version))
 
 /**
  * Semver ordering of two versions (negative, zero, positive).

@@ -263,11 +263,22 @@ export const writeLock = (
  */
 export const lockProblems = (project: Project, lock: Lockfile): Array<string> => {
   const problems: Array<string> = []
+  // a lock repeats a few ranges and versions over hundreds of edges: semver answers each pair once
+  const answers = new Map<string, boolean>()
+  const satisfies = (version: string, range: string): boolean => {
+    const key = `${version}\u0000${range}`
+    let ok = answers.get(key)
+    if (ok === undefined) {
+      ok = semver.satisfies(version, range)
+      answers.set(key, ok)
+    }
+    return ok
+  }
   const check = (who: string, deps: Readonly<Record<string, string>>) => {
     for (const [n, r] of Object.entries(deps)) {
       const p = lock.packages.get(normalizeName(n))
       if (p === undefined) problems.push(`${who} depends on ${n} ${r}, which is not in ${LOCKFILE}`)
-      else if (!semver.satisfies(p.version, r)) {
+      else if (!satisfies(p.version, r)) {
         problems.push(`${who} depends on ${n} ${r}, but ${LOCKFILE} has ${p.version}`)
       }
     }

@@ -510,27 +510,31 @@ export class ProjectInstall extends Effect.Service<ProjectInstall>()("fm/Project
               hits[i] = h
             }), { concurrency: LOCAL, discard: true })
           meter.expect(packages.reduce((sum, p, i) => (Option.isSome(hits[i]) ? sum : sum + p.size), 0))
-          const got = yield* Effect.forEach(
-            packages,
-            (p, i) => {
-              const hit = hits[i]
-              return Option.isSome(hit) ? Effect.succeed(hit.value) : fetchOne(p, meter.counted)
-            },
-            { concurrency }
+          // downloads (bounded) of what the cache does not hold, in the lock's order
+          const missing = packages.flatMap((_, i) => (Option.isSome(hits[i]) ? [] : [i]))
+          const fetched = yield* Effect.forEach(missing, (i) => fetchOne(packages[i], meter.counted), { concurrency })
+          missing.forEach((i, j) => {
+            hits[i] = Option.some(fetched[j])
+          })
+          const got = hits.map((hit, i) =>
+            Option.getOrThrowWith(hit, () => new Error(`no archive for ${packages[i].name}@${packages[i].version}`))
           )
           // every archive, downloaded or cached, passes the checks of a local file and is the package locked
           // (once per SHA-256, name and version: the cache remembers a pass)
-          yield* Effect.forEach(packages, (p, i) =>
-            cache.verifiedOnce(
-              got[i].sha256,
-              p.name,
-              p.version,
-              verifyPackageArchive(archive, got[i].path, {
-                name: p.name,
-                version: p.version,
-                registry: p.registry.name
-              })
-            ).pipe(Effect.mapError((e) => failFor(p)(e.reason))), { concurrency: LOCAL, discard: true })
+          yield* cache.verifiedOnceMany(
+            packages.map((p, i) => ({
+              sha256: got[i].sha256,
+              name: p.name,
+              version: p.version,
+              check: () =>
+                verifyPackageArchive(archive, got[i].path, {
+                  name: p.name,
+                  version: p.version,
+                  registry: p.registry.name
+                }).pipe(Effect.mapError((e) => failFor(p)(e.reason)))
+            })),
+            LOCAL
+          )
           yield* beforeSwap
           // hard links to the immutable, content-addressed blobs (copies across devices)
           const targets = packages.map((p) => path.join(staging, `${normalizeName(p.name)}-${p.version}.fmpkg`))
