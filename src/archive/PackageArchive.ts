@@ -136,9 +136,10 @@ const make = (limits: ArchiveLimits) =>
       }),
       /**
        * `open` of archive bytes already in memory (an upload): the same checks, no file read;
-       * `label` names the archive in errors and is the result's `file`.
+       * `label` names the archive in errors and is the result's `file`. Untraced: once per upload,
+       * where a span per call (a captured stack) is a cost of its own.
        */
-      openBytes: Effect.fn("PackageArchive.openBytes")(function*(bytes: Uint8Array, label: string) {
+      openBytes: Effect.fnUntraced(function*(bytes: Uint8Array, label: string) {
         return yield* Effect.tryPromise({
           try: (signal): Promise<OpenedArchive> => openArchiveBytes(bytes, label, limits, signal),
           catch: (e) => toError(label, e)

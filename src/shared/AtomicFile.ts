@@ -279,3 +279,99 @@ export const writeFileAtomicSync = (
     throw e
   }
 }
+
+/**
+ * How {@link writeBytesDurable} writes.
+ * @since 0.1.0
+ * @category models
+ */
+export interface DurableWriteOptions {
+  /** The temp file, in the target's directory; created exclusively. */
+  readonly temp: string
+  /** The new file's mode. */
+  readonly mode: number
+  /**
+   * Whether the umask may take bits of `mode` away: then the mode is set again (`fchmod`) before
+   * the fsync. The caller reads its umask once; a umask only ever removes bits.
+   */
+  readonly chmod: boolean
+  /**
+   * An open descriptor of the target's directory, kept by the caller across writes and fsynced
+   * after the rename; `undefined`: the directory is opened, fsynced and closed.
+   */
+  readonly directory: number | undefined
+}
+
+/**
+ * The durable atomic write of bytes held in memory, with Node's callback API (one thread-pool
+ * round trip per step, and neither a promise nor a `FileHandle` per step): exclusive create of
+ * `options.temp`, write (all of `bytes`), `fchmod` (when asked), fsync, rename over `target`,
+ * close, and the directory's fsync; what {@link writeFileAtomicWith} does with `syncDirectory`,
+ * for the server's blobs. `done` gets `null` once all of it is durable, else the failed step as an
+ * {@link AtomicWriteFailed} (the temp file removed; a platform that cannot fsync a directory is
+ * let be, as there).
+ * @since 0.1.0
+ */
+export const writeBytesDurable = (
+  target: string,
+  bytes: Uint8Array,
+  options: DurableWriteOptions,
+  done: (error: AtomicWriteFailed | null) => void
+): void => {
+  const { temp } = options
+  let fd: number | undefined
+  const fail = (operation: string, file: string) => (e: unknown) => {
+    const error = new AtomicWriteFailed(operation, file, e)
+    const open = fd
+    fd = undefined
+    const remove = () => fs.rm(temp, { force: true }, () => done(error))
+    if (open === undefined) remove()
+    else fs.close(open, remove)
+  }
+  const syncDirectory = () => {
+    const dir = path.dirname(target)
+    const finish = (e: NodeJS.ErrnoException | null) => {
+      if (e === null || (typeof e.code === "string" && CANNOT_SYNC_DIRECTORY.has(e.code))) return done(null)
+      done(new AtomicWriteFailed("fsync", dir, e))
+    }
+    if (options.directory !== undefined) return fs.fsync(options.directory, finish)
+    fs.open(dir, "r", (e, dirFd) => {
+      if (e !== null) return finish(e)
+      fs.fsync(dirFd, (synced) => fs.close(dirFd, () => finish(synced)))
+    })
+  }
+  const renamed = (opened: number) => {
+    fd = undefined
+    fs.close(opened, (e) => {
+      // the file is in place and its bytes synced: a failed close only loses the descriptor
+      if (e !== null) return done(new AtomicWriteFailed("close", temp, e))
+      syncDirectory()
+    })
+  }
+  const synced = (opened: number) =>
+    fs.rename(temp, target, (e) => (e === null ? renamed(opened) : fail("rename into", target)(e)))
+  const sync = (opened: number) => fs.fsync(opened, (e) => (e === null ? synced(opened) : fail("fsync", temp)(e)))
+  const written = (opened: number) =>
+    options.chmod
+      ? fs.fchmod(opened, options.mode, (e) => (e === null ? sync(opened) : fail("chmod", temp)(e)))
+      : sync(opened)
+  const write = (opened: number, offset: number) =>
+    offset >= bytes.byteLength ? written(opened) : fs.write(
+      opened,
+      bytes,
+      offset,
+      bytes.byteLength - offset,
+      null,
+      (e, n) =>
+        e !== null
+          ? fail("write", temp)(e)
+          : n > 0
+          ? write(opened, offset + n)
+          : fail("write", temp)(new Error("the file system took none of the bytes"))
+    )
+  fs.open(temp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, options.mode, (e, opened) => {
+    if (e !== null) return done(new AtomicWriteFailed("create", temp, e))
+    fd = opened
+    write(opened, 0)
+  })
+}

@@ -1,7 +1,9 @@
 /**
  * The SQLite store's batched download counts (a read always sees every download counted; counts
- * still pending are written when the store closes) and the hot path's archive cache.
+ * still pending are written when the store closes), its tokens kept in memory (a token written by
+ * this store or by any other connection is read afresh at once) and the hot path's archive cache.
  */
+import { SqliteClient } from "@effect/sql-sqlite-node"
 import { Effect, ManagedRuntime, Option } from "effect"
 import * as fs from "node:fs"
 import * as os from "node:os"
@@ -22,8 +24,10 @@ const release = (name: string, version: string) => newRelease(name, version, { c
 const open = () => {
   const dir = dirs[0] ?? fs.mkdtempSync(path.join(os.tmpdir(), "fm-sqlite-store-"))
   if (dirs.length === 0) dirs.push(dir)
-  const runtime = ManagedRuntime.make(SqlitePackageStore.layer(path.join(dir, "registry.db")))
+  const file = path.join(dir, "registry.db")
+  const runtime = ManagedRuntime.make(SqlitePackageStore.layer(file))
   return {
+    file,
     run: <A, E>(f: (s: PackageStore["Type"]) => Effect.Effect<A, E>) =>
       runtime.runPromise(Effect.flatMap(PackageStore, f)),
     close: () => runtime.dispose()
@@ -68,6 +72,39 @@ describe("download counts on SQLite", () => {
     await store.run((s) => s.delete("gone", "1.0.0"))
     await store.run((s) => s.recordDownload("never-was", "9.9.9"))
     assert.strictEqual((await store.run((s) => s.stats)).totalDownloads, 0)
+    await store.close()
+  })
+})
+
+describe("tokens on SQLite", () => {
+  it("a token check sees every token write at once: this store's own and another connection's", async () => {
+    const store = open()
+    const token = (name: string, hash: string) =>
+      store.run((s) => s.createToken({ name, prefix: "fmr_test", hash, scope: "publish", expiresAt: null }))
+    const find = async (hash: string) => Option.getOrNull(await store.run((s) => s.findTokenByHash(hash)))
+    await token("own", "a".repeat(64))
+    for (let i = 0; i < 3; i++) assert.isNull((await find("a".repeat(64)))?.revokedAt)
+    await store.run((s) => s.revokeToken("own"))
+    assert.isString((await find("a".repeat(64)))?.revokedAt)
+
+    // written by another connection (as `fm studio token revoke`, or a sqlite3 shell) while known here
+    const other = ManagedRuntime.make(SqliteClient.layer({ filename: store.file }))
+    const elsewhere = (f: (sql: SqliteClient.SqliteClient) => Effect.Effect<unknown, unknown>) =>
+      other.runPromise(Effect.flatMap(SqliteClient.SqliteClient, f))
+    await token("other", "b".repeat(64))
+    for (let i = 0; i < 3; i++) assert.isNull((await find("b".repeat(64)))?.revokedAt)
+    await elsewhere((sql) => sql`UPDATE tokens SET revoked_at = ${new Date().toISOString()} WHERE name = 'other'`)
+    assert.isString((await find("b".repeat(64)))?.revokedAt)
+    await elsewhere((sql) => sql`DELETE FROM tokens WHERE name = 'other'`)
+    assert.isNull(await find("b".repeat(64)))
+    // and a token another connection adds is known at once
+    assert.isNull(await find("c".repeat(64)))
+    await elsewhere((sql) =>
+      sql`INSERT INTO tokens (name, prefix, hash, scope, created_at)
+        VALUES ('third', 'fmr_test', ${"c".repeat(64)}, 'read', ${new Date().toISOString()})`
+    )
+    assert.strictEqual((await find("c".repeat(64)))?.name, "third")
+    await other.dispose()
     await store.close()
   })
 })

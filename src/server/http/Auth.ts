@@ -121,8 +121,11 @@ export class Auth extends Effect.Service<Auth>()("fm/server/Auth", {
       return { token, row } satisfies CreatedToken
     })
 
-    /** Checks a presented token: known, not revoked, not expired. */
-    const verify = Effect.fn("Auth.verify")(function*(token: string) {
+    /**
+     * Checks a presented token: known, not revoked, not expired. Untraced: it runs on every
+     * request that carries a token, and a span per call (a captured stack) costs more than it.
+     */
+    const verify = Effect.fnUntraced(function*(token: string) {
       const found = yield* store.findTokenByHash(hashToken(token)).pipe(
         Effect.mapError((e) => new Unavailable({ detail: e.message }))
       )

@@ -56,19 +56,33 @@ export const appendEntry = (
   sql: SqlClient.SqlClient,
   entry: LogEntryFields
 ): Effect.Effect<number, SqlError | ParseError> =>
-  Effect.gen(function*() {
-    const row = yield* SqlSchema.single({
-      Request: AppendRequest,
-      Result: AppendResult,
-      execute: (e) =>
-        sql`INSERT INTO log_entries (idx, operation, name, version, sha256, size_bytes, at)
-          SELECT coalesce(max(idx) + 1, 0), ${e.operation}, ${e.name}, ${e.version}, ${e.sha256},
-            ${e.size_bytes}, ${e.at} FROM log_entries RETURNING idx`
-    })(entry).pipe(
+  Effect.map(
+    appendStatement(sql)(entry).pipe(
       Effect.catchTag("NoSuchElementException", () => Effect.dieMessage("INSERT ... RETURNING returned no row"))
-    )
-    return row.idx
+    ),
+    (row) => row.idx
+  )
+
+/** The append statement of each client, made on its first append and kept. */
+const appendStatements = new WeakMap<SqlClient.SqlClient, ReturnType<typeof makeAppend>>()
+
+const makeAppend = (sql: SqlClient.SqlClient) =>
+  SqlSchema.single({
+    Request: AppendRequest,
+    Result: AppendResult,
+    execute: (e) =>
+      sql`INSERT INTO log_entries (idx, operation, name, version, sha256, size_bytes, at)
+        SELECT coalesce(max(idx) + 1, 0), ${e.operation}, ${e.name}, ${e.version}, ${e.sha256},
+          ${e.size_bytes}, ${e.at} FROM log_entries RETURNING idx`
   })
+
+const appendStatement = (sql: SqlClient.SqlClient): ReturnType<typeof makeAppend> => {
+  const known = appendStatements.get(sql)
+  if (known !== undefined) return known
+  const made = makeAppend(sql)
+  appendStatements.set(sql, made)
+  return made
+}
 
 /**
  * Entries `[start, end)` in index order.

@@ -1,14 +1,15 @@
 /**
- * Durable blob writes: the atomic write of `shared/AtomicFile.ts` (`open(wx)`, `write`, `fsync`,
- * `close`, `rename`) plus the directory's `fsync` (through a handle of the directory kept open), run by libuv's thread pool (so `fsync` never
- * blocks the event loop, and several writes proceed side by side), with errors naming the step.
+ * Durable blob writes: the atomic write of `shared/AtomicFile.ts` (`writeBytesDurable`: `open(wx)`,
+ * `write`, `fsync`, `rename`, `close`) plus the directory's `fsync` (through a descriptor of the
+ * directory kept open), run by libuv's thread pool (so `fsync` never blocks the event loop, and
+ * several writes proceed side by side), with errors naming the step.
  * @since 0.1.0
  */
 import { Data, Effect } from "effect"
 import type { Scope } from "effect"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
-import { AtomicWriteFailed, writeFileAtomicWith } from "../../shared/AtomicFile.js"
+import { writeBytesDurable } from "../../shared/AtomicFile.js"
 import { DIR_MODE, FILE_MODE } from "./FileModes.js"
 
 /**
@@ -31,49 +32,66 @@ export class WriteFailed extends Data.TaggedError("WriteFailed")<{
  */
 export type BlobWriter = (bytes: Uint8Array, part: string, target: string) => Effect.Effect<void, WriteFailed>
 
+/** A shard directory as known: `pending` while it is being made and opened, then its descriptor (or none). */
+type Directory =
+  | { readonly state: "pending"; readonly waiting: Array<(error: unknown, fd: number | undefined) => void> }
+  | { readonly state: "open"; readonly fd: number | undefined }
+
 /**
- * A {@link BlobWriter} through `AtomicFile.writeFileAtomicWith` (with the directory's fsync).
- * Directories it has made (or found) are remembered with an open handle, closed with the scope:
- * a write into a known shard costs no `mkdir`, and its directory fsync no `open` and `close`.
+ * A {@link BlobWriter} through `AtomicFile.writeBytesDurable` (with the directory's fsync).
+ * Directories it has made (or found) are remembered with an open descriptor, closed with the
+ * scope: a write into a known shard costs no `mkdir`, and its directory fsync no `open` and
+ * `close`. The file mode is set again after the write only when the process's umask would take
+ * bits of it away (read once, here).
  * @since 0.1.0
  * @category constructors
  */
 export const make: Effect.Effect<BlobWriter, never, Scope.Scope> = Effect.gen(function*() {
-  // a shard's directory handle once it is known to exist (undefined: it could not be opened, and
-  // each write opens the directory for its fsync, as without a handle)
-  const made = new Map<string, Promise<Fs.promises.FileHandle | undefined>>()
+  const made = new Map<string, Directory>()
   yield* Effect.addFinalizer(() =>
-    Effect.promise(() =>
-      Promise.all([...made.values()].map((h) => h.then((handle) => handle?.close()).catch(() => undefined)))
-    )
+    Effect.async<void>((resume) => {
+      const fds = [...made.values()].flatMap((d) => d.state === "open" && d.fd !== undefined ? [d.fd] : [])
+      made.clear()
+      let left = fds.length
+      if (left === 0) return resume(Effect.void)
+      for (const fd of fds) Fs.close(fd, () => --left === 0 && resume(Effect.void))
+    })
   )
-  const failed = (operation: string, file: string) => (cause: unknown) =>
+  // the umask only ever removes bits: when it removes none of the mode's, the mode given at create holds
+  const chmod = (process.umask() & FILE_MODE) !== 0
+  const failed = (operation: string, file: string, cause: unknown) =>
     new WriteFailed({ operation, file, message: cause instanceof Error ? cause.message : String(cause) })
-  const directoryOf = (dir: string): Promise<Fs.promises.FileHandle | undefined> => {
+  /** The directory's descriptor once it exists (undefined: it could not be opened; each write opens it for its fsync). */
+  const directoryOf = (dir: string, then: (error: unknown, fd: number | undefined) => void): void => {
     const known = made.get(dir)
-    if (known !== undefined) return known
-    const opened = Fs.promises.mkdir(dir, { recursive: true, mode: DIR_MODE }).then(() =>
-      Fs.promises.open(dir, "r").catch(() => undefined)
-    )
-    made.set(dir, opened)
-    // a failed mkdir is not remembered: the next write tries again
-    opened.catch(() => made.delete(dir))
-    return opened
+    if (known !== undefined) {
+      if (known.state === "open") return then(null, known.fd)
+      known.waiting.push(then)
+      return
+    }
+    const waiting = [then]
+    made.set(dir, { state: "pending", waiting })
+    Fs.mkdir(dir, { recursive: true, mode: DIR_MODE }, (e) => {
+      if (e !== null) {
+        // a failed mkdir is not remembered: the next write tries again
+        made.delete(dir)
+        for (const f of waiting) f(e, undefined)
+        return
+      }
+      Fs.open(dir, "r", (opened, fd) => {
+        const kept = opened === null ? fd : undefined
+        made.set(dir, { state: "open", fd: kept })
+        for (const f of waiting) f(null, kept)
+      })
+    })
   }
-  return (bytes, part, target) => {
-    const dir = Path.dirname(target)
-    return Effect.flatMap(
-      Effect.tryPromise({ try: () => directoryOf(dir), catch: failed("create", dir) }),
-      (directory) =>
-        Effect.tryPromise({
-          try: () =>
-            writeFileAtomicWith(
-              target,
-              { temp: part, mode: FILE_MODE, syncDirectory: true, directory },
-              (handle) => handle.writeFile(bytes)
-            ),
-          catch: (e) => e instanceof AtomicWriteFailed ? failed(e.operation, e.file)(e.cause) : failed("write", part)(e)
-        })
-    )
-  }
+  return (bytes, part, target) =>
+    Effect.async<void, WriteFailed>((resume) => {
+      const dir = Path.dirname(target)
+      directoryOf(dir, (e, directory) => {
+        if (e !== null) return resume(Effect.fail(failed("create", dir, e)))
+        writeBytesDurable(target, bytes, { temp: part, mode: FILE_MODE, chmod, directory }, (error) =>
+          resume(error === null ? Effect.void : Effect.fail(failed(error.operation, error.file, error.cause))))
+      })
+    })
 })

@@ -89,7 +89,8 @@ export const makePublishGroup = (
           return Deferred.done(p.done, outcome)
         }, { discard: true }))
     })
-    return Effect.fn("PackageStore.publish")(function*(release: NewRelease) {
+    // untraced: once per upload, where a span per call (a captured stack) is a cost of its own
+    return Effect.fnUntraced(function*(release: NewRelease) {
       const done = yield* Deferred.make<PublishedRelease, StoreError | VersionExists>()
       queued.push({ release, done })
       // the group is written whole whatever happens to the fiber that writes it

@@ -59,4 +59,12 @@ export interface SqlDialect {
    * asks its checkpoint worker for a checkpoint (`WalCheckpointer`). Unset: nothing to do.
    */
   readonly wrote?: Effect.Effect<void>
+  /**
+   * A number that changes whenever another connection (another process: `fm studio token`, a
+   * `sqlite3` shell) commits to the database, read on this store's own connection (SQLite:
+   * `PRAGMA data_version`). With it, tokens are kept in memory between such changes and this
+   * store's own token writes; unset (a database any SQL client may change unheard, as PostgreSQL
+   * replicas'), every token check reads the database.
+   */
+  readonly changedElsewhere?: Effect.Effect<number, SqlError>
 }

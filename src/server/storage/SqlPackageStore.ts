@@ -24,7 +24,8 @@ import type {
   ReleaseRow,
   SearchQuery,
   SearchResult,
-  StoreStats
+  StoreStats,
+  TokenRow
 } from "./PackageStore.js"
 import {
   AmbiguousToken,
@@ -39,6 +40,9 @@ import { makeReadCache } from "./ReadCache.js"
 import type { SqlDialect } from "./SqlDialect.js"
 import { makeSqlQueries } from "./SqlQueries.js"
 import type { PackageWithLatest } from "./SqlRows.js"
+
+/** Most tokens kept in memory by hash (see `findTokenByHash`); past it they are all forgotten. */
+const MAX_KNOWN_TOKENS = 1024
 
 /** A release row without the package id its query carried along. */
 const releaseOf = <R extends ReleaseRow & { readonly packageId: number }>(
@@ -153,18 +157,39 @@ export const makeSql = (
           size: release.sizeBytes,
           time: at
         })
-        const row = yield* q.insertRelease({
-          ...release,
-          packageId: pkg.id,
+        const fields = {
+          name: release.name,
           nameNorm,
-          componentCount: release.components.length,
+          version: release.version,
+          description: release.description,
+          author: release.author,
+          authorEmail: release.authorEmail,
+          license: release.license,
+          category: release.category,
+          homepage: release.homepage,
+          repository: release.repository,
+          tags: release.tags,
+          components: release.components,
+          pythonRequirements: release.pythonRequirements,
+          flowmasonVersion: release.flowmasonVersion,
+          kind: release.kind,
+          dependencies: release.dependencies,
+          checksum: release.checksum,
+          sizeBytes: release.sizeBytes,
           downloads: 0,
           publishedAt: at,
           yanked: false,
           yankReason: null,
           logIndex
+        } satisfies Omit<ReleaseRow, "id">
+        const { id } = yield* q.insertRelease({
+          ...fields,
+          packageId: pkg.id,
+          componentCount: release.components.length
         })
-        yield* q.insertDeps({ releaseId: row.id, deps: release.dependencies })
+        // the row as inserted (what `SELECT *` of it would decode to)
+        const row: ReleaseRow = { id, ...fields }
+        yield* q.insertDeps({ releaseId: id, deps: release.dependencies })
         const after = yield* refreshPackage(pkg.id)
         return {
           ...row,
@@ -324,12 +349,44 @@ export const makeSql = (
           }
           return yield* q.insertToken({ ...token, createdAt: now() })
         })
-      ).pipe(failing(`create token ${token.name}`))
+      ).pipe(tokenWriting, failing(`create token ${token.name}`))
     })
 
-    const findTokenByHash = Effect.fn("PackageStore.findTokenByHash")(function*(hash: string) {
-      return yield* q.tokenByHash(hash).pipe(failing("look up a token"))
-    })
+    const readToken = (hash: string) => q.tokenByHash(hash).pipe(failing("look up a token"))
+    // Known tokens by hash, as last read, while nothing could have changed them: this store's own
+    // token writes clear them, and any other connection's commit (`changedElsewhere`) too, so a
+    // revocation holds from the next check on. Without `changedElsewhere` nothing is kept.
+    const knownTokens = new Map<string, Option.Option<TokenRow>>()
+    let knownAt = Number.NaN
+    let tokenWrites = 0
+    const changedElsewhere = dialect.changedElsewhere
+    const findTokenByHash = changedElsewhere === undefined ?
+      readToken :
+      (hash: string) =>
+        Effect.flatMap(failing("look up a token")(changedElsewhere), (at) => {
+          if (at !== knownAt) {
+            knownTokens.clear()
+            knownAt = at
+          }
+          const known = knownTokens.get(hash)
+          if (known !== undefined) return Effect.succeed(known)
+          const writes = tokenWrites
+          return Effect.tap(readToken(hash), (row) => {
+            // a token write meanwhile may have made this row stale: not kept
+            if (Option.isNone(row) || writes !== tokenWrites || at !== knownAt) return
+            if (knownTokens.size >= MAX_KNOWN_TOKENS) knownTokens.clear()
+            knownTokens.set(hash, row)
+          })
+        })
+    /** Wraps a token write: forgets the known tokens once it ended (and any read that overlapped it). */
+    const tokenWriting = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+      Effect.ensuring(
+        effect,
+        Effect.sync(() => {
+          tokenWrites++
+          knownTokens.clear()
+        })
+      )
 
     const listTokens = q.allTokens().pipe(failing("list tokens"))
 
@@ -348,7 +405,7 @@ export const makeSql = (
           const revoked = yield* q.revokeToken({ id: target.id, at })
           return Option.getOrElse(revoked, () => target)
         })
-      ).pipe(failing(`revoke token ${idOrName}`))
+      ).pipe(tokenWriting, failing(`revoke token ${idOrName}`))
     })
 
     return {

@@ -188,11 +188,14 @@ export const makeSqlQueries = (sql: SqlClient.SqlClient) => {
           VALUES (${r.nameNorm}, ${r.name}, '[]', 0, ${r.at}, ${r.at})
           ON CONFLICT (name_norm) DO UPDATE SET updated_at = excluded.updated_at RETURNING id`
     }),
-    /** Inserts a release; returns its row. */
+    /**
+     * Inserts a release; returns its id (the rest of its row is what was inserted: not read back
+     * and decoded again).
+     */
     insertRelease: single({
       Request: ReleaseInsert,
-      Result: ReleaseRowSchema,
-      execute: (columns) => sql`INSERT INTO releases ${sql.insert(columns)} RETURNING *`
+      Result: IdRow,
+      execute: (columns) => sql`INSERT INTO releases ${sql.insert(columns)} RETURNING id`
     }),
     /** Records a release's dependencies. */
     insertDeps: SqlSchema.void({

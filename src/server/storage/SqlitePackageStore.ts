@@ -217,12 +217,21 @@ export const dialect: Effect.Effect<SqlDialect, never, SqlClient.SqlClient | Sco
     file,
     (pages) => sql`PRAGMA wal_autocheckpoint = ${sql.literal(String(Math.trunc(pages)))}`.pipe(Effect.ignore)
   )
+  // bumped by every commit of another connection (only token commands write beside the server)
+  const changedElsewhere = sql<{ readonly data_version: unknown }>`PRAGMA data_version`.pipe(
+    Effect.map((rows) => {
+      const v = rows[0]?.data_version
+      // anything but a number never equals itself: nothing is kept
+      return typeof v === "number" ? v : Number.NaN
+    })
+  )
   // the server holds the database file alone (token commands only touch tokens)
   return {
     backend: "sqlite",
     reindex,
     search,
     singleWriter: true,
+    changedElsewhere,
     ...(syncCommitted === undefined ? {} : { syncCommitted }),
     ...(checkpointer === undefined ? {} : { wrote: checkpointer.wrote })
   }
