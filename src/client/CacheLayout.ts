@@ -26,8 +26,20 @@ export interface IndexRecord {
   readonly stored_at: string
 }
 
-/** A unique part for temp file names: pid, time, 12 random hex digits. @internal */
-export const uniqueSuffix = () => `${process.pid}-${Date.now().toString(36)}-${crypto.randomBytes(6).toString("hex")}`
+/** 12 random hex digits drawn once per process (see {@link uniqueSuffix}). */
+let processNonce: string | undefined
+/** Temp names handed out by this process so far. */
+let tempCount = 0
+
+/**
+ * A unique part for temp file names: pid, time, 12 random hex digits drawn once per process, and a
+ * counter (one random draw per process, not one per temp file: a cold install names about 300).
+ * @internal
+ */
+export const uniqueSuffix = () =>
+  `${process.pid}-${Date.now().toString(36)}-${(processNonce ??= crypto.randomBytes(6).toString("hex"))}${
+    (tempCount++).toString(36)
+  }`
 
 /** The folders of a cache directory. @internal */
 export interface CacheLayout {

@@ -4,11 +4,11 @@
  * @internal
  */
 import { Effect, Option, Schema } from "effect"
-import * as crypto from "node:crypto"
 import * as fs from "node:fs"
 import * as nodePath from "node:path"
 import { API_PREFIX } from "../api/ApiPrefix.js"
 import { writeFileAtomicSync } from "../shared/AtomicFile.js"
+import { uniqueSuffix } from "./CacheLayout.js"
 
 /**
  * One cached metadata answer: the URL it answers, its ETag and the JSON body.
@@ -105,7 +105,7 @@ export const writeMetadata = (file: string, record: Omit<MetadataRecord, "checke
   Effect.sync(() => {
     try {
       writeFileAtomicSync(file, JSON.stringify(record), {
-        temp: `${file}.${process.pid}-${crypto.randomBytes(6).toString("hex")}.tmp`,
+        temp: `${file}.${uniqueSuffix()}.tmp`,
         createDirectories: true,
         fsync: false
       })

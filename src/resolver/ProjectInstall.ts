@@ -591,7 +591,8 @@ export class ProjectInstall extends Effect.Service<ProjectInstall>()("fm/Project
         let packages: Array<LockedPackage>
         let warnings: Array<string> = []
         let resolved = false
-        let early: ReadonlyMap<string, Got> = new Map()
+        // the early downloads, waited for once the publish-log check below has started
+        let settle: Effect.Effect<ReadonlyMap<string, Got>> = Effect.succeed(new Map())
         const meter = makeMeter(options.onProgress)
         if (keep === undefined && problems.length === 0 && lock !== undefined) {
           packages = reachable(project.dependencies, lock.packages)
@@ -614,10 +615,11 @@ export class ProjectInstall extends Effect.Service<ProjectInstall>()("fm/Project
           packages = toLocked(out.resolution)
           warnings = out.warnings
           resolved = true
-          early = new Map([...read, ...(yield* downloads.settle)])
+          settle = Effect.map(downloads.settle, (done) => new Map([...read, ...done]))
         }
         // the registries' publish logs must vouch for every package: one request per registry,
-        // alongside the downloads; nothing is swapped in before it passes
+        // started as soon as the packages are known (alongside the downloads still running, early
+        // ones included); nothing is swapped in before it passes
         const toVouch = packages.filter((p) => p.sha256 !== "")
         const vouching = yield* Effect.fork(registries.vouchMany(toVouch.map((p) => ({
           registry: p.registry.name,
@@ -627,6 +629,7 @@ export class ProjectInstall extends Effect.Service<ProjectInstall>()("fm/Project
           size: p.size,
           logIndex: p.logIndex
         }))))
+        const early = yield* settle
         const installed = yield* materialize(packages, installDir, concurrency, early, meter, Fiber.join(vouching))
         const indexes = yield* Fiber.join(vouching)
         const learned = packages.some((p) =>

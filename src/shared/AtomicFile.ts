@@ -225,13 +225,20 @@ export const writeFileAtomicPromise = (
   })
 
 /**
+ * Target directories {@link writeFileAtomicSync} created or found in this process: not created
+ * again. Only a hint: a directory removed since is created again when the rename finds it missing.
+ */
+const knownDirectories = new Set<string>()
+
+/**
  * {@link writeFileAtomicPromise} with plain synchronous system calls, for small files written on
  * an install's hot path (cache index entries, metadata answers, check markers): a handful of
  * system calls on the main thread cost a fraction of the same calls as thread-pool round trips.
  * Exclusive create of `options.temp`, write, fsync (unless `fsync: false`), close, rename over
- * `target`; with `createDirectories`, a missing directory of the temp file or the target is
- * created and the step tried once more. The temp file is removed when any step fails; throws
- * Node's error.
+ * `target`; with `createDirectories`, a missing directory of the temp file is created and the
+ * step tried once more, and the target's directory is created before the rename unless this
+ * process has seen it (one removed since is created when the rename misses it). The temp file is
+ * removed when any step fails; throws Node's error.
  * @since 0.1.0
  */
 export const writeFileAtomicSync = (
@@ -250,6 +257,7 @@ export const writeFileAtomicSync = (
     }
   }
   const fd = orCreateDirectory(() => fs.openSync(temp, "wx", mode), path.dirname(temp))
+  if (options.createDirectories === true) knownDirectories.add(path.dirname(temp))
   try {
     try {
       fs.writeFileSync(fd, data)
@@ -258,7 +266,14 @@ export const writeFileAtomicSync = (
       fs.closeSync(fd)
     }
     if (mode !== undefined) fs.chmodSync(temp, mode)
-    orCreateDirectory(() => fs.renameSync(temp, target), path.dirname(target))
+    const dir = path.dirname(target)
+    if (options.createDirectories === true && !knownDirectories.has(dir)) {
+      // created up front (a no-op when it exists): a rename into a missing directory throws, and
+      // building that error cost more than the system call (a cold install renames ~150 such)
+      fs.mkdirSync(dir, { recursive: true })
+      knownDirectories.add(dir)
+    }
+    orCreateDirectory(() => fs.renameSync(temp, target), dir)
   } catch (e) {
     fs.rmSync(temp, { force: true })
     throw e
