@@ -283,24 +283,27 @@ export class PackageCache extends Effect.Service<PackageCache>()("fm/PackageCach
       Effect.suspend(() => {
         const mark = verifiedMark(sha256, name, version)
         if (mark === undefined) return Effect.asVoid(check)
-        if (nodeFs.existsSync(mark)) return Effect.void
-        return Effect.zipRight(
-          check,
-          // an empty file: one synchronous create (the directory is created only when missing)
-          Effect.sync(() => {
+        return nodeFs.existsSync(mark) ? Effect.void : checkThenMark(mark, check)
+      })
+
+    /** Runs `check`, then remembers its pass as the empty marker file `mark` (a failed create only costs a re-check). */
+    const checkThenMark = <A, E>(mark: string, check: Effect.Effect<A, E>): Effect.Effect<void, E> =>
+      Effect.zipRight(
+        check,
+        // an empty file: one synchronous create (the directory is created only when missing)
+        Effect.sync(() => {
+          try {
+            nodeFs.closeSync(nodeFs.openSync(mark, "w"))
+          } catch {
             try {
+              nodeFs.mkdirSync(verifiedDir, { recursive: true })
               nodeFs.closeSync(nodeFs.openSync(mark, "w"))
             } catch {
-              try {
-                nodeFs.mkdirSync(verifiedDir, { recursive: true })
-                nodeFs.closeSync(nodeFs.openSync(mark, "w"))
-              } catch {
-                // not remembered: checked again next time
-              }
+              // not remembered: checked again next time
             }
-          })
-        )
-      })
+          }
+        })
+      )
 
     /**
      * {@link verifiedOnce} for many blobs: the remembered passes are looked up in one synchronous
@@ -317,15 +320,12 @@ export class PackageCache extends Effect.Service<PackageCache>()("fm/PackageCach
       concurrency: number
     ): Effect.Effect<void, E> =>
       Effect.suspend(() => {
-        const todo = items.filter((it) => {
+        const todo = items.flatMap((it) => {
           const mark = verifiedMark(it.sha256, it.name, it.version)
-          return mark === undefined || !nodeFs.existsSync(mark)
+          if (mark === undefined) return [Effect.asVoid(Effect.suspend(it.check))]
+          return nodeFs.existsSync(mark) ? [] : [checkThenMark(mark, Effect.suspend(it.check))]
         })
-        return Effect.forEach(
-          todo,
-          (it) => verifiedOnce(it.sha256, it.name, it.version, Effect.suspend(it.check)),
-          { concurrency, discard: true }
-        )
+        return Effect.all(todo, { concurrency, discard: true })
       })
 
     const lookupSha = Effect.fn("PackageCache.lookupSha")(function*(key: CacheKey, sha256: string) {

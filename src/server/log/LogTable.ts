@@ -48,26 +48,15 @@ const AppendRequest = LogEntryRow.omit("index")
 const AppendResult = Schema.Struct({ idx: IntColumn })
 
 /**
- * Appends one entry inside the caller's transaction, which must hold the dialect's log lock
- * already (every write takes it first); returns its index.
+ * The append of one entry on `sql` (its statement built once: make it once per client), run
+ * inside the caller's transaction, which must hold the dialect's log lock already (every write
+ * takes it first); returns the entry's index.
  * @since 0.1.0
  */
-export const appendEntry = (
-  sql: SqlClient.SqlClient,
-  entry: LogEntryFields
-): Effect.Effect<number, SqlError | ParseError> =>
-  Effect.map(
-    appendStatement(sql)(entry).pipe(
-      Effect.catchTag("NoSuchElementException", () => Effect.dieMessage("INSERT ... RETURNING returned no row"))
-    ),
-    (row) => row.idx
-  )
-
-/** The append statement of each client, made on its first append and kept. */
-const appendStatements = new WeakMap<SqlClient.SqlClient, ReturnType<typeof makeAppend>>()
-
-const makeAppend = (sql: SqlClient.SqlClient) =>
-  SqlSchema.single({
+export const makeAppendEntry = (
+  sql: SqlClient.SqlClient
+): (entry: LogEntryFields) => Effect.Effect<number, SqlError | ParseError> => {
+  const append = SqlSchema.single({
     Request: AppendRequest,
     Result: AppendResult,
     execute: (e) =>
@@ -75,13 +64,13 @@ const makeAppend = (sql: SqlClient.SqlClient) =>
         SELECT coalesce(max(idx) + 1, 0), ${e.operation}, ${e.name}, ${e.version}, ${e.sha256},
           ${e.size_bytes}, ${e.at} FROM log_entries RETURNING idx`
   })
-
-const appendStatement = (sql: SqlClient.SqlClient): ReturnType<typeof makeAppend> => {
-  const known = appendStatements.get(sql)
-  if (known !== undefined) return known
-  const made = makeAppend(sql)
-  appendStatements.set(sql, made)
-  return made
+  return (entry) =>
+    Effect.map(
+      append(entry).pipe(
+        Effect.catchTag("NoSuchElementException", () => Effect.dieMessage("INSERT ... RETURNING returned no row"))
+      ),
+      (row) => row.idx
+    )
 }
 
 /**

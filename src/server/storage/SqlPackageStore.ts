@@ -13,7 +13,7 @@ import type { ParseError } from "effect/ParseResult"
 import { normalizeName } from "../../domain/PackageName.js"
 import { sortVersions } from "../../domain/Version.js"
 import type { LogOperation } from "../../shared/log/LogEntry.js"
-import { appendEntry, logSize as readLogSize, readEntries } from "../log/LogTable.js"
+import { logSize as readLogSize, makeAppendEntry, readEntries } from "../log/LogTable.js"
 import { makeDownloadCounts } from "./DownloadCounts.js"
 import type {
   NewRelease,
@@ -115,9 +115,10 @@ export const makeSql = (
       })
 
     const lockLog = dialect.lockLog ?? Effect.void
+    const appendEntry = makeAppendEntry(sql)
     /** Logs a yank, unyank or delete of `release`, inside the caller's transaction (which holds the log lock). */
     const logChange = (operation: LogOperation, release: ReleaseRow) =>
-      appendEntry(sql, {
+      appendEntry({
         operation,
         name: release.name,
         version: release.version,
@@ -149,7 +150,7 @@ export const makeSql = (
           })
         }
         const pkg = yield* q.upsertPackage({ nameNorm, name: release.name, at })
-        const logIndex = yield* appendEntry(sql, {
+        const logIndex = yield* appendEntry({
           operation: "publish",
           name: release.name,
           version: release.version,
