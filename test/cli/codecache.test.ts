@@ -86,6 +86,32 @@ describe("readCodeCache / writeCodeCache", () => {
     assert.isUndefined(readCodeCache(path.join(dir, "missing.bin")))
   })
 
+  it("reads into the caller's buffer when the file fits, and into a new one when it does not", () => {
+    const dir = newHome()
+    const file = path.join(dir, "v8", "x-a.bin")
+    const data = crypto.randomBytes(10_000)
+    assert.isTrue(writeCodeCache(file, data, "x-"))
+    const size = fs.statSync(file).size
+
+    const roomy = Buffer.alloc(size + 100, 0xaa)
+    const inRoomy = readCodeCache(file, roomy)
+    assert.deepStrictEqual(inRoomy, data)
+    assert.strictEqual(inRoomy?.buffer, roomy.buffer) // a view of the caller's buffer
+    assert.strictEqual(roomy[size], 0xaa) // nothing written past the file
+
+    const small = Buffer.alloc(size - 1, 0xaa)
+    const inNew = readCodeCache(file, small)
+    assert.deepStrictEqual(inNew, data)
+    assert.notStrictEqual(inNew?.buffer, small.buffer)
+    assert.isTrue(small.every((b) => b === 0xaa)) // the small buffer is left alone
+
+    // a corrupt file read into the buffer is still refused
+    const flipped = fs.readFileSync(file)
+    flipped[size - 1] = flipped[size - 1]! ^ 0xff
+    fs.writeFileSync(file, flipped)
+    assert.isUndefined(readCodeCache(file, Buffer.alloc(size)))
+  })
+
   it("removes other builds' files and stray temporary files once stale, and reports a failed write", () => {
     const dir = newHome()
     const now = Date.now()
