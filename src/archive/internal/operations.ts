@@ -26,45 +26,65 @@ import { RATIO_ENTRY_THRESHOLD, scanZip, writeZip } from "./zip.js"
  */
 export const READ_WHOLE_BYTES = 1024 * 1024
 
-/**
- * The whole file when it is a regular file of at most {@link READ_WHOLE_BYTES} (exactly the size
- * it had when opened: a file that shrinks meanwhile is truncated), else `undefined` (anything
- * else, a FIFO say, is never opened here: that could block).
- */
-const readSmall = (file: string): Buffer | undefined => {
-  const info = fs.statSync(file)
-  if (!info.isFile() || info.size <= 0 || info.size > READ_WHOLE_BYTES) return undefined
-  const fd = fs.openSync(file, "r")
-  try {
-    const { size } = fs.fstatSync(fd)
-    if (size <= 0 || size > READ_WHOLE_BYTES) return undefined
-    const buffer = Buffer.allocUnsafe(size)
-    let done = 0
-    while (done < size) {
-      const bytesRead = fs.readSync(fd, buffer, done, size - done, done)
-      if (bytesRead === 0) throw new ArchiveFailure("truncated (unexpected end of file)")
-      done += bytesRead
-    }
-    return buffer
-  } finally {
-    fs.closeSync(fd)
-  }
+/** What a file that is not a regular file is, for the error that refuses it. */
+const kindOf = (info: fs.Stats): string =>
+  info.isDirectory()
+    ? "a directory"
+    : info.isFIFO()
+    ? "a FIFO"
+    : info.isCharacterDevice()
+    ? "a character device"
+    : info.isBlockDevice()
+    ? "a block device"
+    : info.isSocket()
+    ? "a socket"
+    : "not a file"
+
+/** Refuses what is not a regular file (a FIFO, a device, a directory, a socket). */
+const checkRegular = (info: fs.Stats): void => {
+  if (!info.isFile()) throw new ArchiveFailure(`is not a regular file (${kindOf(info)}), not a .fmpkg archive`)
 }
 
 /**
- * An archive file on disk as a {@link ByteSource}, open for the duration of `use`: read whole
- * when it is at most {@link READ_WHOLE_BYTES} (the same checks then run on the buffer), else
- * read piece by piece.
+ * Opening flags that never block: the open of a FIFO with no writer would otherwise wait for one
+ * (on the main thread, where not even a signal can end the wait). For a regular file the flag
+ * changes nothing; anything else is refused once open ({@link checkRegular}).
+ */
+const READ_NO_WAIT = fs.constants.O_RDONLY | fs.constants.O_NONBLOCK
+
+/**
+ * An archive file on disk as a {@link ByteSource}, open for the duration of `use` and refused
+ * unless it is a regular file: read whole, in one synchronous read of a few system calls, when
+ * it is at most {@link READ_WHOLE_BYTES} (the same checks then run on the buffer; a file that
+ * shrinks meanwhile is truncated), else read piece by piece.
  */
 const withFileSource = async <A>(file: string, use: (source: ByteSource) => Promise<A>): Promise<A> => {
-  const small = readSmall(file)
-  if (small !== undefined) return use(bufferSource(small, file))
-  const fh = await fs.promises.open(file, "r")
+  const fd = fs.openSync(file, READ_NO_WAIT)
+  let small: Buffer | undefined
   try {
-    const { size } = await fh.stat()
+    const info = fs.fstatSync(fd)
+    checkRegular(info)
+    if (info.size <= READ_WHOLE_BYTES) {
+      const buffer = Buffer.allocUnsafe(info.size)
+      let done = 0
+      while (done < info.size) {
+        const bytesRead = fs.readSync(fd, buffer, done, info.size - done, done)
+        if (bytesRead === 0) throw new ArchiveFailure("truncated (unexpected end of file)")
+        done += bytesRead
+      }
+      small = buffer
+    }
+  } finally {
+    fs.closeSync(fd)
+  }
+  if (small !== undefined) return use(bufferSource(small, file))
+  const fh = await fs.promises.open(file, READ_NO_WAIT)
+  try {
+    const info = await fh.stat()
+    checkRegular(info)
     return await use({
       label: file,
-      size,
+      size: info.size,
       readAt: async (position, length) => {
         const buffer = Buffer.alloc(length)
         let done = 0
@@ -75,7 +95,8 @@ const withFileSource = async <A>(file: string, use: (source: ByteSource) => Prom
         }
         return buffer
       },
-      chunks: () => fs.createReadStream(file, { highWaterMark: 256 * 1024 })
+      // a stream of its own, closed by the stream
+      chunks: () => fs.createReadStream(file, { fd: fs.openSync(file, READ_NO_WAIT), highWaterMark: 256 * 1024 })
     })
   } finally {
     await fh.close()
