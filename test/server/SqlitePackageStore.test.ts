@@ -5,6 +5,7 @@
  */
 import { SqliteClient } from "@effect/sql-sqlite-node"
 import { Effect, ManagedRuntime, Option } from "effect"
+import { spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -105,6 +106,61 @@ describe("tokens on SQLite", () => {
     )
     assert.strictEqual((await find("c".repeat(64)))?.name, "third")
     await other.dispose()
+    await store.close()
+  })
+})
+
+/**
+ * Another process (the server, or `fm studio token` beside it) in the middle of a write: it holds
+ * SQLite's write lock for `holdMs`, then commits. Resolves once it holds the lock; `done` once it
+ * has committed and exited.
+ */
+const writerElsewhere = async (file: string, holdMs: number) => {
+  const child = spawn(process.execPath, [
+    "-e",
+    `const D = require("better-sqlite3"); const db = new D(process.argv[1]);
+     db.exec("BEGIN IMMEDIATE"); db.prepare("UPDATE packages SET updated_at = updated_at").run();
+     process.stdout.write("locked\\n");
+     setTimeout(() => { db.exec("COMMIT"); db.close(); }, Number(process.argv[2]));`,
+    file,
+    String(holdMs)
+  ], { cwd: process.cwd(), stdio: ["ignore", "pipe", "inherit"] })
+  const done = new Promise<number | null>((resolve) => child.on("exit", resolve))
+  await new Promise<void>((resolve, reject) => {
+    child.stdout.on("data", () => resolve())
+    child.on("exit", (code) => reject(new Error(`the other writer exited (${code}) before it held the lock`)))
+  })
+  return { done }
+}
+
+describe("writes beside another process on SQLite", () => {
+  // A transaction that reads before it writes would hold a snapshot from before the other
+  // process's commit and fail at its first write (SQLITE_BUSY_SNAPSHOT, which no busy timeout
+  // waits out); each such write transaction takes the write lock first, waiting for the other.
+  it("token create, token revoke and delete wait for another process's write and succeed", async () => {
+    const store = open()
+    await store.run((s) => s.publish(release("kept", "1.0.0")))
+    await store.run((s) => s.publish(release("gone", "1.0.0")))
+    await store.run((s) =>
+      s.createToken({ name: "old", prefix: "fmr_test", hash: "d".repeat(64), scope: "publish", expiresAt: null })
+    )
+
+    const writes = [
+      () =>
+        store.run((s) =>
+          s.createToken({ name: "new", prefix: "fmr_test", hash: "e".repeat(64), scope: "read", expiresAt: null })
+        ),
+      () => store.run((s) => s.revokeToken("old")),
+      () => store.run((s) => s.delete("gone", "1.0.0"))
+    ]
+    for (const write of writes) {
+      const other = await writerElsewhere(store.file, 300)
+      await write()
+      assert.strictEqual(await other.done, 0)
+    }
+    assert.strictEqual(Option.getOrNull(await store.run((s) => s.findTokenByHash("e".repeat(64))))?.name, "new")
+    assert.isString(Option.getOrNull(await store.run((s) => s.findTokenByHash("d".repeat(64))))?.revokedAt)
+    assert.isTrue(Option.isNone(await store.run((s) => s.getRelease("gone", "1.0.0"))))
     await store.close()
   })
 })

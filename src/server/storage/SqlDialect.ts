@@ -43,6 +43,14 @@ export interface SqlDialect {
    */
   readonly lockLog?: Effect.Effect<void, SqlError>
   /**
+   * Takes the database's write lock as the first statement of a write transaction whose first
+   * statement would otherwise read. SQLite: a statement that writes nothing; without it, another
+   * connection's commit between the transaction's first read and its first write fails it at
+   * once (`SQLITE_BUSY_SNAPSHOT`, which no busy timeout waits out), while with it the transaction
+   * waits for the other writer and reads what it wrote. Unset: nothing to take (PostgreSQL).
+   */
+  readonly writeLock?: Effect.Effect<void, SqlError>
+  /**
    * For a database other processes write too: how this store hears their writes and tells them of
    * its own. With it, reads are cached as on a single writer, dropped on every write of any
    * process, and not served while the other processes' writes cannot be heard.

@@ -115,6 +115,13 @@ export const makeSql = (
       })
 
     const lockLog = dialect.lockLog ?? Effect.void
+    /**
+     * A write transaction that takes the database's write lock first (`SqlDialect.writeLock`), so
+     * that what it reads before writing is not overtaken by another process's commit. The publish
+     * group's and the download counts' transactions need none: their first statement writes.
+     */
+    const writeTransaction = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+      sql.withTransaction(dialect.writeLock === undefined ? effect : Effect.zipRight(dialect.writeLock, effect))
     const appendEntry = makeAppendEntry(sql)
     /** Logs a yank, unyank or delete of `release`, inside the caller's transaction (which holds the log lock). */
     const logChange = (operation: LogOperation, release: ReleaseRow) =>
@@ -292,7 +299,7 @@ export const makeSql = (
       downloads.record(name, version)
 
     const setYank = (name: string, version: string, yanked: boolean, reason: string | null) =>
-      sql.withTransaction(
+      writeTransaction(
         Effect.gen(function*() {
           yield* lockLog
           const row = yield* q.setYank({ nameNorm: normalizeName(name), version, yanked, reason })
@@ -314,7 +321,7 @@ export const makeSql = (
 
     const del = Effect.fn("PackageStore.delete")(function*(name: string, version: string) {
       const nameNorm = normalizeName(name)
-      return yield* sql.withTransaction(
+      return yield* writeTransaction(
         Effect.gen(function*() {
           yield* lockLog
           const found = yield* q.release({ nameNorm, version })
@@ -337,7 +344,7 @@ export const makeSql = (
     )
 
     const createToken = Effect.fn("PackageStore.createToken")(function*(token: NewToken) {
-      return yield* sql.withTransaction(
+      return yield* writeTransaction(
         Effect.gen(function*() {
           // names are unique (revoke takes a name): checked here, in the insert's transaction,
           // because databases made before may already hold duplicates a unique index would refuse
@@ -393,7 +400,7 @@ export const makeSql = (
 
     const revokeToken = Effect.fn("PackageStore.revokeToken")(function*(idOrName: string) {
       const at = now()
-      return yield* sql.withTransaction(
+      return yield* writeTransaction(
         Effect.gen(function*() {
           // an id first (digits), else a name; exactly one row, by its id, is ever updated
           const byId = /^\d+$/.test(idOrName) ? yield* q.tokenById(Number(idOrName)) : []

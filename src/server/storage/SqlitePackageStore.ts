@@ -225,11 +225,14 @@ export const dialect: Effect.Effect<SqlDialect, never, SqlClient.SqlClient | Sco
       return typeof v === "number" ? v : Number.NaN
     })
   )
+  // a write that changes no row still takes the write lock when it starts (or waits for it)
+  const writeLock = sql`UPDATE packages SET id = id WHERE 0`.pipe(Effect.asVoid)
   // the server holds the database file alone (token commands only touch tokens)
   return {
     backend: "sqlite",
     reindex,
     search,
+    writeLock,
     singleWriter: true,
     changedElsewhere,
     ...(syncCommitted === undefined ? {} : { syncCommitted }),
