@@ -9,6 +9,7 @@ import { spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
+import { pathToFileURL } from "node:url"
 import { afterEach, assert, describe, it } from "vitest"
 import { BlobCache } from "../../src/server/storage/BlobCache.js"
 import { PackageStore } from "../../src/server/storage/PackageStore.js"
@@ -162,6 +163,45 @@ describe("writes beside another process on SQLite", () => {
     assert.isString(Option.getOrNull(await store.run((s) => s.findTokenByHash("d".repeat(64))))?.revokedAt)
     assert.isTrue(Option.isNone(await store.run((s) => s.getRelease("gone", "1.0.0"))))
     await store.close()
+  })
+})
+
+describe("two processes opening a new database at once on SQLite", () => {
+  // `fm studio start` and `fm studio token create` on a new data directory: the one that loses
+  // the race to migrate must wait for the other's migrations, not use the tables before they exist.
+  it("the store opened while another process is migrating waits for its tables", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "fm-sqlite-migrating-"))
+    dirs.push(dir)
+    const file = path.join(dir, "registry.db")
+    const library = pathToFileURL(path.resolve("build/server/storage/SqlitePackageStore.js")).href
+    // the real migrations, the first of them slowed down, in a process of their own
+    const child = spawn(process.execPath, [
+      "--input-type=module",
+      "-e",
+      `import * as Migrator from "@effect/sql/Migrator"
+       import { Effect } from "effect"
+       const S = await import(process.argv[1])
+       const slow = Object.fromEntries(Object.entries(S.migrations).map(([k, m], i) => [k, i > 0 ? m :
+         m.pipe(Effect.zipRight(Effect.sync(() => process.stdout.write("migrating\\n"))), Effect.zipRight(Effect.sleep("700 millis")))]))
+       await Effect.runPromise(Migrator.make({})({ loader: Migrator.fromRecord(slow) }).pipe(Effect.provide(S.clientLayer(process.argv[2]))))`,
+      library,
+      file
+    ], { cwd: process.cwd(), stdio: ["ignore", "pipe", "inherit"] })
+    const exited = new Promise<number | null>((resolve) => child.on("exit", resolve))
+    await new Promise<void>((resolve, reject) => {
+      child.stdout.on("data", () => resolve())
+      child.on("exit", (code) => reject(new Error(`the migrating process exited (${code}) before migrating`)))
+    })
+    const runtime = ManagedRuntime.make(SqlitePackageStore.layer(file))
+    const run = <A, E>(f: (s: PackageStore["Type"]) => Effect.Effect<A, E>) =>
+      runtime.runPromise(Effect.flatMap(PackageStore, f))
+    const token = await run((s) =>
+      s.createToken({ name: "first", prefix: "fmr_test", hash: "f".repeat(64), scope: "publish", expiresAt: null })
+    )
+    assert.strictEqual(token.name, "first")
+    assert.lengthOf(await run((s) => s.listTokens), 1)
+    assert.strictEqual(await exited, 0)
+    await runtime.dispose()
   })
 })
 

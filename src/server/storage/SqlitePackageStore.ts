@@ -270,12 +270,19 @@ export const clientLayer = (
 /**
  * Runs the migrations on the SQL client in context: @effect/sql's migrator without the schema
  * dump of `SqliteMigrator` (which needs a `CommandExecutor`, a `FileSystem` and a `Path` for the
- * `sqlite3` binary), so nothing but the `SqlClient` is required.
+ * `sqlite3` binary), so nothing but the `SqlClient` is required. Then it waits for any other
+ * process still migrating the same file (`fm studio start` and `fm studio token create` on a new
+ * data directory): the migrator leaves the migrations to whichever process claimed them first
+ * and returns at once, before that process has committed its tables; a write of no row to the
+ * migrations table waits (busy timeout) until the other process's migration transaction ends.
  * @since 0.1.0
  * @category layers
  */
 export const migratorLayer: Layer.Layer<never, StoreError, SqlClient.SqlClient> = Layer.effectDiscard(
-  Migrator.make({})({ loader: Migrator.fromRecord(migrations) })
+  Effect.zipRight(
+    Migrator.make({})({ loader: Migrator.fromRecord(migrations) }),
+    Effect.flatMap(SqlClient.SqlClient, (sql) => sql`DELETE FROM effect_sql_migrations WHERE 0`)
+  )
 ).pipe(Layer.mapError((cause) => new StoreError({ operation: "migrate the registry database", cause })))
 
 /**
