@@ -281,7 +281,9 @@ export const clientLayer = (
 export const migratorLayer: Layer.Layer<never, StoreError, SqlClient.SqlClient> = Layer.effectDiscard(
   Effect.zipRight(
     Migrator.make({})({ loader: Migrator.fromRecord(migrations) }),
-    Effect.flatMap(SqlClient.SqlClient, (sql) => sql`DELETE FROM effect_sql_migrations WHERE 0`)
+    // only ever a wait: a database that refuses it (read-only) or a wait past the busy timeout
+    // leaves the store as it would have been without it
+    Effect.flatMap(SqlClient.SqlClient, (sql) => Effect.ignore(sql`DELETE FROM effect_sql_migrations WHERE 0`))
   )
 ).pipe(Layer.mapError((cause) => new StoreError({ operation: "migrate the registry database", cause })))
 
