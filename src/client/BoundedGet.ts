@@ -132,10 +132,11 @@ const start = (agents: Agents, req: GetRequest): Effect.Effect<Started, StartFai
       finish(Effect.fail({ _tag: "NoAnswer", description: `unsupported protocol ${url.protocol}` }))
       return
     }
-    const options = { headers: { ...req.headers } }
-    const request = url.protocol === "https:"
-      ? agents["https:"]().module.get(url, { ...options, agent: agents["https:"]().agent })
-      : http.get(url, { ...options, agent: agents["http:"] })
+    const headers = { ...req.headers }
+    const secure = url.protocol === "https:" ? agents["https:"]() : undefined
+    const request = secure !== undefined
+      ? secure.module.get(url, { headers, agent: secure.agent })
+      : http.get(url, { headers, agent: agents["http:"] })
     const timer = setTimeout(() => {
       finish(Effect.fail({ _tag: "NoAnswer", description: `no answer within ${req.timeoutMs / 1000} s` }))
       request.destroy()

@@ -12,6 +12,7 @@ import { formatBytesExact } from "../../shared/ByteSize.js"
 import { hasErrnoCode } from "../../shared/Errno.js"
 import type { Hashing } from "../../shared/Hash.js"
 import type { ArchiveLimits } from "../ArchiveLimits.js"
+import { READ_NO_WAIT, readExactlySync } from "./fileReads.js"
 import type { PackFile } from "./packFile.js"
 import { ArchiveFailure, MANIFEST_NAMES, MAX_MANIFEST_BYTES, NameRegistry, normalizeEntryPath } from "./paths.js"
 import type { Appender, ByteSource, ScannedEntry, ScanOptions, ScanResult, Sink } from "./types.js"
@@ -40,17 +41,10 @@ const kindOf = (info: fs.Stats): string =>
     ? "a socket"
     : "not a file"
 
-/** Refuses what is not a regular file (a FIFO, a device, a directory, a socket). */
+/** Refuses what is not a regular file (a FIFO, a device, a directory, a socket), opened with {@link READ_NO_WAIT}. */
 const checkRegular = (info: fs.Stats): void => {
   if (!info.isFile()) throw new ArchiveFailure(`is not a regular file (${kindOf(info)}), not a .fmpkg archive`)
 }
-
-/**
- * Opening flags that never block: the open of a FIFO with no writer would otherwise wait for one
- * (on the main thread, where not even a signal can end the wait). For a regular file the flag
- * changes nothing; anything else is refused once open ({@link checkRegular}).
- */
-const READ_NO_WAIT = fs.constants.O_RDONLY | fs.constants.O_NONBLOCK
 
 /**
  * An archive file on disk as a {@link ByteSource}, open for the duration of `use` and refused
@@ -65,14 +59,7 @@ const withFileSource = async <A>(file: string, use: (source: ByteSource) => Prom
     const info = fs.fstatSync(fd)
     checkRegular(info)
     if (info.size <= READ_WHOLE_BYTES) {
-      const buffer = Buffer.allocUnsafe(info.size)
-      let done = 0
-      while (done < info.size) {
-        const bytesRead = fs.readSync(fd, buffer, done, info.size - done, done)
-        if (bytesRead === 0) throw new ArchiveFailure("truncated (unexpected end of file)")
-        done += bytesRead
-      }
-      small = buffer
+      small = readExactlySync(fd, info.size, () => new ArchiveFailure("truncated (unexpected end of file)"))
     }
   } finally {
     fs.closeSync(fd)

@@ -3,6 +3,7 @@
  * @internal
  */
 import * as fs from "node:fs"
+import { READ_NO_WAIT, readExactlySync } from "./fileReads.js"
 import { ArchiveFailure } from "./paths.js"
 
 /** A file to put into an archive: its archive path, its path on disk, its size when listed, and its mode bits. */
@@ -22,18 +23,11 @@ export interface PackFile {
  */
 export const readPackFile = (file: PackFile): Buffer => {
   const changed = () => new ArchiveFailure("file changed while packing", file.path)
-  const fd = fs.openSync(file.source, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK)
+  const fd = fs.openSync(file.source, READ_NO_WAIT)
   try {
     const info = fs.fstatSync(fd)
     if (!info.isFile() || info.size !== file.size) throw changed()
-    const buffer = Buffer.allocUnsafe(file.size)
-    let done = 0
-    while (done < file.size) {
-      const bytesRead = fs.readSync(fd, buffer, done, file.size - done, done)
-      if (bytesRead === 0) throw changed()
-      done += bytesRead
-    }
-    return buffer
+    return readExactlySync(fd, file.size, changed)
   } finally {
     fs.closeSync(fd)
   }

@@ -267,6 +267,9 @@ export const clientLayer = (
     Layer.mapError((cause) => new StoreError({ operation: `open ${filename}`, cause }))
   )
 
+/** The migrator's table of applied migrations (@effect/sql's default name, which existing databases have). */
+const MIGRATIONS_TABLE = "effect_sql_migrations"
+
 /**
  * Runs the migrations on the SQL client in context: @effect/sql's migrator without the schema
  * dump of `SqliteMigrator` (which needs a `CommandExecutor`, a `FileSystem` and a `Path` for the
@@ -280,10 +283,10 @@ export const clientLayer = (
  */
 export const migratorLayer: Layer.Layer<never, StoreError, SqlClient.SqlClient> = Layer.effectDiscard(
   Effect.zipRight(
-    Migrator.make({})({ loader: Migrator.fromRecord(migrations) }),
+    Migrator.make({})({ loader: Migrator.fromRecord(migrations), table: MIGRATIONS_TABLE }),
     // only ever a wait: a database that refuses it (read-only) or a wait past the busy timeout
     // leaves the store as it would have been without it
-    Effect.flatMap(SqlClient.SqlClient, (sql) => Effect.ignore(sql`DELETE FROM effect_sql_migrations WHERE 0`))
+    Effect.flatMap(SqlClient.SqlClient, (sql) => Effect.ignore(sql`DELETE FROM ${sql(MIGRATIONS_TABLE)} WHERE 0`))
   )
 ).pipe(Layer.mapError((cause) => new StoreError({ operation: "migrate the registry database", cause })))
 
