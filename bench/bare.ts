@@ -7,13 +7,16 @@ import * as fs from "node:fs"
 import * as http from "node:http"
 import type { AddressInfo } from "node:net"
 
-const [file, headersJson] = process.argv.slice(2)
+const [file, headersJson, status = "200"] = process.argv.slice(2)
 if (file === undefined || headersJson === undefined) throw new Error("usage: bare.ts <body file> <headers JSON>")
 const body = fs.readFileSync(file)
 const headers: Record<string, string> = { ...JSON.parse(headersJson), "content-length": String(body.length) }
-const server = http.createServer((_req, res) => {
-  res.writeHead(200, headers)
-  res.end(body)
+const server = http.createServer((req, res) => {
+  req.resume()
+  req.once("end", () => {
+    res.writeHead(Number(status), headers)
+    res.end(body)
+  })
 })
 server.keepAliveTimeout = 65_000
 server.listen(0, "127.0.0.1", () => {

@@ -14,18 +14,17 @@
  * the server itself reports to build its layers); peak RSS of the server (VmHWM).
  */
 import { Effect } from "effect"
-import { type ChildProcessByStdio, spawn } from "node:child_process"
+import { spawn } from "node:child_process"
 import * as crypto from "node:crypto"
 import * as fs from "node:fs"
 import { createRequire } from "node:module"
 import * as os from "node:os"
 import * as path from "node:path"
-import type { Readable } from "node:stream"
 import { databaseFile } from "../src/server/RegistryServer.js"
 import { PackageStore } from "../src/server/storage/PackageStore.js"
 import * as SqlitePackageStore from "../src/server/storage/SqlitePackageStore.js"
-import { serverBundle } from "../test/helpers/server.js"
 import { autocannon } from "./autocannon.js"
+import { bareServer, cpuMs, listeningUrlOf, peakRssMb, startChild as startServer } from "./servers.js"
 import { archive, uploadBody } from "./uploads.js"
 
 const SECONDS = Number(process.env["BENCH_SECONDS"] ?? 10)
@@ -173,42 +172,7 @@ const load = async (dataDir: string) => {
   return performance.now() - started
 }
 
-interface Server {
-  readonly url: string
-  readonly pid: number
-  readonly stop: () => Promise<void>
-}
-
-/** The URL a starting server (`fm studio start`, the bare ceiling) prints when it listens (fails if it exits first). */
-const listeningUrlOf = (child: ChildProcessByStdio<null, Readable, null>): Promise<string> => {
-  let out = ""
-  return new Promise<string>((resolve, reject) => {
-    child.stdout.on("data", (d: Buffer) => {
-      out += d.toString()
-      const m = /listening on (http:\/\/\S+)/.exec(out)
-      if (m) resolve(m[1]!)
-    })
-    child.once("exit", (c) => reject(new Error(`fm studio start exited ${c}: ${out}`)))
-  })
-}
-
-const startChild = async (dataDir: string): Promise<Server> => {
-  const bundle = await serverBundle()
-  const child = spawn(process.execPath, [bundle, "start", "--port", "0", "--data-dir", dataDir, "--quiet", "--no-ui"], {
-    env: { ...process.env, FM_ADMIN_TOKEN: ADMIN, NO_COLOR: "1" },
-    stdio: ["ignore", "pipe", "inherit"]
-  })
-  const exited = new Promise((r) => child.once("exit", r))
-  const url = await listeningUrlOf(child)
-  return {
-    url,
-    pid: child.pid!,
-    stop: async () => {
-      child.kill("SIGTERM")
-      await exited
-    }
-  }
-}
+const startChild = (dataDir: string) => startServer(dataDir, ADMIN)
 
 /** In-process layer build time on the loaded data dir (what the server itself needs to start). */
 const layerStartMs = async (dataDir: string): Promise<number> => {
@@ -289,42 +253,7 @@ const bareLike = async (url: string) => {
     const v = res.headers.get(h)
     if (v !== null) headers[h] = v
   }
-  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "fm-bench-bare-")), "body")
-  fs.writeFileSync(file, body)
-  const script = path.join(path.dirname(new URL(import.meta.url).pathname), "bare.ts")
-  const child = spawn(process.execPath, ["--import", "tsx", script, file, JSON.stringify(headers)], {
-    stdio: ["ignore", "pipe", "inherit"]
-  })
-  const exited = new Promise((r) => child.once("exit", r))
-  const listening = await listeningUrlOf(child)
-  return {
-    url: `${listening}/`,
-    pid: child.pid!,
-    close: async () => {
-      child.kill("SIGTERM")
-      await exited
-      fs.rmSync(path.dirname(file), { recursive: true, force: true })
-    }
-  }
-}
-
-const peakRssMb = (pid: number): number => {
-  try {
-    const status = fs.readFileSync(`/proc/${pid}/status`, "utf8")
-    const m = /VmHWM:\s+(\d+) kB/.exec(status)
-    return m ? Number(m[1]) / 1024 : NaN
-  } catch {
-    return NaN
-  }
-}
-
-/**
- * CPU time (user + system, all threads) a process has used, in ms: what a server spends per
- * request does not depend on how busy the machine is, unlike the request rate.
- */
-const cpuMs = (pid: number): number => {
-  const fields = fs.readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ")
-  return (Number(fields[11]) + Number(fields[12])) * (1000 / 100) // clock ticks of 10 ms
+  return bareServer(body, headers, res.status)
 }
 
 interface Row {
@@ -391,14 +320,14 @@ const main = async () => {
     rows.push(await run("package info", infoUrl, server.pid))
     const bareInfo = await bareLike(infoUrl)
     ceilings.push(await run("package info (bare node:http)", bareInfo.url, bareInfo.pid))
-    await bareInfo.close()
+    await bareInfo.stop()
 
     for (const [label, name] of [["download 20 KiB", "dl-small"], ["download 1 MiB", "dl-large"]] as const) {
       const url = `${server.url}${API}/packages/${name}/1.0.0/download`
       rows.push(await run(label, url, server.pid))
       const b = await bareLike(url)
       ceilings.push(await run(`${label} (bare node:http)`, b.url, b.pid))
-      await b.close()
+      await b.stop()
     }
     rows.push(await run("search q=pkg-0424", searchUrl, server.pid))
     rows.push(await run("search q=data (matches 2,000)", `${server.url}${API}/packages/search?q=data`, server.pid))

@@ -17,8 +17,11 @@ export const archive = (name: string, version: string, padBytes: number): Buffer
     { name: "data.bin", data: crypto.randomBytes(padBytes), method: 0 }
   ])
 
-/** A multipart/form-data upload body (`file` + `checksum`), as any HTTP client would send it. */
-export const uploadBody = (data: Uint8Array, boundary: string): Buffer =>
+/**
+ * A multipart/form-data upload body (`file` + `checksum`), as any HTTP client would send it;
+ * `checksum` defaults to the data's SHA-256 (another one makes the server refuse it, 400).
+ */
+export const uploadBody = (data: Uint8Array, boundary: string, checksum: string = sha(data)): Buffer =>
   Buffer.concat([
     Buffer.from(
       `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="pkg.fmpkg"\r\n` +
@@ -26,6 +29,6 @@ export const uploadBody = (data: Uint8Array, boundary: string): Buffer =>
     ),
     data,
     Buffer.from(
-      `\r\n--${boundary}\r\nContent-Disposition: form-data; name="checksum"\r\n\r\n${sha(data)}\r\n--${boundary}--\r\n`
+      `\r\n--${boundary}\r\nContent-Disposition: form-data; name="checksum"\r\n\r\n${checksum}\r\n--${boundary}--\r\n`
     )
   ])
