@@ -16,9 +16,11 @@
  *   `fdatasync`ed, a lower bound of the -wal file's sync), through libuv's thread pool as the
  *   server runs them, on the file system of the data directories.
  *
- * Each row gives the rate, the round trip it implies, and the server's CPU time per request (all
- * threads, /proc). `BENCH_PUBLISHES` (1,000) uploads per run; `PEER_C1` / `PEER_C8` (versions/s
- * of the peer registry in a side-by-side run) add what 3x the peer would need.
+ * Each server is warmed up first (`WARMUP` uploads with a wrong checksum and `WARMUP` publishes of
+ * other packages, not counted), so no row pays for compiling the code it runs. Each row gives the
+ * rate, the round trip it implies, and the server's CPU time per request (all threads, /proc).
+ * `BENCH_PUBLISHES` (1,000) uploads per run; `PEER_C1` / `PEER_C8` (versions/s of the peer
+ * registry in a side-by-side run) add what 3x the peer would need.
  */
 import * as crypto from "node:crypto"
 import * as fs from "node:fs"
@@ -29,6 +31,8 @@ import { bareServer, cpuMs, type Server, startChild } from "./servers.js"
 import { archive, uploadBody } from "./uploads.js"
 
 const PUBLISHES = Number(process.env["BENCH_PUBLISHES"] ?? 1000)
+/** Uploads of each kind sent to a server before its measured runs. */
+const WARMUP = 200
 const CONCURRENCIES = [1, 8] as const
 const PAYLOAD = 20 * 1024
 const UPLOAD = "/api/v1/registry/packages/upload"
@@ -158,12 +162,16 @@ const main = async () => {
   const archives = Array.from({ length: PUBLISHES }, (_, i) => archive(`pub-${i}`, "1.0.0", PAYLOAD))
   const good = archives.map((a) => uploadBody(a, BOUNDARY))
   const wrong = archives.map((a) => uploadBody(a, BOUNDARY, "0".repeat(64)))
+  const warmups = Array.from({ length: WARMUP }, (_, i) => uploadBody(archive(`warm-${i}`, "1.0.0", PAYLOAD), BOUNDARY))
+  const warmupsWrong = wrong.slice(0, WARMUP)
 
   const publishes: Array<Run> = []
   const refused: Array<Run> = []
   for (const c of CONCURRENCIES) {
     const server = await freshServer()
     try {
+      await drive(server, warmupsWrong, c)
+      await drive(server, warmups, c)
       refused.push(await drive(server, wrong, c))
       publishes.push(await drive(server, good, c))
     } finally {
@@ -180,6 +188,7 @@ const main = async () => {
   const bare = await bareServer(publishes[0]!.firstBody, { "content-type": "application/json" }, 201)
   const ceiling: Array<Run> = []
   try {
+    await drive(bare, warmups, 1)
     for (const c of CONCURRENCIES) ceiling.push(await drive(bare, good, c))
   } finally {
     await bare.stop()
