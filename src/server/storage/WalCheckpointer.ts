@@ -19,7 +19,7 @@
 import { Effect } from "effect"
 import type { Scope } from "effect"
 import { createRequire } from "node:module"
-import { Worker } from "node:worker_threads"
+import { type MessagePort, Worker } from "node:worker_threads"
 
 /**
  * Least time between two checkpoints of the worker.
@@ -47,23 +47,48 @@ const DRAIN_WAIT_MS = 2000
 const DEFAULT_AUTOCHECKPOINT = 1000
 
 /**
- * The worker, as plain CommonJS (a worker cannot load TypeScript under the tests, and the CLI is
- * one bundle): opens the database with better-sqlite3 (resolved by the main thread) and answers
- * each message with one passive checkpoint: `[busy, log, checkpointed]`, or the error's message.
+ * A worker's answer to one request: `[busy, log, checkpointed]` of a passive checkpoint (as
+ * `PRAGMA wal_checkpoint` reports them), or the message of the error that stopped it.
+ */
+type Answer = { readonly ok: readonly [number, number, number] } | { readonly error: string }
+
+/** What the worker uses of its better-sqlite3 connection. */
+interface Connection {
+  pragma(source: string): unknown
+}
+
+/**
+ * The worker's side: answers each message on `port` with one passive checkpoint of `db`. It runs
+ * in the worker, from its source text (see {@link WORKER}): it must name nothing outside itself.
+ */
+const answerCheckpoints = (port: Pick<MessagePort, "on" | "postMessage">, db: Connection): void => {
+  db.pragma("busy_timeout = 0")
+  port.on("message", () => {
+    let answer: Answer
+    try {
+      const rows = db.pragma("wal_checkpoint(PASSIVE)")
+      const row: unknown = Array.isArray(rows) ? rows[0] : undefined
+      const count = (key: string): number => {
+        const value: unknown = typeof row === "object" && row !== null ? Reflect.get(row, key) : undefined
+        return typeof value === "number" ? value : 0
+      }
+      answer = { ok: [count("busy"), count("log"), count("checkpointed")] }
+    } catch (e) {
+      answer = { error: e instanceof Error ? e.message : String(e) }
+    }
+    port.postMessage(answer)
+  })
+}
+
+/**
+ * The worker, as CommonJS source (a worker cannot load TypeScript under the tests, and the CLI is
+ * one bundle): opens the database with better-sqlite3 (resolved by the main thread) and hands it
+ * to {@link answerCheckpoints}, whose compiled text it carries.
  */
 const WORKER = `
 const { parentPort, workerData } = require("node:worker_threads")
 const Database = require(workerData.module)
-const db = new Database(workerData.filename, { fileMustExist: true })
-db.pragma("busy_timeout = 0")
-parentPort.on("message", () => {
-  try {
-    const row = db.pragma("wal_checkpoint(PASSIVE)")[0] ?? {}
-    parentPort.postMessage({ ok: [row.busy, row.log, row.checkpointed] })
-  } catch (e) {
-    parentPort.postMessage({ error: String(e && e.message || e) })
-  }
-})
+;(${answerCheckpoints.toString()})(parentPort, new Database(workerData.filename, { fileMustExist: true }))
 `
 
 /**
@@ -139,11 +164,11 @@ export const make = (
         const w = new Worker(WORKER, { eval: true, workerData: { module, filename } })
         // the worker never keeps the process alive
         w.unref()
-        w.on("message", (m: { readonly ok?: ReadonlyArray<number>; readonly error?: string }) => {
-          if (m.ok === undefined) return fail()
+        w.on("message", (m: Answer) => {
+          if (!("ok" in m)) return fail()
           done++
           // the frames it saw when it began (all of them checkpointed, unless a reader held some)
-          frames = m.ok[1] ?? 0
+          frames = m.ok[1]
           answered()
         })
         w.on("error", fail)
