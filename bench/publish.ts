@@ -19,8 +19,8 @@
  * Each server is warmed up first (`WARMUP` uploads with a wrong checksum and `WARMUP` publishes of
  * other packages, not counted), so no row pays for compiling the code it runs. Each row gives the
  * rate, the round trip it implies, and the server's CPU time per request (all threads, /proc).
- * `BENCH_PUBLISHES` (1,000) uploads per run; `PEER_C1` / `PEER_C8` (versions/s of the peer
- * registry in a side-by-side run) add what 3x the peer would need.
+ * `BENCH_PUBLISHES` (1,000) uploads per run. A peer registry is not measured here: its figures
+ * come from ../shared/bench/peer/side-by-side.sh, which runs both in one session.
  */
 import * as crypto from "node:crypto"
 import * as fs from "node:fs"
@@ -229,17 +229,6 @@ const main = async () => {
         (1000 / (floorMs + durableMs)).toFixed(0)
       } publishes/s at 1 in flight`
   )
-  for (const [label, env, i] of [["1 in flight", "PEER_C1", 0], ["8 in flight", "PEER_C8", 1]] as const) {
-    const peer = Number(process.env[env] ?? NaN)
-    if (!Number.isFinite(peer) || peer <= 0) continue
-    const need = 3 * peer
-    console.log(
-      `3x the peer at ${label} (${env}=${peer}/s): ${need.toFixed(0)}/s = ${
-        (1000 / need).toFixed(2)
-      } ms per publish; ` +
-        `fm: ${publishes[i]!.perSecond.toFixed(0)}/s (${(publishes[i]!.perSecond / peer).toFixed(2)}x)`
-    )
-  }
 }
 
 main().catch((e: unknown) => {
