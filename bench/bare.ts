@@ -8,7 +8,9 @@ import * as http from "node:http"
 import type { AddressInfo } from "node:net"
 
 const [file, headersJson, status = "200"] = process.argv.slice(2)
-if (file === undefined || headersJson === undefined) throw new Error("usage: bare.ts <body file> <headers JSON>")
+if (file === undefined || headersJson === undefined) {
+  throw new Error("usage: bare.ts <body file> <headers JSON> [status]")
+}
 const body = fs.readFileSync(file)
 const headers: Record<string, string> = { ...JSON.parse(headersJson), "content-length": String(body.length) }
 const server = http.createServer((req, res) => {
