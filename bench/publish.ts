@@ -113,8 +113,8 @@ const durableWrites = async (dir: string, n: number): Promise<number> => {
   const page = crypto.randomBytes(4096)
   const call = <A>(f: (cb: (e: NodeJS.ErrnoException | null, a: A) => void) => void) =>
     new Promise<A>((resolve, reject) => f((e, a) => (e === null ? resolve(a) : reject(e))))
-  const done = <A>(f: (cb: (e: NodeJS.ErrnoException | null) => void) => void) =>
-    call<A | undefined>((cb) => f((e) => cb(e, undefined)))
+  const done = (f: (cb: (e: NodeJS.ErrnoException | null) => void) => void) =>
+    new Promise<void>((resolve, reject) => f((e) => (e === null ? resolve() : reject(e))))
   const directory = await call<number>((cb) => fs.open(dir, "r", cb))
   const log = await call<number>((cb) => fs.open(path.join(dir, "log"), "a", cb))
   const t0 = performance.now()
